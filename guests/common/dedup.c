@@ -1,0 +1,39 @@
+/* A fixed table of clients, searched linearly. */
+#include "dedup.h"
+
+static struct dedup_entry table[DEDUP_CLIENTS];
+static u32 used;
+
+int dedup_check(u32 client, u32 seq, struct dedup_entry **entry)
+{
+    struct dedup_entry *e = NULL;
+    for (u32 i = 0; i < used; i++) {
+        if (table[i].client == client) {
+            e = &table[i];
+            break;
+        }
+    }
+    if (!e) {
+        if (used == DEDUP_CLIENTS)
+            return DEDUP_FULL;
+        e = &table[used++];
+        e->client = client;
+        e->seq = 0;
+        e->reply[0] = 0;
+    }
+    *entry = e;
+    if (e->seq != 0 && seq == e->seq)
+        return DEDUP_REPEAT;
+    if (seq < e->seq)
+        return DEDUP_STALE;
+    return DEDUP_NEW;
+}
+
+void dedup_record(struct dedup_entry *e, u32 seq, const char *reply)
+{
+    u32 i = 0;
+    for (; reply[i] && i < DEDUP_REPLY_MAX - 1; i++)
+        e->reply[i] = reply[i];
+    e->reply[i] = 0;
+    e->seq = seq;
+}

@@ -1,0 +1,70 @@
+// The guest's clock. v86 reads time (PIT, RTC, APIC, TSC) through one function, microtick(), in
+// milliseconds; a machine gives it one of these instead of performance.now.
+//
+// Both clocks are latched: the time base only moves at slice ends (and when idle time is skipped),
+// never with the live instruction counter inside a slice, so an exact stop in the middle of a slice
+// sees the same times as an unstopped run. Every reading is strictly greater than the one before
+// (by at least MIN_STEP_MS): v86's RDTSC extrapolates with hidden state when two readings are equal.
+import type { Nondeterminism } from './nondet';
+
+/** Nominal speed that maps instruction counts to guest time: 1 instruction = 1 ns. */
+export const INSTRUCTIONS_PER_MS = 1_000_000;
+export const MIN_STEP_MS = 2e-6;
+
+export type ClockMode = 'virtual' | 'host';
+
+/** What a snapshot must carry for the clock to continue exactly. */
+export interface ClockState { last: number; base: number }
+
+export abstract class Clock {
+  protected last = 0;
+  protected base = 0;
+
+  /** Moves the time base to the machine's 64-bit instruction count (at slice ends and idle skips). */
+  abstract latch(instructions: number): void;
+
+  /** One reading, as v86's microtick() returns it (ms). */
+  read(): number {
+    this.last = Math.max(this.base, this.last + MIN_STEP_MS);
+    return this.last;
+  }
+
+  /** The current time without taking a reading (for RTC and display; changes nothing). */
+  peek(): number {
+    return this.last;
+  }
+
+  get state(): ClockState {
+    return { last: this.last, base: this.base };
+  }
+
+  set state(s: ClockState) {
+    this.last = s.last;
+    this.base = s.base;
+  }
+}
+
+/** Time derived from the instruction count: nothing about time needs logging. */
+export class VirtualClock extends Clock {
+  latch(instructions: number): void {
+    this.base = instructions / INSTRUCTIONS_PER_MS;
+  }
+}
+
+/**
+ * Time read from the host at each latch and logged as a nondeterministic value, as VM-FT logs timer
+ * events; on replay the same values come back from the log in the same order.
+ */
+export class HostClock extends Clock {
+  constructor(private readonly nondet: Nondeterminism) {
+    super();
+  }
+
+  latch(instructions: number): void {
+    this.base = Math.max(this.base, this.nondet.clock(instructions));
+  }
+}
+
+export function createClock(mode: ClockMode, nondet: Nondeterminism): Clock {
+  return mode === 'virtual' ? new VirtualClock() : new HostClock(nondet);
+}

@@ -1,0 +1,323 @@
+// Log files (*.ftlog): a file header with the session's metadata, then the same entry frames the
+// logging channel carries. VM-FT's deterministic replay reads such a file instead of a live
+// channel. docs/log-format.md describes the bytes.
+
+import { open, type FileHandle } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
+import { encodeEntry, FrameDecoder, isLogEntry, LogFormatError, type LogEntry } from './log';
+
+export const FILE_MAGIC = Buffer.from('LOCKSTEP-FTLOG', 'ascii');
+export const FILE_VERSION = 1;
+/** Bytes before the metadata: magic, version, flags, metadata length. */
+export const FILE_FIXED_HEADER_BYTES = FILE_MAGIC.length + 1 + 1 + 4;
+export const MAX_META_BYTES = 1 << 20;
+
+/** What the recording session was; enough to rebuild the machine that replays the log. */
+export interface LogMeta {
+  guest: string;
+  imageSha256: string;
+  memorySize: number;
+  clock: 'virtual' | 'host';
+  jit: boolean;
+  /** Instructions per epoch. */
+  epochLength: number;
+  cmdline: string;
+  /** ISO 8601. */
+  createdAt: string;
+  /** Room for what later versions of the recorder add; readers ignore what they do not know. */
+  [extra: string]: unknown;
+}
+
+export interface LogFileContents {
+  meta: LogMeta;
+  /** Every good entry up to the first bad byte. */
+  entries: LogEntry[];
+  /** Why reading stopped early; error.offset is where the first bad frame starts. */
+  error?: LogFormatError;
+}
+
+// ---------------------------------------------------------------------------------------------
+// File header
+
+export function encodeFileHeader(meta: LogMeta): Uint8Array {
+  const json = Buffer.from(JSON.stringify(meta), 'utf8');
+  if (json.length > MAX_META_BYTES) throw new RangeError(`metadata of ${json.length} bytes exceeds ${MAX_META_BYTES}`);
+  const header = Buffer.alloc(FILE_FIXED_HEADER_BYTES + json.length + 4);
+  FILE_MAGIC.copy(header, 0);
+  header[FILE_MAGIC.length] = FILE_VERSION;
+  header[FILE_MAGIC.length + 1] = 0;
+  header.writeUInt32LE(json.length, FILE_MAGIC.length + 2);
+  json.copy(header, FILE_FIXED_HEADER_BYTES);
+  const end = FILE_FIXED_HEADER_BYTES + json.length;
+  header.writeUInt32LE(crc32(header.subarray(0, end)), end);
+  return header;
+}
+
+function headerError(reason: string): LogFormatError {
+  return new LogFormatError('bad-header', `bad file header: ${reason}`, 0);
+}
+
+/** Size of the whole file header, known once the fixed part is read. Throws on a bad fixed part. */
+export function fileHeaderLength(fixed: Uint8Array): number {
+  const b = Buffer.from(fixed.buffer, fixed.byteOffset, fixed.byteLength);
+  if (b.length < FILE_FIXED_HEADER_BYTES) throw headerError('truncated');
+  if (!b.subarray(0, FILE_MAGIC.length).equals(FILE_MAGIC)) throw headerError('not a Lockstep log (bad magic)');
+  const version = b[FILE_MAGIC.length];
+  if (version !== FILE_VERSION) throw headerError(`unsupported version ${version}`);
+  if (b[FILE_MAGIC.length + 1] !== 0) throw headerError(`unknown flags ${b[FILE_MAGIC.length + 1]}`);
+  const metaLength = b.readUInt32LE(FILE_MAGIC.length + 2);
+  if (metaLength > MAX_META_BYTES) throw headerError('metadata too large');
+  return FILE_FIXED_HEADER_BYTES + metaLength + 4;
+}
+
+/** Decodes a complete file header (as sized by fileHeaderLength). */
+export function decodeFileHeader(header: Uint8Array): LogMeta {
+  const length = fileHeaderLength(header);
+  if (header.length < length) throw headerError('truncated');
+  const b = Buffer.from(header.buffer, header.byteOffset, length);
+  if (crc32(b.subarray(0, length - 4)) !== b.readUInt32LE(length - 4)) throw headerError('checksum mismatch');
+  let meta: unknown;
+  try {
+    meta = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(b.subarray(FILE_FIXED_HEADER_BYTES, length - 4)));
+  } catch (err) {
+    throw headerError(`metadata is not UTF-8 JSON (${(err as Error).message})`);
+  }
+  return checkMeta(meta);
+}
+
+const META_FIELDS: { [K in keyof LogMeta & string]?: string } = {
+  guest: 'string',
+  imageSha256: 'string',
+  memorySize: 'number',
+  clock: 'string',
+  jit: 'boolean',
+  epochLength: 'number',
+  cmdline: 'string',
+  createdAt: 'string',
+};
+
+function checkMeta(meta: unknown): LogMeta {
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw headerError('metadata is not an object');
+  for (const [field, type] of Object.entries(META_FIELDS)) {
+    const value = (meta as Record<string, unknown>)[field];
+    if (typeof value !== type) throw headerError(`metadata field ${field} is not a ${type}`);
+  }
+  return meta as LogMeta;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Order checks shared by the writer and the reader: a log is consecutive and runs forward.
+
+class LogOrder {
+  private lastAt = 0;
+  constructor(public nextSeq = 1) {}
+
+  /** Why `e` cannot follow the entries seen so far, or undefined if it can. */
+  problem(e: LogEntry): string | undefined {
+    if (e.seq !== this.nextSeq) return `seq ${e.seq} out of order, expected ${this.nextSeq}`;
+    if (e.at < this.lastAt) return `at ${e.at} goes back before ${this.lastAt}`;
+    return undefined;
+  }
+
+  accept(e: LogEntry): void {
+    this.nextSeq = e.seq + 1;
+    this.lastAt = e.at;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+const FLUSH_THRESHOLD_BYTES = 64 * 1024;
+
+/**
+ * Appends entries to a new log file. append() only buffers whole frames; flush() and close()
+ * write them, so a file closed through this class never ends in a partial frame.
+ */
+export class LogWriter {
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private writing: Promise<void> = Promise.resolve();
+  private failure: Error | undefined;
+  private closed = false;
+  private readonly order = new LogOrder();
+  private written: number;
+
+  private constructor(
+    private readonly handle: FileHandle,
+    readonly path: string,
+    headerBytes: number,
+  ) {
+    this.written = headerBytes;
+  }
+
+  /** Creates (or replaces) the file and writes its header. */
+  static async create(path: string, meta: LogMeta): Promise<LogWriter> {
+    const header = encodeFileHeader(meta);
+    const handle = await open(path, 'w');
+    try {
+      await writeAll(handle, header);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+    return new LogWriter(handle, path, header.length);
+  }
+
+  /** The seq the next appended entry must have. */
+  get nextSeq(): number {
+    return this.order.nextSeq;
+  }
+
+  /** Bytes in the file once everything appended so far is flushed. */
+  get size(): number {
+    return this.written + this.pendingBytes;
+  }
+
+  /** Buffers one entry. Throws if it breaks the log's order or the writer is closed. */
+  append(entry: LogEntry): void {
+    if (this.closed) throw new Error('log writer is closed');
+    if (this.failure) throw this.failure;
+    const problem = this.order.problem(entry);
+    if (problem) throw new RangeError(problem);
+    const frame = encodeEntry(entry);
+    this.order.accept(entry);
+    this.pending.push(frame);
+    this.pendingBytes += frame.length;
+    // Keep memory bounded for long recordings; errors surface at the next flush()/close().
+    if (this.pendingBytes >= FLUSH_THRESHOLD_BYTES) this.flush().catch(() => undefined);
+  }
+
+  /** Writes every buffered frame; with `durable`, also waits until the data is on disk. */
+  flush(durable = false): Promise<void> {
+    const chunk = Buffer.concat(this.pending);
+    this.pending = [];
+    this.written += chunk.length;
+    this.pendingBytes = 0;
+    // Chained so writes land in append order even when flushes overlap.
+    this.writing = this.writing.then(async () => {
+      if (this.failure) throw this.failure;
+      try {
+        if (chunk.length > 0) await writeAll(this.handle, chunk);
+        if (durable) await this.handle.datasync();
+      } catch (err) {
+        this.failure = err as Error;
+        throw err;
+      }
+    });
+    return this.writing;
+  }
+
+  /** Flushes and closes the file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.flush();
+    } finally {
+      await this.handle.close();
+    }
+  }
+}
+
+async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.length - done);
+    done += bytesWritten;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+const READ_CHUNK_BYTES = 256 * 1024;
+
+/** Streams a log file: the header is read by open(), entries one chunk at a time. */
+export class LogFileReader {
+  private constructor(
+    private readonly handle: FileHandle,
+    readonly meta: LogMeta,
+    /** File offset of the first frame. */
+    readonly headerLength: number,
+  ) {}
+
+  /** Opens a log file and decodes its header; throws LogFormatError if the header is bad. */
+  static async open(path: string): Promise<LogFileReader> {
+    const handle = await open(path, 'r');
+    try {
+      const fixed = await readAt(handle, 0, FILE_FIXED_HEADER_BYTES);
+      const header = await readAt(handle, 0, fileHeaderLength(fixed));
+      return new LogFileReader(handle, decodeFileHeader(header), header.length);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Yields every entry in file order. Throws LogFormatError (offset = start of the bad frame)
+   * at the first corrupt, truncated or out-of-order frame, after yielding all good ones before it.
+   */
+  async *entries(): AsyncGenerator<LogEntry, void, undefined> {
+    const decoder = new FrameDecoder({ accept: 'entries', baseOffset: this.headerLength });
+    const order = new LogOrder();
+    const chunk = Buffer.alloc(READ_CHUNK_BYTES);
+    let position = this.headerLength;
+    for (;;) {
+      const { bytesRead } = await this.handle.read(chunk, 0, chunk.length, position);
+      if (bytesRead === 0) break;
+      position += bytesRead;
+      decoder.push(chunk.subarray(0, bytesRead));
+      yield* checkedEntries(decoder, order);
+    }
+    decoder.end();
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}
+
+function* checkedEntries(decoder: FrameDecoder, order: LogOrder): Generator<LogEntry> {
+  for (;;) {
+    const start = decoder.offset;
+    const frame = decoder.next();
+    if (frame === undefined) return;
+    // accept: 'entries' already rejected channel messages; the guard narrows the type.
+    if (!isLogEntry(frame)) throw new LogFormatError('unexpected-kind', `unexpected ${frame.kind}`, start);
+    const problem = order.problem(frame);
+    if (problem) throw new LogFormatError('out-of-order', problem, start);
+    order.accept(frame);
+    yield frame;
+  }
+}
+
+async function readAt(handle: FileHandle, position: number, length: number): Promise<Uint8Array> {
+  const buf = Buffer.alloc(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await handle.read(buf, done, length - done, position + done);
+    if (bytesRead === 0) throw headerError('truncated');
+    done += bytesRead;
+  }
+  return buf;
+}
+
+/**
+ * Reads a whole log file. A bad file header throws; a bad frame ends the read and is returned as
+ * `error`, together with every good entry before it.
+ */
+export async function readLogFile(path: string): Promise<LogFileContents> {
+  const reader = await LogFileReader.open(path);
+  const entries: LogEntry[] = [];
+  try {
+    for await (const entry of reader.entries()) entries.push(entry);
+    return { meta: reader.meta, entries };
+  } catch (err) {
+    if (err instanceof LogFormatError) return { meta: reader.meta, entries, error: err };
+    throw err;
+  } finally {
+    await reader.close();
+  }
+}

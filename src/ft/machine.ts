@@ -1,0 +1,540 @@
+// The deterministic machine: a v86 emulator whose execution is a pure function of its starting state
+// and its logged inputs, JIT on. Everything about determinism lives here and in clock.ts/nondet.ts:
+//  - it advances only in steps between boundaries that depend on guest execution alone (slice ends,
+//    see v86wasm.ts), each named by its 64-bit instruction count;
+//  - time comes from a latched Clock, randomness and inputs from a Nondeterminism;
+//  - JIT compilation is synchronous, so compiled code lands at a point fixed by the guest;
+//  - at every epoch boundary the JIT cache is emptied, so a machine restored there starts from the
+//    same JIT state as the original.
+// Idle time counts as instructions at the nominal rate (like QEMU's icount): a halted guest still
+// advances the count, so every step moves it forward and no two boundaries share a name.
+import { V86 as V86Class } from 'v86';
+import { Clock, ClockMode, INSTRUCTIONS_PER_MS, createClock } from './clock';
+import { GuestImage } from './image';
+import { Nondeterminism, InputEvent } from './nondet';
+import { StateHasher, differingPages, hashBytes, loadHasher, pageHashes, stateHash } from './hash';
+import { TscState } from './tsc';
+import { v86Module } from './v86wasm';
+import * as v86 from './v86types';
+
+export const DEFAULT_EPOCH_LENGTH = 100_000_000;
+export const DEFAULT_MEMORY_MIB = 32;
+const FLAG_INTERRUPT = 0x200;
+/** Smallest idle skip, so a masked timer that is always "due" cannot stall the count. */
+const MIN_IDLE_MS = 0.001;
+/** Largest idle skip: bounds how far past a wanted instruction count an input can land. */
+const MAX_IDLE_MS = 1;
+
+export interface BiosFiles { bios: Uint8Array; vgaBios: Uint8Array; initrd?: Uint8Array }
+
+export interface MachineOptions {
+  image: GuestImage;
+  nondet: Nondeterminism;
+  cmdline?: string;
+  memoryMiB?: number;
+  jit?: boolean;
+  clock?: ClockMode;
+  epochLength?: number;
+  /** Required for anything but a multiboot kernel. */
+  bios?: BiosFiles;
+}
+
+export interface Epoch {
+  index: number;
+  at: number;
+  hash: string;
+  pages: BigUint64Array;
+}
+
+export interface MachineEvents {
+  /** Bytes the guest wrote to the serial port during the step that ended at `at`. */
+  output?: (data: Uint8Array, at: number) => void;
+  /** An epoch boundary was reached; the machine is canonical and may be checkpointed here. */
+  epoch?: (epoch: Epoch) => void;
+  /** An input was delivered to the guest. */
+  input?: (input: InputEvent) => void;
+}
+
+export type RunEnd = 'limit' | 'halted' | 'idle';
+
+/** The machine whose code is running right now (v86's device code reads time through a global). */
+let active: Machine | undefined;
+const hostDateNow = Date.now;
+const hostInstantiate = WebAssembly.instantiate;
+
+/**
+ * Compiles JIT output synchronously and hands it over at the end of the current slice (a boundary),
+ * not at a timing-dependent later point. It cannot be handed over at once: v86 still holds its JIT
+ * state lock while it asks for the compile.
+ */
+function instantiateAtSliceEnd(bytes: BufferSource, imports?: WebAssembly.Imports) {
+  const module = new WebAssembly.Module(bytes);
+  const result = { module, instance: new WebAssembly.Instance(module, imports) };
+  const deferred = {
+    then(onResult: (r: typeof result) => unknown) { active!.compiled.push(() => onResult(result)); return deferred; },
+    catch() { return deferred; },
+  };
+  return deferred;
+}
+
+export class Machine {
+  readonly options: Required<Omit<MachineOptions, 'bios' | 'cmdline'>> & Pick<MachineOptions, 'bios' | 'cmdline'>;
+  readonly clock: Clock;
+  private emulator!: v86.Emulator;
+  private cpu!: v86.Cpu;
+  private tsc!: TscState;
+  private count = 0;
+  private lastCounter = 0;
+  private rtcStart = 0;
+  private idleMs = 0;
+  private outputBuffer: number[] = [];
+  private ended = false;
+  private nextEpochAt: number;
+  private lastEpoch: Epoch | undefined;
+  private listeners: MachineEvents = {};
+  /** JIT code compiled during the current slice, installed when it ends. */
+  readonly compiled: (() => void)[] = [];
+
+  private constructor(options: MachineOptions) {
+    this.options = {
+      ...options,
+      memoryMiB: options.memoryMiB ?? DEFAULT_MEMORY_MIB,
+      jit: options.jit ?? true,
+      clock: options.clock ?? 'virtual',
+      epochLength: options.epochLength ?? DEFAULT_EPOCH_LENGTH,
+    };
+    this.clock = createClock(this.options.clock, options.nondet);
+    this.nextEpochAt = this.options.epochLength;
+  }
+
+  /** Boots a machine (stopped at instruction 0, before the guest's first instruction). */
+  static async create(options: MachineOptions): Promise<Machine> {
+    validate(options);
+    await loadHasher();
+    const machine = new Machine(options);
+    await machine.start();
+    machine.rtcStart = options.nondet.rtc(0);
+    return machine;
+  }
+
+  private async start(): Promise<void> {
+    const { image, cmdline, memoryMiB, jit, bios } = this.options;
+    const settings: Record<string, unknown> = {
+      wasm_fn: (env: { env: Record<string, unknown> }) => this.instantiate(env),
+      memory_size: memoryMiB * 1024 * 1024,
+      vga_memory_size: 2 * 1024 * 1024,
+      autostart: false,
+      disable_jit: !jit,
+      disable_speaker: true,
+      disable_keyboard: true,
+      disable_mouse: true,
+      acpi: false,
+      cmdline: cmdline ?? '',
+      log_level: 0,
+    };
+    if (image.kind === 'multiboot') settings.multiboot = { buffer: arrayBuffer(image.bytes) };
+    else attachBiosImage(settings, image, bios!);
+    const V86 = V86Class as unknown as v86.V86Constructor;
+    this.emulator = await new Promise<v86.Emulator>((resolve) => {
+      const emulator = new V86(settings);
+      emulator.add_listener('emulator-loaded', () => resolve(emulator));
+    });
+    this.cpu = this.emulator.v86.cpu;
+    v86.checkV86Internals(this.cpu);
+    this.tsc = new TscState(this.cpu.wasm_memory);
+    this.emulator.add_listener('serial0-output-byte', (byte: number) => this.outputBuffer.push(byte));
+    this.lastCounter = this.cpu.instruction_counter[0];
+    (this.emulator.v86.constructor as unknown as v86.V86Internal).microtick = () => active!.clock.read();
+    this.emulator.v86.cpu.devices.pci.set_state = restorePciState(this.emulator.v86.cpu.devices.pci);
+  }
+
+  private async instantiate(imports: { env: Record<string, unknown> }): Promise<v86.WasmExports> {
+    const env = imports.env;
+    const runHardwareTimers = env.run_hardware_timers as (acpi: boolean, now: number) => number;
+    env.microtick = () => this.clock.read();
+    env.get_rand_int = () => this.options.nondet.random(this.count);
+    env.run_hardware_timers = (acpi: boolean) => {
+      this.syncCount();
+      this.clock.latch(this.count);
+      return runHardwareTimers(acpi, this.clock.read());
+    };
+    const instance = new WebAssembly.Instance(v86Module().module, imports as WebAssembly.Imports);
+    return instance.exports as unknown as v86.WasmExports;
+  }
+
+  on(events: MachineEvents): void {
+    this.listeners = { ...this.listeners, ...events };
+  }
+
+  /** The 64-bit instruction count (idle time included at the nominal rate). */
+  get instructions(): number {
+    return this.count;
+  }
+
+  /** Halted with interrupts disabled: the guest can never run again. */
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  get isHalted(): boolean {
+    return this.cpu.in_hlt[0] !== 0;
+  }
+
+  /** How long the guest would idle (ms of guest time) before its next timer, when halted. */
+  get idleHint(): number {
+    return this.isHalted ? this.idleMs : 0;
+  }
+
+  get epoch(): Epoch | undefined {
+    return this.lastEpoch;
+  }
+
+  /** Serial input bytes delivered but not yet read by the guest. */
+  get serialInputPending(): number {
+    return this.serialInput.length;
+  }
+
+  /** v86 keeps received serial bytes outside its own snapshot, so ours carries them. */
+  private get serialInput(): number[] {
+    return this.cpu.devices.uart0.input;
+  }
+
+  get guestTimeMs(): number {
+    return this.clock.peek();
+  }
+
+  /** Runs until the count reaches `limit` (at the first boundary at or past it), or the guest ends. */
+  run(limit: number): RunEnd {
+    return this.activate(() => {
+      while (!this.ended && this.count < limit) this.stepActive();
+      return this.ended ? 'halted' : 'limit';
+    });
+  }
+
+  /** One step: delivers the inputs due at this boundary, then runs to the next boundary. */
+  step(): void {
+    this.activate(() => this.stepActive());
+  }
+
+  private stepActive(): void {
+    if (this.ended) return;
+    this.deliverInputs();
+    const before = this.count;
+    if (this.isHalted) this.stepHalted();
+    else this.mainLoop();
+    this.syncCount();
+    if (this.count === before) throw new Error(`machine did not advance at instruction ${before}`);
+    this.flushOutput();
+    if (this.count >= this.nextEpochAt) this.reachEpoch();
+  }
+
+  /** One slice; JIT code it compiled is installed at its end. */
+  private mainLoop(): number {
+    const idleMs = this.cpu.main_loop();
+    for (const install of this.compiled.splice(0)) install();
+    return idleMs;
+  }
+
+  private stepHalted(): void {
+    this.idleMs = this.mainLoop();
+    if (!this.isHalted) return;
+    if (!(this.cpu.flags[0] & FLAG_INTERRUPT)) {
+      this.ended = true;
+      this.count += 1;
+      return;
+    }
+    this.count += Math.round(Math.min(Math.max(this.idleMs, MIN_IDLE_MS), MAX_IDLE_MS) * INSTRUCTIONS_PER_MS);
+    this.clock.latch(this.count);
+  }
+
+  private deliverInputs(): void {
+    for (const input of this.options.nondet.inputsAt(this.count)) {
+      this.deliver(input);
+      this.listeners.input?.(input);
+    }
+  }
+
+  private deliver(input: InputEvent): void {
+    const bus = this.emulator.bus;
+    if (input.device === 'serial') for (const byte of input.data) bus.send('serial0-input', byte);
+    else if (input.device === 'keyboard') for (const byte of input.data) bus.send('keyboard-code', byte);
+    else bus.send('net0-receive', input.data);
+  }
+
+  private syncCount(): void {
+    const counter = this.cpu.instruction_counter[0];
+    this.count += (counter - this.lastCounter) >>> 0;
+    this.lastCounter = counter;
+  }
+
+  private flushOutput(): void {
+    if (!this.outputBuffer.length) return;
+    const data = Uint8Array.from(this.outputBuffer);
+    this.outputBuffer = [];
+    this.listeners.output?.(data, this.count);
+  }
+
+  private reachEpoch(): void {
+    this.canonicalize();
+    const pages = pageHashes(this.memory);
+    const epoch: Epoch = {
+      index: Math.floor(this.count / this.options.epochLength),
+      at: this.count,
+      hash: stateHash(pages, this.cpuAndDeviceHash()),
+      pages,
+    };
+    this.nextEpochAt = (epoch.index + 1) * this.options.epochLength;
+    this.lastEpoch = epoch;
+    this.listeners.epoch?.(epoch);
+  }
+
+  /** Empties the JIT cache: a restored machine starts with an empty one, so both must match here. */
+  private canonicalize(): void {
+    this.cpu.jit_clear_cache();
+  }
+
+  /** Guest RAM (a view into v86's memory; valid until the next step). */
+  get memory(): Uint8Array {
+    return this.cpu.mem8.subarray(0, this.options.memoryMiB * 1024 * 1024);
+  }
+
+  /**
+   * Hashes of everything but guest RAM, one per component (CPU registers, each device, our own
+   * counters), so a divergence report can say which part differs.
+   */
+  componentHashes(): Record<string, bigint> {
+    const cpu = this.cpu;
+    const hash = (value: unknown) => new StateHasher().add(value).digest();
+    const components: Record<string, bigint> = {
+      cpu: hash(v86.CPU_STATE_FIELDS.map((field) => cpu[field])),
+      pic: hash(cpu.get_state_pic()),
+      'serial input': hash(this.serialInput),
+      tsc: hash(this.tsc.read()),
+      clock: hash([this.count, this.clock.state.last, this.clock.state.base, this.rtcStart]),
+    };
+    for (const name of v86.HASHED_DEVICES) components[name] = hash(cpu.devices[name] ?? null);
+    return components;
+  }
+
+  /** Hash of everything but guest RAM. */
+  cpuAndDeviceHash(): bigint {
+    return hashBytes(new BigUint64Array(Object.values(this.componentHashes())));
+  }
+
+  /** The full state hash now (canonicalizes first, as an epoch does). */
+  currentHash(): string {
+    this.canonicalize();
+    return stateHash(pageHashes(this.memory), this.cpuAndDeviceHash());
+  }
+
+  /** Pages that differ between this machine's last epoch and another's. */
+  static differingPages(a: Epoch, b: Epoch): number[] {
+    return differingPages(a.pages, b.pages);
+  }
+
+  /** Makes this machine the one whose code runs: routes v86's global hooks to it for `body`. */
+  private activate<T>(body: () => T): T {
+    const previous = active;
+    active = this;
+    Date.now = () => Math.floor(this.rtcStart + this.clock.peek());
+    WebAssembly.instantiate = instantiateAtSliceEnd as typeof WebAssembly.instantiate;
+    try {
+      return body();
+    } finally {
+      active = previous;
+      if (!previous) {
+        Date.now = hostDateNow;
+        WebAssembly.instantiate = hostInstantiate;
+      }
+    }
+  }
+
+  // ---- snapshots (checkpoints) ----
+
+  /**
+   * A complete snapshot: v86's own state plus what v86 keeps outside it (the instruction count, the
+   * clock, the RTC start). Taken at an epoch boundary it restores into a machine that computes exactly
+   * what this one computes from here; taken elsewhere it canonicalizes the JIT first.
+   */
+  snapshot(): Uint8Array {
+    this.canonicalize();
+    // save_state reads the TSC: undo that reading so taking a snapshot changes nothing.
+    const clock = this.clock.state;
+    const tsc = this.tsc.read();
+    const state = this.activate(() => new Uint8Array(this.emulator.v86.save_state()));
+    this.clock.state = clock;
+    this.tsc.write(tsc);
+    const header: SnapshotHeader = {
+      format: SNAPSHOT_FORMAT,
+      image: this.options.image.sha256,
+      memoryMiB: this.options.memoryMiB,
+      jit: this.options.jit,
+      clockMode: this.options.clock,
+      epochLength: this.options.epochLength,
+      count: this.count,
+      counter: this.lastCounter,
+      clock,
+      rtcStart: this.rtcStart,
+      nextEpochAt: this.nextEpochAt,
+      ended: this.ended,
+      idleMs: this.idleMs,
+      serialInput: [...this.serialInput],
+      tsc,
+    };
+    return encodeSnapshot(header, state);
+  }
+
+  /** Boots a fresh machine with the same configuration and restores `snapshot` into it. */
+  static async restore(snapshot: Uint8Array, options: MachineOptions): Promise<Machine> {
+    const { header, state } = decodeSnapshot(snapshot);
+    checkCompatible(header, options);
+    const machine = new Machine({ ...options, memoryMiB: header.memoryMiB, jit: header.jit, clock: header.clockMode, epochLength: header.epochLength });
+    await loadHasher();
+    await machine.start();
+    machine.load(header, state);
+    return machine;
+  }
+
+  private load(header: SnapshotHeader, state: Uint8Array): void {
+    this.cpu.instruction_counter[0] = header.counter;
+    this.clock.state = header.clock;
+    this.activate(() => this.emulator.v86.restore_state(arrayBuffer(state)));
+    this.clock.state = header.clock;
+    this.cpu.instruction_counter[0] = header.counter;
+    this.cpu.jit_clear_cache();
+    this.count = header.count;
+    this.lastCounter = header.counter;
+    this.rtcStart = header.rtcStart;
+    this.nextEpochAt = header.nextEpochAt;
+    this.ended = header.ended;
+    this.idleMs = header.idleMs;
+    this.serialInput.splice(0, Infinity, ...header.serialInput);
+    this.tsc.write(header.tsc);
+  }
+
+  // ---- inspection ----
+
+  get registers(): v86.Registers {
+    return v86.readRegisters(this.cpu);
+  }
+
+  readPhysical(address: number, length: number): Uint8Array {
+    return this.cpu.mem8.slice(address, address + length);
+  }
+
+  /**
+   * Writes guest memory, as a debugger does: only JIT code on the written pages is discarded, so a
+   * write to a data page changes nothing else (one side only: the next epoch reports that page).
+   */
+  writePhysical(address: number, bytes: Uint8Array): void {
+    if (address < 0 || address + bytes.length > this.memory.length) {
+      throw new RangeError(`write of ${bytes.length} bytes at 0x${address.toString(16)} is outside guest memory`);
+    }
+    this.cpu.write_blob(bytes, address);
+  }
+
+  destroy(): void {
+    this.emulator.destroy();
+  }
+}
+
+const SNAPSHOT_FORMAT = 'lockstep-snapshot-1';
+const SNAPSHOT_MAGIC = Buffer.from('LSSNAP\n\0', 'latin1');
+
+interface SnapshotHeader {
+  format: string;
+  image: string;
+  memoryMiB: number;
+  jit: boolean;
+  clockMode: ClockMode;
+  epochLength: number;
+  count: number;
+  counter: number;
+  clock: { last: number; base: number };
+  rtcStart: number;
+  nextEpochAt: number;
+  ended: boolean;
+  idleMs: number;
+  serialInput: number[];
+  tsc: string[];
+}
+
+function encodeSnapshot(header: SnapshotHeader, state: Uint8Array): Uint8Array {
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(json.length);
+  return Buffer.concat([SNAPSHOT_MAGIC, length, json, state]);
+}
+
+export class SnapshotError extends Error {
+  override name = 'SnapshotError';
+}
+
+function decodeSnapshot(bytes: Uint8Array): { header: SnapshotHeader; state: Uint8Array } {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buffer.length < 12 || !buffer.subarray(0, 8).equals(SNAPSHOT_MAGIC)) {
+    throw new SnapshotError('not a Lockstep snapshot (bad magic at offset 0)');
+  }
+  const length = buffer.readUInt32LE(8);
+  if (12 + length > buffer.length) throw new SnapshotError(`truncated snapshot: header of ${length} bytes at offset 12 runs past the end`);
+  const header = JSON.parse(buffer.subarray(12, 12 + length).toString('utf8')) as SnapshotHeader;
+  if (header.format !== SNAPSHOT_FORMAT) throw new SnapshotError(`unsupported snapshot format '${header.format}'`);
+  return { header, state: buffer.subarray(12 + length) };
+}
+
+function checkCompatible(header: SnapshotHeader, options: MachineOptions): void {
+  if (header.image !== options.image.sha256) {
+    throw new SnapshotError(`snapshot was taken of another guest image (sha256 ${header.image.slice(0, 12)}…, given ${options.image.sha256.slice(0, 12)}…)`);
+  }
+}
+
+function validate(options: MachineOptions): void {
+  const { memoryMiB, epochLength, image, bios } = options;
+  if (memoryMiB !== undefined && (!Number.isInteger(memoryMiB) || memoryMiB < 4 || memoryMiB > 2048)) {
+    throw new RangeError(`memory must be a whole number of MiB from 4 to 2048, got ${memoryMiB}`);
+  }
+  if (epochLength !== undefined && (!Number.isSafeInteger(epochLength) || epochLength < 100_000)) {
+    throw new RangeError(`epoch length must be a whole number of instructions of at least 100000, got ${epochLength}`);
+  }
+  if (image.kind !== 'multiboot' && !bios) {
+    throw new RangeError(`${image.path}: a ${image.kind} image needs a BIOS (e.g. --bios /usr/share/seabios/bios.bin)`);
+  }
+}
+
+function attachBiosImage(settings: Record<string, unknown>, image: GuestImage, bios: BiosFiles): void {
+  settings.bios = { buffer: arrayBuffer(bios.bios) };
+  settings.vga_bios = { buffer: arrayBuffer(bios.vgaBios) };
+  const buffer = { buffer: arrayBuffer(image.bytes) };
+  if (image.kind === 'bzimage') {
+    settings.bzimage = buffer;
+    if (bios.initrd) settings.initrd = { buffer: arrayBuffer(bios.initrd) };
+  } else if (image.kind === 'cdrom') settings.cdrom = buffer;
+  else settings.hda = buffer;
+}
+
+function arrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
+/**
+ * v86's PCI restore moves I/O BARs that a BIOS-less machine's devices do not have, and throws;
+ * this restores the same way but skips BARs the device lacks.
+ */
+function restorePciState(pci: v86.Pci): (state: unknown[]) => void {
+  return (state: unknown[]) => {
+    for (let i = 0; i < 256; i++) {
+      const device = pci.devices[i];
+      const space = state[i] as Int32Array | undefined;
+      if (!device || !space) continue;
+      device.pci_bars.forEach((bar, barNumber) => {
+        const value = space[4 + barNumber];
+        if (bar && value & 1) pci.set_io_bars(bar, bar.original_bar & ~1 & 0xffff, value & ~1 & 0xffff);
+      });
+      pci.device_spaces[i].set(space);
+    }
+    pci.pci_addr.set(state[256] as Uint8Array);
+    pci.pci_value.set(state[257] as Uint8Array);
+    pci.pci_response.set(state[258] as Uint8Array);
+    pci.pci_status.set(state[259] as Uint8Array);
+  };
+}

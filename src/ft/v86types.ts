@@ -1,0 +1,94 @@
+// The parts of v86's internals Lockstep relies on (v86 0.5.462). They are not a public API:
+// checkV86Internals() fails loudly, naming what moved, when an upgrade changes them.
+
+export type V86Constructor = new (settings: Record<string, unknown>) => Emulator;
+
+export interface Emulator {
+  v86: { cpu: Cpu; save_state(): ArrayBuffer; restore_state(state: ArrayBuffer): void; constructor: unknown };
+  bus: { send(event: string, data?: unknown): void };
+  add_listener(event: string, listener: (data: any) => void): void;
+  destroy(): void;
+}
+
+export interface V86Internal { microtick: () => number }
+
+export interface PciBar { original_bar: number; size: number }
+export interface Pci {
+  devices: ({ pci_bars: (PciBar | undefined)[] } | undefined)[];
+  device_spaces: Int32Array[];
+  pci_addr: Uint8Array;
+  pci_value: Uint8Array;
+  pci_response: Uint8Array;
+  pci_status: Uint8Array;
+  set_io_bars(bar: PciBar, from: number, to: number): void;
+  set_state(state: unknown[]): void;
+}
+
+export interface Cpu {
+  [field: string]: any;
+  instruction_counter: Uint32Array;
+  in_hlt: Uint8Array;
+  flags: Int32Array;
+  reg32: Int32Array;
+  sreg: Uint16Array;
+  instruction_pointer: Int32Array;
+  previous_ip: Int32Array;
+  cr: Int32Array;
+  segment_offsets: Int32Array;
+  is_32: Uint8Array;
+  mem8: Uint8Array;
+  main_loop(): number;
+  jit_clear_cache(): void;
+  write_blob(bytes: Uint8Array, address: number): void;
+  get_eflags(): number;
+  wasm_memory: WebAssembly.Memory;
+  get_state_pic(): unknown;
+  devices: { pci: Pci; [name: string]: any };
+}
+
+export interface WasmExports { [name: string]: unknown }
+
+/** CPU fields that make up architectural state (v86's own save_state saves the same ones). */
+export const CPU_STATE_FIELDS = [
+  'segment_is_null', 'segment_access_bytes', 'segment_offsets', 'segment_limits', 'protected_mode',
+  'idtr_offset', 'idtr_size', 'gdtr_offset', 'gdtr_size', 'cr', 'cpl', 'is_32', 'stack_size_32',
+  'in_hlt', 'flags', 'flags_changed', 'last_op1', 'last_op_size', 'instruction_pointer', 'previous_ip',
+  'reg32', 'sreg', 'dreg', 'reg_xmm32s', 'fpu_st', 'fpu_stack_empty', 'fpu_stack_ptr',
+  'fpu_control_word', 'tss_size_32',
+] as const;
+
+/** Devices whose state is hashed (VGA's framebuffer is large and unused by serial guests, but hashed too). */
+export const HASHED_DEVICES = ['pit', 'rtc', 'uart0', 'dma', 'ps2', 'pci', 'vga', 'fdc'] as const;
+
+export const REGISTER_NAMES = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'] as const;
+export const SEGMENT_NAMES = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'] as const;
+
+export interface Registers {
+  eax: number; ecx: number; edx: number; ebx: number; esp: number; ebp: number; esi: number; edi: number;
+  eip: number; eflags: number;
+  es: number; cs: number; ss: number; ds: number; fs: number; gs: number;
+  cr0: number; cr2: number; cr3: number; cr4: number;
+}
+
+export function readRegisters(cpu: Cpu): Registers {
+  const regs = {} as Registers;
+  REGISTER_NAMES.forEach((name, i) => { regs[name] = cpu.reg32[i] >>> 0; });
+  SEGMENT_NAMES.forEach((name, i) => { regs[name] = cpu.sreg[i]; });
+  regs.eip = cpu.instruction_pointer[0] >>> 0;
+  regs.eflags = cpu.get_eflags() >>> 0;
+  regs.cr0 = cpu.cr[0] >>> 0;
+  regs.cr2 = cpu.cr[2] >>> 0;
+  regs.cr3 = cpu.cr[3] >>> 0;
+  regs.cr4 = cpu.cr[4] >>> 0;
+  return regs;
+}
+
+/** Throws, naming each missing piece, if this v86 build lacks an internal Lockstep uses. */
+export function checkV86Internals(cpu: Cpu): void {
+  const missing = [
+    ...CPU_STATE_FIELDS.filter((f) => cpu[f] === undefined),
+    ...['main_loop', 'jit_clear_cache', 'get_eflags', 'get_state_pic', 'write_blob'].filter((f) => typeof cpu[f] !== 'function'),
+    ...HASHED_DEVICES.filter((d) => !(d in cpu.devices)).map((d) => `devices.${d}`),
+  ];
+  if (missing.length) throw new Error(`v86 internals moved (is v86 still 0.5.462?): missing cpu.${missing.join(', cpu.')}`);
+}

@@ -1,0 +1,105 @@
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadImage } from '../../src/ft/image';
+import { Epoch, Machine } from '../../src/ft/machine';
+import { Recorder } from '../../src/ft/nondet';
+import { RunResult, runGuest } from '../../src/ft/run';
+import { TEST_EPOCH, TEST_GUESTS, shortRun } from '../support/guests';
+
+function assertSameRun(a: RunResult, b: RunResult, what: string): void {
+  assert.equal(b.serial, a.serial, `${what}: serial output differs`);
+  assert.deepEqual(b.epochHashes, a.epochHashes, `${what}: epoch hashes differ`);
+  assert.equal(b.instructions, a.instructions, `${what}: instruction counts differ`);
+  assert.equal(b.stateHash, a.stateHash, `${what}: final state differs`);
+}
+
+describe('deterministic machine', function () {
+  describe('two runs are identical (virtual clock)', () => {
+    for (const guest of TEST_GUESTS) {
+      for (const jit of [true, false]) {
+        it(`${guest}, JIT ${jit ? 'on' : 'off'}`, async () => {
+          const first = await runGuest(shortRun(guest, { jit }));
+          const second = await runGuest(shortRun(guest, { jit }));
+          assert.equal(first.end, 'halted', `${guest} should end by itself`);
+          assert.ok(first.epochHashes.length >= 2, `${guest} should cross several epochs`);
+          assertSameRun(first, second, guest);
+        });
+      }
+    }
+  });
+
+  describe('host clock: a recorded run replays identically', () => {
+    for (const guest of TEST_GUESTS) {
+      for (const jit of [true, false]) {
+        it(`${guest}, JIT ${jit ? 'on' : 'off'}`, async () => {
+          const recorded = await runGuest(shortRun(guest, { jit, clock: 'host' }));
+          const clockReadings = recorded.recorded.filter((e) => e.kind === 'nondet' && e.source === 'clock');
+          assert.ok(clockReadings.length > 0, 'a host-clock run logs its clock readings');
+          const replayed = await runGuest(shortRun(guest, { jit, clock: 'host', replay: recorded.recorded }));
+          assertSameRun(recorded, replayed, guest);
+        });
+      }
+    }
+  });
+
+  it('inputs recorded on one run replay to the identical state on another', async () => {
+    const recorded = await runGuest(shortRun('kv'));
+    const inputs = recorded.recorded.filter((e) => e.kind === 'input');
+    assert.equal(inputs.length, 12, 'every scripted line is delivered as one logged input');
+    assert.match(recorded.serial, /2 2 VALUE xz\n/);
+    const replayed = await runGuest(shortRun('kv', { replay: recorded.recorded }));
+    assertSameRun(recorded, replayed, 'kv replay');
+  });
+
+  describe('a clone at an epoch boundary continues identically', () => {
+    for (const [guest, jit] of [['ticker', true], ['kv', true], ['lock', true], ['spin', true], ['ticker', false]] as const) {
+      it(`${guest}, JIT ${jit ? 'on' : 'off'}, at several epochs`, async () => {
+        const unstopped = await runGuest(shortRun(guest, { jit }));
+        const picks = [0, Math.floor(unstopped.epochs.length / 2), unstopped.epochs.length - 2];
+        for (const k of picks) {
+          const cloned = await runGuest(shortRun(guest, { jit, cloneAt: unstopped.epochs[k].at }));
+          assert.equal(cloned.clonedAt, unstopped.epochs[k].at);
+          assertSameRun(unstopped, cloned, `${guest} cloned at epoch ${unstopped.epochs[k].index}`);
+        }
+      });
+    }
+
+    it('restored from a snapshot file in a fresh process (ticker)', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'lockstep-snap-'));
+      const unstopped = await runGuest(shortRun('ticker'));
+      const at = unstopped.epochs[3].at;
+      const snapshot = join(dir, 'ticker.snap');
+      const cli = (args: string[]) =>
+        JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'run', 'ticker', '--json',
+          '--cmdline', 'hz=1000 ticks=250 every=50', '--epoch', String(TEST_EPOCH), ...args]).toString());
+      const writer = cli(['--snapshot-at', String(at), '--snapshot-file', snapshot]);
+      assert.deepEqual(writer.epochHashes, unstopped.epochHashes, 'taking a snapshot perturbs nothing');
+      const restored = cli(['--from-snapshot', snapshot]);
+      assert.deepEqual(restored.epochHashes, unstopped.epochHashes.slice(4), 'the restored machine computes the same epochs');
+      assert.equal(restored.stateHash, unstopped.stateHash);
+      assert.equal(restored.serial, unstopped.serial.slice(unstopped.serial.length - restored.serial.length));
+      assert.ok(restored.serial.includes('ticker done'), 'the restored run finishes the guest');
+    });
+  });
+
+  it('a one-byte change in memory shows in the next epoch hash, naming the page', async () => {
+    const page = 0x1234;
+    const epochs: Epoch[][] = [[], []];
+    for (const side of [0, 1]) {
+      const machine = await Machine.create({ image: loadImage('spin'), nondet: new Recorder(() => {}), epochLength: TEST_EPOCH, cmdline: 'iterations=3000000' });
+      machine.on({ epoch: (e) => epochs[side].push(e) });
+      machine.run(25_000_000);
+      if (side === 1) machine.writePhysical(page * 4096 + 17, Uint8Array.of(machine.readPhysical(page * 4096 + 17, 1)[0] ^ 0x40));
+      machine.run(45_000_000);
+      machine.destroy();
+    }
+    const [before, after] = epochs;
+    assert.equal(before[1].hash, after[1].hash, 'epochs before the change agree');
+    assert.notEqual(before[2].hash, after[2].hash, 'the first epoch after the change differs');
+    assert.deepEqual(Machine.differingPages(before[2], after[2]), [page]);
+    assert.equal(before[2].hash.slice(16), after[2].hash.slice(16), 'registers and devices are untouched');
+  });
+});

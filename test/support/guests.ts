@@ -1,0 +1,33 @@
+// Short configurations of the built-in guests for tests: each ends by itself, in a few hundred
+// million instructions at most, and exercises what makes it interesting (timers, input, leases).
+import { loadImage } from '../../src/ft/image';
+import { InputScript } from '../../src/ft/inputscript';
+import { RunOptions } from '../../src/ft/run';
+
+export const TEST_EPOCH = 10_000_000;
+
+const KV_SCRIPT = [
+  '1 1 PUT a x', '2 1 PUT b y', '1 2 APPEND a z', '2 2 GET a', '1 3 GET b', '1 3 GET b',
+  '3 1 GET nokey', '1 1 PUT a again', 'bad line', '2 3 APPEND b w', '2 4 GET b', '0 0 SHUTDOWN',
+].map((line, i) => `@${(i + 1) * 7_000_000} ${line}`).join('\n');
+
+const LOCK_SCRIPT = [
+  '@1000000 1 1 ACQUIRE x 30', '@2000000 2 1 ACQUIRE x 30', '@3000000 2 2 ACQUIRE y 100',
+  '@80000000 2 3 ACQUIRE x 30', '@90000000 1 2 RELEASE x', '@120000000 2 4 RELEASE y',
+  '@200000000 0 0 SHUTDOWN',
+].join('\n');
+
+export type TestGuest = 'spin' | 'kv' | 'lock' | 'ticker';
+export const TEST_GUESTS: TestGuest[] = ['spin', 'kv', 'lock', 'ticker'];
+
+/** Run options for a short, self-ending run of `guest` (a fresh input script each call). */
+export function shortRun(guest: TestGuest, extra: Partial<RunOptions> = {}): RunOptions {
+  const base: RunOptions = { image: loadImage(guest), epochLength: TEST_EPOCH, maxInstructions: 2_000_000_000 };
+  const perGuest: Record<TestGuest, Partial<RunOptions>> = {
+    spin: { cmdline: 'iterations=3000000 hz=1000' },
+    kv: { input: InputScript.parse(Buffer.from(KV_SCRIPT)) },
+    lock: { input: InputScript.parse(Buffer.from(LOCK_SCRIPT)), cmdline: 'hz=1000' },
+    ticker: { cmdline: 'hz=1000 ticks=250 every=50' },
+  };
+  return { ...base, ...perGuest[guest], ...extra };
+}
