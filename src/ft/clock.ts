@@ -56,15 +56,16 @@ export class VirtualClock extends Clock {
  * events; on replay the same values come back from the log in the same order.
  */
 export class HostClock extends Clock {
-  constructor(private readonly nondet: Nondeterminism) {
+  constructor(private readonly nondet: () => Nondeterminism) {
     super();
   }
 
   latch(instructions: number): void {
-    this.base = Math.max(this.base, this.nondet.clock(instructions));
+    this.base = Math.max(this.base, this.nondet().clock(instructions));
   }
 }
 
-export function createClock(mode: ClockMode, nondet: Nondeterminism): Clock {
+/** `nondet` is a getter: a machine can switch between recording and replaying. */
+export function createClock(mode: ClockMode, nondet: () => Nondeterminism): Clock {
   return mode === 'virtual' ? new VirtualClock() : new HostClock(nondet);
 }

@@ -80,6 +80,7 @@ function instantiateAtSliceEnd(bytes: BufferSource, imports?: WebAssembly.Import
 export class Machine {
   readonly options: Required<Omit<MachineOptions, 'bios' | 'cmdline'>> & Pick<MachineOptions, 'bios' | 'cmdline'>;
   readonly clock: Clock;
+  private nondet: Nondeterminism;
   private emulator!: v86.Emulator;
   private cpu!: v86.Cpu;
   private tsc!: TscState;
@@ -103,7 +104,8 @@ export class Machine {
       clock: options.clock ?? 'virtual',
       epochLength: options.epochLength ?? DEFAULT_EPOCH_LENGTH,
     };
-    this.clock = createClock(this.options.clock, options.nondet);
+    this.nondet = options.nondet;
+    this.clock = createClock(this.options.clock, () => this.nondet);
     this.nextEpochAt = this.options.epochLength;
   }
 
@@ -152,7 +154,7 @@ export class Machine {
     const env = imports.env;
     const runHardwareTimers = env.run_hardware_timers as (acpi: boolean, now: number) => number;
     env.microtick = () => this.clock.read();
-    env.get_rand_int = () => this.options.nondet.random(this.count);
+    env.get_rand_int = () => this.nondet.random(this.count);
     env.run_hardware_timers = (acpi: boolean) => {
       this.syncCount();
       this.clock.latch(this.count);
@@ -160,6 +162,11 @@ export class Machine {
     };
     const instance = new WebAssembly.Instance(v86Module().module, imports as WebAssembly.Imports);
     return instance.exports as unknown as v86.WasmExports;
+  }
+
+  /** Where nondeterministic values come from from now on (record live, or replay a log). */
+  useNondeterminism(nondet: Nondeterminism): void {
+    this.nondet = nondet;
   }
 
   on(events: MachineEvents): void {
@@ -248,7 +255,7 @@ export class Machine {
   }
 
   private deliverInputs(): void {
-    for (const input of this.options.nondet.inputsAt(this.count)) {
+    for (const input of this.nondet.inputsAt(this.count)) {
       this.deliver(input);
       this.listeners.input?.(input);
     }
@@ -393,6 +400,22 @@ export class Machine {
     await machine.start();
     machine.load(header, state);
     return machine;
+  }
+
+  /** Restores `snapshot` into this machine (fast: no new emulator), e.g. to go back to a checkpoint. */
+  restoreFrom(snapshot: Uint8Array): void {
+    const { header, state } = decodeSnapshot(snapshot);
+    checkCompatible(header, this.options);
+    const settings: [string, unknown, unknown][] = [
+      ['memory', header.memoryMiB, this.options.memoryMiB],
+      ['jit', header.jit, this.options.jit],
+      ['epoch length', header.epochLength, this.options.epochLength],
+      ['clock', header.clockMode, this.options.clock],
+    ];
+    const mismatch = settings.find(([, snapshot, machine]) => snapshot !== machine);
+    if (mismatch) throw new SnapshotError(`snapshot has ${mismatch[0]} ${mismatch[1]}, this machine ${mismatch[2]}`);
+    this.outputBuffer = [];
+    this.load(header, state);
   }
 
   private load(header: SnapshotHeader, state: Uint8Array): void {

@@ -103,3 +103,29 @@ describe('deterministic machine', function () {
     assert.equal(before[2].hash.slice(16), after[2].hash.slice(16), 'registers and devices are untouched');
   });
 });
+
+describe('checkpoints restored in place', () => {
+  it('going back to an epoch checkpoint and running again recomputes the same epochs', async () => {
+    const machine = await Machine.create({ image: loadImage('ticker'), nondet: new Recorder(() => {}), epochLength: TEST_EPOCH, cmdline: 'hz=1000 ticks=250 every=50' });
+    const epochs: Epoch[] = [];
+    let checkpoint: Uint8Array | undefined;
+    machine.on({ epoch: (e) => { epochs.push(e); if (epochs.length === 2) checkpoint = machine.snapshot(); } });
+    machine.run(120_000_000);
+    const firstPass = epochs.map((e) => e.hash);
+    epochs.splice(0);
+    machine.restoreFrom(checkpoint!);
+    machine.run(120_000_000);
+    assert.deepEqual(epochs.map((e) => e.hash), firstPass.slice(2));
+    machine.destroy();
+  });
+
+  it('refuses a snapshot of another configuration, naming the setting', async () => {
+    const options = { image: loadImage('spin'), nondet: new Recorder(() => {}), epochLength: TEST_EPOCH };
+    const a = await Machine.create(options);
+    const b = await Machine.create({ ...options, epochLength: 2 * TEST_EPOCH });
+    assert.throws(() => b.restoreFrom(a.snapshot()), /epoch length 10000000, this machine 20000000/);
+    assert.throws(() => b.restoreFrom(Uint8Array.of(1, 2, 3)), /not a Lockstep snapshot/);
+    a.destroy();
+    b.destroy();
+  });
+});
