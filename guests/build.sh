@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Build the four guests (multiboot i386 ELF) into OUTDIR (default
-# guests/images/). The result is byte for byte reproducible: no paths, no
-# timestamps, no build ids, symbols stripped.
+# Build the four guests (multiboot i386 ELF) and the BIOS boot-sector guest
+# (a raw 512-byte disk image) into OUTDIR (default guests/images/). The result
+# is byte for byte reproducible: no paths, no timestamps, no build ids,
+# symbols stripped.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -39,4 +40,14 @@ for g in "${guests[@]}"; do
     # multiboot.o first: the header must be in the first 8 KiB of the file.
     "$LD" "${LDFLAGS[@]}" -o "$out/$g.elf" "${objs[@]}" "$tmp/$g.o"
 done
-echo "built ${guests[*]} into $out"
+# bootsector: 16-bit real mode, loaded by the BIOS at 0x7C00; a flat binary
+# whose last two bytes are the boot signature (see bootsector/bootsector.S).
+"$CC" -m32 -c bootsector/bootsector.S -o "$tmp/bootsector.o"
+"$LD" -m elf_i386 --build-id=none -nostdlib --oformat binary -Ttext 0x7c00 -e _start \
+    -o "$out/bootsector.img" "$tmp/bootsector.o"
+size="$(wc -c < "$out/bootsector.img")"
+if [ "$size" -ne 512 ]; then
+    echo "bootsector.img is $size bytes, expected 512" >&2
+    exit 1
+fi
+echo "built ${guests[*]} bootsector into $out"

@@ -5,6 +5,14 @@ import { BUILTIN_GUESTS, loadImage } from './ft/image';
 import { InputScript } from './ft/inputscript';
 import { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from './ft/machine';
 import { runGuest } from './ft/run';
+import { Cluster } from './ft/cluster';
+import { parseFault } from './ft/faults';
+import { runHostProcess } from './ft/host';
+import { runKvWorkload } from './ft/client';
+import { checkKvHistory } from './ft/checker';
+import { describeDemo, runDemo } from './ft/demo';
+import { replayLogFile } from './ft/replay';
+import type { ServiceAddress } from './ft/service';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -18,6 +26,18 @@ commands:
       --input FILE   --clone-at N   --snapshot-at N --snapshot-file F   --from-snapshot F
       --cmdline TEXT   --bios FILE --vga-bios FILE [--initrd FILE]   --json
 
+  ft <guest | image>    run a fault-tolerant primary/backup pair (two host processes)
+      --service HOST:PORT   --fault KIND@WHEN (repeatable)   --record FILE.ftlog
+      --detect-timeout MS   --heartbeat MS   --no-restore   --duration MS   --max-instructions N
+      --clock   --no-jit   --memory   --epoch   --cmdline   --json   --verbose
+  client kv --connect HOST:PORT [--ops N] [--seed S] [--clients C] [--json]
+                        a key/value workload against the service; checks the history
+  replay FILE.ftlog [image] [--json]
+                        replay a recorded log and check its epoch hashes
+  demo                  kv under FT with a client; the primary is killed mid-run (npm start)
+
+faults: kill-primary@N|T kill-backup@N|T partition@T heal@T drop@P duplicate@P corrupt@P delay@MS
+        slow-backup@MS   (N: instruction count, T: time like 2s or 500ms, P: probability)
 built-in guests: ${BUILTIN_GUESTS.join(', ')}`;
 
 /** A whole number in range, or a UsageError naming the option. */
@@ -96,7 +116,138 @@ async function run(args: string[]): Promise<void> {
   }
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { run };
+function address(option: string, text: string): ServiceAddress {
+  const match = /^([^:]+):(\d+)$/.exec(text);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port > 65535) throw new UsageError(`--${option}: expected HOST:PORT, got '${text}'`);
+  return { host: match[1], port };
+}
+
+const GUEST_OPTIONS = {
+  clock: { type: 'string', default: 'virtual' },
+  'no-jit': { type: 'boolean', default: false },
+  memory: { type: 'string' },
+  epoch: { type: 'string' },
+  cmdline: { type: 'string' },
+  json: { type: 'boolean', default: false },
+} as const;
+
+function guestConfig(guest: string, values: Values) {
+  const clock = values.clock as string;
+  if (clock !== 'virtual' && clock !== 'host') throw new UsageError(`--clock: expected virtual or host, got '${clock}'`);
+  loadImage(guest);
+  return {
+    guest,
+    clock: clock as 'virtual' | 'host',
+    jit: !values['no-jit'],
+    memoryMiB: integerOption('memory', values.memory as string | undefined, 4, 2048) ?? DEFAULT_MEMORY_MIB,
+    epochLength: integerOption('epoch', values.epoch as string | undefined, 100_000) ?? DEFAULT_EPOCH_LENGTH,
+    cmdline: values.cmdline as string | undefined,
+  };
+}
+
+async function ft(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, {
+    ...GUEST_OPTIONS,
+    service: { type: 'string' },
+    fault: { type: 'string', multiple: true },
+    record: { type: 'string' },
+    'detect-timeout': { type: 'string' },
+    heartbeat: { type: 'string' },
+    'no-restore': { type: 'boolean', default: false },
+    duration: { type: 'string' },
+    'max-instructions': { type: 'string' },
+    verbose: { type: 'boolean', default: false },
+  });
+  if (positionals.length !== 1) throw new UsageError(`ft: expected one guest (${BUILTIN_GUESTS.join(', ')}) or image path`);
+  const faults = ((values.fault as unknown as string[] | undefined) ?? []).map(parseFault);
+  const timeoutMs = integerOption('detect-timeout', values['detect-timeout'] as string | undefined, 10, 600_000);
+  const heartbeatMs = integerOption('heartbeat', values.heartbeat as string | undefined, 1, 60_000);
+  const duration = integerOption('duration', values.duration as string | undefined, 1);
+  const maxInstructions = integerOption('max-instructions', values['max-instructions'] as string | undefined, 1);
+  const cluster = new Cluster({
+    ...guestConfig(positionals[0], values),
+    service: values.service ? address('service', values.service as string) : undefined,
+    faults,
+    record: values.record as string | undefined,
+    detector: { ...(timeoutMs && { timeoutMs }), ...(heartbeatMs && { heartbeatMs }) },
+    restoreRedundancy: !values['no-restore'],
+    maxInstructions,
+    verbose: values.verbose as boolean,
+  });
+  const say = (line: string) => { if (!values.json) process.stderr.write(`lockstep: ${line}\n`); };
+  cluster.on('role-change', (c) => say(`${c.host} is ${c.role} (generation ${c.generation}): ${c.reason}`));
+  cluster.on('divergence', (d) => say(`DIVERGENCE at epoch ${d.epoch} (instruction ${d.at}): pages ${d.pages.join(', ') || '?'} ${d.parts.join(', ')}`));
+  await cluster.start();
+  say(`service at ${cluster.service.host}:${cluster.service.port}; press Ctrl-C to stop`);
+  await new Promise<void>((resolve) => {
+    cluster.on('guest-ended', () => resolve());
+    if (duration) setTimeout(resolve, duration);
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+    if (maxInstructions) {
+      const poll = setInterval(async () => {
+        const stats = await cluster.statsOf('primary');
+        if (stats && stats.instructions >= maxInstructions) { clearInterval(poll); resolve(); }
+      }, 200);
+    }
+  });
+  const summary = await cluster.stop();
+  if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else say(`${summary.failovers.length} failover(s), ${summary.entriesSent} entries and ${summary.bytesSent} bytes on the channel`);
+}
+
+async function host(): Promise<void> {
+  runHostProcess();
+  await new Promise(() => undefined);
+}
+
+async function client(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, {
+    connect: { type: 'string' },
+    ops: { type: 'string', default: '200' },
+    seed: { type: 'string', default: '1' },
+    clients: { type: 'string', default: '4' },
+    json: { type: 'boolean', default: false },
+  });
+  if (positionals[0] !== 'kv' || positionals.length !== 1) throw new UsageError(`client: the only workload is 'kv' (lockstep client kv --connect HOST:PORT)`);
+  if (!values.connect) throw new UsageError('client: --connect HOST:PORT is required');
+  const history = await runKvWorkload({
+    service: address('connect', values.connect as string),
+    ops: integerOption('ops', values.ops as string, 1)!,
+    seed: integerOption('seed', values.seed as string, 0)!,
+    clients: integerOption('clients', values.clients as string, 1, 64)!,
+  });
+  const check = checkKvHistory(history);
+  if (values.json) process.stdout.write(`${JSON.stringify({ ...check, reconnects: history.reconnects, duplicateReplies: history.duplicateReplies, wallMs: history.wallMs })}\n`);
+  else for (const line of [`acknowledged ${check.acknowledged}, lost ${check.lost}, duplicated ${check.duplicated}, inconsistent ${check.inconsistentReads}`, ...check.problems]) process.stdout.write(`${line}\n`);
+  if (!check.ok) process.exitCode = 1;
+}
+
+async function demo(args: string[]): Promise<void> {
+  const { values } = parse(args, { ops: { type: 'string', default: '400' }, seed: { type: 'string', default: '42' } });
+  const ops = integerOption('ops', values.ops as string, 20)!;
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  const result = await runDemo({ ops, killAfterOps: Math.floor(ops / 3), seed: integerOption('seed', values.seed as string, 0)!, clients: 4, detectTimeoutMs: 300, print });
+  describeDemo(result).forEach(print);
+  if (!result.check.ok || result.failoverMs === undefined) process.exitCode = 1;
+}
+
+async function replay(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, { json: { type: 'boolean', default: false } });
+  if (positionals.length < 1 || positionals.length > 2) throw new UsageError('replay: expected FILE.ftlog and optionally the guest image');
+  const result = await replayLogFile(positionals[0], positionals[1]);
+  const { recorded, epochs, ...summary } = result;
+  if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else {
+    process.stdout.write(result.serial);
+    process.stderr.write(`lockstep: replayed ${result.entries} entries to instruction ${result.instructions}; ${result.epochsMatched} epoch hashes match, ${result.epochMismatches.length} differ\n`);
+  }
+  if (result.fileError) process.stderr.write(`lockstep: the log file is damaged: ${result.fileError}; replayed the good part\n`);
+  if (result.epochMismatches.length) process.exitCode = 1;
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { run, ft, host, client, demo, replay };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -111,7 +262,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     const err = error as Error;
-    const known = ['UsageError', 'ImageError', 'InputScriptError', 'RangeError', 'SnapshotError', 'LogFormatError'];
+    const known = ['UsageError', 'ImageError', 'InputScriptError', 'RangeError', 'SnapshotError', 'LogFormatError', 'FaultError', 'ReplayError', 'WorkloadError'];
     process.stderr.write(`lockstep: ${known.includes(err.name) ? err.message : err.stack ?? err.message}\n`);
     return known.includes(err.name) ? 2 : 1;
   }

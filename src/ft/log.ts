@@ -115,7 +115,32 @@ export interface ByeMessage {
   reason: string;
 }
 
-export type ChannelMessage = HelloMessage | AckMessage | HeartbeatMessage | ResendFromMessage | ByeMessage;
+/**
+ * Primary -> a new backup: one chunk of a checkpoint (a machine snapshot) to clone from (VM-FT's
+ * FT VMotion). `seq` is the last log entry the snapshot includes, `at` its instruction count.
+ */
+export interface CheckpointMessage {
+  kind: 'checkpoint';
+  seq: number;
+  at: number;
+  index: number;
+  total: number;
+  data: Uint8Array;
+}
+
+/**
+ * The per-4 KiB-page hashes of one epoch, so a backup that found a divergence can name the pages
+ * that differ. Sent empty by the backup as a request; the primary answers with the hashes.
+ */
+export interface PagesMessage {
+  kind: 'pages';
+  epoch: number;
+  at: number;
+  hashes: Uint8Array;
+}
+
+export type ChannelMessage =
+  | HelloMessage | AckMessage | HeartbeatMessage | ResendFromMessage | ByeMessage | CheckpointMessage | PagesMessage;
 export type ChannelMessageKind = ChannelMessage['kind'];
 
 /** Anything a frame can carry. */
@@ -137,6 +162,8 @@ export const KIND_CODES: { readonly [K in FrameKind]: number } = {
   heartbeat: 0x82,
   'resend-from': 0x83,
   bye: 0x84,
+  checkpoint: 0x85,
+  pages: 0x86,
 };
 
 export const INPUT_DEVICE_CODES: { readonly [K in InputDevice]: number } = { serial: 1, keyboard: 2, net: 3 };
@@ -393,6 +420,39 @@ const CODECS: CodecTable = {
     header: (m) => ({ seq: 0, at: m.at }),
     encode: (m) => utf8Encoder.encode(m.reason),
     decode: (p, _seq, at) => ({ kind: 'bye', at, reason: decodeUtf8(p) }),
+  },
+  checkpoint: {
+    header: (m) => ({ seq: m.seq, at: m.at }),
+    encode: (m) => {
+      assertU32(m.index, 'checkpoint chunk index');
+      assertU32(m.total, 'checkpoint chunk total');
+      if (m.index >= m.total) throw new RangeError(`checkpoint chunk ${m.index} of ${m.total}`);
+      const p = new Uint8Array(8 + m.data.length);
+      view(p).setUint32(0, m.index, true);
+      view(p).setUint32(4, m.total, true);
+      p.set(m.data, 8);
+      return p;
+    },
+    decode: (p, seq, at) => {
+      expectAtLeast(p, 8);
+      const index = view(p).getUint32(0, true);
+      const total = view(p).getUint32(4, true);
+      if (index >= total) throw new PayloadError(`checkpoint chunk ${index} of ${total}`);
+      return { kind: 'checkpoint', seq, at, index, total, data: p.slice(8) };
+    },
+  },
+  pages: {
+    header: (m) => ({ seq: m.epoch, at: m.at }),
+    encode: (m) => {
+      assertU32(m.epoch, 'epoch');
+      if (m.hashes.length % 8) throw new RangeError(`page hashes of ${m.hashes.length} bytes are not 8-byte hashes`);
+      return m.hashes;
+    },
+    decode: (p, seq, at) => {
+      if (p.length % 8) throw new PayloadError(`page hashes of ${p.length} bytes are not 8-byte hashes`);
+      if (seq > 0xffffffff) throw new PayloadError(`epoch ${seq} is not a u32`);
+      return { kind: 'pages', epoch: seq, at, hashes: p.slice() };
+    },
   },
 };
 
@@ -658,5 +718,9 @@ export function describeEntry(f: Frame, options: DescribeOptions = {}): string {
       return `heartbeat ${f.role} #${f.seq} @${f.at}`;
     case 'bye':
       return `bye @${f.at} ${JSON.stringify(f.reason)}`;
+    case 'checkpoint':
+      return `checkpoint #${f.seq} @${f.at} chunk ${f.index + 1}/${f.total} ${f.data.length} bytes`;
+    case 'pages':
+      return `pages epoch ${f.epoch} @${f.at} ${f.hashes.length / 8} hashes`;
   }
 }

@@ -3,14 +3,12 @@
 // or a log-file replay) returns what was logged, at the same instruction count, in the same order.
 // Nothing else in the machine may read the host clock, a random source, or the outside world.
 import { randomInt } from 'node:crypto';
+import type { InputDevice, InputEntry, NondetEntry, NondetSource } from './log';
 
-export type InputDevice = 'serial' | 'keyboard' | 'net';
-export type NondetSource = 'clock' | 'random' | 'rtc';
-
-/** An external input delivered to the guest at the boundary named by `at`. */
-export interface InputEvent { kind: 'input'; at: number; device: InputDevice; data: Uint8Array }
+/** An external input delivered to the guest at the boundary named by `at` (a log entry without its seq). */
+export type InputEvent = Omit<InputEntry, 'seq'>;
 /** A value the machine read from the host at instruction count `at`. */
-export interface NondetEvent { kind: 'nondet'; at: number; source: NondetSource; value: number }
+export type NondetEvent = Omit<NondetEntry, 'seq'>;
 export type RecordedEvent = InputEvent | NondetEvent;
 
 export interface Nondeterminism {

@@ -27,5 +27,8 @@ export const SAMPLE_MESSAGES: Frame[] = [
   { kind: 'heartbeat', seq: 41, at: 99, role: 'primary' },
   { kind: 'resend-from', seq: 12, at: 1_000 },
   { kind: 'bye', at: 77, reason: 'shutting down' },
+  { kind: 'checkpoint', seq: 40, at: 100_000_123, index: 2, total: 3, data: new Uint8Array(1000).map((_, i) => i) },
+  { kind: 'pages', epoch: 7, at: 70_000_001, hashes: new Uint8Array(64).fill(9) },
+  { kind: 'pages', epoch: 7, at: 70_000_001, hashes: new Uint8Array(0) },
 ];
 

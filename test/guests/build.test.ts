@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-const IMAGES = ['spin.elf', 'kv.elf', 'lock.elf', 'ticker.elf'];
+const IMAGES = ['spin.elf', 'kv.elf', 'lock.elf', 'ticker.elf', 'bootsector.img'];
 
 function repoRoot(): string {
   let dir = process.cwd();
@@ -40,7 +40,7 @@ describe('guests/build.sh', function () {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'lockstep-guests-'));
     try {
       execFileSync('bash', [path.join(root, 'guests', 'build.sh'), out], { stdio: 'pipe' });
-      const built = fs.readdirSync(out).filter((f) => f.endsWith('.elf')).sort();
+      const built = fs.readdirSync(out).sort();
       assert.deepEqual(built, [...IMAGES].sort(), 'build.sh built an unexpected set of images');
       for (const name of IMAGES) {
         const want = path.join(shipped, name);

@@ -1,0 +1,300 @@
+// The backup (VM-FT §2): replays the primary's log in lockstep. It applies each entry at exactly the
+// recorded instruction count, never runs past what the primary is known to have logged, drops its
+// own outputs, acknowledges entries as they arrive, compares epoch hashes (a mismatch is a
+// divergence), and when the primary goes silent it applies everything it received, claims the
+// arbiter and goes live.
+import { Channel, connectChannel } from './channel';
+import { Detector } from './detector';
+import { differingPages } from './hash';
+import { HostContext } from './hostcontext';
+import { loadImage } from './image';
+import type { Frame, LogEntry } from './log';
+import { Epoch, Machine, MachineOptions } from './machine';
+import { InputEvent, ReplayDivergence, Replayer } from './nondet';
+import type { Divergence } from './control';
+import { Wakeup } from './wakeup';
+
+const BATCH_INSTRUCTIONS = 2_000_000;
+const RECONNECT_MS = 50;
+const KEPT_EPOCHS = 16;
+
+export class Backup {
+  machine: Machine | undefined;
+  private readonly replayer = new Replayer();
+  /** The next log seq wanted. */
+  private expected = 1;
+  /** How far the primary is known to have logged: the backup never starts a step at or past it. */
+  private progress = 0;
+  private channel: Channel | undefined;
+  private readonly detector: Detector;
+  private readonly primaryEpochs = new Map<number, { at: number; hash: string }>();
+  private readonly ownEpochs = new Map<number, Epoch>();
+  private readonly divergences = new Map<number, Divergence>();
+  private checkpoint: Uint8Array[] | undefined;
+  private running = true;
+  private goingLive = false;
+  private resendAsked = false;
+  private ackScheduled = false;
+  private readonly wakeup = new Wakeup();
+  private slowMs = 0;
+  private creating = false;
+  duplicatesDropped = 0;
+  gapsSeen = 0;
+  corruptFrames = 0;
+
+  constructor(private readonly host: HostContext) {
+    this.detector = new Detector(host.config.detector);
+    this.detector.on('heartbeat', () => this.send({ kind: 'heartbeat', seq: this.expected - 1, at: this.instructions, role: 'backup' }));
+    this.detector.on('suspect', (silentMs) => void this.goLive(`no word from the primary for ${Math.round(silentMs)} ms`));
+  }
+
+  get instructions(): number {
+    return this.machine?.instructions ?? 0;
+  }
+
+  get receivedSeq(): number {
+    return this.expected - 1;
+  }
+
+  get divergenceList(): Divergence[] {
+    return [...this.divergences.values()];
+  }
+
+  async start(): Promise<void> {
+    this.detector.start();
+    await this.connect();
+    void this.loop();
+  }
+
+  private async connect(): Promise<void> {
+    const { primary, secret } = this.host.config;
+    while (this.running && !this.goingLive) {
+      try {
+        const channel = await connectChannel({ host: primary!.host, port: primary!.port, secret, role: 'backup', expectPeerRole: 'primary' });
+        this.attach(channel);
+        return;
+      } catch (error) {
+        this.host.log(`cannot reach the primary: ${(error as Error).message}`);
+        await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS));
+      }
+    }
+  }
+
+  private attach(channel: Channel): void {
+    this.channel = channel;
+    channel.on('message', (frame) => this.receive(frame));
+    channel.on('close', (error) => {
+      if (error?.name === 'LogFormatError') this.corruptFrames++;
+      if (this.running && !this.goingLive) void this.connect();
+    });
+    const wantsClone = this.host.config.clone && !this.machine && !this.checkpoint;
+    this.resendAsked = true;
+    channel.send({ kind: 'resend-from', seq: wantsClone ? 0 : this.expected, at: this.instructions });
+  }
+
+  private send(frame: Frame): void {
+    if (this.channel && !this.channel.isClosed) this.channel.send(frame);
+  }
+
+  // ---- receiving the log ----
+
+  private receive(frame: Frame): void {
+    this.detector.heard();
+    switch (frame.kind) {
+      case 'heartbeat': return this.primaryProgress(frame.seq, frame.at);
+      case 'checkpoint': return this.receiveCheckpoint(frame.seq, frame.at, frame.index, frame.total, frame.data);
+      case 'pages': return this.comparePages(frame.epoch, frame.hashes);
+      case 'input': case 'nondet': case 'epoch': case 'output': case 'control': return this.receiveEntry(frame);
+      default: return;
+    }
+  }
+
+  private receiveEntry(entry: LogEntry): void {
+    if (entry.seq < this.expected) {
+      this.duplicatesDropped++;
+      return;
+    }
+    if (entry.seq > this.expected) return this.gap();
+    this.expected++;
+    this.resendAsked = false;
+    this.progress = Math.max(this.progress, entry.at);
+    this.host.record(entry);
+    if (entry.kind === 'input' || entry.kind === 'nondet') this.replayer.push(entry);
+    else if (entry.kind === 'epoch') {
+      this.primaryEpochs.set(entry.epoch, { at: entry.at, hash: entry.hash });
+      this.compareEpoch(entry.epoch);
+    }
+    this.scheduleAck();
+    this.wakeup.wake();
+  }
+
+  /** A missing entry (dropped or reordered): never apply past it; ask for it again. */
+  private gap(): void {
+    this.gapsSeen++;
+    if (this.resendAsked) return;
+    this.resendAsked = true;
+    this.send({ kind: 'resend-from', seq: this.expected, at: this.instructions });
+  }
+
+  private primaryProgress(seq: number, at: number): void {
+    if (seq >= this.expected) return this.gap();
+    this.progress = Math.max(this.progress, at);
+    this.wakeup.wake();
+  }
+
+  private scheduleAck(): void {
+    if (this.ackScheduled) return;
+    this.ackScheduled = true;
+    setImmediate(() => {
+      this.ackScheduled = false;
+      this.send({ kind: 'ack', seq: this.expected - 1, at: this.instructions });
+    });
+  }
+
+  private receiveCheckpoint(seq: number, at: number, index: number, total: number, data: Uint8Array): void {
+    if (this.machine) return;
+    if (index === 0) {
+      this.checkpoint = [];
+      this.expected = seq + 1;
+      this.progress = at;
+    }
+    if (!this.checkpoint || index !== this.checkpoint.length) return this.host.halt(`checkpoint chunk ${index} of ${total} arrived out of order`);
+    this.checkpoint.push(data);
+    if (this.checkpoint.length === total) void this.restore(Buffer.concat(this.checkpoint));
+  }
+
+  private machineOptions(): MachineOptions {
+    const { guest, cmdline, clock, jit, memoryMiB, epochLength } = this.host.config;
+    return { image: loadImage(guest), cmdline, clock, jit, memoryMiB, epochLength, nondet: this.replayer };
+  }
+
+  private async restore(snapshot: Uint8Array): Promise<void> {
+    this.creating = true;
+    this.setMachine(await Machine.restore(snapshot, this.machineOptions()));
+    this.host.log(`cloned from a checkpoint at instruction ${this.instructions}`);
+  }
+
+  private async boot(): Promise<void> {
+    this.creating = true;
+    this.setMachine(await Machine.create(this.machineOptions()));
+  }
+
+  private setMachine(machine: Machine): void {
+    this.machine = machine;
+    this.creating = false;
+    machine.on({ epoch: (epoch) => this.reachEpoch(epoch) });
+    this.scheduleAck();
+    this.wakeup.wake();
+  }
+
+  // ---- divergence ----
+
+  private reachEpoch(epoch: Epoch): void {
+    this.ownEpochs.set(epoch.index, epoch);
+    this.ownEpochs.delete(epoch.index - KEPT_EPOCHS);
+    this.host.noteEpoch(epoch);
+    this.compareEpoch(epoch.index);
+  }
+
+  private compareEpoch(index: number): void {
+    const mine = this.ownEpochs.get(index);
+    const theirs = this.primaryEpochs.get(index);
+    if (!mine || !theirs) return;
+    this.primaryEpochs.delete(index);
+    if (mine.hash === theirs.hash && mine.at === theirs.at) return;
+    const divergence: Divergence = {
+      epoch: index,
+      at: mine.at,
+      primaryHash: theirs.hash,
+      backupHash: mine.hash,
+      pages: [],
+      parts: mine.hash.slice(16) === theirs.hash.slice(16) ? [] : ['cpu or devices'],
+    };
+    this.divergences.set(index, divergence);
+    this.host.report({ type: 'divergence', id: this.host.config.id, divergence });
+    this.send({ kind: 'pages', epoch: index, at: mine.at, hashes: new Uint8Array(0) });
+  }
+
+  private comparePages(epoch: number, hashes: Uint8Array): void {
+    const divergence = this.divergences.get(epoch);
+    const mine = this.ownEpochs.get(epoch);
+    if (!divergence || !mine || hashes.length === 0) return;
+    const theirs = new BigUint64Array(hashes.buffer, hashes.byteOffset, hashes.length / 8);
+    divergence.pages = differingPages(theirs, mine.pages);
+    this.host.report({ type: 'divergence', id: this.host.config.id, divergence });
+  }
+
+  // ---- replaying ----
+
+  private async loop(): Promise<void> {
+    while (this.running && !this.goingLive) {
+      if (!this.machine && !this.creating && !this.host.config.clone && this.replayer.buffered > 0) await this.boot();
+      const machine = this.machine;
+      if (!machine || machine.isEnded || machine.instructions >= this.progress) {
+        await this.idle();
+        continue;
+      }
+      if (!this.replay(machine, Math.min(this.progress, machine.instructions + BATCH_INSTRUCTIONS))) return;
+      if (this.slowMs) await new Promise((resolve) => setTimeout(resolve, this.slowMs));
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** Replays up to `limit`; false when the log and this machine disagree (reported). */
+  private replay(machine: Machine, limit: number): boolean {
+    try {
+      machine.run(this.host.limit(limit));
+      this.host.afterBatch(machine);
+      return true;
+    } catch (error) {
+      if (!(error instanceof ReplayDivergence)) throw error;
+      this.host.report({
+        type: 'divergence',
+        id: this.host.config.id,
+        divergence: { epoch: -1, at: error.at, primaryHash: '', backupHash: '', pages: [], parts: [error.message] },
+      });
+      this.host.halt(error.message);
+      return false;
+    }
+  }
+
+  private idle(): Promise<void> {
+    return this.wakeup.sleep(50);
+  }
+
+  // ---- going live ----
+
+  /** The primary is gone (or unreachable): apply all that was received, then claim the arbiter. */
+  private async goLive(reason: string): Promise<void> {
+    if (this.goingLive) return;
+    this.goingLive = true;
+    this.detector.stop();
+    this.channel?.destroy();
+    const machine = this.machine;
+    if (!machine) return this.host.halt(`the primary is gone before this backup had a machine (${reason})`);
+    if (!this.replay(machine, this.progress)) return;
+    const claim = this.host.claim();
+    if (!claim.won) return this.host.halt(`lost the arbiter to ${claim.holder} (${reason})`);
+    await this.host.becomePrimary(machine, this.expected - 1, this.leftoverInputs(machine.instructions), reason);
+  }
+
+  /** Inputs logged at the boundary where replay stopped but not yet delivered: the new primary delivers them there. */
+  private leftoverInputs(at: number): InputEvent[] {
+    return this.replayer.inputsAt(at);
+  }
+
+  slow(ms: number): void {
+    this.slowMs = ms;
+  }
+
+  get logChannel(): Channel | undefined {
+    return this.channel;
+  }
+
+  stop(): void {
+    this.running = false;
+    this.detector.stop();
+    this.channel?.close('backup stopping');
+    this.wakeup.wake();
+  }
+}

@@ -1,0 +1,205 @@
+// `lockstep client kv`: a key/value workload against "the service" (the kv guest behind the live
+// primary), in the style of the 6.824 primary/backup clerk. Each logical client sends one request at
+// a time and, when no reply comes (a failover, a dropped connection), reconnects and sends the very
+// same request again (same client id and seq: the guest answers a duplicate without applying it).
+// Replies that arrive twice at cut-over are dropped by seq. The history it keeps is what checker.ts
+// verifies.
+import { Socket, connect } from 'node:net';
+import { SeededRandom } from './channel';
+import type { ServiceAddress } from './service';
+
+export type KvOpKind = 'PUT' | 'APPEND' | 'GET';
+
+export interface KvOp {
+  client: number;
+  seq: number;
+  op: KvOpKind;
+  key: string;
+  value?: string;
+  /** Logical times (one counter over all clients) of the invocation and of the reply. */
+  invoked: number;
+  completed?: number;
+  reply?: string;
+  /** Wall-clock ms from the first send to the reply. */
+  latencyMs?: number;
+  attempts: number;
+}
+
+export interface KvWorkloadOptions {
+  service: ServiceAddress;
+  ops: number;
+  seed: number;
+  clients?: number;
+  /** Resend a request that got no reply after this long. */
+  retryMs?: number;
+  /** Give up on the whole workload after this long. */
+  deadlineMs?: number;
+  /** Called after every completed operation (for a demo's progress, or to inject a fault mid-run). */
+  onProgress?: (completed: number) => void;
+}
+
+export interface KvHistory { ops: KvOp[]; duplicateReplies: number; reconnects: number; wallMs: number; complete: boolean }
+
+const PRIVATE_KEYS = 3;
+const SHARED_KEYS = 2;
+
+export class WorkloadError extends Error {
+  override name = 'WorkloadError';
+}
+
+class LogicalClock {
+  private now = 0;
+  tick(): number {
+    return ++this.now;
+  }
+}
+
+/** One logical client: its own connection, one outstanding request at a time. */
+class KvClient {
+  private socket: Socket | undefined;
+  private buffer = '';
+  private waiting: { op: KvOp; resolve: () => void } | undefined;
+  private seq = 0;
+  duplicateReplies = 0;
+  reconnects = 0;
+
+  constructor(
+    readonly id: number,
+    private readonly options: Required<Pick<KvWorkloadOptions, 'service' | 'retryMs'>>,
+    private readonly clock: LogicalClock,
+    private readonly started: number,
+    private readonly deadline: number,
+  ) {}
+
+  async perform(op: Omit<KvOp, 'client' | 'seq' | 'invoked' | 'attempts'>): Promise<KvOp> {
+    const full: KvOp = { ...op, client: this.id, seq: ++this.seq, invoked: this.clock.tick(), attempts: 0 };
+    const line = [full.client, full.seq, full.op, full.key, full.value].filter((x) => x !== undefined).join(' ') + '\n';
+    const sentAt = performance.now();
+    while (full.completed === undefined) {
+      if (performance.now() > this.deadline) throw new WorkloadError(`client ${this.id}: no reply to seq ${full.seq} before the deadline`);
+      full.attempts++;
+      await this.send(line);
+      await this.awaitReply(full);
+    }
+    full.latencyMs = performance.now() - sentAt;
+    return full;
+  }
+
+  private async send(line: string): Promise<void> {
+    while (!this.socket || this.socket.destroyed) await this.connect();
+    this.socket.write(line);
+  }
+
+  private connect(): Promise<void> {
+    return new Promise((resolve) => {
+      const socket = connect(this.options.service);
+      socket.setNoDelay(true);
+      let settled = false;
+      socket.once('connect', () => {
+        settled = true;
+        this.socket = socket;
+        resolve();
+      });
+      socket.on('data', (chunk) => this.receive(chunk.toString('latin1')));
+      socket.on('error', () => socket.destroy());
+      socket.on('close', () => {
+        if (this.socket === socket) {
+          this.socket = undefined;
+          this.reconnects++;
+          this.waiting?.resolve();
+        }
+        if (!settled) setTimeout(resolve, 20);
+      });
+    });
+  }
+
+  private awaitReply(op: KvOp): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        if (this.waiting?.op === op) this.waiting = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, this.options.retryMs);
+      this.waiting = { op, resolve: done };
+    });
+  }
+
+  private receive(text: string): void {
+    this.buffer += text;
+    for (let end = this.buffer.indexOf('\n'); end >= 0; end = this.buffer.indexOf('\n')) {
+      const line = this.buffer.slice(0, end);
+      this.buffer = this.buffer.slice(end + 1);
+      this.onLine(line);
+    }
+  }
+
+  private onLine(line: string): void {
+    const [client, seq, ...rest] = line.split(' ');
+    if (Number(client) !== this.id) return;
+    const waiting = this.waiting;
+    if (!waiting || Number(seq) !== waiting.op.seq) {
+      this.duplicateReplies++;
+      return;
+    }
+    waiting.op.reply = rest.join(' ');
+    waiting.op.completed = this.clock.tick();
+    waiting.resolve();
+  }
+
+  close(): void {
+    this.socket?.destroy();
+  }
+}
+
+/** An operation; written values carry a token unique in the run, so the checker can trace each write. */
+function nextOp(random: SeededRandom, client: number, index: number): Omit<KvOp, 'client' | 'seq' | 'invoked' | 'attempts'> {
+  const roll = random.next();
+  const token = `c${client}n${index}`;
+  if (roll < 0.3) return { op: 'PUT', key: `k${client}.${Math.floor(random.next() * PRIVATE_KEYS)}`, value: `=${token}` };
+  if (roll < 0.45) return { op: 'APPEND', key: `k${client}.${Math.floor(random.next() * PRIVATE_KEYS)}`, value: `+${token}` };
+  if (roll < 0.6) return { op: 'APPEND', key: `s${Math.floor(random.next() * SHARED_KEYS)}`, value: `|${token}` };
+  const shared = random.next() < 0.4;
+  const key = shared ? `s${Math.floor(random.next() * SHARED_KEYS)}` : `k${client}.${Math.floor(random.next() * PRIVATE_KEYS)}`;
+  return { op: 'GET', key };
+}
+
+/** Every key a client may touch, read once at the end so the checker sees the final state. */
+function finalReads(client: number): string[] {
+  const keys = Array.from({ length: PRIVATE_KEYS }, (_, i) => `k${client}.${i}`);
+  return [...keys, ...Array.from({ length: SHARED_KEYS }, (_, i) => `s${i}`)];
+}
+
+export async function runKvWorkload(options: KvWorkloadOptions): Promise<KvHistory> {
+  const clientCount = options.clients ?? 4;
+  if (!Number.isInteger(options.ops) || options.ops < 1) throw new WorkloadError(`--ops must be at least 1, got ${options.ops}`);
+  const started = performance.now();
+  const deadline = started + (options.deadlineMs ?? 120_000);
+  const clock = new LogicalClock();
+  const random = new SeededRandom(options.seed);
+  const settings = { service: options.service, retryMs: options.retryMs ?? 1500 };
+  const clients = Array.from({ length: clientCount }, (_, i) => new KvClient(i + 1, settings, clock, started, deadline));
+  const ops: KvOp[] = [];
+  let issued = 0;
+  const runClient = async (client: KvClient) => {
+    while (issued < options.ops) {
+      const index = issued++;
+      ops.push(await client.perform(nextOp(random, client.id, index)));
+      options.onProgress?.(ops.length);
+    }
+    for (const key of finalReads(client.id)) ops.push(await client.perform({ op: 'GET', key }));
+  };
+  try {
+    await Promise.all(clients.map(runClient));
+    return { ops, ...counters(clients), wallMs: performance.now() - started, complete: true };
+  } finally {
+    clients.forEach((c) => c.close());
+  }
+}
+
+function counters(clients: KvClient[]) {
+  return {
+    duplicateReplies: clients.reduce((n, c) => n + c.duplicateReplies, 0),
+    reconnects: clients.reduce((n, c) => n + c.reconnects, 0),
+  };
+}

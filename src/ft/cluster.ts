@@ -1,0 +1,305 @@
+// `lockstep ft`: a fault-tolerant pair of host processes on one guest. The cluster starts the
+// primary and the backup (each a real OS process, `lockstep host`), gives them an arbiter directory
+// and a service address, injects faults, and after a failover starts a new backup cloned from the
+// new primary so the service is redundant again. It never touches the guest itself.
+import { ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { GuestConfig, HostCommand, HostConfig, HostReport, HostStats, Divergence } from './control';
+import { DEFAULT_DETECTOR, DetectorOptions } from './detector';
+import type { Fault } from './faults';
+import type { Role } from './log';
+import type { ServiceAddress } from './service';
+
+export interface HostLauncher { script: string; execArgv: string[] }
+
+export interface ClusterOptions extends GuestConfig {
+  service?: Partial<ServiceAddress>;
+  faults?: Fault[];
+  record?: string;
+  detector?: Partial<DetectorOptions>;
+  /** Start a new backup after a failover (default true). */
+  restoreRedundancy?: boolean;
+  maxInstructions?: number;
+  arbiterDir?: string;
+  launcher?: HostLauncher;
+  maxUnacked?: number;
+  maxLag?: number;
+  /** Print host diagnostics on stderr. */
+  verbose?: boolean;
+}
+
+export interface RoleChange { host: string; role: Role | 'halted' | 'dead'; generation: number; atMs: number; reason: string }
+export interface Failover { generation: number; newPrimary: string; atMs: number; reason: string }
+
+export interface ClusterSummary {
+  guest: string;
+  service: ServiceAddress;
+  hosts: Record<string, { roles: RoleChange[]; stats?: HostStats }>;
+  failovers: Failover[];
+  divergences: Divergence[];
+  entriesSent: number;
+  bytesSent: number;
+  outputsHeld: number;
+  outputsReleased: number;
+  epochHashes: Record<string, string[]>;
+  wallMs: number;
+}
+
+interface HostHandle {
+  id: string;
+  child: ChildProcess;
+  role: Role | 'halted' | 'dead';
+  generation: number;
+  channelPort?: number;
+  stats?: HostStats;
+  roles: RoleChange[];
+  stderr: string[];
+  exited: Promise<void>;
+}
+
+type ClusterEvents = {
+  report: [report: HostReport];
+  'role-change': [change: RoleChange];
+  failover: [failover: Failover];
+  'backup-attached': [host: string, cloned: boolean];
+  divergence: [divergence: Divergence];
+  'guest-ended': [host: string];
+  'host-exit': [host: string, code: number | null, signal: string | null];
+};
+
+/** The default launcher re-runs this process's own script (`lockstep host`), under the same loader. */
+export function selfLauncher(): HostLauncher {
+  return { script: process.argv[1], execArgv: process.execArgv };
+}
+
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, host, resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export class Cluster extends EventEmitter<ClusterEvents> {
+  readonly hosts = new Map<string, HostHandle>();
+  readonly failovers: Failover[] = [];
+  readonly divergences: Divergence[] = [];
+  private readonly secret = randomBytes(32).toString('hex');
+  private readonly started = performance.now();
+  private readonly arbiterDir: string;
+  private readonly detector: DetectorOptions;
+  private nextHost = 1;
+  private stopping = false;
+  private timers: NodeJS.Timeout[] = [];
+  service!: ServiceAddress;
+
+  constructor(readonly options: ClusterOptions) {
+    super();
+    this.arbiterDir = options.arbiterDir ?? mkdtempSync(join(tmpdir(), 'lockstep-arbiter-'));
+    this.detector = { ...DEFAULT_DETECTOR, ...options.detector };
+  }
+
+  private get elapsedMs(): number {
+    return performance.now() - this.started;
+  }
+
+  /** Starts the pair; resolves when the backup is attached and the guest is running protected. */
+  async start(): Promise<void> {
+    this.service = { host: this.options.service?.host ?? '127.0.0.1', port: this.options.service?.port || (await freePort()) };
+    const primary = this.spawn('primary', 1, {});
+    const ready = await this.nextReport(primary, 'ready');
+    const attached = new Promise<void>((resolve) => this.once('backup-attached', () => resolve()));
+    this.spawn('backup', 1, { primary: { host: '127.0.0.1', port: ready.channelPort! } });
+    await attached;
+    this.scheduleFaults();
+  }
+
+  private hostConfig(id: string, role: Role, generation: number, extra: Partial<HostConfig>): HostConfig {
+    const o = this.options;
+    return {
+      id, role, generation,
+      guest: o.guest, cmdline: o.cmdline, clock: o.clock, jit: o.jit, memoryMiB: o.memoryMiB, epochLength: o.epochLength,
+      secret: this.secret,
+      service: this.service,
+      arbiterDir: this.arbiterDir,
+      detector: this.detector,
+      record: o.record && role === 'primary' && generation === 1 ? o.record : undefined,
+      maxUnacked: o.maxUnacked ?? 4096,
+      maxLag: o.maxLag ?? 50_000_000,
+      waitForBackupMs: 30_000,
+      maxInstructions: o.maxInstructions,
+      ...extra,
+    };
+  }
+
+  private spawn(role: Role, generation: number, extra: Partial<HostConfig>): HostHandle {
+    const id = `host-${this.nextHost++}`;
+    const launcher = this.options.launcher ?? selfLauncher();
+    const child = fork(launcher.script, ['host'], { execArgv: launcher.execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const handle: HostHandle = {
+      id, child, role, generation, roles: [], stderr: [],
+      exited: new Promise((resolve) => child.once('exit', () => resolve())),
+    };
+    this.hosts.set(id, handle);
+    this.noteRole(handle, role, generation, 'started');
+    child.stderr!.on('data', (chunk: Buffer) => {
+      const lines = chunk.toString().split('\n').filter(Boolean);
+      handle.stderr.push(...lines);
+      handle.stderr.splice(0, Math.max(0, handle.stderr.length - 200));
+      if (this.options.verbose) for (const line of lines) process.stderr.write(`${line}\n`);
+    });
+    child.on('message', (report: HostReport) => this.onReport(handle, report));
+    child.once('exit', (code, signal) => {
+      if (handle.role !== 'halted') this.noteRole(handle, 'dead', handle.generation, signal ? `killed (${signal})` : `exited (${code})`);
+      this.emit('host-exit', id, code, signal);
+    });
+    child.send({ type: 'config', config: this.hostConfig(id, role, generation, extra) });
+    return handle;
+  }
+
+  private noteRole(handle: HostHandle, role: RoleChange['role'], generation: number, reason: string): void {
+    handle.role = role;
+    handle.generation = generation;
+    const change = { host: handle.id, role, generation, atMs: Math.round(this.elapsedMs), reason };
+    handle.roles.push(change);
+    this.emit('role-change', change);
+  }
+
+  private onReport(handle: HostHandle, report: HostReport): void {
+    this.emit('report', report);
+    switch (report.type) {
+      case 'ready': handle.channelPort = report.channelPort; return;
+      case 'role': return this.onNewGeneration(handle, report);
+      case 'halted': return this.noteRole(handle, 'halted', handle.generation, report.reason);
+      case 'backup-attached': this.emit('backup-attached', handle.id, report.cloned); return;
+      case 'divergence': this.divergences.push(report.divergence); this.emit('divergence', report.divergence); return;
+      case 'guest-ended': this.emit('guest-ended', handle.id); return;
+      case 'stats': handle.stats = report.stats; return;
+      case 'error': process.stderr.write(`lockstep: ${handle.id} failed: ${report.message}\n`); return;
+      default: return;
+    }
+  }
+
+  /** A host won a failover: it is the primary of the next generation; give it a new backup. */
+  private onNewGeneration(handle: HostHandle, report: Extract<HostReport, { type: 'role' }>): void {
+    handle.channelPort = report.channelPort;
+    this.noteRole(handle, report.role, report.generation, report.reason);
+    const failover = { generation: report.generation, newPrimary: handle.id, atMs: Math.round(this.elapsedMs), reason: report.reason };
+    this.failovers.push(failover);
+    this.emit('failover', failover);
+    if (this.options.restoreRedundancy !== false && !this.stopping && report.channelPort) {
+      this.spawn('backup', report.generation, { primary: { host: '127.0.0.1', port: report.channelPort }, clone: true });
+    }
+  }
+
+  private nextReport<T extends HostReport['type']>(handle: HostHandle, type: T): Promise<Extract<HostReport, { type: T }>> {
+    return new Promise((resolve, reject) => {
+      const onMessage = (report: HostReport) => {
+        if (report.type === 'error') reject(new Error(`${handle.id}: ${report.message}`));
+        if (report.type !== type) return;
+        handle.child.off('message', onMessage);
+        resolve(report as Extract<HostReport, { type: T }>);
+      };
+      handle.child.on('message', onMessage);
+      handle.child.once('exit', () => reject(new Error(`${handle.id} exited before it was ${type}: ${handle.stderr.slice(-5).join(' | ')}`)));
+    });
+  }
+
+  /** The live host in `role` now, if any. */
+  hostIn(role: Role): HostHandle | undefined {
+    return [...this.hosts.values()].find((h) => h.role === role);
+  }
+
+  command(role: Role, command: HostCommand): void {
+    this.hostIn(role)?.child.send(command);
+  }
+
+  kill(role: Role): string | undefined {
+    const handle = this.hostIn(role);
+    handle?.child.kill('SIGKILL');
+    return handle?.id;
+  }
+
+  private scheduleFaults(): void {
+    for (const fault of this.options.faults ?? []) {
+      switch (fault.kind) {
+        case 'kill-primary':
+        case 'kill-backup': {
+          const role = fault.kind === 'kill-primary' ? 'primary' : 'backup';
+          if ('instructions' in fault.when) this.command(role, { type: 'kill-at', at: fault.when.instructions });
+          else this.after(fault.when.ms, () => this.kill(role));
+          break;
+        }
+        case 'partition':
+        case 'heal':
+          this.after(fault.when.ms, () => this.channelFault(fault.kind as 'partition' | 'heal'));
+          break;
+        case 'drop':
+        case 'duplicate':
+        case 'corrupt':
+          this.channelFault(fault.kind, fault.rate);
+          break;
+        case 'delay':
+          this.channelFault('delay', fault.ms);
+          break;
+        case 'slow-backup':
+          this.command('backup', { type: 'slow', msPerBatch: fault.ms });
+          break;
+      }
+    }
+  }
+
+  channelFault(kind: Extract<HostCommand, { type: 'channel-fault' }>['kind'], value?: number): void {
+    for (const role of ['primary', 'backup'] as const) this.command(role, { type: 'channel-fault', kind, value, seed: 7 });
+  }
+
+  private after(ms: number, action: () => void): void {
+    this.timers.push(setTimeout(action, ms));
+  }
+
+  /** Resolves when a live primary reports stats with at least `instructions`. */
+  async statsOf(role: Role): Promise<HostStats | undefined> {
+    const handle = this.hostIn(role);
+    if (!handle) return undefined;
+    const reply = this.nextReport(handle, 'stats').catch(() => undefined);
+    handle.child.send({ type: 'stats' });
+    return (await reply)?.stats;
+  }
+
+  /** Stops every host (they report their final stats first) and summarizes the run. */
+  async stop(): Promise<ClusterSummary> {
+    this.stopping = true;
+    this.timers.forEach(clearTimeout);
+    const live = [...this.hosts.values()].filter((h) => h.child.exitCode === null && h.child.signalCode === null);
+    for (const handle of live) {
+      const final = this.nextReport(handle, 'stats').then((r) => { handle.stats = r.stats; }, () => undefined);
+      handle.child.send({ type: 'stop' });
+      await Promise.race([final.then(() => handle.exited), new Promise((r) => setTimeout(r, 5000))]);
+      if (handle.child.exitCode === null) handle.child.kill('SIGKILL');
+    }
+    return this.summary();
+  }
+
+  summary(): ClusterSummary {
+    const hosts: ClusterSummary['hosts'] = {};
+    const epochHashes: Record<string, string[]> = {};
+    let entriesSent = 0, bytesSent = 0, outputsHeld = 0, outputsReleased = 0;
+    for (const handle of this.hosts.values()) {
+      hosts[handle.id] = { roles: handle.roles, stats: handle.stats };
+      epochHashes[handle.id] = handle.stats?.epochs.map((e) => e.hash) ?? [];
+      entriesSent += handle.stats?.entriesSent ?? 0;
+      bytesSent += handle.stats?.role === 'primary' || handle.stats?.entriesSent ? handle.stats.bytesSent : 0;
+      outputsHeld += handle.stats?.outputsHeld ?? 0;
+      outputsReleased += handle.stats?.outputsReleased ?? 0;
+    }
+    return {
+      guest: this.options.guest, service: this.service, hosts, failovers: this.failovers, divergences: this.divergences,
+      entriesSent, bytesSent, outputsHeld, outputsReleased, epochHashes, wallMs: Math.round(this.elapsedMs),
+    };
+  }
+}

@@ -1,0 +1,46 @@
+// Failure detection: a peer is suspected when nothing (heartbeat or any other frame) has been heard
+// from it for `timeoutMs`. Heartbeats only go out when the channel is otherwise quiet enough. A
+// suspicion is only that: the arbiter decides who goes live.
+import { EventEmitter } from 'node:events';
+
+export interface DetectorOptions { timeoutMs: number; heartbeatMs: number }
+
+export const DEFAULT_DETECTOR: DetectorOptions = { timeoutMs: 1000, heartbeatMs: 50 };
+
+export class Detector extends EventEmitter<{ suspect: [silentMs: number]; heartbeat: [] }> {
+  private lastHeard = performance.now();
+  private timer: NodeJS.Timeout | undefined;
+  private suspected = false;
+
+  constructor(readonly options: DetectorOptions) {
+    super();
+  }
+
+  start(): void {
+    this.lastHeard = performance.now();
+    this.suspected = false;
+    this.timer ??= setInterval(() => this.tick(), this.options.heartbeatMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Any frame from the peer proves it alive. */
+  heard(): void {
+    this.lastHeard = performance.now();
+  }
+
+  get silentMs(): number {
+    return performance.now() - this.lastHeard;
+  }
+
+  private tick(): void {
+    this.emit('heartbeat');
+    if (!this.suspected && this.silentMs > this.options.timeoutMs) {
+      this.suspected = true;
+      this.emit('suspect', this.silentMs);
+    }
+  }
+}

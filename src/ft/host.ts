@@ -1,0 +1,184 @@
+// A host process (`lockstep host`): one machine in one role, primary or backup, talking to its peer
+// over the logging channel and to the cluster over IPC (control.ts). A backup that wins a failover
+// becomes the primary in the same process, with the same machine.
+import { Arbiter, Claim } from './arbiter';
+import { Backup } from './backup';
+import type { ChannelFaultKind, HostCommand, HostConfig, HostReport, HostStats } from './control';
+import type { HostContext } from './hostcontext';
+import { loadImage } from './image';
+import type { LogEntry, Role } from './log';
+import { LogWriter } from './logfile';
+import { Epoch, Machine } from './machine';
+import type { InputEvent } from './nondet';
+import { Primary } from './primary';
+
+export class Host implements HostContext {
+  private primary: Primary | undefined;
+  private backup: Backup | undefined;
+  private machine: Machine | undefined;
+  private writer: LogWriter | undefined;
+  private readonly arbiter: Arbiter;
+  private killAt: number | undefined;
+  private readonly epochs: { index: number; at: number; hash: string }[] = [];
+  private halted = false;
+  private generation: number;
+
+  constructor(readonly config: HostConfig, private readonly send: (report: HostReport) => void) {
+    this.arbiter = new Arbiter(config.arbiterDir);
+    this.generation = config.generation;
+  }
+
+  async start(): Promise<void> {
+    if (this.config.record) this.writer = await LogWriter.create(this.config.record, this.logMeta());
+    if (this.config.role === 'primary') await this.startPrimary();
+    else {
+      this.backup = new Backup(this);
+      await this.backup.start();
+      this.report({ type: 'ready', id: this.config.id, role: 'backup' });
+    }
+  }
+
+  private logMeta() {
+    const image = loadImage(this.config.guest);
+    return {
+      guest: image.name,
+      imageSha256: image.sha256,
+      memorySize: this.config.memoryMiB * 1024 * 1024,
+      clock: this.config.clock,
+      jit: this.config.jit,
+      epochLength: this.config.epochLength,
+      cmdline: this.config.cmdline ?? '',
+      createdAt: new Date().toISOString(),
+    };
+  }
+
+  private async startPrimary(): Promise<void> {
+    const primary = new Primary(this, 0, { waitForBackup: true });
+    this.primary = primary;
+    const { guest, cmdline, clock, jit, memoryMiB, epochLength } = this.config;
+    this.machine = await Machine.create({ image: loadImage(guest), cmdline, clock, jit, memoryMiB, epochLength, nondet: primary.recorder });
+    await primary.start(this.machine);
+    this.report({ type: 'ready', id: this.config.id, role: 'primary', channelPort: primary.channelPort });
+  }
+
+  async becomePrimary(machine: Machine, lastSeq: number, leftoverInputs: InputEvent[], reason: string): Promise<void> {
+    this.backup = undefined;
+    this.machine = machine;
+    const primary = new Primary(this, lastSeq, { waitForBackup: false });
+    this.primary = primary;
+    machine.useNondeterminism(primary.recorder);
+    await primary.start(machine, leftoverInputs);
+    this.newGeneration('primary', reason, primary.channelPort);
+  }
+
+  newGeneration(role: Role, reason: string, channelPort: number | undefined): void {
+    this.generation++;
+    this.report({ type: 'role', id: this.config.id, role, generation: this.generation, at: this.machine?.instructions ?? 0, reason, channelPort });
+  }
+
+  claim(): Claim {
+    return this.arbiter.testAndSet(this.generation, this.config.id);
+  }
+
+  record(entry: LogEntry): void {
+    this.writer?.append(entry);
+  }
+
+  report(report: HostReport): void {
+    if (!this.halted || report.type === 'halted' || report.type === 'stats') this.send(report);
+  }
+
+  log(message: string): void {
+    process.stderr.write(`[${this.config.id}] ${message}\n`);
+  }
+
+  noteEpoch(epoch: Epoch): void {
+    this.epochs.push({ index: epoch.index, at: epoch.at, hash: epoch.hash });
+  }
+
+  limit(target: number): number {
+    return Math.min(target, this.killAt ?? Infinity, this.config.maxInstructions ?? Infinity);
+  }
+
+  afterBatch(machine: Machine): void {
+    if (this.killAt !== undefined && machine.instructions >= this.killAt) process.kill(process.pid, 'SIGKILL');
+  }
+
+  halt(reason: string): void {
+    if (this.halted) return;
+    this.report({ type: 'halted', id: this.config.id, reason, at: this.machine?.instructions ?? this.backup?.instructions ?? 0 });
+    this.halted = true;
+    this.primary?.stop();
+    this.backup?.stop();
+  }
+
+  command(command: HostCommand): void {
+    switch (command.type) {
+      case 'kill-at': this.killAt = command.at; return;
+      case 'channel-fault': return this.channelFault(command.kind, command.value, command.seed);
+      case 'slow': this.primary?.slow(command.msPerBatch); this.backup?.slow(command.msPerBatch); return;
+      case 'stats': this.report({ type: 'stats', stats: this.stats() }); return;
+      case 'stop': void this.stop(); return;
+    }
+  }
+
+  private channelFault(kind: ChannelFaultKind, value = 0, seed = 1): void {
+    const channel = this.primary?.backupChannel ?? this.backup?.logChannel;
+    if (!channel) return;
+    if (kind === 'partition' || kind === 'heal') return channel.partition(kind === 'partition');
+    const knob = { drop: 'dropRate', duplicate: 'duplicateRate', corrupt: 'corruptRate', delay: 'delayMs' }[kind];
+    channel.setFaults({ [knob]: value, seed });
+  }
+
+  stats(): HostStats {
+    const channel = this.primary?.backupChannel ?? this.backup?.logChannel;
+    const rule = this.primary?.outputRule;
+    return {
+      id: this.config.id,
+      role: this.halted ? 'halted' : this.primary ? 'primary' : 'backup',
+      generation: this.generation,
+      instructions: this.machine?.instructions ?? this.backup?.instructions ?? 0,
+      guestTimeMs: (this.machine ?? this.backup?.machine)?.guestTimeMs ?? 0,
+      seq: this.primary?.lastSeq ?? this.backup?.receivedSeq ?? 0,
+      acked: this.primary?.ackedSeq ?? this.backup?.receivedSeq ?? 0,
+      backupInstructions: this.primary?.backupInstructions,
+      entriesSent: this.primary?.entriesSent ?? 0,
+      bytesSent: channel?.stats.bytesSent ?? 0,
+      bytesReceived: channel?.stats.bytesReceived ?? 0,
+      outputsHeld: rule?.holding ?? 0,
+      outputsReleased: rule?.released ?? 0,
+      outputDelaysMs: rule?.delays.slice(-1000) ?? [],
+      duplicatesDropped: this.backup?.duplicatesDropped ?? 0,
+      gapsSeen: this.backup?.gapsSeen ?? 0,
+      corruptFrames: this.backup?.corruptFrames ?? 0,
+      epochs: this.epochs,
+      divergences: this.backup?.divergenceList ?? [],
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.report({ type: 'stats', stats: this.stats() });
+    this.primary?.stop();
+    this.backup?.stop();
+    await this.writer?.close();
+    this.machine?.destroy();
+    process.exit(0);
+  }
+}
+
+/** `lockstep host`: waits for its configuration on the IPC channel, then runs. */
+export function runHostProcess(): void {
+  if (!process.send) throw new Error('lockstep host is started by `lockstep ft` (it needs an IPC channel)');
+  const send = (report: HostReport) => process.send?.(report);
+  let host: Host | undefined;
+  process.on('message', (message: { type: 'config'; config: HostConfig } | HostCommand) => {
+    if (message.type === 'config') {
+      host = new Host(message.config, send);
+      host.start().catch((error: Error) => {
+        send({ type: 'error', id: message.config.id, message: error.stack ?? error.message });
+        process.exit(1);
+      });
+    } else host?.command(message);
+  });
+  process.on('disconnect', () => process.exit(0));
+}

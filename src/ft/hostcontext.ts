@@ -1,0 +1,27 @@
+// What a role (primary or backup) needs from the host process it runs in.
+import type { Claim } from './arbiter';
+import type { HostConfig, HostReport } from './control';
+import type { LogEntry, Role } from './log';
+import type { Epoch, Machine } from './machine';
+import type { InputEvent } from './nondet';
+
+export interface HostContext {
+  readonly config: HostConfig;
+  /** Appends an entry to this host's log file, if it records one. */
+  record(entry: LogEntry): void;
+  report(report: HostReport): void;
+  log(message: string): void;
+  noteEpoch(epoch: Epoch): void;
+  /** Test-and-set on the arbiter for this host's current generation. */
+  claim(): Claim;
+  /** Stops this host for good (lost the arbiter, or cannot go on). */
+  halt(reason: string): void;
+  /** This host won a failover: the next pair generation starts, with this host in `role`. */
+  newGeneration(role: Role, reason: string, channelPort: number | undefined): void;
+  /** A backup that won the arbiter turns into the primary, keeping its machine and log position. */
+  becomePrimary(machine: Machine, lastSeq: number, leftoverInputs: InputEvent[], reason: string): Promise<void>;
+  /** Caps a run target at a pending kill point or the instruction limit. */
+  limit(target: number): number;
+  /** Called after every batch: carries out a kill that is due. */
+  afterBatch(machine: Machine): void;
+}

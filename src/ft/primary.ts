@@ -1,0 +1,262 @@
+// The primary (VM-FT §2): runs the guest live, records every input and nondeterministic value with
+// its instruction count, streams the log to the backup, and holds each output until the backup has
+// acknowledged it (the Output Rule, outputrule.ts). It also serves the service endpoint, clones a
+// new backup from a checkpoint on request, and claims the arbiter when its backup goes silent.
+import { Channel, ChannelServer, listenChannel } from './channel';
+import { Detector } from './detector';
+import { HostContext } from './hostcontext';
+import type { LogEntry, Frame } from './log';
+import { Epoch, Machine } from './machine';
+import { InputEvent, RecordedEvent, Recorder } from './nondet';
+import { OutputRule } from './outputrule';
+import { Service } from './service';
+import { Wakeup } from './wakeup';
+
+const BATCH_INSTRUCTIONS = 1_000_000;
+const CHECKPOINT_CHUNK = 512 * 1024;
+const KEPT_PAGE_EPOCHS = 8;
+/** Guest time may fall behind wall time while busy; an idle guest catches up at most this much. */
+const MAX_CATCH_UP_MS = 100;
+
+type Unlogged = LogEntry extends infer E ? (E extends LogEntry ? Omit<E, 'seq'> : never) : never;
+
+export class Primary {
+  readonly recorder: Recorder;
+  readonly outputRule: OutputRule;
+  private machine!: Machine;
+  private seq: number;
+  private unacked: LogEntry[] = [];
+  private backup: Channel | undefined;
+  private cloneRequests: Channel[] = [];
+  private acked: number;
+  private backupAt = 0;
+  private server: ChannelServer | undefined;
+  private service: Service;
+  private readonly detector: Detector;
+  private readonly pageHashes = new Map<number, Epoch>();
+  private running = true;
+  private protectedFromStart: boolean;
+  private readonly wakeup = new Wakeup();
+  private slowMs = 0;
+  private wallBase = 0;
+  private guestBase = 0;
+  entriesSent = 0;
+
+  constructor(private readonly host: HostContext, lastSeq: number, options: { waitForBackup: boolean }) {
+    this.seq = lastSeq;
+    this.acked = lastSeq;
+    this.protectedFromStart = options.waitForBackup;
+    this.recorder = new Recorder((event: RecordedEvent) => this.log(event));
+    this.outputRule = new OutputRule((output) => this.service.broadcast(output.data));
+    this.service = new Service(host.config.service, (line) => {
+      this.recorder.queue('serial', line);
+      this.wakeup.wake();
+    });
+    this.detector = new Detector(host.config.detector);
+    this.detector.on('heartbeat', () => this.sendToBackup({ kind: 'heartbeat', seq: this.seq, at: this.machine?.instructions ?? 0, role: 'primary' }));
+    this.detector.on('suspect', (silentMs) => void this.backupSilent(`no word from the backup for ${Math.round(silentMs)} ms`));
+  }
+
+  get channelPort(): number | undefined {
+    return this.server?.port;
+  }
+
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  get ackedSeq(): number {
+    return this.acked;
+  }
+
+  get backupInstructions(): number | undefined {
+    return this.backup ? this.backupAt : undefined;
+  }
+
+  /** Starts serving: the logging channel for backups, the service endpoint, and the guest. */
+  async start(machine: Machine, leftoverInputs: InputEvent[] = []): Promise<void> {
+    this.machine = machine;
+    for (const input of leftoverInputs) this.recorder.queue(input.device, input.data);
+    machine.on({
+      output: (data, at) => this.outputRule.produce(this.log({ kind: 'output', at, device: 'serial', data }).seq, at, data),
+      epoch: (epoch) => this.reachEpoch(epoch),
+    });
+    this.server = await listenChannel({ port: 0, secret: this.host.config.secret, role: 'primary', expectPeerRole: 'backup' });
+    this.server.on('channel', (channel) => this.accept(channel));
+    await this.service.open();
+    if (!this.protectedFromStart) this.outputRule.unprotect();
+    void this.loop();
+  }
+
+  private log(entry: Unlogged): LogEntry {
+    const logged = { ...entry, seq: ++this.seq } as LogEntry;
+    this.host.record(logged);
+    if (this.backup || this.protectedFromStart) this.unacked.push(logged);
+    if (this.backup) this.sendToBackup(logged);
+    return logged;
+  }
+
+  private sendToBackup(frame: Frame): void {
+    if (!this.backup || this.backup.isClosed) return;
+    this.backup.send(frame);
+    if (frame.kind !== 'heartbeat') this.entriesSent++;
+  }
+
+  private reachEpoch(epoch: Epoch): void {
+    this.log({ kind: 'epoch', at: epoch.at, epoch: epoch.index, hash: epoch.hash, pages: epoch.pages.length });
+    this.pageHashes.set(epoch.index, epoch);
+    this.pageHashes.delete(epoch.index - KEPT_PAGE_EPOCHS);
+    this.host.noteEpoch(epoch);
+    const channel = this.cloneRequests.shift();
+    if (channel) this.cloneTo(channel);
+  }
+
+  // ---- backups ----
+
+  private accept(channel: Channel): void {
+    channel.on('message', (frame) => this.fromBackup(channel, frame));
+    channel.on('close', () => { if (this.backup === channel) this.host.log(`backup channel closed; waiting for it to reconnect`); });
+  }
+
+  private fromBackup(channel: Channel, frame: Frame): void {
+    if (channel === this.backup) this.detector.heard();
+    switch (frame.kind) {
+      case 'ack': return this.acknowledge(channel, frame.seq, frame.at);
+      case 'heartbeat': if (channel === this.backup) this.backupAt = frame.at; return;
+      case 'resend-from': return this.resendFrom(channel, frame.seq);
+      case 'pages': return this.sendPages(channel, frame.epoch);
+      default: return;
+    }
+  }
+
+  private acknowledge(channel: Channel, seq: number, at: number): void {
+    if (channel !== this.backup) return;
+    this.backupAt = at;
+    if (seq <= this.acked) return;
+    this.acked = seq;
+    this.outputRule.acknowledge(seq);
+    const firstKept = this.unacked.findIndex((e) => e.seq > seq);
+    this.unacked = firstKept < 0 ? [] : this.unacked.slice(firstKept);
+    this.wakeup.wake();
+  }
+
+  /** A (re)connected backup asks for the log from `seq` on; seq 0 asks to be cloned. */
+  private resendFrom(channel: Channel, seq: number): void {
+    const oldest = this.unacked[0]?.seq ?? this.seq + 1;
+    const canResume = seq >= 1 && seq >= oldest && seq <= this.seq + 1 && (this.backup === undefined || this.backup === channel || this.backup.isClosed);
+    if (!canResume) {
+      this.host.log(`backup asks for seq ${seq}; cloning it at the next epoch`);
+      this.cloneRequests.push(channel);
+      return;
+    }
+    const fresh = this.backup !== channel;
+    this.backup = channel;
+    this.protectedFromStart = false;
+    this.outputRule.protect(this.acked);
+    this.detector.start();
+    for (const entry of this.unacked) if (entry.seq >= seq) this.sendToBackup(entry);
+    if (fresh) this.host.report({ type: 'backup-attached', id: this.host.config.id, at: this.machine.instructions, cloned: false });
+    this.wakeup.wake();
+  }
+
+  /** FT VMotion: a snapshot at this epoch boundary, then the log from the next entry on. */
+  private cloneTo(channel: Channel): void {
+    if (channel.isClosed) return;
+    const snapshot = this.machine.snapshot();
+    const total = Math.ceil(snapshot.length / CHECKPOINT_CHUNK);
+    for (let index = 0; index < total; index++) {
+      const data = snapshot.subarray(index * CHECKPOINT_CHUNK, (index + 1) * CHECKPOINT_CHUNK);
+      channel.send({ kind: 'checkpoint', seq: this.seq, at: this.machine.instructions, index, total, data });
+    }
+    this.backup?.destroy();
+    this.backup = channel;
+    this.acked = this.seq;
+    this.unacked = [];
+    this.outputRule.protect(this.seq);
+    this.detector.start();
+    this.host.report({ type: 'backup-attached', id: this.host.config.id, at: this.machine.instructions, cloned: true });
+  }
+
+  private sendPages(channel: Channel, epoch: number): void {
+    const kept = this.pageHashes.get(epoch);
+    const hashes = kept ? new Uint8Array(kept.pages.buffer.slice(0)) : new Uint8Array(0);
+    channel.send({ kind: 'pages', epoch, at: kept?.at ?? 0, hashes });
+  }
+
+  /** The backup went silent: claim the arbiter; the winner runs on alone, the loser halts. */
+  private async backupSilent(reason: string): Promise<void> {
+    if (!this.backup) return;
+    const claim = this.host.claim();
+    if (!claim.won) return this.host.halt(`lost the arbiter to ${claim.holder} (${reason})`);
+    this.backup.destroy();
+    this.backup = undefined;
+    this.detector.stop();
+    this.unacked = [];
+    this.outputRule.unprotect();
+    this.host.report({ type: 'backup-lost', id: this.host.config.id, at: this.machine.instructions, reason });
+    this.host.newGeneration('primary', reason, this.channelPort);
+  }
+
+  // ---- running the guest ----
+
+  private mayRun(): boolean {
+    if (this.protectedFromStart && !this.backup) return false;
+    return this.seq - this.acked <= this.host.config.maxUnacked || !this.backup;
+  }
+
+  private async loop(): Promise<void> {
+    this.resetPacing();
+    while (this.running) {
+      if (!this.mayRun()) {
+        await this.sleep(20);
+        continue;
+      }
+      if (this.machine.isEnded) return this.guestEnded();
+      this.machine.run(this.host.limit(this.machine.instructions + BATCH_INSTRUCTIONS));
+      this.host.afterBatch(this.machine);
+      if (this.backup && this.machine.instructions - this.backupAt > this.host.config.maxLag) await this.sleep(1);
+      if (this.slowMs) await this.sleep(this.slowMs);
+      await this.pace();
+    }
+  }
+
+  private resetPacing(): void {
+    this.wallBase = performance.now();
+    this.guestBase = this.machine.guestTimeMs;
+  }
+
+  /** An idle guest's time follows wall time, so leases and timeouts mean what they say. */
+  private async pace(): Promise<void> {
+    const ahead = this.machine.guestTimeMs - this.guestBase - (performance.now() - this.wallBase);
+    if (ahead < -MAX_CATCH_UP_MS) this.resetPacing();
+    if (this.machine.isHalted && !this.recorder.hasPending && ahead > 0) await this.sleep(Math.min(ahead, 10));
+    else await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return this.wakeup.sleep(ms);
+  }
+
+  private async guestEnded(): Promise<void> {
+    this.log({ kind: 'control', at: this.machine.instructions, op: 'shutdown', detail: 'guest halted' });
+    while (this.backup && !this.backup.isClosed && this.acked < this.seq) await this.sleep(10);
+    this.host.report({ type: 'guest-ended', id: this.host.config.id, at: this.machine.instructions });
+  }
+
+  slow(ms: number): void {
+    this.slowMs = ms;
+  }
+
+  get backupChannel(): Channel | undefined {
+    return this.backup;
+  }
+
+  stop(): void {
+    this.running = false;
+    this.detector.stop();
+    this.service.close();
+    this.backup?.close('primary stopping');
+    void this.server?.close();
+    this.wakeup.wake();
+  }
+}

@@ -1,0 +1,60 @@
+// Replaying a recorded log file (`lockstep replay`): rebuild the machine the log's header describes,
+// feed it the logged inputs and nondeterministic values at their instruction counts, and check each
+// logged epoch hash against the replay's.
+import { loadImage, GuestImage } from './image';
+import type { EpochEntry, LogEntry } from './log';
+import { LogMeta, readLogFile } from './logfile';
+import { RecordedEvent } from './nondet';
+import { RunResult, runGuest } from './run';
+
+export class ReplayError extends Error {
+  override name = 'ReplayError';
+}
+
+export interface ReplayResult extends RunResult {
+  meta: LogMeta;
+  entries: number;
+  /** Epochs whose logged hash the replay reproduced, and those it did not. */
+  epochsMatched: number;
+  epochMismatches: { epoch: number; at: number; logged: string; replayed: string }[];
+  /** Set when the file was cut short or corrupted: the replay covers the good prefix only. */
+  fileError?: string;
+}
+
+function imageFor(meta: LogMeta, imagePath: string | undefined): GuestImage {
+  const image = loadImage(imagePath ?? meta.guest);
+  if (image.sha256 !== meta.imageSha256) {
+    throw new ReplayError(`${image.path} is not the image this log was recorded with (sha256 ${image.sha256.slice(0, 12)}…, the log wants ${meta.imageSha256.slice(0, 12)}…)`);
+  }
+  return image;
+}
+
+export async function replayLogFile(path: string, imagePath?: string): Promise<ReplayResult> {
+  const { meta, entries, error } = await readLogFile(path);
+  const image = imageFor(meta, imagePath);
+  const events = entries.filter((e): e is Extract<LogEntry, { kind: 'input' | 'nondet' }> => e.kind === 'input' || e.kind === 'nondet');
+  const logged = entries.filter((e): e is EpochEntry => e.kind === 'epoch');
+  const last = entries.at(-1)?.at ?? 0;
+  const result = await runGuest({
+    image,
+    cmdline: meta.cmdline,
+    clock: meta.clock,
+    jit: meta.jit,
+    memoryMiB: meta.memorySize / (1024 * 1024),
+    epochLength: meta.epochLength,
+    maxInstructions: last + 1,
+    replay: events.map(({ seq: _seq, ...event }) => event as RecordedEvent),
+  });
+  const replayed = new Map(result.epochs.map((e) => [e.index, e]));
+  const mismatches = logged
+    .filter((e) => replayed.get(e.epoch)?.hash !== e.hash)
+    .map((e) => ({ epoch: e.epoch, at: e.at, logged: e.hash, replayed: replayed.get(e.epoch)?.hash ?? 'not reached' }));
+  return {
+    ...result,
+    meta,
+    entries: entries.length,
+    epochsMatched: logged.length - mismatches.length,
+    epochMismatches: mismatches,
+    fileError: error?.message,
+  };
+}
