@@ -1,6 +1,7 @@
 // The `lockstep` command line. Each command parses its options here and calls into src/ft/.
 import { parseArgs, ParseArgsConfig } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { BUILTIN_GUESTS, loadImage } from './ft/image';
 import { InputScript } from './ft/inputscript';
 import { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from './ft/machine';
@@ -57,8 +58,42 @@ function parse(args: string[], options: ParseArgsConfig['options']): { values: V
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true }) as { values: Values; positionals: string[] };
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError((error as Error).message.replace(/\s*\n\s*/g, ' '));
   }
+}
+
+/** The bytes of the file an option names, or a UsageError naming the option and the problem. */
+function readFileOption(name: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new UsageError(`--${name}: cannot read ${path}: ${fileProblem(error)}`);
+  }
+}
+
+/** A UsageError unless `path` is a file that can be read. */
+function checkReadableFile(name: string, path: string): void {
+  try {
+    accessSync(path, constants.R_OK);
+    if (statSync(path).isDirectory()) throw Object.assign(new Error(), { code: 'EISDIR' });
+  } catch (error) {
+    throw new UsageError(`--${name}: cannot read ${path}: ${fileProblem(error)}`);
+  }
+}
+
+/** A UsageError unless the directory that `path` would be written into exists. */
+function checkWritablePath(name: string, path: string): void {
+  const dir = dirname(resolve(path));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--${name}: cannot write ${path}: no directory ${dir}`);
+  if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--${name}: cannot write ${path}: it is a directory`);
+}
+
+function fileProblem(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EISDIR') return 'it is a directory';
+  if (code === 'EACCES') return 'permission denied';
+  return (error as Error).message;
 }
 
 async function run(args: string[]): Promise<void> {
@@ -86,6 +121,11 @@ async function run(args: string[]): Promise<void> {
   if ((snapshotAt === undefined) !== (values['snapshot-file'] === undefined)) {
     throw new UsageError('--snapshot-at and --snapshot-file go together');
   }
+  if (values['snapshot-file'] !== undefined) checkWritablePath('snapshot-file', values['snapshot-file'] as string);
+  if (values['from-snapshot'] !== undefined) checkReadableFile('from-snapshot', values['from-snapshot'] as string);
+  if ((values['vga-bios'] !== undefined || values.initrd !== undefined) && values.bios === undefined) {
+    throw new UsageError(`--${values.initrd !== undefined ? 'initrd' : 'vga-bios'} needs --bios`);
+  }
   const json = values.json as boolean;
   const result = await runGuest({
     image: loadImage(positionals[0]),
@@ -101,9 +141,9 @@ async function run(args: string[]): Promise<void> {
     cmdline: values.cmdline as string | undefined,
     bios: values.bios
       ? {
-          bios: readFileSync(values.bios as string),
-          vgaBios: readFileSync((values['vga-bios'] as string | undefined) ?? '/usr/share/seabios/vgabios-stdvga.bin'),
-          initrd: values.initrd ? readFileSync(values.initrd as string) : undefined,
+          bios: readFileOption('bios', values.bios as string),
+          vgaBios: readFileOption('vga-bios', (values['vga-bios'] as string | undefined) ?? '/usr/share/seabios/vgabios-stdvga.bin'),
+          initrd: values.initrd ? readFileOption('initrd', values.initrd as string) : undefined,
         }
       : undefined,
     onSerial: json ? undefined : (data) => process.stdout.write(data),

@@ -23,7 +23,10 @@ export class Backup {
   private readonly replayer = new Replayer();
   /** The next log seq wanted. */
   private expected = 1;
-  /** How far the primary is known to have logged: the backup never starts a step at or past it. */
+  /**
+   * A boundary the primary is known to have reached, with every entry before it received: the backup
+   * never starts a step at or past it.
+   */
   private progress = 0;
   private channel: Channel | undefined;
   private readonly detector: Detector;
@@ -37,7 +40,6 @@ export class Backup {
   private ackScheduled = false;
   private readonly wakeup = new Wakeup();
   private slowMs = 0;
-  private creating = false;
   duplicatesDropped = 0;
   gapsSeen = 0;
   corruptFrames = 0;
@@ -60,9 +62,11 @@ export class Backup {
     return [...this.divergences.values()];
   }
 
+  /** Boots the machine first (unless it is to be cloned): that takes a while, and no log is waiting yet. */
   async start(): Promise<void> {
-    this.detector.start();
+    if (!this.host.config.clone) this.setMachine(await Machine.create(this.machineOptions()));
     await this.connect();
+    this.detector.start();
     void this.loop();
   }
 
@@ -82,6 +86,7 @@ export class Backup {
 
   private attach(channel: Channel): void {
     this.channel = channel;
+    this.host.configureChannel(channel);
     channel.on('message', (frame) => this.receive(frame));
     channel.on('close', (error) => {
       if (error?.name === 'LogFormatError') this.corruptFrames++;
@@ -117,7 +122,9 @@ export class Backup {
     if (entry.seq > this.expected) return this.gap();
     this.expected++;
     this.resendAsked = false;
-    this.progress = Math.max(this.progress, entry.at);
+    // A nondeterministic value can be read mid-slice (v86 runs its timers when the guest halts), so
+    // its count is no boundary: only the other kinds say the primary has reached `at`.
+    if (entry.kind !== 'nondet') this.progress = Math.max(this.progress, entry.at);
     this.host.record(entry);
     if (entry.kind === 'input' || entry.kind === 'nondet') this.replayer.push(entry);
     else if (entry.kind === 'epoch') {
@@ -169,19 +176,12 @@ export class Backup {
   }
 
   private async restore(snapshot: Uint8Array): Promise<void> {
-    this.creating = true;
     this.setMachine(await Machine.restore(snapshot, this.machineOptions()));
     this.host.log(`cloned from a checkpoint at instruction ${this.instructions}`);
   }
 
-  private async boot(): Promise<void> {
-    this.creating = true;
-    this.setMachine(await Machine.create(this.machineOptions()));
-  }
-
   private setMachine(machine: Machine): void {
     this.machine = machine;
-    this.creating = false;
     machine.on({ epoch: (epoch) => this.reachEpoch(epoch) });
     this.scheduleAck();
     this.wakeup.wake();
@@ -228,7 +228,6 @@ export class Backup {
 
   private async loop(): Promise<void> {
     while (this.running && !this.goingLive) {
-      if (!this.machine && !this.creating && !this.host.config.clone && this.replayer.buffered > 0) await this.boot();
       const machine = this.machine;
       if (!machine || machine.isEnded || machine.instructions >= this.progress) {
         await this.idle();

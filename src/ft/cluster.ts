@@ -15,6 +15,8 @@ import type { Fault } from './faults';
 import type { Role } from './log';
 import type { ServiceAddress } from './service';
 
+const STATS_INTERVAL_MS = 250;
+
 export interface HostLauncher { script: string; execArgv: string[] }
 
 export interface ClusterOptions extends GuestConfig {
@@ -33,7 +35,7 @@ export interface ClusterOptions extends GuestConfig {
   verbose?: boolean;
 }
 
-export interface RoleChange { host: string; role: Role | 'halted' | 'dead'; generation: number; atMs: number; reason: string }
+export interface RoleChange { host: string; role: Role | 'halted' | 'dead' | 'stopped'; generation: number; atMs: number; reason: string }
 export interface Failover { generation: number; newPrimary: string; atMs: number; reason: string }
 
 export interface ClusterSummary {
@@ -53,7 +55,7 @@ export interface ClusterSummary {
 interface HostHandle {
   id: string;
   child: ChildProcess;
-  role: Role | 'halted' | 'dead';
+  role: RoleChange['role'];
   generation: number;
   channelPort?: number;
   stats?: HostStats;
@@ -117,6 +119,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.spawn('backup', 1, { primary: { host: '127.0.0.1', port: ready.channelPort! } });
     await attached;
     this.scheduleFaults();
+    this.timers.push(setInterval(() => this.pollStats(), STATS_INTERVAL_MS));
+  }
+
+  /** Keeps every host's latest stats, so a host that is killed still has figures in the summary. */
+  private pollStats(): void {
+    for (const handle of this.hosts.values()) if (handle.child.connected) handle.child.send({ type: 'stats' });
   }
 
   private hostConfig(id: string, role: Role, generation: number, extra: Partial<HostConfig>): HostConfig {
@@ -155,7 +163,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     });
     child.on('message', (report: HostReport) => this.onReport(handle, report));
     child.once('exit', (code, signal) => {
-      if (handle.role !== 'halted') this.noteRole(handle, 'dead', handle.generation, signal ? `killed (${signal})` : `exited (${code})`);
+      if (handle.role === 'halted') return this.emit('host-exit', id, code, signal);
+      if (this.stopping) this.noteRole(handle, 'stopped', handle.generation, 'stopped with the cluster');
+      else this.noteRole(handle, 'dead', handle.generation, signal ? `killed (${signal})` : `exited (${code})`);
       this.emit('host-exit', id, code, signal);
     });
     child.send({ type: 'config', config: this.hostConfig(id, role, generation, extra) });
@@ -199,14 +209,22 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   private nextReport<T extends HostReport['type']>(handle: HostHandle, type: T): Promise<Extract<HostReport, { type: T }>> {
     return new Promise((resolve, reject) => {
-      const onMessage = (report: HostReport) => {
-        if (report.type === 'error') reject(new Error(`${handle.id}: ${report.message}`));
-        if (report.type !== type) return;
+      const cleanup = () => {
         handle.child.off('message', onMessage);
-        resolve(report as Extract<HostReport, { type: T }>);
+        handle.child.off('exit', onExit);
+      };
+      const onMessage = (report: HostReport) => {
+        if (report.type !== type && report.type !== 'error') return;
+        cleanup();
+        if (report.type === 'error') reject(new Error(`${handle.id}: ${report.message}`));
+        else resolve(report as Extract<HostReport, { type: T }>);
+      };
+      const onExit = () => {
+        cleanup();
+        reject(new Error(`${handle.id} exited before it was ${type}: ${handle.stderr.slice(-5).join(' | ')}`));
       };
       handle.child.on('message', onMessage);
-      handle.child.once('exit', () => reject(new Error(`${handle.id} exited before it was ${type}: ${handle.stderr.slice(-5).join(' | ')}`)));
+      handle.child.once('exit', onExit);
     });
   }
 
@@ -275,14 +293,27 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   async stop(): Promise<ClusterSummary> {
     this.stopping = true;
     this.timers.forEach(clearTimeout);
-    const live = [...this.hosts.values()].filter((h) => h.child.exitCode === null && h.child.signalCode === null);
+    this.timers.forEach(clearInterval);
+    // Backups first, so none of them takes the primary's orderly exit for a failure.
+    const live = [...this.hosts.values()]
+      .filter((h) => h.child.exitCode === null && h.child.signalCode === null)
+      .sort((a, b) => Number(a.role === 'primary') - Number(b.role === 'primary'));
     for (const handle of live) {
+      if (!handle.child.connected) continue;
       const final = this.nextReport(handle, 'stats').then((r) => { handle.stats = r.stats; }, () => undefined);
       handle.child.send({ type: 'stop' });
       await Promise.race([final.then(() => handle.exited), new Promise((r) => setTimeout(r, 5000))]);
       if (handle.child.exitCode === null) handle.child.kill('SIGKILL');
     }
     return this.summary();
+  }
+
+  /** Kills every host at once (for cleaning up after a failure; stop() is the orderly way). */
+  destroy(): void {
+    this.stopping = true;
+    this.timers.forEach(clearTimeout);
+    this.timers.forEach(clearInterval);
+    for (const handle of this.hosts.values()) handle.child.kill('SIGKILL');
   }
 
   summary(): ClusterSummary {
@@ -293,7 +324,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       hosts[handle.id] = { roles: handle.roles, stats: handle.stats };
       epochHashes[handle.id] = handle.stats?.epochs.map((e) => e.hash) ?? [];
       entriesSent += handle.stats?.entriesSent ?? 0;
-      bytesSent += handle.stats?.role === 'primary' || handle.stats?.entriesSent ? handle.stats.bytesSent : 0;
+      if (handle.stats?.entriesSent) bytesSent += handle.stats.bytesSent;
       outputsHeld += handle.stats?.outputsHeld ?? 0;
       outputsReleased += handle.stats?.outputsReleased ?? 0;
     }

@@ -9,6 +9,7 @@ export const DEFAULT_DETECTOR: DetectorOptions = { timeoutMs: 1000, heartbeatMs:
 
 export class Detector extends EventEmitter<{ suspect: [silentMs: number]; heartbeat: [] }> {
   private lastHeard = performance.now();
+  private lastTick = performance.now();
   private timer: NodeJS.Timeout | undefined;
   private suspected = false;
 
@@ -17,7 +18,7 @@ export class Detector extends EventEmitter<{ suspect: [silentMs: number]; heartb
   }
 
   start(): void {
-    this.lastHeard = performance.now();
+    this.lastHeard = this.lastTick = performance.now();
     this.suspected = false;
     this.timer ??= setInterval(() => this.tick(), this.options.heartbeatMs);
   }
@@ -38,6 +39,11 @@ export class Detector extends EventEmitter<{ suspect: [silentMs: number]; heartb
 
   private tick(): void {
     this.emit('heartbeat');
+    // If this process itself was stalled (a long synchronous step), frames from the peer may be
+    // waiting unread: our own deafness is not the peer's silence.
+    const now = performance.now();
+    if (now - this.lastTick > this.options.timeoutMs / 2) this.lastHeard = now;
+    this.lastTick = now;
     if (!this.suspected && this.silentMs > this.options.timeoutMs) {
       this.suspected = true;
       this.emit('suspect', this.silentMs);

@@ -3,6 +3,7 @@
 // becomes the primary in the same process, with the same machine.
 import { Arbiter, Claim } from './arbiter';
 import { Backup } from './backup';
+import type { Channel, FaultSettings } from './channel';
 import type { ChannelFaultKind, HostCommand, HostConfig, HostReport, HostStats } from './control';
 import type { HostContext } from './hostcontext';
 import { loadImage } from './image';
@@ -21,6 +22,8 @@ export class Host implements HostContext {
   private killAt: number | undefined;
   private readonly epochs: { index: number; at: number; hash: string }[] = [];
   private halted = false;
+  private faults: Partial<FaultSettings> = {};
+  private partitioned = false;
   private generation: number;
 
   constructor(readonly config: HostConfig, private readonly send: (report: HostReport) => void) {
@@ -122,12 +125,17 @@ export class Host implements HostContext {
     }
   }
 
+  /** Faults last as long as the fault does, across reconnects: every new channel gets them too. */
   private channelFault(kind: ChannelFaultKind, value = 0, seed = 1): void {
+    if (kind === 'partition' || kind === 'heal') this.partitioned = kind === 'partition';
+    else this.faults = { ...this.faults, [{ drop: 'dropRate', duplicate: 'duplicateRate', corrupt: 'corruptRate', delay: 'delayMs' }[kind]]: value, seed };
     const channel = this.primary?.backupChannel ?? this.backup?.logChannel;
-    if (!channel) return;
-    if (kind === 'partition' || kind === 'heal') return channel.partition(kind === 'partition');
-    const knob = { drop: 'dropRate', duplicate: 'duplicateRate', corrupt: 'corruptRate', delay: 'delayMs' }[kind];
-    channel.setFaults({ [knob]: value, seed });
+    if (channel) this.configureChannel(channel);
+  }
+
+  configureChannel(channel: Channel): void {
+    channel.setFaults(this.faults);
+    channel.partition(this.partitioned);
   }
 
   stats(): HostStats {

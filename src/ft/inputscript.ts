@@ -1,7 +1,8 @@
 // Scripted serial input for a run: either plain bytes, fed a line at a time whenever the guest has
 // read everything it was given (a rule that depends on guest state alone, so a run is repeatable),
 // or lines of `@<instruction-count> <text>`, each delivered (with a newline) at the first boundary
-// at or past its count. The `@` keeps them apart from guest requests that start with numbers.
+// at or past its count. The `@` keeps them apart from guest requests that start with numbers. A file
+// whose first non-blank line starts with `@` is a timed script, and then every line must be timed.
 import { readFileSync } from 'node:fs';
 
 export class InputScriptError extends Error {
@@ -11,6 +12,7 @@ export class InputScriptError extends Error {
 interface TimedLine { at: number; data: Uint8Array }
 
 const TIMED_LINE = /^@(\d+) (.*)$/;
+const AT = 0x40;
 
 export class InputScript {
   private constructor(private readonly timed: TimedLine[], private readonly untimed: Uint8Array[]) {}
@@ -27,11 +29,8 @@ export class InputScript {
 
   static parse(bytes: Uint8Array, where = 'input'): InputScript {
     const lines = splitLines(bytes);
-    const nonEmpty = lines.filter((line) => line.length > 0);
-    const textLines = nonEmpty.map((line) => Buffer.from(line).toString('latin1'));
-    if (nonEmpty.length && textLines.every((line) => TIMED_LINE.test(line))) {
-      return new InputScript(parseTimed(textLines, where), []);
-    }
+    const first = lines.find((line) => !isBlank(line));
+    if (first && first[0] === AT) return new InputScript(parseTimed(lines, where), []);
     return new InputScript([], lines.map(withNewline).filter((l) => l.length > 0));
   }
 
@@ -60,18 +59,32 @@ function splitLines(bytes: Uint8Array): Uint8Array[] {
   return lines;
 }
 
+/** Empty or only spaces, tabs and CRs: skipped in a timed script, and never its first line. */
+function isBlank(line: Uint8Array): boolean {
+  return line.every((byte) => byte === 0x20 || byte === 0x09 || byte === 0x0d);
+}
+
 function withNewline(line: Uint8Array): Uint8Array {
   return line.length ? Buffer.concat([line, Buffer.from('\n')]) : line;
 }
 
-function parseTimed(lines: string[], where: string): TimedLine[] {
+function parseTimed(lines: Uint8Array[], where: string): TimedLine[] {
   let previous = 0;
-  return lines.map((line, index) => {
-    const [, count, text] = TIMED_LINE.exec(line)!;
+  const timed: TimedLine[] = [];
+  lines.forEach((bytes, index) => {
+    if (isBlank(bytes)) return;
+    const line = Buffer.from(bytes).toString('latin1').replace(/\r$/, '');
+    const match = TIMED_LINE.exec(line);
+    if (!match) {
+      const shown = line.length > 40 ? `${line.slice(0, 40)}...` : line;
+      throw new InputScriptError(`${where}:${index + 1}: expected '@<instruction-count> <text>' (the file starts with a timed line, so every line must be one), got ${JSON.stringify(shown)}`);
+    }
+    const [, count, text] = match;
     const at = Number(count);
     if (!Number.isSafeInteger(at)) throw new InputScriptError(`${where}:${index + 1}: instruction count ${count} is too large`);
     if (at < previous) throw new InputScriptError(`${where}:${index + 1}: instruction count ${at} is before the previous line's ${previous}`);
     previous = at;
-    return { at, data: Buffer.from(`${text}\n`, 'latin1') };
+    timed.push({ at, data: Buffer.from(`${text}\n`, 'latin1') });
   });
+  return timed;
 }

@@ -8,11 +8,14 @@
 //    same JIT state as the original.
 // Idle time counts as instructions at the nominal rate (like QEMU's icount): a halted guest still
 // advances the count, so every step moves it forward and no two boundaries share a name.
+// Inside a step it can also execute single instructions (stepTo), given the StepRecord a whole-step
+// run emitted for it, to stop at any exact count (see interpreter.ts and docs/debugging.md).
 import { V86 as V86Class } from 'v86';
 import { Clock, ClockMode, INSTRUCTIONS_PER_MS, createClock } from './clock';
 import { GuestImage } from './image';
 import { Nondeterminism, InputEvent } from './nondet';
 import { StateHasher, differingPages, hashBytes, loadHasher, pageHashes, stateHash } from './hash';
+import { Interpreter } from './interpreter';
 import { TscState } from './tsc';
 import { v86Module } from './v86wasm';
 import * as v86 from './v86types';
@@ -22,8 +25,21 @@ export const DEFAULT_MEMORY_MIB = 32;
 const FLAG_INTERRUPT = 0x200;
 /** Smallest idle skip, so a masked timer that is always "due" cannot stall the count. */
 const MIN_IDLE_MS = 0.001;
+/**
+ * Epochs come every E executed instructions, so an idle guest does not hash its memory over and
+ * over; but at least every IDLE_EPOCH_FACTOR·E of count (idle time included), so an idle guest still
+ * gets divergence checks and checkpoints (a new backup is cloned at one).
+ */
+const IDLE_EPOCH_FACTOR = 10;
 /** Largest idle skip: bounds how far past a wanted instruction count an input can land. */
 const MAX_IDLE_MS = 1;
+/**
+ * CPU fields that v86's save_state stores as its view objects instead of their values, so that
+ * restore_state neither restores them nor leaves the views in place: snapshots carry them.
+ */
+const UNSAVED_CPU_FIELDS = ['last_result', 'fpu_status_word', 'mxcsr'] as const;
+/** What main_loop returns for a guest halted with interrupts off. */
+const DEAD_IDLE_MS = 100;
 
 export interface BiosFiles { bios: Uint8Array; vgaBios: Uint8Array; initrd?: Uint8Array }
 
@@ -53,9 +69,49 @@ export interface MachineEvents {
   epoch?: (epoch: Epoch) => void;
   /** An input was delivered to the guest. */
   input?: (input: InputEvent) => void;
+  /** A whole step ended (after its epoch, if it reached one). */
+  step?: (step: StepRecord) => void;
 }
 
 export type RunEnd = 'limit' | 'halted' | 'idle';
+
+/** One step as a whole-step run executed it: enough to execute it again one instruction at a time. */
+export interface StepRecord {
+  /** The boundaries it started and ended at. */
+  from: number;
+  to: number;
+  /**
+   * The counts v86's timers ran with, in order: at a halted start, mid-slice when the guest executed
+   * HLT, and at the end. Mid-slice, v86 reads a counter that moves only at block ends, so the count it
+   * sees depends on the JIT's blocks: a run that steps single instructions must be told it.
+   */
+  timers: number[];
+  /**
+   * Idle time at the end of the step, as instructions: a step that starts halted skips ahead when the
+   * guest is halted again at its end (or is the end: 1). It is the whole step when the guest never woke.
+   */
+  idle: number;
+}
+
+/** Why `stepTo` returned. */
+export type InstructionStop = 'target' | 'breakpoint' | 'end of step';
+
+/** Executing a step one instruction at a time did not reproduce what the whole-step run recorded. */
+export class StepDivergence extends Error {
+  override name = 'StepDivergence';
+}
+
+/** The step a machine is executing one instruction at a time. */
+interface Stepping {
+  step: StepRecord;
+  /** v86's counter when the step began. */
+  counter: number;
+  /** How many of the step's recorded timer runs have happened. */
+  timers: number;
+  startedHalted: boolean;
+  /** What main_loop returned when the slice ended halted with the step's idle time still to skip. */
+  idlePending?: number;
+}
 
 /** The machine whose code is running right now (v86's device code reads time through a global). */
 let active: Machine | undefined;
@@ -85,14 +141,26 @@ export class Machine {
   private cpu!: v86.Cpu;
   private tsc!: TscState;
   private count = 0;
+  private idleInstructions = 0;
   private lastCounter = 0;
-  private rtcStart = 0;
+  /** The guest's wall-clock time at power-on; taken (logged) before the first step, not at create. */
+  private rtcStart: number | undefined;
   private idleMs = 0;
   private outputBuffer: number[] = [];
   private ended = false;
-  private nextEpochAt: number;
+  /** When the next epoch is due: E more executed instructions, or IDLE_EPOCH_FACTOR·E of count. */
+  private epochs = { index: 0, nextExecuted: 0, nextCount: 0 };
   private lastEpoch: Epoch | undefined;
   private listeners: MachineEvents = {};
+  private observers: MachineEvents[] = [];
+  private interpreter!: Interpreter;
+  private unsavedViews!: Int32Array[];
+  private runTimers!: (acpi: boolean, now: number) => number;
+  /** Timer counts of the whole step in progress. */
+  private stepTimers: number[] = [];
+  private stepping: Stepping | undefined;
+  /** Instructions were executed singly since the last restore, so the JIT state is not a whole-step run's. */
+  private stepped = false;
   /** JIT code compiled during the current slice, installed when it ends. */
   readonly compiled: (() => void)[] = [];
 
@@ -106,7 +174,7 @@ export class Machine {
     };
     this.nondet = options.nondet;
     this.clock = createClock(this.options.clock, () => this.nondet);
-    this.nextEpochAt = this.options.epochLength;
+    this.epochs = { index: 0, nextExecuted: this.options.epochLength, nextCount: IDLE_EPOCH_FACTOR * this.options.epochLength };
   }
 
   /** Boots a machine (stopped at instruction 0, before the guest's first instruction). */
@@ -115,8 +183,26 @@ export class Machine {
     await loadHasher();
     const machine = new Machine(options);
     await machine.start();
-    machine.rtcStart = options.nondet.rtc(0);
     return machine;
+  }
+
+  /**
+   * Takes the RTC's power-on time from the nondeterminism source. It happens at the first step rather
+   * than in create(), so a backup can boot its machine before the first log entry has arrived.
+   */
+  private powerOn(): void {
+    if (this.rtcStart !== undefined) return;
+    this.rtcStart = this.nondet.rtc(this.count);
+    this.startRtc();
+  }
+
+  /**
+   * v86's RTC takes the host's Date.now() when it is made, and keeps it until its first timer run: set
+   * it to what the guest's clock says at power-on, so the boot state depends on the RTC value alone.
+   */
+  private startRtc(): void {
+    const rtc = this.cpu.devices.rtc;
+    rtc.rtc_time = rtc.last_update = Math.floor(this.rtcStart! + this.clock.peek());
   }
 
   private async start(): Promise<void> {
@@ -143,6 +229,8 @@ export class Machine {
     });
     this.cpu = this.emulator.v86.cpu;
     v86.checkV86Internals(this.cpu);
+    this.interpreter = new Interpreter(this.cpu.wasm_memory, this.cpu, this.wasmExports!);
+    this.unsavedViews = UNSAVED_CPU_FIELDS.map((field) => this.cpu[field]);
     this.tsc = new TscState(this.cpu.wasm_memory);
     this.emulator.add_listener('serial0-output-byte', (byte: number) => this.outputBuffer.push(byte));
     this.lastCounter = this.cpu.instruction_counter[0];
@@ -150,18 +238,26 @@ export class Machine {
     this.emulator.v86.cpu.devices.pci.set_state = restorePciState(this.emulator.v86.cpu.devices.pci);
   }
 
+  private wasmExports: v86.WasmExports | undefined;
+
   private async instantiate(imports: { env: Record<string, unknown> }): Promise<v86.WasmExports> {
     const env = imports.env;
     const runHardwareTimers = env.run_hardware_timers as (acpi: boolean, now: number) => number;
     env.microtick = () => this.clock.read();
     env.get_rand_int = () => this.nondet.random(this.count);
-    env.run_hardware_timers = (acpi: boolean) => {
-      this.syncCount();
+    this.runTimers = (acpi: boolean) => {
+      if (this.stepping) this.count = this.recordedTimer(this.stepping);
+      else {
+        this.syncCount();
+        this.stepTimers.push(this.count);
+      }
       this.clock.latch(this.count);
       return runHardwareTimers(acpi, this.clock.read());
     };
+    env.run_hardware_timers = this.runTimers;
     const instance = new WebAssembly.Instance(v86Module().module, imports as WebAssembly.Imports);
-    return instance.exports as unknown as v86.WasmExports;
+    this.wasmExports = instance.exports as unknown as v86.WasmExports;
+    return this.wasmExports;
   }
 
   /** Where nondeterministic values come from from now on (record live, or replay a log). */
@@ -173,9 +269,23 @@ export class Machine {
     this.listeners = { ...this.listeners, ...events };
   }
 
+  /** Listens as well, beside `on`'s listeners and other observers; returns how to stop. */
+  observe(events: MachineEvents): () => void {
+    this.observers.push(events);
+    return () => { this.observers = this.observers.filter((o) => o !== events); };
+  }
+
+  private emit<K extends keyof MachineEvents>(event: K, ...args: Parameters<NonNullable<MachineEvents[K]>>): void {
+    for (const listeners of [this.listeners, ...this.observers]) {
+      (listeners[event] as ((...a: typeof args) => void) | undefined)?.(...args);
+    }
+  }
+
   /** The 64-bit instruction count (idle time included at the nominal rate). */
   get instructions(): number {
-    return this.count;
+    const stepping = this.stepping;
+    if (!stepping) return this.count;
+    return stepping.step.from + ((this.interpreter.counter - stepping.counter) >>> 0);
   }
 
   /** Halted with interrupts disabled: the guest can never run again. */
@@ -213,9 +323,20 @@ export class Machine {
   /** Runs until the count reaches `limit` (at the first boundary at or past it), or the guest ends. */
   run(limit: number): RunEnd {
     return this.activate(() => {
-      while (!this.ended && this.count < limit) this.stepActive();
+      while (!this.ended && this.count < limit) {
+        this.stepActive();
+        if (this.waitsForHostTime) return 'idle';
+      }
       return this.ended ? 'halted' : 'limit';
     });
+  }
+
+  /**
+   * Halted with the host clock: the guest's next timer is `idleHint` ms of real time away, so the
+   * caller should wait (or deliver input) rather than step again at once.
+   */
+  get waitsForHostTime(): boolean {
+    return this.options.clock === 'host' && this.isHalted && !this.ended;
   }
 
   /** One step: delivers the inputs due at this boundary, then runs to the next boundary. */
@@ -225,14 +346,17 @@ export class Machine {
 
   private stepActive(): void {
     if (this.ended) return;
+    if (this.stepped) throw new Error(`instructions were stepped singly since the last restore (now at ${this.instructions}): restore a checkpoint before running whole steps`);
+    this.powerOn();
     this.deliverInputs();
     const before = this.count;
-    if (this.isHalted) this.stepHalted();
-    else this.mainLoop();
+    this.stepTimers = [];
+    const idle = this.isHalted ? this.stepHalted() : (this.mainLoop(), 0);
     this.syncCount();
     if (this.count === before) throw new Error(`machine did not advance at instruction ${before}`);
     this.flushOutput();
-    if (this.count >= this.nextEpochAt) this.reachEpoch();
+    if (this.executedInstructions >= this.epochs.nextExecuted || this.count >= this.epochs.nextCount) this.reachEpoch();
+    this.emit('step', { from: before, to: this.count, timers: this.stepTimers, idle });
   }
 
   /** One slice; JIT code it compiled is installed at its end. */
@@ -242,22 +366,41 @@ export class Machine {
     return idleMs;
   }
 
-  private stepHalted(): void {
+  /** Returns the idle time skipped at the end, as instructions (0 when the guest is running). */
+  private stepHalted(): number {
     this.idleMs = this.mainLoop();
-    if (!this.isHalted) return;
+    if (!this.isHalted) return 0;
+    const before = this.count;
+    this.skipIdle();
+    return this.count - before;
+  }
+
+  /** The guest stays halted: count its idle time (or, with interrupts off, its end) as instructions. */
+  private skipIdle(): void {
     if (!(this.cpu.flags[0] & FLAG_INTERRUPT)) {
       this.ended = true;
-      this.count += 1;
+      this.idle(1);
       return;
     }
-    this.count += Math.round(Math.min(Math.max(this.idleMs, MIN_IDLE_MS), MAX_IDLE_MS) * INSTRUCTIONS_PER_MS);
+    this.idle(Math.round(Math.min(Math.max(this.idleMs, MIN_IDLE_MS), MAX_IDLE_MS) * INSTRUCTIONS_PER_MS));
     this.clock.latch(this.count);
+  }
+
+  /** Idle time moves the count (it names boundaries) but not the epochs (they count executed instructions). */
+  private idle(instructions: number): void {
+    this.count += instructions;
+    this.idleInstructions += instructions;
+  }
+
+  /** Instructions the guest actually executed: what epochs are measured in, so an idle guest hashes nothing. */
+  get executedInstructions(): number {
+    return this.count - this.idleInstructions;
   }
 
   private deliverInputs(): void {
     for (const input of this.nondet.inputsAt(this.count)) {
       this.deliver(input);
-      this.listeners.input?.(input);
+      this.emit('input', input);
     }
   }
 
@@ -278,21 +421,23 @@ export class Machine {
     if (!this.outputBuffer.length) return;
     const data = Uint8Array.from(this.outputBuffer);
     this.outputBuffer = [];
-    this.listeners.output?.(data, this.count);
+    this.emit('output', data, this.count);
   }
 
   private reachEpoch(): void {
     this.canonicalize();
     const pages = pageHashes(this.memory);
     const epoch: Epoch = {
-      index: Math.floor(this.count / this.options.epochLength),
+      index: ++this.epochs.index,
       at: this.count,
       hash: stateHash(pages, this.cpuAndDeviceHash()),
       pages,
     };
-    this.nextEpochAt = (epoch.index + 1) * this.options.epochLength;
+    const length = this.options.epochLength;
+    this.epochs.nextExecuted = (Math.floor(this.executedInstructions / length) + 1) * length;
+    this.epochs.nextCount = this.count + IDLE_EPOCH_FACTOR * length;
     this.lastEpoch = epoch;
-    this.listeners.epoch?.(epoch);
+    this.emit('epoch', epoch);
   }
 
   /** Empties the JIT cache: a restored machine starts with an empty one, so both must match here. */
@@ -317,7 +462,7 @@ export class Machine {
       pic: hash(cpu.get_state_pic()),
       'serial input': hash(this.serialInput),
       tsc: hash(this.tsc.read()),
-      clock: hash([this.count, this.clock.state.last, this.clock.state.base, this.rtcStart]),
+      clock: hash([this.count, this.idleInstructions, this.clock.state.last, this.clock.state.base, this.rtcStart ?? null]),
     };
     for (const name of v86.HASHED_DEVICES) components[name] = hash(cpu.devices[name] ?? null);
     return components;
@@ -343,7 +488,7 @@ export class Machine {
   private activate<T>(body: () => T): T {
     const previous = active;
     active = this;
-    Date.now = () => Math.floor(this.rtcStart + this.clock.peek());
+    Date.now = () => Math.floor((this.rtcStart ?? 0) + this.clock.peek());
     WebAssembly.instantiate = instantiateAtSliceEnd as typeof WebAssembly.instantiate;
     try {
       return body();
@@ -356,6 +501,133 @@ export class Machine {
     }
   }
 
+  // ---- single instructions ----
+
+  /**
+   * Executes guest instructions one at a time, as v86's interpreter does, towards count `target`,
+   * inside the step `step` describes (recorded by a whole-step run; the machine is at its start or
+   * inside it). Stops at `target`, or one below it when the next instruction is an STI (v86 executes
+   * it together with the instruction after it); at the end of the step, having done there what
+   * main_loop does, so the machine is at that boundary exactly as a whole step leaves it; or before an
+   * instruction whose EIP `stopBefore` accepts. An idle step cannot be entered: the machine stays at
+   * its start until `target` reaches its end, then skips it whole.
+   * Afterwards the machine is stepped (its JIT state is not a whole-step run's): it shows the guest's
+   * state exactly, and refuses whole steps and snapshots until a checkpoint is restored.
+   */
+  stepTo(target: number, step: StepRecord, stopBefore?: (eip: number) => boolean): InstructionStop {
+    return this.activate(() => {
+      if (!this.stepping) {
+        if (step.from !== this.count) throw new RangeError(`the step starts at ${step.from}, the machine is at boundary ${this.count}`);
+        const neverWakes = step.idle === step.to - step.from;
+        if (this.ended || target <= this.count || (neverWakes && target < step.to)) return 'target';
+        // No instruction runs in it, so a whole step perturbs nothing.
+        if (neverWakes && !this.stepped) this.stepActive();
+        else this.enterStep(step);
+        if (!this.stepping) return target <= this.count ? 'target' : 'end of step';
+      } else if (this.stepping.step.from !== step.from) {
+        throw new RangeError(`the machine is inside the step from ${this.stepping.step.from}, not the one from ${step.from}`);
+      }
+      if (this.stepping.idlePending === undefined) return this.stepInside(this.stepping, target, stopBefore);
+      return this.skipPendingIdle(this.stepping, target);
+    });
+  }
+
+  /** Whether instructions were stepped singly since the last restore. */
+  get isStepped(): boolean {
+    return this.stepped;
+  }
+
+  /** Whether the machine is inside a step it executes one instruction at a time (not at a boundary). */
+  get isInsideStep(): boolean {
+    return this.stepping !== undefined;
+  }
+
+  /**
+   * What main_loop does before its first block: inputs, a clock reading and, when halted, the timers
+   * and IRQs; if the guest stays halted the step is an idle skip, done here whole.
+   */
+  private enterStep(step: StepRecord): void {
+    this.powerOn();
+    this.deliverInputs();
+    const stepping: Stepping = { step, counter: this.interpreter.counter, timers: 0, startedHalted: this.isHalted };
+    this.stepping = stepping;
+    this.stepped = true;
+    const start = this.clock.read();
+    if (!this.isHalted) return;
+    const interrupts = (this.cpu.flags[0] & FLAG_INTERRUPT) !== 0;
+    const timerMs = interrupts ? this.runTimers(this.acpi, start) : DEAD_IDLE_MS;
+    if (interrupts) this.cpu.handle_irqs();
+    if (this.isHalted) this.finishIdle(stepping, timerMs);
+  }
+
+  private stepInside(stepping: Stepping, target: number, stopBefore?: (eip: number) => boolean): InstructionStop {
+    const { step } = stepping;
+    const sliceEnd = step.to - step.idle;
+    const interpreter = this.interpreter;
+    for (;;) {
+      const at = this.instructions;
+      if (at === sliceEnd) return this.endSlice(stepping, target);
+      if (at > sliceEnd || interpreter.halted) {
+        throw new StepDivergence(`stepping diverged from the recorded run: ${interpreter.halted ? 'halted' : 'still running'} at ${at}, the slice ends at ${sliceEnd}`);
+      }
+      if (stopBefore?.(interpreter.eip)) return 'breakpoint';
+      if (at >= target || (at + 1 === target && interpreter.nextIsSti())) return 'target';
+      // In bulk up to the last instruction before the target, which needs the STI check above.
+      const bulk = Math.min(target - 1, sliceEnd) - at;
+      if (bulk > 0) interpreter.run(bulk, stopBefore);
+      else interpreter.execute();
+    }
+  }
+
+  /** What main_loop does after the slice's last block: a clock reading, the timers, IRQs. */
+  private endSlice(stepping: Stepping, target: number): InstructionStop {
+    const timerMs = this.runTimers(this.acpi, this.clock.read());
+    this.cpu.handle_irqs();
+    if (!stepping.step.idle) {
+      if (stepping.startedHalted) this.idleMs = 0;
+      this.count = stepping.step.to;
+      this.leaveStep(stepping);
+      return target <= this.count ? 'target' : 'end of step';
+    }
+    if (!this.isHalted) throw new StepDivergence(`stepping diverged from the recorded run: running at ${this.instructions}, recorded halted`);
+    stepping.idlePending = timerMs;
+    return this.skipPendingIdle(stepping, target);
+  }
+
+  /** The guest is halted at the end of the slice: stays there, or skips the step's idle time. */
+  private skipPendingIdle(stepping: Stepping, target: number): InstructionStop {
+    if (target < stepping.step.to) return 'target';
+    this.finishIdle(stepping, stepping.idlePending!);
+    return target <= this.count ? 'target' : 'end of step';
+  }
+
+  private finishIdle(stepping: Stepping, mainLoopMs: number): void {
+    this.idleMs = mainLoopMs;
+    this.count = this.instructions;
+    this.skipIdle();
+    this.leaveStep(stepping);
+  }
+
+  private leaveStep(stepping: Stepping): void {
+    const { step } = stepping;
+    if (this.count !== step.to || stepping.timers !== step.timers.length) {
+      throw new StepDivergence(`stepping diverged from the recorded run: the step from ${step.from} ended at ${this.count} after ${stepping.timers} timer runs, recorded ${step.to} after ${step.timers.length}`);
+    }
+    this.lastCounter = this.cpu.instruction_counter[0];
+    this.stepping = undefined;
+    this.flushOutput();
+  }
+
+  private recordedTimer(stepping: Stepping): number {
+    const at = stepping.step.timers[stepping.timers++];
+    if (at === undefined) throw new StepDivergence(`stepping diverged from the recorded run: more timer runs than the ${stepping.step.timers.length} recorded in the step from ${stepping.step.from}`);
+    return at;
+  }
+
+  private get acpi(): boolean {
+    return this.cpu.acpi_enabled[0] !== 0;
+  }
+
   // ---- snapshots (checkpoints) ----
 
   /**
@@ -364,6 +636,7 @@ export class Machine {
    * what this one computes from here; taken elsewhere it canonicalizes the JIT first.
    */
   snapshot(): Uint8Array {
+    if (this.stepped) throw new Error(`instructions were stepped singly since the last restore (now at ${this.instructions}): snapshots are taken at whole-step boundaries`);
     this.canonicalize();
     // save_state reads the TSC: undo that reading so taking a snapshot changes nothing.
     const clock = this.clock.state;
@@ -382,11 +655,13 @@ export class Machine {
       counter: this.lastCounter,
       clock,
       rtcStart: this.rtcStart,
-      nextEpochAt: this.nextEpochAt,
+      epochs: this.epochs,
+      idleInstructions: this.idleInstructions,
       ended: this.ended,
       idleMs: this.idleMs,
       serialInput: [...this.serialInput],
       tsc,
+      unsaved: this.unsavedViews.map((view) => view[0]),
     };
     return encodeSnapshot(header, state);
   }
@@ -422,17 +697,24 @@ export class Machine {
     this.cpu.instruction_counter[0] = header.counter;
     this.clock.state = header.clock;
     this.activate(() => this.emulator.v86.restore_state(arrayBuffer(state)));
+    UNSAVED_CPU_FIELDS.forEach((field, i) => {
+      this.cpu[field] = this.unsavedViews[i];
+      if (header.unsaved) this.unsavedViews[i][0] = header.unsaved[i];
+    });
     this.clock.state = header.clock;
     this.cpu.instruction_counter[0] = header.counter;
     this.cpu.jit_clear_cache();
     this.count = header.count;
     this.lastCounter = header.counter;
     this.rtcStart = header.rtcStart;
-    this.nextEpochAt = header.nextEpochAt;
+    this.epochs = { ...header.epochs };
+    this.idleInstructions = header.idleInstructions;
     this.ended = header.ended;
     this.idleMs = header.idleMs;
     this.serialInput.splice(0, Infinity, ...header.serialInput);
     this.tsc.write(header.tsc);
+    this.stepping = undefined;
+    this.stepped = false;
   }
 
   // ---- inspection ----
@@ -474,12 +756,15 @@ interface SnapshotHeader {
   count: number;
   counter: number;
   clock: { last: number; base: number };
-  rtcStart: number;
-  nextEpochAt: number;
+  rtcStart: number | undefined;
+  epochs: { index: number; nextExecuted: number; nextCount: number };
+  idleInstructions: number;
   ended: boolean;
   idleMs: number;
   serialInput: number[];
   tsc: string[];
+  /** UNSAVED_CPU_FIELDS, in order (absent from snapshots of older versions). */
+  unsaved?: number[];
 }
 
 function encodeSnapshot(header: SnapshotHeader, state: Uint8Array): Uint8Array {

@@ -40,6 +40,7 @@ export class Primary {
   private slowMs = 0;
   private wallBase = 0;
   private guestBase = 0;
+  private lastBeatSeq = 0;
   entriesSent = 0;
 
   constructor(private readonly host: HostContext, lastSeq: number, options: { waitForBackup: boolean }) {
@@ -53,7 +54,7 @@ export class Primary {
       this.wakeup.wake();
     });
     this.detector = new Detector(host.config.detector);
-    this.detector.on('heartbeat', () => this.sendToBackup({ kind: 'heartbeat', seq: this.seq, at: this.machine?.instructions ?? 0, role: 'primary' }));
+    this.detector.on('heartbeat', () => this.heartbeat());
     this.detector.on('suspect', (silentMs) => void this.backupSilent(`no word from the backup for ${Math.round(silentMs)} ms`));
   }
 
@@ -102,6 +103,17 @@ export class Primary {
     if (frame.kind !== 'heartbeat') this.entriesSent++;
   }
 
+  /**
+   * To the backup, and to backups waiting to be cloned: this primary is alive, and has logged
+   * everything up to the boundary it is at (so the backup may replay that far).
+   */
+  private heartbeat(): void {
+    this.lastBeatSeq = this.seq;
+    const beat = { kind: 'heartbeat', seq: this.seq, at: this.machine?.instructions ?? 0, role: 'primary' } as const;
+    this.sendToBackup(beat);
+    for (const waiting of this.cloneRequests) if (!waiting.isClosed) waiting.send(beat);
+  }
+
   private reachEpoch(epoch: Epoch): void {
     this.log({ kind: 'epoch', at: epoch.at, epoch: epoch.index, hash: epoch.hash, pages: epoch.pages.length });
     this.pageHashes.set(epoch.index, epoch);
@@ -114,6 +126,7 @@ export class Primary {
   // ---- backups ----
 
   private accept(channel: Channel): void {
+    this.host.configureChannel(channel);
     channel.on('message', (frame) => this.fromBackup(channel, frame));
     channel.on('close', () => { if (this.backup === channel) this.host.log(`backup channel closed; waiting for it to reconnect`); });
   }
@@ -157,6 +170,12 @@ export class Primary {
     for (const entry of this.unacked) if (entry.seq >= seq) this.sendToBackup(entry);
     if (fresh) this.host.report({ type: 'backup-attached', id: this.host.config.id, at: this.machine.instructions, cloned: false });
     this.wakeup.wake();
+  }
+
+  /** A backup asked to be cloned but no epoch boundary will come: the guest has ended. */
+  private cloneIfIdle(): void {
+    if (!this.machine.isEnded) return;
+    for (const channel of this.cloneRequests.splice(0)) this.cloneTo(channel);
   }
 
   /** FT VMotion: a snapshot at this epoch boundary, then the log from the next entry on. */
@@ -214,6 +233,7 @@ export class Primary {
       if (this.machine.isEnded) return this.guestEnded();
       this.machine.run(this.host.limit(this.machine.instructions + BATCH_INSTRUCTIONS));
       this.host.afterBatch(this.machine);
+      if (this.seq !== this.lastBeatSeq) this.heartbeat();
       if (this.backup && this.machine.instructions - this.backupAt > this.host.config.maxLag) await this.sleep(1);
       if (this.slowMs) await this.sleep(this.slowMs);
       await this.pace();
@@ -229,7 +249,8 @@ export class Primary {
   private async pace(): Promise<void> {
     const ahead = this.machine.guestTimeMs - this.guestBase - (performance.now() - this.wallBase);
     if (ahead < -MAX_CATCH_UP_MS) this.resetPacing();
-    if (this.machine.isHalted && !this.recorder.hasPending && ahead > 0) await this.sleep(Math.min(ahead, 10));
+    if (this.machine.waitsForHostTime && !this.recorder.hasPending) await this.sleep(Math.min(this.machine.idleHint, 10));
+    else if (this.machine.isHalted && !this.recorder.hasPending && ahead > 0) await this.sleep(Math.min(ahead, 10));
     else await new Promise((resolve) => setImmediate(resolve));
   }
 
@@ -237,10 +258,15 @@ export class Primary {
     return this.wakeup.sleep(ms);
   }
 
+  /** The guest halted for good: log it, let the backup catch up, and keep serving clones until stopped. */
   private async guestEnded(): Promise<void> {
     this.log({ kind: 'control', at: this.machine.instructions, op: 'shutdown', detail: 'guest halted' });
     while (this.backup && !this.backup.isClosed && this.acked < this.seq) await this.sleep(10);
     this.host.report({ type: 'guest-ended', id: this.host.config.id, at: this.machine.instructions });
+    while (this.running) {
+      this.cloneIfIdle();
+      await this.sleep(50);
+    }
   }
 
   slow(ms: number): void {

@@ -91,6 +91,7 @@ export async function runGuest(options: RunOptions): Promise<RunResult> {
     const data = input?.due(machine.instructions, machine.serialInputPending === 0);
     if (data) recorder.queue('serial', data);
     machine.step();
+    if (machine.waitsForHostTime && !options.replay) await new Promise((resolve) => setTimeout(resolve, Math.min(machine.idleHint, 10)));
     if (!pendingCheckpoint) continue;
     const snapshot = machine.snapshot();
     if (options.snapshotTo && snapshotAt === undefined && pendingCheckpoint.at >= options.snapshotTo.at) {

@@ -33,11 +33,15 @@ export interface Cpu {
   sreg: Uint16Array;
   instruction_pointer: Int32Array;
   previous_ip: Int32Array;
+  last_virt_eip: Int32Array;
+  eip_phys: Int32Array;
+  acpi_enabled: Uint8Array;
   cr: Int32Array;
   segment_offsets: Int32Array;
   is_32: Uint8Array;
   mem8: Uint8Array;
   main_loop(): number;
+  handle_irqs(): void;
   jit_clear_cache(): void;
   write_blob(bytes: Uint8Array, address: number): void;
   get_eflags(): number;
@@ -54,8 +58,11 @@ export const CPU_STATE_FIELDS = [
   'idtr_offset', 'idtr_size', 'gdtr_offset', 'gdtr_size', 'cr', 'cpl', 'is_32', 'stack_size_32',
   'in_hlt', 'flags', 'flags_changed', 'last_op1', 'last_op_size', 'instruction_pointer', 'previous_ip',
   'reg32', 'sreg', 'dreg', 'reg_xmm32s', 'fpu_st', 'fpu_stack_empty', 'fpu_stack_ptr',
-  'fpu_control_word', 'tss_size_32',
+  'fpu_control_word', 'tss_size_32', 'last_result', 'fpu_status_word', 'mxcsr',
 ] as const;
+
+/** CPU fields that single-instruction stepping reads or writes besides those (see interpreter.ts). */
+const STEPPING_FIELDS = ['last_virt_eip', 'eip_phys', 'acpi_enabled', 'instruction_counter', 'mem8', 'wasm_memory'] as const;
 
 /** Devices whose state is hashed (VGA's framebuffer is large and unused by serial guests, but hashed too). */
 export const HASHED_DEVICES = ['pit', 'rtc', 'uart0', 'dma', 'ps2', 'pci', 'vga', 'fdc'] as const;
@@ -86,8 +93,8 @@ export function readRegisters(cpu: Cpu): Registers {
 /** Throws, naming each missing piece, if this v86 build lacks an internal Lockstep uses. */
 export function checkV86Internals(cpu: Cpu): void {
   const missing = [
-    ...CPU_STATE_FIELDS.filter((f) => cpu[f] === undefined),
-    ...['main_loop', 'jit_clear_cache', 'get_eflags', 'get_state_pic', 'write_blob'].filter((f) => typeof cpu[f] !== 'function'),
+    ...[...CPU_STATE_FIELDS, ...STEPPING_FIELDS].filter((f) => cpu[f] === undefined),
+    ...['main_loop', 'handle_irqs', 'jit_clear_cache', 'get_eflags', 'get_state_pic', 'write_blob'].filter((f) => typeof cpu[f] !== 'function'),
     ...HASHED_DEVICES.filter((d) => !(d in cpu.devices)).map((d) => `devices.${d}`),
   ];
   if (missing.length) throw new Error(`v86 internals moved (is v86 still 0.5.462?): missing cpu.${missing.join(', cpu.')}`);

@@ -5,6 +5,7 @@ import { strict as assert } from 'node:assert';
 import { loadImage } from '../../src/ft/image';
 import { InputScript } from '../../src/ft/inputscript';
 import { RunResult, runGuest } from '../../src/ft/run';
+import { spinChecksum } from '../support/guests';
 
 const EPOCH = 10_000_000;
 /** Virtual clock: 1 instruction = 1 ns of guest time. */
@@ -34,25 +35,6 @@ async function converse(guest: 'kv' | 'lock', ready: string, exchange: [string, 
   const { lines } = await run(guest, { input, cmdline });
   const expected = [ready, ...exchange.map(([, reply]) => reply).filter((r): r is string => r !== null), `${guest} bye`];
   assert.deepEqual(lines, expected);
-}
-
-// ---- spin: the checksum, computed from guests/spin/spin.c's algorithm ----
-
-function spinChecksum(iterations: number): string {
-  const table = new Uint32Array(1024);
-  for (let i = 0; i < 1024; i++) table[i] = Math.imul(i, 0x01000193) + 0x811c9dc5;
-  let x = 0x9e3779b9;
-  for (let i = 0; i < iterations; i++) {
-    const idx = x >>> 22;
-    const a = table[idx];
-    x = Math.imul(x ^ a, 0x85ebca6b) >>> 0;
-    x = (x ^ (x >>> 13)) >>> 0;
-    x = (x + i) >>> 0;
-    table[idx] = a + ((x << 7) | (x >>> 25));
-  }
-  let sum = x;
-  for (let i = 0; i < 1024; i++) sum = Math.imul(sum ^ table[i], 0x01000193) >>> 0;
-  return sum.toString(16).padStart(8, '0');
 }
 
 describe('guest functions', function () {

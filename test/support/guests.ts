@@ -4,7 +4,7 @@ import { loadImage } from '../../src/ft/image';
 import { InputScript } from '../../src/ft/inputscript';
 import { RunOptions } from '../../src/ft/run';
 
-export const TEST_EPOCH = 10_000_000;
+export const TEST_EPOCH = 2_000_000;
 
 const KV_SCRIPT = [
   '1 1 PUT a x', '2 1 PUT b y', '1 2 APPEND a z', '2 2 GET a', '1 3 GET b', '1 3 GET b',
@@ -30,4 +30,25 @@ export function shortRun(guest: TestGuest, extra: Partial<RunOptions> = {}): Run
     ticker: { cmdline: 'hz=1000 ticks=250 every=50' },
   };
   return { ...base, ...perGuest[guest], ...extra };
+}
+
+/**
+ * spin's checksum for `iterations` steps, computed here from guests/spin/spin.c's algorithm, so a
+ * wrong build or a wrong emulation of the guest shows as a mismatch.
+ */
+export function spinChecksum(iterations: number): string {
+  const table = new Uint32Array(1024);
+  for (let i = 0; i < 1024; i++) table[i] = Math.imul(i, 0x01000193) + 0x811c9dc5;
+  let x = 0x9e3779b9;
+  for (let i = 0; i < iterations; i++) {
+    const idx = x >>> 22;
+    const a = table[idx];
+    x = Math.imul(x ^ a, 0x85ebca6b) >>> 0;
+    x = (x ^ (x >>> 13)) >>> 0;
+    x = (x + i) >>> 0;
+    table[idx] = a + ((x << 7) | (x >>> 25));
+  }
+  let sum = x;
+  for (let i = 0; i < 1024; i++) sum = Math.imul(sum ^ table[i], 0x01000193) >>> 0;
+  return sum.toString(16).padStart(8, '0');
 }

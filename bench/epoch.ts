@@ -1,0 +1,101 @@
+// What an epoch costs: hashing guest memory page by page (src/ft/hash.ts) at 32 and 64 MiB against
+// one epoch of execution, the whole epoch work (JIT flush + page hashes + CPU/device hash) against the
+// epoch after it, and end to end: spin with the default epoch length against spin with no epochs.
+import { pageHashes } from '../src/ft/hash';
+import { DEFAULT_EPOCH_LENGTH, Machine } from '../src/ft/machine';
+import { Recorder } from '../src/ft/nondet';
+import { BenchContext, BenchmarkModule, RowInput, alternate, collectGarbage, compareRow } from './harness';
+import { image, runLockstep } from './lib/guests';
+import { SPIN_CHECKSUM } from './machine';
+
+/** An epoch length no run here reaches: epochs off. */
+const NO_EPOCHS = 1e15;
+
+function timed(f: () => void): number {
+  const started = performance.now();
+  f();
+  return performance.now() - started;
+}
+
+async function hashing(ctx: BenchContext, memoryMiB: number): Promise<RowInput[]> {
+  const epochLength = ctx.pick(DEFAULT_EPOCH_LENGTH, 1_000_000);
+  // A spin that never ends here, with epochs off so that only the measured hashing happens.
+  const machine = await Machine.create({
+    image: image('spin'),
+    nondet: new Recorder(() => undefined),
+    cmdline: 'iterations=1000000000',
+    memoryMiB,
+    epochLength: NO_EPOCHS,
+  });
+  try {
+    machine.run(ctx.pick(3 * DEFAULT_EPOCH_LENGTH, 1_000_000)); // JIT warm
+    const pairs = ctx.pick(9, 1);
+    const hash: number[] = [];
+    const exec: number[] = [];
+    const work: number[] = [];
+    const execAfterWork: number[] = [];
+    const warmup = ctx.pick(1, 0); // the first hashing of a machine's memory is much slower (cold pages)
+    for (let i = -warmup; i < pairs; i++) {
+      collectGarbage();
+      const h = timed(() => pageHashes(machine.memory));
+      const e = timed(() => machine.run(machine.instructions + epochLength));
+      collectGarbage();
+      const w = timed(() => machine.currentHash());
+      const n = timed(() => machine.run(machine.instructions + epochLength));
+      ctx.log(`epoch ${memoryMiB} MiB ${i < 0 ? 'warm-up' : `${i + 1}/${pairs}`}: hash ${h.toFixed(1)} ms, epoch ${e.toFixed(1)} ms, work ${w.toFixed(1)} ms, next epoch ${n.toFixed(1)} ms`);
+      if (i < 0) continue;
+      hash.push(h);
+      exec.push(e);
+      work.push(w);
+      execAfterWork.push(n);
+    }
+    const epochM = epochLength / 1e6;
+    return [
+      compareRow({
+        name: `page hashes of ${memoryMiB} MiB vs one epoch (${epochM} M instr. of spin)`,
+        unit: 'ms',
+        value: hash,
+        baseline: exec,
+        baselineLabel: 'one epoch of execution',
+        target: '<= 0.1',
+        note: `xxHash64 per 4 KiB page (${(memoryMiB * 256).toLocaleString('en-US')} pages). Target (ours): hashing stays under a tenth of an epoch.`,
+      }),
+      compareRow({
+        name: `epoch work at ${memoryMiB} MiB (JIT flush + page hashes + CPU/device hash) vs the epoch after it`,
+        unit: 'ms',
+        value: work,
+        baseline: execAfterWork,
+        baselineLabel: 'next epoch, JIT recompiling',
+        note: 'Machine.currentHash(), what an epoch boundary does; the epoch after it pays for recompiling the flushed JIT code.',
+      }),
+    ];
+  } finally {
+    machine.destroy();
+  }
+}
+
+async function endToEnd(ctx: BenchContext): Promise<RowInput> {
+  const cmdline = `iterations=${ctx.pick(50_000_000, 100_000)}`;
+  const epochLength = ctx.pick(DEFAULT_EPOCH_LENGTH, 100_000);
+  const { a: withEpochs, b: without } = await alternate(
+    ctx.pick(7, 1),
+    () => runLockstep({ guest: 'spin', cmdline, until: SPIN_CHECKSUM, epochLength }),
+    () => runLockstep({ guest: 'spin', cmdline, until: SPIN_CHECKSUM, epochLength: NO_EPOCHS }),
+    { warmup: ctx.pick(1, 0), log: ctx.log, label: 'spin MIPS epochs|none' },
+  );
+  return compareRow({
+    name: `spin (${(withEpochs[0].instructions / 1e6).toFixed(0)} M instr.): epochs every ${epochLength / 1e6} M instr. vs no epochs`,
+    unit: 'MIPS',
+    value: withEpochs.map((r) => r.mips),
+    baseline: without.map((r) => r.mips),
+    baselineLabel: 'Lockstep, no epochs',
+    note: 'End-to-end cost of epochs on a Lockstep machine (32 MiB): flush, hashes and recompiling.',
+  });
+}
+
+export const epochBenchmark: BenchmarkModule = {
+  name: 'epoch',
+  groups: ['machine'],
+  description: 'Epoch cost: page hashes of 32/64 MiB and the whole epoch work against one epoch of execution',
+  run: async (ctx) => [...(await hashing(ctx, 32)), ...(await hashing(ctx, 64)), await endToEnd(ctx)],
+};

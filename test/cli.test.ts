@@ -1,0 +1,187 @@
+// The `lockstep run` command line, run as a real child process: what it prints for each built-in
+// guest, the --json summary, and the one-line errors (exit status 2) for bad input.
+import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SEABIOS, VGABIOS, skipWithoutBios } from './support/bios';
+import { spinChecksum } from './support/guests';
+
+interface CliResult { status: number; stdout: string; stderr: string }
+
+function lockstep(args: string[]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { maxBuffer: 16 << 20, timeout: 60_000 }, (error, stdout, stderr) => {
+      const status = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+/** Runs and expects success with nothing on stderr. */
+async function ok(args: string[]): Promise<string> {
+  const result = await lockstep(args);
+  assert.equal(result.status, 0, `lockstep ${args.join(' ')} failed: ${result.stderr}`);
+  assert.equal(result.stderr, '', 'nothing on stderr');
+  return result.stdout;
+}
+
+const HEX32 = /^[0-9a-f]{32}$/;
+
+describe('lockstep run (CLI)', function () {
+  this.timeout(120_000);
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'lockstep-cli-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, content: string | Uint8Array) => {
+    const path = join(dir, name);
+    writeFileSync(path, content);
+    return path;
+  };
+
+  describe('prints what each built-in guest prints', () => {
+    it('spin', async () => {
+      assert.equal(await ok(['run', 'spin', '--cmdline', 'iterations=100000']), `spin checksum=${spinChecksum(100_000)} iterations=100000\n`);
+    });
+
+    it('kv, with the demo script (plain input)', async () => {
+      assert.equal(
+        await ok(['run', 'kv', '--input', 'guests/scripts/kv-demo.txt']),
+        ['kv ready', '1 1 OK', '2 1 OK', '1 2 OK', '2 2 VALUE hello,world', '1 3 VALUE 42', '1 3 VALUE 42', '3 1 NOKEY', 'kv bye', ''].join('\n'),
+      );
+    });
+
+    it('lock, with timed input: a lease expires in guest time', async () => {
+      // hz=100: ticks every ~10 ms = 10 M instructions; each line lands mid-tick. Granted in tick 2,
+      // a 25 ms lease lasts ceil(2.5) = 3 ticks: it expires at tick 5. Client 8's 10 ms lease, granted
+      // in tick 6, expires at tick 7.
+      const input = file('lock.txt', '@25000000 7 1 ACQUIRE door 25\n@45000000 8 1 ACQUIRE door 10\n\n@65000000 8 2 ACQUIRE door 10\n@85000000 0 0 SHUTDOWN\n');
+      assert.equal(
+        await ok(['run', 'lock', '--cmdline', 'hz=100', '--input', input]),
+        ['lock ready hz=100', '7 1 GRANTED door', '8 1 BUSY door 7', 'EXPIRED door 7 tick=5', '8 2 GRANTED door', 'EXPIRED door 8 tick=7', 'lock bye', ''].join('\n'),
+      );
+    });
+
+    it('ticker', async () => {
+      const out = await ok(['run', 'ticker', '--cmdline', 'hz=1000 ticks=100 every=50']);
+      assert.match(out, /^ticker tick=50 hash=[0-9a-f]{8}\nticker tick=100 hash=([0-9a-f]{8})\nticker done hash=\1\n$/);
+    });
+
+    it('stops at --max-instructions and says so on stderr', async () => {
+      const result = await lockstep(['run', 'kv', '--max-instructions', '2000000']);
+      assert.equal(result.status, 0);
+      assert.equal(result.stdout, 'kv ready\n');
+      assert.match(result.stderr, /^lockstep: stopped at the instruction limit \(\d+\)\n$/);
+    });
+  });
+
+  describe('--json', () => {
+    it('prints one line with the fields present and sane, the same on a second run', async () => {
+      const args = ['run', 'spin', '--cmdline', 'iterations=1000000', '--epoch', '1000000', '--json'];
+      const [first, second, plain] = await Promise.all([ok(args), ok(args), ok(args.slice(0, -1))]);
+      assert.equal(first.split('\n').length, 2, 'one line');
+      const a = JSON.parse(first);
+      const b = JSON.parse(second);
+      assert.equal(a.end, 'halted');
+      assert.ok(Number.isSafeInteger(a.instructions) && a.instructions > 10_000_000, `instructions ${a.instructions}`);
+      assert.match(a.stateHash, HEX32);
+      assert.ok(Array.isArray(a.epochHashes) && a.epochHashes.length >= 10, `${a.epochHashes.length} epochs`);
+      assert.ok(a.epochHashes.length <= Math.floor(a.instructions / 1_000_000), 'no more epochs than epoch lengths run');
+      a.epochHashes.forEach((hash: string) => assert.match(hash, HEX32));
+      assert.equal(new Set(a.epochHashes).size, a.epochHashes.length, 'the state moves between epochs');
+      assert.equal(a.serial, plain, 'serial is what the run prints without --json');
+      assert.ok(typeof a.wallMs === 'number' && a.wallMs > 0 && Number.isFinite(a.wallMs), `wallMs ${a.wallMs}`);
+      assert.ok(typeof a.mips === 'number' && a.mips > 0 && Number.isFinite(a.mips), `mips ${a.mips}`);
+      for (const field of ['instructions', 'end', 'stateHash', 'epochHashes', 'serial']) assert.deepEqual(b[field], a[field], `${field} differs between two runs`);
+    });
+
+    it('reports the end at the instruction limit and the inputs delivered', async () => {
+      const input = file('kv.txt', '1 1 PUT a b\n1 2 GET a\n');
+      const summary = JSON.parse(await ok(['run', 'kv', '--input', input, '--max-instructions', '30000000', '--json']));
+      assert.equal(summary.end, 'limit');
+      assert.ok(summary.instructions >= 30_000_000, `instructions ${summary.instructions}`);
+      assert.equal(summary.serial, 'kv ready\n1 1 OK\n1 2 VALUE b\n');
+      assert.equal(summary.inputs, 2);
+    });
+  });
+
+  describe('bad input: one line on stderr naming the problem, exit status 2', () => {
+    const cases: [string, () => string[], RegExp][] = [
+      ['an unknown guest (the message lists the built-ins)', () => ['run', 'nosuch'], /unknown guest 'nosuch'.*spin, kv, lock, ticker/],
+      ['a file that is not bootable', () => ['run', 'package.json'], /package\.json: not a bootable image/],
+      ['an empty file', () => ['run', file('empty.img', '')], /empty\.img: not a bootable image/],
+      ['a directory', () => ['run', 'guests'], /guests: is a directory/],
+      ['no guest', () => ['run'], /expected one guest \(spin, kv, lock, ticker\) or image path, got 0/],
+      ['two guests', () => ['run', 'spin', 'kv'], /expected one guest .* got 2/],
+      ['--memory 3', () => ['run', 'spin', '--memory', '3'], /--memory: expected a whole number from 4 to 2048, got '3'/],
+      ['--memory 4.5', () => ['run', 'spin', '--memory', '4.5'], /--memory: .*got '4\.5'/],
+      ['--epoch 5', () => ['run', 'spin', '--epoch', '5'], /--epoch: expected a whole number from 100000 .*got '5'/],
+      ['--max-instructions abc', () => ['run', 'spin', '--max-instructions', 'abc'], /--max-instructions: expected a whole number .*got 'abc'/],
+      ['--max-instructions 0', () => ['run', 'spin', '--max-instructions', '0'], /--max-instructions: expected a whole number from 1 .*got '0'/],
+      ['--clone-at -1', () => ['run', 'spin', '--clone-at', '-1'], /--clone-at/],
+      ['--clock wall', () => ['run', 'spin', '--clock', 'wall'], /--clock: expected virtual or host, got 'wall'/],
+      ['an unknown option', () => ['run', 'spin', '--bogus'], /Unknown option '--bogus'/],
+      ['a missing input file', () => ['run', 'kv', '--input', join(dir, 'missing.txt')], /cannot read input file .*missing\.txt/],
+      ['a malformed timed input line', () => ['run', 'kv', '--input', file('bad-timed.txt', '@1000 1 1 PUT a b\n\n@x 1 2 GET a\n')], /bad-timed\.txt:3: expected '@<instruction-count> <text>'.*"@x 1 2 GET a"/],
+      ['timed input lines out of order', () => ['run', 'kv', '--input', file('order.txt', '@2000 1 1 GET a\n@1000 1 2 GET a\n')], /order\.txt:2: instruction count 1000 is before the previous line's 2000/],
+      ['--snapshot-at without --snapshot-file', () => ['run', 'spin', '--snapshot-at', '1000000'], /--snapshot-at and --snapshot-file go together/],
+      ['--snapshot-file without --snapshot-at', () => ['run', 'spin', '--snapshot-file', join(dir, 's.snap')], /--snapshot-at and --snapshot-file go together/],
+      ['--snapshot-file in a missing directory', () => ['run', 'spin', '--snapshot-at', '1', '--snapshot-file', join(dir, 'no', 's.snap')], /--snapshot-file: cannot write .*no directory/],
+      ['a corrupt snapshot file for --from-snapshot', () => ['run', 'spin', '--from-snapshot', file('corrupt.snap', 'this is not a snapshot\n')], /not a Lockstep snapshot/],
+      ['a truncated snapshot header', () => ['run', 'spin', '--from-snapshot', file('short.snap', Buffer.concat([Buffer.from('LSSNAP\n\0', 'latin1'), Buffer.from([0xff, 0, 0, 0]), Buffer.from('{"form')]))], /truncated snapshot/],
+      ['a missing snapshot file', () => ['run', 'spin', '--from-snapshot', join(dir, 'none.snap')], /--from-snapshot: cannot read .*none\.snap: no such file/],
+      ['a disk image without --bios', () => ['run', 'guests/images/bootsector.img'], /bootsector\.img: a disk image needs a BIOS \(e\.g\. --bios/],
+      ['a missing --bios file', () => ['run', 'guests/images/bootsector.img', '--bios', join(dir, 'bios.bin')], /--bios: cannot read .*bios\.bin: no such file/],
+      ['--vga-bios without --bios', () => ['run', 'spin', '--vga-bios', VGABIOS], /--vga-bios needs --bios/],
+    ];
+
+    // Independent processes: run them two at a time (this machine has 2 cores).
+    let results: Promise<CliResult[]> | undefined;
+    const all = () => {
+      results ??= (async () => {
+        const out: CliResult[] = [];
+        for (let i = 0; i < cases.length; i += 2) out.push(...(await Promise.all(cases.slice(i, i + 2).map(([, args]) => lockstep(args())))));
+        return out;
+      })();
+      return results;
+    };
+
+    cases.forEach(([what, , message], index) => {
+      it(what, async () => {
+        const result = (await all())[index];
+        assert.equal(result.status, 2, `exit status (stderr: ${result.stderr})`);
+        assert.equal(result.stdout, '');
+        assert.match(result.stderr, /^lockstep: [^\n]+\n$/, `one line on stderr, got: ${result.stderr}`);
+        assert.match(result.stderr, message);
+      });
+    });
+  });
+
+  describe('snapshots across processes', () => {
+    it('--snapshot-at writes a file that --from-snapshot continues from, to the same end', async () => {
+      const snapshot = join(dir, 'spin.snap');
+      const common = ['run', 'spin', '--cmdline', 'iterations=1000000', '--epoch', '1000000', '--json'];
+      const writer = JSON.parse(await ok([...common, '--snapshot-at', '5000000', '--snapshot-file', snapshot]));
+      assert.ok(readFileSync(snapshot).length > 0);
+      const restored = JSON.parse(await ok([...common, '--from-snapshot', snapshot]));
+      assert.equal(restored.stateHash, writer.stateHash);
+      assert.equal(restored.instructions, writer.instructions);
+      assert.deepEqual(restored.epochHashes, writer.epochHashes.slice(writer.epochHashes.length - restored.epochHashes.length));
+      assert.equal(restored.serial, writer.serial);
+      const other = await lockstep(['run', 'kv', '--from-snapshot', snapshot]);
+      assert.equal(other.status, 2);
+      assert.match(other.stderr, /^lockstep: snapshot was taken of another guest image[^\n]*\n$/);
+    });
+  });
+
+  describe('a BIOS guest (SeaBIOS)', () => {
+    it('boots guests/images/bootsector.img with --bios and prints its line', async function () {
+      skipWithoutBios(this);
+      const out = await ok(['run', 'guests/images/bootsector.img', '--bios', SEABIOS, '--vga-bios', VGABIOS]);
+      assert.equal(out, 'bootsector: hello from the BIOS boot path drive=80\n');
+    });
+  });
+});

@@ -1,0 +1,175 @@
+import { strict as assert } from 'node:assert';
+import { connect } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SeededRandom } from '../../src/ft/channel';
+import { checkKvHistory } from '../../src/ft/checker';
+import { runKvWorkload } from '../../src/ft/client';
+import { Cluster, ClusterSummary } from '../../src/ft/cluster';
+import type { ClockMode } from '../../src/ft/clock';
+import { replayLogFile } from '../../src/ft/replay';
+import type { ServiceAddress } from '../../src/ft/service';
+import { clusterOptions, until } from '../support/cluster';
+
+const KILL_TRIALS = Number(process.env.LOCKSTEP_KILL_TRIALS ?? 20);
+const PARTITION_TRIALS = Number(process.env.LOCKSTEP_PARTITION_TRIALS ?? 4);
+
+function sendLines(service: ServiceAddress, lines: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(service);
+    let received = '';
+    socket.on('data', (d) => { received += d.toString(); });
+    socket.on('error', reject);
+    socket.on('connect', async () => {
+      for (const line of lines) {
+        socket.write(`${line}\n`);
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      setTimeout(() => { socket.destroy(); resolve(received); }, 200);
+    });
+  });
+}
+
+/** Drives each guest to its end through the service (kv and lock need requests). */
+async function exercise(guest: string, cluster: Cluster): Promise<void> {
+  if (guest === 'kv') {
+    const history = await runKvWorkload({ service: cluster.service, ops: 30, seed: 3, clients: 2 });
+    assert.ok(checkKvHistory(history).ok);
+    await sendLines(cluster.service, ['0 0 SHUTDOWN']);
+  } else if (guest === 'lock') {
+    const replies = await sendLines(cluster.service, ['1 1 ACQUIRE x 20', '2 1 ACQUIRE x 20', '1 2 RELEASE x', '2 2 ACQUIRE x 5']);
+    assert.match(replies, /1 1 GRANTED x/);
+    await new Promise((r) => setTimeout(r, 100));
+    await sendLines(cluster.service, ['0 0 SHUTDOWN']);
+  }
+}
+
+/** A host's role before the cluster was stopped. */
+function lastRole(summary: ClusterSummary, host: string): string | undefined {
+  return summary.hosts[host].roles.filter((r) => r.role !== 'stopped').at(-1)?.role;
+}
+
+const SHORT_CMDLINE: Record<string, string | undefined> = { spin: 'iterations=4000000', ticker: 'hz=1000 ticks=300 every=100', lock: 'hz=1000' };
+
+/** Waits until the backup has replayed as many epochs as the primary recorded. */
+async function caughtUp(cluster: Cluster): Promise<void> {
+  await until(async () => {
+    const [p, b] = [await cluster.statsOf('primary'), await cluster.statsOf('backup')];
+    return !!p && !!b && b.epochs.length === p.epochs.length && b.instructions >= (p.epochs.at(-1)?.at ?? 0);
+  }, 'the backup to catch up');
+}
+
+const clusters: Cluster[] = [];
+function track(cluster: Cluster): Cluster {
+  clusters.push(cluster);
+  return cluster;
+}
+
+describe('FT pair (real processes, real TCP)', function () {
+  this.timeout(180_000);
+  afterEach(() => clusters.splice(0).forEach((c) => c.destroy()));
+
+  describe('primary and backup end with identical epoch hashes', () => {
+    for (const clock of ['virtual', 'host'] as ClockMode[]) {
+      for (const guest of ['spin', 'kv', 'lock', 'ticker']) {
+        it(`${guest}, ${clock} clock`, async () => {
+          const cluster = track(new Cluster(clusterOptions(guest, { clock, cmdline: SHORT_CMDLINE[guest] })));
+          const ended = new Promise<void>((resolve) => cluster.once('guest-ended', () => resolve()));
+          await cluster.start();
+          await exercise(guest, cluster);
+          await ended;
+          await caughtUp(cluster);
+          const summary = await cluster.stop();
+          const [primary, backup] = Object.values(summary.epochHashes);
+          assert.ok(primary.length >= 2, `${guest} crossed ${primary.length} epochs`);
+          assert.deepEqual(backup, primary);
+          assert.deepEqual(summary.divergences, []);
+          assert.equal(summary.failovers.length, 0);
+        });
+      }
+    }
+  });
+
+  describe(`killing the primary at random instruction counts (${KILL_TRIALS} trials)`, () => {
+    const random = new SeededRandom(2026);
+    for (let trial = 0; trial < KILL_TRIALS; trial++) {
+      const offset = 5_000_000 + Math.floor(random.next() * 150_000_000);
+      it(`trial ${trial + 1}: killed ${offset} instructions into the workload, the backup goes live and no acknowledged op is lost`, async () => {
+        const cluster = track(new Cluster(clusterOptions('kv')));
+        await cluster.start();
+        const start = (await cluster.statsOf('primary'))!.instructions;
+        const failover = new Promise<void>((resolve) => cluster.once('failover', () => resolve()));
+        const restored = new Promise<void>((resolve) => cluster.on('backup-attached', (_h, cloned) => cloned && resolve()));
+        cluster.command('primary', { type: 'kill-at', at: start + offset });
+        const history = await runKvWorkload({ service: cluster.service, ops: 60, seed: trial, clients: 3 });
+        await failover;
+        await restored;
+        const check = checkKvHistory(history);
+        const summary = await cluster.stop();
+        assert.deepEqual(check.problems, []);
+        assert.ok(check.ok);
+        assert.equal(summary.failovers.length, 1);
+        assert.equal(summary.failovers[0].newPrimary, 'host-2');
+        assert.equal(lastRole(summary, 'host-1'), 'dead');
+        assert.equal(lastRole(summary, 'host-2'), 'primary');
+        assert.equal(lastRole(summary, 'host-3'), 'backup', 'a new backup was cloned');
+      });
+    }
+  });
+
+  describe(`partitioning the channel with both hosts alive (${PARTITION_TRIALS} trials)`, () => {
+    for (let trial = 0; trial < PARTITION_TRIALS; trial++) {
+      it(`trial ${trial + 1}: exactly one of the two stays live`, async () => {
+        const cluster = track(new Cluster(clusterOptions('kv', { restoreRedundancy: false })));
+        await cluster.start();
+        const decided = new Promise<void>((resolve) => cluster.on('role-change', (c) => c.role === 'halted' && resolve()));
+        const workload = runKvWorkload({ service: cluster.service, ops: 40, seed: 100 + trial, clients: 2 });
+        await new Promise((r) => setTimeout(r, 50 + 40 * trial));
+        cluster.channelFault('partition');
+        await decided;
+        const history = await workload;
+        const summary = await cluster.stop();
+        const finalRoles = ['host-1', 'host-2'].map((h) => lastRole(summary, h));
+        assert.equal(finalRoles.filter((r) => r === 'primary').length, 1, `final roles: ${finalRoles.join(', ')}`);
+        assert.equal(finalRoles.filter((r) => r === 'halted').length, 1, `final roles: ${finalRoles.join(', ')}`);
+        assert.ok(checkKvHistory(history).ok, 'no acknowledged operation is lost across the partition');
+      });
+    }
+  });
+
+  describe('a faulty channel is detected, never applied silently', () => {
+    for (const fault of ['drop', 'duplicate', 'corrupt'] as const) {
+      it(`${fault}: the backup still computes the primary's epoch hashes, and counts what it caught`, async () => {
+        const cluster = track(new Cluster(clusterOptions('ticker', { clock: 'host', cmdline: SHORT_CMDLINE.ticker, detector: { timeoutMs: 3000, heartbeatMs: 20 } })));
+        const ended = new Promise<void>((resolve) => cluster.once('guest-ended', () => resolve()));
+        await cluster.start();
+        cluster.command('primary', { type: 'channel-fault', kind: fault, value: 0.2, seed: 11 });
+        await ended;
+        await caughtUp(cluster);
+        const summary: ClusterSummary = await cluster.stop();
+        const backup = summary.hosts['host-2'].stats!;
+        const caught = { drop: backup.gapsSeen, duplicate: backup.duplicatesDropped, corrupt: backup.corruptFrames }[fault];
+        assert.ok(caught > 0, `the backup noticed the ${fault} faults`);
+        assert.deepEqual(summary.epochHashes['host-2'], summary.epochHashes['host-1']);
+        assert.deepEqual(summary.divergences, []);
+      });
+    }
+  });
+
+  it('a log file recorded by the primary replays to the same epoch hashes', async () => {
+    const record = join(mkdtempSync(join(tmpdir(), 'lockstep-rec-')), 'kv.ftlog');
+    const cluster = track(new Cluster(clusterOptions('kv', { record })));
+    const ended = new Promise<void>((resolve) => cluster.once('guest-ended', () => resolve()));
+    await cluster.start();
+    await exercise('kv', cluster);
+    await ended;
+    const summary = await cluster.stop();
+    const replay = await replayLogFile(record);
+    assert.equal(replay.fileError, undefined);
+    assert.ok(replay.epochsMatched >= 2);
+    assert.deepEqual(replay.epochMismatches, []);
+    assert.deepEqual(replay.epochHashes.slice(0, summary.epochHashes['host-1'].length), summary.epochHashes['host-1']);
+    assert.match(replay.serial, /kv bye/);
+  });
+});

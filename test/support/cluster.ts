@@ -1,0 +1,21 @@
+// Starting real FT clusters from tests: hosts are separate processes running the CLI from source.
+import { ClusterOptions, HostLauncher } from '../../src/ft/cluster';
+import { DEFAULT_EPOCH_LENGTH } from '../../src/ft/machine';
+
+export const SOURCE_LAUNCHER: HostLauncher = { script: 'src/cli.ts', execArgv: ['--import', 'tsx'] };
+
+export function clusterOptions(guest: string, extra: Partial<ClusterOptions> = {}): ClusterOptions {
+  return {
+    guest, clock: 'virtual', jit: true, memoryMiB: 32, epochLength: DEFAULT_EPOCH_LENGTH / 10,
+    launcher: SOURCE_LAUNCHER, detector: { timeoutMs: 1000, heartbeatMs: 50 },
+    ...extra,
+  };
+}
+
+export const until = async (condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+};
