@@ -142,6 +142,7 @@ export class Machine {
   private tsc!: TscState;
   private count = 0;
   private idleInstructions = 0;
+  private fastA20 = 0;
   private lastCounter = 0;
   /** The guest's wall-clock time at power-on; taken (logged) before the first step, not at create. */
   private rtcStart: number | undefined;
@@ -234,8 +235,22 @@ export class Machine {
     this.tsc = new TscState(this.cpu.wasm_memory);
     this.emulator.add_listener('serial0-output-byte', (byte: number) => this.outputBuffer.push(byte));
     this.lastCounter = this.cpu.instruction_counter[0];
-    (this.emulator.v86.constructor as unknown as v86.V86Internal).microtick = () => active!.clock.read();
+    const internal = this.emulator.v86.constructor as unknown as v86.V86Internal & { hostMicrotick?: () => number };
+    internal.hostMicrotick ??= internal.microtick;
+    const hostMicrotick = internal.hostMicrotick;
+    // Process-wide in v86: route it to the machine that is running, and to the host for plain v86.
+    internal.microtick = () => (active ? active.clock.read() : hostMicrotick());
     this.emulator.v86.cpu.devices.pci.set_state = restorePciState(this.emulator.v86.cpu.devices.pci);
+    this.ownFastA20Port();
+  }
+
+  /**
+   * v86 keeps the fast-A20 byte (port 0x92) in a closure, outside its snapshot, and a BIOS reads it
+   * back: a restored machine would see 0 where the original sees what it wrote. Keep it here instead.
+   */
+  private ownFastA20Port(): void {
+    this.cpu.io.register_read(0x92, this, () => this.fastA20);
+    this.cpu.io.register_write(0x92, this, (value: number) => { this.fastA20 = value; });
   }
 
   private wasmExports: v86.WasmExports | undefined;
@@ -462,6 +477,7 @@ export class Machine {
       pic: hash(cpu.get_state_pic()),
       'serial input': hash(this.serialInput),
       tsc: hash(this.tsc.read()),
+      ports: hash([this.fastA20, this.cpu.fw_pointer]),
       clock: hash([this.count, this.idleInstructions, this.clock.state.last, this.clock.state.base, this.rtcStart ?? null]),
     };
     for (const name of v86.HASHED_DEVICES) components[name] = hash(cpu.devices[name] ?? null);
@@ -657,6 +673,7 @@ export class Machine {
       rtcStart: this.rtcStart,
       epochs: this.epochs,
       idleInstructions: this.idleInstructions,
+      ports: { fastA20: this.fastA20, firmwarePointer: this.cpu.fw_pointer },
       ended: this.ended,
       idleMs: this.idleMs,
       serialInput: [...this.serialInput],
@@ -696,7 +713,11 @@ export class Machine {
   private load(header: SnapshotHeader, state: Uint8Array): void {
     this.cpu.instruction_counter[0] = header.counter;
     this.clock.state = header.clock;
-    this.activate(() => this.emulator.v86.restore_state(arrayBuffer(state)));
+    try {
+      this.activate(() => this.emulator.v86.restore_state(arrayBuffer(state)));
+    } catch (error) {
+      throw new SnapshotError(`damaged snapshot: v86 could not restore the ${state.length} bytes of machine state after the header: ${(error as Error).message || (error as Error).name}`);
+    }
     UNSAVED_CPU_FIELDS.forEach((field, i) => {
       this.cpu[field] = this.unsavedViews[i];
       if (header.unsaved) this.unsavedViews[i][0] = header.unsaved[i];
@@ -709,6 +730,8 @@ export class Machine {
     this.rtcStart = header.rtcStart;
     this.epochs = { ...header.epochs };
     this.idleInstructions = header.idleInstructions;
+    this.fastA20 = header.ports.fastA20;
+    this.cpu.fw_pointer = header.ports.firmwarePointer;
     this.ended = header.ended;
     this.idleMs = header.idleMs;
     this.serialInput.splice(0, Infinity, ...header.serialInput);
@@ -759,6 +782,8 @@ interface SnapshotHeader {
   rtcStart: number | undefined;
   epochs: { index: number; nextExecuted: number; nextCount: number };
   idleInstructions: number;
+  /** Port state v86 keeps outside its snapshot. */
+  ports: { fastA20: number; firmwarePointer: number };
   ended: boolean;
   idleMs: number;
   serialInput: number[];
@@ -785,7 +810,12 @@ function decodeSnapshot(bytes: Uint8Array): { header: SnapshotHeader; state: Uin
   }
   const length = buffer.readUInt32LE(8);
   if (12 + length > buffer.length) throw new SnapshotError(`truncated snapshot: header of ${length} bytes at offset 12 runs past the end`);
-  const header = JSON.parse(buffer.subarray(12, 12 + length).toString('utf8')) as SnapshotHeader;
+  let header: SnapshotHeader;
+  try {
+    header = JSON.parse(buffer.subarray(12, 12 + length).toString('utf8')) as SnapshotHeader;
+  } catch (error) {
+    throw new SnapshotError(`damaged snapshot header at offset 12: ${(error as Error).message}`);
+  }
   if (header.format !== SNAPSHOT_FORMAT) throw new SnapshotError(`unsupported snapshot format '${header.format}'`);
   return { header, state: buffer.subarray(12 + length) };
 }

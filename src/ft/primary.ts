@@ -14,6 +14,7 @@ import { Wakeup } from './wakeup';
 
 const BATCH_INSTRUCTIONS = 1_000_000;
 const CHECKPOINT_CHUNK = 512 * 1024;
+const RESEND_WINDOW = 1024;
 const KEPT_PAGE_EPOCHS = 8;
 /** Guest time may fall behind wall time while busy; an idle guest catches up at most this much. */
 const MAX_CATCH_UP_MS = 100;
@@ -167,7 +168,8 @@ export class Primary {
     this.protectedFromStart = false;
     this.outputRule.protect(this.acked);
     this.detector.start();
-    for (const entry of this.unacked) if (entry.seq >= seq) this.sendToBackup(entry);
+    // Go-back-N with a window: the backup asks again (a gap, or a heartbeat ahead of it) for the rest.
+    for (const entry of this.unacked) if (entry.seq >= seq && entry.seq < seq + RESEND_WINDOW) this.sendToBackup(entry);
     if (fresh) this.host.report({ type: 'backup-attached', id: this.host.config.id, at: this.machine.instructions, cloned: false });
     this.wakeup.wake();
   }

@@ -54,7 +54,7 @@ describe('BIOS boot path (SeaBIOS)', function () {
   // hashes. A machine restored from a snapshot reads 0 there where the original reads 2, so SeaBIOS
   // takes another path: the epochs after the clone differ. Enable this test when the machine owns
   // port 0x92 (handlers on a field of its own, carried in the snapshot header and hashed).
-  it.skip('a clone taken during the BIOS boot continues identically (port 0x92 not in snapshots)', async function () {
+  it('a clone taken during the BIOS boot continues identically (port 0x92 is carried in snapshots)', async function () {
     skipWithoutBios(this);
     const unstopped = await boot();
     const cloned = await boot({ cloneAt: unstopped.epochs[1].at });

@@ -15,18 +15,24 @@ import { clusterOptions, until } from '../support/cluster';
 const KILL_TRIALS = Number(process.env.LOCKSTEP_KILL_TRIALS ?? 20);
 const PARTITION_TRIALS = Number(process.env.LOCKSTEP_PARTITION_TRIALS ?? 4);
 
-function sendLines(service: ServiceAddress, lines: string[]): Promise<string> {
+/** Sends request lines one by one and resolves with everything received once `done` matches. */
+function sendLines(service: ServiceAddress, lines: string[], done: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(service);
     let received = '';
-    socket.on('data', (d) => { received += d.toString(); });
+    socket.on('data', (d) => {
+      received += d.toString();
+      if (done.test(received)) {
+        socket.destroy();
+        resolve(received);
+      }
+    });
     socket.on('error', reject);
     socket.on('connect', async () => {
       for (const line of lines) {
         socket.write(`${line}\n`);
         await new Promise((r) => setTimeout(r, 30));
       }
-      setTimeout(() => { socket.destroy(); resolve(received); }, 200);
     });
   });
 }
@@ -36,12 +42,11 @@ async function exercise(guest: string, cluster: Cluster): Promise<void> {
   if (guest === 'kv') {
     const history = await runKvWorkload({ service: cluster.service, ops: 30, seed: 3, clients: 2 });
     assert.ok(checkKvHistory(history).ok);
-    await sendLines(cluster.service, ['0 0 SHUTDOWN']);
+    await sendLines(cluster.service, ['0 0 SHUTDOWN'], /kv bye/);
   } else if (guest === 'lock') {
-    const replies = await sendLines(cluster.service, ['1 1 ACQUIRE x 20', '2 1 ACQUIRE x 20', '1 2 RELEASE x', '2 2 ACQUIRE x 5']);
-    assert.match(replies, /1 1 GRANTED x/);
-    await new Promise((r) => setTimeout(r, 100));
-    await sendLines(cluster.service, ['0 0 SHUTDOWN']);
+    const replies = await sendLines(cluster.service, ['1 1 ACQUIRE x 20', '2 1 ACQUIRE x 20', '1 2 RELEASE x', '2 2 ACQUIRE x 5'], /2 2 GRANTED x/);
+    assert.match(replies, /1 1 GRANTED x\n2 1 BUSY x 1\n1 2 RELEASED x\n/);
+    await sendLines(cluster.service, ['0 0 SHUTDOWN'], /lock bye/);
   }
 }
 
@@ -82,8 +87,11 @@ describe('FT pair (real processes, real TCP)', function () {
           await caughtUp(cluster);
           const summary = await cluster.stop();
           const [primary, backup] = Object.values(summary.epochHashes);
-          assert.ok(primary.length >= 2, `${guest} crossed ${primary.length} epochs`);
+          // A host clock runs guest time at wall speed: short runs reach fewer epochs.
+          assert.ok(primary.length >= (clock === 'virtual' ? 2 : 1), `${guest} crossed ${primary.length} epochs`);
           assert.deepEqual(backup, primary);
+          const [p, b] = Object.values(summary.hosts).map((h) => h.stats!);
+          assert.equal(b.instructions, p.instructions, 'the backup replayed to the same end');
           assert.deepEqual(summary.divergences, []);
           assert.equal(summary.failovers.length, 0);
         });
@@ -140,11 +148,12 @@ describe('FT pair (real processes, real TCP)', function () {
 
   describe('a faulty channel is detected, never applied silently', () => {
     for (const fault of ['drop', 'duplicate', 'corrupt'] as const) {
-      it(`${fault}: the backup still computes the primary's epoch hashes, and counts what it caught`, async () => {
-        const cluster = track(new Cluster(clusterOptions('ticker', { clock: 'host', cmdline: SHORT_CMDLINE.ticker, detector: { timeoutMs: 3000, heartbeatMs: 20 } })));
+      it(`${fault}: the backup still computes the primary's epoch hashes, counts what it caught, and no op is lost`, async () => {
+        const cluster = track(new Cluster(clusterOptions('kv', { detector: { timeoutMs: 3000, heartbeatMs: 20 } })));
         const ended = new Promise<void>((resolve) => cluster.once('guest-ended', () => resolve()));
         await cluster.start();
-        cluster.command('primary', { type: 'channel-fault', kind: fault, value: 0.2, seed: 11 });
+        cluster.command('primary', { type: 'channel-fault', kind: fault, value: 0.05, seed: 11 });
+        await exercise('kv', cluster);
         await ended;
         await caughtUp(cluster);
         const summary: ClusterSummary = await cluster.stop();
@@ -153,6 +162,7 @@ describe('FT pair (real processes, real TCP)', function () {
         assert.ok(caught > 0, `the backup noticed the ${fault} faults`);
         assert.deepEqual(summary.epochHashes['host-2'], summary.epochHashes['host-1']);
         assert.deepEqual(summary.divergences, []);
+        assert.equal(summary.failovers.length, 0);
       });
     }
   });

@@ -1,12 +1,12 @@
 // Starting real FT clusters from tests: hosts are separate processes running the CLI from source.
 import { ClusterOptions, HostLauncher } from '../../src/ft/cluster';
-import { DEFAULT_EPOCH_LENGTH } from '../../src/ft/machine';
+import { TEST_EPOCH } from './guests';
 
 export const SOURCE_LAUNCHER: HostLauncher = { script: 'src/cli.ts', execArgv: ['--import', 'tsx'] };
 
 export function clusterOptions(guest: string, extra: Partial<ClusterOptions> = {}): ClusterOptions {
   return {
-    guest, clock: 'virtual', jit: true, memoryMiB: 32, epochLength: DEFAULT_EPOCH_LENGTH / 10,
+    guest, clock: 'virtual', jit: true, memoryMiB: 16, epochLength: TEST_EPOCH,
     launcher: SOURCE_LAUNCHER, detector: { timeoutMs: 1000, heartbeatMs: 50 },
     ...extra,
   };
