@@ -2,7 +2,6 @@
 // primary and the backup (each a real OS process, `lockstep host`), gives them an arbiter directory
 // and a service address, injects faults, and after a failover starts a new backup cloned from the
 // new primary so the service is redundant again. It never touches the guest itself.
-import { ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync } from 'node:fs';
@@ -14,10 +13,12 @@ import { DEFAULT_DETECTOR, DetectorOptions } from './detector';
 import type { Fault } from './faults';
 import type { Role } from './log';
 import type { ServiceAddress } from './service';
+import { HostLauncher, HostLink, connectAgent, forkHost } from './hostlink';
+
+export type { HostLauncher } from './hostlink';
 
 const STATS_INTERVAL_MS = 250;
 
-export interface HostLauncher { script: string; execArgv: string[] }
 
 export interface ClusterOptions extends GuestConfig {
   service?: Partial<ServiceAddress>;
@@ -29,6 +30,9 @@ export interface ClusterOptions extends GuestConfig {
   maxInstructions?: number;
   arbiterDir?: string;
   launcher?: HostLauncher;
+  /** `lockstep host --listen` agents to run hosts on, in order (one host each), instead of child processes. */
+  agents?: { host: string; port: number }[];
+  agentToken?: string;
   maxUnacked?: number;
   maxLag?: number;
   /** Print host diagnostics on stderr. */
@@ -54,7 +58,7 @@ export interface ClusterSummary {
 
 interface HostHandle {
   id: string;
-  child: ChildProcess;
+  link: HostLink;
   role: RoleChange['role'];
   generation: number;
   channelPort?: number;
@@ -96,6 +100,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private readonly arbiterDir: string;
   private readonly detector: DetectorOptions;
   private nextHost = 1;
+  private nextAgent = 0;
   private stopping = false;
   private timers: NodeJS.Timeout[] = [];
   service!: ServiceAddress;
@@ -113,10 +118,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /** Starts the pair; resolves when the backup is attached and the guest is running protected. */
   async start(): Promise<void> {
     this.service = { host: this.options.service?.host ?? '127.0.0.1', port: this.options.service?.port || (await freePort()) };
-    const primary = this.spawn('primary', 1, {});
+    const primary = await this.spawn('primary', 1, {});
     const ready = await this.nextReport(primary, 'ready');
     const attached = new Promise<void>((resolve) => this.once('backup-attached', () => resolve()));
-    this.spawn('backup', 1, { primary: { host: '127.0.0.1', port: ready.channelPort! } });
+    await this.spawn('backup', 1, { primary: { host: this.channelHost(primary), port: ready.channelPort! } });
     await attached;
     this.scheduleFaults();
     this.timers.push(setInterval(() => this.pollStats(), STATS_INTERVAL_MS));
@@ -124,7 +129,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   /** Keeps every host's latest stats, so a host that is killed still has figures in the summary. */
   private pollStats(): void {
-    for (const handle of this.hosts.values()) if (handle.child.connected) handle.child.send({ type: 'stats' });
+    for (const handle of this.hosts.values()) if (handle.link.alive) handle.link.send({ type: 'stats' });
   }
 
   private hostConfig(id: string, role: Role, generation: number, extra: Partial<HostConfig>): HostConfig {
@@ -145,31 +150,37 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     };
   }
 
-  private spawn(role: Role, generation: number, extra: Partial<HostConfig>): HostHandle {
+  private async spawn(role: Role, generation: number, extra: Partial<HostConfig>): Promise<HostHandle> {
     const id = `host-${this.nextHost++}`;
-    const launcher = this.options.launcher ?? selfLauncher();
-    const child = fork(launcher.script, ['host'], { execArgv: launcher.execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const link = await this.link();
     const handle: HostHandle = {
-      id, child, role, generation, roles: [], stderr: [],
-      exited: new Promise((resolve) => child.once('exit', () => resolve())),
+      id, link, role, generation, roles: [], stderr: [],
+      exited: new Promise((resolve) => link.once('exit', () => resolve())),
     };
     this.hosts.set(id, handle);
     this.noteRole(handle, role, generation, 'started');
-    child.stderr!.on('data', (chunk: Buffer) => {
-      const lines = chunk.toString().split('\n').filter(Boolean);
-      handle.stderr.push(...lines);
+    link.on('stderr', (line) => {
+      handle.stderr.push(line);
       handle.stderr.splice(0, Math.max(0, handle.stderr.length - 200));
-      if (this.options.verbose) for (const line of lines) process.stderr.write(`${line}\n`);
+      if (this.options.verbose) process.stderr.write(`${line}\n`);
     });
-    child.on('message', (report: HostReport) => this.onReport(handle, report));
-    child.once('exit', (code, signal) => {
+    link.on('message', (report) => this.onReport(handle, report));
+    link.once('exit', (code, signal) => {
       if (handle.role === 'halted') return this.emit('host-exit', id, code, signal);
       if (this.stopping) this.noteRole(handle, 'stopped', handle.generation, 'stopped with the cluster');
       else this.noteRole(handle, 'dead', handle.generation, signal ? `killed (${signal})` : `exited (${code})`);
       this.emit('host-exit', id, code, signal);
     });
-    child.send({ type: 'config', config: this.hostConfig(id, role, generation, extra) });
+    link.send({ type: 'config', config: this.hostConfig(id, role, generation, extra) });
     return handle;
+  }
+
+  /** The next agent, if the cluster runs on agents; otherwise a child process. */
+  private link(): Promise<HostLink> {
+    if (!this.options.agents) return Promise.resolve(forkHost(this.options.launcher ?? selfLauncher()));
+    const agent = this.options.agents[this.nextAgent++];
+    if (!agent) return Promise.reject(new Error(`no agent left for another host (${this.options.agents.length} given)`));
+    return connectAgent(agent, this.options.agentToken ?? '');
   }
 
   private noteRole(handle: HostHandle, role: RoleChange['role'], generation: number, reason: string): void {
@@ -203,15 +214,20 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.failovers.push(failover);
     this.emit('failover', failover);
     if (this.options.restoreRedundancy !== false && !this.stopping && report.channelPort) {
-      this.spawn('backup', report.generation, { primary: { host: '127.0.0.1', port: report.channelPort }, clone: true });
+      void this.spawn('backup', report.generation, { primary: { host: this.channelHost(handle), port: report.channelPort }, clone: true });
     }
+  }
+
+  /** Where a host's logging channel can be reached: its agent's address, or this machine. */
+  private channelHost(handle: HostHandle): string {
+    return this.options.agents?.[Number(handle.id.slice(5)) - 1]?.host ?? '127.0.0.1';
   }
 
   private nextReport<T extends HostReport['type']>(handle: HostHandle, type: T): Promise<Extract<HostReport, { type: T }>> {
     return new Promise((resolve, reject) => {
       const cleanup = () => {
-        handle.child.off('message', onMessage);
-        handle.child.off('exit', onExit);
+        handle.link.off('message', onMessage);
+        handle.link.off('exit', onExit);
       };
       const onMessage = (report: HostReport) => {
         if (report.type !== type && report.type !== 'error') return;
@@ -223,8 +239,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         cleanup();
         reject(new Error(`${handle.id} exited before it was ${type}: ${handle.stderr.slice(-5).join(' | ')}`));
       };
-      handle.child.on('message', onMessage);
-      handle.child.once('exit', onExit);
+      handle.link.on('message', onMessage);
+      handle.link.once('exit', onExit);
     });
   }
 
@@ -234,12 +250,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   command(role: Role, command: HostCommand): void {
-    this.hostIn(role)?.child.send(command);
+    this.hostIn(role)?.link.send(command);
   }
 
   kill(role: Role): string | undefined {
     const handle = this.hostIn(role);
-    handle?.child.kill('SIGKILL');
+    handle?.link.kill();
     return handle?.id;
   }
 
@@ -285,7 +301,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const handle = this.hostIn(role);
     if (!handle) return undefined;
     const reply = this.nextReport(handle, 'stats').catch(() => undefined);
-    handle.child.send({ type: 'stats' });
+    handle.link.send({ type: 'stats' });
     return (await reply)?.stats;
   }
 
@@ -296,14 +312,13 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.timers.forEach(clearInterval);
     // Backups first, so none of them takes the primary's orderly exit for a failure.
     const live = [...this.hosts.values()]
-      .filter((h) => h.child.exitCode === null && h.child.signalCode === null)
+      .filter((h) => h.link.alive)
       .sort((a, b) => Number(a.role === 'primary') - Number(b.role === 'primary'));
     for (const handle of live) {
-      if (!handle.child.connected) continue;
       const final = this.nextReport(handle, 'stats').then((r) => { handle.stats = r.stats; }, () => undefined);
-      handle.child.send({ type: 'stop' });
+      handle.link.send({ type: 'stop' });
       await Promise.race([final.then(() => handle.exited), new Promise((r) => setTimeout(r, 5000))]);
-      if (handle.child.exitCode === null) handle.child.kill('SIGKILL');
+      if (handle.link.alive) handle.link.kill();
     }
     return this.summary();
   }
@@ -313,7 +328,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.stopping = true;
     this.timers.forEach(clearTimeout);
     this.timers.forEach(clearInterval);
-    for (const handle of this.hosts.values()) handle.child.kill('SIGKILL');
+    for (const handle of this.hosts.values()) handle.link.kill();
   }
 
   summary(): ClusterSummary {

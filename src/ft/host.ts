@@ -5,6 +5,7 @@ import { Arbiter, Claim } from './arbiter';
 import { Backup } from './backup';
 import type { Channel, FaultSettings } from './channel';
 import type { ChannelFaultKind, HostCommand, HostConfig, HostReport, HostStats } from './control';
+import { AgentError, ControlMessage, listenAsAgent } from './hostlink';
 import type { HostContext } from './hostcontext';
 import { loadImage } from './image';
 import type { LogEntry, Role } from './log';
@@ -174,19 +175,28 @@ export class Host implements HostContext {
   }
 }
 
-/** `lockstep host`: waits for its configuration on the IPC channel, then runs. */
-export function runHostProcess(): void {
-  if (!process.send) throw new Error('lockstep host is started by `lockstep ft` (it needs an IPC channel)');
-  const send = (report: HostReport) => process.send?.(report);
+/** Runs one host from control messages: the first configures it, the rest command it. */
+function serveHost(receive: (handler: (message: ControlMessage) => void) => void, send: (report: HostReport) => void): void {
   let host: Host | undefined;
-  process.on('message', (message: { type: 'config'; config: HostConfig } | HostCommand) => {
-    if (message.type === 'config') {
-      host = new Host(message.config, send);
-      host.start().catch((error: Error) => {
-        send({ type: 'error', id: message.config.id, message: error.stack ?? error.message });
-        process.exit(1);
-      });
-    } else host?.command(message);
+  receive((message) => {
+    if (message.type !== 'config') return host?.command(message);
+    host = new Host(message.config, send);
+    host.start().catch((error: Error) => {
+      send({ type: 'error', id: message.config.id, message: error.stack ?? error.message });
+      setTimeout(() => process.exit(1), 100);
+    });
   });
+}
+
+/** `lockstep host`: started by `lockstep ft`, it waits for its configuration on the IPC channel. */
+export function runHostProcess(): void {
+  if (!process.send) throw new AgentError('lockstep host is started by `lockstep ft`; to serve a remote cluster, use lockstep host --listen HOST:PORT --token T');
+  serveHost((handler) => process.on('message', handler), (report) => process.send?.(report));
   process.on('disconnect', () => process.exit(0));
+}
+
+/** `lockstep host --listen HOST:PORT --token T`: a host for a cluster on another machine. */
+export async function runHostAgent(address: { host: string; port: number }, token: string): Promise<number> {
+  const { port } = await listenAsAgent(address, token, serveHost);
+  return port;
 }

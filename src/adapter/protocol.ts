@@ -1,0 +1,96 @@
+// Lockstep's additions to the Debug Adapter Protocol: custom requests the extension (or any DAP
+// client) sends, and custom events the adapter streams for the logging-channel panel. Everything
+// here is plain JSON; the extension and the panel import these types, the adapter implements them.
+
+/** A log entry as the panel and `lockstep/logEntries` show it. */
+export interface EntryView {
+  seq: number;
+  /** 64-bit instruction count where it applies. */
+  at: number;
+  kind: 'input' | 'nondet' | 'epoch' | 'output' | 'control';
+  /** Encoded frame size in bytes. */
+  size: number;
+  /** Acknowledged by the backup. */
+  acked: boolean;
+  /** One-line rendering (describeEntry). */
+  text: string;
+}
+
+export interface HostView {
+  id: string;
+  role: 'primary' | 'backup' | 'halted' | 'dead' | 'stopped';
+  generation: number;
+  instructions: number;
+}
+
+/** `lockstep/channel`: the pair's state, sent a few times a second while a session runs. */
+export interface ChannelEventBody {
+  /** ms since the session started. */
+  time: number;
+  hosts: HostView[];
+  /** Primary's count minus backup's count. */
+  lag: number;
+  entriesLogged: number;
+  entriesAcked: number;
+  bytesSent: number;
+  outputsHeld: number;
+  outputsReleased: number;
+}
+
+/** `lockstep/entries`: entries logged since the previous event, in seq order. */
+export interface EntriesEventBody {
+  entries: EntryView[];
+}
+
+/** `lockstep/output`: an output held by the Output Rule, and later its release. */
+export interface OutputEventBody {
+  seq: number;
+  at: number;
+  text: string;
+  state: 'held' | 'released';
+  /** For 'released': how long it was held. */
+  heldMs?: number;
+}
+
+/** `lockstep/divergence`: the backup's epoch hash did not match the primary's. */
+export interface DivergenceEventBody {
+  epoch: number;
+  at: number;
+  primaryHash: string;
+  backupHash: string;
+  pages: number[];
+  parts: string[];
+}
+
+/** `lockstep/failover`: a host won the arbiter and went live. */
+export interface FailoverEventBody {
+  generation: number;
+  newPrimary: string;
+  reason: string;
+  time: number;
+}
+
+export interface LockstepEvents {
+  'lockstep/channel': ChannelEventBody;
+  'lockstep/entries': EntriesEventBody;
+  'lockstep/output': OutputEventBody;
+  'lockstep/divergence': DivergenceEventBody;
+  'lockstep/failover': FailoverEventBody;
+}
+
+export type FaultRequestKind = 'kill-primary' | 'kill-backup' | 'partition' | 'heal' | 'slow-backup' | 'drop' | 'duplicate' | 'corrupt' | 'delay';
+
+/** Custom requests: arguments and response bodies. */
+export interface LockstepRequests {
+  'lockstep/runToInstruction': { args: { threadId: number; instruction: number }; body: { instruction: number } };
+  'lockstep/logEntries': { args: { from: number; count: number; filter?: EntryView['kind'][] }; body: { entries: EntryView[]; total: number } };
+  'lockstep/failover': { args: Record<string, never>; body: { newPrimary?: string } };
+  'lockstep/injectFault': { args: { kind: FaultRequestKind; value?: number }; body: Record<string, never> };
+}
+
+/** Messages the panel webview posts to the extension. */
+export type PanelMessage =
+  | { type: 'ready' }
+  | { type: 'goToInstruction'; instruction: number }
+  | { type: 'fault'; kind: FaultRequestKind; value?: number }
+  | { type: 'failover' };
