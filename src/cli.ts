@@ -8,7 +8,7 @@ import { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from './ft/machine';
 import { runGuest } from './ft/run';
 import { Cluster } from './ft/cluster';
 import { parseFault } from './ft/faults';
-import { runHostProcess } from './ft/host';
+import { runHostAgent, runHostProcess } from './ft/host';
 import { runKvWorkload } from './ft/client';
 import { checkKvHistory } from './ft/checker';
 import { describeDemo, runDemo } from './ft/demo';
@@ -29,8 +29,11 @@ commands:
 
   ft <guest | image>    run a fault-tolerant primary/backup pair (two host processes)
       --service HOST:PORT   --fault KIND@WHEN (repeatable)   --record FILE.ftlog
+      --agent HOST:PORT (repeatable, one host each) --agent-token T
       --detect-timeout MS   --heartbeat MS   --no-restore   --duration MS   --max-instructions N
       --clock   --no-jit   --memory   --epoch   --cmdline   --json   --verbose
+  host --listen HOST:PORT --token T
+                        serve one host of a cluster on another machine (lockstep ft --agent ...)
   client kv --connect HOST:PORT [--ops N] [--seed S] [--clients C] [--json]
                         a key/value workload against the service; checks the history
   replay FILE.ftlog [image] [--json]
@@ -195,6 +198,8 @@ async function ft(args: string[]): Promise<void> {
     'detect-timeout': { type: 'string' },
     heartbeat: { type: 'string' },
     'no-restore': { type: 'boolean', default: false },
+    agent: { type: 'string', multiple: true },
+    'agent-token': { type: 'string' },
     duration: { type: 'string' },
     'max-instructions': { type: 'string' },
     verbose: { type: 'boolean', default: false },
@@ -212,6 +217,8 @@ async function ft(args: string[]): Promise<void> {
     record: values.record as string | undefined,
     detector: { ...(timeoutMs && { timeoutMs }), ...(heartbeatMs && { heartbeatMs }) },
     restoreRedundancy: !values['no-restore'],
+    agents: (values.agent as unknown as string[] | undefined)?.map((a) => address('agent', a)),
+    agentToken: (values['agent-token'] as string | undefined) ?? process.env.LOCKSTEP_AGENT_TOKEN,
     maxInstructions,
     verbose: values.verbose as boolean,
   });
@@ -237,8 +244,16 @@ async function ft(args: string[]): Promise<void> {
   else say(`${summary.failovers.length} failover(s), ${summary.entriesSent} entries and ${summary.bytesSent} bytes on the channel`);
 }
 
-async function host(): Promise<void> {
-  runHostProcess();
+async function host(args: string[]): Promise<void> {
+  const { values } = parse(args, { listen: { type: 'string' }, token: { type: 'string' } });
+  if (values.listen === undefined) runHostProcess();
+  else {
+    const token = (values.token as string | undefined) ?? process.env.LOCKSTEP_AGENT_TOKEN;
+    if (!token) throw new UsageError('host --listen needs --token T (or LOCKSTEP_AGENT_TOKEN): the cluster must present it');
+    const listen = address('listen', values.listen as string);
+    const port = await runHostAgent(listen, token);
+    process.stderr.write(`lockstep: host agent listening on ${listen.host}:${port}\n`);
+  }
   await new Promise(() => undefined);
 }
 

@@ -32,6 +32,8 @@ export interface ChannelEventBody {
   lag: number;
   entriesLogged: number;
   entriesAcked: number;
+  /** Highest seq the backup has acknowledged (seqs continue across failovers, without gaps). */
+  ackedSeq?: number;
   bytesSent: number;
   outputsHeld: number;
   outputsReleased: number;
@@ -50,6 +52,8 @@ export interface OutputEventBody {
   state: 'held' | 'released';
   /** For 'released': how long it was held. */
   heldMs?: number;
+  /** ms since the session started, when it was held or released. */
+  time?: number;
 }
 
 /** `lockstep/divergence`: the backup's epoch hash did not match the primary's. */
@@ -60,6 +64,8 @@ export interface DivergenceEventBody {
   backupHash: string;
   pages: number[];
   parts: string[];
+  /** ms since the session started, when it was found. */
+  time?: number;
 }
 
 /** `lockstep/failover`: a host won the arbiter and went live. */
@@ -68,6 +74,11 @@ export interface FailoverEventBody {
   newPrimary: string;
   reason: string;
   time: number;
+  /**
+   * The last seq the new primary had applied: entries the old primary logged past it died with it
+   * (the panel marks them lost); entries up to it survive.
+   */
+  lastSeq?: number;
 }
 
 export interface LockstepEvents {
@@ -87,6 +98,10 @@ export interface LockstepRequests {
   'lockstep/failover': { args: Record<string, never>; body: { newPrimary?: string } };
   'lockstep/injectFault': { args: { kind: FaultRequestKind; value?: number }; body: Record<string, never> };
 }
+
+/** Messages the extension relays to the panel webview: the adapter's events, and session starts/ends. */
+export type PanelEventMessage = { [K in keyof LockstepEvents]: { type: 'event'; event: K; body: LockstepEvents[K] } }[keyof LockstepEvents];
+export type PanelInboundMessage = PanelEventMessage | { type: 'session'; state: 'started' | 'ended'; name?: string };
 
 /** Messages the panel webview posts to the extension. */
 export type PanelMessage =

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { SeededRandom } from '../../src/ft/channel';
 import { checkKvHistory } from '../../src/ft/checker';
 import { runKvWorkload } from '../../src/ft/client';
-import { Cluster, ClusterSummary } from '../../src/ft/cluster';
+import { spawn } from 'node:child_process';
+import { Cluster, ClusterSummary, freePort } from '../../src/ft/cluster';
 import type { ClockMode } from '../../src/ft/clock';
 import { replayLogFile } from '../../src/ft/replay';
 import type { ServiceAddress } from '../../src/ft/service';
@@ -119,6 +120,7 @@ describe('FT pair (real processes, real TCP)', function () {
         const summary = await cluster.stop();
         assert.deepEqual(check.problems, []);
         assert.ok(check.ok);
+        assert.ok(history.reconnects > 0, 'the kill happened while the clients were running');
         assert.equal(summary.failovers.length, 1);
         assert.equal(summary.failovers[0].newPrimary, 'host-2');
         assert.equal(lastRole(summary, 'host-1'), 'dead');
@@ -166,6 +168,39 @@ describe('FT pair (real processes, real TCP)', function () {
         assert.deepEqual(summary.divergences, []);
         assert.equal(summary.failovers.length, 0);
       });
+    }
+  });
+
+  it('runs on `lockstep host --listen` agents the same way, failover and cloning included', async () => {
+    const token = 'agent-test-token';
+    const ports = await Promise.all([0, 1, 2].map(() => freePort()));
+    const agents = ports.map((port) => spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'host', '--listen', `127.0.0.1:${port}`, '--token', token], { stdio: ['ignore', 'ignore', 'pipe'] }));
+    try {
+      await Promise.all(agents.map((agent) => new Promise((resolve) => agent.stderr!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve(undefined)))));
+      const cluster = track(new Cluster(clusterOptions('kv', { agents: ports.map((port) => ({ host: '127.0.0.1', port })), agentToken: token })));
+      await cluster.start();
+      const restored = new Promise<void>((resolve) => cluster.on('backup-attached', (_h, cloned) => cloned && resolve()));
+      const history = runKvWorkload({ service: cluster.service, ops: 50, seed: 9, clients: 2, onProgress: (n) => n === 15 && cluster.kill('primary') });
+      const check = checkKvHistory(await history);
+      await restored;
+      const summary = await cluster.stop();
+      assert.ok(check.ok, check.problems.join('; '));
+      assert.equal(summary.failovers.length, 1);
+      assert.equal(lastRole(summary, 'host-3'), 'backup');
+    } finally {
+      agents.forEach((agent) => agent.kill('SIGKILL'));
+    }
+  });
+
+  it('an agent refuses a cluster with the wrong token', async () => {
+    const port = await freePort();
+    const agent = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'host', '--listen', `127.0.0.1:${port}`, '--token', 'right'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      await new Promise((resolve) => agent.stderr!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve(undefined)));
+      const cluster = track(new Cluster(clusterOptions('kv', { agents: [{ host: '127.0.0.1', port }], agentToken: 'wrong' })));
+      await assert.rejects(cluster.start(), /exited before it was ready|closed/);
+    } finally {
+      agent.kill('SIGKILL');
     }
   });
 
