@@ -87,6 +87,7 @@ export class Primary {
     this.server.on('channel', (channel) => this.accept(channel));
     await this.service.open();
     if (!this.protectedFromStart) this.outputRule.unprotect();
+    else setTimeout(() => this.runAloneIfNoBackup(), this.host.config.waitForBackupMs).unref();
     void this.loop();
   }
 
@@ -171,6 +172,16 @@ export class Primary {
     // Go-back-N with a window: the backup asks again (a gap, or a heartbeat ahead of it) for the rest.
     for (const entry of this.unacked) if (entry.seq >= seq && entry.seq < seq + RESEND_WINDOW) this.sendToBackup(entry);
     if (fresh) this.host.report({ type: 'backup-attached', id: this.host.config.id, at: this.machine.instructions, cloned: false });
+    this.wakeup.wake();
+  }
+
+  /** No backup came: run unprotected rather than never (reported, so nobody mistakes it for FT). */
+  private runAloneIfNoBackup(): void {
+    if (this.backup || !this.protectedFromStart) return;
+    this.protectedFromStart = false;
+    this.unacked = [];
+    this.outputRule.unprotect();
+    this.host.report({ type: 'backup-lost', id: this.host.config.id, at: this.machine.instructions, reason: `no backup attached within ${this.host.config.waitForBackupMs} ms; running unprotected` });
     this.wakeup.wake();
   }
 
