@@ -1,5 +1,6 @@
 /* A fixed table of clients, searched linearly. */
 #include "dedup.h"
+#include "request.h"
 
 static struct dedup_entry table[DEDUP_CLIENTS];
 static u32 used;
@@ -36,4 +37,25 @@ void dedup_record(struct dedup_entry *e, u32 seq, const char *reply)
         e->reply[i] = reply[i];
     e->reply[i] = 0;
     e->seq = seq;
+}
+
+void dedup_serve(const struct request *r, int (*apply)(const struct request *r), const char *body)
+{
+    struct dedup_entry *d;
+    switch (dedup_check(r->client, r->seq, &d)) {
+    case DEDUP_REPEAT:
+        reply(r->client, r->seq, d->reply);
+        break;
+    case DEDUP_STALE:
+        reply(r->client, r->seq, "ERR stale");
+        break;
+    case DEDUP_FULL:
+        reply(r->client, r->seq, "ERR toomanyclients");
+        break;
+    default:
+        if (apply(r))
+            dedup_record(d, r->seq, body);
+        reply(r->client, r->seq, body);
+        break;
+    }
 }

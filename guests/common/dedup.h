@@ -26,4 +26,11 @@ int dedup_check(u32 client, u32 seq, struct dedup_entry **entry);
 /* Remember reply as the answer to seq (call after applying). */
 void dedup_record(struct dedup_entry *e, u32 seq, const char *reply);
 
+struct request;
+
+/* Answers r at most once: a repeat gets the remembered reply, an older seq
+ * ERR stale. A new request is applied by apply(), which writes its reply
+ * into body and returns whether it is an answer worth remembering. */
+void dedup_serve(const struct request *r, int (*apply)(const struct request *r), const char *body);
+
 #endif

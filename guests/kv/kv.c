@@ -150,22 +150,6 @@ void guest_main(void)
             reply(r.client, r.seq, "ERR badseq");
             continue;
         }
-        struct dedup_entry *d;
-        switch (dedup_check(r.client, r.seq, &d)) {
-        case DEDUP_REPEAT:
-            reply(r.client, r.seq, d->reply);
-            break;
-        case DEDUP_STALE:
-            reply(r.client, r.seq, "ERR stale");
-            break;
-        case DEDUP_FULL:
-            reply(r.client, r.seq, "ERR toomanyclients");
-            break;
-        default:
-            if (apply(&r))
-                dedup_record(d, r.seq, body);
-            reply(r.client, r.seq, body);
-            break;
-        }
+        dedup_serve(&r, apply, body);
     }
 }

@@ -168,23 +168,7 @@ void guest_main(void)
         } else if (r.seq == 0) {
             reply(r.client, r.seq, "ERR badseq");
         } else {
-            struct dedup_entry *d;
-            switch (dedup_check(r.client, r.seq, &d)) {
-            case DEDUP_REPEAT:
-                reply(r.client, r.seq, d->reply);
-                break;
-            case DEDUP_STALE:
-                reply(r.client, r.seq, "ERR stale");
-                break;
-            case DEDUP_FULL:
-                reply(r.client, r.seq, "ERR toomanyclients");
-                break;
-            default:
-                if (apply(&r))
-                    dedup_record(d, r.seq, body);
-                reply(r.client, r.seq, body);
-                break;
-            }
+            dedup_serve(&r, apply, body);
         }
         sti();
     }

@@ -1,6 +1,7 @@
 // Lockstep's additions to the Debug Adapter Protocol: custom requests the extension (or any DAP
 // client) sends, and custom events the adapter streams for the logging-channel panel. Everything
 // here is plain JSON; the extension and the panel import these types, the adapter implements them.
+import type { Divergence } from '../ft/control';
 
 /** A log entry as the panel and `lockstep/logEntries` show it. */
 export interface EntryView {
@@ -56,17 +57,8 @@ export interface OutputEventBody {
   time?: number;
 }
 
-/** `lockstep/divergence`: the backup's epoch hash did not match the primary's. */
-export interface DivergenceEventBody {
-  epoch: number;
-  at: number;
-  primaryHash: string;
-  backupHash: string;
-  pages: number[];
-  parts: string[];
-  /** ms since the session started, when it was found. */
-  time?: number;
-}
+/** `lockstep/divergence`: the backup's epoch hash did not match the primary's (ms since start, when found). */
+export type DivergenceEventBody = Divergence & { time?: number };
 
 /** `lockstep/failover`: a host won the arbiter and went live. */
 export interface FailoverEventBody {
