@@ -89,6 +89,12 @@ export interface LockstepRequests {
   'lockstep/logEntries': { args: { from: number; count: number; filter?: EntryView['kind'][] }; body: { entries: EntryView[]; total: number } };
   'lockstep/failover': { args: Record<string, never>; body: { newPrimary?: string } };
   'lockstep/injectFault': { args: { kind: FaultRequestKind; value?: number }; body: Record<string, never> };
+  /**
+   * Where clients reach the guest (src/ft/service.ts: whole request lines in, released output out).
+   * The extension's guest console connects there as one more client, so what is typed is an input
+   * logged like any other. No address for a replay, or before the cluster has started.
+   */
+  'lockstep/service': { args: Record<string, never>; body: { address?: { host: string; port: number } } };
 }
 
 /** Messages the extension relays to the panel webview: the adapter's events, and session starts/ends. */

@@ -17,6 +17,7 @@ import {
   type HelloMessage,
   type Role,
 } from './log';
+import { SeededRandom } from './random';
 
 /** Largest payload accepted before the peer is authenticated: a hello is 34 bytes. */
 const HANDSHAKE_MAX_PAYLOAD = 256;
@@ -55,24 +56,6 @@ export interface FrameFate {
   corruptAt?: number;
   /** Non-zero XOR mask for the flipped byte. */
   corruptMask?: number;
-}
-
-/** A small seeded PRNG (a Weyl sequence through a 32-bit mixer): fast and reproducible. */
-export class SeededRandom {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** Uniform in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x9e3779b9) >>> 0;
-    let z = this.state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    z ^= z >>> 16;
-    return (z >>> 0) / 0x1_0000_0000;
-  }
 }
 
 // The length field (bytes 5..8) is left alone: a longer length would make the receiver wait for

@@ -5,7 +5,7 @@
 // Replies that arrive twice at cut-over are dropped by seq. The history it keeps is what checker.ts
 // verifies.
 import { Socket, connect } from 'node:net';
-import { SeededRandom } from './channel';
+import { SeededRandom } from './random';
 import type { ServiceAddress } from './service';
 
 export type KvOpKind = 'PUT' | 'APPEND' | 'GET';

@@ -17,6 +17,7 @@ export class Detector extends EventEmitter<{ suspect: [silentMs: number]; heartb
     super();
   }
 
+  /** Starts heartbeats and watching; also restarts watching a new peer from now. */
   start(): void {
     this.lastHeard = this.lastTick = performance.now();
     this.suspected = false;

@@ -42,6 +42,7 @@ export class Primary {
   private wallBase = 0;
   private guestBase = 0;
   private lastBeatSeq = 0;
+  private awaitingFirstAck = false;
   entriesSent = 0;
 
   constructor(private readonly host: HostContext, lastSeq: number, options: { waitForBackup: boolean }) {
@@ -86,6 +87,7 @@ export class Primary {
     this.server = await listenChannel({ port: 0, secret: this.host.config.secret, role: 'primary', expectPeerRole: 'backup' });
     this.server.on('channel', (channel) => this.accept(channel));
     await this.service.open();
+    this.detector.start();
     if (!this.protectedFromStart) this.outputRule.unprotect();
     else setTimeout(() => this.runAloneIfNoBackup(), this.host.config.waitForBackupMs).unref();
     void this.loop();
@@ -146,6 +148,10 @@ export class Primary {
 
   private acknowledge(channel: Channel, seq: number, at: number): void {
     if (channel !== this.backup) return;
+    if (this.awaitingFirstAck) {
+      this.awaitingFirstAck = false;
+      this.detector.start();
+    }
     this.backupAt = at;
     if (seq <= this.acked) return;
     this.acked = seq;
@@ -205,7 +211,8 @@ export class Primary {
     this.acked = this.seq;
     this.unacked = [];
     this.outputRule.protect(this.seq);
-    this.detector.start();
+    // Restoring takes the new backup a while; it is watched from its first ack on.
+    this.awaitingFirstAck = true;
     this.host.report({ type: 'backup-attached', id: this.host.config.id, at: this.machine.instructions, cloned: true });
   }
 
@@ -217,12 +224,12 @@ export class Primary {
 
   /** The backup went silent: claim the arbiter; the winner runs on alone, the loser halts. */
   private async backupSilent(reason: string): Promise<void> {
-    if (!this.backup) return;
+    if (!this.backup || this.awaitingFirstAck) return this.detector.start();
     const claim = this.host.claim();
     if (!claim.won) return this.host.halt(`lost the arbiter to ${claim.holder} (${reason})`);
     this.backup.destroy();
     this.backup = undefined;
-    this.detector.stop();
+    this.detector.start();
     this.unacked = [];
     this.outputRule.unprotect();
     this.host.report({ type: 'backup-lost', id: this.host.config.id, at: this.machine.instructions, reason });

@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SeededRandom } from '../../src/ft/channel';
+import { SeededRandom } from '../../src/ft/random';
 import { checkKvHistory } from '../../src/ft/checker';
 import { runKvWorkload } from '../../src/ft/client';
 import { spawn } from 'node:child_process';

@@ -6,15 +6,12 @@ import { RecordedEvent, Recorder, Replayer } from '../../src/ft/nondet';
 import { RunResult, runGuest } from '../../src/ft/run';
 import { Stop, Timeline, TimelineDivergence, TimelineOptions } from '../../src/ft/timeline';
 import { TEST_EPOCH, TestGuest, shortRun } from '../support/guests';
+import { SeededRandom } from '../../src/ft/random';
 
-/** mulberry32: a seeded PRNG, so a failing count can be reproduced. */
+/** A seeded PRNG, so a failing count can be reproduced. */
 function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new SeededRandom(seed);
+  return () => random.next();
 }
 
 /**

@@ -1,0 +1,41 @@
+// Number and time formats for the panel: grouped digits, session times, byte rates.
+
+const grouped = new Intl.NumberFormat('en-US');
+
+export const count = (n: number) => grouped.format(Math.round(n));
+
+/** Compact counts for chart axes: 1.2M, 340k. */
+export function compact(n: number): string {
+  const abs = Math.abs(n);
+  if (abs >= 1e9) return `${trim(n / 1e9)}G`;
+  if (abs >= 1e6) return `${trim(n / 1e6)}M`;
+  if (abs >= 1e3) return `${trim(n / 1e3)}k`;
+  return trim(n);
+}
+
+function trim(n: number): string {
+  return Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1).replace(/\.0$/, '') : n.toFixed(2).replace(/\.?0+$/, '');
+}
+
+/** Session time, from ms: 12.3 s, 4:05.2 */
+export function sessionTime(ms: number): string {
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const minutes = Math.floor(s / 60);
+  return `${minutes}:${(s - minutes * 60).toFixed(1).padStart(4, '0')}`;
+}
+
+export function bytes(n: number): string {
+  if (n >= 1e9) return `${trim(n / 1e9)} GB`;
+  if (n >= 1e6) return `${trim(n / 1e6)} MB`;
+  if (n >= 1e3) return `${trim(n / 1e3)} kB`;
+  return `${Math.round(n)} B`;
+}
+
+export const rate = (bytesPerSecond: number) => `${bytes(bytesPerSecond)}/s`;
+
+export function duration(ms: number): string {
+  return ms < 1 ? `${ms.toFixed(2)} ms` : ms < 1000 ? `${ms.toFixed(ms < 10 ? 1 : 0)} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+export const shortHash = (hash: string) => (hash.length > 12 ? `${hash.slice(0, 6)}…${hash.slice(-4)}` : hash);

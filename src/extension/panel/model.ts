@@ -1,0 +1,272 @@
+// The panel's state, built from the messages the extension relays (src/adapter/protocol.ts). No DOM
+// here: main.ts renders it. Log seqs continue across failovers, but what the old primary logged
+// past the new primary's last applied entry is gone, and the new primary logs other entries under
+// the same seqs; so every row remembers the generation it arrived in.
+import type {
+  ChannelEventBody, DivergenceEventBody, EntryView, FailoverEventBody, HostView, OutputEventBody, PanelInboundMessage,
+} from '../../adapter/protocol';
+
+export type AckState = 'acked' | 'pending' | 'lost';
+
+export interface EntryRow {
+  seq: number;
+  at: number;
+  kind: EntryView['kind'];
+  size: number;
+  text: string;
+  generation: number;
+  state: AckState;
+}
+
+export type OutputState = 'held' | 'released' | 'dropped';
+
+export interface OutputRow {
+  seq: number;
+  at: number;
+  text: string;
+  generation: number;
+  state: OutputState;
+  /** Session ms. */
+  heldAt?: number;
+  releasedAt?: number;
+  heldMs?: number;
+}
+
+export type TimelineKind = 'session' | 'failover' | 'divergence' | 'died' | 'halted' | 'attached' | 'fault';
+
+export interface TimelineItem {
+  /** Session ms. */
+  time: number;
+  kind: TimelineKind;
+  text: string;
+  instruction?: number;
+}
+
+/** Columns for the charts, one point per channel event; null where there is no such host. */
+export interface Series {
+  /** Seconds since the session started. */
+  time: number[];
+  primary: (number | null)[];
+  backup: (number | null)[];
+  lag: (number | null)[];
+  /** Bytes per second on the channel since the previous point. */
+  bandwidth: (number | null)[];
+}
+
+/** Kept in memory at most; older entries are dropped (the adapter's lockstep/logEntries has them all). */
+export const MAX_ENTRIES = 1_000_000;
+export const MAX_OUTPUTS = 100_000;
+/** Chart points kept: a point every 250 ms is over an hour. */
+export const MAX_POINTS = 20_000;
+
+const emptySeries = (): Series => ({ time: [], primary: [], backup: [], lag: [], bandwidth: [] });
+
+/** Which parts changed since the last render. */
+export interface Dirty { entries: boolean; outputs: boolean; channel: boolean; timeline: boolean; divergence: boolean; session: boolean }
+const clean = (): Dirty => ({ entries: false, outputs: false, channel: false, timeline: false, divergence: false, session: false });
+
+export class PanelModel {
+  entries: EntryRow[] = [];
+  droppedEntries = 0;
+  outputs: OutputRow[] = [];
+  timeline: TimelineItem[] = [];
+  divergences: DivergenceEventBody[] = [];
+  failovers: FailoverEventBody[] = [];
+  channel: ChannelEventBody | undefined;
+  series: Series = emptySeries();
+  sessionName: string | undefined;
+  /** A session is running: the controls may act on it. */
+  live = false;
+  generation = 1;
+  dirty: Dirty = { entries: true, outputs: true, channel: true, timeline: true, divergence: true, session: true };
+
+  /** Entries before this index have their final ack state. */
+  private pendingFrom = 0;
+  private outputIndex = new Map<number, OutputRow>();
+  private roles = new Map<string, HostView['role']>();
+  private lastBytes: { time: number; bytes: number } | undefined;
+
+  apply(message: PanelInboundMessage): void {
+    if (message.type === 'session') {
+      if (message.state === 'started') {
+        this.reset();
+        this.sessionName = message.name;
+        this.live = true;
+        this.note({ time: 0, kind: 'session', text: `Session started${message.name ? `: ${message.name}` : ''}` });
+      } else {
+        this.live = false;
+        this.note({ time: this.now, kind: 'session', text: 'Session ended' });
+      }
+      this.dirty.session = true;
+      return;
+    }
+    switch (message.event) {
+      case 'lockstep/channel': return this.onChannel(message.body);
+      case 'lockstep/entries': return this.onEntries(message.body.entries);
+      case 'lockstep/output': return this.onOutput(message.body);
+      case 'lockstep/divergence': return this.onDivergence(message.body);
+      case 'lockstep/failover': return this.onFailover(message.body);
+    }
+  }
+
+  /** Session ms of the latest channel update. */
+  get now(): number {
+    return this.channel?.time ?? 0;
+  }
+
+  host(role: HostView['role']): HostView | undefined {
+    return this.channel?.hosts.find((h) => h.role === role);
+  }
+
+  /** A fault the user asked for, on the timeline next to what it caused. */
+  noteRequest(text: string): void {
+    this.note({ time: this.now, kind: 'fault', text });
+  }
+
+  takeDirty(): Dirty {
+    const dirty = this.dirty;
+    this.dirty = clean();
+    return dirty;
+  }
+
+  private reset(): void {
+    this.entries = [];
+    this.droppedEntries = 0;
+    this.outputs = [];
+    this.timeline = [];
+    this.divergences = [];
+    this.failovers = [];
+    this.channel = undefined;
+    this.series = emptySeries();
+    this.generation = 1;
+    this.pendingFrom = 0;
+    this.outputIndex.clear();
+    this.roles.clear();
+    this.lastBytes = undefined;
+    this.dirty = { entries: true, outputs: true, channel: true, timeline: true, divergence: true, session: true };
+  }
+
+  private note(item: TimelineItem): void {
+    this.timeline.push(item);
+    this.dirty.timeline = true;
+  }
+
+  private onEntries(views: EntryView[]): void {
+    for (const v of views) {
+      this.entries.push({ seq: v.seq, at: v.at, kind: v.kind, size: v.size, text: v.text, generation: this.generation, state: v.acked ? 'acked' : 'pending' });
+    }
+    if (this.entries.length > MAX_ENTRIES) {
+      // Drop a tenth at once: splicing a million-element array on every batch would cost more.
+      const drop = this.entries.length - MAX_ENTRIES + MAX_ENTRIES / 10;
+      this.entries.splice(0, drop);
+      this.droppedEntries += drop;
+      this.pendingFrom = Math.max(0, this.pendingFrom - drop);
+    }
+    if (this.channel) this.acknowledge(this.channel.ackedSeq ?? this.channel.entriesAcked);
+    this.dirty.entries = true;
+  }
+
+  /** Entries of the current generation up to `seq` are acknowledged (cumulative acks). */
+  private acknowledge(seq: number): void {
+    let i = this.pendingFrom;
+    const entries = this.entries;
+    while (i < entries.length && (entries[i].state !== 'pending' || entries[i].generation !== this.generation)) i++;
+    const first = i;
+    while (i < entries.length && entries[i].seq <= seq) {
+      if (entries[i].generation === this.generation) entries[i].state = 'acked';
+      i++;
+    }
+    if (i > first) this.dirty.entries = true;
+    this.pendingFrom = i;
+  }
+
+  private onChannel(body: ChannelEventBody): void {
+    const first = !this.channel;
+    this.channel = body;
+    this.live = true;
+    const primary = body.hosts.find((h) => h.role === 'primary');
+    if (primary && primary.generation > this.generation) this.generation = primary.generation;
+    this.acknowledge(body.ackedSeq ?? body.entriesAcked);
+    this.trackRoles(body, first);
+    this.addPoint(body, primary);
+    this.dirty.channel = true;
+  }
+
+  private trackRoles(body: ChannelEventBody, first: boolean): void {
+    for (const h of body.hosts) {
+      const before = this.roles.get(h.id);
+      this.roles.set(h.id, h.role);
+      if (before === h.role || first) continue;
+      if (h.role === 'dead') this.note({ time: body.time, kind: 'died', text: `${h.id} died (was ${before ?? 'unknown'})`, instruction: h.instructions });
+      else if (h.role === 'halted') this.note({ time: body.time, kind: 'halted', text: `${h.id} halted (lost the arbiter)`, instruction: h.instructions });
+      else if (h.role === 'backup' && before === undefined) this.note({ time: body.time, kind: 'attached', text: `${h.id} joined as the backup (generation ${h.generation})` });
+    }
+  }
+
+  private addPoint(body: ChannelEventBody, primary: HostView | undefined): void {
+    const s = this.series;
+    const backup = body.hosts.find((h) => h.role === 'backup');
+    let bandwidth: number | null = null;
+    if (this.lastBytes && body.time > this.lastBytes.time) {
+      // A counter that went down was restarted (a new channel): count from zero.
+      const sent = body.bytesSent >= this.lastBytes.bytes ? body.bytesSent - this.lastBytes.bytes : body.bytesSent;
+      bandwidth = (sent * 1000) / (body.time - this.lastBytes.time);
+    }
+    this.lastBytes = { time: body.time, bytes: body.bytesSent };
+    s.time.push(body.time / 1000);
+    s.primary.push(primary?.instructions ?? null);
+    s.backup.push(backup?.instructions ?? null);
+    s.lag.push(backup ? body.lag : null);
+    s.bandwidth.push(bandwidth);
+    if (s.time.length > MAX_POINTS) for (const column of Object.values(s) as unknown[][]) column.splice(0, MAX_POINTS / 10);
+  }
+
+  private onOutput(body: OutputEventBody): void {
+    const time = body.time ?? this.now;
+    const existing = this.outputIndex.get(body.seq);
+    if (body.state === 'held' || !existing || existing.generation !== this.generation) {
+      const row: OutputRow = { seq: body.seq, at: body.at, text: body.text, generation: this.generation, state: body.state, heldAt: body.state === 'held' ? time : undefined };
+      if (body.state === 'released') Object.assign(row, { releasedAt: time, heldMs: body.heldMs });
+      this.outputs.push(row);
+      this.outputIndex.set(body.seq, row);
+      if (this.outputs.length > MAX_OUTPUTS) {
+        for (const dropped of this.outputs.splice(0, MAX_OUTPUTS / 10)) if (this.outputIndex.get(dropped.seq) === dropped) this.outputIndex.delete(dropped.seq);
+      }
+    } else {
+      existing.state = 'released';
+      existing.releasedAt = time;
+      existing.heldMs = body.heldMs ?? (existing.heldAt !== undefined ? time - existing.heldAt : undefined);
+      if (body.text) existing.text = body.text;
+    }
+    this.dirty.outputs = true;
+  }
+
+  private onDivergence(body: DivergenceEventBody): void {
+    this.divergences.push(body);
+    const pages = body.pages.length ? `${body.pages.length} page${body.pages.length === 1 ? '' : 's'}` : 'state';
+    this.note({ time: body.time ?? this.now, kind: 'divergence', text: `Divergence at epoch ${body.epoch}: ${pages} differ`, instruction: body.at });
+    this.dirty.divergence = true;
+  }
+
+  private onFailover(body: FailoverEventBody): void {
+    this.failovers.push(body);
+    // What the old generation logged and saw no ack for (acks are cumulative: a tail of its rows)
+    // was kept if the new primary had it, and lost otherwise.
+    let i = this.entries.length - 1;
+    while (i >= 0 && this.entries[i].generation >= body.generation) i--;
+    const generationStart = i + 1;
+    for (; i >= 0 && this.entries[i].state === 'pending' && body.lastSeq !== undefined; i--) {
+      this.entries[i].state = this.entries[i].seq <= body.lastSeq ? 'acked' : 'lost';
+    }
+    // Outputs the dead primary still held never reached a client.
+    for (let i = this.outputs.length - 1; i >= 0; i--) {
+      const o = this.outputs[i];
+      if (o.generation < body.generation && o.state === 'held') o.state = 'dropped';
+    }
+    this.generation = Math.max(this.generation, body.generation);
+    this.pendingFrom = generationStart;
+    const lost = body.lastSeq === undefined ? '' : `; it had the log up to #${body.lastSeq}`;
+    this.note({ time: body.time, kind: 'failover', text: `Failover: ${body.newPrimary} is the primary of generation ${body.generation} (${body.reason})${lost}` });
+    this.dirty.entries = this.dirty.outputs = true;
+  }
+}
