@@ -4,7 +4,7 @@
 // new primary so the service is redundant again. It never touches the guest itself.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,9 @@ import { HostLauncher, HostLink, connectAgent, forkHost } from './hostlink';
 export type { HostLauncher } from './hostlink';
 
 const STATS_INTERVAL_MS = 250;
+
+/** The first backup records what it applies, so after a failover its file holds the whole history. */
+const backupRecord = (file: string) => `${file}.backup`;
 
 
 export interface ClusterOptions extends GuestConfig {
@@ -141,7 +144,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       service: this.service,
       arbiterDir: this.arbiterDir,
       detector: this.detector,
-      record: o.record && role === 'primary' && generation === 1 ? o.record : undefined,
+      record: o.record && generation === 1 ? (role === 'primary' ? o.record : backupRecord(o.record)) : undefined,
       maxUnacked: o.maxUnacked ?? 4096,
       maxLag: o.maxLag ?? 50_000_000,
       waitForBackupMs: 30_000,
@@ -320,7 +323,20 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       await Promise.race([final.then(() => handle.exited), new Promise((r) => setTimeout(r, 5000))]);
       if (handle.link.alive) handle.link.kill();
     }
+    this.settleRecording();
     return this.summary();
+  }
+
+  /**
+   * The recording is the first primary's log, unless the first backup went live: its log then holds
+   * everything from boot through the failover and on (later failovers are not recorded).
+   */
+  private settleRecording(): void {
+    const file = this.options.record;
+    if (!file) return;
+    const firstBackupWentLive = this.failovers[0]?.newPrimary === 'host-2';
+    if (firstBackupWentLive && existsSync(backupRecord(file))) renameSync(backupRecord(file), file);
+    else rmSync(backupRecord(file), { force: true });
   }
 
   /** Kills every host at once (for cleaning up after a failure; stop() is the orderly way). */

@@ -4,8 +4,10 @@
 // (channel.ts, docs/protocol.md).
 import type { ClockMode } from './clock';
 import type { DetectorOptions } from './detector';
-import type { Role } from './log';
+import type { EntryKind, Role } from './log';
 import type { ServiceAddress } from './service';
+import type { Stop } from './timeline';
+import type { Registers } from './v86types';
 
 export interface GuestConfig {
   guest: string;
@@ -38,6 +40,8 @@ export interface HostConfig extends GuestConfig {
   /** Primary: how long to wait for the first backup before running unprotected. */
   waitForBackupMs: number;
   maxInstructions?: number;
+  /** Under a debugger: keep a Timeline of the machine and answer `debug` commands (debugger.ts). */
+  debug?: HostDebugConfig;
 }
 
 export interface HostStats {
@@ -84,7 +88,9 @@ export type HostReport =
   | { type: 'backup-lost'; id: string; at: number; reason: string }
   | { type: 'divergence'; id: string; divergence: Divergence }
   | { type: 'stats'; stats: HostStats }
-  | { type: 'error'; id: string; message: string };
+  | { type: 'error'; id: string; message: string }
+  | { type: 'debug-reply'; id: string; request: number; result?: DebugResult; error?: string }
+  | { type: 'debug-events'; id: string; entries: EntryNote[]; skipped: number; acked: number; outputs: OutputNote[] };
 
 export type ChannelFaultKind = 'partition' | 'heal' | 'drop' | 'duplicate' | 'corrupt' | 'delay';
 
@@ -94,4 +100,80 @@ export type HostCommand =
   | { type: 'channel-fault'; kind: ChannelFaultKind; value?: number; seed?: number }
   | { type: 'slow'; msPerBatch: number }
   | { type: 'stats' }
-  | { type: 'stop' };
+  | { type: 'stop' }
+  | { type: 'debug'; request: number; op: DebugOp };
+
+// ---- debugging (debugger.ts executes these on the host's Timeline; src/adapter/ sends them) ----
+
+export interface HostDebugConfig {
+  /** Start with the machine held (the role's loop waits) until a `resume`. */
+  hold: boolean;
+}
+
+/** Everything up to `at` is logged once entry `seq` has arrived (what a paused primary tells its backup). */
+export interface LoggedPoint { at: number; seq: number }
+
+/** `address` and `breakpoints` are linear addresses (what EIP shows); memory travels as base64. */
+export type DebugOp =
+  | { op: 'state' }
+  | { op: 'pause' }
+  | { op: 'resume' }
+  | { op: 'runTo'; at: number; logged?: LoggedPoint }
+  | { op: 'step' }
+  | { op: 'stepBack' }
+  | { op: 'continue'; breakpoints: number[] }
+  | { op: 'reverseContinue'; breakpoints: number[] }
+  | { op: 'read'; address: number; length: number }
+  | { op: 'write'; address: number; data: string }
+  | { op: 'setRegister'; name: string; value: number }
+  | { op: 'entries'; from: number; count: number; kinds?: EntryKind[] }
+  | { op: 'epochs' };
+
+export interface DebugState {
+  /** The instruction count the machine is at. */
+  position: number;
+  /** How far its history is recorded; `position === frontier` (and not stepped) is the live edge. */
+  frontier: number;
+  /** The first count it can revisit. */
+  start: number;
+  live: boolean;
+  /** The role's own loop is held by the debugger. */
+  held: boolean;
+  halted: boolean;
+  ended: boolean;
+  registers: Registers;
+  /** Real mode, or protected mode's 32-bit code. */
+  bits: 16 | 32;
+  guestTimeMs: number;
+  /** Epochs reached at or before the position. */
+  epoch: number;
+  log: LogPosition;
+  heldOutputs: OutputNote[];
+  /** How the last movement ended. */
+  stop?: Stop;
+}
+
+export interface LogPosition {
+  /** Highest seq logged (primary) or received (backup). */
+  lastSeq: number;
+  /** Highest seq whose count is at or before the position. */
+  applied: number;
+  /** Entries logged or received past the position. */
+  pending: number;
+  /** Primary: highest seq the backup acknowledged; backup: highest received in order. */
+  acked: number;
+}
+
+export interface EpochNote { index: number; at: number; hash: string }
+
+/** A log entry, rendered (describeEntry) and sized (encoded frame bytes). */
+export interface EntryNote { seq: number; at: number; kind: EntryKind; size: number; text: string }
+
+/** An output under the Output Rule: held until acknowledged, then released. */
+export interface OutputNote { seq: number; at: number; text: string; state: 'held' | 'released'; heldMs?: number }
+
+export type DebugResult =
+  | { kind: 'state'; state: DebugState }
+  | { kind: 'bytes'; address: number; data: string; unreadable: number }
+  | { kind: 'entries'; entries: EntryNote[]; total: number }
+  | { kind: 'epochs'; epochs: EpochNote[] };

@@ -761,6 +761,16 @@ export class Machine {
     this.cpu.write_blob(bytes, address);
   }
 
+  /**
+   * Sets a general register or EIP, as a debugger does (one side only: the next epoch reports it).
+   * Only at a whole-step boundary: stepping keeps its own view of EIP.
+   */
+  writeRegister(name: v86.WritableRegister, value: number): void {
+    if (this.stepping) throw new Error(`registers are written at whole-step boundaries (now inside the step from ${this.stepping.step.from})`);
+    if (name === 'eip') this.cpu.instruction_pointer[0] = value | 0;
+    else this.cpu.reg32[v86.REGISTER_NAMES.indexOf(name)] = value | 0;
+  }
+
   destroy(): void {
     this.emulator.destroy();
   }

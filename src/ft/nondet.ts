@@ -35,6 +35,7 @@ const START_OF_TIME = Date.UTC(2026, 0, 1);
 /** The recording side: values come from the host; each one is passed to `sink` as it is taken. */
 export class Recorder implements Nondeterminism {
   private pending: { device: InputDevice; data: Uint8Array }[] = [];
+  private logged: InputEvent[] = [];
   private readonly started = performance.now();
 
   constructor(
@@ -48,7 +49,7 @@ export class Recorder implements Nondeterminism {
   }
 
   get hasPending(): boolean {
-    return this.pending.length > 0;
+    return this.pending.length + this.logged.length > 0;
   }
 
   clock(at: number): number {
@@ -63,11 +64,19 @@ export class Recorder implements Nondeterminism {
     return this.take(at, 'rtc', this.options.rtcStart ?? START_OF_TIME);
   }
 
+  /**
+   * Inputs already in the log (a backup that went live had received them for the boundary it
+   * stopped at): delivered first, at the next boundary, and not logged again.
+   */
+  queueLogged(inputs: InputEvent[]): void {
+    this.logged.push(...inputs);
+  }
+
   inputsAt(at: number): InputEvent[] {
     const due = this.pending.map(({ device, data }): InputEvent => ({ kind: 'input', at, device, data }));
     this.pending = [];
     due.forEach(this.sink);
-    return due;
+    return [...this.logged.splice(0).map((input) => ({ ...input, at })), ...due];
   }
 
   private take(at: number, source: NondetSource, value: number): number {

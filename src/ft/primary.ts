@@ -79,7 +79,7 @@ export class Primary {
   /** Starts serving: the logging channel for backups, the service endpoint, and the guest. */
   async start(machine: Machine, leftoverInputs: InputEvent[] = []): Promise<void> {
     this.machine = machine;
-    for (const input of leftoverInputs) this.recorder.queue(input.device, input.data);
+    this.recorder.queueLogged(leftoverInputs);
     machine.on({
       output: (data, at) => this.outputRule.produce(this.log({ kind: 'output', at, device: 'serial', data }).seq, at, data),
       epoch: (epoch) => this.reachEpoch(epoch),

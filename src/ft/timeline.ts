@@ -307,8 +307,12 @@ export class Timeline {
     return true;
   }
 
-  /** At the frontier, unstepped, taking values from the source. */
-  private goLive(): void {
+  /**
+   * At the frontier, unstepped, taking values from the source. Whoever runs the machine itself
+   * (Machine.run, as a primary or backup loop does; the timeline records those steps too) calls
+   * this first.
+   */
+  goLive(): void {
     if (this.isLive && !this.offRecord && !this.machine.isStepped) return;
     this.reachBoundary(this.trace.end);
     if (this.replayer!.buffered) {

@@ -69,6 +69,8 @@ export const HASHED_DEVICES = ['pit', 'rtc', 'uart0', 'dma', 'ps2', 'pci', 'vga'
 
 export const REGISTER_NAMES = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'] as const;
 export const SEGMENT_NAMES = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'] as const;
+/** Registers a debugger may set. */
+export type WritableRegister = (typeof REGISTER_NAMES)[number] | 'eip';
 
 export interface Registers {
   eax: number; ecx: number; edx: number; ebx: number; esp: number; ebp: number; esi: number; edi: number;

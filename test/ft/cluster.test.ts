@@ -171,6 +171,24 @@ describe('FT pair (real processes, real TCP)', function () {
     }
   });
 
+  it('a recording spans a failover: the surviving backup logged what it applied, and the file replays', async () => {
+    const record = join(mkdtempSync(join(tmpdir(), 'lockstep-rec-')), 'kv.ftlog');
+    const cluster = track(new Cluster(clusterOptions('kv', { record, restoreRedundancy: false })));
+    const ended = new Promise<void>((resolve) => cluster.once('guest-ended', () => resolve()));
+    await cluster.start();
+    const history = await runKvWorkload({ service: cluster.service, ops: 40, seed: 5, clients: 2, onProgress: (n) => n === 12 && cluster.kill('primary') });
+    assert.ok(checkKvHistory(history).ok);
+    await sendLines(cluster.service, ['0 0 SHUTDOWN'], /kv bye/);
+    await ended;
+    const summary = await cluster.stop();
+    assert.equal(summary.failovers[0]?.newPrimary, 'host-2');
+    const replay = await replayLogFile(record);
+    assert.equal(replay.fileError, undefined);
+    assert.deepEqual(replay.epochMismatches, []);
+    assert.deepEqual(replay.epochHashes, summary.epochHashes['host-2']);
+    assert.match(replay.serial, /kv bye/);
+  });
+
   it('runs on `lockstep host --listen` agents the same way, failover and cloning included', async () => {
     const token = 'agent-test-token';
     const ports = await Promise.all([0, 1, 2].map(() => freePort()));

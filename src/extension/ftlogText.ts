@@ -1,0 +1,90 @@
+// The text form of a *.ftlog file, as the editor shows it: a few `//` header lines (the recording's
+// metadata, counts, and any damage), then one line per entry in describeEntry's format. No `vscode`
+// import, so unit tests read it directly. The ftlog grammar (syntaxes/) highlights exactly this.
+import { describeEntry, LogFormatError, type LogEntry } from '../ft/log';
+import { LogFileReader, type LogMeta } from '../ft/logfile';
+
+export interface RenderedLog {
+  text: string;
+  /** Entries successfully read (all of them unless `error`). */
+  entries: number;
+  /** Why reading stopped early: the byte offset where the bad frame (or header) starts. */
+  error?: { offset: number; reason: string; code: string };
+  /** Zero-based line of the error message that stands where the unreadable bytes begin. */
+  errorLine?: number;
+}
+
+/** Payload bytes shown per entry; the rest is summarised as "(+N bytes)". */
+const MAX_BYTES = 48;
+
+/** `#seq @at ...`: the seq and the instruction count of an entry line. */
+const ENTRY_LINE = /^#(\d+) @(\d+) /;
+
+/** The instruction count an entry line applies at, or undefined for header and message lines. */
+export function entryLineInstruction(line: string): { seq: number; at: number } | undefined {
+  const m = ENTRY_LINE.exec(line);
+  return m ? { seq: Number(m[1]), at: Number(m[2]) } : undefined;
+}
+
+function metaLines(meta: LogMeta): string[] {
+  const jit = meta.jit ? 'JIT on' : 'JIT off';
+  const mib = Math.round(meta.memorySize / (1 << 20));
+  return [
+    `// guest ${meta.guest}, ${mib} MiB, clock ${meta.clock}, ${jit}, epochs every ${meta.epochLength} instructions`,
+    `// recorded ${meta.createdAt}, image sha256 ${meta.imageSha256}${meta.cmdline ? `, cmdline ${JSON.stringify(meta.cmdline)}` : ''}`,
+  ];
+}
+
+function countLine(entries: LogEntry[]): string {
+  const counts = new Map<string, number>();
+  for (const e of entries) counts.set(e.kind, (counts.get(e.kind) ?? 0) + 1);
+  const parts = [...counts].map(([kind, n]) => `${n} ${kind}`);
+  const last = entries.at(-1);
+  const span = last ? `, up to instruction ${last.at}` : '';
+  return `// ${entries.length} entries${parts.length ? ` (${parts.join(', ')})` : ''}${span}`;
+}
+
+/** The message for a damaged file: where, why, and what is shown instead. */
+export function damageMessage(error: LogFormatError, entriesRead: number): string {
+  const shown = entriesRead === 0 ? 'no entry could be read' : `the ${entriesRead} entries before it are shown`;
+  return `// ERROR at byte ${error.offset}: ${error.reason}; ${shown}, nothing after it`;
+}
+
+/** Renders what was read of a file (its header, the good entries, and the first error if any). */
+export function renderLog(name: string, meta: LogMeta | undefined, entries: LogEntry[], error?: LogFormatError): RenderedLog {
+  const head = [`// Lockstep log ${name}`, ...(meta ? metaLines(meta) : []), countLine(entries)];
+  // The damage is said at the top too, so it is seen before scrolling through what could be read.
+  if (error) head.push(damageMessage(error, entries.length));
+  const lines = [...head, ...entries.map((e) => describeEntry(e, { maxBytes: MAX_BYTES }))];
+  let errorLine: number | undefined;
+  if (error) {
+    errorLine = lines.length;
+    lines.push(damageMessage(error, entries.length));
+  }
+  return {
+    text: `${lines.join('\n')}\n`,
+    entries: entries.length,
+    ...(error ? { error: { offset: error.offset, reason: error.reason, code: error.code }, errorLine } : {}),
+  };
+}
+
+/** Reads a log file and renders it; a damaged file renders what could be read, never throws for it. */
+export async function renderLogFile(path: string, name = path): Promise<RenderedLog> {
+  let reader: LogFileReader;
+  try {
+    reader = await LogFileReader.open(path);
+  } catch (err) {
+    if (err instanceof LogFormatError) return renderLog(name, undefined, [], err);
+    throw err;
+  }
+  const entries: LogEntry[] = [];
+  try {
+    for await (const entry of reader.entries()) entries.push(entry);
+    return renderLog(name, reader.meta, entries);
+  } catch (err) {
+    if (err instanceof LogFormatError) return renderLog(name, reader.meta, entries, err);
+    throw err;
+  } finally {
+    await reader.close();
+  }
+}

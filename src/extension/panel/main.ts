@@ -1,0 +1,358 @@
+// The logging-channel panel (webview side). It receives the adapter's events relayed by the
+// extension ({ type: 'event', event, body }, see PanelInboundMessage), keeps them in a PanelModel,
+// and renders at most once per animation frame however fast events come. Controls post
+// PanelMessages back. No `vscode` import: this runs in the webview's page.
+import type { FaultRequestKind, HostView, PanelInboundMessage, PanelMessage } from '../../adapter/protocol';
+import { Marker, TimeChart } from './charts';
+import * as fmt from './format';
+import { EntryRow, OutputRow, PanelModel, TimelineItem } from './model';
+import { VirtualGrid, el, icon } from './virtualgrid';
+
+const vscode = acquireVsCodeApi();
+const post = (message: PanelMessage) => vscode.postMessage(message);
+const model = new PanelModel();
+
+// ---- layout ----
+
+const root = document.getElementById('lockstep-panel') ?? document.body.appendChild(el('main'));
+
+const header = el('header', 'panel-header');
+const sessionLabel = el('div', 'session');
+const sessionIcon = icon('vm-outline');
+const sessionName = el('span', 'session-name', 'No session');
+const sessionClock = el('span', 'session-clock');
+sessionLabel.append(sessionIcon, sessionName, sessionClock);
+
+interface Control { id: string; label: string; icon: string; primary?: boolean; message: () => PanelMessage; enabled: () => boolean; describe: string }
+const slowInput = el('input', 'slow-input');
+const hasBackup = () => model.live && !!model.host('backup');
+const controls: Control[] = [
+  { id: 'kill-primary', label: 'Kill primary', icon: 'debug-stop', message: () => fault('kill-primary'), enabled: () => model.live && !!model.host('primary'), describe: 'Kill the primary host (as a crash would)' },
+  { id: 'kill-backup', label: 'Kill backup', icon: 'stop-circle', message: () => fault('kill-backup'), enabled: hasBackup, describe: 'Kill the backup host' },
+  { id: 'partition', label: 'Partition', icon: 'debug-disconnect', message: () => fault('partition'), enabled: () => model.live, describe: 'Cut the logging channel between primary and backup' },
+  { id: 'heal', label: 'Heal', icon: 'plug', message: () => fault('heal'), enabled: () => model.live, describe: 'Reconnect the logging channel' },
+  { id: 'slow-backup', label: 'Slow backup', icon: 'watch', message: () => fault('slow-backup', slowMs()), enabled: hasBackup, describe: 'Make the backup sleep after every batch it replays' },
+  { id: 'failover', label: 'Failover now', icon: 'arrow-swap', primary: true, message: () => ({ type: 'failover' }), enabled: hasBackup, describe: 'Make the backup go live now' },
+];
+function fault(kind: FaultRequestKind, value?: number): PanelMessage {
+  return value === undefined ? { type: 'fault', kind } : { type: 'fault', kind, value };
+}
+function slowMs(): number {
+  const ms = Math.round(Number(slowInput.value));
+  return Number.isFinite(ms) && ms > 0 ? Math.min(ms, 10_000) : 20;
+}
+
+const toolbar = el('div', 'toolbar');
+toolbar.setAttribute('role', 'toolbar');
+toolbar.setAttribute('aria-label', 'Fault injection');
+const buttons = controls.map((control) => {
+  const button = el('button', `button ${control.primary ? 'button-primary' : 'button-secondary'}`);
+  button.type = 'button';
+  button.id = `control-${control.id}`;
+  button.title = control.describe;
+  button.append(icon(control.icon), el('span', 'button-label', control.label));
+  button.addEventListener('click', () => {
+    const message = control.message();
+    post(message);
+    model.noteRequest(`Asked: ${control.label.toLowerCase()}${message.type === 'fault' && message.value !== undefined ? ` (${message.value} ms per batch)` : ''}`);
+    schedule();
+  });
+  return button;
+});
+toolbar.append(...buttons);
+// A toolbar is one tab stop; arrow keys move within it (WAI-ARIA toolbar pattern).
+let toolbarFocus = 0;
+toolbar.addEventListener('keydown', (event) => {
+  const enabled = buttons.filter((b) => !b.disabled);
+  const at = enabled.indexOf(document.activeElement as HTMLButtonElement);
+  if (at < 0) return;
+  const step = { ArrowRight: 1, ArrowLeft: -1, Home: -Infinity, End: Infinity }[event.key];
+  if (step === undefined) return;
+  event.preventDefault();
+  const next = step === -Infinity ? 0 : step === Infinity ? enabled.length - 1 : (at + step + enabled.length) % enabled.length;
+  toolbarFocus = buttons.indexOf(enabled[next]);
+  updateRovingTabIndex();
+  enabled[next].focus();
+});
+toolbar.addEventListener('focusin', (event) => {
+  const index = buttons.indexOf(event.target as HTMLButtonElement);
+  if (index >= 0) {
+    toolbarFocus = index;
+    updateRovingTabIndex();
+  }
+});
+function updateRovingTabIndex(): void {
+  if (buttons[toolbarFocus]?.disabled) toolbarFocus = Math.max(0, buttons.findIndex((b) => !b.disabled));
+  buttons.forEach((b, i) => { b.tabIndex = i === toolbarFocus ? 0 : -1; });
+}
+
+const slowLabel = el('label', 'slow-label');
+slowInput.type = 'number';
+slowInput.min = '1';
+slowInput.max = '10000';
+slowInput.value = '20';
+slowInput.id = 'slow-ms';
+slowLabel.htmlFor = 'slow-ms';
+slowLabel.append(el('span', '', 'Slow-down'), slowInput, el('span', 'unit', 'ms/batch'));
+const controlsGroup = el('div', 'controls');
+controlsGroup.append(toolbar, slowLabel);
+header.append(sessionLabel, controlsGroup);
+
+// Divergence banner: the latest divergence until dismissed.
+const banner = el('div', 'banner');
+banner.setAttribute('role', 'alert');
+banner.hidden = true;
+const bannerText = el('div', 'banner-text');
+const bannerGo = el('button', 'button button-secondary banner-go');
+bannerGo.type = 'button';
+bannerGo.append(icon('debug-step-into'), el('span', 'button-label', 'Go to instruction'));
+const bannerClose = el('button', 'icon-button banner-close');
+bannerClose.type = 'button';
+bannerClose.setAttribute('aria-label', 'Dismiss divergence');
+bannerClose.title = 'Dismiss';
+bannerClose.append(icon('close'));
+banner.append(icon('warning', 'banner-icon'), bannerText, bannerGo, bannerClose);
+let dismissedDivergences = 0;
+bannerGo.addEventListener('click', () => {
+  const d = model.divergences.at(-1);
+  if (d) post({ type: 'goToInstruction', instruction: d.at });
+});
+bannerClose.addEventListener('click', () => {
+  dismissedDivergences = model.divergences.length;
+  banner.hidden = true;
+});
+
+// Hosts and channel figures.
+const status = el('section', 'status');
+status.setAttribute('aria-label', 'Hosts and channel');
+const hostList = el('ul', 'hosts');
+hostList.setAttribute('aria-label', 'Hosts');
+const figures = el('dl', 'figures');
+const figure = (label: string) => {
+  const wrap = el('div', 'figure');
+  const value = el('dd', 'figure-value', '–');
+  wrap.append(el('dt', 'figure-label', label), value);
+  figures.append(wrap);
+  return value;
+};
+const lagValue = figure('Lag');
+const loggedValue = figure('Logged / acked');
+const bytesValue = figure('Channel');
+const outputsValue = figure('Outputs held / released');
+status.append(hostList, figures);
+
+// Charts.
+const instrChart = new TimeChart('Instructions and lag', [
+  { label: 'Primary', color: ['--vscode-charts-blue', '#3794ff'], scale: 'n', format: fmt.count },
+  { label: 'Backup', color: ['--vscode-charts-green', '#89d185'], scale: 'n', format: fmt.count, dash: [5, 3] },
+  { label: 'Lag', color: ['--vscode-charts-yellow', '#cca700'], scale: 'lag', format: fmt.count },
+], [{ scale: 'n', format: fmt.compact }, { scale: 'lag', format: fmt.compact, side: 1 }]);
+const bandwidthChart = new TimeChart('Channel bandwidth', [
+  { label: 'Sent', color: ['--vscode-charts-purple', '#b180d7'], scale: 'bw', format: fmt.rate, fill: true },
+], [{ scale: 'bw', format: (v) => fmt.rate(v).replace(' ', '') }]);
+const charts = el('section', 'charts');
+charts.setAttribute('aria-label', 'Charts');
+charts.append(instrChart.element, bandwidthChart.element);
+
+// Log entries.
+const KIND_LABEL: Record<EntryRow['kind'], string> = { input: 'input', nondet: 'nondet', epoch: 'epoch', output: 'output', control: 'control' };
+const ACK_TEXT: Record<EntryRow['state'], [string, string]> = { acked: ['pass', 'acked'], pending: ['circle-large', 'pending'], lost: ['error', 'lost'] };
+function stateCell(cell: HTMLElement, [iconName, text]: [string, string], cls: string): void {
+  cell.replaceChildren(icon(iconName, cls), el('span', '', text));
+}
+const entriesGrid = new VirtualGrid<EntryRow>({
+  id: 'entries',
+  label: 'Log entries',
+  emptyText: 'No log entries yet.',
+  row: (i) => model.entries[i],
+  rowClass: (e) => `kind-${e.kind} state-${e.state}`,
+  rowLabel: (e) => `Entry ${e.seq} at instruction ${fmt.count(e.at)}, ${e.kind}, ${e.size} bytes, ${ACK_TEXT[e.state][1]}`,
+  onActivate: (e) => post({ type: 'goToInstruction', instruction: e.at }),
+  columns: [
+    { title: 'Seq', className: 'col-seq num', render: (c, e) => { c.textContent = `#${e.seq}`; } },
+    { title: 'Instruction', className: 'col-at num', render: (c, e) => { c.textContent = fmt.count(e.at); } },
+    { title: 'Type', className: 'col-kind', render: (c, e) => { c.replaceChildren(el('span', `kind-dot kind-${e.kind}`), el('span', '', KIND_LABEL[e.kind])); } },
+    { title: 'Size', className: 'col-size num', render: (c, e) => { c.textContent = `${e.size} B`; } },
+    { title: 'Ack', className: 'col-ack', render: (c, e) => stateCell(c, ACK_TEXT[e.state], `ack-${e.state}`) },
+    { title: 'Entry', className: 'col-text', render: (c, e) => { c.textContent = e.text.replace(/^#\d+ @\d+ /, ''); c.title = e.text; } },
+  ],
+});
+const entriesSection = el('section', 'entries-section');
+entriesSection.setAttribute('aria-labelledby', 'entries-title');
+const entriesHead = el('div', 'section-head');
+const entriesTitle = el('h2', 'section-title', 'Log entries');
+entriesTitle.id = 'entries-title';
+const entriesCount = el('span', 'badge', '0');
+const followButton = el('button', 'icon-button follow');
+followButton.type = 'button';
+followButton.title = 'Follow new entries';
+followButton.setAttribute('aria-label', 'Follow new entries');
+followButton.append(icon('pinned'));
+followButton.addEventListener('click', () => entriesGrid.follow(!entriesGrid.isFollowing));
+entriesGrid.onFollow((on) => followButton.setAttribute('aria-pressed', String(on)));
+followButton.setAttribute('aria-pressed', 'true');
+entriesHead.append(entriesTitle, entriesCount, el('span', 'spacer'), followButton);
+entriesSection.append(entriesHead, entriesGrid.element);
+
+// Outputs held by the Output Rule.
+const OUTPUT_TEXT: Record<OutputRow['state'], [string, string]> = { held: ['shield', 'held'], released: ['pass', 'released'], dropped: ['circle-slash', 'never released'] };
+const outputsGrid = new VirtualGrid<OutputRow>({
+  id: 'outputs',
+  label: 'Outputs held by the Output Rule',
+  emptyText: 'No outputs yet.',
+  row: (i) => model.outputs[i],
+  rowClass: (o) => `output-${o.state}`,
+  onActivate: (o) => post({ type: 'goToInstruction', instruction: o.at }),
+  columns: [
+    { title: 'Seq', className: 'col-seq num', render: (c, o) => { c.textContent = `#${o.seq}`; } },
+    { title: 'State', className: 'col-state', render: (c, o) => stateCell(c, OUTPUT_TEXT[o.state], `out-${o.state}`) },
+    { title: 'Held', className: 'col-held num', render: (c, o) => { c.textContent = o.heldMs !== undefined ? fmt.duration(o.heldMs) : o.heldAt !== undefined ? `since ${fmt.sessionTime(o.heldAt)}` : '–'; } },
+    { title: 'Released', className: 'col-released num', render: (c, o) => { c.textContent = o.releasedAt !== undefined ? fmt.sessionTime(o.releasedAt) : '–'; } },
+    { title: 'Output', className: 'col-text', render: (c, o) => { c.textContent = o.text; c.title = o.text; } },
+  ],
+});
+const outputsSection = el('section', 'outputs-section');
+outputsSection.setAttribute('aria-labelledby', 'outputs-title');
+const outputsHead = el('div', 'section-head');
+const outputsTitle = el('h2', 'section-title', 'Output Rule');
+outputsTitle.id = 'outputs-title';
+const outputsCount = el('span', 'badge', '0');
+outputsHead.append(outputsTitle, outputsCount);
+outputsSection.append(outputsHead, outputsGrid.element);
+
+// Timeline.
+const timelineSection = el('section', 'timeline-section');
+timelineSection.setAttribute('aria-labelledby', 'timeline-title');
+const timelineTitle = el('h2', 'section-title', 'Timeline');
+timelineTitle.id = 'timeline-title';
+const timelineList = el('ol', 'timeline');
+timelineList.setAttribute('aria-label', 'Timeline');
+timelineList.tabIndex = 0;
+const timelineHead = el('div', 'section-head');
+timelineHead.append(timelineTitle);
+timelineSection.append(timelineHead, timelineList);
+
+const side = el('div', 'side');
+side.append(outputsSection, timelineSection);
+const body = el('div', 'body');
+body.append(entriesSection, side);
+root.append(header, banner, status, charts, body);
+
+// ---- rendering ----
+
+let frame = 0;
+function schedule(): void {
+  if (!frame) frame = requestAnimationFrame(render);
+}
+
+const ROLE_ICON: Record<HostView['role'], string> = { primary: 'vm-running', backup: 'vm-outline', halted: 'debug-pause', dead: 'error', stopped: 'vm' };
+const TIMELINE_ICON: Record<TimelineItem['kind'], string> = { session: 'debug-start', failover: 'arrow-swap', divergence: 'warning', died: 'error', halted: 'debug-pause', attached: 'plug', fault: 'flame' };
+
+function render(): void {
+  frame = 0;
+  const dirty = model.takeDirty();
+  if (dirty.session || dirty.channel) renderStatus();
+  if (dirty.entries) {
+    entriesGrid.update(model.entries.length);
+    entriesCount.textContent = fmt.count(model.entries.length + model.droppedEntries);
+  }
+  if (dirty.outputs) {
+    outputsGrid.update(model.outputs.length);
+    outputsCount.textContent = fmt.count(model.outputs.length);
+  }
+  if (dirty.channel || dirty.timeline || dirty.divergence) renderCharts();
+  if (dirty.timeline) renderTimeline();
+  if (dirty.divergence) renderBanner();
+}
+
+function renderStatus(): void {
+  const channel = model.channel;
+  sessionName.textContent = model.sessionName ?? (channel ? 'FT session' : 'No session');
+  sessionIcon.className = `codicon codicon-${model.live ? 'vm-running' : 'vm-outline'}`;
+  sessionClock.textContent = channel ? fmt.sessionTime(channel.time) : '';
+  root.classList.toggle('live', model.live);
+  controls.forEach((control, i) => { buttons[i].disabled = !control.enabled(); });
+  updateRovingTabIndex();
+  slowInput.disabled = buttons[controls.findIndex((c) => c.id === 'slow-backup')].disabled;
+  hostList.replaceChildren(...(channel?.hosts ?? []).map((h) => {
+    const item = el('li', `host role-${h.role}`);
+    item.append(icon(ROLE_ICON[h.role]), el('span', 'host-id', h.id), el('span', `role-badge role-${h.role}`, h.role), el('span', 'host-gen', `gen ${h.generation}`), el('span', 'host-instr num', fmt.count(h.instructions)));
+    item.title = `${h.id}: ${h.role}, generation ${h.generation}, ${fmt.count(h.instructions)} instructions`;
+    return item;
+  }));
+  if (!channel) {
+    for (const v of [lagValue, loggedValue, bytesValue, outputsValue]) v.textContent = '–';
+    return;
+  }
+  lagValue.textContent = model.host('backup') ? `${fmt.count(channel.lag)} instr.` : 'no backup';
+  loggedValue.textContent = `${fmt.count(channel.entriesLogged)} / ${fmt.count(channel.entriesAcked)}`;
+  const bw = model.series.bandwidth.at(-1);
+  bytesValue.textContent = `${fmt.bytes(channel.bytesSent)}${bw != null ? ` · ${fmt.rate(bw)}` : ''}`;
+  outputsValue.textContent = `${fmt.count(channel.outputsHeld)} / ${fmt.count(channel.outputsReleased)}`;
+}
+
+function markers(): Marker[] {
+  return [
+    ...model.failovers.map((f): Marker => ({ x: f.time / 1000, label: `failover → ${f.newPrimary}`, kind: 'failover' })),
+    ...model.divergences.filter((d) => d.time !== undefined).map((d): Marker => ({ x: d.time! / 1000, label: `divergence e${d.epoch}`, kind: 'divergence' })),
+  ];
+}
+
+function renderCharts(): void {
+  const s = model.series;
+  const m = markers();
+  instrChart.setData([s.time, s.primary, s.backup, s.lag], m);
+  bandwidthChart.setData([s.time, s.bandwidth], m);
+}
+
+function renderTimeline(): void {
+  const items = model.timeline.slice(-500);
+  timelineList.replaceChildren(...items.map((item) => {
+    const li = el('li', `timeline-item timeline-${item.kind}`);
+    li.append(icon(TIMELINE_ICON[item.kind]), el('span', 'timeline-time num', fmt.sessionTime(item.time)), el('span', 'timeline-text', item.text));
+    return li;
+  }));
+  timelineList.scrollTop = timelineList.scrollHeight;
+}
+
+function renderBanner(): void {
+  const d = model.divergences.at(-1);
+  if (!d || model.divergences.length <= dismissedDivergences) {
+    banner.hidden = true;
+    return;
+  }
+  const shown = d.pages.slice(0, 12);
+  const pages = d.pages.length
+    ? `${d.pages.length} page${d.pages.length === 1 ? '' : 's'} differ: ${shown.join(', ')}${d.pages.length > shown.length ? ` and ${d.pages.length - shown.length} more` : ''}`
+    : 'page hashes not known yet';
+  const parts = d.parts.length ? `; also ${d.parts.join(', ')}` : '';
+  const more = model.divergences.length > 1 ? ` (${model.divergences.length} divergences so far)` : '';
+  bannerText.replaceChildren(
+    el('strong', '', `Divergence at epoch ${d.epoch}`),
+    document.createTextNode(` (instruction ${fmt.count(d.at)}): ${pages}${parts}. Primary ${fmt.shortHash(d.primaryHash)}, backup ${fmt.shortHash(d.backupHash)}${more}.`),
+  );
+  bannerText.title = d.pages.length ? `Pages (4 KiB): ${d.pages.map((p) => `${p} (0x${(p * 4096).toString(16)})`).join(', ')}` : '';
+  banner.hidden = false;
+}
+
+// ---- messages ----
+
+window.addEventListener('message', (event: MessageEvent<PanelInboundMessage>) => {
+  const message = event.data;
+  if (!message || (message.type !== 'event' && message.type !== 'session')) return;
+  model.apply(message);
+  schedule();
+});
+
+// Charts take their colours from the theme. On a theme change VS Code sets the body's classes and
+// the --vscode-* variables on the root element's style.
+const themeObserver = new MutationObserver(() => {
+  instrChart.rebuild();
+  bandwidthChart.rebuild();
+  renderCharts();
+});
+themeObserver.observe(document.body, { attributes: true, attributeFilter: ['class'] });
+themeObserver.observe(document.documentElement, { attributes: true, attributeFilter: ['style'] });
+
+render();
+post({ type: 'ready' });
