@@ -312,7 +312,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const handler = COMMANDS[command];
   try {
-    if (!handler) throw new UsageError(`unknown command '${command}'\n${USAGE}`);
+    if (!handler) throw new UsageError(`unknown command '${command}' (commands: ${Object.keys(COMMANDS).join(', ')}; lockstep --help says more)`);
     await handler(args);
     return 0;
   } catch (error) {

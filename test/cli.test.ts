@@ -136,6 +136,18 @@ describe('lockstep run (CLI)', function () {
       ['a disk image without --bios', () => ['run', 'guests/images/bootsector.img'], /bootsector\.img: a disk image needs a BIOS \(e\.g\. --bios/],
       ['a missing --bios file', () => ['run', 'guests/images/bootsector.img', '--bios', join(dir, 'bios.bin')], /--bios: cannot read .*bios\.bin: no such file/],
       ['--vga-bios without --bios', () => ['run', 'spin', '--vga-bios', VGABIOS], /--vga-bios needs --bios/],
+      ['ft: an unknown guest', () => ['ft', 'nosuch'], /unknown guest 'nosuch'/],
+      ['ft: an unknown fault', () => ['ft', 'kv', '--fault', 'explode@1s'], /--fault explode@1s: unknown fault 'explode' \(one of kill-primary/],
+      ['ft: a fault without a time', () => ['ft', 'kv', '--fault', 'kill-primary@soon'], /'soon' is not an instruction count or a time like 2s/],
+      ['ft: a drop rate above 1', () => ['ft', 'kv', '--fault', 'drop@2'], /--fault drop@2: '2' is not a number from 0 to 1/],
+      ['ft: a partition at an instruction count', () => ['ft', 'kv', '--fault', 'partition@1000'], /'1000' is not a time like 2s or 500ms/],
+      ['ft: a malformed service address', () => ['ft', 'kv', '--service', 'nohost'], /--service: expected HOST:PORT, got 'nohost'/],
+      ['ft: a detection timeout of 0', () => ['ft', 'kv', '--detect-timeout', '0'], /--detect-timeout: expected a whole number from 10/],
+      ['client: no --connect', () => ['client', 'kv'], /client: --connect HOST:PORT is required/],
+      ['client: an unknown workload', () => ['client', 'bank', '--connect', '127.0.0.1:1'], /the only workload is 'kv'/],
+      ['replay: not a log file', () => ['replay', 'package.json'], /not a Lockstep log \(bad magic\) at byte 0/],
+      ['host --listen without a token', () => ['host', '--listen', '127.0.0.1:0'], /host --listen needs --token/],
+      ['an unknown command', () => ['frobnicate'], /unknown command 'frobnicate'/],
     ];
 
     // Independent processes: run them two at a time (this machine has 2 cores).

@@ -299,7 +299,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.timers.push(setTimeout(action, ms));
   }
 
-  /** Resolves when a live primary reports stats with at least `instructions`. */
+  /** The current statistics of the live host in `role` (undefined if there is none, or it died meanwhile). */
   async statsOf(role: Role): Promise<HostStats | undefined> {
     const handle = this.hostIn(role);
     if (!handle) return undefined;

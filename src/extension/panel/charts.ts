@@ -59,7 +59,8 @@ export class TimeChart {
     private readonly height = 140,
   ) {
     this.data = [[], ...series.map(() => [])];
-    const figure = el('figure', 'chart');
+    // The class names the chart in panel.css, which colours the legend's swatches to match.
+    const figure = el('figure', `chart chart-${title.toLowerCase().replace(/\W+/g, '-')}`);
     const caption = el('figcaption', 'section-title', title);
     this.plotHost = el('div', 'chart-plot');
     this.plotHost.setAttribute('role', 'img');
