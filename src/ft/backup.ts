@@ -14,7 +14,8 @@ import { InputEvent, ReplayDivergence, Replayer } from './nondet';
 import type { Divergence } from './control';
 import { Wakeup } from './wakeup';
 
-const BATCH_INSTRUCTIONS = 2_000_000;
+/** Small: acks (and so the primary's held outputs) wait for the batch in progress. */
+const BATCH_INSTRUCTIONS = 250_000;
 const RECONNECT_MS = 50;
 const KEPT_EPOCHS = 16;
 

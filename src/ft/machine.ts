@@ -73,7 +73,8 @@ export interface MachineEvents {
   step?: (step: StepRecord) => void;
 }
 
-export type RunEnd = 'limit' | 'halted' | 'idle';
+/** Why run() returned: the limit, the guest's end, host time to wait for, or its caller's `pause`. */
+export type RunEnd = 'limit' | 'halted' | 'idle' | 'paused';
 
 /** One step as a whole-step run executed it: enough to execute it again one instruction at a time. */
 export interface StepRecord {
@@ -336,11 +337,12 @@ export class Machine {
   }
 
   /** Runs until the count reaches `limit` (at the first boundary at or past it), or the guest ends. */
-  run(limit: number): RunEnd {
+  run(limit: number, pause?: () => boolean): RunEnd {
     return this.activate(() => {
       while (!this.ended && this.count < limit) {
         this.stepActive();
         if (this.waitsForHostTime) return 'idle';
+        if (pause?.()) return 'paused';
       }
       return this.ended ? 'halted' : 'limit';
     });

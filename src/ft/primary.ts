@@ -251,7 +251,9 @@ export class Primary {
         continue;
       }
       if (this.machine.isEnded) return this.guestEnded();
-      this.machine.run(this.host.limit(this.machine.instructions + BATCH_INSTRUCTIONS));
+      // A held output waits for an ack that is only read between batches: end the batch there.
+      const held = this.outputRule.holding;
+      this.machine.run(this.host.limit(this.machine.instructions + BATCH_INSTRUCTIONS), () => this.outputRule.holding > held);
       this.host.afterBatch(this.machine);
       if (this.seq !== this.lastBeatSeq) this.heartbeat();
       if (this.backup && this.machine.instructions - this.backupAt > this.host.config.maxLag) await this.sleep(1);
