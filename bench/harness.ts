@@ -7,7 +7,9 @@
 //  - A comparison is measured pair by pair, alternating in one process (A, B, A, B, ...): the ratio is
 //    computed for each pair and the row reports the median of those ratios (not the ratio of medians),
 //    so a burst of outside load hurts one pair, not the comparison.
-//  - ratio = value / baseline, always; `target` says which way is good (">= 0.97", "<= 2.2").
+//  - ratio = value / baseline, always; `target` says which way is good (">= 0.97", "<= 2.2"). A target
+//    is on the ratio, or on the value itself for a row with `targetOn: 'value'` (an absolute target
+//    such as "<= 1" ms, shown with its unit).
 //  - Smoke mode (ctx.smoke) runs everything once on tiny inputs, only to prove the code still works.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -53,8 +55,10 @@ export interface Row {
   baselineLabel?: string;
   /** Median of the per-pair ratios value/baseline (not the ratio of the medians). */
   ratio: number | null;
-  /** e.g. ">= 0.97" (on the ratio), or null. */
+  /** e.g. ">= 0.97" (on the ratio, or on the value with targetOn 'value'), or null. */
   target: string | null;
+  /** What the target applies to: the ratio (default) or the value (an absolute target, in `unit`). */
+  targetOn?: 'ratio' | 'value';
   /** Whether the median ratio meets the target (null without a target). Informational only. */
   targetMet: boolean | null;
   valueMin?: number;
@@ -123,8 +127,8 @@ export function compareRow(fields: {
   };
 }
 
-/** A row that stands alone (no baseline). */
-export function valueRow(fields: { name: string; unit: string; value: number[]; note?: string }): RowInput {
+/** A row that stands alone (no baseline); an optional target applies to its value (e.g. "<= 1" ms). */
+export function valueRow(fields: { name: string; unit: string; value: number[]; note?: string; target?: string | null }): RowInput {
   const v = stat(fields.value);
   return {
     name: fields.name,
@@ -134,7 +138,8 @@ export function valueRow(fields: { name: string; unit: string; value: number[]; 
     valueMax: v.max,
     baseline: null,
     ratio: null,
-    target: null,
+    target: fields.target ?? null,
+    ...(fields.target ? { targetOn: 'value' as const } : {}),
     runs: fields.value.length,
     note: fields.note,
   };
@@ -400,7 +405,7 @@ export function renderMarkdown(results: Results): string {
     '| --- | ---: | --- | ---: | ---: | --- | ---: | --- |',
   ];
   for (const row of results.rows) {
-    const target = row.target ? `${row.target}${row.targetMet === null ? '' : row.targetMet ? ' ✓' : ' ✗'}` : '';
+    const target = targetText(row);
     const baseline = row.baseline === null ? (row.baselineLabel ? `— ${row.baselineLabel}` : '—') : `${withRange(row.baseline, row.baselineMin, row.baselineMax)}${row.baselineLabel ? ` ${row.baselineLabel}` : ''}`;
     const notes = [row.error ? `**FAILED:** ${row.error}` : '', row.skipped ? `**skipped:** ${row.skipped}` : '', row.note ?? ''].filter(Boolean).join(' ');
     lines.push(
@@ -411,9 +416,22 @@ export function renderMarkdown(results: Results): string {
   return lines.join('\n');
 }
 
+/** The figure a row's target applies to: its ratio, or its value (targetOn 'value'). */
+export function targetMeasure(row: Pick<Row, 'ratio' | 'value' | 'targetOn'>): number | null {
+  return row.targetOn === 'value' ? row.value : row.ratio;
+}
+
+/** The target cell: ">= 0.95 ✓" on a ratio, "<= 1 ms ✗" on a value. */
+export function targetText(row: Pick<Row, 'target' | 'targetOn' | 'targetMet' | 'unit'>): string {
+  if (!row.target) return '';
+  const mark = row.targetMet === null ? '' : row.targetMet ? ' ✓' : ' ✗';
+  return `${row.target}${row.targetOn === 'value' ? ` ${row.unit}` : ''}${mark}`;
+}
+
 export function finishRow(input: RowInput, bench: string, date: string, machine: string): Row {
   const check = parseTarget(input.target);
-  const targetMet = check && input.ratio !== null && Number.isFinite(input.ratio) ? check(input.ratio) : null;
+  const measure = targetMeasure(input);
+  const targetMet = check && measure !== null && Number.isFinite(measure) ? check(measure) : null;
   return { bench, ...input, targetMet, date, machine };
 }
 

@@ -26,6 +26,8 @@ import {
   renderMarkdown,
   rowProblem,
   skippedRow,
+  targetMeasure,
+  targetText,
   writeResults,
 } from './harness';
 import { QEMU, qemuBinary, REPO } from './lib/processes';
@@ -124,7 +126,7 @@ async function main(): Promise<number> {
   const failed = rows.filter((r) => rowProblem(r));
   for (const row of failed) log(`problem in ${row.bench} / ${row.name}: ${rowProblem(row)}`);
   const met = rows.filter((r) => r.targetMet !== null);
-  if (met.length) log(`targets: ${met.map((r) => `${r.name} ${formatNumber(r.ratio)} ${r.target} ${r.targetMet ? 'met' : 'MISSED'}`).join('; ')}`);
+  if (met.length) log(`targets: ${met.map((r) => `${r.name} ${formatNumber(targetMeasure(r))} ${targetText(r).replace(/ [✓✗]$/, '')} ${r.targetMet ? 'met' : 'MISSED'}`).join('; ')}`);
   return failed.length ? 1 : 0;
 }
 

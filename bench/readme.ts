@@ -2,7 +2,7 @@
 // the markers below: `node --import tsx bench/readme.ts` after a full `npm run bench`.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Results, formatNumber } from './harness';
+import { Results, formatNumber, targetText } from './harness';
 
 const REPO = join(__dirname, '..');
 export const START = '<!-- bench-results:start (written by bench/readme.ts from bench/results.json) -->';
@@ -27,7 +27,7 @@ export function renderReadmeSection(results: Results): string {
     '| --- | ---: | ---: | ---: | --- |',
     ...measured.map((r) => {
       const baseline = r.baseline === null ? '—' : `${range(r.baseline, r.baselineMin, r.baselineMax)} ${r.unit} ${r.baselineLabel ?? ''}`.trim();
-      const target = r.target ? `${r.target}${r.targetMet === null ? '' : r.targetMet ? ' ✓' : ' ✗'}` : '';
+      const target = targetText(r);
       return `| ${r.name} | ${range(r.value, r.valueMin, r.valueMax)} ${r.unit} | ${baseline} | ${range(r.ratio, r.ratioMin, r.ratioMax)} | ${target} |`;
     }),
     END,

@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
 # Installs the system packages some tests use, when they are missing and this runs as root with
-# apt-get: Debian's seabios (the BIOS for test/ft/bios.test.ts). Harmless otherwise: it prints what
-# is missing and exits 0, and the tests that need it skip, saying how to install it.
+# apt-get: Debian's seabios (the BIOS for test/ft/bios.test.ts) and chromium (the browser that
+# test/extension/panel.test.ts drives with playwright-core). Harmless otherwise: it prints what is
+# missing and exits 0, and the tests that need it skip, saying how to install it.
 set -u
 
 missing=()
 [ -f /usr/share/seabios/bios.bin ] && [ -f /usr/share/seabios/vgabios-stdvga.bin ] || missing+=(seabios)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "install-test-deps: missing ${missing[*]} (not root or no apt-get; the tests that need it will skip)." \
+    echo "install-test-deps: missing ${missing[*]} (not root or no apt-get; the tests that need them will skip)." \
          "To install: apt-get install -y ${missing[*]}" >&2
     exit 0
 fi
 echo "install-test-deps: installing ${missing[*]}" >&2
 if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }; then
-    echo "install-test-deps: could not install ${missing[*]}; the tests that need it will skip" >&2
+    echo "install-test-deps: could not install ${missing[*]}; the tests that need them will skip" >&2
 fi
 exit 0

@@ -39,6 +39,7 @@ commands:
   replay FILE.ftlog [image] [--json]
                         replay a recorded log and check its epoch hashes
   demo                  kv under FT with a client; the primary is killed mid-run (npm start)
+  dap [--port N]        the debug adapter (Debug Adapter Protocol) on stdio, or on 127.0.0.1:N
 
 faults: kill-primary@N|T kill-backup@N|T partition@T heal@T drop@P duplicate@P corrupt@P delay@MS
         slow-backup@MS   (N: instruction count, T: time like 2s or 500ms, P: probability)
@@ -302,7 +303,17 @@ async function replay(args: string[]): Promise<void> {
   if (result.epochMismatches.length) process.exitCode = 1;
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { run, ft, host, client, demo, replay };
+/** Loaded only here: hosts and other commands do without the adapter and its disassembler. */
+async function dap(args: string[]): Promise<void> {
+  const { values } = parse(args, { port: { type: 'string' } });
+  const { runStdio, serveTcp, serverPort } = await import('./adapter/server');
+  const port = integerOption('port', values.port as string | undefined, 0, 65535);
+  if (port === undefined) runStdio();
+  else process.stderr.write(`lockstep dap: listening on 127.0.0.1:${serverPort(await serveTcp(port))}\n`);
+  await new Promise(() => undefined);
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { run, ft, host, client, demo, replay, dap };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;

@@ -43,6 +43,8 @@ export interface ChannelEventBody {
 /** `lockstep/entries`: entries logged since the previous event, in seq order. */
 export interface EntriesEventBody {
   entries: EntryView[];
+  /** Entries logged since the previous event but left out (at most 200 go in one event). */
+  skipped?: number;
 }
 
 /** `lockstep/output`: an output held by the Output Rule, and later its release. */
@@ -89,6 +91,8 @@ export interface LockstepRequests {
   'lockstep/logEntries': { args: { from: number; count: number; filter?: EntryView['kind'][] }; body: { entries: EntryView[]; total: number } };
   'lockstep/failover': { args: Record<string, never>; body: { newPrimary?: string } };
   'lockstep/injectFault': { args: { kind: FaultRequestKind; value?: number }; body: Record<string, never> };
+  /** The epoch hashes a thread's machine computed (as a run that was never stopped computes them). */
+  'lockstep/epochs': { args: { threadId: number }; body: { epochs: { index: number; at: number; hash: string }[] } };
   /**
    * Where clients reach the guest (src/ft/service.ts: whole request lines in, released output out).
    * The extension's guest console connects there as one more client, so what is typed is an input

@@ -52,9 +52,9 @@ export function damageMessage(error: LogFormatError, entriesRead: number): strin
 
 /** Renders what was read of a file (its header, the good entries, and the first error if any). */
 export function renderLog(name: string, meta: LogMeta | undefined, entries: LogEntry[], error?: LogFormatError): RenderedLog {
-  const head = [`// Lockstep log ${name}`, ...(meta ? metaLines(meta) : []), countLine(entries)];
+  const head = [`// Lockstep log ${name}`, ...(meta ? [...metaLines(meta), countLine(entries)] : [])];
   // The damage is said at the top too, so it is seen before scrolling through what could be read.
-  if (error) head.push(damageMessage(error, entries.length));
+  if (error && entries.length > 0) head.push(damageMessage(error, entries.length));
   const lines = [...head, ...entries.map((e) => describeEntry(e, { maxBytes: MAX_BYTES }))];
   let errorLine: number | undefined;
   if (error) {

@@ -7,7 +7,7 @@ import { TelemetryReporter, type CustomFetcher } from '@vscode/extension-telemet
 import { isBuiltin } from '../ft/image';
 
 export interface LockstepTelemetry {
-  sessionStarted(guest: string | undefined, mode: 'ft' | 'replay'): void;
+  sessionStarted(guest: string | undefined, mode: 'ft' | 'single' | 'replay'): void;
   failover(generation: number): void;
   divergence(pagesDiffering: number): void;
   dispose(): Promise<void>;
@@ -35,8 +35,18 @@ export function telemetryConnectionString(packageJson: { lockstep?: { telemetryC
   return value ? value : undefined;
 }
 
-/** `fetcher` replaces the reporter's HTTPS sender (tests observe the send path with it). */
-export function createTelemetry(connectionString: string | undefined, fetcher?: CustomFetcher): LockstepTelemetry {
+const nodeFetch: CustomFetcher = async (url, init) => {
+  const response = await fetch(url, init);
+  const headers: [string, string][] = [];
+  response.headers.forEach((value, name) => headers.push([name, value]));
+  return { status: response.status, headers, text: () => response.text() };
+};
+
+/**
+ * `fetcher` is the reporter's send path: Node's fetch by default (the reporter's own sender speaks
+ * HTTPS only, and a self-hosted collector may be plain HTTP); tests observe the send path with it.
+ */
+export function createTelemetry(connectionString: string | undefined, fetcher: CustomFetcher = nodeFetch): LockstepTelemetry {
   if (!connectionString) return noop;
   const reporter = new TelemetryReporter(connectionString, undefined, undefined, fetcher);
   return {

@@ -59,6 +59,11 @@ export class Backup {
     return this.expected - 1;
   }
 
+  /** How far the primary is known to have logged everything: the backup may replay that far. */
+  get replayableTo(): number {
+    return this.progress;
+  }
+
   get divergenceList(): Divergence[] {
     return [...this.divergences.values()];
   }
@@ -153,7 +158,9 @@ export class Backup {
   private scheduleAck(): void {
     if (this.ackScheduled) return;
     this.ackScheduled = true;
-    setImmediate(() => {
+    // nextTick, not setImmediate: wake() resumes the replay loop as a microtask, which would run a
+    // whole batch before an immediate; the ack must not wait for replay (the Output Rule waits on it).
+    process.nextTick(() => {
       this.ackScheduled = false;
       this.send({ kind: 'ack', seq: this.expected - 1, at: this.instructions });
     });
@@ -183,7 +190,9 @@ export class Backup {
 
   private setMachine(machine: Machine): void {
     this.machine = machine;
-    machine.on({ epoch: (epoch) => this.reachEpoch(epoch) });
+    // A debugger revisiting history repeats epochs: only new ones are compared.
+    machine.on({ epoch: (epoch) => { if (!this.host.isHistory(epoch.at)) this.reachEpoch(epoch); } });
+    this.host.machineReady(machine, this.replayer);
     this.scheduleAck();
     this.wakeup.wake();
   }
@@ -230,7 +239,7 @@ export class Backup {
   private async loop(): Promise<void> {
     while (this.running && !this.goingLive) {
       const machine = this.machine;
-      if (!machine || machine.isEnded || machine.instructions >= this.progress) {
+      if (!machine || machine.isEnded || machine.instructions >= this.progress || this.host.debuggerHolds()) {
         await this.idle();
         continue;
       }
@@ -272,6 +281,7 @@ export class Backup {
     this.channel?.destroy();
     const machine = this.machine;
     if (!machine) return this.host.halt(`the primary is gone before this backup had a machine (${reason})`);
+    this.host.takeMachineBack();
     if (!this.replay(machine, this.progress)) return;
     const claim = this.host.claim();
     if (!claim.won) return this.host.halt(`lost the arbiter to ${claim.holder} (${reason})`);

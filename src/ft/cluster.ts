@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { GuestConfig, HostCommand, HostConfig, HostReport, HostStats, Divergence } from './control';
+import type { GuestConfig, HostCommand, HostConfig, HostDebugConfig, HostReport, HostStats, Divergence } from './control';
 import { DEFAULT_DETECTOR, DetectorOptions } from './detector';
 import type { Fault } from './faults';
 import type { Role } from './log';
@@ -40,6 +40,8 @@ export interface ClusterOptions extends GuestConfig {
   maxLag?: number;
   /** Print host diagnostics on stderr. */
   verbose?: boolean;
+  /** Hosts keep a timeline of their machine and answer debug commands (src/adapter/ drives them). */
+  debug?: HostDebugConfig;
 }
 
 export interface RoleChange { host: string; role: Role | 'halted' | 'dead' | 'stopped'; generation: number; atMs: number; reason: string }
@@ -149,6 +151,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       maxLag: o.maxLag ?? 50_000_000,
       waitForBackupMs: 30_000,
       maxInstructions: o.maxInstructions,
+      debug: o.debug,
       ...extra,
     };
   }

@@ -147,6 +147,11 @@ export interface DebugState {
   guestTimeMs: number;
   /** Epochs reached at or before the position. */
   epoch: number;
+  /**
+   * The recorded step (a v86 slice, or an idle skip) the position is in: IRQs are delivered and
+   * timers run only at its ends. None at the frontier.
+   */
+  slice?: { from: number; to: number; idle: number };
   log: LogPosition;
   heldOutputs: OutputNote[];
   /** How the last movement ended. */

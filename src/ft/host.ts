@@ -5,13 +5,14 @@ import { Arbiter, Claim } from './arbiter';
 import { Backup } from './backup';
 import type { Channel, FaultSettings } from './channel';
 import type { ChannelFaultKind, HostCommand, HostConfig, HostReport, HostStats } from './control';
+import { HostDebugger } from './debugger';
 import { AgentError, ControlMessage, listenAsAgent } from './hostlink';
 import type { HostContext } from './hostcontext';
 import { loadImage } from './image';
 import type { LogEntry, Role } from './log';
 import { LogWriter } from './logfile';
 import { Epoch, Machine } from './machine';
-import type { InputEvent } from './nondet';
+import type { InputEvent, Nondeterminism } from './nondet';
 import { Primary } from './primary';
 
 export class Host implements HostContext {
@@ -26,10 +27,24 @@ export class Host implements HostContext {
   private faults: Partial<FaultSettings> = {};
   private partitioned = false;
   private generation: number;
+  /** Present under a debugger (config.debug): the machine's timeline and the debug commands. */
+  private readonly debugger: HostDebugger | undefined;
 
   constructor(readonly config: HostConfig, private readonly send: (report: HostReport) => void) {
     this.arbiter = new Arbiter(config.arbiterDir);
     this.generation = config.generation;
+    if (config.debug) this.debugger = this.createDebugger(config.debug);
+  }
+
+  private createDebugger(debug: NonNullable<HostConfig['debug']>): HostDebugger {
+    return new HostDebugger(this.config.id, debug, {
+      isPrimary: () => this.primary !== undefined && !this.halted,
+      available: () => (this.primary ? Number.MAX_SAFE_INTEGER : this.backup?.replayableTo ?? 0),
+      receivedSeq: () => this.primary?.lastSeq ?? this.backup?.receivedSeq ?? 0,
+      logWaitMs: 10_000,
+      acked: () => this.primary?.ackedSeq ?? this.backup?.receivedSeq ?? 0,
+      heldOutputs: () => this.primary?.outputRule.heldOutputs ?? [],
+    }, (report) => this.report(report));
   }
 
   async start(): Promise<void> {
@@ -61,6 +76,7 @@ export class Host implements HostContext {
     this.primary = primary;
     const { guest, cmdline, clock, jit, memoryMiB, epochLength } = this.config;
     this.machine = await Machine.create({ image: loadImage(guest), cmdline, clock, jit, memoryMiB, epochLength, nondet: primary.recorder });
+    this.machineReady(this.machine, primary.recorder);
     await primary.start(this.machine);
     this.report({ type: 'ready', id: this.config.id, role: 'primary', channelPort: primary.channelPort });
   }
@@ -70,7 +86,9 @@ export class Host implements HostContext {
     this.machine = machine;
     const primary = new Primary(this, lastSeq, { waitForBackup: false });
     this.primary = primary;
-    machine.useNondeterminism(primary.recorder);
+    // Under a debugger the machine takes values through its timeline, which records them.
+    if (this.debugger) this.debugger.useSource(primary.recorder);
+    else machine.useNondeterminism(primary.recorder);
     await primary.start(machine, leftoverInputs);
     this.newGeneration('primary', reason, primary.channelPort);
   }
@@ -86,10 +104,27 @@ export class Host implements HostContext {
 
   record(entry: LogEntry): void {
     this.writer?.append(entry);
+    this.debugger?.noteEntry(entry);
+  }
+
+  machineReady(machine: Machine, source: Nondeterminism): void {
+    this.debugger?.attach(machine, source);
+  }
+
+  isHistory(at: number): boolean {
+    return this.debugger?.isHistory(at) ?? false;
+  }
+
+  debuggerHolds(): boolean {
+    return this.debugger?.holds ?? false;
+  }
+
+  takeMachineBack(): void {
+    this.debugger?.takeBack();
   }
 
   report(report: HostReport): void {
-    if (!this.halted || report.type === 'halted' || report.type === 'stats') this.send(report);
+    if (!this.halted || report.type === 'halted' || report.type === 'stats' || report.type === 'debug-reply') this.send(report);
   }
 
   log(message: string): void {
@@ -123,6 +158,10 @@ export class Host implements HostContext {
       case 'slow': this.primary?.slow(command.msPerBatch); this.backup?.slow(command.msPerBatch); return;
       case 'stats': this.report({ type: 'stats', stats: this.stats() }); return;
       case 'stop': void this.stop(); return;
+      case 'debug':
+        if (this.debugger) this.debugger.command(command.request, command.op);
+        else this.report({ type: 'debug-reply', id: this.config.id, request: command.request, error: `${this.config.id} was not started under a debugger` });
+        return;
     }
   }
 
@@ -166,6 +205,7 @@ export class Host implements HostContext {
   }
 
   async stop(): Promise<void> {
+    this.debugger?.stop();
     this.report({ type: 'stats', stats: this.stats() });
     this.primary?.stop();
     this.backup?.stop();

@@ -4,7 +4,7 @@ import type { Channel } from './channel';
 import type { HostConfig, HostReport } from './control';
 import type { LogEntry, Role } from './log';
 import type { Epoch, Machine } from './machine';
-import type { InputEvent } from './nondet';
+import type { InputEvent, Nondeterminism } from './nondet';
 
 export interface HostContext {
   readonly config: HostConfig;
@@ -27,4 +27,13 @@ export interface HostContext {
   limit(target: number): number;
   /** Called after every batch: carries out a kill that is due. */
   afterBatch(machine: Machine): void;
+  // Under a debugger (debugger.ts); without one: false, false, nothing.
+  /** A role's machine exists (booted or restored), taking its values from `source`; before its first step. */
+  machineReady(machine: Machine, source: Nondeterminism): void;
+  /** Machine events at count `at` repeat history a debugger revisits: not new output, not a new epoch. */
+  isHistory(at: number): boolean;
+  /** A debugger holds the machine: the role's loop must not run it now. */
+  debuggerHolds(): boolean;
+  /** The role needs its machine now (going live): a debugger puts it back at its frontier and lets go. */
+  takeMachineBack(): void;
 }

@@ -80,9 +80,10 @@ export class Primary {
   async start(machine: Machine, leftoverInputs: InputEvent[] = []): Promise<void> {
     this.machine = machine;
     this.recorder.queueLogged(leftoverInputs);
+    // A debugger revisiting history makes the machine repeat outputs and epochs: not new ones.
     machine.on({
-      output: (data, at) => this.outputRule.produce(this.log({ kind: 'output', at, device: 'serial', data }).seq, at, data),
-      epoch: (epoch) => this.reachEpoch(epoch),
+      output: (data, at) => { if (!this.host.isHistory(at)) this.outputRule.produce(this.log({ kind: 'output', at, device: 'serial', data }).seq, at, data); },
+      epoch: (epoch) => { if (!this.host.isHistory(epoch.at)) this.reachEpoch(epoch); },
     });
     this.server = await listenChannel({ port: 0, secret: this.host.config.secret, role: 'primary', expectPeerRole: 'backup' });
     this.server.on('channel', (channel) => this.accept(channel));
@@ -239,6 +240,7 @@ export class Primary {
   // ---- running the guest ----
 
   private mayRun(): boolean {
+    if (this.host.debuggerHolds()) return false;
     if (this.protectedFromStart && !this.backup) return false;
     return this.seq - this.acked <= this.host.config.maxUnacked || !this.backup;
   }

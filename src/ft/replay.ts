@@ -21,7 +21,8 @@ export interface ReplayResult extends RunResult {
   fileError?: string;
 }
 
-function imageFor(meta: LogMeta, imagePath: string | undefined): GuestImage {
+/** The image a log was recorded with: the one given, or its built-in guest; checked by SHA-256. */
+export function imageFor(meta: LogMeta, imagePath: string | undefined): GuestImage {
   const image = loadImage(imagePath ?? meta.guest);
   if (image.sha256 !== meta.imageSha256) {
     throw new ReplayError(`${image.path} is not the image this log was recorded with (sha256 ${image.sha256.slice(0, 12)}…, the log wants ${meta.imageSha256.slice(0, 12)}…)`);

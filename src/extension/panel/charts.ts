@@ -99,7 +99,9 @@ export class TimeChart {
     if (width <= 0) return;
     const style = getComputedStyle(document.body);
     const foreground = style.getPropertyValue('--vscode-descriptionForeground').trim() || style.color;
-    const gridColor = style.getPropertyValue('--vscode-editorWidget-border').trim() || style.getPropertyValue('--vscode-panel-border').trim() || '#80808040';
+    // charts.lines is VS Code's colour for a chart's grid and rules; it is half-transparent.
+    const lines = style.getPropertyValue('--vscode-charts-lines').trim() || '#80808080';
+    const gridColor = translucent(lines, 0.25);
     const fontFamily = style.getPropertyValue('--vscode-font-family').trim() || 'sans-serif';
     const font = `11px ${fontFamily}`;
     const axis = (a: ChartAxis, i: number): uPlot.Axis => ({
@@ -116,6 +118,7 @@ export class TimeChart {
       width,
       height: this.height,
       legend: { show: false },
+      padding: [10, 8, 0, 0],
       cursor: { drag: { x: false, y: false, setScale: false }, points: { size: 6 } },
       scales: { x: { time: false }, ...Object.fromEntries(this.axes.map((a) => [a.scale, { auto: true, range: (_u: uPlot, min: number, max: number) => [Math.min(0, min), max > 0 ? max * 1.05 : 1] as uPlot.Range.MinMax }])) },
       series: [
@@ -126,7 +129,7 @@ export class TimeChart {
         }),
       ],
       axes: [
-        { stroke: foreground, font, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor, width: 1, size: 4 }, values: (_u, splits) => splits.map((v) => `${+v.toFixed(1)} s`) },
+        { stroke: foreground, font, size: 30, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor, width: 1, size: 4 }, values: (_u, splits) => splits.map((v) => `${+v.toFixed(1)} s`) },
         ...this.axes.map(axis),
       ],
       hooks: {
@@ -151,6 +154,9 @@ export class TimeChart {
     ctx.save();
     ctx.font = font.replace(/^(\d+)px/, (_m, px) => `${Number(px) * ratio}px`);
     ctx.textBaseline = 'top';
+    // Labels that would overlap go one line lower.
+    const rows: [number, number][][] = [];
+    const lineHeight = 13 * ratio;
     for (const marker of this.markers) {
       const x = Math.round(u.valToPos(marker.x, 'x', true));
       if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
@@ -163,7 +169,14 @@ export class TimeChart {
       ctx.moveTo(x + 0.5, top);
       ctx.lineTo(x + 0.5, top + height);
       ctx.stroke();
-      ctx.fillText(marker.label, x + 4 * ratio, top + 2 * ratio);
+      // Labels go right of their line, or left of it near the right edge.
+      const width = ctx.measureText(marker.label).width;
+      const right = x + 4 * ratio + width <= u.bbox.left + u.bbox.width;
+      const from = right ? x + 4 * ratio : x - 4 * ratio - width;
+      let row = rows.findIndex((taken) => taken.every(([a, b]) => from + width < a || from > b));
+      if (row < 0) row = rows.push([]) - 1;
+      rows[row].push([from - 4 * ratio, from + width + 4 * ratio]);
+      ctx.fillText(marker.label, from, top + 2 * ratio + row * lineHeight);
     }
     ctx.restore();
   }

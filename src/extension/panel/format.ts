@@ -35,6 +35,7 @@ export function bytes(n: number): string {
 export const rate = (bytesPerSecond: number) => `${bytes(bytesPerSecond)}/s`;
 
 export function duration(ms: number): string {
+  if (ms < 0.005) return '0 ms';
   return ms < 1 ? `${ms.toFixed(2)} ms` : ms < 1000 ? `${ms.toFixed(ms < 10 ? 1 : 0)} ms` : `${(ms / 1000).toFixed(2)} s`;
 }
 

@@ -26,8 +26,8 @@ export function newNonce(): string {
   return randomBytes(16).toString('base64');
 }
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+/** For text and double-quoted attribute values. */
+const escapeHtml = (text: string) => text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 /**
  * Only the panel's own script (by nonce) and the extension's own style sheet and font run; nothing

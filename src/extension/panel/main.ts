@@ -183,6 +183,7 @@ const entriesHead = el('div', 'section-head');
 const entriesTitle = el('h2', 'section-title', 'Log entries');
 entriesTitle.id = 'entries-title';
 const entriesCount = el('span', 'badge', '0');
+const entriesNote = el('span', 'section-note');
 const followButton = el('button', 'icon-button follow');
 followButton.type = 'button';
 followButton.title = 'Follow new entries';
@@ -191,7 +192,7 @@ followButton.append(icon('pinned'));
 followButton.addEventListener('click', () => entriesGrid.follow(!entriesGrid.isFollowing));
 entriesGrid.onFollow((on) => followButton.setAttribute('aria-pressed', String(on)));
 followButton.setAttribute('aria-pressed', 'true');
-entriesHead.append(entriesTitle, entriesCount, el('span', 'spacer'), followButton);
+entriesHead.append(entriesTitle, entriesCount, entriesNote, el('span', 'spacer'), followButton);
 entriesSection.append(entriesHead, entriesGrid.element);
 
 // Outputs held by the Output Rule.
@@ -254,7 +255,10 @@ function render(): void {
   if (dirty.session || dirty.channel) renderStatus();
   if (dirty.entries) {
     entriesGrid.update(model.entries.length);
-    entriesCount.textContent = fmt.count(model.entries.length + model.droppedEntries);
+    const hidden = model.droppedEntries + model.skippedEntries;
+    entriesCount.textContent = fmt.count(model.entries.length + hidden);
+    entriesNote.textContent = hidden ? `${fmt.count(hidden)} not shown` : '';
+    entriesNote.title = hidden ? `${fmt.count(model.skippedEntries)} left out of the adapter's events (it sends at most so many at a time), ${fmt.count(model.droppedEntries)} older ones let go of to bound memory` : '';
   }
   if (dirty.outputs) {
     outputsGrid.update(model.outputs.length);

@@ -67,7 +67,10 @@ const clean = (): Dirty => ({ entries: false, outputs: false, channel: false, ti
 
 export class PanelModel {
   entries: EntryRow[] = [];
+  /** Older entries let go of to bound memory. */
   droppedEntries = 0;
+  /** Entries the adapter left out of its events (it sends at most so many per event). */
+  skippedEntries = 0;
   outputs: OutputRow[] = [];
   timeline: TimelineItem[] = [];
   divergences: DivergenceEventBody[] = [];
@@ -102,7 +105,9 @@ export class PanelModel {
     }
     switch (message.event) {
       case 'lockstep/channel': return this.onChannel(message.body);
-      case 'lockstep/entries': return this.onEntries(message.body.entries);
+      case 'lockstep/entries':
+        this.skippedEntries += message.body.skipped ?? 0;
+        return this.onEntries(message.body.entries);
       case 'lockstep/output': return this.onOutput(message.body);
       case 'lockstep/divergence': return this.onDivergence(message.body);
       case 'lockstep/failover': return this.onFailover(message.body);
@@ -132,6 +137,7 @@ export class PanelModel {
   private reset(): void {
     this.entries = [];
     this.droppedEntries = 0;
+    this.skippedEntries = 0;
     this.outputs = [];
     this.timeline = [];
     this.divergences = [];
@@ -146,8 +152,11 @@ export class PanelModel {
     this.dirty = { entries: true, outputs: true, channel: true, timeline: true, divergence: true, session: true };
   }
 
+  /** In time order: events can arrive a little out of it (a divergence is found after the fact). */
   private note(item: TimelineItem): void {
-    this.timeline.push(item);
+    let i = this.timeline.length;
+    while (i > 0 && this.timeline[i - 1].time > item.time) i--;
+    this.timeline.splice(i, 0, item);
     this.dirty.timeline = true;
   }
 
@@ -211,8 +220,11 @@ export class PanelModel {
       // A counter that went down was restarted (a new channel): count from zero.
       const sent = body.bytesSent >= this.lastBytes.bytes ? body.bytesSent - this.lastBytes.bytes : body.bytesSent;
       bandwidth = (sent * 1000) / (body.time - this.lastBytes.time);
-    }
-    this.lastBytes = { time: body.time, bytes: body.bytesSent };
+      this.lastBytes = { time: body.time, bytes: body.bytesSent };
+    } else if (this.lastBytes) {
+      // Two updates in the same millisecond: no new rate to tell.
+      bandwidth = s.bandwidth.at(-1) ?? null;
+    } else this.lastBytes = { time: body.time, bytes: body.bytesSent };
     s.time.push(body.time / 1000);
     s.primary.push(primary?.instructions ?? null);
     s.backup.push(backup?.instructions ?? null);

@@ -1,0 +1,166 @@
+// Small programs that the FT benchmarks run as processes of their own, so that their baselines are
+// processes like the FT hosts are. bench/lib/ft.ts bundles this file with esbuild into plain
+// JavaScript (no tsx, so no loader start-up cost in "with start-up" figures) and runs it as
+// `node child.cjs '<json args>'`. Imports only Node and v86, nothing of Lockstep.
+//
+//   run    plain v86 from npm, started the ordinary way (`new V86({ multiboot, autostart: true })`),
+//          runs a guest to a serial line, prints one JSON line (ChildRun) and exits.
+//   serve  plain v86 running a guest behind a TCP line service shaped like Lockstep's (src/ft/service.ts):
+//          whole request lines go to COM1, whole output lines go to every client. Prints {"port"}.
+//   echo   a TCP echo server (the loopback round-trip reference). Prints {"port"}.
+import { readFileSync } from 'node:fs';
+import { Socket, createServer } from 'node:net';
+import { V86 } from 'v86';
+
+export interface ChildArgs {
+  mode: 'run' | 'serve' | 'echo';
+  /** Multiboot image path and v86.wasm path (run, serve). */
+  image?: string;
+  wasm?: string;
+  cmdline?: string;
+  /** run: the run ends at the first output line matching this regular expression. */
+  until?: string;
+  /** serve: announce the port once an output line matches this (the guest is ready). */
+  ready?: string;
+  memoryMiB?: number;
+}
+
+export interface ChildRun {
+  /** From emulator-started to the end of the awaited line. */
+  ms: number;
+  /** Executed instructions in that time (v86's 32-bit counter). */
+  instructions: number;
+  mips: number;
+  /** CPU time (user + system) of this process in that time, ms. */
+  cpuMs: number;
+  /** The main thread's time on a CPU and waiting for one in that time (/proc/self/schedstat), ms; NaN elsewhere. */
+  runMs: number;
+  waitMs: number;
+  serial: string;
+  /** Peak resident set size of this process (process.resourceUsage().maxRSS), KiB. */
+  maxRssKiB: number;
+}
+
+function emulator(args: ChildArgs): V86 {
+  const bytes = readFileSync(args.image!);
+  return new V86({
+    multiboot: { buffer: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer },
+    cmdline: args.cmdline ?? '',
+    memory_size: (args.memoryMiB ?? 32) * 1024 * 1024,
+    vga_memory_size: 2 * 1024 * 1024,
+    wasm_path: args.wasm,
+    autostart: true,
+    disable_speaker: true,
+    disable_keyboard: true,
+    disable_mouse: true,
+    acpi: false,
+    log_level: 0,
+  } as ConstructorParameters<typeof V86>[0]);
+}
+
+/** v86's instruction counter, which its public API does not expose. */
+function counter(e: V86): number {
+  return (e as unknown as { v86: { cpu: { instruction_counter: Uint32Array } } }).v86.cpu.instruction_counter[0];
+}
+
+/** The main thread's time on a CPU and waiting in a run queue so far, ns (Linux). */
+function schedstat(): number[] {
+  try {
+    return readFileSync('/proc/self/schedstat', 'utf8').trim().split(' ').map(Number);
+  } catch {
+    return [NaN, NaN];
+  }
+}
+
+function print(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+function run(args: ChildArgs): void {
+  const e = emulator(args);
+  const until = new RegExp(args.until!);
+  let started = 0;
+  let startCount = 0;
+  let startCpu = process.cpuUsage();
+  let startSched = schedstat();
+  let serial = '';
+  let lineStart = 0;
+  let done = false;
+  e.add_listener('emulator-started', () => {
+    started = performance.now();
+    startCount = counter(e);
+    startCpu = process.cpuUsage();
+    startSched = schedstat();
+  });
+  e.add_listener('serial0-output-byte', (byte: number) => {
+    if (done) return;
+    serial += String.fromCharCode(byte);
+    if (byte !== 10) return;
+    const line = serial.slice(lineStart);
+    lineStart = serial.length;
+    if (!until.test(line)) return;
+    done = true;
+    const ms = performance.now() - started;
+    const instructions = (counter(e) - startCount) >>> 0;
+    const cpu = process.cpuUsage(startCpu);
+    const sched = schedstat();
+    const result: ChildRun = {
+      ms, instructions, mips: instructions / ms / 1000, cpuMs: (cpu.user + cpu.system) / 1000,
+      runMs: (sched[0] - startSched[0]) / 1e6, waitMs: (sched[1] - startSched[1]) / 1e6,
+      serial, maxRssKiB: process.resourceUsage().maxRSS,
+    };
+    print(result);
+    process.exit(0);
+  });
+}
+
+function serve(args: ChildArgs): void {
+  const e = emulator(args);
+  const ready = new RegExp(args.ready ?? '.');
+  const clients = new Set<Socket>();
+  let line = '';
+  let announced = false;
+  const server = createServer((socket) => {
+    socket.setNoDelay(true);
+    clients.add(socket);
+    let pending = '';
+    socket.on('data', (chunk) => {
+      pending += chunk.toString('latin1');
+      for (let end = pending.indexOf('\n'); end >= 0; end = pending.indexOf('\n')) {
+        e.serial0_send(pending.slice(0, end + 1));
+        pending = pending.slice(end + 1);
+      }
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => clients.delete(socket));
+  });
+  e.add_listener('serial0-output-byte', (byte: number) => {
+    line += String.fromCharCode(byte);
+    if (byte !== 10) return;
+    const text = line;
+    line = '';
+    for (const client of clients) client.write(text, 'latin1');
+    if (!announced && ready.test(text)) {
+      announced = true;
+      server.listen(0, '127.0.0.1', () => print({ port: (server.address() as { port: number }).port }));
+    }
+  });
+  process.on('SIGTERM', () => process.exit(0));
+}
+
+function echo(): void {
+  const server = createServer((socket) => {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk) => socket.write(chunk));
+    socket.on('error', () => socket.destroy());
+  });
+  server.listen(0, '127.0.0.1', () => print({ port: (server.address() as { port: number }).port }));
+  process.on('SIGTERM', () => process.exit(0));
+}
+
+// This file is a program (import only its types elsewhere).
+const args = JSON.parse(process.argv[2] ?? '{}') as ChildArgs;
+if (args.mode === 'run') run(args);
+else if (args.mode === 'serve') serve(args);
+else if (args.mode === 'echo') echo();
+else throw new Error(`bench/lib/child.ts: unknown mode ${String(args.mode)}`);

@@ -1,0 +1,215 @@
+// A live FT pair under the debugger: a Cluster whose hosts keep timelines of their machines
+// (ClusterOptions.debug) and start held. Threads are hosts (thread N is host-N); their names follow
+// the roles, which change on failover. Events from the cluster become DAP stops (divergence, the
+// guest's end, a failover while stopped) and the panel's custom events.
+import { Cluster, Failover, HostLauncher, RoleChange } from '../ft/cluster';
+import type { Divergence, HostReport, HostStats } from '../ft/control';
+import type { LaunchConfig } from './launch';
+import type { ChannelEventBody, FaultRequestKind, HostView } from './protocol';
+import { DivergenceView, Runtime, entryView } from './runtime';
+import { HostRequests, HostTarget, Target } from './targets';
+
+const CHANNEL_EVENT_MS = 500;
+const FAILOVER_WAIT_MS = 30_000;
+/** How long a divergence waits for the primary's page hashes before it is reported without pages. */
+const PAGES_WAIT_MS = 3_000;
+const STOP_WAIT_MS = 10_000;
+
+type LiveConfig = Extract<LaunchConfig, { kind: 'ft' | 'single' }>;
+
+export class FtRuntime extends Runtime {
+  private cluster!: Cluster;
+  private requests!: HostRequests;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly divergences = new Map<number, Divergence>();
+
+  constructor(private readonly config: LiveConfig, private readonly launcher?: HostLauncher) {
+    super();
+  }
+
+  async launch(): Promise<void> {
+    const { guest, clock, jit, memoryMiB, epochLength, cmdline, record } = this.config;
+    this.cluster = new Cluster({ guest, clock, jit, memoryMiB, epochLength, cmdline, record, launcher: this.launcher, debug: { hold: true } });
+    this.requests = new HostRequests(this.cluster);
+    this.cluster.on('role-change', (change) => this.onRoleChange(change));
+    this.cluster.on('failover', (failover) => void this.onFailover(failover));
+    this.cluster.on('divergence', (divergence) => void this.onDivergence(divergence));
+    this.cluster.on('guest-ended', () => { if (this.freeRunning) void this.pause('end', 'the guest halted for good'); });
+    this.cluster.on('report', (report) => this.onReport(report));
+    try {
+      await this.cluster.start();
+    } catch (error) {
+      this.cluster.destroy();
+      throw error;
+    }
+    this.timer = setInterval(() => this.emit('custom', { event: 'lockstep/channel', body: this.channel() }), CHANNEL_EVENT_MS);
+  }
+
+  async terminate(): Promise<void> {
+    clearInterval(this.timer);
+    if (!this.cluster) return;
+    const stopped = this.cluster.stop().then(() => true, () => false);
+    if (!(await Promise.race([stopped, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), STOP_WAIT_MS))]))) this.cluster.destroy();
+  }
+
+  protected lead(): Target {
+    const all = [...this.targets.values()];
+    const lead = all.find((t) => t.role === 'primary') ?? all.find((t) => t.role === 'backup') ?? all[0];
+    if (!lead) throw new Error('no host is running');
+    return lead;
+  }
+
+  protected threadName(target: Target): string {
+    const generation = target.generation > 1 ? `, generation ${target.generation}` : '';
+    return `${target.role} (${target.id}${generation})`;
+  }
+
+  protected readonly runsFree = true;
+
+  protected async resumeAll(): Promise<void> {
+    await Promise.all([...this.targets.values()].map((t) => t.request({ op: 'resume' }).catch(() => undefined)));
+  }
+
+  service(): { host: string; port: number } | undefined {
+    return this.cluster?.service;
+  }
+
+  // ---- faults and failover ----
+
+  /** Kills the primary and resolves with the host that went live in its place. */
+  async failover(): Promise<string> {
+    const failedOver = new Promise<Failover>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no host went live within ${FAILOVER_WAIT_MS} ms`)), FAILOVER_WAIT_MS);
+      this.cluster.once('failover', (failover) => { clearTimeout(timer); resolve(failover); });
+    });
+    if (!this.cluster.kill('primary')) throw new Error('there is no primary to fail');
+    return (await failedOver).newPrimary;
+  }
+
+  injectFault(kind: FaultRequestKind, value?: number): void {
+    const cluster = this.cluster;
+    switch (kind) {
+      case 'kill-primary':
+      case 'kill-backup':
+        if (!cluster.kill(kind === 'kill-primary' ? 'primary' : 'backup')) throw new Error(`there is no ${kind.slice(5)} to kill`);
+        return;
+      case 'partition':
+      case 'heal':
+        return cluster.channelFault(kind);
+      case 'slow-backup':
+        return cluster.command('backup', { type: 'slow', msPerBatch: faultValue(kind, value, 0, 60_000, 10) });
+      case 'delay':
+        return cluster.channelFault('delay', faultValue(kind, value, 0, 60_000, 10));
+      case 'drop':
+      case 'duplicate':
+      case 'corrupt':
+        return cluster.channelFault(kind, faultValue(kind, value, 0, 1, undefined));
+      default:
+        throw new RangeError(`unknown fault kind ${JSON.stringify(kind)} (kill-primary, kill-backup, partition, heal, slow-backup, drop, duplicate, corrupt, delay)`);
+    }
+  }
+
+  // ---- cluster events ----
+
+  private onRoleChange(change: RoleChange): void {
+    const threadId = Number(change.host.slice('host-'.length));
+    const known = this.targets.get(threadId);
+    if (change.role === 'dead' || change.role === 'stopped') {
+      if (!known) return;
+      this.targets.delete(threadId);
+      this.requests.failHost(change.host, `${change.host} is ${change.role}: ${change.reason}`);
+      this.emit('thread', 'exited', threadId);
+    } else if (!known) {
+      const target = new HostTarget(change.host, threadId, change.role, change.generation, this.requests);
+      this.targets.set(threadId, target);
+      // Hosts start held: a new one joins a running session.
+      if (this.freeRunning) void target.request({ op: 'resume' }).catch(() => undefined);
+      this.emit('thread', 'started', threadId);
+    } else {
+      known.role = change.role;
+      known.generation = change.generation;
+      this.emit('thread', 'started', threadId);
+    }
+    if (change.reason !== 'started') this.emit('output', 'console', `${change.host} is ${change.role} (generation ${change.generation}): ${change.reason}\n`);
+  }
+
+  private async onFailover(failover: Failover): Promise<void> {
+    this.emit('custom', { event: 'lockstep/failover', body: { generation: failover.generation, newPrimary: failover.newPrimary, reason: failover.reason, time: this.time } });
+    this.forgetStates();
+    // Going live took the new primary's machine from the debugger: a stopped session stays stopped.
+    if (!this.isRunning) await this.pause('failover', `${failover.newPrimary} went live (generation ${failover.generation}): ${failover.reason}`);
+  }
+
+  /**
+   * Reported as an event every time; the session stops where a divergence begins (a state that differs
+   * goes on differing, so the epochs after it are not new news).
+   */
+  private async onDivergence(divergence: Divergence): Promise<void> {
+    const known = this.divergences.has(divergence.epoch) || this.divergences.has(divergence.epoch - 1);
+    this.divergences.set(divergence.epoch, divergence);
+    this.emit('custom', { event: 'lockstep/divergence', body: { ...divergence, time: this.time } });
+    if (known) return;
+    const reported = await this.withPages(divergence.epoch);
+    await this.pause('divergence', describeDivergence(reported));
+  }
+
+  /** The divergence once the primary's page hashes have named the pages (or after a while without). */
+  private async withPages(epoch: number): Promise<Divergence> {
+    const deadline = performance.now() + PAGES_WAIT_MS;
+    while (!this.divergences.get(epoch)!.pages.length && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+    return this.divergences.get(epoch)!;
+  }
+
+  private onReport(report: HostReport): void {
+    if (report.type !== 'debug-events') return;
+    if (report.entries.length) this.emit('custom', { event: 'lockstep/entries', body: { entries: report.entries.map((e) => entryView(e, report.acked)), skipped: report.skipped } });
+    for (const output of report.outputs) this.emit('custom', { event: 'lockstep/output', body: { ...output, time: this.time } });
+  }
+
+  // ---- what the panel and the scopes show ----
+
+  private statsOf(role: 'primary' | 'backup'): HostStats | undefined {
+    return this.cluster.hostIn(role)?.stats;
+  }
+
+  private channel(): ChannelEventBody {
+    const hosts: HostView[] = [...this.cluster.hosts.values()].map((h) => ({ id: h.id, role: h.role, generation: h.generation, instructions: h.stats?.instructions ?? 0 }));
+    const primary = this.statsOf('primary');
+    const backup = this.statsOf('backup');
+    return {
+      time: this.time,
+      hosts,
+      lag: primary && backup ? primary.instructions - backup.instructions : 0,
+      entriesLogged: primary?.seq ?? 0,
+      entriesAcked: primary?.acked ?? 0,
+      ackedSeq: primary?.acked,
+      bytesSent: primary?.bytesSent ?? 0,
+      outputsHeld: primary?.outputsHeld ?? 0,
+      outputsReleased: primary?.outputsReleased ?? 0,
+    };
+  }
+
+  async divergence(): Promise<DivergenceView> {
+    const [primary, backup] = [this.statsOf('primary'), this.statsOf('backup')];
+    const divergences = [...this.divergences.values()].map((d) => ({ epoch: d.epoch, at: d.at, hashes: { primary: d.primaryHash, backup: d.backupHash }, pages: d.pages, parts: d.parts }));
+    const theirs = new Map(backup?.epochs.map((e) => [e.index, e]) ?? []);
+    const both = primary?.epochs.filter((e) => theirs.has(e.index)).at(-1);
+    if (!both) return { divergences };
+    const other = theirs.get(both.index)!;
+    return { lastCompared: { epoch: both.index, at: both.at, hashes: { primary: both.hash, backup: other.hash }, equal: both.hash === other.hash }, divergences };
+  }
+}
+
+function faultValue(kind: string, value: unknown, min: number, max: number, fallback: number | undefined): number {
+  if (value === undefined && fallback !== undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new RangeError(`fault ${kind} needs a value from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+export function describeDivergence(d: Divergence): string {
+  const pages = d.pages.length ? `pages ${d.pages.map((p) => `0x${p.toString(16)}`).join(', ')}` : 'pages not known yet';
+  const parts = d.parts.length ? `; ${d.parts.join(', ')}` : '';
+  return `divergence at epoch ${d.epoch} (instruction ${d.at}): ${pages}${parts}`;
+}

@@ -1,0 +1,129 @@
+// Launch configurations of type `lockstep`: the attributes are described once, in launchSchema.json
+// (which the extension's package.json uses for launch.json), and checked here against that schema
+// and then for what a schema cannot say (files, images, attributes that exclude each other).
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { BUILTIN_GUESTS, loadImage } from '../ft/image';
+import { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from '../ft/machine';
+import launchSchema from './launchSchema.json';
+
+export { launchSchema };
+
+export type LaunchConfig =
+  | {
+      kind: 'ft' | 'single';
+      guest: string;
+      clock: 'virtual' | 'host';
+      jit: boolean;
+      epochLength: number;
+      memoryMiB: number;
+      cmdline?: string;
+      record?: string;
+      stopOnEntry: boolean;
+    }
+  | { kind: 'replay'; log: string; image?: string; stopOnEntry: boolean };
+
+/** A launch attribute with a bad value; the message names it and says what was wrong. */
+export class LaunchError extends Error {
+  override name = 'LaunchError';
+}
+
+interface PropertySchema { type: string; enum?: string[]; minimum?: number; maximum?: number }
+
+const PROPERTIES = launchSchema.properties as Record<string, PropertySchema>;
+
+/** Attributes every DAP client or VS Code may add to any configuration. */
+const GENERIC = new Set(['type', 'request', 'name', 'noDebug', 'preLaunchTask', 'postDebugTask', 'internalConsoleOptions', 'debugServer', 'presentation', 'suppressMultipleSessionWarning', 'cwd', 'env']);
+
+/** Attributes that describe a live run, which a log replay takes from its file instead. */
+const LIVE_ONLY = ['guest', 'mode', 'clock', 'jit', 'epochLength', 'memory', 'cmdline', 'record'];
+
+function fail(name: string, problem: string): never {
+  throw new LaunchError(`launch attribute '${name}': ${problem}`);
+}
+
+/** Checks one value against its schema entry. */
+function checkValue(name: string, value: unknown, schema: PropertySchema): void {
+  const got = JSON.stringify(value);
+  if (schema.type === 'string') {
+    if (typeof value !== 'string') fail(name, `expected a string, got ${got}`);
+    if (!value.trim()) fail(name, 'must not be empty');
+    if (schema.enum && !schema.enum.includes(value)) fail(name, `expected one of ${schema.enum.map((e) => `"${e}"`).join(', ')}, got ${got}`);
+  } else if (schema.type === 'boolean') {
+    if (typeof value !== 'boolean') fail(name, `expected true or false, got ${got}`);
+  } else if (schema.type === 'integer') {
+    const range = `from ${schema.minimum} to ${schema.maximum}`;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value)) fail(name, `expected a whole number ${range}, got ${got}`);
+    if (value < schema.minimum! || value > schema.maximum!) fail(name, `expected a whole number ${range}, got ${got}`);
+  }
+}
+
+function checkReadable(name: string, path: string): void {
+  try {
+    accessSync(path, constants.R_OK);
+  } catch {
+    fail(name, `cannot read ${path}: ${existsSync(path) ? 'permission denied' : 'no such file'}`);
+  }
+  if (statSync(path).isDirectory()) fail(name, `${path} is a directory, not a file`);
+}
+
+function checkWritable(name: string, path: string): void {
+  const dir = dirname(resolve(path));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) fail(name, `cannot write ${path}: no directory ${dir}`);
+  if (existsSync(path) && statSync(path).isDirectory()) fail(name, `cannot write ${path}: it is a directory`);
+}
+
+function checkGuest(guest: string): void {
+  let kind: string;
+  try {
+    kind = loadImage(guest).kind;
+  } catch (error) {
+    fail('guest', (error as Error).message);
+  }
+  if (kind !== 'multiboot') fail('guest', `${guest} is a ${kind} image, which needs a BIOS; the debugger runs multiboot kernels (and the built-in guests ${BUILTIN_GUESTS.join(', ')})`);
+}
+
+/** Validates launch arguments; throws a LaunchError naming the first bad attribute. */
+export function parseLaunch(args: unknown): LaunchConfig {
+  if (!args || typeof args !== 'object' || Array.isArray(args)) throw new LaunchError(`launch arguments must be an object, got ${JSON.stringify(args)}`);
+  const a = args as Record<string, unknown>;
+  for (const [name, value] of Object.entries(a)) {
+    if (GENERIC.has(name) || name.startsWith('__')) continue;
+    const schema = PROPERTIES[name];
+    if (!schema) fail(name, `unknown attribute (known: ${Object.keys(PROPERTIES).join(', ')})`);
+    if (value !== undefined) checkValue(name, value, schema);
+  }
+  const stopOnEntry = (a.stopOnEntry as boolean | undefined) ?? false;
+  if (a.log !== undefined) return parseReplay(a, stopOnEntry);
+  if (a.image !== undefined) fail('image', `goes with 'log' (a replay); a live run names its image in 'guest'`);
+  if (a.guest === undefined) fail('guest', `missing: name a built-in guest (${BUILTIN_GUESTS.join(', ')}) or an image path, or give 'log' to replay a recording`);
+  const guest = a.guest as string;
+  checkGuest(guest);
+  const kind = (a.mode as 'ft' | 'single' | undefined) ?? 'ft';
+  const record = a.record as string | undefined;
+  if (record !== undefined) {
+    if (kind !== 'ft') fail('record', `records an FT pair's log; mode "${kind}" has no log`);
+    checkWritable('record', record);
+  }
+  return {
+    kind,
+    guest,
+    clock: (a.clock as 'virtual' | 'host' | undefined) ?? 'virtual',
+    jit: (a.jit as boolean | undefined) ?? true,
+    epochLength: (a.epochLength as number | undefined) ?? DEFAULT_EPOCH_LENGTH,
+    memoryMiB: (a.memory as number | undefined) ?? DEFAULT_MEMORY_MIB,
+    cmdline: a.cmdline as string | undefined,
+    record,
+    stopOnEntry,
+  };
+}
+
+function parseReplay(a: Record<string, unknown>, stopOnEntry: boolean): LaunchConfig {
+  const clash = LIVE_ONLY.find((name) => a[name] !== undefined);
+  if (clash) fail(clash, `does not apply to a log replay: the log file says how the run was recorded (remove '${clash}', or 'log' for a live run)`);
+  const log = a.log as string;
+  checkReadable('log', log);
+  const image = a.image as string | undefined;
+  if (image !== undefined) checkReadable('image', image);
+  return { kind: 'replay', log, image, stopOnEntry };
+}

@@ -1,0 +1,96 @@
+// A machine in the adapter's own process, one thread: the replay of a recorded log file (no live
+// primary: every input and nondeterministic value comes from the file, and its epoch hashes are
+// what the replay is checked against), or a single machine recording as it goes (mode "single").
+import { MachineDebugger } from '../ft/debugger';
+import { loadImage } from '../ft/image';
+import type { EpochEntry, LogEntry } from '../ft/log';
+import { readLogFile } from '../ft/logfile';
+import { Machine } from '../ft/machine';
+import { RecordedEvent, Recorder, Replayer } from '../ft/nondet';
+import { imageFor } from '../ft/replay';
+import type { LaunchConfig } from './launch';
+import { DivergenceView, Runtime } from './runtime';
+import { LocalTarget, Target } from './targets';
+
+const MIB = 1024 * 1024;
+
+export class LocalRuntime extends Runtime {
+  private machine: Machine | undefined;
+  private target_: LocalTarget | undefined;
+  /** A replay's logged epoch hashes, by index. */
+  private logged = new Map<number, EpochEntry>();
+
+  constructor(private readonly config: LaunchConfig) {
+    super();
+  }
+
+  async launch(): Promise<void> {
+    const debug = this.config.kind === 'replay' ? await this.replay(this.config.log, this.config.image) : await this.single();
+    this.targets.set(1, debug);
+    this.target_ = debug;
+  }
+
+  /** A machine fed from the file; it runs as far as the log says the recording got. */
+  private async replay(path: string, imagePath: string | undefined): Promise<LocalTarget> {
+    const { meta, entries, error } = await readLogFile(path);
+    if (error) this.emit('output', 'stderr', `${path} is damaged (${error.message}): replaying the good part\n`);
+    const image = imageFor(meta, imagePath);
+    const replayer = new Replayer();
+    for (const entry of entries) if (entry.kind === 'input' || entry.kind === 'nondet') replayer.push(eventOf(entry));
+    this.logged = new Map(entries.filter((e): e is EpochEntry => e.kind === 'epoch').map((e) => [e.epoch, e]));
+    this.machine = await Machine.create({
+      image, cmdline: meta.cmdline, clock: meta.clock, jit: meta.jit, memoryMiB: meta.memorySize / MIB, epochLength: meta.epochLength, nondet: replayer,
+    });
+    // Only entries other than nondeterministic values say a boundary was reached (as for a backup).
+    const end = entries.filter((e) => e.kind !== 'nondet').reduce((max, e) => Math.max(max, e.at), 0);
+    const lastSeq = entries.at(-1)?.seq ?? 0;
+    const debug = new MachineDebugger(this.machine, replayer, { available: () => end, entries: () => entries, acked: () => lastSeq });
+    return new LocalTarget(`replay of ${meta.guest}`, 1, 'replay', debug);
+  }
+
+  private async single(): Promise<LocalTarget> {
+    const config = this.config as Extract<LaunchConfig, { kind: 'single' | 'ft' }>;
+    const recorder = new Recorder(() => undefined);
+    this.machine = await Machine.create({
+      image: loadImage(config.guest), cmdline: config.cmdline, clock: config.clock, jit: config.jit, memoryMiB: config.memoryMiB, epochLength: config.epochLength, nondet: recorder,
+    });
+    return new LocalTarget(config.guest, 1, 'machine', new MachineDebugger(this.machine, recorder));
+  }
+
+  async terminate(): Promise<void> {
+    this.machine?.destroy();
+    this.machine = undefined;
+  }
+
+  protected lead(): Target {
+    if (!this.target_) throw new Error('the session has not started');
+    return this.target_;
+  }
+
+  protected threadName(target: Target): string {
+    return `${target.role}: ${target.id}`;
+  }
+
+  /** A local machine moves only within movements (a free run is a `continue` that a pause ends). */
+  protected readonly runsFree = false;
+
+  protected async resumeAll(): Promise<void> {
+    throw new Error('a local machine does not run on its own');
+  }
+
+  /** A replay's divergence is its own epoch hashes against those in the file. */
+  async divergence(): Promise<DivergenceView> {
+    if (this.config.kind !== 'replay') return { divergences: [] };
+    const replayed = await this.epochs(1);
+    const both = replayed.filter((e) => this.logged.has(e.index));
+    const compare = (e: (typeof replayed)[number]) => ({ epoch: e.index, at: e.at, hashes: { log: this.logged.get(e.index)!.hash, replay: e.hash } });
+    const divergences = both.filter((e) => this.logged.get(e.index)!.hash !== e.hash).map((e) => ({ ...compare(e), pages: [], parts: [] }));
+    const last = both.at(-1);
+    return { lastCompared: last && { ...compare(last), equal: this.logged.get(last.index)!.hash === last.hash }, divergences };
+  }
+}
+
+function eventOf(entry: Extract<LogEntry, { kind: 'input' | 'nondet' }>): RecordedEvent {
+  const { seq: _seq, ...event } = entry;
+  return event as RecordedEvent;
+}

@@ -1,0 +1,457 @@
+// The Debug Adapter Protocol side: requests in, responses and events out, mapped onto a Runtime
+// (runtime.ts). Every request goes through one dispatcher that checks its arguments and turns any
+// failure into an error response naming what was wrong, so no request can bring the adapter down.
+import { DebugSession, Event, Handles, InitializedEvent, OutputEvent, Response, StoppedEvent, TerminatedEvent, ThreadEvent } from '@vscode/debugadapter';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import type { HostLauncher } from '../ft/cluster';
+import type { EntryKind } from '../ft/log';
+import { MAX_INSTRUCTION_BYTES, decode, decodeBefore } from './disassemble';
+import { ExpressionError, Size, evaluateExpression, formatValue, registerValue } from './evaluate';
+import { FtRuntime } from './ftRuntime';
+import { LaunchConfig, parseLaunch } from './launch';
+import { LocalRuntime } from './localRuntime';
+import type { FaultRequestKind } from './protocol';
+import { Runtime, SessionBusy, hex } from './runtime';
+import { SCOPES, ScopeName, VariableNode, scopeVariables } from './variables';
+
+export interface SessionOptions {
+  /** How FT hosts are started (default: this process's own script, `lockstep host`). */
+  launcher?: HostLauncher;
+}
+
+type Handle = { threadId: number; scope: ScopeName } | { threadId: number; nodes: VariableNode[] };
+type Args = Record<string, unknown>;
+type Handler = (args: Args) => Promise<object | undefined> | object | undefined;
+
+const MAX_READ = 1024 * 1024;
+const MAX_ENTRIES = 10_000;
+const ENTRY_KINDS: EntryKind[] = ['input', 'nondet', 'epoch', 'output', 'control'];
+const FAULT_KINDS: FaultRequestKind[] = ['kill-primary', 'kill-backup', 'partition', 'heal', 'slow-backup', 'drop', 'duplicate', 'corrupt', 'delay'];
+const CONSOLE_HELP = [
+  'Expressions: registers (eax, ax, al, eip, eflags, cs, cr0 ...), numbers (42, 0x2a, 2ah), + - * ( ),',
+  '  memory: [expr] (a dword), byte [esi+4], word ptr [x], dword [esp], qword [ebx]. Addresses are linear.',
+  'Commands: .goto N   run every machine to instruction N (forwards or backwards)',
+  '          .help     this text',
+].join('\n');
+
+/** A bad argument: the message names it. */
+class ArgumentError extends Error {
+  override name = 'ArgumentError';
+}
+
+function integer(args: Args, name: string, min: number, max: number, fallback?: number): number {
+  const value = args[name] ?? fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ArgumentError(`'${name}' must be a whole number from ${min} to ${max}, got ${JSON.stringify(args[name])}`);
+  }
+  return value;
+}
+
+function text(args: Args, name: string): string {
+  const value = args[name];
+  if (typeof value !== 'string' || !value.trim()) throw new ArgumentError(`'${name}' must be a non-empty string, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** A memory reference: an address as 0x hex or decimal (what this adapter hands out). */
+function address(reference: unknown, name: string, offset: unknown = 0): number {
+  const ref = typeof reference === 'string' ? reference.trim() : '';
+  const base = /^0x[0-9a-f]{1,8}$/i.test(ref) ? parseInt(ref, 16) : /^\d{1,10}$/.test(ref) ? Number(ref) : NaN;
+  if (!Number.isSafeInteger(base) || base > 0xffffffff) throw new ArgumentError(`'${name}' must be an address (0x hex or decimal), got ${JSON.stringify(reference)}`);
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset)) throw new ArgumentError(`the offset must be a whole number, got ${JSON.stringify(offset)}`);
+  const at = base + offset;
+  if (at < 0 || at > 0xffffffff) throw new ArgumentError(`address 0x${base.toString(16)} + ${offset} is outside the 32-bit address space`);
+  return at;
+}
+
+const word = (value: number) => `0x${hex(value)}`;
+
+export class LockstepDebugSession extends DebugSession {
+  private runtime: Runtime | undefined;
+  private config: LaunchConfig | undefined;
+  private readonly handles = new Handles<Handle>();
+  /** The thread memory requests (which name no thread) read: the last one stopped or looked at. */
+  private focus: number | undefined;
+  private terminating: Promise<void> | undefined;
+  private readonly handlers: Record<string, Handler> = {
+    initialize: () => this.initialize(),
+    launch: (a) => this.launch(a),
+    attach: () => { throw new ArgumentError('Lockstep sessions are launched (request "launch"), not attached'); },
+    configurationDone: () => this.configurationDone(),
+    setBreakpoints: (a) => this.setSourceBreakpoints(a),
+    setExceptionBreakpoints: () => ({ breakpoints: [] }),
+    setFunctionBreakpoints: (a) => ({ breakpoints: this.list(a, 'breakpoints').map(() => ({ verified: false, message: 'Lockstep has no symbols: use instruction breakpoints' })) }),
+    setInstructionBreakpoints: (a) => this.setInstructionBreakpoints(a),
+    threads: () => ({ threads: this.runtime?.threads() ?? [] }),
+    stackTrace: (a) => this.stackTrace(a),
+    scopes: (a) => this.scopes(a),
+    variables: (a) => this.variables(a),
+    setVariable: (a) => this.setVariable(a),
+    evaluate: (a) => this.evaluate(a),
+    readMemory: (a) => this.readMemory(a),
+    writeMemory: (a) => this.writeMemory(a),
+    disassemble: (a) => this.disassemble(a),
+    continue: (a) => this.movement(a, (rt) => rt.continue(), { allThreadsContinued: true }, true),
+    next: (a) => this.movement(a, (rt, thread) => rt.step(thread, false)),
+    stepIn: (a) => this.movement(a, (rt, thread) => rt.step(thread, false)),
+    stepOut: (a) => this.movement(a, (rt, thread) => rt.step(thread, false)),
+    stepBack: (a) => this.movement(a, (rt, thread) => rt.step(thread, true)),
+    reverseContinue: (a) => this.movement(a, (rt, thread) => rt.reverseContinue(thread)),
+    pause: () => this.pause(),
+    terminate: () => this.terminate(),
+    disconnect: () => this.disconnect(),
+    'lockstep/runToInstruction': (a) => this.runToInstruction(a),
+    'lockstep/logEntries': (a) => this.logEntries(a),
+    'lockstep/epochs': (a) => this.epochs(a),
+    'lockstep/failover': async () => ({ newPrimary: await this.ft().failover() }),
+    'lockstep/injectFault': (a) => this.injectFault(a),
+    'lockstep/service': () => ({ address: this.runtime instanceof FtRuntime ? this.runtime.service() : undefined }),
+  };
+
+  constructor(private readonly options: SessionOptions = {}) {
+    super();
+    this.setDebuggerLinesStartAt1(true);
+    this.setDebuggerColumnsStartAt1(true);
+  }
+
+  protected override dispatchRequest(request: DebugProtocol.Request): void {
+    const response: DebugProtocol.Response = new Response(request);
+    const handler = Object.hasOwn(this.handlers, request.command) ? this.handlers[request.command] : undefined;
+    const args = request.arguments && typeof request.arguments === 'object' && !Array.isArray(request.arguments) ? (request.arguments as Args) : {};
+    Promise.resolve()
+      .then(() => {
+        if (!handler) throw new ArgumentError(`unsupported request '${request.command}'`);
+        if (request.arguments !== undefined && args !== request.arguments) throw new ArgumentError(`the arguments of '${request.command}' must be an object, got ${JSON.stringify(request.arguments)}`);
+        return handler(args);
+      })
+      .then(
+        (body) => {
+          response.body = body ?? {};
+          this.sendResponse(response);
+        },
+        (error: unknown) => this.fail(response, error),
+      );
+  }
+
+  private fail(response: DebugProtocol.Response, error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    response.success = false;
+    response.message = message;
+    response.body = { error: { id: 1, format: '{_message}', variables: { _message: message }, showUser: true } };
+    this.sendResponse(response);
+  }
+
+  /** Ends the session's machines (hosts included) before the adapter goes away. */
+  override shutdown(): void {
+    void this.end().finally(() => super.shutdown());
+  }
+
+  private end(): Promise<void> {
+    this.terminating ??= this.runtime?.terminate().catch(() => undefined) ?? Promise.resolve();
+    return this.terminating;
+  }
+
+  // ---- starting ----
+
+  private initialize(): DebugProtocol.Capabilities {
+    return {
+      supportsConfigurationDoneRequest: true,
+      supportsStepBack: true,
+      supportsInstructionBreakpoints: true,
+      supportsDisassembleRequest: true,
+      supportsReadMemoryRequest: true,
+      supportsWriteMemoryRequest: true,
+      supportsSteppingGranularity: true,
+      supportsSetVariable: true,
+      supportsEvaluateForHovers: true,
+      supportsTerminateRequest: true,
+    };
+  }
+
+  private async launch(args: Args): Promise<undefined> {
+    if (this.runtime) throw new ArgumentError('this session has already launched');
+    const config = parseLaunch(args);
+    const runtime = config.kind === 'ft' ? new FtRuntime(config, this.options.launcher) : new LocalRuntime(config);
+    this.runtime = runtime;
+    this.config = config;
+    this.listen(runtime);
+    try {
+      await runtime.launch();
+    } catch (error) {
+      this.runtime = undefined;
+      await runtime.terminate().catch(() => undefined);
+      throw error;
+    }
+    setImmediate(() => this.sendEvent(new InitializedEvent()));
+    return undefined;
+  }
+
+  private listen(runtime: Runtime): void {
+    runtime.on('stopped', (note) => {
+      this.handles.reset();
+      this.focus = note.threadId;
+      const event = new StoppedEvent(note.reason, note.threadId) as DebugProtocol.StoppedEvent;
+      event.body = { ...event.body, description: note.description, text: note.text, allThreadsStopped: true };
+      this.sendEvent(event);
+    });
+    runtime.on('thread', (reason, threadId) => this.sendEvent(new ThreadEvent(reason, threadId)));
+    runtime.on('output', (category, output) => this.sendEvent(new OutputEvent(output, category)));
+    runtime.on('custom', ({ event, body }) => this.sendEvent(new Event(event, body)));
+  }
+
+  private async configurationDone(): Promise<undefined> {
+    await this.rt().begin(this.config!.stopOnEntry);
+    return undefined;
+  }
+
+  private rt(): Runtime {
+    if (!this.runtime) throw new ArgumentError('the session has not launched yet');
+    return this.runtime;
+  }
+
+  private ft(): FtRuntime {
+    const runtime = this.rt();
+    if (!(runtime instanceof FtRuntime)) throw new ArgumentError('this session has no FT pair (it is a log replay or a single machine)');
+    return runtime;
+  }
+
+  private list(args: Args, name: string): unknown[] {
+    const value = args[name] ?? [];
+    if (!Array.isArray(value)) throw new ArgumentError(`'${name}' must be a list, got ${JSON.stringify(value)}`);
+    return value;
+  }
+
+  private thread(args: Args, name = 'threadId'): number {
+    return this.rt().target(args[name]).threadId;
+  }
+
+  // ---- breakpoints ----
+
+  private setSourceBreakpoints(args: Args): DebugProtocol.SetBreakpointsResponse['body'] {
+    return { breakpoints: this.list(args, 'breakpoints').map(() => ({ verified: false, message: 'Lockstep debugs machine code: set breakpoints in the disassembly view (instruction breakpoints)' })) };
+  }
+
+  private setInstructionBreakpoints(args: Args): DebugProtocol.SetInstructionBreakpointsResponse['body'] {
+    const requested = this.list(args, 'breakpoints').map((b, i) => {
+      if (!b || typeof b !== 'object') throw new ArgumentError(`breakpoint ${i} must be an object, got ${JSON.stringify(b)}`);
+      const { instructionReference, offset } = b as Args;
+      return address(instructionReference, `breakpoints[${i}].instructionReference`, offset ?? 0);
+    });
+    this.rt().setBreakpoints(requested);
+    return { breakpoints: requested.map((at) => ({ verified: true, instructionReference: word(at) })) };
+  }
+
+  // ---- where the machines are ----
+
+  private async stackTrace(args: Args): Promise<DebugProtocol.StackTraceResponse['body']> {
+    const threadId = this.thread(args);
+    this.focus = threadId;
+    let state;
+    try {
+      state = await this.rt().state(threadId);
+    } catch (error) {
+      return { stackFrames: [{ id: threadId, name: `(${(error as Error).message})`, line: 0, column: 0 }], totalFrames: 1 };
+    }
+    const { cs, eip } = state.registers;
+    const { data } = await this.rt().read(threadId, eip, MAX_INSTRUCTION_BYTES);
+    const current = decode(data, eip, state.bits, 1)[0]?.text ?? '??';
+    const frame: DebugProtocol.StackFrame = { id: threadId, name: `${hex(cs, 4)}:${hex(eip)}  ${current}`, line: 0, column: 0, instructionPointerReference: word(eip) };
+    return { stackFrames: [frame], totalFrames: 1 };
+  }
+
+  private scopes(args: Args): DebugProtocol.ScopesResponse['body'] {
+    const threadId = this.thread(args, 'frameId');
+    this.focus = threadId;
+    return {
+      scopes: SCOPES.map((scope) => ({
+        name: scope,
+        variablesReference: this.handles.create({ threadId, scope }),
+        expensive: false,
+        ...(scope === 'Registers' ? { presentationHint: 'registers' } : {}),
+      })),
+    };
+  }
+
+  private handle(args: Args): Handle {
+    const reference = integer(args, 'variablesReference', 1, Number.MAX_SAFE_INTEGER);
+    const handle = this.handles.get(reference);
+    if (!handle) throw new ArgumentError(`no variables under reference ${reference} (references last until the next stop)`);
+    return handle;
+  }
+
+  private async variables(args: Args): Promise<DebugProtocol.VariablesResponse['body']> {
+    const handle = this.handle(args);
+    const nodes = 'nodes' in handle ? handle.nodes : await this.scopeNodes(handle.threadId, handle.scope);
+    return {
+      variables: nodes.map((node) => ({
+        name: node.name,
+        value: node.value,
+        variablesReference: node.children?.length ? this.handles.create({ threadId: handle.threadId, nodes: node.children }) : 0,
+        ...(node.memoryReference ? { memoryReference: node.memoryReference } : {}),
+        ...(node.evaluateName ? { evaluateName: node.evaluateName } : {}),
+      })),
+    };
+  }
+
+  private async scopeNodes(threadId: number, scope: ScopeName): Promise<VariableNode[]> {
+    const runtime = this.rt();
+    const state = await runtime.state(threadId);
+    return scopeVariables(scope, state, scope === 'Divergence' ? await runtime.divergence() : undefined);
+  }
+
+  private async setVariable(args: Args): Promise<DebugProtocol.SetVariableResponse['body']> {
+    const handle = this.handle(args);
+    if (!('scope' in handle) || handle.scope !== 'Registers') throw new ArgumentError('only registers can be set (eax ... edi, eip)');
+    const name = text(args, 'name');
+    const value = await this.evaluateOn(handle.threadId, text(args, 'value'));
+    const state = await this.rt().setRegister(handle.threadId, name, Number(value.value & 0xffffffffn));
+    return { value: word(registerValue(state.registers, name)!.value) };
+  }
+
+  // ---- the debug console ----
+
+  private async evaluate(args: Args): Promise<DebugProtocol.EvaluateResponse['body']> {
+    const expression = text(args, 'expression').trim();
+    const threadId = args.frameId === undefined ? this.focus ?? this.rt().leadThread : this.thread(args, 'frameId');
+    if (expression.startsWith('.')) return this.command(expression, threadId);
+    const result = await this.evaluateOn(threadId, expression);
+    const pointer = result.address ?? (result.size === 4 ? Number(result.value) : undefined);
+    return { result: formatValue(result.value, result.size), variablesReference: 0, ...(pointer === undefined ? {} : { memoryReference: word(pointer) }) };
+  }
+
+  private async evaluateOn(threadId: number, expression: string) {
+    const runtime = this.rt();
+    const { registers } = await runtime.state(threadId);
+    return evaluateExpression(expression, {
+      registers,
+      read: async (at: number, size: Size) => {
+        const { data } = await runtime.read(threadId, at, size);
+        if (data.length < size) throw new ExpressionError(`memory at 0x${hex(at)} cannot be read`);
+        return data;
+      },
+    });
+  }
+
+  private async command(line: string, threadId: number): Promise<DebugProtocol.EvaluateResponse['body']> {
+    const [name, ...rest] = line.split(/\s+/);
+    if (name === '.help') return { result: CONSOLE_HELP, variablesReference: 0 };
+    if (name === '.goto') {
+      const target = rest.join('').replace(/_/g, '');
+      if (!/^\d+$/.test(target) || !Number.isSafeInteger(Number(target))) throw new ArgumentError(`.goto needs an instruction count, got '${rest.join(' ')}'`);
+      const state = await this.rt().runTo(threadId, Number(target));
+      return { result: `at instruction ${state.position}`, variablesReference: 0 };
+    }
+    throw new ArgumentError(`unknown command '${name}' (try .help)`);
+  }
+
+  // ---- memory and code ----
+
+  private memoryThread(): number {
+    return this.focus ?? this.rt().leadThread;
+  }
+
+  private async readMemory(args: Args): Promise<DebugProtocol.ReadMemoryResponse['body']> {
+    const at = address(args.memoryReference, 'memoryReference', args.offset ?? 0);
+    const count = integer(args, 'count', 0, MAX_READ);
+    const { data, unreadable } = await this.rt().read(this.memoryThread(), at, Math.min(count, 2 ** 32 - at));
+    return { address: word(at), data: Buffer.from(data).toString('base64'), unreadableBytes: unreadable + count - Math.min(count, 2 ** 32 - at) };
+  }
+
+  private async writeMemory(args: Args): Promise<DebugProtocol.WriteMemoryResponse['body']> {
+    const at = address(args.memoryReference, 'memoryReference', args.offset ?? 0);
+    if (typeof args.data !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(args.data)) throw new ArgumentError(`'data' must be base64, got ${JSON.stringify(args.data)}`);
+    const bytes = Buffer.from(args.data, 'base64');
+    if (at + bytes.length > 2 ** 32) throw new ArgumentError('the write runs past the 32-bit address space');
+    await this.rt().write(this.memoryThread(), at, bytes);
+    return { bytesWritten: bytes.length };
+  }
+
+  private async disassemble(args: Args): Promise<DebugProtocol.DisassembleResponse['body']> {
+    const at = address(args.memoryReference, 'memoryReference', args.offset ?? 0);
+    const offset = integer(args, 'instructionOffset', -10_000, 10_000, 0);
+    const count = integer(args, 'instructionCount', 0, 10_000);
+    const threadId = this.memoryThread();
+    const { bits } = await this.rt().state(threadId);
+    const before = Math.max(0, -offset);
+    const after = Math.max(0, offset + count);
+    const from = Math.max(0, at - before * MAX_INSTRUCTION_BYTES - MAX_INSTRUCTION_BYTES);
+    const length = Math.min(2 ** 32 - from, at - from + (after + 1) * MAX_INSTRUCTION_BYTES);
+    const { data } = await this.rt().read(threadId, from, length);
+    const earlier = before ? decodeBefore(data, from, at, before, bits) : [];
+    const later = at - from < data.length ? decode(data.subarray(at - from), at, bits, after) : [];
+    const decoded = [...earlier, ...later];
+    // Places the view asked for that could not be decoded (memory that cannot be read, or bytes
+    // before `at` no decoding falls in step with) are shown as such, so the count is what was asked.
+    const first = offset < 0 ? before - earlier.length : 0;
+    const instructions: DebugProtocol.DisassembledInstruction[] = [];
+    for (let i = 0; i < count; i++) {
+      const index = offset < 0 ? i - first : i + offset;
+      const found = index >= 0 ? decoded[index] : undefined;
+      instructions.push(found
+        ? { address: word(found.address), instructionBytes: Buffer.from(found.bytes).toString('hex').replace(/(..)(?!$)/g, '$1 '), instruction: found.text, ...(found.invalid ? { presentationHint: 'invalid' } : {}) }
+        : { address: word(Math.max(0, at + (offset + i))), instruction: '??', presentationHint: 'invalid' });
+    }
+    return { instructions };
+  }
+
+  // ---- moving ----
+
+  /**
+   * Answers at once, then moves (the stopped event follows, as DAP wants); problems that can be seen
+   * first (an unknown thread, a running session) are error responses instead.
+   */
+  private movement(args: Args, move: (runtime: Runtime, threadId: number) => Promise<unknown>, body: object = {}, whileRunning = false): object {
+    const runtime = this.rt();
+    const threadId = args.threadId === undefined ? runtime.leadThread : this.thread(args);
+    if (!whileRunning && runtime.isRunning) throw new SessionBusy('the session is running: pause it first');
+    setImmediate(() => void move(runtime, threadId).catch((error: Error) => this.sendEvent(new OutputEvent(`${error.message}\n`, 'stderr'))));
+    return body;
+  }
+
+  private pause(): object {
+    const runtime = this.rt();
+    setImmediate(() => void runtime.pause().catch((error: Error) => this.sendEvent(new OutputEvent(`pause: ${error.message}\n`, 'stderr'))));
+    return {};
+  }
+
+  private async runToInstruction(args: Args): Promise<{ instruction: number }> {
+    const threadId = this.thread(args);
+    const instruction = integer(args, 'instruction', 0, Number.MAX_SAFE_INTEGER);
+    return { instruction: (await this.rt().runTo(threadId, instruction)).position };
+  }
+
+  // ---- the log, faults ----
+
+  private async logEntries(args: Args): Promise<object> {
+    const from = integer(args, 'from', 0, Number.MAX_SAFE_INTEGER, 1);
+    const count = integer(args, 'count', 0, MAX_ENTRIES, 100);
+    const filter = args.filter === undefined ? undefined : this.list(args, 'filter');
+    const bad = filter?.find((kind) => !ENTRY_KINDS.includes(kind as EntryKind));
+    if (bad !== undefined) throw new ArgumentError(`'filter' takes entry kinds (${ENTRY_KINDS.join(', ')}), got ${JSON.stringify(bad)}`);
+    return this.rt().logEntries(from, count, filter as EntryKind[] | undefined);
+  }
+
+  private async epochs(args: Args): Promise<object> {
+    return { epochs: await this.rt().epochs(this.thread(args)) };
+  }
+
+  private injectFault(args: Args): object {
+    const kind = args.kind as FaultRequestKind;
+    if (!FAULT_KINDS.includes(kind)) throw new ArgumentError(`'kind' must be one of ${FAULT_KINDS.join(', ')}, got ${JSON.stringify(args.kind)}`);
+    if (args.value !== undefined && (typeof args.value !== 'number' || !Number.isFinite(args.value))) throw new ArgumentError(`'value' must be a number, got ${JSON.stringify(args.value)}`);
+    this.ft().injectFault(kind, args.value as number | undefined);
+    return {};
+  }
+
+  private async terminate(): Promise<object> {
+    await this.end();
+    this.sendEvent(new TerminatedEvent());
+    return {};
+  }
+
+  private async disconnect(): Promise<object> {
+    await this.end();
+    setImmediate(() => this.shutdown());
+    return {};
+  }
+}

@@ -1,0 +1,20 @@
+// The debug adapter runs inline, in the extension host: no adapter process to start. The FT hosts it
+// forks run the CLI bundle that ships beside this one (dist/cli.js, `lockstep host`), with none of
+// the extension host's own Node flags.
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import { LockstepDebugSession } from '../adapter/session';
+import type { HostLauncher } from '../ft/cluster';
+
+export function hostLauncher(extensionUri: vscode.Uri): HostLauncher {
+  return { script: join(extensionUri.fsPath, 'dist', 'cli.js'), execArgv: [] };
+}
+
+export function inlineAdapterFactory(extensionUri: vscode.Uri): vscode.DebugAdapterDescriptorFactory {
+  return {
+    createDebugAdapterDescriptor() {
+      const session = new LockstepDebugSession({ launcher: hostLauncher(extensionUri) });
+      return new vscode.DebugAdapterInlineImplementation(session);
+    },
+  };
+}

@@ -1,0 +1,300 @@
+// The debug adapter through DAP (DebugClient against `lockstep dap`), with real guests and, for FT
+// sessions, real host processes joined by the logging channel.
+import { strict as assert } from 'node:assert';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Decoder, DecoderOptions, FlowControl, Mnemonic } from 'iced-x86';
+import { Adapter, prng } from './support';
+
+/** spin: a busy loop (every count is an instruction) with timer interrupts; about 320 M instructions. */
+const SPIN = { guest: 'spin', cmdline: 'iterations=20000000 hz=1000', epochLength: 10_000_000, memory: 16 };
+/** Instructions during which v86 may deliver an interrupt (EIP then moves to the handler). */
+const MAY_INTERRUPT = new Set([Mnemonic.Sti, Mnemonic.Hlt, Mnemonic.In, Mnemonic.Out, Mnemonic.Popf, Mnemonic.Iret]);
+
+interface Decoded { length: number; flow: FlowControl; target: number; sti: boolean; mayInterrupt: boolean }
+
+function decodeAt(bytes: Buffer, eip: number): Decoded {
+  const decoder = new Decoder(32, bytes, DecoderOptions.None);
+  decoder.ip = BigInt(eip);
+  const instruction = decoder.decode();
+  const { length, flowControl: flow, nearBranch32: target, mnemonic } = instruction;
+  const decoded = { length, flow, target, sti: mnemonic === Mnemonic.Sti, mayInterrupt: MAY_INTERRUPT.has(mnemonic) };
+  instruction.free();
+  decoder.free();
+  return decoded;
+}
+
+/** Where `action` leaves thread 1: instruction count and EIP. */
+async function place(adapter: Adapter, threadId = 1): Promise<{ at: number; eip: number }> {
+  return { at: await adapter.instructions(threadId), eip: await adapter.eip(threadId) };
+}
+
+describe('debug adapter (DAP, real hosts)', function () {
+  this.timeout(120_000);
+
+  describe('an FT pair on spin', () => {
+    let adapter: Adapter;
+    let entry: Awaited<ReturnType<Adapter['launch']>>;
+
+    before(async () => {
+      adapter = await Adapter.start();
+      entry = await adapter.launch({ ...SPIN, stopOnEntry: true });
+    });
+    after(async () => adapter?.stop());
+
+    it('launches and stops on entry, both machines at instruction 0', async () => {
+      assert.equal(entry?.reason, 'entry');
+      assert.deepEqual(await adapter.threads(), { 1: 'primary (host-1)', 2: 'backup (host-2)' });
+      for (const thread of [1, 2]) assert.equal(await adapter.instructions(thread), 0);
+      assert.equal(await adapter.eip(1), await adapter.eip(2));
+    });
+
+    it('steps 50 instructions, each EIP where iced-x86 decodes the guest code to go', async () => {
+      await adapter.runTo(1, 123_457);
+      let { at, eip } = await place(adapter);
+      for (let i = 0; i < 50; i++) {
+        const next = decodeAt(await adapter.read(1, eip, 16), eip);
+        const slice = await adapter.slice(1);
+        const stop = await adapter.step(1);
+        assert.equal(stop?.reason, 'step');
+        const now = await place(adapter);
+        assert.equal(now.at, at + (next.sti ? 2 : 1), `one instruction (two for STI) from ${at}`);
+        // Interrupts come at slice ends, or during some instructions.
+        if (!(slice && slice.to <= now.at) && !next.mayInterrupt) {
+          if (next.flow === FlowControl.Next) assert.equal(now.eip, eip + next.length, `after the instruction at 0x${eip.toString(16)}`);
+          if (next.flow === FlowControl.UnconditionalBranch || next.flow === FlowControl.Call) assert.equal(now.eip, next.target);
+          if (next.flow === FlowControl.ConditionalBranch) assert.ok(now.eip === next.target || now.eip === eip + next.length);
+        }
+        ({ at, eip } = now);
+      }
+      // Only the stepped thread moved.
+      assert.equal(await adapter.instructions(2), 123_457);
+    });
+
+    it('runToInstruction to random counts lands exactly there, both machines', async () => {
+      const random = prng(0xd4b);
+      for (let i = 0; i < 6; i++) {
+        const n = 1 + Math.floor(random() * 200_000_000);
+        assert.equal(await adapter.runTo(i % 2 ? 2 : 1, n), n);
+        for (const thread of [1, 2]) assert.equal(await adapter.instructions(thread), n, `thread ${thread} at ${n}`);
+        assert.equal(await adapter.eip(1), await adapter.eip(2));
+      }
+    });
+
+    it('stepBack returns to N-1 with the registers the forward run had there', async () => {
+      const random = prng(0xbac);
+      for (let i = 0; i < 3; i++) {
+        const n = 1_000_000 + Math.floor(random() * 150_000_000);
+        await adapter.runTo(1, n - 1);
+        const before = await adapter.scope(1, 'Registers');
+        assert.deepEqual(await adapter.scope(2, 'Registers'), before, 'both machines agree at N-1');
+        await adapter.runTo(1, n);
+        const stop = await adapter.stepBack(1);
+        assert.equal(stop?.reason, 'step');
+        assert.equal(await adapter.instructions(1), n - 1);
+        assert.deepEqual(await adapter.scope(1, 'Registers'), before);
+      }
+    });
+
+    it('an instruction breakpoint is hit, forwards and backwards', async () => {
+      const start = await adapter.runTo(1, 50_000_000);
+      for (let i = 0; i < 7; i++) await adapter.step(1);
+      const seen = await place(adapter);
+      await adapter.runTo(1, start);
+      await adapter.dc.send('setInstructionBreakpoints', { breakpoints: [{ instructionReference: `0x${seen.eip.toString(16)}` }] });
+      const hit = await adapter.stopAfter(() => adapter.dc.continueRequest({ threadId: 1 }));
+      assert.equal(hit?.reason, 'instruction breakpoint');
+      const first = await place(adapter);
+      assert.equal(first.eip, seen.eip);
+      assert.ok(first.at > start && first.at <= seen.at, `first hit at ${first.at}, between ${start} and ${seen.at}`);
+      assert.equal(await adapter.instructions(2), first.at, 'the backup stopped at the same count');
+      const again = await adapter.stopAfter(() => adapter.dc.continueRequest({ threadId: 1 }));
+      assert.equal(again?.reason, 'instruction breakpoint');
+      const second = await place(adapter);
+      assert.ok(second.at > first.at && second.eip === seen.eip);
+      const back = await adapter.stopAfter(() => adapter.dc.reverseContinueRequest({ threadId: 1 }));
+      assert.equal(back?.reason, 'instruction breakpoint');
+      assert.deepEqual(await place(adapter), first);
+      await adapter.dc.send('setInstructionBreakpoints', { breakpoints: [] });
+    });
+
+    it('evaluates registers and memory, and disassembles around EIP', async () => {
+      const eip = await adapter.eip(1);
+      const value = await adapter.dc.evaluateRequest({ expression: 'eip', frameId: 1, context: 'repl' });
+      assert.match(value.body.result, new RegExp(`^0x0*${eip.toString(16)} `));
+      const esp = Number((await adapter.scope(1, 'Registers')).esp);
+      const top = (await adapter.read(1, esp, 4)).readUInt32LE(0);
+      const memory = await adapter.dc.evaluateRequest({ expression: 'dword [esp]', frameId: 1, context: 'watch' });
+      assert.equal(memory.body.result, `0x${top.toString(16).padStart(8, '0')} (${top})`);
+      const byte = await adapter.dc.evaluateRequest({ expression: 'byte ptr [esp+1]', frameId: 1, context: 'repl' });
+      assert.equal(byte.body.result, `0x${((top >>> 8) & 0xff).toString(16).padStart(2, '0')} (${(top >>> 8) & 0xff})`);
+      const code = await adapter.dc.disassembleRequest({ memoryReference: `0x${eip.toString(16)}`, instructionOffset: -5, instructionCount: 10 });
+      const instructions = code.body!.instructions;
+      assert.equal(instructions.length, 10);
+      assert.equal(Number(instructions[5].address), eip);
+      const goto = await adapter.dc.evaluateRequest({ expression: '.goto 77777', context: 'repl' });
+      assert.equal(goto.body.result, 'at instruction 77777');
+    });
+
+    it('answers malformed requests with errors, and keeps working', async () => {
+      const refused: [string, unknown, RegExp][] = [
+        ['noSuchRequest', {}, /unsupported request 'noSuchRequest'/],
+        ['stackTrace', {}, /no thread undefined/],
+        ['stackTrace', { threadId: 'one' }, /no thread "one"/],
+        ['stackTrace', [1, 2], /must be an object/],
+        ['lockstep/runToInstruction', { threadId: 1, instruction: -5 }, /'instruction' must be a whole number/],
+        ['lockstep/runToInstruction', { threadId: 1, instruction: 'far' }, /'instruction' must be a whole number/],
+        ['lockstep/runToInstruction', { threadId: 99, instruction: 5 }, /no thread 99/],
+        ['lockstep/logEntries', { from: 1, count: 5, filter: ['bogus'] }, /'filter' takes entry kinds/],
+        ['lockstep/logEntries', { from: 1.5, count: 5 }, /'from' must be a whole number/],
+        ['lockstep/injectFault', { kind: 'meteor' }, /'kind' must be one of/],
+        ['lockstep/injectFault', { kind: 'drop', value: 7 }, /needs a value from 0 to 1/],
+        ['readMemory', { memoryReference: 'here', count: 4 }, /'memoryReference' must be an address/],
+        ['readMemory', { memoryReference: '0x1000', count: -1 }, /'count' must be a whole number/],
+        ['writeMemory', { memoryReference: '0x1000', data: '%%%' }, /'data' must be base64/],
+        ['disassemble', { memoryReference: '0x1000', instructionCount: 'many' }, /'instructionCount' must be a whole number/],
+        ['evaluate', { expression: '[[eax' }, /cannot read|expected|unexpected|ends early/],
+        ['evaluate', { expression: 'foo + 1', frameId: 1 }, /unknown register 'foo'/],
+        ['evaluate', { expression: '.warp 9' }, /unknown command '.warp'/],
+        ['variables', { variablesReference: 424242 }, /no variables under reference 424242/],
+        ['setVariable', { variablesReference: 1, name: 'eax', value: '1' }, /no variables under reference 1/],
+        ['setInstructionBreakpoints', { breakpoints: [{ instructionReference: 'nowhere' }] }, /instructionReference' must be an address/],
+        ['scopes', { frameId: null }, /no thread null/],
+        ['launch', { guest: 'spin' }, /already launched/],
+      ];
+      for (const [command, args, message] of refused) {
+        await assert.rejects(adapter.dc.send(command, args), message, `${command} ${JSON.stringify(args)}`);
+      }
+      // Writing the past is refused, naming the live edge.
+      await assert.rejects(adapter.write(1, 0x800000, Buffer.from([1])), /only be written at the live edge/);
+      assert.equal(Object.keys(await adapter.threads()).length, 2, 'the adapter still answers');
+    });
+  });
+
+  describe('launch configurations', () => {
+    let adapter: Adapter;
+    before(async () => {
+      adapter = await Adapter.start();
+      await adapter.dc.initializeRequest();
+    });
+    after(async () => adapter?.stop());
+
+    it('refuses bad attributes, naming them', async () => {
+      const bad: [Record<string, unknown>, RegExp][] = [
+        [{}, /'guest': missing/],
+        [{ guest: 'nosuchguest' }, /'guest': unknown guest 'nosuchguest'/],
+        [{ guest: 'spin', memory: 3 }, /'memory': expected a whole number from 4 to 2048, got 3/],
+        [{ guest: 'spin', memory: '16' }, /'memory': expected a whole number/],
+        [{ guest: 'spin', clock: 'sundial' }, /'clock': expected one of "virtual", "host", got "sundial"/],
+        [{ guest: 'spin', jit: 'yes' }, /'jit': expected true or false/],
+        [{ guest: 'spin', epochLength: 10 }, /'epochLength': expected a whole number from 100000/],
+        [{ guest: 'spin', mode: 'triple' }, /'mode': expected one of "ft", "single"/],
+        [{ guest: 'spin', stopOnEntry: 1 }, /'stopOnEntry': expected true or false/],
+        [{ guest: 'spin', colour: 'red' }, /'colour': unknown attribute/],
+        [{ guest: 'spin', mode: 'single', record: '/tmp/x.ftlog' }, /'record': records an FT pair's log/],
+        [{ guest: 'spin', record: '/no/such/dir/x.ftlog' }, /'record': cannot write/],
+        [{ log: '/no/such/file.ftlog' }, /'log': cannot read \/no\/such\/file.ftlog: no such file/],
+        [{ log: __filename, clock: 'host' }, /'clock': does not apply to a log replay/],
+        [{ guest: 'spin', image: 'x' }, /'image': goes with 'log'/],
+      ];
+      for (const [args, message] of bad) await assert.rejects(adapter.dc.launchRequest(args as never), message, JSON.stringify(args));
+      await assert.rejects(adapter.dc.launchRequest({ log: __filename } as never), /not a Lockstep log/);
+    });
+  });
+
+  describe('divergence and failover', () => {
+    let adapter: Adapter;
+    before(async () => {
+      adapter = await Adapter.start();
+      await adapter.launch({ ...SPIN, stopOnEntry: true });
+    });
+    after(async () => adapter?.stop());
+
+    it('a memory write on the backup alone is reported as a divergence of exactly that page', async () => {
+      // Pausing a running pair stops both at the live edge, where memory can be written.
+      await adapter.dc.continueRequest({ threadId: 1 });
+      const paused = await adapter.stopAfter(() => adapter.dc.pauseRequest({ threadId: 1 }));
+      assert.equal(paused?.reason, 'pause');
+      const at = await adapter.instructions(1);
+      assert.equal(await adapter.instructions(2), at);
+      const page = 0x800; // 8 MiB: memory spin never touches
+      await adapter.write(2, page * 4096 + 16, Buffer.from('diverge!'));
+      assert.deepEqual(await adapter.read(2, page * 4096 + 16, 8), Buffer.from('diverge!'));
+      assert.deepEqual(await adapter.read(1, page * 4096 + 16, 8), Buffer.alloc(8), 'the primary is untouched');
+      const stop = await adapter.stopAfter(() => adapter.dc.continueRequest({ threadId: 1 }));
+      assert.equal(stop?.reason, 'divergence');
+      const epoch = Number(/^divergence at epoch (\d+) \(instruction \d+\): pages 0x800$/.exec(stop!.description!)?.[1]);
+      assert.ok(epoch > 0, stop!.description);
+      const events = adapter.events.get('lockstep/divergence') as { epoch: number; pages: number[]; parts: string[]; at: number }[];
+      const reported = events.filter((e) => e.epoch === epoch).at(-1)!;
+      assert.deepEqual(reported.pages, [page]);
+      assert.deepEqual(reported.parts, []);
+      assert.ok(reported.at > at);
+      const view = await adapter.dc.scopesRequest({ frameId: 1 });
+      const scope = view.body.scopes.find((s) => s.name === 'Divergence')!;
+      const variables = await adapter.dc.variablesRequest({ variablesReference: scope.variablesReference });
+      // The state stays different, so every epoch from there on differs too.
+      assert.ok(Number(variables.body.variables.find((v) => v.name === 'divergences')?.value) >= 1);
+    });
+
+    it('failover makes the backup thread the primary', async () => {
+      const stop = adapter.nextStop();
+      const response = await adapter.dc.customRequest('lockstep/failover', {});
+      assert.equal((response.body as { newPrimary: string }).newPrimary, 'host-2');
+      assert.equal((await stop).reason, 'failover');
+      const threads = await adapter.threads();
+      assert.equal(threads[2], 'primary (host-2, generation 2)');
+      assert.equal(threads[1], undefined, 'the killed primary is gone');
+      assert.ok((adapter.events.get('lockstep/failover') ?? []).length >= 1);
+      // The new primary can still be moved and looked at.
+      const here = await adapter.instructions(2);
+      assert.equal(await adapter.runTo(2, here - 1000), here - 1000);
+    });
+  });
+
+  describe('recording and replaying a log file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lockstep-dap-'));
+    const log = join(dir, 'run.ftlog');
+    let live: { index: number; at: number; hash: string }[] = [];
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('records a live run to its end', async () => {
+      const adapter = await Adapter.start();
+      try {
+        const end = adapter.nextStop();
+        await adapter.launch({ guest: 'ticker', cmdline: 'hz=1000 ticks=250 every=50', epochLength: 10_000_000, memory: 16, record: log });
+        const stop = await end;
+        assert.equal(stop.reason, 'end');
+        live = await adapter.epochs(1);
+        assert.ok(live.length >= 2, `${live.length} epochs`);
+        assert.deepEqual(await adapter.epochs(2), live, 'the backup computed the same hashes');
+        assert.ok((adapter.events.get('lockstep/entries') ?? []).length > 0, 'entries were streamed');
+      } finally {
+        await adapter.stop();
+      }
+      assert.ok(existsSync(log));
+    });
+
+    it('a log-file launch replays to the same epoch hashes as the live run', async () => {
+      const adapter = await Adapter.start();
+      try {
+        const entry = await adapter.launch({ log, stopOnEntry: true });
+        assert.equal(entry?.reason, 'entry');
+        assert.deepEqual(Object.values(await adapter.threads()), ['replay: replay of ticker']);
+        const end = await adapter.stopAfter(() => adapter.dc.continueRequest({ threadId: 1 }));
+        assert.equal(end.reason, 'end');
+        assert.deepEqual(await adapter.epochs(1), live);
+        const divergence = await adapter.scope(1, 'Divergence');
+        assert.match(divergence['last compared epoch'], /: equal$/);
+        // Reverse execution works on a replay too.
+        const back = await adapter.runTo(1, 12_345);
+        assert.ok(back <= 12_345);
+        const entries = await adapter.dc.customRequest('lockstep/logEntries', { from: 1, count: 3, filter: ['epoch'] });
+        assert.equal((entries.body as { entries: unknown[] }).entries.length, 3);
+      } finally {
+        await adapter.stop();
+      }
+    });
+  });
+});

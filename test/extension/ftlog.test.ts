@@ -1,0 +1,97 @@
+// The text view of *.ftlog files (src/extension/ftlogText.ts): real files written by LogWriter, then
+// damaged the ways files get damaged (cut short, a flipped byte, not a log at all).
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describeEntry, encodeEntry, type LogEntry } from '../../src/ft/log';
+import { encodeFileHeader } from '../../src/ft/logfile';
+import { entryLineInstruction, renderLogFile } from '../../src/extension/ftlogText';
+import { FILE_ENTRIES, META, writeLog } from './samples';
+
+/** File offset where each entry's frame starts. */
+function frameOffsets(entries: LogEntry[]): number[] {
+  let offset = encodeFileHeader(META).length;
+  return entries.map((e) => {
+    const start = offset;
+    offset += encodeEntry(e).length;
+    return start;
+  });
+}
+
+const entryLines = (text: string) => text.split('\n').filter((l) => entryLineInstruction(l));
+
+describe('ftlog text view', () => {
+  let dir: string;
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'lockstep-ftlog-')); });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('renders one line per entry with describeEntry, after a header of // lines', async () => {
+    const rendered = await renderLogFile(await writeLog(dir), 'sample.ftlog');
+    const lines = rendered.text.trimEnd().split('\n');
+    const header = lines.slice(0, lines.length - FILE_ENTRIES.length);
+    assert.ok(header.every((l) => l.startsWith('// ')), header.join('\n'));
+    assert.match(header[0], /Lockstep log sample\.ftlog/);
+    assert.match(header.join('\n'), /guest kv, 32 MiB, clock virtual, JIT on, epochs every 100000000 instructions/);
+    assert.ok(header.includes('// 12 entries (3 control, 4 input, 3 nondet, 1 epoch, 1 output), up to instruction 9007199254740991'), header.join('\n'));
+    assert.equal(rendered.entries, 12);
+    assert.equal(rendered.error, undefined);
+    const body = lines.slice(header.length);
+    assert.equal(body.length, FILE_ENTRIES.length);
+    // Payloads are cut at 48 bytes, the rest as describeEntry renders it.
+    FILE_ENTRIES.forEach((e, i) => assert.equal(body[i], describeEntry(e, { maxBytes: 48 })));
+    assert.ok(body.every((l) => !l.includes('\n')));
+  });
+
+  it('finds the seq and instruction count of entry lines only', () => {
+    assert.deepEqual(entryLineInstruction('#2 @1234567 input serial 5 "PUT a"'), { seq: 2, at: 1234567 });
+    assert.equal(entryLineInstruction('// 12 entries'), undefined);
+    assert.equal(entryLineInstruction('// ERROR at byte 5: bad'), undefined);
+  });
+
+  it('a truncated file shows every whole entry and the offset where the cut frame starts', async () => {
+    const path = await writeLog(dir);
+    const offsets = frameOffsets(FILE_ENTRIES);
+    const last = offsets.at(-1)!;
+    truncateSync(path, last + 10);
+    const rendered = await renderLogFile(path, 'sample.ftlog');
+    assert.equal(rendered.entries, 11);
+    assert.equal(rendered.error?.offset, last);
+    assert.equal(rendered.error?.code, 'truncated');
+    const lines = rendered.text.trimEnd().split('\n');
+    const message = `// ERROR at byte ${last}: truncated frame; the 11 entries before it are shown, nothing after it`;
+    assert.equal(lines[rendered.errorLine!], message);
+    assert.ok(lines.slice(0, 6).includes(message), 'the damage is said at the top too');
+    assert.deepEqual(entryLines(rendered.text), FILE_ENTRIES.slice(0, 11).map((e) => describeEntry(e, { maxBytes: 48 })));
+  });
+
+  it('a corrupted byte stops at the damaged frame', async () => {
+    const path = await writeLog(dir);
+    const offsets = frameOffsets(FILE_ENTRIES);
+    const bytes = readFileSync(path);
+    bytes[offsets[5] + 27] ^= 0xff; // inside entry 6's payload: its CRC no longer matches
+    writeFileSync(path, bytes);
+    const rendered = await renderLogFile(path);
+    assert.equal(rendered.entries, 5);
+    assert.deepEqual(rendered.error && { offset: rendered.error.offset, code: rendered.error.code }, { offset: offsets[5], code: 'checksum-mismatch' });
+    assert.match(rendered.text, new RegExp(`// ERROR at byte ${offsets[5]}: checksum mismatch; the 5 entries before it are shown`));
+    assert.equal(entryLines(rendered.text).length, 5);
+  });
+
+  it('a file that is not a log says so at byte 0 and shows nothing', async () => {
+    const path = join(dir, 'notes.ftlog');
+    writeFileSync(path, 'hello, this is a text file and not a log');
+    const rendered = await renderLogFile(path);
+    assert.equal(rendered.entries, 0);
+    assert.equal(rendered.error?.offset, 0);
+    assert.match(rendered.text, /\/\/ ERROR at byte 0: bad file header: not a Lockstep log \(bad magic\); no entry could be read/);
+    assert.equal(entryLines(rendered.text).length, 0);
+    assert.equal(rendered.text.split('\n').filter((l) => l.includes('ERROR')).length, 1);
+  });
+
+  it('an empty log renders its header and no entries', async () => {
+    const rendered = await renderLogFile(await writeLog(dir, []));
+    assert.equal(rendered.entries, 0);
+    assert.match(rendered.text, /\/\/ 0 entries\n/);
+  });
+});

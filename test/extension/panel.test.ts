@@ -1,0 +1,439 @@
+// The logging-channel panel's webview bundle in a real, headless Chromium (Debian's, driven by
+// playwright-core): served with the HTML and CSP the extension gives it, a stand-in for VS Code's
+// acquireVsCodeApi that records what the panel posts, VS Code's theme variables applied the way VS
+// Code applies them, and the event stream recorded from a real FT pair (fixtures/panel-events.json,
+// made by fixtures/panel-events.generate.ts). Screenshots land in test-artifacts/.
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { EntryView, HostView, PanelInboundMessage, PanelMessage } from '../../src/adapter/protocol';
+import { isPanelMessage, newNonce, panelCsp, panelHtml } from '../../src/extension/panel/html';
+import { PanelModel } from '../../src/extension/panel/model';
+
+const CHROMIUM = '/usr/bin/chromium';
+// shared/design.md, "Testing with real parts".
+const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ROOT = join(__dirname, '..', '..');
+const DIST = join(ROOT, 'dist', 'panel');
+const ARTIFACTS = join(ROOT, 'test-artifacts');
+const FIXTURES = join(__dirname, '..', 'fixtures');
+
+type Theme = 'light' | 'dark' | 'high-contrast';
+const THEMES: Theme[] = ['light', 'dark', 'high-contrast'];
+const BODY_CLASS: Record<Theme, string> = { light: 'vscode-light', dark: 'vscode-dark', 'high-contrast': 'vscode-high-contrast' };
+
+const recording = JSON.parse(readFileSync(join(FIXTURES, 'panel-events.json'), 'utf8')) as { messages: PanelInboundMessage[] };
+const messages = recording.messages;
+const recordedEntries: EntryView[] = messages.flatMap((m) => (m.type === 'event' && m.event === 'lockstep/entries' ? m.body.entries : []));
+
+/** `--name: value;` pairs of a theme fixture. */
+function themeVariables(theme: Theme): [string, string][] {
+  const css = readFileSync(join(FIXTURES, 'themes', `${theme}.css`), 'utf8');
+  return [...css.matchAll(/(--vscode-[\w-]+)\s*:\s*([^;]+);/g)].map((m) => [m[1], m[2].trim()]);
+}
+
+declare global {
+  interface Window {
+    __posted: PanelMessage[];
+    __violations: string[];
+  }
+}
+
+describe('logging-channel panel: model and host side', () => {
+  const entry = (seq: number, acked = false): EntryView => ({ seq, at: seq * 1000, kind: 'input', size: 40, acked, text: `#${seq} @${seq * 1000} input` });
+  const host = (id: string, role: HostView['role'], generation: number, instructions: number): HostView => ({ id, role, generation, instructions });
+  const channel = (time: number, ackedSeq: number, bytesSent: number, hosts: HostView[]): PanelInboundMessage => ({
+    type: 'event', event: 'lockstep/channel',
+    body: { time, hosts, lag: 0, entriesLogged: 0, entriesAcked: ackedSeq, ackedSeq, bytesSent, outputsHeld: 0, outputsReleased: 0 },
+  });
+
+  it('acks entries cumulatively, and after a failover keeps what the new primary had and marks the rest lost', () => {
+    const model = new PanelModel();
+    model.apply({ type: 'session', state: 'started', name: 'test' });
+    model.apply({ type: 'event', event: 'lockstep/entries', body: { entries: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((n) => entry(n)) } });
+    model.apply(channel(1000, 6, 1000, [host('host-1', 'primary', 1, 5000), host('host-2', 'backup', 1, 4000)]));
+    model.apply({ type: 'event', event: 'lockstep/output', body: { seq: 5, at: 5000, text: 'a', state: 'held', time: 900 } });
+    model.apply({ type: 'event', event: 'lockstep/output', body: { seq: 5, at: 5000, text: '', state: 'released', time: 1000 } });
+    model.apply({ type: 'event', event: 'lockstep/output', body: { seq: 9, at: 9000, text: 'b', state: 'held', time: 1000 } });
+    assert.deepEqual(model.entries.map((e) => e.state), [...Array(6).fill('acked'), ...Array(4).fill('pending')]);
+    model.apply({ type: 'event', event: 'lockstep/failover', body: { generation: 2, newPrimary: 'host-2', reason: 'test', time: 1500, lastSeq: 8 } });
+    assert.deepEqual(model.entries.map((e) => e.state), [...Array(8).fill('acked'), 'lost', 'lost']);
+    assert.deepEqual(model.outputs.map((o) => [o.seq, o.state, o.heldMs]), [[5, 'released', 100], [9, 'dropped', undefined]]);
+    // The new primary logs #9 and #10 again (other entries under the same seqs).
+    model.apply({ type: 'event', event: 'lockstep/entries', body: { entries: [9, 10, 11].map((n) => entry(n)) } });
+    model.apply(channel(1500, 10, 1500, [host('host-1', 'dead', 1, 5000), host('host-2', 'primary', 2, 9000), host('host-3', 'backup', 2, 8000)]));
+    assert.deepEqual(model.entries.slice(8).map((e) => `${e.seq}:${e.generation}:${e.state}`), ['9:1:lost', '10:1:lost', '9:2:acked', '10:2:acked', '11:2:pending']);
+    assert.deepEqual(model.timeline.map((t) => t.kind), ['session', 'failover', 'died', 'attached']);
+    // Bandwidth: 500 bytes in 500 ms; a counter that went down (a new channel) counts from zero.
+    model.apply(channel(2000, 10, 200, [host('host-2', 'primary', 2, 9500)]));
+    assert.deepEqual(model.series.bandwidth, [null, 1000, 400]);
+    assert.deepEqual(model.series.backup, [4000, 8000, null]);
+  });
+
+  it('builds HTML with a strict CSP and checks what the webview posts (host side)', () => {
+    const html = panelHtml({ scriptUri: 'https://x/p.js?a=1&b="2"', styleUri: 'https://x/p.css', cspSource: 'https://*.vscode-cdn.net', nonce: 'abc123+/=' });
+    assert.match(html, /default-src 'none'; script-src 'nonce-abc123\+\/='; style-src https:\/\/\*\.vscode-cdn\.net; font-src https:\/\/\*\.vscode-cdn\.net/);
+    assert.match(html, /<script nonce="abc123\+\/=" src="https:\/\/x\/p\.js\?a=1&amp;b=&quot;2&quot;"><\/script>/);
+    assert.doesNotMatch(html, /<style|style=|unsafe-inline|unsafe-eval|http:\/\/(?!127)/);
+    assert.throws(() => panelHtml({ scriptUri: '', styleUri: '', cspSource: 'x', nonce: "x' 'unsafe-inline" }), /nonce/);
+    assert.throws(() => panelHtml({ scriptUri: '', styleUri: '', cspSource: "x; script-src *", nonce: 'abc' }), /cspSource/);
+    assert.ok(isPanelMessage({ type: 'goToInstruction', instruction: 42 }));
+    assert.ok(isPanelMessage({ type: 'fault', kind: 'slow-backup', value: 20 }));
+    assert.ok(!isPanelMessage({ type: 'fault', kind: 'format-disk' }));
+    assert.ok(!isPanelMessage({ type: 'goToInstruction', instruction: -1 }));
+    assert.ok(!isPanelMessage('ready'));
+  });
+});
+
+describe('logging-channel panel (webview in headless Chromium)', function () {
+  this.timeout(120_000);
+  let browser: Browser;
+  let server: Server;
+  let origin = '';
+  let nonce = '';
+  const pages: { page: Page; problems: string[] }[] = [];
+
+  before(async function () {
+    if (!existsSync(CHROMIUM)) {
+      console.log(`      skipped: ${CHROMIUM} is missing (apt-get install -y chromium; scripts/install-test-deps.sh does it as root)`);
+      this.skip();
+    }
+    execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs'), 'panel'], { cwd: ROOT, stdio: 'inherit' });
+    mkdirSync(ARTIFACTS, { recursive: true });
+    server = createServer((req, res) => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      if (path === '/') {
+        nonce = newNonce();
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        res.end(panelHtml({ scriptUri: `${origin}/panel.js`, styleUri: `${origin}/panel.css`, cspSource: origin, nonce }));
+        return;
+      }
+      const file = join(DIST, path.slice(1));
+      if (!/^\/[\w.-]+$/.test(path) || !existsSync(file)) {
+        res.writeHead(404).end();
+        return;
+      }
+      const types: Record<string, string> = { '.js': 'text/javascript', '.css': 'text/css', '.ttf': 'font/ttf', '.map': 'application/json' };
+      res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
+      res.end(readFileSync(file));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+  });
+
+  after(async () => {
+    await browser?.close();
+    server?.close();
+  });
+
+  afterEach(async () => {
+    for (const { page, problems } of pages.splice(0)) {
+      const violations = await page.evaluate(() => window.__violations).catch(() => []);
+      await page.close();
+      assert.deepEqual([...problems, ...violations], [], 'no console errors, page errors, failed requests or CSP violations');
+    }
+  });
+
+  /** The panel in a fresh page, themed like VS Code does it: variables on <html>, a class on <body>. */
+  async function openPanel(theme: Theme, viewport = { width: 1280, height: 860 }): Promise<Page> {
+    const page = await browser.newPage({ viewport, deviceScaleFactor: 1 });
+    const problems: string[] = [];
+    pages.push({ page, problems });
+    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`); });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
+    page.on('request', (r) => { if (!r.url().startsWith(origin)) problems.push(`remote request: ${r.url()}`); });
+    // VS Code's acquireVsCodeApi, recording what the panel posts. A string: functions the test
+    // compiler touched may call its helpers, which the page does not have.
+    await page.addInitScript({ content: `
+      window.__posted = [];
+      window.__violations = [];
+      document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ': ' + e.blockedURI));
+      let acquired = false, state;
+      window.acquireVsCodeApi = () => {
+        if (acquired) throw new Error('acquireVsCodeApi may be called once');
+        acquired = true;
+        return { postMessage: (m) => { window.__posted.push(m); }, getState: () => state, setState: (s) => (state = s) };
+      };` });
+    await page.goto(`${origin}/`);
+    await page.evaluate(({ variables, bodyClass }) => {
+      for (const [name, value] of variables) document.documentElement.style.setProperty(name, value);
+      document.body.className = bodyClass;
+      document.body.dataset.vscodeThemeKind = bodyClass;
+    }, { variables: themeVariables(theme), bodyClass: BODY_CLASS[theme] });
+    await settle(page);
+    return page;
+  }
+
+  /** Delivers messages as VS Code does (message events on the window), then lets the panel draw. */
+  async function send(page: Page, list: PanelInboundMessage[]): Promise<void> {
+    await page.evaluate((list) => { for (const data of list) window.dispatchEvent(new MessageEvent('message', { data })); }, list);
+    await settle(page);
+  }
+
+  const settle = (page: Page) => page.evaluate(() => new Promise<void>((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve()))));
+  const posted = (page: Page) => page.evaluate(() => window.__posted);
+  const rowCount = (page: Page, grid: string) => page.locator(`#${grid} .grid-spacer [role=row]`).count();
+
+  /** Row `index` of a grid is in the DOM and fully inside the grid's scrolled view. */
+  async function rowVisible(page: Page, grid: string, index: number): Promise<boolean> {
+    return page.evaluate(({ grid, index }) => {
+      const row = document.getElementById(`${grid}-row-${index}`);
+      const view = document.querySelector(`#${grid} .grid-viewport`);
+      if (!row || !view) return false;
+      const r = row.getBoundingClientRect();
+      const v = view.getBoundingClientRect();
+      return r.top >= v.top - 0.5 && r.bottom <= v.bottom + 0.5 && r.height > 0;
+    }, { grid, index });
+  }
+
+  it('loads under its CSP, which blocks inline scripts, and says it is ready', async () => {
+    const page = await openPanel('dark');
+    const meta = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
+    assert.equal(meta, panelCsp(origin, nonce));
+    assert.deepEqual(await posted(page), [{ type: 'ready' }]);
+    // An injected inline script must not run: that is what the CSP is for.
+    const blocked = await page.evaluate(() => new Promise<{ ran: boolean; violations: string[] }>((resolve) => {
+      const script = document.createElement('script');
+      script.textContent = 'window.__inlineRan = true';
+      document.head.append(script);
+      setTimeout(() => {
+        const violations = window.__violations.splice(0);
+        resolve({ ran: (window as unknown as { __inlineRan?: boolean }).__inlineRan === true, violations });
+      }, 50);
+    }));
+    assert.equal(blocked.ran, false);
+    assert.ok(blocked.violations.some((v) => v.startsWith('script-src')), blocked.violations.join(', '));
+    pages.at(-1)!.problems.splice(0); // the console error for that blocked script was expected
+    // The codicon font came from the extension's own files.
+    assert.ok(await page.evaluate(() => document.fonts.check('16px codicon')));
+    // Before a session, every control is disabled.
+    assert.deepEqual(await page.locator('.toolbar button').evaluateAll((bs) => bs.map((b) => (b as HTMLButtonElement).disabled)), [true, true, true, true, true, true]);
+  });
+
+  for (const theme of THEMES) {
+    it(`renders the recorded FT session in the ${theme} theme`, async () => {
+      const page = await openPanel(theme);
+      await send(page, messages);
+      const n = recordedEntries.length;
+      assert.equal(await page.locator('#entries').getAttribute('aria-rowcount'), String(n + 1));
+      const rows = await rowCount(page, 'entries');
+      assert.ok(rows > 5 && rows < 80, `${rows} rows in the DOM`);
+      // Following the log: the newest entry is in view.
+      assert.ok(await rowVisible(page, 'entries', n - 1));
+      const last = recordedEntries[n - 1];
+      const lastRow = page.locator(`#entries-row-${n - 1}`);
+      assert.equal(await lastRow.locator('.col-seq').textContent(), `#${last.seq}`);
+      assert.equal(await lastRow.locator('.col-at').textContent(), last.at.toLocaleString('en-US'));
+      assert.equal(await lastRow.locator('.col-kind').textContent(), last.kind);
+      assert.equal(await lastRow.locator('.col-size').textContent(), `${last.size} B`);
+      // Hosts after the failover: the old primary dead, the backup promoted, a clone backing it up.
+      const hosts = await page.locator('.host').evaluateAll((items) => items.map((i) => i.className.replace('host role-', '') + ':' + i.querySelector('.host-id')!.textContent));
+      assert.deepEqual(hosts, ['dead:host-1', 'primary:host-2', 'backup:host-3']);
+      const timeline = await page.locator('.timeline-item').allTextContents();
+      assert.ok(timeline.some((t) => /Failover: host-2 is the primary of generation 2/.test(t)), timeline.join('\n'));
+      assert.ok(timeline.some((t) => /host-3 joined as the backup/.test(t)), timeline.join('\n'));
+      // Outputs held by the Output Rule, with their release.
+      const outputs = new Set(messages.flatMap((m) => (m.type === 'event' && m.event === 'lockstep/output' ? [m.body.seq] : []))).size;
+      assert.equal(await page.locator('#outputs').getAttribute('aria-rowcount'), String(outputs + 1));
+      assert.ok((await page.locator('#outputs .output-released').count()) > 0);
+      // Two charts, drawn.
+      const canvases = await page.locator('.chart canvas').evaluateAll((cs) => cs.map((c) => (c as HTMLCanvasElement).width));
+      assert.equal(canvases.length, 2);
+      assert.ok(canvases.every((w) => w > 100));
+      assert.match((await page.locator('.chart-instructions-and-lag .chart-plot').getAttribute('aria-label'))!, /Primary [\d,]+, Backup [\d,]+, Lag [\d,]+; failover → host-2/);
+      // The theme's colours are the ones in use.
+      const background = themeVariables(theme).find(([name]) => name === '--vscode-editor-background')![1];
+      const rgb = (hex: string) => `rgb(${[1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(', ')})`;
+      assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), rgb(background));
+      await page.screenshot({ path: join(ARTIFACTS, `panel-${theme}.png`) });
+    });
+  }
+
+  it('shows a failover as it happens (screenshot during the failover)', async () => {
+    const page = await openPanel('dark');
+    const at = messages.findIndex((m) => m.type === 'event' && m.event === 'lockstep/failover');
+    const next = messages.findIndex((m, i) => i > at && m.type === 'event' && m.event === 'lockstep/channel');
+    await send(page, messages.slice(0, at));
+    // The primary is dead; the backup has not gone live yet.
+    const before = await page.locator('.host').allTextContents();
+    assert.ok(before.some((t) => /host-1dead/.test(t)) && before.some((t) => /host-2backup/.test(t)), before.join(' | '));
+    assert.match((await page.locator('.timeline-item').allTextContents()).join('\n'), /host-1 died \(was primary\)/);
+    assert.ok(await page.locator('#control-kill-primary').isDisabled(), 'no primary to kill');
+    await send(page, messages.slice(at, next + 1));
+    const hosts = await page.locator('.host').allTextContents();
+    assert.ok(hosts.some((t) => /host-1dead/.test(t)) && hosts.some((t) => /host-2primary/.test(t)), hosts.join(' | '));
+    assert.match((await page.locator('.timeline-item').allTextContents()).join('\n'), /Failover: host-2 is the primary of generation 2/);
+    assert.ok(await page.locator('#control-kill-primary').isEnabled());
+    await page.screenshot({ path: join(ARTIFACTS, 'panel-failover.png') });
+  });
+
+  it('keeps a 100 000-entry log virtualized: few rows in the DOM, every entry reachable', async () => {
+    const page = await openPanel('dark');
+    await send(page, messages);
+    const base = recordedEntries.length;
+    const total = base + 100_000;
+    // Synthesized in the page (sending 100 000 entries through the test driver would only be slower).
+    const lastSeq = recordedEntries.at(-1)!.seq;
+    const lastAt = recordedEntries.at(-1)!.at;
+    await page.evaluate(({ lastSeq, lastAt }) => {
+      const kinds = ['input', 'nondet', 'epoch', 'output', 'control'] as const;
+      for (let batch = 0; batch < 20; batch++) {
+        const entries = Array.from({ length: 5000 }, (_, i) => {
+          const n = batch * 5000 + i + 1;
+          return { seq: lastSeq + n, at: lastAt + n * 1000, kind: kinds[n % 5], size: 29 + (n % 40), acked: n < 99_990, text: `#${lastSeq + n} @${lastAt + n * 1000} synthetic ${n}` };
+        });
+        window.dispatchEvent(new MessageEvent('message', { data: { type: 'event', event: 'lockstep/entries', body: { entries } } }));
+      }
+    }, { lastSeq, lastAt });
+    await settle(page);
+    assert.equal(await page.locator('#entries').getAttribute('aria-rowcount'), String(total + 1));
+    assert.equal(await page.locator('.entries-section .badge').textContent(), total.toLocaleString('en-US'));
+    let rows = await rowCount(page, 'entries');
+    assert.ok(rows < 80, `${rows} rows in the DOM for ${total} entries`);
+    assert.ok(await rowVisible(page, 'entries', total - 1), 'the last entry is in view (following)');
+    assert.equal(await page.locator(`#entries-row-${total - 1} .col-seq`).textContent(), `#${lastSeq + 100_000}`);
+    // Scroll to the top, the middle and back to the end with the scrollbar.
+    const scrollTo = async (fraction: number) => {
+      await page.locator('#entries .grid-viewport').evaluate((v, f) => { v.scrollTop = f * (v.scrollHeight - v.clientHeight); }, fraction);
+      await settle(page);
+      return page.locator('#entries .grid-spacer [role=row]').evaluateAll((rs) => rs.map((r) => Number((r as HTMLElement).dataset.index)));
+    };
+    const top = await scrollTo(0);
+    assert.ok(top.includes(0) && await rowVisible(page, 'entries', 0));
+    assert.equal(await page.locator('#entries-row-0 .col-seq').textContent(), `#${recordedEntries[0].seq}`);
+    const middle = await scrollTo(0.5);
+    assert.ok(middle.some((i) => Math.abs(i - total / 2) < 60), `rows ${middle[0]}..${middle.at(-1)} around ${total / 2}`);
+    const end = await scrollTo(1);
+    assert.ok(end.includes(total - 1) && await rowVisible(page, 'entries', total - 1));
+    rows = await rowCount(page, 'entries');
+    assert.ok(rows < 80, `${rows} rows in the DOM after scrolling`);
+    // Unacknowledged entries show as such.
+    assert.equal(await page.locator(`#entries-row-${total - 1} .col-ack`).textContent(), 'pending');
+    assert.equal(await page.locator(`#entries-row-${total - 20} .col-ack`).textContent(), 'acked');
+    // Entries the adapter left out of its events are counted, not shown.
+    await send(page, [{ type: 'event', event: 'lockstep/entries', body: { entries: [], skipped: 1234 } }]);
+    assert.equal(await page.locator('.entries-section .badge').textContent(), (total + 1234).toLocaleString('en-US'));
+    assert.equal(await page.locator('.entries-section .section-note').textContent(), '1,234 not shown');
+    // Home by keyboard also reaches the first entry.
+    await page.locator('#entries').focus();
+    await page.keyboard.press('Home');
+    await settle(page);
+    assert.ok(await rowVisible(page, 'entries', 0));
+    assert.equal(await page.locator('#entries').getAttribute('aria-activedescendant'), 'entries-row-0');
+  });
+
+  it('posts the right message for every control', async () => {
+    const page = await openPanel('light');
+    await send(page, messages);
+    await page.locator('#slow-ms').fill('35');
+    for (const id of ['kill-primary', 'kill-backup', 'partition', 'heal', 'slow-backup', 'failover']) await page.locator(`#control-${id}`).click();
+    assert.deepEqual((await posted(page)).slice(1), [
+      { type: 'fault', kind: 'kill-primary' },
+      { type: 'fault', kind: 'kill-backup' },
+      { type: 'fault', kind: 'partition' },
+      { type: 'fault', kind: 'heal' },
+      { type: 'fault', kind: 'slow-backup', value: 35 },
+      { type: 'failover' },
+    ]);
+    assert.match((await page.locator('.timeline-item').allTextContents()).join('\n'), /Asked: failover now/);
+    // When the session ends, the controls go quiet.
+    await send(page, [{ type: 'session', state: 'ended' }]);
+    assert.ok(await page.locator('.toolbar button').evaluateAll((bs) => bs.every((b) => (b as HTMLButtonElement).disabled)));
+  });
+
+  it('asks the debugger to go to an entry when it is clicked', async () => {
+    const page = await openPanel('dark');
+    await send(page, messages);
+    // A row in view (the DOM also holds a few rows above and below it); found by id, since rows are
+    // recycled and their order in the DOM is not the entries' order.
+    const index = recordedEntries.length - 4;
+    assert.ok(await rowVisible(page, 'entries', index));
+    const row = page.locator(`#entries-row-${index}`);
+    await row.click();
+    assert.deepEqual((await posted(page)).at(-1), { type: 'goToInstruction', instruction: recordedEntries[index].at });
+    assert.equal(await row.getAttribute('aria-selected'), 'true');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'entries');
+  });
+
+  it('shows a divergence banner with the epoch and the pages', async () => {
+    const page = await openPanel('high-contrast');
+    await send(page, messages);
+    assert.ok(await page.locator('.banner').isHidden());
+    // The recorded run did not diverge (it should not): this divergence is made up.
+    await send(page, [{ type: 'event', event: 'lockstep/divergence', body: { epoch: 7, at: 14_000_123, primaryHash: '3fa2c0ffee00112233445566778899c1', backupHash: '99b0deadbeef00112233445566778e7e', pages: [18, 19, 64], parts: ['cpu'], time: 3000 } }]);
+    const banner = page.locator('.banner');
+    assert.ok(await banner.isVisible());
+    assert.equal(await banner.getAttribute('role'), 'alert');
+    const text = (await banner.textContent())!;
+    assert.match(text, /Divergence at epoch 7 \(instruction 14,000,123\): 3 pages differ: 18, 19, 64; also cpu/);
+    assert.match(text, /Primary 3fa2c0…99c1, backup 99b0de…8e7e/);
+    assert.match((await page.locator('.timeline-item').allTextContents()).join('\n'), /Divergence at epoch 7: 3 pages differ/);
+    await page.screenshot({ path: join(ARTIFACTS, 'panel-divergence-high-contrast.png') });
+    await banner.getByRole('button', { name: 'Go to instruction' }).click();
+    assert.deepEqual((await posted(page)).at(-1), { type: 'goToInstruction', instruction: 14_000_123 });
+    await banner.getByRole('button', { name: 'Dismiss divergence' }).click();
+    assert.ok(await banner.isHidden());
+  });
+
+  it('works from the keyboard: tab order, toolbar arrows, grid navigation, visible focus', async () => {
+    const page = await openPanel('dark');
+    await send(page, messages);
+    const focused = () => page.evaluate(() => {
+      const a = document.activeElement as HTMLElement | null;
+      return { id: a?.id ?? '', outline: a ? getComputedStyle(a).outlineStyle : '', role: a?.getAttribute('role') ?? '' };
+    });
+    await page.keyboard.press('Tab');
+    let f = await focused();
+    assert.equal(f.id, 'control-kill-primary');
+    assert.notEqual(f.outline, 'none', 'the focused button shows its focus');
+    // The toolbar is one tab stop; arrows move inside it.
+    await page.keyboard.press('ArrowRight');
+    assert.equal((await focused()).id, 'control-kill-backup');
+    await page.keyboard.press('End');
+    assert.equal((await focused()).id, 'control-failover');
+    await page.keyboard.press('ArrowRight');
+    assert.equal((await focused()).id, 'control-kill-primary', 'arrows wrap around');
+    assert.deepEqual(await page.locator('.toolbar button').evaluateAll((bs) => bs.map((b) => (b as HTMLElement).tabIndex)), [0, -1, -1, -1, -1, -1]);
+    await page.keyboard.press('Tab');
+    assert.equal((await focused()).id, 'slow-ms');
+    // Onwards to the entries grid, in a few steps.
+    const order: string[] = [];
+    for (let i = 0; i < 6 && (await focused()).id !== 'entries'; i++) {
+      await page.keyboard.press('Tab');
+      order.push((await focused()).id || (await focused()).role);
+    }
+    f = await focused();
+    assert.equal(f.id, 'entries', `tab order: ${order.join(' → ')}`);
+    assert.equal(f.role, 'grid');
+    const n = recordedEntries.length;
+    await page.keyboard.press('Home');
+    await settle(page);
+    assert.equal(await page.locator('#entries').getAttribute('aria-activedescendant'), 'entries-row-0');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    await settle(page);
+    assert.equal(await page.locator('#entries').getAttribute('aria-activedescendant'), 'entries-row-2');
+    const active = page.locator('#entries-row-2');
+    assert.equal(await active.getAttribute('aria-selected'), 'true');
+    assert.notEqual(await active.evaluate((r) => getComputedStyle(r).outlineStyle), 'none', 'the active row shows the focus');
+    await page.keyboard.press('Enter');
+    assert.deepEqual((await posted(page)).at(-1), { type: 'goToInstruction', instruction: recordedEntries[2].at });
+    await page.keyboard.press('PageDown');
+    await settle(page);
+    const paged = Number((await page.locator('#entries').getAttribute('aria-activedescendant'))!.split('-').at(-1));
+    assert.ok(paged > 5 && await rowVisible(page, 'entries', paged), `PageDown went to ${paged}`);
+    await page.keyboard.press('End');
+    await settle(page);
+    assert.equal(await page.locator('#entries').getAttribute('aria-activedescendant'), `entries-row-${n - 1}`);
+    assert.ok(await rowVisible(page, 'entries', n - 1));
+    await page.keyboard.press('Tab');
+    assert.equal((await focused()).id, 'outputs');
+    await page.screenshot({ path: join(ARTIFACTS, 'panel-keyboard-dark.png') });
+  });
+});
