@@ -58,6 +58,8 @@ interface Setup {
   program: string;
   /** Requests from a client id the workload does not use, before a measured kv workload. */
   warmRequests: number;
+  /** Runs discarded because a spurious failover spoiled them, by what they measured. */
+  discarded: Map<string, number>;
 }
 
 function roundLabel(ctx: BenchContext, i: number, warmup: number, rounds: number): string {
@@ -92,14 +94,16 @@ class FailoverDuringRun extends Error {
   }
 }
 
-/** `run`, again (at most `tries` times in all) when a spurious failover spoiled it. */
-async function withoutFailover<T>(ctx: BenchContext, what: string, run: () => Promise<T>, tries = 3): Promise<T> {
+/** `run`, again (at most `tries` times in all) when a spurious failover spoiled it; counts the discarded runs. */
+async function withoutFailover<T>(setup: Setup, what: string, run: () => Promise<T>, tries = 3): Promise<T> {
+  const { ctx, discarded } = setup;
   for (let attempt = 1; ; attempt++) {
     try {
       return await run();
     } catch (error) {
       if (!(error instanceof FailoverDuringRun) || attempt >= tries) throw error;
       ctx.log(`${what}: discarded, ${error.message}; running it again`);
+      discarded.set(what, (discarded.get(what) ?? 0) + 1);
     }
   }
 }
@@ -123,11 +127,12 @@ async function ftSpin(setup: Setup, cmdline: string): Promise<FtSpinRun> {
       if (report.type === 'guest-ended' && !ended) ended = mark(report.at);
     });
     const end = nextEvent(cluster, 'guest-ended', 600_000);
+    end.catch(() => undefined); // awaited below; never an unhandled rejection if start() fails
     await cluster.start();
     const output = captureLines(cluster);
     await end;
-    if (pids.length !== 2 && process.platform === 'linux') throw new Error(`expected 2 host processes in /proc, found ${pids.length}; failovers ${JSON.stringify(cluster.failovers)}`);
     if (cluster.failovers.length) throw new FailoverDuringRun(cluster.failovers[0].reason);
+    if (pids.length !== 2 && process.platform === 'linux') throw new Error(`expected 2 host processes in /proc, found ${pids.length}`);
     const hostRssKiB = pids.length === 2 ? pids.map(peakRssKiB) : [NaN, NaN];
     output.close();
     if (!attached || !ended) throw new Error('spin under FT: no backup-attached or guest-ended report');
@@ -147,6 +152,12 @@ function captureLines(cluster: Cluster): { lines(): string[]; close(): void } {
   socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
   socket.on('error', () => socket.destroy());
   return { lines: () => text.split('\n'), close: () => socket.destroy() };
+}
+
+/** Says how many runs a spurious failover spoiled (they were run again), if any. */
+function discardedNote(setup: Setup, what: string): string {
+  const n = setup.discarded.get(what) ?? 0;
+  return n ? ` ${n} run(s) discarded and run again: a spurious failover (a host starved of CPU past the detection timeout) spoiled them.` : '';
 }
 
 /** Where the wall time went (medians): on a CPU, waiting for one, asleep (flow control, pacing). */
@@ -191,7 +202,7 @@ async function spin(setup: Setup): Promise<RowInput[]> {
   const single: number[] = [];
   for (let i = 0; i < warmup + rounds; i++) {
     collectGarbage();
-    const a = await withoutFailover(ctx, 'spin under FT', () => ftSpin(setup, cmdline));
+    const a = await withoutFailover(setup, 'spin under FT', () => ftSpin(setup, cmdline));
     collectGarbage();
     const b = await runPlainV86Process(setup.program, 'spin', cmdline, SPIN_END);
     const c = setup.built ? await runLockstepCli('spin', ['--cmdline', cmdline]) : undefined;
@@ -220,7 +231,8 @@ async function spin(setup: Setup): Promise<RowInput[]> {
       note:
         `FT: \`lockstep ft\` defaults (${setup.launcherLabel}; virtual clock, JIT, 32 MiB, epochs every 100 M instr., maxLag 50 M), timed from the primary's backup-attached report (its first guest instruction) to its guest-ended report (after the backup acknowledged the end), instructions from those reports. ` +
         'Plain v86 in a fresh process (cold, like the hosts), timed from emulator-started to the checksum line. The FT pair needs both cores of this 2-core machine; plain v86 needs one. Same checksum line. ' +
-        schedNote(ft, plain),
+        schedNote(ft, plain) +
+        discardedNote(setup, 'spin under FT'),
     }),
     cpuRow(label, ft, plain),
     compareRow({
@@ -355,7 +367,7 @@ async function kvPlain(setup: Setup, ops: number, seed: number): Promise<KvRun> 
   const server = await startPlainKvService(setup.program);
   try {
     await warmUp(server.service, setup.warmRequests);
-    return measuredWorkload(server.service, ops, seed, [server.child.pid ?? 0]);
+    return await measuredWorkload(server.service, ops, seed, [server.child.pid ?? 0]);
   } finally {
     await server.stop();
   }
@@ -374,7 +386,7 @@ async function kv(setup: Setup): Promise<RowInput[]> {
   const rtt: { p50: number; p99: number }[] = [];
   for (let i = 0; i < warmup + rounds; i++) {
     collectGarbage();
-    const a = await withoutFailover(ctx, 'kv under FT', () => kvFt(setup, ops, i, idleMs));
+    const a = await withoutFailover(setup, 'kv under FT', () => kvFt(setup, ops, i, idleMs));
     collectGarbage();
     const b = await kvSingleHost(setup, ops, i);
     collectGarbage();
@@ -414,7 +426,8 @@ async function kv(setup: Setup): Promise<RowInput[]> {
         `${workload} Baseline: the same \`lockstep ft kv\` host, alone: the pair is started, its backup SIGKILLed, and the primary runs on unreplicated (no log shipped, Output Rule off, same service endpoint and pacing). ` +
         `Client latency p50/p99: FT ${ftLatency(0.5)}/${ftLatency(0.99)} ms, single host ${singleLatency(0.5)}/${singleLatency(0.99)} ms. ` +
         `Main threads during the workload (/proc/<pid>/schedstat, medians, s): FT ${sec(ft.map((r) => r.history.wallMs))} wall, primary ${sec(ft.map((r) => r.runMs[0]))} on a CPU + ${sec(ft.map((r) => r.waitMs[0]))} waiting for one, backup ${sec(ft.map((r) => r.runMs[1]))} + ${sec(ft.map((r) => r.waitMs[1]))}; ` +
-        `single host ${sec(single.map((r) => r.history.wallMs))} wall, ${sec(single.map((r) => r.runMs[0]))} + ${sec(single.map((r) => r.waitMs[0]))}.`,
+        `single host ${sec(single.map((r) => r.history.wallMs))} wall, ${sec(single.map((r) => r.runMs[0]))} + ${sec(single.map((r) => r.waitMs[0]))}.` +
+        discardedNote(setup, 'kv under FT'),
     }),
     compareRow({
       name: `${label}: FT pair vs plain v86 behind a TCP line service`,
@@ -528,12 +541,17 @@ async function failover(setup: Setup, timeoutMs: number, heartbeatMs: number): P
   const options = clusterOptions('kv', setup.launcher, setup.ctx.tmpDir, { detector: { timeoutMs, heartbeatMs }, restoreRedundancy: false });
   return withCluster(options, async (cluster) => {
     await cluster.start();
-    const probe = new ProbeClient(cluster.service, 100);
+    await warmUp(cluster.service, setup.warmRequests);
+    const probe = new ProbeClient(cluster.service, 101);
     try {
       let seq = 0;
       const steadyUntil = performance.now() + setup.ctx.pick(300, 100);
       while (performance.now() < steadyUntil) {
-        if (!(await probe.request(++seq, 'GET f', 5000))) throw new Error('the service did not answer before the kill');
+        if (await probe.request(++seq, 'GET f', 5000)) continue;
+        // A connection dropped by a spurious failover (a host starved of CPU past the timeout): wait for its report.
+        await sleep(Math.max(1000, 3 * timeoutMs));
+        if (cluster.failovers.length) throw new FailoverDuringRun(cluster.failovers[0].reason);
+        throw new Error(`the service did not answer request ${seq} before the kill (within 5 s)`);
       }
       let liveAt = NaN;
       const live = nextEvent(cluster, 'failover', timeoutMs * 20 + 30_000).then(() => (liveAt = performance.now()));
@@ -564,7 +582,7 @@ async function failovers(setup: Setup): Promise<RowInput[]> {
   for (let trial = 0; trial < trials; trial++) {
     for (const [k, t] of timeouts.entries()) {
       collectGarbage();
-      const r = await failover(setup, t, heartbeat(t));
+      const r = await withoutFailover(setup, `failover trial (${t} ms)`, () => failover(setup, t, heartbeat(t)));
       ctx.log(`failover, detection timeout ${t} ms, trial ${trial + 1}/${trials}: live after ${r.toLive.toFixed(0)} ms, first reply after ${r.toReply.toFixed(0)} ms`);
       runs[k].push(r);
     }
@@ -578,7 +596,8 @@ async function failovers(setup: Setup): Promise<RowInput[]> {
       baselineLabel: 'detection timeout',
       note:
         `A client sends GETs one at a time (steady for ${ctx.pick(300, 100)} ms), then the primary is SIGKILLed; the figure ends at the first reply on a connection made after the kill. ` +
-        `Kill to go-live (the cluster's failover event): ${formatNumber(median(runs[k].map((r) => r.toLive)))} ms median. Ratio = failover time / detection timeout. No new backup is cloned (restoreRedundancy off) so the clone does not compete for the 2 cores.`,
+        `Kill to go-live (the cluster's failover event): ${formatNumber(median(runs[k].map((r) => r.toLive)))} ms median. Ratio = failover time / detection timeout. No new backup is cloned (restoreRedundancy off) so the clone does not compete for the 2 cores.` +
+        discardedNote(setup, `failover trial (${t} ms)`),
     }),
   );
 }
@@ -592,7 +611,7 @@ export const ftBenchmark: BenchmarkModule = {
   run: async (ctx) => {
     const { launcher, label, built } = hostLauncher();
     const program = buildChildProgram(ctx.tmpDir);
-    const setup: Setup = { ctx, launcher, launcherLabel: label, built, program, warmRequests: ctx.pick(20, 5) };
+    const setup: Setup = { ctx, launcher, launcherLabel: label, built, program, warmRequests: ctx.pick(20, 5), discarded: new Map() };
     try {
       return [...(await spin(setup)), ...(await kv(setup)), ...(await idle(setup)), ...(await failovers(setup))];
     } finally {

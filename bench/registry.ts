@@ -2,6 +2,7 @@
 // BenchmarkModule (see bench/harness.ts: alternate(), compareRow(), runProcess() for whole processes
 // with peak memory), list it here, and drop its entries from PLANNED.
 import { BenchmarkModule } from './harness';
+import { debugBenchmark } from './debug';
 import { epochBenchmark } from './epoch';
 import { ftBenchmark } from './ft';
 import { jitBenchmark } from './jit';
@@ -16,7 +17,7 @@ export const BENCHMARKS: BenchmarkModule[] = [
   recordBenchmark, // group "qemu": needs qemu-system-i386, skipped (saying how to install) without it
   logBytesBenchmark,
   ftBenchmark, // npm run bench:ft (group "ft"): FT pair of host processes, needs dist/cli.js (npm run bench builds it)
-  // ---- HOOK: debugger benchmarks go here (bench/debugger.ts ...), see PLANNED ----
+  debugBenchmark, // npm run bench:debug (group "debug"): the debug adapter on an FT pair
 ];
 
 /**
@@ -27,18 +28,4 @@ export const BENCHMARKS: BenchmarkModule[] = [
 export interface PlannedRow { bench: string; name: string; unit: string; target: string | null; how: string }
 
 export const PLANNED: PlannedRow[] = [
-  {
-    bench: 'debugger',
-    name: 'runToInstruction N (from the nearest epoch)',
-    unit: 'ms',
-    target: null,
-    how: 'bench/debugger.ts, once the debug adapter exists',
-  },
-  {
-    bench: 'debugger',
-    name: 'stepBack latency',
-    unit: 'ms',
-    target: null,
-    how: 'bench/debugger.ts, once reverse execution exists',
-  },
 ];

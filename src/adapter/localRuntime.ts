@@ -8,7 +8,7 @@ import { readLogFile } from '../ft/logfile';
 import { Machine } from '../ft/machine';
 import { RecordedEvent, Recorder, Replayer } from '../ft/nondet';
 import { imageFor } from '../ft/replay';
-import type { LaunchConfig } from './launch';
+import { LaunchConfig, LaunchError } from './launch';
 import { DivergenceView, Runtime } from './runtime';
 import { LocalTarget, Target } from './targets';
 
@@ -16,7 +16,7 @@ const MIB = 1024 * 1024;
 
 export class LocalRuntime extends Runtime {
   private machine: Machine | undefined;
-  private target_: LocalTarget | undefined;
+  private local: LocalTarget | undefined;
   /** A replay's logged epoch hashes, by index. */
   private logged = new Map<number, EpochEntry>();
 
@@ -27,14 +27,20 @@ export class LocalRuntime extends Runtime {
   async launch(): Promise<void> {
     const debug = this.config.kind === 'replay' ? await this.replay(this.config.log, this.config.image) : await this.single();
     this.targets.set(1, debug);
-    this.target_ = debug;
+    this.local = debug;
   }
 
   /** A machine fed from the file; it runs as far as the log says the recording got. */
   private async replay(path: string, imagePath: string | undefined): Promise<LocalTarget> {
-    const { meta, entries, error } = await readLogFile(path);
+    const { meta, entries, error } = await readLogFile(path).catch((e: Error) => { throw new LaunchError(`launch attribute 'log': ${path}: ${e.message}`); });
     if (error) this.emit('output', 'stderr', `${path} is damaged (${error.message}): replaying the good part\n`);
-    const image = imageFor(meta, imagePath);
+    let image;
+    try {
+      image = imageFor(meta, imagePath);
+    } catch (e) {
+      const hint = imagePath ? '' : ` (the log was recorded with '${meta.guest}': give its image in 'image')`;
+      throw new LaunchError(`launch attribute '${imagePath ? 'image' : 'log'}': ${(e as Error).message}${hint}`);
+    }
     const replayer = new Replayer();
     for (const entry of entries) if (entry.kind === 'input' || entry.kind === 'nondet') replayer.push(eventOf(entry));
     this.logged = new Map(entries.filter((e): e is EpochEntry => e.kind === 'epoch').map((e) => [e.epoch, e]));
@@ -58,13 +64,14 @@ export class LocalRuntime extends Runtime {
   }
 
   async terminate(): Promise<void> {
+    this.local?.machine.cancel();
     this.machine?.destroy();
     this.machine = undefined;
   }
 
   protected lead(): Target {
-    if (!this.target_) throw new Error('the session has not started');
-    return this.target_;
+    if (!this.local) throw new Error('the session has not started');
+    return this.local;
   }
 
   protected threadName(target: Target): string {

@@ -158,16 +158,14 @@ export abstract class Runtime extends EventEmitter<RuntimeEvents> {
     });
   }
 
-  /** Stops everything: cuts a movement short, or pauses a free run. */
+  /**
+   * Stops everything: cuts a movement short, or holds every machine where the lead is (a free run,
+   * a host that went live on its own, threads a single step left apart).
+   */
   async pause(reason = 'pause', description?: string): Promise<void> {
     if (this.moving) {
       this.cutShort ??= { reason, description };
       await Promise.all([...this.targets.values()].map((t) => t.request({ op: 'pause' }).catch(() => undefined)));
-      return;
-    }
-    if (!this.freeRunning) {
-      const lead = this.lead();
-      this.emitStop(reason, lead.threadId, await this.state(lead.threadId), description);
       return;
     }
     await this.move(this.lead(), { op: { op: 'pause' }, follow: true, reason: () => reason }, description).catch(() => undefined);

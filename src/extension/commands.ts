@@ -166,23 +166,29 @@ export class LockstepCommands implements PanelActions {
 }
 
 /**
- * A replay started by "Replay to here" stops on entry; at that first stop this runs it to the entry's
- * instruction (the adapter's lockstep/runToInstruction), so it ends up stopped there.
+ * A replay started by "Replay to here" stops on entry; this then runs it to the entry's instruction
+ * (the adapter's lockstep/runToInstruction), so it ends up stopped there. It waits until VS Code has
+ * fetched the entry stop's stack (the adapter answered its stackTrace): a second stop arriving while
+ * VS Code still handles the first one would be shown with the first one's details.
  */
 export function stopAtTrackerFactory(tracker: SessionTracker): vscode.DebugAdapterTrackerFactory {
   return {
     createDebugAdapterTracker(session) {
       const at = session.configuration[STOP_AT_KEY];
       if (typeof at !== 'number') return undefined;
+      let threadId: number | undefined;
       let done = false;
+      const run = (id: number) => {
+        done = true;
+        tracker.request(session, 'lockstep/runToInstruction', { threadId: id, instruction: at }).then(undefined, (err: unknown) => {
+          void vscode.window.showErrorMessage(`Lockstep: could not run to @${at}: ${(err as Error).message ?? String(err)}`);
+        });
+      };
       return {
-        onDidSendMessage(message: { type?: string; event?: string; body?: { threadId?: number } }) {
-          if (done || message.type !== 'event' || message.event !== 'stopped') return;
-          done = true;
-          const threadId = message.body?.threadId ?? 1;
-          tracker.request(session, 'lockstep/runToInstruction', { threadId, instruction: at }).then(undefined, (err: unknown) => {
-            void vscode.window.showErrorMessage(`Lockstep: could not run to @${at}: ${(err as Error).message ?? String(err)}`);
-          });
+        onDidSendMessage(message: { type?: string; event?: string; command?: string; body?: { threadId?: number } }) {
+          if (done) return;
+          if (message.type === 'event' && message.event === 'stopped') threadId ??= message.body?.threadId ?? 1;
+          else if (threadId !== undefined && message.type === 'response' && message.command === 'stackTrace') setTimeout(() => run(threadId!), 0);
         },
       };
     },

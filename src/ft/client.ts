@@ -86,7 +86,11 @@ class KvClient {
   }
 
   private async send(line: string): Promise<void> {
-    while (!this.socket || this.socket.destroyed) await this.connect();
+    while (!this.socket || this.socket.destroyed) {
+      // A service that never comes back must not keep the client reconnecting past its deadline.
+      if (performance.now() > this.deadline) throw new WorkloadError(`client ${this.id}: cannot reach the service before the deadline`);
+      await this.connect();
+    }
     this.socket.write(line);
   }
 

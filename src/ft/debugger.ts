@@ -14,7 +14,7 @@ import type {
 import { describeEntry, encodeEntry, EntryKind, LogEntry } from './log';
 import type { Machine } from './machine';
 import type { InputEvent, Nondeterminism } from './nondet';
-import type { HeldOutput } from './outputrule';
+import type { HeldOutput, OutputRule } from './outputrule';
 import { Stop, Timeline } from './timeline';
 import { REGISTER_NAMES, WritableRegister } from './v86types';
 
@@ -30,6 +30,8 @@ const EVENTS_INTERVAL_MS = 250;
 const MAX_EVENTS_PER_BATCH = 200;
 const OUTPUT_TEXT_BYTES = 200;
 const PAGE = 4096;
+/** Largest read in one operation. */
+const MAX_READ = 16 * 1024 * 1024;
 const CR0_PAGING = 0x80000000;
 const CR4_PSE = 0x10;
 const CR4_PAE = 0x20;
@@ -127,11 +129,11 @@ export class MachineDebugger {
       case 'stepBack':
         return this.moved(timeline.stepBack());
       case 'continue':
-        return this.moved(op.breakpoints.length ? await this.scanForward(addresses(op.breakpoints), token) : await this.runFree(token));
+        return this.moved(addresses(op.breakpoints).length ? await this.scanForward(addresses(op.breakpoints), token) : await this.runFree(token));
       case 'reverseContinue':
         return this.moved(await this.reverseContinue(addresses(op.breakpoints), token));
       case 'read':
-        return this.read(count('address', op.address), count('length', op.length));
+        return this.read(count('address', op.address), count('length', op.length, MAX_READ));
       case 'write':
         this.write(count('address', op.address), Buffer.from(op.data, 'base64'));
         return this.stateResult();
@@ -365,8 +367,8 @@ export class MachineDebugger {
   }
 }
 
-function count(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be a whole number from 0, got ${JSON.stringify(value)}`);
+function count(name: string, value: unknown, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > max) throw new RangeError(`${name} must be a whole number from 0 to ${max}, got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -400,7 +402,11 @@ function outputNote(output: { seq: number; at: number; data: Uint8Array }, state
 
 export interface HostDebugEnvironment extends DebugEnvironment {
   isPrimary(): boolean;
+  /** The primary's Output Rule (a new one after a failover). */
+  outputRule(): OutputRule | undefined;
 }
+
+type OutputEntry = Extract<LogEntry, { kind: 'output' }>;
 
 /**
  * A host's debugger: the hold on the role's loop, the MachineDebugger once the role has a machine (a
@@ -412,8 +418,12 @@ export class HostDebugger {
   private held: boolean;
   private readonly log: LogEntry[] = [];
   private reported = 0;
-  /** Outputs reported as held, by seq, with when they were held. */
-  private readonly heldSince = new Map<number, { entry: LogEntry & { kind: 'output' }; since: number }>();
+  /** The Output Rule whose releases are being followed, and how many of its releases were reported. */
+  private rule: OutputRule | undefined;
+  private releasesSeen = 0;
+  /** Its outputs not yet released, in seq order (the order it releases them in); those reported held. */
+  private unreleased: OutputEntry[] = [];
+  private readonly announced = new Set<number>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -490,21 +500,32 @@ export class HostDebugger {
     this.send({ type: 'debug-events', id: this.id, entries, skipped: fresh.length - entries.length, acked: this.env.acked?.() ?? 0, outputs: outputs.slice(-MAX_EVENTS_PER_BATCH) });
   }
 
-  /** New outputs (held, or already released) and releases of those reported held before. */
+  /**
+   * Outputs held and released since the last batch. The rule releases its outputs in seq order and
+   * keeps each one's delay in that order, so the k-th release is the k-th output it was given.
+   */
   private outputNotes(fresh: LogEntry[]): OutputNote[] {
-    const held = new Map((this.env.heldOutputs?.() ?? []).map((o) => [o.seq, o]));
-    const now = performance.now();
-    const notes: OutputNote[] = [];
-    for (const [seq, { entry, since }] of this.heldSince) {
-      if (held.has(seq)) continue;
-      this.heldSince.delete(seq);
-      notes.push(outputNote(entry, 'released', now - since));
+    const rule = this.env.outputRule();
+    if (rule !== this.rule) {
+      this.rule = rule;
+      this.releasesSeen = 0;
+      this.unreleased = [];
+      this.announced.clear();
     }
-    for (const entry of fresh) {
-      if (entry.kind !== 'output') continue;
-      const output = held.get(entry.seq);
-      if (output) this.heldSince.set(entry.seq, { entry, since: output.heldAt });
-      notes.push(outputNote(entry, output ? 'held' : 'released'));
+    if (!rule) return [];
+    this.unreleased.push(...fresh.filter((e): e is OutputEntry => e.kind === 'output'));
+    const notes: OutputNote[] = [];
+    const released = this.unreleased.splice(0, rule.released - this.releasesSeen);
+    released.forEach((entry, i) => {
+      const heldMs = rule.delays[this.releasesSeen + i];
+      if (heldMs >= 1 && !this.announced.has(entry.seq)) notes.push(outputNote(entry, 'held'));
+      this.announced.delete(entry.seq);
+      notes.push(outputNote(entry, 'released', heldMs));
+    });
+    this.releasesSeen = rule.released;
+    for (const entry of this.unreleased.filter((e) => !this.announced.has(e.seq))) {
+      this.announced.add(entry.seq);
+      notes.push(outputNote(entry, 'held'));
     }
     return notes;
   }

@@ -44,6 +44,7 @@ export class Host implements HostContext {
       logWaitMs: 10_000,
       acked: () => this.primary?.ackedSeq ?? this.backup?.receivedSeq ?? 0,
       heldOutputs: () => this.primary?.outputRule.heldOutputs ?? [],
+      outputRule: () => this.primary?.outputRule,
     }, (report) => this.report(report));
   }
 

@@ -28,6 +28,8 @@ export function forkHost(launcher: HostLauncher): HostLink {
   Object.defineProperty(link, 'alive', { get: () => alive });
   link.send = (message) => { if (child.connected) child.send(message); };
   link.kill = () => child.kill('SIGKILL');
+  // A send racing the child's death fails with EPIPE: the 'exit' event tells that story.
+  child.on('error', () => undefined);
   child.on('message', (report: HostReport) => link.emit('message', report));
   child.stderr!.on('data', (chunk: Buffer) => chunk.toString().split('\n').filter(Boolean).forEach((line) => link.emit('stderr', line)));
   child.once('exit', (code, signal) => {

@@ -2,7 +2,7 @@
 // scripts/install-e2e.sh) with the packaged .vsix installed into a fresh profile, served on
 // 127.0.0.1 and opened in Debian's headless Chromium through playwright-core.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -38,6 +38,7 @@ export class CodeServer {
   private process: ChildProcess | undefined;
   private browser: Browser | undefined;
   readonly log: string[] = [];
+  readonly browserLog: string[] = [];
   port = 0;
 
   constructor(private readonly options: CodeServerOptions) {}
@@ -54,7 +55,7 @@ export class CodeServer {
     writeFileSync(join(this.workspace, '.vscode/launch.json'), JSON.stringify(this.options.launch, null, 2));
     mkdirSync(join(this.dir, 'data/User'), { recursive: true });
     writeFileSync(join(this.dir, 'config.yaml'), 'auth: none\n');
-    writeFileSync(join(this.dir, 'data/User/settings.json'), JSON.stringify({
+    writeFileSync(this.settingsFile, JSON.stringify({
       'security.workspace.trust.enabled': false,
       'workbench.startupEditor': 'none',
       'workbench.tips.enabled': false,
@@ -64,10 +65,28 @@ export class CodeServer {
       'window.commandCenter': false,
       'chat.commandCenter.enabled': false,
       'workbench.colorTheme': 'Default Dark Modern',
+      // Text the test types into editors stays as typed.
+      'editor.autoClosingBrackets': 'never',
+      'editor.autoClosingQuotes': 'never',
+      'editor.autoIndent': 'none',
+      'editor.autoSurround': 'never',
+      'editor.suggestOnTriggerCharacters': false,
+      'editor.quickSuggestions': { other: false, comments: false, strings: false },
+      // The DOM renderer keeps the terminal's text in the page, where the test reads it.
+      'terminal.integrated.gpuAcceleration': 'off',
       ...this.options.settings,
     }, null, 2));
     const install = spawnSync(process.execPath, [CODE_SERVER, ...this.args(), '--install-extension', VSIX], { encoding: 'utf8' });
     if (install.status !== 0 || !/successfully installed/.test(install.stdout)) throw new Error(`installing the .vsix failed:\n${install.stdout}\n${install.stderr}`);
+  }
+
+  private get settingsFile(): string {
+    return join(this.dir, 'data/User/settings.json');
+  }
+
+  /** The user settings as saved. */
+  settings(): Record<string, unknown> {
+    return JSON.parse(readFileSync(this.settingsFile, 'utf8')) as Record<string, unknown>;
   }
 
   async start(): Promise<void> {
@@ -88,6 +107,9 @@ export class CodeServer {
   async open(): Promise<Page> {
     this.browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
     const page = await this.browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    // The browser side's console (webviews included), for the artifacts.
+    page.on('console', (m) => this.browserLog.push(`[${m.type()}] ${m.text()}`));
+    page.on('pageerror', (e) => this.browserLog.push(`[pageerror] ${e.message}`));
     await page.goto(`http://127.0.0.1:${this.port}/?folder=${encodeURIComponent(this.workspace)}`);
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
     return page;
@@ -107,6 +129,7 @@ export class CodeServer {
     const logs = join(this.dir, 'data/logs');
     if (existsSync(logs)) cpSync(logs, join(ARTIFACTS, 'logs'), { recursive: true });
     writeFileSync(join(ARTIFACTS, 'code-server.log'), this.log.join(''));
+    writeFileSync(join(ARTIFACTS, 'browser-console.log'), this.browserLog.join('\n'));
     rmSync(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   }
 }

@@ -6,12 +6,15 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { FrameLocator, Page } from 'playwright-core';
-import { CodeServer, screenshot } from './codeServer';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CodeServer, ROOT, screenshot } from './codeServer';
 
 const FT_KV = 'Lockstep: FT pair on the kv guest';
 const UI_TIMEOUT = 60_000;
 
-/** A stand-in telemetry collector: with VS Code's telemetry off, it must receive nothing. */
+/** A stand-in telemetry collector (Application Insights' track endpoint): the reporter's send path, observed. */
 async function collector(): Promise<{ server: Server; port: number; requests: string[] }> {
   const requests: string[] = [];
   const server = createServer((req, res) => {
@@ -32,6 +35,7 @@ async function waitFor(condition: () => Promise<boolean>, what: string, timeoutM
 }
 
 async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('Escape');
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ timeout: UI_TIMEOUT });
@@ -39,6 +43,46 @@ async function runCommand(page: Page, title: string): Promise<void> {
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
   await row.waitFor({ timeout: UI_TIMEOUT });
   await page.keyboard.press('Enter');
+}
+
+/**
+ * Edits settings.json the way a user does: in VS Code's own editor, saved with Ctrl+S (VS Code does
+ * not notice the file being written behind its back here).
+ */
+async function setUserSetting(page: Page, server: CodeServer, key: string, value: unknown): Promise<void> {
+  await runCommand(page, 'Preferences: Open User Settings (JSON)');
+  const editor = page.locator('.editor-instance .monaco-editor').first();
+  await editor.waitFor({ timeout: UI_TIMEOUT });
+  await editor.click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.insertText(JSON.stringify({ ...server.settings(), [key]: value }, null, 2));
+  await page.keyboard.press('Control+S');
+  const saved = () => { try { return server.settings()[key] === value; } catch { return false; } };
+  await waitFor(async () => saved(), `${key} to be saved`);
+  await page.keyboard.press('Control+W');
+}
+
+/** A short recording of the kv pair (the repo's own CLI build), and a copy of it cut short. */
+function recordLogs(workspace: string): void {
+  const log = join(workspace, 'kv.ftlog');
+  execFileSync(process.execPath, [join(ROOT, 'dist/cli.js'), 'ft', 'kv', '--record', log, '--duration', '1500'], { stdio: 'ignore' });
+  const bytes = readFileSync(log);
+  writeFileSync(join(workspace, 'damaged.ftlog'), bytes.subarray(0, bytes.length - 7));
+}
+
+/** Opens a workspace file by name with Quick Open, as a user would. */
+async function quickOpen(page: Page, name: string): Promise<void> {
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ timeout: UI_TIMEOUT });
+  await input.fill(name);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: UI_TIMEOUT });
+  await page.keyboard.press('Enter');
+}
+
+/** The text of the active editor's visible lines. */
+async function editorText(page: Page): Promise<string> {
+  return (await page.locator('.editor-instance .monaco-editor .view-lines').first().innerText().catch(() => '')).replace(/\u00a0/g, ' ');
 }
 
 /** The thread rows of the Call Stack view. */
@@ -71,11 +115,17 @@ describe('Lockstep in a real VS Code (code-server)', function () {
     telemetry = await collector();
     vscode = new CodeServer({
       launch: { version: '0.2.0', configurations: [{ type: 'lockstep', request: 'launch', name: FT_KV, guest: 'kv', stopOnEntry: true }] },
+      settings: { 'telemetry.telemetryLevel': 'off' },
       env: { LOCKSTEP_TELEMETRY_CONNECTION_STRING: `InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:${telemetry.port}/` },
     });
     vscode.prepare();
+    recordLogs(vscode.workspace);
     await vscode.start();
     page = await vscode.open();
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && page) await screenshot(page, 'failed').catch(() => undefined);
   });
 
   after(async () => {
@@ -121,8 +171,21 @@ describe('Lockstep in a real VS Code (code-server)', function () {
     await screenshot(page, 'panel');
   });
 
-  it('runs on, triggers a failover and shows the roles swapped', async () => {
+  it('runs on; a line typed into the guest console goes through the log and the guest answers', async () => {
     await page.locator('.debug-toolbar .codicon-debug-continue').click();
+    await page.locator('.part.panel .tab', { hasText: 'Terminal' }).first().click().catch(() => undefined);
+    const terminal = page.locator('.terminal-wrapper.active .xterm').first();
+    await terminal.click();
+    await page.keyboard.type('1 1 PUT a 1');
+    await page.keyboard.press('Enter');
+    await waitFor(async () => /1 1 OK/.test(await terminal.innerText().catch(() => '')), 'the kv guest to answer in the console');
+    await screenshot(page, 'console');
+    // The input and the released output are entries of the log, as the panel shows.
+    const panelText = await panelFrame(page).locator('body').innerText();
+    assert.match(panelText, /input serial 12 "1 1 PUT a 1\\n"/);
+  });
+
+  it('triggers a failover and shows the roles swapped', async () => {
     const before = await waitForThreads(page, (n) => n.some((x) => x.startsWith('primary (host-1')), 'the running pair');
     await runCommand(page, 'Lockstep: Trigger failover');
     const after = await waitForThreads(page, (n) => n.some((x) => /^primary \(host-2/.test(x)), 'host-2 to be the primary');
@@ -132,17 +195,60 @@ describe('Lockstep in a real VS Code (code-server)', function () {
     assert.notDeepEqual(after, before);
   });
 
-  it('types into the guest console: the line goes through the log and the guest answers', async () => {
-    await page.locator('.part.panel .tab', { hasText: 'Terminal' }).first().click().catch(() => undefined);
-    const terminal = page.locator('.terminal-wrapper.active .xterm').first();
-    await terminal.click();
-    await page.keyboard.type('1 1 PUT a 1');
-    await page.keyboard.press('Enter');
-    await waitFor(async () => /1 1 OK/.test(await terminal.innerText().catch(() => '')), 'the kv guest to answer in the console');
-    await screenshot(page, 'console');
+  it('sent no telemetry while VS Code telemetry was off, and sends once it is on', async () => {
+    // The session start and the failover above happened with telemetry.telemetryLevel "off".
+    assert.deepEqual(telemetry.requests.map((r) => r.slice(0, 300)), []);
+    await setUserSetting(page, vscode, 'telemetry.telemetryLevel', 'all');
+    // This time from the panel's own control: its message goes back to the session.
+    await page.locator('.tab', { hasText: 'Lockstep: logging channel' }).first().click();
+    await panelFrame(page).getByRole('button', { name: /Failover now/ }).click();
+    await waitForThreads(page, (n) => n.some((x) => /^primary \(host-3/.test(x)), 'host-3 to be the primary');
+    await waitFor(async () => telemetry.requests.some((r) => r.includes('lockstep.lockstep/failover')), 'the failover event at the collector');
+    const sent = telemetry.requests.join('\n');
+    assert.match(sent, /"generation":3/);
+    assert.doesNotMatch(sent, /session\/start/, 'nothing from the time telemetry was off');
+  });
+  it('opens a log file from the workspace as highlighted read-only text, one line per entry', async () => {
+    await page.keyboard.press('Shift+F5'); // the FT session is done with
+    await waitFor(async () => (await threadNames(page)).length === 0, 'the FT session to end');
+    await quickOpen(page, 'kv.ftlog');
+    await waitFor(async () => /#2 @1421 output serial 9 "kv ready\\n"/.test(await editorText(page)), 'the log as text');
+    const text = await editorText(page);
+    assert.match(text, /\/\/ Lockstep log kv\.ftlog/);
+    assert.match(text, /#1 @0 nondet rtc/);
+    // Highlighted by the ftlog grammar: the instruction numbers get their own token colour.
+    const instruction = page.locator('.view-lines span', { hasText: /^@1421$/ }).first();
+    await instruction.waitFor({ timeout: UI_TIMEOUT });
+    await waitFor(async () => (await page.locator('.codelens-decoration a', { hasText: 'Replay to here' }).count()) > 0, 'the Replay to here lenses');
+    await screenshot(page, 'log-file');
   });
 
-  it('sends no telemetry while VS Code telemetry is off', () => {
-    assert.deepEqual(telemetry.requests, []);
+  it('"Replay to here" starts a replay stopped at that entry', async () => {
+    await page.locator('.codelens-decoration a', { hasText: 'Replay to here (@1421)' }).first().click();
+    // The machine's own count, in the Clock scope of the Variables view.
+    const frame = page.locator('.debug-call-stack .monaco-list-row .stack-frame').first();
+    await frame.waitFor({ timeout: UI_TIMEOUT });
+    const variables = page.locator('.debug-variables');
+    const scope = (name: string) => variables.locator('.monaco-list-row', { hasText: new RegExp(`^\\s*${name}\\s*$`) }).first();
+    const toggle = async (name: string, expanded: boolean) => {
+      const row = scope(name);
+      if ((await row.isVisible()) && (await row.getAttribute('aria-expanded')) === String(!expanded)) await row.click();
+    };
+    await waitFor(async () => {
+      await frame.click();
+      await toggle('Registers', false); // out of the way: the list shows only what fits
+      await toggle('Clock', true);
+      return /instructions\s*[:=]?\s*1421\b/.test(await variables.innerText().catch(() => ''));
+    }, 'the replay to stop at instruction 1421');
+    assert.match(await variables.innerText(), /last stop\s*[:=]?\s*exact at 1421/);
+    await screenshot(page, 'replayed-to-entry');
+    await page.keyboard.press('Shift+F5');
+  });
+
+  it('a damaged log opens with the error at its byte offset, showing what could be read', async () => {
+    await quickOpen(page, 'damaged.ftlog');
+    await waitFor(async () => /ERROR at byte \d+: truncated frame; the 2 entries before it are shown/.test(await editorText(page)), 'the damage message');
+    assert.match(await editorText(page), /#2 @1421 output serial 9/);
+    await screenshot(page, 'damaged-log');
   });
 });

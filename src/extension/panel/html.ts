@@ -49,7 +49,8 @@ export function panelHtml(options: PanelHtmlOptions): string {
   const { scriptUri, styleUri, cspSource, nonce } = options;
   // Anything else could break out of the CSP's quotes or the attribute.
   if (!/^[A-Za-z0-9+/_-]+=*$/.test(nonce)) throw new Error('panelHtml: the nonce must be base64');
-  if (/[;,'"<>\r\n]/.test(cspSource)) throw new Error('panelHtml: cspSource must be a list of sources');
+  // VS Code on the web (code-server) gives "'self' https://*.vscode-cdn.net": 'self' is the one quoted source allowed.
+  if (/[;,'"<>\r\n]/.test(cspSource.replace(/'self'/g, ''))) throw new Error('panelHtml: cspSource must be a list of sources');
   const title = escapeHtml(options.title ?? 'Lockstep: logging channel');
   return `<!DOCTYPE html>
 <html lang="en">
