@@ -20,7 +20,7 @@ export function renderReadmeSection(results: Results): string {
     START,
     `Measured ${results.date.slice(0, 10)} on ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}; ` +
       `load average ${m.loadAtStart[0]} at the start and ${m.loadAtEnd?.[0] ?? '?'} at the end (other work was running). ` +
-      'Medians with (min–max); ratio = value / baseline, measured pair by pair. All rows, notes and the FT/debugger rows still to come: ' +
+      'Medians with (min–max); ratio = value / baseline, measured pair by pair. All rows, with their notes: ' +
       '[bench/results.md](bench/results.md).',
     '',
     '| benchmark | value | baseline | ratio | target |',

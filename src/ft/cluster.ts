@@ -148,7 +148,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       detector: this.detector,
       record: o.record && generation === 1 ? (role === 'primary' ? o.record : backupRecord(o.record)) : undefined,
       maxUnacked: o.maxUnacked ?? 4096,
-      maxLag: o.maxLag ?? 50_000_000,
+      maxLag: o.maxLag ?? 500_000_000,
       waitForBackupMs: 30_000,
       maxInstructions: o.maxInstructions,
       debug: o.debug,

@@ -4,7 +4,8 @@ import { strict as assert } from 'node:assert';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Decoder, DecoderOptions, FlowControl, Mnemonic } from 'iced-x86';
+import { FlowControl } from 'iced-x86';
+import { decodeAt } from '../support/decode';
 import { loadImage } from '../../src/ft/image';
 import { runGuest } from '../../src/ft/run';
 import { Adapter, prng } from './support';
@@ -12,20 +13,6 @@ import { Adapter, prng } from './support';
 /** spin: a busy loop (every count is an instruction) with timer interrupts; about 320 M instructions. */
 const SPIN = { guest: 'spin', cmdline: 'iterations=20000000 hz=1000', epochLength: 10_000_000, memory: 16 };
 /** Instructions during which v86 may deliver an interrupt (EIP then moves to the handler). */
-const MAY_INTERRUPT = new Set([Mnemonic.Sti, Mnemonic.Hlt, Mnemonic.In, Mnemonic.Out, Mnemonic.Popf, Mnemonic.Iret]);
-
-interface Decoded { length: number; flow: FlowControl; target: number; sti: boolean; mayInterrupt: boolean }
-
-function decodeAt(bytes: Buffer, eip: number): Decoded {
-  const decoder = new Decoder(32, bytes, DecoderOptions.None);
-  decoder.ip = BigInt(eip);
-  const instruction = decoder.decode();
-  const { length, flowControl: flow, nearBranch32: target, mnemonic } = instruction;
-  const decoded = { length, flow, target, sti: mnemonic === Mnemonic.Sti, mayInterrupt: MAY_INTERRUPT.has(mnemonic) };
-  instruction.free();
-  decoder.free();
-  return decoded;
-}
 
 /** Where `action` leaves thread 1: instruction count and EIP. */
 async function place(adapter: Adapter, threadId = 1): Promise<{ at: number; eip: number }> {

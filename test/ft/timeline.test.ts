@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { Decoder, DecoderOptions, FlowControl, Mnemonic } from 'iced-x86';
+import { FlowControl } from 'iced-x86';
+import { Decoded, decodeAt } from '../support/decode';
 import { hashBytes, pageHashes } from '../../src/ft/hash';
 import { Machine, StepDivergence } from '../../src/ft/machine';
 import { RecordedEvent, Recorder, Replayer } from '../../src/ft/nondet';
@@ -82,19 +83,10 @@ function assertLanding(timeline: Timeline, n: number, stop: Stop): void {
 }
 
 /** Instructions during which v86 may deliver an interrupt (EIP then moves to the handler). */
-const MAY_INTERRUPT = new Set([Mnemonic.Sti, Mnemonic.Hlt, Mnemonic.In, Mnemonic.Out, Mnemonic.Popf, Mnemonic.Iret]);
-
 /** Decodes the instruction at the machine's EIP (the guests run unpaged, so linear = physical). */
-function decode(machine: Machine): { length: number; flow: FlowControl; target: number; sti: boolean; mayInterrupt: boolean } {
+function decode(machine: Machine): Decoded {
   const eip = machine.registers.eip;
-  const decoder = new Decoder(32, machine.readPhysical(eip, 16), DecoderOptions.None);
-  decoder.ip = BigInt(eip);
-  const instruction = decoder.decode();
-  const { length, flowControl: flow, nearBranch32: target, mnemonic } = instruction;
-  const decoded = { length, flow, target, sti: mnemonic === Mnemonic.Sti, mayInterrupt: MAY_INTERRUPT.has(mnemonic) };
-  instruction.free();
-  decoder.free();
-  return decoded;
+  return decodeAt(machine.readPhysical(eip, 16), eip);
 }
 
 const TICKER: Subject = { guest: 'ticker', jit: true };
