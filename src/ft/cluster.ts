@@ -17,7 +17,7 @@ import { HostLauncher, HostLink, connectAgent, forkHost } from './hostlink';
 
 export type { HostLauncher } from './hostlink';
 
-const STATS_INTERVAL_MS = 250;
+const STATS_INTERVAL_MS = 100;
 
 /** The first backup records what it applies, so after a failover its file holds the whole history. */
 const backupRecord = (file: string) => `${file}.backup`;
