@@ -89,6 +89,12 @@ function parseTarget(target: string | null): ((ratio: number) => boolean) | unde
   return match[1] === '>=' ? (r) => r >= limit : (r) => r <= limit;
 }
 
+/** The name, unit and median (min–max) of a measured value: what every measured row starts with. */
+function measured(name: string, unit: string, value: number[]) {
+  const v = stat(value);
+  return { name, unit, value: v.median, valueMin: v.min, valueMax: v.max };
+}
+
 /** A comparison row from pairwise samples: value[i] and baseline[i] were measured as pair i. */
 export function compareRow(fields: {
   name: string;
@@ -105,15 +111,10 @@ export function compareRow(fields: {
   if (value.length !== baseline.length) throw new Error(`${fields.name}: ${value.length} values but ${baseline.length} baselines`);
   const ratioOf = fields.ratioOf ?? ((v: number, b: number) => v / b);
   const ratios = value.map((v, i) => ratioOf(v, baseline[i]));
-  const v = stat(value);
   const b = stat(baseline);
   const r = stat(ratios);
   return {
-    name: fields.name,
-    unit: fields.unit,
-    value: v.median,
-    valueMin: v.min,
-    valueMax: v.max,
+    ...measured(fields.name, fields.unit, value),
     baseline: b.median,
     baselineMin: b.min,
     baselineMax: b.max,
@@ -129,13 +130,8 @@ export function compareRow(fields: {
 
 /** A row that stands alone (no baseline); an optional target applies to its value (e.g. "<= 1" ms). */
 export function valueRow(fields: { name: string; unit: string; value: number[]; note?: string; target?: string | null }): RowInput {
-  const v = stat(fields.value);
   return {
-    name: fields.name,
-    unit: fields.unit,
-    value: v.median,
-    valueMin: v.min,
-    valueMax: v.max,
+    ...measured(fields.name, fields.unit, fields.value),
     baseline: null,
     ratio: null,
     target: fields.target ?? null,

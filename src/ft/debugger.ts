@@ -17,6 +17,7 @@ import type { InputEvent, Nondeterminism } from './nondet';
 import type { HeldOutput, OutputRule } from './outputrule';
 import { Stop, Timeline } from './timeline';
 import { REGISTER_NAMES, WritableRegister } from './v86types';
+import { PAGE_SIZE } from './hash';
 
 /** Checkpoints a debugged machine may keep (the timeline thins them beyond this). */
 const CHECKPOINT_BYTES = 512 * 1024 * 1024;
@@ -29,7 +30,6 @@ const FIRST_LOOK_BACK = 1_000_000;
 const EVENTS_INTERVAL_MS = 250;
 const MAX_EVENTS_PER_BATCH = 200;
 const OUTPUT_TEXT_BYTES = 200;
-const PAGE = 4096;
 /** Largest read in one operation. */
 const MAX_READ = 16 * 1024 * 1024;
 const CR0_PAGING = 0x80000000;
@@ -309,7 +309,7 @@ export class MachineDebugger {
     while (readable < length) {
       const linear = address + readable;
       const physical = this.physical(linear);
-      const chunk = Math.min(length - readable, PAGE - (linear % PAGE));
+      const chunk = Math.min(length - readable, PAGE_SIZE - (linear % PAGE_SIZE));
       if (physical === undefined || physical + chunk > this.machine.memory.length) break;
       bytes.set(this.machine.readPhysical(physical, chunk), readable);
       readable += chunk;
@@ -323,7 +323,7 @@ export class MachineDebugger {
     for (let done = 0; done < bytes.length;) {
       const linear = address + done;
       const physical = this.physical(linear);
-      const chunk = Math.min(bytes.length - done, PAGE - (linear % PAGE));
+      const chunk = Math.min(bytes.length - done, PAGE_SIZE - (linear % PAGE_SIZE));
       if (physical === undefined) throw new RangeError(`address 0x${linear.toString(16)} is not mapped`);
       this.machine.writePhysical(physical, bytes.subarray(done, done + chunk));
       done += chunk;
