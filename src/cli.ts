@@ -317,7 +317,11 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { run, ft, h
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
-  if (!command || command === '--help' || command === 'help') {
+  const help = ['--help', '-h', 'help'];
+  // `lockstep ft --help` too; after `--` a "--help" is a positional, not a request for help.
+  const end = args.indexOf('--');
+  const asksForHelp = help.includes(command) || (end < 0 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
+  if (!command || asksForHelp) {
     process.stdout.write(`${USAGE}\n`);
     return command ? 0 : 2;
   }

@@ -108,6 +108,13 @@ describe('lockstep run (CLI)', function () {
     });
   });
 
+  it('--help after any command prints the usage and exits 0; after -- it is a positional', async () => {
+    for (const args of [['--help'], ['ft', '--help'], ['replay', 'x.ftlog', '-h']]) assert.match(await ok(args), /^usage: lockstep <command>/);
+    const positional = await lockstep(['run', '--', '--help']);
+    assert.equal(positional.status, 2);
+    assert.match(positional.stderr, /--help/);
+  });
+
   describe('bad input: one line on stderr naming the problem, exit status 2', () => {
     const cases: [string, () => string[], RegExp][] = [
       ['an unknown guest (the message lists the built-ins)', () => ['run', 'nosuch'], /unknown guest 'nosuch'.*spin, kv, lock, ticker/],

@@ -18,6 +18,7 @@ import { Wakeup } from './wakeup';
 const BATCH_INSTRUCTIONS = 250_000;
 const RECONNECT_MS = 50;
 const KEPT_EPOCHS = 16;
+const KEPT_TURNAROUNDS = 1000;
 
 export class Backup {
   machine: Machine | undefined;
@@ -39,6 +40,10 @@ export class Backup {
   private goingLive = false;
   private resendAsked = false;
   private ackScheduled = false;
+  /** When each output entry not yet acknowledged arrived (performance.now()). */
+  private outputsArrived: number[] = [];
+  /** The latest outputs' turnarounds, arrival to ack sent (ms): the backup's share of the Output Rule delay. */
+  readonly ackTurnaroundsMs: number[] = [];
   private readonly wakeup = new Wakeup();
   private slowMs = 0;
   duplicatesDropped = 0;
@@ -132,6 +137,7 @@ export class Backup {
     // its count is no boundary: only the other kinds say the primary has reached `at`.
     if (entry.kind !== 'nondet') this.progress = Math.max(this.progress, entry.at);
     this.host.record(entry);
+    if (entry.kind === 'output') this.outputsArrived.push(performance.now());
     if (entry.kind === 'input' || entry.kind === 'nondet') this.replayer.push(entry);
     else if (entry.kind === 'epoch') {
       this.primaryEpochs.set(entry.epoch, { at: entry.at, hash: entry.hash });
@@ -163,7 +169,15 @@ export class Backup {
     process.nextTick(() => {
       this.ackScheduled = false;
       this.send({ kind: 'ack', seq: this.expected - 1, at: this.instructions });
+      this.noteTurnarounds();
     });
+  }
+
+  private noteTurnarounds(): void {
+    const now = performance.now();
+    for (const arrived of this.outputsArrived) this.ackTurnaroundsMs.push(now - arrived);
+    this.outputsArrived = [];
+    this.ackTurnaroundsMs.splice(0, Math.max(0, this.ackTurnaroundsMs.length - KEPT_TURNAROUNDS));
   }
 
   private receiveCheckpoint(seq: number, at: number, index: number, total: number, data: Uint8Array): void {

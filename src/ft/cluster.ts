@@ -83,6 +83,9 @@ type ClusterEvents = {
   'host-exit': [host: string, code: number | null, signal: string | null];
 };
 
+/** Instructions the primary may run ahead of its backup before it is slowed (VM-FT §2.2's flow control). */
+export const DEFAULT_MAX_LAG = 500_000_000;
+
 /** The default launcher re-runs this process's own script (`lockstep host`), under the same loader. */
 export function selfLauncher(): HostLauncher {
   return { script: process.argv[1], execArgv: process.execArgv };
@@ -148,7 +151,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       detector: this.detector,
       record: o.record && generation === 1 ? (role === 'primary' ? o.record : backupRecord(o.record)) : undefined,
       maxUnacked: o.maxUnacked ?? 4096,
-      maxLag: o.maxLag ?? 500_000_000,
+      maxLag: o.maxLag ?? DEFAULT_MAX_LAG,
       waitForBackupMs: 30_000,
       maxInstructions: o.maxInstructions,
       debug: o.debug,

@@ -59,7 +59,10 @@ export interface HostStats {
   bytesReceived: number;
   outputsHeld: number;
   outputsReleased: number;
+  /** Primary: the latest outputs' Output Rule delays, produced to released (ms). */
   outputDelaysMs: number[];
+  /** Backup: the latest output entries' turnarounds, arrival to the ack that covers them (ms). */
+  ackTurnaroundsMs: number[];
   duplicatesDropped: number;
   gapsSeen: number;
   corruptFrames: number;

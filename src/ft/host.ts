@@ -197,6 +197,7 @@ export class Host implements HostContext {
       outputsHeld: rule?.holding ?? 0,
       outputsReleased: rule?.released ?? 0,
       outputDelaysMs: rule?.delays.slice(-1000) ?? [],
+      ackTurnaroundsMs: [...(this.backup?.ackTurnaroundsMs ?? [])],
       duplicatesDropped: this.backup?.duplicatesDropped ?? 0,
       gapsSeen: this.backup?.gapsSeen ?? 0,
       corruptFrames: this.backup?.corruptFrames ?? 0,
