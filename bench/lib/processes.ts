@@ -1,8 +1,11 @@
-// Whole-process runs of the peers: QEMU (plain TCG, record, replay) and the `lockstep` CLI, each under
-// /usr/bin/time -v for its peak memory.
+// Whole-process runs of the peers: QEMU (plain TCG, record, replay) and the `lockstep` CLI (run, ft,
+// replay), each under /usr/bin/time -v for its peak memory (for `lockstep ft`, a tree of three
+// processes, that is the largest one's, not the tree's).
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ClusterSummary } from '../../src/ft/cluster';
 import { BuiltinGuest } from '../../src/ft/image';
+import type { ReplayResult } from '../../src/ft/replay';
 import { ProcessResult, TIME_BINARY, runProcess, which } from '../harness';
 import { image } from './guests';
 
@@ -64,17 +67,44 @@ export async function runQemu(options: {
   return { ...result, rrBytes };
 }
 
-export interface LockstepProcessRun extends ProcessResult {
+/** A whole `lockstep ... --json` process and the summary its last stdout line holds. */
+export interface CliRun<Summary> extends ProcessResult {
   /** The --json summary line. */
-  summary: { instructions: number; serial: string; wallMs: number; mips: number; end: string };
+  summary: Summary;
+}
+
+export type LockstepProcessRun = CliRun<{ instructions: number; serial: string; wallMs: number; mips: number; end: string }>;
+/** `lockstep ft --json` prints the cluster's summary. */
+export type FtProcessRun = CliRun<ClusterSummary>;
+/** `lockstep replay --json` prints the replay result without its recorded events and epoch records. */
+export type ReplayProcessRun = CliRun<Omit<ReplayResult, 'recorded' | 'epochs'>>;
+
+/** Runs the built CLI with `args` (which include --json) as a whole process; fails unless it exits 0 with a JSON line. */
+async function runCliJson<Summary>(args: string[], timeoutMs: number): Promise<CliRun<Summary>> {
+  const result = await runProcess(process.execPath, [CLI, ...args], { timeoutMs });
+  const line = result.stdout.trim().split('\n').at(-1) ?? '';
+  if (result.exitCode !== 0 || !line.startsWith('{')) {
+    throw new Error(`lockstep ${args.slice(0, 2).join(' ')} failed (exit ${result.exitCode ?? result.signal}): ${result.stderr.slice(-400)}`);
+  }
+  return { ...result, summary: JSON.parse(line) };
 }
 
 /** `lockstep run GUEST --json` from the built CLI, as a whole process. */
-export async function runLockstepCli(guest: BuiltinGuest, extraArgs: string[], timeoutMs = 300_000): Promise<LockstepProcessRun> {
-  const result = await runProcess(process.execPath, [CLI, 'run', guest, '--json', ...extraArgs], { timeoutMs });
-  const line = result.stdout.trim().split('\n').at(-1) ?? '';
-  if (result.exitCode !== 0 || !line.startsWith('{')) {
-    throw new Error(`lockstep run ${guest} failed (exit ${result.exitCode ?? result.signal}): ${result.stderr.slice(-400)}`);
-  }
-  return { ...result, summary: JSON.parse(line) };
+export function runLockstepCli(guest: BuiltinGuest, extraArgs: string[], timeoutMs = 300_000): Promise<LockstepProcessRun> {
+  return runCliJson(['run', guest, '--json', ...extraArgs], timeoutMs);
+}
+
+/**
+ * `lockstep ft GUEST --record FILE --json` from the built CLI, as a whole process: it starts a primary
+ * and a backup host process and exits once the primary's guest has ended and both are stopped.
+ */
+export function runLockstepFtCli(guest: BuiltinGuest, recordFile: string, extraArgs: string[], timeoutMs = 300_000): Promise<FtProcessRun> {
+  // A failed run must not leave a previous cycle's file behind for the replay to time.
+  rmSync(recordFile, { force: true });
+  return runCliJson(['ft', guest, '--record', recordFile, '--json', ...extraArgs], timeoutMs);
+}
+
+/** `lockstep replay FILE --json` from the built CLI, as a whole process (it exits 1 when an epoch hash differs). */
+export function runLockstepReplayCli(file: string, timeoutMs = 300_000): Promise<ReplayProcessRun> {
+  return runCliJson(['replay', file, '--json'], timeoutMs);
 }
