@@ -8,20 +8,23 @@
 //    replay to the count and stop exactly there; target under 1 s;
 //  - the same in a busy recording (spin), where every replayed count is an executed instruction;
 //  - stepBack after such a stop (the first restores the step's start; further ones restore the
-//    stepping base the timeline keeps); target under 300 ms.
+//    stepping base the timeline keeps); target under 300 ms;
+//  - a kv client's reply time while the session runs under the debugger (what the guest console
+//    sees), against the same pair with no debugger, alternating session by session.
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { Server } from 'node:net';
 import { serveTcp, serverPort } from '../src/adapter/server';
 import type { HostLauncher } from '../src/ft/cluster';
-import { BenchContext, BenchmarkModule, RowInput, valueRow } from './harness';
-import { hostLauncher } from './lib/ft';
+import type { ServiceAddress } from '../src/ft/service';
+import { BenchContext, BenchmarkModule, RowInput, compareRow, valueRow } from './harness';
+import { ProbeClient, clusterOptions, hostLauncher, quantile, warmUp, withCluster } from './lib/ft';
 
 const WAIT_MS = 300_000;
 
 interface Subject {
   label: string;
   guest: string;
-  cmdline: string;
+  cmdline?: string;
   /** Instructions recorded before measuring. */
   length: number;
 }
@@ -77,6 +80,15 @@ class Session {
     return performance.now() - started;
   }
 
+  /** Runs free from the entry stop; resolves with the service endpoint clients use. */
+  async run(): Promise<ServiceAddress> {
+    await this.dc.continueRequest({ threadId: 1 });
+    const response = await this.dc.customRequest('lockstep/service', {});
+    const address = (response.body as { address?: ServiceAddress }).address;
+    if (!address) throw new Error('the session has no service endpoint');
+    return address;
+  }
+
   async close(): Promise<void> {
     await this.dc.stop();
     await new Promise((resolve) => this.server.close(resolve));
@@ -117,10 +129,58 @@ function rows(subject: Subject, m: Measured, setup: string): RowInput[] {
   ];
 }
 
+/** Reply times (ms) of `count` requests from one client, one at a time, after a warm-up. */
+async function replyTimes(service: ServiceAddress, count: number): Promise<number[]> {
+  await warmUp(service, 5);
+  const client = new ProbeClient(service, 1);
+  const times: number[] = [];
+  try {
+    for (let seq = 1; seq <= count; seq++) {
+      const started = performance.now();
+      const reply = await client.request(seq, seq % 2 ? `PUT k${seq % 10} ${seq}` : `GET k${(seq - 1) % 10}`, WAIT_MS);
+      if (!reply) throw new Error(`request ${seq} got no reply`);
+      times.push(performance.now() - started);
+    }
+  } finally {
+    client.close();
+  }
+  return times;
+}
+
+async function consoleRows(ctx: BenchContext, launcher: HostLauncher, hosts: string): Promise<RowInput[]> {
+  const count = ctx.pick(200, 20);
+  const debugged: number[][] = [];
+  const plain: number[][] = [];
+  for (let i = 0; i < ctx.pick(3, 1); i++) {
+    const session = await Session.open({ label: 'kv', guest: 'kv', length: 0 }, launcher);
+    try {
+      debugged.push(await replyTimes(await session.run(), count));
+    } finally {
+      await session.close();
+    }
+    plain.push(await withCluster(clusterOptions('kv', launcher, ctx.tmpDir), async (cluster) => {
+      await cluster.start();
+      return replyTimes(cluster.service, count);
+    }));
+    ctx.log(`kv console ${i + 1}: under the debugger p50 ${quantile(debugged[i], 0.5).toFixed(2)} p99 ${quantile(debugged[i], 0.99).toFixed(2)} ms; without p50 ${quantile(plain[i], 0.5).toFixed(2)} p99 ${quantile(plain[i], 0.99).toFixed(2)} ms`);
+  }
+  const note = `The adapter in process (DAP on a local port), hosts: ${hosts}. One client (as the guest console is one), ${count} requests one at a time (PUT and GET), after 5 warm-up requests; the session launched with stopOnEntry, then continued (running free under the debugger). Baseline: the same pair started as \`lockstep ft kv\` does, no debugger, alternating with it.`;
+  return [0.5, 0.99].map((q) =>
+    compareRow({
+      name: `kv: a client's reply time while running under the debugger vs without, p${q * 100}`,
+      unit: 'ms',
+      value: debugged.map((t) => quantile(t, q)),
+      baseline: plain.map((t) => quantile(t, q)),
+      baselineLabel: `no debugger, p${q * 100}`,
+      note,
+    }),
+  );
+}
+
 export const debugBenchmark: BenchmarkModule = {
   name: 'debug',
   groups: ['debug'],
-  description: 'the debug adapter on an FT pair: runToInstruction in a 10^10-instruction recording, stepBack latency',
+  description: 'the debug adapter on an FT pair: runToInstruction in a 10^10-instruction recording, stepBack latency, a client\'s reply time while running under the debugger',
   run: async (ctx) => {
     const { launcher, label } = hostLauncher();
     const setup = `DAP request to stop, adapter in process, hosts: ${label}`;
@@ -128,6 +188,7 @@ export const debugBenchmark: BenchmarkModule = {
     const busy: Subject = { label: 'a 2·10^9-instruction spin recording', guest: 'spin', cmdline: 'iterations=200000000', length: 2e9 };
     const out = rows(idle, await measure(ctx, idle, launcher, ctx.pick(15, 2)), setup);
     if (!ctx.smoke) out.push(...rows(busy, await measure(ctx, busy, launcher, 10), setup).slice(0, 1));
+    out.push(...(await consoleRows(ctx, launcher, label)));
     return out;
   },
 };
