@@ -134,10 +134,11 @@ export class FtRuntime extends Runtime {
   }
 
   private async onFailover(failover: Failover): Promise<void> {
-    this.emit('custom', { event: 'lockstep/failover', body: { generation: failover.generation, newPrimary: failover.newPrimary, reason: failover.reason, time: this.time } });
+    const { generation, newPrimary, reason, lastSeq } = failover;
+    this.emit('custom', { event: 'lockstep/failover', body: { generation, newPrimary, reason, lastSeq, time: this.time } });
     this.forgetStates();
     // Going live took the new primary's machine from the debugger: a stopped session stays stopped.
-    if (!this.isRunning) await this.pause('failover', `${failover.newPrimary} went live (generation ${failover.generation}): ${failover.reason}`);
+    if (!this.isRunning) await this.pause('failover', `${newPrimary} went live (generation ${generation}): ${reason}`);
   }
 
   /**

@@ -10,7 +10,7 @@ import launchSchema from './launchSchema.json';
 export { launchSchema };
 
 export type LaunchConfig =
-  | {
+  | ({
       kind: 'ft' | 'single';
       guest: string;
       clock: 'virtual' | 'host';
@@ -19,9 +19,14 @@ export type LaunchConfig =
       memoryMiB: number;
       cmdline?: string;
       record?: string;
-      stopOnEntry: boolean;
-    }
-  | { kind: 'replay'; log: string; image?: string; stopOnEntry: boolean };
+    } & Start)
+  | ({ kind: 'replay'; log: string; image?: string } & Start);
+
+/** How a session starts, whatever it runs: stopped at instruction 0, run to `stopAt`, or running. */
+export interface Start {
+  stopOnEntry: boolean;
+  stopAt?: number;
+}
 
 /** A launch attribute with a bad value; the message names it and says what was wrong. */
 export class LaunchError extends Error {
@@ -93,8 +98,8 @@ export function parseLaunch(args: unknown): LaunchConfig {
     if (!schema) fail(name, `unknown attribute (known: ${Object.keys(PROPERTIES).join(', ')})`);
     if (value !== undefined) checkValue(name, value, schema);
   }
-  const stopOnEntry = (a.stopOnEntry as boolean | undefined) ?? false;
-  if (a.log !== undefined) return parseReplay(a, stopOnEntry);
+  const start = parseStart(a);
+  if (a.log !== undefined) return parseReplay(a, start);
   if (a.image !== undefined) fail('image', `goes with 'log' (a replay); a live run names its image in 'guest'`);
   if (a.guest === undefined) fail('guest', `missing: name a built-in guest (${BUILTIN_GUESTS.join(', ')}) or an image path, or give 'log' to replay a recording`);
   const guest = a.guest as string;
@@ -114,16 +119,23 @@ export function parseLaunch(args: unknown): LaunchConfig {
     memoryMiB: (a.memory as number | undefined) ?? DEFAULT_MEMORY_MIB,
     cmdline: a.cmdline as string | undefined,
     record,
-    stopOnEntry,
+    ...start,
   };
 }
 
-function parseReplay(a: Record<string, unknown>, stopOnEntry: boolean): LaunchConfig {
+function parseStart(a: Record<string, unknown>): Start {
+  const stopOnEntry = (a.stopOnEntry as boolean | undefined) ?? false;
+  const stopAt = a.stopAt as number | undefined;
+  if (stopAt !== undefined && stopOnEntry) fail('stopAt', `stops the session at instruction ${stopAt}, so 'stopOnEntry' (instruction 0) cannot be true as well`);
+  return { stopOnEntry, stopAt };
+}
+
+function parseReplay(a: Record<string, unknown>, start: Start): LaunchConfig {
   const clash = LIVE_ONLY.find((name) => a[name] !== undefined);
   if (clash) fail(clash, `does not apply to a log replay: the log file says how the run was recorded (remove '${clash}', or 'log' for a live run)`);
   const log = a.log as string;
   checkReadable('log', log);
   const image = a.image as string | undefined;
   if (image !== undefined) checkReadable('image', image);
-  return { kind: 'replay', log, image, stopOnEntry };
+  return { kind: 'replay', log, image, ...start };
 }

@@ -17,6 +17,9 @@ export interface EntryView {
   text: string;
 }
 
+/** Every kind of entry, as `lockstep/logEntries` filters and the panel lists them. */
+export const ENTRY_KINDS: readonly EntryView['kind'][] = ['input', 'nondet', 'epoch', 'output', 'control'];
+
 export interface HostView {
   id: string;
   role: 'primary' | 'backup' | 'halted' | 'dead' | 'stopped';
@@ -87,6 +90,7 @@ export type FaultRequestKind = 'kill-primary' | 'kill-backup' | 'partition' | 'h
 
 /** Custom requests: arguments and response bodies. */
 export interface LockstepRequests {
+  /** Every machine to `instruction`: a `continued` event, the `stopped` event, then this answer. */
   'lockstep/runToInstruction': { args: { threadId: number; instruction: number }; body: { instruction: number } };
   'lockstep/logEntries': { args: { from: number; count: number; filter?: EntryView['kind'][] }; body: { entries: EntryView[]; total: number } };
   'lockstep/failover': { args: Record<string, never>; body: { newPrimary?: string } };

@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import type { DebugOp, DebugState, EntryNote, EpochNote } from '../ft/control';
 import type { Stop } from '../ft/timeline';
+import type { Start } from './launch';
 import type { EntryView, LockstepEvents } from './protocol';
 import { Target, stateOf } from './targets';
 
@@ -47,6 +48,8 @@ interface Movement {
   reason: (state: DebugState) => string;
   /** The thread the stopped event names (default: the lead's). */
   threadId?: number;
+  /** The stopped event's description, from where the lead stopped (default: describeStop's). */
+  description?: (state: DebugState) => string | undefined;
 }
 
 export class SessionBusy extends Error {
@@ -113,8 +116,18 @@ export abstract class Runtime extends EventEmitter<RuntimeEvents> {
     this.breakpoints = [...new Set(addresses.map((a) => a >>> 0))];
   }
 
-  /** After configuration: stop at the entry, or run. */
-  async begin(stopOnEntry: boolean): Promise<void> {
+  /** After configuration: stop at the entry, run every machine to `stopAt` and stop there, or run. */
+  async begin({ stopOnEntry, stopAt }: Start): Promise<void> {
+    if (stopAt !== undefined) {
+      // Like continue, this answers configurationDone at once; the stop (or an exception stop) follows.
+      void this.move(this.lead(), {
+        op: { op: 'runTo', at: stopAt },
+        follow: true,
+        reason: () => 'goto',
+        description: (state) => `stopAt: ${describeStop('goto', state)}`,
+      }).catch(() => undefined);
+      return;
+    }
     if (!stopOnEntry) return this.continue();
     const lead = this.lead();
     this.emitStop('entry', lead.threadId, await this.state(lead.threadId));
@@ -168,14 +181,14 @@ export abstract class Runtime extends EventEmitter<RuntimeEvents> {
       await Promise.all([...this.targets.values()].map((t) => t.request({ op: 'pause' }).catch(() => undefined)));
       return;
     }
-    await this.move(this.lead(), { op: { op: 'pause' }, follow: true, reason: () => reason }, description).catch(() => undefined);
+    await this.move(this.lead(), { op: { op: 'pause' }, follow: true, reason: () => reason, description: () => description }).catch(() => undefined);
   }
 
   private requireStopped(): void {
     if (this.isRunning) throw new SessionBusy('the session is running: pause it first');
   }
 
-  private async move(lead: Target, movement: Movement, description?: string): Promise<DebugState> {
+  private async move(lead: Target, movement: Movement): Promise<DebugState> {
     this.freeRunning = false;
     this.moving = true;
     this.cutShort = undefined;
@@ -188,7 +201,8 @@ export abstract class Runtime extends EventEmitter<RuntimeEvents> {
       if (movement.follow) await this.follow(lead, state);
       const cut = this.cutShort as { reason: string; description?: string } | undefined;
       this.moving = false;
-      this.emitStop(cut?.reason ?? movement.reason(state), threadId, state, cut?.description ?? description);
+      if (cut) this.emitStop(cut.reason, threadId, state, cut.description);
+      else this.emitStop(movement.reason(state), threadId, state, movement.description?.(state));
       return state;
     } catch (error) {
       this.moving = false;

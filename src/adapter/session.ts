@@ -1,16 +1,17 @@
 // The Debug Adapter Protocol side: requests in, responses and events out, mapped onto a Runtime
 // (runtime.ts). Every request goes through one dispatcher that checks its arguments and turns any
 // failure into an error response naming what was wrong, so no request can bring the adapter down.
-import { DebugSession, Event, Handles, InitializedEvent, OutputEvent, Response, StoppedEvent, TerminatedEvent, ThreadEvent } from '@vscode/debugadapter';
+import { ContinuedEvent, DebugSession, Event, Handles, InitializedEvent, OutputEvent, Response, StoppedEvent, TerminatedEvent, ThreadEvent } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { HostLauncher } from '../ft/cluster';
+import type { DebugState } from '../ft/control';
 import type { EntryKind } from '../ft/log';
 import { MAX_INSTRUCTION_BYTES, decode, decodeBefore } from './disassemble';
 import { ExpressionError, Size, evaluateExpression, formatValue, registerValue } from './evaluate';
 import { FtRuntime } from './ftRuntime';
 import { LaunchConfig, parseLaunch } from './launch';
 import { LocalRuntime } from './localRuntime';
-import type { FaultRequestKind } from './protocol';
+import { ENTRY_KINDS, type FaultRequestKind } from './protocol';
 import { Runtime, SessionBusy, hex } from './runtime';
 import { SCOPES, ScopeName, VariableNode, scopeVariables } from './variables';
 
@@ -25,7 +26,6 @@ type Handler = (args: Args) => Promise<object | undefined> | object | undefined;
 
 const MAX_READ = 1024 * 1024;
 const MAX_ENTRIES = 10_000;
-const ENTRY_KINDS: EntryKind[] = ['input', 'nondet', 'epoch', 'output', 'control'];
 const FAULT_KINDS: FaultRequestKind[] = ['kill-primary', 'kill-backup', 'partition', 'heal', 'slow-backup', 'drop', 'duplicate', 'corrupt', 'delay'];
 const CONSOLE_HELP = [
   'Expressions: registers (eax, ax, al, eip, eflags, cs, cr0 ...), numbers (42, 0x2a, 2ah), + - * ( ),',
@@ -200,7 +200,7 @@ export class LockstepDebugSession extends DebugSession {
   }
 
   private async configurationDone(): Promise<undefined> {
-    await this.rt().begin(this.config!.stopOnEntry);
+    await this.rt().begin(this.config!);
     return undefined;
   }
 
@@ -338,7 +338,7 @@ export class LockstepDebugSession extends DebugSession {
     if (name === '.goto') {
       const target = rest.join('').replace(/_/g, '');
       if (!/^\d+$/.test(target) || !Number.isSafeInteger(Number(target))) throw new ArgumentError(`.goto needs an instruction count, got '${rest.join(' ')}'`);
-      const state = await this.rt().runTo(threadId, Number(target));
+      const state = await this.goTo(threadId, Number(target));
       return { result: `at instruction ${state.position}`, variablesReference: 0 };
     }
     throw new ArgumentError(`unknown command '${name}' (try .help)`);
@@ -417,7 +417,19 @@ export class LockstepDebugSession extends DebugSession {
   private async runToInstruction(args: Args): Promise<{ instruction: number }> {
     const threadId = this.thread(args);
     const instruction = integer(args, 'instruction', 0, Number.MAX_SAFE_INTEGER);
-    return { instruction: (await this.rt().runTo(threadId, instruction)).position };
+    return { instruction: (await this.goTo(threadId, instruction)).position };
+  }
+
+  /**
+   * Runs every machine to `instruction` for a request that does not tell VS Code they move (a custom
+   * request, a console command), so a `continued` event does; the runtime's `stopped` event follows,
+   * as after any movement. runTo refuses what it cannot do before anything moves, and the lead's
+   * answer comes back asynchronously, so the event goes out for a real movement and before its stop.
+   */
+  private goTo(threadId: number, instruction: number): Promise<DebugState> {
+    const moving = this.rt().runTo(threadId, instruction);
+    this.sendEvent(new ContinuedEvent(threadId, true));
+    return moving;
   }
 
   // ---- the log, faults ----

@@ -8,9 +8,6 @@ import { cursorEntry, openLogFile } from './ftlogEditor';
 import type { PanelActions } from './panelView';
 import { DEBUG_TYPE, type SessionTracker } from './sessions';
 
-/** Set on a replay's configuration (the adapter ignores `__` attributes): run there at the first stop. */
-export const STOP_AT_KEY = '__lockstepStopAt';
-
 const LOG_FILTERS = { 'Lockstep logs': ['ftlog'] };
 
 interface FaultChoice extends vscode.QuickPickItem { fault: FaultRequestKind; value?: { prompt: string; placeholder: string; min: number; max: number } }
@@ -161,36 +158,6 @@ export class LockstepCommands implements PanelActions {
   private async replayToHere(file?: vscode.Uri, at?: number): Promise<void> {
     const target = file && at !== undefined ? { file, at } : cursorEntry(vscode.window.activeTextEditor);
     if (!target) throw new Error('put the cursor on an entry line of a log file');
-    await this.start(replayConfiguration(target.file.fsPath, { [STOP_AT_KEY]: target.at, name: `Lockstep: replay to @${target.at}` }));
+    await this.start(replayConfiguration(target.file.fsPath, { stopOnEntry: false, stopAt: target.at, name: `Lockstep: replay to @${target.at}` }));
   }
-}
-
-/**
- * A replay started by "Replay to here" stops on entry; this then runs it to the entry's instruction
- * (the adapter's lockstep/runToInstruction), so it ends up stopped there. It waits until VS Code has
- * fetched the entry stop's stack (the adapter answered its stackTrace): a second stop arriving while
- * VS Code still handles the first one would be shown with the first one's details.
- */
-export function stopAtTrackerFactory(tracker: SessionTracker): vscode.DebugAdapterTrackerFactory {
-  return {
-    createDebugAdapterTracker(session) {
-      const at = session.configuration[STOP_AT_KEY];
-      if (typeof at !== 'number') return undefined;
-      let threadId: number | undefined;
-      let done = false;
-      const run = (id: number) => {
-        done = true;
-        tracker.request(session, 'lockstep/runToInstruction', { threadId: id, instruction: at }).then(undefined, (err: unknown) => {
-          void vscode.window.showErrorMessage(`Lockstep: could not run to @${at}: ${(err as Error).message ?? String(err)}`);
-        });
-      };
-      return {
-        onDidSendMessage(message: { type?: string; event?: string; command?: string; body?: { threadId?: number } }) {
-          if (done) return;
-          if (message.type === 'event' && message.event === 'stopped') threadId ??= message.body?.threadId ?? 1;
-          else if (threadId !== undefined && message.type === 'response' && message.command === 'stackTrace') setTimeout(() => run(threadId!), 0);
-        },
-      };
-    },
-  };
 }

@@ -2,7 +2,7 @@
 // commands, the logging-channel panel, log files, the guest console and telemetry together.
 import * as vscode from 'vscode';
 import { inlineAdapterFactory } from './adapterFactory';
-import { LockstepCommands, stopAtTrackerFactory } from './commands';
+import { LockstepCommands } from './commands';
 import { LockstepConfigurationProvider } from './debugConfig';
 import { registerLogFiles } from './ftlogEditor';
 import { ConsoleManager } from './consoles';
@@ -24,7 +24,6 @@ export function activate(context: vscode.ExtensionContext): void {
     consoles,
     vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, inlineAdapterFactory(context.extensionUri)),
     vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, new LockstepConfigurationProvider()),
-    vscode.debug.registerDebugAdapterTrackerFactory(DEBUG_TYPE, stopAtTrackerFactory(tracker)),
     ...commands.register(() => panel.show(), () => consoles.openForCurrent()),
     ...registerLogFiles(),
     ...watchForTelemetry(tracker, telemetry),

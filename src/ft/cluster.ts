@@ -45,7 +45,8 @@ export interface ClusterOptions extends GuestConfig {
 }
 
 export interface RoleChange { host: string; role: Role | 'halted' | 'dead' | 'stopped'; generation: number; atMs: number; reason: string }
-export interface Failover { generation: number; newPrimary: string; atMs: number; reason: string }
+/** lastSeq: the log the new primary had; what the old one logged past it was lost with it. */
+export interface Failover { generation: number; newPrimary: string; atMs: number; reason: string; lastSeq: number }
 
 export interface ClusterSummary {
   guest: string;
@@ -219,7 +220,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private onNewGeneration(handle: HostHandle, report: Extract<HostReport, { type: 'role' }>): void {
     handle.channelPort = report.channelPort;
     this.noteRole(handle, report.role, report.generation, report.reason);
-    const failover = { generation: report.generation, newPrimary: handle.id, atMs: Math.round(this.elapsedMs), reason: report.reason };
+    const failover = { generation: report.generation, newPrimary: handle.id, atMs: Math.round(this.elapsedMs), reason: report.reason, lastSeq: report.lastSeq };
     this.failovers.push(failover);
     this.emit('failover', failover);
     if (this.options.restoreRedundancy !== false && !this.stopping && report.channelPort) {

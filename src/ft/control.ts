@@ -84,7 +84,8 @@ export interface Divergence {
 /** host → cluster */
 export type HostReport =
   | { type: 'ready'; id: string; role: Role; channelPort?: number }
-  | { type: 'role'; id: string; role: Role; generation: number; at: number; reason: string; channelPort?: number }
+  /** lastSeq: the last log entry the host had when the generation began (a new primary's last applied). */
+  | { type: 'role'; id: string; role: Role; generation: number; at: number; reason: string; channelPort?: number; lastSeq: number }
   | { type: 'halted'; id: string; reason: string; at: number }
   | { type: 'guest-ended'; id: string; at: number }
   | { type: 'backup-attached'; id: string; at: number; cloned: boolean }

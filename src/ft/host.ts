@@ -91,12 +91,13 @@ export class Host implements HostContext {
     if (this.debugger) this.debugger.useSource(primary.recorder);
     else machine.useNondeterminism(primary.recorder);
     await primary.start(machine, leftoverInputs);
-    this.newGeneration('primary', reason, primary.channelPort);
+    // The log it took over; what it may have logged since starting is the new generation's.
+    this.newGeneration('primary', reason, primary.channelPort, lastSeq);
   }
 
-  newGeneration(role: Role, reason: string, channelPort: number | undefined): void {
+  newGeneration(role: Role, reason: string, channelPort: number | undefined, lastSeq = this.primary?.lastSeq ?? 0): void {
     this.generation++;
-    this.report({ type: 'role', id: this.config.id, role, generation: this.generation, at: this.machine?.instructions ?? 0, reason, channelPort });
+    this.report({ type: 'role', id: this.config.id, role, generation: this.generation, at: this.machine?.instructions ?? 0, reason, channelPort, lastSeq });
   }
 
   claim(): Claim {

@@ -17,8 +17,11 @@ export interface HostContext {
   claim(): Claim;
   /** Stops this host for good (lost the arbiter, or cannot go on). */
   halt(reason: string): void;
-  /** This host won a failover: the next pair generation starts, with this host in `role`. */
-  newGeneration(role: Role, reason: string, channelPort: number | undefined): void;
+  /**
+   * This host won a failover: the next pair generation starts, with this host in `role`, and the log
+   * up to `lastSeq` (default: all its primary has logged).
+   */
+  newGeneration(role: Role, reason: string, channelPort: number | undefined, lastSeq?: number): void;
   /** A backup that won the arbiter turns into the primary, keeping its machine and log position. */
   becomePrimary(machine: Machine, lastSeq: number, leftoverInputs: InputEvent[], reason: string): Promise<void>;
   /** Applies the channel faults in force to a new logging-channel connection. */

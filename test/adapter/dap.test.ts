@@ -4,6 +4,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DebugProtocol } from '@vscode/debugprotocol';
 import { FlowControl } from 'iced-x86';
 import { decodeAt } from '../support/decode';
 import { loadImage } from '../../src/ft/image';
@@ -69,6 +70,27 @@ describe('debug adapter (DAP, real hosts)', function () {
         for (const thread of [1, 2]) assert.equal(await adapter.instructions(thread), n, `thread ${thread} at ${n}`);
         assert.equal(await adapter.eip(1), await adapter.eip(2));
       }
+    });
+
+    it('runToInstruction and .goto tell the client every thread runs (continued), then stop (stopped)', async () => {
+      const seen: string[] = [];
+      const continued = (e: DebugProtocol.ContinuedEvent) => seen.push(`continued thread ${e.body.threadId}, all threads: ${e.body.allThreadsContinued}`);
+      const stopped = (e: DebugProtocol.StoppedEvent) => seen.push(`stopped ${e.body.reason} thread ${e.body.threadId}`);
+      adapter.dc.on('continued', continued);
+      adapter.dc.on('stopped', stopped);
+      try {
+        // Both answer after the stop, so every event of the movement has arrived when they resolve.
+        assert.equal(await adapter.runTo(2, 4_321_000), 4_321_000);
+        const goto = await adapter.dc.evaluateRequest({ expression: '.goto 1234567', frameId: 1, context: 'repl' });
+        assert.equal(goto.body.result, 'at instruction 1234567');
+      } finally {
+        adapter.dc.off('continued', continued);
+        adapter.dc.off('stopped', stopped);
+      }
+      assert.deepEqual(seen, [
+        'continued thread 2, all threads: true', 'stopped goto thread 2',
+        'continued thread 1, all threads: true', 'stopped goto thread 1',
+      ]);
     });
 
     it('stepBack returns to N-1 with the registers the forward run had there', async () => {
@@ -195,9 +217,23 @@ describe('debug adapter (DAP, real hosts)', function () {
         [{ log: '/no/such/file.ftlog' }, /'log': cannot read \/no\/such\/file.ftlog: no such file/],
         [{ log: __filename, clock: 'host' }, /'clock': does not apply to a log replay/],
         [{ guest: 'spin', image: 'x' }, /'image': goes with 'log'/],
+        [{ guest: 'spin', stopAt: -1 }, /'stopAt': expected a whole number from 0 to 9007199254740991, got -1/],
+        [{ guest: 'spin', stopAt: 1.5 }, /'stopAt': expected a whole number from 0 to 9007199254740991, got 1.5/],
+        [{ log: __filename, stopAt: 'end' }, /'stopAt': expected a whole number from 0 to 9007199254740991, got "end"/],
+        [{ guest: 'spin', stopAt: 5, stopOnEntry: true }, /'stopAt': stops the session at instruction 5, so 'stopOnEntry' \(instruction 0\) cannot be true as well/],
       ];
       for (const [args, message] of bad) await assert.rejects(adapter.dc.launchRequest(args as never), message, JSON.stringify(args));
       await assert.rejects(adapter.dc.launchRequest({ log: __filename } as never), /'log': .*not a Lockstep log/);
+    });
+
+    it('stopAt runs a live FT pair from the start to exactly that count, both machines, and stops there', async () => {
+      const stop = adapter.nextStop();
+      await adapter.launch({ ...SPIN, stopAt: 7_654_321 });
+      const stopped = await stop;
+      assert.equal(stopped.reason, 'goto');
+      assert.equal(stopped.description, 'stopAt: instruction 7654321');
+      for (const thread of [1, 2]) assert.equal(await adapter.instructions(thread), 7_654_321, `thread ${thread}`);
+      assert.equal((await adapter.scope(1, 'Clock'))['last stop'], 'exact at 7654321');
     });
   });
 
@@ -237,6 +273,8 @@ describe('debug adapter (DAP, real hosts)', function () {
     });
 
     it('failover makes the backup thread the primary', async () => {
+      // The session is stopped: the backup has every entry the primary logged, and gets no more.
+      const received = (await adapter.scope(2, 'Log position'))['last entry logged or received']; // '#N' or 'none'
       const stop = adapter.nextStop();
       const response = await adapter.dc.customRequest('lockstep/failover', {});
       assert.equal((response.body as { newPrimary: string }).newPrimary, 'host-2');
@@ -244,7 +282,9 @@ describe('debug adapter (DAP, real hosts)', function () {
       const threads = await adapter.threads();
       assert.equal(threads[2], 'primary (host-2, generation 2)');
       assert.equal(threads[1], undefined, 'the killed primary is gone');
-      assert.ok((adapter.events.get('lockstep/failover') ?? []).length >= 1);
+      const failovers = (adapter.events.get('lockstep/failover') ?? []) as { newPrimary: string; generation: number; lastSeq?: number }[];
+      assert.deepEqual(failovers.map((f) => [f.newPrimary, f.generation]), [['host-2', 2]]);
+      assert.equal(failovers[0].lastSeq, received === 'none' ? 0 : Number(received.slice(1)), 'the event carries the log the new primary had');
       // The new primary can still be moved and looked at.
       const here = await adapter.instructions(2);
       assert.equal(await adapter.runTo(2, here - 1000), here - 1000);
@@ -290,6 +330,22 @@ describe('debug adapter (DAP, real hosts)', function () {
         assert.ok(back <= 12_345);
         const entries = await adapter.dc.customRequest('lockstep/logEntries', { from: 1, count: 3, filter: ['epoch'] });
         assert.equal((entries.body as { entries: unknown[] }).entries.length, 3);
+      } finally {
+        await adapter.stop();
+      }
+    });
+
+    it('stopAt replays a log file from the start to exactly that count and stops there', async () => {
+      const at = live[1].at; // the second epoch boundary of the recording
+      const adapter = await Adapter.start();
+      try {
+        const stop = adapter.nextStop();
+        await adapter.launch({ log, stopAt: at });
+        const stopped = await stop;
+        assert.equal(stopped.reason, 'goto');
+        assert.equal(stopped.description, `stopAt: instruction ${at}`);
+        assert.equal(await adapter.instructions(1), at);
+        assert.equal((await adapter.scope(1, 'Clock'))['last stop'], `exact at ${at}`);
       } finally {
         await adapter.stop();
       }

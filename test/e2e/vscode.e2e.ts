@@ -1,13 +1,15 @@
 // End to end in a real VS Code: code-server with the packaged .vsix, driven through Chromium like a
 // user would. Starts the kv FT configuration from the Run view, checks the two threads, steps, opens
-// the logging-channel panel, triggers a failover and sees the roles swap, types into the guest
-// console; screenshots of every step are kept under test-artifacts/e2e/.
+// the logging-channel panel, types into the guest console, clicks a log entry in the panel and uses
+// "Go to instruction…" to stop at exact counts, triggers failovers and sees the roles swap, kills
+// the backup with "Inject fault…", opens log files, and records a new session's log with "Record log
+// to file"; screenshots of every step are kept under test-artifacts/e2e/.
 //   npm run test:e2e
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import type { FrameLocator, Page } from 'playwright-core';
+import type { FrameLocator, Locator, Page } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CodeServer, ROOT, screenshot } from './codeServer';
 
@@ -34,14 +36,24 @@ async function waitFor(condition: () => Promise<boolean>, what: string, timeoutM
   }
 }
 
+/**
+ * Runs a command from the palette. The palette lists the commands known when it opened (an
+ * extension's are known once the workbench has read its manifest), so it is opened again until the
+ * command is there.
+ */
 async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('Escape');
-  await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ timeout: UI_TIMEOUT });
-  await input.fill(`>${title}`);
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-  await row.waitFor({ timeout: UI_TIMEOUT });
+  const deadline = Date.now() + UI_TIMEOUT;
+  for (;;) {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('F1');
+    await input.waitFor({ timeout: UI_TIMEOUT });
+    await input.fill(`>${title}`);
+    const listed = await row.waitFor({ timeout: 5000 }).then(() => true, () => false);
+    if (listed) break;
+    if (Date.now() > deadline) throw new Error(`the command palette does not list "${title}"`);
+  }
   await page.keyboard.press('Enter');
 }
 
@@ -72,11 +84,18 @@ function recordLogs(workspace: string): void {
 
 /** Opens a workspace file by name with Quick Open, as a user would. */
 async function quickOpen(page: Page, name: string): Promise<void> {
-  await page.keyboard.press('Control+P');
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ timeout: UI_TIMEOUT });
-  await input.fill(name);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: UI_TIMEOUT });
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first();
+  const deadline = Date.now() + UI_TIMEOUT;
+  // Quick Open closes when something else takes the focus (a webview, a terminal closing): again, then.
+  for (;;) {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+P');
+    await input.waitFor({ timeout: UI_TIMEOUT });
+    await input.fill(name);
+    if (await row.waitFor({ timeout: 5000 }).then(() => true, () => false)) break;
+    if (Date.now() > deadline) throw new Error(`Quick Open does not find ${name}`);
+  }
   await page.keyboard.press('Enter');
 }
 
@@ -103,6 +122,83 @@ async function waitForThreads(page: Page, test: (names: string[]) => boolean, wh
 /** The panel's document: the webview's outer iframe, then its active frame. */
 function panelFrame(page: Page): FrameLocator {
   return page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+}
+
+/** The host a thread is named after ("primary (host-3, generation 2)" -> host-3), for a role. */
+function hostOf(names: string[], role: 'primary' | 'backup'): string | undefined {
+  return names.map((n) => new RegExp(`^${role} \\((host-\\d+)`).exec(n)?.[1]).find((h) => h !== undefined);
+}
+
+/** Waits for a quick pick or input box whose own text (title, prompt, items) matches. */
+async function quickInput(page: Page, text: string | RegExp): Promise<Locator> {
+  const widget = page.locator('.quick-input-widget', { hasText: text });
+  await widget.waitFor({ timeout: UI_TIMEOUT });
+  return widget;
+}
+
+/**
+ * The log-entry row of the panel's "Log entries" grid (found by ARIA role and name, not by the
+ * panel's styling) whose text matches. The grid is virtualised: only rows in view exist, so it stops
+ * following new entries (the rows then hold still) and scrolls up until the row is in view.
+ */
+async function panelEntryRow(page: Page, text: RegExp): Promise<Locator> {
+  const panel = panelFrame(page);
+  const grid = panel.getByRole('grid', { name: 'Log entries' });
+  await grid.waitFor({ timeout: UI_TIMEOUT });
+  const follow = panel.getByRole('button', { name: 'Follow new entries' });
+  if ((await follow.getAttribute('aria-pressed', { timeout: 5000 }).catch(() => null)) === 'true') await follow.click();
+  const row = grid.getByRole('row').filter({ hasText: text }).first();
+  const deadline = Date.now() + UI_TIMEOUT;
+  while (!(await row.isVisible())) {
+    if (Date.now() > deadline) throw new Error(`no row matching ${text} in the panel's log entries`);
+    await grid.hover();
+    await page.mouse.wheel(0, -150);
+    await page.waitForTimeout(100);
+  }
+  return row;
+}
+
+/** The instruction count a log-entry row shows, in its "Instruction" column (by the grid's column headers). */
+async function rowInstruction(row: Locator, grid: Locator): Promise<number> {
+  const headers = await grid.getByRole('columnheader').allInnerTexts();
+  const column = headers.findIndex((h) => /^\s*instruction\s*$/i.test(h));
+  const text = column >= 0 ? await row.getByRole('gridcell').nth(column).innerText() : '';
+  const digits = /^[\d,\s\u00a0]+$/.test(text.trim()) ? text : /instruction ([\d,]+)/.exec((await row.getAttribute('aria-label')) ?? '')?.[1] ?? '';
+  const at = Number(digits.replace(/[^\d]/g, ''));
+  assert.ok(digits.trim() !== '' && Number.isSafeInteger(at), `no instruction count in the row: ${JSON.stringify(text)}`);
+  return at;
+}
+
+/**
+ * Waits for the focused thread's Clock scope (Variables view) to show the machine at `instruction`,
+ * stopped exactly there; returns the Variables view's text.
+ */
+async function waitForStopAt(page: Page, instruction: number): Promise<string> {
+  const frame = page.locator('.debug-call-stack .monaco-list-row .stack-frame').first();
+  await frame.waitFor({ timeout: UI_TIMEOUT });
+  const variables = page.locator('.debug-variables');
+  const scope = (name: string) => variables.locator('.monaco-list-row', { hasText: new RegExp(`^\\s*${name}\\s*$`) }).first();
+  // VS Code redraws the view as a stop's scopes arrive: a row seen a moment ago may be gone (the
+  // caller tries again).
+  const toggle = async (name: string, expanded: boolean) => {
+    const row = scope(name);
+    if (!(await row.isVisible())) return;
+    if ((await row.getAttribute('aria-expanded', { timeout: 1000 }).catch(() => null)) === String(!expanded)) await row.click({ timeout: 1000 }).catch(() => undefined);
+  };
+  const at = new RegExp(`instructions\\s*[:=]?\\s*${instruction}\\b`);
+  const exact = new RegExp(`last stop\\s*[:=]?\\s*(\\w+) at (\\d+)`);
+  // The count and how the machine got there are read together: the view may be redrawn in between.
+  let text = '';
+  await waitFor(async () => {
+    await frame.click({ timeout: 5000 }).catch(() => undefined);
+    await toggle('Registers', false); // out of the way: the list shows only what fits
+    await toggle('Clock', true);
+    text = await variables.innerText().catch(() => '');
+    return at.test(text) && exact.test(text);
+  }, `a stop at instruction ${instruction}`);
+  const [, how, where] = exact.exec(text)!;
+  assert.deepEqual([how, Number(where)], ['exact', instruction], text);
+  return text;
 }
 
 describe('Lockstep in a real VS Code (code-server)', function () {
@@ -173,7 +269,8 @@ describe('Lockstep in a real VS Code (code-server)', function () {
 
   it('runs on; a line typed into the guest console goes through the log and the guest answers', async () => {
     await page.locator('.debug-toolbar .codicon-debug-continue').click();
-    await page.locator('.part.panel .tab', { hasText: 'Terminal' }).first().click().catch(() => undefined);
+    // The console's terminal is shown already when the session starts; if not, its tab shows it.
+    await page.locator('.part.panel').getByRole('tab', { name: /^Terminal/ }).first().click({ timeout: 5000 }).catch(() => undefined);
     const terminal = page.locator('.terminal-wrapper.active .xterm').first();
     await terminal.click();
     await page.keyboard.type('1 1 PUT a 1');
@@ -183,6 +280,38 @@ describe('Lockstep in a real VS Code (code-server)', function () {
     // The input and the released output are entries of the log, as the panel shows.
     const panelText = await panelFrame(page).locator('body').innerText();
     assert.match(panelText, /input serial 12 "1 1 PUT a 1\\n"/);
+  });
+
+  it('clicking a log entry in the panel stops the debugger at that entry\'s instruction', async () => {
+    // The session is running; the entry is the console's input above, in the panel's grid.
+    const grid = panelFrame(page).getByRole('grid', { name: 'Log entries' });
+    const row = await panelEntryRow(page, /input serial 12 "1 1 PUT a 1/);
+    const at = await rowInstruction(row, grid);
+    await row.click();
+    await waitForStopAt(page, at);
+    await waitForThreads(page, (n) => n.length === 2, 'both threads after the stop');
+    await screenshot(page, 'panel-entry-clicked');
+  });
+
+  it('"Go to instruction…" stops the primary at the count entered', async () => {
+    // Where the guest answered the input: the output entry after it (forwards from the stop above).
+    const grid = panelFrame(page).getByRole('grid', { name: 'Log entries' });
+    const at = await rowInstruction(await panelEntryRow(page, /output serial 7 "1 1 OK/), grid);
+    try {
+      await runCommand(page, 'Lockstep: Go to instruction…');
+      const box = await quickInput(page, 'Instruction count to stop at');
+      await box.locator('input').fill(String(at));
+      await page.keyboard.press('Enter');
+      await waitForStopAt(page, at);
+      // The Clock scope above is the top frame of the first thread: the primary's.
+      assert.match((await threadNames(page))[0] ?? '', /^primary \(host-1/);
+      await screenshot(page, 'went-to-instruction');
+    } finally {
+      // Running on, for the failovers (whatever happened above: a failure here is reported, not this).
+      await page.keyboard.press('Escape');
+      await page.locator('.debug-toolbar .codicon-debug-continue').click({ timeout: UI_TIMEOUT }).catch(() => undefined);
+      await page.locator('.debug-toolbar .codicon-debug-pause').waitFor({ timeout: UI_TIMEOUT }).catch(() => undefined);
+    }
   });
 
   it('triggers a failover and shows the roles swapped', async () => {
@@ -208,6 +337,21 @@ describe('Lockstep in a real VS Code (code-server)', function () {
     assert.match(sent, /"generation":3/);
     assert.doesNotMatch(sent, /session\/start/, 'nothing from the time telemetry was off');
   });
+
+  it('"Inject fault…" kills the backup: the primary runs on alone and a new backup is cloned', async () => {
+    const before = await waitForThreads(page, (n) => !!hostOf(n, 'primary') && !!hostOf(n, 'backup'), 'a primary and a backup');
+    const [primary, backup] = [hostOf(before, 'primary')!, hostOf(before, 'backup')!];
+    await runCommand(page, 'Lockstep: Inject fault…');
+    await (await quickInput(page, 'Kill the backup')).locator('.quick-input-list .monaco-list-row', { hasText: 'Kill the backup' }).first().click();
+    const after = await waitForThreads(page, (n) => !n.some((x) => x.includes(`(${backup}`)) && !!hostOf(n, 'backup'), `${backup} to be gone and a new backup to be cloned`);
+    assert.equal(hostOf(after, 'primary'), primary, JSON.stringify(after));
+    assert.notEqual(hostOf(after, 'backup'), backup);
+    // The panel shows the killed host as dead.
+    const hosts = panelFrame(page).getByRole('list', { name: 'Hosts' });
+    await waitFor(async () => new RegExp(`${backup}\\s*dead`).test(await hosts.getByRole('listitem').filter({ hasText: backup }).first().innerText().catch(() => '')), `the panel to show ${backup} dead`);
+    await screenshot(page, 'backup-killed');
+  });
+
   it('opens a log file from the workspace as highlighted read-only text, one line per entry', async () => {
     await page.keyboard.press('Shift+F5'); // the FT session is done with
     await waitFor(async () => (await threadNames(page)).length === 0, 'the FT session to end');
@@ -226,21 +370,7 @@ describe('Lockstep in a real VS Code (code-server)', function () {
   it('"Replay to here" starts a replay stopped at that entry', async () => {
     await page.locator('.codelens-decoration a', { hasText: 'Replay to here (@1421)' }).first().click();
     // The machine's own count, in the Clock scope of the Variables view.
-    const frame = page.locator('.debug-call-stack .monaco-list-row .stack-frame').first();
-    await frame.waitFor({ timeout: UI_TIMEOUT });
-    const variables = page.locator('.debug-variables');
-    const scope = (name: string) => variables.locator('.monaco-list-row', { hasText: new RegExp(`^\\s*${name}\\s*$`) }).first();
-    const toggle = async (name: string, expanded: boolean) => {
-      const row = scope(name);
-      if ((await row.isVisible()) && (await row.getAttribute('aria-expanded')) === String(!expanded)) await row.click();
-    };
-    await waitFor(async () => {
-      await frame.click();
-      await toggle('Registers', false); // out of the way: the list shows only what fits
-      await toggle('Clock', true);
-      return /instructions\s*[:=]?\s*1421\b/.test(await variables.innerText().catch(() => ''));
-    }, 'the replay to stop at instruction 1421');
-    assert.match(await variables.innerText(), /last stop\s*[:=]?\s*exact at 1421/);
+    await waitForStopAt(page, 1421);
     await screenshot(page, 'replayed-to-entry');
     await page.keyboard.press('Shift+F5');
   });
@@ -250,5 +380,43 @@ describe('Lockstep in a real VS Code (code-server)', function () {
     await waitFor(async () => /ERROR at byte \d+: truncated frame; the 2 entries before it are shown/.test(await editorText(page)), 'the damage message');
     assert.match(await editorText(page), /#2 @1421 output serial 9/);
     await screenshot(page, 'damaged-log');
+  });
+
+  it('"Record log to file" runs a new FT pair recording to the chosen file, which opens as a log', async () => {
+    await waitFor(async () => (await threadNames(page)).length === 0, 'the replay to end');
+    const file = join(vscode.workspace, 'recorded.ftlog');
+    await runCommand(page, 'Lockstep: Record log to file');
+    // VS Code's own save dialog (a quick input on the web): the path, then Enter.
+    // It fills in the folder it starts from (listing it) after it opens: typing waits for that.
+    const dialog = await quickInput(page, 'Lockstep: record the log to');
+    const path = dialog.locator('input');
+    await dialog.locator('.quick-input-list .monaco-list-row', { hasText: 'kv.ftlog' }).first().waitFor({ timeout: UI_TIMEOUT });
+    await waitFor(async () => (await path.inputValue()).startsWith('/'), 'the save dialog to show its folder');
+    await path.fill(file);
+    await waitFor(async () => (await path.inputValue()) === file, 'the path to be typed');
+    await page.keyboard.press('Enter');
+    await waitForThreads(page, (n) => !!hostOf(n, 'primary') && !!hostOf(n, 'backup'), 'the recording pair');
+    // Stopped on entry: the debug toolbar offers Continue (the thread's own label hides under the mouse).
+    await page.locator('.debug-toolbar .codicon-debug-continue').click({ timeout: UI_TIMEOUT });
+    await page.locator('.debug-toolbar .codicon-debug-pause').waitFor({ timeout: UI_TIMEOUT });
+    // The guest's first output is logged before the session is stopped.
+    await runCommand(page, 'Lockstep: Open logging channel');
+    const panel = panelFrame(page);
+    await waitFor(async () => /\(recording\)/.test(await panel.locator('body').innerText().catch(() => '')), 'the panel to show the recording session');
+    await panelEntryRow(page, /output serial 9 "kv ready/);
+    await screenshot(page, 'recording');
+    await page.locator('.debug-toolbar .codicon-debug-stop').click();
+    await waitFor(async () => (await threadNames(page)).length === 0, 'the recording session to end');
+    await waitFor(async () => existsSync(file) && statSync(file).size > 0, `${file} to be written`);
+    assert.ok(!existsSync(`${file}.backup`), 'the backup\'s copy is settled');
+    await quickOpen(page, 'recorded.ftlog');
+    await waitFor(async () => /#2 @1421 output serial 9 "kv ready\\n"/.test(await editorText(page)), 'the recorded log as text');
+    const text = await editorText(page);
+    assert.match(text, /\/\/ Lockstep log recorded\.ftlog/);
+    assert.match(text, /#1 @0 nondet rtc/);
+    // An ftlog document: its language in the status bar, and the log's lenses.
+    await page.locator('.statusbar-item', { hasText: /^\s*Lockstep log\s*$/ }).first().waitFor({ timeout: UI_TIMEOUT });
+    await waitFor(async () => (await page.locator('.codelens-decoration a', { hasText: 'Replay to here (@1421)' }).count()) > 0, 'the Replay to here lenses');
+    await screenshot(page, 'recorded-log');
   });
 });

@@ -10,9 +10,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { EntryView, HostView, PanelInboundMessage, PanelMessage } from '../../src/adapter/protocol';
+import { ENTRY_KINDS, type EntryView, type HostView, type PanelInboundMessage, type PanelMessage } from '../../src/adapter/protocol';
 import { isPanelMessage, newNonce, panelCsp, panelHtml } from '../../src/extension/panel/html';
-import { PanelModel } from '../../src/extension/panel/model';
+import { MAX_ENTRIES, PanelModel } from '../../src/extension/panel/model';
 
 const CHROMIUM = '/usr/bin/chromium';
 // shared/design.md, "Testing with real parts".
@@ -72,6 +72,31 @@ describe('logging-channel panel: model and host side', () => {
     model.apply(channel(2000, 10, 200, [host('host-2', 'primary', 2, 9500)]));
     assert.deepEqual(model.series.bandwidth, [null, 1000, 400]);
     assert.deepEqual(model.series.backup, [4000, 8000, null]);
+  });
+
+  it('keeps the rows of the kinds shown as entries arrive and the oldest are let go of', function () {
+    this.timeout(60_000); // over a million entries
+    const model = new PanelModel();
+    model.apply({ type: 'session', state: 'started', name: 'test' });
+    model.showKind('nondet', false);
+    const kinds = ['input', 'nondet', 'epoch'] as const;
+    const batch = 100_000;
+    for (let from = 1; model.droppedEntries === 0; from += batch) {
+      const entries = Array.from({ length: batch }, (_, i) => ({ ...entry(from + i), kind: kinds[(from + i) % 3] }));
+      model.apply({ type: 'event', event: 'lockstep/entries', body: { entries } });
+    }
+    assert.ok(model.entries.length < MAX_ENTRIES);
+    const shown = model.entries.flatMap((e, i) => (e.kind === 'nondet' ? [] : [i]));
+    assert.equal(model.rowCount, shown.length);
+    shown.forEach((index, row) => {
+      if (model.entryAt(row) !== index || model.rowOf(index) !== row) assert.fail(`row ${row}: entry ${model.entryAt(row)}, expected ${index}`);
+    });
+    // A hidden entry's place is that of the next one shown.
+    const hidden = model.entries.findIndex((e) => e.kind === 'nondet');
+    assert.equal(model.rowOf(hidden), shown.indexOf(hidden + 1));
+    model.showKind('nondet', true);
+    assert.equal(model.rowCount, model.entries.length);
+    assert.equal(model.entryAt(12_345), 12_345);
   });
 
   it('builds HTML with a strict CSP and checks what the webview posts (host side)', () => {
@@ -192,6 +217,28 @@ describe('logging-channel panel (webview in headless Chromium)', function () {
     }, { grid, index });
   }
 
+  const SYNTHETIC = 100_000;
+
+  /**
+   * Adds 100 000 entries after the recorded ones, synthesized in the page (sending them through the
+   * test driver would only be slower): entry n (from 1) has seq lastSeq + n and kind ENTRY_KINDS[n % 5].
+   * Resolves with every entry's seq and kind, in the panel's order.
+   */
+  async function addSyntheticEntries(page: Page): Promise<Pick<EntryView, 'seq' | 'kind'>[]> {
+    const { seq: lastSeq, at: lastAt } = recordedEntries.at(-1)!;
+    await page.evaluate(({ lastSeq, lastAt, kinds, count }) => {
+      for (let from = 1; from <= count; from += 5000) {
+        const entries = Array.from({ length: 5000 }, (_, i) => {
+          const n = from + i;
+          return { seq: lastSeq + n, at: lastAt + n * 1000, kind: kinds[n % 5], size: 29 + (n % 40), acked: n < count - 10, text: `#${lastSeq + n} @${lastAt + n * 1000} synthetic ${n}` };
+        });
+        window.dispatchEvent(new MessageEvent('message', { data: { type: 'event', event: 'lockstep/entries', body: { entries } } }));
+      }
+    }, { lastSeq, lastAt, kinds: ENTRY_KINDS, count: SYNTHETIC });
+    await settle(page);
+    return [...recordedEntries, ...Array.from({ length: SYNTHETIC }, (_, i) => ({ seq: lastSeq + i + 1, kind: ENTRY_KINDS[(i + 1) % 5] }))];
+  }
+
   it('loads under its CSP, which blocks inline scripts, and says it is ready', async () => {
     const page = await openPanel('dark');
     const meta = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
@@ -276,28 +323,14 @@ describe('logging-channel panel (webview in headless Chromium)', function () {
   it('keeps a 100 000-entry log virtualized: few rows in the DOM, every entry reachable', async () => {
     const page = await openPanel('dark');
     await send(page, messages);
-    const base = recordedEntries.length;
-    const total = base + 100_000;
-    // Synthesized in the page (sending 100 000 entries through the test driver would only be slower).
-    const lastSeq = recordedEntries.at(-1)!.seq;
-    const lastAt = recordedEntries.at(-1)!.at;
-    await page.evaluate(({ lastSeq, lastAt }) => {
-      const kinds = ['input', 'nondet', 'epoch', 'output', 'control'] as const;
-      for (let batch = 0; batch < 20; batch++) {
-        const entries = Array.from({ length: 5000 }, (_, i) => {
-          const n = batch * 5000 + i + 1;
-          return { seq: lastSeq + n, at: lastAt + n * 1000, kind: kinds[n % 5], size: 29 + (n % 40), acked: n < 99_990, text: `#${lastSeq + n} @${lastAt + n * 1000} synthetic ${n}` };
-        });
-        window.dispatchEvent(new MessageEvent('message', { data: { type: 'event', event: 'lockstep/entries', body: { entries } } }));
-      }
-    }, { lastSeq, lastAt });
-    await settle(page);
+    const all = await addSyntheticEntries(page);
+    const total = all.length;
     assert.equal(await page.locator('#entries').getAttribute('aria-rowcount'), String(total + 1));
     assert.equal(await page.locator('.entries-section .badge').textContent(), total.toLocaleString('en-US'));
     let rows = await rowCount(page, 'entries');
     assert.ok(rows < 80, `${rows} rows in the DOM for ${total} entries`);
     assert.ok(await rowVisible(page, 'entries', total - 1), 'the last entry is in view (following)');
-    assert.equal(await page.locator(`#entries-row-${total - 1} .col-seq`).textContent(), `#${lastSeq + 100_000}`);
+    assert.equal(await page.locator(`#entries-row-${total - 1} .col-seq`).textContent(), `#${all[total - 1].seq}`);
     // Scroll to the top, the middle and back to the end with the scrollbar.
     const scrollTo = async (fraction: number) => {
       await page.locator('#entries .grid-viewport').evaluate((v, f) => { v.scrollTop = f * (v.scrollHeight - v.clientHeight); }, fraction);
@@ -326,6 +359,122 @@ describe('logging-channel panel (webview in headless Chromium)', function () {
     await settle(page);
     assert.ok(await rowVisible(page, 'entries', 0));
     assert.equal(await page.locator('#entries').getAttribute('aria-activedescendant'), 'entries-row-0');
+  });
+
+  it('fits counts up to 2^53 in the table columns and counters without clipping', async () => {
+    const page = await openPanel('dark');
+    await send(page, messages);
+    const big = 2 ** 53 - 1; // 9,007,199,254,740,991: 16 digits
+    const seq = 4_503_599_627_370_496; // 2^52, 16 digits
+    await send(page, [
+      { type: 'event', event: 'lockstep/entries', body: { entries: [{ seq, at: big, kind: 'output', size: 60, acked: false, text: `#${seq} @${big} output serial 3 "ok\\n"` }] } },
+      { type: 'event', event: 'lockstep/output', body: { seq, at: big, text: 'ok\n', state: 'held', time: 9000 } },
+      { type: 'event', event: 'lockstep/channel', body: { time: 9000, hosts: [{ id: 'host-2', role: 'primary', generation: 2, instructions: big }, { id: 'host-3', role: 'backup', generation: 2, instructions: big - 1 }], lag: 1, entriesLogged: seq, entriesAcked: seq - 1, ackedSeq: seq - 1, bytesSent: 1e12, outputsHeld: 1, outputsReleased: 0 } },
+    ]);
+    const row = `#entries-row-${recordedEntries.length}`;
+    assert.equal(await page.locator(`${row} .col-at`).textContent(), big.toLocaleString('en-US'));
+    const cells = [page.locator(`${row} .col-at`), page.locator(`${row} .col-seq`), page.locator('#outputs .col-seq', { hasText: `#${seq}` }), page.locator('.host-instr'), page.locator('.figure-value')];
+    for (const cell of cells) {
+      const sizes = await cell.evaluateAll((cs) => cs.map((c) => {
+        // scrollWidth misses text that overflows to the left (right-aligned): the text's own box does not.
+        const range = document.createRange();
+        range.selectNodeContents(c);
+        const [text, box] = [range.getBoundingClientRect(), c.getBoundingClientRect()];
+        return { text: c.textContent, scroll: c.scrollWidth, client: c.clientWidth, inside: text.left >= box.left - 0.5 && text.right <= box.right + 0.5 };
+      }));
+      assert.ok(sizes.length > 0, String(cell));
+      for (const { text, scroll, client, inside } of sizes) assert.ok(scroll <= client && inside, `"${text}": scrollWidth ${scroll}, clientWidth ${client}${inside ? '' : ', text outside the cell'}`);
+    }
+    await page.screenshot({ path: join(ARTIFACTS, 'panel-large-counts.png') });
+  });
+
+  it('filters the entries by kind, from the keyboard, and still scrolls 100 000 of them', async () => {
+    const page = await openPanel('dark');
+    await send(page, messages);
+    const all = await addSyntheticEntries(page);
+    const filter = page.getByRole('toolbar', { name: 'Entry kinds shown' });
+    const toggles = filter.getByRole('button');
+    assert.deepEqual(await toggles.allTextContents(), [...ENTRY_KINDS]);
+    const pressed = () => toggles.evaluateAll((bs) => bs.map((b) => b.getAttribute('aria-pressed')));
+    assert.deepEqual(await pressed(), ['true', 'true', 'true', 'true', 'true']);
+    // Each toggle has its kind's codicon in the theme's colour for the kind: epoch's is charts.green.
+    assert.equal(await page.locator('#show-epoch .codicon-milestone').evaluate((i) => getComputedStyle(i).color), 'rgb(137, 209, 133)');
+    const focused = () => page.evaluate(() => document.activeElement?.id ?? '');
+
+    // One tab stop after the slow-down field: the toolbar; arrows move in it, Space and Enter toggle.
+    await page.locator('#slow-ms').focus();
+    for (let i = 0; i < 6 && !(await focused()).startsWith('show-'); i++) await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'show-input');
+    assert.deepEqual(await toggles.evaluateAll((bs) => bs.map((b) => (b as HTMLElement).tabIndex)), [0, -1, -1, -1, -1]);
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await focused(), 'show-nondet');
+    await page.keyboard.press('Space');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await focused(), 'show-output');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('End');
+    assert.equal(await focused(), 'show-control');
+    await page.keyboard.press('Space');
+    await page.keyboard.press('Home');
+    assert.equal(await focused(), 'show-input');
+    await settle(page);
+    assert.deepEqual(await pressed(), ['true', 'false', 'true', 'false', 'false']);
+
+    // Only inputs and epochs now: every row in the DOM, at the top, the middle and the end.
+    const shown = all.filter((e) => e.kind === 'input' || e.kind === 'epoch');
+    assert.ok(shown.length > 40_000 && shown.length < all.length, `${shown.length} shown`);
+    assert.equal(await page.locator('#entries').getAttribute('aria-rowcount'), String(shown.length + 1));
+    assert.equal(await page.locator('.entries-section .badge').textContent(), `${shown.length.toLocaleString('en-US')} of ${all.length.toLocaleString('en-US')}`);
+    const rowsInView = async (fraction: number) => {
+      await page.locator('#entries .grid-viewport').evaluate((v, f) => { v.scrollTop = f * (v.scrollHeight - v.clientHeight); }, fraction);
+      await settle(page);
+      return page.locator('#entries .grid-spacer [role=row]').evaluateAll((rs) => rs.map((r) => ({
+        index: Number((r as HTMLElement).dataset.index),
+        seq: r.querySelector('.col-seq')!.textContent,
+        kind: r.querySelector('.col-kind')!.textContent,
+      })));
+    };
+    for (const [fraction, expected] of [[0, 0], [0.5, Math.round(shown.length / 2)], [1, shown.length - 1]]) {
+      const rows = await rowsInView(fraction);
+      assert.ok(rows.length > 5 && rows.length < 80, `${rows.length} rows in the DOM`);
+      for (const row of rows) assert.deepEqual(row, { index: row.index, seq: `#${shown[row.index].seq}`, kind: shown[row.index].kind }, `row ${row.index} at ${fraction}`);
+      assert.ok(rows.some((r) => Math.abs(r.index - expected) < 60), `rows ${rows[0].index}..${rows.at(-1)!.index} around ${expected}`);
+    }
+    assert.ok(await rowVisible(page, 'entries', shown.length - 1));
+
+    // The active row keeps its entry when another kind is shown again.
+    await page.keyboard.press('Tab'); // the follow button
+    await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'entries');
+    await page.keyboard.press('Home');
+    for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowDown');
+    await settle(page);
+    const activeSeq = () => page.evaluate(() => {
+      const id = document.getElementById('entries')!.getAttribute('aria-activedescendant');
+      return id ? document.getElementById(id)!.querySelector('.col-seq')!.textContent : null;
+    });
+    assert.equal(await activeSeq(), `#${shown[3].seq}`);
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Shift+Tab');
+    assert.equal(await focused(), 'show-input', 'back on the toggle last focused');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('Space');
+    await settle(page);
+    assert.equal(await page.locator('#entries').getAttribute('aria-rowcount'), String(all.filter((e) => e.kind !== 'output' && e.kind !== 'control').length + 1));
+    assert.equal(await activeSeq(), `#${shown[3].seq}`);
+    await page.screenshot({ path: join(ARTIFACTS, 'panel-filtered-dark.png') });
+
+    // With every kind hidden the table says so; with every kind shown it is whole again.
+    for (const kind of ['input', 'nondet', 'epoch']) await page.locator(`#show-${kind}`).click();
+    await settle(page);
+    assert.equal(await page.locator('#entries').getAttribute('aria-rowcount'), '1');
+    assert.equal(await page.locator('#entries .grid-empty').textContent(), 'No entries of the kinds shown.');
+    for (const kind of ENTRY_KINDS) await page.locator(`#show-${kind}`).click();
+    await settle(page);
+    assert.deepEqual(await pressed(), ['true', 'true', 'true', 'true', 'true']);
+    assert.equal(await page.locator('#entries').getAttribute('aria-rowcount'), String(all.length + 1));
+    assert.equal(await page.locator('.entries-section .badge').textContent(), all.length.toLocaleString('en-US'));
   });
 
   it('posts the right message for every control', async () => {

@@ -4,9 +4,11 @@ const grouped = new Intl.NumberFormat('en-US');
 
 export const count = (n: number) => grouped.format(Math.round(n));
 
-/** Compact counts for chart axes: 1.2M, 340k. */
+/** Compact counts for chart axes: 1.2M, 340k; at most five characters up to 2^53 (9.01P). */
 export function compact(n: number): string {
   const abs = Math.abs(n);
+  if (abs >= 1e15) return `${trim(n / 1e15)}P`;
+  if (abs >= 1e12) return `${trim(n / 1e12)}T`;
   if (abs >= 1e9) return `${trim(n / 1e9)}G`;
   if (abs >= 1e6) return `${trim(n / 1e6)}M`;
   if (abs >= 1e3) return `${trim(n / 1e3)}k`;

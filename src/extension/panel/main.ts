@@ -2,10 +2,11 @@
 // extension ({ type: 'event', event, body }, see PanelInboundMessage), keeps them in a PanelModel,
 // and renders at most once per animation frame however fast events come. Controls post
 // PanelMessages back. No `vscode` import: this runs in the webview's page.
-import type { FaultRequestKind, HostView, PanelInboundMessage, PanelMessage } from '../../adapter/protocol';
+import { ENTRY_KINDS, type FaultRequestKind, type HostView, type PanelInboundMessage, type PanelMessage } from '../../adapter/protocol';
 import { Marker, TimeChart } from './charts';
 import * as fmt from './format';
 import { EntryRow, OutputRow, PanelModel, TimelineItem } from './model';
+import { rovingToolbar } from './toolbar';
 import { VirtualGrid, el, icon } from './virtualgrid';
 
 const vscode = acquireVsCodeApi();
@@ -60,31 +61,7 @@ const buttons = controls.map((control) => {
   return button;
 });
 toolbar.append(...buttons);
-// A toolbar is one tab stop; arrow keys move within it (WAI-ARIA toolbar pattern).
-let toolbarFocus = 0;
-toolbar.addEventListener('keydown', (event) => {
-  const enabled = buttons.filter((b) => !b.disabled);
-  const at = enabled.indexOf(document.activeElement as HTMLButtonElement);
-  if (at < 0) return;
-  const step = { ArrowRight: 1, ArrowLeft: -1, Home: -Infinity, End: Infinity }[event.key];
-  if (step === undefined) return;
-  event.preventDefault();
-  const next = step === -Infinity ? 0 : step === Infinity ? enabled.length - 1 : (at + step + enabled.length) % enabled.length;
-  toolbarFocus = buttons.indexOf(enabled[next]);
-  updateRovingTabIndex();
-  enabled[next].focus();
-});
-toolbar.addEventListener('focusin', (event) => {
-  const index = buttons.indexOf(event.target as HTMLButtonElement);
-  if (index >= 0) {
-    toolbarFocus = index;
-    updateRovingTabIndex();
-  }
-});
-function updateRovingTabIndex(): void {
-  if (buttons[toolbarFocus]?.disabled) toolbarFocus = Math.max(0, buttons.findIndex((b) => !b.disabled));
-  buttons.forEach((b, i) => { b.tabIndex = i === toolbarFocus ? 0 : -1; });
-}
+const updateToolbar = rovingToolbar(toolbar, buttons);
 
 const slowLabel = el('label', 'slow-label');
 slowInput.type = 'number';
@@ -164,7 +141,7 @@ const entriesGrid = new VirtualGrid<EntryRow>({
   id: 'entries',
   label: 'Log entries',
   emptyText: 'No log entries yet.',
-  row: (i) => model.entries[i],
+  row: (i) => model.entries[model.entryAt(i)],
   rowClass: (e) => `kind-${e.kind} state-${e.state}`,
   rowLabel: (e) => `Entry ${e.seq} at instruction ${fmt.count(e.at)}, ${e.kind}, ${e.size} bytes, ${ACK_TEXT[e.state][1]}`,
   onActivate: (e) => post({ type: 'goToInstruction', instruction: e.at }),
@@ -192,7 +169,40 @@ followButton.append(icon('pinned'));
 followButton.addEventListener('click', () => entriesGrid.follow(!entriesGrid.isFollowing));
 entriesGrid.onFollow((on) => followButton.setAttribute('aria-pressed', String(on)));
 followButton.setAttribute('aria-pressed', 'true');
-entriesHead.append(entriesTitle, entriesCount, entriesNote, el('span', 'spacer'), followButton);
+
+// Which kinds of entry the table shows: toggle buttons, all pressed at first.
+const KIND_FILTER: Record<EntryRow['kind'], { icon: string; describe: string }> = {
+  input: { icon: 'sign-in', describe: 'Inputs: what clients sent the guest' },
+  nondet: { icon: 'symbol-numeric', describe: 'Nondeterministic values: clock and RTC readings, random numbers' },
+  epoch: { icon: 'milestone', describe: 'Epochs: the state hashes the backup compares' },
+  output: { icon: 'sign-out', describe: 'Output markers: what the Output Rule holds until acknowledged' },
+  control: { icon: 'gear', describe: 'Control: session events both sides apply at the same instruction' },
+};
+const kindFilter = el('div', 'kind-filter');
+kindFilter.setAttribute('role', 'toolbar');
+kindFilter.setAttribute('aria-label', 'Entry kinds shown');
+const kindButtons = ENTRY_KINDS.map((kind) => {
+  const button = el('button', `kind-toggle kind-${kind}`);
+  button.type = 'button';
+  button.id = `show-${kind}`;
+  button.title = `${KIND_FILTER[kind].describe}. Shown when pressed.`;
+  button.setAttribute('aria-pressed', 'true');
+  button.append(icon(KIND_FILTER[kind].icon), el('span', '', KIND_LABEL[kind]));
+  button.addEventListener('click', () => {
+    const on = !model.shownKinds.has(kind);
+    button.setAttribute('aria-pressed', String(on));
+    // The active row stays on its entry, or the next one shown, unless the table follows new ones.
+    const active = entriesGrid.activeIndex >= 0 ? model.entryAt(entriesGrid.activeIndex) : -1;
+    model.showKind(kind, on);
+    renderEntries();
+    if (active >= 0 && !entriesGrid.isFollowing) entriesGrid.setActive(model.rowOf(active));
+  });
+  return button;
+});
+kindFilter.append(...kindButtons);
+rovingToolbar(kindFilter, kindButtons);
+
+entriesHead.append(entriesTitle, entriesCount, entriesNote, el('span', 'spacer'), kindFilter, followButton);
 entriesSection.append(entriesHead, entriesGrid.element);
 
 // Outputs held by the Output Rule.
@@ -253,20 +263,32 @@ function render(): void {
   frame = 0;
   const dirty = model.takeDirty();
   if (dirty.session || dirty.channel) renderStatus();
-  if (dirty.entries) {
-    entriesGrid.update(model.entries.length);
-    const hidden = model.droppedEntries + model.skippedEntries;
-    entriesCount.textContent = fmt.count(model.entries.length + hidden);
-    entriesNote.textContent = hidden ? `${fmt.count(hidden)} not shown` : '';
-    entriesNote.title = hidden ? `${fmt.count(model.skippedEntries)} left out of the adapter's events (it sends at most so many at a time), ${fmt.count(model.droppedEntries)} older ones let go of to bound memory` : '';
-  }
+  if (dirty.entries) renderEntries();
   if (dirty.outputs) {
     outputsGrid.update(model.outputs.length);
     outputsCount.textContent = fmt.count(model.outputs.length);
   }
+  if (dirty.entries || dirty.outputs) fitCountColumns();
   if (dirty.channel || dirty.timeline || dirty.divergence) renderCharts();
   if (dirty.timeline) renderTimeline();
   if (dirty.divergence) renderBanner();
+}
+
+function renderEntries(): void {
+  const rows = model.rowCount;
+  entriesGrid.update(rows);
+  entriesGrid.emptyText = model.entries.length ? 'No entries of the kinds shown.' : 'No log entries yet.';
+  const hidden = model.droppedEntries + model.skippedEntries;
+  const total = fmt.count(model.entries.length + hidden);
+  entriesCount.textContent = rows === model.entries.length ? total : `${fmt.count(rows)} of ${total}`;
+  entriesNote.textContent = hidden ? `${fmt.count(hidden)} not shown` : '';
+  entriesNote.title = hidden ? `${fmt.count(model.skippedEntries)} left out of the adapter's events (it sends at most so many at a time), ${fmt.count(model.droppedEntries)} older ones let go of to bound memory` : '';
+}
+
+/** Count columns as wide as the largest seq and instruction count so far (panel.css: in characters). */
+function fitCountColumns(): void {
+  root.style.setProperty('--seq-chars', String(`#${model.widest.seq}`.length));
+  root.style.setProperty('--at-chars', String(fmt.count(model.widest.at).length));
 }
 
 function renderStatus(): void {
@@ -276,7 +298,7 @@ function renderStatus(): void {
   sessionClock.textContent = channel ? fmt.sessionTime(channel.time) : '';
   root.classList.toggle('live', model.live);
   controls.forEach((control, i) => { buttons[i].disabled = !control.enabled(); });
-  updateRovingTabIndex();
+  updateToolbar();
   slowInput.disabled = buttons[controls.findIndex((c) => c.id === 'slow-backup')].disabled;
   hostList.replaceChildren(...(channel?.hosts ?? []).map((h) => {
     const item = el('li', `host role-${h.role}`);

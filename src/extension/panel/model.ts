@@ -2,8 +2,9 @@
 // here: main.ts renders it. Log seqs continue across failovers, but what the old primary logged
 // past the new primary's last applied entry is gone, and the new primary logs other entries under
 // the same seqs; so every row remembers the generation it arrived in.
-import type {
-  ChannelEventBody, DivergenceEventBody, EntryView, FailoverEventBody, HostView, OutputEventBody, PanelInboundMessage,
+import {
+  ENTRY_KINDS, type ChannelEventBody, type DivergenceEventBody, type EntryView, type FailoverEventBody, type HostView, type OutputEventBody,
+  type PanelInboundMessage,
 } from '../../adapter/protocol';
 
 export type AckState = 'acked' | 'pending' | 'lost';
@@ -81,10 +82,16 @@ export class PanelModel {
   /** A session is running: the controls may act on it. */
   live = false;
   generation = 1;
+  /** The largest seq and instruction count so far: the table's count columns fit them. */
+  widest = { seq: 0, at: 0 };
+  /** The kinds of entry the table shows. */
+  readonly shownKinds = new Set(ENTRY_KINDS);
   dirty: Dirty = { entries: true, outputs: true, channel: true, timeline: true, divergence: true, session: true };
 
   /** Entries before this index have their final ack state. */
   private pendingFrom = 0;
+  /** With a kind hidden: the indices in `entries` of the table's rows, in order (else all entries are rows). */
+  private rows: number[] | undefined;
   private outputIndex = new Map<number, OutputRow>();
   private roles = new Map<string, HostView['role']>();
   private lastBytes: { time: number; bytes: number } | undefined;
@@ -123,6 +130,45 @@ export class PanelModel {
     return this.channel?.hosts.find((h) => h.role === role);
   }
 
+  /** Rows in the entries table: the entries of the kinds shown. */
+  get rowCount(): number {
+    return this.rows?.length ?? this.entries.length;
+  }
+
+  /** The index in `entries` of table row `row`. */
+  entryAt(row: number): number {
+    return this.rows ? this.rows[row] : row;
+  }
+
+  /** The table row of entry `index`, or of the first one shown after it (rowCount if none is). */
+  rowOf(index: number): number {
+    if (!this.rows) return index;
+    let [low, high] = [0, this.rows.length];
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.rows[mid] < index) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+
+  /** Shows or hides one kind of entry in the table. */
+  showKind(kind: EntryView['kind'], shown: boolean): void {
+    if (shown) this.shownKinds.add(kind);
+    else this.shownKinds.delete(kind);
+    this.filterRows();
+    this.dirty.entries = true;
+  }
+
+  private filterRows(): void {
+    if (this.shownKinds.size === ENTRY_KINDS.length) {
+      this.rows = undefined;
+      return;
+    }
+    this.rows = [];
+    for (let i = 0; i < this.entries.length; i++) if (this.shownKinds.has(this.entries[i].kind)) this.rows.push(i);
+  }
+
   /** A fault the user asked for, on the timeline next to what it caused. */
   noteRequest(text: string): void {
     this.note({ time: this.now, kind: 'fault', text });
@@ -145,6 +191,8 @@ export class PanelModel {
     this.channel = undefined;
     this.series = emptySeries();
     this.generation = 1;
+    this.widest = { seq: 0, at: 0 };
+    this.filterRows();
     this.pendingFrom = 0;
     this.outputIndex.clear();
     this.roles.clear();
@@ -162,7 +210,10 @@ export class PanelModel {
 
   private onEntries(views: EntryView[]): void {
     for (const v of views) {
+      if (this.rows && this.shownKinds.has(v.kind)) this.rows.push(this.entries.length);
       this.entries.push({ seq: v.seq, at: v.at, kind: v.kind, size: v.size, text: v.text, generation: this.generation, state: v.acked ? 'acked' : 'pending' });
+      this.widest.seq = Math.max(this.widest.seq, v.seq);
+      this.widest.at = Math.max(this.widest.at, v.at);
     }
     if (this.entries.length > MAX_ENTRIES) {
       // Drop a tenth at once: splicing a million-element array on every batch would cost more.
@@ -170,6 +221,7 @@ export class PanelModel {
       this.entries.splice(0, drop);
       this.droppedEntries += drop;
       this.pendingFrom = Math.max(0, this.pendingFrom - drop);
+      this.filterRows();
     }
     if (this.channel) this.acknowledge(this.channel.ackedSeq ?? this.channel.entriesAcked);
     this.dirty.entries = true;
@@ -236,6 +288,7 @@ export class PanelModel {
   private onOutput(body: OutputEventBody): void {
     const time = body.time ?? this.now;
     const existing = this.outputIndex.get(body.seq);
+    this.widest.seq = Math.max(this.widest.seq, body.seq);
     if (body.state === 'held' || !existing || existing.generation !== this.generation) {
       const row: OutputRow = { seq: body.seq, at: body.at, text: body.text, generation: this.generation, state: body.state, heldAt: body.state === 'held' ? time : undefined };
       if (body.state === 'released') Object.assign(row, { releasedAt: time, heldMs: body.heldMs });

@@ -112,6 +112,11 @@ export class VirtualGrid<T> {
     return this.following;
   }
 
+  /** What the grid says when it has no rows. */
+  set emptyText(text: string) {
+    this.empty.textContent = text;
+  }
+
   onFollow(listener: (following: boolean) => void): void {
     this.onFollowChange = listener;
   }
