@@ -76,8 +76,17 @@ export class FtRuntime extends Runtime {
 
   // ---- faults and failover ----
 
-  /** Kills the primary and resolves with the host that went live in its place. */
+  /**
+   * Kills the primary and resolves with the host that went live in its place. Refused while no backup
+   * is attached: killing the primary then would lose the guest, not fail it over.
+   */
   async failover(): Promise<string> {
+    if (!this.cluster.backupAttached) {
+      const backup = this.cluster.hostIn('backup')?.id;
+      throw new Error(backup
+        ? `${backup} is not attached yet (it is cloned from the primary at the primary's next epoch boundary, which a stopped primary does not reach): continue first, then fail over`
+        : 'there is no backup to fail over to');
+    }
     const failedOver = new Promise<Failover>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no host went live within ${FAILOVER_WAIT_MS} ms`)), FAILOVER_WAIT_MS);
       this.cluster.once('failover', (failover) => { clearTimeout(timer); resolve(failover); });

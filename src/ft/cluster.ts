@@ -111,6 +111,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private nextHost = 1;
   private nextAgent = 0;
   private stopping = false;
+  /** The live primary has a backup attached (reported by the primary; lost on a failover). */
+  backupAttached = false;
   private timers: NodeJS.Timeout[] = [];
   service!: ServiceAddress;
 
@@ -207,7 +209,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       case 'ready': handle.channelPort = report.channelPort; return;
       case 'role': return this.onNewGeneration(handle, report);
       case 'halted': return this.noteRole(handle, 'halted', handle.generation, report.reason);
-      case 'backup-attached': this.emit('backup-attached', handle.id, report.cloned); return;
+      case 'backup-attached':
+        this.backupAttached = true;
+        this.emit('backup-attached', handle.id, report.cloned);
+        return;
+      case 'backup-lost': this.backupAttached = false; return;
       case 'divergence': this.divergences.push(report.divergence); this.emit('divergence', report.divergence); return;
       case 'guest-ended': this.emit('guest-ended', handle.id); return;
       case 'stats': handle.stats = report.stats; return;
@@ -221,6 +227,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     handle.channelPort = report.channelPort;
     this.noteRole(handle, report.role, report.generation, report.reason);
     const failover = { generation: report.generation, newPrimary: handle.id, atMs: Math.round(this.elapsedMs), reason: report.reason, lastSeq: report.lastSeq };
+    this.backupAttached = false;
     this.failovers.push(failover);
     this.emit('failover', failover);
     if (this.options.restoreRedundancy !== false && !this.stopping && report.channelPort) {

@@ -289,6 +289,14 @@ describe('debug adapter (DAP, real hosts)', function () {
       const here = await adapter.instructions(2);
       assert.equal(await adapter.runTo(2, here - 1000), here - 1000);
     });
+
+    it('refuses a second failover while the new backup is not attached, and keeps the primary', async () => {
+      // Stopped, the new primary reaches no epoch boundary, so host-3 cannot be cloned yet.
+      await assert.rejects(adapter.dc.customRequest('lockstep/failover', {}), /host-3 is not attached yet .*continue first/);
+      const threads = await adapter.threads();
+      assert.equal(threads[2], 'primary (host-2, generation 2)');
+      assert.equal((adapter.events.get('lockstep/failover') ?? []).length, 1, 'no second failover');
+    });
   });
 
   describe('recording and replaying a log file', () => {
