@@ -37,24 +37,29 @@ async function waitFor(condition: () => Promise<boolean>, what: string, timeoutM
 }
 
 /**
- * Runs a command from the palette. The palette lists the commands known when it opened (an
- * extension's are known once the workbench has read its manifest), so it is opened again until the
- * command is there.
+ * Opens a quick input with `shortcut`, types `query` and picks the first row that shows `listed`. The
+ * quick input is opened again until that row is there: the palette lists the commands known when it
+ * opened (an extension's are known once the workbench has read its manifest), and Quick Open closes
+ * when something else takes the focus (a webview, a terminal closing).
  */
-async function runCommand(page: Page, title: string): Promise<void> {
+async function pick(page: Page, shortcut: string, query: string, listed: string, missing: string): Promise<void> {
   const input = page.locator('.quick-input-widget input');
-  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: listed }).first();
   const deadline = Date.now() + UI_TIMEOUT;
   for (;;) {
     await page.keyboard.press('Escape');
-    await page.keyboard.press('F1');
+    await page.keyboard.press(shortcut);
     await input.waitFor({ timeout: UI_TIMEOUT });
-    await input.fill(`>${title}`);
-    const listed = await row.waitFor({ timeout: 5000 }).then(() => true, () => false);
-    if (listed) break;
-    if (Date.now() > deadline) throw new Error(`the command palette does not list "${title}"`);
+    await input.fill(query);
+    if (await row.waitFor({ timeout: 5000 }).then(() => true, () => false)) break;
+    if (Date.now() > deadline) throw new Error(missing);
   }
   await page.keyboard.press('Enter');
+}
+
+/** Runs a command from the palette. */
+function runCommand(page: Page, title: string): Promise<void> {
+  return pick(page, 'F1', `>${title}`, title, `the command palette does not list "${title}"`);
 }
 
 /**
@@ -83,20 +88,8 @@ function recordLogs(workspace: string): void {
 }
 
 /** Opens a workspace file by name with Quick Open, as a user would. */
-async function quickOpen(page: Page, name: string): Promise<void> {
-  const input = page.locator('.quick-input-widget input');
-  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first();
-  const deadline = Date.now() + UI_TIMEOUT;
-  // Quick Open closes when something else takes the focus (a webview, a terminal closing): again, then.
-  for (;;) {
-    await page.keyboard.press('Escape');
-    await page.keyboard.press('Control+P');
-    await input.waitFor({ timeout: UI_TIMEOUT });
-    await input.fill(name);
-    if (await row.waitFor({ timeout: 5000 }).then(() => true, () => false)) break;
-    if (Date.now() > deadline) throw new Error(`Quick Open does not find ${name}`);
-  }
-  await page.keyboard.press('Enter');
+function quickOpen(page: Page, name: string): Promise<void> {
+  return pick(page, 'Control+P', name, name, `Quick Open does not find ${name}`);
 }
 
 /** The text of the active editor's visible lines. */

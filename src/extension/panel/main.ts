@@ -154,11 +154,18 @@ const entriesGrid = new VirtualGrid<EntryRow>({
     { title: 'Entry', className: 'col-text', render: (c, e) => { c.textContent = e.text.replace(/^#\d+ @\d+ /, ''); c.title = e.text; } },
   ],
 });
-const entriesSection = el('section', 'entries-section');
-entriesSection.setAttribute('aria-labelledby', 'entries-title');
-const entriesHead = el('div', 'section-head');
-const entriesTitle = el('h2', 'section-title', 'Log entries');
-entriesTitle.id = 'entries-title';
+/** A section named by its heading (for screen readers): the section and its head row, title first. */
+function titledSection(name: string, title: string): { section: HTMLElement; head: HTMLElement } {
+  const section = el('section', `${name}-section`);
+  section.setAttribute('aria-labelledby', `${name}-title`);
+  const heading = el('h2', 'section-title', title);
+  heading.id = `${name}-title`;
+  const head = el('div', 'section-head');
+  head.append(heading);
+  return { section, head };
+}
+
+const { section: entriesSection, head: entriesHead } = titledSection('entries', 'Log entries');
 const entriesCount = el('span', 'badge', '0');
 const entriesNote = el('span', 'section-note');
 const followButton = el('button', 'icon-button follow');
@@ -202,7 +209,7 @@ const kindButtons = ENTRY_KINDS.map((kind) => {
 kindFilter.append(...kindButtons);
 rovingToolbar(kindFilter, kindButtons);
 
-entriesHead.append(entriesTitle, entriesCount, entriesNote, el('span', 'spacer'), kindFilter, followButton);
+entriesHead.append(entriesCount, entriesNote, el('span', 'spacer'), kindFilter, followButton);
 entriesSection.append(entriesHead, entriesGrid.element);
 
 // Outputs held by the Output Rule.
@@ -222,25 +229,16 @@ const outputsGrid = new VirtualGrid<OutputRow>({
     { title: 'Output', className: 'col-text', render: (c, o) => { c.textContent = o.text; c.title = o.text; } },
   ],
 });
-const outputsSection = el('section', 'outputs-section');
-outputsSection.setAttribute('aria-labelledby', 'outputs-title');
-const outputsHead = el('div', 'section-head');
-const outputsTitle = el('h2', 'section-title', 'Output Rule');
-outputsTitle.id = 'outputs-title';
+const { section: outputsSection, head: outputsHead } = titledSection('outputs', 'Output Rule');
 const outputsCount = el('span', 'badge', '0');
-outputsHead.append(outputsTitle, outputsCount);
+outputsHead.append(outputsCount);
 outputsSection.append(outputsHead, outputsGrid.element);
 
 // Timeline.
-const timelineSection = el('section', 'timeline-section');
-timelineSection.setAttribute('aria-labelledby', 'timeline-title');
-const timelineTitle = el('h2', 'section-title', 'Timeline');
-timelineTitle.id = 'timeline-title';
+const { section: timelineSection, head: timelineHead } = titledSection('timeline', 'Timeline');
 const timelineList = el('ol', 'timeline');
 timelineList.setAttribute('aria-label', 'Timeline');
 timelineList.tabIndex = 0;
-const timelineHead = el('div', 'section-head');
-timelineHead.append(timelineTitle);
 timelineSection.append(timelineHead, timelineList);
 
 const side = el('div', 'side');
