@@ -1,9 +1,10 @@
 // The backup (VM-FT §2): replays the primary's log in lockstep. It applies each entry at exactly the
 // recorded instruction count, never runs past what the primary is known to have logged, drops its
-// own outputs, acknowledges entries as they arrive, compares epoch hashes (a mismatch is a
-// divergence), and when the primary goes silent it applies everything it received, claims the
-// arbiter and goes live.
-import { Channel, connectChannel } from './channel';
+// own outputs, compares epoch hashes (a mismatch is a divergence), and when the primary goes silent
+// it applies everything it received, claims the arbiter and goes live. Its ack thread (ackthread.ts)
+// acknowledges entries as they arrive, whatever the replay is doing.
+import { AckThread } from './ackthread';
+import type { LogChannel } from './channel';
 import { Detector } from './detector';
 import { differingPages } from './hash';
 import { HostContext } from './hostcontext';
@@ -18,7 +19,6 @@ import { Wakeup } from './wakeup';
 const BATCH_INSTRUCTIONS = 250_000;
 const RECONNECT_MS = 50;
 const KEPT_EPOCHS = 16;
-const KEPT_TURNAROUNDS = 1000;
 
 export class Backup {
   machine: Machine | undefined;
@@ -30,7 +30,8 @@ export class Backup {
    * never starts a step at or past it.
    */
   private progress = 0;
-  private channel: Channel | undefined;
+  private channel: LogChannel | undefined;
+  private ackThread: AckThread | undefined;
   private readonly detector: Detector;
   private readonly primaryEpochs = new Map<number, { at: number; hash: string }>();
   private readonly ownEpochs = new Map<number, Epoch>();
@@ -38,12 +39,8 @@ export class Backup {
   private checkpoint: Uint8Array[] | undefined;
   private running = true;
   private goingLive = false;
-  private resendAsked = false;
-  private ackScheduled = false;
-  /** When each output entry not yet acknowledged arrived (performance.now()). */
-  private outputsArrived: number[] = [];
-  /** The latest outputs' turnarounds, arrival to ack sent (ms): the backup's share of the Output Rule delay. */
-  readonly ackTurnaroundsMs: number[] = [];
+  /** When the backup asked for a resend not yet answered (performance.now()). */
+  private resendAskedAt: number | undefined;
   private readonly wakeup = new Wakeup();
   private slowMs = 0;
   duplicatesDropped = 0;
@@ -73,8 +70,14 @@ export class Backup {
     return [...this.divergences.values()];
   }
 
+  /** The latest outputs' turnarounds, arrival to ack sent (ms): the backup's share of the Output Rule delay. */
+  get ackTurnaroundsMs(): readonly number[] {
+    return this.ackThread?.turnaroundsMs ?? [];
+  }
+
   /** Boots the machine first (unless it is to be cloned): that takes a while, and no log is waiting yet. */
   async start(): Promise<void> {
+    this.ackThread = new AckThread((error) => this.host.halt(`the ack thread failed: ${error.stack ?? error.message}`));
     if (!this.host.config.clone) this.setMachine(await Machine.create(this.machineOptions()));
     await this.connect();
     this.detector.start();
@@ -85,7 +88,7 @@ export class Backup {
     const { primary, secret } = this.host.config;
     while (this.running && !this.goingLive) {
       try {
-        const channel = await connectChannel({ host: primary!.host, port: primary!.port, secret, role: 'backup', expectPeerRole: 'primary' });
+        const channel = await this.ackThread!.connect({ host: primary!.host, port: primary!.port, secret, role: 'backup', expectPeerRole: 'primary' });
         this.attach(channel);
         return;
       } catch (error) {
@@ -95,7 +98,7 @@ export class Backup {
     }
   }
 
-  private attach(channel: Channel): void {
+  private attach(channel: LogChannel): void {
     this.channel = channel;
     this.host.configureChannel(channel);
     channel.on('message', (frame) => this.receive(frame));
@@ -104,7 +107,7 @@ export class Backup {
       if (this.running && !this.goingLive) void this.connect();
     });
     const wantsClone = this.host.config.clone && !this.machine && !this.checkpoint;
-    this.resendAsked = true;
+    this.resendAskedAt = performance.now();
     channel.send({ kind: 'resend-from', seq: wantsClone ? 0 : this.expected, at: this.instructions });
   }
 
@@ -132,26 +135,28 @@ export class Backup {
     }
     if (entry.seq > this.expected) return this.gap();
     this.expected++;
-    this.resendAsked = false;
+    this.resendAskedAt = undefined;
     // A nondeterministic value can be read mid-slice (v86 runs its timers when the guest halts), so
     // its count is no boundary: only the other kinds say the primary has reached `at`.
     if (entry.kind !== 'nondet') this.progress = Math.max(this.progress, entry.at);
     this.host.record(entry);
-    if (entry.kind === 'output') this.outputsArrived.push(performance.now());
     if (entry.kind === 'input' || entry.kind === 'nondet') this.replayer.push(entry);
     else if (entry.kind === 'epoch') {
       this.primaryEpochs.set(entry.epoch, { at: entry.at, hash: entry.hash });
       this.compareEpoch(entry.epoch);
     }
-    this.scheduleAck();
     this.wakeup.wake();
   }
 
-  /** A missing entry (dropped or reordered): never apply past it; ask for it again. */
+  /**
+   * A missing entry (dropped or reordered): never apply past it; ask for it again. The resend can be
+   * lost too: a gap still there a heartbeat period after asking is asked for again.
+   */
   private gap(): void {
     this.gapsSeen++;
-    if (this.resendAsked) return;
-    this.resendAsked = true;
+    const now = performance.now();
+    if (this.resendAskedAt !== undefined && now - this.resendAskedAt < this.host.config.detector.heartbeatMs) return;
+    this.resendAskedAt = now;
     this.send({ kind: 'resend-from', seq: this.expected, at: this.instructions });
   }
 
@@ -159,25 +164,6 @@ export class Backup {
     if (seq >= this.expected) return this.gap();
     this.progress = Math.max(this.progress, at);
     this.wakeup.wake();
-  }
-
-  private scheduleAck(): void {
-    if (this.ackScheduled) return;
-    this.ackScheduled = true;
-    // nextTick, not setImmediate: wake() resumes the replay loop as a microtask, which would run a
-    // whole batch before an immediate; the ack must not wait for replay (the Output Rule waits on it).
-    process.nextTick(() => {
-      this.ackScheduled = false;
-      this.send({ kind: 'ack', seq: this.expected - 1, at: this.instructions });
-      this.noteTurnarounds();
-    });
-  }
-
-  private noteTurnarounds(): void {
-    const now = performance.now();
-    for (const arrived of this.outputsArrived) this.ackTurnaroundsMs.push(now - arrived);
-    this.outputsArrived = [];
-    this.ackTurnaroundsMs.splice(0, Math.max(0, this.ackTurnaroundsMs.length - KEPT_TURNAROUNDS));
   }
 
   private receiveCheckpoint(seq: number, at: number, index: number, total: number, data: Uint8Array): void {
@@ -207,7 +193,8 @@ export class Backup {
     // A debugger revisiting history repeats epochs: only new ones are compared.
     machine.on({ epoch: (epoch) => { if (!this.host.isHistory(epoch.at)) this.reachEpoch(epoch); } });
     this.host.machineReady(machine, this.replayer);
-    this.scheduleAck();
+    // A cloned backup is watched from its first ack on: it says the restore is done, even if no entry comes.
+    this.send({ kind: 'ack', seq: this.expected - 1, at: this.instructions });
     this.wakeup.wake();
   }
 
@@ -258,6 +245,7 @@ export class Backup {
         continue;
       }
       if (!this.replay(machine, Math.min(this.progress, machine.instructions + BATCH_INSTRUCTIONS))) return;
+      this.ackThread!.instructions = machine.instructions;
       if (this.slowMs) await new Promise((resolve) => setTimeout(resolve, this.slowMs));
       else await new Promise((resolve) => setImmediate(resolve));
     }
@@ -292,7 +280,10 @@ export class Backup {
     if (this.goingLive) return;
     this.goingLive = true;
     this.detector.stop();
+    // Everything the primary saw acknowledged must be replayed before going live.
+    this.ackThread?.fence();
     this.channel?.destroy();
+    this.ackThread?.stop();
     const machine = this.machine;
     if (!machine) return this.host.halt(`the primary is gone before this backup had a machine (${reason})`);
     this.host.takeMachineBack();
@@ -311,14 +302,14 @@ export class Backup {
     this.slowMs = ms;
   }
 
-  get logChannel(): Channel | undefined {
+  get logChannel(): LogChannel | undefined {
     return this.channel;
   }
 
   stop(): void {
     this.running = false;
     this.detector.stop();
-    this.channel?.close('backup stopping');
+    void this.channel?.close('backup stopping').finally(() => this.ackThread?.stop());
     this.wakeup.wake();
   }
 }

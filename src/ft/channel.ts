@@ -17,6 +17,7 @@ import {
   type HelloMessage,
   type Role,
 } from './log';
+import { coalesceThisTurn } from './coalesce';
 import { SeededRandom } from './random';
 
 /** Largest payload accepted before the peer is authenticated: a hello is 34 bytes. */
@@ -167,6 +168,22 @@ export interface ChannelStats {
   framesPartitionedIn: number;
 }
 
+/**
+ * What the FT layer needs of a channel, wherever its socket lives: on this thread (Channel) or on
+ * the backup's ack thread (ackthread.ts).
+ */
+export interface LogChannel {
+  readonly isClosed: boolean;
+  readonly stats: Readonly<Pick<ChannelStats, 'bytesSent' | 'bytesReceived'>>;
+  send(frame: Frame): boolean;
+  setFaults(settings: Partial<FaultSettings>): void;
+  partition(on: boolean): void;
+  close(reason?: string): Promise<void>;
+  destroy(): void;
+  on(event: 'message', listener: (frame: Frame) => void): this;
+  on(event: 'close', listener: (error?: Error) => void): this;
+}
+
 type ChannelEvents = {
   /** A received, authenticated, well-formed frame (log entry or channel message). */
   message: [frame: Frame];
@@ -188,7 +205,7 @@ interface QueuedFrame {
  * ChannelServer; frames received before anyone listens are kept until a 'message' listener or
  * messages() iterator is attached, so nothing is lost between the handshake and the first listener.
  */
-export class Channel extends EventEmitter<ChannelEvents> {
+export class Channel extends EventEmitter<ChannelEvents> implements LogChannel {
   readonly role: Role;
   private peer: Role | undefined;
   private state: ChannelState = 'handshake';
@@ -476,6 +493,8 @@ export class Channel extends EventEmitter<ChannelEvents> {
       this.counters.framesPartitionedOut++;
       return;
     }
+    // A batch's entries and its heartbeat, or a burst of acks, leave in one write.
+    coalesceThisTurn(this.socket);
     this.socket.write(bytes);
     this.counters.bytesSent += bytes.length;
     this.counters.framesSent++;

@@ -36,12 +36,17 @@ export interface KvWorkloadOptions {
   deadlineMs?: number;
   /** Called after every completed operation (for a demo's progress, or to inject a fault mid-run). */
   onProgress?: (completed: number) => void;
+  /** After `ops` operations, keep issuing more while this holds (e.g. until a fault has struck mid-run). */
+  continueWhile?: () => boolean;
 }
 
 export interface KvHistory { ops: KvOp[]; duplicateReplies: number; reconnects: number; wallMs: number; complete: boolean }
 
 const PRIVATE_KEYS = 3;
 const SHARED_KEYS = 2;
+/** The kv guest's limits (guests/kv/kv.c): bytes in a value, keys in the store. */
+const GUEST_VALUE_MAX = 1024;
+const GUEST_KEYS_MAX = 512;
 
 export class WorkloadError extends Error {
   override name = 'WorkloadError';
@@ -156,22 +161,62 @@ class KvClient {
   }
 }
 
-/** An operation; written values carry a token unique in the run, so the checker can trace each write. */
-function nextOp(random: SeededRandom, client: number, index: number): Omit<KvOp, 'client' | 'seq' | 'invoked' | 'attempts'> {
-  const roll = random.next();
-  const token = `c${client}n${index}`;
-  if (roll < 0.3) return { op: 'PUT', key: `k${client}.${Math.floor(random.next() * PRIVATE_KEYS)}`, value: `=${token}` };
-  if (roll < 0.45) return { op: 'APPEND', key: `k${client}.${Math.floor(random.next() * PRIVATE_KEYS)}`, value: `+${token}` };
-  if (roll < 0.6) return { op: 'APPEND', key: `s${Math.floor(random.next() * SHARED_KEYS)}`, value: `|${token}` };
-  const shared = random.next() < 0.4;
-  const key = shared ? `s${Math.floor(random.next() * SHARED_KEYS)}` : `k${client}.${Math.floor(random.next() * PRIVATE_KEYS)}`;
-  return { op: 'GET', key };
-}
+/**
+ * The keys a workload uses, kept within the guest's limits however long it runs: an APPEND that would
+ * overflow a private key is sent as a PUT, and a shared key that could overflow is retired for a fresh
+ * one (shared keys only ever get APPENDs: the checker relies on that). Lengths are counted as the
+ * operations are issued: exact for a private key (one client, one request at a time), an upper bound
+ * for a shared one (appends commute in length).
+ */
+export class KeySpace {
+  private readonly lengths = new Map<string, number>();
+  private readonly shared = Array.from({ length: SHARED_KEYS }, (_, i) => `s${i}`);
+  private sharedCreated = SHARED_KEYS;
 
-/** Every key a client may touch, read once at the end so the checker sees the final state. */
-function finalReads(client: number): string[] {
-  const keys = Array.from({ length: PRIVATE_KEYS }, (_, i) => `k${client}.${i}`);
-  return [...keys, ...Array.from({ length: SHARED_KEYS }, (_, i) => `s${i}`)];
+  constructor(private readonly clients: number) {
+    if (clients * PRIVATE_KEYS + SHARED_KEYS > GUEST_KEYS_MAX) {
+      throw new WorkloadError(`--clients ${clients} needs ${clients * PRIVATE_KEYS + SHARED_KEYS} keys; the kv guest holds ${GUEST_KEYS_MAX}`);
+    }
+  }
+
+  /** An operation; written values carry a token unique in the run, so the checker can trace each write. */
+  next(random: SeededRandom, client: number, index: number): Omit<KvOp, 'client' | 'seq' | 'invoked' | 'attempts'> {
+    const roll = random.next();
+    const token = `c${client}n${index}`;
+    const privateKey = () => `k${client}.${Math.floor(random.next() * PRIVATE_KEYS)}`;
+    if (roll < 0.3) return this.write('PUT', privateKey(), `=${token}`);
+    if (roll < 0.45) {
+      const key = privateKey();
+      return this.fits(key, token.length + 1) ? this.write('APPEND', key, `+${token}`) : this.write('PUT', key, `=${token}`);
+    }
+    if (roll < 0.6) return this.write('APPEND', this.sharedKey(Math.floor(random.next() * SHARED_KEYS), token.length + 1), `|${token}`);
+    const shared = random.next() < 0.4;
+    return { op: 'GET', key: shared ? this.shared[Math.floor(random.next() * SHARED_KEYS)] : privateKey() };
+  }
+
+  /** Every key a client may have touched, and every shared key: read at the end so the checker sees the final state. */
+  finalReads(client: number): string[] {
+    const shared = Array.from({ length: this.sharedCreated }, (_, i) => `s${i}`);
+    return [...Array.from({ length: PRIVATE_KEYS }, (_, i) => `k${client}.${i}`), ...shared];
+  }
+
+  private fits(key: string, bytes: number): boolean {
+    return (this.lengths.get(key) ?? 0) + bytes <= GUEST_VALUE_MAX;
+  }
+
+  private sharedKey(slot: number, bytes: number): string {
+    if (this.fits(this.shared[slot], bytes)) return this.shared[slot];
+    if (this.clients * PRIVATE_KEYS + this.sharedCreated >= GUEST_KEYS_MAX) {
+      throw new WorkloadError(`the workload needs more than the kv guest's ${GUEST_KEYS_MAX} keys: use fewer --ops`);
+    }
+    this.shared[slot] = `s${this.sharedCreated++}`;
+    return this.shared[slot];
+  }
+
+  private write(op: 'PUT' | 'APPEND', key: string, value: string): Omit<KvOp, 'client' | 'seq' | 'invoked' | 'attempts'> {
+    this.lengths.set(key, (op === 'PUT' ? 0 : this.lengths.get(key) ?? 0) + value.length);
+    return { op, key, value };
+  }
 }
 
 export async function runKvWorkload(options: KvWorkloadOptions): Promise<KvHistory> {
@@ -182,19 +227,24 @@ export async function runKvWorkload(options: KvWorkloadOptions): Promise<KvHisto
   const clock = new LogicalClock();
   const random = new SeededRandom(options.seed);
   const settings = { service: options.service, retryMs: options.retryMs ?? 1500 };
+  const keys = new KeySpace(clientCount);
   const clients = Array.from({ length: clientCount }, (_, i) => new KvClient(i + 1, settings, clock, started, deadline));
   const ops: KvOp[] = [];
   let issued = 0;
   const runClient = async (client: KvClient) => {
-    while (issued < options.ops) {
+    while (issued < options.ops || options.continueWhile?.()) {
       const index = issued++;
-      ops.push(await client.perform(nextOp(random, client.id, index)));
+      ops.push(await client.perform(keys.next(random, client.id, index)));
       options.onProgress?.(ops.length);
     }
-    for (const key of finalReads(client.id)) ops.push(await client.perform({ op: 'GET', key }));
+  };
+  // After every client is done: a shared key retired late is read too.
+  const readFinalState = async (client: KvClient) => {
+    for (const key of keys.finalReads(client.id)) ops.push(await client.perform({ op: 'GET', key }));
   };
   try {
     await Promise.all(clients.map(runClient));
+    await Promise.all(clients.map(readFinalState));
     return { ops, ...counters(clients), wallMs: performance.now() - started, complete: true };
   } finally {
     clients.forEach((c) => c.close());

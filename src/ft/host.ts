@@ -3,7 +3,7 @@
 // becomes the primary in the same process, with the same machine.
 import { Arbiter, Claim } from './arbiter';
 import { Backup } from './backup';
-import type { Channel, FaultSettings } from './channel';
+import type { FaultSettings, LogChannel } from './channel';
 import type { ChannelFaultKind, HostCommand, HostConfig, HostReport, HostStats } from './control';
 import { HostDebugger } from './debugger';
 import { AgentError, ControlMessage, listenAsAgent } from './hostlink';
@@ -175,7 +175,7 @@ export class Host implements HostContext {
     if (channel) this.configureChannel(channel);
   }
 
-  configureChannel(channel: Channel): void {
+  configureChannel(channel: LogChannel): void {
     channel.setFaults(this.faults);
     channel.partition(this.partitioned);
   }

@@ -1,6 +1,6 @@
 // What a role (primary or backup) needs from the host process it runs in.
 import type { Claim } from './arbiter';
-import type { Channel } from './channel';
+import type { LogChannel } from './channel';
 import type { HostConfig, HostReport } from './control';
 import type { LogEntry, Role } from './log';
 import type { Epoch, Machine } from './machine';
@@ -25,7 +25,7 @@ export interface HostContext {
   /** A backup that won the arbiter turns into the primary, keeping its machine and log position. */
   becomePrimary(machine: Machine, lastSeq: number, leftoverInputs: InputEvent[], reason: string): Promise<void>;
   /** Applies the channel faults in force to a new logging-channel connection. */
-  configureChannel(channel: Channel): void;
+  configureChannel(channel: LogChannel): void;
   /** Caps a run target at a pending kill point or the instruction limit. */
   limit(target: number): number;
   /** Called after every batch: carries out a kill that is due. */

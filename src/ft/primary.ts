@@ -253,9 +253,8 @@ export class Primary {
         continue;
       }
       if (this.machine.isEnded) return this.guestEnded();
-      // A held output waits for an ack that is only read between batches: end the batch there.
-      const held = this.outputRule.holding;
-      this.machine.run(this.host.limit(this.machine.instructions + BATCH_INSTRUCTIONS), () => this.outputRule.holding > held);
+      // A held output waits for an ack that is only read between batches: while one is held, a batch is one slice.
+      this.machine.run(this.host.limit(this.machine.instructions + BATCH_INSTRUCTIONS), () => this.outputRule.holding > 0);
       this.host.afterBatch(this.machine);
       if (this.seq !== this.lastBeatSeq) this.heartbeat();
       if (this.backup && this.machine.instructions - this.backupAt > this.host.config.maxLag) await this.sleep(1);

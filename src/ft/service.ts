@@ -4,6 +4,7 @@
 // the replies addressed to them (kv replies start with the client id). After a failover the new
 // primary binds the same address once the old one has let go of it.
 import { createServer, Server, Socket } from 'node:net';
+import { coalesceThisTurn } from './coalesce';
 
 export interface ServiceAddress { host: string; port: number }
 
@@ -58,7 +59,11 @@ export class Service {
 
   /** Sends released guest output to every client. */
   broadcast(data: Uint8Array): void {
-    for (const client of this.clients) client.write(data);
+    for (const client of this.clients) {
+      // One ack often releases several replies: each client gets them in one write.
+      coalesceThisTurn(client);
+      client.write(data);
+    }
   }
 
   get clientCount(): number {

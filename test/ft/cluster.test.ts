@@ -46,7 +46,10 @@ async function exercise(guest: string, cluster: Cluster): Promise<void> {
     assert.ok(checkKvHistory(history).ok);
     await sendLines(cluster.service, ['0 0 SHUTDOWN'], /kv bye/);
   } else if (guest === 'lock') {
-    const replies = await sendLines(cluster.service, ['1 1 ACQUIRE x 20', '2 1 ACQUIRE x 20', '1 2 RELEASE x', '2 2 ACQUIRE x 5'], /2 2 GRANTED x/);
+    // A lease far longer than the exchange: guest time follows wall time at most (the primary paces
+    // an idle guest), so it cannot run out before the RELEASE, however the hosts are scheduled. The
+    // last lease's expiry (100 ticks) gives the run 100 ms of guest time: several idle epochs.
+    const replies = await sendLines(cluster.service, ['1 1 ACQUIRE x 60000', '2 1 ACQUIRE x 60000', '1 2 RELEASE x', '2 2 ACQUIRE x 100'], /EXPIRED x 2 /);
     assert.match(replies, /1 1 GRANTED x\n2 1 BUSY x 1\n1 2 RELEASED x\n/);
     await sendLines(cluster.service, ['0 0 SHUTDOWN'], /lock bye/);
   }
@@ -110,10 +113,13 @@ describe('FT pair (real processes, real TCP)', function () {
         const cluster = track(new Cluster(clusterOptions('kv')));
         await cluster.start();
         const start = (await cluster.statsOf('primary'))!.instructions;
+        let failedOver = false;
         const failover = new Promise<void>((resolve) => cluster.once('failover', () => resolve()));
+        void failover.then(() => (failedOver = true));
         const restored = new Promise<void>((resolve) => cluster.on('backup-attached', (_h, cloned) => cloned && resolve()));
         cluster.command('primary', { type: 'kill-at', at: start + offset });
-        const history = await runKvWorkload({ service: cluster.service, ops: 60, seed: trial, clients: 3 });
+        // The clients keep going until the failover, however fast they are, so the kill lands mid-run.
+        const history = await runKvWorkload({ service: cluster.service, ops: 60, seed: trial, clients: 3, continueWhile: () => !failedOver });
         await failover;
         await restored;
         const check = checkKvHistory(history);
