@@ -154,6 +154,8 @@ export class Backup {
    */
   private gap(): void {
     this.gapsSeen++;
+    // A backup waiting to be cloned asked for a checkpoint, not for entries: the primary sends it at its next epoch.
+    if (!this.machine && this.host.config.clone) return;
     const now = performance.now();
     if (this.resendAskedAt !== undefined && now - this.resendAskedAt < this.host.config.detector.heartbeatMs) return;
     this.resendAskedAt = now;
