@@ -12,7 +12,7 @@ import { EventEmitter } from 'node:events';
 import { extname, join } from 'node:path';
 import { MessageChannel, MessagePort, Worker, isMainThread, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { Channel, ConnectOptions, FaultSettings, LogChannel, connectChannel } from './channel';
-import type { Frame } from './log';
+import { isLogEntry, type Frame } from './log';
 
 /**
  * Shared words, 8 bytes each: the fence (an Int32 in word 0), then Float64s: the main thread's
@@ -42,8 +42,6 @@ type Report =
   | { type: 'connect-failed'; message: string }
   | { type: 'frame'; connection: number; frame: Frame }
   | { type: 'closed'; connection: number; error?: { name: string; message: string } };
-
-const ENTRY_KINDS = new Set<Frame['kind']>(['input', 'nondet', 'epoch', 'output', 'control']);
 
 class SharedWords {
   readonly flags: Int32Array;
@@ -290,7 +288,7 @@ class AckedConnection {
     if (frame.kind === 'checkpoint' && this.awaitingCheckpoint && frame.index === 0) {
       this.awaitingCheckpoint = false;
       this.expected = frame.seq + 1;
-    } else if (ENTRY_KINDS.has(frame.kind) && 'seq' in frame && this.expected > 0 && frame.seq === this.expected) {
+    } else if (isLogEntry(frame) && this.expected > 0 && frame.seq === this.expected) {
       this.expected++;
       if (frame.kind === 'output') this.outputsArrived.push(performance.now());
       this.scheduleAck();

@@ -40,6 +40,9 @@ export interface KvWorkloadOptions {
   continueWhile?: () => boolean;
 }
 
+/** An operation as a client sends it; the client adds its id and seq. */
+export type KvRequest = Omit<KvOp, 'client' | 'seq' | 'invoked' | 'attempts'>;
+
 export interface KvHistory { ops: KvOp[]; duplicateReplies: number; reconnects: number; wallMs: number; complete: boolean }
 
 const PRIVATE_KEYS = 3;
@@ -76,7 +79,7 @@ class KvClient {
     private readonly deadline: number,
   ) {}
 
-  async perform(op: Omit<KvOp, 'client' | 'seq' | 'invoked' | 'attempts'>): Promise<KvOp> {
+  async perform(op: KvRequest): Promise<KvOp> {
     const full: KvOp = { ...op, client: this.id, seq: ++this.seq, invoked: this.clock.tick(), attempts: 0 };
     const line = [full.client, full.seq, full.op, full.key, full.value].filter((x) => x !== undefined).join(' ') + '\n';
     const sentAt = performance.now();
@@ -174,13 +177,15 @@ export class KeySpace {
   private sharedCreated = SHARED_KEYS;
 
   constructor(private readonly clients: number) {
-    if (clients * PRIVATE_KEYS + SHARED_KEYS > GUEST_KEYS_MAX) {
-      throw new WorkloadError(`--clients ${clients} needs ${clients * PRIVATE_KEYS + SHARED_KEYS} keys; the kv guest holds ${GUEST_KEYS_MAX}`);
-    }
+    if (this.keysUsed > GUEST_KEYS_MAX) throw new WorkloadError(`--clients ${clients} needs ${this.keysUsed} keys; the kv guest holds ${GUEST_KEYS_MAX}`);
+  }
+
+  private get keysUsed(): number {
+    return this.clients * PRIVATE_KEYS + this.sharedCreated;
   }
 
   /** An operation; written values carry a token unique in the run, so the checker can trace each write. */
-  next(random: SeededRandom, client: number, index: number): Omit<KvOp, 'client' | 'seq' | 'invoked' | 'attempts'> {
+  next(random: SeededRandom, client: number, index: number): KvRequest {
     const roll = random.next();
     const token = `c${client}n${index}`;
     const privateKey = () => `k${client}.${Math.floor(random.next() * PRIVATE_KEYS)}`;
@@ -206,14 +211,14 @@ export class KeySpace {
 
   private sharedKey(slot: number, bytes: number): string {
     if (this.fits(this.shared[slot], bytes)) return this.shared[slot];
-    if (this.clients * PRIVATE_KEYS + this.sharedCreated >= GUEST_KEYS_MAX) {
+    if (this.keysUsed >= GUEST_KEYS_MAX) {
       throw new WorkloadError(`the workload needs more than the kv guest's ${GUEST_KEYS_MAX} keys: use fewer --ops`);
     }
     this.shared[slot] = `s${this.sharedCreated++}`;
     return this.shared[slot];
   }
 
-  private write(op: 'PUT' | 'APPEND', key: string, value: string): Omit<KvOp, 'client' | 'seq' | 'invoked' | 'attempts'> {
+  private write(op: 'PUT' | 'APPEND', key: string, value: string): KvRequest {
     this.lengths.set(key, (op === 'PUT' ? 0 : this.lengths.get(key) ?? 0) + value.length);
     return { op, key, value };
   }
