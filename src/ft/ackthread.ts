@@ -272,12 +272,19 @@ class AckedConnection {
     channel.on('close', (error) => this.report({ type: 'closed', connection: id, error: error && { name: error.name, message: error.message } }));
   }
 
-  /** The first frame the backup sends asks for the log from `seq` (0: to be cloned): acks start there. */
+  /**
+   * The first frame the backup sends asks for the log from `seq` (0: to be cloned): acks start there.
+   * A later one asks again after a gap the main thread saw; this thread may be further on (what it
+   * already has is on its way to the main thread, and acked, so the primary may have let it go): it
+   * asks from its own next seq.
+   */
   send(frame: Frame): void {
-    if (!this.baseKnown && frame.kind === 'resend-from') {
+    if (frame.kind === 'resend-from' && !this.baseKnown) {
       this.baseKnown = true;
       this.awaitingCheckpoint = frame.seq === 0;
       this.expected = frame.seq;
+    } else if (frame.kind === 'resend-from' && this.expected > frame.seq) {
+      frame = { ...frame, seq: this.expected };
     }
     this.channel.send(frame);
     this.publishStats();
