@@ -42,7 +42,8 @@ commands:
   dap [--port N]        the debug adapter (Debug Adapter Protocol) on stdio, or on 127.0.0.1:N
 
 faults: kill-primary@N|T kill-backup@N|T partition@T heal@T drop@P duplicate@P corrupt@P delay@MS
-        slow-backup@MS   (N: instruction count, T: time like 2s or 500ms, P: probability)
+        slow-backup@MS drop-entry@SEQ   (N: instruction count, T: time like 2s or 500ms, P: probability,
+        SEQ: a log entry, dropped at its next send; repeat the fault to drop its resends too)
 built-in guests: ${BUILTIN_GUESTS.join(', ')}`;
 
 /** A whole number in range, or a UsageError naming the option. */

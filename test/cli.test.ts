@@ -147,6 +147,7 @@ describe('lockstep run (CLI)', function () {
       ['ft: an unknown fault', () => ['ft', 'kv', '--fault', 'explode@1s'], /--fault explode@1s: unknown fault 'explode' \(one of kill-primary/],
       ['ft: a fault without a time', () => ['ft', 'kv', '--fault', 'kill-primary@soon'], /'soon' is not an instruction count or a time like 2s/],
       ['ft: a drop rate above 1', () => ['ft', 'kv', '--fault', 'drop@2'], /--fault drop@2: '2' is not a number from 0 to 1/],
+      ['ft: a drop-entry that names no log entry', () => ['ft', 'kv', '--fault', 'drop-entry@0'], /--fault drop-entry@0: '0' is not a log entry number/],
       ['ft: a partition at an instruction count', () => ['ft', 'kv', '--fault', 'partition@1000'], /'1000' is not a time like 2s or 500ms/],
       ['ft: a malformed service address', () => ['ft', 'kv', '--service', 'nohost'], /--service: expected HOST:PORT, got 'nohost'/],
       ['ft: a detection timeout of 0', () => ['ft', 'kv', '--detect-timeout', '0'], /--detect-timeout: expected a whole number from 10/],

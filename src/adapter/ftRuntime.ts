@@ -4,6 +4,7 @@
 // guest's end, a failover while stopped) and the panel's custom events.
 import { Cluster, Failover, HostLauncher, RoleChange } from '../ft/cluster';
 import type { Divergence, HostReport, HostStats } from '../ft/control';
+import { isEntrySeq } from '../ft/faults';
 import type { LaunchConfig } from './launch';
 import type { ChannelEventBody, FaultRequestKind, HostView } from './protocol';
 import { DivergenceView, Runtime, entryView } from './runtime';
@@ -113,8 +114,11 @@ export class FtRuntime extends Runtime {
       case 'duplicate':
       case 'corrupt':
         return cluster.channelFault(kind, faultValue(kind, value, 0, 1, undefined));
+      case 'drop-entry':
+        if (value === undefined || !isEntrySeq(value)) throw new RangeError(`fault drop-entry needs a log entry number (a whole number from 1), got ${JSON.stringify(value)}`);
+        return cluster.channelFault(kind, value);
       default:
-        throw new RangeError(`unknown fault kind ${JSON.stringify(kind)} (kill-primary, kill-backup, partition, heal, slow-backup, drop, duplicate, corrupt, delay)`);
+        throw new RangeError(`unknown fault kind ${JSON.stringify(kind)} (kill-primary, kill-backup, partition, heal, slow-backup, drop, duplicate, corrupt, delay, drop-entry)`);
     }
   }
 

@@ -86,7 +86,7 @@ export interface LockstepEvents {
   'lockstep/failover': FailoverEventBody;
 }
 
-export type FaultRequestKind = 'kill-primary' | 'kill-backup' | 'partition' | 'heal' | 'slow-backup' | 'drop' | 'duplicate' | 'corrupt' | 'delay';
+export type FaultRequestKind = 'kill-primary' | 'kill-backup' | 'partition' | 'heal' | 'slow-backup' | 'drop' | 'duplicate' | 'corrupt' | 'delay' | 'drop-entry';
 
 /** Custom requests: arguments and response bodies. */
 export interface LockstepRequests {
@@ -94,7 +94,10 @@ export interface LockstepRequests {
   'lockstep/runToInstruction': { args: { threadId: number; instruction: number }; body: { instruction: number } };
   'lockstep/logEntries': { args: { from: number; count: number; filter?: EntryView['kind'][] }; body: { entries: EntryView[]; total: number } };
   'lockstep/failover': { args: Record<string, never>; body: { newPrimary?: string } };
-  /** `value`: slow-backup and delay in ms (default 10), drop/duplicate/corrupt a probability from 0 to 1. */
+  /**
+   * `value`: slow-backup and delay in ms (default 10), drop/duplicate/corrupt a probability from 0 to 1,
+   * drop-entry the seq of the log entry whose next send is dropped.
+   */
   'lockstep/injectFault': { args: { kind: FaultRequestKind; value?: number }; body: Record<string, never> };
   /** The epoch hashes a thread's machine computed (as a run that was never stopped computes them). */
   'lockstep/epochs': { args: { threadId: number }; body: { epochs: { index: number; at: number; hash: string }[] } };

@@ -26,7 +26,7 @@ type Handler = (args: Args) => Promise<object | undefined> | object | undefined;
 
 const MAX_READ = 1024 * 1024;
 const MAX_ENTRIES = 10_000;
-const FAULT_KINDS: FaultRequestKind[] = ['kill-primary', 'kill-backup', 'partition', 'heal', 'slow-backup', 'drop', 'duplicate', 'corrupt', 'delay'];
+const FAULT_KINDS: FaultRequestKind[] = ['kill-primary', 'kill-backup', 'partition', 'heal', 'slow-backup', 'drop', 'duplicate', 'corrupt', 'delay', 'drop-entry'];
 const CONSOLE_HELP = [
   'Expressions: registers (eax, ax, al, eip, eflags, cs, cr0 ...), numbers (42, 0x2a, 2ah), + - * ( ),',
   '  memory: [expr] (a dword), byte [esi+4], word ptr [x], dword [esp], qword [ebx]. Addresses are linear.',

@@ -10,7 +10,7 @@ import { DEBUG_TYPE, type SessionTracker } from './sessions';
 
 const LOG_FILTERS = { 'Lockstep logs': ['ftlog'] };
 
-interface FaultChoice extends vscode.QuickPickItem { fault: FaultRequestKind; value?: { prompt: string; placeholder: string; min: number; max: number } }
+interface FaultChoice extends vscode.QuickPickItem { fault: FaultRequestKind; value?: { prompt: string; placeholder: string; min: number; max: number; whole?: boolean } }
 
 const FAULTS: FaultChoice[] = [
   { fault: 'kill-primary', label: 'Kill the primary', description: 'SIGKILL: the backup goes live' },
@@ -22,6 +22,7 @@ const FAULTS: FaultChoice[] = [
   { fault: 'drop', label: 'Drop channel frames…', value: { prompt: 'Probability per frame (0–1)', placeholder: '0.01', min: 0, max: 1 } },
   { fault: 'duplicate', label: 'Duplicate channel frames…', value: { prompt: 'Probability per frame (0–1)', placeholder: '0.01', min: 0, max: 1 } },
   { fault: 'corrupt', label: 'Corrupt channel frames…', value: { prompt: 'Probability per frame (0–1)', placeholder: '0.01', min: 0, max: 1 } },
+  { fault: 'drop-entry', label: 'Drop a log entry…', description: 'its next send is lost; inject it twice to lose its resend too', value: { prompt: 'Log entry number (seq)', placeholder: '', min: 1, max: Number.MAX_SAFE_INTEGER, whole: true } },
 ];
 
 export class LockstepCommands implements PanelActions {
@@ -131,7 +132,8 @@ export class LockstepCommands implements PanelActions {
         value: range.placeholder,
         validateInput: (v) => {
           const n = Number(v);
-          return v.trim() !== '' && Number.isFinite(n) && n >= range.min && n <= range.max ? undefined : `a number from ${range.min} to ${range.max}`;
+          const fits = v.trim() !== '' && Number.isFinite(n) && n >= range.min && n <= range.max && (!range.whole || Number.isInteger(n));
+          return fits ? undefined : `a ${range.whole ? 'whole ' : ''}number from ${range.min} to ${range.max}`;
         },
       });
       if (text === undefined) return;

@@ -16,15 +16,16 @@ import { isLogEntry, type Frame } from './log';
 
 /**
  * Shared words, 8 bytes each: the fence (an Int32 in word 0), then Float64s: the main thread's
- * instruction count, bytes sent and received, how many turnarounds were noted, and a ring of the
- * latest turnarounds.
+ * instruction count, bytes sent and received, frames dropped by injected faults, how many
+ * turnarounds were noted, and a ring of the latest turnarounds.
  */
 const FENCE = 0;
 const AT = 1;
 const BYTES_SENT = 2;
 const BYTES_RECEIVED = 3;
-const TURNAROUNDS_NOTED = 4;
-const RING = 5;
+const FRAMES_DROPPED = 4;
+const TURNAROUNDS_NOTED = 5;
+const RING = 6;
 const KEPT_TURNAROUNDS = 1000;
 const SHARED_BYTES = (RING + KEPT_TURNAROUNDS) * 8;
 
@@ -81,8 +82,9 @@ class ThreadChannel extends EventEmitter<{ message: [frame: Frame]; close: [erro
     return this.closed;
   }
 
-  get stats(): { bytesSent: number; bytesReceived: number } {
-    return { bytesSent: this.shared.numbers[BYTES_SENT], bytesReceived: this.shared.numbers[BYTES_RECEIVED] };
+  get stats(): { bytesSent: number; bytesReceived: number; framesDropped: number } {
+    const numbers = this.shared.numbers;
+    return { bytesSent: numbers[BYTES_SENT], bytesReceived: numbers[BYTES_RECEIVED], framesDropped: numbers[FRAMES_DROPPED] };
   }
 
   send(frame: Frame): boolean {
@@ -318,9 +320,10 @@ class AckedConnection {
   }
 
   private publishStats(): void {
-    const { bytesSent, bytesReceived } = this.channel.stats;
+    const { bytesSent, bytesReceived, framesDropped } = this.channel.stats;
     this.shared.numbers[BYTES_SENT] = bytesSent;
     this.shared.numbers[BYTES_RECEIVED] = bytesReceived;
+    this.shared.numbers[FRAMES_DROPPED] = framesDropped;
   }
 
   private report(report: Report): void {

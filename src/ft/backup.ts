@@ -45,6 +45,7 @@ export class Backup {
   private slowMs = 0;
   duplicatesDropped = 0;
   gapsSeen = 0;
+  resendRequests = 0;
   corruptFrames = 0;
 
   constructor(private readonly host: HostContext) {
@@ -159,6 +160,7 @@ export class Backup {
     const now = performance.now();
     if (this.resendAskedAt !== undefined && now - this.resendAskedAt < this.host.config.detector.heartbeatMs) return;
     this.resendAskedAt = now;
+    this.resendRequests++;
     this.send({ kind: 'resend-from', seq: this.expected, at: this.instructions });
   }
 

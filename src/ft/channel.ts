@@ -10,6 +10,7 @@ import {
   encodeFrame,
   FrameDecoder,
   HELLO_TOKEN_BYTES,
+  isLogEntry,
   LogFormatError,
   MAX_PAYLOAD_BYTES,
   ROLE_CODES,
@@ -45,9 +46,18 @@ export interface FaultSettings {
   delayMs: number;
   /** PRNG seed: the same seed and the same sequence of sends give the same fates. */
   seed: number;
+  /**
+   * Log entries (by seq) to drop the next time each is sent, whatever the rates: a seq listed twice
+   * drops the entry's first two sends (the original and a resend). Only log entries match (an ack
+   * or a heartbeat carries a seq too). Unlike the other settings these add up: setFaults() arms
+   * more, and a drop made is gone, so one armed drop drops one send.
+   */
+  dropEntries: readonly number[];
 }
 
-export const NO_FAULTS: Readonly<FaultSettings> = { dropRate: 0, duplicateRate: 0, corruptRate: 0, delayMs: 0, seed: 1 };
+type Rates = Omit<FaultSettings, 'dropEntries'>;
+const NO_RATES: Readonly<Rates> = { dropRate: 0, duplicateRate: 0, corruptRate: 0, delayMs: 0, seed: 1 };
+export const NO_FAULTS: Readonly<FaultSettings> = { ...NO_RATES, dropEntries: [] };
 
 /** What happens to one sent frame. */
 export interface FrameFate {
@@ -69,34 +79,51 @@ function corruptIndex(r: number, frameLength: number): number {
   return i < LENGTH_FIELD_START ? i : i + LENGTH_FIELD_BYTES;
 }
 
-/** Decides the fate of each sent frame. Draws the same number of values per frame, whatever the rates. */
+/**
+ * Decides the fate of each sent frame. Draws the same number of values per frame, whatever the rates
+ * and the armed entry drops, so these never shift the random fates of other frames.
+ */
 export class FaultInjector {
-  private rng: SeededRandom;
-  private settings: FaultSettings;
+  private rng = new SeededRandom(NO_RATES.seed);
+  private settings: Rates = { ...NO_RATES };
+  /** dropEntries as a multiset: seq → sends of it still to drop. */
+  private readonly entryDrops = new Map<number, number>();
 
   constructor(settings: Partial<FaultSettings> = {}) {
-    this.settings = { ...NO_FAULTS, ...settings };
-    this.rng = new SeededRandom(this.settings.seed);
+    this.update(settings);
   }
 
   get current(): Readonly<FaultSettings> {
-    return { ...this.settings };
+    const dropEntries = [...this.entryDrops].flatMap(([seq, times]) => Array<number>(times).fill(seq));
+    return { ...this.settings, dropEntries };
   }
 
-  /** Changes settings; a given seed restarts the PRNG from that seed. */
-  update(settings: Partial<FaultSettings>): void {
+  /** Changes settings; a given seed restarts the PRNG from that seed; given dropEntries are armed on top of those pending. */
+  update({ dropEntries = [], ...settings }: Partial<FaultSettings>): void {
     this.settings = { ...this.settings, ...settings };
     if (settings.seed !== undefined) this.rng = new SeededRandom(settings.seed);
+    for (const seq of dropEntries) this.entryDrops.set(seq, (this.entryDrops.get(seq) ?? 0) + 1);
   }
 
-  decide(frameLength: number): FrameFate {
+  /** `entrySeq`: the seq of the log entry the frame carries, if it carries one. */
+  decide(frameLength: number, entrySeq?: number): FrameFate {
     const [d, u, c, position, mask] = [this.rng.next(), this.rng.next(), this.rng.next(), this.rng.next(), this.rng.next()];
-    const fate: FrameFate = { drop: d < this.settings.dropRate, duplicate: u < this.settings.duplicateRate };
+    // Used up even when the rate drops this send as well: n armed drops of an entry drop its first n sends.
+    const armed = entrySeq !== undefined && this.takeEntryDrop(entrySeq);
+    const fate: FrameFate = { drop: d < this.settings.dropRate || armed, duplicate: u < this.settings.duplicateRate };
     if (c < this.settings.corruptRate) {
       fate.corruptAt = corruptIndex(position, frameLength);
       fate.corruptMask = 1 + Math.floor(mask * 255);
     }
     return fate;
+  }
+
+  private takeEntryDrop(seq: number): boolean {
+    const left = this.entryDrops.get(seq);
+    if (left === undefined) return false;
+    if (left > 1) this.entryDrops.set(seq, left - 1);
+    else this.entryDrops.delete(seq);
+    return true;
   }
 }
 
@@ -174,7 +201,7 @@ export interface ChannelStats {
  */
 export interface LogChannel {
   readonly isClosed: boolean;
-  readonly stats: Readonly<Pick<ChannelStats, 'bytesSent' | 'bytesReceived'>>;
+  readonly stats: Readonly<Pick<ChannelStats, 'bytesSent' | 'bytesReceived' | 'framesDropped'>>;
   send(frame: Frame): boolean;
   setFaults(settings: Partial<FaultSettings>): void;
   partition(on: boolean): void;
@@ -321,7 +348,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements LogChannel {
     if (frame.kind === 'hello') throw new RangeError('hello messages belong to the handshake');
     if (this.state !== 'open') return false;
     const bytes = encodeFrame(frame);
-    const fate = this.injector.decide(bytes.length);
+    const fate = this.injector.decide(bytes.length, isLogEntry(frame) ? frame.seq : undefined);
     if (fate.drop) {
       this.counters.framesDropped++;
       return true;

@@ -131,6 +131,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.service = { host: this.options.service?.host ?? '127.0.0.1', port: this.options.service?.port || (await freePort()) };
     const primary = await this.spawn('primary', 1, {});
     const ready = await this.nextReport(primary, 'ready');
+    this.armEntryDrops();
     const attached = new Promise<void>((resolve) => this.once('backup-attached', () => resolve()));
     await this.spawn('backup', 1, { primary: { host: this.channelHost(primary), port: ready.channelPort! } });
     await attached;
@@ -276,6 +277,17 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return handle?.id;
   }
 
+  /**
+   * A drop-entry names an entry by its place in the log: armed before the backup is started, it is
+   * armed before any entry is sent (the primary sends none until its backup attaches), however small
+   * the seq. The backup never sends log entries: only the primary is armed.
+   */
+  private armEntryDrops(): void {
+    for (const fault of this.options.faults ?? []) {
+      if (fault.kind === 'drop-entry') this.command('primary', { type: 'channel-fault', kind: 'drop-entry', value: fault.seq });
+    }
+  }
+
   private scheduleFaults(): void {
     for (const fault of this.options.faults ?? []) {
       switch (fault.kind) {
@@ -298,6 +310,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         case 'delay':
           this.channelFault('delay', fault.ms);
           break;
+        case 'drop-entry':
+          break; // armed at start (armEntryDrops)
         case 'slow-backup':
           this.command('backup', { type: 'slow', msPerBatch: fault.ms });
           break;

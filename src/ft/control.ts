@@ -63,8 +63,12 @@ export interface HostStats {
   outputDelaysMs: number[];
   /** Backup: the latest output entries' turnarounds, arrival to the ack that covers them (ms). */
   ackTurnaroundsMs: number[];
+  /** Frames the current channel did not send because of injected faults (drop, drop-entry). */
+  framesDropped: number;
   duplicatesDropped: number;
   gapsSeen: number;
+  /** Backup: resend-froms it sent for a gap, a first ask or an ask again (not those a reconnect sends). */
+  resendRequests: number;
   corruptFrames: number;
   epochs: { index: number; at: number; hash: string }[];
   divergences: Divergence[];
@@ -96,11 +100,12 @@ export type HostReport =
   | { type: 'debug-reply'; id: string; request: number; result?: DebugResult; error?: string }
   | { type: 'debug-events'; id: string; entries: EntryNote[]; skipped: number; acked: number; outputs: OutputNote[] };
 
-export type ChannelFaultKind = 'partition' | 'heal' | 'drop' | 'duplicate' | 'corrupt' | 'delay';
+export type ChannelFaultKind = 'partition' | 'heal' | 'drop' | 'duplicate' | 'corrupt' | 'delay' | 'drop-entry';
 
 /** cluster → host */
 export type HostCommand =
   | { type: 'kill-at'; at: number }
+  /** `value`: a probability, a delay in ms, or (drop-entry) the seq of the log entry whose next send is dropped. */
   | { type: 'channel-fault'; kind: ChannelFaultKind; value?: number; seed?: number }
   | { type: 'slow'; msPerBatch: number }
   | { type: 'stats' }

@@ -3,11 +3,12 @@
 //   kill-backup@2s           kill the backup process 2 s after start (also 500ms)
 //   partition@2s, heal@3s    cut / restore the logging channel, both hosts alive
 //   drop@0.01, duplicate@0.01, corrupt@0.01   per-frame probabilities on the channel
+//   drop-entry@5             drop log entry 5 the next time it is sent; given twice, its first resend too
 //   delay@5                  delay every frame by 5 ms
 //   slow-backup@2            the backup sleeps 2 ms between replay batches
 
 export type FaultKind =
-  | 'kill-primary' | 'kill-backup' | 'partition' | 'heal' | 'drop' | 'duplicate' | 'corrupt' | 'delay' | 'slow-backup';
+  | 'kill-primary' | 'kill-backup' | 'partition' | 'heal' | 'drop' | 'duplicate' | 'corrupt' | 'drop-entry' | 'delay' | 'slow-backup';
 
 export type FaultTime = { instructions: number } | { ms: number };
 
@@ -15,6 +16,7 @@ export type Fault =
   | { kind: 'kill-primary' | 'kill-backup'; when: FaultTime }
   | { kind: 'partition' | 'heal'; when: { ms: number } }
   | { kind: 'drop' | 'duplicate' | 'corrupt'; rate: number }
+  | { kind: 'drop-entry'; seq: number }
   | { kind: 'delay'; ms: number }
   | { kind: 'slow-backup'; ms: number };
 
@@ -22,7 +24,17 @@ export class FaultError extends Error {
   override name = 'FaultError';
 }
 
-const KINDS: FaultKind[] = ['kill-primary', 'kill-backup', 'partition', 'heal', 'drop', 'duplicate', 'corrupt', 'delay', 'slow-backup'];
+/** Every kind, with what follows its @ in an example (the hint when it is missing). */
+const EXAMPLES: Record<FaultKind, string> = {
+  'kill-primary': '2s', 'kill-backup': '2s', partition: '2s', heal: '3s',
+  drop: '0.01', duplicate: '0.01', corrupt: '0.01', 'drop-entry': '5', delay: '5', 'slow-backup': '2',
+};
+const KINDS = Object.keys(EXAMPLES) as FaultKind[];
+
+/** A log entry's seq: log entries are numbered 1, 2, 3, ... */
+export function isEntrySeq(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 1;
+}
 
 function parseTime(text: string, spec: string, instructionsAllowed: boolean): FaultTime {
   const time = /^(\d+(?:\.\d+)?)(ms|s)$/.exec(text);
@@ -39,11 +51,18 @@ function parseNumber(text: string, spec: string, max: number): number {
   return value;
 }
 
+function parseEntrySeq(text: string, spec: string): number {
+  if (!/^\d+$/.test(text) || !isEntrySeq(Number(text))) {
+    throw new FaultError(`--fault ${spec}: '${text}' is not a log entry number (a whole number from 1 to ${Number.MAX_SAFE_INTEGER})`);
+  }
+  return Number(text);
+}
+
 export function parseFault(spec: string): Fault {
   const at = spec.indexOf('@');
   const kind = (at < 0 ? spec : spec.slice(0, at)) as FaultKind;
   if (!KINDS.includes(kind)) throw new FaultError(`--fault ${spec}: unknown fault '${kind}' (one of ${KINDS.join(', ')})`);
-  if (at < 0) throw new FaultError(`--fault ${spec}: say when or how much, e.g. ${kind}@2s`);
+  if (at < 0) throw new FaultError(`--fault ${spec}: say when or how much, e.g. ${kind}@${EXAMPLES[kind]}`);
   const value = spec.slice(at + 1);
   switch (kind) {
     case 'kill-primary':
@@ -56,6 +75,8 @@ export function parseFault(spec: string): Fault {
     case 'duplicate':
     case 'corrupt':
       return { kind, rate: parseNumber(value, spec, 1) };
+    case 'drop-entry':
+      return { kind, seq: parseEntrySeq(value, spec) };
     case 'delay':
     case 'slow-backup':
       return { kind, ms: parseNumber(value, spec, 60_000) };

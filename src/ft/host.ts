@@ -25,6 +25,8 @@ export class Host implements HostContext {
   private readonly epochs: { index: number; at: number; hash: string }[] = [];
   private halted = false;
   private faults: Partial<FaultSettings> = {};
+  /** drop-entry faults that came while no open channel carried the log: the next channel takes them. */
+  private entryDrops: number[] = [];
   private partitioned = false;
   private generation: number;
   /** Present under a debugger (config.debug): the machine's timeline and the debug commands. */
@@ -167,16 +169,34 @@ export class Host implements HostContext {
     }
   }
 
-  /** Faults last as long as the fault does, across reconnects: every new channel gets them too. */
+  /**
+   * Rates, delay and partition last as long as the fault does, across reconnects: every new channel
+   * gets them too. A drop-entry is one event, not a condition: it is armed once, on the open channel
+   * that carries the log or else on the next one, and a reconnect never arms it again, whether the
+   * old connection made the drop or not.
+   */
   private channelFault(kind: ChannelFaultKind, value = 0, seed = 1): void {
+    const channel = this.openLogChannel();
+    if (kind === 'drop-entry') return this.dropEntry(channel, value);
     if (kind === 'partition' || kind === 'heal') this.partitioned = kind === 'partition';
     else this.faults = { ...this.faults, [{ drop: 'dropRate', duplicate: 'duplicateRate', corrupt: 'corruptRate', delay: 'delayMs' }[kind]]: value, seed };
-    const channel = this.primary?.backupChannel ?? this.backup?.logChannel;
     if (channel) this.configureChannel(channel);
   }
 
+  /** A closed channel sends nothing more: its successor is configured when it comes. */
+  private openLogChannel(): LogChannel | undefined {
+    const channel = this.primary?.backupChannel ?? this.backup?.logChannel;
+    return channel?.isClosed === false ? channel : undefined;
+  }
+
+  /** Arms without a seed: the random fates of the other frames go on as they were. */
+  private dropEntry(channel: LogChannel | undefined, seq: number): void {
+    if (channel) channel.setFaults({ dropEntries: [seq] });
+    else this.entryDrops.push(seq);
+  }
+
   configureChannel(channel: LogChannel): void {
-    channel.setFaults(this.faults);
+    channel.setFaults({ ...this.faults, dropEntries: this.entryDrops.splice(0) });
     channel.partition(this.partitioned);
   }
 
@@ -195,12 +215,14 @@ export class Host implements HostContext {
       entriesSent: this.primary?.entriesSent ?? 0,
       bytesSent: channel?.stats.bytesSent ?? 0,
       bytesReceived: channel?.stats.bytesReceived ?? 0,
+      framesDropped: channel?.stats.framesDropped ?? 0,
       outputsHeld: rule?.holding ?? 0,
       outputsReleased: rule?.released ?? 0,
       outputDelaysMs: rule?.delays.slice(-1000) ?? [],
       ackTurnaroundsMs: [...(this.backup?.ackTurnaroundsMs ?? [])],
       duplicatesDropped: this.backup?.duplicatesDropped ?? 0,
       gapsSeen: this.backup?.gapsSeen ?? 0,
+      resendRequests: this.backup?.resendRequests ?? 0,
       corruptFrames: this.backup?.corruptFrames ?? 0,
       epochs: this.epochs,
       divergences: this.backup?.divergenceList ?? [],

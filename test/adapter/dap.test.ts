@@ -161,6 +161,7 @@ describe('debug adapter (DAP, real hosts)', function () {
         ['lockstep/logEntries', { from: 1.5, count: 5 }, /'from' must be a whole number/],
         ['lockstep/injectFault', { kind: 'meteor' }, /'kind' must be one of/],
         ['lockstep/injectFault', { kind: 'drop', value: 7 }, /needs a value from 0 to 1/],
+        ['lockstep/injectFault', { kind: 'drop-entry', value: 2.5 }, /drop-entry needs a log entry number/],
         ['readMemory', { memoryReference: 'here', count: 4 }, /'memoryReference' must be an address/],
         ['readMemory', { memoryReference: '0x1000', count: -1 }, /'count' must be a whole number/],
         ['writeMemory', { memoryReference: '0x1000', data: '%%%' }, /'data' must be base64/],

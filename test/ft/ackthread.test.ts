@@ -71,6 +71,12 @@ describe('the backup\'s ack thread (a primary in another process, real TCP)', fu
 
     peer.stdin.write('more 3\n');
     while (!frames.some((f) => 'seq' in f && f.seq === ENTRIES + 3)) await new Promise((resolve) => setTimeout(resolve, 5));
+    // Injected drops happen on the thread; the main thread reads their count (HostStats.framesDropped).
+    channel.setFaults({ dropRate: 1 });
+    channel.send({ kind: 'heartbeat', seq: ENTRIES, at: 0, role: 'backup' });
+    while (channel.stats.framesDropped === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(channel.stats.framesDropped, 1);
+
     const highest = nextLine(peer, /^highest ack (\d+)$/);
     await channel.close('test done');
     assert.equal(Number((await highest)[1]), ENTRIES, 'nothing received after the fence was acknowledged');

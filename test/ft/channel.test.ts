@@ -313,6 +313,34 @@ describe('logging channel (real TCP on 127.0.0.1)', function () {
       assert.equal(primary.stats.framesDropped, 200 - expected.length);
     });
 
+    it('drops the named log entry on its next sends, as many as armed, and no other frame with that seq', async () => {
+      const { primary, backup } = await pair();
+      primary.setFaults({ dropEntries: [3] });
+      primary.setFaults({ dropEntries: [3] }); // drops add up: its first two sends
+      assert.deepEqual(primary.faults.dropEntries, [3, 3]);
+      const beat: Frame = { kind: 'heartbeat', seq: 3, at: 300, role: 'primary' };
+      const ack: Frame = { kind: 'ack', seq: 3, at: 300 };
+      for (const frame of [beat, ack, entry(1), entry(2), entry(3), entry(4), entry(3), entry(3), sentinel(5)]) primary.send(frame);
+      const got = await takeUntil(backup, isSentinel);
+      assert.deepEqual(got, [beat, ack, entry(1), entry(2), entry(4), entry(3), sentinel(5)]);
+      assert.equal(primary.stats.framesDropped, 2);
+      assert.deepEqual(primary.faults.dropEntries, [], 'both drops made, none left');
+    });
+
+    it('armed entry drops leave every random fate as the seed gives it', () => {
+      const rates = { dropRate: 0.3, duplicateRate: 0.3, corruptRate: 0.3, seed: 5 };
+      // Entry 2 is sent three times (twice resent); the heartbeat carries seq 2 as well.
+      const sends = [1, 2, undefined, 3, 2, 4, 5, 2, 6, 5, 7];
+      const plain = new FaultInjector(rates);
+      const armed = new FaultInjector({ ...rates, dropEntries: [2, 5, 2] });
+      const dropped = [1, 4, 6]; // the first two sends of entry 2, the first of entry 5
+      sends.forEach((seq, i) => {
+        const expected = plain.decide(64, seq);
+        assert.deepEqual(armed.decide(64, seq), dropped.includes(i) ? { ...expected, drop: true } : expected, `send ${i} (seq ${seq})`);
+      });
+      assert.deepEqual(armed.current.dropEntries, []);
+    });
+
     it('duplicates frames', async () => {
       const { primary, backup } = await pair();
       primary.setFaults({ duplicateRate: 1 });

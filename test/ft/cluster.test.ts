@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SeededRandom } from '../../src/ft/random';
 import { checkKvHistory } from '../../src/ft/checker';
-import { runKvWorkload } from '../../src/ft/client';
+import { KvWorkloadOptions, runKvWorkload } from '../../src/ft/client';
 import { spawn } from 'node:child_process';
 import { Cluster, ClusterSummary, freePort } from '../../src/ft/cluster';
 import type { ClockMode } from '../../src/ft/clock';
+import { parseFault } from '../../src/ft/faults';
 import { replayLogFile } from '../../src/ft/replay';
 import type { ServiceAddress } from '../../src/ft/service';
 import { clusterOptions, until } from '../support/cluster';
@@ -40,9 +41,9 @@ function sendLines(service: ServiceAddress, lines: string[], done: RegExp): Prom
 }
 
 /** Drives each guest to its end through the service (kv and lock need requests). */
-async function exercise(guest: string, cluster: Cluster): Promise<void> {
+async function exercise(guest: string, cluster: Cluster, workload: Partial<KvWorkloadOptions> = {}): Promise<void> {
   if (guest === 'kv') {
-    const history = await runKvWorkload({ service: cluster.service, ops: 30, seed: 3, clients: 2 });
+    const history = await runKvWorkload({ service: cluster.service, ops: 30, seed: 3, clients: 2, ...workload });
     assert.ok(checkKvHistory(history).ok);
     await sendLines(cluster.service, ['0 0 SHUTDOWN'], /kv bye/);
   } else if (guest === 'lock') {
@@ -175,6 +176,32 @@ describe('FT pair (real processes, real TCP)', function () {
         assert.equal(summary.failovers.length, 0);
       });
     }
+  });
+
+  it('an entry lost twice, sent and resent, is asked for again: the clients finish, no failover, the same epoch hashes', async () => {
+    // Entry K is surely sent while the clients run, and they can only finish once it has reached the
+    // backup: of 30 operations one client runs at least 15, then 5 final reads, each sent after the
+    // previous reply; a request and its reply are two entries, so that client's last reply is entry
+    // 40 or later, and the Output Rule releases it only once every entry up to it is acknowledged.
+    const K = 20;
+    const dropK = parseFault(`drop-entry@${K}`);
+    const cluster = track(new Cluster(clusterOptions('kv', { faults: [dropK, dropK] })));
+    const ended = new Promise<void>((resolve) => cluster.once('guest-ended', () => resolve()));
+    await cluster.start();
+    // Without a second ask the pair stalls with the replies held: the clients give up at their deadline.
+    await exercise('kv', cluster, { deadlineMs: 60_000 });
+    await ended;
+    await caughtUp(cluster);
+    const summary = await cluster.stop();
+    const [primary, backup] = ['host-1', 'host-2'].map((h) => summary.hosts[h].stats!);
+    assert.equal(primary.framesDropped, 2, `entry ${K} was dropped when sent and when resent, and nothing else was`);
+    // Every gap the backup saw was entry K's: the only entry missing.
+    assert.ok(backup.resendRequests >= 2, `the backup asked for entry ${K} ${backup.resendRequests} time(s)`);
+    assert.equal(backup.framesDropped, 0);
+    assert.equal(summary.failovers.length, 0);
+    assert.deepEqual(summary.divergences, []);
+    assert.ok(summary.epochHashes['host-1'].length >= 2);
+    assert.deepEqual(summary.epochHashes['host-2'], summary.epochHashes['host-1']);
   });
 
   it('a recording spans a failover: the surviving backup logged what it applied, and the file replays', async () => {

@@ -69,7 +69,7 @@ export function panelHtml(options: PanelHtmlOptions): string {
 `;
 }
 
-const FAULTS: readonly FaultRequestKind[] = ['kill-primary', 'kill-backup', 'partition', 'heal', 'slow-backup', 'drop', 'duplicate', 'corrupt', 'delay'];
+const FAULTS: readonly FaultRequestKind[] = ['kill-primary', 'kill-backup', 'partition', 'heal', 'slow-backup', 'drop', 'duplicate', 'corrupt', 'delay', 'drop-entry'];
 
 /** A webview is a page like any other: check what it posts before acting on it. */
 export function isPanelMessage(value: unknown): value is PanelMessage {
