@@ -34,7 +34,7 @@ commands:
       --clock   --no-jit   --memory   --epoch   --cmdline   --json   --verbose
   host --listen HOST:PORT --token T
                         serve one host of a cluster on another machine (lockstep ft --agent ...)
-  client kv --connect HOST:PORT [--ops N] [--seed S] [--clients C] [--json]
+  client kv --connect HOST:PORT [--ops N] [--seed S] [--clients C] [--first-client ID] [--json]
                         a key/value workload against the service; checks the history
   replay FILE.ftlog [image] [--json]
                         replay a recorded log and check its epoch hashes
@@ -265,6 +265,7 @@ async function client(args: string[]): Promise<void> {
     ops: { type: 'string', default: '200' },
     seed: { type: 'string', default: '1' },
     clients: { type: 'string', default: '4' },
+    'first-client': { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
   });
   if (positionals[0] !== 'kv' || positionals.length !== 1) throw new UsageError(`client: the only workload is 'kv' (lockstep client kv --connect HOST:PORT)`);
@@ -274,6 +275,7 @@ async function client(args: string[]): Promise<void> {
     ops: integerOption('ops', values.ops as string, 1)!,
     seed: integerOption('seed', values.seed as string, 0)!,
     clients: integerOption('clients', values.clients as string, 1, 64)!,
+    firstClient: integerOption('first-client', values['first-client'] as string, 1)!,
   });
   const check = checkKvHistory(history);
   if (values.json) process.stdout.write(`${JSON.stringify({ ...check, reconnects: history.reconnects, duplicateReplies: history.duplicateReplies, wallMs: history.wallMs })}\n`);

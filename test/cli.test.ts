@@ -152,6 +152,7 @@ describe('lockstep run (CLI)', function () {
       ['ft: a malformed service address', () => ['ft', 'kv', '--service', 'nohost'], /--service: expected HOST:PORT, got 'nohost'/],
       ['ft: a detection timeout of 0', () => ['ft', 'kv', '--detect-timeout', '0'], /--detect-timeout: expected a whole number from 10/],
       ['client: no --connect', () => ['client', 'kv'], /client: --connect HOST:PORT is required/],
+      ['client: a first client id of 0', () => ['client', 'kv', '--connect', '127.0.0.1:1', '--first-client', '0'], /--first-client: expected a whole number from 1/],
       ['client: an unknown workload', () => ['client', 'bank', '--connect', '127.0.0.1:1'], /the only workload is 'kv'/],
       ['replay: not a log file', () => ['replay', 'package.json'], /not a Lockstep log \(bad magic\) at byte 0/],
       ['host --listen without a token', () => ['host', '--listen', '127.0.0.1:0'], /host --listen needs --token/],

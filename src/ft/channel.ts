@@ -98,6 +98,11 @@ export class FaultInjector {
     return { ...this.settings, dropEntries };
   }
 
+  /** Read per frame sent: cheaper than `current`. */
+  get delayMs(): number {
+    return this.settings.delayMs;
+  }
+
   /** Changes settings; a given seed restarts the PRNG from that seed; given dropEntries are armed on top of those pending. */
   update({ dropEntries = [], ...settings }: Partial<FaultSettings>): void {
     this.settings = { ...this.settings, ...settings };
@@ -489,7 +494,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements LogChannel {
   // -- sending --------------------------------------------------------------------------------
 
   private enqueue(bytes: Uint8Array): void {
-    const delay = this.injector.current.delayMs;
+    const delay = this.injector.delayMs;
     if (delay <= 0 && this.queue.length === 0) return this.writeFrame(bytes);
     const last = this.queue.length > 0 ? this.queue[this.queue.length - 1].due : 0;
     this.queue.push({ bytes, due: Math.max(performance.now() + delay, last) });

@@ -30,6 +30,13 @@ export interface KvWorkloadOptions {
   ops: number;
   seed: number;
   clients?: number;
+  /**
+   * The first client id (default 1): the clients are firstClient, firstClient + 1, ... The kv guest
+   * remembers every client it served (at-most-once), so a second workload against the same guest
+   * needs ids the first did not use; its shared keys are named after this id too, so the two
+   * histories do not mix.
+   */
+  firstClient?: number;
   /** Resend a request that got no reply after this long. */
   retryMs?: number;
   /** Give up on the whole workload after this long. */
@@ -50,6 +57,15 @@ const SHARED_KEYS = 2;
 /** The kv guest's limits (guests/kv/kv.c): bytes in a value, keys in the store. */
 const GUEST_VALUE_MAX = 1024;
 const GUEST_KEYS_MAX = 512;
+/** Client ids are u32 in the guest; 0 is its own (errors about unparsable lines). */
+const GUEST_CLIENT_MAX = 0xffff_ffff;
+
+/** Replies that mean this workload cannot go on against this guest: what went wrong, and what to do. */
+const FATAL_REPLIES: Record<string, (client: number) => string> = {
+  'ERR stale': (client) => `the guest has already served a client ${client} further than this workload (an earlier workload against the same guest?): choose unused client ids with --first-client`,
+  'ERR toomanyclients': () => 'the guest serves at most 128 clients in all and has no room for more (earlier workloads against the same guest?): start the guest again',
+  'ERR full': () => `the guest's store is full (${GUEST_KEYS_MAX} keys, earlier workloads against the same guest included): start the guest again or use fewer --ops`,
+};
 
 export class WorkloadError extends Error {
   override name = 'WorkloadError';
@@ -90,6 +106,8 @@ class KvClient {
       await this.awaitReply(full);
     }
     full.latencyMs = performance.now() - sentAt;
+    const fatal = FATAL_REPLIES[full.reply ?? ''];
+    if (fatal) throw new WorkloadError(`client ${this.id}: ${full.op} ${full.key} got "${full.reply}": ${fatal(this.id)}`);
     return full;
   }
 
@@ -173,10 +191,12 @@ class KvClient {
  */
 export class KeySpace {
   private readonly lengths = new Map<string, number>();
-  private readonly shared = Array.from({ length: SHARED_KEYS }, (_, i) => `s${i}`);
+  private readonly shared: string[];
   private sharedCreated = SHARED_KEYS;
 
-  constructor(private readonly clients: number) {
+  /** `sharedPrefix` names the shared keys (prefix + 0, 1, ...): a workload's own, apart from another's. */
+  constructor(private readonly clients: number, private readonly sharedPrefix: string) {
+    this.shared = Array.from({ length: SHARED_KEYS }, (_, i) => `${sharedPrefix}${i}`);
     if (this.keysUsed > GUEST_KEYS_MAX) throw new WorkloadError(`--clients ${clients} needs ${this.keysUsed} keys; the kv guest holds ${GUEST_KEYS_MAX}`);
   }
 
@@ -201,7 +221,7 @@ export class KeySpace {
 
   /** Every key a client may have touched, and every shared key: read at the end so the checker sees the final state. */
   finalReads(client: number): string[] {
-    const shared = Array.from({ length: this.sharedCreated }, (_, i) => `s${i}`);
+    const shared = Array.from({ length: this.sharedCreated }, (_, i) => `${this.sharedPrefix}${i}`);
     return [...Array.from({ length: PRIVATE_KEYS }, (_, i) => `k${client}.${i}`), ...shared];
   }
 
@@ -214,7 +234,7 @@ export class KeySpace {
     if (this.keysUsed >= GUEST_KEYS_MAX) {
       throw new WorkloadError(`the workload needs more than the kv guest's ${GUEST_KEYS_MAX} keys: use fewer --ops`);
     }
-    this.shared[slot] = `s${this.sharedCreated++}`;
+    this.shared[slot] = `${this.sharedPrefix}${this.sharedCreated++}`;
     return this.shared[slot];
   }
 
@@ -226,14 +246,18 @@ export class KeySpace {
 
 export async function runKvWorkload(options: KvWorkloadOptions): Promise<KvHistory> {
   const clientCount = options.clients ?? 4;
+  const firstClient = options.firstClient ?? 1;
   if (!Number.isInteger(options.ops) || options.ops < 1) throw new WorkloadError(`--ops must be at least 1, got ${options.ops}`);
+  if (!Number.isInteger(firstClient) || firstClient < 1 || firstClient + clientCount - 1 > GUEST_CLIENT_MAX) {
+    throw new WorkloadError(`--first-client must be a whole number from 1 to ${GUEST_CLIENT_MAX - clientCount + 1} with ${clientCount} clients, got ${firstClient}`);
+  }
   const started = performance.now();
   const deadline = started + (options.deadlineMs ?? 120_000);
   const clock = new LogicalClock();
   const random = new SeededRandom(options.seed);
   const settings = { service: options.service, retryMs: options.retryMs ?? 1500 };
-  const keys = new KeySpace(clientCount);
-  const clients = Array.from({ length: clientCount }, (_, i) => new KvClient(i + 1, settings, clock, started, deadline));
+  const keys = new KeySpace(clientCount, `s${firstClient}.`);
+  const clients = Array.from({ length: clientCount }, (_, i) => new KvClient(firstClient + i, settings, clock, started, deadline));
   const ops: KvOp[] = [];
   let issued = 0;
   const runClient = async (client: KvClient) => {

@@ -14,14 +14,14 @@ describe('kv workload (src/ft/client.ts)', function () {
 
   it('keeps every value and the number of keys within the kv guest\'s limits, and writes shared keys only by APPEND', () => {
     const clients = 4;
-    const keys = new KeySpace(clients);
+    const keys = new KeySpace(clients, 's1.');
     const random = new SeededRandom(7);
     const lengths = new Map<string, number>();
     const written = new Set<string>();
     for (let index = 0; index < 100_000; index++) {
       const op = keys.next(random, 1 + (index % clients), index);
       if (op.op === 'GET') continue;
-      if (op.key.startsWith('s')) assert.equal(op.op, 'APPEND', `${op.key} is shared`);
+      if (op.key.startsWith('s1.')) assert.equal(op.op, 'APPEND', `${op.key} is shared`);
       lengths.set(op.key, (op.op === 'PUT' ? 0 : lengths.get(op.key) ?? 0) + op.value!.length);
       written.add(op.key);
       assert.ok(lengths.get(op.key)! <= VALUE_MAX, `${op.key} would hold ${lengths.get(op.key)} bytes after op ${index}`);
@@ -32,21 +32,27 @@ describe('kv workload (src/ft/client.ts)', function () {
   });
 
   it('says so, rather than overflow the guest, when the keys run out', () => {
-    assert.throws(() => new KeySpace(200), (e: Error) => e instanceof WorkloadError && /--clients 200 needs 602 keys; the kv guest holds 512/.test(e.message));
-    const keys = new KeySpace(4);
+    assert.throws(() => new KeySpace(200, 's1.'), (e: Error) => e instanceof WorkloadError && /--clients 200 needs 602 keys; the kv guest holds 512/.test(e.message));
+    const keys = new KeySpace(4, 's1.');
     const random = new SeededRandom(1);
     assert.throws(() => { for (let index = 0; ; index++) keys.next(random, 1, index); }, (e: Error) => e instanceof WorkloadError && /more than the kv guest's 512 keys/.test(e.message));
   });
 
-  it('runs 3000 operations against the real kv guest under FT with a clean history', async () => {
+  it('runs 3000 operations against the real kv guest under FT with a clean history; a second workload needs other client ids, and says so', async () => {
     const cluster = new Cluster(clusterOptions('kv'));
-    try {
-      await cluster.start();
-      const history = await runKvWorkload({ service: cluster.service, ops: 3000, seed: 5, clients: 4 });
+    const clean = async (options: { ops: number; seed: number; firstClient?: number }) => {
+      const history = await runKvWorkload({ service: cluster.service, clients: 4, ...options });
       const result = checkKvHistory(history);
       assert.deepEqual(result.problems, []);
       assert.ok(result.ok);
       assert.equal(result.acknowledged, history.ops.length);
+    };
+    try {
+      await cluster.start();
+      await clean({ ops: 3000, seed: 5 });
+      // The guest remembers clients 1-4 (at-most-once): reusing their ids is refused, not misread as lost writes.
+      await assert.rejects(runKvWorkload({ service: cluster.service, ops: 20, seed: 6, clients: 4 }), (e: Error) => e instanceof WorkloadError && /got "ERR stale": the guest has already served a client \d.*--first-client/.test(e.message));
+      await clean({ ops: 300, seed: 6, firstClient: 5 });
     } finally {
       cluster.destroy();
     }
