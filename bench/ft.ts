@@ -48,6 +48,9 @@ import { CLI_MISSING, TIME_INSTALL, runLockstepCli } from './lib/processes';
 const PLAIN = 'plain v86 0.5.462';
 const SPIN_END = /^spin checksum=/;
 const KV_CLIENTS = 4;
+/** Client ids apart from the measured workload's (1..KV_CLIENTS): the kv guest refuses a client id reused from the start. */
+const WARM_FIRST_CLIENT = 11;
+const SOLO_FIRST_CLIENT = 21;
 
 interface Setup {
   ctx: BenchContext;
@@ -56,8 +59,14 @@ interface Setup {
   built: boolean;
   /** bench/lib/child.ts, bundled. */
   program: string;
-  /** Requests from a client id the workload does not use, before a measured kv workload. */
+  /** Requests from a client id the workload does not use, before a measured failover. */
   warmRequests: number;
+  /**
+   * Operations of the kv workload, from other client ids, before a measured one: V8 compiles and
+   * tiers up v86's device code as the guest first exercises it, on every side, for thousands of
+   * requests; the figures are for a warmed-up service, as VM-FT's are.
+   */
+  warmOps: number;
   /** Runs discarded because a spurious failover spoiled them, by what they measured. */
   discarded: Map<string, number>;
 }
@@ -172,6 +181,27 @@ function schedNote(ft: FtSpinRun[], plain: PlainProcessRun[]): string {
   );
 }
 
+/**
+ * The FT pair against what this machine gives two emulators at once: the backup is a second
+ * emulator, running beside the primary on the other core; two plain v86 processes started together
+ * show what that alone costs here (cores that share caches, memory bandwidth and the hypervisor).
+ */
+function twinRow(label: string, ft: FtSpinRun[], plain: PlainProcessRun[], twins: PlainProcessRun[][]): RowInput {
+  const mean = (pair: PlainProcessRun[]) => pair.reduce((sum, r) => sum + r.mips, 0) / pair.length;
+  const slowdown = twins.map((pair, i) => mean(pair) / plain[i].mips);
+  return compareRow({
+    name: `${label}: FT pair vs two plain v86 processes at once, from the first instruction`,
+    unit: 'MIPS',
+    value: ft.map((r) => r.mips),
+    baseline: twins.map(mean),
+    baselineLabel: `${PLAIN}, two processes started together (mean of the two)`,
+    note:
+      `The FT row above, against the same hardware load: two plain v86 processes (same cmdline, each timed as the row above times one) started together in the same round. ` +
+      `Run so, each plain v86 ran at ${formatNumber(median(slowdown))} (${formatNumber(Math.min(...slowdown))}–${formatNumber(Math.max(...slowdown))}) of one alone in the same round: that much of the FT pair's gap to one plain v86 is this machine running two emulators at once, not Lockstep. ` +
+      `Instructions per CPU second (all threads, as the next row counts them): FT primary ${formatNumber(median(ft.map((r) => r.instructions / r.hostCpuMs[0] / 1000)))}, plain v86 run two at once ${formatNumber(median(twins.flat().map((r) => r.instructions / r.cpuMs / 1000)))} M.`,
+  });
+}
+
 /** Instructions per CPU second of the primary and of plain v86 (their threads together). */
 function cpuRow(label: string, ft: FtSpinRun[], plain: PlainProcessRun[]): RowInput {
   const name = `${label}: FT primary vs plain v86, instructions per CPU second`;
@@ -199,23 +229,27 @@ async function spin(setup: Setup): Promise<RowInput[]> {
   const warmup = ctx.pick(1, 0);
   const ft: FtSpinRun[] = [];
   const plain: PlainProcessRun[] = [];
+  const twins: PlainProcessRun[][] = [];
   const single: number[] = [];
   for (let i = 0; i < warmup + rounds; i++) {
     collectGarbage();
     const a = await withoutFailover(setup, 'spin under FT', () => ftSpin(setup, cmdline));
     collectGarbage();
     const b = await runPlainV86Process(setup.program, 'spin', cmdline, SPIN_END);
+    const d = await Promise.all([0, 1].map(() => runPlainV86Process(setup.program, 'spin', cmdline, SPIN_END)));
     const c = setup.built ? await runLockstepCli('spin', ['--cmdline', cmdline]) : undefined;
     const plainLine = b.serial.split('\n').find((l) => SPIN_END.test(l));
     if (a.line !== undefined && a.line !== plainLine) throw new Error(`spin printed different lines under FT and on plain v86: ${a.line} vs ${plainLine}`);
     ctx.log(
       `spin ${roundLabel(ctx, i, warmup, rounds)}: FT ${formatNumber(a.mips)} MIPS (${(a.ms / 1000).toFixed(2)} s, CPU ${a.hostCpuMs.map((c) => (c / 1000).toFixed(2)).join('+')} s, primary waited ${(a.hostWaitMs[0] / 1000).toFixed(2)} s for a CPU and slept ${((a.ms - a.hostRunMs[0] - a.hostWaitMs[0]) / 1000).toFixed(2)} s; ${(a.withStartMs / 1000).toFixed(2)} s with start-up; hosts ${a.hostRssKiB.map((k) => (k / 1024).toFixed(0)).join('+')} MiB), ` +
         `plain ${formatNumber(b.mips)} MIPS (${(b.ms / 1000).toFixed(2)} s, CPU ${(b.cpuMs / 1000).toFixed(2)} s, waited ${(b.waitMs / 1000).toFixed(2)} s; ${(b.spawnToLineMs / 1000).toFixed(2)} s with start-up; ${(b.maxRssKiB / 1024).toFixed(0)} MiB)` +
-        (c ? `, lockstep run ${(c.maxRssKiB / 1024).toFixed(0)} MiB` : ''),
+        (c ? `, lockstep run ${(c.maxRssKiB / 1024).toFixed(0)} MiB` : '') +
+        `, two plain at once ${d.map((r) => formatNumber(r.mips)).join(' + ')} MIPS`,
     );
     if (i < warmup) continue;
     ft.push(a);
     plain.push(b);
+    twins.push(d);
     single.push(c?.maxRssKiB ?? NaN);
   }
   const label = `spin (${(median(ft.map((r) => r.instructions)) / 1e6).toFixed(0)} M instr.)`;
@@ -234,6 +268,7 @@ async function spin(setup: Setup): Promise<RowInput[]> {
         schedNote(ft, plain) +
         discardedNote(setup, 'spin under FT'),
     }),
+    twinRow(label, ft, plain, twins),
     cpuRow(label, ft, plain),
     compareRow({
       name: `${label}: FT pair vs plain v86, spawn to the guest's end (start-up included)`,
@@ -273,18 +308,31 @@ interface KvRun {
   /** Main threads of the host processes (primary first) during the workload: on a CPU, waiting for one (ms). */
   runMs: number[];
   waitMs: number[];
+  /** CPU time of the host processes (all their threads) and of this process (the clients) during the workload (ms). */
+  hostCpuMs: number[];
+  clientCpuMs: number;
 }
 
-/** Runs the workload, noting what the host processes' main threads did meanwhile (/proc/<pid>/schedstat). */
+/** Runs the workload, noting what the host processes did meanwhile (/proc/<pid>/schedstat and stat) and the clients' CPU time. */
+/** The same workload from other client ids, unmeasured, so that what is measured runs warm. */
+async function warmUpWorkload(setup: Setup, service: ServiceAddress, seed: number): Promise<void> {
+  await runKvWorkload({ service, ops: setup.warmOps, seed: seed + 7919, clients: KV_CLIENTS, firstClient: WARM_FIRST_CLIENT });
+}
+
 async function measuredWorkload(service: ServiceAddress, ops: number, seed: number, pids: number[]): Promise<KvRun> {
   const before = pids.map(schedStat);
+  const cpuBefore = pids.map(cpuTimeMs);
+  const clientBefore = process.cpuUsage();
   const history = await runKvWorkload({ service, ops, seed, clients: KV_CLIENTS });
+  const client = process.cpuUsage(clientBefore);
   const after = pids.map(schedStat);
   return {
     opsPerS: opsPerSecond(history),
     history,
     runMs: after.map((a, k) => a.runMs - before[k].runMs),
     waitMs: after.map((a, k) => a.waitMs - before[k].waitMs),
+    hostCpuMs: pids.map((pid, k) => cpuTimeMs(pid) - cpuBefore[k]),
+    clientCpuMs: (client.user + client.system) / 1000,
   };
 }
 
@@ -334,7 +382,7 @@ function latest(values: number[], count: number): number[] {
 async function kvFt(setup: Setup, ops: number, seed: number, idleMs: number): Promise<KvFtRun> {
   return withCluster(clusterOptions('kv', setup.launcher, setup.ctx.tmpDir), async (cluster) => {
     await cluster.start();
-    await warmUp(cluster.service, setup.warmRequests);
+    await warmUpWorkload(setup, cluster.service, seed);
     const pids = hostPids(setup.launcher);
     const before = await stats(cluster);
     const run = await measuredWorkload(cluster.service, ops, seed, pids);
@@ -344,7 +392,7 @@ async function kvFt(setup: Setup, ops: number, seed: number, idleMs: number): Pr
     const released = after.primary.outputsReleased - before.primary.outputsReleased;
     const delays = latest(after.primary.outputDelaysMs, released);
     const turnarounds = latest(after.backup.ackTurnaroundsMs, released);
-    await runKvWorkload({ service: cluster.service, ops: ops / 2, seed: seed + 1000, clients: 1 });
+    await runKvWorkload({ service: cluster.service, ops: ops / 2, seed: seed + 1000, clients: 1, firstClient: SOLO_FIRST_CLIENT });
     const afterSolo = await stats(cluster);
     if (cluster.failovers.length) throw new FailoverDuringRun(cluster.failovers[0].reason);
     const soloDelays = latest(afterSolo.primary.outputDelaysMs, afterSolo.primary.outputsReleased - after.primary.outputsReleased);
@@ -374,7 +422,7 @@ async function kvSingleHost(setup: Setup, ops: number, seed: number): Promise<Kv
   return withCluster(options, async (cluster) => {
     await cluster.start();
     await aloneAfterBackupLoss(cluster);
-    await warmUp(cluster.service, setup.warmRequests);
+    await warmUpWorkload(setup, cluster.service, seed);
     return measuredWorkload(cluster.service, ops, seed, hostPids(setup.launcher));
   });
 }
@@ -382,11 +430,44 @@ async function kvSingleHost(setup: Setup, ops: number, seed: number): Promise<Kv
 async function kvPlain(setup: Setup, ops: number, seed: number): Promise<KvRun> {
   const server = await startPlainKvService(setup.program);
   try {
-    await warmUp(server.service, setup.warmRequests);
+    await warmUpWorkload(setup, server.service, seed);
     return await measuredWorkload(server.service, ops, seed, [server.child.pid ?? 0]);
   } finally {
     await server.stop();
   }
+}
+
+/** CPU time per operation, ms: the host processes together, and the clients. */
+function cpuPerOp(run: KvRun): { hosts: number; clients: number } {
+  const ops = run.history.ops.length;
+  return { hosts: run.hostCpuMs.reduce((a, b) => a + b, 0) / ops, clients: run.clientCpuMs / ops };
+}
+
+/**
+ * What the pair costs in CPU, which on this 2-core machine bounds its throughput: the hosts and the
+ * clients share the cores, and the backup replays every instruction the primary runs.
+ */
+function cpuPerOpRow(label: string, ft: KvRun[], single: KvRun[], plain: KvRun[]): RowInput {
+  const name = `${label}: CPU time per operation, FT pair (both hosts) vs a single host`;
+  const unit = 'ms/op';
+  if (![...ft, ...single].every((r) => r.hostCpuMs.every(Number.isFinite))) return skippedRow(name, unit, 'CPU time not measurable here (no /proc)');
+  const f = ft.map(cpuPerOp);
+  const s = single.map(cpuPerOp);
+  const ceiling = f.map((c, i) => (s[i].hosts + s[i].clients) / (c.hosts + c.clients));
+  const measured = ft.map((r, i) => r.opsPerS / single[i].opsPerS);
+  const ms = (values: number[]) => formatNumber(median(values));
+  return compareRow({
+    name,
+    unit,
+    value: f.map((c) => c.hosts),
+    baseline: s.map((c) => c.hosts),
+    baselineLabel: 'single host',
+    note:
+      `User + system time of the host processes, all threads (/proc/<pid>/stat), over the workload's operations, in the rounds above. ` +
+      `FT: primary ${ms(ft.map((r) => r.hostCpuMs[0] / r.history.ops.length))} + backup ${ms(ft.map((r) => r.hostCpuMs[1] / r.history.ops.length))} ms/op; plain v86 ${ms(plain.map((r) => cpuPerOp(r).hosts))} ms/op. ` +
+      `The ${KV_CLIENTS} clients (this process) used ${ms(f.map((c) => c.clients))} ms/op beside FT and ${ms(s.map((c) => c.clients))} beside the single host. ` +
+      `With both cores busy, ops/s can be at most about (single host + clients) / (FT hosts + clients) of the single host's: ${ms(ceiling)} (${formatNumber(Math.min(...ceiling))}–${formatNumber(Math.max(...ceiling))}) here, against a measured ${ms(measured)}. VM-FT ran primary, backup and clients on machines of their own.`,
+  });
 }
 
 async function kv(setup: Setup): Promise<RowInput[]> {
@@ -427,7 +508,7 @@ async function kv(setup: Setup): Promise<RowInput[]> {
   const singleLatency = (q: number) => formatNumber(median(single.map((r) => quantile(r.history.ops.map((op) => op.latencyMs ?? NaN), q))));
   const plainLatency = (q: number) => formatNumber(median(plain.map((r) => quantile(r.history.ops.map((op) => op.latencyMs ?? NaN), q))));
   const sec = (values: number[]) => formatNumber(median(values) / 1000);
-  const workload = `src/ft/client.ts runKvWorkload (${KV_CLIENTS} clients, one request outstanding each, same seed on every side of a round) over loopback TCP, after ${setup.warmRequests} warm-up requests; ops/s over the whole workload.`;
+  const workload = `src/ft/client.ts runKvWorkload (${KV_CLIENTS} clients, one request outstanding each, same seed on every side of a round) over loopback TCP, after ${setup.warmOps} operations of the same workload from other client ids (warm-up: V8 compiling v86's device code, on every side); ops/s over the whole workload.`;
   const p50 = ft.map((r) => quantile(r.delays, 0.5));
   const p99 = ft.map((r) => quantile(r.delays, 0.99));
   const rows: RowInput[] = [
@@ -454,6 +535,7 @@ async function kv(setup: Setup): Promise<RowInput[]> {
       target: '>= 0.90',
       note: `${workload} Baseline: plain v86 in a process of its own (bench/lib/child.ts) whose TCP service writes each whole request line to COM1 (serial0_send) and each whole output line to every client, as Lockstep's service does. Client latency p50/p99: plain ${plainLatency(0.5)}/${plainLatency(0.99)} ms; its main thread ${sec(plain.map((r) => r.runMs[0]))} s on a CPU + ${sec(plain.map((r) => r.waitMs[0]))} s waiting for one in ${sec(plain.map((r) => r.history.wallMs))} s.`,
     }),
+    cpuPerOpRow(label, ft, single, plain),
     valueRow({
       name: `${label}: channel bytes per guest input byte (primary → backup)`,
       unit: 'B/B',
@@ -641,7 +723,7 @@ export const ftBenchmark: BenchmarkModule = {
   run: async (ctx) => {
     const { launcher, label, built } = hostLauncher();
     const program = buildChildProgram(ctx.tmpDir);
-    const setup: Setup = { ctx, launcher, launcherLabel: label, built, program, warmRequests: ctx.pick(20, 5), discarded: new Map() };
+    const setup: Setup = { ctx, launcher, launcherLabel: label, built, program, warmRequests: ctx.pick(20, 5), warmOps: ctx.pick(3000, 20), discarded: new Map() };
     try {
       return [...(await spin(setup)), ...(await kv(setup)), ...(await idle(setup)), ...(await failovers(setup))];
     } finally {
