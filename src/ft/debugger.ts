@@ -517,8 +517,8 @@ export class HostDebugger {
     const notes: OutputNote[] = [];
     const released = this.unreleased.splice(0, rule.released - this.releasesSeen);
     released.forEach((entry, i) => {
-      const heldMs = rule.delays[this.releasesSeen + i];
-      if (heldMs >= 1 && !this.announced.has(entry.seq)) notes.push(outputNote(entry, 'held'));
+      const heldMs = rule.delayOf(this.releasesSeen + i);
+      if (heldMs !== undefined && heldMs >= 1 && !this.announced.has(entry.seq)) notes.push(outputNote(entry, 'held'));
       this.announced.delete(entry.seq);
       notes.push(outputNote(entry, 'released', heldMs));
     });

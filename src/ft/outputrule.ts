@@ -7,11 +7,14 @@
 export interface HeldOutput { seq: number; at: number; data: Uint8Array; heldAt: number }
 export interface Release { output: HeldOutput; delayMs: number }
 
+/** Release delays kept, the latest ones: a service that runs for days must not keep one per output. */
+const KEPT_DELAYS = 10_000;
+
 export class OutputRule {
   private held: HeldOutput[] = [];
   private acked = 0;
   private protecting = true;
-  readonly delays: number[] = [];
+  private readonly delays = new Float64Array(KEPT_DELAYS);
   released = 0;
   bytesReleased = 0;
 
@@ -55,8 +58,19 @@ export class OutputRule {
     this.acked = ackedSeq;
   }
 
+  /** How long the k-th output released (from 0) was held, in ms, while it is among the latest kept. */
+  delayOf(k: number): number | undefined {
+    return k >= 0 && k < this.released && k >= this.released - KEPT_DELAYS ? this.delays[k % KEPT_DELAYS] : undefined;
+  }
+
+  /** The latest `count` release delays (ms), oldest first. */
+  latestDelays(count: number): number[] {
+    const n = Math.min(count, this.released, KEPT_DELAYS);
+    return Array.from({ length: n }, (_, i) => this.delays[(this.released - n + i) % KEPT_DELAYS]);
+  }
+
   private emit(output: HeldOutput): void {
-    this.delays.push(performance.now() - output.heldAt);
+    this.delays[this.released % KEPT_DELAYS] = performance.now() - output.heldAt;
     this.released++;
     this.bytesReleased += output.data.length;
     this.release(output);
