@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { GuestConfig, HostCommand, HostConfig, HostDebugConfig, HostReport, HostStats, Divergence } from './control';
+import type { EpochNote, GuestConfig, HostCommand, HostConfig, HostDebugConfig, HostReport, HostStats, Divergence } from './control';
 import { DEFAULT_DETECTOR, DetectorOptions } from './detector';
 import type { Fault } from './faults';
 import type { Role } from './log';
@@ -69,6 +69,8 @@ interface HostHandle {
   generation: number;
   channelPort?: number;
   stats?: HostStats;
+  /** Every epoch the host reported, in order. */
+  epochs: EpochNote[];
   roles: RoleChange[];
   stderr: string[];
   exited: Promise<void>;
@@ -167,7 +169,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const id = `host-${this.nextHost++}`;
     const link = await this.link();
     const handle: HostHandle = {
-      id, link, role, generation, roles: [], stderr: [],
+      id, link, role, generation, roles: [], epochs: [], stderr: [],
       exited: new Promise((resolve) => link.once('exit', () => resolve())),
     };
     this.hosts.set(id, handle);
@@ -218,6 +220,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       case 'divergence': this.divergences.push(report.divergence); this.emit('divergence', report.divergence); return;
       case 'guest-ended': this.emit('guest-ended', handle.id); return;
       case 'stats': handle.stats = report.stats; return;
+      case 'epoch': handle.epochs.push(report.epoch); return;
       case 'error': process.stderr.write(`lockstep: ${handle.id} failed: ${report.message}\n`); return;
       default: return;
     }
@@ -381,7 +384,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     let entriesSent = 0, bytesSent = 0, outputsHeld = 0, outputsReleased = 0;
     for (const handle of this.hosts.values()) {
       hosts[handle.id] = { roles: handle.roles, stats: handle.stats };
-      epochHashes[handle.id] = handle.stats?.epochs.map((e) => e.hash) ?? [];
+      epochHashes[handle.id] = handle.epochs.map((e) => e.hash);
       entriesSent += handle.stats?.entriesSent ?? 0;
       if (handle.stats?.entriesSent) bytesSent += handle.stats.bytesSent;
       outputsHeld += handle.stats?.outputsHeld ?? 0;

@@ -70,7 +70,10 @@ export interface HostStats {
   /** Backup: resend-froms it sent for a gap, a first ask or an ask again (not those a reconnect sends). */
   resendRequests: number;
   corruptFrames: number;
-  epochs: { index: number; at: number; hash: string }[];
+  /** The latest epochs (at most RECENT_EPOCHS), oldest first: each one is also reported as it comes (an `epoch` report). */
+  epochs: EpochNote[];
+  /** Epochs this host has computed in all. */
+  epochCount: number;
   divergences: Divergence[];
 }
 
@@ -85,6 +88,11 @@ export interface Divergence {
   parts: string[];
 }
 
+export interface EpochNote { index: number; at: number; hash: string }
+
+/** Epochs HostStats carries: stats are polled often, and an idle service reaches an epoch every second for as long as it runs. */
+export const RECENT_EPOCHS = 32;
+
 /** host → cluster */
 export type HostReport =
   | { type: 'ready'; id: string; role: Role; channelPort?: number }
@@ -92,6 +100,7 @@ export type HostReport =
   | { type: 'role'; id: string; role: Role; generation: number; at: number; reason: string; channelPort?: number; lastSeq: number }
   | { type: 'halted'; id: string; reason: string; at: number }
   | { type: 'guest-ended'; id: string; at: number }
+  | { type: 'epoch'; id: string; epoch: EpochNote }
   | { type: 'backup-attached'; id: string; at: number; cloned: boolean }
   | { type: 'backup-lost'; id: string; at: number; reason: string }
   | { type: 'divergence'; id: string; divergence: Divergence }

@@ -4,7 +4,7 @@
 import { Arbiter, Claim } from './arbiter';
 import { Backup } from './backup';
 import type { FaultSettings, LogChannel } from './channel';
-import type { ChannelFaultKind, HostCommand, HostConfig, HostReport, HostStats } from './control';
+import { RECENT_EPOCHS, type ChannelFaultKind, type EpochNote, type HostCommand, type HostConfig, type HostReport, type HostStats } from './control';
 import { HostDebugger } from './debugger';
 import { AgentError, ControlMessage, listenAsAgent } from './hostlink';
 import type { HostContext } from './hostcontext';
@@ -22,7 +22,8 @@ export class Host implements HostContext {
   private writer: LogWriter | undefined;
   private readonly arbiter: Arbiter;
   private killAt: number | undefined;
-  private readonly epochs: { index: number; at: number; hash: string }[] = [];
+  private recentEpochs: EpochNote[] = [];
+  private epochCount = 0;
   private halted = false;
   private faults: Partial<FaultSettings> = {};
   /** drop-entry faults that came while no open channel carried the log: the next channel takes them. */
@@ -136,7 +137,10 @@ export class Host implements HostContext {
   }
 
   noteEpoch(epoch: Epoch): void {
-    this.epochs.push({ index: epoch.index, at: epoch.at, hash: epoch.hash });
+    const note = { index: epoch.index, at: epoch.at, hash: epoch.hash };
+    this.recentEpochs = [...this.recentEpochs.slice(1 - RECENT_EPOCHS), note];
+    this.epochCount++;
+    this.report({ type: 'epoch', id: this.config.id, epoch: note });
   }
 
   limit(target: number): number {
@@ -224,7 +228,8 @@ export class Host implements HostContext {
       gapsSeen: this.backup?.gapsSeen ?? 0,
       resendRequests: this.backup?.resendRequests ?? 0,
       corruptFrames: this.backup?.corruptFrames ?? 0,
-      epochs: this.epochs,
+      epochs: this.recentEpochs,
+      epochCount: this.epochCount,
       divergences: this.backup?.divergenceList ?? [],
     };
   }

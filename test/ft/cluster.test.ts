@@ -67,7 +67,7 @@ const SHORT_CMDLINE: Record<string, string | undefined> = { spin: 'iterations=40
 async function caughtUp(cluster: Cluster): Promise<void> {
   await until(async () => {
     const [p, b] = [await cluster.statsOf('primary'), await cluster.statsOf('backup')];
-    return !!p && !!b && b.epochs.length === p.epochs.length && b.instructions === p.instructions;
+    return !!p && !!b && b.epochCount === p.epochCount && b.instructions === p.instructions;
   }, 'the backup to catch up');
 }
 
