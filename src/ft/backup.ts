@@ -176,6 +176,7 @@ export class Backup {
       this.checkpoint = [];
       this.expected = seq + 1;
       this.progress = at;
+      this.host.recordFrom(seq);
     }
     if (!this.checkpoint || index !== this.checkpoint.length) return this.host.halt(`checkpoint chunk ${index} of ${total} arrived out of order`);
     this.checkpoint.push(data);
@@ -190,6 +191,7 @@ export class Backup {
   private async restore(snapshot: Uint8Array): Promise<void> {
     this.setMachine(await Machine.restore(snapshot, this.machineOptions()));
     this.host.log(`cloned from a checkpoint at instruction ${this.instructions}`);
+    await this.host.openSegment();
   }
 
   private setMachine(machine: Machine): void {

@@ -4,7 +4,7 @@
 // new primary so the service is redundant again. It never touches the guest itself.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,13 +14,17 @@ import type { Fault } from './faults';
 import type { Role } from './log';
 import type { ServiceAddress } from './service';
 import { HostLauncher, HostLink, connectAgent, forkHost } from './hostlink';
+import { joinLogFiles } from './logfile';
 
 export type { HostLauncher } from './hostlink';
 
 const STATS_INTERVAL_MS = 100;
 
-/** The first backup records what it applies, so after a failover its file holds the whole history. */
-const backupRecord = (file: string) => `${file}.backup`;
+/**
+ * Every backup records what it applies (the first from boot, a cloned one from its checkpoint on: a
+ * segment), so after failovers the live hosts' files join into the whole history.
+ */
+const segmentFile = (file: string, host: string) => `${file}.${host}`;
 
 
 export interface ClusterOptions extends GuestConfig {
@@ -155,7 +159,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       service: this.service,
       arbiterDir: this.arbiterDir,
       detector: this.detector,
-      record: o.record && generation === 1 ? (role === 'primary' ? o.record : backupRecord(o.record)) : undefined,
+      record: o.record && (role === 'primary' ? o.record : segmentFile(o.record, id)),
       maxUnacked: o.maxUnacked ?? 4096,
       maxLag: o.maxLag ?? DEFAULT_MAX_LAG,
       waitForBackupMs: 30_000,
@@ -354,20 +358,29 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       await Promise.race([final.then(() => handle.exited), new Promise((r) => setTimeout(r, 5000))]);
       if (handle.link.alive) handle.link.kill();
     }
-    this.settleRecording();
+    await this.settleRecording();
     return this.summary();
   }
 
   /**
-   * The recording is the first primary's log, unless the first backup went live: its log then holds
-   * everything from boot through the failover and on (later failovers are not recorded).
+   * The recording is the first primary's log, then, after each failover, the log of the host that
+   * went live (each joined at the entry where it was cloned from the one before; the first backup's
+   * starts at boot). The other backups' segments are removed.
    */
-  private settleRecording(): void {
+  private async settleRecording(): Promise<void> {
     const file = this.options.record;
     if (!file) return;
-    const firstBackupWentLive = this.failovers[0]?.newPrimary === 'host-2';
-    if (firstBackupWentLive && existsSync(backupRecord(file))) renameSync(backupRecord(file), file);
-    else rmSync(backupRecord(file), { force: true });
+    const [first, ...backups] = [...this.hosts.keys()];
+    const segments = backups.map((id) => segmentFile(file, id));
+    const live = [first, ...this.failovers.map((f) => f.newPrimary)]
+      .filter((id, i, ids) => id !== ids[i - 1]) // a primary that outlived its backup goes on with its own log
+      .map((id) => (id === first ? file : segmentFile(file, id)));
+    try {
+      if (live.length > 1) await joinLogFiles(live, file);
+      segments.forEach((segment) => rmSync(segment, { force: true }));
+    } catch (error) {
+      process.stderr.write(`lockstep: could not join the recording ${file}: ${(error as Error).message}; the hosts' files are kept beside it\n`);
+    }
   }
 
   /** Kills every host at once (for cleaning up after a failure; stop() is the orderly way). */

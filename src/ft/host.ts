@@ -20,6 +20,8 @@ export class Host implements HostContext {
   private backup: Backup | undefined;
   private machine: Machine | undefined;
   private writer: LogWriter | undefined;
+  /** A cloned backup's segment until its file exists: where it starts, and the entries so far. */
+  private segment: { firstSeq: number; unwritten: LogEntry[] } | undefined;
   private readonly arbiter: Arbiter;
   private killAt: number | undefined;
   private recentEpochs: EpochNote[] = [];
@@ -52,7 +54,8 @@ export class Host implements HostContext {
   }
 
   async start(): Promise<void> {
-    if (this.config.record) this.writer = await LogWriter.create(this.config.record, this.logMeta());
+    // A cloned backup has no log from boot: its file is a segment, created once its checkpoint is in.
+    if (this.config.record && !this.config.clone) this.writer = await LogWriter.create(this.config.record, this.logMeta());
     if (this.config.role === 'primary') await this.startPrimary();
     else {
       this.backup = new Backup(this);
@@ -108,8 +111,27 @@ export class Host implements HostContext {
   }
 
   record(entry: LogEntry): void {
-    this.writer?.append(entry);
+    if (this.segment) this.segment.unwritten.push(entry);
+    else this.writer?.append(entry);
     this.debugger?.noteEntry(entry);
+  }
+
+  recordFrom(seq: number): void {
+    if (this.config.record && !this.writer) this.segment = { firstSeq: seq + 1, unwritten: [] };
+  }
+
+  async openSegment(): Promise<void> {
+    const segment = this.segment;
+    if (!segment) return;
+    const writer = await LogWriter.create(this.config.record!, { ...this.logMeta(), firstSeq: segment.firstSeq });
+    // Entries that came while the file was being created are in `unwritten` too.
+    for (const entry of segment.unwritten) writer.append(entry);
+    this.writer = writer;
+    this.segment = undefined;
+  }
+
+  flushRecording(): void {
+    this.writer?.flush().catch((error: Error) => this.log(`cannot write the recording: ${error.message}`));
   }
 
   machineReady(machine: Machine, source: Nondeterminism): void {

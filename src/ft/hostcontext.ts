@@ -10,6 +10,14 @@ export interface HostContext {
   readonly config: HostConfig;
   /** Appends an entry to this host's log file, if it records one. */
   record(entry: LogEntry): void;
+  /**
+   * A cloned backup's checkpoint came, after entry `seq`: its log file is a segment of the entries
+   * after it (kept until the checkpoint is restored and openSegment() has created the file).
+   */
+  recordFrom(seq: number): void;
+  openSegment(): Promise<void>;
+  /** Writes what the log file holds so far to the OS: a backup is cloned from here, and a joined recording needs it. */
+  flushRecording(): void;
   report(report: HostReport): void;
   log(message: string): void;
   noteEpoch(epoch: Epoch): void;

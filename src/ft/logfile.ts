@@ -2,7 +2,7 @@
 // logging channel carries. VM-FT's deterministic replay reads such a file instead of a live
 // channel. docs/log-format.md describes the bytes.
 
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { encodeEntry, FrameDecoder, isLogEntry, LogFormatError, type LogEntry } from './log';
 
@@ -24,6 +24,11 @@ export interface LogMeta {
   cmdline: string;
   /** ISO 8601. */
   createdAt: string;
+  /**
+   * Set in a segment only: the seq of its first entry, when it does not start at boot (a backup
+   * cloned from a checkpoint records from there). A segment replays only after the log before it.
+   */
+  firstSeq?: number;
   /** Room for what later versions of the recorder add; readers ignore what they do not know. */
   [extra: string]: unknown;
 }
@@ -102,6 +107,8 @@ function checkMeta(meta: unknown): LogMeta {
     const value = (meta as Record<string, unknown>)[field];
     if (typeof value !== type) throw headerError(`metadata field ${field} is not a ${type}`);
   }
+  const { firstSeq } = meta as Record<string, unknown>;
+  if (firstSeq !== undefined && !(Number.isSafeInteger(firstSeq) && (firstSeq as number) >= 1)) throw headerError('metadata field firstSeq is not a seq (a whole number from 1)');
   return meta as LogMeta;
 }
 
@@ -140,15 +147,17 @@ export class LogWriter {
   private writing: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   private closed = false;
-  private readonly order = new LogOrder();
+  private readonly order: LogOrder;
   private written: number;
 
   private constructor(
     private readonly handle: FileHandle,
     readonly path: string,
     headerBytes: number,
+    firstSeq: number,
   ) {
     this.written = headerBytes;
+    this.order = new LogOrder(firstSeq);
   }
 
   /** Creates (or replaces) the file and writes its header. */
@@ -161,7 +170,7 @@ export class LogWriter {
       await handle.close();
       throw err;
     }
-    return new LogWriter(handle, path, header.length);
+    return new LogWriter(handle, path, header.length, meta.firstSeq ?? 1);
   }
 
   /** The seq the next appended entry must have. */
@@ -261,7 +270,7 @@ export class LogFileReader {
    */
   async *entries(): AsyncGenerator<LogEntry, void, undefined> {
     const decoder = new FrameDecoder({ accept: 'entries', baseOffset: this.headerLength });
-    const order = new LogOrder();
+    const order = new LogOrder(this.meta.firstSeq ?? 1);
     const chunk = Buffer.alloc(READ_CHUNK_BYTES);
     let position = this.headerLength;
     for (;;) {
@@ -319,5 +328,51 @@ export async function readLogFile(path: string): Promise<LogFileContents> {
     throw err;
   } finally {
     await reader.close();
+  }
+}
+
+/**
+ * Joins the log files of the hosts that were live in turn into one log from boot, written to `out`:
+ * each file up to where the next one starts (its `firstSeq`: the next host was cloned from this one
+ * there), the last one whole. A file that ends in a bad frame (its host was killed mid-write) counts
+ * up to its last good entry; a file that ends before the next one starts would leave a gap: that is
+ * refused (RangeError), and `out` is left alone.
+ */
+export async function joinLogFiles(paths: string[], out: string): Promise<void> {
+  const readers: LogFileReader[] = [];
+  try {
+    for (const path of paths) readers.push(await LogFileReader.open(path));
+    const starts = readers.map((reader) => reader.meta.firstSeq ?? 1);
+    if (starts[0] !== 1) throw new RangeError(`${paths[0]} starts at entry ${starts[0]}, not at boot`);
+    const { firstSeq: _, ...meta } = readers[0].meta;
+    const joining = `${out}.joining`;
+    const writer = await LogWriter.create(joining, meta);
+    try {
+      for (const [i, reader] of readers.entries()) {
+        const end = starts[i + 1] ?? Number.POSITIVE_INFINITY;
+        if (writer.nextSeq < starts[i]) throw new RangeError(`${paths[i - 1]} ends at entry ${writer.nextSeq - 1}, but ${paths[i]} starts at ${starts[i]}`);
+        for await (const entry of goodEntries(reader)) {
+          if (entry.seq >= end) break;
+          if (entry.seq >= writer.nextSeq) writer.append(entry);
+        }
+      }
+    } finally {
+      await writer.close();
+    }
+    await rename(joining, out);
+  } catch (error) {
+    await rm(`${out}.joining`, { force: true });
+    throw error;
+  } finally {
+    await Promise.all(readers.map((reader) => reader.close()));
+  }
+}
+
+/** A file's entries up to its first bad frame. */
+async function* goodEntries(reader: LogFileReader): AsyncGenerator<LogEntry> {
+  try {
+    yield* reader.entries();
+  } catch (error) {
+    if (!(error instanceof LogFormatError)) throw error;
   }
 }

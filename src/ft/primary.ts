@@ -201,6 +201,8 @@ export class Primary {
   /** FT VMotion: a snapshot at this epoch boundary, then the log from the next entry on. */
   private cloneTo(channel: Channel): void {
     if (channel.isClosed) return;
+    // A recording that joins the new backup's segment on needs this host's log up to here in its file.
+    this.host.flushRecording();
     const snapshot = this.machine.snapshot();
     const total = Math.ceil(snapshot.length / CHECKPOINT_CHUNK);
     for (let index = 0; index < total; index++) {

@@ -32,6 +32,9 @@ export function imageFor(meta: LogMeta, imagePath: string | undefined): GuestIma
 
 export async function replayLogFile(path: string, imagePath?: string): Promise<ReplayResult> {
   const { meta, entries, error } = await readLogFile(path);
+  if (meta.firstSeq !== undefined && meta.firstSeq > 1) {
+    throw new ReplayError(`${path} is a segment: its log starts at entry ${meta.firstSeq}, from a checkpoint, not at boot; replay the recording it belongs to`);
+  }
   const image = imageFor(meta, imagePath);
   const events = entries.filter((e): e is Extract<LogEntry, { kind: 'input' | 'nondet' }> => e.kind === 'input' || e.kind === 'nondet');
   const logged = entries.filter((e): e is EpochEntry => e.kind === 'epoch');

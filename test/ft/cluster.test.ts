@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { connect } from 'node:net';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SeededRandom } from '../../src/ft/random';
@@ -220,6 +220,39 @@ describe('FT pair (real processes, real TCP)', function () {
     assert.deepEqual(replay.epochMismatches, []);
     assert.deepEqual(replay.epochHashes, summary.epochHashes['host-2']);
     assert.match(replay.serial, /kv bye/);
+  });
+
+  it('a recording spans two failovers: the files of the hosts that went live in turn join into one log from boot, and it replays', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lockstep-rec-'));
+    const record = join(dir, 'kv.ftlog');
+    const cluster = track(new Cluster(clusterOptions('kv', { record })));
+    const ended = new Promise<void>((resolve) => cluster.once('guest-ended', () => resolve()));
+    let failovers = 0;
+    let cloned = 0;
+    cluster.on('failover', () => failovers++);
+    cluster.on('backup-attached', (_host, isClone) => { if (isClone) cloned++; });
+    await cluster.start();
+    // host-1 dies, host-2 (the backup from boot) goes live and host-3 is cloned from it; then host-2
+    // dies and host-3 goes live: the history is host-2's log up to the clone, then host-3's.
+    const workload = runKvWorkload({ service: cluster.service, ops: 40, seed: 5, clients: 2, onProgress: (n) => n === 12 && cluster.kill('primary'), continueWhile: () => failovers < 2 });
+    // Once host-3 has restored its checkpoint (before that it could not take over).
+    await until(async () => cloned >= 1 && ((await cluster.statsOf('backup'))?.instructions ?? 0) > 0, 'a backup cloned after the first failover');
+    cluster.kill('primary');
+    assert.ok(checkKvHistory(await workload).ok);
+    await sendLines(cluster.service, ['0 0 SHUTDOWN'], /kv bye/);
+    await ended;
+    const summary = await cluster.stop();
+    assert.deepEqual(summary.failovers.map((f) => f.newPrimary), ['host-2', 'host-3']);
+    const replay = await replayLogFile(record);
+    assert.equal(replay.fileError, undefined);
+    assert.deepEqual(replay.epochMismatches, []);
+    assert.match(replay.serial, /kv bye/);
+    const [before, after] = [summary.epochHashes['host-2'], summary.epochHashes['host-3']];
+    assert.ok(after.length >= 1, 'host-3 reached epochs of its own');
+    assert.deepEqual(replay.epochHashes.slice(-after.length), after, "the replay ends with host-3's epochs");
+    const joinedAt = replay.epochHashes.length - after.length;
+    assert.deepEqual(replay.epochHashes.slice(0, joinedAt), before.slice(0, joinedAt), "and begins with host-2's");
+    assert.deepEqual(readdirSync(dir), ['kv.ftlog'], 'the hosts\' segments are removed');
   });
 
   it('runs on `lockstep host --listen` agents the same way, failover and cloning included', async () => {

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { encodeEntry, encodeFrame, LogFormatError, type LogEntry } from '../../src/ft/log';
-import { encodeFileHeader, LogFileReader, LogWriter, readLogFile, type LogMeta } from '../../src/ft/logfile';
+import { encodeFileHeader, joinLogFiles, LogFileReader, LogWriter, readLogFile, type LogMeta } from '../../src/ft/logfile';
+import { ReplayError, replayLogFile } from '../../src/ft/replay';
 import { bytes } from './samples';
 
 const META: LogMeta = {
@@ -216,5 +217,63 @@ describe('log files', () => {
     );
     await reader.close();
     assert.deepEqual(seen, entries.slice(0, 2));
+  });
+
+  describe('segments and joining (a recording across failovers)', () => {
+    /** Entries `from`..`to` of a log whose every output says which host wrote it. */
+    const part = (from: number, to: number, host: string): LogEntry[] =>
+      makeLog(to).slice(from - 1).map((e) => (e.kind === 'output' ? { ...e, data: bytes(host) } : e));
+    const sources = (entries: LogEntry[]) => entries.filter((e) => e.kind === 'output').map((e) => `${e.seq}:${Buffer.from((e as { data: Uint8Array }).data).toString()}`);
+
+    it('writes and reads a segment from its firstSeq, and refuses a bad firstSeq', async () => {
+      const p = await writeLog(part(6, 9, 'b'), { ...META, firstSeq: 6 });
+      const { meta, entries, error } = await readLogFile(p);
+      assert.equal(error, undefined);
+      assert.equal(meta.firstSeq, 6);
+      assert.deepEqual(entries.map((e) => e.seq), [6, 7, 8, 9]);
+      const writer = await LogWriter.create(path(), { ...META, firstSeq: 6 });
+      assert.throws(() => writer.append(makeLog(1)[0]), /seq 1 out of order, expected 6/);
+      await writer.close();
+      for (const firstSeq of [0, 1.5, '6']) {
+        const bad = path();
+        await writeFile(bad, encodeFileHeader({ ...META, firstSeq } as LogMeta));
+        await assert.rejects(LogFileReader.open(bad), /firstSeq is not a seq/);
+      }
+    });
+
+    it('joins each file up to where the next starts, the last one whole', async () => {
+      const a = await writeLog(part(1, 10, 'a'));
+      const b = await writeLog(part(6, 15, 'b'), { ...META, firstSeq: 6 });
+      const c = await writeLog(part(12, 20, 'c'), { ...META, firstSeq: 12 });
+      const out = path();
+      await joinLogFiles([a, b, c], out);
+      const { meta, entries, error } = await readLogFile(out);
+      assert.equal(error, undefined);
+      assert.equal(meta.firstSeq, undefined, 'the joined log starts at boot');
+      assert.deepEqual(entries.map((e) => e.seq), Array.from({ length: 20 }, (_, i) => i + 1));
+      assert.deepEqual(sources(entries), ['2:a', '7:b', '12:c', '17:c']);
+    });
+
+    it('takes a file that ends in a bad frame up to its last good entry; refuses a gap and leaves the output alone', async () => {
+      const a = await writeLog(part(1, 10, 'a'));
+      const cut = await readFile(a);
+      const torn = path();
+      await writeFile(torn, cut.subarray(0, frameOffsets(makeLog(10))[8] + 5)); // entry 9 torn mid-frame
+      const b = await writeLog(part(9, 12, 'b'), { ...META, firstSeq: 9 });
+      const out = path();
+      await joinLogFiles([torn, b], out);
+      assert.deepEqual((await readLogFile(out)).entries.map((e) => e.seq), Array.from({ length: 12 }, (_, i) => i + 1));
+      const late = await writeLog(part(11, 12, 'b'), { ...META, firstSeq: 11 });
+      const kept = path();
+      await writeFile(kept, 'untouched');
+      await assert.rejects(joinLogFiles([torn, late], kept), /ends at entry 8, but .* starts at 11/);
+      assert.equal(await readFile(kept, 'utf8'), 'untouched');
+      await assert.rejects(stat(`${kept}.joining`), /ENOENT/, 'nothing half-joined is left behind');
+    });
+
+    it('a segment alone does not replay: it does not start at boot', async () => {
+      const p = await writeLog(part(6, 9, 'b'), { ...META, firstSeq: 6 });
+      await assert.rejects(replayLogFile(p), (e: Error) => e instanceof ReplayError && /is a segment: its log starts at entry 6/.test(e.message));
+    });
   });
 });
