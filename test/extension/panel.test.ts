@@ -179,11 +179,17 @@ describe('logging-channel panel (webview in headless Chromium)', function () {
       window.__posted = [];
       window.__violations = [];
       document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ': ' + e.blockedURI));
-      let acquired = false, state;
+      let acquired = false;
       window.acquireVsCodeApi = () => {
         if (acquired) throw new Error('acquireVsCodeApi may be called once');
         acquired = true;
-        return { postMessage: (m) => { window.__posted.push(m); }, getState: () => state, setState: (s) => (state = s) };
+        // VS Code keeps a webview's state across reloads of its page: so does sessionStorage.
+        const stored = sessionStorage.getItem('vscode-state');
+        return {
+          postMessage: (m) => { window.__posted.push(m); },
+          getState: () => (stored === null ? undefined : JSON.parse(stored)),
+          setState: (s) => { sessionStorage.setItem('vscode-state', JSON.stringify(s)); return s; },
+        };
       };` });
     await page.goto(`${origin}/`);
     await page.evaluate(({ variables, bodyClass }) => {
@@ -475,6 +481,20 @@ describe('logging-channel panel (webview in headless Chromium)', function () {
     assert.deepEqual(await pressed(), ['true', 'true', 'true', 'true', 'true']);
     assert.equal(await page.locator('#entries').getAttribute('aria-rowcount'), String(all.length + 1));
     assert.equal(await page.locator('.entries-section .badge').textContent(), all.length.toLocaleString('en-US'));
+  });
+
+  it('keeps the kinds hidden across a reload of the page', async () => {
+    const page = await openPanel('light');
+    await send(page, messages);
+    for (const kind of ['nondet', 'epoch']) await page.locator(`#show-${kind}`).click();
+    await page.reload();
+    await settle(page);
+    await send(page, messages);
+    const pressed = await page.getByRole('toolbar', { name: 'Entry kinds shown' }).getByRole('button').evaluateAll((bs) => bs.map((b) => b.getAttribute('aria-pressed')));
+    assert.deepEqual(pressed, ENTRY_KINDS.map((kind) => String(kind !== 'nondet' && kind !== 'epoch')));
+    const kinds = await page.locator('#entries .col-kind').evaluateAll((cells) => cells.map((c) => c.textContent ?? '').filter((k) => k !== 'Type'));
+    assert.ok(kinds.length > 0, 'some entries are shown');
+    assert.ok(kinds.every((kind) => kind !== 'nondet' && kind !== 'epoch'), `shown: ${[...new Set(kinds)].join(', ')}`);
   });
 
   it('posts the right message for every control', async () => {

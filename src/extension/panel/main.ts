@@ -9,7 +9,10 @@ import { EntryRow, OutputRow, PanelModel, TimelineItem } from './model';
 import { rovingToolbar } from './toolbar';
 import { VirtualGrid, el, icon } from './virtualgrid';
 
-const vscode = acquireVsCodeApi();
+/** What survives a reload of the page (VS Code keeps it for the webview). */
+interface PanelState { hiddenKinds: EntryRow['kind'][] }
+
+const vscode = acquireVsCodeApi<PanelState>();
 const post = (message: PanelMessage) => vscode.postMessage(message);
 const model = new PanelModel();
 
@@ -196,17 +199,24 @@ const kindButtons = ENTRY_KINDS.map((kind) => {
   button.setAttribute('aria-pressed', 'true');
   button.append(icon(KIND_FILTER[kind].icon), el('span', '', KIND_LABEL[kind]));
   button.addEventListener('click', () => {
-    const on = !model.shownKinds.has(kind);
-    button.setAttribute('aria-pressed', String(on));
     // The active row stays on its entry, or the next one shown, unless the table follows new ones.
     const active = entriesGrid.activeIndex >= 0 ? model.entryAt(entriesGrid.activeIndex) : -1;
-    model.showKind(kind, on);
+    showKind(kind, !model.shownKinds.has(kind));
     renderEntries();
     if (active >= 0 && !entriesGrid.isFollowing) entriesGrid.setActive(model.rowOf(active));
   });
   return button;
 });
 kindFilter.append(...kindButtons);
+
+function showKind(kind: EntryRow['kind'], on: boolean): void {
+  kindButtons[ENTRY_KINDS.indexOf(kind)].setAttribute('aria-pressed', String(on));
+  model.showKind(kind, on);
+  vscode.setState({ hiddenKinds: ENTRY_KINDS.filter((k) => !model.shownKinds.has(k)) });
+}
+
+// A reload of the page (VS Code reloading webviews) keeps the kinds the user hid.
+for (const kind of vscode.getState()?.hiddenKinds ?? []) if (ENTRY_KINDS.includes(kind)) showKind(kind, false);
 rovingToolbar(kindFilter, kindButtons);
 
 entriesHead.append(entriesCount, entriesNote, el('span', 'spacer'), kindFilter, followButton);
