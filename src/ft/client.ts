@@ -57,13 +57,15 @@ const SHARED_KEYS = 2;
 /** The kv guest's limits (guests/kv/kv.c): bytes in a value, keys in the store. */
 const GUEST_VALUE_MAX = 1024;
 const GUEST_KEYS_MAX = 512;
+/** Clients the guest remembers in all (guests/common/dedup.h). */
+const GUEST_CLIENTS_MAX = 128;
 /** Client ids are u32 in the guest; 0 is its own (errors about unparsable lines). */
 const GUEST_CLIENT_MAX = 0xffff_ffff;
 
 /** Replies that mean this workload cannot go on against this guest: what went wrong, and what to do. */
 const FATAL_REPLIES: Record<string, (client: number) => string> = {
   'ERR stale': (client) => `the guest has already served a client ${client} further than this workload (an earlier workload against the same guest?): choose unused client ids with --first-client`,
-  'ERR toomanyclients': () => 'the guest serves at most 128 clients in all and has no room for more (earlier workloads against the same guest?): start the guest again',
+  'ERR toomanyclients': () => `the guest serves at most ${GUEST_CLIENTS_MAX} clients in all and has no room for more (earlier workloads against the same guest?): start the guest again`,
   'ERR full': () => `the guest's store is full (${GUEST_KEYS_MAX} keys, earlier workloads against the same guest included): start the guest again or use fewer --ops`,
 };
 

@@ -123,10 +123,15 @@ export class Host implements HostContext {
   async openSegment(): Promise<void> {
     const segment = this.segment;
     if (!segment) return;
-    const writer = await LogWriter.create(this.config.record!, { ...this.logMeta(), firstSeq: segment.firstSeq });
-    // Entries that came while the file was being created are in `unwritten` too.
-    for (const entry of segment.unwritten) writer.append(entry);
-    this.writer = writer;
+    try {
+      const writer = await LogWriter.create(this.config.record!, { ...this.logMeta(), firstSeq: segment.firstSeq });
+      // Entries that came while the file was being created are in `unwritten` too.
+      for (const entry of segment.unwritten) writer.append(entry);
+      this.writer = writer;
+    } catch (error) {
+      // The recording loses this host's part (the join says so); the backup itself goes on.
+      this.log(`cannot record to ${this.config.record}: ${(error as Error).message}`);
+    }
     this.segment = undefined;
   }
 
