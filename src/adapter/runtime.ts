@@ -101,8 +101,9 @@ export abstract class Runtime extends EventEmitter<RuntimeEvents> {
     return this.freeRunning || this.moving;
   }
 
-  /** The machine's state where it stopped (asked once per stop). */
+  /** The machine's state where it stopped (asked once per stop), or, while it runs, as it is now. */
   state(threadId: number): Promise<DebugState> {
+    if (this.isRunning) return stateOf(this.target(threadId));
     let state = this.states.get(threadId);
     if (!state) {
       state = stateOf(this.target(threadId));

@@ -9,6 +9,7 @@ import { FlowControl } from 'iced-x86';
 import { decodeAt } from '../support/decode';
 import { loadImage } from '../../src/ft/image';
 import { runGuest } from '../../src/ft/run';
+import { until } from '../support/cluster';
 import { Adapter, prng } from './support';
 
 /** spin: a busy loop (every count is an instruction) with timer interrupts; about 320 M instructions. */
@@ -235,6 +236,27 @@ describe('debug adapter (DAP, real hosts)', function () {
       assert.equal(stopped.description, 'stopAt: instruction 7654321');
       for (const thread of [1, 2]) assert.equal(await adapter.instructions(thread), 7_654_321, `thread ${thread}`);
       assert.equal((await adapter.scope(1, 'Clock'))['last stop'], 'exact at 7654321');
+    });
+  });
+
+  describe('a running pair', () => {
+    let adapter: Adapter;
+    before(async () => {
+      adapter = await Adapter.start();
+      await adapter.launch({ ...SPIN, cmdline: 'iterations=2000000000 hz=1000', stopOnEntry: true });
+    });
+    after(async () => adapter?.stop());
+
+    it('answers with the machine as it is now, not as it was when first asked', async () => {
+      await adapter.dc.continueRequest({ threadId: 1 });
+      const first = await adapter.instructions(1);
+      // A state read while running is out of date at once: each request reads the machine again.
+      await until(async () => (await adapter.instructions(1)) > first, 'a later read to see the primary further on');
+      const paused = await adapter.stopAfter(() => adapter.dc.pauseRequest({ threadId: 1 }));
+      assert.equal(paused?.reason, 'pause');
+      const at = await adapter.instructions(1);
+      assert.ok(at > first);
+      assert.equal(await adapter.instructions(1), at, 'stopped, the machine stays put');
     });
   });
 
