@@ -116,8 +116,23 @@ interface Stepping {
 
 /** The machine whose code is running right now (v86's device code reads time through a global). */
 let active: Machine | undefined;
-const hostDateNow = Date.now;
+const HostDate = Date;
 const hostInstantiate = WebAssembly.instantiate;
+
+/**
+ * `Date` as a machine's device code must see it: now is the guest's time. v86's RTC reads Date.now()
+ * in its timer and `new Date()` when the guest sets an alarm; both must be the guest's clock.
+ */
+function guestDate(now: () => number): DateConstructor {
+  class GuestDate extends HostDate {
+    static override now = now;
+    constructor(...args: unknown[]) {
+      // @ts-expect-error: Date takes what it is given (0 to 7 arguments), passed on as they came.
+      super(...(args.length ? args : [now()]));
+    }
+  }
+  return GuestDate as unknown as DateConstructor;
+}
 
 /**
  * Compiles JIT output synchronously and hands it over at the end of the current slice (a boundary),
@@ -147,6 +162,8 @@ export class Machine {
   private lastCounter = 0;
   /** The guest's wall-clock time at power-on; taken (logged) before the first step, not at create. */
   private rtcStart: number | undefined;
+  /** `Date` while this machine runs: the guest's time (RTC power-on time plus its clock). */
+  private readonly date = guestDate(() => Math.floor((this.rtcStart ?? 0) + this.clock.peek()));
   private idleMs = 0;
   private outputBuffer: number[] = [];
   private ended = false;
@@ -506,16 +523,14 @@ export class Machine {
   private activate<T>(body: () => T): T {
     const previous = active;
     active = this;
-    Date.now = () => Math.floor((this.rtcStart ?? 0) + this.clock.peek());
+    globalThis.Date = this.date;
     WebAssembly.instantiate = instantiateAtSliceEnd as typeof WebAssembly.instantiate;
     try {
       return body();
     } finally {
       active = previous;
-      if (!previous) {
-        Date.now = hostDateNow;
-        WebAssembly.instantiate = hostInstantiate;
-      }
+      globalThis.Date = previous?.date ?? HostDate;
+      if (!previous) WebAssembly.instantiate = hostInstantiate;
     }
   }
 

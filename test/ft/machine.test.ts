@@ -106,6 +106,38 @@ describe('deterministic machine', function () {
   });
 });
 
+describe("the RTC's alarm", () => {
+  /** Runs `body` while the host's clock says another date (as a replay on another day sees it). */
+  async function onAnotherDay<T>(body: () => Promise<T>): Promise<T> {
+    const HostDate = Date;
+    const otherDay = HostDate.UTC(2031, 5, 1, 23, 59, 59);
+    globalThis.Date = class extends HostDate {
+      static override now = () => otherDay;
+      constructor(...args: unknown[]) {
+        // @ts-expect-error: Date takes what it is given, passed on as it came.
+        super(...(args.length ? args : [otherDay]));
+      }
+    } as DateConstructor;
+    try {
+      return await body();
+    } finally {
+      globalThis.Date = HostDate;
+    }
+  }
+
+  it("fires at the guest's time, at the same instruction in every run, whatever the host's date", async () => {
+    const options = () => shortRun('ticker', { cmdline: 'hz=1000 ticks=1500 every=0 alarm=1' });
+    const first = await runGuest(options());
+    const fired = /^ticker alarm tick=(\d+)$/m.exec(first.serial);
+    assert.ok(fired, `the alarm set 1 s ahead fired within the run's 1.5 s of guest time: ${JSON.stringify(first.serial)}`);
+    assert.ok(Number(fired[1]) > 0 && Number(fired[1]) <= 1001, `at tick ${fired[1]}`);
+    const second = await onAnotherDay(() => runGuest(options()));
+    assert.equal(second.serial, first.serial);
+    assert.deepEqual(second.epochHashes, first.epochHashes);
+    assert.equal(second.stateHash, first.stateHash);
+  });
+});
+
 describe('checkpoints restored in place', () => {
   it('going back to an epoch checkpoint and running again recomputes the same epochs', async () => {
     const machine = await Machine.create({ image: loadImage('ticker'), nondet: new Recorder(() => {}), epochLength: TEST_EPOCH, cmdline: 'hz=1000 ticks=250 every=50' });
