@@ -9,6 +9,7 @@ import { KvWorkloadOptions, runKvWorkload } from '../../src/ft/client';
 import { spawn } from 'node:child_process';
 import { Cluster, ClusterSummary, freePort } from '../../src/ft/cluster';
 import type { ClockMode } from '../../src/ft/clock';
+import { RECENT_EPOCHS } from '../../src/ft/control';
 import { parseFault } from '../../src/ft/faults';
 import { replayLogFile } from '../../src/ft/replay';
 import type { ServiceAddress } from '../../src/ft/service';
@@ -97,6 +98,13 @@ describe('FT pair (real processes, real TCP)', function () {
           const [primary, backup] = Object.values(summary.epochHashes);
           assert.ok(primary.length >= 2, `${guest} crossed ${primary.length} epochs`);
           assert.deepEqual(backup, primary);
+          // Each host reported every epoch once; its polled stats carry only the latest.
+          for (const [id, hashes] of Object.entries(summary.epochHashes)) {
+            const stats = summary.hosts[id].stats!;
+            assert.equal(stats.epochCount, hashes.length, `${id} reported every epoch it reached`);
+            assert.deepEqual(stats.epochs.map((e) => e.hash), hashes.slice(-RECENT_EPOCHS), `${id}'s stats carry its latest epochs`);
+          }
+          if (clock === 'host') assert.ok(primary.length > RECENT_EPOCHS, `${guest} crossed ${primary.length} epochs, more than stats carry`);
           const [p, b] = Object.values(summary.hosts).map((h) => h.stats!);
           assert.equal(b.instructions, p.instructions, 'the backup replayed to the same end');
           assert.deepEqual(summary.divergences, []);
