@@ -26,7 +26,6 @@ const STATS_INTERVAL_MS = 100;
  */
 const segmentFile = (file: string, host: string) => `${file}.${host}`;
 
-
 export interface ClusterOptions extends GuestConfig {
   service?: Partial<ServiceAddress>;
   faults?: Fault[];
