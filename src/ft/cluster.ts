@@ -133,9 +133,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   /** Starts the pair; resolves when the backup is attached and the guest is running protected. */
   async start(): Promise<void> {
-    this.service = { host: this.options.service?.host ?? '127.0.0.1', port: this.options.service?.port || (await freePort()) };
+    // With no port given, the first primary binds port 0 and says which it got: a port picked here
+    // and bound there later could be taken in between (by any connection's ephemeral port).
+    this.service = { host: this.options.service?.host ?? '127.0.0.1', port: this.options.service?.port ?? 0 };
     const primary = await this.spawn('primary', 1, {});
     const ready = await this.nextReport(primary, 'ready');
+    this.service = { ...this.service, port: ready.servicePort! };
     this.armEntryDrops();
     const attached = new Promise<void>((resolve) => this.once('backup-attached', () => resolve()));
     await this.spawn('backup', 1, { primary: { host: this.channelHost(primary), port: ready.channelPort! } });

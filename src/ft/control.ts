@@ -95,7 +95,8 @@ export const RECENT_EPOCHS = 32;
 
 /** host → cluster */
 export type HostReport =
-  | { type: 'ready'; id: string; role: Role; channelPort?: number }
+  /** servicePort: where the first primary's service listens (it picks the port when none was given). */
+  | { type: 'ready'; id: string; role: Role; channelPort?: number; servicePort?: number }
   /** lastSeq: the last log entry the host had when the generation began (a new primary's last applied). */
   | { type: 'role'; id: string; role: Role; generation: number; at: number; reason: string; channelPort?: number; lastSeq: number }
   | { type: 'halted'; id: string; reason: string; at: number }

@@ -85,7 +85,7 @@ export class Host implements HostContext {
     this.machine = await Machine.create({ image: loadImage(guest), cmdline, clock, jit, memoryMiB, epochLength, nondet: primary.recorder });
     this.machineReady(this.machine, primary.recorder);
     await primary.start(this.machine);
-    this.report({ type: 'ready', id: this.config.id, role: 'primary', channelPort: primary.channelPort });
+    this.report({ type: 'ready', id: this.config.id, role: 'primary', channelPort: primary.channelPort, servicePort: primary.servicePort });
   }
 
   async becomePrimary(machine: Machine, lastSeq: number, leftoverInputs: InputEvent[], reason: string): Promise<void> {

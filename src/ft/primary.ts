@@ -64,6 +64,10 @@ export class Primary {
     return this.server?.port;
   }
 
+  get servicePort(): number | undefined {
+    return this.service.port;
+  }
+
   get lastSeq(): number {
     return this.seq;
   }

@@ -66,6 +66,12 @@ export class Service {
     }
   }
 
+  /** The port it listens on (the one asked for, or the one the OS chose for port 0). */
+  get port(): number | undefined {
+    const address = this.server?.address();
+    return typeof address === 'object' && address ? address.port : undefined;
+  }
+
   get clientCount(): number {
     return this.clients.size;
   }
