@@ -5,7 +5,6 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EpochNote, GuestConfig, HostCommand, HostConfig, HostDebugConfig, HostReport, HostStats, Divergence } from './control';
@@ -95,14 +94,6 @@ export const DEFAULT_MAX_LAG = 500_000_000;
 /** The default launcher re-runs this process's own script (`lockstep host`), under the same loader. */
 export function selfLauncher(): HostLauncher {
   return { script: process.argv[1], execArgv: process.execArgv };
-}
-
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, host, resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 export class Cluster extends EventEmitter<ClusterEvents> {

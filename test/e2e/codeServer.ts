@@ -3,10 +3,10 @@
 // 127.0.0.1 and opened in Debian's headless Chromium through playwright-core.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { freePort } from '../support/cluster';
 
 export const ROOT = resolve(__dirname, '../..');
 export const CODE_SERVER = join(ROOT, '.e2e/node_modules/code-server/out/node/entry.js');
@@ -15,14 +15,6 @@ export const ARTIFACTS = join(ROOT, 'test-artifacts/e2e');
 
 /** Chromium as shared/design.md runs it here. */
 const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const { port } = server.address() as { port: number };
-  await new Promise((ok) => server.close(ok));
-  return port;
-}
 
 export interface CodeServerOptions {
   /** Written to the workspace's .vscode/launch.json. */

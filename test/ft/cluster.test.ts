@@ -7,13 +7,13 @@ import { SeededRandom } from '../../src/ft/random';
 import { checkKvHistory } from '../../src/ft/checker';
 import { KvWorkloadOptions, runKvWorkload } from '../../src/ft/client';
 import { spawn } from 'node:child_process';
-import { Cluster, ClusterSummary, freePort } from '../../src/ft/cluster';
+import { Cluster, ClusterSummary } from '../../src/ft/cluster';
 import type { ClockMode } from '../../src/ft/clock';
 import { RECENT_EPOCHS } from '../../src/ft/control';
 import { parseFault } from '../../src/ft/faults';
 import { replayLogFile } from '../../src/ft/replay';
 import type { ServiceAddress } from '../../src/ft/service';
-import { clusterOptions, until } from '../support/cluster';
+import { clusterOptions, freePort, until } from '../support/cluster';
 import { TEST_EPOCH } from '../support/guests';
 
 const KILL_TRIALS = Number(process.env.LOCKSTEP_KILL_TRIALS ?? 20);
