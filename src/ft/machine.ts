@@ -3,7 +3,8 @@
 //  - it advances only in steps between boundaries that depend on guest execution alone (slice ends,
 //    see v86wasm.ts), each named by its 64-bit instruction count;
 //  - time comes from a latched Clock, randomness and inputs from a Nondeterminism;
-//  - JIT compilation is synchronous, so compiled code lands at a point fixed by the guest;
+//  - JIT compilation is synchronous, so compiled code lands at a point fixed by the guest (and the
+//    same wasm is compiled once per process, jitmodules.ts);
 //  - at every epoch boundary the JIT cache is emptied, so a machine restored there starts from the
 //    same JIT state as the original.
 // Idle time counts as instructions at the nominal rate (like QEMU's icount): a halted guest still
@@ -15,6 +16,7 @@ import { Clock, ClockMode, INSTRUCTIONS_PER_MS, createClock } from './clock';
 import { GuestImage } from './image';
 import { Nondeterminism, InputEvent } from './nondet';
 import { StateHasher, differingPages, hashBytes, loadHasher, pageHashes, stateHash } from './hash';
+import { jitModules } from './jitmodules';
 import { Interpreter } from './interpreter';
 import { TscState } from './tsc';
 import { v86Module } from './v86wasm';
@@ -140,7 +142,7 @@ function guestDate(now: () => number): DateConstructor {
  * state lock while it asks for the compile.
  */
 function instantiateAtSliceEnd(bytes: BufferSource, imports?: WebAssembly.Imports) {
-  const module = new WebAssembly.Module(bytes);
+  const module = jitModules.compile(bytes);
   const result = { module, instance: new WebAssembly.Instance(module, imports) };
   const deferred = {
     then(onResult: (r: typeof result) => unknown) { active!.compiled.push(() => onResult(result)); return deferred; },
