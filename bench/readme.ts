@@ -19,7 +19,7 @@ export function renderReadmeSection(results: Results): string {
   const lines = [
     START,
     `Measured ${results.date.slice(0, 10)} on ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}; ` +
-      `load average ${m.loadAtStart[0]} at the start and ${m.loadAtEnd?.[0] ?? '?'} at the end (other work was running). ` +
+      `1-minute load average ${m.loadAtStart[0]} at the start and ${m.loadAtEnd?.[0] ?? '?'} at the end (it counts the benchmarks' own processes, and at the start whatever ran in the minute before). ` +
       'Medians with (min–max); ratio = value / baseline, measured pair by pair. All rows, with their notes: ' +
       '[bench/results.md](bench/results.md).',
     '',
