@@ -6,8 +6,8 @@
 // guest can see: the code still lands at the end of the slice that asked for it (machine.ts).
 import { hashBytes } from './hash';
 
-/** Wasm bytes kept with their compiled modules before the cache starts over. */
-const DEFAULT_BUDGET_BYTES = 16 * 1024 * 1024;
+/** Wasm bytes kept (with their compiled code) before the cache starts over: the kv guest keeps about 130 KiB. */
+const DEFAULT_BUDGET_BYTES = 4 * 1024 * 1024;
 
 interface Compiled {
   bytes: Uint8Array;
