@@ -313,12 +313,12 @@ interface KvRun {
   clientCpuMs: number;
 }
 
-/** Runs the workload, noting what the host processes did meanwhile (/proc/<pid>/schedstat and stat) and the clients' CPU time. */
 /** The same workload from other client ids, unmeasured, so that what is measured runs warm. */
 async function warmUpWorkload(setup: Setup, service: ServiceAddress, seed: number): Promise<void> {
   await runKvWorkload({ service, ops: setup.warmOps, seed: seed + 7919, clients: KV_CLIENTS, firstClient: WARM_FIRST_CLIENT });
 }
 
+/** Runs the workload, noting what the host processes did meanwhile (/proc/<pid>/schedstat and stat) and the clients' CPU time. */
 async function measuredWorkload(service: ServiceAddress, ops: number, seed: number, pids: number[]): Promise<KvRun> {
   const before = pids.map(schedStat);
   const cpuBefore = pids.map(cpuTimeMs);

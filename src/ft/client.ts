@@ -198,7 +198,7 @@ export class KeySpace {
 
   /** `sharedPrefix` names the shared keys (prefix + 0, 1, ...): a workload's own, apart from another's. */
   constructor(private readonly clients: number, private readonly sharedPrefix: string) {
-    this.shared = Array.from({ length: SHARED_KEYS }, (_, i) => `${sharedPrefix}${i}`);
+    this.shared = Array.from({ length: SHARED_KEYS }, (_, i) => this.sharedName(i));
     if (this.keysUsed > GUEST_KEYS_MAX) throw new WorkloadError(`--clients ${clients} needs ${this.keysUsed} keys; the kv guest holds ${GUEST_KEYS_MAX}`);
   }
 
@@ -223,7 +223,7 @@ export class KeySpace {
 
   /** Every key a client may have touched, and every shared key: read at the end so the checker sees the final state. */
   finalReads(client: number): string[] {
-    const shared = Array.from({ length: this.sharedCreated }, (_, i) => `${this.sharedPrefix}${i}`);
+    const shared = Array.from({ length: this.sharedCreated }, (_, i) => this.sharedName(i));
     return [...Array.from({ length: PRIVATE_KEYS }, (_, i) => `k${client}.${i}`), ...shared];
   }
 
@@ -231,12 +231,16 @@ export class KeySpace {
     return (this.lengths.get(key) ?? 0) + bytes <= GUEST_VALUE_MAX;
   }
 
+  private sharedName(n: number): string {
+    return `${this.sharedPrefix}${n}`;
+  }
+
   private sharedKey(slot: number, bytes: number): string {
     if (this.fits(this.shared[slot], bytes)) return this.shared[slot];
     if (this.keysUsed >= GUEST_KEYS_MAX) {
       throw new WorkloadError(`the workload needs more than the kv guest's ${GUEST_KEYS_MAX} keys: use fewer --ops`);
     }
-    this.shared[slot] = `${this.sharedPrefix}${this.sharedCreated++}`;
+    this.shared[slot] = this.sharedName(this.sharedCreated++);
     return this.shared[slot];
   }
 
