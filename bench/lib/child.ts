@@ -8,12 +8,15 @@
 //   serve  plain v86 running a guest behind a TCP line service shaped like Lockstep's (src/ft/service.ts):
 //          whole request lines go to COM1, whole output lines go to every client. Prints {"port"}.
 //   echo   a TCP echo server (the loopback round-trip reference). Prints {"port"}.
+//   ping   round trips to an echo server, one at a time, `gapMs` apart: `count` of them, or until
+//          SIGTERM (a bystander measuring the machine while a workload runs). Prints {"connected"},
+//          then {"rtts"} (ms).
 import { readFileSync } from 'node:fs';
-import { Socket, createServer } from 'node:net';
+import { Socket, connect, createServer } from 'node:net';
 import { V86 } from 'v86';
 
 export interface ChildArgs {
-  mode: 'run' | 'serve' | 'echo';
+  mode: 'run' | 'serve' | 'echo' | 'ping';
   /** Multiboot image path and v86.wasm path (run, serve). */
   image?: string;
   wasm?: string;
@@ -23,6 +26,10 @@ export interface ChildArgs {
   /** serve: announce the port once an output line matches this (the guest is ready). */
   ready?: string;
   memoryMiB?: number;
+  /** ping: the echo server's port, the pause between round trips, how many (default: until SIGTERM). */
+  port?: number;
+  gapMs?: number;
+  count?: number;
 }
 
 export interface ChildRun {
@@ -158,9 +165,44 @@ function echo(): void {
   process.on('SIGTERM', () => process.exit(0));
 }
 
+function ping(args: ChildArgs): void {
+  const message = Buffer.alloc(32, 0x61);
+  const rtts: number[] = [];
+  const done = () => {
+    print({ rtts });
+    process.exit(0);
+  };
+  const socket = connect(args.port!, '127.0.0.1');
+  socket.setNoDelay(true);
+  let sentAt = 0;
+  let got = 0;
+  const send = () => {
+    got = 0;
+    sentAt = performance.now();
+    socket.write(message);
+  };
+  socket.on('connect', () => {
+    process.on('SIGTERM', done);
+    print({ connected: true });
+    send();
+  });
+  socket.on('data', (chunk: Buffer) => {
+    got += chunk.length;
+    if (got < message.length) return;
+    rtts.push(performance.now() - sentAt);
+    if (rtts.length === args.count) done();
+    else setTimeout(send, args.gapMs ?? 1);
+  });
+  socket.on('error', (error) => {
+    process.stderr.write(`ping: ${error.message}\n`);
+    process.exit(1);
+  });
+}
+
 // This file is a program (import only its types elsewhere).
 const args = JSON.parse(process.argv[2] ?? '{}') as ChildArgs;
 if (args.mode === 'run') run(args);
 else if (args.mode === 'serve') serve(args);
 else if (args.mode === 'echo') echo();
+else if (args.mode === 'ping') ping(args);
 else throw new Error(`bench/lib/child.ts: unknown mode ${String(args.mode)}`);

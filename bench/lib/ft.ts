@@ -319,45 +319,47 @@ export async function warmUp(service: ServiceAddress, requests: number, deadline
 }
 
 /**
- * Loopback round trips between this process and an echo server in a process of its own: `count`
- * 32-byte messages, one at a time, `gapMs` apart (both sides go idle in between, as primary and
- * backup do between replies). Returns every round-trip time in ms.
+ * Loopback round trips between two Node processes of their own (bench/lib/child.ts `ping` and
+ * `echo`): `count` 32-byte messages, one at a time, `gapMs` apart (both sides go idle in between, as
+ * primary and backup do between replies). Returns every round-trip time in ms.
  */
 export async function loopbackRoundTrips(program: string, count: number, gapMs: number): Promise<number[]> {
-  const server = await startChildServer(program, { mode: 'echo' });
-  const socket = connect(server.service);
-  socket.setNoDelay(true);
-  try {
-    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-    const message = Buffer.alloc(32, 0x61);
-    const rtts: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const t0 = performance.now();
-      await new Promise<void>((resolve) => {
-        let got = 0;
-        const onData = (chunk: Buffer) => {
-          got += chunk.length;
-          if (got < message.length) return;
-          socket.off('data', onData);
-          resolve();
-        };
-        socket.on('data', onData);
-        socket.write(message);
-      });
-      rtts.push(performance.now() - t0);
-      await sleep(gapMs);
-    }
-    return rtts;
-  } finally {
-    socket.destroy();
-    await server.stop();
-  }
+  const stop = await startRoundTrips(program, gapMs, count);
+  return stop();
 }
 
-// ---------------------------------------------------------------------------------------------
-// Statistics of one run
+/**
+ * The same round trips, measured by a bystander pair while something else runs: starts them and
+ * returns the function that stops them and resolves to their times. On a loaded machine this is the
+ * floor for anything that waits for one exchange between two processes, such as the Output Rule.
+ */
+export async function startRoundTrips(program: string, gapMs: number, count?: number): Promise<() => Promise<number[]>> {
+  const echo = await startChildServer(program, { mode: 'echo' });
+  const args: ChildArgs = { mode: 'ping', port: echo.service.port, gapMs, count };
+  const pinger = spawn(process.execPath, [program, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const ended = new Promise<number | null>((resolve) => pinger.once('close', resolve));
+  const connected = new Promise<boolean>((resolve) => {
+    pinger.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout.includes('\n')) resolve(true);
+    });
+    void ended.then(() => resolve(false));
+  });
+  pinger.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const stop = async (): Promise<number[]> => {
+    if (pinger.exitCode === null && count === undefined) pinger.kill('SIGTERM');
+    const code = await ended;
+    await echo.stop();
+    if (code !== 0) throw new Error(`bench child ping exited with ${code}: ${stderr.slice(-400)}`);
+    return (JSON.parse(stdout.trim().split('\n').at(-1)!) as { rtts: number[] }).rtts;
+  };
+  // SIGTERM before the pinger is connected would find it without its handler.
+  if (!(await connected)) await stop();
+  return stop;
+}
 
-/** The q-quantile (0..1) of `values`, nearest rank. */
 export function quantile(values: number[], q: number): number {
   if (!values.length) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
