@@ -12,6 +12,8 @@ import { runHostAgent, runHostProcess } from './ft/host';
 import { runKvWorkload } from './ft/client';
 import { checkKvHistory } from './ft/checker';
 import { describeDemo, runDemo } from './ft/demo';
+import { LogFormatError } from './ft/log';
+import { recoverRecording } from './ft/recording';
 import { replayLogFile } from './ft/replay';
 import type { ServiceAddress } from './ft/service';
 
@@ -38,6 +40,9 @@ commands:
                         a key/value workload against the service; checks the history
   replay FILE.ftlog [image] [--json]
                         replay a recorded log and check its epoch hashes
+  join FILE.ftlog [--json]
+                        join a recording whose \`lockstep ft\` was killed before it could
+                        (FILE and its hosts' FILE.host-N files) into FILE
   demo                  kv under FT with a client; the primary is killed mid-run (npm start)
   dap [--port N]        the debug adapter (Debug Adapter Protocol) on stdio, or on 127.0.0.1:N
 
@@ -295,7 +300,7 @@ async function demo(args: string[]): Promise<void> {
 async function replay(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, { json: { type: 'boolean', default: false } });
   if (positionals.length < 1 || positionals.length > 2) throw new UsageError('replay: expected FILE.ftlog and optionally the guest image');
-  const result = await replayLogFile(positionals[0], positionals[1]);
+  const result = await namingTheFile(positionals[0], replayLogFile(positionals[0], positionals[1]));
   const { recorded, epochs, ...summary } = result;
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
@@ -304,6 +309,25 @@ async function replay(args: string[]): Promise<void> {
   }
   if (result.fileError) process.stderr.write(`lockstep: the log file is damaged: ${result.fileError}; replayed the good part\n`);
   if (result.epochMismatches.length) process.exitCode = 1;
+}
+
+/** A log file's bad header says where the bad byte is, not which file: this says that too. */
+async function namingTheFile<T>(path: string, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (error instanceof LogFormatError) error.message = `${path}: ${error.message}`;
+    throw error;
+  }
+}
+
+async function join(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, { json: { type: 'boolean', default: false } });
+  if (positionals.length !== 1) throw new UsageError('join: expected one recording, FILE.ftlog');
+  const result = await namingTheFile(positionals[0], recoverRecording(positionals[0]));
+  if (values.json) return void process.stdout.write(`${JSON.stringify(result)}\n`);
+  const what = result.removed.length === 0 ? 'no host files of its run beside it: nothing to join' : `joined ${result.joined.join(' + ')}; removed ${result.removed.length} host file(s)`;
+  process.stderr.write(`lockstep: ${positionals[0]}: ${what}\n`);
 }
 
 /** Loaded only here: hosts and other commands do without the adapter and its disassembler. */
@@ -316,7 +340,7 @@ async function dap(args: string[]): Promise<void> {
   await new Promise(() => undefined);
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { run, ft, host, client, demo, replay, dap };
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { run, ft, host, client, demo, replay, join, dap };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -335,10 +359,17 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     const err = error as Error;
-    const known = ['UsageError', 'ImageError', 'InputScriptError', 'RangeError', 'SnapshotError', 'LogFormatError', 'FaultError', 'ReplayError', 'WorkloadError'];
-    process.stderr.write(`lockstep: ${known.includes(err.name) ? err.message : err.stack ?? err.message}\n`);
-    return known.includes(err.name) ? 2 : 1;
+    const known = ['UsageError', 'ImageError', 'InputScriptError', 'RangeError', 'SnapshotError', 'LogFormatError', 'FaultError', 'ReplayError', 'WorkloadError', 'RecordingError'];
+    // A path that cannot be opened is bad input too; Node's message names the path.
+    const expected = known.includes(err.name) || isPathError(err);
+    process.stderr.write(`lockstep: ${expected ? err.message : err.stack ?? err.message}\n`);
+    return expected ? 2 : 1;
   }
+}
+
+function isPathError(error: Error): boolean {
+  const { code, path } = error as NodeJS.ErrnoException;
+  return path !== undefined && ['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR'].includes(code ?? '');
 }
 
 if (require.main === module) {

@@ -154,7 +154,10 @@ describe('lockstep run (CLI)', function () {
       ['client: no --connect', () => ['client', 'kv'], /client: --connect HOST:PORT is required/],
       ['client: a first client id of 0', () => ['client', 'kv', '--connect', '127.0.0.1:1', '--first-client', '0'], /--first-client: expected a whole number from 1/],
       ['client: an unknown workload', () => ['client', 'bank', '--connect', '127.0.0.1:1'], /the only workload is 'kv'/],
-      ['replay: not a log file', () => ['replay', 'package.json'], /not a Lockstep log \(bad magic\) at byte 0/],
+      ['replay: not a log file', () => ['replay', 'package.json'], /package\.json: bad file header: not a Lockstep log \(bad magic\) at byte 0/],
+      ['replay: a missing log file', () => ['replay', join(dir, 'none.ftlog')], /ENOENT: no such file or directory, open '.*none\.ftlog'/],
+      ['join: not a log file', () => ['join', 'package.json'], /package\.json: bad file header: not a Lockstep log/],
+      ['join: two files', () => ['join', 'a.ftlog', 'b.ftlog'], /join: expected one recording, FILE\.ftlog/],
       ['host --listen without a token', () => ['host', '--listen', '127.0.0.1:0'], /host --listen needs --token/],
       ['an unknown command', () => ['frobnicate'], /unknown command 'frobnicate'/],
     ];

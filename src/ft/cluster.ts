@@ -14,16 +14,11 @@ import type { Role } from './log';
 import type { ServiceAddress } from './service';
 import { HostLauncher, HostLink, connectAgent, forkHost } from './hostlink';
 import { joinLogFiles } from './logfile';
+import { segmentFile } from './recording';
 
 export type { HostLauncher } from './hostlink';
 
 const STATS_INTERVAL_MS = 100;
-
-/**
- * Every backup records what it applies (the first from boot, a cloned one from its checkpoint on: a
- * segment), so after failovers the live hosts' files join into the whole history.
- */
-const segmentFile = (file: string, host: string) => `${file}.${host}`;
 
 export interface ClusterOptions extends GuestConfig {
   service?: Partial<ServiceAddress>;
@@ -101,6 +96,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   readonly failovers: Failover[] = [];
   readonly divergences: Divergence[] = [];
   private readonly secret = randomBytes(32).toString('hex');
+  private readonly session = randomBytes(8).toString('hex');
   private readonly started = performance.now();
   private readonly arbiterDir: string;
   private readonly detector: DetectorOptions;
@@ -149,6 +145,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       id, role, generation,
       guest: o.guest, cmdline: o.cmdline, clock: o.clock, jit: o.jit, memoryMiB: o.memoryMiB, epochLength: o.epochLength,
       secret: this.secret,
+      session: this.session,
       service: this.service,
       arbiterDir: this.arbiterDir,
       detector: this.detector,

@@ -24,6 +24,8 @@ export interface HostConfig extends GuestConfig {
   /** The arbiter generation this host's pair belongs to (the first failover claims it). */
   generation: number;
   secret: string;
+  /** The cluster's run, named in recordings so that one run's files are told from another's. */
+  session: string;
   /** Backup: the primary's logging-channel address. */
   primary?: { host: string; port: number };
   /** Backup: be cloned from a checkpoint of the running primary instead of booting the image. */

@@ -74,6 +74,7 @@ export class Host implements HostContext {
       jit: this.config.jit,
       epochLength: this.config.epochLength,
       cmdline: this.config.cmdline ?? '',
+      session: this.config.session,
       createdAt: new Date().toISOString(),
     };
   }
@@ -96,7 +97,7 @@ export class Host implements HostContext {
     // Under a debugger the machine takes values through its timeline, which records them.
     if (this.debugger) this.debugger.useSource(primary.recorder);
     else machine.useNondeterminism(primary.recorder);
-    await primary.start(machine, leftoverInputs);
+    await primary.start(machine, { reason, leftoverInputs });
     // The log it took over; what it may have logged since starting is the new generation's.
     this.newGeneration('primary', reason, primary.channelPort, lastSeq);
   }

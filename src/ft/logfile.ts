@@ -29,6 +29,8 @@ export interface LogMeta {
    * cloned from a checkpoint records from there). A segment replays only after the log before it.
    */
   firstSeq?: number;
+  /** The `lockstep ft` run that made it: the files of one recording's hosts share it. */
+  session?: string;
   /** Room for what later versions of the recorder add; readers ignore what they do not know. */
   [extra: string]: unknown;
 }
@@ -369,7 +371,7 @@ export async function joinLogFiles(paths: string[], out: string): Promise<void> 
 }
 
 /** A file's entries up to its first bad frame. */
-async function* goodEntries(reader: LogFileReader): AsyncGenerator<LogEntry> {
+export async function* goodEntries(reader: LogFileReader): AsyncGenerator<LogEntry> {
   try {
     yield* reader.entries();
   } catch (error) {

@@ -80,15 +80,21 @@ export class Primary {
     return this.backup ? this.backupAt : undefined;
   }
 
-  /** Starts serving: the logging channel for backups, the service endpoint, and the guest. */
-  async start(machine: Machine, leftoverInputs: InputEvent[] = []): Promise<void> {
+  /**
+   * Starts serving: the logging channel for backups, the service endpoint, and the guest. A backup
+   * going live passes `takeover`: why, and the inputs logged for this boundary but not yet delivered.
+   */
+  async start(machine: Machine, takeover?: { reason: string; leftoverInputs: InputEvent[] }): Promise<void> {
     this.machine = machine;
-    this.recorder.queueLogged(leftoverInputs);
     // A debugger revisiting history makes the machine repeat outputs and epochs: not new ones.
     machine.on({
       output: (data, at) => { if (!this.host.isHistory(at)) this.outputRule.produce(this.log({ kind: 'output', at, device: 'serial', data }).seq, at, data); },
       epoch: (epoch) => { if (!this.host.isHistory(epoch.at)) this.reachEpoch(epoch); },
     });
+    if (takeover) {
+      this.recorder.queueLogged(takeover.leftoverInputs);
+      this.logControl('go-live', { host: this.host.config.id, reason: takeover.reason });
+    }
     this.server = await listenChannel({ port: 0, secret: this.host.config.secret, role: 'primary', expectPeerRole: 'backup' });
     this.server.on('channel', (channel) => this.accept(channel));
     await this.service.open();
@@ -104,6 +110,11 @@ export class Primary {
     if (this.backup || this.protectedFromStart) this.unacked.push(logged);
     if (this.backup) this.sendToBackup(logged);
     return logged;
+  }
+
+  /** Where the log changes hands (go-live) or a new backup starts from (clone): what a reader of the log needs to see. */
+  private logControl(op: 'go-live' | 'clone', detail: Record<string, unknown>): void {
+    this.log({ kind: 'control', at: this.machine.instructions, op, detail: JSON.stringify(detail) });
   }
 
   private sendToBackup(frame: Frame): void {
@@ -205,10 +216,11 @@ export class Primary {
   /** FT VMotion: a snapshot at this epoch boundary, then the log from the next entry on. */
   private cloneTo(channel: Channel): void {
     if (channel.isClosed) return;
-    // A recording that joins the new backup's segment on needs this host's log up to here in its file.
-    this.host.flushRecording();
     const snapshot = this.machine.snapshot();
     const total = Math.ceil(snapshot.length / CHECKPOINT_CHUNK);
+    this.logControl('clone', { bytes: snapshot.length, chunks: total });
+    // A recording that joins the new backup's segment on needs this host's log up to here in its file.
+    this.host.flushRecording();
     for (let index = 0; index < total; index++) {
       const data = snapshot.subarray(index * CHECKPOINT_CHUNK, (index + 1) * CHECKPOINT_CHUNK);
       channel.send({ kind: 'checkpoint', seq: this.seq, at: this.machine.instructions, index, total, data });

@@ -11,6 +11,7 @@ import { Cluster, ClusterSummary } from '../../src/ft/cluster';
 import type { ClockMode } from '../../src/ft/clock';
 import { RECENT_EPOCHS } from '../../src/ft/control';
 import { parseFault } from '../../src/ft/faults';
+import { readLogFile } from '../../src/ft/logfile';
 import { replayLogFile } from '../../src/ft/replay';
 import type { ServiceAddress } from '../../src/ft/service';
 import { clusterOptions, freePort, until } from '../support/cluster';
@@ -70,6 +71,12 @@ async function caughtUp(cluster: Cluster): Promise<void> {
     const [p, b] = [await cluster.statsOf('primary'), await cluster.statsOf('backup')];
     return !!p && !!b && b.epochCount === p.epochCount && b.instructions === p.instructions;
   }, 'the backup to catch up');
+}
+
+/** The control entries of a log file, their detail parsed (JSON, or the text itself). */
+async function controlEntries(file: string): Promise<{ op: string; seq: number; at: number; detail: Record<string, unknown> }[]> {
+  const { entries } = await readLogFile(file);
+  return entries.flatMap((e) => (e.kind === 'control' ? [{ op: e.op, seq: e.seq, at: e.at, detail: e.detail.startsWith('{') ? JSON.parse(e.detail) : { text: e.detail } }] : []));
 }
 
 const clusters: Cluster[] = [];
@@ -228,6 +235,13 @@ describe('FT pair (real processes, real TCP)', function () {
     assert.deepEqual(replay.epochMismatches, []);
     assert.deepEqual(replay.epochHashes, summary.epochHashes['host-2']);
     assert.match(replay.serial, /kv bye/);
+    const [goLive, shutdown, ...rest] = await controlEntries(record);
+    assert.deepEqual(rest, []);
+    assert.equal(goLive.op, 'go-live');
+    assert.equal(goLive.detail.host, 'host-2');
+    assert.equal(goLive.detail.reason, summary.failovers[0].reason);
+    assert.equal(goLive.seq, summary.failovers[0].lastSeq + 1, 'the first entry the new primary logged');
+    assert.equal(shutdown.op, 'shutdown');
   });
 
   it('a recording spans two failovers: the files of the hosts that went live in turn join into one log from boot, and it replays', async () => {
@@ -261,6 +275,11 @@ describe('FT pair (real processes, real TCP)', function () {
     const joinedAt = replay.epochHashes.length - after.length;
     assert.deepEqual(replay.epochHashes.slice(0, joinedAt), before.slice(0, joinedAt), "and begins with host-2's");
     assert.deepEqual(readdirSync(dir), ['kv.ftlog'], 'the hosts\' segments are removed');
+    const control = await controlEntries(record);
+    assert.deepEqual(control.map((c) => [c.op, c.detail.host]), [['go-live', 'host-2'], ['clone', undefined], ['go-live', 'host-3'], ['shutdown', undefined]]);
+    const clone = control[1];
+    assert.ok(Number(clone.detail.bytes) > 0 && Number(clone.detail.chunks) >= 1, 'the clone says how big its checkpoint was');
+    assert.ok(control[0].at <= clone.at && clone.at <= control[2].at, 'in the order they happened');
   });
 
   it('runs on `lockstep host --listen` agents the same way, failover and cloning included', async () => {

@@ -1,0 +1,68 @@
+// A recording made under FT is spread over the hosts while they run: the first primary writes FILE,
+// every backup writes FILE.host-N beside it (see docs/ft.md). `lockstep ft` joins them when it stops.
+// If it never got that far (killed), recoverRecording() joins them from what the files themselves
+// say: their session, and which hosts logged a `go-live` entry.
+import { readdir, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { goodEntries, joinLogFiles, LogFileReader, LogMeta } from './logfile';
+
+export class RecordingError extends Error {
+  override name = 'RecordingError';
+}
+
+/** Where host `host` (e.g. "host-2") of a recording to `file` writes its part. */
+export function segmentFile(file: string, host: string): string {
+  return `${file}.${host}`;
+}
+
+export interface RecoveredRecording {
+  /** The files joined into the recording, in order (the first is the recording itself). */
+  joined: string[];
+  /** Segments of the same session removed once their entries were in (or were never needed). */
+  removed: string[];
+}
+
+/**
+ * Joins what a killed `lockstep ft --record FILE` left: FILE, then the segments of the hosts that
+ * went live in turn (host numbers grow as hosts are started, and only the live primary's backup can
+ * go live), each up to where the next was cloned from it. Segments of other sessions are left alone.
+ */
+export async function recoverRecording(file: string): Promise<RecoveredRecording> {
+  const { session } = await readMeta(file);
+  if (session === undefined) throw new RecordingError(`${file} has no session id (recorded by an older Lockstep): its hosts' segments cannot be told from others'`);
+  const segments = await sessionSegments(file, session);
+  const live = [file];
+  for (const segment of segments) if (await wentLive(segment)) live.push(segment);
+  if (live.length > 1) await joinLogFiles(live, file);
+  await Promise.all(segments.map((segment) => rm(segment, { force: true })));
+  return { joined: live, removed: segments };
+}
+
+/** FILE.host-N files of this session, by host number. */
+async function sessionSegments(file: string, session: string): Promise<string[]> {
+  const prefix = `${basename(file)}.host-`;
+  const numbered = (await readdir(dirname(file)))
+    .filter((name) => name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length)))
+    .map((name) => ({ path: join(dirname(file), name), host: Number(name.slice(prefix.length)) }))
+    .sort((a, b) => a.host - b.host);
+  const ours: string[] = [];
+  for (const { path } of numbered) if ((await readMeta(path).catch(() => undefined))?.session === session) ours.push(path);
+  return ours;
+}
+
+async function readMeta(path: string): Promise<LogMeta> {
+  const reader = await LogFileReader.open(path);
+  await reader.close();
+  return reader.meta;
+}
+
+/** Whether the host that wrote `segment` went live: it logged a go-live entry (before any damage). */
+async function wentLive(segment: string): Promise<boolean> {
+  const reader = await LogFileReader.open(segment);
+  try {
+    for await (const entry of goodEntries(reader)) if (entry.kind === 'control' && entry.op === 'go-live') return true;
+    return false;
+  } finally {
+    await reader.close();
+  }
+}

@@ -1,0 +1,69 @@
+import { strict as assert } from 'node:assert';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkKvHistory } from '../../src/ft/checker';
+import { runKvWorkload } from '../../src/ft/client';
+import { Cluster } from '../../src/ft/cluster';
+import { LogWriter, readLogFile } from '../../src/ft/logfile';
+import { recoverRecording, RecordingError, segmentFile } from '../../src/ft/recording';
+import { replayLogFile } from '../../src/ft/replay';
+import { clusterOptions, until } from '../support/cluster';
+
+describe('recovering a recording whose `lockstep ft` never joined it (real processes)', function () {
+  this.timeout(120_000);
+  let cluster: Cluster | undefined;
+  afterEach(() => cluster?.destroy());
+
+  it('joins the first primary\'s file with the segment of the host that went live; leaves other runs\' files alone', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lockstep-recover-'));
+    const record = join(dir, 'kv.ftlog');
+    cluster = new Cluster(clusterOptions('kv', { record }));
+    let cloned = false;
+    cluster.on('backup-attached', (_host, isClone) => { if (isClone) cloned = true; });
+    await cluster.start();
+    const history = await runKvWorkload({ service: cluster.service, ops: 40, seed: 7, clients: 2, onProgress: (n) => n === 12 && cluster!.kill('primary') });
+    assert.ok(checkKvHistory(history).ok);
+    await until(async () => cloned && ((await cluster!.statsOf('backup'))?.instructions ?? 0) > 0, 'a backup cloned from the new primary');
+    // The supervisor dies: every host is killed where it stands, and nothing joins their files.
+    const summary = cluster.summary();
+    const hosts = [cluster.hostIn('primary'), cluster.hostIn('backup')];
+    cluster.destroy();
+    await Promise.all(hosts.map((host) => host?.exited));
+    assert.equal(summary.failovers[0]?.newPrimary, 'host-2');
+    // A file of another run with the same name, left from before: it must not be taken.
+    const stranger = segmentFile(record, 'host-9');
+    const { meta } = await readLogFile(record);
+    const other = await LogWriter.create(stranger, { ...meta, session: 'another-run' });
+    other.append({ kind: 'control', seq: 1, at: 0, op: 'go-live', detail: '{}' });
+    await other.close();
+    assert.deepEqual(readdirSync(dir).sort(), ['kv.ftlog', 'kv.ftlog.host-2', 'kv.ftlog.host-3', 'kv.ftlog.host-9']);
+
+    const recovered = await recoverRecording(record);
+    assert.deepEqual(recovered.joined, [record, segmentFile(record, 'host-2')], 'host-2 went live; host-3 never did');
+    assert.deepEqual(recovered.removed, [segmentFile(record, 'host-2'), segmentFile(record, 'host-3')]);
+    assert.deepEqual(readdirSync(dir).sort(), ['kv.ftlog', 'kv.ftlog.host-9']);
+
+    // What the hosts had written when they died replays, and matches what host-2 computed live.
+    const replay = await replayLogFile(record);
+    assert.deepEqual(replay.epochMismatches, []);
+    const live = summary.epochHashes['host-2'];
+    assert.ok(replay.epochHashes.length >= 1, 'the recording reaches an epoch');
+    assert.deepEqual(replay.epochHashes, live.slice(0, replay.epochHashes.length));
+    const { entries } = await readLogFile(record);
+    assert.ok(entries.some((e) => e.kind === 'control' && e.op === 'go-live'), 'the joined log says where host-2 went live');
+    assert.ok(existsSync(stranger));
+  });
+
+  it('says so when there is nothing to join, and refuses a file that names no run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lockstep-recover-'));
+    const file = join(dir, 'alone.ftlog');
+    const meta = { guest: 'kv', imageSha256: '0'.repeat(64), memorySize: 1 << 24, clock: 'virtual' as const, jit: true, epochLength: 1000, cmdline: '', createdAt: new Date(0).toISOString() };
+    const writer = await LogWriter.create(file, { ...meta, session: 'run-1' });
+    await writer.close();
+    assert.deepEqual(await recoverRecording(file), { joined: [file], removed: [] });
+    const old = join(dir, 'old.ftlog');
+    await (await LogWriter.create(old, meta)).close();
+    await assert.rejects(recoverRecording(old), (e: unknown) => e instanceof RecordingError && /no session id/.test(e.message));
+  });
+});
