@@ -7,7 +7,7 @@ import type { EpochEntry, LogEntry } from '../ft/log';
 import { readLogFile } from '../ft/logfile';
 import { Machine } from '../ft/machine';
 import { RecordedEvent, Recorder, Replayer } from '../ft/nondet';
-import { imageFor } from '../ft/replay';
+import { hashedDevicesOf, imageFor } from '../ft/replay';
 import { LaunchConfig, LaunchError } from './launch';
 import { DivergenceView, Runtime } from './runtime';
 import { LocalTarget, Target } from './targets';
@@ -45,7 +45,7 @@ export class LocalRuntime extends Runtime {
     for (const entry of entries) if (entry.kind === 'input' || entry.kind === 'nondet') replayer.push(eventOf(entry));
     this.logged = new Map(entries.filter((e): e is EpochEntry => e.kind === 'epoch').map((e) => [e.epoch, e]));
     this.machine = await Machine.create({
-      image, cmdline: meta.cmdline, clock: meta.clock, jit: meta.jit, memoryMiB: meta.memorySize / MIB, epochLength: meta.epochLength, nondet: replayer,
+      image, cmdline: meta.cmdline, clock: meta.clock, jit: meta.jit, memoryMiB: meta.memorySize / MIB, epochLength: meta.epochLength, hashedDevices: hashedDevicesOf(meta), nondet: replayer,
     });
     // Only entries other than nondeterministic values say a boundary was reached (as for a backup).
     const end = entries.filter((e) => e.kind !== 'nondet').reduce((max, e) => Math.max(max, e.at), 0);

@@ -14,6 +14,7 @@ import { LogWriter } from './logfile';
 import { Epoch, Machine } from './machine';
 import type { InputEvent, Nondeterminism } from './nondet';
 import { Primary } from './primary';
+import { HASHED_DEVICES } from './v86types';
 
 export class Host implements HostContext {
   private primary: Primary | undefined;
@@ -75,6 +76,7 @@ export class Host implements HostContext {
       epochLength: this.config.epochLength,
       cmdline: this.config.cmdline ?? '',
       session: this.config.session,
+      hashedDevices: [...HASHED_DEVICES],
       createdAt: new Date().toISOString(),
     };
   }

@@ -31,6 +31,8 @@ export interface LogMeta {
   firstSeq?: number;
   /** The `lockstep ft` run that made it: the files of one recording's hosts share it. */
   session?: string;
+  /** The devices its epoch hashes cover (files without it: FIRST_HASHED_DEVICES). */
+  hashedDevices?: string[];
   /** Room for what later versions of the recorder add; readers ignore what they do not know. */
   [extra: string]: unknown;
 }

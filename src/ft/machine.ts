@@ -24,6 +24,8 @@ import * as v86 from './v86types';
 
 export const DEFAULT_EPOCH_LENGTH = 100_000_000;
 export const DEFAULT_MEMORY_MIB = 32;
+/** The NE2000's MAC on every machine: locally administered, unicast (the backup takes over the same one). */
+export const GUEST_MAC = Uint8Array.of(0x02, 0x4c, 0x53, 0x00, 0x00, 0x01);
 const FLAG_INTERRUPT = 0x200;
 /** Smallest idle skip, so a masked timer that is always "due" cannot stall the count. */
 const MIN_IDLE_MS = 0.001;
@@ -55,6 +57,8 @@ export interface MachineOptions {
   epochLength?: number;
   /** Required for anything but a multiboot kernel. */
   bios?: BiosFiles;
+  /** The devices in the state hash: all of HASHED_DEVICES, unless a log recorded with fewer is checked. */
+  hashedDevices?: readonly v86.HashedDevice[];
 }
 
 export interface Epoch {
@@ -192,6 +196,7 @@ export class Machine {
       jit: options.jit ?? true,
       clock: options.clock ?? 'virtual',
       epochLength: options.epochLength ?? DEFAULT_EPOCH_LENGTH,
+      hashedDevices: options.hashedDevices ?? v86.HASHED_DEVICES,
     };
     this.nondet = options.nondet;
     this.clock = createClock(this.options.clock, () => this.nondet);
@@ -240,6 +245,8 @@ export class Machine {
       acpi: false,
       cmdline: cmdline ?? '',
       log_level: 0,
+      // Without it v86 restores neither the NE2000's MAC nor its card memory from a snapshot.
+      preserve_mac_from_state_image: true,
     };
     if (image.kind === 'multiboot') settings.multiboot = { buffer: arrayBuffer(image.bytes) };
     else attachBiosImage(settings, image, bios!);
@@ -262,6 +269,18 @@ export class Machine {
     internal.microtick = () => (active ? active.clock.read() : hostMicrotick());
     this.emulator.v86.cpu.devices.pci.set_state = restorePciState(this.emulator.v86.cpu.devices.pci);
     this.ownFastA20Port();
+    this.fixMac();
+  }
+
+  /**
+   * v86 gives its NE2000 (always on the PCI bus) a MAC from Math.random: a guest that reads it would
+   * differ from its backup and from its replay. Every machine gets GUEST_MAC instead, in the card's
+   * MAC and in its PROM (each byte twice, as v86 lays it out).
+   */
+  private fixMac(): void {
+    const { mac, memory } = this.cpu.devices.net;
+    mac.set(GUEST_MAC);
+    GUEST_MAC.forEach((byte, i) => { memory[2 * i] = memory[2 * i + 1] = byte; });
   }
 
   /**
@@ -501,7 +520,7 @@ export class Machine {
       ports: hash([this.fastA20, this.cpu.fw_pointer]),
       clock: hash([this.count, this.idleInstructions, this.clock.state.last, this.clock.state.base, this.rtcStart ?? null]),
     };
-    for (const name of v86.HASHED_DEVICES) components[name] = hash(cpu.devices[name] ?? null);
+    for (const name of this.options.hashedDevices) components[name] = hash(cpu.devices[name] ?? null);
     return components;
   }
 

@@ -6,6 +6,7 @@ import type { EpochEntry, LogEntry } from './log';
 import { LogMeta, readLogFile } from './logfile';
 import { RecordedEvent } from './nondet';
 import { RunResult, runGuest } from './run';
+import { FIRST_HASHED_DEVICES, HASHED_DEVICES, HashedDevice } from './v86types';
 
 export class ReplayError extends Error {
   override name = 'ReplayError';
@@ -19,6 +20,16 @@ export interface ReplayResult extends RunResult {
   epochMismatches: { epoch: number; at: number; logged: string; replayed: string }[];
   /** Set when the file was cut short or corrupted: the replay covers the good prefix only. */
   fileError?: string;
+}
+
+/** The devices a log's epoch hashes cover: what its meta says, or, in files from before it said, the first set. */
+export function hashedDevicesOf(meta: LogMeta): readonly HashedDevice[] {
+  const named: unknown = meta.hashedDevices;
+  if (named === undefined) return FIRST_HASHED_DEVICES;
+  const known: readonly string[] = HASHED_DEVICES;
+  const unknown = Array.isArray(named) ? named.filter((d) => !known.includes(d)) : [named];
+  if (unknown.length) throw new ReplayError(`the log's epoch hashes cover devices this Lockstep does not hash: ${unknown.map((d) => JSON.stringify(d)).join(', ')}`);
+  return named as HashedDevice[];
 }
 
 /** The image a log was recorded with: the one given, or its built-in guest; checked by SHA-256. */
@@ -46,6 +57,7 @@ export async function replayLogFile(path: string, imagePath?: string): Promise<R
     jit: meta.jit,
     memoryMiB: meta.memorySize / (1024 * 1024),
     epochLength: meta.epochLength,
+    hashedDevices: hashedDevicesOf(meta),
     maxInstructions: last + 1,
     replay: events.map(({ seq: _seq, ...event }) => event as RecordedEvent),
   });

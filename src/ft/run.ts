@@ -23,6 +23,7 @@ export interface RunOptions {
   /** Start from a snapshot file instead of booting. */
   fromSnapshot?: string;
   bios?: MachineOptions['bios'];
+  hashedDevices?: MachineOptions['hashedDevices'];
   /** Replay these recorded events instead of taking values from the host (input is then ignored). */
   replay?: RecordedEvent[];
   onSerial?: (data: Uint8Array) => void;
@@ -57,6 +58,7 @@ export async function runGuest(options: RunOptions): Promise<RunResult> {
     memoryMiB: options.memoryMiB,
     epochLength: options.epochLength,
     bios: options.bios,
+    hashedDevices: options.hashedDevices,
     nondet,
   };
   const limit = options.maxInstructions ?? Number.MAX_SAFE_INTEGER;

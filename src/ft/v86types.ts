@@ -47,8 +47,11 @@ export interface Cpu {
   get_eflags(): number;
   wasm_memory: WebAssembly.Memory;
   get_state_pic(): unknown;
-  devices: { pci: Pci; [name: string]: any };
+  devices: { pci: Pci; net: Ne2k; [name: string]: any };
 }
+
+/** v86's NE2000: its MAC, and its 32 KiB of card memory (the MAC PROM is its first 12 bytes). */
+export interface Ne2k { mac: Uint8Array; memory: Uint8Array }
 
 export interface WasmExports { [name: string]: unknown }
 
@@ -65,7 +68,10 @@ export const CPU_STATE_FIELDS = [
 const STEPPING_FIELDS = ['last_virt_eip', 'eip_phys', 'acpi_enabled', 'instruction_counter', 'mem8', 'wasm_memory'] as const;
 
 /** Devices whose state is hashed (VGA's framebuffer is large and unused by serial guests, but hashed too). */
-export const HASHED_DEVICES = ['pit', 'rtc', 'uart0', 'dma', 'ps2', 'pci', 'vga', 'fdc'] as const;
+export const HASHED_DEVICES = ['pit', 'rtc', 'uart0', 'dma', 'ps2', 'pci', 'vga', 'fdc', 'net'] as const;
+export type HashedDevice = (typeof HASHED_DEVICES)[number];
+/** What state hashes covered before the NE2000 was added: log files that do not say are checked with these. */
+export const FIRST_HASHED_DEVICES: readonly HashedDevice[] = HASHED_DEVICES.filter((d) => d !== 'net');
 
 export const REGISTER_NAMES = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'] as const;
 export const SEGMENT_NAMES = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'] as const;

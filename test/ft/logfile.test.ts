@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { encodeEntry, encodeFrame, LogFormatError, type LogEntry } from '../../src/ft/log';
 import { encodeFileHeader, joinLogFiles, LogFileReader, LogWriter, readLogFile, type LogMeta } from '../../src/ft/logfile';
+import { loadImage } from '../../src/ft/image';
 import { ReplayError, replayLogFile } from '../../src/ft/replay';
+import { runGuest } from '../../src/ft/run';
+import { FIRST_HASHED_DEVICES, HASHED_DEVICES } from '../../src/ft/v86types';
+import { shortRun, TEST_EPOCH } from '../support/guests';
 import { bytes } from './samples';
 
 const META: LogMeta = {
@@ -274,6 +278,24 @@ describe('log files', () => {
     it('a segment alone does not replay: it does not start at boot', async () => {
       const p = await writeLog(part(6, 9, 'b'), { ...META, firstSeq: 6 });
       await assert.rejects(replayLogFile(p), (e: Error) => e instanceof ReplayError && /is a segment: its log starts at entry 6/.test(e.message));
+    });
+  });
+
+  describe('replaying', () => {
+    it('a file from before the NE2000 was in the state hash (no hashedDevices) is checked as it was hashed', async () => {
+      const old = await runGuest(shortRun('ticker', { hashedDevices: FIRST_HASHED_DEVICES }));
+      const now = await runGuest(shortRun('ticker'));
+      assert.notDeepEqual(old.epochHashes, now.epochHashes, 'the card is in the hash now');
+      const image = loadImage('ticker');
+      const meta: LogMeta = { ...META, guest: 'ticker', imageSha256: image.sha256, memorySize: 32 << 20, epochLength: TEST_EPOCH, cmdline: shortRun('ticker').cmdline! };
+      const timed = [...old.recorded.map((e) => ({ at: e.at, entry: e })), ...old.epochs.map((e) => ({ at: e.at, entry: { kind: 'epoch' as const, at: e.at, epoch: e.index, hash: e.hash, pages: 8192 } }))];
+      const entries = timed.sort((a, b) => a.at - b.at).map(({ entry }, i) => ({ ...entry, seq: i + 1 }) as LogEntry);
+      const replay = await replayLogFile(await writeLog(entries, meta));
+      assert.deepEqual(replay.epochMismatches, []);
+      assert.equal(replay.epochsMatched, old.epochs.length);
+      const claimsAll = await replayLogFile(await writeLog(entries, { ...meta, hashedDevices: [...HASHED_DEVICES] }));
+      assert.equal(claimsAll.epochMismatches.length, old.epochs.length, 'checked with the card, every epoch differs');
+      await assert.rejects(replayLogFile(await writeLog(entries, { ...meta, hashedDevices: ['net', 'gpu'] })), (e: Error) => e instanceof ReplayError && /does not hash: "gpu"/.test(e.message));
     });
   });
 });

@@ -85,6 +85,33 @@ describe('deterministic machine', function () {
     });
   });
 
+  it("the NE2000 v86 puts on the PCI bus has the same MAC on every machine, as a guest reads it, and its state is hashed", async () => {
+    const machines: Machine[] = [];
+    const random = Math.random;
+    try {
+      // v86 draws the card's MAC from Math.random: make two machines draw differently.
+      for (const draw of [0.1, 0.9]) {
+        Math.random = () => draw;
+        machines.push(await Machine.create({ image: loadImage('spin'), nondet: new Recorder(() => {}), epochLength: TEST_EPOCH }));
+      }
+    } finally {
+      Math.random = random;
+    }
+    const proms = machines.map(readMacProm);
+    assert.deepEqual(proms[0], [0x02, 0x02, 0x4c, 0x4c, 0x53, 0x53, 0x00, 0x00, 0x00, 0x00, 0x01, 0x01], 'GUEST_MAC, each byte twice');
+    assert.deepEqual(proms[1], proms[0]);
+    const [a, b] = machines.map((m) => m.componentHashes());
+    assert.equal(a.net, b.net);
+    // The card's memory is restored from a snapshot too (v86 keeps it only when asked to).
+    const card = (m: Machine) => (m as unknown as { cpu: { devices: { net: { memory: Uint8Array } } } }).cpu.devices.net.memory;
+    card(machines[0])[0x4000] = 0x5a;
+    const restored = await Machine.restore(machines[0].snapshot(), { image: loadImage('spin'), nondet: new Recorder(() => {}), epochLength: TEST_EPOCH });
+    assert.equal(card(restored)[0x4000], 0x5a);
+    assert.equal(restored.componentHashes().net, machines[0].componentHashes().net);
+    assert.notEqual(machines[0].componentHashes().net, machines[1].componentHashes().net, 'a change in card memory changes the hash');
+    [...machines, restored].forEach((m) => m.destroy());
+  });
+
   it('a one-byte change in memory shows in the next epoch hash, naming the page', async () => {
     const page = 0x1234;
     const epochs: Epoch[][] = [[], []];
@@ -105,6 +132,16 @@ describe('deterministic machine', function () {
     assert.equal(before[first].hash.slice(16), after[first].hash.slice(16), 'registers and devices are untouched');
   });
 });
+
+/** The NE2000's station-address PROM, read as a driver does: a 12-byte remote DMA read from card address 0. */
+function readMacProm(machine: Machine): number[] {
+  const io = (machine as unknown as { cpu: { io: { port_write8(port: number, value: number): void; port_read8(port: number): number } } }).cpu.io;
+  const base = 0x300;
+  io.port_write8(base, 0x21); // page 0, remote DMA aborted, stopped
+  for (const [register, value] of [[0x08, 0], [0x09, 0], [0x0a, 12], [0x0b, 0]]) io.port_write8(base + register, value);
+  io.port_write8(base, 0x0a); // remote read, start
+  return Array.from({ length: 12 }, () => io.port_read8(base + 0x10));
+}
 
 describe("the RTC's alarm", () => {
   /** Runs `body` while the host's clock says another date (as a replay on another day sees it). */
