@@ -13,7 +13,7 @@ import { runKvWorkload } from './ft/client';
 import { checkKvHistory } from './ft/checker';
 import { describeDemo, runDemo } from './ft/demo';
 import { LogFormatError } from './ft/log';
-import { recoverRecording } from './ft/recording';
+import { recoverRecording, unjoinedSegments } from './ft/recording';
 import { replayLogFile } from './ft/replay';
 import type { ServiceAddress } from './ft/service';
 
@@ -308,6 +308,8 @@ async function replay(args: string[]): Promise<void> {
     process.stderr.write(`lockstep: replayed ${result.entries} entries to instruction ${result.instructions}; ${result.epochsMatched} epoch hashes match, ${result.epochMismatches.length} differ\n`);
   }
   if (result.fileError) process.stderr.write(`lockstep: the log file is damaged: ${result.fileError}; replayed the good part\n`);
+  const unjoined = await unjoinedSegments(positionals[0]);
+  if (unjoined.length) process.stderr.write(`lockstep: ${unjoined.join(', ')} of the same run lie beside it: this is not the whole recording until \`lockstep join ${positionals[0]}\`\n`);
   if (result.epochMismatches.length) process.exitCode = 1;
 }
 

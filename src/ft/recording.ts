@@ -38,6 +38,12 @@ export async function recoverRecording(file: string): Promise<RecoveredRecording
   return { joined: live, removed: segments };
 }
 
+/** Host files of FILE's run still beside it: FILE is then not the whole recording until joined. */
+export async function unjoinedSegments(file: string): Promise<string[]> {
+  const { session } = await readMeta(file);
+  return session === undefined ? [] : sessionSegments(file, session);
+}
+
 /** FILE.host-N files of this session, by host number. */
 async function sessionSegments(file: string, session: string): Promise<string[]> {
   const prefix = `${basename(file)}.host-`;

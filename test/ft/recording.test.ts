@@ -6,7 +6,7 @@ import { checkKvHistory } from '../../src/ft/checker';
 import { runKvWorkload } from '../../src/ft/client';
 import { Cluster } from '../../src/ft/cluster';
 import { LogWriter, readLogFile } from '../../src/ft/logfile';
-import { recoverRecording, RecordingError, segmentFile } from '../../src/ft/recording';
+import { recoverRecording, RecordingError, segmentFile, unjoinedSegments } from '../../src/ft/recording';
 import { replayLogFile } from '../../src/ft/replay';
 import { clusterOptions, until } from '../support/cluster';
 
@@ -39,10 +39,12 @@ describe('recovering a recording whose `lockstep ft` never joined it (real proce
     await other.close();
     assert.deepEqual(readdirSync(dir).sort(), ['kv.ftlog', 'kv.ftlog.host-2', 'kv.ftlog.host-3', 'kv.ftlog.host-9']);
 
+    assert.deepEqual(await unjoinedSegments(record), [segmentFile(record, 'host-2'), segmentFile(record, 'host-3')], 'what `lockstep replay` warns about');
     const recovered = await recoverRecording(record);
     assert.deepEqual(recovered.joined, [record, segmentFile(record, 'host-2')], 'host-2 went live; host-3 never did');
     assert.deepEqual(recovered.removed, [segmentFile(record, 'host-2'), segmentFile(record, 'host-3')]);
     assert.deepEqual(readdirSync(dir).sort(), ['kv.ftlog', 'kv.ftlog.host-9']);
+    assert.deepEqual(await unjoinedSegments(record), []);
 
     // What the hosts had written when they died replays, and matches what host-2 computed live.
     const replay = await replayLogFile(record);
