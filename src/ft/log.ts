@@ -695,6 +695,16 @@ export function renderBytes(data: Uint8Array, maxBytes = 64): string {
 }
 
 /** One-line text form of a log entry or channel message, e.g. `#42 @1234567 input serial 5 "PUT a"`. */
+/** A JSON object detail as it is (easier to read than escaped inside a string), other text quoted. */
+function renderDetail(detail: string): string {
+  if (!detail.startsWith('{')) return JSON.stringify(detail);
+  try {
+    return JSON.stringify(JSON.parse(detail));
+  } catch {
+    return JSON.stringify(detail);
+  }
+}
+
 export function describeEntry(f: Frame, options: DescribeOptions = {}): string {
   const max = options.maxBytes ?? 64;
   switch (f.kind) {
@@ -706,7 +716,7 @@ export function describeEntry(f: Frame, options: DescribeOptions = {}): string {
     case 'epoch':
       return `#${f.seq} @${f.at} epoch ${f.epoch} hash=${f.hash.toLowerCase()} pages=${f.pages}`;
     case 'control':
-      return `#${f.seq} @${f.at} control ${f.op} ${JSON.stringify(f.detail)}`;
+      return `#${f.seq} @${f.at} control ${f.op} ${renderDetail(f.detail)}`;
     case 'hello':
       return f.step === 'challenge'
         ? `hello challenge ${f.role} nonce=${Buffer.from(f.nonce).toString('hex')}`

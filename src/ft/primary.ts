@@ -94,6 +94,8 @@ export class Primary {
     if (takeover) {
       this.recorder.queueLogged(takeover.leftoverInputs);
       this.logControl('go-live', { host: this.host.config.id, reason: takeover.reason });
+      // `lockstep join` follows the hosts whose files have this entry: hand it to the OS now.
+      this.host.flushRecording();
     }
     this.server = await listenChannel({ port: 0, secret: this.host.config.secret, role: 'primary', expectPeerRole: 'backup' });
     this.server.on('channel', (channel) => this.accept(channel));

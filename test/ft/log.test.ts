@@ -256,7 +256,9 @@ describe('log entries and frames', () => {
     assert.equal(d(SAMPLE_ENTRIES[6]), '#7 @2100000 nondet random -2147483648');
     assert.equal(d(SAMPLE_ENTRIES[8]), '#9 @3000000 epoch 3 hash=0123456789abcdef00112233445566ff pages=4096');
     assert.equal(d(SAMPLE_ENTRIES[9]), '#10 @3000100 output serial 6 "OK a\\r\\n"');
-    assert.equal(d(SAMPLE_ENTRIES[0]), '#1 @0 control start "{\\"guest\\":\\"kv\\",\\"cmdline\\":\\"console=ttyS0\\"}"');
+    assert.equal(d(SAMPLE_ENTRIES[0]), '#1 @0 control start {"guest":"kv","cmdline":"console=ttyS0"}');
+    assert.equal(d({ kind: 'control', seq: 2, at: 5, op: 'shutdown', detail: 'guest halted' }), '#2 @5 control shutdown "guest halted"');
+    assert.equal(d({ kind: 'control', seq: 2, at: 5, op: 'clone', detail: '{not json' }), '#2 @5 control clone "{not json"');
     assert.equal(d({ kind: 'ack', seq: 41, at: 1234500 }), 'ack #41 @1234500');
     assert.equal(d({ kind: 'heartbeat', seq: 3, at: 9, role: 'backup' }), 'heartbeat backup #3 @9');
     assert.equal(d({ kind: 'bye', at: 9, reason: 'done' }), 'bye @9 "done"');
