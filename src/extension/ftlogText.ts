@@ -1,8 +1,10 @@
 // The text form of a *.ftlog file, as the editor shows it: a few `//` header lines (the recording's
 // metadata, counts, and any damage), then one line per entry in describeEntry's format. No `vscode`
 // import, so unit tests read it directly. The ftlog grammar (syntaxes/) highlights exactly this.
+import { basename } from 'node:path';
 import { describeEntry, LogFormatError, type LogEntry } from '../ft/log';
 import { LogFileReader, type LogMeta } from '../ft/logfile';
+import { unjoinedSegments } from '../ft/recording';
 
 export interface RenderedLog {
   text: string;
@@ -50,9 +52,17 @@ export function damageMessage(error: LogFormatError, entriesRead: number): strin
   return `// ERROR at byte ${error.offset}: ${error.reason}; ${shown}, nothing after it`;
 }
 
+/** What a reader should know about where the file stands in its recording. */
+function placeLines(name: string, meta: LogMeta, unjoined: string[]): string[] {
+  const lines: string[] = [];
+  if (meta.firstSeq !== undefined && meta.firstSeq > 1) lines.push(`// a segment: a backup cloned from a checkpoint wrote it from entry #${meta.firstSeq} on; it replays only after the log before it`);
+  if (unjoined.length) lines.push(`// not the whole recording yet: ${unjoined.map((path) => basename(path)).join(', ')} of the same run lie beside it; \`lockstep join ${name}\` joins them`);
+  return lines;
+}
+
 /** Renders what was read of a file (its header, the good entries, and the first error if any). */
-export function renderLog(name: string, meta: LogMeta | undefined, entries: LogEntry[], error?: LogFormatError): RenderedLog {
-  const head = [`// Lockstep log ${name}`, ...(meta ? [...metaLines(meta), countLine(entries)] : [])];
+export function renderLog(name: string, meta: LogMeta | undefined, entries: LogEntry[], error?: LogFormatError, unjoined: string[] = []): RenderedLog {
+  const head = [`// Lockstep log ${name}`, ...(meta ? [...metaLines(meta), ...placeLines(name, meta, unjoined), countLine(entries)] : [])];
   // The damage is said at the top too, so it is seen before scrolling through what could be read.
   if (error && entries.length > 0) head.push(damageMessage(error, entries.length));
   const lines = [...head, ...entries.map((e) => describeEntry(e, { maxBytes: MAX_BYTES }))];
@@ -78,11 +88,12 @@ export async function renderLogFile(path: string, name = path): Promise<Rendered
     throw err;
   }
   const entries: LogEntry[] = [];
+  const unjoined = await unjoinedSegments(path);
   try {
     for await (const entry of reader.entries()) entries.push(entry);
-    return renderLog(name, reader.meta, entries);
+    return renderLog(name, reader.meta, entries, undefined, unjoined);
   } catch (err) {
-    if (err instanceof LogFormatError) return renderLog(name, reader.meta, entries, err);
+    if (err instanceof LogFormatError) return renderLog(name, reader.meta, entries, err, unjoined);
     throw err;
   } finally {
     await reader.close();

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeEntry, encodeEntry, type LogEntry } from '../../src/ft/log';
-import { encodeFileHeader } from '../../src/ft/logfile';
+import { encodeFileHeader, LogWriter, type LogMeta } from '../../src/ft/logfile';
 import { entryLineInstruction, renderLogFile } from '../../src/extension/ftlogText';
 import { FILE_ENTRIES, META, writeLog } from './samples';
 
@@ -41,6 +41,23 @@ describe('ftlog text view', () => {
     // Payloads are cut at 48 bytes, the rest as describeEntry renders it.
     FILE_ENTRIES.forEach((e, i) => assert.equal(body[i], describeEntry(e, { maxBytes: 48 })));
     assert.ok(body.every((l) => !l.includes('\n')));
+  });
+
+  it("says where a file stands in its recording: a segment, or host files of its run not joined yet", async () => {
+    const write = async (name: string, meta: LogMeta, entries: LogEntry[]) => {
+      const writer = await LogWriter.create(join(dir, name), meta);
+      entries.forEach((e) => writer.append(e));
+      await writer.close();
+      return join(dir, name);
+    };
+    const run = { ...META, session: 'run-1' };
+    const whole = await write('kv.ftlog', run, FILE_ENTRIES);
+    const header = async (path: string, name: string) => (await renderLogFile(path, name)).text.split('\n').filter((l) => l.startsWith('//')).join('\n');
+    assert.doesNotMatch(await header(whole, 'kv.ftlog'), /segment|not the whole recording/);
+    const segment = await write('kv.ftlog.host-3', { ...run, firstSeq: 7 }, FILE_ENTRIES.slice(6).map((e, i) => ({ ...e, seq: 7 + i }) as LogEntry));
+    await write('kv.ftlog.host-4', { ...META, session: 'another-run' }, []);
+    assert.match(await header(whole, 'kv.ftlog'), /\/\/ not the whole recording yet: kv\.ftlog\.host-3 of the same run lie beside it; `lockstep join kv\.ftlog` joins them/);
+    assert.match(await header(segment, 'kv.ftlog.host-3'), /\/\/ a segment: a backup cloned from a checkpoint wrote it from entry #7 on/);
   });
 
   it('finds the seq and instruction count of entry lines only', () => {
