@@ -49,9 +49,11 @@ describe('recovering a recording whose `lockstep ft` never joined it (real proce
     // What the hosts had written when they died replays, and matches what host-2 computed live.
     const replay = await replayLogFile(record);
     assert.deepEqual(replay.epochMismatches, []);
+    // Both are prefixes of host-2's epochs: what its file had, and what it had reported, when killed.
     const live = summary.epochHashes['host-2'];
-    assert.ok(replay.epochHashes.length >= 1, 'the recording reaches an epoch');
-    assert.deepEqual(replay.epochHashes, live.slice(0, replay.epochHashes.length));
+    const common = Math.min(replay.epochHashes.length, live.length);
+    assert.ok(common >= 1, 'the recording reaches an epoch');
+    assert.deepEqual(replay.epochHashes.slice(0, common), live.slice(0, common));
     const { entries } = await readLogFile(record);
     assert.ok(entries.some((e) => e.kind === 'control' && e.op === 'go-live'), 'the joined log says where host-2 went live');
     assert.ok(existsSync(stranger));
