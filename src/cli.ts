@@ -330,6 +330,7 @@ async function join(args: string[]): Promise<void> {
   if (values.json) return void process.stdout.write(`${JSON.stringify(result)}\n`);
   const what = result.removed.length === 0 ? 'no host files of its run beside it: nothing to join' : `joined ${result.joined.join(' + ')}; removed ${result.removed.length} host file(s)`;
   process.stderr.write(`lockstep: ${positionals[0]}: ${what}\n`);
+  for (const { path, reason } of result.unreadable) process.stderr.write(`lockstep: left ${path} alone: its header cannot be read (${reason})\n`);
 }
 
 /** Loaded only here: hosts and other commands do without the adapter and its disassembler. */

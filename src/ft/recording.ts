@@ -20,6 +20,8 @@ export interface RecoveredRecording {
   joined: string[];
   /** Segments of the same session removed once their entries were in (or were never needed). */
   removed: string[];
+  /** Host files beside it whose header cannot be read (a host killed while creating one): whose run they are is unknown, so they are left alone. */
+  unreadable: { path: string; reason: string }[];
 }
 
 /**
@@ -30,30 +32,37 @@ export interface RecoveredRecording {
 export async function recoverRecording(file: string): Promise<RecoveredRecording> {
   const { session } = await readMeta(file);
   if (session === undefined) throw new RecordingError(`${file} has no session id (recorded by an older Lockstep): its hosts' segments cannot be told from others'`);
-  const segments = await sessionSegments(file, session);
+  const { ours, unreadable } = await hostFiles(file, session);
   const live = [file];
-  for (const segment of segments) if (await wentLive(segment)) live.push(segment);
+  for (const segment of ours) if (await wentLive(segment)) live.push(segment);
   if (live.length > 1) await joinLogFiles(live, file);
-  await Promise.all(segments.map((segment) => rm(segment, { force: true })));
-  return { joined: live, removed: segments };
+  await Promise.all(ours.map((segment) => rm(segment, { force: true })));
+  return { joined: live, removed: ours, unreadable };
 }
 
 /** Host files of FILE's run still beside it: FILE is then not the whole recording until joined. */
 export async function unjoinedSegments(file: string): Promise<string[]> {
   const { session } = await readMeta(file);
-  return session === undefined ? [] : sessionSegments(file, session);
+  return session === undefined ? [] : (await hostFiles(file, session)).ours;
 }
 
-/** FILE.host-N files of this session, by host number. */
-async function sessionSegments(file: string, session: string): Promise<string[]> {
+/** FILE.host-N files beside FILE, by host number: those of this session, and those whose header cannot be read. */
+async function hostFiles(file: string, session: string): Promise<Pick<RecoveredRecording, 'unreadable'> & { ours: string[] }> {
   const prefix = `${basename(file)}.host-`;
   const numbered = (await readdir(dirname(file)))
     .filter((name) => name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length)))
     .map((name) => ({ path: join(dirname(file), name), host: Number(name.slice(prefix.length)) }))
     .sort((a, b) => a.host - b.host);
   const ours: string[] = [];
-  for (const { path } of numbered) if ((await readMeta(path).catch(() => undefined))?.session === session) ours.push(path);
-  return ours;
+  const unreadable: RecoveredRecording['unreadable'] = [];
+  for (const { path } of numbered) {
+    try {
+      if ((await readMeta(path)).session === session) ours.push(path);
+    } catch (error) {
+      unreadable.push({ path, reason: (error as Error).message });
+    }
+  }
+  return { ours, unreadable };
 }
 
 async function readMeta(path: string): Promise<LogMeta> {

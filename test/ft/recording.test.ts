@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkKvHistory } from '../../src/ft/checker';
@@ -24,7 +24,9 @@ describe('recovering a recording whose `lockstep ft` never joined it (real proce
     await cluster.start();
     const history = await runKvWorkload({ service: cluster.service, ops: 40, seed: 7, clients: 2, onProgress: (n) => n === 12 && cluster!.kill('primary') });
     assert.ok(checkKvHistory(history).ok);
+    // Once host-3 has restored its checkpoint and created its file (with its header).
     await until(async () => cloned && ((await cluster!.statsOf('backup'))?.instructions ?? 0) > 0, 'a backup cloned from the new primary');
+    await until(() => readLogFile(segmentFile(record, 'host-3')).then(() => true, () => false), "host-3's file");
     // The supervisor dies: every host is killed where it stands, and nothing joins their files.
     const summary = cluster.summary();
     const hosts = [cluster.hostIn('primary'), cluster.hostIn('backup')];
@@ -37,13 +39,18 @@ describe('recovering a recording whose `lockstep ft` never joined it (real proce
     const other = await LogWriter.create(stranger, { ...meta, session: 'another-run' });
     other.append({ kind: 'control', seq: 1, at: 0, op: 'go-live', detail: '{}' });
     await other.close();
-    assert.deepEqual(readdirSync(dir).sort(), ['kv.ftlog', 'kv.ftlog.host-2', 'kv.ftlog.host-3', 'kv.ftlog.host-9']);
+    // And an empty one, as a host killed while creating its file leaves: whose it is cannot be told.
+    const empty = segmentFile(record, 'host-7');
+    writeFileSync(empty, '');
+    assert.deepEqual(readdirSync(dir).sort(), ['kv.ftlog', 'kv.ftlog.host-2', 'kv.ftlog.host-3', 'kv.ftlog.host-7', 'kv.ftlog.host-9']);
 
     assert.deepEqual(await unjoinedSegments(record), [segmentFile(record, 'host-2'), segmentFile(record, 'host-3')], 'what `lockstep replay` warns about');
     const recovered = await recoverRecording(record);
     assert.deepEqual(recovered.joined, [record, segmentFile(record, 'host-2')], 'host-2 went live; host-3 never did');
     assert.deepEqual(recovered.removed, [segmentFile(record, 'host-2'), segmentFile(record, 'host-3')]);
-    assert.deepEqual(readdirSync(dir).sort(), ['kv.ftlog', 'kv.ftlog.host-9']);
+    assert.deepEqual(recovered.unreadable.map((u) => u.path), [empty]);
+    assert.match(recovered.unreadable[0].reason, /bad file header/);
+    assert.deepEqual(readdirSync(dir).sort(), ['kv.ftlog', 'kv.ftlog.host-7', 'kv.ftlog.host-9']);
     assert.deepEqual(await unjoinedSegments(record), []);
 
     // What the hosts had written when they died replays, and matches what host-2 computed live.
@@ -65,7 +72,7 @@ describe('recovering a recording whose `lockstep ft` never joined it (real proce
     const meta = { guest: 'kv', imageSha256: '0'.repeat(64), memorySize: 1 << 24, clock: 'virtual' as const, jit: true, epochLength: 1000, cmdline: '', createdAt: new Date(0).toISOString() };
     const writer = await LogWriter.create(file, { ...meta, session: 'run-1' });
     await writer.close();
-    assert.deepEqual(await recoverRecording(file), { joined: [file], removed: [] });
+    assert.deepEqual(await recoverRecording(file), { joined: [file], removed: [], unreadable: [] });
     const old = join(dir, 'old.ftlog');
     await (await LogWriter.create(old, meta)).close();
     await assert.rejects(recoverRecording(old), (e: unknown) => e instanceof RecordingError && /no session id/.test(e.message));
