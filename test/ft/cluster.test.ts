@@ -275,11 +275,15 @@ describe('FT pair (real processes, real TCP)', function () {
     const joinedAt = replay.epochHashes.length - after.length;
     assert.deepEqual(replay.epochHashes.slice(0, joinedAt), before.slice(0, joinedAt), "and begins with host-2's");
     assert.deepEqual(readdirSync(dir), ['kv.ftlog'], 'the hosts\' segments are removed');
+    // host-3 may clone host-4 too before the end: the log's story up to host-3's go-live is fixed.
     const control = await controlEntries(record);
-    assert.deepEqual(control.map((c) => [c.op, c.detail.host]), [['go-live', 'host-2'], ['clone', undefined], ['go-live', 'host-3'], ['shutdown', undefined]]);
-    const clone = control[1];
+    const [first, second, ...more] = control.filter((c) => c.op === 'go-live');
+    assert.deepEqual([first?.detail.host, second?.detail.host, more.length], ['host-2', 'host-3', 0]);
+    const clone = control.find((c) => c.op === 'clone');
+    assert.ok(clone && first.seq < clone.seq && clone.seq < second.seq, 'host-2 logged the clone host-3 came from, between the two go-lives');
     assert.ok(Number(clone.detail.bytes) > 0 && Number(clone.detail.chunks) >= 1, 'the clone says how big its checkpoint was');
-    assert.ok(control[0].at <= clone.at && clone.at <= control[2].at, 'in the order they happened');
+    assert.ok(first.at <= clone.at && clone.at <= second.at, 'at the counts where they happened');
+    assert.equal(control.filter((c) => c.op === 'shutdown').length, 1);
   });
 
   it('runs on `lockstep host --listen` agents the same way, failover and cloning included', async () => {
