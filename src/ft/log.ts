@@ -694,7 +694,6 @@ export function renderBytes(data: Uint8Array, maxBytes = 64): string {
   return more > 0 ? `${body}... (+${more} bytes)` : body;
 }
 
-/** One-line text form of a log entry or channel message, e.g. `#42 @1234567 input serial 5 "PUT a"`. */
 /** A JSON object detail as it is (easier to read than escaped inside a string), other text quoted. */
 function renderDetail(detail: string): string {
   if (!detail.startsWith('{')) return JSON.stringify(detail);
@@ -705,6 +704,7 @@ function renderDetail(detail: string): string {
   }
 }
 
+/** One-line text form of a log entry or channel message, e.g. `#42 @1234567 input serial 5 "PUT a"`. */
 export function describeEntry(f: Frame, options: DescribeOptions = {}): string {
   const max = options.maxBytes ?? 64;
   switch (f.kind) {

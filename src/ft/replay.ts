@@ -26,8 +26,9 @@ export interface ReplayResult extends RunResult {
 export function hashedDevicesOf(meta: LogMeta): readonly HashedDevice[] {
   const named: unknown = meta.hashedDevices;
   if (named === undefined) return FIRST_HASHED_DEVICES;
-  const known: readonly string[] = HASHED_DEVICES;
-  const unknown = Array.isArray(named) ? named.filter((d) => !known.includes(d)) : [named];
+  if (!Array.isArray(named)) throw new ReplayError(`the log's metadata field hashedDevices is not a list of device names: ${JSON.stringify(named)}`);
+  const known: readonly unknown[] = HASHED_DEVICES;
+  const unknown = named.filter((d) => !known.includes(d));
   if (unknown.length) throw new ReplayError(`the log's epoch hashes cover devices this Lockstep does not hash: ${unknown.map((d) => JSON.stringify(d)).join(', ')}`);
   return named as HashedDevice[];
 }

@@ -296,6 +296,7 @@ describe('log files', () => {
       const claimsAll = await replayLogFile(await writeLog(entries, { ...meta, hashedDevices: [...HASHED_DEVICES] }));
       assert.equal(claimsAll.epochMismatches.length, old.epochs.length, 'checked with the card, every epoch differs');
       await assert.rejects(replayLogFile(await writeLog(entries, { ...meta, hashedDevices: ['net', 'gpu'] })), (e: Error) => e instanceof ReplayError && /does not hash: "gpu"/.test(e.message));
+      await assert.rejects(replayLogFile(await writeLog(entries, { ...meta, hashedDevices: 'net' as unknown as string[] })), (e: Error) => e instanceof ReplayError && /hashedDevices is not a list of device names: "net"/.test(e.message));
     });
   });
 });
