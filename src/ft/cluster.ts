@@ -14,7 +14,7 @@ import type { Role } from './log';
 import type { ServiceAddress } from './service';
 import { HostLauncher, HostLink, connectAgent, forkHost } from './hostlink';
 import { joinLogFiles } from './logfile';
-import { segmentFile } from './recording';
+import { refuseToOverwriteUnjoined, segmentFile } from './recording';
 
 export type { HostLauncher } from './hostlink';
 
@@ -123,6 +123,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     // With no port given, the first primary binds port 0 and says which it got: a port picked here
     // and bound there later could be taken in between (by any connection's ephemeral port).
     this.service = { host: this.options.service?.host ?? '127.0.0.1', port: this.options.service?.port ?? 0 };
+    if (this.options.record) await refuseToOverwriteUnjoined(this.options.record);
     const primary = await this.spawn('primary', 1, {});
     const ready = await this.nextReport(primary, 'ready');
     this.service = { ...this.service, port: ready.servicePort! };

@@ -2,6 +2,7 @@
 // every backup writes FILE.host-N beside it (see docs/ft.md). `lockstep ft` joins them when it stops.
 // If it never got that far (killed), recoverRecording() joins them from what the files themselves
 // say: their session, and which hosts logged a `go-live` entry.
+import { existsSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { goodEntries, joinLogFiles, LogFileReader, LogMeta } from './logfile';
@@ -44,6 +45,15 @@ export async function recoverRecording(file: string): Promise<RecoveredRecording
 export async function unjoinedSegments(file: string): Promise<string[]> {
   const { session } = await readMeta(file);
   return session === undefined ? [] : (await hostFiles(file, session)).ours;
+}
+
+/** Recording over an earlier run's FILE whose host files were never joined would lose that run: refuse. */
+export async function refuseToOverwriteUnjoined(file: string): Promise<void> {
+  if (!existsSync(file)) return;
+  // A FILE that is not a readable log is no recording to lose.
+  const unjoined = await unjoinedSegments(file).catch(() => []);
+  if (!unjoined.length) return;
+  throw new RecordingError(`${file} is the recording of an earlier run that was never joined (${unjoined.map((path) => basename(path)).join(', ')} lie beside it): \`lockstep join ${file}\` first, or record to another file`);
 }
 
 /** FILE.host-N files beside FILE, by host number: those of this session, and those whose header cannot be read. */

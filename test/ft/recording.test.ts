@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkKvHistory } from '../../src/ft/checker';
@@ -64,6 +64,18 @@ describe('recovering a recording whose `lockstep ft` never joined it (real proce
     const { entries } = await readLogFile(record);
     assert.ok(entries.some((e) => e.kind === 'control' && e.op === 'go-live'), 'the joined log says where host-2 went live');
     assert.ok(existsSync(stranger));
+  });
+
+  it("a new run does not record over an earlier run's recording that was never joined", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lockstep-recover-'));
+    const file = join(dir, 'kv.ftlog');
+    const meta = { guest: 'kv', imageSha256: '0'.repeat(64), memorySize: 1 << 24, clock: 'virtual' as const, jit: true, epochLength: 1000, cmdline: '', createdAt: new Date(0).toISOString(), session: 'earlier' };
+    for (const path of [file, segmentFile(file, 'host-2')]) await (await LogWriter.create(path, meta)).close();
+    const before = readFileSync(file);
+    cluster = new Cluster(clusterOptions('kv', { record: file }));
+    await assert.rejects(cluster.start(), (e: unknown) => e instanceof RecordingError && /kv\.ftlog is the recording of an earlier run that was never joined \(kv\.ftlog\.host-2 lie beside it\): `lockstep join .*kv\.ftlog` first/.test(e.message));
+    assert.deepEqual(readFileSync(file), before, 'the earlier recording is untouched');
+    assert.deepEqual(readdirSync(dir).sort(), ['kv.ftlog', 'kv.ftlog.host-2']);
   });
 
   it('says so when there is nothing to join, and refuses a file that names no run', async () => {
