@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodeFileHeader } from '../src/ft/logfile';
 import { SEABIOS, VGABIOS, skipWithoutBios } from './support/bios';
 import { spinChecksum } from './support/guests';
 
@@ -40,6 +41,12 @@ describe('lockstep run (CLI)', function () {
     const path = join(dir, name);
     writeFileSync(path, content);
     return path;
+  };
+  /** An empty recording and a host file of the same run beside it, as a killed `lockstep ft` leaves them. */
+  const earlierRun = () => {
+    const header = encodeFileHeader({ guest: 'kv', imageSha256: '0'.repeat(64), memorySize: 1 << 25, clock: 'virtual', jit: true, epochLength: 1000, cmdline: '', createdAt: new Date(0).toISOString(), session: 'earlier' });
+    file('earlier.ftlog.host-2', header);
+    return file('earlier.ftlog', header);
   };
 
   describe('prints what each built-in guest prints', () => {
@@ -158,6 +165,7 @@ describe('lockstep run (CLI)', function () {
       ['replay: a missing log file', () => ['replay', join(dir, 'none.ftlog')], /ENOENT: no such file or directory, open '.*none\.ftlog'/],
       ['join: not a log file', () => ['join', 'package.json'], /package\.json: bad file header: not a Lockstep log/],
       ['join: two files', () => ['join', 'a.ftlog', 'b.ftlog'], /join: expected one recording, FILE\.ftlog/],
+      ['ft: --record over an earlier run never joined', () => ['ft', 'kv', '--record', earlierRun()], /earlier\.ftlog is the recording of an earlier run that was never joined \(earlier\.ftlog\.host-2 lie beside it\)/],
       ['host --listen without a token', () => ['host', '--listen', '127.0.0.1:0'], /host --listen needs --token/],
       ['an unknown command', () => ['frobnicate'], /unknown command 'frobnicate'/],
     ];
