@@ -308,7 +308,7 @@ async function replay(args: string[]): Promise<void> {
     process.stderr.write(`lockstep: replayed ${result.entries} entries to instruction ${result.instructions}; ${result.epochsMatched} epoch hashes match, ${result.epochMismatches.length} differ\n`);
   }
   if (result.fileError) process.stderr.write(`lockstep: the log file is damaged: ${result.fileError}; replayed the good part\n`);
-  const unjoined = await unjoinedSegments(positionals[0]);
+  const unjoined = await unjoinedSegments(positionals[0], result.meta);
   if (unjoined.length) process.stderr.write(`lockstep: ${unjoined.join(', ')} of the same run lie beside it: this is not the whole recording until \`lockstep join ${positionals[0]}\`\n`);
   if (result.epochMismatches.length) process.exitCode = 1;
 }

@@ -88,7 +88,7 @@ export async function renderLogFile(path: string, name = path): Promise<Rendered
     throw err;
   }
   const entries: LogEntry[] = [];
-  const unjoined = await unjoinedSegments(path);
+  const unjoined = await unjoinedSegments(path, reader.meta);
   try {
     for await (const entry of reader.entries()) entries.push(entry);
     return renderLog(name, reader.meta, entries, undefined, unjoined);

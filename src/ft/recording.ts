@@ -41,9 +41,9 @@ export async function recoverRecording(file: string): Promise<RecoveredRecording
   return { joined: live, removed: ours, unreadable };
 }
 
-/** Host files of FILE's run still beside it: FILE is then not the whole recording until joined. */
-export async function unjoinedSegments(file: string): Promise<string[]> {
-  const { session } = await readMeta(file);
+/** Host files of FILE's run still beside it: FILE is then not the whole recording until joined. `meta`: FILE's, if already read. */
+export async function unjoinedSegments(file: string, meta?: LogMeta): Promise<string[]> {
+  const { session } = meta ?? (await readMeta(file));
   return session === undefined ? [] : (await hostFiles(file, session)).ours;
 }
 

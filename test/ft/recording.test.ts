@@ -5,10 +5,13 @@ import { join } from 'node:path';
 import { checkKvHistory } from '../../src/ft/checker';
 import { runKvWorkload } from '../../src/ft/client';
 import { Cluster } from '../../src/ft/cluster';
-import { LogWriter, readLogFile } from '../../src/ft/logfile';
+import { LogWriter, readLogFile, type LogMeta } from '../../src/ft/logfile';
 import { recoverRecording, RecordingError, segmentFile, unjoinedSegments } from '../../src/ft/recording';
 import { replayLogFile } from '../../src/ft/replay';
 import { clusterOptions, until } from '../support/cluster';
+
+/** Metadata for files that are only a header (no entries: nothing here replays them). */
+const HEADER_ONLY: LogMeta = { guest: 'kv', imageSha256: '0'.repeat(64), memorySize: 1 << 24, clock: 'virtual', jit: true, epochLength: 1000, cmdline: '', createdAt: new Date(0).toISOString() };
 
 describe('recovering a recording whose `lockstep ft` never joined it (real processes)', function () {
   this.timeout(120_000);
@@ -69,7 +72,7 @@ describe('recovering a recording whose `lockstep ft` never joined it (real proce
   it("a new run does not record over an earlier run's recording that was never joined", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lockstep-recover-'));
     const file = join(dir, 'kv.ftlog');
-    const meta = { guest: 'kv', imageSha256: '0'.repeat(64), memorySize: 1 << 24, clock: 'virtual' as const, jit: true, epochLength: 1000, cmdline: '', createdAt: new Date(0).toISOString(), session: 'earlier' };
+    const meta = { ...HEADER_ONLY, session: 'earlier' };
     for (const path of [file, segmentFile(file, 'host-2')]) await (await LogWriter.create(path, meta)).close();
     const before = readFileSync(file);
     cluster = new Cluster(clusterOptions('kv', { record: file }));
@@ -81,7 +84,7 @@ describe('recovering a recording whose `lockstep ft` never joined it (real proce
   it('says so when there is nothing to join, and refuses a file that names no run', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lockstep-recover-'));
     const file = join(dir, 'alone.ftlog');
-    const meta = { guest: 'kv', imageSha256: '0'.repeat(64), memorySize: 1 << 24, clock: 'virtual' as const, jit: true, epochLength: 1000, cmdline: '', createdAt: new Date(0).toISOString() };
+    const meta = HEADER_ONLY;
     const writer = await LogWriter.create(file, { ...meta, session: 'run-1' });
     await writer.close();
     assert.deepEqual(await recoverRecording(file), { joined: [file], removed: [], unreadable: [] });
