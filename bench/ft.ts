@@ -13,10 +13,12 @@
 //    Output Rule adds to each reply (HostStats.outputDelaysMs of the primary) beside the loopback round
 //    trip between two Node processes of their own, measured during the same workload (the machine's
 //    floor under that load) and on its own in the same round; channel bytes per second while idle.
+//  - kv over UDP: the same workload through the guest's network card (one frame per request and per
+//    reply), FT against a single host, and the Output Rule's delay on reply frames.
 //  - failover: SIGKILL of the primary to the first reply from the new primary, per detection timeout.
 import { rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { KvHistory, runKvWorkload } from '../src/ft/client';
+import { KvHistory, KvTransport, runKvWorkload } from '../src/ft/client';
 import { DEFAULT_MAX_LAG, type Cluster, type HostLauncher } from '../src/ft/cluster';
 import type { ClockMode } from '../src/ft/clock';
 import type { HostStats } from '../src/ft/control';
@@ -318,16 +320,16 @@ interface KvRun {
 }
 
 /** The same workload from other client ids, unmeasured, so that what is measured runs warm. */
-async function warmUpWorkload(setup: Setup, service: ServiceAddress, seed: number): Promise<void> {
-  await runKvWorkload({ service, ops: setup.warmOps, seed: seed + 7919, clients: KV_CLIENTS, firstClient: WARM_FIRST_CLIENT });
+async function warmUpWorkload(setup: Setup, service: ServiceAddress, seed: number, transport: KvTransport = 'serial'): Promise<void> {
+  await runKvWorkload({ service, transport, ops: setup.warmOps, seed: seed + 7919, clients: KV_CLIENTS, firstClient: WARM_FIRST_CLIENT });
 }
 
 /** Runs the workload, noting what the host processes did meanwhile (/proc/<pid>/schedstat and stat) and the clients' CPU time. */
-async function measuredWorkload(service: ServiceAddress, ops: number, seed: number, pids: number[]): Promise<KvRun> {
+async function measuredWorkload(service: ServiceAddress, ops: number, seed: number, pids: number[], transport: KvTransport = 'serial'): Promise<KvRun> {
   const before = pids.map(schedStat);
   const cpuBefore = pids.map(cpuTimeMs);
   const clientBefore = process.cpuUsage();
-  const history = await runKvWorkload({ service, ops, seed, clients: KV_CLIENTS });
+  const history = await runKvWorkload({ service, transport, ops, seed, clients: KV_CLIENTS });
   const client = process.cpuUsage(clientBefore);
   const after = pids.map(schedStat);
   return {
@@ -430,14 +432,67 @@ async function kvFt(setup: Setup, ops: number, seed: number, idleMs: number): Pr
   });
 }
 
-async function kvSingleHost(setup: Setup, ops: number, seed: number): Promise<KvRun> {
+async function kvSingleHost(setup: Setup, ops: number, seed: number, transport: KvTransport = 'serial'): Promise<KvRun> {
   const options = clusterOptions('kv', setup.launcher, setup.ctx.tmpDir, { detector: { timeoutMs: 100, heartbeatMs: 10 }, restoreRedundancy: false });
   return withCluster(options, async (cluster) => {
     await cluster.start();
     await aloneAfterBackupLoss(cluster);
-    await warmUpWorkload(setup, cluster.service, seed);
-    return measuredWorkload(cluster.service, ops, seed, hostPids(setup.launcher));
+    await warmUpWorkload(setup, cluster.service, seed, transport);
+    return measuredWorkload(cluster.service, ops, seed, hostPids(setup.launcher), transport);
   });
+}
+
+interface KvNetRun extends KvRun {
+  /** Output Rule delays of this workload's outputs (ms): reply frames, and nothing else on the wire. */
+  delays: number[];
+}
+
+/** kv over the network card under FT: the same workload as UDP datagrams, and the Output Rule on reply frames. */
+async function kvFtOverNet(setup: Setup, ops: number, seed: number): Promise<KvNetRun> {
+  return withCluster(clusterOptions('kv', setup.launcher, setup.ctx.tmpDir), async (cluster) => {
+    await cluster.start();
+    await warmUpWorkload(setup, cluster.service, seed, 'net');
+    const before = await stats(cluster);
+    const run = await measuredWorkload(cluster.service, ops, seed, hostPids(setup.launcher), 'net');
+    const after = await stats(cluster);
+    if (cluster.failovers.length) throw new FailoverDuringRun(cluster.failovers[0].reason);
+    return { ...run, delays: latest(after.primary.outputDelaysMs, after.primary.outputsReleased - before.primary.outputsReleased) };
+  });
+}
+
+async function kvOverNet(setup: Setup): Promise<RowInput[]> {
+  const { ctx } = setup;
+  const ops = ctx.pick(1000, 40);
+  const rounds = ctx.pick(3, 1);
+  const ft: KvNetRun[] = [];
+  const single: KvRun[] = [];
+  for (let i = 0; i < rounds; i++) {
+    collectGarbage();
+    const a = await withoutFailover(setup, 'kv over UDP under FT', () => kvFtOverNet(setup, ops, i));
+    collectGarbage();
+    const b = await kvSingleHost(setup, ops, i, 'net');
+    ctx.log(`kv over UDP ${i + 1}/${rounds}: FT ${a.opsPerS.toFixed(0)} ops/s, single host ${b.opsPerS.toFixed(0)}; Output Rule p50 ${quantile(a.delays, 0.5).toFixed(3)} p99 ${quantile(a.delays, 0.99).toFixed(3)} ms (${a.delays.length} frames)`);
+    ft.push(a);
+    single.push(b);
+  }
+  const label = `kv over UDP (${KV_CLIENTS} clients, ${ops} ops + final reads)`;
+  const workload = `src/ft/client.ts runKvWorkload --via net: each request one UDP datagram carrying an Ethernet frame to the service, delivered to the guest's NE2000 as a net input entry; each reply a frame the guest sends, held under the Output Rule as a net output marker. Same seeds on both sides of a round; ${setup.warmOps} warm-up operations from other client ids first.`;
+  return [
+    compareRow({
+      name: `${label}: FT pair vs a single unreplicated Lockstep host`,
+      unit: 'ops/s',
+      value: ft.map((r) => r.opsPerS),
+      baseline: single.map((r) => r.opsPerS),
+      baselineLabel: 'single host, over UDP',
+      note: `${workload} Baseline as in the serial kv row: the same host alone after its backup was SIGKILLed.` + discardedNote(setup, 'kv over UDP under FT'),
+    }),
+    valueRow({
+      name: 'kv over UDP: Output Rule delay added to a reply frame, p99 (loopback)',
+      unit: 'ms',
+      value: ft.map((r) => quantile(r.delays, 0.99)),
+      note: `HostStats.outputDelaysMs of the primary over the workload's outputs (${formatNumber(median(ft.map((r) => r.delays.length)))} frames per round), p50 ${formatNumber(median(ft.map((r) => quantile(r.delays, 0.5))))} ms.`,
+    }),
+  ];
 }
 
 async function kvPlain(setup: Setup, ops: number, seed: number): Promise<KvRun> {
@@ -741,7 +796,7 @@ export const ftBenchmark: BenchmarkModule = {
     const program = buildChildProgram(ctx.tmpDir);
     const setup: Setup = { ctx, launcher, launcherLabel: label, built, program, warmRequests: ctx.pick(20, 5), warmOps: ctx.pick(3000, 20), discarded: new Map() };
     try {
-      return [...(await spin(setup)), ...(await kv(setup)), ...(await idle(setup)), ...(await failovers(setup))];
+      return [...(await spin(setup)), ...(await kv(setup)), ...(await kvOverNet(setup)), ...(await idle(setup)), ...(await failovers(setup))];
     } finally {
       rmSync(program, { force: true });
     }

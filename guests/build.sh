@@ -23,7 +23,7 @@ LDFLAGS=(-m elf_i386 --build-id=none -nostdlib -s -z max-page-size=4096 -z noexe
 
 guests=(spin kv lock ticker)
 common=(multiboot.S isr.S boot.c gdt.c idt.c pic.c pit.c serial.c print.c cmdline.c string.c
-        ticks.c strbuf.c request.c dedup.c)
+        ticks.c strbuf.c request.c dedup.c pci.c ne2k.c net.c)
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

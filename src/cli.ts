@@ -36,8 +36,10 @@ commands:
       --clock   --no-jit   --memory   --epoch   --cmdline   --json   --verbose
   host --listen HOST:PORT --token T
                         serve one host of a cluster on another machine (lockstep ft --agent ...)
-  client kv --connect HOST:PORT [--ops N] [--seed S] [--clients C] [--first-client ID] [--json]
+  client kv --connect HOST:PORT [--ops N] [--seed S] [--clients C] [--first-client ID]
+            [--via serial|net] [--json]
                         a key/value workload against the service; checks the history
+                        (--via net: UDP datagrams to the guest's network card, not serial lines)
   replay FILE.ftlog [image] [--json]
                         replay a recorded log and check its epoch hashes
   join FILE.ftlog [--json]
@@ -271,8 +273,10 @@ async function client(args: string[]): Promise<void> {
     seed: { type: 'string', default: '1' },
     clients: { type: 'string', default: '4' },
     'first-client': { type: 'string', default: '1' },
+    via: { type: 'string', default: 'serial' },
     json: { type: 'boolean', default: false },
   });
+  if (values.via !== 'serial' && values.via !== 'net') throw new UsageError(`client: --via must be serial or net, got '${values.via}'`);
   if (positionals[0] !== 'kv' || positionals.length !== 1) throw new UsageError(`client: the only workload is 'kv' (lockstep client kv --connect HOST:PORT)`);
   if (!values.connect) throw new UsageError('client: --connect HOST:PORT is required');
   const history = await runKvWorkload({
@@ -281,9 +285,10 @@ async function client(args: string[]): Promise<void> {
     seed: integerOption('seed', values.seed as string, 0)!,
     clients: integerOption('clients', values.clients as string, 1, 64)!,
     firstClient: integerOption('first-client', values['first-client'] as string, 1)!,
+    transport: values.via,
   });
   const check = checkKvHistory(history);
-  if (values.json) process.stdout.write(`${JSON.stringify({ ...check, reconnects: history.reconnects, duplicateReplies: history.duplicateReplies, wallMs: history.wallMs })}\n`);
+  if (values.json) process.stdout.write(`${JSON.stringify({ ...check, reconnects: history.reconnects, resends: history.resends, duplicateReplies: history.duplicateReplies, wallMs: history.wallMs })}\n`);
   else for (const line of [`acknowledged ${check.acknowledged}, lost ${check.lost}, duplicated ${check.duplicated}, inconsistent ${check.inconsistentReads}`, ...check.problems]) process.stdout.write(`${line}\n`);
   if (!check.ok) process.exitCode = 1;
 }

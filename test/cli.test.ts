@@ -161,6 +161,7 @@ describe('lockstep run (CLI)', function () {
       ['client: no --connect', () => ['client', 'kv'], /client: --connect HOST:PORT is required/],
       ['client: a first client id of 0', () => ['client', 'kv', '--connect', '127.0.0.1:1', '--first-client', '0'], /--first-client: expected a whole number from 1/],
       ['client: an unknown workload', () => ['client', 'bank', '--connect', '127.0.0.1:1'], /the only workload is 'kv'/],
+      ['client: an unknown way to the guest', () => ['client', 'kv', '--connect', '127.0.0.1:1', '--via', 'usb'], /client: --via must be serial or net, got 'usb'/],
       ['replay: not a log file', () => ['replay', 'package.json'], /package\.json: bad file header: not a Lockstep log \(bad magic\) at byte 0/],
       ['replay: a missing log file', () => ['replay', join(dir, 'none.ftlog')], /ENOENT: no such file or directory, open '.*none\.ftlog'/],
       ['join: not a log file', () => ['join', 'package.json'], /package\.json: bad file header: not a Lockstep log/],

@@ -44,18 +44,18 @@ void dedup_serve(const struct request *r, int (*apply)(const struct request *r),
     struct dedup_entry *d;
     switch (dedup_check(r->client, r->seq, &d)) {
     case DEDUP_REPEAT:
-        reply(r->client, r->seq, d->reply);
+        reply(r, d->reply);
         break;
     case DEDUP_STALE:
-        reply(r->client, r->seq, "ERR stale");
+        reply(r, "ERR stale");
         break;
     case DEDUP_FULL:
-        reply(r->client, r->seq, "ERR toomanyclients");
+        reply(r, "ERR toomanyclients");
         break;
     default:
         if (apply(r))
             dedup_record(d, r->seq, body);
-        reply(r->client, r->seq, body);
+        reply(r, body);
         break;
     }
 }

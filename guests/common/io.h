@@ -16,6 +16,30 @@ static inline u8 inb(u16 port)
     return v;
 }
 
+static inline void outw(u16 port, u16 v)
+{
+    __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline u16 inw(u16 port)
+{
+    u16 v;
+    __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static inline void outl(u16 port, u32 v)
+{
+    __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline u32 inl(u16 port)
+{
+    u32 v;
+    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
 static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
 
@@ -23,6 +47,22 @@ static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
  * recognition by one instruction, so no interrupt can slip in between a
  * check done with interrupts disabled and the HLT. */
 static inline void sti_hlt(void) { __asm__ volatile("sti; hlt" ::: "memory"); }
+
+/* Disable interrupts and return whether they were enabled (for irq_restore),
+ * so code can be called both from the interrupts-off wait loop and with
+ * interrupts on. */
+static inline u32 irq_save(void)
+{
+    u32 flags;
+    __asm__ volatile("pushfl; popl %0; cli" : "=r"(flags) : : "memory");
+    return flags & 0x200;
+}
+
+static inline void irq_restore(u32 enabled)
+{
+    if (enabled)
+        sti();
+}
 
 static inline u64 rdtsc(void)
 {

@@ -1,7 +1,7 @@
 /* COM1 driver. Output: wait for THR empty (LSR bit 5), write THR.
  * Input: the IRQ4 handler moves bytes from RBR (while LSR bit 0) into a
  * ring buffer. When the ring is full the handler turns the receive
- * interrupt off and leaves the rest in the UART; serial_getc() turns it
+ * interrupt off and leaves the rest in the UART; serial_poll() turns it
  * back on once there is room, so a burst of any size loses nothing. */
 #include "serial.h"
 #include "idt.h"
@@ -69,39 +69,15 @@ void serial_write(const char *s, u32 n)
         serial_putc(s[i]);
 }
 
-int serial_getc(void)
+int serial_poll(void)
 {
-    for (;;) {
-        cli();
-        if (ring_head != ring_tail) {
-            u8 c = ring[ring_tail & (RING_SIZE - 1)];
-            ring_tail++;
-            if (rx_paused) {
-                rx_paused = 0;
-                outb(IER, IER_RX); /* raises IRQ4 again if bytes wait */
-            }
-            sti();
-            return c;
-        }
-        sti_hlt();
+    if (ring_head == ring_tail)
+        return -1;
+    u8 c = ring[ring_tail & (RING_SIZE - 1)];
+    ring_tail++;
+    if (rx_paused) {
+        rx_paused = 0;
+        outb(IER, IER_RX); /* raises IRQ4 again if bytes wait */
     }
-}
-
-u32 serial_getline(char *buf, u32 cap, int *truncated)
-{
-    u32 n = 0;
-    *truncated = 0;
-    for (;;) {
-        int c = serial_getc();
-        if (c == '\n')
-            break;
-        if (n < cap - 1)
-            buf[n++] = (char)c;
-        else
-            *truncated = 1;
-    }
-    if (n > 0 && buf[n - 1] == '\r' && !*truncated)
-        n--;
-    buf[n] = 0;
-    return n;
+    return c;
 }

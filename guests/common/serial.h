@@ -12,13 +12,9 @@ void serial_enable_rx(void);
 void serial_putc(char c);
 void serial_write(const char *s, u32 n);
 
-/* Blocking read of one byte; idles with "sti; hlt" while nothing has
- * arrived. Returns with interrupts enabled. */
-int serial_getc(void);
-
-/* Read one line (without its "\n"; a "\r" before it is dropped) into buf,
- * NUL-terminated. Bytes past cap-1 are discarded and *truncated is set.
- * Returns the length stored. */
-u32 serial_getline(char *buf, u32 cap, int *truncated);
+/* The next received byte, or -1 when none is waiting. Call with
+ * interrupts disabled; a byte that arrives later raises IRQ4 (and so ends
+ * a "sti; hlt"). */
+int serial_poll(void);
 
 #endif

@@ -1,4 +1,5 @@
-/* kv: a key/value server on COM1, after the 6.824 primary/backup lab.
+/* kv: a key/value server on COM1 and, when there is a network card, on
+ * UDP port 7070 of 10.0.2.15, after the 6.824 primary/backup lab.
  *
  * requests (one per line)           replies
  *   <client> <seq> PUT <key> <value>     <client> <seq> OK
@@ -11,10 +12,16 @@
  *
  * At-most-once: a request whose seq is the client's last applied one gets
  * the remembered reply again; an older seq gets ERR stale.
+ *
+ * Over UDP a datagram is one request line and its reply one datagram back
+ * to the sender. Both transports share the store and the duplicate table;
+ * a reply goes only the way its request came (SHUTDOWN over UDP: "kv bye"
+ * by datagram and on COM1).
  */
 #include "../common/boot.h"
 #include "../common/dedup.h"
 #include "../common/io.h"
+#include "../common/net.h"
 #include "../common/print.h"
 #include "../common/request.h"
 #include "../common/serial.h"
@@ -127,6 +134,8 @@ static int apply(const struct request *r)
 void guest_main(void)
 {
     serial_enable_rx();
+    if (net_init())
+        request_set_source(net_poll);
     kprintf("kv ready\n");
     for (;;) {
         struct request r;
@@ -135,19 +144,21 @@ void guest_main(void)
         if (st == REQUEST_EMPTY)
             continue;
         if (st == REQUEST_ERROR) {
-            kprintf("%u %u ERR %s\n", r.client, r.seq, reason);
+            reply_error(&r, reason);
             continue;
         }
         if (r.client == 0 && r.seq == 0 && strcmp(r.op, "SHUTDOWN") == 0 && r.nargs == 0) {
+            if (r.from != &serial_origin)
+                reply_text(&r, "kv bye\n");
             kprintf("kv bye\n");
             return;
         }
         if (r.client == 0) {
-            reply(r.client, r.seq, "ERR badclient");
+            reply(&r, "ERR badclient");
             continue;
         }
         if (r.seq == 0) {
-            reply(r.client, r.seq, "ERR badseq");
+            reply(&r, "ERR badseq");
             continue;
         }
         dedup_serve(&r, apply, body);

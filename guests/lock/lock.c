@@ -158,15 +158,15 @@ void guest_main(void)
             continue;
         cli();
         if (st == REQUEST_ERROR) {
-            kprintf("%u %u ERR %s\n", r.client, r.seq, reason);
+            reply_error(&r, reason);
         } else if (r.client == 0 && r.seq == 0 && strcmp(r.op, "SHUTDOWN") == 0 &&
                    r.nargs == 0) {
             kprintf("lock bye\n");
             return;
         } else if (r.client == 0) {
-            reply(r.client, r.seq, "ERR badclient");
+            reply(&r, "ERR badclient");
         } else if (r.seq == 0) {
-            reply(r.client, r.seq, "ERR badseq");
+            reply(&r, "ERR badseq");
         } else {
             dedup_serve(&r, apply, body);
         }

@@ -1,10 +1,13 @@
 // `lockstep client kv`: a key/value workload against "the service" (the kv guest behind the live
 // primary), in the style of the 6.824 primary/backup clerk. Each logical client sends one request at
-// a time and, when no reply comes (a failover, a dropped connection), reconnects and sends the very
-// same request again (same client id and seq: the guest answers a duplicate without applying it).
+// a time, as a line to the guest's serial port or a datagram to its network card, and, when no reply
+// comes (a failover, a dropped connection), sends the very same request again, reconnecting first if
+// it was connected (same client id and seq: the guest answers a duplicate without applying it).
 // Replies that arrive twice at cut-over are dropped by seq. The history it keeps is what checker.ts
 // verifies.
-import { Socket, connect } from 'node:net';
+import { createSocket, Socket as UdpSocket } from 'node:dgram';
+import { Socket, connect, isIPv6 } from 'node:net';
+import { arpFrame, formatIp, parseFrame, udpFrame } from './ethernet';
 import { SeededRandom } from './random';
 import type { ServiceAddress } from './service';
 
@@ -37,6 +40,8 @@ export interface KvWorkloadOptions {
    * histories do not mix.
    */
   firstClient?: number;
+  /** Serial lines over TCP (the default) or UDP datagrams over the guest's network card. */
+  transport?: KvTransport;
   /** Resend a request that got no reply after this long. */
   retryMs?: number;
   /** Give up on the whole workload after this long. */
@@ -50,7 +55,11 @@ export interface KvWorkloadOptions {
 /** An operation as a client sends it; the client adds its id and seq. */
 export type KvRequest = Omit<KvOp, 'client' | 'seq' | 'invoked' | 'attempts'>;
 
-export interface KvHistory { ops: KvOp[]; duplicateReplies: number; reconnects: number; wallMs: number; complete: boolean }
+/**
+ * reconnects: connections lost and made again (serial); resends: requests sent again for want of a
+ * reply, and address lookups (ARP) asked again (net).
+ */
+export interface KvHistory { ops: KvOp[]; duplicateReplies: number; reconnects: number; resends: number; wallMs: number; complete: boolean }
 
 const PRIVATE_KEYS = 3;
 const SHARED_KEYS = 2;
@@ -59,6 +68,10 @@ const GUEST_VALUE_MAX = 1024;
 const GUEST_KEYS_MAX = 512;
 /** Clients the guest remembers in all (guests/common/dedup.h). */
 const GUEST_CLIENTS_MAX = 128;
+/** The kv guest's network address (guests/README.md), and the one its clients send from. */
+const KV_GUEST_IP = Uint8Array.of(10, 0, 2, 15);
+const KV_CLIENT_IP = Uint8Array.of(10, 0, 2, 2);
+const KV_PORT = 7070;
 /** Client ids are u32 in the guest; 0 is its own (errors about unparsable lines). */
 const GUEST_CLIENT_MAX = 0xffff_ffff;
 
@@ -80,40 +93,34 @@ class LogicalClock {
   }
 }
 
-/** One logical client: its own connection, one outstanding request at a time. */
-class KvClient {
+/** How a client reaches the kv guest: TCP to its serial port, or UDP datagrams to its network card. */
+export type KvTransport = 'serial' | 'net';
+
+/** Where a link hands each reply line, and tells that the request in flight was lost with the connection. */
+interface LinkEvents {
+  line: (line: string) => void;
+  lost: () => void;
+}
+
+/** A client's way to the guest; `send` waits until the request is on its way. */
+interface Link {
+  send(line: string): Promise<void>;
+  close(): void;
+  readonly reconnects: number;
+  /** Times it asked again for the guest's address. */
+  readonly lookupsRepeated: number;
+}
+
+/** The serial port, through the service's TCP side: a connection per client, reconnected after a failover. */
+class SerialLink implements Link {
   private socket: Socket | undefined;
   private buffer = '';
-  private waiting: { op: KvOp; resolve: () => void } | undefined;
-  private seq = 0;
-  duplicateReplies = 0;
   reconnects = 0;
+  readonly lookupsRepeated = 0;
 
-  constructor(
-    readonly id: number,
-    private readonly options: Required<Pick<KvWorkloadOptions, 'service' | 'retryMs'>>,
-    private readonly clock: LogicalClock,
-    private readonly started: number,
-    private readonly deadline: number,
-  ) {}
+  constructor(private readonly id: number, private readonly service: ServiceAddress, private readonly deadline: number, private readonly events: LinkEvents) {}
 
-  async perform(op: KvRequest): Promise<KvOp> {
-    const full: KvOp = { ...op, client: this.id, seq: ++this.seq, invoked: this.clock.tick(), attempts: 0 };
-    const line = [full.client, full.seq, full.op, full.key, full.value].filter((x) => x !== undefined).join(' ') + '\n';
-    const sentAt = performance.now();
-    while (full.completed === undefined) {
-      if (performance.now() > this.deadline) throw new WorkloadError(`client ${this.id}: no reply to seq ${full.seq} before the deadline`);
-      full.attempts++;
-      await this.send(line);
-      await this.awaitReply(full);
-    }
-    full.latencyMs = performance.now() - sentAt;
-    const fatal = FATAL_REPLIES[full.reply ?? ''];
-    if (fatal) throw new WorkloadError(`client ${this.id}: ${full.op} ${full.key} got "${full.reply}": ${fatal(this.id)}`);
-    return full;
-  }
-
-  private async send(line: string): Promise<void> {
+  async send(line: string): Promise<void> {
     while (!this.socket || this.socket.destroyed) {
       // A service that never comes back must not keep the client reconnecting past its deadline.
       if (performance.now() > this.deadline) throw new WorkloadError(`client ${this.id}: cannot reach the service before the deadline`);
@@ -124,7 +131,7 @@ class KvClient {
 
   private connect(): Promise<void> {
     return new Promise((resolve) => {
-      const socket = connect(this.options.service);
+      const socket = connect(this.service);
       socket.setNoDelay(true);
       let settled = false;
       socket.once('connect', () => {
@@ -138,11 +145,141 @@ class KvClient {
         if (this.socket === socket) {
           this.socket = undefined;
           this.reconnects++;
-          this.waiting?.resolve();
+          this.events.lost();
         }
         if (!settled) setTimeout(resolve, 20);
       });
     });
+  }
+
+  private receive(text: string): void {
+    this.buffer += text;
+    for (let end = this.buffer.indexOf('\n'); end >= 0; end = this.buffer.indexOf('\n')) {
+      const line = this.buffer.slice(0, end);
+      this.buffer = this.buffer.slice(end + 1);
+      this.events.line(line);
+    }
+  }
+
+  close(): void {
+    this.socket?.destroy();
+  }
+}
+
+/**
+ * The network card, through the service's UDP side: each client is a station of its own (its own MAC
+ * and UDP port, IP 10.0.2.2) that finds the guest's MAC by ARP, then sends each request line in one
+ * UDP datagram to 10.0.2.15:7070. Nothing is connected, so nothing is reconnected: a request lost at
+ * a failover is simply sent again when no reply comes.
+ */
+class NetLink implements Link {
+  private socket: UdpSocket | undefined;
+  private guestMac: Uint8Array | undefined;
+  private readonly mac: Uint8Array;
+  readonly reconnects = 0;
+  lookupsRepeated = 0;
+
+  constructor(private readonly id: number, private readonly service: ServiceAddress, private readonly retryMs: number, private readonly deadline: number, private readonly events: LinkEvents) {
+    this.mac = Uint8Array.of(0x02, 0x4d, id >>> 24, (id >>> 16) & 0xff, (id >>> 8) & 0xff, id & 0xff);
+  }
+
+  async send(line: string): Promise<void> {
+    const socket = this.socket ?? (this.socket = await this.open());
+    const guestMac = this.guestMac ?? (await this.resolveGuest(socket));
+    const frame = udpFrame({
+      srcMac: this.mac, dstMac: guestMac, srcIp: KV_CLIENT_IP, dstIp: KV_GUEST_IP,
+      srcPort: socket.address().port, dstPort: KV_PORT, payload: Buffer.from(line, 'latin1'),
+    });
+    socket.send(frame, this.service.port, this.service.host);
+  }
+
+  private open(): Promise<UdpSocket> {
+    const socket = createSocket(isIPv6(this.service.host) ? 'udp6' : 'udp4');
+    socket.on('message', (datagram) => this.receive(new Uint8Array(datagram)));
+    socket.on('error', () => undefined); // the service's port closed for a moment (a failover): the retry covers it
+    return new Promise((resolve) => socket.bind(0, () => resolve(socket)));
+  }
+
+  /** ARP for the guest's MAC, asking again every retryMs (the guest may still be booting, or failing over). */
+  private async resolveGuest(socket: UdpSocket): Promise<Uint8Array> {
+    const request = arpFrame({ op: 'request', senderMac: this.mac, senderIp: KV_CLIENT_IP, targetMac: new Uint8Array(6), targetIp: KV_GUEST_IP });
+    for (let asked = false; !this.guestMac; asked = true) {
+      if (performance.now() > this.deadline) throw new WorkloadError(`client ${this.id}: no ARP reply from ${formatIp(KV_GUEST_IP)} before the deadline`);
+      if (asked) this.lookupsRepeated++;
+      socket.send(request, this.service.port, this.service.host);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.retryMs);
+        this.arpAnswered = () => { clearTimeout(timer); resolve(); };
+      });
+    }
+    return this.guestMac;
+  }
+
+  private arpAnswered: () => void = () => undefined;
+
+  private receive(frame: Uint8Array): void {
+    const parsed = parseFrame(frame);
+    if (!parsed || !sameBytes(parsed.dstMac, this.mac)) return;
+    const { arp, udp } = parsed;
+    if (arp?.op === 'reply' && sameBytes(arp.senderIp, KV_GUEST_IP)) {
+      this.guestMac = new Uint8Array(arp.senderMac);
+      this.arpAnswered();
+    }
+    if (udp?.checksumOk && udp.srcPort === KV_PORT && udp.dstPort === this.socket?.address().port) {
+      for (const line of Buffer.from(udp.payload).toString('latin1').split('\n').slice(0, -1)) this.events.line(line);
+    }
+  }
+
+  close(): void {
+    this.socket?.close();
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+/** One logical client: its own link to the guest, one outstanding request at a time. */
+class KvClient {
+  private readonly link: Link;
+  private waiting: { op: KvOp; resolve: () => void } | undefined;
+  private seq = 0;
+  duplicateReplies = 0;
+
+  constructor(
+    readonly id: number,
+    private readonly options: Required<Pick<KvWorkloadOptions, 'service' | 'retryMs' | 'transport'>>,
+    private readonly clock: LogicalClock,
+    private readonly deadline: number,
+  ) {
+    const events: LinkEvents = { line: (line) => this.onLine(line), lost: () => this.waiting?.resolve() };
+    this.link = options.transport === 'net'
+      ? new NetLink(id, options.service, options.retryMs, deadline, events)
+      : new SerialLink(id, options.service, deadline, events);
+  }
+
+  get reconnects(): number {
+    return this.link.reconnects;
+  }
+
+  get lookupsRepeated(): number {
+    return this.link.lookupsRepeated;
+  }
+
+  async perform(op: KvRequest): Promise<KvOp> {
+    const full: KvOp = { ...op, client: this.id, seq: ++this.seq, invoked: this.clock.tick(), attempts: 0 };
+    const line = [full.client, full.seq, full.op, full.key, full.value].filter((x) => x !== undefined).join(' ') + '\n';
+    const sentAt = performance.now();
+    while (full.completed === undefined) {
+      if (performance.now() > this.deadline) throw new WorkloadError(`client ${this.id}: no reply to seq ${full.seq} before the deadline`);
+      full.attempts++;
+      await this.link.send(line);
+      await this.awaitReply(full);
+    }
+    full.latencyMs = performance.now() - sentAt;
+    const fatal = FATAL_REPLIES[full.reply ?? ''];
+    if (fatal) throw new WorkloadError(`client ${this.id}: ${full.op} ${full.key} got "${full.reply}": ${fatal(this.id)}`);
+    return full;
   }
 
   private awaitReply(op: KvOp): Promise<void> {
@@ -155,15 +292,6 @@ class KvClient {
       const timer = setTimeout(done, this.options.retryMs);
       this.waiting = { op, resolve: done };
     });
-  }
-
-  private receive(text: string): void {
-    this.buffer += text;
-    for (let end = this.buffer.indexOf('\n'); end >= 0; end = this.buffer.indexOf('\n')) {
-      const line = this.buffer.slice(0, end);
-      this.buffer = this.buffer.slice(end + 1);
-      this.onLine(line);
-    }
   }
 
   private onLine(line: string): void {
@@ -180,7 +308,7 @@ class KvClient {
   }
 
   close(): void {
-    this.socket?.destroy();
+    this.link.close();
   }
 }
 
@@ -261,9 +389,9 @@ export async function runKvWorkload(options: KvWorkloadOptions): Promise<KvHisto
   const deadline = started + (options.deadlineMs ?? 120_000);
   const clock = new LogicalClock();
   const random = new SeededRandom(options.seed);
-  const settings = { service: options.service, retryMs: options.retryMs ?? 1500 };
+  const settings = { service: options.service, retryMs: options.retryMs ?? 1500, transport: options.transport ?? 'serial' };
   const keys = new KeySpace(clientCount, `s${firstClient}.`);
-  const clients = Array.from({ length: clientCount }, (_, i) => new KvClient(firstClient + i, settings, clock, started, deadline));
+  const clients = Array.from({ length: clientCount }, (_, i) => new KvClient(firstClient + i, settings, clock, deadline));
   const ops: KvOp[] = [];
   let issued = 0;
   const runClient = async (client: KvClient) => {
@@ -280,15 +408,16 @@ export async function runKvWorkload(options: KvWorkloadOptions): Promise<KvHisto
   try {
     await Promise.all(clients.map(runClient));
     await Promise.all(clients.map(readFinalState));
-    return { ops, ...counters(clients), wallMs: performance.now() - started, complete: true };
+    return { ops, ...counters(clients, ops), wallMs: performance.now() - started, complete: true };
   } finally {
     clients.forEach((c) => c.close());
   }
 }
 
-function counters(clients: KvClient[]) {
+function counters(clients: KvClient[], ops: KvOp[]) {
   return {
     duplicateReplies: clients.reduce((n, c) => n + c.duplicateReplies, 0),
     reconnects: clients.reduce((n, c) => n + c.reconnects, 0),
+    resends: ops.reduce((n, op) => n + op.attempts - 1, 0) + clients.reduce((n, c) => n + c.lookupsRepeated, 0),
   };
 }

@@ -55,6 +55,8 @@ export interface ClusterSummary {
   bytesSent: number;
   outputsHeld: number;
   outputsReleased: number;
+  /** Datagrams the service's UDP side refused (not Ethernet frames), over every primary. */
+  datagramsRefused: number;
   epochHashes: Record<string, string[]>;
   wallMs: number;
 }
@@ -385,7 +387,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   summary(): ClusterSummary {
     const hosts: ClusterSummary['hosts'] = {};
     const epochHashes: Record<string, string[]> = {};
-    let entriesSent = 0, bytesSent = 0, outputsHeld = 0, outputsReleased = 0;
+    let entriesSent = 0, bytesSent = 0, outputsHeld = 0, outputsReleased = 0, datagramsRefused = 0;
     for (const handle of this.hosts.values()) {
       hosts[handle.id] = { roles: handle.roles, stats: handle.stats };
       epochHashes[handle.id] = handle.epochs.map((e) => e.hash);
@@ -393,10 +395,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       if (handle.stats?.entriesSent) bytesSent += handle.stats.bytesSent;
       outputsHeld += handle.stats?.outputsHeld ?? 0;
       outputsReleased += handle.stats?.outputsReleased ?? 0;
+      datagramsRefused += handle.stats?.datagramsRefused ?? 0;
     }
     return {
       guest: this.options.guest, service: this.service, hosts, failovers: this.failovers, divergences: this.divergences,
-      entriesSent, bytesSent, outputsHeld, outputsReleased, epochHashes, wallMs: Math.round(this.elapsedMs),
+      entriesSent, bytesSent, outputsHeld, outputsReleased, datagramsRefused, epochHashes, wallMs: Math.round(this.elapsedMs),
     };
   }
 }

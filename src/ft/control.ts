@@ -61,6 +61,8 @@ export interface HostStats {
   bytesReceived: number;
   outputsHeld: number;
   outputsReleased: number;
+  /** Primary: datagrams on the service's UDP side that were not Ethernet frames, refused. */
+  datagramsRefused: number;
   /** Primary: the latest outputs' Output Rule delays, produced to released (ms). */
   outputDelaysMs: number[];
   /** Backup: the latest output entries' turnarounds, arrival to the ack that covers them (ms). */

@@ -11,6 +11,7 @@
 import type {
   DebugOp, DebugResult, DebugState, EntryNote, EpochNote, HostDebugConfig, HostReport, LoggedPoint, LogPosition, OutputNote,
 } from './control';
+import { describeFrame } from './ethernet';
 import { describeEntry, encodeEntry, EntryKind, LogEntry } from './log';
 import type { Machine } from './machine';
 import type { InputEvent, Nondeterminism } from './nondet';
@@ -393,8 +394,10 @@ export function entryNote(entry: LogEntry): EntryNote {
   return { seq: entry.seq, at: entry.at, kind: entry.kind, size: encodeEntry(entry).length, text: describeEntry(entry) };
 }
 
-function outputNote(output: { seq: number; at: number; data: Uint8Array }, state: OutputNote['state'], heldMs?: number): OutputNote {
-  const text = Buffer.from(output.data.subarray(0, OUTPUT_TEXT_BYTES)).toString('latin1');
+function outputNote(output: OutputEntry, state: OutputNote['state'], heldMs?: number): OutputNote {
+  const text = output.device === 'net'
+    ? describeFrame(output.data, (payload) => Buffer.from(payload.subarray(0, OUTPUT_TEXT_BYTES)).toString('latin1'))
+    : Buffer.from(output.data.subarray(0, OUTPUT_TEXT_BYTES)).toString('latin1');
   return { seq: output.seq, at: output.at, text, state, ...(heldMs === undefined ? {} : { heldMs: Math.round(heldMs) }) };
 }
 

@@ -252,6 +252,7 @@ export class Host implements HostContext {
       framesDropped: channel?.stats.framesDropped ?? 0,
       outputsHeld: rule?.holding ?? 0,
       outputsReleased: rule?.released ?? 0,
+      datagramsRefused: this.primary?.datagramsRefused ?? 0,
       outputDelaysMs: rule?.latestDelays(1000) ?? [],
       ackTurnaroundsMs: [...(this.backup?.ackTurnaroundsMs ?? [])],
       duplicatesDropped: this.backup?.duplicatesDropped ?? 0,

@@ -4,13 +4,14 @@
 // byte-level description and must change together with this file.
 
 import { crc32 } from 'node:zlib';
+import { describeFrame } from './ethernet';
 
 // ---------------------------------------------------------------------------------------------
 // Types
 
 export type InputDevice = 'serial' | 'keyboard' | 'net';
 export type NondetSource = 'clock' | 'random' | 'rtc';
-export type OutputDevice = 'serial';
+export type OutputDevice = 'serial' | 'net';
 export type ControlOp = 'go-live' | 'shutdown' | 'clone' | 'start';
 export type Role = 'primary' | 'backup';
 
@@ -168,7 +169,7 @@ export const KIND_CODES: { readonly [K in FrameKind]: number } = {
 
 export const INPUT_DEVICE_CODES: { readonly [K in InputDevice]: number } = { serial: 1, keyboard: 2, net: 3 };
 export const NONDET_SOURCE_CODES: { readonly [K in NondetSource]: number } = { clock: 1, random: 2, rtc: 3 };
-export const OUTPUT_DEVICE_CODES: { readonly [K in OutputDevice]: number } = { serial: 1 };
+export const OUTPUT_DEVICE_CODES: { readonly [K in OutputDevice]: number } = { serial: 1, net: 2 };
 export const CONTROL_OP_CODES: { readonly [K in ControlOp]: number } = { 'go-live': 1, shutdown: 2, clone: 3, start: 4 };
 export const ROLE_CODES: { readonly [K in Role]: number } = { primary: 1, backup: 2 };
 export const HELLO_STEP_CODES: { readonly [K in HelloMessage['step']]: number } = { challenge: 1, response: 2 };
@@ -694,6 +695,11 @@ export function renderBytes(data: Uint8Array, maxBytes = 64): string {
   return more > 0 ? `${body}... (+${more} bytes)` : body;
 }
 
+/** A network frame as what it carries (`UDP 10.0.2.2:40001 > 10.0.2.15:7070 "1 1 GET a\n"`), other data as bytes. */
+function renderData(device: InputDevice | OutputDevice, data: Uint8Array, maxBytes: number): string {
+  return device === 'net' ? describeFrame(data, (payload) => renderBytes(payload, maxBytes)) : renderBytes(data, maxBytes);
+}
+
 /** A JSON object detail as it is (easier to read than escaped inside a string), other text quoted. */
 function renderDetail(detail: string): string {
   if (!detail.startsWith('{')) return JSON.stringify(detail);
@@ -710,7 +716,7 @@ export function describeEntry(f: Frame, options: DescribeOptions = {}): string {
   switch (f.kind) {
     case 'input':
     case 'output':
-      return `#${f.seq} @${f.at} ${f.kind} ${f.device} ${f.data.length} ${renderBytes(f.data, max)}`;
+      return `#${f.seq} @${f.at} ${f.kind} ${f.device} ${f.data.length} ${renderData(f.device, f.data, max)}`;
     case 'nondet':
       return `#${f.seq} @${f.at} nondet ${f.source} ${f.value}`;
     case 'epoch':

@@ -71,6 +71,8 @@ export interface Epoch {
 export interface MachineEvents {
   /** Bytes the guest wrote to the serial port during the step that ended at `at`. */
   output?: (data: Uint8Array, at: number) => void;
+  /** An Ethernet frame the guest's NE2000 sent during the step that ended at `at`. */
+  frame?: (frame: Uint8Array, at: number) => void;
   /** An epoch boundary was reached; the machine is canonical and may be checkpointed here. */
   epoch?: (epoch: Epoch) => void;
   /** An input was delivered to the guest. */
@@ -172,6 +174,7 @@ export class Machine {
   private readonly date = guestDate(() => Math.floor((this.rtcStart ?? 0) + this.clock.peek()));
   private idleMs = 0;
   private outputBuffer: number[] = [];
+  private framesSent: Uint8Array[] = [];
   private ended = false;
   /** When the next epoch is due: E more executed instructions, or IDLE_EPOCH_FACTOR·E of count. */
   private epochs = { index: 0, nextExecuted: 0, nextCount: 0 };
@@ -261,6 +264,8 @@ export class Machine {
     this.unsavedViews = UNSAVED_CPU_FIELDS.map((field) => this.cpu[field]);
     this.tsc = new TscState(this.cpu.wasm_memory);
     this.emulator.add_listener('serial0-output-byte', (byte: number) => this.outputBuffer.push(byte));
+    // v86 hands over a view of the card's memory: copy it before the guest reuses the buffer.
+    this.emulator.add_listener('net0-send', (frame: Uint8Array) => this.framesSent.push(frame.slice()));
     this.lastCounter = this.cpu.instruction_counter[0];
     const internal = this.emulator.v86.constructor as unknown as v86.V86Internal & { hostMicrotick?: () => number };
     internal.hostMicrotick ??= internal.microtick;
@@ -472,7 +477,9 @@ export class Machine {
     this.lastCounter = counter;
   }
 
+  /** Output leaves at the end of the slice that produced it: its count is where the Output Rule holds it. */
   private flushOutput(): void {
+    for (const frame of this.framesSent.splice(0)) this.emit('frame', frame, this.count);
     if (!this.outputBuffer.length) return;
     const data = Uint8Array.from(this.outputBuffer);
     this.outputBuffer = [];
@@ -745,6 +752,7 @@ export class Machine {
     const mismatch = settings.find(([, snapshot, machine]) => snapshot !== machine);
     if (mismatch) throw new SnapshotError(`snapshot has ${mismatch[0]} ${mismatch[1]}, this machine ${mismatch[2]}`);
     this.outputBuffer = [];
+    this.framesSent = [];
     this.load(header, state);
   }
 

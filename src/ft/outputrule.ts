@@ -4,7 +4,10 @@
 // and released when the backup's cumulative ack reaches that seq. With no backup (after a failover,
 // until a new one is cloned) nothing can be lost by releasing at once.
 
-export interface HeldOutput { seq: number; at: number; data: Uint8Array; heldAt: number }
+import type { OutputEntry } from './log';
+
+/** An output marker as logged, and when the rule took it. */
+export interface HeldOutput extends OutputEntry { heldAt: number }
 export interface Release { output: HeldOutput; delayMs: number }
 
 /** Release delays kept, the latest ones: a service that runs for days must not keep one per output. */
@@ -29,10 +32,10 @@ export class OutputRule {
     return this.held;
   }
 
-  /** An output the guest produced, logged as output marker `seq`. */
-  produce(seq: number, at: number, data: Uint8Array): void {
-    const output = { seq, at, data, heldAt: performance.now() };
-    if (!this.protecting || seq <= this.acked) this.emit(output);
+  /** An output the guest produced, as its logged output marker. */
+  produce(marker: OutputEntry): void {
+    const output = { ...marker, heldAt: performance.now() };
+    if (!this.protecting || marker.seq <= this.acked) this.emit(output);
     else this.held.push(output);
   }
 

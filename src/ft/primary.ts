@@ -5,7 +5,7 @@
 import { Channel, ChannelServer, listenChannel } from './channel';
 import { Detector } from './detector';
 import { HostContext } from './hostcontext';
-import type { LogEntry, Frame } from './log';
+import type { Frame, InputDevice, LogEntry, OutputDevice, OutputEntry } from './log';
 import { Epoch, Machine } from './machine';
 import { InputEvent, RecordedEvent, Recorder } from './nondet';
 import { OutputRule } from './outputrule';
@@ -50,10 +50,10 @@ export class Primary {
     this.acked = lastSeq;
     this.protectedFromStart = options.waitForBackup;
     this.recorder = new Recorder((event: RecordedEvent) => this.log(event));
-    this.outputRule = new OutputRule((output) => this.service.broadcast(output.data));
-    this.service = new Service(host.config.service, (line) => {
-      this.recorder.queue('serial', line);
-      this.wakeup.wake();
+    this.outputRule = new OutputRule((output) => (output.device === 'net' ? this.service.sendFrame(output.data) : this.service.broadcast(output.data)));
+    this.service = new Service(host.config.service, {
+      line: (line) => this.receiveInput('serial', line),
+      frame: (frame) => this.receiveInput('net', frame),
     });
     this.detector = new Detector(host.config.detector);
     this.detector.on('heartbeat', () => this.heartbeat());
@@ -66,6 +66,10 @@ export class Primary {
 
   get servicePort(): number | undefined {
     return this.service.port;
+  }
+
+  get datagramsRefused(): number {
+    return this.service.datagramsRefused;
   }
 
   get lastSeq(): number {
@@ -88,7 +92,8 @@ export class Primary {
     this.machine = machine;
     // A debugger revisiting history makes the machine repeat outputs and epochs: not new ones.
     machine.on({
-      output: (data, at) => { if (!this.host.isHistory(at)) this.outputRule.produce(this.log({ kind: 'output', at, device: 'serial', data }).seq, at, data); },
+      output: (data, at) => this.produceOutput('serial', data, at),
+      frame: (frame, at) => this.produceOutput('net', frame, at),
       epoch: (epoch) => { if (!this.host.isHistory(epoch.at)) this.reachEpoch(epoch); },
     });
     if (takeover) {
@@ -104,6 +109,16 @@ export class Primary {
     if (!this.protectedFromStart) this.outputRule.unprotect();
     else setTimeout(() => this.runAloneIfNoBackup(), this.host.config.waitForBackupMs).unref();
     void this.loop();
+  }
+
+  private receiveInput(device: InputDevice, data: Uint8Array): void {
+    this.recorder.queue(device, data);
+    this.wakeup.wake();
+  }
+
+  /** Every output is logged as an output marker and held under the Output Rule. */
+  private produceOutput(device: OutputDevice, data: Uint8Array, at: number): void {
+    if (!this.host.isHistory(at)) this.outputRule.produce(this.log({ kind: 'output', at, device, data }) as OutputEntry);
   }
 
   private log(entry: Unlogged): LogEntry {

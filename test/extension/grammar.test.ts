@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { INITIAL, parseRawGrammar, Registry, type IGrammar } from 'vscode-textmate';
 import { loadWASM, OnigScanner, OnigString } from 'vscode-oniguruma';
+import { parseIp, udpFrame } from '../../src/ft/ethernet';
 import { describeEntry } from '../../src/ft/log';
 import { renderLog } from '../../src/extension/ftlogText';
 import { LogFormatError } from '../../src/ft/log';
@@ -58,9 +59,19 @@ describe('ftlog grammar', () => {
     assert.equal(scopeOf(grammar, serial, 'PUT a'), 'string.quoted.double.ftlog');
     const keyboard = line(2); // binary: hex
     assert.equal(scopeOf(grammar, keyboard, '0x1c9c'), 'constant.numeric.hex.payload.ftlog');
-    const net = line(3); // 1500 bytes: cut at 48
-    assert.match(net, /\(\+1452 bytes\)$/);
-    assert.equal(scopeOf(grammar, net, '... (+1452 bytes)'), 'comment.other.truncated.ftlog');
+    const net = line(3); // 1500 bytes, an unknown ethertype: its header, then its body cut at 48
+    assert.match(net, /\(\+1438 bytes\)$/);
+    assert.equal(scopeOf(grammar, net, '... (+1438 bytes)'), 'comment.other.truncated.ftlog');
+    assert.equal(scopeOf(grammar, net, 'ethertype'), 'keyword.other.protocol.ftlog');
+    assert.equal(scopeOf(grammar, net, '2a:31:38:3f:46:4d'), 'constant.other.address.ftlog');
+    const udp = describeEntry({ kind: 'output', seq: 12, at: 99, device: 'net', data: udpFrame({
+      srcMac: Uint8Array.of(2, 0x4c, 0x53, 0, 0, 1), dstMac: Uint8Array.of(2, 0x4d, 0, 0, 0, 1), srcIp: parseIp('10.0.2.15'), dstIp: parseIp('10.0.2.2'),
+      srcPort: 7070, dstPort: 40001, payload: Buffer.from('1 1 OK\n'),
+    }) });
+    assert.equal(udp, '#12 @99 output net 60 UDP 10.0.2.15:7070 > 10.0.2.2:40001 "1 1 OK\\n"');
+    assert.equal(scopeOf(grammar, udp, 'UDP'), 'keyword.other.protocol.ftlog');
+    assert.equal(scopeOf(grammar, udp, '10.0.2.2:40001'), 'constant.other.address.ftlog');
+    assert.equal(scopeOf(grammar, udp, '1 1 OK'), 'string.quoted.double.ftlog');
     const output = line(9); // "OK a\r\n"
     assert.equal(scopeOf(grammar, output, '\\r'), 'constant.character.escape.ftlog');
   });

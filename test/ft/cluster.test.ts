@@ -1,16 +1,18 @@
 import { strict as assert } from 'node:assert';
+import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SeededRandom } from '../../src/ft/random';
 import { checkKvHistory } from '../../src/ft/checker';
-import { KvWorkloadOptions, runKvWorkload } from '../../src/ft/client';
+import { KvHistory, KvWorkloadOptions, runKvWorkload } from '../../src/ft/client';
 import { spawn } from 'node:child_process';
 import { Cluster, ClusterSummary } from '../../src/ft/cluster';
 import type { ClockMode } from '../../src/ft/clock';
 import { RECENT_EPOCHS } from '../../src/ft/control';
 import { parseFault } from '../../src/ft/faults';
+import { describeEntry } from '../../src/ft/log';
 import { readLogFile } from '../../src/ft/logfile';
 import { replayLogFile } from '../../src/ft/replay';
 import type { ServiceAddress } from '../../src/ft/service';
@@ -19,6 +21,7 @@ import { TEST_EPOCH } from '../support/guests';
 
 const KILL_TRIALS = Number(process.env.LOCKSTEP_KILL_TRIALS ?? 20);
 const PARTITION_TRIALS = Number(process.env.LOCKSTEP_PARTITION_TRIALS ?? 4);
+const NET_KILL_TRIALS = Number(process.env.LOCKSTEP_NET_KILL_TRIALS ?? 4);
 
 /** Sends request lines one by one and resolves with everything received once `done` matches. */
 function sendLines(service: ServiceAddress, lines: string[], done: RegExp): Promise<string> {
@@ -56,6 +59,21 @@ async function exercise(guest: string, cluster: Cluster, workload: Partial<KvWor
     assert.match(replies, /1 1 GRANTED x\n2 1 BUSY x 1\n1 2 RELEASED x\n/);
     await sendLines(cluster.service, ['0 0 SHUTDOWN'], /lock bye/);
   }
+}
+
+/**
+ * Kills the primary `offset` instructions from now while kv clients run; they keep going until the
+ * failover, however fast they are, so the kill lands mid-run.
+ */
+async function killDuringWorkload(cluster: Cluster, offset: number, workload: Partial<KvWorkloadOptions>): Promise<KvHistory> {
+  const start = (await cluster.statsOf('primary'))!.instructions;
+  let failedOver = false;
+  const failover = new Promise<void>((resolve) => cluster.once('failover', () => resolve()));
+  void failover.then(() => (failedOver = true));
+  cluster.command('primary', { type: 'kill-at', at: start + offset });
+  const history = await runKvWorkload({ service: cluster.service, ops: 60, seed: 0, clients: 3, ...workload, continueWhile: () => !failedOver });
+  await failover;
+  return history;
 }
 
 /** A host's role before the cluster was stopped. */
@@ -128,15 +146,8 @@ describe('FT pair (real processes, real TCP)', function () {
       it(`trial ${trial + 1}: killed ${offset} instructions into the workload, the backup goes live and no acknowledged op is lost`, async () => {
         const cluster = track(new Cluster(clusterOptions('kv')));
         await cluster.start();
-        const start = (await cluster.statsOf('primary'))!.instructions;
-        let failedOver = false;
-        const failover = new Promise<void>((resolve) => cluster.once('failover', () => resolve()));
-        void failover.then(() => (failedOver = true));
         const restored = new Promise<void>((resolve) => cluster.on('backup-attached', (_h, cloned) => cloned && resolve()));
-        cluster.command('primary', { type: 'kill-at', at: start + offset });
-        // The clients keep going until the failover, however fast they are, so the kill lands mid-run.
-        const history = await runKvWorkload({ service: cluster.service, ops: 60, seed: trial, clients: 3, continueWhile: () => !failedOver });
-        await failover;
+        const history = await killDuringWorkload(cluster, offset, { seed: trial });
         await restored;
         const check = checkKvHistory(history);
         const summary = await cluster.stop();
@@ -316,6 +327,59 @@ describe('FT pair (real processes, real TCP)', function () {
       await assert.rejects(cluster.start(), /exited before it was ready|closed/);
     } finally {
       agent.kill('SIGKILL');
+    }
+  });
+
+  describe('kv over the network card (UDP frames through the service)', () => {
+    it('frames are net inputs and outputs in the log; the backup keeps the same epoch hashes and the recording replays', async () => {
+      const record = join(mkdtempSync(join(tmpdir(), 'lockstep-rec-')), 'kv.ftlog');
+      const cluster = track(new Cluster(clusterOptions('kv', { record })));
+      const ended = new Promise<void>((resolve) => cluster.once('guest-ended', () => resolve()));
+      await cluster.start();
+      await exercise('kv', cluster, { transport: 'net' });
+      await ended;
+      await caughtUp(cluster);
+      // Garbage on the service's UDP side is refused and counted, not delivered to the guest.
+      const stray = createSocket('udp4');
+      stray.send(Buffer.from('not a frame'), cluster.service.port, cluster.service.host, () => stray.close());
+      await until(async () => (await cluster.statsOf('primary'))?.datagramsRefused === 1, 'the stray datagram to be refused');
+      const summary = await cluster.stop();
+      assert.equal(summary.datagramsRefused, 1);
+      const [primary, backup] = Object.values(summary.epochHashes);
+      assert.deepEqual(backup, primary);
+      assert.deepEqual(summary.divergences, []);
+      const { entries } = await readLogFile(record);
+      const frames = (kind: 'input' | 'output') => entries.filter((e) => e.kind === kind && e.device === 'net').map((e) => describeEntry(e));
+      // 2 clients: ARP first (asked again if the guest had not set up its card yet), then 30 ops and the
+      // final reads, each one datagram there and one back.
+      assert.ok(frames('input').filter((d) => d.includes(' ARP who-has 10.0.2.15 tell 10.0.2.2')).length >= 2);
+      assert.ok(frames('output').filter((d) => d.includes(' ARP 10.0.2.15 is-at 02:4c:53:00:00:01')).length >= 2);
+      const requests = frames('input').filter((d) => d.includes(' > 10.0.2.15:7070 '));
+      const replies = frames('output').filter((d) => / UDP 10\.0\.2\.15:7070 > 10\.0\.2\.2:\d+ "\d+ \d+ (OK|VALUE|NOKEY)/.test(d));
+      assert.ok(requests.length >= 30, `${requests.length} requests logged`);
+      assert.equal(replies.length, requests.length, 'every request answered by one frame');
+      const replay = await replayLogFile(record);
+      assert.deepEqual(replay.epochMismatches, []);
+      assert.deepEqual(replay.epochHashes.slice(0, primary.length), primary);
+    });
+
+    const random = new SeededRandom(7070);
+    for (let trial = 0; trial < NET_KILL_TRIALS; trial++) {
+      const offset = 5_000_000 + Math.floor(random.next() * 150_000_000);
+      it(`kill trial ${trial + 1}: killed ${offset} instructions into a UDP workload, the backup goes live and no acknowledged op is lost`, async () => {
+        const cluster = track(new Cluster(clusterOptions('kv')));
+        await cluster.start();
+        const history = await killDuringWorkload(cluster, offset, { seed: trial, transport: 'net', retryMs: 300 });
+        const check = checkKvHistory(history);
+        const summary = await cluster.stop();
+        assert.deepEqual(check.problems, []);
+        assert.ok(check.ok);
+        // Nothing is connected over UDP: what the old primary never answered (a request, or the ARP
+        // lookup when it died before the clients began) was sent again.
+        assert.ok(history.resends > 0, 'the kill happened while the clients were running');
+        assert.equal(summary.failovers[0]?.newPrimary, 'host-2');
+        assert.equal(lastRole(summary, 'host-1'), 'dead');
+      });
     }
   });
 

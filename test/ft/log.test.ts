@@ -263,7 +263,7 @@ describe('log entries and frames', () => {
     assert.equal(d({ kind: 'heartbeat', seq: 3, at: 9, role: 'backup' }), 'heartbeat backup #3 @9');
     assert.equal(d({ kind: 'bye', at: 9, reason: 'done' }), 'bye @9 "done"');
     const long = describeEntry(SAMPLE_ENTRIES[3]);
-    assert.match(long, /^#4 @2000000 input net 1500 0x00070e15[0-9a-f]+\.\.\. \(\+1436 bytes\)$/);
+    assert.match(long, /^#4 @2000000 input net 1500 ethertype 0x545b 2a:31:38:3f:46:4d > 00:07:0e:15:1c:23 0x6269[0-9a-f]+\.\.\. \(\+1422 bytes\)$/);
     assert.ok(!describeEntry(SAMPLE_ENTRIES[3], { maxBytes: Infinity }).includes('...'));
     for (const f of ALL) assert.ok(!describeEntry(f).includes('\n'), f.kind);
   });

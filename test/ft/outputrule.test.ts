@@ -1,15 +1,17 @@
 import { strict as assert } from 'node:assert';
+import type { OutputEntry } from '../../src/ft/log';
 import { HeldOutput, OutputRule } from '../../src/ft/outputrule';
 
-const byte = (n: number) => new Uint8Array([n]);
+/** Output marker `seq` at count `at` with one serial byte. */
+const marker = (seq: number, at: number, n: number): OutputEntry => ({ kind: 'output', seq, at, device: 'serial', data: Uint8Array.of(n) });
 
 describe('the Output Rule (src/ft/outputrule.ts)', () => {
   it('holds each output until the ack covers its seq, then releases in seq order', () => {
     const sent: number[] = [];
     const rule = new OutputRule((output: HeldOutput) => sent.push(output.seq));
-    rule.produce(3, 100, byte(1));
-    rule.produce(5, 200, byte(2));
-    rule.produce(8, 300, byte(3));
+    rule.produce(marker(3, 100, 1));
+    rule.produce(marker(5, 200, 2));
+    rule.produce(marker(8, 300, 3));
     assert.deepEqual(sent, []);
     assert.equal(rule.holding, 3);
     rule.acknowledge(4);
@@ -18,7 +20,7 @@ describe('the Output Rule (src/ft/outputrule.ts)', () => {
     rule.acknowledge(8);
     assert.deepEqual(sent, [3, 5, 8]);
     assert.equal(rule.holding, 0);
-    rule.produce(7, 400, byte(4)); // already covered by the ack: out at once
+    rule.produce(marker(7, 400, 4)); // already covered by the ack: out at once
     assert.deepEqual(sent, [3, 5, 8, 7]);
     assert.equal(rule.released, 4);
   });
@@ -26,12 +28,12 @@ describe('the Output Rule (src/ft/outputrule.ts)', () => {
   it('releases everything held when there is no backup to wait for, and waits again once protected', () => {
     const sent: number[] = [];
     const rule = new OutputRule((output) => sent.push(output.seq));
-    rule.produce(1, 10, byte(1));
+    rule.produce(marker(1, 10, 1));
     rule.unprotect();
-    rule.produce(2, 20, byte(2));
+    rule.produce(marker(2, 20, 2));
     assert.deepEqual(sent, [1, 2]);
     rule.protect(2);
-    rule.produce(3, 30, byte(3));
+    rule.produce(marker(3, 30, 3));
     assert.deepEqual(sent, [1, 2]);
     rule.acknowledge(3);
     assert.deepEqual(sent, [1, 2, 3]);
@@ -40,7 +42,7 @@ describe('the Output Rule (src/ft/outputrule.ts)', () => {
   it('keeps the delays of the latest 10 000 releases only, so a long-running service does not grow', () => {
     const rule = new OutputRule(() => undefined);
     rule.unprotect();
-    for (let seq = 1; seq <= 10_005; seq++) rule.produce(seq, seq, byte(seq & 0xff));
+    for (let seq = 1; seq <= 10_005; seq++) rule.produce(marker(seq, seq, seq & 0xff));
     assert.equal(rule.released, 10_005);
     assert.equal(rule.latestDelays(20_000).length, 10_000);
     assert.equal(rule.latestDelays(3).length, 3);

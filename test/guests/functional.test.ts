@@ -2,8 +2,11 @@
 // what each guest answers, as guests/README.md specifies it. Expected values are computed here
 // independently (spin's checksum, lock's expiry ticks), so a wrong build or a wrong emulation fails.
 import { strict as assert } from 'node:assert';
+import { arpFrame, describeFrame, internetChecksum, parseFrame, parseIp, udpFrame, type UdpDatagram } from '../../src/ft/ethernet';
 import { loadImage } from '../../src/ft/image';
 import { InputScript } from '../../src/ft/inputscript';
+import { GUEST_MAC, Machine } from '../../src/ft/machine';
+import { Recorder } from '../../src/ft/nondet';
 import { RunResult, runGuest } from '../../src/ft/run';
 import { spinChecksum } from '../support/guests';
 
@@ -163,6 +166,92 @@ describe('guest functions', function () {
         ['128 2 GET c128', '128 2 VALUE 128'],
       );
       await converse('kv', 'kv ready', exchange);
+    });
+  });
+
+  describe('kv over UDP (its NE2000)', () => {
+    const CLIENT_MAC = Uint8Array.of(0x02, 0x4d, 0, 0, 0, 1);
+    const CLIENT_IP = parseIp('10.0.2.2');
+    const KV_IP = parseIp('10.0.2.15');
+
+    /** kv booted in a machine, with frames and serial lines sent at boundaries and what it sends back. */
+    async function bootKv() {
+      const recorder = new Recorder(() => undefined);
+      const machine = await Machine.create({ image: loadImage('kv'), nondet: recorder, epochLength: EPOCH });
+      let serial = '';
+      const frames: Uint8Array[] = [];
+      machine.on({ output: (d) => { serial += Buffer.from(d).toString('latin1'); }, frame: (f) => frames.push(f) });
+      const settle = () => {
+        machine.step(); // the boundary that delivers the input
+        while (!machine.isHalted && !machine.isEnded) machine.step();
+      };
+      settle();
+      assert.equal(serial, 'kv ready\n');
+      /** Delivers one input and runs until the guest waits again; returns what it sent meanwhile. */
+      const exchange = (input: { frame?: Uint8Array; line?: string }) => {
+        const [fromFrames, fromSerial] = [frames.length, serial.length];
+        if (input.frame) recorder.queue('net', input.frame);
+        if (input.line) recorder.queue('serial', Buffer.from(`${input.line}\n`));
+        settle();
+        return { frames: frames.slice(fromFrames), serial: serial.slice(fromSerial), ended: machine.isEnded };
+      };
+      return { machine, exchange };
+    }
+
+    const request = (payload: string, edit: Partial<UdpDatagram> = {}) => udpFrame({
+      srcMac: CLIENT_MAC, dstMac: GUEST_MAC, srcIp: CLIENT_IP, dstIp: KV_IP, srcPort: 40001, dstPort: 7070, payload: Buffer.from(payload), ...edit,
+    });
+
+    /** The one reply datagram: to the requester, from kv's address, checksums valid; its payload. */
+    function replyOf(sent: Uint8Array[], srcPort = 40001): string {
+      assert.equal(sent.length, 1, 'one frame back');
+      const udp = parseFrame(sent[0])?.udp;
+      assert.ok(udp, `a UDP datagram: ${describeFrame(sent[0], (p) => JSON.stringify(Buffer.from(p).toString()))}`);
+      assert.ok(udp.checksumOk);
+      assert.equal(internetChecksum(sent[0].subarray(14, 34)), 0, 'IPv4 header checksum');
+      assert.deepEqual([udp.dstMac, udp.srcMac, udp.dstIp, udp.srcIp, udp.dstPort, udp.srcPort], [CLIENT_MAC, GUEST_MAC, CLIENT_IP, KV_IP, srcPort, 7070]);
+      return Buffer.from(udp.payload).toString();
+    }
+
+    it('answers ARP for its address only, and serves the store over UDP, shared with serial, each reply the way its request came', async () => {
+      const { exchange } = await bootKv();
+      const arp = exchange({ frame: arpFrame({ op: 'request', senderMac: CLIENT_MAC, senderIp: CLIENT_IP, targetMac: new Uint8Array(6), targetIp: KV_IP }) });
+      assert.equal(arp.frames.length, 1);
+      assert.deepEqual(parseFrame(arp.frames[0])?.arp, { op: 'reply', senderMac: GUEST_MAC, senderIp: KV_IP, targetMac: CLIENT_MAC, targetIp: CLIENT_IP });
+      assert.deepEqual(exchange({ frame: arpFrame({ op: 'request', senderMac: CLIENT_MAC, senderIp: CLIENT_IP, targetMac: new Uint8Array(6), targetIp: parseIp('10.0.2.99') }) }).frames, []);
+
+      const put = exchange({ frame: request('1 1 PUT a x\n') });
+      assert.equal(replyOf(put.frames), '1 1 OK\n');
+      assert.equal(put.serial, '', 'nothing about the network on serial');
+      assert.equal(replyOf(exchange({ frame: request('1 2 APPEND a yz', { srcPort: 40002 }) }).frames, 40002), '1 2 OK\n', 'no trailing newline; the reply goes to the port it came from');
+      assert.equal(replyOf(exchange({ frame: request('1 2 APPEND a yz\n') }).frames), '1 2 OK\n', 'a duplicate gets the remembered reply');
+      const viaSerial = exchange({ line: '2 1 GET a' });
+      assert.deepEqual(viaSerial, { frames: [], serial: '2 1 VALUE xyz\n', ended: false }, 'serial sees the same store; its reply stays on serial');
+      assert.equal(replyOf(exchange({ frame: request('2 1 GET a\n') }).frames), '2 1 VALUE xyz\n', 'and the same duplicate table');
+      assert.equal(replyOf(exchange({ frame: request('nonsense\n') }).frames), '0 0 ERR badclient\n');
+    });
+
+    it('drops frames that are not for it or are damaged, without applying them', async () => {
+      const { exchange } = await bootKv();
+      const damaged = (frame: Uint8Array, at: number) => { frame[at] ^= 0x01; return frame; };
+      const dropped = {
+        'another UDP port': request('1 1 PUT a bad\n', { dstPort: 7071 }),
+        'another IP address': request('1 1 PUT a bad\n', { dstIp: parseIp('10.0.2.16') }),
+        'another MAC': request('1 1 PUT a bad\n', { dstMac: Uint8Array.of(2, 0, 0, 0, 0, 9) }),
+        'a bad IPv4 header checksum': damaged(request('1 1 PUT a bad\n'), 14 + 10),
+        'a bad UDP checksum': damaged(request('1 1 PUT a bad\n'), 14 + 20 + 6),
+      };
+      for (const [what, frame] of Object.entries(dropped)) assert.deepEqual(exchange({ frame }), { frames: [], serial: '', ended: false }, what);
+      assert.equal(replyOf(exchange({ frame: request('1 1 GET a\n') }).frames), '1 1 NOKEY\n', 'none of them was applied');
+    });
+
+    it('0 0 SHUTDOWN over UDP: kv bye by datagram and on serial, and the guest ends', async () => {
+      const { machine, exchange } = await bootKv();
+      const bye = exchange({ frame: request('0 0 SHUTDOWN') });
+      assert.equal(replyOf(bye.frames), 'kv bye\n');
+      assert.equal(bye.serial, 'kv bye\n');
+      machine.step(); // the step that finds it halted with interrupts off
+      assert.ok(machine.isEnded);
     });
   });
 

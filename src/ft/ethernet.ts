@@ -1,0 +1,188 @@
+// Ethernet frames as the guest's NE2000 sends and receives them: just enough of Ethernet II, ARP,
+// IPv4 and UDP to talk to the kv guest over the network (guests/README.md), and to show a frame to a
+// person in one line (the log panel, `lockstep log`). Node has no packet library for this, and the
+// few on npm either need native raw sockets or decode only; the whole of it is one screen here.
+
+export const ETHERTYPE_IPV4 = 0x0800;
+export const ETHERTYPE_ARP = 0x0806;
+const IP_PROTOCOL_UDP = 17;
+export const ETHERNET_HEADER = 14;
+const IPV4_HEADER = 20;
+const UDP_HEADER = 8;
+const ARP_LENGTH = 28;
+/** The largest frame an NE2000 sends or takes, without its CRC. */
+export const MAX_FRAME = 1514;
+/** Shorter frames are padded to this on the wire. */
+const MIN_FRAME = 60;
+
+export interface UdpDatagram {
+  srcMac: Uint8Array;
+  dstMac: Uint8Array;
+  srcIp: Uint8Array;
+  dstIp: Uint8Array;
+  srcPort: number;
+  dstPort: number;
+  payload: Uint8Array;
+}
+
+export interface ArpPacket {
+  op: 'request' | 'reply';
+  senderMac: Uint8Array;
+  senderIp: Uint8Array;
+  targetMac: Uint8Array;
+  targetIp: Uint8Array;
+}
+
+export const BROADCAST_MAC = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
+
+export function formatMac(mac: Uint8Array): string {
+  return Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+export function formatIp(ip: Uint8Array): string {
+  return Array.from(ip).join('.');
+}
+
+export function parseIp(text: string): Uint8Array {
+  const parts = text.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new Error(`not an IPv4 address: ${JSON.stringify(text)}`);
+  return Uint8Array.from(parts);
+}
+
+/** The Internet checksum (RFC 1071): the ones' complement of the ones' complement sum of 16-bit words. */
+export function internetChecksum(bytes: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i + 1 < bytes.length; i += 2) sum += (bytes[i] << 8) | bytes[i + 1];
+  if (bytes.length & 1) sum += bytes[bytes.length - 1] << 8;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+function ethernetFrame(dst: Uint8Array, src: Uint8Array, ethertype: number, body: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(Math.max(MIN_FRAME, ETHERNET_HEADER + body.length));
+  frame.set(dst, 0);
+  frame.set(src, 6);
+  new DataView(frame.buffer).setUint16(12, ethertype);
+  frame.set(body, ETHERNET_HEADER);
+  return frame;
+}
+
+/** A UDP datagram in an IPv4 packet in an Ethernet frame; the UDP checksum is computed too. */
+export function udpFrame(d: UdpDatagram): Uint8Array {
+  const udpLength = UDP_HEADER + d.payload.length;
+  const packet = new Uint8Array(IPV4_HEADER + udpLength);
+  const view = new DataView(packet.buffer);
+  packet[0] = 0x45;
+  view.setUint16(2, packet.length);
+  packet[8] = 64;
+  packet[9] = IP_PROTOCOL_UDP;
+  packet.set(d.srcIp, 12);
+  packet.set(d.dstIp, 16);
+  view.setUint16(10, internetChecksum(packet.subarray(0, IPV4_HEADER)));
+  view.setUint16(IPV4_HEADER, d.srcPort);
+  view.setUint16(IPV4_HEADER + 2, d.dstPort);
+  view.setUint16(IPV4_HEADER + 4, udpLength);
+  packet.set(d.payload, IPV4_HEADER + UDP_HEADER);
+  view.setUint16(IPV4_HEADER + 6, udpChecksum(packet) || 0xffff);
+  return ethernetFrame(d.dstMac, d.srcMac, ETHERTYPE_IPV4, packet);
+}
+
+/** Over the pseudo-header (addresses, protocol, length) and the UDP header and payload. */
+function udpChecksum(packet: Uint8Array): number {
+  const udp = packet.subarray(IPV4_HEADER);
+  const pseudo = new Uint8Array(12 + udp.length);
+  pseudo.set(packet.subarray(12, 20), 0);
+  pseudo[9] = IP_PROTOCOL_UDP;
+  new DataView(pseudo.buffer).setUint16(10, udp.length);
+  pseudo.set(udp, 12);
+  const stored = new DataView(pseudo.buffer).getUint16(12 + 6);
+  new DataView(pseudo.buffer).setUint16(12 + 6, 0);
+  const sum = internetChecksum(pseudo);
+  new DataView(pseudo.buffer).setUint16(12 + 6, stored);
+  return sum;
+}
+
+export function arpFrame(a: ArpPacket, dstMac = a.op === 'request' ? BROADCAST_MAC : a.targetMac): Uint8Array {
+  const body = new Uint8Array(ARP_LENGTH);
+  const view = new DataView(body.buffer);
+  view.setUint16(0, 1); // Ethernet
+  view.setUint16(2, ETHERTYPE_IPV4);
+  body[4] = 6;
+  body[5] = 4;
+  view.setUint16(6, a.op === 'request' ? 1 : 2);
+  body.set(a.senderMac, 8);
+  body.set(a.senderIp, 14);
+  body.set(a.targetMac, 18);
+  body.set(a.targetIp, 24);
+  return ethernetFrame(dstMac, a.senderMac, ETHERTYPE_ARP, body);
+}
+
+export interface ParsedFrame {
+  dstMac: Uint8Array;
+  srcMac: Uint8Array;
+  ethertype: number;
+  arp?: ArpPacket;
+  udp?: UdpDatagram & { checksumOk: boolean };
+  /** IPv4 that is not a well-formed UDP datagram: its protocol number. */
+  ipProtocol?: number;
+}
+
+/** Reads a frame; undefined when it is shorter than an Ethernet header. Malformed payloads are left unparsed. */
+export function parseFrame(frame: Uint8Array): ParsedFrame | undefined {
+  if (frame.length < ETHERNET_HEADER) return undefined;
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const parsed: ParsedFrame = { dstMac: frame.subarray(0, 6), srcMac: frame.subarray(6, 12), ethertype: view.getUint16(12) };
+  const body = frame.subarray(ETHERNET_HEADER);
+  if (parsed.ethertype === ETHERTYPE_ARP && body.length >= ARP_LENGTH) parsed.arp = parseArp(body);
+  if (parsed.ethertype === ETHERTYPE_IPV4 && body.length >= IPV4_HEADER) Object.assign(parsed, parseIpv4(parsed, body));
+  return parsed;
+}
+
+function parseArp(body: Uint8Array): ArpPacket | undefined {
+  const op = (body[6] << 8) | body[7];
+  if (op !== 1 && op !== 2) return undefined;
+  return { op: op === 1 ? 'request' : 'reply', senderMac: body.subarray(8, 14), senderIp: body.subarray(14, 18), targetMac: body.subarray(18, 24), targetIp: body.subarray(24, 28) };
+}
+
+function parseIpv4(frame: ParsedFrame, body: Uint8Array): Pick<ParsedFrame, 'udp' | 'ipProtocol'> {
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const headerLength = (body[0] & 0x0f) * 4;
+  const totalLength = view.getUint16(2);
+  const protocol = body[9];
+  if (body[0] >> 4 !== 4 || headerLength < IPV4_HEADER || totalLength > body.length || totalLength < headerLength + UDP_HEADER || protocol !== IP_PROTOCOL_UDP) {
+    return { ipProtocol: protocol };
+  }
+  const udp = body.subarray(headerLength, totalLength);
+  const udpView = new DataView(udp.buffer, udp.byteOffset, udp.byteLength);
+  const udpLength = udpView.getUint16(4);
+  if (udpLength < UDP_HEADER || udpLength > udp.length) return { ipProtocol: protocol };
+  const packet = new Uint8Array(IPV4_HEADER + udpLength);
+  packet.set(body.subarray(12, 20), 12);
+  packet.set(udp.subarray(0, udpLength), IPV4_HEADER);
+  const stored = udpView.getUint16(6);
+  return {
+    udp: {
+      srcMac: frame.srcMac, dstMac: frame.dstMac, srcIp: body.subarray(12, 16), dstIp: body.subarray(16, 20),
+      srcPort: udpView.getUint16(0), dstPort: udpView.getUint16(2), payload: udp.subarray(UDP_HEADER, udpLength),
+      checksumOk: stored === 0 || (udpChecksum(packet) || 0xffff) === stored,
+    },
+  };
+}
+
+/** One line for a person, showing what it carries through `renderPayload`: `UDP 10.0.2.2:40001 > 10.0.2.15:7070 "1 1 GET a\n"`, `ARP who-has 10.0.2.15 tell 10.0.2.2`. */
+export function describeFrame(frame: Uint8Array, renderPayload: (payload: Uint8Array) => string): string {
+  const parsed = parseFrame(frame);
+  if (!parsed) return `runt frame (${frame.length} bytes)`;
+  const { arp, udp } = parsed;
+  if (udp) {
+    const bad = udp.checksumOk ? '' : ' (bad UDP checksum)';
+    return `UDP ${formatIp(udp.srcIp)}:${udp.srcPort} > ${formatIp(udp.dstIp)}:${udp.dstPort}${bad} ${renderPayload(udp.payload)}`;
+  }
+  if (arp) {
+    return arp.op === 'request'
+      ? `ARP who-has ${formatIp(arp.targetIp)} tell ${formatIp(arp.senderIp)}`
+      : `ARP ${formatIp(arp.senderIp)} is-at ${formatMac(arp.senderMac)}`;
+  }
+  if (parsed.ipProtocol !== undefined) return `IPv4 protocol ${parsed.ipProtocol} ${formatMac(parsed.srcMac)} > ${formatMac(parsed.dstMac)}`;
+  return `ethertype 0x${parsed.ethertype.toString(16).padStart(4, '0')} ${formatMac(parsed.srcMac)} > ${formatMac(parsed.dstMac)} ${renderPayload(frame.subarray(ETHERNET_HEADER))}`;
+}
