@@ -175,6 +175,8 @@ class SerialLink implements Link {
 class NetLink implements Link {
   private socket: UdpSocket | undefined;
   private guestMac: Uint8Array | undefined;
+  /** Ends the wait for an ARP reply early, when one comes. */
+  private arpAnswered: () => void = () => undefined;
   private readonly mac: Uint8Array;
   readonly reconnects = 0;
   lookupsRepeated = 0;
@@ -215,13 +217,11 @@ class NetLink implements Link {
     return this.guestMac;
   }
 
-  private arpAnswered: () => void = () => undefined;
-
   private receive(frame: Uint8Array): void {
     const parsed = parseFrame(frame);
-    if (!parsed || !sameBytes(parsed.dstMac, this.mac)) return;
+    if (!parsed || Buffer.compare(parsed.dstMac, this.mac) !== 0) return;
     const { arp, udp } = parsed;
-    if (arp?.op === 'reply' && sameBytes(arp.senderIp, KV_GUEST_IP)) {
+    if (arp?.op === 'reply' && Buffer.compare(arp.senderIp, KV_GUEST_IP) === 0) {
       this.guestMac = new Uint8Array(arp.senderMac);
       this.arpAnswered();
     }
@@ -233,10 +233,6 @@ class NetLink implements Link {
   close(): void {
     this.socket?.close();
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 /** One logical client: its own link to the guest, one outstanding request at a time. */

@@ -13,6 +13,10 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CodeServer, ROOT, screenshot } from './codeServer';
 
+/** Where kv's "kv ready" output marker falls in a recording (guests/images/kv.elf): it moves when kv's boot path changes. */
+const KV_READY_AT = 2461;
+const KV_READY_LINE = new RegExp(`#2 @${KV_READY_AT} output serial 9 "kv ready\\\\n"`);
+
 const FT_KV = 'Lockstep: FT pair on the kv guest';
 const UI_TIMEOUT = 60_000;
 
@@ -349,21 +353,21 @@ describe('Lockstep in a real VS Code (code-server)', function () {
     await page.keyboard.press('Shift+F5'); // the FT session is done with
     await waitFor(async () => (await threadNames(page)).length === 0, 'the FT session to end');
     await quickOpen(page, 'kv.ftlog');
-    await waitFor(async () => /#2 @1421 output serial 9 "kv ready\\n"/.test(await editorText(page)), 'the log as text');
+    await waitFor(async () => KV_READY_LINE.test(await editorText(page)), 'the log as text');
     const text = await editorText(page);
     assert.match(text, /\/\/ Lockstep log kv\.ftlog/);
     assert.match(text, /#1 @0 nondet rtc/);
     // Highlighted by the ftlog grammar: the instruction numbers get their own token colour.
-    const instruction = page.locator('.view-lines span', { hasText: /^@1421$/ }).first();
+    const instruction = page.locator('.view-lines span', { hasText: new RegExp(`^@${KV_READY_AT}$`) }).first();
     await instruction.waitFor({ timeout: UI_TIMEOUT });
     await waitFor(async () => (await page.locator('.codelens-decoration a', { hasText: 'Replay to here' }).count()) > 0, 'the Replay to here lenses');
     await screenshot(page, 'log-file');
   });
 
   it('"Replay to here" starts a replay stopped at that entry', async () => {
-    await page.locator('.codelens-decoration a', { hasText: 'Replay to here (@1421)' }).first().click();
+    await page.locator('.codelens-decoration a', { hasText: `Replay to here (@${KV_READY_AT})` }).first().click();
     // The machine's own count, in the Clock scope of the Variables view.
-    await waitForStopAt(page, 1421);
+    await waitForStopAt(page, KV_READY_AT);
     await screenshot(page, 'replayed-to-entry');
     await page.keyboard.press('Shift+F5');
   });
@@ -371,7 +375,7 @@ describe('Lockstep in a real VS Code (code-server)', function () {
   it('a damaged log opens with the error at its byte offset, showing what could be read', async () => {
     await quickOpen(page, 'damaged.ftlog');
     await waitFor(async () => /ERROR at byte \d+: truncated frame; the 2 entries before it are shown/.test(await editorText(page)), 'the damage message');
-    assert.match(await editorText(page), /#2 @1421 output serial 9/);
+    assert.match(await editorText(page), KV_READY_LINE);
     await screenshot(page, 'damaged-log');
   });
 
@@ -403,13 +407,13 @@ describe('Lockstep in a real VS Code (code-server)', function () {
     await waitFor(async () => existsSync(file) && statSync(file).size > 0, `${file} to be written`);
     assert.ok(!existsSync(`${file}.backup`), 'the backup\'s copy is settled');
     await quickOpen(page, 'recorded.ftlog');
-    await waitFor(async () => /#2 @1421 output serial 9 "kv ready\\n"/.test(await editorText(page)), 'the recorded log as text');
+    await waitFor(async () => KV_READY_LINE.test(await editorText(page)), 'the recorded log as text');
     const text = await editorText(page);
     assert.match(text, /\/\/ Lockstep log recorded\.ftlog/);
     assert.match(text, /#1 @0 nondet rtc/);
     // An ftlog document: its language in the status bar, and the log's lenses.
     await page.locator('.statusbar-item', { hasText: /^\s*Lockstep log\s*$/ }).first().waitFor({ timeout: UI_TIMEOUT });
-    await waitFor(async () => (await page.locator('.codelens-decoration a', { hasText: 'Replay to here (@1421)' }).count()) > 0, 'the Replay to here lenses');
+    await waitFor(async () => (await page.locator('.codelens-decoration a', { hasText: `Replay to here (@${KV_READY_AT})` }).count()) > 0, 'the Replay to here lenses');
     await screenshot(page, 'recorded-log');
   });
 });
