@@ -11,8 +11,7 @@
 import type {
   DebugOp, DebugResult, DebugState, EntryNote, EpochNote, HostDebugConfig, HostReport, LoggedPoint, LogPosition, OutputNote,
 } from './control';
-import { describeFrame } from './ethernet';
-import { describeEntry, encodeEntry, EntryKind, LogEntry } from './log';
+import { describeEntry, encodeEntry, EntryKind, LogEntry, renderDeviceData } from './log';
 import type { Machine } from './machine';
 import type { InputEvent, Nondeterminism } from './nondet';
 import type { HeldOutput, OutputRule } from './outputrule';
@@ -395,9 +394,7 @@ export function entryNote(entry: LogEntry): EntryNote {
 }
 
 function outputNote(output: OutputEntry, state: OutputNote['state'], heldMs?: number): OutputNote {
-  const text = output.device === 'net'
-    ? describeFrame(output.data, (payload) => Buffer.from(payload.subarray(0, OUTPUT_TEXT_BYTES)).toString('latin1'))
-    : Buffer.from(output.data.subarray(0, OUTPUT_TEXT_BYTES)).toString('latin1');
+  const text = renderDeviceData(output.device, output.data, (bytes) => Buffer.from(bytes.subarray(0, OUTPUT_TEXT_BYTES)).toString('latin1'));
   return { seq: output.seq, at: output.at, text, state, ...(heldMs === undefined ? {} : { heldMs: Math.round(heldMs) }) };
 }
 

@@ -83,23 +83,23 @@ export function udpFrame(d: UdpDatagram): Uint8Array {
   view.setUint16(IPV4_HEADER + 2, d.dstPort);
   view.setUint16(IPV4_HEADER + 4, udpLength);
   packet.set(d.payload, IPV4_HEADER + UDP_HEADER);
-  view.setUint16(IPV4_HEADER + 6, udpChecksum(packet) || 0xffff);
+  // 0 would mean "no checksum": ones' complement has two zeros, so send the other one.
+  view.setUint16(IPV4_HEADER + 6, udpChecksum(d.srcIp, d.dstIp, packet.subarray(IPV4_HEADER)) || 0xffff);
   return ethernetFrame(d.dstMac, d.srcMac, ETHERTYPE_IPV4, packet);
 }
 
-/** Over the pseudo-header (addresses, protocol, length) and the UDP header and payload. */
-function udpChecksum(packet: Uint8Array): number {
-  const udp = packet.subarray(IPV4_HEADER);
-  const pseudo = new Uint8Array(12 + udp.length);
-  pseudo.set(packet.subarray(12, 20), 0);
+/**
+ * The Internet checksum over the pseudo-header (addresses, protocol, length) and the UDP segment as
+ * it is: with its checksum field 0 that is the checksum to send; with a valid checksum in it, 0.
+ */
+function udpChecksum(srcIp: Uint8Array, dstIp: Uint8Array, segment: Uint8Array): number {
+  const pseudo = new Uint8Array(12 + segment.length);
+  pseudo.set(srcIp, 0);
+  pseudo.set(dstIp, 4);
   pseudo[9] = IP_PROTOCOL_UDP;
-  new DataView(pseudo.buffer).setUint16(10, udp.length);
-  pseudo.set(udp, 12);
-  const stored = new DataView(pseudo.buffer).getUint16(12 + 6);
-  new DataView(pseudo.buffer).setUint16(12 + 6, 0);
-  const sum = internetChecksum(pseudo);
-  new DataView(pseudo.buffer).setUint16(12 + 6, stored);
-  return sum;
+  new DataView(pseudo.buffer).setUint16(10, segment.length);
+  pseudo.set(segment, 12);
+  return internetChecksum(pseudo);
 }
 
 export function arpFrame(a: ArpPacket, dstMac = a.op === 'request' ? BROADCAST_MAC : a.targetMac): Uint8Array {
@@ -156,15 +156,12 @@ function parseIpv4(frame: ParsedFrame, body: Uint8Array): Pick<ParsedFrame, 'udp
   const udpView = new DataView(udp.buffer, udp.byteOffset, udp.byteLength);
   const udpLength = udpView.getUint16(4);
   if (udpLength < UDP_HEADER || udpLength > udp.length) return { ipProtocol: protocol };
-  const packet = new Uint8Array(IPV4_HEADER + udpLength);
-  packet.set(body.subarray(12, 20), 12);
-  packet.set(udp.subarray(0, udpLength), IPV4_HEADER);
-  const stored = udpView.getUint16(6);
+  const [srcIp, dstIp, segment] = [body.subarray(12, 16), body.subarray(16, 20), udp.subarray(0, udpLength)];
   return {
     udp: {
-      srcMac: frame.srcMac, dstMac: frame.dstMac, srcIp: body.subarray(12, 16), dstIp: body.subarray(16, 20),
+      srcMac: frame.srcMac, dstMac: frame.dstMac, srcIp, dstIp,
       srcPort: udpView.getUint16(0), dstPort: udpView.getUint16(2), payload: udp.subarray(UDP_HEADER, udpLength),
-      checksumOk: stored === 0 || (udpChecksum(packet) || 0xffff) === stored,
+      checksumOk: udpView.getUint16(6) === 0 || udpChecksum(srcIp, dstIp, segment) === 0,
     },
   };
 }

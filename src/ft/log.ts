@@ -695,9 +695,12 @@ export function renderBytes(data: Uint8Array, maxBytes = 64): string {
   return more > 0 ? `${body}... (+${more} bytes)` : body;
 }
 
-/** A network frame as what it carries (`UDP 10.0.2.2:40001 > 10.0.2.15:7070 "1 1 GET a\n"`), other data as bytes. */
-function renderData(device: InputDevice | OutputDevice, data: Uint8Array, maxBytes: number): string {
-  return device === 'net' ? describeFrame(data, (payload) => renderBytes(payload, maxBytes)) : renderBytes(data, maxBytes);
+/**
+ * A device's data for a person: a network frame as what it carries, its payload through `render`
+ * (`UDP 10.0.2.2:40001 > 10.0.2.15:7070 "1 1 GET a\n"`); other data through `render` as it is.
+ */
+export function renderDeviceData(device: InputDevice | OutputDevice, data: Uint8Array, render: (bytes: Uint8Array) => string): string {
+  return device === 'net' ? describeFrame(data, render) : render(data);
 }
 
 /** A JSON object detail as it is (easier to read than escaped inside a string), other text quoted. */
@@ -716,7 +719,7 @@ export function describeEntry(f: Frame, options: DescribeOptions = {}): string {
   switch (f.kind) {
     case 'input':
     case 'output':
-      return `#${f.seq} @${f.at} ${f.kind} ${f.device} ${f.data.length} ${renderData(f.device, f.data, max)}`;
+      return `#${f.seq} @${f.at} ${f.kind} ${f.device} ${f.data.length} ${renderDeviceData(f.device, f.data, (bytes) => renderBytes(bytes, max))}`;
     case 'nondet':
       return `#${f.seq} @${f.at} nondet ${f.source} ${f.value}`;
     case 'epoch':
