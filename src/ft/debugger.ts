@@ -320,14 +320,17 @@ export class MachineDebugger {
   /** Writes at the live edge only: a change to the past would be undone by the next replay of it. */
   private write(address: number, bytes: Uint8Array): void {
     this.requireLive('memory');
+    const pieces: { physical: number; data: Uint8Array }[] = [];
     for (let done = 0; done < bytes.length;) {
       const linear = address + done;
       const physical = this.physical(linear);
       const chunk = Math.min(bytes.length - done, PAGE_SIZE - (linear % PAGE_SIZE));
       if (physical === undefined) throw new RangeError(`address 0x${linear.toString(16)} is not mapped`);
-      this.machine.writePhysical(physical, bytes.subarray(done, done + chunk));
+      pieces.push({ physical, data: bytes.subarray(done, done + chunk) });
       done += chunk;
     }
+    // All or nothing: an unmapped page anywhere refuses the whole write.
+    this.timeline.changeAtFrontier(() => pieces.forEach(({ physical, data }) => this.machine.writePhysical(physical, data)));
   }
 
   private setRegister(name: string, value: number): void {
@@ -337,7 +340,7 @@ export class MachineDebugger {
     }
     if (!Number.isInteger(value) || value < -0x80000000 || value > 0xffffffff) throw new RangeError(`a 32-bit value is needed for ${name}, got ${value}`);
     this.requireLive('a register');
-    this.machine.writeRegister(register, value);
+    this.timeline.changeAtFrontier(() => this.machine.writeRegister(register, value));
   }
 
   private requireLive(what: string): void {

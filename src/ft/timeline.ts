@@ -71,8 +71,12 @@ export class TimelineDivergence extends Error {
   override name = 'TimelineDivergence';
 }
 
-/** A snapshot at a recorded boundary, and how many recorded events were taken before it. */
-interface Checkpoint { at: number; epoch: number; events: number; snapshot: Uint8Array }
+/**
+ * A snapshot at a recorded boundary, and how many recorded events were taken before it. A checkpoint
+ * taken after a change (`changeAtFrontier`) has no epoch: it is never thinned, since replaying to a
+ * later count from an earlier checkpoint would undo the change.
+ */
+interface Checkpoint { at: number; epoch: number | 'change'; events: number; snapshot: Uint8Array }
 
 export class Timeline {
   private readonly trace: StepTrace;
@@ -217,6 +221,20 @@ export class Timeline {
       end = from;
     }
     return this.runTo(this.start);
+  }
+
+  /**
+   * Changes the machine at the frontier, as a debugger writing memory or a register does. The change
+   * is history from here on: it is checkpointed, so replaying any later count starts from it, while
+   * counts before it replay as they were recorded.
+   */
+  changeAtFrontier(change: () => void): void {
+    this.goLive();
+    change();
+    const at = this.trace.end;
+    if (this.checkpoints.at(-1)?.at === at) this.checkpoints.pop();
+    if (this.steppingBase && this.steppingBase.at >= at) this.steppingBase = undefined;
+    this.checkpoints.push({ at, epoch: 'change', events: this.events.length, snapshot: this.machine.snapshot() });
   }
 
   // ---- moving ----
@@ -434,13 +452,14 @@ export class Timeline {
   private addCheckpoint(epoch: number, at: number): void {
     this.checkpoints.push({ at, epoch, events: this.events.length, snapshot: this.machine.snapshot() });
     const budget = this.options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES;
-    while (this.checkpointBytes > budget && this.checkpoints.length > 2) this.thinCheckpoints();
+    const thinnable = () => this.checkpoints.length > 2 && this.checkpoints.some((c, i) => i > 0 && c.epoch !== 'change');
+    while (this.checkpointBytes > budget && thinnable()) this.thinCheckpoints();
   }
 
-  /** Keeps every other checkpoint (by epoch index) and the first one. */
+  /** Keeps every other checkpoint (by epoch index), the first one and those after changes. */
   private thinCheckpoints(): void {
     this.checkpointStride *= 2;
-    const kept = this.checkpoints.filter((c, i) => i === 0 || c.epoch % this.checkpointStride === 0);
+    const kept = this.checkpoints.filter((c, i) => i === 0 || c.epoch === 'change' || c.epoch % this.checkpointStride === 0);
     this.checkpoints.splice(0, Infinity, ...kept);
   }
 }

@@ -231,6 +231,39 @@ describe('timeline: continuing is the run that was never stopped', function () {
     assert.equal(machine.currentHash(), unstopped.stateHash);
   });
 
+  it('a change at the frontier (a debugger\'s write) is history: stops after it see it, stops before it do not', async () => {
+    const machine = await bootMachine(TICKER, new Recorder(() => {}));
+    const timeline = new Timeline(machine, { source: new Recorder(() => {}), checkpointBytes: 1 });
+    const unused = 0x300000; // ticker's image and stack lie far below
+    const marker = Buffer.from('lockstep');
+    timeline.runTo(Math.floor(2.3 * TEST_EPOCH));
+    const changeAt = timeline.runTo(timeline.frontier).at;
+    assert.equal(changeAt, timeline.frontier);
+    timeline.changeAtFrontier(() => {
+      machine.writeRegister('edi', 0x23456789);
+      machine.writePhysical(unused, marker);
+    });
+    const after: [number, string][] = [];
+    for (let i = 0; i < 30; i++) after.push([timeline.stepInstruction().at, fingerprint(machine)]);
+    assert.deepEqual(Buffer.from(machine.readPhysical(unused, marker.length)), marker, 'a step on keeps the change');
+    timeline.runTo(changeAt - 1000);
+    assert.deepEqual([...machine.readPhysical(unused, marker.length)], new Array(marker.length).fill(0), 'before the change, memory is as recorded');
+    for (const [at, seen] of after) {
+      timeline.runTo(at);
+      assert.equal(fingerprint(machine), seen, `revisiting ${at}, after the change`);
+    }
+    timeline.runTo(after[0][0]);
+    assert.equal(timeline.stepBack().at, changeAt);
+    assert.equal(machine.registers.edi, 0x23456789, 'stepping back onto the change shows it');
+    const later = Math.floor(4.6 * TEST_EPOCH);
+    timeline.runTo(later);
+    const there = fingerprint(machine);
+    timeline.runTo(changeAt - 1);
+    timeline.runTo(later);
+    assert.equal(fingerprint(machine), there, 'a count epochs past the change, reached again across it');
+    assert.equal(timeline.continue().reason, 'ended');
+  });
+
   it('kv, a replica fed the log as it arrives: it stops at what it has, then goes on identically', async () => {
     const subject: Subject = { guest: 'kv', jit: true };
     const unstopped = await reference(subject);
