@@ -31,6 +31,10 @@ export class ExpressionError extends Error {
 }
 
 const SIZES: Record<string, Size> = { byte: 1, word: 2, dword: 4, qword: 8 };
+/** Longer expressions than a person types are refused (evaluation recurses over the tree). */
+const MAX_LENGTH = 1000;
+const MAX_NESTING = 64;
+const MASK64 = (1n << 64n) - 1n;
 const GENERAL = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'] as const;
 const LOW16 = ['ax', 'cx', 'dx', 'bx', 'sp', 'bp', 'si', 'di'];
 const LOW8 = ['al', 'cl', 'dl', 'bl'];
@@ -71,14 +75,15 @@ function tokenize(text: string): string[] {
 
 function parseNumber(token: string): bigint {
   const lower = token.toLowerCase();
-  if (lower.startsWith('0x')) return BigInt(lower);
-  if (lower.endsWith('h')) return BigInt(`0x${lower.slice(0, -1)}`);
-  if (!/^\d+$/.test(lower)) throw new ExpressionError(`'${token}' is not a number (hexadecimal needs 0x or a trailing h)`);
-  return BigInt(lower);
+  if (!/^0x|h$|^\d+$/.test(lower)) throw new ExpressionError(`'${token}' is not a number (hexadecimal needs 0x or a trailing h)`);
+  const value = BigInt(lower.endsWith('h') ? `0x${lower.slice(0, -1)}` : lower);
+  if (value > MASK64) throw new ExpressionError(`${token} does not fit in 64 bits`);
+  return value;
 }
 
 class Parser {
   private index = 0;
+  private depth = 0;
 
   constructor(private readonly tokens: string[], private readonly text: string) {}
 
@@ -118,15 +123,23 @@ class Parser {
   private unary(): Node {
     if (this.peek() === '-') {
       this.take();
-      return { kind: 'negate', operand: this.unary() };
+      return { kind: 'negate', operand: this.nested(() => this.unary()) };
     }
     return this.primary();
+  }
+
+  /** Parses a part inside another (a negation, brackets, parentheses), refusing deep nesting. */
+  private nested(parse: () => Node): Node {
+    if (++this.depth > MAX_NESTING) throw new ExpressionError(`'${this.text.slice(0, 40)}…' nests more than ${MAX_NESTING} levels deep`);
+    const node = parse();
+    this.depth--;
+    return node;
   }
 
   private primary(): Node {
     const token = this.take();
     if (token === '(') {
-      const node = this.sum();
+      const node = this.nested(() => this.sum());
       this.take(')');
       return node;
     }
@@ -143,19 +156,18 @@ class Parser {
   }
 
   private memory(size: Size): Node {
-    const address = this.sum();
+    const address = this.nested(() => this.sum());
     this.take(']');
     return { kind: 'memory', size, address };
   }
 }
 
 export function parseExpression(text: string): Node {
+  if (text.length > MAX_LENGTH) throw new ExpressionError(`the expression is ${text.length} characters long; at most ${MAX_LENGTH} are evaluated`);
   return new Parser(tokenize(text), text.trim()).parse();
 }
 
 // ---- evaluating ----
-
-const MASK64 = (1n << 64n) - 1n;
 
 export async function evaluateExpression(text: string, context: EvaluationContext): Promise<Evaluation> {
   return evaluateNode(parseExpression(text), context);

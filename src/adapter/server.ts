@@ -2,6 +2,9 @@
 // createLockstepSession), over stdio (`lockstep dap`) or over TCP (`lockstep dap --port N`, one
 // session per connection), so any DAP client can use it.
 import { AddressInfo, Server, createServer } from 'node:net';
+import { pipeline } from 'node:stream';
+import { OutputEvent } from '@vscode/debugadapter';
+import { DapFraming } from './framing';
 import { LockstepDebugSession, SessionOptions } from './session';
 
 export function createLockstepSession(options: SessionOptions = {}): LockstepDebugSession {
@@ -13,7 +16,7 @@ export function runStdio(options: SessionOptions = {}): LockstepDebugSession {
   keepGoingOnStrayErrors();
   const session = createLockstepSession(options);
   process.on('SIGTERM', () => session.shutdown());
-  session.start(process.stdin, process.stdout);
+  startGuarded(session, process.stdin, process.stdout, (message) => process.stderr.write(`lockstep dap: ${message}\n`));
   return session;
 }
 
@@ -23,11 +26,27 @@ export async function serveTcp(port: number, options: SessionOptions = {}, host 
   const server = createServer((socket) => {
     const session = createLockstepSession(options);
     session.setRunAsServer(true);
-    session.start(socket, socket);
+    startGuarded(session, socket, socket);
     socket.on('error', () => socket.destroy());
   });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
   return server;
+}
+
+/**
+ * Starts a standalone session behind the framing guard (framing.ts): a malformed message is
+ * reported to the client (Debug Console) and to `log`, and skipped, where the library's own parser
+ * would end the session or stop reading.
+ */
+function startGuarded(session: LockstepDebugSession, input: NodeJS.ReadableStream, output: NodeJS.WritableStream, log?: (message: string) => void): void {
+  const guarded = new DapFraming((message) => {
+    log?.(message);
+    if (output.writable) session.sendEvent(new OutputEvent(`${message}\n`, 'stderr'));
+  });
+  // pipeline hands the input's end, failure or early close on to the guard, whose 'close' or
+  // 'error' ends the session as the input's did before.
+  pipeline(input, guarded, () => undefined);
+  session.start(guarded, output);
 }
 
 export function serverPort(server: Server): number {

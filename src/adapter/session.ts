@@ -7,7 +7,7 @@ import type { HostLauncher } from '../ft/cluster';
 import type { DebugState } from '../ft/control';
 import type { EntryKind } from '../ft/log';
 import { MAX_INSTRUCTION_BYTES, decode, decodeBefore } from './disassemble';
-import { ExpressionError, Size, evaluateExpression, formatValue, registerValue } from './evaluate';
+import { Evaluation, ExpressionError, Size, evaluateExpression, formatValue, registerValue } from './evaluate';
 import { FtRuntime } from './ftRuntime';
 import { LaunchConfig, parseLaunch } from './launch';
 import { LocalRuntime } from './localRuntime';
@@ -66,6 +66,13 @@ function address(reference: unknown, name: string, offset: unknown = 0): number 
 
 const word = (value: number) => `0x${hex(value)}`;
 
+/** A value for a 32-bit register: unsigned, or negative down to -2^31 (the console's 64-bit two's complement). */
+function fitTo32Bits(register: string, { value }: Evaluation): number {
+  const negative = value >= (1n << 64n) - (1n << 31n);
+  if (value > 0xffffffffn && !negative) throw new ArgumentError(`0x${value.toString(16)} does not fit in the 32-bit register ${register}`);
+  return Number(value & 0xffffffffn);
+}
+
 export class LockstepDebugSession extends DebugSession {
   private runtime: Runtime | undefined;
   private config: LaunchConfig | undefined;
@@ -73,6 +80,7 @@ export class LockstepDebugSession extends DebugSession {
   /** The thread memory requests (which name no thread) read: the last one stopped or looked at. */
   private focus: number | undefined;
   private terminating: Promise<void> | undefined;
+  private begun = false;
   private readonly handlers: Record<string, Handler> = {
     initialize: () => this.initialize(),
     launch: (a) => this.launch(a),
@@ -200,11 +208,15 @@ export class LockstepDebugSession extends DebugSession {
   }
 
   private async configurationDone(): Promise<undefined> {
-    await this.rt().begin(this.config!);
+    const runtime = this.rt();
+    if (this.begun) throw new ArgumentError('configurationDone was already received: the session has begun');
+    this.begun = true;
+    await runtime.begin(this.config!);
     return undefined;
   }
 
   private rt(): Runtime {
+    if (this.terminating) throw new ArgumentError('the session has ended');
     if (!this.runtime) throw new ArgumentError('the session has not launched yet');
     return this.runtime;
   }
@@ -222,7 +234,9 @@ export class LockstepDebugSession extends DebugSession {
   }
 
   private thread(args: Args, name = 'threadId'): number {
-    return this.rt().target(args[name]).threadId;
+    const id = args[name];
+    if (typeof id !== 'number' || !Number.isSafeInteger(id)) throw new ArgumentError(`'${name}' must be a thread id (a whole number), got ${JSON.stringify(id)}`);
+    return this.rt().target(id).threadId;
   }
 
   // ---- breakpoints ----
@@ -303,8 +317,8 @@ export class LockstepDebugSession extends DebugSession {
     const handle = this.handle(args);
     if (!('scope' in handle) || handle.scope !== 'Registers') throw new ArgumentError('only registers can be set (eax ... edi, eip)');
     const name = text(args, 'name');
-    const value = await this.evaluateOn(handle.threadId, text(args, 'value'));
-    const state = await this.rt().setRegister(handle.threadId, name, Number(value.value & 0xffffffffn));
+    const value = fitTo32Bits(name, await this.evaluateOn(handle.threadId, text(args, 'value')));
+    const state = await this.rt().setRegister(handle.threadId, name, value);
     return { value: word(registerValue(state.registers, name)!.value) };
   }
 
@@ -359,7 +373,7 @@ export class LockstepDebugSession extends DebugSession {
 
   private async writeMemory(args: Args): Promise<DebugProtocol.WriteMemoryResponse['body']> {
     const at = address(args.memoryReference, 'memoryReference', args.offset ?? 0);
-    if (typeof args.data !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(args.data)) throw new ArgumentError(`'data' must be base64, got ${JSON.stringify(args.data)}`);
+    if (typeof args.data !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(args.data) || args.data.length % 4 !== 0) throw new ArgumentError(`'data' must be base64, got ${JSON.stringify(args.data)}`);
     const bytes = Buffer.from(args.data, 'base64');
     if (at + bytes.length > 2 ** 32) throw new ArgumentError('the write runs past the 32-bit address space');
     await this.rt().write(this.memoryThread(), at, bytes);

@@ -152,8 +152,9 @@ describe('debug adapter (DAP, real hosts)', function () {
     it('answers malformed requests with errors, and keeps working', async () => {
       const refused: [string, unknown, RegExp][] = [
         ['noSuchRequest', {}, /unsupported request 'noSuchRequest'/],
-        ['stackTrace', {}, /no thread undefined/],
-        ['stackTrace', { threadId: 'one' }, /no thread "one"/],
+        ['stackTrace', {}, /'threadId' must be a thread id \(a whole number\), got undefined/],
+        ['stackTrace', { threadId: 'one' }, /'threadId' must be a thread id \(a whole number\), got "one"/],
+        ['stackTrace', { threadId: 7 }, /no thread 7 \(threads: 1, 2\)/],
         ['stackTrace', [1, 2], /must be an object/],
         ['lockstep/runToInstruction', { threadId: 1, instruction: -5 }, /'instruction' must be a whole number/],
         ['lockstep/runToInstruction', { threadId: 1, instruction: 'far' }, /'instruction' must be a whole number/],
@@ -166,19 +167,29 @@ describe('debug adapter (DAP, real hosts)', function () {
         ['readMemory', { memoryReference: 'here', count: 4 }, /'memoryReference' must be an address/],
         ['readMemory', { memoryReference: '0x1000', count: -1 }, /'count' must be a whole number/],
         ['writeMemory', { memoryReference: '0x1000', data: '%%%' }, /'data' must be base64/],
+        ['writeMemory', { memoryReference: '0x1000', data: 'A' }, /'data' must be base64, got "A"/],
         ['disassemble', { memoryReference: '0x1000', instructionCount: 'many' }, /'instructionCount' must be a whole number/],
         ['evaluate', { expression: '[[eax' }, /cannot read|expected|unexpected|ends early/],
         ['evaluate', { expression: 'foo + 1', frameId: 1 }, /unknown register 'foo'/],
         ['evaluate', { expression: '.warp 9' }, /unknown command '.warp'/],
+        ['evaluate', { expression: `${'('.repeat(100)}1${')'.repeat(100)}` }, /nests more than 64 levels deep/],
+        ['evaluate', { expression: `${'-'.repeat(50_000)}1` }, /characters long; at most 1000/],
+        ['evaluate', { expression: '99999999999999999999999' }, /does not fit in 64 bits/],
         ['variables', { variablesReference: 424242 }, /no variables under reference 424242/],
         ['setVariable', { variablesReference: 1, name: 'eax', value: '1' }, /no variables under reference 1/],
         ['setInstructionBreakpoints', { breakpoints: [{ instructionReference: 'nowhere' }] }, /instructionReference' must be an address/],
-        ['scopes', { frameId: null }, /no thread null/],
+        ['scopes', { frameId: null }, /'frameId' must be a thread id/],
         ['launch', { guest: 'spin' }, /already launched/],
+        ['configurationDone', {}, /configurationDone was already received/],
       ];
       for (const [command, args, message] of refused) {
         await assert.rejects(adapter.dc.send(command, args), message, `${command} ${JSON.stringify(args)}`);
       }
+      const registers = (await adapter.dc.scopesRequest({ frameId: 1 })).body.scopes.find((s) => s.name === 'Registers')!;
+      await assert.rejects(
+        adapter.dc.send('setVariable', { variablesReference: registers.variablesReference, name: 'eax', value: '0x123456789' }),
+        /0x123456789 does not fit in the 32-bit register eax/,
+      );
       // Writing the past is refused, naming the live edge.
       await assert.rejects(adapter.write(1, 0x800000, Buffer.from([1])), /only be written at the live edge/);
       assert.equal(Object.keys(await adapter.threads()).length, 2, 'the adapter still answers');
@@ -320,6 +331,39 @@ describe('debug adapter (DAP, real hosts)', function () {
       assert.equal(threads[2], 'primary (host-2, generation 2)');
       assert.equal((adapter.events.get('lockstep/failover') ?? []).length, 1, 'no second failover');
     });
+  });
+
+  describe('writing at the live edge', () => {
+    let adapter: Adapter;
+    before(async () => {
+      adapter = await Adapter.start();
+      await adapter.launch({ ...SPIN, cmdline: 'iterations=2000000000 hz=1000', stopOnEntry: true });
+    });
+    after(async () => adapter?.stop());
+
+    it('a write at the live edge survives steps forwards and back, is absent before it, and the pair runs on', async () => {
+      // Pausing a running pair stops both at the live edge (spin runs far longer than this test), past
+      // the count run to first, whenever the pause arrives.
+      await adapter.runTo(1, 5_000_000);
+      await adapter.dc.continueRequest({ threadId: 1 });
+      assert.equal((await adapter.stopAfter(() => adapter.dc.pauseRequest({ threadId: 1 })))?.reason, 'pause');
+      const address = 0x801 * 4096;
+      const at = await adapter.instructions(1);
+      assert.ok(at >= 5_000_000);
+      await adapter.write(1, address, Buffer.from('written'));
+      await adapter.step(1);
+      await adapter.step(1);
+      assert.deepEqual(await adapter.read(1, address, 7), Buffer.from('written'), 'two steps on');
+      await adapter.stepBack(1);
+      assert.deepEqual(await adapter.read(1, address, 7), Buffer.from('written'), 'a step back, still after the write');
+      assert.equal(await adapter.runTo(1, at - 1), at - 1);
+      assert.deepEqual(await adapter.read(1, address, 7), Buffer.alloc(7), 'before the write');
+      const stop = await adapter.stopAfter(() => adapter.dc.continueRequest({ threadId: 1 }));
+      assert.equal(stop?.reason, 'divergence', 'the pair ran on from the write to the next epoch, where the backup differs');
+      assert.ok((await adapter.instructions(1)) > at);
+      assert.deepEqual(await adapter.read(1, address, 7), Buffer.from('written'), 'the run went on from the write');
+    });
+
   });
 
   describe('recording and replaying a log file', () => {
