@@ -6,6 +6,7 @@ import { BUILTIN_GUESTS, loadImage } from './ft/image';
 import { InputScript } from './ft/inputscript';
 import { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from './ft/machine';
 import { runGuest } from './ft/run';
+import { DEFAULT_DETECTOR } from './ft/detector';
 import { Cluster } from './ft/cluster';
 import { parseFault } from './ft/faults';
 import { runHostAgent, runHostProcess } from './ft/host';
@@ -217,14 +218,18 @@ async function ft(args: string[]): Promise<void> {
   const faults = ((values.fault as unknown as string[] | undefined) ?? []).map(parseFault);
   const timeoutMs = integerOption('detect-timeout', values['detect-timeout'] as string | undefined, 10, 600_000);
   const heartbeatMs = integerOption('heartbeat', values.heartbeat as string | undefined, 1, 60_000);
+  const detector = { ...DEFAULT_DETECTOR, ...(timeoutMs && { timeoutMs }), ...(heartbeatMs && { heartbeatMs }) };
+  // A peer heard from less often than the timeout is always suspected.
+  if (detector.heartbeatMs >= detector.timeoutMs) throw new UsageError(`--heartbeat ${detector.heartbeatMs} ms must be shorter than the detection timeout (--detect-timeout, ${detector.timeoutMs} ms)`);
   const duration = integerOption('duration', values.duration as string | undefined, 1);
   const maxInstructions = integerOption('max-instructions', values['max-instructions'] as string | undefined, 1);
+  if (values.record !== undefined) checkWritablePath('record', values.record as string);
   const cluster = new Cluster({
     ...guestConfig(positionals[0], values),
     service: values.service ? address('service', values.service as string) : undefined,
     faults,
     record: values.record as string | undefined,
-    detector: { ...(timeoutMs && { timeoutMs }), ...(heartbeatMs && { heartbeatMs }) },
+    detector,
     restoreRedundancy: !values['no-restore'],
     agents: (values.agent as unknown as string[] | undefined)?.map((a) => address('agent', a)),
     agentToken: (values['agent-token'] as string | undefined) ?? process.env.LOCKSTEP_AGENT_TOKEN,
@@ -236,15 +241,27 @@ async function ft(args: string[]): Promise<void> {
   cluster.on('divergence', (d) => say(`DIVERGENCE at epoch ${d.epoch} (instruction ${d.at}): pages ${d.pages.join(', ') || '?'} ${d.parts.join(', ')}`));
   await cluster.start();
   say(`service at ${cluster.service.host}:${cluster.service.port}; press Ctrl-C to stop`);
+  let stopping = false;
   await new Promise<void>((resolve) => {
-    cluster.on('guest-ended', () => resolve());
-    if (duration) setTimeout(resolve, duration);
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
+    const stop = () => {
+      stopping = true;
+      resolve();
+    };
+    cluster.on('guest-ended', stop);
+    cluster.on('host-exit', () => {
+      // Hosts exit when the cluster stops, too: only a death before that leaves the service without one.
+      if (stopping || cluster.anyHostAlive) return;
+      say('no host is alive any more: nothing can run the guest again');
+      process.exitCode = 1;
+      stop();
+    });
+    if (duration) setTimeout(stop, duration);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
     if (maxInstructions) {
       const poll = setInterval(async () => {
         const stats = await cluster.statsOf('primary');
-        if (stats && stats.instructions >= maxInstructions) { clearInterval(poll); resolve(); }
+        if (stats && stats.instructions >= maxInstructions) { clearInterval(poll); stop(); }
       }, 200);
     }
   });
@@ -294,7 +311,8 @@ async function client(args: string[]): Promise<void> {
 }
 
 async function demo(args: string[]): Promise<void> {
-  const { values } = parse(args, { ops: { type: 'string', default: '400' }, seed: { type: 'string', default: '42' } });
+  const { values, positionals } = parse(args, { ops: { type: 'string', default: '400' }, seed: { type: 'string', default: '42' } });
+  if (positionals.length) throw new UsageError(`demo takes no arguments, got ${positionals.map((p) => `'${p}'`).join(' ')}`);
   const ops = integerOption('ops', values.ops as string, 20)!;
   const print = (line: string) => process.stdout.write(`${line}\n`);
   const result = await runDemo({ ops, killAfterOps: Math.floor(ops / 3), seed: integerOption('seed', values.seed as string, 0)!, clients: 4, detectTimeoutMs: 300, print });
@@ -305,6 +323,9 @@ async function demo(args: string[]): Promise<void> {
 async function replay(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, { json: { type: 'boolean', default: false } });
   if (positionals.length < 1 || positionals.length > 2) throw new UsageError('replay: expected FILE.ftlog and optionally the guest image');
+  // The host files of a run cut short hold what FILE lacks: say so first, whatever the replay finds.
+  const unjoined = await unjoinedSegments(positionals[0]).catch(() => []);
+  if (unjoined.length) process.stderr.write(`lockstep: ${unjoined.join(', ')} of the same run lie beside it: this is not the whole recording until \`lockstep join ${positionals[0]}\`\n`);
   const result = await namingTheFile(positionals[0], replayLogFile(positionals[0], positionals[1]));
   const { recorded, epochs, ...summary } = result;
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -313,9 +334,7 @@ async function replay(args: string[]): Promise<void> {
     process.stderr.write(`lockstep: replayed ${result.entries} entries to instruction ${result.instructions}; ${result.epochsMatched} epoch hashes match, ${result.epochMismatches.length} differ\n`);
   }
   if (result.fileError) process.stderr.write(`lockstep: the log file is damaged: ${result.fileError}; replayed the good part\n`);
-  const unjoined = await unjoinedSegments(positionals[0], result.meta);
-  if (unjoined.length) process.stderr.write(`lockstep: ${unjoined.join(', ')} of the same run lie beside it: this is not the whole recording until \`lockstep join ${positionals[0]}\`\n`);
-  if (result.epochMismatches.length) process.exitCode = 1;
+  if (result.epochMismatches.length || result.fileError) process.exitCode = 1;
 }
 
 /** A log file's bad header says where the bad byte is, not which file: this says that too. */
@@ -336,6 +355,10 @@ async function join(args: string[]): Promise<void> {
   const what = result.removed.length === 0 ? 'no host files of its run beside it: nothing to join' : `joined ${result.joined.join(' + ')}; removed ${result.removed.length} host file(s)`;
   process.stderr.write(`lockstep: ${positionals[0]}: ${what}\n`);
   for (const { path, reason } of result.unreadable) process.stderr.write(`lockstep: left ${path} alone: its header cannot be read (${reason})\n`);
+  for (const { path, reason } of result.kept) process.stderr.write(`lockstep: kept ${path}: ${reason}\n`);
+  for (const { path, reason } of result.damaged) process.stderr.write(`lockstep: ${path} is damaged (${reason}): only the entries before that were read\n`);
+  // Something of the run is not in the recording: a script must not take it for whole.
+  if (result.kept.length || result.damaged.length) process.exitCode = 1;
 }
 
 /** Loaded only here: hosts and other commands do without the adapter and its disassembler. */
@@ -364,20 +387,21 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (!handler) throw new UsageError(`unknown command '${command}' (commands: ${Object.keys(COMMANDS).join(', ')}; lockstep --help says more)`);
     await handler(args);
-    return 0;
+    // A command that finished but found a problem (epoch hashes that differ, a check that failed) set it.
+    return Number(process.exitCode ?? 0);
   } catch (error) {
     const err = error as Error;
-    const known = ['UsageError', 'ImageError', 'InputScriptError', 'RangeError', 'SnapshotError', 'LogFormatError', 'FaultError', 'ReplayError', 'WorkloadError', 'RecordingError'];
-    // A path that cannot be opened is bad input too; Node's message names the path.
-    const expected = known.includes(err.name) || isPathError(err);
+    const known = ['UsageError', 'ImageError', 'InputScriptError', 'RangeError', 'SnapshotError', 'LogFormatError', 'FaultError', 'ReplayError', 'ReplayDivergence', 'WorkloadError', 'RecordingError', 'AgentError', 'HostError'];
+    // A path that cannot be opened or an address that cannot be used is bad input too; Node's message names it.
+    const expected = known.includes(err.name) || isSystemError(err);
     process.stderr.write(`lockstep: ${expected ? err.message : err.stack ?? err.message}\n`);
     return expected ? 2 : 1;
   }
 }
 
-function isPathError(error: Error): boolean {
-  const { code, path } = error as NodeJS.ErrnoException;
-  return path !== undefined && ['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR'].includes(code ?? '');
+function isSystemError(error: Error): boolean {
+  const { code, path, syscall } = error as NodeJS.ErrnoException;
+  return (path !== undefined || syscall !== undefined) && /^E[A-Z]+$/.test(code ?? '');
 }
 
 if (require.main === module) {

@@ -2,10 +2,11 @@
 // guest, the --json summary, and the one-line errors (exit status 2) for bad input.
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
+import { AddressInfo, createServer } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeFileHeader } from '../src/ft/logfile';
+import { encodeFileHeader, LogWriter } from '../src/ft/logfile';
 import { SEABIOS, VGABIOS, skipWithoutBios } from './support/bios';
 import { spinChecksum } from './support/guests';
 
@@ -43,8 +44,9 @@ describe('lockstep run (CLI)', function () {
     return path;
   };
   /** An empty recording and a host file of the same run beside it, as a killed `lockstep ft` leaves them. */
+  const earlierMeta = { guest: 'kv', imageSha256: '0'.repeat(64), memorySize: 1 << 25, clock: 'virtual' as const, jit: true, epochLength: 1000, cmdline: '', createdAt: new Date(0).toISOString() };
   const earlierRun = () => {
-    const header = encodeFileHeader({ guest: 'kv', imageSha256: '0'.repeat(64), memorySize: 1 << 25, clock: 'virtual', jit: true, epochLength: 1000, cmdline: '', createdAt: new Date(0).toISOString(), session: 'earlier' });
+    const header = encodeFileHeader({ ...earlierMeta, session: 'earlier' });
     file('earlier.ftlog.host-2', header);
     return file('earlier.ftlog', header);
   };
@@ -158,6 +160,8 @@ describe('lockstep run (CLI)', function () {
       ['ft: a partition at an instruction count', () => ['ft', 'kv', '--fault', 'partition@1000'], /'1000' is not a time like 2s or 500ms/],
       ['ft: a malformed service address', () => ['ft', 'kv', '--service', 'nohost'], /--service: expected HOST:PORT, got 'nohost'/],
       ['ft: a detection timeout of 0', () => ['ft', 'kv', '--detect-timeout', '0'], /--detect-timeout: expected a whole number from 10/],
+      ['ft: heartbeats no more often than the timeout', () => ['ft', 'kv', '--heartbeat', '500', '--detect-timeout', '500'], /--heartbeat 500 ms must be shorter than the detection timeout \(--detect-timeout, 500 ms\)/],
+      ['demo: an argument', () => ['demo', 'now'], /demo takes no arguments, got 'now'/],
       ['client: no --connect', () => ['client', 'kv'], /client: --connect HOST:PORT is required/],
       ['client: a first client id of 0', () => ['client', 'kv', '--connect', '127.0.0.1:1', '--first-client', '0'], /--first-client: expected a whole number from 1/],
       ['client: an unknown workload', () => ['client', 'bank', '--connect', '127.0.0.1:1'], /the only workload is 'kv'/],
@@ -167,7 +171,12 @@ describe('lockstep run (CLI)', function () {
       ['join: not a log file', () => ['join', 'package.json'], /package\.json: bad file header: not a Lockstep log/],
       ['join: two files', () => ['join', 'a.ftlog', 'b.ftlog'], /join: expected one recording, FILE\.ftlog/],
       ['ft: --record over an earlier run never joined', () => ['ft', 'kv', '--record', earlierRun()], /earlier\.ftlog is the recording of an earlier run that was never joined \(earlier\.ftlog\.host-2 lie beside it\)/],
+      ['ft: --record over a file that is not a log', () => ['ft', 'spin', '--record', file('copy.elf', readFileSync('guests/images/spin.elf'))], /copy\.elf exists and is not a Lockstep log \(.*\): refusing to record over it/],
+      ['ft: --record in a missing directory', () => ['ft', 'spin', '--record', join(dir, 'no', 'r.ftlog')], /--record: cannot write .*r\.ftlog: no directory/],
+      ['replay: a log with no entries', () => ['replay', file('empty.ftlog', encodeFileHeader({ ...earlierMeta, session: 'lonely' }))], /empty\.ftlog holds no log entries: its recording ended before the first was written/],
+      ['replay: a directory', () => ['replay', dir], /EISDIR/],
       ['host --listen without a token', () => ['host', '--listen', '127.0.0.1:0'], /host --listen needs --token/],
+      ['host without --listen', () => ['host'], /lockstep host is started by `lockstep ft`; to serve a remote cluster, use lockstep host --listen/],
       ['an unknown command', () => ['frobnicate'], /unknown command 'frobnicate'/],
     ];
 
@@ -191,6 +200,38 @@ describe('lockstep run (CLI)', function () {
         assert.match(result.stderr, message);
       });
     });
+
+    it('ft: a service address already in use (a host cannot start: its reason, not a stack)', async () => {
+      const taken = createServer();
+      await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+      const { port } = taken.address() as AddressInfo;
+      const result = await lockstep(['ft', 'spin', '--service', `127.0.0.1:${port}`]).finally(() => taken.close());
+      assert.equal(result.status, 2, `exit status (stderr: ${result.stderr})`);
+      assert.match(result.stderr, new RegExp(`\nlockstep: host-1: listen EADDRINUSE: address already in use 127\\.0\\.0\\.1:${port}\n$`));
+      assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+    });
+  });
+
+  it('ft runs a pair to the guest\'s end and exits 0; with every host killed it says so and exits 1', async () => {
+    const summary = JSON.parse(await ok(['ft', 'spin', '--cmdline', 'iterations=1000000', '--json']));
+    assert.deepEqual(Object.keys(summary.hosts), ['host-1', 'host-2']);
+    const lost = await lockstep(['ft', 'kv', '--fault', 'kill-backup@1s', '--fault', 'kill-primary@2s', '--no-restore']);
+    assert.equal(lost.status, 1, lost.stderr);
+    assert.match(lost.stderr, /lockstep: no host is alive any more: nothing can run the guest again\n/);
+  });
+
+  it('a command that finds a problem exits 1: join keeps a host file holding entries the recording lacks', async () => {
+    const path = join(dir, 'partial.ftlog');
+    const write = async (to: string, count: number) => {
+      const writer = await LogWriter.create(to, { ...earlierMeta, session: 'partial' });
+      for (let seq = 1; seq <= count; seq++) writer.append({ kind: 'input', seq, at: seq, device: 'serial', data: Buffer.from('x\n') });
+      await writer.close();
+    };
+    await write(path, 1);
+    await write(`${path}.host-2`, 3);
+    const result = await lockstep(['join', path]);
+    assert.equal(result.status, 1, result.stderr);
+    assert.match(result.stderr, /kept .*partial\.ftlog\.host-2: it holds entries up to #3, the joined recording ends at #1/);
   });
 
   describe('snapshots across processes', () => {

@@ -79,15 +79,22 @@ function corruptIndex(r: number, frameLength: number): number {
   return i < LENGTH_FIELD_START ? i : i + LENGTH_FIELD_BYTES;
 }
 
+/** Log entries whose sends are counted (for the fates of resends): the most recent ones. */
+const COUNTED_ENTRIES = 4096;
+
 /**
  * Decides the fate of each sent frame. Draws the same number of values per frame, whatever the rates
- * and the armed entry drops, so these never shift the random fates of other frames.
+ * and the armed entry drops, so these never shift the random fates of other frames. A log entry's
+ * fate comes from a stream of its own (the seed, its seq, how often it was sent before), so with a
+ * given seed the same entries meet the same faults however heartbeats and acks fall between them.
  */
 export class FaultInjector {
   private rng = new SeededRandom(NO_RATES.seed);
   private settings: Rates = { ...NO_RATES };
   /** dropEntries as a multiset: seq → sends of it still to drop. */
   private readonly entryDrops = new Map<number, number>();
+  /** Sends so far of each recent log entry. */
+  private readonly entrySends = new Map<number, number>();
 
   constructor(settings: Partial<FaultSettings> = {}) {
     this.update(settings);
@@ -112,7 +119,8 @@ export class FaultInjector {
 
   /** `entrySeq`: the seq of the log entry the frame carries, if it carries one. */
   decide(frameLength: number, entrySeq?: number): FrameFate {
-    const [d, u, c, position, mask] = [this.rng.next(), this.rng.next(), this.rng.next(), this.rng.next(), this.rng.next()];
+    const rng = entrySeq === undefined ? this.rng : this.entryRandom(entrySeq);
+    const [d, u, c, position, mask] = [rng.next(), rng.next(), rng.next(), rng.next(), rng.next()];
     // Used up even when the rate drops this send as well: n armed drops of an entry drop its first n sends.
     const armed = entrySeq !== undefined && this.takeEntryDrop(entrySeq);
     const fate: FrameFate = { drop: d < this.settings.dropRate || armed, duplicate: u < this.settings.duplicateRate };
@@ -121,6 +129,13 @@ export class FaultInjector {
       fate.corruptMask = 1 + Math.floor(mask * 255);
     }
     return fate;
+  }
+
+  private entryRandom(seq: number): SeededRandom {
+    const sends = (this.entrySends.get(seq) ?? 0) + 1;
+    this.entrySends.set(seq, sends);
+    this.entrySends.delete(seq - COUNTED_ENTRIES);
+    return new SeededRandom(Math.imul(this.settings.seed ^ Math.imul(seq, 0x9e3779b1), 0x85ebca6b) ^ Math.imul(sends, 0xc2b2ae35));
   }
 
   private takeEntryDrop(seq: number): boolean {

@@ -72,6 +72,8 @@ const GUEST_CLIENTS_MAX = 128;
 const KV_GUEST_IP = Uint8Array.of(10, 0, 2, 15);
 const KV_CLIENT_IP = Uint8Array.of(10, 0, 2, 2);
 const KV_PORT = 7070;
+/** A service never reached at all is reported this soon, not at the workload's deadline. */
+const FIRST_CONTACT_MS = 10_000;
 /** Client ids are u32 in the guest; 0 is its own (errors about unparsable lines). */
 const GUEST_CLIENT_MAX = 0xffff_ffff;
 
@@ -111,19 +113,48 @@ interface Link {
   readonly lookupsRepeated: number;
 }
 
+/**
+ * When a link gives up: at the workload's deadline once it has reached the guest (a failover may
+ * take a while), but after FIRST_CONTACT_MS while it never has (a wrong address, nothing running).
+ */
+class FirstContact {
+  private reached = false;
+  private readonly firstBy: number;
+
+  constructor(private readonly deadline: number) {
+    this.firstBy = Math.min(deadline, performance.now() + FIRST_CONTACT_MS);
+  }
+
+  made(): void {
+    this.reached = true;
+  }
+
+  /** Why it is too late to try again (for the error), or undefined while it is not. */
+  late(): string | undefined {
+    const now = performance.now();
+    if (this.reached) return now > this.deadline ? 'before the deadline' : undefined;
+    return now > this.firstBy ? `within ${this.firstBy === this.deadline ? 'the deadline' : `${FIRST_CONTACT_MS / 1000} s`}` : undefined;
+  }
+}
+
 /** The serial port, through the service's TCP side: a connection per client, reconnected after a failover. */
 class SerialLink implements Link {
   private socket: Socket | undefined;
   private buffer = '';
+  private readonly contact: FirstContact;
+  private lastError = '';
   reconnects = 0;
   readonly lookupsRepeated = 0;
 
-  constructor(private readonly id: number, private readonly service: ServiceAddress, private readonly deadline: number, private readonly events: LinkEvents) {}
+  constructor(private readonly id: number, private readonly service: ServiceAddress, deadline: number, private readonly events: LinkEvents) {
+    this.contact = new FirstContact(deadline);
+  }
 
   async send(line: string): Promise<void> {
     while (!this.socket || this.socket.destroyed) {
       // A service that never comes back must not keep the client reconnecting past its deadline.
-      if (performance.now() > this.deadline) throw new WorkloadError(`client ${this.id}: cannot reach the service before the deadline`);
+      const late = this.contact.late();
+      if (late) throw new WorkloadError(`client ${this.id}: cannot reach the service at ${this.service.host}:${this.service.port}${this.lastError && ` (${this.lastError})`} ${late}`);
       await this.connect();
     }
     this.socket.write(line);
@@ -137,10 +168,14 @@ class SerialLink implements Link {
       socket.once('connect', () => {
         settled = true;
         this.socket = socket;
+        this.contact.made();
         resolve();
       });
       socket.on('data', (chunk) => this.receive(chunk.toString('latin1')));
-      socket.on('error', () => socket.destroy());
+      socket.on('error', (error: NodeJS.ErrnoException) => {
+        this.lastError = error.code ?? error.message;
+        socket.destroy();
+      });
       socket.on('close', () => {
         if (this.socket === socket) {
           this.socket = undefined;
@@ -175,14 +210,16 @@ class SerialLink implements Link {
 class NetLink implements Link {
   private socket: UdpSocket | undefined;
   private guestMac: Uint8Array | undefined;
+  private readonly contact: FirstContact;
   /** Ends the wait for an ARP reply early, when one comes. */
   private arpAnswered: () => void = () => undefined;
   private readonly mac: Uint8Array;
   readonly reconnects = 0;
   lookupsRepeated = 0;
 
-  constructor(private readonly id: number, private readonly service: ServiceAddress, private readonly retryMs: number, private readonly deadline: number, private readonly events: LinkEvents) {
+  constructor(private readonly id: number, private readonly service: ServiceAddress, private readonly retryMs: number, deadline: number, private readonly events: LinkEvents) {
     this.mac = Uint8Array.of(0x02, 0x4d, id >>> 24, (id >>> 16) & 0xff, (id >>> 8) & 0xff, id & 0xff);
+    this.contact = new FirstContact(deadline);
   }
 
   async send(line: string): Promise<void> {
@@ -206,7 +243,8 @@ class NetLink implements Link {
   private async resolveGuest(socket: UdpSocket): Promise<Uint8Array> {
     const request = arpFrame({ op: 'request', senderMac: this.mac, senderIp: KV_CLIENT_IP, targetMac: new Uint8Array(6), targetIp: KV_GUEST_IP });
     for (let asked = false; !this.guestMac; asked = true) {
-      if (performance.now() > this.deadline) throw new WorkloadError(`client ${this.id}: no ARP reply from ${formatIp(KV_GUEST_IP)} before the deadline`);
+      const late = this.contact.late();
+      if (late) throw new WorkloadError(`client ${this.id}: no ARP reply from ${formatIp(KV_GUEST_IP)} through the service at ${this.service.host}:${this.service.port} ${late}`);
       if (asked) this.lookupsRepeated++;
       socket.send(request, this.service.port, this.service.host);
       await new Promise<void>((resolve) => {
@@ -223,6 +261,7 @@ class NetLink implements Link {
     const { arp, udp } = parsed;
     if (arp?.op === 'reply' && Buffer.compare(arp.senderIp, KV_GUEST_IP) === 0) {
       this.guestMac = new Uint8Array(arp.senderMac);
+      this.contact.made();
       this.arpAnswered();
     }
     if (udp?.checksumOk && udp.srcPort === KV_PORT && udp.dstPort === this.socket?.address().port) {

@@ -14,7 +14,7 @@ import type { Role } from './log';
 import type { ServiceAddress } from './service';
 import { HostLauncher, HostLink, connectAgent, forkHost } from './hostlink';
 import { joinLogFiles } from './logfile';
-import { refuseToOverwriteUnjoined, segmentFile } from './recording';
+import { refuseToRecordOver, segmentFile } from './recording';
 
 export type { HostLauncher } from './hostlink';
 
@@ -73,6 +73,8 @@ interface HostHandle {
   roles: RoleChange[];
   stderr: string[];
   exited: Promise<void>;
+  /** Reports someone awaits (nextReport): an error then reaches the caller, not stderr. */
+  awaited: number;
 }
 
 type ClusterEvents = {
@@ -91,6 +93,11 @@ export const DEFAULT_MAX_LAG = 500_000_000;
 /** The default launcher re-runs this process's own script (`lockstep host`), under the same loader. */
 export function selfLauncher(): HostLauncher {
   return { script: process.argv[1], execArgv: process.execArgv };
+}
+
+/** A host could not start, for a reason its message gives (bad input, a busy port): not a bug. */
+export class HostError extends Error {
+  override name = 'HostError';
 }
 
 export class Cluster extends EventEmitter<ClusterEvents> {
@@ -125,7 +132,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     // With no port given, the first primary binds port 0 and says which it got: a port picked here
     // and bound there later could be taken in between (by any connection's ephemeral port).
     this.service = { host: this.options.service?.host ?? '127.0.0.1', port: this.options.service?.port ?? 0 };
-    if (this.options.record) await refuseToOverwriteUnjoined(this.options.record);
+    if (this.options.record) await refuseToRecordOver(this.options.record);
     const primary = await this.spawn('primary', 1, {});
     const ready = await this.nextReport(primary, 'ready');
     this.service = { ...this.service, port: ready.servicePort! };
@@ -166,7 +173,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const id = `host-${this.nextHost++}`;
     const link = await this.link();
     const handle: HostHandle = {
-      id, link, role, generation, roles: [], epochs: [], stderr: [],
+      id, link, role, generation, roles: [], epochs: [], stderr: [], awaited: 0,
       exited: new Promise((resolve) => link.once('exit', () => resolve())),
     };
     this.hosts.set(id, handle);
@@ -218,7 +225,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       case 'guest-ended': this.emit('guest-ended', handle.id); return;
       case 'stats': handle.stats = report.stats; return;
       case 'epoch': handle.epochs.push(report.epoch); return;
-      case 'error': process.stderr.write(`lockstep: ${handle.id} failed: ${report.message}\n`); return;
+      case 'error': if (!handle.awaited) process.stderr.write(`lockstep: ${handle.id} failed: ${report.message}\n`); return;
       default: return;
     }
   }
@@ -242,15 +249,17 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   private nextReport<T extends HostReport['type']>(handle: HostHandle, type: T): Promise<Extract<HostReport, { type: T }>> {
+    handle.awaited++;
     return new Promise((resolve, reject) => {
       const cleanup = () => {
+        handle.awaited--;
         handle.link.off('message', onMessage);
         handle.link.off('exit', onExit);
       };
       const onMessage = (report: HostReport) => {
         if (report.type !== type && report.type !== 'error') return;
         cleanup();
-        if (report.type === 'error') reject(new Error(`${handle.id}: ${report.message}`));
+        if (report.type === 'error') reject(report.explained ? new HostError(`${handle.id}: ${report.message}`) : new Error(`${handle.id}: ${report.message}`));
         else resolve(report as Extract<HostReport, { type: T }>);
       };
       const onExit = () => {
@@ -260,6 +269,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       handle.link.on('message', onMessage);
       handle.link.once('exit', onExit);
     });
+  }
+
+  /** Whether any host process is still running: with none, nothing can run the guest again. */
+  get anyHostAlive(): boolean {
+    return [...this.hosts.values()].some((h) => h.link.alive);
   }
 
   /** The live host in `role` now, if any. */

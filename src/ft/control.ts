@@ -110,7 +110,8 @@ export type HostReport =
   | { type: 'backup-lost'; id: string; at: number; reason: string }
   | { type: 'divergence'; id: string; divergence: Divergence }
   | { type: 'stats'; stats: HostStats }
-  | { type: 'error'; id: string; message: string }
+  /** A host that could not start. `explained`: the message says what was wrong (bad input, a busy port); else it carries the stack of a bug. */
+  | { type: 'error'; id: string; message: string; explained: boolean }
   | { type: 'debug-reply'; id: string; request: number; result?: DebugResult; error?: string }
   | { type: 'debug-events'; id: string; entries: EntryNote[]; skipped: number; acked: number; outputs: OutputNote[] };
 

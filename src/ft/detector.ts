@@ -1,6 +1,7 @@
 // Failure detection: a peer is suspected when nothing (heartbeat or any other frame) has been heard
-// from it for `timeoutMs`. Heartbeats only go out when the channel is otherwise quiet enough. A
-// suspicion is only that: the arbiter decides who goes live.
+// from it for `timeoutMs`. A heartbeat goes out every `heartbeatMs` whatever else is sent, so a
+// peer that only receives still proves itself alive. A suspicion is only that: the arbiter decides
+// who goes live.
 import { EventEmitter } from 'node:events';
 
 export interface DetectorOptions { timeoutMs: number; heartbeatMs: number }

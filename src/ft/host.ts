@@ -29,6 +29,7 @@ export class Host implements HostContext {
   private epochCount = 0;
   private halted = false;
   private faults: Partial<FaultSettings> = {};
+  private channelsConfigured = 0;
   /** drop-entry faults that came while no open channel carried the log: the next channel takes them. */
   private entryDrops: number[] = [];
   private partitioned = false;
@@ -230,7 +231,11 @@ export class Host implements HostContext {
   }
 
   configureChannel(channel: LogChannel): void {
-    channel.setFaults({ ...this.faults, dropEntries: this.entryDrops.splice(0) });
+    // Seeds seed, seed + 1, ... in the order channels are configured: one seed for all would corrupt,
+    // on every reconnect, the entry whose corruption closed the connection before.
+    const seed = this.faults.seed === undefined ? {} : { seed: (this.faults.seed + this.channelsConfigured) >>> 0 };
+    this.channelsConfigured++;
+    channel.setFaults({ ...this.faults, ...seed, dropEntries: this.entryDrops.splice(0) });
     channel.partition(this.partitioned);
   }
 
@@ -283,10 +288,19 @@ function serveHost(receive: (handler: (message: ControlMessage) => void) => void
     if (message.type !== 'config') return host?.command(message);
     host = new Host(message.config, send);
     host.start().catch((error: Error) => {
-      send({ type: 'error', id: message.config.id, message: error.stack ?? error.message });
+      const explained = explainsItself(error);
+      send({ type: 'error', id: message.config.id, message: explained ? error.message : error.stack ?? error.message, explained });
       setTimeout(() => process.exit(1), 100);
     });
   });
+}
+
+/**
+ * Errors of our own classes (ImageError, SnapshotError, ...) and the system's (EADDRINUSE, ENOENT)
+ * say what was wrong; JavaScript's built-in ones (TypeError, ...) are bugs, whose stack helps.
+ */
+function explainsItself(error: Error): boolean {
+  return /^E[A-Z]+$/.test((error as NodeJS.ErrnoException).code ?? '') || !(error.name in globalThis);
 }
 
 /** `lockstep host`: started by `lockstep ft`, it waits for its configuration on the IPC channel. */

@@ -39,20 +39,29 @@ export function forkHost(launcher: HostLauncher): HostLink {
   return link;
 }
 
-/** Splits a byte stream into JSON messages, one per line. */
+/** Longest control message taken (a host's final stats are the largest, far below this). */
+const MAX_CONTROL_LINE = 16 * 1024 * 1024;
+
+/** Splits a byte stream into JSON messages, one per line; a peer sending endless bytes is cut off. */
 function onJsonLines<T>(socket: Socket, handle: (message: T) => void): void {
-  let pending = '';
-  socket.on('data', (chunk) => {
-    pending += chunk.toString('utf8');
-    for (let end = pending.indexOf('\n'); end >= 0; end = pending.indexOf('\n')) {
-      const line = pending.slice(0, end);
-      pending = pending.slice(end + 1);
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  socket.on('data', (chunk: Buffer) => {
+    let start = 0;
+    for (let end = chunk.indexOf(0x0a); end >= 0; end = chunk.indexOf(0x0a, start)) {
+      const line = Buffer.concat([...pending, chunk.subarray(start, end)]).toString('utf8');
+      pending = [];
+      pendingBytes = 0;
+      start = end + 1;
       try {
         handle(JSON.parse(line) as T);
       } catch {
-        socket.destroy(new Error(`malformed control message: ${line.slice(0, 80)}`));
+        return void socket.destroy(new Error(`malformed control message: ${line.slice(0, 80)}`));
       }
     }
+    pending.push(chunk.subarray(start));
+    pendingBytes += chunk.length - start;
+    if (pendingBytes > MAX_CONTROL_LINE) socket.destroy(new Error(`control message longer than ${MAX_CONTROL_LINE} bytes`));
   });
 }
 

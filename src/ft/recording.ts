@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { goodEntries, joinLogFiles, LogFileReader, LogMeta } from './logfile';
+import { joinLogFiles, LogFileReader, LogMeta, readLogFile } from './logfile';
 
 export class RecordingError extends Error {
   override name = 'RecordingError';
@@ -21,6 +21,10 @@ export interface RecoveredRecording {
   joined: string[];
   /** Segments of the same session removed once their entries were in (or were never needed). */
   removed: string[];
+  /** Segments of the same session left in place: they hold entries the joined recording lacks. */
+  kept: { path: string; reason: string }[];
+  /** Files whose reading ended at a bad frame other than a partial last one (which a killed host leaves). */
+  damaged: { path: string; reason: string }[];
   /** Host files beside it whose header cannot be read (a host killed while creating one): whose run they are is unknown, so they are left alone. */
   unreadable: { path: string; reason: string }[];
 }
@@ -35,10 +39,21 @@ export async function recoverRecording(file: string): Promise<RecoveredRecording
   if (session === undefined) throw new RecordingError(`${file} has no session id (recorded by an older Lockstep): its hosts' segments cannot be told from others'`);
   const { ours, unreadable } = await hostFiles(file, session);
   const live = [file];
-  for (const segment of ours) if (await wentLive(segment)) live.push(segment);
+  const damaged: RecoveredRecording['damaged'] = [];
+  const lastSeqOf = new Map<string, number>();
+  for (const path of [file, ...ours]) {
+    const { entries, error } = await readLogFile(path);
+    lastSeqOf.set(path, entries.at(-1)?.seq ?? 0);
+    if (error && error.code !== 'truncated') damaged.push({ path, reason: error.message });
+    if (path !== file && entries.some((e) => e.kind === 'control' && e.op === 'go-live')) live.push(path);
+  }
   if (live.length > 1) await joinLogFiles(live, file);
-  await Promise.all(ours.map((segment) => rm(segment, { force: true })));
-  return { joined: live, removed: ours, unreadable };
+  const recorded = (await readLogFile(file)).entries.at(-1)?.seq ?? 0;
+  // A host file goes only when the recording has all it holds: nothing read from disk is lost.
+  const kept = ours.filter((path) => lastSeqOf.get(path)! > recorded).map((path) => ({ path, reason: `it holds entries up to #${lastSeqOf.get(path)}, the joined recording ends at #${recorded}` }));
+  const removed = ours.filter((path) => !kept.some((k) => k.path === path));
+  await Promise.all(removed.map((segment) => rm(segment, { force: true })));
+  return { joined: live, removed, kept, unreadable, damaged };
 }
 
 /** Host files of FILE's run still beside it: FILE is then not the whole recording until joined. `meta`: FILE's, if already read. */
@@ -47,22 +62,30 @@ export async function unjoinedSegments(file: string, meta?: LogMeta): Promise<st
   return session === undefined ? [] : (await hostFiles(file, session)).ours;
 }
 
-/** Recording over an earlier run's FILE whose host files were never joined would lose that run: refuse. */
-export async function refuseToOverwriteUnjoined(file: string): Promise<void> {
-  if (!existsSync(file)) return;
-  // A FILE that is not a readable log is no recording to lose.
-  const unjoined = await unjoinedSegments(file).catch(() => []);
+/**
+ * Recording replaces an earlier recording in FILE, and nothing else: not a file that is no Lockstep
+ * log (a guest image named by mistake), nor an earlier run whose host files were never joined.
+ */
+export async function refuseToRecordOver(file: string): Promise<void> {
+  if (!existsSync(file)) {
+    const leftover = (await numberedHostFiles(file)).map(({ path }) => basename(path));
+    if (leftover.length) throw new RecordingError(`${leftover.join(', ')} of an earlier run lie where ${file}'s hosts would write, and ${file} itself is gone: move them away, or record to another file`);
+    return;
+  }
+  let meta: LogMeta;
+  try {
+    meta = await readMeta(file);
+  } catch (error) {
+    throw new RecordingError(`${file} exists and is not a Lockstep log (${(error as Error).message}): refusing to record over it; remove it or record to another file`);
+  }
+  const unjoined = await unjoinedSegments(file, meta);
   if (!unjoined.length) return;
   throw new RecordingError(`${file} is the recording of an earlier run that was never joined (${unjoined.map((path) => basename(path)).join(', ')} lie beside it): \`lockstep join ${file}\` first, or record to another file`);
 }
 
 /** FILE.host-N files beside FILE, by host number: those of this session, and those whose header cannot be read. */
 async function hostFiles(file: string, session: string): Promise<Pick<RecoveredRecording, 'unreadable'> & { ours: string[] }> {
-  const prefix = `${basename(file)}.host-`;
-  const numbered = (await readdir(dirname(file)))
-    .filter((name) => name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length)))
-    .map((name) => ({ path: join(dirname(file), name), host: Number(name.slice(prefix.length)) }))
-    .sort((a, b) => a.host - b.host);
+  const numbered = await numberedHostFiles(file);
   const ours: string[] = [];
   const unreadable: RecoveredRecording['unreadable'] = [];
   for (const { path } of numbered) {
@@ -75,19 +98,19 @@ async function hostFiles(file: string, session: string): Promise<Pick<RecoveredR
   return { ours, unreadable };
 }
 
+/** Every FILE.host-N beside FILE, by host number. */
+async function numberedHostFiles(file: string): Promise<{ path: string; host: number }[]> {
+  const prefix = `${basename(file)}.host-`;
+  const names = await readdir(dirname(file)).catch(() => [] as string[]);
+  return names
+    .filter((name) => name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length)))
+    .map((name) => ({ path: join(dirname(file), name), host: Number(name.slice(prefix.length)) }))
+    .sort((a, b) => a.host - b.host);
+}
+
 async function readMeta(path: string): Promise<LogMeta> {
   const reader = await LogFileReader.open(path);
   await reader.close();
   return reader.meta;
 }
 
-/** Whether the host that wrote `segment` went live: it logged a go-live entry (before any damage). */
-async function wentLive(segment: string): Promise<boolean> {
-  const reader = await LogFileReader.open(segment);
-  try {
-    for await (const entry of goodEntries(reader)) if (entry.kind === 'control' && entry.op === 'go-live') return true;
-    return false;
-  } finally {
-    await reader.close();
-  }
-}

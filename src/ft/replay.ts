@@ -47,6 +47,9 @@ export async function replayLogFile(path: string, imagePath?: string): Promise<R
   if (meta.firstSeq !== undefined && meta.firstSeq > 1) {
     throw new ReplayError(`${path} is a segment: its log starts at entry ${meta.firstSeq}, from a checkpoint, not at boot; replay the recording it belongs to`);
   }
+  if (!entries.length) {
+    throw new ReplayError(`${path} holds no log entries${error ? ` (${error.message})` : ''}: its recording ended before the first was written, so there is nothing to replay`);
+  }
   const image = imageFor(meta, imagePath);
   const events = entries.filter((e): e is Extract<LogEntry, { kind: 'input' | 'nondet' }> => e.kind === 'input' || e.kind === 'nondet');
   const logged = entries.filter((e): e is EpochEntry => e.kind === 'epoch');

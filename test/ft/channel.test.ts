@@ -303,7 +303,7 @@ describe('logging channel (real TCP on 127.0.0.1)', function () {
       const expected: Frame[] = [];
       for (let i = 1; i <= 200; i++) {
         primary.send(entry(i));
-        if (!model.decide(encodeEntry(entry(i)).length).drop) expected.push(entry(i));
+        if (!model.decide(encodeEntry(entry(i)).length, i).drop) expected.push(entry(i));
       }
       primary.setFaults({ dropRate: 0 });
       primary.send(sentinel(201));
@@ -380,6 +380,18 @@ describe('logging channel (real TCP on 127.0.0.1)', function () {
         assert.equal(primary.stats.framesCorrupted, 1);
         await primaryClosed; // the backup hung up on it
       }
+    });
+
+    it('gives a log entry the same fate whatever other frames are sent around it, and a resend a fate of its own', () => {
+      const rates = { dropRate: 0.3, duplicateRate: 0.3, corruptRate: 0.3, seed: 5 };
+      const quiet = new FaultInjector(rates);
+      const busy = new FaultInjector(rates);
+      for (let seq = 1; seq <= 50; seq++) {
+        for (let beat = 0; beat < seq % 4; beat++) busy.decide(30); // heartbeats and acks between entries
+        assert.deepEqual(busy.decide(64, seq), quiet.decide(64, seq), `entry ${seq}`);
+      }
+      const resends = Array.from({ length: 20 }, () => quiet.decide(64, 7));
+      assert.ok(resends.some((fate) => !fate.drop) && resends.some((fate) => fate.drop), 'resends of one entry meet different fates');
     });
 
     it('is deterministic for a given seed', () => {

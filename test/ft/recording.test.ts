@@ -81,13 +81,54 @@ describe('recovering a recording whose `lockstep ft` never joined it (real proce
     assert.deepEqual(readdirSync(dir).sort(), ['kv.ftlog', 'kv.ftlog.host-2']);
   });
 
+  it('a new run records over no file that is not a log, nor over host files whose recording is gone', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lockstep-recover-'));
+    const image = join(dir, 'spin.elf');
+    writeFileSync(image, readFileSync(join(__dirname, '..', '..', 'guests', 'images', 'spin.elf')));
+    const before = readFileSync(image);
+    cluster = new Cluster(clusterOptions('spin', { record: image }));
+    await assert.rejects(cluster.start(), (e: unknown) => e instanceof RecordingError && /spin\.elf exists and is not a Lockstep log \(.*\): refusing to record over it/.test(e.message));
+    assert.deepEqual(readFileSync(image), before, 'the image is untouched');
+    const gone = join(dir, 'gone.ftlog');
+    await (await LogWriter.create(segmentFile(gone, 'host-2'), { ...HEADER_ONLY, session: 'earlier' })).close();
+    cluster = new Cluster(clusterOptions('kv', { record: gone }));
+    await assert.rejects(cluster.start(), (e: unknown) => e instanceof RecordingError && /gone\.ftlog\.host-2 of an earlier run lie where .*gone\.ftlog's hosts would write/.test(e.message));
+    assert.deepEqual(readdirSync(dir).sort(), ['gone.ftlog.host-2', 'spin.elf']);
+  });
+
+  it('join removes a host file only when the recording holds all its entries, and names damage', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lockstep-recover-'));
+    const file = join(dir, 'run.ftlog');
+    const meta = { ...HEADER_ONLY, session: 'run-1' };
+    const write = async (path: string, count: number) => {
+      const writer = await LogWriter.create(path, meta);
+      for (let seq = 1; seq <= count; seq++) writer.append({ kind: 'input', seq, at: seq * 1000, device: 'serial', data: Buffer.from(`line ${seq}\n`) });
+      await writer.close();
+    };
+    await write(file, 2); // the primary died before writing entries 3 and 4
+    const ahead = segmentFile(file, 'host-2');
+    await write(ahead, 4); // its backup had received them, and never went live
+    const damaged = segmentFile(file, 'host-3');
+    await write(damaged, 2);
+    const bytes = readFileSync(damaged);
+    bytes[bytes.length - 2] ^= 0xff; // entry 2's checksum
+    writeFileSync(damaged, bytes);
+    const result = await recoverRecording(file);
+    assert.deepEqual(result.removed, [damaged], 'entry 1, all it has that can be read, is in the recording');
+    assert.deepEqual(result.kept.map((k) => k.path), [ahead]);
+    assert.match(result.kept[0].reason, /holds entries up to #4, the joined recording ends at #2/);
+    assert.deepEqual(result.damaged.map((d) => d.path), [damaged]);
+    assert.deepEqual(readdirSync(dir).sort(), ['run.ftlog', 'run.ftlog.host-2']);
+    assert.equal((await readLogFile(file)).entries.length, 2);
+  });
+
   it('says so when there is nothing to join, and refuses a file that names no run', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lockstep-recover-'));
     const file = join(dir, 'alone.ftlog');
     const meta = HEADER_ONLY;
     const writer = await LogWriter.create(file, { ...meta, session: 'run-1' });
     await writer.close();
-    assert.deepEqual(await recoverRecording(file), { joined: [file], removed: [], unreadable: [] });
+    assert.deepEqual(await recoverRecording(file), { joined: [file], removed: [], kept: [], unreadable: [], damaged: [] });
     const old = join(dir, 'old.ftlog');
     await (await LogWriter.create(old, meta)).close();
     await assert.rejects(recoverRecording(old), (e: unknown) => e instanceof RecordingError && /no session id/.test(e.message));
