@@ -99,6 +99,11 @@ function checkWritablePath(name: string, path: string): void {
   const dir = dirname(resolve(path));
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--${name}: cannot write ${path}: no directory ${dir}`);
   if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--${name}: cannot write ${path}: it is a directory`);
+  try {
+    accessSync(existsSync(path) ? path : dir, constants.W_OK);
+  } catch {
+    throw new UsageError(`--${name}: cannot write ${path}: permission denied`);
+  }
 }
 
 function fileProblem(error: unknown): string {
@@ -224,6 +229,10 @@ async function ft(args: string[]): Promise<void> {
   const duration = integerOption('duration', values.duration as string | undefined, 1);
   const maxInstructions = integerOption('max-instructions', values['max-instructions'] as string | undefined, 1);
   if (values.record !== undefined) checkWritablePath('record', values.record as string);
+  const agents = (values.agent as unknown as string[] | undefined)?.map((a) => address('agent', a));
+  const agentToken = (values['agent-token'] as string | undefined) ?? process.env.LOCKSTEP_AGENT_TOKEN;
+  if (agents && !agentToken) throw new UsageError('--agent needs --agent-token T (or LOCKSTEP_AGENT_TOKEN): the token each agent was started with');
+  if (!agents && values['agent-token'] !== undefined) throw new UsageError('--agent-token is for --agent HOST:PORT (hosts run as agents); without --agent the hosts are child processes');
   const cluster = new Cluster({
     ...guestConfig(positionals[0], values),
     service: values.service ? address('service', values.service as string) : undefined,
@@ -231,8 +240,8 @@ async function ft(args: string[]): Promise<void> {
     record: values.record as string | undefined,
     detector,
     restoreRedundancy: !values['no-restore'],
-    agents: (values.agent as unknown as string[] | undefined)?.map((a) => address('agent', a)),
-    agentToken: (values['agent-token'] as string | undefined) ?? process.env.LOCKSTEP_AGENT_TOKEN,
+    agents,
+    agentToken,
     maxInstructions,
     verbose: values.verbose as boolean,
   });

@@ -6,6 +6,7 @@ import { AddressInfo, createServer } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodeEntry } from '../src/ft/log';
 import { encodeFileHeader, LogWriter } from '../src/ft/logfile';
 import { SEABIOS, VGABIOS, skipWithoutBios } from './support/bios';
 import { spinChecksum } from './support/guests';
@@ -162,6 +163,8 @@ describe('lockstep run (CLI)', function () {
       ['ft: a detection timeout of 0', () => ['ft', 'kv', '--detect-timeout', '0'], /--detect-timeout: expected a whole number from 10/],
       ['ft: heartbeats no more often than the timeout', () => ['ft', 'kv', '--heartbeat', '500', '--detect-timeout', '500'], /--heartbeat 500 ms must be shorter than the detection timeout \(--detect-timeout, 500 ms\)/],
       ['demo: an argument', () => ['demo', 'now'], /demo takes no arguments, got 'now'/],
+      ['ft: --agent without a token', () => ['ft', 'kv', '--agent', '127.0.0.1:1'], /--agent needs --agent-token T/],
+      ['ft: --agent-token without --agent', () => ['ft', 'kv', '--agent-token', 'x'], /--agent-token is for --agent HOST:PORT/],
       ['client: no --connect', () => ['client', 'kv'], /client: --connect HOST:PORT is required/],
       ['client: a first client id of 0', () => ['client', 'kv', '--connect', '127.0.0.1:1', '--first-client', '0'], /--first-client: expected a whole number from 1/],
       ['client: an unknown workload', () => ['client', 'bank', '--connect', '127.0.0.1:1'], /the only workload is 'kv'/],
@@ -175,6 +178,12 @@ describe('lockstep run (CLI)', function () {
       ['ft: --record in a missing directory', () => ['ft', 'spin', '--record', join(dir, 'no', 'r.ftlog')], /--record: cannot write .*r\.ftlog: no directory/],
       ['replay: a log with no entries', () => ['replay', file('empty.ftlog', encodeFileHeader({ ...earlierMeta, session: 'lonely' }))], /empty\.ftlog holds no log entries: its recording ended before the first was written/],
       ['replay: a directory', () => ['replay', dir], /EISDIR/],
+      [
+        'replay: a log of an image that is not here',
+        () => ['replay', file('moved.ftlog', Buffer.concat([encodeFileHeader({ ...earlierMeta, guest: 'moved.elf' }), encodeEntry({ kind: 'input', seq: 1, at: 1, device: 'serial', data: Buffer.from('x\n') })]))],
+        /the log was recorded with "moved\.elf", which cannot be loaded here \(.*\): give the image as well \(lockstep replay FILE IMAGE/,
+      ],
+      ['replay: a header whose values build no machine', () => ['replay', file('bogus.ftlog', encodeFileHeader({ ...earlierMeta, clock: 'bogus' as 'virtual' }))], /bogus\.ftlog: bad file header: metadata field clock is "bogus", not "virtual" or "host" at byte \d+/],
       ['host --listen without a token', () => ['host', '--listen', '127.0.0.1:0'], /host --listen needs --token/],
       ['host without --listen', () => ['host'], /lockstep host is started by `lockstep ft`; to serve a remote cluster, use lockstep host --listen/],
       ['an unknown command', () => ['frobnicate'], /unknown command 'frobnicate'/],

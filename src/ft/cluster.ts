@@ -262,9 +262,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         if (report.type === 'error') reject(report.explained ? new HostError(`${handle.id}: ${report.message}`) : new Error(`${handle.id}: ${report.message}`));
         else resolve(report as Extract<HostReport, { type: T }>);
       };
-      const onExit = () => {
+      const onExit = (code: number | null, signal: string | null) => {
         cleanup();
-        reject(new Error(`${handle.id} exited before it was ${type}: ${handle.stderr.slice(-5).join(' | ')}`));
+        const why = handle.stderr.slice(-5).join(' | ') || signal || `exit code ${code}`;
+        // Its stderr may hold a crash's stack: not a reason to call it bad input.
+        reject(handle.stderr.length ? new Error(`${handle.id} exited before it was ${type}: ${why}`) : new HostError(`${handle.id} exited before it was ${type}: ${why}`));
       };
       handle.link.on('message', onMessage);
       handle.link.once('exit', onExit);

@@ -78,9 +78,14 @@ export function connectAgent(address: { host: string; port: number }, token: str
       Object.defineProperty(link, 'alive', { get: () => !socket.destroyed });
       link.send = (message) => { if (!socket.destroyed) writeJson(socket, message); };
       link.kill = () => { if (!socket.destroyed) writeJson(socket, { type: 'die' }); };
-      onJsonLines<HostReport>(socket, (report) => link.emit('message', report));
+      let answered = false;
+      onJsonLines<HostReport>(socket, (report) => {
+        answered = true;
+        link.emit('message', report);
+      });
       socket.on('error', () => socket.destroy());
-      socket.once('close', () => link.emit('exit', null, 'agent connection closed'));
+      // An agent hangs up at once on a wrong token.
+      socket.once('close', () => link.emit('exit', null, answered ? 'agent connection closed' : 'the agent closed the connection before answering (a wrong --agent-token?)'));
       writeJson(socket, { type: 'hello', token });
       resolve(link);
     });

@@ -62,34 +62,35 @@ export function encodeFileHeader(meta: LogMeta): Uint8Array {
   return header;
 }
 
-function headerError(reason: string): LogFormatError {
-  return new LogFormatError('bad-header', `bad file header: ${reason}`, 0);
+/** `offset`: the byte where the header goes wrong. */
+function headerError(reason: string, offset: number): LogFormatError {
+  return new LogFormatError('bad-header', `bad file header: ${reason}`, offset);
 }
 
 /** Size of the whole file header, known once the fixed part is read. Throws on a bad fixed part. */
 export function fileHeaderLength(fixed: Uint8Array): number {
   const b = Buffer.from(fixed.buffer, fixed.byteOffset, fixed.byteLength);
-  if (b.length < FILE_FIXED_HEADER_BYTES) throw headerError('truncated');
-  if (!b.subarray(0, FILE_MAGIC.length).equals(FILE_MAGIC)) throw headerError('not a Lockstep log (bad magic)');
+  if (b.length < FILE_FIXED_HEADER_BYTES) throw headerError('truncated', b.length);
+  if (!b.subarray(0, FILE_MAGIC.length).equals(FILE_MAGIC)) throw headerError('not a Lockstep log (bad magic)', 0);
   const version = b[FILE_MAGIC.length];
-  if (version !== FILE_VERSION) throw headerError(`unsupported version ${version}`);
-  if (b[FILE_MAGIC.length + 1] !== 0) throw headerError(`unknown flags ${b[FILE_MAGIC.length + 1]}`);
+  if (version !== FILE_VERSION) throw headerError(`unsupported version ${version}`, FILE_MAGIC.length);
+  if (b[FILE_MAGIC.length + 1] !== 0) throw headerError(`unknown flags ${b[FILE_MAGIC.length + 1]}`, FILE_MAGIC.length + 1);
   const metaLength = b.readUInt32LE(FILE_MAGIC.length + 2);
-  if (metaLength > MAX_META_BYTES) throw headerError('metadata too large');
+  if (metaLength > MAX_META_BYTES) throw headerError(`metadata too large (${metaLength} bytes)`, FILE_MAGIC.length + 2);
   return FILE_FIXED_HEADER_BYTES + metaLength + 4;
 }
 
 /** Decodes a complete file header (as sized by fileHeaderLength). */
 export function decodeFileHeader(header: Uint8Array): LogMeta {
   const length = fileHeaderLength(header);
-  if (header.length < length) throw headerError('truncated');
+  if (header.length < length) throw headerError('truncated', header.length);
   const b = Buffer.from(header.buffer, header.byteOffset, length);
-  if (crc32(b.subarray(0, length - 4)) !== b.readUInt32LE(length - 4)) throw headerError('checksum mismatch');
+  if (crc32(b.subarray(0, length - 4)) !== b.readUInt32LE(length - 4)) throw headerError('checksum mismatch', length - 4);
   let meta: unknown;
   try {
     meta = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(b.subarray(FILE_FIXED_HEADER_BYTES, length - 4)));
   } catch (err) {
-    throw headerError(`metadata is not UTF-8 JSON (${(err as Error).message})`);
+    throw headerError(`metadata is not UTF-8 JSON (${(err as Error).message})`, FILE_FIXED_HEADER_BYTES);
   }
   return checkMeta(meta);
 }
@@ -105,14 +106,25 @@ const META_FIELDS: { [K in keyof LogMeta & string]?: string } = {
   createdAt: 'string',
 };
 
+/** What a machine can be built from: the rest is checked when the machine is. */
+const META_VALUES: [keyof LogMeta & string, (value: number | string) => boolean, string][] = [
+  ['memorySize', (v) => Number.isSafeInteger(v) && (v as number) > 0 && (v as number) % (1024 * 1024) === 0, 'a whole number of MiB in bytes'],
+  ['epochLength', (v) => Number.isSafeInteger(v) && (v as number) > 0, 'a positive whole number'],
+  ['clock', (v) => v === 'virtual' || v === 'host', '"virtual" or "host"'],
+];
+
 function checkMeta(meta: unknown): LogMeta {
-  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw headerError('metadata is not an object');
+  const at = FILE_FIXED_HEADER_BYTES;
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw headerError('metadata is not an object', at);
+  const fields = meta as Record<string, unknown>;
   for (const [field, type] of Object.entries(META_FIELDS)) {
-    const value = (meta as Record<string, unknown>)[field];
-    if (typeof value !== type) throw headerError(`metadata field ${field} is not a ${type}`);
+    if (typeof fields[field] !== type) throw headerError(`metadata field ${field} is not a ${type}`, at);
   }
-  const { firstSeq } = meta as Record<string, unknown>;
-  if (firstSeq !== undefined && !(Number.isSafeInteger(firstSeq) && (firstSeq as number) >= 1)) throw headerError('metadata field firstSeq is not a seq (a whole number from 1)');
+  for (const [field, ok, what] of META_VALUES) {
+    if (!ok(fields[field] as number | string)) throw headerError(`metadata field ${field} is ${JSON.stringify(fields[field])}, not ${what}`, at);
+  }
+  const { firstSeq } = fields;
+  if (firstSeq !== undefined && !(Number.isSafeInteger(firstSeq) && (firstSeq as number) >= 1)) throw headerError('metadata field firstSeq is not a seq (a whole number from 1)', at);
   return meta as LogMeta;
 }
 
@@ -311,7 +323,7 @@ async function readAt(handle: FileHandle, position: number, length: number): Pro
   let done = 0;
   while (done < length) {
     const { bytesRead } = await handle.read(buf, done, length - done, position + done);
-    if (bytesRead === 0) throw headerError('truncated');
+    if (bytesRead === 0) throw headerError('truncated', position + done);
     done += bytesRead;
   }
   return buf;

@@ -35,11 +35,20 @@ export function hashedDevicesOf(meta: LogMeta): readonly HashedDevice[] {
 
 /** The image a log was recorded with: the one given, or its built-in guest; checked by SHA-256. */
 export function imageFor(meta: LogMeta, imagePath: string | undefined): GuestImage {
-  const image = loadImage(imagePath ?? meta.guest);
+  const image = imagePath === undefined ? recordedImage(meta) : loadImage(imagePath);
   if (image.sha256 !== meta.imageSha256) {
     throw new ReplayError(`${image.path} is not the image this log was recorded with (sha256 ${image.sha256.slice(0, 12)}…, the log wants ${meta.imageSha256.slice(0, 12)}…)`);
   }
   return image;
+}
+
+/** The built-in guest or image file the log names, or an error that says how to give it. */
+function recordedImage(meta: LogMeta): GuestImage {
+  try {
+    return loadImage(meta.guest);
+  } catch (error) {
+    throw new ReplayError(`the log was recorded with ${JSON.stringify(meta.guest)}, which cannot be loaded here (${(error as Error).message}): give the image as well (lockstep replay FILE IMAGE, or "image" in a launch configuration)`);
+  }
 }
 
 export async function replayLogFile(path: string, imagePath?: string): Promise<ReplayResult> {

@@ -324,7 +324,7 @@ describe('FT pair (real processes, real TCP)', function () {
     try {
       await new Promise((resolve) => agent.stderr!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve(undefined)));
       const cluster = track(new Cluster(clusterOptions('kv', { agents: [{ host: '127.0.0.1', port }], agentToken: 'wrong' })));
-      await assert.rejects(cluster.start(), /exited before it was ready|closed/);
+      await assert.rejects(cluster.start(), /host-1 exited before it was ready: the agent closed the connection before answering \(a wrong --agent-token\?\)/);
     } finally {
       agent.kill('SIGKILL');
     }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { encodeEntry, encodeFrame, LogFormatError, type LogEntry } from '../../src/ft/log';
-import { encodeFileHeader, joinLogFiles, LogFileReader, LogWriter, readLogFile, type LogMeta } from '../../src/ft/logfile';
+import { encodeFileHeader, fileHeaderLength, joinLogFiles, LogFileReader, LogWriter, readLogFile, type LogMeta } from '../../src/ft/logfile';
 import { loadImage } from '../../src/ft/image';
 import { ReplayError, replayLogFile } from '../../src/ft/replay';
 import { runGuest } from '../../src/ft/run';
@@ -182,25 +182,31 @@ describe('log files', () => {
     }
   });
 
-  it('throws on a bad file header', async () => {
+  it('throws on a bad file header, at the byte where it goes wrong', async () => {
     const good = await readFile(await writeLog(makeLog(2)));
-    const edits: Array<[string, (b: Buffer) => Buffer]> = [
-      ['bad magic', (b) => ((b[0] = 0x4d), b)],
-      ['unsupported version 9', (b) => ((b[14] = 9), b)],
-      ['checksum mismatch', (b) => ((b[30] ^= 1), b)],
-      ['truncated', (b) => b.subarray(0, 40)],
-      ['truncated', (b) => b.subarray(0, 10)],
+    const headerLength = fileHeaderLength(good);
+    const edits: Array<[string, number, (b: Buffer) => Buffer]> = [
+      ['bad magic', 0, (b) => ((b[0] = 0x4d), b)],
+      ['unsupported version 9', 14, (b) => ((b[14] = 9), b)],
+      ['checksum mismatch', headerLength - 4, (b) => ((b[30] ^= 1), b)],
+      ['truncated', 40, (b) => b.subarray(0, 40)],
+      ['truncated', 10, (b) => b.subarray(0, 10)],
     ];
-    for (const [reason, edit] of edits) {
+    for (const [reason, offset, edit] of edits) {
       const p = path();
       await writeFile(p, edit(Buffer.from(good)));
-      await assert.rejects(readLogFile(p), (e: unknown) => e instanceof LogFormatError && e.code === 'bad-header' && e.message.includes(reason), reason);
+      await assert.rejects(readLogFile(p), (e: unknown) => e instanceof LogFormatError && e.code === 'bad-header' && e.message.includes(reason) && e.offset === offset, reason);
     }
     const p = path();
     const noGuest: Partial<LogMeta> = { ...META };
     delete noGuest.guest;
     await writeFile(p, encodeFileHeader(noGuest as LogMeta));
     await assert.rejects(readLogFile(p), /metadata field guest/);
+    // A header with a valid checksum around values no machine can be built from.
+    for (const [field, value] of [['clock', 'bogus'], ['memorySize', -1], ['epochLength', 0.5]] as const) {
+      await writeFile(p, encodeFileHeader({ ...META, [field]: value }));
+      await assert.rejects(readLogFile(p), new RegExp(`metadata field ${field} is ${JSON.stringify(value)}, not `), field);
+    }
   });
 
   it('streams entries and stops at the first bad frame', async () => {
