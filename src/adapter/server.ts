@@ -24,7 +24,7 @@ export function runStdio(options: SessionOptions = {}): LockstepDebugSession {
 export async function serveTcp(port: number, options: SessionOptions = {}, host = '127.0.0.1'): Promise<Server> {
   keepGoingOnStrayErrors();
   const server = createServer((socket) => {
-    const session = createLockstepSession(options);
+    const session = createLockstepSession({ ...options, onEnd: () => socket.end() });
     session.setRunAsServer(true);
     startGuarded(session, socket, socket);
     socket.on('error', () => socket.destroy());

@@ -18,7 +18,11 @@ import { SCOPES, ScopeName, VariableNode, scopeVariables } from './variables';
 export interface SessionOptions {
   /** How FT hosts are started (default: this process's own script, `lockstep host`). */
   launcher?: HostLauncher;
+  /** Called when the session has ended its machines (a TCP server then closes the connection). */
+  onEnd?: () => void;
 }
+
+const GRANULARITIES = ['instruction', 'statement', 'line'];
 
 type Handle = { threadId: number; scope: ScopeName } | { threadId: number; nodes: VariableNode[] };
 type Args = Record<string, unknown>;
@@ -87,7 +91,7 @@ export class LockstepDebugSession extends DebugSession {
     attach: () => { throw new ArgumentError('Lockstep sessions are launched (request "launch"), not attached'); },
     configurationDone: () => this.configurationDone(),
     setBreakpoints: (a) => this.setSourceBreakpoints(a),
-    setExceptionBreakpoints: () => ({ breakpoints: [] }),
+    setExceptionBreakpoints: (a) => (this.list(a, 'filters'), { breakpoints: [] }),
     setFunctionBreakpoints: (a) => ({ breakpoints: this.list(a, 'breakpoints').map(() => ({ verified: false, message: 'Lockstep has no symbols: use instruction breakpoints' })) }),
     setInstructionBreakpoints: (a) => this.setInstructionBreakpoints(a),
     threads: () => ({ threads: this.runtime?.threads() ?? [] }),
@@ -100,10 +104,10 @@ export class LockstepDebugSession extends DebugSession {
     writeMemory: (a) => this.writeMemory(a),
     disassemble: (a) => this.disassemble(a),
     continue: (a) => this.movement(a, (rt) => rt.continue(), { allThreadsContinued: true }, true),
-    next: (a) => this.movement(a, (rt, thread) => rt.step(thread, false)),
-    stepIn: (a) => this.movement(a, (rt, thread) => rt.step(thread, false)),
-    stepOut: (a) => this.movement(a, (rt, thread) => rt.step(thread, false)),
-    stepBack: (a) => this.movement(a, (rt, thread) => rt.step(thread, true)),
+    next: (a) => this.step(a, false),
+    stepIn: (a) => this.step(a, false),
+    stepOut: (a) => this.step(a, false),
+    stepBack: (a) => this.step(a, true),
     reverseContinue: (a) => this.movement(a, (rt, thread) => rt.reverseContinue(thread)),
     pause: () => this.pause(),
     terminate: () => this.terminate(),
@@ -151,7 +155,10 @@ export class LockstepDebugSession extends DebugSession {
 
   /** Ends the session's machines (hosts included) before the adapter goes away. */
   override shutdown(): void {
-    void this.end().finally(() => super.shutdown());
+    void this.end().finally(() => {
+      this.options.onEnd?.();
+      super.shutdown();
+    });
   }
 
   private end(): Promise<void> {
@@ -473,6 +480,15 @@ export class LockstepDebugSession extends DebugSession {
     await this.end();
     this.sendEvent(new TerminatedEvent());
     return {};
+  }
+
+  /** Every step is one instruction (Lockstep has no source lines): any granularity DAP names means that. */
+  private step(args: Args, back: boolean): object {
+    const { granularity } = args;
+    if (granularity !== undefined && !GRANULARITIES.includes(granularity as string)) {
+      throw new ArgumentError(`'granularity' must be one of ${GRANULARITIES.join(', ')}, got ${JSON.stringify(granularity)}`);
+    }
+    return this.movement(args, (rt, thread) => rt.step(thread, back));
   }
 
   private async disconnect(): Promise<object> {

@@ -181,6 +181,8 @@ describe('debug adapter (DAP, real hosts)', function () {
         ['scopes', { frameId: null }, /'frameId' must be a thread id/],
         ['launch', { guest: 'spin' }, /already launched/],
         ['configurationDone', {}, /configurationDone was already received/],
+        ['next', { threadId: 1, granularity: 'bogus' }, /'granularity' must be one of instruction, statement, line, got "bogus"/],
+        ['setExceptionBreakpoints', { filters: 5 }, /'filters' must be a list, got 5/],
       ];
       for (const [command, args, message] of refused) {
         await assert.rejects(adapter.dc.send(command, args), message, `${command} ${JSON.stringify(args)}`);

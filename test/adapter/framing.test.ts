@@ -360,6 +360,9 @@ describe('debug adapter behind the framing guard (real adapter)', function () {
       const deadline = Date.now() + 20_000;
       while (hosts(adapter.child.pid!).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       assert.deepEqual(hosts(adapter.child.pid!), [], 'no host process left');
+      // The adapter hangs up on a session that has ended (the client sees the connection end).
+      const ended = socket;
+      if (!ended.readableEnded) await new Promise((resolve) => ended.once('end', resolve));
       // The server goes on serving: a second connection gets a session.
       socket.destroy();
       socket = await new Promise<Socket>((resolve, reject) => {
