@@ -361,7 +361,7 @@ async function join(args: string[]): Promise<void> {
   if (positionals.length !== 1) throw new UsageError('join: expected one recording, FILE.ftlog');
   const result = await namingTheFile(positionals[0], recoverRecording(positionals[0]));
   if (values.json) return void process.stdout.write(`${JSON.stringify(result)}\n`);
-  const what = result.removed.length === 0 ? 'no host files of its run beside it: nothing to join' : `joined ${result.joined.join(' + ')}; removed ${result.removed.length} host file(s)`;
+  const what = result.removed.length + result.kept.length === 0 ? 'no host files of its run beside it: nothing to join' : `joined ${result.joined.join(' + ')}; removed ${result.removed.length} host file(s)`;
   process.stderr.write(`lockstep: ${positionals[0]}: ${what}\n`);
   for (const { path, reason } of result.unreadable) process.stderr.write(`lockstep: left ${path} alone: its header cannot be read (${reason})\n`);
   for (const { path, reason } of result.kept) process.stderr.write(`lockstep: kept ${path}: ${reason}\n`);

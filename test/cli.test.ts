@@ -240,6 +240,7 @@ describe('lockstep run (CLI)', function () {
     await write(`${path}.host-2`, 3);
     const result = await lockstep(['join', path]);
     assert.equal(result.status, 1, result.stderr);
+    assert.match(result.stderr, /partial\.ftlog: joined .*partial\.ftlog; removed 0 host file\(s\)\n/);
     assert.match(result.stderr, /kept .*partial\.ftlog\.host-2: it holds entries up to #3, the joined recording ends at #1/);
   });
 
