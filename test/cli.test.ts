@@ -258,6 +258,13 @@ describe('lockstep run (CLI)', function () {
       const other = await lockstep(['run', 'kv', '--from-snapshot', snapshot]);
       assert.equal(other.status, 2);
       assert.match(other.stderr, /^lockstep: snapshot was taken of another guest image[^\n]*\n$/);
+      // One byte changed anywhere, or the end cut off, is caught by the file's checksum.
+      const bytes = readFileSync(snapshot);
+      for (const [name, damaged] of [['flipped.snap', Buffer.from(bytes).fill(bytes[5000] ^ 1, 5000, 5001)], ['cut.snap', bytes.subarray(0, bytes.length - 100)]] as const) {
+        const result = await lockstep([...common, '--from-snapshot', file(name, damaged)]);
+        assert.equal(result.status, 2, result.stderr);
+        assert.match(result.stderr, new RegExp(`^lockstep: .*${name.replace('.', '\\.')}: damaged snapshot file: its \\d+ bytes after byte 12 do not match the checksum at byte 8 \\(cut short or changed\\)\n$`));
+      }
     });
   });
 

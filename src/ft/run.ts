@@ -1,6 +1,6 @@
 // A single machine run (`lockstep run`): boot, feed scripted input, optionally clone at an epoch
 // boundary (snapshot, destroy, restore into a fresh machine, continue), and report what happened.
-import { writeFileSync, readFileSync } from 'node:fs';
+import { readSnapshotFile, writeSnapshotFile } from './snapshotfile';
 import { ClockMode } from './clock';
 import { GuestImage } from './image';
 import { InputScript } from './inputscript';
@@ -85,7 +85,7 @@ export async function runGuest(options: RunOptions): Promise<RunResult> {
 
   const started = performance.now();
   let machine = options.fromSnapshot
-    ? await Machine.restore(new Uint8Array(readFileSync(options.fromSnapshot)), machineOptions)
+    ? await Machine.restore(readSnapshotFile(options.fromSnapshot), machineOptions)
     : await Machine.create(machineOptions);
   attach(machine);
   const startCount = machine.instructions;
@@ -97,7 +97,7 @@ export async function runGuest(options: RunOptions): Promise<RunResult> {
     if (!pendingCheckpoint) continue;
     const snapshot = machine.snapshot();
     if (options.snapshotTo && snapshotAt === undefined && pendingCheckpoint.at >= options.snapshotTo.at) {
-      writeFileSync(options.snapshotTo.path, snapshot);
+      writeSnapshotFile(options.snapshotTo.path, snapshot);
       snapshotAt = pendingCheckpoint.at;
     }
     if (options.cloneAt !== undefined && clonedAt === undefined && pendingCheckpoint.at >= options.cloneAt) {
