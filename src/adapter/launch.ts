@@ -2,7 +2,7 @@
 // (which the extension's package.json uses for launch.json), and checked here against that schema
 // and then for what a schema cannot say (files, images, attributes that exclude each other).
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { BUILTIN_GUESTS, loadImage } from '../ft/image';
 import { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from '../ft/machine';
 import launchSchema from './launchSchema.json';
@@ -99,13 +99,14 @@ export function parseLaunch(args: unknown): LaunchConfig {
     if (value !== undefined) checkValue(name, value, schema);
   }
   const start = parseStart(a);
-  if (a.log !== undefined) return parseReplay(a, start);
+  const at = relativeTo(a.cwd);
+  if (a.log !== undefined) return parseReplay(a, start, at);
   if (a.image !== undefined) fail('image', `goes with 'log' (a replay); a live run names its image in 'guest'`);
   if (a.guest === undefined) fail('guest', `missing: name a built-in guest (${BUILTIN_GUESTS.join(', ')}) or an image path, or give 'log' to replay a recording`);
-  const guest = a.guest as string;
+  const guest = (BUILTIN_GUESTS as readonly string[]).includes(a.guest as string) ? (a.guest as string) : at(a.guest as string);
   checkGuest(guest);
   const kind = (a.mode as 'ft' | 'single' | undefined) ?? 'ft';
-  const record = a.record as string | undefined;
+  const record = a.record === undefined ? undefined : at(a.record as string);
   if (record !== undefined) {
     if (kind !== 'ft') fail('record', `records an FT pair's log; mode "${kind}" has no log`);
     checkWritable('record', record);
@@ -130,12 +131,19 @@ function parseStart(a: Record<string, unknown>): Start {
   return { stopOnEntry, stopAt };
 }
 
-function parseReplay(a: Record<string, unknown>, start: Start): LaunchConfig {
+/** Paths in a configuration are taken relative to its `cwd` when it has one (as DAP clients mean it). */
+function relativeTo(cwd: unknown): (path: string) => string {
+  if (cwd === undefined) return (path) => path;
+  if (typeof cwd !== 'string' || !existsSync(cwd) || !statSync(cwd).isDirectory()) fail('cwd', `expected a directory, got ${JSON.stringify(cwd)}`);
+  return (path) => (isAbsolute(path) ? path : resolve(cwd, path));
+}
+
+function parseReplay(a: Record<string, unknown>, start: Start, at: (path: string) => string): LaunchConfig {
   const clash = LIVE_ONLY.find((name) => a[name] !== undefined);
   if (clash) fail(clash, `does not apply to a log replay: the log file says how the run was recorded (remove '${clash}', or 'log' for a live run)`);
-  const log = a.log as string;
+  const log = at(a.log as string);
   checkReadable('log', log);
-  const image = a.image as string | undefined;
+  const image = a.image === undefined ? undefined : at(a.image as string);
   if (image !== undefined) checkReadable('image', image);
   return { kind: 'replay', log, image, ...start };
 }

@@ -236,6 +236,9 @@ describe('debug adapter (DAP, real hosts)', function () {
         [{ guest: 'spin', stopAt: 1.5 }, /'stopAt': expected a whole number from 0 to 9007199254740991, got 1.5/],
         [{ log: __filename, stopAt: 'end' }, /'stopAt': expected a whole number from 0 to 9007199254740991, got "end"/],
         [{ guest: 'spin', stopAt: 5, stopOnEntry: true }, /'stopAt': stops the session at instruction 5, so 'stopOnEntry' \(instruction 0\) cannot be true as well/],
+        [{ guest: 'spin', cwd: '/no/such/dir' }, /'cwd': expected a directory, got "\/no\/such\/dir"/],
+        // Relative paths are taken from cwd: this one is right from the repository, not from guests/.
+        [{ guest: 'guests/images/spin.elf', cwd: join(__dirname, '..', '..', 'guests') }, /'guest': .*guests\/guests\/images\/spin\.elf/],
       ];
       for (const [args, message] of bad) await assert.rejects(adapter.dc.launchRequest(args as never), message, JSON.stringify(args));
       await assert.rejects(adapter.dc.launchRequest({ log: __filename } as never), /'log': .*not a Lockstep log/);
