@@ -21,14 +21,15 @@ export class LockstepConfigurationProvider implements vscode.DebugConfigurationP
     return [ftConfiguration('kv'), { ...replayConfiguration('${workspaceFolder}/recording.ftlog'), name: REPLAY_NAME }];
   }
 
-  resolveDebugConfiguration(_folder: vscode.WorkspaceFolder | undefined, config: vscode.DebugConfiguration): vscode.DebugConfiguration {
+  resolveDebugConfiguration(folder: vscode.WorkspaceFolder | undefined, config: vscode.DebugConfiguration): vscode.DebugConfiguration {
     if (!config.type && !config.request && !config.name) {
       const editor = vscode.window.activeTextEditor;
       // F5 in a log file replays it; anywhere else it starts the kv pair.
       if (editor?.document.languageId === 'ftlog') return replayConfiguration(editor.document.uri.fsPath);
       return ftConfiguration('kv');
     }
-    return withDefaults(config);
+    // Relative paths in launch.json mean the workspace folder's, not the extension host's directory.
+    return withDefaults(folder && config.cwd === undefined ? { ...config, cwd: folder.uri.fsPath } : config);
   }
 }
 
