@@ -4,7 +4,7 @@ import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:
 import { dirname, resolve } from 'node:path';
 import { BUILTIN_GUESTS, loadImage } from './ft/image';
 import { InputScript } from './ft/inputscript';
-import { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from './ft/machine';
+import { biosProblem, DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from './ft/machine';
 import { runGuest } from './ft/run';
 import { DEFAULT_DETECTOR } from './ft/detector';
 import { Cluster } from './ft/cluster';
@@ -94,6 +94,14 @@ function checkReadableFile(name: string, path: string): void {
   }
 }
 
+/** The BIOS ROM `--bios` names, refused when it cannot be one. */
+function biosOption(path: string): Buffer {
+  const rom = readFileOption('bios', path);
+  const problem = biosProblem(rom);
+  if (problem) throw new UsageError(`--bios: ${path} is not a BIOS ROM: ${problem}`);
+  return rom;
+}
+
 /** A UsageError unless the directory that `path` would be written into exists. */
 function checkWritablePath(name: string, path: string): void {
   const dir = dirname(resolve(path));
@@ -159,7 +167,7 @@ async function run(args: string[]): Promise<void> {
     cmdline: values.cmdline as string | undefined,
     bios: values.bios
       ? {
-          bios: readFileOption('bios', values.bios as string),
+          bios: biosOption(values.bios as string),
           vgaBios: readFileOption('vga-bios', (values['vga-bios'] as string | undefined) ?? '/usr/share/seabios/vgabios-stdvga.bin'),
           initrd: values.initrd ? readFileOption('initrd', values.initrd as string) : undefined,
         }

@@ -153,6 +153,8 @@ describe('lockstep run (CLI)', function () {
       ['a disk image without --bios', () => ['run', 'guests/images/bootsector.img'], /bootsector\.img: a disk image needs a BIOS \(e\.g\. --bios/],
       ['a missing --bios file', () => ['run', 'guests/images/bootsector.img', '--bios', join(dir, 'bios.bin')], /--bios: cannot read .*bios\.bin: no such file/],
       ['--vga-bios without --bios', () => ['run', 'spin', '--vga-bios', VGABIOS], /--vga-bios needs --bios/],
+      ['a --bios file that is no BIOS', () => ['run', 'guests/images/bootsector.img', '--bios', file('notes.bin', 'not a ROM\n')], /--bios: .*notes\.bin is not a BIOS ROM: 10 bytes, where a BIOS fills whole 64 KiB blocks/],
+      ['a --bios file of the right size with no reset vector', () => ['run', 'guests/images/bootsector.img', '--bios', file('zeros.bin', Buffer.alloc(0x20000))], /zeros\.bin is not a BIOS ROM: no jump at its reset vector \(16 bytes from the end: 0x00\)/],
       ['ft: an unknown guest', () => ['ft', 'nosuch'], /unknown guest 'nosuch'/],
       ['ft: an unknown fault', () => ['ft', 'kv', '--fault', 'explode@1s'], /--fault explode@1s: unknown fault 'explode' \(one of kill-primary/],
       ['ft: a fault without a time', () => ['ft', 'kv', '--fault', 'kill-primary@soon'], /'soon' is not an instruction count or a time like 2s/],

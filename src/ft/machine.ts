@@ -895,6 +895,18 @@ function validate(options: MachineOptions): void {
   }
 }
 
+/**
+ * Why `rom` cannot be a PC BIOS, or undefined: a BIOS fills whole 64 KiB blocks below 1 MiB and
+ * starts at its reset vector, 16 bytes from its end, with a jump. Without one the CPU runs whatever
+ * is there, and nothing ever says so.
+ */
+export function biosProblem(rom: Uint8Array): string | undefined {
+  if (rom.length === 0 || rom.length % 0x10000 !== 0 || rom.length > 0x100000) return `${rom.length} bytes, where a BIOS fills whole 64 KiB blocks (SeaBIOS: 128 or 256 KiB)`;
+  const reset = rom[rom.length - 16];
+  if (![0xea, 0xe9, 0xeb].includes(reset)) return `no jump at its reset vector (16 bytes from the end: 0x${reset.toString(16).padStart(2, '0')})`;
+  return undefined;
+}
+
 function attachBiosImage(settings: Record<string, unknown>, image: GuestImage, bios: BiosFiles): void {
   settings.bios = { buffer: arrayBuffer(bios.bios) };
   settings.vga_bios = { buffer: arrayBuffer(bios.vgaBios) };
