@@ -231,7 +231,7 @@ describe('lockstep run (CLI)', function () {
     assert.match(lost.stderr, /lockstep: no host is alive any more: nothing can run the guest again\n/);
   });
 
-  it('a command that finds a problem exits 1: join keeps a host file holding entries the recording lacks', async () => {
+  it('a command that finds a problem exits 1: join of a run with a damaged host file', async () => {
     const path = join(dir, 'partial.ftlog');
     const write = async (to: string, count: number) => {
       const writer = await LogWriter.create(to, { ...earlierMeta, session: 'partial' });
@@ -240,10 +240,13 @@ describe('lockstep run (CLI)', function () {
     };
     await write(path, 1);
     await write(`${path}.host-2`, 3);
+    const bytes = readFileSync(`${path}.host-2`);
+    bytes[bytes.length - 2] ^= 0xff; // entry 3's checksum
+    writeFileSync(`${path}.host-2`, bytes);
     const result = await lockstep(['join', path]);
     assert.equal(result.status, 1, result.stderr);
-    assert.match(result.stderr, /partial\.ftlog: joined .*partial\.ftlog; removed 0 host file\(s\)\n/);
-    assert.match(result.stderr, /kept .*partial\.ftlog\.host-2: it holds entries up to #3, the joined recording ends at #1/);
+    assert.match(result.stderr, /partial\.ftlog: joined .*partial\.ftlog \+ .*partial\.ftlog\.host-2; removed 1 host file\(s\)\n/);
+    assert.match(result.stderr, /partial\.ftlog\.host-2 is damaged \(checksum mismatch at byte \d+\): only the entries before that were read\n/);
   });
 
   describe('snapshots across processes', () => {

@@ -32,7 +32,8 @@ export interface RecoveredRecording {
 /**
  * Joins what a killed `lockstep ft --record FILE` left: FILE, then the segments of the hosts that
  * went live in turn (host numbers grow as hosts are started, and only the live primary's backup can
- * go live), each up to where the next was cloned from it. Segments of other sessions are left alone.
+ * go live), each up to where the next was cloned from it, then the last one's backup if it holds
+ * more. Segments of other sessions are left alone.
  */
 export async function recoverRecording(file: string): Promise<RecoveredRecording> {
   const { session } = await readMeta(file);
@@ -41,19 +42,27 @@ export async function recoverRecording(file: string): Promise<RecoveredRecording
   const live = [file];
   const damaged: RecoveredRecording['damaged'] = [];
   const lastSeqOf = new Map<string, number>();
+  const firstSeqOf = new Map<string, number>();
   for (const path of [file, ...ours]) {
-    const { entries, error } = await readLogFile(path);
+    const { meta, entries, error } = await readLogFile(path);
     lastSeqOf.set(path, entries.at(-1)?.seq ?? 0);
+    firstSeqOf.set(path, meta.firstSeq ?? 1);
     if (error && error.code !== 'truncated') damaged.push({ path, reason: error.message });
     if (path !== file && entries.some((e) => e.kind === 'control' && e.op === 'go-live')) live.push(path);
   }
-  if (live.length > 1) await joinLogFiles(live, file);
+  // The last live primary's backup may hold entries that primary died before writing: the same log,
+  // received over the channel, so it ends the chain.
+  const last = live.at(-1)!;
+  const follows = (path: string) => firstSeqOf.get(path)! <= lastSeqOf.get(last)! + 1 && lastSeqOf.get(path)! > lastSeqOf.get(last)!;
+  const tail = ours.slice(ours.indexOf(last) + 1).filter(follows).at(-1);
+  const chain = tail ? [...live, tail] : live;
+  if (chain.length > 1) await joinLogFiles(chain, file);
   const recorded = (await readLogFile(file)).entries.at(-1)?.seq ?? 0;
   // A host file goes only when the recording has all it holds: nothing read from disk is lost.
   const kept = ours.filter((path) => lastSeqOf.get(path)! > recorded).map((path) => ({ path, reason: `it holds entries up to #${lastSeqOf.get(path)}, the joined recording ends at #${recorded}` }));
   const removed = ours.filter((path) => !kept.some((k) => k.path === path));
   await Promise.all(removed.map((segment) => rm(segment, { force: true })));
-  return { joined: live, removed, kept, unreadable, damaged };
+  return { joined: chain, removed, kept, unreadable, damaged };
 }
 
 /** Host files of FILE's run still beside it: FILE is then not the whole recording until joined. `meta`: FILE's, if already read. */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { checkKvHistory } from '../../src/ft/checker';
 import { runKvWorkload } from '../../src/ft/client';
 import { Cluster } from '../../src/ft/cluster';
+import type { LogEntry } from '../../src/ft/log';
 import { LogWriter, readLogFile, type LogMeta } from '../../src/ft/logfile';
 import { recoverRecording, RecordingError, segmentFile, unjoinedSegments } from '../../src/ft/recording';
 import { replayLogFile } from '../../src/ft/replay';
@@ -12,6 +13,13 @@ import { clusterOptions, until } from '../support/cluster';
 
 /** Metadata for files that are only a header (no entries: nothing here replays them). */
 const HEADER_ONLY: LogMeta = { guest: 'kv', imageSha256: '0'.repeat(64), memorySize: 1 << 24, clock: 'virtual', jit: true, epochLength: 1000, cmdline: '', createdAt: new Date(0).toISOString() };
+
+/** A host file of run-1 with serial inputs 1..count, the last one replaced by `last` if given. */
+async function writeEntries(path: string, count: number, last?: LogEntry): Promise<void> {
+  const writer = await LogWriter.create(path, { ...HEADER_ONLY, session: 'run-1' });
+  for (let seq = 1; seq <= count; seq++) writer.append(seq === count && last ? last : { kind: 'input', seq, at: seq * 1000, device: 'serial', data: Buffer.from(`line ${seq}\n`) });
+  await writer.close();
+}
 
 describe('recovering a recording whose `lockstep ft` never joined it (real processes)', function () {
   this.timeout(120_000);
@@ -96,30 +104,39 @@ describe('recovering a recording whose `lockstep ft` never joined it (real proce
     assert.deepEqual(readdirSync(dir).sort(), ['gone.ftlog.host-2', 'spin.elf']);
   });
 
-  it('join removes a host file only when the recording holds all its entries, and names damage', async () => {
+  it("join ends with the last primary's backup when it holds entries that primary died before writing; names damage", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lockstep-recover-'));
     const file = join(dir, 'run.ftlog');
-    const meta = { ...HEADER_ONLY, session: 'run-1' };
-    const write = async (path: string, count: number) => {
-      const writer = await LogWriter.create(path, meta);
-      for (let seq = 1; seq <= count; seq++) writer.append({ kind: 'input', seq, at: seq * 1000, device: 'serial', data: Buffer.from(`line ${seq}\n`) });
-      await writer.close();
-    };
-    await write(file, 2); // the primary died before writing entries 3 and 4
-    const ahead = segmentFile(file, 'host-2');
-    await write(ahead, 4); // its backup had received them, and never went live
+    await writeEntries(file, 2); // the primary died before writing entries 3 and 4
+    const backup = segmentFile(file, 'host-2');
+    await writeEntries(backup, 4); // its backup had received them, and never went live
     const damaged = segmentFile(file, 'host-3');
-    await write(damaged, 2);
+    await writeEntries(damaged, 2);
     const bytes = readFileSync(damaged);
     bytes[bytes.length - 2] ^= 0xff; // entry 2's checksum
     writeFileSync(damaged, bytes);
     const result = await recoverRecording(file);
-    assert.deepEqual(result.removed, [damaged], 'entry 1, all it has that can be read, is in the recording');
-    assert.deepEqual(result.kept.map((k) => k.path), [ahead]);
-    assert.match(result.kept[0].reason, /holds entries up to #4, the joined recording ends at #2/);
+    assert.deepEqual(result.joined, [file, backup]);
+    assert.deepEqual(result.removed, [backup, damaged]);
+    assert.deepEqual(result.kept, []);
     assert.deepEqual(result.damaged.map((d) => d.path), [damaged]);
+    assert.deepEqual((await readLogFile(file)).entries.map((e) => e.seq), [1, 2, 3, 4]);
+    assert.deepEqual(readdirSync(dir), ['run.ftlog']);
+  });
+
+  it('join keeps a host file holding entries the joined recording lacks, when it cannot follow the chain', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lockstep-recover-'));
+    const file = join(dir, 'run.ftlog');
+    await writeEntries(file, 2);
+    const early = segmentFile(file, 'host-2');
+    await writeEntries(early, 5); // a host before the last live one: not the last primary's backup
+    const live = segmentFile(file, 'host-3');
+    await writeEntries(live, 3, { kind: 'control', seq: 3, at: 3000, op: 'go-live', detail: '{}' });
+    const result = await recoverRecording(file);
+    assert.deepEqual(result.joined, [file, live]);
+    assert.deepEqual(result.kept.map((k) => k.path), [early]);
+    assert.match(result.kept[0].reason, /holds entries up to #5, the joined recording ends at #3/);
     assert.deepEqual(readdirSync(dir).sort(), ['run.ftlog', 'run.ftlog.host-2']);
-    assert.equal((await readLogFile(file)).entries.length, 2);
   });
 
   it('says so when there is nothing to join, and refuses a file that names no run', async () => {
