@@ -1,12 +1,12 @@
 // The `lockstep` command line. Each command parses its options here and calls into src/ft/.
 import { parseArgs, ParseArgsConfig } from 'node:util';
-import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { BUILTIN_GUESTS, loadImage } from './ft/image';
 import { InputScript } from './ft/inputscript';
 import { biosProblem, DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from './ft/machine';
 import { runGuest } from './ft/run';
 import { DEFAULT_DETECTOR } from './ft/detector';
+import { isSystemError, writeProblem } from './ft/files';
 import { Cluster } from './ft/cluster';
 import { parseFault } from './ft/faults';
 import { runHostAgent, runHostProcess } from './ft/host';
@@ -102,16 +102,10 @@ function biosOption(path: string): Buffer {
   return rom;
 }
 
-/** A UsageError unless the directory that `path` would be written into exists. */
+/** A UsageError unless a file can be written at `path`. */
 function checkWritablePath(name: string, path: string): void {
-  const dir = dirname(resolve(path));
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--${name}: cannot write ${path}: no directory ${dir}`);
-  if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--${name}: cannot write ${path}: it is a directory`);
-  try {
-    accessSync(existsSync(path) ? path : dir, constants.W_OK);
-  } catch {
-    throw new UsageError(`--${name}: cannot write ${path}: permission denied`);
-  }
+  const problem = writeProblem(path);
+  if (problem) throw new UsageError(`--${name}: cannot write ${path}: ${problem}`);
 }
 
 function fileProblem(error: unknown): string {
@@ -414,11 +408,6 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`lockstep: ${expected ? err.message : err.stack ?? err.message}\n`);
     return expected ? 2 : 1;
   }
-}
-
-function isSystemError(error: Error): boolean {
-  const { code, path, syscall } = error as NodeJS.ErrnoException;
-  return (path !== undefined || syscall !== undefined) && /^E[A-Z]+$/.test(code ?? '');
 }
 
 if (require.main === module) {

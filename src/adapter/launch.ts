@@ -2,7 +2,8 @@
 // (which the extension's package.json uses for launch.json), and checked here against that schema
 // and then for what a schema cannot say (files, images, attributes that exclude each other).
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
+import { writeProblem } from '../ft/files';
 import { BUILTIN_GUESTS, loadImage } from '../ft/image';
 import { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from '../ft/machine';
 import launchSchema from './launchSchema.json';
@@ -73,9 +74,8 @@ function checkReadable(name: string, path: string): void {
 }
 
 function checkWritable(name: string, path: string): void {
-  const dir = dirname(resolve(path));
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) fail(name, `cannot write ${path}: no directory ${dir}`);
-  if (existsSync(path) && statSync(path).isDirectory()) fail(name, `cannot write ${path}: it is a directory`);
+  const problem = writeProblem(path);
+  if (problem) fail(name, `cannot write ${path}: ${problem}`);
 }
 
 function checkGuest(guest: string): void {

@@ -7,6 +7,7 @@ import type { FaultSettings, LogChannel } from './channel';
 import { RECENT_EPOCHS, type ChannelFaultKind, type EpochNote, type HostCommand, type HostConfig, type HostReport, type HostStats } from './control';
 import { HostDebugger } from './debugger';
 import { AgentError, ControlMessage, listenAsAgent } from './hostlink';
+import { isSystemError } from './files';
 import type { HostContext } from './hostcontext';
 import { loadImage } from './image';
 import type { LogEntry, Role } from './log';
@@ -300,7 +301,7 @@ function serveHost(receive: (handler: (message: ControlMessage) => void) => void
  * say what was wrong; JavaScript's built-in ones (TypeError, ...) are bugs, whose stack helps.
  */
 function explainsItself(error: Error): boolean {
-  return /^E[A-Z]+$/.test((error as NodeJS.ErrnoException).code ?? '') || !(error.name in globalThis);
+  return isSystemError(error) || !(error.name in globalThis);
 }
 
 /** `lockstep host`: started by `lockstep ft`, it waits for its configuration on the IPC channel. */

@@ -8,6 +8,7 @@ import { Socket, createConnection } from 'node:net';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { DapFraming, FramingLimits } from '../../src/adapter/framing';
+import { until } from '../support/cluster';
 
 const REPO = join(__dirname, '..', '..');
 
@@ -357,8 +358,7 @@ describe('debug adapter behind the framing guard (real adapter)', function () {
       await throughGarbage(client, { guest: 'spin', stopOnEntry: true });
       assert.equal(hosts(adapter.child.pid!).length, 2, 'a primary and a backup host');
       assert.equal((await client.request('disconnect')).success, true);
-      const deadline = Date.now() + 20_000;
-      while (hosts(adapter.child.pid!).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await until(() => hosts(adapter.child.pid!).length === 0, 'the hosts to exit after disconnect', 20_000);
       assert.deepEqual(hosts(adapter.child.pid!), [], 'no host process left');
       // The adapter hangs up on a session that has ended (the client sees the connection end).
       const ended = socket;
