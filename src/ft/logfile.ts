@@ -352,9 +352,9 @@ export async function readLogFile(path: string): Promise<LogFileContents> {
  * each file up to where the next one starts (its `firstSeq`: the next host was cloned from this one
  * there), the last one whole. A file that ends in a bad frame (its host was killed mid-write) counts
  * up to its last good entry; a file that ends before the next one starts would leave a gap: that is
- * refused (RangeError), and `out` is left alone.
+ * refused (RangeError), and `out` is left alone. Returns the seq of the last entry joined.
  */
-export async function joinLogFiles(paths: string[], out: string): Promise<void> {
+export async function joinLogFiles(paths: string[], out: string): Promise<number> {
   const readers: LogFileReader[] = [];
   try {
     for (const path of paths) readers.push(await LogFileReader.open(path));
@@ -376,6 +376,7 @@ export async function joinLogFiles(paths: string[], out: string): Promise<void> 
       await writer.close();
     }
     await rename(joining, out);
+    return writer.nextSeq - 1;
   } catch (error) {
     await rm(`${out}.joining`, { force: true });
     throw error;

@@ -56,8 +56,7 @@ export async function recoverRecording(file: string): Promise<RecoveredRecording
   const follows = (path: string) => firstSeqOf.get(path)! <= lastSeqOf.get(last)! + 1 && lastSeqOf.get(path)! > lastSeqOf.get(last)!;
   const tail = ours.slice(ours.indexOf(last) + 1).filter(follows).at(-1);
   const chain = tail ? [...live, tail] : live;
-  if (chain.length > 1) await joinLogFiles(chain, file);
-  const recorded = (await readLogFile(file)).entries.at(-1)?.seq ?? 0;
+  const recorded = chain.length > 1 ? await joinLogFiles(chain, file) : lastSeqOf.get(file)!;
   // A host file goes only when the recording has all it holds: nothing read from disk is lost.
   const kept = ours.filter((path) => lastSeqOf.get(path)! > recorded).map((path) => ({ path, reason: `it holds entries up to #${lastSeqOf.get(path)}, the joined recording ends at #${recorded}` }));
   const removed = ours.filter((path) => !kept.some((k) => k.path === path));
