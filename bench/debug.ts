@@ -15,7 +15,7 @@ import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { Server } from 'node:net';
 import { serveTcp, serverPort } from '../src/adapter/server';
 import type { HostLauncher } from '../src/ft/cluster';
-import type { ServiceAddress } from '../src/ft/service';
+import type { ServiceAddress } from '../src/ft/replication';
 import { BenchContext, BenchmarkModule, RowInput, compareRow, valueRow } from './harness';
 import { ProbeClient, clusterOptions, hostLauncher, quantile, warmUp, withCluster } from './lib/ft';
 

@@ -18,13 +18,13 @@
 //  - failover: SIGKILL of the primary to the first reply from the new primary, per detection timeout.
 import { rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { KvHistory, KvTransport, runKvWorkload } from '../src/ft/client';
+import { KvHistory, KvTransport, runKvWorkload } from '../src/ft/workload';
 import { DEFAULT_MAX_LAG, type Cluster, type HostLauncher } from '../src/ft/cluster';
-import type { ClockMode } from '../src/ft/clock';
-import type { HostStats } from '../src/ft/control';
-import type { ServiceAddress } from '../src/ft/service';
-import type { BuiltinGuest } from '../src/ft/image';
-import { DEFAULT_DETECTOR } from '../src/ft/detector';
+import type { ClockMode } from '../src/ft/machine';
+import type { HostStats } from '../src/ft/cluster';
+import type { ServiceAddress } from '../src/ft/replication';
+import type { BuiltinGuest } from '../src/ft/machine';
+import { DEFAULT_DETECTOR } from '../src/ft/replication';
 import { BenchContext, BenchmarkModule, RowInput, collectGarbage, compareRow, formatNumber, median, skippedRow, valueRow } from './harness';
 import {
   PlainProcessRun,

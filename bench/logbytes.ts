@@ -4,11 +4,11 @@
 // per second of the recording run. VM-FT reports 1.5–18 Mbit/s of logging on real applications.
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { BuiltinGuest } from '../src/ft/image';
-import { InputScript } from '../src/ft/inputscript';
+import { BuiltinGuest } from '../src/ft/machine';
+import { InputScript } from '../src/ft/commands';
 import { LogEntry } from '../src/ft/log';
-import { LogWriter } from '../src/ft/logfile';
-import { ClockMode } from '../src/ft/clock';
+import { LogWriter } from '../src/ft/log';
+import { ClockMode } from '../src/ft/machine';
 import { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from '../src/ft/machine';
 import { BenchContext, BenchmarkModule, RowInput, alternate, compareRow, valueRow } from './harness';
 import { image, runLockstep } from './lib/guests';

@@ -5,8 +5,8 @@
 // /usr/bin/time -v. Rows pair Lockstep with QEMU record and plain QEMU, the FT pair with QEMU record,
 // QEMU replay with QEMU record, Lockstep's log-file replay with QEMU replay, and peak memory.
 import { join } from 'node:path';
-import { BuiltinGuest } from '../src/ft/image';
-import { readLogFile } from '../src/ft/logfile';
+import { BuiltinGuest } from '../src/ft/machine';
+import { readLogFile } from '../src/ft/log';
 import { BenchContext, BenchmarkModule, RowInput, collectGarbage, compareRow, skippedRow } from './harness';
 import {
   CLI,

@@ -1,5 +1,5 @@
 // Bundles the CLI and the VS Code extension with esbuild. What they load at run time is copied beside
-// the bundles, where src/ft/v86wasm.ts and src/ft/image.ts look first: v86's wasm, iced-x86's, the built-in
+// the bundles, where src/ft/machine/v86wasm.ts and src/ft/machine/image.ts look first: v86's wasm, iced-x86's, the built-in
 // guest images (so the packaged extension needs no node_modules and no guests/ folder).
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
@@ -19,8 +19,8 @@ copyFileSync(join(dirname(require.resolve('iced-x86/package.json')), 'iced_x86_b
 for (const image of readdirSync('guests/images')) copyFileSync(join('guests/images', image), join('dist/guests', image));
 
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, logLevel: 'warning' };
-// The backup's ack thread (src/ft/ackthread.ts) runs in a worker of its own, loaded from beside the CLI.
-if (wanted('cli')) await build({ ...common, entryPoints: { cli: 'src/cli.ts', ackthread: 'src/ft/ackthread.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } });
+// The backup's ack thread (src/ft/channel/ackthread.ts) runs in a worker of its own, loaded from beside the CLI.
+if (wanted('cli')) await build({ ...common, entryPoints: { cli: 'src/cli.ts', ackthread: 'src/ft/channel/ackthread.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } });
 // The extension host provides `vscode`; everything else, the adapter and the FT core included, is bundled.
 // Minified: the telemetry SDK alone is over 1 MB of readable source, and the .vsix should stay small.
 if (wanted('extension')) await build({ ...common, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist', external: ['vscode'], minify: true });

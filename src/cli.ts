@@ -1,22 +1,22 @@
 // The `lockstep` command line. Each command parses its options here and calls into src/ft/.
 import { parseArgs, ParseArgsConfig } from 'node:util';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { BUILTIN_GUESTS, loadImage } from './ft/image';
-import { InputScript } from './ft/inputscript';
+import { BUILTIN_GUESTS, loadImage } from './ft/machine';
+import { InputScript } from './ft/commands';
 import { biosProblem, DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from './ft/machine';
-import { runGuest } from './ft/run';
-import { DEFAULT_DETECTOR } from './ft/detector';
+import { runGuest } from './ft/commands';
+import { DEFAULT_DETECTOR } from './ft/replication';
 import { isSystemError, writeProblem } from './ft/files';
 import { Cluster } from './ft/cluster';
-import { parseFault } from './ft/faults';
-import { runHostAgent, runHostProcess } from './ft/host';
-import { runKvWorkload } from './ft/client';
-import { checkKvHistory } from './ft/checker';
-import { describeDemo, runDemo } from './ft/demo';
+import { parseFault } from './ft/cluster';
+import { runHostAgent, runHostProcess } from './ft/cluster';
+import { runKvWorkload } from './ft/workload';
+import { checkKvHistory } from './ft/workload';
+import { describeDemo, runDemo } from './ft/commands';
 import { LogFormatError } from './ft/log';
-import { recoverRecording, unjoinedSegments } from './ft/recording';
-import { replayLogFile } from './ft/replay';
-import type { ServiceAddress } from './ft/service';
+import { recoverRecording, unjoinedSegments } from './ft/log';
+import { replayLogFile } from './ft/commands';
+import type { ServiceAddress } from './ft/replication';
 
 export class UsageError extends Error {
   override name = 'UsageError';

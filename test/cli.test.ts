@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeEntry } from '../src/ft/log';
-import { encodeFileHeader, LogWriter } from '../src/ft/logfile';
+import { encodeFileHeader, LogWriter } from '../src/ft/log';
 import { SEABIOS, VGABIOS, skipWithoutBios } from './support/bios';
 import { spinChecksum } from './support/guests';
 

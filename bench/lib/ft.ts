@@ -8,10 +8,10 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { Socket, connect } from 'node:net';
 import { join } from 'node:path';
 import { Cluster, ClusterOptions, HostLauncher } from '../../src/ft/cluster';
-import { BuiltinGuest } from '../../src/ft/image';
+import { BuiltinGuest } from '../../src/ft/machine';
 import { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from '../../src/ft/machine';
-import type { ServiceAddress } from '../../src/ft/service';
-import { v86WasmPath } from '../../src/ft/v86wasm';
+import type { ServiceAddress } from '../../src/ft/replication';
+import { v86WasmPath } from '../../src/ft/machine';
 import type { ChildArgs, ChildRun } from './child';
 import { image } from './guests';
 import { CLI, REPO } from './processes';

@@ -1,11 +1,11 @@
 // In-process guest runs for benchmarks: the same built-in image on plain v86 (started the ordinary way)
 // and on a Lockstep Machine, each timed from its first instruction to a given serial output line.
 import { V86 } from 'v86';
-import { BuiltinGuest, GuestImage, loadImage } from '../../src/ft/image';
-import { InputScript } from '../../src/ft/inputscript';
+import { BuiltinGuest, GuestImage, loadImage } from '../../src/ft/machine';
+import { InputScript } from '../../src/ft/commands';
 import { Machine, MachineOptions } from '../../src/ft/machine';
-import { Recorder, RecordedEvent } from '../../src/ft/nondet';
-import { v86WasmPath } from '../../src/ft/v86wasm';
+import { Recorder, RecordedEvent } from '../../src/ft/machine';
+import { v86WasmPath } from '../../src/ft/machine';
 
 export interface GuestRun {
   /** Wall time from the first instruction to the end of the awaited output line. */

@@ -4,8 +4,8 @@
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterSummary } from '../../src/ft/cluster';
-import { BuiltinGuest } from '../../src/ft/image';
-import type { ReplayResult } from '../../src/ft/replay';
+import { BuiltinGuest } from '../../src/ft/machine';
+import type { ReplayResult } from '../../src/ft/commands';
 import { ProcessResult, TIME_BINARY, runProcess, which } from '../harness';
 import { image } from './guests';
 

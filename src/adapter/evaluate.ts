@@ -1,7 +1,7 @@
 // Expressions of the debug console, watches and hovers: registers (eax, ax, al, eip, eflags, cs,
 // cr0, ...), numbers (42, 0x2a, 2ah), + - * and parentheses, and memory: `[expr]` (a dword),
 // `byte [esi+4]`, `word ptr [x]`, `dword [esp]`, `qword [ebx]`. Addresses are linear, as EIP is.
-import type { Registers } from '../ft/v86types';
+import type { Registers } from '../ft/machine';
 
 export type Size = 1 | 2 | 4 | 8;
 

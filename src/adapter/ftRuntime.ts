@@ -3,8 +3,8 @@
 // the roles, which change on failover. Events from the cluster become DAP stops (divergence, the
 // guest's end, a failover while stopped) and the panel's custom events.
 import { Cluster, Failover, HostLauncher, RoleChange } from '../ft/cluster';
-import type { Divergence, HostReport, HostStats } from '../ft/control';
-import { isEntrySeq } from '../ft/faults';
+import type { Divergence, HostReport, HostStats } from '../ft/cluster';
+import { isEntrySeq } from '../ft/cluster';
 import type { LaunchConfig } from './launch';
 import type { ChannelEventBody, FaultRequestKind, HostView } from './protocol';
 import { DivergenceView, Runtime, entryView } from './runtime';

@@ -4,7 +4,7 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { writeProblem } from '../ft/files';
-import { BUILTIN_GUESTS, loadImage } from '../ft/image';
+import { BUILTIN_GUESTS, loadImage } from '../ft/machine';
 import { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from '../ft/machine';
 import launchSchema from './launchSchema.json';
 

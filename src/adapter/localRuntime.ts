@@ -1,13 +1,13 @@
 // A machine in the adapter's own process, one thread: the replay of a recorded log file (no live
 // primary: every input and nondeterministic value comes from the file, and its epoch hashes are
 // what the replay is checked against), or a single machine recording as it goes (mode "single").
-import { MachineDebugger } from '../ft/debugger';
-import { loadImage } from '../ft/image';
+import { MachineDebugger } from '../ft/debug';
+import { loadImage } from '../ft/machine';
 import type { EpochEntry, LogEntry } from '../ft/log';
-import { readLogFile } from '../ft/logfile';
+import { readLogFile } from '../ft/log';
 import { Machine } from '../ft/machine';
-import { RecordedEvent, Recorder, Replayer } from '../ft/nondet';
-import { hashedDevicesOf, imageFor } from '../ft/replay';
+import { RecordedEvent, Recorder, Replayer } from '../ft/machine';
+import { hashedDevicesOf, imageFor } from '../ft/commands';
 import { LaunchConfig, LaunchError } from './launch';
 import { DivergenceView, Runtime } from './runtime';
 import { LocalTarget, Target } from './targets';

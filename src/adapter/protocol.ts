@@ -1,7 +1,7 @@
 // Lockstep's additions to the Debug Adapter Protocol: custom requests the extension (or any DAP
 // client) sends, and custom events the adapter streams for the logging-channel panel. Everything
 // here is plain JSON; the extension and the panel import these types, the adapter implements them.
-import type { Divergence } from '../ft/control';
+import type { Divergence } from '../ft/cluster';
 
 /** A log entry as the panel and `lockstep/logEntries` show it. */
 export interface EntryView {

@@ -7,8 +7,8 @@
 //    the same instruction count, so they can be compared. Single steps move one thread only.
 //  - A stop is reported once every machine has arrived, with the reason and the count.
 import { EventEmitter } from 'node:events';
-import type { DebugOp, DebugState, EntryNote, EpochNote } from '../ft/control';
-import type { Stop } from '../ft/timeline';
+import type { DebugOp, DebugState, EntryNote, EpochNote } from '../ft/cluster';
+import type { Stop } from '../ft/debug';
 import type { Start } from './launch';
 import type { EntryView, LockstepEvents } from './protocol';
 import { Target, stateOf } from './targets';

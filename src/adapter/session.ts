@@ -4,7 +4,7 @@
 import { ContinuedEvent, DebugSession, Event, Handles, InitializedEvent, OutputEvent, Response, StoppedEvent, TerminatedEvent, ThreadEvent } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { HostLauncher } from '../ft/cluster';
-import type { DebugState } from '../ft/control';
+import type { DebugState } from '../ft/cluster';
 import type { EntryKind } from '../ft/log';
 import { MAX_INSTRUCTION_BYTES, decode, decodeBefore } from './disassemble';
 import { Evaluation, ExpressionError, Size, evaluateExpression, formatValue, registerValue } from './evaluate';

@@ -2,8 +2,8 @@
 // reached through the cluster's link to it (control.ts `debug` commands, answered by debugger.ts);
 // a log replay or a single machine lives in this process (a MachineDebugger of its own).
 import type { Cluster } from '../ft/cluster';
-import type { DebugOp, DebugResult, DebugState, HostReport } from '../ft/control';
-import type { MachineDebugger } from '../ft/debugger';
+import type { DebugOp, DebugResult, DebugState, HostReport } from '../ft/cluster';
+import type { MachineDebugger } from '../ft/debug';
 
 export interface Target {
   /** A host id (`host-2`), or the local machine's name. */

@@ -1,7 +1,7 @@
 // The variables view: one scope per concern, built from a machine's DebugState (and the session's
 // divergence view) as a tree of named values. The session hands out references for the branches.
-import type { DebugState } from '../ft/control';
-import { REGISTER_NAMES, SEGMENT_NAMES } from '../ft/v86types';
+import type { DebugState } from '../ft/cluster';
+import { REGISTER_NAMES, SEGMENT_NAMES } from '../ft/machine';
 import type { DivergenceView } from './runtime';
 import { hex } from './runtime';
 

@@ -2,7 +2,7 @@
 // custom requests (src/adapter/protocol.ts) or in starting a debug session.
 import * as vscode from 'vscode';
 import type { FaultRequestKind, PanelMessage } from '../adapter/protocol';
-import { BUILTIN_GUESTS } from '../ft/image';
+import { BUILTIN_GUESTS } from '../ft/machine';
 import { ftConfiguration, replayConfiguration } from './debugConfig';
 import { cursorEntry, openLogFile } from './ftlogEditor';
 import type { PanelActions } from './panelView';

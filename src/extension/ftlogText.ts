@@ -3,8 +3,8 @@
 // import, so unit tests read it directly. The ftlog grammar (syntaxes/) highlights exactly this.
 import { basename } from 'node:path';
 import { describeEntry, LogFormatError, type LogEntry } from '../ft/log';
-import { LogFileReader, type LogMeta } from '../ft/logfile';
-import { unjoinedSegments } from '../ft/recording';
+import { LogFileReader, type LogMeta } from '../ft/log';
+import { unjoinedSegments } from '../ft/log';
 
 export interface RenderedLog {
   text: string;

@@ -4,7 +4,7 @@
 // at all: the events are no-ops. Nothing identifying is sent (no paths, no guest names but the
 // built-ins, no log contents).
 import { TelemetryReporter, type CustomFetcher } from '@vscode/extension-telemetry';
-import { isBuiltin } from '../ft/image';
+import { isBuiltin } from '../ft/machine';
 
 export interface LockstepTelemetry {
   sessionStarted(guest: string | undefined, mode: 'ft' | 'single' | 'replay'): void;

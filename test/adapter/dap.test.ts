@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { FlowControl } from 'iced-x86';
 import { decodeAt } from '../support/decode';
-import { loadImage } from '../../src/ft/image';
-import { runGuest } from '../../src/ft/run';
+import { loadImage } from '../../src/ft/machine';
+import { runGuest } from '../../src/ft/commands';
 import { until } from '../support/cluster';
 import { Adapter, prng } from './support';
 

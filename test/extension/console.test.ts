@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from '../../src/ft/cluster';
-import { readLogFile } from '../../src/ft/logfile';
+import { readLogFile } from '../../src/ft/log';
 import { GuestConsole, toTerminal } from '../../src/extension/guestConsole';
 import { clusterOptions, until } from '../support/cluster';
 

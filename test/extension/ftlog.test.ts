@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeEntry, encodeEntry, type LogEntry } from '../../src/ft/log';
-import { encodeFileHeader, LogWriter, type LogMeta } from '../../src/ft/logfile';
+import { encodeFileHeader, LogWriter, type LogMeta } from '../../src/ft/log';
 import { entryLineInstruction, renderLogFile } from '../../src/extension/ftlogText';
 import { FILE_ENTRIES, META, writeLog } from './samples';
 

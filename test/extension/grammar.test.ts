@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { INITIAL, parseRawGrammar, Registry, type IGrammar } from 'vscode-textmate';
 import { loadWASM, OnigScanner, OnigString } from 'vscode-oniguruma';
-import { parseIp, udpFrame } from '../../src/ft/ethernet';
+import { parseIp, udpFrame } from '../../src/ft/workload';
 import { describeEntry } from '../../src/ft/log';
 import { renderLog } from '../../src/extension/ftlogText';
 import { LogFormatError } from '../../src/ft/log';

@@ -1,7 +1,7 @@
 // Log files for the extension tests: the shared sample entries written by the real LogWriter.
 import { join } from 'node:path';
 import type { LogEntry } from '../../src/ft/log';
-import { LogWriter, type LogMeta } from '../../src/ft/logfile';
+import { LogWriter, type LogMeta } from '../../src/ft/log';
 import { SAMPLE_ENTRIES } from '../ft/samples';
 
 export const META: LogMeta = {

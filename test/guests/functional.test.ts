@@ -2,12 +2,12 @@
 // what each guest answers, as guests/README.md specifies it. Expected values are computed here
 // independently (spin's checksum, lock's expiry ticks), so a wrong build or a wrong emulation fails.
 import { strict as assert } from 'node:assert';
-import { arpFrame, describeFrame, internetChecksum, parseFrame, parseIp, udpFrame, type UdpDatagram } from '../../src/ft/ethernet';
-import { loadImage } from '../../src/ft/image';
-import { InputScript } from '../../src/ft/inputscript';
+import { arpFrame, describeFrame, internetChecksum, parseFrame, parseIp, udpFrame, type UdpDatagram } from '../../src/ft/workload';
+import { loadImage } from '../../src/ft/machine';
+import { InputScript } from '../../src/ft/commands';
 import { GUEST_MAC, Machine } from '../../src/ft/machine';
-import { Recorder } from '../../src/ft/nondet';
-import { RunResult, runGuest } from '../../src/ft/run';
+import { Recorder } from '../../src/ft/machine';
+import { RunResult, runGuest } from '../../src/ft/commands';
 import { spinChecksum } from '../support/guests';
 
 const EPOCH = 10_000_000;

@@ -1,0 +1,793 @@
+// The logging channel: a TCP connection between primary and backup that carries log entries one
+// way and acks/heartbeats the other (VM-FT section 2). It frames, authenticates, counts and injects
+// faults; sequencing and retransmission belong to the primary/backup layer (seq, ack, resend-from).
+// docs/protocol.md describes the handshake and the knobs.
+
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
+import {
+  encodeFrame,
+  FrameDecoder,
+  HELLO_TOKEN_BYTES,
+  isLogEntry,
+  LogFormatError,
+  MAX_PAYLOAD_BYTES,
+  ROLE_CODES,
+  type Frame,
+  type HelloMessage,
+  type Role,
+} from '../log';
+import { coalesceThisTurn } from './coalesce';
+import { SeededRandom } from '../random';
+
+/** Largest payload accepted before the peer is authenticated: a hello is 34 bytes. */
+const HANDSHAKE_MAX_PAYLOAD = 256;
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** After we hang up, a peer that never closes its side is cut off after this long. */
+const HANG_UP_GRACE_MS = 5_000;
+const HELLO_MAC_LABEL = Buffer.from('lockstep-ft-hello-v1', 'ascii');
+
+/** Which end of the TCP connection a side is; part of the MAC so a response cannot be reflected. */
+export type ChannelSide = 'listen' | 'connect';
+const SIDE_CODES: { readonly [K in ChannelSide]: number } = { listen: 1, connect: 2 };
+
+// ---------------------------------------------------------------------------------------------
+// Fault injection
+
+export interface FaultSettings {
+  /** Probability that a sent frame is silently dropped. */
+  dropRate: number;
+  /** Probability that a sent frame is written twice. */
+  duplicateRate: number;
+  /** Probability that one byte of a sent frame is flipped (the receiver must reject it). */
+  corruptRate: number;
+  /** Every sent frame waits this long before it is written (order is kept). */
+  delayMs: number;
+  /** PRNG seed: the same seed and the same sequence of sends give the same fates. */
+  seed: number;
+  /**
+   * Log entries (by seq) to drop the next time each is sent, whatever the rates: a seq listed twice
+   * drops the entry's first two sends (the original and a resend). Only log entries match (an ack
+   * or a heartbeat carries a seq too). Unlike the other settings these add up: setFaults() arms
+   * more, and a drop made is gone, so one armed drop drops one send.
+   */
+  dropEntries: readonly number[];
+}
+
+type Rates = Omit<FaultSettings, 'dropEntries'>;
+const NO_RATES: Readonly<Rates> = { dropRate: 0, duplicateRate: 0, corruptRate: 0, delayMs: 0, seed: 1 };
+export const NO_FAULTS: Readonly<FaultSettings> = { ...NO_RATES, dropEntries: [] };
+
+/** What happens to one sent frame. */
+export interface FrameFate {
+  drop: boolean;
+  duplicate: boolean;
+  /** Byte index to flip, if corrupted. Never inside the length field (see corruptIndex). */
+  corruptAt?: number;
+  /** Non-zero XOR mask for the flipped byte. */
+  corruptMask?: number;
+}
+
+// The length field (bytes 5..8) is left alone: a longer length would make the receiver wait for
+// bytes that never come instead of rejecting this frame now.
+const LENGTH_FIELD_START = 5;
+const LENGTH_FIELD_BYTES = 4;
+
+function corruptIndex(r: number, frameLength: number): number {
+  const i = Math.floor(r * (frameLength - LENGTH_FIELD_BYTES));
+  return i < LENGTH_FIELD_START ? i : i + LENGTH_FIELD_BYTES;
+}
+
+/** Log entries whose sends are counted (for the fates of resends): the most recent ones. */
+const COUNTED_ENTRIES = 4096;
+
+/**
+ * Decides the fate of each sent frame. Draws the same number of values per frame, whatever the rates
+ * and the armed entry drops, so these never shift the random fates of other frames. A log entry's
+ * fate comes from a stream of its own (the seed, its seq, how often it was sent before), so with a
+ * given seed the same entries meet the same faults however heartbeats and acks fall between them.
+ */
+export class FaultInjector {
+  private rng = new SeededRandom(NO_RATES.seed);
+  private settings: Rates = { ...NO_RATES };
+  /** dropEntries as a multiset: seq → sends of it still to drop. */
+  private readonly entryDrops = new Map<number, number>();
+  /** Sends so far of each recent log entry. */
+  private readonly entrySends = new Map<number, number>();
+
+  constructor(settings: Partial<FaultSettings> = {}) {
+    this.update(settings);
+  }
+
+  get current(): Readonly<FaultSettings> {
+    const dropEntries = [...this.entryDrops].flatMap(([seq, times]) => Array<number>(times).fill(seq));
+    return { ...this.settings, dropEntries };
+  }
+
+  /** Read per frame sent: cheaper than `current`. */
+  get delayMs(): number {
+    return this.settings.delayMs;
+  }
+
+  /** Changes settings; a given seed restarts the PRNG from that seed; given dropEntries are armed on top of those pending. */
+  update({ dropEntries = [], ...settings }: Partial<FaultSettings>): void {
+    this.settings = { ...this.settings, ...settings };
+    if (settings.seed !== undefined) this.rng = new SeededRandom(settings.seed);
+    for (const seq of dropEntries) this.entryDrops.set(seq, (this.entryDrops.get(seq) ?? 0) + 1);
+  }
+
+  /** `entrySeq`: the seq of the log entry the frame carries, if it carries one. */
+  decide(frameLength: number, entrySeq?: number): FrameFate {
+    const rng = entrySeq === undefined ? this.rng : this.entryRandom(entrySeq);
+    const [d, u, c, position, mask] = [rng.next(), rng.next(), rng.next(), rng.next(), rng.next()];
+    // Used up even when the rate drops this send as well: n armed drops of an entry drop its first n sends.
+    const armed = entrySeq !== undefined && this.takeEntryDrop(entrySeq);
+    const fate: FrameFate = { drop: d < this.settings.dropRate || armed, duplicate: u < this.settings.duplicateRate };
+    if (c < this.settings.corruptRate) {
+      fate.corruptAt = corruptIndex(position, frameLength);
+      fate.corruptMask = 1 + Math.floor(mask * 255);
+    }
+    return fate;
+  }
+
+  private entryRandom(seq: number): SeededRandom {
+    const sends = (this.entrySends.get(seq) ?? 0) + 1;
+    this.entrySends.set(seq, sends);
+    this.entrySends.delete(seq - COUNTED_ENTRIES);
+    return new SeededRandom(Math.imul(this.settings.seed ^ Math.imul(seq, 0x9e3779b1), 0x85ebca6b) ^ Math.imul(sends, 0xc2b2ae35));
+  }
+
+  private takeEntryDrop(seq: number): boolean {
+    const left = this.entryDrops.get(seq);
+    if (left === undefined) return false;
+    if (left > 1) this.entryDrops.set(seq, left - 1);
+    else this.entryDrops.delete(seq);
+    return true;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handshake
+
+/** Raised when the peer fails the handshake (or this side is rejected by it). */
+export class ChannelAuthError extends Error {
+  constructor(readonly reason: string) {
+    super(`channel handshake failed: ${reason}`);
+    this.name = 'ChannelAuthError';
+  }
+}
+
+/**
+ * The proof a prover sends in its hello response:
+ * HMAC-SHA256(secret, label | prover side | prover role | verifier nonce | prover nonce).
+ */
+export function helloMac(
+  secret: string | Uint8Array,
+  proverSide: ChannelSide,
+  proverRole: Role,
+  verifierNonce: Uint8Array,
+  proverNonce: Uint8Array,
+): Uint8Array {
+  return createHmac('sha256', secret)
+    .update(HELLO_MAC_LABEL)
+    .update(Uint8Array.of(SIDE_CODES[proverSide], ROLE_CODES[proverRole]))
+    .update(verifierNonce)
+    .update(proverNonce)
+    .digest();
+}
+
+function otherSide(side: ChannelSide): ChannelSide {
+  return side === 'listen' ? 'connect' : 'listen';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Channel
+
+export interface ChannelOptions {
+  /** Per-session shared secret; both sides must hold the same one. */
+  secret: string | Uint8Array;
+  /** This side's role, announced (and authenticated) in the handshake. */
+  role: Role;
+  /** Reject a peer that announces another role. */
+  expectPeerRole?: Role;
+  /** Give up on a peer that has not completed the handshake by then. Default 10 s. */
+  handshakeTimeoutMs?: number;
+  /** Initial fault-injection settings for frames this side sends. */
+  faults?: Partial<FaultSettings>;
+}
+
+export interface ChannelStats {
+  /** Bytes written to / read from the socket, handshake included. */
+  bytesSent: number;
+  bytesReceived: number;
+  /** Frames written to the socket (a duplicate counts twice) / valid frames decoded from it. */
+  framesSent: number;
+  framesReceived: number;
+  /** Frames handed to the user ('message' event or iterator). */
+  framesDelivered: number;
+  /** Injected faults on this side's sends. */
+  framesDropped: number;
+  framesDuplicated: number;
+  framesCorrupted: number;
+  /** Frames not written / received frames discarded because of partition(true). */
+  framesPartitionedOut: number;
+  framesPartitionedIn: number;
+}
+
+/**
+ * What the FT layer needs of a channel, wherever its socket lives: on this thread (Channel) or on
+ * the backup's ack thread (ackthread.ts).
+ */
+export interface LogChannel {
+  readonly isClosed: boolean;
+  readonly stats: Readonly<Pick<ChannelStats, 'bytesSent' | 'bytesReceived' | 'framesDropped'>>;
+  send(frame: Frame): boolean;
+  setFaults(settings: Partial<FaultSettings>): void;
+  partition(on: boolean): void;
+  close(reason?: string): Promise<void>;
+  destroy(): void;
+  on(event: 'message', listener: (frame: Frame) => void): this;
+  on(event: 'close', listener: (error?: Error) => void): this;
+}
+
+type ChannelEvents = {
+  /** A received, authenticated, well-formed frame (log entry or channel message). */
+  message: [frame: Frame];
+  /** Emitted only when someone listens; the error is also passed to 'close'. */
+  error: [error: Error];
+  /** The connection is gone; `error` says why if it was not an orderly close. */
+  close: [error?: Error];
+};
+
+type ChannelState = 'handshake' | 'open' | 'closed';
+
+interface QueuedFrame {
+  bytes: Uint8Array;
+  due: number;
+}
+
+/**
+ * One authenticated logging-channel connection. Obtain it from connectChannel() or a
+ * ChannelServer; frames received before anyone listens are kept until a 'message' listener or
+ * messages() iterator is attached, so nothing is lost between the handshake and the first listener.
+ */
+export class Channel extends EventEmitter<ChannelEvents> implements LogChannel {
+  readonly role: Role;
+  private peer: Role | undefined;
+  private state: ChannelState = 'handshake';
+  private failure: Error | undefined;
+  private readonly decoder = new FrameDecoder({ maxPayload: HANDSHAKE_MAX_PAYLOAD });
+  private readonly inbox: Frame[] = [];
+  private readonly injector: FaultInjector;
+  private isPartitioned = false;
+  private readonly queue: QueuedFrame[] = [];
+  private queueTimer: NodeJS.Timeout | undefined;
+  private readonly counters: ChannelStats = {
+    bytesSent: 0,
+    bytesReceived: 0,
+    framesSent: 0,
+    framesReceived: 0,
+    framesDelivered: 0,
+    framesDropped: 0,
+    framesDuplicated: 0,
+    framesCorrupted: 0,
+    framesPartitionedOut: 0,
+    framesPartitionedIn: 0,
+  };
+  private readonly nonce = randomBytes(HELLO_TOKEN_BYTES);
+  private peerNonce: Uint8Array | undefined;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  private readonly closed: Promise<void>;
+  /** Settles when the handshake succeeds or fails. */
+  readonly ready: Promise<void>;
+  private settleReady!: (error?: Error) => void;
+
+  /** Internal: use connectChannel() or listenChannel(). The socket must already be connected. */
+  constructor(
+    private readonly socket: Socket,
+    readonly side: ChannelSide,
+    private readonly options: ChannelOptions,
+  ) {
+    super();
+    if (Buffer.byteLength(options.secret) === 0) throw new RangeError('channel secret must not be empty');
+    this.role = options.role;
+    this.injector = new FaultInjector(options.faults);
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.settleReady = (error) => (error ? reject(error) : resolve());
+    });
+    this.ready.catch(() => undefined); // callers who never await it must not crash the process
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    // Frames that arrived before the first 'message' listener flow once it is attached.
+    (this as EventEmitter).on('newListener', (event: string | symbol) => {
+      if (event === 'message') process.nextTick(() => this.drain());
+    });
+    this.wireSocket();
+    this.startHandshake();
+  }
+
+  /** The peer's role, known once its hello has arrived. */
+  get peerRole(): Role | undefined {
+    return this.peer;
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  get isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** Why the channel closed, if not in an orderly way. */
+  get closeError(): Error | undefined {
+    return this.failure;
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.socket.remotePort;
+  }
+
+  get stats(): Readonly<ChannelStats> {
+    return { ...this.counters };
+  }
+
+  /** Bytes accepted by send() but not yet handed to the kernel: input for flow control. */
+  get pendingBytes(): number {
+    return this.socket.writableLength + this.queue.reduce((sum, q) => sum + q.bytes.length, 0);
+  }
+
+  get faults(): Readonly<FaultSettings> {
+    return this.injector.current;
+  }
+
+  /** Changes the fault-injection settings for frames sent from now on. */
+  setFaults(settings: Partial<FaultSettings>): void {
+    this.injector.update(settings);
+  }
+
+  get partitioned(): boolean {
+    return this.isPartitioned;
+  }
+
+  /** While on, nothing is written and nothing received is delivered; the socket stays open. */
+  partition(on: boolean): void {
+    this.isPartitioned = on;
+  }
+
+  /**
+   * Sends a log entry or channel message (not hello: the handshake is the channel's own).
+   * Returns false if the channel is not open. A frame the fault injector drops still returns true:
+   * the sender cannot tell, as on a real lossy link.
+   */
+  send(frame: Frame): boolean {
+    if (frame.kind === 'hello') throw new RangeError('hello messages belong to the handshake');
+    if (this.state !== 'open') return false;
+    const bytes = encodeFrame(frame);
+    const fate = this.injector.decide(bytes.length, isLogEntry(frame) ? frame.seq : undefined);
+    if (fate.drop) {
+      this.counters.framesDropped++;
+      return true;
+    }
+    const out = fate.corruptAt === undefined ? bytes : corrupt(bytes, fate.corruptAt, fate.corruptMask ?? 0xff);
+    if (out !== bytes) this.counters.framesCorrupted++;
+    this.enqueue(out);
+    if (fate.duplicate) {
+      this.counters.framesDuplicated++;
+      this.enqueue(out);
+    }
+    return true;
+  }
+
+  /** Orderly close: writes queued frames, says bye, ends the connection. */
+  async close(reason = 'close'): Promise<void> {
+    if (this.state === 'open') {
+      this.flushQueue();
+      this.writeFrame(encodeFrame({ kind: 'bye', at: 0, reason }));
+      this.finish(undefined);
+      this.hangUp();
+    } else if (this.state === 'handshake') {
+      this.abort(new ChannelAuthError('closed during handshake'));
+    }
+    await this.closed;
+  }
+
+  /** Abrupt close, as if the host died: nothing queued is written. */
+  destroy(): void {
+    this.finish(undefined);
+    this.socket.destroy();
+  }
+
+  /** Received frames as an async iterator; ends at an orderly close, throws the error otherwise. */
+  messages(): AsyncIterableIterator<Frame> {
+    return new MessageIterator(this).start();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Frame> {
+    return this.messages();
+  }
+
+  /** Internal: hands buffered frames to listeners (called by MessageIterator too). */
+  drain(): void {
+    while (this.inbox.length > 0 && this.listenerCount('message') > 0) {
+      this.counters.framesDelivered++;
+      this.emit('message', this.inbox.shift()!);
+    }
+  }
+
+  // -- receiving ------------------------------------------------------------------------------
+
+  private wireSocket(): void {
+    this.socket.setNoDelay(true); // the Output Rule waits on acks: do not let Nagle hold them
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('end', () => this.onEnd());
+    this.socket.on('error', (err) => this.abort(err));
+    this.socket.on('close', () => this.finish(this.state === 'handshake' ? new ChannelAuthError('connection closed during handshake') : undefined));
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    this.counters.bytesReceived += chunk.length;
+    try {
+      this.decoder.push(chunk);
+      for (let frame = this.decoder.next(); frame !== undefined; frame = this.decoder.next()) {
+        this.counters.framesReceived++;
+        this.onFrame(frame);
+        if (this.isClosed) return; // onFrame may have ended the connection
+      }
+    } catch (err) {
+      this.abort(err as Error);
+    }
+  }
+
+  private onEnd(): void {
+    if (this.state === 'closed') return;
+    if (this.state === 'handshake') return this.abort(new ChannelAuthError('peer closed during handshake'));
+    try {
+      this.decoder.end(); // the peer stopped in the middle of a frame?
+      this.finish(undefined);
+    } catch (err) {
+      this.abort(err as Error);
+    }
+  }
+
+  private onFrame(frame: Frame): void {
+    if (this.state === 'handshake') return this.onHandshakeFrame(frame);
+    if (frame.kind === 'hello') throw new ChannelAuthError('hello after the handshake');
+    if (this.isPartitioned) {
+      this.counters.framesPartitionedIn++;
+      return;
+    }
+    this.inbox.push(frame);
+    this.drain();
+  }
+
+  // -- handshake ------------------------------------------------------------------------------
+
+  private startHandshake(): void {
+    const timeout = this.options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.handshakeTimer = setTimeout(() => this.abort(new ChannelAuthError('handshake timeout')), timeout);
+    this.writeFrame(encodeFrame({ kind: 'hello', step: 'challenge', role: this.role, nonce: this.nonce }));
+  }
+
+  private onHandshakeFrame(frame: Frame): void {
+    if (frame.kind === 'bye') throw new ChannelAuthError(`peer said bye: ${frame.reason}`);
+    if (frame.kind !== 'hello') throw new ChannelAuthError(`expected hello, got ${frame.kind}`);
+    if (frame.step === 'challenge') this.answerChallenge(frame);
+    else this.checkResponse(frame);
+  }
+
+  private answerChallenge(hello: HelloMessage & { step: 'challenge' }): void {
+    if (this.peerNonce) throw new ChannelAuthError('second challenge');
+    const expected = this.options.expectPeerRole;
+    if (expected && hello.role !== expected) throw new ChannelAuthError(`peer is ${hello.role}, expected ${expected}`);
+    this.peer = hello.role;
+    this.peerNonce = hello.nonce;
+    const mac = helloMac(this.options.secret, this.side, this.role, hello.nonce, this.nonce);
+    this.writeFrame(encodeFrame({ kind: 'hello', step: 'response', role: this.role, mac }));
+  }
+
+  private checkResponse(hello: HelloMessage & { step: 'response' }): void {
+    if (!this.peerNonce) throw new ChannelAuthError('response before challenge');
+    if (hello.role !== this.peer) throw new ChannelAuthError('role changed during handshake');
+    const expected = helloMac(this.options.secret, otherSide(this.side), hello.role, this.nonce, this.peerNonce);
+    if (!timingSafeEqual(expected, hello.mac)) throw new ChannelAuthError('authentication failed');
+    this.establish();
+  }
+
+  private establish(): void {
+    clearTimeout(this.handshakeTimer);
+    this.state = 'open';
+    this.decoder.maxPayload = MAX_PAYLOAD_BYTES;
+    this.settleReady();
+  }
+
+  // -- sending --------------------------------------------------------------------------------
+
+  private enqueue(bytes: Uint8Array): void {
+    const delay = this.injector.delayMs;
+    if (delay <= 0 && this.queue.length === 0) return this.writeFrame(bytes);
+    const last = this.queue.length > 0 ? this.queue[this.queue.length - 1].due : 0;
+    this.queue.push({ bytes, due: Math.max(performance.now() + delay, last) });
+    this.scheduleQueue();
+  }
+
+  private scheduleQueue(): void {
+    if (this.queueTimer || this.queue.length === 0) return;
+    const wait = Math.max(0, this.queue[0].due - performance.now());
+    this.queueTimer = setTimeout(() => {
+      this.queueTimer = undefined;
+      const now = performance.now();
+      while (this.queue.length > 0 && this.queue[0].due <= now) this.writeFrame(this.queue.shift()!.bytes);
+      this.scheduleQueue();
+    }, wait);
+  }
+
+  private flushQueue(): void {
+    clearTimeout(this.queueTimer);
+    this.queueTimer = undefined;
+    for (const q of this.queue.splice(0)) this.writeFrame(q.bytes);
+  }
+
+  // Handshake frames go through here too: faults and partitions apply to the session, not to it.
+  private writeFrame(bytes: Uint8Array): void {
+    if (this.state === 'closed' || this.socket.destroyed) return;
+    if (this.isPartitioned && this.state === 'open') {
+      this.counters.framesPartitionedOut++;
+      return;
+    }
+    // A batch's entries and its heartbeat, or a burst of acks, leave in one write.
+    coalesceThisTurn(this.socket);
+    this.socket.write(bytes);
+    this.counters.bytesSent += bytes.length;
+    this.counters.framesSent++;
+  }
+
+  // -- ending ---------------------------------------------------------------------------------
+
+  /** Closes because of `error`: tells the peer why (best effort), then drops the connection. */
+  private abort(error: Error): void {
+    if (this.state === 'closed') return;
+    if (this.isPartitioned || this.socket.destroyed) this.socket.destroy();
+    else this.hangUp(encodeFrame({ kind: 'bye', at: 0, reason: error.message }));
+    this.finish(error);
+  }
+
+  /** Ends our side (after `lastWords`), and cuts the connection if the peer does not follow. */
+  private hangUp(lastWords?: Uint8Array): void {
+    const grace = setTimeout(() => this.socket.destroy(), HANG_UP_GRACE_MS);
+    grace.unref();
+    this.socket.once('close', () => clearTimeout(grace));
+    if (!lastWords) return void this.socket.end();
+    this.counters.bytesSent += lastWords.length;
+    this.counters.framesSent++;
+    this.socket.end(lastWords);
+  }
+
+  private finish(error: Error | undefined): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.failure = error;
+    clearTimeout(this.handshakeTimer);
+    clearTimeout(this.queueTimer);
+    this.queue.length = 0;
+    this.settleReady(error ?? new ChannelAuthError('closed during handshake'));
+    if (error && this.listenerCount('error') > 0) this.emit('error', error);
+    this.emit('close', error);
+  }
+}
+
+function corrupt(bytes: Uint8Array, index: number, mask: number): Uint8Array {
+  const copy = bytes.slice();
+  copy[index] ^= mask;
+  return copy;
+}
+
+/** Pull-style view of a channel's 'message' and 'close' events. */
+class MessageIterator implements AsyncIterableIterator<Frame> {
+  private readonly buffered: Frame[] = [];
+  private waiter: { resolve: (r: IteratorResult<Frame>) => void; reject: (e: Error) => void } | undefined;
+  private finished = false;
+  private failure: Error | undefined;
+  private readonly onMessage = (frame: Frame) => {
+    this.buffered.push(frame);
+    this.settle();
+  };
+  private readonly onClose = (error?: Error) => {
+    this.finished = true;
+    this.failure = error;
+    this.detach();
+    this.settle();
+  };
+
+  constructor(private readonly channel: Channel) {}
+
+  start(): this {
+    this.channel.on('message', this.onMessage);
+    this.channel.drain(); // take what arrived before we listened, in order
+    if (this.channel.isClosed) this.onClose(this.channel.closeError);
+    else this.channel.once('close', this.onClose);
+    return this;
+  }
+
+  next(): Promise<IteratorResult<Frame>> {
+    if (this.waiter) return Promise.reject(new Error('next() called again before the previous one settled'));
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+      this.settle();
+    });
+  }
+
+  async return(): Promise<IteratorResult<Frame>> {
+    this.detach();
+    this.finished = true;
+    this.buffered.length = 0;
+    this.failure = undefined;
+    this.settle();
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  private detach(): void {
+    this.channel.off('message', this.onMessage);
+    this.channel.off('close', this.onClose);
+  }
+
+  private settle(): void {
+    const waiter = this.waiter;
+    if (!waiter) return;
+    if (this.buffered.length > 0) {
+      this.waiter = undefined;
+      waiter.resolve({ value: this.buffered.shift()!, done: false });
+    } else if (this.finished) {
+      this.waiter = undefined;
+      const failure = this.failure;
+      this.failure = undefined;
+      if (failure) waiter.reject(failure);
+      else waiter.resolve({ value: undefined, done: true });
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listening and connecting
+
+export interface ListenOptions extends ChannelOptions {
+  host?: string;
+  /** 0 (the default) picks a free port; read it from ChannelServer.port. */
+  port?: number;
+}
+
+export interface ConnectOptions extends ChannelOptions {
+  host?: string;
+  port: number;
+}
+
+/** A connection that failed the handshake at the listening side. */
+export interface Rejection {
+  reason: string;
+  error: Error;
+  remoteAddress?: string;
+  remotePort?: number;
+}
+
+type ServerEvents = {
+  /** A peer completed the handshake. */
+  channel: [channel: Channel];
+  /** A peer was turned away before any of its frames was accepted. */
+  rejected: [rejection: Rejection];
+  error: [error: Error];
+};
+
+/** The listening side: every authenticated connection becomes a Channel. */
+export class ChannelServer extends EventEmitter<ServerEvents> {
+  private readonly backlog: Channel[] = [];
+  private readonly handshaking = new Set<Channel>();
+  private readonly acceptors: Array<(channel: Channel) => void> = [];
+
+  /** Internal: use listenChannel(). */
+  constructor(
+    private readonly server: Server,
+    private readonly options: ChannelOptions,
+  ) {
+    super();
+    server.on('connection', (socket) => this.onConnection(socket));
+    server.on('error', (err) => this.listenerCount('error') > 0 && this.emit('error', err));
+  }
+
+  get host(): string {
+    return this.addressInfo().address;
+  }
+
+  get port(): number {
+    return this.addressInfo().port;
+  }
+
+  /** The next authenticated channel (one not taken by a 'channel' listener). */
+  accept(): Promise<Channel> {
+    const ready = this.backlog.shift();
+    if (ready) return Promise.resolve(ready);
+    return new Promise((resolve) => this.acceptors.push(resolve));
+  }
+
+  /**
+   * Stops listening and drops connections still in their handshake. Established channels stay
+   * open (the FT layer owns them), so this does not wait for them.
+   */
+  async close(): Promise<void> {
+    this.server.close();
+    for (const channel of this.handshaking) channel.destroy();
+  }
+
+  private addressInfo(): { address: string; port: number } {
+    const address = this.server.address();
+    if (address === null || typeof address === 'string') throw new Error('channel server is not listening on TCP');
+    return address;
+  }
+
+  private onConnection(socket: Socket): void {
+    const { remoteAddress, remotePort } = socket;
+    let channel: Channel;
+    try {
+      channel = new Channel(socket, 'listen', this.options);
+    } catch (err) {
+      socket.destroy();
+      this.emit('rejected', { reason: (err as Error).message, error: err as Error, remoteAddress, remotePort });
+      return;
+    }
+    this.handshaking.add(channel);
+    channel.ready.finally(() => this.handshaking.delete(channel)).catch(() => undefined);
+    channel.ready.then(
+      () => this.hand(channel),
+      (error: Error) => {
+        const reason = error instanceof ChannelAuthError || error instanceof LogFormatError ? error.reason : error.message;
+        this.emit('rejected', { reason, error, remoteAddress, remotePort });
+      },
+    );
+  }
+
+  private hand(channel: Channel): void {
+    const acceptor = this.acceptors.shift();
+    if (acceptor) acceptor(channel);
+    else if (this.listenerCount('channel') === 0) this.backlog.push(channel);
+    this.emit('channel', channel);
+  }
+}
+
+/** Listens on host:port (default 127.0.0.1, a free port). */
+export function listenChannel(options: ListenOptions): Promise<ChannelServer> {
+  const server = createServer();
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve(new ChannelServer(server, options));
+    });
+  });
+}
+
+/** Connects and completes the handshake; rejects with ChannelAuthError if the peer is not authentic. */
+export function connectChannel(options: ConnectOptions): Promise<Channel> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: options.host ?? '127.0.0.1', port: options.port });
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      let channel: Channel;
+      try {
+        channel = new Channel(socket, 'connect', options);
+      } catch (err) {
+        socket.destroy();
+        return reject(err);
+      }
+      channel.ready.then(() => resolve(channel), reject);
+    });
+  });
+}

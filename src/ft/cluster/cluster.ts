@@ -1,0 +1,421 @@
+// `lockstep ft`: a fault-tolerant pair of host processes on one guest. The cluster starts the
+// primary and the backup (each a real OS process, `lockstep host`), gives them an arbiter directory
+// and a service address, injects faults, and after a failover starts a new backup cloned from the
+// new primary so the service is redundant again. It never touches the guest itself.
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EpochNote, GuestConfig, HostCommand, HostConfig, HostDebugConfig, HostReport, HostStats, Divergence } from './hostprotocol';
+import { DEFAULT_DETECTOR, DetectorOptions } from '../replication';
+import type { Fault } from './faults';
+import type { Role } from '../log';
+import type { ServiceAddress } from '../replication';
+import { HostLauncher, HostLink, connectAgent, forkHost } from './hostlink';
+import { joinLogFiles } from '../log';
+import { refuseToRecordOver, segmentFile } from '../log';
+
+export type { HostLauncher } from './hostlink';
+
+const STATS_INTERVAL_MS = 100;
+
+export interface ClusterOptions extends GuestConfig {
+  service?: Partial<ServiceAddress>;
+  faults?: Fault[];
+  record?: string;
+  detector?: Partial<DetectorOptions>;
+  /** Start a new backup after a failover (default true). */
+  restoreRedundancy?: boolean;
+  maxInstructions?: number;
+  arbiterDir?: string;
+  launcher?: HostLauncher;
+  /** `lockstep host --listen` agents to run hosts on, in order (one host each), instead of child processes. */
+  agents?: { host: string; port: number }[];
+  agentToken?: string;
+  maxUnacked?: number;
+  maxLag?: number;
+  /** Print host diagnostics on stderr. */
+  verbose?: boolean;
+  /** Hosts keep a timeline of their machine and answer debug commands (src/adapter/ drives them). */
+  debug?: HostDebugConfig;
+}
+
+export interface RoleChange { host: string; role: Role | 'halted' | 'dead' | 'stopped'; generation: number; atMs: number; reason: string }
+/** lastSeq: the log the new primary had; what the old one logged past it was lost with it. */
+export interface Failover { generation: number; newPrimary: string; atMs: number; reason: string; lastSeq: number }
+
+export interface ClusterSummary {
+  guest: string;
+  service: ServiceAddress;
+  hosts: Record<string, { roles: RoleChange[]; stats?: HostStats }>;
+  failovers: Failover[];
+  divergences: Divergence[];
+  entriesSent: number;
+  bytesSent: number;
+  outputsHeld: number;
+  outputsReleased: number;
+  /** Datagrams the service's UDP side refused (not Ethernet frames), over every primary. */
+  datagramsRefused: number;
+  epochHashes: Record<string, string[]>;
+  wallMs: number;
+}
+
+interface HostHandle {
+  id: string;
+  link: HostLink;
+  role: RoleChange['role'];
+  generation: number;
+  channelPort?: number;
+  stats?: HostStats;
+  /** Every epoch the host reported, in order. */
+  epochs: EpochNote[];
+  roles: RoleChange[];
+  stderr: string[];
+  exited: Promise<void>;
+  /** Reports someone awaits (nextReport): an error then reaches the caller, not stderr. */
+  awaited: number;
+}
+
+type ClusterEvents = {
+  report: [report: HostReport];
+  'role-change': [change: RoleChange];
+  failover: [failover: Failover];
+  'backup-attached': [host: string, cloned: boolean];
+  divergence: [divergence: Divergence];
+  'guest-ended': [host: string];
+  'host-exit': [host: string, code: number | null, signal: string | null];
+};
+
+/** Instructions the primary may run ahead of its backup before it is slowed (VM-FT §2.2's flow control). */
+export const DEFAULT_MAX_LAG = 500_000_000;
+
+/** The default launcher re-runs this process's own script (`lockstep host`), under the same loader. */
+export function selfLauncher(): HostLauncher {
+  return { script: process.argv[1], execArgv: process.execArgv };
+}
+
+/** A host could not start, for a reason its message gives (bad input, a busy port): not a bug. */
+export class HostError extends Error {
+  override name = 'HostError';
+}
+
+export class Cluster extends EventEmitter<ClusterEvents> {
+  readonly hosts = new Map<string, HostHandle>();
+  readonly failovers: Failover[] = [];
+  readonly divergences: Divergence[] = [];
+  private readonly secret = randomBytes(32).toString('hex');
+  private readonly session = randomBytes(8).toString('hex');
+  private readonly started = performance.now();
+  private readonly arbiterDir: string;
+  private readonly detector: DetectorOptions;
+  private nextHost = 1;
+  private nextAgent = 0;
+  private stopping = false;
+  /** The live primary has a backup attached (reported by the primary; lost on a failover). */
+  backupAttached = false;
+  private timers: NodeJS.Timeout[] = [];
+  service!: ServiceAddress;
+
+  constructor(readonly options: ClusterOptions) {
+    super();
+    this.arbiterDir = options.arbiterDir ?? mkdtempSync(join(tmpdir(), 'lockstep-arbiter-'));
+    this.detector = { ...DEFAULT_DETECTOR, ...options.detector };
+  }
+
+  private get elapsedMs(): number {
+    return performance.now() - this.started;
+  }
+
+  /** Starts the pair; resolves when the backup is attached and the guest is running protected. */
+  async start(): Promise<void> {
+    // With no port given, the first primary binds port 0 and says which it got: a port picked here
+    // and bound there later could be taken in between (by any connection's ephemeral port).
+    this.service = { host: this.options.service?.host ?? '127.0.0.1', port: this.options.service?.port ?? 0 };
+    if (this.options.record) await refuseToRecordOver(this.options.record);
+    const primary = await this.spawn('primary', 1, {});
+    const ready = await this.nextReport(primary, 'ready');
+    this.service = { ...this.service, port: ready.servicePort! };
+    this.armEntryDrops();
+    const attached = new Promise<void>((resolve) => this.once('backup-attached', () => resolve()));
+    await this.spawn('backup', 1, { primary: { host: this.channelHost(primary), port: ready.channelPort! } });
+    await attached;
+    this.scheduleFaults();
+    this.timers.push(setInterval(() => this.pollStats(), STATS_INTERVAL_MS));
+  }
+
+  /** Keeps every host's latest stats, so a host that is killed still has figures in the summary. */
+  private pollStats(): void {
+    for (const handle of this.hosts.values()) if (handle.link.alive) handle.link.send({ type: 'stats' });
+  }
+
+  private hostConfig(id: string, role: Role, generation: number, extra: Partial<HostConfig>): HostConfig {
+    const o = this.options;
+    return {
+      id, role, generation,
+      guest: o.guest, cmdline: o.cmdline, clock: o.clock, jit: o.jit, memoryMiB: o.memoryMiB, epochLength: o.epochLength,
+      secret: this.secret,
+      session: this.session,
+      service: this.service,
+      arbiterDir: this.arbiterDir,
+      detector: this.detector,
+      record: o.record && (role === 'primary' ? o.record : segmentFile(o.record, id)),
+      maxUnacked: o.maxUnacked ?? 4096,
+      maxLag: o.maxLag ?? DEFAULT_MAX_LAG,
+      waitForBackupMs: 30_000,
+      maxInstructions: o.maxInstructions,
+      debug: o.debug,
+      ...extra,
+    };
+  }
+
+  private async spawn(role: Role, generation: number, extra: Partial<HostConfig>): Promise<HostHandle> {
+    const id = `host-${this.nextHost++}`;
+    const link = await this.link();
+    const handle: HostHandle = {
+      id, link, role, generation, roles: [], epochs: [], stderr: [], awaited: 0,
+      exited: new Promise((resolve) => link.once('exit', () => resolve())),
+    };
+    this.hosts.set(id, handle);
+    this.noteRole(handle, role, generation, 'started');
+    link.on('stderr', (line) => {
+      handle.stderr.push(line);
+      handle.stderr.splice(0, Math.max(0, handle.stderr.length - 200));
+      if (this.options.verbose) process.stderr.write(`${line}\n`);
+    });
+    link.on('message', (report) => this.onReport(handle, report));
+    link.once('exit', (code, signal) => {
+      if (handle.role === 'halted') return this.emit('host-exit', id, code, signal);
+      if (this.stopping) this.noteRole(handle, 'stopped', handle.generation, 'stopped with the cluster');
+      else this.noteRole(handle, 'dead', handle.generation, signal ? `killed (${signal})` : `exited (${code})`);
+      this.emit('host-exit', id, code, signal);
+    });
+    link.send({ type: 'config', config: this.hostConfig(id, role, generation, extra) });
+    return handle;
+  }
+
+  /** The next agent, if the cluster runs on agents; otherwise a child process. */
+  private link(): Promise<HostLink> {
+    if (!this.options.agents) return Promise.resolve(forkHost(this.options.launcher ?? selfLauncher()));
+    const agent = this.options.agents[this.nextAgent++];
+    if (!agent) return Promise.reject(new Error(`no agent left for another host (${this.options.agents.length} given)`));
+    return connectAgent(agent, this.options.agentToken ?? '');
+  }
+
+  private noteRole(handle: HostHandle, role: RoleChange['role'], generation: number, reason: string): void {
+    handle.role = role;
+    handle.generation = generation;
+    const change = { host: handle.id, role, generation, atMs: Math.round(this.elapsedMs), reason };
+    handle.roles.push(change);
+    this.emit('role-change', change);
+  }
+
+  private onReport(handle: HostHandle, report: HostReport): void {
+    this.emit('report', report);
+    switch (report.type) {
+      case 'ready': handle.channelPort = report.channelPort; return;
+      case 'role': return this.onNewGeneration(handle, report);
+      case 'halted': return this.noteRole(handle, 'halted', handle.generation, report.reason);
+      case 'backup-attached':
+        this.backupAttached = true;
+        this.emit('backup-attached', handle.id, report.cloned);
+        return;
+      case 'backup-lost': this.backupAttached = false; return;
+      case 'divergence': this.divergences.push(report.divergence); this.emit('divergence', report.divergence); return;
+      case 'guest-ended': this.emit('guest-ended', handle.id); return;
+      case 'stats': handle.stats = report.stats; return;
+      case 'epoch': handle.epochs.push(report.epoch); return;
+      case 'error': if (!handle.awaited) process.stderr.write(`lockstep: ${handle.id} failed: ${report.message}\n`); return;
+      default: return;
+    }
+  }
+
+  /** A host won a failover: it is the primary of the next generation; give it a new backup. */
+  private onNewGeneration(handle: HostHandle, report: Extract<HostReport, { type: 'role' }>): void {
+    handle.channelPort = report.channelPort;
+    this.noteRole(handle, report.role, report.generation, report.reason);
+    const failover = { generation: report.generation, newPrimary: handle.id, atMs: Math.round(this.elapsedMs), reason: report.reason, lastSeq: report.lastSeq };
+    this.backupAttached = false;
+    this.failovers.push(failover);
+    this.emit('failover', failover);
+    if (this.options.restoreRedundancy !== false && !this.stopping && report.channelPort) {
+      void this.spawn('backup', report.generation, { primary: { host: this.channelHost(handle), port: report.channelPort }, clone: true });
+    }
+  }
+
+  /** Where a host's logging channel can be reached: its agent's address, or this machine. */
+  private channelHost(handle: HostHandle): string {
+    return this.options.agents?.[Number(handle.id.slice(5)) - 1]?.host ?? '127.0.0.1';
+  }
+
+  private nextReport<T extends HostReport['type']>(handle: HostHandle, type: T): Promise<Extract<HostReport, { type: T }>> {
+    handle.awaited++;
+    return new Promise((resolve, reject) => {
+      const cleanup = () => {
+        handle.awaited--;
+        handle.link.off('message', onMessage);
+        handle.link.off('exit', onExit);
+      };
+      const onMessage = (report: HostReport) => {
+        if (report.type !== type && report.type !== 'error') return;
+        cleanup();
+        if (report.type === 'error') reject(report.explained ? new HostError(`${handle.id}: ${report.message}`) : new Error(`${handle.id}: ${report.message}`));
+        else resolve(report as Extract<HostReport, { type: T }>);
+      };
+      const onExit = (code: number | null, signal: string | null) => {
+        cleanup();
+        const why = handle.stderr.slice(-5).join(' | ') || signal || `exit code ${code}`;
+        // Its stderr may hold a crash's stack: not a reason to call it bad input.
+        reject(handle.stderr.length ? new Error(`${handle.id} exited before it was ${type}: ${why}`) : new HostError(`${handle.id} exited before it was ${type}: ${why}`));
+      };
+      handle.link.on('message', onMessage);
+      handle.link.once('exit', onExit);
+    });
+  }
+
+  /** Whether any host process is still running: with none, nothing can run the guest again. */
+  get anyHostAlive(): boolean {
+    return [...this.hosts.values()].some((h) => h.link.alive);
+  }
+
+  /** The live host in `role` now, if any. */
+  hostIn(role: Role): HostHandle | undefined {
+    return [...this.hosts.values()].find((h) => h.role === role);
+  }
+
+  command(role: Role, command: HostCommand): void {
+    this.hostIn(role)?.link.send(command);
+  }
+
+  kill(role: Role): string | undefined {
+    const handle = this.hostIn(role);
+    handle?.link.kill();
+    return handle?.id;
+  }
+
+  /**
+   * A drop-entry names an entry by its place in the log: armed before the backup is started, it is
+   * armed before any entry is sent (the primary sends none until its backup attaches), however small
+   * the seq. The backup never sends log entries: only the primary is armed.
+   */
+  private armEntryDrops(): void {
+    for (const fault of this.options.faults ?? []) {
+      if (fault.kind === 'drop-entry') this.command('primary', { type: 'channel-fault', kind: 'drop-entry', value: fault.seq });
+    }
+  }
+
+  private scheduleFaults(): void {
+    for (const fault of this.options.faults ?? []) {
+      switch (fault.kind) {
+        case 'kill-primary':
+        case 'kill-backup': {
+          const role = fault.kind === 'kill-primary' ? 'primary' : 'backup';
+          if ('instructions' in fault.when) this.command(role, { type: 'kill-at', at: fault.when.instructions });
+          else this.after(fault.when.ms, () => this.kill(role));
+          break;
+        }
+        case 'partition':
+        case 'heal':
+          this.after(fault.when.ms, () => this.channelFault(fault.kind as 'partition' | 'heal'));
+          break;
+        case 'drop':
+        case 'duplicate':
+        case 'corrupt':
+          this.channelFault(fault.kind, fault.rate);
+          break;
+        case 'delay':
+          this.channelFault('delay', fault.ms);
+          break;
+        case 'drop-entry':
+          break; // armed at start (armEntryDrops)
+        case 'slow-backup':
+          this.command('backup', { type: 'slow', msPerBatch: fault.ms });
+          break;
+      }
+    }
+  }
+
+  channelFault(kind: Extract<HostCommand, { type: 'channel-fault' }>['kind'], value?: number): void {
+    for (const role of ['primary', 'backup'] as const) this.command(role, { type: 'channel-fault', kind, value, seed: 7 });
+  }
+
+  private after(ms: number, action: () => void): void {
+    this.timers.push(setTimeout(action, ms));
+  }
+
+  /** The current statistics of the live host in `role` (undefined if there is none, or it died meanwhile). */
+  async statsOf(role: Role): Promise<HostStats | undefined> {
+    const handle = this.hostIn(role);
+    if (!handle) return undefined;
+    const reply = this.nextReport(handle, 'stats').catch(() => undefined);
+    handle.link.send({ type: 'stats' });
+    return (await reply)?.stats;
+  }
+
+  /** Stops every host (they report their final stats first) and summarizes the run. */
+  async stop(): Promise<ClusterSummary> {
+    this.stopping = true;
+    this.timers.forEach(clearTimeout);
+    this.timers.forEach(clearInterval);
+    // Backups first, so none of them takes the primary's orderly exit for a failure.
+    const live = [...this.hosts.values()]
+      .filter((h) => h.link.alive)
+      .sort((a, b) => Number(a.role === 'primary') - Number(b.role === 'primary'));
+    for (const handle of live) {
+      const final = this.nextReport(handle, 'stats').then((r) => { handle.stats = r.stats; }, () => undefined);
+      handle.link.send({ type: 'stop' });
+      await Promise.race([final.then(() => handle.exited), new Promise((r) => setTimeout(r, 5000))]);
+      if (handle.link.alive) handle.link.kill();
+    }
+    await this.settleRecording();
+    return this.summary();
+  }
+
+  /**
+   * The recording is the first primary's log, then, after each failover, the log of the host that
+   * went live (each joined at the entry where it was cloned from the one before; the first backup's
+   * starts at boot). The other backups' segments are removed.
+   */
+  private async settleRecording(): Promise<void> {
+    const file = this.options.record;
+    if (!file) return;
+    const [first, ...backups] = [...this.hosts.keys()];
+    const segments = backups.map((id) => segmentFile(file, id));
+    const live = [first, ...this.failovers.map((f) => f.newPrimary)]
+      .filter((id, i, ids) => id !== ids[i - 1]) // a primary that outlived its backup goes on with its own log
+      .map((id) => (id === first ? file : segmentFile(file, id)));
+    try {
+      if (live.length > 1) await joinLogFiles(live, file);
+      segments.forEach((segment) => rmSync(segment, { force: true }));
+    } catch (error) {
+      process.stderr.write(`lockstep: could not join the recording ${file}: ${(error as Error).message}; the hosts' files are kept beside it\n`);
+    }
+  }
+
+  /** Kills every host at once (for cleaning up after a failure; stop() is the orderly way). */
+  destroy(): void {
+    this.stopping = true;
+    this.timers.forEach(clearTimeout);
+    this.timers.forEach(clearInterval);
+    for (const handle of this.hosts.values()) handle.link.kill();
+  }
+
+  summary(): ClusterSummary {
+    const hosts: ClusterSummary['hosts'] = {};
+    const epochHashes: Record<string, string[]> = {};
+    let entriesSent = 0, bytesSent = 0, outputsHeld = 0, outputsReleased = 0, datagramsRefused = 0;
+    for (const handle of this.hosts.values()) {
+      hosts[handle.id] = { roles: handle.roles, stats: handle.stats };
+      epochHashes[handle.id] = handle.epochs.map((e) => e.hash);
+      entriesSent += handle.stats?.entriesSent ?? 0;
+      if (handle.stats?.entriesSent) bytesSent += handle.stats.bytesSent;
+      outputsHeld += handle.stats?.outputsHeld ?? 0;
+      outputsReleased += handle.stats?.outputsReleased ?? 0;
+      datagramsRefused += handle.stats?.datagramsRefused ?? 0;
+    }
+    return {
+      guest: this.options.guest, service: this.service, hosts, failovers: this.failovers, divergences: this.divergences,
+      entriesSent, bytesSent, outputsHeld, outputsReleased, datagramsRefused, epochHashes, wallMs: Math.round(this.elapsedMs),
+    };
+  }
+}

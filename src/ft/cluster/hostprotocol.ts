@@ -1,0 +1,208 @@
+// The control protocol between `lockstep ft` (the cluster) and its host processes: how a host is
+// configured, what it reports, and what the cluster (or a debugger) can ask of it. These travel as
+// JSON over the process's IPC channel. The logging channel between hosts is a separate thing
+// (channel.ts, docs/protocol.md).
+import type { ClockMode } from '../machine';
+import type { DetectorOptions } from '../replication';
+import type { EntryKind, Role } from '../log';
+import type { ServiceAddress } from '../replication';
+import type { Stop } from '../debug';
+import type { Registers } from '../machine';
+
+export interface GuestConfig {
+  guest: string;
+  cmdline?: string;
+  clock: ClockMode;
+  jit: boolean;
+  memoryMiB: number;
+  epochLength: number;
+}
+
+export interface HostConfig extends GuestConfig {
+  id: string;
+  role: Role;
+  /** The arbiter generation this host's pair belongs to (the first failover claims it). */
+  generation: number;
+  secret: string;
+  /** The cluster's run, named in recordings so that one run's files are told from another's. */
+  session: string;
+  /** Backup: the primary's logging-channel address. */
+  primary?: { host: string; port: number };
+  /** Backup: be cloned from a checkpoint of the running primary instead of booting the image. */
+  clone?: boolean;
+  service: ServiceAddress;
+  arbiterDir: string;
+  detector: DetectorOptions;
+  /** Record the log this host produces or applies to this file. */
+  record?: string;
+  /** Primary: entries not yet acknowledged before it stalls (bounded log buffer). */
+  maxUnacked: number;
+  /** Primary: instructions the backup may lag before the primary is slowed. */
+  maxLag: number;
+  /** Primary: how long to wait for the first backup before running unprotected. */
+  waitForBackupMs: number;
+  maxInstructions?: number;
+  /** Under a debugger: keep a Timeline of the machine and answer `debug` commands (debugger.ts). */
+  debug?: HostDebugConfig;
+}
+
+export interface HostStats {
+  id: string;
+  role: Role | 'halted';
+  generation: number;
+  instructions: number;
+  guestTimeMs: number;
+  seq: number;
+  /** Primary: highest seq the backup acknowledged; backup: highest received in order. */
+  acked: number;
+  backupInstructions?: number;
+  entriesSent: number;
+  bytesSent: number;
+  bytesReceived: number;
+  outputsHeld: number;
+  outputsReleased: number;
+  /** Primary: datagrams on the service's UDP side that were not Ethernet frames, refused. */
+  datagramsRefused: number;
+  /** Primary: the latest outputs' Output Rule delays, produced to released (ms). */
+  outputDelaysMs: number[];
+  /** Backup: the latest output entries' turnarounds, arrival to the ack that covers them (ms). */
+  ackTurnaroundsMs: number[];
+  /** Frames the current channel did not send because of injected faults (drop, drop-entry). */
+  framesDropped: number;
+  duplicatesDropped: number;
+  gapsSeen: number;
+  /** Backup: resend-froms it sent for a gap, a first ask or an ask again (not those a reconnect sends). */
+  resendRequests: number;
+  corruptFrames: number;
+  /** The latest epochs (at most RECENT_EPOCHS), oldest first: each one is also reported as it comes (an `epoch` report). */
+  epochs: EpochNote[];
+  /** Epochs this host has computed in all. */
+  epochCount: number;
+  divergences: Divergence[];
+}
+
+export interface Divergence {
+  epoch: number;
+  at: number;
+  primaryHash: string;
+  backupHash: string;
+  /** Pages (4 KiB, by number) whose contents differ; empty until the primary's page hashes arrive. */
+  pages: number[];
+  /** Non-memory components that differ, when known (cpu, pit, uart0, ...). */
+  parts: string[];
+}
+
+export interface EpochNote { index: number; at: number; hash: string }
+
+/** Epochs HostStats carries: stats are polled often, and an idle service reaches an epoch every second for as long as it runs. */
+export const RECENT_EPOCHS = 32;
+
+/** host → cluster */
+export type HostReport =
+  /** servicePort: where the first primary's service listens (it picks the port when none was given). */
+  | { type: 'ready'; id: string; role: Role; channelPort?: number; servicePort?: number }
+  /** lastSeq: the last log entry the host had when the generation began (a new primary's last applied). */
+  | { type: 'role'; id: string; role: Role; generation: number; at: number; reason: string; channelPort?: number; lastSeq: number }
+  | { type: 'halted'; id: string; reason: string; at: number }
+  | { type: 'guest-ended'; id: string; at: number }
+  | { type: 'epoch'; id: string; epoch: EpochNote }
+  | { type: 'backup-attached'; id: string; at: number; cloned: boolean }
+  | { type: 'backup-lost'; id: string; at: number; reason: string }
+  | { type: 'divergence'; id: string; divergence: Divergence }
+  | { type: 'stats'; stats: HostStats }
+  /** A host that could not start. `explained`: the message says what was wrong (bad input, a busy port); else it carries the stack of a bug. */
+  | { type: 'error'; id: string; message: string; explained: boolean }
+  | { type: 'debug-reply'; id: string; request: number; result?: DebugResult; error?: string }
+  | { type: 'debug-events'; id: string; entries: EntryNote[]; skipped: number; acked: number; outputs: OutputNote[] };
+
+export type ChannelFaultKind = 'partition' | 'heal' | 'drop' | 'duplicate' | 'corrupt' | 'delay' | 'drop-entry';
+
+/** cluster → host */
+export type HostCommand =
+  | { type: 'kill-at'; at: number }
+  /** `value`: a probability, a delay in ms, or (drop-entry) the seq of the log entry whose next send is dropped. */
+  | { type: 'channel-fault'; kind: ChannelFaultKind; value?: number; seed?: number }
+  | { type: 'slow'; msPerBatch: number }
+  | { type: 'stats' }
+  | { type: 'stop' }
+  | { type: 'debug'; request: number; op: DebugOp };
+
+// ---- debugging (debugger.ts executes these on the host's Timeline; src/adapter/ sends them) ----
+
+export interface HostDebugConfig {
+  /** Start with the machine held (the role's loop waits) until a `resume`. */
+  hold: boolean;
+}
+
+/** Everything up to `at` is logged once entry `seq` has arrived (what a paused primary tells its backup). */
+export interface LoggedPoint { at: number; seq: number }
+
+/** `address` and `breakpoints` are linear addresses (what EIP shows); memory travels as base64. */
+export type DebugOp =
+  | { op: 'state' }
+  | { op: 'pause' }
+  | { op: 'resume' }
+  | { op: 'runTo'; at: number; logged?: LoggedPoint }
+  | { op: 'step' }
+  | { op: 'stepBack' }
+  | { op: 'continue'; breakpoints: number[] }
+  | { op: 'reverseContinue'; breakpoints: number[] }
+  | { op: 'read'; address: number; length: number }
+  | { op: 'write'; address: number; data: string }
+  | { op: 'setRegister'; name: string; value: number }
+  | { op: 'entries'; from: number; count: number; kinds?: EntryKind[] }
+  | { op: 'epochs' };
+
+export interface DebugState {
+  /** The instruction count the machine is at. */
+  position: number;
+  /** How far its history is recorded; `position === frontier` (and not stepped) is the live edge. */
+  frontier: number;
+  /** The first count it can revisit. */
+  start: number;
+  live: boolean;
+  /** The role's own loop is held by the debugger. */
+  held: boolean;
+  halted: boolean;
+  ended: boolean;
+  registers: Registers;
+  /** Real mode, or protected mode's 32-bit code. */
+  bits: 16 | 32;
+  guestTimeMs: number;
+  /** Epochs reached at or before the position. */
+  epoch: number;
+  /**
+   * The recorded step (a v86 slice, or an idle skip) the position is in: IRQs are delivered and
+   * timers run only at its ends. None at the frontier.
+   */
+  slice?: { from: number; to: number; idle: number };
+  log: LogPosition;
+  heldOutputs: OutputNote[];
+  /** How the last movement ended. */
+  stop?: Stop;
+}
+
+export interface LogPosition {
+  /** Highest seq logged (primary) or received (backup). */
+  lastSeq: number;
+  /** Highest seq whose count is at or before the position. */
+  applied: number;
+  /** Entries logged or received past the position. */
+  pending: number;
+  /** Primary: highest seq the backup acknowledged; backup: highest received in order. */
+  acked: number;
+}
+
+export interface EpochNote { index: number; at: number; hash: string }
+
+/** A log entry, rendered (describeEntry) and sized (encoded frame bytes). */
+export interface EntryNote { seq: number; at: number; kind: EntryKind; size: number; text: string }
+
+/** An output under the Output Rule: held until acknowledged, then released. */
+export interface OutputNote { seq: number; at: number; text: string; state: 'held' | 'released'; heldMs?: number }
+
+export type DebugResult =
+  | { kind: 'state'; state: DebugState }
+  | { kind: 'bytes'; address: number; data: string; unreadable: number }
+  | { kind: 'entries'; entries: EntryNote[]; total: number }
+  | { kind: 'epochs'; epochs: EpochNote[] };

@@ -1,0 +1,133 @@
+// A single machine run (`lockstep run`): boot, feed scripted input, optionally clone at an epoch
+// boundary (snapshot, destroy, restore into a fresh machine, continue), and report what happened.
+import { readSnapshotFile, writeSnapshotFile } from '../machine';
+import { ClockMode } from '../machine';
+import { GuestImage } from '../machine';
+import { InputScript } from './inputscript';
+import { Epoch, Machine, MachineOptions } from '../machine';
+import { Nondeterminism, RecordedEvent, Recorder, Replayer } from '../machine';
+
+export interface RunOptions {
+  image: GuestImage;
+  cmdline?: string;
+  clock?: ClockMode;
+  jit?: boolean;
+  memoryMiB?: number;
+  epochLength?: number;
+  maxInstructions?: number;
+  input?: InputScript;
+  /** Clone at the first epoch boundary at or past this count. */
+  cloneAt?: number;
+  /** Write a snapshot at the first epoch boundary at or past `at`, then go on. */
+  snapshotTo?: { at: number; path: string };
+  /** Start from a snapshot file instead of booting. */
+  fromSnapshot?: string;
+  bios?: MachineOptions['bios'];
+  hashedDevices?: MachineOptions['hashedDevices'];
+  /** Replay these recorded events instead of taking values from the host (input is then ignored). */
+  replay?: RecordedEvent[];
+  onSerial?: (data: Uint8Array) => void;
+}
+
+export interface EpochRecord { index: number; at: number; hash: string }
+
+export interface RunResult {
+  instructions: number;
+  end: 'halted' | 'limit';
+  stateHash: string;
+  epochHashes: string[];
+  epochs: EpochRecord[];
+  serial: string;
+  wallMs: number;
+  mips: number;
+  clonedAt?: number;
+  snapshotAt?: number;
+  recorded: RecordedEvent[];
+}
+
+export async function runGuest(options: RunOptions): Promise<RunResult> {
+  const recorded: RecordedEvent[] = [];
+  const recorder = new Recorder((event) => recorded.push(event));
+  const nondet: Nondeterminism = options.replay ? replayerOf(options.replay) : recorder;
+  const input = options.replay ? undefined : options.input;
+  const machineOptions: MachineOptions = {
+    image: options.image,
+    cmdline: options.cmdline,
+    clock: options.clock,
+    jit: options.jit,
+    memoryMiB: options.memoryMiB,
+    epochLength: options.epochLength,
+    bios: options.bios,
+    hashedDevices: options.hashedDevices,
+    nondet,
+  };
+  const limit = options.maxInstructions ?? Number.MAX_SAFE_INTEGER;
+  const epochs: EpochRecord[] = [];
+  const serial: number[] = [];
+  let pendingCheckpoint: Epoch | undefined;
+  let clonedAt: number | undefined;
+  let snapshotAt: number | undefined;
+  const wantsCheckpoint = (at: number) =>
+    (options.cloneAt !== undefined && clonedAt === undefined && at >= options.cloneAt) ||
+    (options.snapshotTo !== undefined && snapshotAt === undefined && at >= options.snapshotTo.at);
+
+  const attach = (machine: Machine) =>
+    machine.on({
+      output: (data) => {
+        serial.push(...data);
+        options.onSerial?.(data);
+      },
+      epoch: (epoch) => {
+        epochs.push({ index: epoch.index, at: epoch.at, hash: epoch.hash });
+        if (wantsCheckpoint(epoch.at)) pendingCheckpoint = epoch;
+      },
+    });
+
+  const started = performance.now();
+  let machine = options.fromSnapshot
+    ? await Machine.restore(readSnapshotFile(options.fromSnapshot), machineOptions)
+    : await Machine.create(machineOptions);
+  attach(machine);
+  const startCount = machine.instructions;
+  while (!machine.isEnded && machine.instructions < limit) {
+    const data = input?.due(machine.instructions, machine.serialInputPending === 0);
+    if (data) recorder.queue('serial', data);
+    machine.step();
+    if (machine.waitsForHostTime && !options.replay) await new Promise((resolve) => setTimeout(resolve, Math.min(machine.idleHint, 10)));
+    if (!pendingCheckpoint) continue;
+    const snapshot = machine.snapshot();
+    if (options.snapshotTo && snapshotAt === undefined && pendingCheckpoint.at >= options.snapshotTo.at) {
+      writeSnapshotFile(options.snapshotTo.path, snapshot);
+      snapshotAt = pendingCheckpoint.at;
+    }
+    if (options.cloneAt !== undefined && clonedAt === undefined && pendingCheckpoint.at >= options.cloneAt) {
+      machine.destroy();
+      machine = await Machine.restore(snapshot, machineOptions);
+      attach(machine);
+      clonedAt = pendingCheckpoint.at;
+    }
+    pendingCheckpoint = undefined;
+  }
+  const wallMs = performance.now() - started;
+  const result: RunResult = {
+    instructions: machine.instructions,
+    end: machine.isEnded ? 'halted' : 'limit',
+    stateHash: machine.currentHash(),
+    epochHashes: epochs.map((e) => e.hash),
+    epochs,
+    serial: Buffer.from(serial).toString('latin1'),
+    wallMs,
+    mips: (machine.instructions - startCount) / wallMs / 1000,
+    clonedAt,
+    snapshotAt,
+    recorded,
+  };
+  machine.destroy();
+  return result;
+}
+
+function replayerOf(events: RecordedEvent[]): Replayer {
+  const replayer = new Replayer();
+  events.forEach((event) => replayer.push(event));
+  return replayer;
+}

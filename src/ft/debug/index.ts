@@ -1,0 +1,3 @@
+// Exact stops, stepping and reverse execution over a recorded run.
+export * from './timeline';
+export * from './debugger';

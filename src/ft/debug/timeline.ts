@@ -1,0 +1,532 @@
+// The recorded history of one machine, which can be revisited: stop at any exact instruction count,
+// step single instructions forwards and backwards, run to breakpoints in either direction.
+//
+// While the machine runs forward into new territory (its frontier), the timeline records what it
+// needs to come back: a checkpoint (snapshot) at epoch boundaries, the step trace (every step's
+// boundaries and timer counts, see StepRecord) and every nondeterministic event the machine took.
+// Revisiting count n restores the nearest checkpoint at or before n, replays whole steps with a
+// Replayer positioned there up to the last boundary at or before n, and executes single instructions
+// from there to n. Whole steps are exactly the recorded run (the replay checks every step and epoch
+// hash against the recording); single instructions leave the machine stepped, a state to look at:
+// anything that continues restores a checkpoint and runs unperturbed, so no stop leaves a trace.
+import { Machine, StepRecord } from '../machine';
+import { Nondeterminism, RecordedEvent, Replayer } from '../machine';
+
+export const DEFAULT_CHECKPOINT_BYTES = 1024 * 1024 * 1024;
+/** Closer than this, a stepped machine steps on rather than restoring and replaying. */
+const STEP_ON_LIMIT = 500_000;
+/** A boundary reached by replaying at least this much is kept as the stepping base (see moveTo). */
+const STEPPING_BASE_AFTER = 5_000_000;
+/** reverseContinue looks back this far first, then four times as far each time. */
+const FIRST_LOOK_BACK = 1_000_000;
+
+export interface TimelineOptions {
+  /**
+   * Where the machine's values come from at the frontier: the live Recorder, or a Replayer fed from
+   * a log file or the logging channel. Default: the values run out at the frontier.
+   */
+  source?: Nondeterminism;
+  /** How far the source can supply values: the timeline never runs past it (default: no limit). */
+  available?: () => number;
+  /** Bytes the checkpoints may take; beyond it every other one is dropped (the first is kept). */
+  checkpointBytes?: number;
+}
+
+export type StopReason =
+  /** At the requested count. */
+  | 'exact'
+  /** The requested count is inside an idle skip: stopped where the guest halted. */
+  | 'halted'
+  /** The requested count falls between an STI and the instruction v86 executes with it: one below. */
+  | 'sti'
+  | 'breakpoint'
+  /** Nothing was recorded further yet (the source has no more values). */
+  | 'frontier'
+  /** The guest ended (halted with interrupts disabled). */
+  | 'ended'
+  /** The timeline's first checkpoint: there is no earlier history. */
+  | 'start';
+
+export interface Stop {
+  /** The instruction count the machine is at. */
+  at: number;
+  /** The count asked for, when the stop is elsewhere. */
+  requested?: number;
+  reason: StopReason;
+  /** The guest is halted (waiting for an interrupt, or ended). */
+  halted: boolean;
+  /** The EIP of the instruction a breakpoint stopped before. */
+  eip?: number;
+}
+
+export interface BreakOptions {
+  /** Linear addresses (as `registers.eip` shows them) to stop before. */
+  breakpoints?: Iterable<number>;
+  /** Stops before an instruction whose EIP this accepts (with `breakpoints`: either one). */
+  stopBefore?: (eip: number) => boolean;
+}
+
+/** The history disagrees with itself: replaying it did not reproduce what was recorded. */
+export class TimelineDivergence extends Error {
+  override name = 'TimelineDivergence';
+}
+
+/**
+ * A snapshot at a recorded boundary, and how many recorded events were taken before it. A checkpoint
+ * taken after a change (`changeAtFrontier`) has no epoch: it is never thinned, since replaying to a
+ * later count from an earlier checkpoint would undo the change.
+ */
+interface Checkpoint { at: number; epoch: number | 'change'; events: number; snapshot: Uint8Array }
+
+export class Timeline {
+  private readonly trace: StepTrace;
+  private readonly checkpoints: Checkpoint[] = [];
+  private checkpointStride = 1;
+  private readonly events: RecordedEvent[] = [];
+  private readonly epochHashes = new Map<number, string>();
+  private readonly live: Nondeterminism;
+  /** The machine takes values from the source (it is at the frontier, extending the recording). */
+  private isLive = true;
+  private replayer: Replayer | undefined;
+  /**
+   * The boundary single steps last started from, kept so that stepping back within its step costs a
+   * restore rather than a replay. Its snapshot emptied the JIT cache off an epoch boundary, so it is a
+   * base for single steps only: whole steps from it would not be the recorded run.
+   */
+  private steppingBase: Omit<Checkpoint, 'epoch'> | undefined;
+  /** The machine's JIT cache was emptied off an epoch boundary: it must not run whole steps. */
+  private offRecord = false;
+  private readonly stopObserving: () => void;
+
+  /**
+   * Records `machine` from where it is on. Its first checkpoint empties the JIT cache, which changes
+   * nothing only where the cache is canonical anyway: start at instruction 0, at an epoch boundary,
+   * or right after restoring a checkpoint.
+   */
+  constructor(readonly machine: Machine, private readonly options: TimelineOptions = {}) {
+    if (machine.isStepped) throw new RangeError('a timeline starts from a machine at a whole-step boundary');
+    const start = machine.instructions;
+    this.trace = new StepTrace(start);
+    this.live = this.tap(options.source ?? new Replayer());
+    machine.useNondeterminism(this.live);
+    this.stopObserving = machine.observe({
+      step: (step) => this.onStep(step),
+      epoch: (epoch) => this.onEpoch(epoch.index, epoch.at, epoch.hash),
+    });
+    this.addCheckpoint(Math.floor(start / machine.options.epochLength), start);
+  }
+
+  /** The first instruction count the timeline can revisit. */
+  get start(): number {
+    return this.trace.start;
+  }
+
+  /** The furthest boundary recorded so far. */
+  get frontier(): number {
+    return this.trace.end;
+  }
+
+  get position(): number {
+    return this.machine.instructions;
+  }
+
+  /** Nondeterministic events the machine took since the start, in order. */
+  get recorded(): readonly RecordedEvent[] {
+    return this.events;
+  }
+
+  get checkpointCount(): number {
+    return this.checkpoints.length;
+  }
+
+  get checkpointBytes(): number {
+    return this.checkpoints.reduce((sum, c) => sum + c.snapshot.length, 0);
+  }
+
+  /** The recorded step that starts at or contains count `n` (none at or past the frontier). */
+  stepAt(n: number): StepRecord | undefined {
+    return this.trace.stepAt(n);
+  }
+
+  /** Every recorded step, in order. */
+  steps(): IterableIterator<StepRecord> {
+    return this.trace.records();
+  }
+
+  /** Stops listening to the machine (it stays where it is). */
+  dispose(): void {
+    this.stopObserving();
+  }
+
+  /**
+   * Moves to instruction count `n`, forwards or backwards: exactly there when the guest executes an
+   * instruction there, else at the closest count below it that it can stop at (see StopReason).
+   * Past the frontier the machine runs on from the source, recording.
+   */
+  runTo(n: number): Stop {
+    if (n > this.trace.end) this.extend(n);
+    const target = Math.max(this.start, Math.min(n, this.trace.end));
+    this.moveTo(target);
+    return this.stopHere(n);
+  }
+
+  /** Executes the next instruction (an idle skip, when the guest is halted). */
+  stepInstruction(): Stop {
+    const from = this.position;
+    if (from === this.trace.end) this.extend(from + 1);
+    const stop = this.runTo(this.nextPosition(from));
+    return stop.at === from && stop.reason === 'sti' ? this.runTo(from + 2) : stop;
+  }
+
+  /** Goes back one instruction (to where the guest halted, from the end of an idle skip). */
+  stepBack(): Stop {
+    const from = this.position;
+    if (from <= this.start) return { ...this.stopHere(from), reason: 'start' };
+    return this.runTo(this.previousPosition(from));
+  }
+
+  /**
+   * Runs on to the first stop `options` asks for, or to `until` (default: as far as the source
+   * allows, or the end of the guest). With no breakpoints this is the unperturbed run itself.
+   */
+  continue(options: BreakOptions & { until?: number } = {}): Stop {
+    const until = options.until ?? Number.MAX_SAFE_INTEGER;
+    const stopBefore = breakCheck(options);
+    if (!stopBefore) return this.runTo(until);
+    // A stop before an instruction that the breakpoints accept is where we are, not where we go.
+    let skipCurrent = this.machine.isInsideStep;
+    for (;;) {
+      const hit = this.scan(Math.min(until, this.trace.end), stopBefore, () => true, skipCurrent);
+      skipCurrent = false;
+      if (hit !== undefined) return this.stopHere(hit, this.machine.registers.eip);
+      const end = this.trace.end;
+      if (until <= end || !this.extendFrom(end, until)) return this.runTo(until);
+    }
+  }
+
+  /**
+   * Runs backwards to the last stop `options` asks for before the current count (or the start): scans
+   * ever longer stretches before it, each forwards from a boundary, and goes to the last hit found.
+   */
+  reverseContinue(options: BreakOptions): Stop {
+    const stopBefore = breakCheck(options);
+    if (!stopBefore) return this.runTo(this.start);
+    const before = this.position;
+    for (let end = before, look = FIRST_LOOK_BACK; end > this.start; look *= 4) {
+      const from = this.trace.boundaryAtOrBefore(Math.max(this.start, end - look));
+      this.moveTo(from);
+      let last: number | undefined;
+      this.scan(end, stopBefore, (at) => { if (at < before) last = at; return false; });
+      if (last !== undefined) return this.landOnHit(last, stopBefore);
+      end = from;
+    }
+    return this.runTo(this.start);
+  }
+
+  /**
+   * Changes the machine at the frontier, as a debugger writing memory or a register does. The change
+   * is history from here on: it is checkpointed, so replaying any later count starts from it, while
+   * counts before it replay as they were recorded.
+   */
+  changeAtFrontier(change: () => void): void {
+    this.goLive();
+    change();
+    const at = this.trace.end;
+    if (this.checkpoints.at(-1)?.at === at) this.checkpoints.pop();
+    if (this.steppingBase && this.steppingBase.at >= at) this.steppingBase = undefined;
+    this.checkpoints.push({ at, epoch: 'change', events: this.events.length, snapshot: this.machine.snapshot() });
+  }
+
+  // ---- moving ----
+
+  /** Puts the machine at `target` (a count within the trace it can stop at, or just below). */
+  private moveTo(target: number): void {
+    const machine = this.machine;
+    const here = machine.instructions;
+    const stepOn = (machine.isStepped || this.offRecord) && here <= target && target - here <= STEP_ON_LIMIT;
+    if (!stepOn) this.reachSteppingBase(this.trace.boundaryAtOrBefore(target));
+    this.stepForward(target);
+  }
+
+  /** Brings the machine to `boundary` to step on from there: from the stepping base when it is there. */
+  private reachSteppingBase(boundary: number): void {
+    if (this.steppingBase?.at === boundary) {
+      this.restore(this.steppingBase);
+      this.offRecord = true;
+      return;
+    }
+    if (this.reachBoundary(boundary) < STEPPING_BASE_AFTER) return;
+    const events = this.isLive ? this.events.length : this.events.length - this.replayer!.buffered;
+    this.steppingBase = { at: boundary, events, snapshot: this.machine.snapshot() };
+    this.offRecord = true;
+  }
+
+  /** Steps single instructions (crossing boundaries with the trace) up to `target`. */
+  private stepForward(target: number, stopBefore?: (eip: number) => boolean): boolean {
+    const machine = this.machine;
+    while (machine.instructions < target) {
+      const step = this.trace.stepAt(machine.instructions);
+      if (!step) return false;
+      const result = machine.stepTo(target, step, stopBefore);
+      if (result === 'breakpoint') return true;
+      if (result === 'target') return false;
+    }
+    return false;
+  }
+
+  /**
+   * Brings the machine, unstepped, to the recorded boundary `boundary`: on from where it is when it
+   * is there already or on the way, else from the nearest checkpoint, replaying whole steps. Returns
+   * how many instructions it replayed.
+   */
+  private reachBoundary(boundary: number): number {
+    const machine = this.machine;
+    const checkpoint = this.checkpoints[this.checkpointIndexBefore(boundary + 1)];
+    const onTheWay = !machine.isStepped && !this.offRecord && machine.instructions <= boundary && machine.instructions >= checkpoint.at;
+    if (!onTheWay) this.restore(checkpoint);
+    const from = machine.instructions;
+    this.runWhole(boundary);
+    if (machine.instructions !== boundary) {
+      throw new TimelineDivergence(`replaying whole steps reached ${machine.instructions}, not the recorded boundary ${boundary}`);
+    }
+    return boundary - from;
+  }
+
+  private restore(checkpoint: Omit<Checkpoint, 'epoch'>): void {
+    this.offRecord = false;
+    this.machine.restoreFrom(checkpoint.snapshot);
+    this.replayer = new Replayer();
+    for (let i = checkpoint.events; i < this.events.length; i++) this.replayer.push(this.events[i]);
+    this.machine.useNondeterminism(this.replayer);
+    this.isLive = false;
+  }
+
+  /** Runs whole steps from the source, recording, until the count reaches `n` (as far as it can). */
+  private extend(n: number): void {
+    this.goLive();
+    this.runWhole(Math.min(n, this.options.available?.() ?? Number.MAX_SAFE_INTEGER));
+  }
+
+  /**
+   * Whole steps until the count reaches `limit`. It never waits for host time (as Machine.run does
+   * for a halted guest on the host clock): a replay has its times, and a live run takes them as they come.
+   */
+  private runWhole(limit: number): void {
+    const machine = this.machine;
+    while (!machine.isEnded && machine.instructions < limit) machine.step();
+  }
+
+  /** Records on from `end` towards `until` (to the next epoch boundary), then returns to `end`. */
+  private extendFrom(end: number, until: number): boolean {
+    const epochLength = this.machine.options.epochLength;
+    this.extend(Math.min(until, (Math.floor(end / epochLength) + 1) * epochLength));
+    if (this.trace.end === end) return false;
+    this.reachBoundary(end);
+    return true;
+  }
+
+  /**
+   * At the frontier, unstepped, taking values from the source. Whoever runs the machine itself
+   * (Machine.run, as a primary or backup loop does; the timeline records those steps too) calls
+   * this first.
+   */
+  goLive(): void {
+    if (this.isLive && !this.offRecord && !this.machine.isStepped) return;
+    this.reachBoundary(this.trace.end);
+    if (this.replayer!.buffered) {
+      throw new TimelineDivergence(`the replay reached the frontier at ${this.trace.end} with ${this.replayer!.buffered} recorded events not taken`);
+    }
+    this.machine.useNondeterminism(this.live);
+    this.isLive = true;
+  }
+
+  /**
+   * Steps from where the machine is to `end`, calling `onHit` with the count before every instruction
+   * `stopBefore` accepts (but not the one the machine is before, with `skipCurrent`); stops there
+   * when `onHit` says so and returns that count.
+   */
+  private scan(end: number, stopBefore: (eip: number) => boolean, onHit: (at: number) => boolean, skipCurrent = false): number | undefined {
+    let skip = skipCurrent;
+    const check = (eip: number) => {
+      if (!skip) return stopBefore(eip);
+      skip = false;
+      return false;
+    };
+    while (this.stepForward(end, check)) {
+      const at = this.machine.instructions;
+      if (onHit(at)) return at;
+      skip = true;
+    }
+    return undefined;
+  }
+
+  /** Goes to a hit a scan found: its count, then up to the instruction it stopped before. */
+  private landOnHit(at: number, stopBefore: (eip: number) => boolean): Stop {
+    this.moveTo(at);
+    if (this.machine.instructions !== at || !this.stepForward(at + 1, stopBefore)) {
+      throw new TimelineDivergence(`the stop before instruction ${at + 1} found by a scan was not there again`);
+    }
+    return this.stopHere(at, this.machine.registers.eip);
+  }
+
+  private nextPosition(from: number): number {
+    const step = this.trace.stepAt(from);
+    if (step && step.idle && from >= step.to - step.idle) return step.to;
+    return from + 1;
+  }
+
+  private previousPosition(from: number): number {
+    const step = this.trace.stepAt(from - 1)!;
+    return from - 1 >= step.to - step.idle ? step.to - step.idle : from - 1;
+  }
+
+  private stopHere(requested: number, eip?: number): Stop {
+    const machine = this.machine;
+    const at = machine.instructions;
+    const stop: Stop = { at, reason: 'exact', halted: machine.isHalted };
+    if (eip !== undefined) return { ...stop, reason: 'breakpoint', eip };
+    if (at === requested) return stop;
+    return { ...stop, requested, reason: this.reasonFor(requested, at) };
+  }
+
+  private reasonFor(requested: number, at: number): StopReason {
+    if (requested < at) return 'start';
+    if (at === this.trace.end) return this.machine.isEnded ? 'ended' : 'frontier';
+    return this.machine.isHalted ? 'halted' : 'sti';
+  }
+
+  private checkpointIndexBefore(n: number): number {
+    let low = 0;
+    let high = this.checkpoints.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (this.checkpoints[middle].at < n) low = middle;
+      else high = middle - 1;
+    }
+    return low;
+  }
+
+  // ---- recording ----
+
+  /** The source, with every value it hands out appended to the recording. */
+  private tap(source: Nondeterminism): Nondeterminism {
+    const take = (at: number, kind: 'clock' | 'random' | 'rtc', value: number) => {
+      this.events.push({ kind: 'nondet', at, source: kind, value });
+      return value;
+    };
+    return {
+      clock: (at) => take(at, 'clock', source.clock(at)),
+      random: (at) => take(at, 'random', source.random(at)),
+      rtc: (at) => take(at, 'rtc', source.rtc(at)),
+      inputsAt: (at) => {
+        const inputs = source.inputsAt(at);
+        this.events.push(...inputs);
+        return inputs;
+      },
+    };
+  }
+
+  private onStep(step: StepRecord): void {
+    if (this.isLive) {
+      this.trace.push(step);
+      return;
+    }
+    const recorded = this.trace.stepAt(step.from);
+    if (!recorded || recorded.from !== step.from || recorded.to !== step.to) {
+      throw new TimelineDivergence(`replaying the step from ${step.from} ended at ${step.to}, recorded ${recorded?.to}`);
+    }
+  }
+
+  private onEpoch(index: number, at: number, hash: string): void {
+    if (!this.isLive) {
+      const recorded = this.epochHashes.get(at);
+      if (recorded !== undefined && recorded !== hash) {
+        throw new TimelineDivergence(`replaying epoch ${index} at ${at} computed hash ${hash}, recorded ${recorded}`);
+      }
+      return;
+    }
+    this.epochHashes.set(at, hash);
+    if (index % this.checkpointStride === 0) this.addCheckpoint(index, at);
+  }
+
+  private addCheckpoint(epoch: number, at: number): void {
+    this.checkpoints.push({ at, epoch, events: this.events.length, snapshot: this.machine.snapshot() });
+    const budget = this.options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES;
+    const thinnable = () => this.checkpoints.length > 2 && this.checkpoints.some((c, i) => i > 0 && c.epoch !== 'change');
+    while (this.checkpointBytes > budget && thinnable()) this.thinCheckpoints();
+  }
+
+  /** Keeps every other checkpoint (by epoch index), the first one and those after changes. */
+  private thinCheckpoints(): void {
+    this.checkpointStride *= 2;
+    const kept = this.checkpoints.filter((c, i) => i === 0 || c.epoch === 'change' || c.epoch % this.checkpointStride === 0);
+    this.checkpoints.splice(0, Infinity, ...kept);
+  }
+}
+
+function breakCheck(options: BreakOptions): ((eip: number) => boolean) | undefined {
+  const addresses = new Set([...(options.breakpoints ?? [])].map((a) => a >>> 0));
+  const predicate = options.stopBefore;
+  if (!addresses.size) return predicate;
+  return predicate ? (eip) => addresses.has(eip) || predicate(eip) : (eip) => addresses.has(eip);
+}
+
+/**
+ * Every recorded step, compactly: its end count (8 bytes), plus, only where they are not the usual,
+ * its idle tail and its timer counts (the usual: one timer run, where the instructions end).
+ */
+class StepTrace {
+  private ends = new Float64Array(1024);
+  private length = 0;
+  private readonly idle = new Map<number, number>();
+  private readonly timers = new Map<number, number[]>();
+
+  constructor(readonly start: number) {}
+
+  get end(): number {
+    return this.length ? this.ends[this.length - 1] : this.start;
+  }
+
+  push(step: StepRecord): void {
+    if (step.from !== this.end) throw new TimelineDivergence(`a step from ${step.from} was recorded after the frontier ${this.end}`);
+    if (this.length === this.ends.length) {
+      const grown = new Float64Array(this.ends.length * 2);
+      grown.set(this.ends);
+      this.ends = grown;
+    }
+    const index = this.length++;
+    this.ends[index] = step.to;
+    if (step.idle) this.idle.set(index, step.idle);
+    const usual = step.timers.length === 1 && step.timers[0] === step.to - step.idle;
+    if (!usual) this.timers.set(index, [...step.timers]);
+  }
+
+  /** The step that starts at or contains count `n` (none at the frontier). */
+  stepAt(n: number): StepRecord | undefined {
+    if (n < this.start || n >= this.end) return undefined;
+    let low = 0;
+    let high = this.length - 1;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (this.ends[middle] > n) high = middle;
+      else low = middle + 1;
+    }
+    return this.record(low);
+  }
+
+  *records(): IterableIterator<StepRecord> {
+    for (let i = 0; i < this.length; i++) yield this.record(i);
+  }
+
+  /** The last boundary at or before `n`. */
+  boundaryAtOrBefore(n: number): number {
+    return this.stepAt(n)?.from ?? this.end;
+  }
+
+  private record(index: number): StepRecord {
+    const from = index ? this.ends[index - 1] : this.start;
+    const to = this.ends[index];
+    const idle = this.idle.get(index) ?? 0;
+    return { from, to, idle, timers: this.timers.get(index) ?? [to - idle] };
+  }
+}

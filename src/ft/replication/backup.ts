@@ -1,0 +1,321 @@
+// The backup (VM-FT §2): replays the primary's log in lockstep. It applies each entry at exactly the
+// recorded instruction count, never runs past what the primary is known to have logged, drops its
+// own outputs, compares epoch hashes (a mismatch is a divergence), and when the primary goes silent
+// it applies everything it received, claims the arbiter and goes live. Its ack thread (ackthread.ts)
+// acknowledges entries as they arrive, whatever the replay is doing.
+import { AckThread } from '../channel';
+import type { LogChannel } from '../channel';
+import { Detector } from './detector';
+import { differingPages } from '../machine';
+import { HostContext } from './hostcontext';
+import { loadImage } from '../machine';
+import type { Frame, LogEntry } from '../log';
+import { Epoch, Machine, MachineOptions } from '../machine';
+import { InputEvent, ReplayDivergence, Replayer } from '../machine';
+import type { Divergence } from '../cluster';
+import { Wakeup } from './wakeup';
+
+/** Small: acks (and so the primary's held outputs) wait for the batch in progress. */
+const BATCH_INSTRUCTIONS = 250_000;
+const RECONNECT_MS = 50;
+const KEPT_EPOCHS = 16;
+
+export class Backup {
+  machine: Machine | undefined;
+  private readonly replayer = new Replayer();
+  /** The next log seq wanted. */
+  private expected = 1;
+  /**
+   * A boundary the primary is known to have reached, with every entry before it received: the backup
+   * never starts a step at or past it.
+   */
+  private progress = 0;
+  private channel: LogChannel | undefined;
+  private ackThread: AckThread | undefined;
+  private readonly detector: Detector;
+  private readonly primaryEpochs = new Map<number, { at: number; hash: string }>();
+  private readonly ownEpochs = new Map<number, Epoch>();
+  private readonly divergences = new Map<number, Divergence>();
+  private checkpoint: Uint8Array[] | undefined;
+  private running = true;
+  private goingLive = false;
+  /** When the backup asked for a resend not yet answered (performance.now()). */
+  private resendAskedAt: number | undefined;
+  private readonly wakeup = new Wakeup();
+  private slowMs = 0;
+  duplicatesDropped = 0;
+  gapsSeen = 0;
+  resendRequests = 0;
+  corruptFrames = 0;
+
+  constructor(private readonly host: HostContext) {
+    this.detector = new Detector(host.config.detector);
+    this.detector.on('heartbeat', () => this.send({ kind: 'heartbeat', seq: this.expected - 1, at: this.instructions, role: 'backup' }));
+    this.detector.on('suspect', (silentMs) => void this.goLive(`no word from the primary for ${Math.round(silentMs)} ms`));
+  }
+
+  get instructions(): number {
+    return this.machine?.instructions ?? 0;
+  }
+
+  get receivedSeq(): number {
+    return this.expected - 1;
+  }
+
+  /** How far the primary is known to have logged everything: the backup may replay that far. */
+  get replayableTo(): number {
+    return this.progress;
+  }
+
+  get divergenceList(): Divergence[] {
+    return [...this.divergences.values()];
+  }
+
+  /** The latest outputs' turnarounds, arrival to ack sent (ms): the backup's share of the Output Rule delay. */
+  get ackTurnaroundsMs(): readonly number[] {
+    return this.ackThread?.turnaroundsMs ?? [];
+  }
+
+  /** Boots the machine first (unless it is to be cloned): that takes a while, and no log is waiting yet. */
+  async start(): Promise<void> {
+    this.ackThread = new AckThread((error) => this.host.halt(`the ack thread failed: ${error.stack ?? error.message}`));
+    if (!this.host.config.clone) this.setMachine(await Machine.create(this.machineOptions()));
+    await this.connect();
+    this.detector.start();
+    void this.loop();
+  }
+
+  private async connect(): Promise<void> {
+    const { primary, secret } = this.host.config;
+    while (this.running && !this.goingLive) {
+      try {
+        const channel = await this.ackThread!.connect({ host: primary!.host, port: primary!.port, secret, role: 'backup', expectPeerRole: 'primary' });
+        this.attach(channel);
+        return;
+      } catch (error) {
+        this.host.log(`cannot reach the primary: ${(error as Error).message}`);
+        await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS));
+      }
+    }
+  }
+
+  private attach(channel: LogChannel): void {
+    this.channel = channel;
+    this.host.configureChannel(channel);
+    channel.on('message', (frame) => this.receive(frame));
+    channel.on('close', (error) => {
+      if (error?.name === 'LogFormatError') this.corruptFrames++;
+      if (this.running && !this.goingLive) void this.connect();
+    });
+    const wantsClone = this.host.config.clone && !this.machine && !this.checkpoint;
+    this.resendAskedAt = performance.now();
+    channel.send({ kind: 'resend-from', seq: wantsClone ? 0 : this.expected, at: this.instructions });
+  }
+
+  private send(frame: Frame): void {
+    if (this.channel && !this.channel.isClosed) this.channel.send(frame);
+  }
+
+  // ---- receiving the log ----
+
+  private receive(frame: Frame): void {
+    this.detector.heard();
+    switch (frame.kind) {
+      case 'heartbeat': return this.primaryProgress(frame.seq, frame.at);
+      case 'checkpoint': return this.receiveCheckpoint(frame.seq, frame.at, frame.index, frame.total, frame.data);
+      case 'pages': return this.comparePages(frame.epoch, frame.hashes);
+      case 'input': case 'nondet': case 'epoch': case 'output': case 'control': return this.receiveEntry(frame);
+      default: return;
+    }
+  }
+
+  private receiveEntry(entry: LogEntry): void {
+    if (entry.seq < this.expected) {
+      this.duplicatesDropped++;
+      return;
+    }
+    if (entry.seq > this.expected) return this.gap();
+    this.expected++;
+    this.resendAskedAt = undefined;
+    // A nondeterministic value can be read mid-slice (v86 runs its timers when the guest halts), so
+    // its count is no boundary: only the other kinds say the primary has reached `at`.
+    if (entry.kind !== 'nondet') this.progress = Math.max(this.progress, entry.at);
+    this.host.record(entry);
+    if (entry.kind === 'input' || entry.kind === 'nondet') this.replayer.push(entry);
+    else if (entry.kind === 'epoch') {
+      this.primaryEpochs.set(entry.epoch, { at: entry.at, hash: entry.hash });
+      this.compareEpoch(entry.epoch);
+    }
+    this.wakeup.wake();
+  }
+
+  /**
+   * A missing entry (dropped or reordered): never apply past it; ask for it again. The resend can be
+   * lost too: a gap still there a heartbeat period after asking is asked for again.
+   */
+  private gap(): void {
+    this.gapsSeen++;
+    // A backup waiting to be cloned asked for a checkpoint, not for entries: the primary sends it at its next epoch.
+    if (!this.machine && this.host.config.clone) return;
+    const now = performance.now();
+    if (this.resendAskedAt !== undefined && now - this.resendAskedAt < this.host.config.detector.heartbeatMs) return;
+    this.resendAskedAt = now;
+    this.resendRequests++;
+    this.send({ kind: 'resend-from', seq: this.expected, at: this.instructions });
+  }
+
+  private primaryProgress(seq: number, at: number): void {
+    if (seq >= this.expected) return this.gap();
+    this.progress = Math.max(this.progress, at);
+    this.wakeup.wake();
+  }
+
+  private receiveCheckpoint(seq: number, at: number, index: number, total: number, data: Uint8Array): void {
+    if (this.machine) return;
+    if (index === 0) {
+      this.checkpoint = [];
+      this.expected = seq + 1;
+      this.progress = at;
+      this.host.recordFrom(seq);
+    }
+    if (!this.checkpoint || index !== this.checkpoint.length) return this.host.halt(`checkpoint chunk ${index} of ${total} arrived out of order`);
+    this.checkpoint.push(data);
+    if (this.checkpoint.length === total) void this.restore(Buffer.concat(this.checkpoint));
+  }
+
+  private machineOptions(): MachineOptions {
+    const { guest, cmdline, clock, jit, memoryMiB, epochLength } = this.host.config;
+    return { image: loadImage(guest), cmdline, clock, jit, memoryMiB, epochLength, nondet: this.replayer };
+  }
+
+  private async restore(snapshot: Uint8Array): Promise<void> {
+    this.setMachine(await Machine.restore(snapshot, this.machineOptions()));
+    this.host.log(`cloned from a checkpoint at instruction ${this.instructions}`);
+    await this.host.openSegment();
+  }
+
+  private setMachine(machine: Machine): void {
+    this.machine = machine;
+    // A debugger revisiting history repeats epochs: only new ones are compared.
+    machine.on({ epoch: (epoch) => { if (!this.host.isHistory(epoch.at)) this.reachEpoch(epoch); } });
+    this.host.machineReady(machine, this.replayer);
+    // A cloned backup is watched from its first ack on: it says the restore is done, even if no entry comes.
+    this.send({ kind: 'ack', seq: this.expected - 1, at: this.instructions });
+    this.wakeup.wake();
+  }
+
+  // ---- divergence ----
+
+  private reachEpoch(epoch: Epoch): void {
+    this.ownEpochs.set(epoch.index, epoch);
+    this.ownEpochs.delete(epoch.index - KEPT_EPOCHS);
+    this.host.noteEpoch(epoch);
+    this.compareEpoch(epoch.index);
+  }
+
+  private compareEpoch(index: number): void {
+    const mine = this.ownEpochs.get(index);
+    const theirs = this.primaryEpochs.get(index);
+    if (!mine || !theirs) return;
+    this.primaryEpochs.delete(index);
+    if (mine.hash === theirs.hash && mine.at === theirs.at) return;
+    const divergence: Divergence = {
+      epoch: index,
+      at: mine.at,
+      primaryHash: theirs.hash,
+      backupHash: mine.hash,
+      pages: [],
+      parts: mine.hash.slice(16) === theirs.hash.slice(16) ? [] : ['cpu or devices'],
+    };
+    this.divergences.set(index, divergence);
+    this.host.report({ type: 'divergence', id: this.host.config.id, divergence });
+    this.send({ kind: 'pages', epoch: index, at: mine.at, hashes: new Uint8Array(0) });
+  }
+
+  private comparePages(epoch: number, hashes: Uint8Array): void {
+    const divergence = this.divergences.get(epoch);
+    const mine = this.ownEpochs.get(epoch);
+    if (!divergence || !mine || hashes.length === 0) return;
+    const theirs = new BigUint64Array(hashes.buffer, hashes.byteOffset, hashes.length / 8);
+    divergence.pages = differingPages(theirs, mine.pages);
+    this.host.report({ type: 'divergence', id: this.host.config.id, divergence });
+  }
+
+  // ---- replaying ----
+
+  private async loop(): Promise<void> {
+    while (this.running && !this.goingLive) {
+      const machine = this.machine;
+      if (!machine || machine.isEnded || machine.instructions >= this.progress || this.host.debuggerHolds()) {
+        await this.idle();
+        continue;
+      }
+      if (!this.replay(machine, Math.min(this.progress, machine.instructions + BATCH_INSTRUCTIONS))) return;
+      this.ackThread!.instructions = machine.instructions;
+      if (this.slowMs) await new Promise((resolve) => setTimeout(resolve, this.slowMs));
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** Replays up to `limit`; false when the log and this machine disagree (reported). */
+  private replay(machine: Machine, limit: number): boolean {
+    try {
+      machine.run(this.host.limit(limit));
+      this.host.afterBatch(machine);
+      return true;
+    } catch (error) {
+      if (!(error instanceof ReplayDivergence)) throw error;
+      this.host.report({
+        type: 'divergence',
+        id: this.host.config.id,
+        divergence: { epoch: -1, at: error.at, primaryHash: '', backupHash: '', pages: [], parts: [error.message] },
+      });
+      this.host.halt(error.message);
+      return false;
+    }
+  }
+
+  private idle(): Promise<void> {
+    return this.wakeup.sleep(50);
+  }
+
+  // ---- going live ----
+
+  /** The primary is gone (or unreachable): apply all that was received, then claim the arbiter. */
+  private async goLive(reason: string): Promise<void> {
+    if (this.goingLive) return;
+    this.goingLive = true;
+    this.detector.stop();
+    // Everything the primary saw acknowledged must be replayed before going live.
+    this.ackThread?.fence();
+    this.channel?.destroy();
+    this.ackThread?.stop();
+    const machine = this.machine;
+    if (!machine) return this.host.halt(`the primary is gone before this backup had a machine (${reason})`);
+    this.host.takeMachineBack();
+    if (!this.replay(machine, this.progress)) return;
+    const claim = this.host.claim();
+    if (!claim.won) return this.host.halt(`lost the arbiter to ${claim.holder} (${reason})`);
+    await this.host.becomePrimary(machine, this.expected - 1, this.leftoverInputs(machine.instructions), reason);
+  }
+
+  /** Inputs logged at the boundary where replay stopped but not yet delivered: the new primary delivers them there. */
+  private leftoverInputs(at: number): InputEvent[] {
+    return this.replayer.inputsAt(at);
+  }
+
+  slow(ms: number): void {
+    this.slowMs = ms;
+  }
+
+  get logChannel(): LogChannel | undefined {
+    return this.channel;
+  }
+
+  stop(): void {
+    this.running = false;
+    this.detector.stop();
+    void this.channel?.close('backup stopping').finally(() => this.ackThread?.stop());
+    this.wakeup.wake();
+  }
+}

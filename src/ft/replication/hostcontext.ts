@@ -1,0 +1,50 @@
+// What a role (primary or backup) needs from the host process it runs in.
+import type { Claim } from './arbiter';
+import type { LogChannel } from '../channel';
+import type { HostConfig, HostReport } from '../cluster';
+import type { LogEntry, Role } from '../log';
+import type { Epoch, Machine } from '../machine';
+import type { InputEvent, Nondeterminism } from '../machine';
+
+export interface HostContext {
+  readonly config: HostConfig;
+  /** Appends an entry to this host's log file, if it records one. */
+  record(entry: LogEntry): void;
+  /**
+   * A cloned backup's checkpoint came, after entry `seq`: its log file is a segment of the entries
+   * after it (kept until the checkpoint is restored and openSegment() has created the file).
+   */
+  recordFrom(seq: number): void;
+  openSegment(): Promise<void>;
+  /** Writes what the log file holds so far to the OS: a backup is cloned from here, and a joined recording needs it. */
+  flushRecording(): void;
+  report(report: HostReport): void;
+  log(message: string): void;
+  noteEpoch(epoch: Epoch): void;
+  /** Test-and-set on the arbiter for this host's current generation. */
+  claim(): Claim;
+  /** Stops this host for good (lost the arbiter, or cannot go on). */
+  halt(reason: string): void;
+  /**
+   * This host won a failover: the next pair generation starts, with this host in `role`, and the log
+   * up to `lastSeq` (default: all its primary has logged).
+   */
+  newGeneration(role: Role, reason: string, channelPort: number | undefined, lastSeq?: number): void;
+  /** A backup that won the arbiter turns into the primary, keeping its machine and log position. */
+  becomePrimary(machine: Machine, lastSeq: number, leftoverInputs: InputEvent[], reason: string): Promise<void>;
+  /** Applies the channel faults in force to a new logging-channel connection. */
+  configureChannel(channel: LogChannel): void;
+  /** Caps a run target at a pending kill point or the instruction limit. */
+  limit(target: number): number;
+  /** Called after every batch: carries out a kill that is due. */
+  afterBatch(machine: Machine): void;
+  // Under a debugger (debugger.ts); without one: false, false, nothing.
+  /** A role's machine exists (booted or restored), taking its values from `source`; before its first step. */
+  machineReady(machine: Machine, source: Nondeterminism): void;
+  /** Machine events at count `at` repeat history a debugger revisits: not new output, not a new epoch. */
+  isHistory(at: number): boolean;
+  /** A debugger holds the machine: the role's loop must not run it now. */
+  debuggerHolds(): boolean;
+  /** The role needs its machine now (going live): a debugger puts it back at its frontier and lets go. */
+  takeMachineBack(): void;
+}

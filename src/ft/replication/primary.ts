@@ -1,0 +1,346 @@
+// The primary (VM-FT §2): runs the guest live, records every input and nondeterministic value with
+// its instruction count, streams the log to the backup, and holds each output until the backup has
+// acknowledged it (the Output Rule, outputrule.ts). It also serves the service endpoint, clones a
+// new backup from a checkpoint on request, and claims the arbiter when its backup goes silent.
+import { Channel, ChannelServer, listenChannel } from '../channel';
+import { Detector } from './detector';
+import { HostContext } from './hostcontext';
+import type { Frame, InputDevice, LogEntry, OutputDevice, OutputEntry } from '../log';
+import { Epoch, Machine } from '../machine';
+import { InputEvent, RecordedEvent, Recorder } from '../machine';
+import { OutputRule } from './outputrule';
+import { Service } from './service';
+import { Wakeup } from './wakeup';
+
+const BATCH_INSTRUCTIONS = 1_000_000;
+const CHECKPOINT_CHUNK = 512 * 1024;
+const RESEND_WINDOW = 1024;
+const KEPT_PAGE_EPOCHS = 8;
+/** Guest time may fall behind wall time while busy; an idle guest catches up at most this much. */
+const MAX_CATCH_UP_MS = 100;
+
+type Unlogged = LogEntry extends infer E ? (E extends LogEntry ? Omit<E, 'seq'> : never) : never;
+
+export class Primary {
+  readonly recorder: Recorder;
+  readonly outputRule: OutputRule;
+  private machine!: Machine;
+  private seq: number;
+  private unacked: LogEntry[] = [];
+  private backup: Channel | undefined;
+  private cloneRequests: Channel[] = [];
+  private acked: number;
+  private backupAt = 0;
+  private server: ChannelServer | undefined;
+  private service: Service;
+  private readonly detector: Detector;
+  private readonly pageHashes = new Map<number, Epoch>();
+  private running = true;
+  private protectedFromStart: boolean;
+  private readonly wakeup = new Wakeup();
+  private slowMs = 0;
+  private wallBase = 0;
+  private guestBase = 0;
+  private lastBeatSeq = 0;
+  private awaitingFirstAck = false;
+  entriesSent = 0;
+
+  constructor(private readonly host: HostContext, lastSeq: number, options: { waitForBackup: boolean }) {
+    this.seq = lastSeq;
+    this.acked = lastSeq;
+    this.protectedFromStart = options.waitForBackup;
+    this.recorder = new Recorder((event: RecordedEvent) => this.log(event));
+    this.outputRule = new OutputRule((output) => (output.device === 'net' ? this.service.sendFrame(output.data) : this.service.broadcast(output.data)));
+    this.service = new Service(host.config.service, {
+      line: (line) => this.receiveInput('serial', line),
+      frame: (frame) => this.receiveInput('net', frame),
+    });
+    this.detector = new Detector(host.config.detector);
+    this.detector.on('heartbeat', () => this.heartbeat());
+    this.detector.on('suspect', (silentMs) => void this.backupSilent(`no word from the backup for ${Math.round(silentMs)} ms`));
+  }
+
+  get channelPort(): number | undefined {
+    return this.server?.port;
+  }
+
+  get servicePort(): number | undefined {
+    return this.service.port;
+  }
+
+  get datagramsRefused(): number {
+    return this.service.datagramsRefused;
+  }
+
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  get ackedSeq(): number {
+    return this.acked;
+  }
+
+  get backupInstructions(): number | undefined {
+    return this.backup ? this.backupAt : undefined;
+  }
+
+  /**
+   * Starts serving: the logging channel for backups, the service endpoint, and the guest. A backup
+   * going live passes `takeover`: why, and the inputs logged for this boundary but not yet delivered.
+   */
+  async start(machine: Machine, takeover?: { reason: string; leftoverInputs: InputEvent[] }): Promise<void> {
+    this.machine = machine;
+    // A debugger revisiting history makes the machine repeat outputs and epochs: not new ones.
+    machine.on({
+      output: (data, at) => this.produceOutput('serial', data, at),
+      frame: (frame, at) => this.produceOutput('net', frame, at),
+      epoch: (epoch) => { if (!this.host.isHistory(epoch.at)) this.reachEpoch(epoch); },
+    });
+    if (takeover) {
+      this.recorder.queueLogged(takeover.leftoverInputs);
+      this.logControl('go-live', { host: this.host.config.id, reason: takeover.reason });
+      // `lockstep join` follows the hosts whose files have this entry: hand it to the OS now.
+      this.host.flushRecording();
+    }
+    this.server = await listenChannel({ port: 0, secret: this.host.config.secret, role: 'primary', expectPeerRole: 'backup' });
+    this.server.on('channel', (channel) => this.accept(channel));
+    await this.service.open();
+    this.detector.start();
+    if (!this.protectedFromStart) this.outputRule.unprotect();
+    else setTimeout(() => this.runAloneIfNoBackup(), this.host.config.waitForBackupMs).unref();
+    void this.loop();
+  }
+
+  private receiveInput(device: InputDevice, data: Uint8Array): void {
+    this.recorder.queue(device, data);
+    this.wakeup.wake();
+  }
+
+  /** Every output is logged as an output marker and held under the Output Rule. */
+  private produceOutput(device: OutputDevice, data: Uint8Array, at: number): void {
+    if (!this.host.isHistory(at)) this.outputRule.produce(this.log({ kind: 'output', at, device, data }) as OutputEntry);
+  }
+
+  private log(entry: Unlogged): LogEntry {
+    const logged = { ...entry, seq: ++this.seq } as LogEntry;
+    this.host.record(logged);
+    if (this.backup || this.protectedFromStart) this.unacked.push(logged);
+    if (this.backup) this.sendToBackup(logged);
+    return logged;
+  }
+
+  /** Where the log changes hands (go-live) or a new backup starts from (clone): what a reader of the log needs to see. */
+  private logControl(op: 'go-live' | 'clone', detail: Record<string, unknown>): void {
+    this.log({ kind: 'control', at: this.machine.instructions, op, detail: JSON.stringify(detail) });
+  }
+
+  private sendToBackup(frame: Frame): void {
+    if (!this.backup || this.backup.isClosed) return;
+    this.backup.send(frame);
+    if (frame.kind !== 'heartbeat') this.entriesSent++;
+  }
+
+  /**
+   * To the backup, and to backups waiting to be cloned: this primary is alive, and has logged
+   * everything up to the boundary it is at (so the backup may replay that far).
+   */
+  private heartbeat(): void {
+    this.lastBeatSeq = this.seq;
+    const beat = { kind: 'heartbeat', seq: this.seq, at: this.machine?.instructions ?? 0, role: 'primary' } as const;
+    this.sendToBackup(beat);
+    for (const waiting of this.cloneRequests) if (!waiting.isClosed) waiting.send(beat);
+  }
+
+  private reachEpoch(epoch: Epoch): void {
+    this.log({ kind: 'epoch', at: epoch.at, epoch: epoch.index, hash: epoch.hash, pages: epoch.pages.length });
+    this.pageHashes.set(epoch.index, epoch);
+    this.pageHashes.delete(epoch.index - KEPT_PAGE_EPOCHS);
+    this.host.noteEpoch(epoch);
+    const channel = this.cloneRequests.shift();
+    if (channel) this.cloneTo(channel);
+  }
+
+  // ---- backups ----
+
+  private accept(channel: Channel): void {
+    this.host.configureChannel(channel);
+    channel.on('message', (frame) => this.fromBackup(channel, frame));
+    channel.on('close', () => { if (this.backup === channel) this.host.log(`backup channel closed; waiting for it to reconnect`); });
+  }
+
+  private fromBackup(channel: Channel, frame: Frame): void {
+    if (channel === this.backup) this.detector.heard();
+    switch (frame.kind) {
+      case 'ack': return this.acknowledge(channel, frame.seq, frame.at);
+      case 'heartbeat': if (channel === this.backup) this.backupAt = frame.at; return;
+      case 'resend-from': return this.resendFrom(channel, frame.seq);
+      case 'pages': return this.sendPages(channel, frame.epoch);
+      default: return;
+    }
+  }
+
+  private acknowledge(channel: Channel, seq: number, at: number): void {
+    if (channel !== this.backup) return;
+    if (this.awaitingFirstAck) {
+      this.awaitingFirstAck = false;
+      this.detector.start();
+    }
+    this.backupAt = at;
+    if (seq <= this.acked) return;
+    this.acked = seq;
+    this.outputRule.acknowledge(seq);
+    const firstKept = this.unacked.findIndex((e) => e.seq > seq);
+    this.unacked = firstKept < 0 ? [] : this.unacked.slice(firstKept);
+    this.wakeup.wake();
+  }
+
+  /** A (re)connected backup asks for the log from `seq` on; seq 0 asks to be cloned. */
+  private resendFrom(channel: Channel, seq: number): void {
+    const oldest = this.unacked[0]?.seq ?? this.seq + 1;
+    const canResume = seq >= 1 && seq >= oldest && seq <= this.seq + 1 && (this.backup === undefined || this.backup === channel || this.backup.isClosed);
+    if (!canResume) {
+      this.host.log(`backup asks for seq ${seq}; cloning it at the next epoch`);
+      this.cloneRequests.push(channel);
+      return;
+    }
+    const fresh = this.backup !== channel;
+    this.backup = channel;
+    this.protectedFromStart = false;
+    this.outputRule.protect(this.acked);
+    this.detector.start();
+    // Go-back-N with a window: the backup asks again (a gap, or a heartbeat ahead of it) for the rest.
+    for (const entry of this.unacked) if (entry.seq >= seq && entry.seq < seq + RESEND_WINDOW) this.sendToBackup(entry);
+    if (fresh) this.host.report({ type: 'backup-attached', id: this.host.config.id, at: this.machine.instructions, cloned: false });
+    this.wakeup.wake();
+  }
+
+  /** No backup came: run unprotected rather than never (reported, so nobody mistakes it for FT). */
+  private runAloneIfNoBackup(): void {
+    if (this.backup || !this.protectedFromStart) return;
+    this.protectedFromStart = false;
+    this.unacked = [];
+    this.outputRule.unprotect();
+    this.host.report({ type: 'backup-lost', id: this.host.config.id, at: this.machine.instructions, reason: `no backup attached within ${this.host.config.waitForBackupMs} ms; running unprotected` });
+    this.wakeup.wake();
+  }
+
+  /** A backup asked to be cloned but no epoch boundary will come: the guest has ended. */
+  private cloneIfIdle(): void {
+    if (!this.machine.isEnded) return;
+    for (const channel of this.cloneRequests.splice(0)) this.cloneTo(channel);
+  }
+
+  /** FT VMotion: a snapshot at this epoch boundary, then the log from the next entry on. */
+  private cloneTo(channel: Channel): void {
+    if (channel.isClosed) return;
+    const snapshot = this.machine.snapshot();
+    const total = Math.ceil(snapshot.length / CHECKPOINT_CHUNK);
+    this.logControl('clone', { bytes: snapshot.length, chunks: total });
+    // A recording that joins the new backup's segment on needs this host's log up to here in its file.
+    this.host.flushRecording();
+    for (let index = 0; index < total; index++) {
+      const data = snapshot.subarray(index * CHECKPOINT_CHUNK, (index + 1) * CHECKPOINT_CHUNK);
+      channel.send({ kind: 'checkpoint', seq: this.seq, at: this.machine.instructions, index, total, data });
+    }
+    this.backup?.destroy();
+    this.backup = channel;
+    this.acked = this.seq;
+    this.unacked = [];
+    this.outputRule.protect(this.seq);
+    // Restoring takes the new backup a while; it is watched from its first ack on.
+    this.awaitingFirstAck = true;
+    this.host.report({ type: 'backup-attached', id: this.host.config.id, at: this.machine.instructions, cloned: true });
+  }
+
+  private sendPages(channel: Channel, epoch: number): void {
+    const kept = this.pageHashes.get(epoch);
+    const hashes = kept ? new Uint8Array(kept.pages.buffer.slice(0)) : new Uint8Array(0);
+    channel.send({ kind: 'pages', epoch, at: kept?.at ?? 0, hashes });
+  }
+
+  /** The backup went silent: claim the arbiter; the winner runs on alone, the loser halts. */
+  private async backupSilent(reason: string): Promise<void> {
+    if (!this.backup || this.awaitingFirstAck) return this.detector.start();
+    const claim = this.host.claim();
+    if (!claim.won) return this.host.halt(`lost the arbiter to ${claim.holder} (${reason})`);
+    this.backup.destroy();
+    this.backup = undefined;
+    this.detector.start();
+    this.unacked = [];
+    this.outputRule.unprotect();
+    this.host.report({ type: 'backup-lost', id: this.host.config.id, at: this.machine.instructions, reason });
+    this.host.newGeneration('primary', reason, this.channelPort);
+  }
+
+  // ---- running the guest ----
+
+  private mayRun(): boolean {
+    if (this.host.debuggerHolds()) return false;
+    if (this.protectedFromStart && !this.backup) return false;
+    return this.seq - this.acked <= this.host.config.maxUnacked || !this.backup;
+  }
+
+  private async loop(): Promise<void> {
+    this.resetPacing();
+    while (this.running) {
+      if (!this.mayRun()) {
+        await this.sleep(20);
+        continue;
+      }
+      if (this.machine.isEnded) return this.guestEnded();
+      // A held output waits for an ack that is only read between batches: while one is held, a batch is one slice.
+      this.machine.run(this.host.limit(this.machine.instructions + BATCH_INSTRUCTIONS), () => this.outputRule.holding > 0);
+      this.host.afterBatch(this.machine);
+      if (this.seq !== this.lastBeatSeq) this.heartbeat();
+      if (this.backup && this.machine.instructions - this.backupAt > this.host.config.maxLag) await this.sleep(1);
+      if (this.slowMs) await this.sleep(this.slowMs);
+      await this.pace();
+    }
+  }
+
+  private resetPacing(): void {
+    this.wallBase = performance.now();
+    this.guestBase = this.machine.guestTimeMs;
+  }
+
+  /** An idle guest's time follows wall time, so leases and timeouts mean what they say. */
+  private async pace(): Promise<void> {
+    const ahead = this.machine.guestTimeMs - this.guestBase - (performance.now() - this.wallBase);
+    if (ahead < -MAX_CATCH_UP_MS) this.resetPacing();
+    if (this.machine.waitsForHostTime && !this.recorder.hasPending) await this.sleep(Math.min(this.machine.idleHint, 10));
+    else if (this.machine.isHalted && !this.recorder.hasPending && ahead > 0) await this.sleep(Math.min(ahead, 10));
+    else await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return this.wakeup.sleep(ms);
+  }
+
+  /** The guest halted for good: log it, let the backup catch up, and keep serving clones until stopped. */
+  private async guestEnded(): Promise<void> {
+    this.log({ kind: 'control', at: this.machine.instructions, op: 'shutdown', detail: 'guest halted' });
+    while (this.backup && !this.backup.isClosed && this.acked < this.seq) await this.sleep(10);
+    this.host.report({ type: 'guest-ended', id: this.host.config.id, at: this.machine.instructions });
+    while (this.running) {
+      this.cloneIfIdle();
+      await this.sleep(50);
+    }
+  }
+
+  slow(ms: number): void {
+    this.slowMs = ms;
+  }
+
+  get backupChannel(): Channel | undefined {
+    return this.backup;
+  }
+
+  stop(): void {
+    this.running = false;
+    this.detector.stop();
+    this.service.close();
+    this.backup?.close('primary stopping');
+    void this.server?.close();
+    this.wakeup.wake();
+  }
+}

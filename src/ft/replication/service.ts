@@ -1,0 +1,159 @@
+// The service endpoint: clients talk to "the service", not to a host. The live primary owns one
+// address, on TCP and UDP. TCP is the guest's serial port: whole request lines from any client go to
+// it (a line is never interleaved with another client's), and every released serial output goes to
+// every client, which keep the replies addressed to them (kv replies start with the client id). UDP
+// is the guest's network card: each datagram is one Ethernet frame (as QEMU's `-netdev dgram` sends
+// them), and the service is the switch port the card is plugged into: it learns which peer each
+// source MAC came from and sends each released frame there, or to every peer when it is broadcast or
+// its destination unknown. After a failover the new primary binds the same address once the old one
+// has let go of it.
+import { createSocket, RemoteInfo, Socket as UdpSocket } from 'node:dgram';
+import { createServer, isIPv6, Server, Socket } from 'node:net';
+import { coalesceThisTurn } from '../channel';
+import { ETHERNET_HEADER, formatMac, MAX_FRAME } from '../workload';
+
+export interface ServiceAddress { host: string; port: number }
+
+const MAX_LINE = 64 * 1024;
+/** Peers a service remembers (the least recently heard from are forgotten first). */
+const MAX_PEERS = 256;
+/** Source MACs it remembers, likewise. */
+const MAX_STATIONS = 1024;
+
+export interface ServiceHandlers {
+  line: (line: Uint8Array) => void;
+  frame: (frame: Uint8Array) => void;
+}
+
+export class Service {
+  private server: Server | undefined;
+  private udp: UdpSocket | undefined;
+  private readonly clients = new Set<Socket>();
+  /** Peers by "address port", least recently heard from first; and which peer each source MAC is behind. */
+  private readonly peers = new Map<string, RemoteInfo>();
+  private readonly stations = new Map<string, string>();
+  private closed = false;
+  /** Datagrams that were not an Ethernet frame (shorter than its header, longer than the card takes). */
+  datagramsRefused = 0;
+
+  constructor(private readonly address: ServiceAddress, private readonly handlers: ServiceHandlers) {}
+
+  /** Binds the address on TCP and UDP, retrying while the previous owner still holds it. */
+  async open(retryMs = 20, attempts = 500): Promise<void> {
+    for (let attempt = 0; !this.closed; attempt++) {
+      try {
+        this.server = await this.listen();
+        this.udp = await this.bindUdp(this.port!);
+        if (this.closed) this.close(); // closed while binding: let go of both
+        return;
+      } catch (error) {
+        this.server?.close();
+        this.server = undefined;
+        if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= attempts) throw error;
+        await new Promise((resolve) => setTimeout(resolve, retryMs));
+      }
+    }
+  }
+
+  private listen(): Promise<Server> {
+    const server = createServer((socket) => this.accept(socket));
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.address.port, this.address.host, () => {
+        server.off('error', reject);
+        resolve(server);
+      });
+    });
+  }
+
+  /** The UDP side takes the TCP side's port, so one address names the service (port 0 included). */
+  private bindUdp(port: number): Promise<UdpSocket> {
+    const socket = createSocket(isIPv6(this.address.host) ? 'udp6' : 'udp4');
+    socket.on('message', (datagram, peer) => this.receiveFrame(datagram, peer));
+    return new Promise((resolve, reject) => {
+      socket.once('error', (error) => {
+        socket.close();
+        reject(error);
+      });
+      socket.bind(port, this.address.host, () => {
+        socket.removeAllListeners('error');
+        socket.on('error', () => undefined); // a peer gone away (ICMP unreachable) is not the service's failure
+        resolve(socket);
+      });
+    });
+  }
+
+  private receiveFrame(datagram: Buffer, peer: RemoteInfo): void {
+    if (datagram.length < ETHERNET_HEADER || datagram.length > MAX_FRAME) {
+      this.datagramsRefused++;
+      return;
+    }
+    const key = `${peer.address} ${peer.port}`;
+    this.peers.delete(key);
+    this.peers.set(key, peer);
+    if (this.peers.size > MAX_PEERS) this.forget(this.peers.keys().next().value!);
+    this.learn(formatMac(datagram.subarray(6, 12)), key);
+    this.handlers.frame(new Uint8Array(datagram));
+  }
+
+  private learn(mac: string, peer: string): void {
+    this.stations.delete(mac);
+    this.stations.set(mac, peer);
+    if (this.stations.size > MAX_STATIONS) this.stations.delete(this.stations.keys().next().value!);
+  }
+
+  private forget(peer: string): void {
+    this.peers.delete(peer);
+    for (const [mac, key] of this.stations) if (key === peer) this.stations.delete(mac);
+  }
+
+  /** Sends a released frame to the peer behind its destination MAC, or to every peer. */
+  sendFrame(frame: Uint8Array): void {
+    const udp = this.udp;
+    if (!udp) return;
+    const behind = this.peers.get(this.stations.get(formatMac(frame.subarray(0, 6))) ?? '');
+    for (const peer of behind ? [behind] : this.peers.values()) udp.send(frame, peer.port, peer.address);
+  }
+
+  private accept(socket: Socket): void {
+    socket.setNoDelay(true);
+    this.clients.add(socket);
+    let pending = Buffer.alloc(0);
+    socket.on('data', (chunk) => {
+      pending = Buffer.concat([pending, chunk]);
+      for (let end = pending.indexOf(0x0a); end >= 0; end = pending.indexOf(0x0a)) {
+        this.handlers.line(new Uint8Array(pending.subarray(0, end + 1)));
+        pending = pending.subarray(end + 1);
+      }
+      if (pending.length > MAX_LINE) socket.destroy(new Error(`request line longer than ${MAX_LINE} bytes`));
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.clients.delete(socket));
+  }
+
+  /** Sends released serial output to every client. */
+  broadcast(data: Uint8Array): void {
+    for (const client of this.clients) {
+      // One ack often releases several replies: each client gets them in one write.
+      coalesceThisTurn(client);
+      client.write(data);
+    }
+  }
+
+  /** The port it listens on (the one asked for, or the one the OS chose for port 0). */
+  get port(): number | undefined {
+    const address = this.server?.address();
+    return typeof address === 'object' && address ? address.port : undefined;
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.server?.close();
+    this.udp?.close();
+    for (const client of this.clients) client.destroy();
+  }
+}

@@ -1,0 +1,70 @@
+// The service's UDP side on real sockets: one Ethernet frame per datagram, switched by MAC.
+import { strict as assert } from 'node:assert';
+import { createSocket, Socket } from 'node:dgram';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { BROADCAST_MAC } from '../../../src/ft/workload';
+import { Service } from '../../../src/ft/replication';
+
+const MAC_A = Uint8Array.of(2, 0, 0, 0, 0, 0xa);
+const MAC_B = Uint8Array.of(2, 0, 0, 0, 0, 0xb);
+const GUEST = Uint8Array.of(2, 0x4c, 0x53, 0, 0, 1);
+
+function frame(dst: Uint8Array, src: Uint8Array, tag: number, length = 60): Uint8Array {
+  const f = new Uint8Array(length);
+  f.set(dst, 0);
+  f.set(src, 6);
+  f[14] = tag;
+  return f;
+}
+
+async function peer(): Promise<{ socket: Socket; next: () => Promise<Uint8Array> }> {
+  const socket = createSocket('udp4');
+  const queue: Uint8Array[] = [];
+  const waiting: ((f: Uint8Array) => void)[] = [];
+  socket.on('message', (m) => (waiting.length ? waiting.shift()!(new Uint8Array(m)) : queue.push(new Uint8Array(m))));
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  return { socket, next: () => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((resolve) => waiting.push(resolve))) };
+}
+
+describe('the service endpoint (src/ft/service.ts)', () => {
+  it('takes Ethernet frames on the TCP port number over UDP and sends each released frame to the peer behind its MAC', async () => {
+    const received: Uint8Array[] = [];
+    let arrived: () => void = () => undefined;
+    const service = new Service({ host: '127.0.0.1', port: 0 }, { line: () => undefined, frame: (f) => { received.push(f); arrived(); } });
+    await service.open();
+    const [a, b] = [await peer(), await peer()];
+    try {
+      const port = service.port!;
+      const tcp = connect(port, '127.0.0.1');
+      await once(tcp, 'connect');
+      tcp.destroy();
+      const send = async (p: Socket, f: Uint8Array) => {
+        const got = new Promise<void>((resolve) => { arrived = resolve; });
+        p.send(f, port, '127.0.0.1');
+        await got;
+      };
+      await send(a.socket, frame(GUEST, MAC_A, 1));
+      await send(b.socket, frame(GUEST, MAC_B, 2));
+      assert.deepEqual(received.map((f) => f[14]), [1, 2]);
+
+      service.sendFrame(frame(MAC_A, GUEST, 10)); // to A only
+      service.sendFrame(frame(BROADCAST_MAC, GUEST, 11)); // to both
+      assert.equal((await a.next())[14], 10);
+      assert.equal((await a.next())[14], 11);
+      assert.equal((await b.next())[14], 11, 'B never saw the frame addressed to A: its first frame is the broadcast');
+
+      // Datagrams that cannot be frames are refused and counted; the next good one still arrives.
+      a.socket.send(new Uint8Array(13), port, '127.0.0.1');
+      a.socket.send(new Uint8Array(1515), port, '127.0.0.1');
+      await send(a.socket, frame(GUEST, MAC_A, 3));
+      assert.deepEqual(received.map((f) => f[14]), [1, 2, 3]);
+      assert.equal(service.datagramsRefused, 2);
+    } finally {
+      service.close();
+      a.socket.close();
+      b.socket.close();
+    }
+  });
+});
