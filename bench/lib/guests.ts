@@ -183,7 +183,7 @@ export async function runLockstep(options: LockstepOptions): Promise<GuestRun> {
     while (!done && !machine.isEnded && machine.instructions < limit) {
       const data = input?.due(machine.instructions, machine.serialInputPending === 0);
       if (data) recorder.queue('serial', data);
-      machine.step();
+      machine.runSlice();
     }
     if (!done) throw new Error(`lockstep ${guest}: no ${until} before ${machine.isEnded ? 'the guest ended' : 'the instruction limit'}; output: ${JSON.stringify(serial.slice(-200))}`);
     const ms = done.t - started;

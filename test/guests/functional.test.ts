@@ -182,8 +182,8 @@ describe('guest functions', function () {
       const frames: Uint8Array[] = [];
       machine.on({ output: (d) => { serial += Buffer.from(d).toString('latin1'); }, frame: (f) => frames.push(f) });
       const settle = () => {
-        machine.step(); // the boundary that delivers the input
-        while (!machine.isHalted && !machine.isEnded) machine.step();
+        machine.runSlice(); // the boundary that delivers the input
+        while (!machine.isHalted && !machine.isEnded) machine.runSlice();
       };
       settle();
       assert.equal(serial, 'kv ready\n');
@@ -250,7 +250,7 @@ describe('guest functions', function () {
       const bye = exchange({ frame: request('0 0 SHUTDOWN') });
       assert.equal(replyOf(bye.frames), 'kv bye\n');
       assert.equal(bye.serial, 'kv bye\n');
-      machine.step(); // the step that finds it halted with interrupts off
+      machine.runSlice(); // the slice that finds it halted with interrupts off
       assert.ok(machine.isEnded);
     });
   });

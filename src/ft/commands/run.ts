@@ -92,7 +92,7 @@ export async function runGuest(options: RunOptions): Promise<RunResult> {
   while (!machine.isEnded && machine.instructions < limit) {
     const data = input?.due(machine.instructions, machine.serialInputPending === 0);
     if (data) recorder.queue('serial', data);
-    machine.step();
+    machine.runSlice();
     if (machine.waitsForHostTime && !options.replay) await new Promise((resolve) => setTimeout(resolve, Math.min(machine.idleHint, 10)));
     if (!pendingCheckpoint) continue;
     const snapshot = machine.snapshot();

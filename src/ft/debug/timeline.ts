@@ -3,13 +3,13 @@
 //
 // While the machine runs forward into new territory (its frontier), the timeline records what it
 // needs to come back: a checkpoint (snapshot) at epoch boundaries, the step trace (every step's
-// boundaries and timer counts, see StepRecord) and every nondeterministic event the machine took.
+// boundaries and timer counts, see SliceRecord) and every nondeterministic event the machine took.
 // Revisiting count n restores the nearest checkpoint at or before n, replays whole steps with a
 // Replayer positioned there up to the last boundary at or before n, and executes single instructions
 // from there to n. Whole steps are exactly the recorded run (the replay checks every step and epoch
 // hash against the recording); single instructions leave the machine stepped, a state to look at:
 // anything that continues restores a checkpoint and runs unperturbed, so no stop leaves a trace.
-import { Machine, StepRecord } from '../machine';
+import { Machine, SliceRecord } from '../machine';
 import { Nondeterminism, RecordedEvent, Replayer } from '../machine';
 
 export const DEFAULT_CHECKPOINT_BYTES = 1024 * 1024 * 1024;
@@ -110,7 +110,7 @@ export class Timeline {
     this.live = this.tap(options.source ?? new Replayer());
     machine.useNondeterminism(this.live);
     this.stopObserving = machine.observe({
-      step: (step) => this.onStep(step),
+      slice: (slice) => this.onStep(slice),
       epoch: (epoch) => this.onEpoch(epoch.index, epoch.at, epoch.hash),
     });
     this.addCheckpoint(Math.floor(start / machine.options.epochLength), start);
@@ -144,12 +144,12 @@ export class Timeline {
   }
 
   /** The recorded step that starts at or contains count `n` (none at or past the frontier). */
-  stepAt(n: number): StepRecord | undefined {
+  stepAt(n: number): SliceRecord | undefined {
     return this.trace.stepAt(n);
   }
 
   /** Every recorded step, in order. */
-  steps(): IterableIterator<StepRecord> {
+  steps(): IterableIterator<SliceRecord> {
     return this.trace.records();
   }
 
@@ -194,7 +194,7 @@ export class Timeline {
     const stopBefore = breakCheck(options);
     if (!stopBefore) return this.runTo(until);
     // A stop before an instruction that the breakpoints accept is where we are, not where we go.
-    let skipCurrent = this.machine.isInsideStep;
+    let skipCurrent = this.machine.isInsideSlice;
     for (;;) {
       const hit = this.scan(Math.min(until, this.trace.end), stopBefore, () => true, skipCurrent);
       skipCurrent = false;
@@ -313,7 +313,7 @@ export class Timeline {
    */
   private runWhole(limit: number): void {
     const machine = this.machine;
-    while (!machine.isEnded && machine.instructions < limit) machine.step();
+    while (!machine.isEnded && machine.instructions < limit) machine.runSlice();
   }
 
   /** Records on from `end` towards `until` (to the next epoch boundary), then returns to `end`. */
@@ -426,7 +426,7 @@ export class Timeline {
     };
   }
 
-  private onStep(step: StepRecord): void {
+  private onStep(step: SliceRecord): void {
     if (this.isLive) {
       this.trace.push(step);
       return;
@@ -487,7 +487,7 @@ class StepTrace {
     return this.length ? this.ends[this.length - 1] : this.start;
   }
 
-  push(step: StepRecord): void {
+  push(step: SliceRecord): void {
     if (step.from !== this.end) throw new TimelineDivergence(`a step from ${step.from} was recorded after the frontier ${this.end}`);
     if (this.length === this.ends.length) {
       const grown = new Float64Array(this.ends.length * 2);
@@ -502,7 +502,7 @@ class StepTrace {
   }
 
   /** The step that starts at or contains count `n` (none at the frontier). */
-  stepAt(n: number): StepRecord | undefined {
+  stepAt(n: number): SliceRecord | undefined {
     if (n < this.start || n >= this.end) return undefined;
     let low = 0;
     let high = this.length - 1;
@@ -514,7 +514,7 @@ class StepTrace {
     return this.record(low);
   }
 
-  *records(): IterableIterator<StepRecord> {
+  *records(): IterableIterator<SliceRecord> {
     for (let i = 0; i < this.length; i++) yield this.record(i);
   }
 
@@ -523,7 +523,7 @@ class StepTrace {
     return this.stepAt(n)?.from ?? this.end;
   }
 
-  private record(index: number): StepRecord {
+  private record(index: number): SliceRecord {
     const from = index ? this.ends[index - 1] : this.start;
     const to = this.ends[index];
     const idle = this.idle.get(index) ?? 0;

@@ -1,4 +1,5 @@
-// The log: entry kinds and their encoding, log files, recordings spread over hosts.
+// The log: entry kinds, their frame encoding, log files, recordings spread over hosts.
 export * from './log';
+export * from './codec';
 export * from './logfile';
 export * from './recording';

@@ -4,7 +4,8 @@
 
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
-import { encodeEntry, FrameDecoder, isLogEntry, LogFormatError, type LogEntry } from './log';
+import { encodeEntry, FrameDecoder, isLogEntry, LogFormatError } from './codec';
+import type { LogEntry } from './log';
 
 export const FILE_MAGIC = Buffer.from('LOCKSTEP-FTLOG', 'ascii');
 export const FILE_VERSION = 1;

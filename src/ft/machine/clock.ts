@@ -4,12 +4,12 @@
 // Both clocks are latched: the time base only moves at slice ends (and when idle time is skipped),
 // never with the live instruction counter inside a slice, so an exact stop in the middle of a slice
 // sees the same times as an unstopped run. Every reading is strictly greater than the one before
-// (by at least MIN_STEP_MS): v86's RDTSC extrapolates with hidden state when two readings are equal.
+// (by at least MIN_TICK_MS): v86's RDTSC extrapolates with hidden state when two readings are equal.
 import type { Nondeterminism } from './nondet';
 
 /** Nominal speed that maps instruction counts to guest time: 1 instruction = 1 ns. */
 export const INSTRUCTIONS_PER_MS = 1_000_000;
-export const MIN_STEP_MS = 2e-6;
+export const MIN_TICK_MS = 2e-6;
 
 export type ClockMode = 'virtual' | 'host';
 
@@ -25,7 +25,7 @@ export abstract class Clock {
 
   /** One reading, as v86's microtick() returns it (ms). */
   read(): number {
-    this.last = Math.max(this.base, this.last + MIN_STEP_MS);
+    this.last = Math.max(this.base, this.last + MIN_TICK_MS);
     return this.last;
   }
 

@@ -1,5 +1,7 @@
 // The deterministic machine: v86 made deterministic (boundaries, the latched clock, nondeterminism), epochs, hashes and snapshots.
 export * from './machine';
+export { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from './options';
+export type { MachineOptions } from './options';
 export * from './clock';
 export * from './nondet';
 export * from './hash';
@@ -9,4 +11,9 @@ export * from './jitmodules';
 export * from './v86wasm';
 export * from './v86types';
 export * from './image';
-export * from './snapshotfile';
+export { biosProblem } from './bios';
+export type { BiosFiles } from './bios';
+export { GUEST_MAC } from './devices';
+export { StepDivergence } from './stepping';
+export type { InstructionStop, SliceRecord } from './stepping';
+export { SnapshotError, readSnapshotFile, writeSnapshotFile } from './snapshot';

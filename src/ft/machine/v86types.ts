@@ -55,6 +55,14 @@ export interface Ne2k { mac: Uint8Array; memory: Uint8Array }
 
 export interface WasmExports { [name: string]: unknown }
 
+/** EFLAGS.IF: a guest halted with it clear can never run again. */
+export const FLAG_INTERRUPT = 0x200;
+
+/** v86 takes whole ArrayBuffers (images, snapshots) where Lockstep holds views. */
+export function arrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
 /** CPU fields that make up architectural state (v86's own save_state saves the same ones). */
 export const CPU_STATE_FIELDS = [
   'segment_is_null', 'segment_access_bytes', 'segment_offsets', 'segment_limits', 'protected_mode',

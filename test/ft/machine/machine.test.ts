@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadImage } from '../../../src/ft/machine';
-import { Epoch, Machine, StepRecord } from '../../../src/ft/machine';
+import { Epoch, Machine, SliceRecord } from '../../../src/ft/machine';
 import { Recorder } from '../../../src/ft/machine';
 import { RunResult, runGuest } from '../../../src/ft/commands';
 import { TEST_EPOCH, TEST_GUESTS, shortRun } from '../../support/guests';
@@ -205,9 +205,9 @@ describe('checkpoints restored in place', () => {
   it('the state inside the first slice does not depend on when the machine booted (v86\'s RTC starts at host time)', async () => {
     const boot = () => Machine.create({ image: loadImage('ticker'), nondet: new Recorder(() => {}), epochLength: TEST_EPOCH });
     const recorder = await boot();
-    let first: StepRecord | undefined;
-    recorder.on({ step: (step) => { first ??= step; } });
-    recorder.step();
+    let first: SliceRecord | undefined;
+    recorder.on({ slice: (slice) => { first ??= slice; } });
+    recorder.runSlice();
     const states: Record<string, bigint>[] = [];
     for (const _ of [0, 1]) {
       await new Promise((resolve) => setTimeout(resolve, 20));

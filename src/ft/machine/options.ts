@@ -1,0 +1,71 @@
+// A machine's options: their defaults, their checks, and the v86 settings they become.
+import { attachBiosImage, BiosFiles, checkBiosGiven } from './bios';
+import type { ClockMode } from './clock';
+import type { GuestImage } from './image';
+import type { Nondeterminism } from './nondet';
+import * as v86 from './v86types';
+
+export const DEFAULT_EPOCH_LENGTH = 100_000_000;
+export const DEFAULT_MEMORY_MIB = 32;
+
+export interface MachineOptions {
+  image: GuestImage;
+  nondet: Nondeterminism;
+  cmdline?: string;
+  memoryMiB?: number;
+  jit?: boolean;
+  clock?: ClockMode;
+  epochLength?: number;
+  /** Required for anything but a multiboot kernel. */
+  bios?: BiosFiles;
+  /** The devices in the state hash: all of HASHED_DEVICES, unless a log recorded with fewer is checked. */
+  hashedDevices?: readonly v86.HashedDevice[];
+}
+
+/** The options with their defaults filled in. */
+export type ResolvedOptions = Required<Omit<MachineOptions, 'bios' | 'cmdline'>> & Pick<MachineOptions, 'bios' | 'cmdline'>;
+
+export function withDefaults(options: MachineOptions): ResolvedOptions {
+  return {
+    ...options,
+    memoryMiB: options.memoryMiB ?? DEFAULT_MEMORY_MIB,
+    jit: options.jit ?? true,
+    clock: options.clock ?? 'virtual',
+    epochLength: options.epochLength ?? DEFAULT_EPOCH_LENGTH,
+    hashedDevices: options.hashedDevices ?? v86.HASHED_DEVICES,
+  };
+}
+
+export function validate(options: MachineOptions): void {
+  const { memoryMiB, epochLength, image, bios } = options;
+  if (memoryMiB !== undefined && (!Number.isInteger(memoryMiB) || memoryMiB < 4 || memoryMiB > 2048)) {
+    throw new RangeError(`memory must be a whole number of MiB from 4 to 2048, got ${memoryMiB}`);
+  }
+  if (epochLength !== undefined && (!Number.isSafeInteger(epochLength) || epochLength < 100_000)) {
+    throw new RangeError(`epoch length must be a whole number of instructions of at least 100000, got ${epochLength}`);
+  }
+  checkBiosGiven(image, bios);
+}
+
+/** v86's settings for a machine; `wasmFn` instantiates v86's wasm (the machine's hooks). */
+export function v86Settings(options: ResolvedOptions, wasmFn: (imports: { env: Record<string, unknown> }) => Promise<v86.WasmExports>): Record<string, unknown> {
+  const { image, cmdline, memoryMiB, jit, bios } = options;
+  const settings: Record<string, unknown> = {
+    wasm_fn: wasmFn,
+    memory_size: memoryMiB * 1024 * 1024,
+    vga_memory_size: 2 * 1024 * 1024,
+    autostart: false,
+    disable_jit: !jit,
+    disable_speaker: true,
+    disable_keyboard: true,
+    disable_mouse: true,
+    acpi: false,
+    cmdline: cmdline ?? '',
+    log_level: 0,
+    // Without it v86 restores neither the NE2000's MAC nor its card memory from a snapshot.
+    preserve_mac_from_state_image: true,
+  };
+  if (image.kind === 'multiboot') settings.multiboot = { buffer: v86.arrayBuffer(image.bytes) };
+  else attachBiosImage(settings, image, bios!);
+  return settings;
+}
