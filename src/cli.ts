@@ -6,7 +6,7 @@ import { InputScript } from './ft/commands';
 import { biosProblem, DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from './ft/machine';
 import { runGuest } from './ft/commands';
 import { DEFAULT_DETECTOR } from './ft/replication';
-import { isSystemError, writeProblem } from './ft/files';
+import { isUserError, writeProblem } from './ft/files';
 import { Cluster } from './ft/cluster';
 import { parseFault } from './ft/cluster';
 import { runHostAgent, runHostProcess } from './ft/cluster';
@@ -402,9 +402,8 @@ export async function main(argv: string[]): Promise<number> {
     return Number(process.exitCode ?? 0);
   } catch (error) {
     const err = error as Error;
-    const known = ['UsageError', 'ImageError', 'InputScriptError', 'RangeError', 'SnapshotError', 'LogFormatError', 'FaultError', 'ReplayError', 'ReplayDivergence', 'WorkloadError', 'RecordingError', 'AgentError', 'HostError'];
-    // A path that cannot be opened or an address that cannot be used is bad input too; Node's message names it.
-    const expected = known.includes(err.name) || isSystemError(err);
+    // Bad input (an option, a file, a busy address) says what was wrong; a bug's stack helps.
+    const expected = isUserError(err);
     process.stderr.write(`lockstep: ${expected ? err.message : err.stack ?? err.message}\n`);
     return expected ? 2 : 1;
   }

@@ -7,7 +7,7 @@ import type { FaultSettings, LogChannel } from '../channel';
 import { RECENT_EPOCHS, type ChannelFaultKind, type EpochNote, type HostCommand, type HostConfig, type HostReport, type HostStats } from './hostprotocol';
 import { HostDebugger } from '../debug';
 import { AgentError, ControlMessage, listenAsAgent } from './hostlink';
-import { isSystemError } from '../files';
+import { isUserError } from '../files';
 import type { HostContext } from '../replication';
 import { loadImage } from '../machine';
 import type { LogEntry, Role } from '../log';
@@ -289,19 +289,11 @@ function serveHost(receive: (handler: (message: ControlMessage) => void) => void
     if (message.type !== 'config') return host?.command(message);
     host = new Host(message.config, send);
     host.start().catch((error: Error) => {
-      const explained = explainsItself(error);
+      const explained = isUserError(error);
       send({ type: 'error', id: message.config.id, message: explained ? error.message : error.stack ?? error.message, explained });
       setTimeout(() => process.exit(1), 100);
     });
   });
-}
-
-/**
- * Errors of our own classes (ImageError, SnapshotError, ...) and the system's (EADDRINUSE, ENOENT)
- * say what was wrong; JavaScript's built-in ones (TypeError, ...) are bugs, whose stack helps.
- */
-function explainsItself(error: Error): boolean {
-  return isSystemError(error) || !(error.name in globalThis);
 }
 
 /** `lockstep host`: started by `lockstep ft`, it waits for its configuration on the IPC channel. */
