@@ -1,7 +1,7 @@
-// The control protocol between `lockstep ft` (the cluster) and its host processes: how a host is
+// The host protocol between `lockstep ft` (the cluster) and its host processes: how a host is
 // configured, what it reports, and what the cluster (or a debugger) can ask of it. These travel as
-// JSON over the process's IPC channel. The logging channel between hosts is a separate thing
-// (channel.ts, docs/protocol.md).
+// JSON over the process's IPC channel, or as JSON lines to an agent (hostlink.ts). The logging
+// channel between hosts is a separate thing (src/ft/channel, docs/protocol.md).
 import type { ClockMode } from '../machine';
 import type { DetectorOptions } from '../replication';
 import type { EntryKind, Role } from '../log';
@@ -126,6 +126,9 @@ export type HostCommand =
   | { type: 'stats' }
   | { type: 'stop' }
   | { type: 'debug'; request: number; op: DebugOp };
+
+/** cluster → host, all it sends: the configuration first, then commands. */
+export type HostMessage = { type: 'config'; config: HostConfig } | HostCommand;
 
 // ---- debugging (debugger.ts executes these on the host's Timeline; src/adapter/ sends them) ----
 
