@@ -1,6 +1,6 @@
 // The logging channel's fault injector: what happens to each frame a side sends (dropped, written
 // twice, a byte flipped, delayed), decided by a seeded PRNG so a run's faults can be had again.
-// docs/protocol.md lists the knobs; the cluster's fault kinds (src/ft/cluster/faultkinds.ts) set them.
+// docs/protocol.md lists the knobs; the cluster's fault kinds (src/ft/cluster/faults.ts) set them.
 
 import { SeededRandom } from '../random';
 

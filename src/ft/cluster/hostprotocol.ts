@@ -8,6 +8,7 @@ import type { EntryKind, Role } from '../log';
 import type { ServiceAddress } from '../replication';
 import type { Stop } from '../debug';
 import type { Registers } from '../machine';
+import type { FaultKindOn } from './faults';
 
 export interface GuestConfig {
   guest: string;
@@ -115,7 +116,8 @@ export type HostReport =
   | { type: 'debug-reply'; id: string; request: number; result?: DebugResult; error?: string }
   | { type: 'debug-events'; id: string; entries: EntryNote[]; skipped: number; acked: number; outputs: OutputNote[] };
 
-export type ChannelFaultKind = 'partition' | 'heal' | 'drop' | 'duplicate' | 'corrupt' | 'delay' | 'drop-entry';
+/** The faults a host applies to its end of the logging channel. */
+export type ChannelFaultKind = FaultKindOn<'channel' | 'primary-end'>;
 
 /** cluster → host */
 export type HostCommand =
