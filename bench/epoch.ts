@@ -1,4 +1,4 @@
-// What an epoch costs: hashing guest memory page by page (src/ft/hash.ts) at 32 and 64 MiB against
+// What an epoch costs: hashing guest memory page by page (src/ft/machine/hash.ts) at 32 and 64 MiB against
 // one epoch of execution, the whole epoch work (JIT flush + page hashes + CPU/device hash) against the
 // epoch after it, and end to end: spin with the default epoch length against spin with no epochs.
 import { pageHashes } from '../src/ft/machine';

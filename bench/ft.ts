@@ -6,7 +6,7 @@
 //    v86 from npm in a fresh process of its own (cold, like the hosts), and the same from spawning
 //    the processes (start-up, boot and the backup's attach included); peak memory of the two hosts
 //    against `lockstep run` (one Lockstep machine in one process).
-//  - kv under client load (src/ft/client.ts, 4 clients, one request outstanding each): ops/s against a
+//  - kv under client load (src/ft/workload/client.ts, 4 clients, one request outstanding each): ops/s against a
 //    single unreplicated Lockstep host (the same pair with its backup killed: the primary runs alone
 //    with the same service and no log, no Output Rule) and against plain v86 behind a TCP line
 //    service of the same shape (bench/lib/child.ts); channel bytes per guest input byte; the delay the
@@ -367,7 +367,7 @@ function opsPerSecond(history: KvHistory): number {
   return (history.ops.length / history.wallMs) * 1000;
 }
 
-/** Request bytes the guest received: every line a client sent, as src/ft/client.ts writes them. */
+/** Request bytes the guest received: every line a client sent, as src/ft/workload/client.ts writes them. */
 function inputBytes(history: KvHistory): number {
   let bytes = 0;
   for (const op of history.ops) {
@@ -476,7 +476,7 @@ async function kvOverNet(setup: Setup): Promise<RowInput[]> {
     single.push(b);
   }
   const label = `kv over UDP (${KV_CLIENTS} clients, ${ops} ops + final reads)`;
-  const workload = `src/ft/client.ts runKvWorkload --via net: each request one UDP datagram carrying an Ethernet frame to the service, delivered to the guest's NE2000 as a net input entry; each reply a frame the guest sends, held under the Output Rule as a net output marker. Same seeds on both sides of a round; ${setup.warmOps} warm-up operations from other client ids first.`;
+  const workload = `src/ft/workload/client.ts runKvWorkload --via net: each request one UDP datagram carrying an Ethernet frame to the service, delivered to the guest's NE2000 as a net input entry; each reply a frame the guest sends, held under the Output Rule as a net output marker. Same seeds on both sides of a round; ${setup.warmOps} warm-up operations from other client ids first.`;
   return [
     compareRow({
       name: `${label}: FT pair vs a single unreplicated Lockstep host`,
@@ -577,7 +577,7 @@ async function kv(setup: Setup): Promise<RowInput[]> {
   const singleLatency = (q: number) => formatNumber(median(single.map((r) => quantile(r.history.ops.map((op) => op.latencyMs ?? NaN), q))));
   const plainLatency = (q: number) => formatNumber(median(plain.map((r) => quantile(r.history.ops.map((op) => op.latencyMs ?? NaN), q))));
   const sec = (values: number[]) => formatNumber(median(values) / 1000);
-  const workload = `src/ft/client.ts runKvWorkload (${KV_CLIENTS} clients, one request outstanding each, same seed on every side of a round) over loopback TCP, after ${setup.warmOps} operations of the same workload from other client ids (warm-up: V8 compiling v86's device code, on every side); ops/s over the whole workload.`;
+  const workload = `src/ft/workload/client.ts runKvWorkload (${KV_CLIENTS} clients, one request outstanding each, same seed on every side of a round) over loopback TCP, after ${setup.warmOps} operations of the same workload from other client ids (warm-up: V8 compiling v86's device code, on every side); ops/s over the whole workload.`;
   const p50 = ft.map((r) => quantile(r.delays, 0.5));
   const p99 = ft.map((r) => quantile(r.delays, 0.99));
   const rows: RowInput[] = [
@@ -648,7 +648,7 @@ async function kv(setup: Setup): Promise<RowInput[]> {
       name: "kv: the backup's share of the Output Rule delay (an output entry's arrival to its ack), p99",
       unit: 'ms',
       value: ft.map((r) => quantile(r.turnarounds, 0.99)),
-      note: `HostStats.ackTurnaroundsMs of the backup for the same outputs as the rows above (p50 ${formatNumber(median(ft.map((r) => quantile(r.turnarounds, 0.5))))} ms). The backup acks from a thread of its own (src/ft/ackthread.ts), so its replay and epochs are not in this figure's way. The rest of the delay is transit both ways and the primary getting to the ack: on 2 cores shared by both hosts' threads and the ${KV_CLIENTS} clients, mostly waiting for a CPU (the bystander round trips above wait as long), and the primary's epochs (JIT flush and 32 MiB of page hashes on its main thread).`,
+      note: `HostStats.ackTurnaroundsMs of the backup for the same outputs as the rows above (p50 ${formatNumber(median(ft.map((r) => quantile(r.turnarounds, 0.5))))} ms). The backup acks from a thread of its own (src/ft/channel/ackthread.ts), so its replay and epochs are not in this figure's way. The rest of the delay is transit both ways and the primary getting to the ack: on 2 cores shared by both hosts' threads and the ${KV_CLIENTS} clients, mostly waiting for a CPU (the bystander round trips above wait as long), and the primary's epochs (JIT flush and 32 MiB of page hashes on its main thread).`,
     }),
     compareRow({
       name: 'kv, one client: Output Rule delay added to a reply, p99, vs a loopback round trip during the same workload',

@@ -6,9 +6,9 @@ import { InputScript } from './ft/commands';
 import { biosProblem, DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from './ft/machine';
 import { runGuest } from './ft/commands';
 import { DEFAULT_DETECTOR } from './ft/replication';
-import { isSystemError, writeProblem } from './ft/files';
+import { isUserError, writeProblem } from './ft/files';
 import { Cluster } from './ft/cluster';
-import { parseFault } from './ft/cluster';
+import { FAULT_ARGUMENTS, FAULT_KIND_NAMES, FAULT_KINDS, parseFault } from './ft/cluster';
 import { runHostAgent, runHostProcess } from './ft/cluster';
 import { runKvWorkload } from './ft/workload';
 import { checkKvHistory } from './ft/workload';
@@ -20,6 +20,25 @@ import type { ServiceAddress } from './ft/replication';
 
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/** The fault kinds, one a line, and what their arguments are: from the table in src/ft/cluster/faults.ts. */
+function faultHelp(): string {
+  const specs = FAULT_KIND_NAMES.map((kind) => [`${kind}@${FAULT_ARGUMENTS[FAULT_KINDS[kind].argument].symbol}`, FAULT_KINDS[kind].does]);
+  const width = Math.max(...specs.map(([spec]) => spec.length)) + 2;
+  const legend = Object.values(FAULT_ARGUMENTS).map(({ symbol, means }) => `${symbol}: ${means}`);
+  return [...specs.map(([spec, does]) => `  ${spec.padEnd(width)}${does}`), ...wrap(legend, '; ', 98).map((line) => `  ${line}`)].join('\n');
+}
+
+/** `parts` joined by `separator` into lines of at most `width` characters (a part is never split). */
+function wrap(parts: string[], separator: string, width: number): string[] {
+  const lines: string[] = [];
+  for (const part of parts) {
+    const last = lines.length - 1;
+    if (last >= 0 && lines[last].length + separator.length + part.length <= width) lines[last] += `${separator}${part}`;
+    else lines.push(part);
+  }
+  return lines.map((line, i) => (i < lines.length - 1 ? `${line}${separator.trimEnd()}` : line));
 }
 
 const USAGE = `usage: lockstep <command> [options]
@@ -49,9 +68,8 @@ commands:
   demo                  kv under FT with a client; the primary is killed mid-run (npm start)
   dap [--port N]        the debug adapter (Debug Adapter Protocol) on stdio, or on 127.0.0.1:N
 
-faults: kill-primary@N|T kill-backup@N|T partition@T heal@T drop@P duplicate@P corrupt@P delay@MS
-        slow-backup@MS drop-entry@SEQ   (N: instruction count, T: time like 2s or 500ms, P: probability,
-        SEQ: a log entry, dropped at its next send; repeat the fault to drop its resends too)
+faults (--fault KIND@WHEN, repeatable):
+${faultHelp()}
 built-in guests: ${BUILTIN_GUESTS.join(', ')}`;
 
 /** A whole number in range, or a UsageError naming the option. */
@@ -402,9 +420,8 @@ export async function main(argv: string[]): Promise<number> {
     return Number(process.exitCode ?? 0);
   } catch (error) {
     const err = error as Error;
-    const known = ['UsageError', 'ImageError', 'InputScriptError', 'RangeError', 'SnapshotError', 'LogFormatError', 'FaultError', 'ReplayError', 'ReplayDivergence', 'WorkloadError', 'RecordingError', 'AgentError', 'HostError'];
-    // A path that cannot be opened or an address that cannot be used is bad input too; Node's message names it.
-    const expected = known.includes(err.name) || isSystemError(err);
+    // Bad input (an option, a file, a busy address) says what was wrong; a bug's stack helps.
+    const expected = isUserError(err);
     process.stderr.write(`lockstep: ${expected ? err.message : err.stack ?? err.message}\n`);
     return expected ? 2 : 1;
   }

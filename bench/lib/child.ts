@@ -5,7 +5,7 @@
 //
 //   run    plain v86 from npm, started the ordinary way (`new V86({ multiboot, autostart: true })`),
 //          runs a guest to a serial line, prints one JSON line (ChildRun) and exits.
-//   serve  plain v86 running a guest behind a TCP line service shaped like Lockstep's (src/ft/service.ts):
+//   serve  plain v86 running a guest behind a TCP line service shaped like Lockstep's (src/ft/replication/service.ts):
 //          whole request lines go to COM1, whole output lines go to every client. Prints {"port"}.
 //   echo   a TCP echo server (the loopback round-trip reference). Prints {"port"}.
 //   ping   round trips to an echo server, one at a time, `gapMs` apart: `count` of them, or until

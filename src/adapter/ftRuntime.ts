@@ -4,9 +4,9 @@
 // guest's end, a failover while stopped) and the panel's custom events.
 import { Cluster, Failover, HostLauncher, RoleChange } from '../ft/cluster';
 import type { Divergence, HostReport, HostStats } from '../ft/cluster';
-import { isEntrySeq } from '../ft/cluster';
+import { FAULT_KIND_NAMES, faultArgument, type FaultKind } from '../ft/cluster';
 import type { LaunchConfig } from './launch';
-import type { ChannelEventBody, FaultRequestKind, HostView } from './protocol';
+import type { ChannelEventBody, HostView } from './protocol';
 import { DivergenceView, Runtime, entryView } from './runtime';
 import { HostRequests, HostTarget, Target } from './targets';
 
@@ -96,7 +96,7 @@ export class FtRuntime extends Runtime {
     return (await failedOver).newPrimary;
   }
 
-  injectFault(kind: FaultRequestKind, value?: number): void {
+  injectFault(kind: FaultKind, value?: number): void {
     const cluster = this.cluster;
     switch (kind) {
       case 'kill-primary':
@@ -107,18 +107,15 @@ export class FtRuntime extends Runtime {
       case 'heal':
         return cluster.channelFault(kind);
       case 'slow-backup':
-        return cluster.command('backup', { type: 'slow', msPerBatch: faultValue(kind, value, 0, 60_000, 10) });
+        return cluster.command('backup', { type: 'slow', msPerBatch: faultValue(kind, value) });
       case 'delay':
-        return cluster.channelFault('delay', faultValue(kind, value, 0, 60_000, 10));
       case 'drop':
       case 'duplicate':
       case 'corrupt':
-        return cluster.channelFault(kind, faultValue(kind, value, 0, 1, undefined));
       case 'drop-entry':
-        if (value === undefined || !isEntrySeq(value)) throw new RangeError(`fault drop-entry needs a log entry number (a whole number from 1), got ${JSON.stringify(value)}`);
-        return cluster.channelFault(kind, value);
+        return cluster.channelFault(kind, faultValue(kind, value));
       default:
-        throw new RangeError(`unknown fault kind ${JSON.stringify(kind)} (kill-primary, kill-backup, partition, heal, slow-backup, drop, duplicate, corrupt, delay, drop-entry)`);
+        throw new RangeError(`unknown fault kind ${JSON.stringify(kind satisfies never)} (${FAULT_KIND_NAMES.join(', ')})`);
     }
   }
 
@@ -214,10 +211,14 @@ export class FtRuntime extends Runtime {
   }
 }
 
-function faultValue(kind: string, value: unknown, min: number, max: number, fallback: number | undefined): number {
+/** The value a fault that takes one acts with (FAULT_ARGUMENTS: its range, and its fallback when none is given). */
+function faultValue(kind: FaultKind, value: unknown): number {
+  const { means, range, fallback } = faultArgument(kind);
+  if (!range) throw new RangeError(`fault ${kind} takes no value`);
   if (value === undefined && fallback !== undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw new RangeError(`fault ${kind} needs a value from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  const { min, max, whole } = range;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (whole && !Number.isInteger(value))) {
+    throw new RangeError(`fault ${kind} needs ${whole ? `${means} (a whole number from ${min})` : `a value from ${min} to ${max}`}, got ${JSON.stringify(value)}`);
   }
   return value;
 }

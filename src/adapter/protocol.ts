@@ -1,7 +1,7 @@
 // Lockstep's additions to the Debug Adapter Protocol: custom requests the extension (or any DAP
 // client) sends, and custom events the adapter streams for the logging-channel panel. Everything
 // here is plain JSON; the extension and the panel import these types, the adapter implements them.
-import type { Divergence } from '../ft/cluster';
+import type { Divergence, FaultKind } from '../ft/cluster';
 
 /** A log entry as the panel and `lockstep/logEntries` show it. */
 export interface EntryView {
@@ -86,8 +86,6 @@ export interface LockstepEvents {
   'lockstep/failover': FailoverEventBody;
 }
 
-export type FaultRequestKind = 'kill-primary' | 'kill-backup' | 'partition' | 'heal' | 'slow-backup' | 'drop' | 'duplicate' | 'corrupt' | 'delay' | 'drop-entry';
-
 /** Custom requests: arguments and response bodies. */
 export interface LockstepRequests {
   /** Every machine to `instruction`: a `continued` event, the `stopped` event, then this answer. */
@@ -95,14 +93,15 @@ export interface LockstepRequests {
   'lockstep/logEntries': { args: { from: number; count: number; filter?: EntryView['kind'][] }; body: { entries: EntryView[]; total: number } };
   'lockstep/failover': { args: Record<string, never>; body: { newPrimary?: string } };
   /**
-   * `value`: slow-backup and delay in ms (default 10), drop/duplicate/corrupt a probability from 0 to 1,
-   * drop-entry the seq of the log entry whose next send is dropped.
+   * A fault now (the kinds and their values: FAULT_KINDS in src/ft/cluster/faults.ts). `value`: slow-backup
+   * and delay in ms (default 10), drop/duplicate/corrupt a probability from 0 to 1, drop-entry the seq
+   * of the log entry whose next send is dropped; the other kinds take none.
    */
-  'lockstep/injectFault': { args: { kind: FaultRequestKind; value?: number }; body: Record<string, never> };
+  'lockstep/injectFault': { args: { kind: FaultKind; value?: number }; body: Record<string, never> };
   /** The epoch hashes a thread's machine computed (as a run that was never stopped computes them). */
   'lockstep/epochs': { args: { threadId: number }; body: { epochs: { index: number; at: number; hash: string }[] } };
   /**
-   * Where clients reach the guest (src/ft/service.ts: whole request lines in, released output out).
+   * Where clients reach the guest (src/ft/replication/service.ts: whole request lines in, released output out).
    * The extension's guest console connects there as one more client, so what is typed is an input
    * logged like any other. No address for a replay, or before the cluster has started.
    */
@@ -117,5 +116,5 @@ export type PanelInboundMessage = PanelEventMessage | { type: 'session'; state: 
 export type PanelMessage =
   | { type: 'ready' }
   | { type: 'goToInstruction'; instruction: number }
-  | { type: 'fault'; kind: FaultRequestKind; value?: number }
+  | { type: 'fault'; kind: FaultKind; value?: number }
   | { type: 'failover' };

@@ -5,13 +5,14 @@ import { ContinuedEvent, DebugSession, Event, Handles, InitializedEvent, OutputE
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { HostLauncher } from '../ft/cluster';
 import type { DebugState } from '../ft/cluster';
+import { FAULT_KIND_NAMES, isFaultKind } from '../ft/cluster';
 import type { EntryKind } from '../ft/log';
 import { MAX_INSTRUCTION_BYTES, decode, decodeBefore } from './disassemble';
 import { Evaluation, ExpressionError, Size, evaluateExpression, formatValue, registerValue } from './evaluate';
 import { FtRuntime } from './ftRuntime';
 import { LaunchConfig, parseLaunch } from './launch';
 import { LocalRuntime } from './localRuntime';
-import { ENTRY_KINDS, type FaultRequestKind } from './protocol';
+import { ENTRY_KINDS } from './protocol';
 import { Runtime, SessionBusy, hex } from './runtime';
 import { SCOPES, ScopeName, VariableNode, scopeVariables } from './variables';
 
@@ -30,7 +31,6 @@ type Handler = (args: Args) => Promise<object | undefined> | object | undefined;
 
 const MAX_READ = 1024 * 1024;
 const MAX_ENTRIES = 10_000;
-const FAULT_KINDS: FaultRequestKind[] = ['kill-primary', 'kill-backup', 'partition', 'heal', 'slow-backup', 'drop', 'duplicate', 'corrupt', 'delay', 'drop-entry'];
 const CONSOLE_HELP = [
   'Expressions: registers (eax, ax, al, eip, eflags, cs, cr0 ...), numbers (42, 0x2a, 2ah), + - * ( ),',
   '  memory: [expr] (a dword), byte [esi+4], word ptr [x], dword [esp], qword [ebx]. Addresses are linear.',
@@ -469,8 +469,8 @@ export class LockstepDebugSession extends DebugSession {
   }
 
   private injectFault(args: Args): object {
-    const kind = args.kind as FaultRequestKind;
-    if (!FAULT_KINDS.includes(kind)) throw new ArgumentError(`'kind' must be one of ${FAULT_KINDS.join(', ')}, got ${JSON.stringify(args.kind)}`);
+    const kind = args.kind;
+    if (!isFaultKind(kind)) throw new ArgumentError(`'kind' must be one of ${FAULT_KIND_NAMES.join(', ')}, got ${JSON.stringify(kind)}`);
     if (args.value !== undefined && (typeof args.value !== 'number' || !Number.isFinite(args.value))) throw new ArgumentError(`'value' must be a number, got ${JSON.stringify(args.value)}`);
     this.ft().injectFault(kind, args.value as number | undefined);
     return {};

@@ -1,5 +1,5 @@
 // What the adapter debugs: one machine per thread. A host's machine lives in its host process and is
-// reached through the cluster's link to it (control.ts `debug` commands, answered by debugger.ts);
+// reached through the cluster's link to it (src/ft/cluster/hostprotocol.ts `debug` commands, answered by debugger.ts);
 // a log replay or a single machine lives in this process (a MachineDebugger of its own).
 import type { Cluster } from '../ft/cluster';
 import type { DebugOp, DebugResult, DebugState, HostReport } from '../ft/cluster';

@@ -1,7 +1,8 @@
 // The palette commands (category "Lockstep") and the panel's controls: both end in the adapter's
 // custom requests (src/adapter/protocol.ts) or in starting a debug session.
 import * as vscode from 'vscode';
-import type { FaultRequestKind, PanelMessage } from '../adapter/protocol';
+import type { PanelMessage } from '../adapter/protocol';
+import { FAULT_KIND_NAMES, FAULT_KINDS, faultArgument, type FaultKind } from '../ft/cluster';
 import { BUILTIN_GUESTS } from '../ft/machine';
 import { ftConfiguration, replayConfiguration } from './debugConfig';
 import { cursorEntry, openLogFile } from './ftlogEditor';
@@ -10,20 +11,13 @@ import { DEBUG_TYPE, type SessionTracker } from './sessions';
 
 const LOG_FILTERS = { 'Lockstep logs': ['ftlog'] };
 
-interface FaultChoice extends vscode.QuickPickItem { fault: FaultRequestKind; value?: { prompt: string; placeholder: string; min: number; max: number; whole?: boolean } }
+interface FaultChoice extends vscode.QuickPickItem { fault: FaultKind }
 
-const FAULTS: FaultChoice[] = [
-  { fault: 'kill-primary', label: 'Kill the primary', description: 'SIGKILL: the backup goes live' },
-  { fault: 'kill-backup', label: 'Kill the backup', description: 'the primary runs on alone, then a new backup is cloned' },
-  { fault: 'partition', label: 'Partition the channel', description: 'both sides suspect the other; the arbiter picks one' },
-  { fault: 'heal', label: 'Heal the channel' },
-  { fault: 'slow-backup', label: 'Slow the backup…', value: { prompt: 'Extra delay per backup step, in ms', placeholder: '20', min: 0, max: 60_000 } },
-  { fault: 'delay', label: 'Delay channel frames…', value: { prompt: 'Delay per frame, in ms', placeholder: '50', min: 0, max: 60_000 } },
-  { fault: 'drop', label: 'Drop channel frames…', value: { prompt: 'Probability per frame (0–1)', placeholder: '0.01', min: 0, max: 1 } },
-  { fault: 'duplicate', label: 'Duplicate channel frames…', value: { prompt: 'Probability per frame (0–1)', placeholder: '0.01', min: 0, max: 1 } },
-  { fault: 'corrupt', label: 'Corrupt channel frames…', value: { prompt: 'Probability per frame (0–1)', placeholder: '0.01', min: 0, max: 1 } },
-  { fault: 'drop-entry', label: 'Drop a log entry…', description: 'its next send is lost; inject it twice to lose its resend too', value: { prompt: 'Log entry number (seq)', placeholder: '', min: 1, max: Number.MAX_SAFE_INTEGER, whole: true } },
-];
+/** "Inject fault…": every fault kind (src/ft/cluster/faults.ts); one that takes a value asks for it (…). */
+const FAULTS: FaultChoice[] = FAULT_KIND_NAMES.map((fault) => {
+  const { label, does } = FAULT_KINDS[fault];
+  return { fault, label: faultArgument(fault).range ? `${label}…` : label, description: does };
+});
 
 export class LockstepCommands implements PanelActions {
   constructor(private readonly tracker: SessionTracker) {}
@@ -124,12 +118,13 @@ export class LockstepCommands implements PanelActions {
     const choice = await vscode.window.showQuickPick(FAULTS, { title: 'Lockstep: inject a fault', placeHolder: 'Fault' });
     if (!choice) return;
     let value: number | undefined;
-    if (choice.value) {
-      const range = choice.value;
+    const { means, range } = faultArgument(choice.fault);
+    if (range) {
       const text = await vscode.window.showInputBox({
         title: choice.label,
-        prompt: range.prompt,
-        value: range.placeholder,
+        prompt: `${capitalized(means)}: ${choice.description}`,
+        // A log entry is the user's to name; a rate or a delay starts from an example.
+        value: range.whole ? '' : FAULT_KINDS[choice.fault].example,
         validateInput: (v) => {
           const n = Number(v);
           const fits = v.trim() !== '' && Number.isFinite(n) && n >= range.min && n <= range.max && (!range.whole || Number.isInteger(n));
@@ -162,4 +157,8 @@ export class LockstepCommands implements PanelActions {
     if (!target) throw new Error('put the cursor on an entry line of a log file');
     await this.start(replayConfiguration(target.file.fsPath, { stopOnEntry: false, stopAt: target.at, name: `Lockstep: replay to @${target.at}` }));
   }
+}
+
+function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

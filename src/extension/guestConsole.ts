@@ -1,5 +1,5 @@
 // The guest's serial port as a VS Code terminal (a Pseudoterminal). The console is one more client of
-// the FT session's service address (src/ft/service.ts): a typed line goes to the live primary, which
+// the FT session's service address (src/ft/replication/service.ts): a typed line goes to the live primary, which
 // logs it as an input like any client's, so the backup applies it too; the guest's released output
 // comes back. After a failover the new primary owns the same address, so the console reconnects.
 // Only type imports from `vscode`: the unit tests run this without VS Code.

@@ -1,5 +1,5 @@
-// Paths a user names and the system's errors about them, judged the same way wherever they come in
-// (the CLI's options, a launch configuration, a host starting up).
+// Paths a user names, the system's errors about them, and which errors are the user's to fix: judged
+// the same way wherever they come in (the CLI's options, a launch configuration, a host starting up).
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
@@ -20,4 +20,15 @@ export function writeProblem(path: string): string | undefined {
 export function isSystemError(error: Error): boolean {
   const { code, path, syscall } = error as NodeJS.ErrnoException;
   return (path !== undefined || syscall !== undefined) && /^E[A-Z]+$/.test(code ?? '');
+}
+
+/**
+ * An error whose message is the whole story of what was wrong with what the user gave or the system
+ * around it, so the CLI prints it on one line and a host reports it as explained: one of Lockstep's own
+ * error classes (UsageError, ImageError, FaultError, HostError, ...), a RangeError (our word for a value
+ * out of range, e.g. a memory size), or the system's about a path or an address (isSystemError).
+ * JavaScript's other built-in errors (TypeError, ...) are bugs, whose stack helps.
+ */
+export function isUserError(error: Error): boolean {
+  return isSystemError(error) || error.name === 'RangeError' || !(error.name in globalThis);
 }

@@ -1,4 +1,4 @@
-// A primary in a process of its own, for test/ft/ackthread.test.ts: it must see the backup's acks while
+// A primary in a process of its own, for test/ft/channel/ackthread.test.ts: it must see the backup's acks while
 // the test's main thread is blocked. Prints its port; once the backup asks for the log, sends
 // `ENTRIES` entries and writes `acked SEQ at AT` to the marker file when they are all acknowledged.
 // A line `more N` on stdin sends N more; when the backup hangs up it prints `highest ack SEQ`.

@@ -4,7 +4,8 @@
 // turns PANEL_SCRIPT and PANEL_STYLE into webview URIs (`webview.asWebviewUri`), passes
 // `webview.cspSource` and a fresh `newNonce()`, and relays `PanelInboundMessage`s to the webview.
 import { randomBytes } from 'node:crypto';
-import type { FaultRequestKind, PanelMessage } from '../../adapter/protocol';
+import type { PanelMessage } from '../../adapter/protocol';
+import { isFaultKind } from '../../ft/cluster/faults'; // the file, not the folder's index: it imports nothing
 
 /** Build outputs (scripts/build.mjs), relative to the extension's root. */
 export const PANEL_ASSET_DIR = 'dist/panel';
@@ -69,8 +70,6 @@ export function panelHtml(options: PanelHtmlOptions): string {
 `;
 }
 
-const FAULTS: readonly FaultRequestKind[] = ['kill-primary', 'kill-backup', 'partition', 'heal', 'slow-backup', 'drop', 'duplicate', 'corrupt', 'delay', 'drop-entry'];
-
 /** A webview is a page like any other: check what it posts before acting on it. */
 export function isPanelMessage(value: unknown): value is PanelMessage {
   if (typeof value !== 'object' || value === null) return false;
@@ -83,7 +82,7 @@ export function isPanelMessage(value: unknown): value is PanelMessage {
     case 'goToInstruction':
       return finite(m.instruction) && (m.instruction as number) >= 0 && Number.isInteger(m.instruction);
     case 'fault':
-      return FAULTS.includes(m.kind as FaultRequestKind) && (m.value === undefined || finite(m.value));
+      return isFaultKind(m.kind) && (m.value === undefined || finite(m.value));
     default:
       return false;
   }

@@ -2,7 +2,9 @@
 // extension ({ type: 'event', event, body }, see PanelInboundMessage), keeps them in a PanelModel,
 // and renders at most once per animation frame however fast events come. Controls post
 // PanelMessages back. No `vscode` import: this runs in the webview's page.
-import { ENTRY_KINDS, type FaultRequestKind, type HostView, type PanelInboundMessage, type PanelMessage } from '../../adapter/protocol';
+import { ENTRY_KINDS, type HostView, type PanelInboundMessage, type PanelMessage } from '../../adapter/protocol';
+// The file, not src/ft/cluster's index: it imports nothing, so it can be in a browser bundle.
+import { FAULT_KINDS, type FaultKind, type FaultTarget } from '../../ft/cluster/faults';
 import { Marker, TimeChart } from './charts';
 import * as fmt from './format';
 import { EntryRow, OutputRow, PanelModel, TimelineItem } from './model';
@@ -30,20 +32,31 @@ sessionLabel.append(sessionIcon, sessionName, sessionClock);
 interface Control { id: string; label: string; icon: string; primary?: boolean; message: () => PanelMessage; enabled: () => boolean; describe: string }
 const slowInput = el('input', 'slow-input');
 const hasBackup = () => model.live && !!model.host('backup');
+/** The faults with a button of their own, and its icon (the others are in the "Inject fault…" menu). */
+const FAULT_ICONS = { 'kill-primary': 'debug-stop', 'kill-backup': 'stop-circle', partition: 'debug-disconnect', heal: 'plug', 'slow-backup': 'watch' } as const;
+/** A fault's button is enabled while what it acts on is there. */
+const TARGET_THERE: Record<FaultTarget, () => boolean> = {
+  primary: () => model.live && !!model.host('primary'),
+  backup: hasBackup,
+  channel: () => model.live,
+  'primary-end': () => model.live && !!model.host('primary'),
+};
 const controls: Control[] = [
-  { id: 'kill-primary', label: 'Kill primary', icon: 'debug-stop', message: () => fault('kill-primary'), enabled: () => model.live && !!model.host('primary'), describe: 'Kill the primary host (as a crash would)' },
-  { id: 'kill-backup', label: 'Kill backup', icon: 'stop-circle', message: () => fault('kill-backup'), enabled: hasBackup, describe: 'Kill the backup host' },
-  { id: 'partition', label: 'Partition', icon: 'debug-disconnect', message: () => fault('partition'), enabled: () => model.live, describe: 'Cut the logging channel between primary and backup' },
-  { id: 'heal', label: 'Heal', icon: 'plug', message: () => fault('heal'), enabled: () => model.live, describe: 'Reconnect the logging channel' },
-  { id: 'slow-backup', label: 'Slow backup', icon: 'watch', message: () => fault('slow-backup', slowMs()), enabled: hasBackup, describe: 'Make the backup sleep after every batch it replays' },
+  ...(Object.keys(FAULT_ICONS) as (keyof typeof FAULT_ICONS)[]).map((kind): Control => {
+    const { short, does, on } = FAULT_KINDS[kind];
+    // slow-backup's value comes from the input beside the buttons; the others take none.
+    const message = () => fault(kind, kind === 'slow-backup' ? slowMs() : undefined);
+    return { id: kind, label: short, icon: FAULT_ICONS[kind], message, enabled: TARGET_THERE[on], describe: does.charAt(0).toUpperCase() + does.slice(1) };
+  }),
   { id: 'failover', label: 'Failover now', icon: 'arrow-swap', primary: true, message: () => ({ type: 'failover' }), enabled: hasBackup, describe: 'Make the backup go live now' },
 ];
-function fault(kind: FaultRequestKind, value?: number): PanelMessage {
+function fault(kind: FaultKind, value?: number): PanelMessage {
   return value === undefined ? { type: 'fault', kind } : { type: 'fault', kind, value };
 }
+const SLOW_MS = Number(FAULT_KINDS['slow-backup'].example);
 function slowMs(): number {
   const ms = Math.round(Number(slowInput.value));
-  return Number.isFinite(ms) && ms > 0 ? Math.min(ms, 10_000) : 20;
+  return Number.isFinite(ms) && ms > 0 ? Math.min(ms, 10_000) : SLOW_MS;
 }
 
 const toolbar = el('div', 'toolbar');
@@ -70,7 +83,7 @@ const slowLabel = el('label', 'slow-label');
 slowInput.type = 'number';
 slowInput.min = '1';
 slowInput.max = '10000';
-slowInput.value = '20';
+slowInput.value = String(SLOW_MS);
 slowInput.id = 'slow-ms';
 slowLabel.htmlFor = 'slow-ms';
 slowLabel.append(el('span', '', 'Slow-down'), slowInput, el('span', 'unit', 'ms/batch'));

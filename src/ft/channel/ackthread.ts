@@ -11,7 +11,8 @@
 import { EventEmitter } from 'node:events';
 import { extname, join } from 'node:path';
 import { MessageChannel, MessagePort, Worker, isMainThread, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { Channel, ConnectOptions, FaultSettings, LogChannel, connectChannel } from './channel';
+import { Channel, ConnectOptions, LogChannel, connectChannel } from './channel';
+import type { FaultSettings } from './faultinjector';
 import { isLogEntry, type Frame } from '../log';
 
 /**
@@ -121,7 +122,7 @@ class ThreadChannel extends EventEmitter<{ message: [frame: Frame]; close: [erro
   }
 }
 
-/** Beside this module: dist/ackthread.js beside the bundle, src/ft/ackthread.ts when run from source. */
+/** Beside this module: dist/ackthread.js beside the bundle, src/ft/channel/ackthread.ts when run from source. */
 function threadEntry(): string {
   return join(__dirname, `ackthread${extname(__filename)}`);
 }

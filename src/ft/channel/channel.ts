@@ -1,196 +1,19 @@
 // The logging channel: a TCP connection between primary and backup that carries log entries one
-// way and acks/heartbeats the other (VM-FT section 2). It frames, authenticates, counts and injects
-// faults; sequencing and retransmission belong to the primary/backup layer (seq, ack, resend-from).
-// docs/protocol.md describes the handshake and the knobs.
+// way and acks/heartbeats the other (VM-FT section 2). It frames, authenticates (handshake.ts),
+// counts and injects faults (faultinjector.ts); sequencing and retransmission belong to the
+// primary/backup layer (seq, ack, resend-from). docs/protocol.md describes the handshake and the knobs.
 
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
-import {
-  encodeFrame,
-  FrameDecoder,
-  HELLO_TOKEN_BYTES,
-  isLogEntry,
-  LogFormatError,
-  MAX_PAYLOAD_BYTES,
-  ROLE_CODES,
-  type Frame,
-  type HelloMessage,
-  type Role,
-} from '../log';
+import { encodeFrame, FrameDecoder, isLogEntry, LogFormatError, MAX_PAYLOAD_BYTES, type Frame, type Role } from '../log';
 import { coalesceThisTurn } from './coalesce';
-import { SeededRandom } from '../random';
+import { corruptFrame, FaultInjector, type FaultSettings } from './faultinjector';
+import { ChannelAuthError, DEFAULT_HANDSHAKE_TIMEOUT_MS, Handshake, HANDSHAKE_MAX_PAYLOAD, type ChannelSide, type HandshakeOptions } from './handshake';
 
-/** Largest payload accepted before the peer is authenticated: a hello is 34 bytes. */
-const HANDSHAKE_MAX_PAYLOAD = 256;
-const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** After we hang up, a peer that never closes its side is cut off after this long. */
 const HANG_UP_GRACE_MS = 5_000;
-const HELLO_MAC_LABEL = Buffer.from('lockstep-ft-hello-v1', 'ascii');
 
-/** Which end of the TCP connection a side is; part of the MAC so a response cannot be reflected. */
-export type ChannelSide = 'listen' | 'connect';
-const SIDE_CODES: { readonly [K in ChannelSide]: number } = { listen: 1, connect: 2 };
-
-// ---------------------------------------------------------------------------------------------
-// Fault injection
-
-export interface FaultSettings {
-  /** Probability that a sent frame is silently dropped. */
-  dropRate: number;
-  /** Probability that a sent frame is written twice. */
-  duplicateRate: number;
-  /** Probability that one byte of a sent frame is flipped (the receiver must reject it). */
-  corruptRate: number;
-  /** Every sent frame waits this long before it is written (order is kept). */
-  delayMs: number;
-  /** PRNG seed: the same seed and the same sequence of sends give the same fates. */
-  seed: number;
-  /**
-   * Log entries (by seq) to drop the next time each is sent, whatever the rates: a seq listed twice
-   * drops the entry's first two sends (the original and a resend). Only log entries match (an ack
-   * or a heartbeat carries a seq too). Unlike the other settings these add up: setFaults() arms
-   * more, and a drop made is gone, so one armed drop drops one send.
-   */
-  dropEntries: readonly number[];
-}
-
-type Rates = Omit<FaultSettings, 'dropEntries'>;
-const NO_RATES: Readonly<Rates> = { dropRate: 0, duplicateRate: 0, corruptRate: 0, delayMs: 0, seed: 1 };
-export const NO_FAULTS: Readonly<FaultSettings> = { ...NO_RATES, dropEntries: [] };
-
-/** What happens to one sent frame. */
-export interface FrameFate {
-  drop: boolean;
-  duplicate: boolean;
-  /** Byte index to flip, if corrupted. Never inside the length field (see corruptIndex). */
-  corruptAt?: number;
-  /** Non-zero XOR mask for the flipped byte. */
-  corruptMask?: number;
-}
-
-// The length field (bytes 5..8) is left alone: a longer length would make the receiver wait for
-// bytes that never come instead of rejecting this frame now.
-const LENGTH_FIELD_START = 5;
-const LENGTH_FIELD_BYTES = 4;
-
-function corruptIndex(r: number, frameLength: number): number {
-  const i = Math.floor(r * (frameLength - LENGTH_FIELD_BYTES));
-  return i < LENGTH_FIELD_START ? i : i + LENGTH_FIELD_BYTES;
-}
-
-/** Log entries whose sends are counted (for the fates of resends): the most recent ones. */
-const COUNTED_ENTRIES = 4096;
-
-/**
- * Decides the fate of each sent frame. Draws the same number of values per frame, whatever the rates
- * and the armed entry drops, so these never shift the random fates of other frames. A log entry's
- * fate comes from a stream of its own (the seed, its seq, how often it was sent before), so with a
- * given seed the same entries meet the same faults however heartbeats and acks fall between them.
- */
-export class FaultInjector {
-  private rng = new SeededRandom(NO_RATES.seed);
-  private settings: Rates = { ...NO_RATES };
-  /** dropEntries as a multiset: seq → sends of it still to drop. */
-  private readonly entryDrops = new Map<number, number>();
-  /** Sends so far of each recent log entry. */
-  private readonly entrySends = new Map<number, number>();
-
-  constructor(settings: Partial<FaultSettings> = {}) {
-    this.update(settings);
-  }
-
-  get current(): Readonly<FaultSettings> {
-    const dropEntries = [...this.entryDrops].flatMap(([seq, times]) => Array<number>(times).fill(seq));
-    return { ...this.settings, dropEntries };
-  }
-
-  /** Read per frame sent: cheaper than `current`. */
-  get delayMs(): number {
-    return this.settings.delayMs;
-  }
-
-  /** Changes settings; a given seed restarts the PRNG from that seed; given dropEntries are armed on top of those pending. */
-  update({ dropEntries = [], ...settings }: Partial<FaultSettings>): void {
-    this.settings = { ...this.settings, ...settings };
-    if (settings.seed !== undefined) this.rng = new SeededRandom(settings.seed);
-    for (const seq of dropEntries) this.entryDrops.set(seq, (this.entryDrops.get(seq) ?? 0) + 1);
-  }
-
-  /** `entrySeq`: the seq of the log entry the frame carries, if it carries one. */
-  decide(frameLength: number, entrySeq?: number): FrameFate {
-    const rng = entrySeq === undefined ? this.rng : this.entryRandom(entrySeq);
-    const [d, u, c, position, mask] = [rng.next(), rng.next(), rng.next(), rng.next(), rng.next()];
-    // Used up even when the rate drops this send as well: n armed drops of an entry drop its first n sends.
-    const armed = entrySeq !== undefined && this.takeEntryDrop(entrySeq);
-    const fate: FrameFate = { drop: d < this.settings.dropRate || armed, duplicate: u < this.settings.duplicateRate };
-    if (c < this.settings.corruptRate) {
-      fate.corruptAt = corruptIndex(position, frameLength);
-      fate.corruptMask = 1 + Math.floor(mask * 255);
-    }
-    return fate;
-  }
-
-  private entryRandom(seq: number): SeededRandom {
-    const sends = (this.entrySends.get(seq) ?? 0) + 1;
-    this.entrySends.set(seq, sends);
-    this.entrySends.delete(seq - COUNTED_ENTRIES);
-    return new SeededRandom(Math.imul(this.settings.seed ^ Math.imul(seq, 0x9e3779b1), 0x85ebca6b) ^ Math.imul(sends, 0xc2b2ae35));
-  }
-
-  private takeEntryDrop(seq: number): boolean {
-    const left = this.entryDrops.get(seq);
-    if (left === undefined) return false;
-    if (left > 1) this.entryDrops.set(seq, left - 1);
-    else this.entryDrops.delete(seq);
-    return true;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Handshake
-
-/** Raised when the peer fails the handshake (or this side is rejected by it). */
-export class ChannelAuthError extends Error {
-  constructor(readonly reason: string) {
-    super(`channel handshake failed: ${reason}`);
-    this.name = 'ChannelAuthError';
-  }
-}
-
-/**
- * The proof a prover sends in its hello response:
- * HMAC-SHA256(secret, label | prover side | prover role | verifier nonce | prover nonce).
- */
-export function helloMac(
-  secret: string | Uint8Array,
-  proverSide: ChannelSide,
-  proverRole: Role,
-  verifierNonce: Uint8Array,
-  proverNonce: Uint8Array,
-): Uint8Array {
-  return createHmac('sha256', secret)
-    .update(HELLO_MAC_LABEL)
-    .update(Uint8Array.of(SIDE_CODES[proverSide], ROLE_CODES[proverRole]))
-    .update(verifierNonce)
-    .update(proverNonce)
-    .digest();
-}
-
-function otherSide(side: ChannelSide): ChannelSide {
-  return side === 'listen' ? 'connect' : 'listen';
-}
-
-// ---------------------------------------------------------------------------------------------
-// Channel
-
-export interface ChannelOptions {
-  /** Per-session shared secret; both sides must hold the same one. */
-  secret: string | Uint8Array;
-  /** This side's role, announced (and authenticated) in the handshake. */
-  role: Role;
-  /** Reject a peer that announces another role. */
-  expectPeerRole?: Role;
+export interface ChannelOptions extends HandshakeOptions {
   /** Give up on a peer that has not completed the handshake by then. Default 10 s. */
   handshakeTimeoutMs?: number;
   /** Initial fault-injection settings for frames this side sends. */
@@ -254,7 +77,6 @@ interface QueuedFrame {
  */
 export class Channel extends EventEmitter<ChannelEvents> implements LogChannel {
   readonly role: Role;
-  private peer: Role | undefined;
   private state: ChannelState = 'handshake';
   private failure: Error | undefined;
   private readonly decoder = new FrameDecoder({ maxPayload: HANDSHAKE_MAX_PAYLOAD });
@@ -275,8 +97,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements LogChannel {
     framesPartitionedOut: 0,
     framesPartitionedIn: 0,
   };
-  private readonly nonce = randomBytes(HELLO_TOKEN_BYTES);
-  private peerNonce: Uint8Array | undefined;
+  private readonly handshake: Handshake;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private readonly closed: Promise<void>;
   /** Settles when the handshake succeeds or fails. */
@@ -293,6 +114,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements LogChannel {
     if (Buffer.byteLength(options.secret) === 0) throw new RangeError('channel secret must not be empty');
     this.role = options.role;
     this.injector = new FaultInjector(options.faults);
+    this.handshake = new Handshake(side, options);
     this.ready = new Promise<void>((resolve, reject) => {
       this.settleReady = (error) => (error ? reject(error) : resolve());
     });
@@ -308,7 +130,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements LogChannel {
 
   /** The peer's role, known once its hello has arrived. */
   get peerRole(): Role | undefined {
-    return this.peer;
+    return this.handshake.peerRole;
   }
 
   get isOpen(): boolean {
@@ -373,7 +195,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements LogChannel {
       this.counters.framesDropped++;
       return true;
     }
-    const out = fate.corruptAt === undefined ? bytes : corrupt(bytes, fate.corruptAt, fate.corruptMask ?? 0xff);
+    const out = fate.corruptAt === undefined ? bytes : corruptFrame(bytes, fate.corruptAt, fate.corruptMask ?? 0xff);
     if (out !== bytes) this.counters.framesCorrupted++;
     this.enqueue(out);
     if (fate.duplicate) {
@@ -471,32 +293,13 @@ export class Channel extends EventEmitter<ChannelEvents> implements LogChannel {
   private startHandshake(): void {
     const timeout = this.options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.handshakeTimer = setTimeout(() => this.abort(new ChannelAuthError('handshake timeout')), timeout);
-    this.writeFrame(encodeFrame({ kind: 'hello', step: 'challenge', role: this.role, nonce: this.nonce }));
+    this.writeFrame(encodeFrame(this.handshake.challenge()));
   }
 
   private onHandshakeFrame(frame: Frame): void {
-    if (frame.kind === 'bye') throw new ChannelAuthError(`peer said bye: ${frame.reason}`);
-    if (frame.kind !== 'hello') throw new ChannelAuthError(`expected hello, got ${frame.kind}`);
-    if (frame.step === 'challenge') this.answerChallenge(frame);
-    else this.checkResponse(frame);
-  }
-
-  private answerChallenge(hello: HelloMessage & { step: 'challenge' }): void {
-    if (this.peerNonce) throw new ChannelAuthError('second challenge');
-    const expected = this.options.expectPeerRole;
-    if (expected && hello.role !== expected) throw new ChannelAuthError(`peer is ${hello.role}, expected ${expected}`);
-    this.peer = hello.role;
-    this.peerNonce = hello.nonce;
-    const mac = helloMac(this.options.secret, this.side, this.role, hello.nonce, this.nonce);
-    this.writeFrame(encodeFrame({ kind: 'hello', step: 'response', role: this.role, mac }));
-  }
-
-  private checkResponse(hello: HelloMessage & { step: 'response' }): void {
-    if (!this.peerNonce) throw new ChannelAuthError('response before challenge');
-    if (hello.role !== this.peer) throw new ChannelAuthError('role changed during handshake');
-    const expected = helloMac(this.options.secret, otherSide(this.side), hello.role, this.nonce, this.peerNonce);
-    if (!timingSafeEqual(expected, hello.mac)) throw new ChannelAuthError('authentication failed');
-    this.establish();
+    const answer = this.handshake.receive(frame);
+    if (answer === 'authenticated') this.establish();
+    else this.writeFrame(encodeFrame(answer));
   }
 
   private establish(): void {
@@ -579,12 +382,6 @@ export class Channel extends EventEmitter<ChannelEvents> implements LogChannel {
     if (error && this.listenerCount('error') > 0) this.emit('error', error);
     this.emit('close', error);
   }
-}
-
-function corrupt(bytes: Uint8Array, index: number, mask: number): Uint8Array {
-  const copy = bytes.slice();
-  copy[index] ^= mask;
-  return copy;
 }
 
 /** Pull-style view of a channel's 'message' and 'close' events. */

@@ -331,6 +331,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         case 'slow-backup':
           this.command('backup', { type: 'slow', msPerBatch: fault.ms });
           break;
+        default:
+          fault satisfies never; // a new kind in FAULT_KINDS is scheduled here
       }
     }
   }

@@ -1,13 +1,13 @@
 // A host process (`lockstep host`): one machine in one role, primary or backup, talking to its peer
-// over the logging channel and to the cluster over IPC (control.ts). A backup that wins a failover
+// over the logging channel and to the cluster over IPC (hostprotocol.ts). A backup that wins a failover
 // becomes the primary in the same process, with the same machine.
 import { Arbiter, Claim } from '../replication';
 import { Backup } from '../replication';
 import type { FaultSettings, LogChannel } from '../channel';
-import { RECENT_EPOCHS, type ChannelFaultKind, type EpochNote, type HostCommand, type HostConfig, type HostReport, type HostStats } from './hostprotocol';
+import { RECENT_EPOCHS, type ChannelFaultKind, type EpochNote, type HostCommand, type HostConfig, type HostMessage, type HostReport, type HostStats } from './hostprotocol';
 import { HostDebugger } from '../debug';
-import { AgentError, ControlMessage, listenAsAgent } from './hostlink';
-import { isSystemError } from '../files';
+import { AgentError, listenAsAgent } from './hostlink';
+import { isUserError } from '../files';
 import type { HostContext } from '../replication';
 import { loadImage } from '../machine';
 import type { LogEntry, Role } from '../log';
@@ -135,13 +135,13 @@ export class Host implements HostContext {
       this.writer = writer;
     } catch (error) {
       // The recording loses this host's part (the join says so); the backup itself goes on.
-      this.log(`cannot record to ${this.config.record}: ${(error as Error).message}`);
+      this.say(`cannot record to ${this.config.record}: ${(error as Error).message}`);
     }
     this.segment = undefined;
   }
 
   flushRecording(): void {
-    this.writer?.flush().catch((error: Error) => this.log(`cannot write the recording: ${error.message}`));
+    this.writer?.flush().catch((error: Error) => this.say(`cannot write the recording: ${error.message}`));
   }
 
   machineReady(machine: Machine, source: Nondeterminism): void {
@@ -164,7 +164,7 @@ export class Host implements HostContext {
     if (!this.halted || report.type === 'halted' || report.type === 'stats' || report.type === 'debug-reply') this.send(report);
   }
 
-  log(message: string): void {
+  say(message: string): void {
     process.stderr.write(`[${this.config.id}] ${message}\n`);
   }
 
@@ -282,26 +282,18 @@ export class Host implements HostContext {
   }
 }
 
-/** Runs one host from control messages: the first configures it, the rest command it. */
-function serveHost(receive: (handler: (message: ControlMessage) => void) => void, send: (report: HostReport) => void): void {
+/** Runs one host from the cluster's messages: the first configures it, the rest command it. */
+function serveHost(receive: (handler: (message: HostMessage) => void) => void, send: (report: HostReport) => void): void {
   let host: Host | undefined;
   receive((message) => {
     if (message.type !== 'config') return host?.command(message);
     host = new Host(message.config, send);
     host.start().catch((error: Error) => {
-      const explained = explainsItself(error);
+      const explained = isUserError(error);
       send({ type: 'error', id: message.config.id, message: explained ? error.message : error.stack ?? error.message, explained });
       setTimeout(() => process.exit(1), 100);
     });
   });
-}
-
-/**
- * Errors of our own classes (ImageError, SnapshotError, ...) and the system's (EADDRINUSE, ENOENT)
- * say what was wrong; JavaScript's built-in ones (TypeError, ...) are bugs, whose stack helps.
- */
-function explainsItself(error: Error): boolean {
-  return isSystemError(error) || !(error.name in globalThis);
 }
 
 /** `lockstep host`: started by `lockstep ft`, it waits for its configuration on the IPC channel. */

@@ -1,18 +1,16 @@
 // How the cluster reaches a host process: a child process on this machine (IPC), or a
 // `lockstep host --listen ADDR` agent anywhere (JSON lines over TCP, after a token). Both carry the
-// same control.ts messages, so the cluster does not care where its hosts run.
+// same messages (hostprotocol.ts), so the cluster does not care where its hosts run.
 import { fork } from 'node:child_process';
 import { timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Socket, connect, createServer } from 'node:net';
-import type { HostCommand, HostConfig, HostReport } from './hostprotocol';
-
-export type ControlMessage = { type: 'config'; config: HostConfig } | HostCommand;
+import type { HostMessage, HostReport } from './hostprotocol';
 
 type LinkEvents = { message: [report: HostReport]; exit: [code: number | null, signal: string | null]; stderr: [line: string] };
 
 export interface HostLink extends EventEmitter<LinkEvents> {
-  send(message: ControlMessage): void;
+  send(message: HostMessage): void;
   /** Ends the host at once, as a crash would. */
   kill(): void;
   readonly alive: boolean;
@@ -39,8 +37,8 @@ export function forkHost(launcher: HostLauncher): HostLink {
   return link;
 }
 
-/** Longest control message taken (a host's final stats are the largest, far below this). */
-const MAX_CONTROL_LINE = 16 * 1024 * 1024;
+/** Longest host protocol message taken (a host's final stats are the largest, far below this). */
+const MAX_MESSAGE_LINE = 16 * 1024 * 1024;
 
 /** Splits a byte stream into JSON messages, one per line; a peer sending endless bytes is cut off. */
 function onJsonLines<T>(socket: Socket, handle: (message: T) => void): void {
@@ -56,12 +54,12 @@ function onJsonLines<T>(socket: Socket, handle: (message: T) => void): void {
       try {
         handle(JSON.parse(line) as T);
       } catch {
-        return void socket.destroy(new Error(`malformed control message: ${line.slice(0, 80)}`));
+        return void socket.destroy(new Error(`malformed host protocol message: ${line.slice(0, 80)}`));
       }
     }
     pending.push(chunk.subarray(start));
     pendingBytes += chunk.length - start;
-    if (pendingBytes > MAX_CONTROL_LINE) socket.destroy(new Error(`control message longer than ${MAX_CONTROL_LINE} bytes`));
+    if (pendingBytes > MAX_MESSAGE_LINE) socket.destroy(new Error(`host protocol message longer than ${MAX_MESSAGE_LINE} bytes`));
   });
 }
 
@@ -103,14 +101,14 @@ export class AgentError extends Error {
 export function listenAsAgent(
   address: { host: string; port: number },
   token: string,
-  serve: (receive: (handler: (message: ControlMessage) => void) => void, send: (report: HostReport) => void) => void,
+  serve: (receive: (handler: (message: HostMessage) => void) => void, send: (report: HostReport) => void) => void,
 ): Promise<{ port: number }> {
   const expected = Buffer.from(token);
   let taken = false;
   const server = createServer((socket) => {
     let authenticated = false;
-    const handlers: ((message: ControlMessage) => void)[] = [];
-    onJsonLines<ControlMessage | { type: 'hello' | 'die'; token?: string }>(socket, (message) => {
+    const handlers: ((message: HostMessage) => void)[] = [];
+    onJsonLines<HostMessage | { type: 'hello' | 'die'; token?: string }>(socket, (message) => {
       if (!authenticated) {
         const given = Buffer.from(('token' in message && message.token) || '');
         if (message.type !== 'hello' || taken || given.length !== expected.length || !timingSafeEqual(given, expected)) {
@@ -121,7 +119,7 @@ export function listenAsAgent(
         return serve((handler) => handlers.push(handler), (report) => writeJson(socket, report));
       }
       if (message.type === 'die') process.kill(process.pid, 'SIGKILL');
-      else if (message.type !== 'hello') handlers.forEach((handler) => handler(message as ControlMessage));
+      else if (message.type !== 'hello') handlers.forEach((handler) => handler(message as HostMessage));
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => { if (authenticated) process.exit(0); });

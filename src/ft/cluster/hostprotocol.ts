@@ -1,13 +1,14 @@
-// The control protocol between `lockstep ft` (the cluster) and its host processes: how a host is
+// The host protocol between `lockstep ft` (the cluster) and its host processes: how a host is
 // configured, what it reports, and what the cluster (or a debugger) can ask of it. These travel as
-// JSON over the process's IPC channel. The logging channel between hosts is a separate thing
-// (channel.ts, docs/protocol.md).
+// JSON over the process's IPC channel, or as JSON lines to an agent (hostlink.ts). The logging
+// channel between hosts is a separate thing (src/ft/channel, docs/protocol.md).
 import type { ClockMode } from '../machine';
 import type { DetectorOptions } from '../replication';
 import type { EntryKind, Role } from '../log';
 import type { ServiceAddress } from '../replication';
 import type { Stop } from '../debug';
 import type { Registers } from '../machine';
+import type { FaultKindOn } from './faults';
 
 export interface GuestConfig {
   guest: string;
@@ -115,7 +116,8 @@ export type HostReport =
   | { type: 'debug-reply'; id: string; request: number; result?: DebugResult; error?: string }
   | { type: 'debug-events'; id: string; entries: EntryNote[]; skipped: number; acked: number; outputs: OutputNote[] };
 
-export type ChannelFaultKind = 'partition' | 'heal' | 'drop' | 'duplicate' | 'corrupt' | 'delay' | 'drop-entry';
+/** The faults a host applies to its end of the logging channel. */
+export type ChannelFaultKind = FaultKindOn<'channel' | 'primary-end'>;
 
 /** cluster → host */
 export type HostCommand =
@@ -126,6 +128,9 @@ export type HostCommand =
   | { type: 'stats' }
   | { type: 'stop' }
   | { type: 'debug'; request: number; op: DebugOp };
+
+/** cluster → host, all it sends: the configuration first, then commands. */
+export type HostMessage = { type: 'config'; config: HostConfig } | HostCommand;
 
 // ---- debugging (debugger.ts executes these on the host's Timeline; src/adapter/ sends them) ----
 

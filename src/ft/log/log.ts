@@ -75,7 +75,7 @@ export interface HelloChallenge {
   nonce: Uint8Array;
 }
 
-/** Handshake, step 2: HMAC proving knowledge of the session secret (see channel.ts). */
+/** Handshake, step 2: HMAC proving knowledge of the session secret (see channel/handshake.ts). */
 export interface HelloResponse {
   kind: 'hello';
   step: 'response';

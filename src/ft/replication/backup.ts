@@ -93,7 +93,7 @@ export class Backup {
         this.attach(channel);
         return;
       } catch (error) {
-        this.host.log(`cannot reach the primary: ${(error as Error).message}`);
+        this.host.say(`cannot reach the primary: ${(error as Error).message}`);
         await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS));
       }
     }
@@ -190,7 +190,7 @@ export class Backup {
 
   private async restore(snapshot: Uint8Array): Promise<void> {
     this.setMachine(await Machine.restore(snapshot, this.machineOptions()));
-    this.host.log(`cloned from a checkpoint at instruction ${this.instructions}`);
+    this.host.say(`cloned from a checkpoint at instruction ${this.instructions}`);
     await this.host.openSegment();
   }
 

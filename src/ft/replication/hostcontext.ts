@@ -19,7 +19,8 @@ export interface HostContext {
   /** Writes what the log file holds so far to the OS: a backup is cloned from here, and a joined recording needs it. */
   flushRecording(): void;
   report(report: HostReport): void;
-  log(message: string): void;
+  /** A diagnostic line on the host's stderr (the cluster keeps the last ones; `--verbose` prints them). */
+  say(message: string): void;
   noteEpoch(epoch: Epoch): void;
   /** Test-and-set on the arbiter for this host's current generation. */
   claim(): Claim;

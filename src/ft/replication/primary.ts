@@ -165,7 +165,7 @@ export class Primary {
   private accept(channel: Channel): void {
     this.host.configureChannel(channel);
     channel.on('message', (frame) => this.fromBackup(channel, frame));
-    channel.on('close', () => { if (this.backup === channel) this.host.log(`backup channel closed; waiting for it to reconnect`); });
+    channel.on('close', () => { if (this.backup === channel) this.host.say(`backup channel closed; waiting for it to reconnect`); });
   }
 
   private fromBackup(channel: Channel, frame: Frame): void {
@@ -199,7 +199,7 @@ export class Primary {
     const oldest = this.unacked[0]?.seq ?? this.seq + 1;
     const canResume = seq >= 1 && seq >= oldest && seq <= this.seq + 1 && (this.backup === undefined || this.backup === channel || this.backup.isClosed);
     if (!canResume) {
-      this.host.log(`backup asks for seq ${seq}; cloning it at the next epoch`);
+      this.host.say(`backup asks for seq ${seq}; cloning it at the next epoch`);
       this.cloneRequests.push(channel);
       return;
     }

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { FaultError, parseFault } from '../../../src/ft/cluster';
 
-describe('--fault parsing (src/ft/faults.ts)', () => {
+describe('--fault parsing (src/ft/cluster/faults.ts)', () => {
   it('reads each kind', () => {
     assert.deepEqual(parseFault('kill-primary@150000000'), { kind: 'kill-primary', when: { instructions: 150_000_000 } });
     assert.deepEqual(parseFault('kill-backup@500ms'), { kind: 'kill-backup', when: { ms: 500 } });

@@ -49,7 +49,7 @@ describe('BIOS boot path (SeaBIOS)', function () {
     assert.equal(result.end, 'halted');
   });
 
-  // Known bug, left for the machine's owners (src/ft/machine.ts): v86 keeps the byte of port 0x92
+  // Known bug, left for the machine's owners (src/ft/machine/machine.ts): v86 keeps the byte of port 0x92
   // (System Control Port A, "fast A20") in a closure in CPU.init, outside save_state and outside our
   // hashes. A machine restored from a snapshot reads 0 there where the original reads 2, so SeaBIOS
   // takes another path: the epochs after the clone differ. Enable this test when the machine owns

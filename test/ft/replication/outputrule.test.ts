@@ -5,7 +5,7 @@ import { HeldOutput, OutputRule } from '../../../src/ft/replication';
 /** Output marker `seq` at count `at` with one serial byte. */
 const marker = (seq: number, at: number, n: number): OutputEntry => ({ kind: 'output', seq, at, device: 'serial', data: Uint8Array.of(n) });
 
-describe('the Output Rule (src/ft/outputrule.ts)', () => {
+describe('the Output Rule (src/ft/replication/outputrule.ts)', () => {
   it('holds each output until the ack covers its seq, then releases in seq order', () => {
     const sent: number[] = [];
     const rule = new OutputRule((output: HeldOutput) => sent.push(output.seq));

@@ -28,7 +28,7 @@ async function peer(): Promise<{ socket: Socket; next: () => Promise<Uint8Array>
   return { socket, next: () => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((resolve) => waiting.push(resolve))) };
 }
 
-describe('the service endpoint (src/ft/service.ts)', () => {
+describe('the service endpoint (src/ft/replication/service.ts)', () => {
   it('takes Ethernet frames on the TCP port number over UDP and sends each released frame to the peer behind its MAC', async () => {
     const received: Uint8Array[] = [];
     let arrived: () => void = () => undefined;

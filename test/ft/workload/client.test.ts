@@ -9,7 +9,7 @@ import { clusterOptions } from '../../support/cluster';
 const VALUE_MAX = 1024;
 const KEYS_MAX = 512;
 
-describe('kv workload (src/ft/client.ts)', function () {
+describe('kv workload (src/ft/workload/client.ts)', function () {
   this.timeout(120_000);
 
   it('keeps every value and the number of keys within the kv guest\'s limits, and writes shared keys only by APPEND', () => {

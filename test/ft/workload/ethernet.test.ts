@@ -10,7 +10,7 @@ const datagram: UdpDatagram = {
 };
 const show = (frame: Uint8Array) => describeFrame(frame, (payload) => renderBytes(payload));
 
-describe('Ethernet frames (src/ft/ethernet.ts)', () => {
+describe('Ethernet frames (src/ft/workload/ethernet.ts)', () => {
   it('computes the Internet checksum of RFC 1071 section 3 example, and of an odd length', () => {
     // RFC 1071: the words 0001 f203 f4f5 f6f7 sum (with end-around carry) to ddf2.
     assert.equal(internetChecksum(Uint8Array.of(0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7)), 0xffff - 0xddf2);
