@@ -235,7 +235,8 @@ export class Machine {
   }
 
   private async start(): Promise<void> {
-    const { image, cmdline, memoryMiB, jit, bios } = this.options;
+    const { image, cmdline, memoryMiB, jit } = this.options;
+    const bios = this.options.bios ?? image.boot;
     const settings: Record<string, unknown> = {
       wasm_fn: (env: { env: Record<string, unknown> }) => this.instantiate(env),
       memory_size: memoryMiB * 1024 * 1024,
@@ -883,7 +884,8 @@ function checkCompatible(header: SnapshotHeader, options: MachineOptions): void 
 }
 
 function validate(options: MachineOptions): void {
-  const { memoryMiB, epochLength, image, bios } = options;
+  const { memoryMiB, epochLength, image } = options;
+  const bios = options.bios ?? image.boot;
   if (memoryMiB !== undefined && (!Number.isInteger(memoryMiB) || memoryMiB < 4 || memoryMiB > 2048)) {
     throw new RangeError(`memory must be a whole number of MiB from 4 to 2048, got ${memoryMiB}`);
   }
