@@ -70,7 +70,7 @@ commands:
 
 faults (--fault KIND@WHEN, repeatable):
 ${faultHelp()}
-built-in guests: ${BUILTIN_GUESTS.join(', ')}`;
+built-in guests: ${BUILTIN_GUESTS.join(', ')}; linux once built (npm run build:linux)`;
 
 /** A whole number in range, or a UsageError naming the option. */
 export function integerOption(name: string, text: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
@@ -165,23 +165,24 @@ async function run(args: string[]): Promise<void> {
     throw new UsageError(`--${values.initrd !== undefined ? 'initrd' : 'vga-bios'} needs --bios`);
   }
   const json = values.json as boolean;
+  const image = loadImage(positionals[0]);
   const result = await runGuest({
-    image: loadImage(positionals[0]),
+    image,
     clock,
     jit: !values['no-jit'],
-    memoryMiB: integerOption('memory', values.memory as string | undefined, 4, 2048) ?? DEFAULT_MEMORY_MIB,
+    memoryMiB: integerOption('memory', values.memory as string | undefined, 4, 2048) ?? image.boot?.memoryMiB ?? DEFAULT_MEMORY_MIB,
     epochLength: integerOption('epoch', values.epoch as string | undefined, 100_000) ?? DEFAULT_EPOCH_LENGTH,
     maxInstructions: integerOption('max-instructions', values['max-instructions'] as string | undefined, 1),
     input: values.input ? InputScript.fromFile(values.input as string) : undefined,
     cloneAt: integerOption('clone-at', values['clone-at'] as string | undefined, 0),
     snapshotTo: snapshotAt === undefined ? undefined : { at: snapshotAt, path: values['snapshot-file'] as string },
     fromSnapshot: values['from-snapshot'] as string | undefined,
-    cmdline: values.cmdline as string | undefined,
+    cmdline: (values.cmdline as string | undefined) ?? image.boot?.cmdline,
     bios: values.bios
       ? {
           bios: biosOption(values.bios as string),
           vgaBios: readFileOption('vga-bios', (values['vga-bios'] as string | undefined) ?? '/usr/share/seabios/vgabios-stdvga.bin'),
-          initrd: values.initrd ? readFileOption('initrd', values.initrd as string) : undefined,
+          initrd: values.initrd ? readFileOption('initrd', values.initrd as string) : image.boot?.initrd,
         }
       : undefined,
     onSerial: json ? undefined : (data) => process.stdout.write(data),
@@ -213,14 +214,14 @@ const GUEST_OPTIONS = {
 function guestConfig(guest: string, values: Values) {
   const clock = values.clock as string;
   if (clock !== 'virtual' && clock !== 'host') throw new UsageError(`--clock: expected virtual or host, got '${clock}'`);
-  loadImage(guest);
+  const { boot } = loadImage(guest);
   return {
     guest,
     clock: clock as 'virtual' | 'host',
     jit: !values['no-jit'],
-    memoryMiB: integerOption('memory', values.memory as string | undefined, 4, 2048) ?? DEFAULT_MEMORY_MIB,
+    memoryMiB: integerOption('memory', values.memory as string | undefined, 4, 2048) ?? boot?.memoryMiB ?? DEFAULT_MEMORY_MIB,
     epochLength: integerOption('epoch', values.epoch as string | undefined, 100_000) ?? DEFAULT_EPOCH_LENGTH,
-    cmdline: values.cmdline as string | undefined,
+    cmdline: (values.cmdline as string | undefined) ?? boot?.cmdline,
   };
 }
 

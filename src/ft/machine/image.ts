@@ -2,6 +2,7 @@
 // with no BIOS; anything else needs a BIOS (e.g. Debian's seabios) and boots as a disk, CD or bzImage.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { basename, extname, join, resolve } from 'node:path';
 
 export const BUILTIN_GUESTS = ['spin', 'kv', 'lock', 'ticker'] as const;
@@ -19,6 +20,64 @@ export interface GuestImage {
   kind: ImageKind;
   bytes: Uint8Array;
   sha256: string;
+  /** How the image boots when its name says it all (the linux guest): BIOS, initrd, command line, memory. */
+  boot?: GuestBoot;
+}
+
+export interface GuestBoot {
+  bios: Uint8Array;
+  vgaBios: Uint8Array;
+  initrd?: Uint8Array;
+  cmdline: string;
+  memoryMiB: number;
+}
+
+/** The guest built from Debian's i386 packages by `npm run build:linux` (guests/linux/), outside git. */
+export const LINUX_GUEST = 'linux';
+
+/** Where `npm run build:linux` puts the linux guest: $LOCKSTEP_LINUX_DIR, else ~/.cache/lockstep/linux. */
+export function linuxGuestDir(): string {
+  return process.env.LOCKSTEP_LINUX_DIR || join(homedir(), '.cache', 'lockstep', 'linux');
+}
+
+interface LinuxManifest {
+  cmdline: string;
+  memoryMiB: number;
+  bios: string;
+  vgaBios: string;
+  files: Record<'bzImage' | 'initrd.gz', { sha256: string }>;
+}
+
+/** The built linux guest: its bzImage, with the BIOS, initrd, command line and memory its manifest names. */
+function loadLinuxGuest(): GuestImage {
+  const dir = linuxGuestDir();
+  const manifestPath = join(dir, 'manifest.json');
+  if (!existsSync(manifestPath)) throw new ImageError(`the linux guest is not built (no ${manifestPath}): run \`npm run build:linux\``);
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as LinuxManifest;
+  const read = (path: string, sha256?: string): Uint8Array => {
+    if (!existsSync(path)) throw new ImageError(`the linux guest is incomplete (no ${path}): run \`npm run build:linux\``);
+    const bytes = new Uint8Array(readFileSync(path));
+    if (sha256 && createHash('sha256').update(bytes).digest('hex') !== sha256) {
+      throw new ImageError(`${path} is not what ${manifestPath} says was built: run \`npm run build:linux\``);
+    }
+    return bytes;
+  };
+  const path = join(dir, 'bzImage');
+  const bytes = read(path, manifest.files.bzImage.sha256);
+  return {
+    name: LINUX_GUEST,
+    path,
+    kind: classify(bytes, path),
+    bytes,
+    sha256: manifest.files.bzImage.sha256,
+    boot: {
+      bios: read(manifest.bios),
+      vgaBios: read(manifest.vgaBios),
+      initrd: read(join(dir, 'initrd.gz'), manifest.files['initrd.gz'].sha256),
+      cmdline: manifest.cmdline,
+      memoryMiB: manifest.memoryMiB,
+    },
+  };
 }
 
 export class ImageError extends Error {
@@ -73,10 +132,11 @@ export function classify(bytes: Uint8Array, path: string): ImageKind {
 
 /** Resolves a built-in guest name or an image path. Errors name what was wrong. */
 export function loadImage(nameOrPath: string): GuestImage {
+  if (nameOrPath === LINUX_GUEST) return loadLinuxGuest();
   const path = isBuiltin(nameOrPath) ? join(imagesDir(), `${nameOrPath}.elf`) : resolve(nameOrPath);
   if (!isBuiltin(nameOrPath) && !existsSync(path)) {
     throw new ImageError(
-      `unknown guest '${nameOrPath}': not a built-in guest (${BUILTIN_GUESTS.join(', ')}) and no such file`,
+      `unknown guest '${nameOrPath}': not a built-in guest (${BUILTIN_GUESTS.join(', ')}), not ${LINUX_GUEST}, and no such file`,
     );
   }
   if (statSync(path).isDirectory()) throw new ImageError(`${path}: is a directory, not a guest image`);

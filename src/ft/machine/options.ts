@@ -37,7 +37,8 @@ export function withDefaults(options: MachineOptions): ResolvedOptions {
 }
 
 export function validate(options: MachineOptions): void {
-  const { memoryMiB, epochLength, image, bios } = options;
+  const { memoryMiB, epochLength, image } = options;
+  const bios = options.bios ?? image.boot;
   if (memoryMiB !== undefined && (!Number.isInteger(memoryMiB) || memoryMiB < 4 || memoryMiB > 2048)) {
     throw new RangeError(`memory must be a whole number of MiB from 4 to 2048, got ${memoryMiB}`);
   }
@@ -49,7 +50,9 @@ export function validate(options: MachineOptions): void {
 
 /** v86's settings for a machine; `wasmFn` instantiates v86's wasm (the machine's hooks). */
 export function v86Settings(options: ResolvedOptions, wasmFn: (imports: { env: Record<string, unknown> }) => Promise<v86.WasmExports>): Record<string, unknown> {
-  const { image, cmdline, memoryMiB, jit, bios } = options;
+  const { image, cmdline, memoryMiB, jit } = options;
+  // A guest that names its own boot files (linux) brings them when none are given.
+  const bios = options.bios ?? image.boot;
   const settings: Record<string, unknown> = {
     wasm_fn: wasmFn,
     memory_size: memoryMiB * 1024 * 1024,
