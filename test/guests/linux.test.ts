@@ -92,7 +92,7 @@ describe('linux guest (npm run build:linux)', function () {
       /** Steps until `done` or until `budget` more instructions have gone by. */
       const until = (done: () => boolean, budget: number) => {
         const end = machine.instructions + budget;
-        while (!done() && !machine.isEnded && machine.instructions < end) machine.step();
+        while (!done() && !machine.isEnded && machine.instructions < end) machine.runSlice();
       };
       until(() => serial.includes('kv ready\n'), LIMIT);
       assert.ok(serial.includes('kv ready\n'), `booted: ${JSON.stringify(serial.slice(-2000))}`);
