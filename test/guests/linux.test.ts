@@ -89,7 +89,7 @@ describe('linux guest (npm run build:linux)', function () {
       let serial = '';
       const frames: Uint8Array[] = [];
       machine.on({ output: (d) => { serial += Buffer.from(d).toString('latin1'); }, frame: (f) => frames.push(f) });
-      /** Steps until `done` or until `budget` more instructions have gone by. */
+      /** Runs slices until `done` or until `budget` more instructions have gone by. */
       const until = (done: () => boolean, budget: number) => {
         const end = machine.instructions + budget;
         while (!done() && !machine.isEnded && machine.instructions < end) machine.runSlice();
