@@ -35,7 +35,7 @@ function arrayBuffer(bytes: Uint8Array): ArrayBuffer {
 interface V86Internal { microtick: () => number }
 type PlainEmulator = {
   v86: { cpu: { instruction_counter: Uint32Array }; constructor: unknown };
-  add_listener(event: string, listener: (data: any) => void): void;
+  add_listener(event: string, listener: (data: never) => void): void;
   stop(): Promise<void> | void;
   destroy(): Promise<void> | void;
 };

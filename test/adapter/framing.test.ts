@@ -347,7 +347,9 @@ describe('debug adapter behind the framing guard (real adapter)', function () {
       const port = await new Promise<number>((resolve, reject) => {
         const poll = setInterval(() => {
           const match = /listening on 127\.0\.0\.1:(\d+)/.exec(adapter.stderr());
-          if (match) clearInterval(poll), resolve(Number(match[1]));
+          if (!match) return;
+          clearInterval(poll);
+          resolve(Number(match[1]));
         }, 50);
         void adapter.exited.then((code) => (clearInterval(poll), reject(new Error(`adapter exited ${code}: ${adapter.stderr()}`))));
       });

@@ -11,6 +11,7 @@ import { GuestConsole, toTerminal } from '../../src/extension/guestConsole';
 import { clusterOptions, until } from '../support/cluster';
 
 /** Terminal output with the escape sequences taken out. */
+// eslint-disable-next-line no-control-regex -- ESC is what starts the sequences it removes
 const plain = (text: string) => text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
 
 describe('guest console', () => {

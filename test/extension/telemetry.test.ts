@@ -48,6 +48,7 @@ describe('extension telemetry', () => {
       return request === 'vscode' ? fakeVscode : load.call(this, request, ...rest);
     };
     // required (not imported) so that it loads after the stand-in is in place
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     telemetry = require('../../src/extension/telemetry') as typeof telemetry;
   });
   after(() => { (Module as unknown as { _load: typeof load })._load = load; });

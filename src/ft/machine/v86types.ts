@@ -6,7 +6,7 @@ export type V86Constructor = new (settings: Record<string, unknown>) => Emulator
 export interface Emulator {
   v86: { cpu: Cpu; save_state(): ArrayBuffer; restore_state(state: ArrayBuffer): void; constructor: unknown };
   bus: { send(event: string, data?: unknown): void };
-  add_listener(event: string, listener: (data: any) => void): void;
+  add_listener(event: string, listener: (data: never) => void): void;
   destroy(): void;
 }
 
@@ -25,6 +25,8 @@ export interface Pci {
 }
 
 export interface Cpu {
+  // v86's CPU has hundreds of fields and no types; the ones Lockstep relies on are named below.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   [field: string]: any;
   instruction_counter: Uint32Array;
   in_hlt: Uint8Array;
@@ -47,6 +49,7 @@ export interface Cpu {
   get_eflags(): number;
   wasm_memory: WebAssembly.Memory;
   get_state_pic(): unknown;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the other devices are v86's, untyped
   devices: { pci: Pci; net: Ne2k; [name: string]: any };
 }
 

@@ -339,7 +339,7 @@ export class Primary {
     this.running = false;
     this.detector.stop();
     this.service.close();
-    this.backup?.close('primary stopping');
+    void this.backup?.close('primary stopping');
     void this.server?.close();
     this.wakeup.wake();
   }
