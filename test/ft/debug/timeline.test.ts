@@ -102,9 +102,9 @@ describe('timeline: exact stops', function () {
       const unstopped = await reference(subject);
       const timeline = await replica(subject, unstopped.recorded);
       assert.equal(timeline.frontier, unstopped.instructions, 'the replica ends where the unstopped run did');
-      // Another machine whose checkpoints are mostly dropped: its routes start from other checkpoints.
-      const sparse = await replica(subject, unstopped.recorded, { checkpointBytes: 1 });
-      assert.equal(sparse.checkpointCount, 2);
+      // Another machine whose snapshots are mostly dropped: its routes start from other snapshots.
+      const sparse = await replica(subject, unstopped.recorded, { snapshotBytes: 1 });
+      assert.equal(sparse.snapshotCount, 2);
       const random = prng(subject.jit ? 0x5eed : 0x0ff);
       let exact = 0;
       for (const n of pickCounts(timeline, random, 30)) {
@@ -112,8 +112,8 @@ describe('timeline: exact stops', function () {
         assertLanding(timeline, n, stop);
         if (stop.reason === 'exact') exact++;
         const here = fingerprint(timeline.machine);
-        assert.deepEqual(sparse.runTo(n), stop, `the stop for ${n} from another checkpoint`);
-        assert.equal(fingerprint(sparse.machine), here, `the state at ${stop.at} from another checkpoint`);
+        assert.deepEqual(sparse.runTo(n), stop, `the stop for ${n} from another snapshot`);
+        assert.equal(fingerprint(sparse.machine), here, `the state at ${stop.at} from another snapshot`);
         const back = 1 + Math.floor(random() * 40);
         timeline.runTo(stop.at - back);
         while (timeline.position < stop.at) timeline.stepInstruction();
@@ -233,7 +233,7 @@ describe('timeline: continuing is the run that was never stopped', function () {
 
   it('a change at the frontier (a debugger\'s write) is history: stops after it see it, stops before it do not', async () => {
     const machine = await bootMachine(TICKER, new Recorder(() => {}));
-    const timeline = new Timeline(machine, { source: new Recorder(() => {}), checkpointBytes: 1 });
+    const timeline = new Timeline(machine, { source: new Recorder(() => {}), snapshotBytes: 1 });
     const unused = 0x300000; // ticker's image and stack lie far below
     const marker = Buffer.from('lockstep');
     timeline.runTo(Math.floor(2.3 * TEST_EPOCH));
@@ -295,7 +295,7 @@ describe('timeline: continuing is the run that was never stopped', function () {
 
   it('continuing from a stop inside recorded history replays exactly what was recorded', async () => {
     const unstopped = await reference(TICKER);
-    const timeline = await replica(TICKER, unstopped.recorded, { checkpointBytes: 1 });
+    const timeline = await replica(TICKER, unstopped.recorded, { snapshotBytes: 1 });
     const seen = watchEpochs(timeline.machine);
     timeline.runTo(Math.floor(unstopped.instructions * 0.3));
     timeline.stepBack();
@@ -351,6 +351,28 @@ describe('timeline: breakpoints', function () {
       assert.equal(timeline.reverseContinue({ stopBefore: (eip) => eip === address }).at, n, 'and the one before it');
     }
     assert.ok(checked >= 5, `only ${checked} addresses recur within 3000 instructions`);
+  });
+
+  it('reverseRun in slices, as the debugger drives it, stops where reverseContinue does, in the same state', async () => {
+    const timeline = await replica(TICKER, (await reference(TICKER)).recorded);
+    const random = prng(0x51);
+    // 1 and 7 end slices right at hits and inside STI shadows; 50 000 is a slice many times over.
+    for (const [i, n] of pickCounts(timeline, random, 6).filter((_, i) => i % 2 === 0).entries()) {
+      const slice = [1, 7, 50_000][i];
+      timeline.runTo(n);
+      const address = timeline.machine.registers.eip;
+      const after = timeline.runTo(n + 1 + Math.floor(random() * 3_000_000)).at;
+      const whole = timeline.reverseContinue({ breakpoints: [address] });
+      const state = fingerprint(timeline.machine);
+      timeline.runTo(after);
+      const run = timeline.reverseRun({ breakpoints: [address] }, slice);
+      let turns = 0;
+      let next = run.next();
+      for (; !next.done; next = run.next()) turns++;
+      assert.deepEqual(next.value, whole, `slices of ${slice} back from ${after}`);
+      assert.equal(fingerprint(timeline.machine), state, `the state at ${whole.at}, by slices of ${slice}`);
+      assert.ok(turns > 1, `slices of ${slice} from ${after} took ${turns} turns`);
+    }
   });
 
   it('an interrupt handler entered when the guest wakes: the stop is inside the boundary, before its first instruction', async () => {
