@@ -384,11 +384,19 @@ export class Timeline {
     // short): the next slice then starts before that hit's instruction and must not report it again.
     let lastHit: number | undefined;
     const report = (at: number) => { lastHit = at; return onHit(at); };
-    for (;;) {
-      const sliceEnd = Math.min(end, this.position + slice);
-      const hit = this.scan(sliceEnd, stopBefore, report, lastHit === this.position);
+    for (let size = slice; ;) {
+      const from = this.position;
+      const sliceEnd = Math.min(end, from + size);
+      const hit = this.scan(sliceEnd, stopBefore, report, lastHit === from);
       if (hit !== undefined) return hit;
       if (sliceEnd === end || !this.trace.stepAt(this.position)) return undefined;
+      // It could not get on: the slice ends where nothing stops (inside an idle skip, or the STI's
+      // shadow right after it). A longer one gets past.
+      if (this.position === from) {
+        size *= 2;
+        continue;
+      }
+      size = slice;
       yield this.position;
     }
   }
