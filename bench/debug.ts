@@ -4,7 +4,7 @@
 // moving and the stop coming back:
 //
 //  - runToInstruction to random counts of a recording of 10^10 instructions (ticker, idle-heavy: its
-//    idle time counts, so it gets there in seconds): both machines restore their nearest checkpoint,
+//    idle time counts, so it gets there in seconds): both machines restore their nearest snapshot,
 //    replay to the count and stop exactly there; target under 1 s;
 //  - the same in a busy recording (spin), where every replayed count is an executed instruction;
 //  - stepBack after such a stop (the first restores the step's start; further ones restore the
@@ -121,7 +121,7 @@ async function measure(ctx: BenchContext, subject: Subject, launcher: HostLaunch
 }
 
 function rows(subject: Subject, m: Measured, setup: string): RowInput[] {
-  const note = `${setup}. Recorded first in ${m.recordS.toFixed(1)} s; ${m.exact} of ${m.runTo.length} random counts were instructions and were landed on exactly, the others are inside idle time and stop where the guest halted. Default epochs (100 M instructions, or 1 G of count while idle): a checkpoint at each.`;
+  const note = `${setup}. Recorded first in ${m.recordS.toFixed(1)} s; ${m.exact} of ${m.runTo.length} random counts were instructions and were landed on exactly, the others are inside idle time and stop where the guest halted. Default epochs (100 M instructions, or 1 G of count while idle): a snapshot at each.`;
   return [
     valueRow({ name: `runToInstruction N, random N in ${subject.label}: both machines stop at N`, unit: 'ms', value: m.runTo, target: '<= 1000', note }),
     valueRow({ name: `stepBack after a runToInstruction, ${subject.label}`, unit: 'ms', value: m.stepBack, target: '<= 300', note: `${setup}. From the request to the stop (one machine).` }),

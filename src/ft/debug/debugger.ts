@@ -1,40 +1,33 @@
 // The debugger's side of a machine: a Timeline over the machine a role runs (or a local one), and the
-// operations a debug adapter asks for (control.ts DebugOp): exact stops, single steps forwards and
-// backwards, breakpoint runs in both directions, registers, memory, the log. MachineDebugger does
-// them; HostDebugger is the piece a host process keeps (host.ts): it holds the role's loop while the
-// debugger has the machine, and streams what the panel shows (entries logged, outputs held).
+// operations a debug adapter asks for (DebugOp, cluster/hostprotocol.ts): exact stops, single steps
+// forwards and backwards, breakpoint runs in both directions, registers, memory, the log.
+// MachineDebugger does them; HostDebugger is the piece a host process keeps (cluster/host.ts): it
+// holds the role's loop while the debugger has the machine, and streams what the panel shows
+// (panelstream.ts). Memory is read and written at linear addresses (paging.ts translates them).
 //
 // Long operations run in slices with turns of the event loop between them, so a host keeps answering
 // heartbeats and acks while it scans, and a `pause` can cut them short. Anything beyond the recorded
 // history is recorded as the role would (a primary's new history is logged and sent), and nothing a
 // debugger does to the past is visible to the other side: continuing is the unperturbed run.
-import type {
-  DebugOp, DebugResult, DebugState, EntryNote, EpochNote, HostDebugConfig, HostReport, LoggedPoint, LogPosition, OutputNote,
-} from '../cluster';
-import { describeEntry, encodeEntry, EntryKind, LogEntry, renderDeviceData } from '../log';
+import type { DebugOp, DebugResult, DebugState, EpochNote, HostDebugConfig, HostReport, LoggedPoint, LogPosition } from '../cluster';
+import type { EntryKind, LogEntry } from '../log';
 import type { Machine } from '../machine';
 import type { InputEvent, Nondeterminism } from '../machine';
-import type { HeldOutput, OutputRule } from '../replication';
+import type { HeldOutput } from '../replication';
 import { Stop, Timeline } from './timeline';
 import { REGISTER_NAMES, WritableRegister } from '../machine';
-import { PAGE_SIZE } from '../machine';
+import { entryNote, outputNote, PanelSource, PanelStream } from './panelstream';
+import { physicalPieces } from './paging';
+import { lastAtOrBefore } from './sorted';
 
-/** Checkpoints a debugged machine may keep (the timeline thins them beyond this). */
-const CHECKPOINT_BYTES = 512 * 1024 * 1024;
+/** Bytes of snapshots a debugged machine may keep (the timeline thins them beyond this). */
+const SNAPSHOT_BYTES = 512 * 1024 * 1024;
 /** Whole-step instructions per turn of the event loop (about 70 ms at 700 MIPS). */
 const RUN_SLICE = 50_000_000;
 /** Single-instruction scanning per turn (about 150 ms at 25 MIPS). */
 const SCAN_SLICE = 4_000_000;
-/** A reverse run looks back this far first, then four times as far each time. */
-const FIRST_LOOK_BACK = 1_000_000;
-const EVENTS_INTERVAL_MS = 250;
-const MAX_EVENTS_PER_BATCH = 200;
-const OUTPUT_TEXT_BYTES = 200;
 /** Largest read in one operation. */
 const MAX_READ = 16 * 1024 * 1024;
-const CR0_PAGING = 0x80000000;
-const CR4_PSE = 0x10;
-const CR4_PAE = 0x20;
 /** Movements that end a forward breakpoint scan. */
 const SCAN_ENDS = new Set<Stop['reason']>(['breakpoint', 'frontier', 'ended']);
 
@@ -83,7 +76,7 @@ export class MachineDebugger {
    */
   constructor(readonly machine: Machine, source: Nondeterminism, private readonly env: DebugEnvironment = {}) {
     this.source = new SwitchableSource(source);
-    this.timeline = new Timeline(machine, { source: this.source, available: () => this.available(), checkpointBytes: CHECKPOINT_BYTES });
+    this.timeline = new Timeline(machine, { source: this.source, available: () => this.available(), snapshotBytes: SNAPSHOT_BYTES });
     machine.observe({ epoch: (epoch) => { if (!this.isHistory(epoch.at)) this.epochs.push({ index: epoch.index, at: epoch.at, hash: epoch.hash }); } });
   }
 
@@ -120,7 +113,7 @@ export class MachineDebugger {
       case 'pause':
         return this.stateResult();
       case 'resume':
-        timeline.goLive();
+        timeline.returnToFrontier();
         return this.stateResult();
       case 'runTo':
         return this.moved(await this.runTo(count('instruction', op.at), op.logged, token));
@@ -180,7 +173,7 @@ export class MachineDebugger {
   private async advance(target: number, token: number): Promise<void> {
     const machine = this.machine;
     const deadline = performance.now() + (this.env.logWaitMs ?? 0);
-    this.timeline.goLive();
+    this.timeline.returnToFrontier();
     while (!this.cancelled(token) && !machine.isEnded && machine.instructions < target) {
       const limit = Math.min(target, machine.instructions + RUN_SLICE, this.available());
       if (limit > machine.instructions) machine.run(limit);
@@ -205,46 +198,16 @@ export class MachineDebugger {
   }
 
   /**
-   * To the last breakpoint stop before the current position: scans ever longer stretches before it,
-   * each forwards, counting stops, then scans the stretch with hits again to the last one (the same
-   * route as a forward run takes, so it is the same state).
+   * To the last breakpoint stop before the current position: the timeline's reverse run, driven a
+   * slice per turn, and left where it got to when paused.
    */
   private async reverseContinue(breakpoints: number[], token: number): Promise<Stop> {
-    const timeline = this.timeline;
-    const before = timeline.position;
-    for (let end = before, look = FIRST_LOOK_BACK; end > timeline.start; look *= 4) {
-      const from = Math.max(timeline.start, end - look);
-      const hits = await this.countHits(from, end, before, breakpoints, token);
-      if (hits === undefined) return this.here();
-      if (hits > 0) return (await this.nthHit(from, hits, breakpoints, token)) ?? this.here();
-      end = from;
+    const run = this.timeline.reverseRun({ breakpoints }, SCAN_SLICE);
+    for (let next = run.next(); ; next = run.next()) {
+      if (next.done) return next.value;
+      await turn();
+      if (this.cancelled(token)) return this.here();
     }
-    return timeline.runTo(timeline.start);
-  }
-
-  /** Breakpoint stops before count `before` between `from` and `end` (undefined when cancelled). */
-  private async countHits(from: number, end: number, before: number, breakpoints: number[], token: number): Promise<number | undefined> {
-    const timeline = this.timeline;
-    timeline.runTo(from);
-    let hits = 0;
-    for (; !this.cancelled(token); await turn()) {
-      const until = Math.min(end, timeline.position + SCAN_SLICE);
-      const stop = timeline.continue({ breakpoints, until });
-      if (stop.reason === 'breakpoint') hits += stop.at < before ? 1 : 0;
-      else if (until === end) return hits;
-    }
-    return undefined;
-  }
-
-  private async nthHit(from: number, n: number, breakpoints: number[], token: number): Promise<Stop | undefined> {
-    const timeline = this.timeline;
-    timeline.runTo(from);
-    for (let hits = 0; !this.cancelled(token); await turn()) {
-      const stop = timeline.continue({ breakpoints, until: timeline.position + SCAN_SLICE });
-      if (stop.reason === 'breakpoint' && ++hits === n) return stop;
-      if (SCAN_ENDS.has(stop.reason) && stop.reason !== 'breakpoint') throw new Error(`breakpoint stop ${n} after ${from} was not found again`);
-    }
-    return undefined;
   }
 
   private here(): Stop {
@@ -264,7 +227,7 @@ export class MachineDebugger {
     const { machine, timeline } = this;
     const registers = machine.registers;
     const position = machine.instructions;
-    const step = timeline.stepAt(position);
+    const step = timeline.sliceAt(position);
     return {
       position,
       frontier: timeline.frontier,
@@ -286,7 +249,7 @@ export class MachineDebugger {
 
   private logPosition(position: number): LogPosition {
     const entries = this.env.entries?.() ?? [];
-    const applied = lastIndexAtOrBefore(entries, position);
+    const applied = lastAtOrBefore(entries, position, (e) => e.at);
     return {
       lastSeq: entries.at(-1)?.seq ?? 0,
       applied: applied < 0 ? 0 : entries[applied].seq,
@@ -306,10 +269,7 @@ export class MachineDebugger {
   private read(address: number, length: number): DebugResult {
     const bytes = new Uint8Array(length);
     let readable = 0;
-    while (readable < length) {
-      const linear = address + readable;
-      const physical = this.physical(linear);
-      const chunk = Math.min(length - readable, PAGE_SIZE - (linear % PAGE_SIZE));
+    for (const { physical, length: chunk } of physicalPieces(this.machine, address, length)) {
       if (physical === undefined || physical + chunk > this.machine.memory.length) break;
       bytes.set(this.machine.readPhysical(physical, chunk), readable);
       readable += chunk;
@@ -321,13 +281,9 @@ export class MachineDebugger {
   private write(address: number, bytes: Uint8Array): void {
     this.requireLive('memory');
     const pieces: { physical: number; data: Uint8Array }[] = [];
-    for (let done = 0; done < bytes.length;) {
-      const linear = address + done;
-      const physical = this.physical(linear);
-      const chunk = Math.min(bytes.length - done, PAGE_SIZE - (linear % PAGE_SIZE));
+    for (const { offset, linear, physical, length } of physicalPieces(this.machine, address, bytes.length)) {
       if (physical === undefined) throw new RangeError(`address 0x${linear.toString(16)} is not mapped`);
-      pieces.push({ physical, data: bytes.subarray(done, done + chunk) });
-      done += chunk;
+      pieces.push({ physical, data: bytes.subarray(offset, offset + length) });
     }
     // All or nothing: an unmapped page anywhere refuses the whole write.
     this.timeline.changeAtFrontier(() => pieces.forEach(({ physical, data }) => this.machine.writePhysical(physical, data)));
@@ -348,25 +304,7 @@ export class MachineDebugger {
     if (timeline.position !== timeline.frontier) {
       throw new Error(`${what} can only be written at the live edge (instruction ${timeline.frontier}); this machine is at ${timeline.position}, in its recorded past: run to ${timeline.frontier} first`);
     }
-    timeline.goLive();
-  }
-
-  /** Linear to physical (32-bit paging, 4 KiB and 4 MiB pages); undefined when not mapped. */
-  private physical(linear: number): number | undefined {
-    const { cr0, cr3, cr4 } = this.machine.registers;
-    if (!(cr0 & CR0_PAGING)) return linear;
-    if (cr4 & CR4_PAE) throw new RangeError('PAE paging is not supported by the debugger');
-    const pde = this.word(((cr3 & ~0xfff) >>> 0) + (linear >>> 22) * 4);
-    if (pde === undefined || !(pde & 1)) return undefined;
-    if (pde & 0x80 && cr4 & CR4_PSE) return ((pde & 0xffc00000) >>> 0) + (linear & 0x3fffff);
-    const pte = this.word(((pde & ~0xfff) >>> 0) + ((linear >>> 12) & 0x3ff) * 4);
-    if (pte === undefined || !(pte & 1)) return undefined;
-    return ((pte & ~0xfff) >>> 0) + (linear & 0xfff);
-  }
-
-  private word(physical: number): number | undefined {
-    if (physical + 4 > this.machine.memory.length) return undefined;
-    return Buffer.from(this.machine.readPhysical(physical, 4)).readUInt32LE(0);
+    timeline.returnToFrontier();
   }
 }
 
@@ -380,54 +318,20 @@ function addresses(values: unknown): number[] {
   return values.map((v) => count('breakpoint address', v));
 }
 
-/** Index of the last entry whose count is at or before `at` (entries are in count order), or -1. */
-function lastIndexAtOrBefore(entries: readonly LogEntry[], at: number): number {
-  let low = 0;
-  let high = entries.length;
-  while (low < high) {
-    const middle = (low + high) >> 1;
-    if (entries[middle].at <= at) low = middle + 1;
-    else high = middle;
-  }
-  return low - 1;
-}
-
-export function entryNote(entry: LogEntry): EntryNote {
-  return { seq: entry.seq, at: entry.at, kind: entry.kind, size: encodeEntry(entry).length, text: describeEntry(entry) };
-}
-
-function outputNote(output: OutputEntry, state: OutputNote['state'], heldMs?: number): OutputNote {
-  const text = renderDeviceData(output.device, output.data, (bytes) => Buffer.from(bytes.subarray(0, OUTPUT_TEXT_BYTES)).toString('latin1'));
-  return { seq: output.seq, at: output.at, text, state, ...(heldMs === undefined ? {} : { heldMs: Math.round(heldMs) }) };
-}
-
 // ---- the host's piece ----
 
-export interface HostDebugEnvironment extends DebugEnvironment {
-  isPrimary(): boolean;
-  /** The primary's Output Rule (a new one after a failover). */
-  outputRule(): OutputRule | undefined;
-}
-
-type OutputEntry = Extract<LogEntry, { kind: 'output' }>;
+export interface HostDebugEnvironment extends DebugEnvironment, PanelSource {}
 
 /**
  * A host's debugger: the hold on the role's loop, the MachineDebugger once the role has a machine (a
- * cloned backup gets one later), the log as this host has it, and batches of new entries and
- * outputs for the panel (a primary's, at a modest rate).
+ * cloned backup gets one later), the log as this host has it, and the panel's stream of new entries
+ * and outputs (PanelStream).
  */
 export class HostDebugger {
   private debugger: MachineDebugger | undefined;
   private held: boolean;
   private readonly log: LogEntry[] = [];
-  private reported = 0;
-  /** The Output Rule whose releases are being followed, and how many of its releases were reported. */
-  private rule: OutputRule | undefined;
-  private releasesSeen = 0;
-  /** Its outputs not yet released, in seq order (the order it releases them in); those reported held. */
-  private unreleased: OutputEntry[] = [];
-  private readonly announced = new Set<number>();
-  private readonly timer: NodeJS.Timeout;
+  private readonly panel: PanelStream;
 
   constructor(
     private readonly id: string,
@@ -436,8 +340,7 @@ export class HostDebugger {
     private readonly send: (report: HostReport) => void,
   ) {
     this.held = config.hold;
-    this.timer = setInterval(() => this.reportEvents(), EVENTS_INTERVAL_MS);
-    this.timer.unref();
+    this.panel = new PanelStream(id, this.log, env, send);
   }
 
   /** The role's machine exists (booted or restored) and takes its values from `source`. */
@@ -465,7 +368,7 @@ export class HostDebugger {
   /** The role needs its machine now (a backup going live): back to its frontier, live, and let go. */
   takeBack(): void {
     this.debugger?.cancel();
-    this.debugger?.timeline.goLive();
+    this.debugger?.timeline.returnToFrontier();
     this.held = false;
   }
 
@@ -490,51 +393,8 @@ export class HostDebugger {
     return result;
   }
 
-  private reportEvents(): void {
-    if (!this.env.isPrimary()) {
-      this.reported = this.log.length;
-      return;
-    }
-    const fresh = this.log.slice(this.reported);
-    this.reported = this.log.length;
-    const outputs = this.outputNotes(fresh);
-    if (!fresh.length && !outputs.length) return;
-    const entries = fresh.slice(-MAX_EVENTS_PER_BATCH).map(entryNote);
-    this.send({ type: 'debug-events', id: this.id, entries, skipped: fresh.length - entries.length, acked: this.env.acked?.() ?? 0, outputs: outputs.slice(-MAX_EVENTS_PER_BATCH) });
-  }
-
-  /**
-   * Outputs held and released since the last batch. The rule releases its outputs in seq order and
-   * keeps each one's delay in that order, so the k-th release is the k-th output it was given.
-   */
-  private outputNotes(fresh: LogEntry[]): OutputNote[] {
-    const rule = this.env.outputRule();
-    if (rule !== this.rule) {
-      this.rule = rule;
-      this.releasesSeen = 0;
-      this.unreleased = [];
-      this.announced.clear();
-    }
-    if (!rule) return [];
-    this.unreleased.push(...fresh.filter((e): e is OutputEntry => e.kind === 'output'));
-    const notes: OutputNote[] = [];
-    const released = this.unreleased.splice(0, rule.released - this.releasesSeen);
-    released.forEach((entry, i) => {
-      const heldMs = rule.delayOf(this.releasesSeen + i);
-      if (heldMs !== undefined && heldMs >= 1 && !this.announced.has(entry.seq)) notes.push(outputNote(entry, 'held'));
-      this.announced.delete(entry.seq);
-      notes.push(outputNote(entry, 'released', heldMs));
-    });
-    this.releasesSeen = rule.released;
-    for (const entry of this.unreleased.filter((e) => !this.announced.has(e.seq))) {
-      this.announced.add(entry.seq);
-      notes.push(outputNote(entry, 'held'));
-    }
-    return notes;
-  }
-
   stop(): void {
-    clearInterval(this.timer);
+    this.panel.stop();
   }
 }
 

@@ -2,22 +2,23 @@
 // step single instructions forwards and backwards, run to breakpoints in either direction.
 //
 // While the machine runs forward into new territory (its frontier), the timeline records what it
-// needs to come back: a checkpoint (snapshot) at epoch boundaries, the step trace (every step's
+// needs to come back: a snapshot of the machine at epoch boundaries, the slice trace (every slice's
 // boundaries and timer counts, see SliceRecord) and every nondeterministic event the machine took.
-// Revisiting count n restores the nearest checkpoint at or before n, replays whole steps with a
+// Revisiting count n restores the nearest snapshot at or before n, replays whole slices with a
 // Replayer positioned there up to the last boundary at or before n, and executes single instructions
-// from there to n. Whole steps are exactly the recorded run (the replay checks every step and epoch
+// from there to n. Whole slices are exactly the recorded run (the replay checks every slice and epoch
 // hash against the recording); single instructions leave the machine stepped, a state to look at:
-// anything that continues restores a checkpoint and runs unperturbed, so no stop leaves a trace.
+// anything that continues restores a snapshot and runs unperturbed, so no stop leaves a trace.
 import { Machine, SliceRecord } from '../machine';
 import { Nondeterminism, RecordedEvent, Replayer } from '../machine';
+import { lastAtOrBefore } from './sorted';
 
-export const DEFAULT_CHECKPOINT_BYTES = 1024 * 1024 * 1024;
+export const DEFAULT_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
 /** Closer than this, a stepped machine steps on rather than restoring and replaying. */
 const STEP_ON_LIMIT = 500_000;
 /** A boundary reached by replaying at least this much is kept as the stepping base (see moveTo). */
 const STEPPING_BASE_AFTER = 5_000_000;
-/** reverseContinue looks back this far first, then four times as far each time. */
+/** A reverse run looks back this far first, then four times as far each time. */
 const FIRST_LOOK_BACK = 1_000_000;
 
 export interface TimelineOptions {
@@ -28,8 +29,8 @@ export interface TimelineOptions {
   source?: Nondeterminism;
   /** How far the source can supply values: the timeline never runs past it (default: no limit). */
   available?: () => number;
-  /** Bytes the checkpoints may take; beyond it every other one is dropped (the first is kept). */
-  checkpointBytes?: number;
+  /** Bytes the snapshots may take; beyond it every other one is dropped (the first is kept). */
+  snapshotBytes?: number;
 }
 
 export type StopReason =
@@ -44,7 +45,7 @@ export type StopReason =
   | 'frontier'
   /** The guest ended (halted with interrupts disabled). */
   | 'ended'
-  /** The timeline's first checkpoint: there is no earlier history. */
+  /** The timeline's first snapshot: there is no earlier history. */
   | 'start';
 
 export interface Stop {
@@ -72,16 +73,16 @@ export class TimelineDivergence extends Error {
 }
 
 /**
- * A snapshot at a recorded boundary, and how many recorded events were taken before it. A checkpoint
- * taken after a change (`changeAtFrontier`) has no epoch: it is never thinned, since replaying to a
- * later count from an earlier checkpoint would undo the change.
+ * The machine's state at a recorded boundary (`machine.snapshot()`), and how many recorded events were
+ * taken before it. A snapshot taken after a change (`changeAtFrontier`) has no epoch: it is never
+ * thinned, since replaying to a later count from an earlier snapshot would undo the change.
  */
-interface Checkpoint { at: number; epoch: number | 'change'; events: number; snapshot: Uint8Array }
+interface Snapshot { at: number; epoch: number | 'change'; events: number; state: Uint8Array }
 
 export class Timeline {
-  private readonly trace: StepTrace;
-  private readonly checkpoints: Checkpoint[] = [];
-  private checkpointStride = 1;
+  private readonly trace: SliceTrace;
+  private readonly snapshots: Snapshot[] = [];
+  private snapshotStride = 1;
   private readonly events: RecordedEvent[] = [];
   private readonly epochHashes = new Map<number, string>();
   private readonly live: Nondeterminism;
@@ -93,27 +94,27 @@ export class Timeline {
    * restore rather than a replay. Its snapshot emptied the JIT cache off an epoch boundary, so it is a
    * base for single steps only: whole steps from it would not be the recorded run.
    */
-  private steppingBase: Omit<Checkpoint, 'epoch'> | undefined;
+  private steppingBase: Omit<Snapshot, 'epoch'> | undefined;
   /** The machine's JIT cache was emptied off an epoch boundary: it must not run whole steps. */
   private offRecord = false;
   private readonly stopObserving: () => void;
 
   /**
-   * Records `machine` from where it is on. Its first checkpoint empties the JIT cache, which changes
+   * Records `machine` from where it is on. Its first snapshot empties the JIT cache, which changes
    * nothing only where the cache is canonical anyway: start at instruction 0, at an epoch boundary,
-   * or right after restoring a checkpoint.
+   * or right after restoring a snapshot.
    */
   constructor(readonly machine: Machine, private readonly options: TimelineOptions = {}) {
     if (machine.isStepped) throw new RangeError('a timeline starts from a machine at a whole-step boundary');
     const start = machine.instructions;
-    this.trace = new StepTrace(start);
+    this.trace = new SliceTrace(start);
     this.live = this.tap(options.source ?? new Replayer());
     machine.useNondeterminism(this.live);
     this.stopObserving = machine.observe({
-      slice: (slice) => this.onStep(slice),
+      slice: (slice) => this.onSlice(slice),
       epoch: (epoch) => this.onEpoch(epoch.index, epoch.at, epoch.hash),
     });
-    this.addCheckpoint(Math.floor(start / machine.options.epochLength), start);
+    this.addSnapshot(Math.floor(start / machine.options.epochLength), start);
   }
 
   /** The first instruction count the timeline can revisit. */
@@ -135,21 +136,21 @@ export class Timeline {
     return this.events;
   }
 
-  get checkpointCount(): number {
-    return this.checkpoints.length;
+  get snapshotCount(): number {
+    return this.snapshots.length;
   }
 
-  get checkpointBytes(): number {
-    return this.checkpoints.reduce((sum, c) => sum + c.snapshot.length, 0);
+  get snapshotBytes(): number {
+    return this.snapshots.reduce((sum, s) => sum + s.state.length, 0);
   }
 
   /** The recorded step that starts at or contains count `n` (none at or past the frontier). */
-  stepAt(n: number): SliceRecord | undefined {
-    return this.trace.stepAt(n);
+  sliceAt(n: number): SliceRecord | undefined {
+    return this.trace.sliceAt(n);
   }
 
   /** Every recorded step, in order. */
-  steps(): IterableIterator<SliceRecord> {
+  slices(): IterableIterator<SliceRecord> {
     return this.trace.records();
   }
 
@@ -205,10 +206,25 @@ export class Timeline {
   }
 
   /**
-   * Runs backwards to the last stop `options` asks for before the current count (or the start): scans
-   * ever longer stretches before it, each forwards from a boundary, and goes to the last hit found.
+   * Runs backwards to the last stop `options` asks for before the current count (or the start), in
+   * one go: `reverseRun` driven to its end.
    */
   reverseContinue(options: BreakOptions): Stop {
+    const run = this.reverseRun(options);
+    for (;;) {
+      const next = run.next();
+      if (next.done) return next.value;
+    }
+  }
+
+  /**
+   * Runs backwards to the last stop `options` asks for before the current count (or the start): scans
+   * ever longer stretches before it, each forwards from a boundary, and goes to the last hit found.
+   * Yields the count it got to after every `slice` instructions scanned and after every stretch
+   * without a hit, so that a driver can take turns (MachineDebugger yields to the event loop) or stop
+   * driving it (a pause: the machine is then wherever the scan was). Its return value is the stop.
+   */
+  *reverseRun(options: BreakOptions, slice = Number.MAX_SAFE_INTEGER): Generator<number, Stop, void> {
     const stopBefore = breakCheck(options);
     if (!stopBefore) return this.runTo(this.start);
     const before = this.position;
@@ -216,25 +232,26 @@ export class Timeline {
       const from = this.trace.boundaryAtOrBefore(Math.max(this.start, end - look));
       this.moveTo(from);
       let last: number | undefined;
-      this.scan(end, stopBefore, (at) => { if (at < before) last = at; return false; });
+      yield* this.scanInSlices(end, stopBefore, (at) => { if (at < before) last = at; return false; }, slice);
       if (last !== undefined) return this.landOnHit(last, stopBefore);
       end = from;
+      if (end > this.start) yield this.position;
     }
     return this.runTo(this.start);
   }
 
   /**
    * Changes the machine at the frontier, as a debugger writing memory or a register does. The change
-   * is history from here on: it is checkpointed, so replaying any later count starts from it, while
+   * is history from here on: it is snapshotted, so replaying any later count starts from it, while
    * counts before it replay as they were recorded.
    */
   changeAtFrontier(change: () => void): void {
-    this.goLive();
+    this.returnToFrontier();
     change();
     const at = this.trace.end;
-    if (this.checkpoints.at(-1)?.at === at) this.checkpoints.pop();
+    if (this.snapshots.at(-1)?.at === at) this.snapshots.pop();
     if (this.steppingBase && this.steppingBase.at >= at) this.steppingBase = undefined;
-    this.checkpoints.push({ at, epoch: 'change', events: this.events.length, snapshot: this.machine.snapshot() });
+    this.snapshots.push({ at, epoch: 'change', events: this.events.length, state: this.machine.snapshot() });
   }
 
   // ---- moving ----
@@ -257,7 +274,7 @@ export class Timeline {
     }
     if (this.reachBoundary(boundary) < STEPPING_BASE_AFTER) return;
     const events = this.isLive ? this.events.length : this.events.length - this.replayer!.buffered;
-    this.steppingBase = { at: boundary, events, snapshot: this.machine.snapshot() };
+    this.steppingBase = { at: boundary, events, state: this.machine.snapshot() };
     this.offRecord = true;
   }
 
@@ -265,7 +282,7 @@ export class Timeline {
   private stepForward(target: number, stopBefore?: (eip: number) => boolean): boolean {
     const machine = this.machine;
     while (machine.instructions < target) {
-      const step = this.trace.stepAt(machine.instructions);
+      const step = this.trace.sliceAt(machine.instructions);
       if (!step) return false;
       const result = machine.stepTo(target, step, stopBefore);
       if (result === 'breakpoint') return true;
@@ -276,14 +293,15 @@ export class Timeline {
 
   /**
    * Brings the machine, unstepped, to the recorded boundary `boundary`: on from where it is when it
-   * is there already or on the way, else from the nearest checkpoint, replaying whole steps. Returns
+   * is there already or on the way, else from the nearest snapshot, replaying whole steps. Returns
    * how many instructions it replayed.
    */
   private reachBoundary(boundary: number): number {
     const machine = this.machine;
-    const checkpoint = this.checkpoints[this.checkpointIndexBefore(boundary + 1)];
-    const onTheWay = !machine.isStepped && !this.offRecord && machine.instructions <= boundary && machine.instructions >= checkpoint.at;
-    if (!onTheWay) this.restore(checkpoint);
+    // The first snapshot is at the start, at or before any boundary.
+    const snapshot = this.snapshots[Math.max(0, lastAtOrBefore(this.snapshots, boundary, (s) => s.at))];
+    const onTheWay = !machine.isStepped && !this.offRecord && machine.instructions <= boundary && machine.instructions >= snapshot.at;
+    if (!onTheWay) this.restore(snapshot);
     const from = machine.instructions;
     this.runWhole(boundary);
     if (machine.instructions !== boundary) {
@@ -292,18 +310,18 @@ export class Timeline {
     return boundary - from;
   }
 
-  private restore(checkpoint: Omit<Checkpoint, 'epoch'>): void {
+  private restore(snapshot: Omit<Snapshot, 'epoch'>): void {
     this.offRecord = false;
-    this.machine.restoreFrom(checkpoint.snapshot);
+    this.machine.restoreFrom(snapshot.state);
     this.replayer = new Replayer();
-    for (let i = checkpoint.events; i < this.events.length; i++) this.replayer.push(this.events[i]);
+    for (let i = snapshot.events; i < this.events.length; i++) this.replayer.push(this.events[i]);
     this.machine.useNondeterminism(this.replayer);
     this.isLive = false;
   }
 
   /** Runs whole steps from the source, recording, until the count reaches `n` (as far as it can). */
   private extend(n: number): void {
-    this.goLive();
+    this.returnToFrontier();
     this.runWhole(Math.min(n, this.options.available?.() ?? Number.MAX_SAFE_INTEGER));
   }
 
@@ -330,7 +348,7 @@ export class Timeline {
    * (Machine.run, as a primary or backup loop does; the timeline records those steps too) calls
    * this first.
    */
-  goLive(): void {
+  returnToFrontier(): void {
     if (this.isLive && !this.offRecord && !this.machine.isStepped) return;
     this.reachBoundary(this.trace.end);
     if (this.replayer!.buffered) {
@@ -360,6 +378,29 @@ export class Timeline {
     return undefined;
   }
 
+  /** `scan` in slices of `slice` instructions, yielding the count it got to after each but the last. */
+  private *scanInSlices(end: number, stopBefore: (eip: number) => boolean, onHit: (at: number) => boolean, slice: number): Generator<number, number | undefined, void> {
+    // A slice can end right at a hit (a hit is reported at its target, and an STI's shadow ends it one
+    // short): the next slice then starts before that hit's instruction and must not report it again.
+    let lastHit: number | undefined;
+    const report = (at: number) => { lastHit = at; return onHit(at); };
+    for (let size = slice; ;) {
+      const from = this.position;
+      const sliceEnd = Math.min(end, from + size);
+      const hit = this.scan(sliceEnd, stopBefore, report, lastHit === from);
+      if (hit !== undefined) return hit;
+      if (sliceEnd === end || !this.trace.sliceAt(this.position)) return undefined;
+      // It could not get on: the slice ends where nothing stops (inside an idle skip, or the STI's
+      // shadow right after it). A longer one gets past.
+      if (this.position === from) {
+        size *= 2;
+        continue;
+      }
+      size = slice;
+      yield this.position;
+    }
+  }
+
   /** Goes to a hit a scan found: its count, then up to the instruction it stopped before. */
   private landOnHit(at: number, stopBefore: (eip: number) => boolean): Stop {
     this.moveTo(at);
@@ -370,13 +411,13 @@ export class Timeline {
   }
 
   private nextPosition(from: number): number {
-    const step = this.trace.stepAt(from);
+    const step = this.trace.sliceAt(from);
     if (step && step.idle && from >= step.to - step.idle) return step.to;
     return from + 1;
   }
 
   private previousPosition(from: number): number {
-    const step = this.trace.stepAt(from - 1)!;
+    const step = this.trace.sliceAt(from - 1)!;
     return from - 1 >= step.to - step.idle ? step.to - step.idle : from - 1;
   }
 
@@ -393,17 +434,6 @@ export class Timeline {
     if (requested < at) return 'start';
     if (at === this.trace.end) return this.machine.isEnded ? 'ended' : 'frontier';
     return this.machine.isHalted ? 'halted' : 'sti';
-  }
-
-  private checkpointIndexBefore(n: number): number {
-    let low = 0;
-    let high = this.checkpoints.length - 1;
-    while (low < high) {
-      const middle = (low + high + 1) >> 1;
-      if (this.checkpoints[middle].at < n) low = middle;
-      else high = middle - 1;
-    }
-    return low;
   }
 
   // ---- recording ----
@@ -426,12 +456,12 @@ export class Timeline {
     };
   }
 
-  private onStep(step: SliceRecord): void {
+  private onSlice(step: SliceRecord): void {
     if (this.isLive) {
       this.trace.push(step);
       return;
     }
-    const recorded = this.trace.stepAt(step.from);
+    const recorded = this.trace.sliceAt(step.from);
     if (!recorded || recorded.from !== step.from || recorded.to !== step.to) {
       throw new TimelineDivergence(`replaying the step from ${step.from} ended at ${step.to}, recorded ${recorded?.to}`);
     }
@@ -446,21 +476,21 @@ export class Timeline {
       return;
     }
     this.epochHashes.set(at, hash);
-    if (index % this.checkpointStride === 0) this.addCheckpoint(index, at);
+    if (index % this.snapshotStride === 0) this.addSnapshot(index, at);
   }
 
-  private addCheckpoint(epoch: number, at: number): void {
-    this.checkpoints.push({ at, epoch, events: this.events.length, snapshot: this.machine.snapshot() });
-    const budget = this.options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES;
-    const thinnable = () => this.checkpoints.length > 2 && this.checkpoints.some((c, i) => i > 0 && c.epoch !== 'change');
-    while (this.checkpointBytes > budget && thinnable()) this.thinCheckpoints();
+  private addSnapshot(epoch: number, at: number): void {
+    this.snapshots.push({ at, epoch, events: this.events.length, state: this.machine.snapshot() });
+    const budget = this.options.snapshotBytes ?? DEFAULT_SNAPSHOT_BYTES;
+    const thinnable = () => this.snapshots.length > 2 && this.snapshots.some((s, i) => i > 0 && s.epoch !== 'change');
+    while (this.snapshotBytes > budget && thinnable()) this.thinSnapshots();
   }
 
-  /** Keeps every other checkpoint (by epoch index), the first one and those after changes. */
-  private thinCheckpoints(): void {
-    this.checkpointStride *= 2;
-    const kept = this.checkpoints.filter((c, i) => i === 0 || c.epoch === 'change' || c.epoch % this.checkpointStride === 0);
-    this.checkpoints.splice(0, Infinity, ...kept);
+  /** Keeps every other snapshot (by epoch index), the first one and those after changes. */
+  private thinSnapshots(): void {
+    this.snapshotStride *= 2;
+    const kept = this.snapshots.filter((s, i) => i === 0 || s.epoch === 'change' || s.epoch % this.snapshotStride === 0);
+    this.snapshots.splice(0, Infinity, ...kept);
   }
 }
 
@@ -475,7 +505,7 @@ function breakCheck(options: BreakOptions): ((eip: number) => boolean) | undefin
  * Every recorded step, compactly: its end count (8 bytes), plus, only where they are not the usual,
  * its idle tail and its timer counts (the usual: one timer run, where the instructions end).
  */
-class StepTrace {
+class SliceTrace {
   private ends = new Float64Array(1024);
   private length = 0;
   private readonly idle = new Map<number, number>();
@@ -502,16 +532,10 @@ class StepTrace {
   }
 
   /** The step that starts at or contains count `n` (none at the frontier). */
-  stepAt(n: number): SliceRecord | undefined {
+  sliceAt(n: number): SliceRecord | undefined {
     if (n < this.start || n >= this.end) return undefined;
-    let low = 0;
-    let high = this.length - 1;
-    while (low < high) {
-      const middle = (low + high) >> 1;
-      if (this.ends[middle] > n) high = middle;
-      else low = middle + 1;
-    }
-    return this.record(low);
+    // The first step that ends after n.
+    return this.record(lastAtOrBefore(this.ends.subarray(0, this.length), n) + 1);
   }
 
   *records(): IterableIterator<SliceRecord> {
@@ -520,7 +544,7 @@ class StepTrace {
 
   /** The last boundary at or before `n`. */
   boundaryAtOrBefore(n: number): number {
-    return this.stepAt(n)?.from ?? this.end;
+    return this.sliceAt(n)?.from ?? this.end;
   }
 
   private record(index: number): SliceRecord {

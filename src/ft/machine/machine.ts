@@ -48,7 +48,7 @@ export interface MachineEvents {
   output?: (data: Uint8Array, at: number) => void;
   /** An Ethernet frame the guest's NE2000 sent during the slice that ended at `at`. */
   frame?: (frame: Uint8Array, at: number) => void;
-  /** An epoch boundary was reached; the machine is canonical and may be checkpointed here. */
+  /** An epoch boundary was reached; the machine is canonical and may be snapshotted here. */
   epoch?: (epoch: Epoch) => void;
   /** An input was delivered to the guest. */
   input?: (input: InputEvent) => void;
@@ -267,7 +267,7 @@ export class Machine {
 
   private runSliceActive(): void {
     if (this.ended) return;
-    if (this.stepped) throw new Error(`instructions were stepped singly since the last restore (now at ${this.instructions}): restore a checkpoint before running whole slices`);
+    if (this.stepped) throw new Error(`instructions were stepped singly since the last restore (now at ${this.instructions}): restore a snapshot before running whole slices`);
     this.beginSlice();
     const before = this.count;
     this.sliceTimers = [];
@@ -437,7 +437,7 @@ export class Machine {
    * before an instruction whose EIP `stopBefore` accepts. An idle slice cannot be entered: the
    * machine stays at its start until `target` reaches its end, then skips it whole.
    * Afterwards the machine is stepped (its JIT state is not a whole-slice run's): it shows the guest's
-   * state exactly, and refuses whole slices and snapshots until a checkpoint is restored.
+   * state exactly, and refuses whole slices and snapshots until a snapshot is restored.
    */
   stepTo(target: number, slice: SliceRecord, stopBefore?: (eip: number) => boolean): InstructionStop {
     return this.hooks.activate(() => {
@@ -473,7 +473,7 @@ export class Machine {
     this.stepper.enter();
   }
 
-  // ---- snapshots (checkpoints) ----
+  // ---- snapshots ----
 
   /**
    * A complete snapshot: v86's own state plus what v86 keeps outside it (the instruction count, the
@@ -521,7 +521,7 @@ export class Machine {
     return machine;
   }
 
-  /** Restores `snapshot` into this machine (fast: no new emulator), e.g. to go back to a checkpoint. */
+  /** Restores `snapshot` into this machine (fast: no new emulator), e.g. the debugger going back to one of its snapshots. */
   restoreFrom(snapshot: Uint8Array): void {
     const { header, state } = decodeSnapshot(snapshot);
     checkCompatible(header, this.options.image);

@@ -2,7 +2,7 @@
 // v86 keeps outside it), and snapshot files on disk.
 //
 // Snapshot files (`lockstep run --snapshot-file` / `--from-snapshot`) are sealed with a CRC-32. In
-// memory (the debugger's checkpoints, a clone's chunks, which the channel checksums per frame)
+// memory (the debugger's snapshots, a clone's checkpoint chunks, which the channel checksums per frame)
 // snapshots go unsealed: the CRC of 32 MiB costs about 13 ms, paid here once per file rather than at
 // every epoch.
 import { readFileSync, writeFileSync } from 'node:fs';

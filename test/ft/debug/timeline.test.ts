@@ -52,7 +52,7 @@ async function replica(subject: Subject, events: RecordedEvent[], options: Timel
 
 /** Counts inside steps where instructions execute, and anywhere. */
 function pickCounts(timeline: Timeline, random: () => number, count: number): number[] {
-  const running = [...timeline.steps()].filter((s) => s.to - s.idle - s.from > 100);
+  const running = [...timeline.slices()].filter((s) => s.to - s.idle - s.from > 100);
   const picks: number[] = [];
   for (let i = 0; i < count; i++) {
     if (i % 2 === 0) {
@@ -70,7 +70,7 @@ function assertLanding(timeline: Timeline, n: number, stop: Stop): void {
   const { machine } = timeline;
   assert.equal(stop.at, machine.instructions);
   if (stop.reason === 'exact') return assert.equal(stop.at, n);
-  const step = timeline.stepAt(n)!;
+  const step = timeline.sliceAt(n)!;
   if (stop.reason === 'halted') {
     assert.ok(step.idle > 0 && n > step.to - step.idle, `${n} is not inside an idle skip`);
     assert.equal(stop.at, step.to - step.idle, `stopped at ${stop.at}, the guest halted at ${step.to - step.idle}`);
@@ -102,9 +102,9 @@ describe('timeline: exact stops', function () {
       const unstopped = await reference(subject);
       const timeline = await replica(subject, unstopped.recorded);
       assert.equal(timeline.frontier, unstopped.instructions, 'the replica ends where the unstopped run did');
-      // Another machine whose checkpoints are mostly dropped: its routes start from other checkpoints.
-      const sparse = await replica(subject, unstopped.recorded, { checkpointBytes: 1 });
-      assert.equal(sparse.checkpointCount, 2);
+      // Another machine whose snapshots are mostly dropped: its routes start from other snapshots.
+      const sparse = await replica(subject, unstopped.recorded, { snapshotBytes: 1 });
+      assert.equal(sparse.snapshotCount, 2);
       const random = prng(subject.jit ? 0x5eed : 0x0ff);
       let exact = 0;
       for (const n of pickCounts(timeline, random, 30)) {
@@ -112,8 +112,8 @@ describe('timeline: exact stops', function () {
         assertLanding(timeline, n, stop);
         if (stop.reason === 'exact') exact++;
         const here = fingerprint(timeline.machine);
-        assert.deepEqual(sparse.runTo(n), stop, `the stop for ${n} from another checkpoint`);
-        assert.equal(fingerprint(sparse.machine), here, `the state at ${stop.at} from another checkpoint`);
+        assert.deepEqual(sparse.runTo(n), stop, `the stop for ${n} from another snapshot`);
+        assert.equal(fingerprint(sparse.machine), here, `the state at ${stop.at} from another snapshot`);
         const back = 1 + Math.floor(random() * 40);
         timeline.runTo(stop.at - back);
         while (timeline.position < stop.at) timeline.stepInstruction();
@@ -143,7 +143,7 @@ describe('timeline: exact stops', function () {
 
   it('a count inside an idle skip stops where the guest halted; stepping from there skips it', async () => {
     const timeline = await replica(TICKER, (await reference(TICKER)).recorded);
-    const idle = [...timeline.steps()].filter((s) => s.idle > 1000).slice(5, 10);
+    const idle = [...timeline.slices()].filter((s) => s.idle > 1000).slice(5, 10);
     assert.equal(idle.length, 5);
     for (const step of idle) {
       const halt = step.to - step.idle;
@@ -168,7 +168,7 @@ describe('timeline: exact stops', function () {
         trail.push({ at: stop.at, eip: now });
         assert.equal(stop.at, at + (next.sti ? 2 : 1), `one instruction (two for STI) from ${at}`);
         // At a boundary, or during some instructions, an interrupt may be delivered.
-        if (timeline.stepAt(at)!.to <= stop.at || next.mayInterrupt) continue;
+        if (timeline.sliceAt(at)!.to <= stop.at || next.mayInterrupt) continue;
         if (next.flow === FlowControl.Next) assert.equal(now, eip + next.length, `after the instruction at ${eip.toString(16)}`);
         if (next.flow === FlowControl.UnconditionalBranch || next.flow === FlowControl.Call) assert.equal(now, next.target);
         if (next.flow === FlowControl.ConditionalBranch) assert.ok(now === next.target || now === eip + next.length);
@@ -233,7 +233,7 @@ describe('timeline: continuing is the run that was never stopped', function () {
 
   it('a change at the frontier (a debugger\'s write) is history: stops after it see it, stops before it do not', async () => {
     const machine = await bootMachine(TICKER, new Recorder(() => {}));
-    const timeline = new Timeline(machine, { source: new Recorder(() => {}), checkpointBytes: 1 });
+    const timeline = new Timeline(machine, { source: new Recorder(() => {}), snapshotBytes: 1 });
     const unused = 0x300000; // ticker's image and stack lie far below
     const marker = Buffer.from('lockstep');
     timeline.runTo(Math.floor(2.3 * TEST_EPOCH));
@@ -295,7 +295,7 @@ describe('timeline: continuing is the run that was never stopped', function () {
 
   it('continuing from a stop inside recorded history replays exactly what was recorded', async () => {
     const unstopped = await reference(TICKER);
-    const timeline = await replica(TICKER, unstopped.recorded, { checkpointBytes: 1 });
+    const timeline = await replica(TICKER, unstopped.recorded, { snapshotBytes: 1 });
     const seen = watchEpochs(timeline.machine);
     timeline.runTo(Math.floor(unstopped.instructions * 0.3));
     timeline.stepBack();
@@ -353,9 +353,31 @@ describe('timeline: breakpoints', function () {
     assert.ok(checked >= 5, `only ${checked} addresses recur within 3000 instructions`);
   });
 
+  it('reverseRun in slices, as the debugger drives it, stops where reverseContinue does, in the same state', async () => {
+    const timeline = await replica(TICKER, (await reference(TICKER)).recorded);
+    const random = prng(0x51);
+    // Small slices end right at some hits, inside idle skips and in STI shadows.
+    for (const [i, n] of pickCounts(timeline, random, 6).filter((_, i) => i % 2 === 0).entries()) {
+      const slice = [97, 1009, 10_007][i];
+      timeline.runTo(n);
+      const address = timeline.machine.registers.eip;
+      const after = timeline.runTo(n + 1 + Math.floor(random() * 3_000_000)).at;
+      const whole = timeline.reverseContinue({ breakpoints: [address] });
+      const state = fingerprint(timeline.machine);
+      timeline.runTo(after);
+      const run = timeline.reverseRun({ breakpoints: [address] }, slice);
+      let turns = 0;
+      let next = run.next();
+      for (; !next.done; next = run.next()) turns++;
+      assert.deepEqual(next.value, whole, `slices of ${slice} back from ${after}`);
+      assert.equal(fingerprint(timeline.machine), state, `the state at ${whole.at}, by slices of ${slice}`);
+      assert.ok(turns > 0, `slices of ${slice} from ${after} took ${turns} turns`);
+    }
+  });
+
   it('an interrupt handler entered when the guest wakes: the stop is inside the boundary, before its first instruction', async () => {
     const timeline = await replica(TICKER, (await reference(TICKER)).recorded);
-    const wake = [...timeline.steps()].find((s, i) => i > 20 && s.timers[0] === s.from && s.to - s.idle - s.from > 10)!;
+    const wake = [...timeline.slices()].find((s, i) => i > 20 && s.timers[0] === s.from && s.to - s.idle - s.from > 10)!;
     timeline.runTo(wake.from);
     assert.ok(timeline.machine.isHalted, 'the guest is halted at the boundary');
     timeline.stepInstruction();
@@ -374,7 +396,7 @@ describe('timeline: its checks can fail', function () {
 
   it('with a clock unlatched mid-slice, single steps compute other memory than the whole step', async () => {
     const timeline = await replica(TICKER, (await reference(TICKER)).recorded);
-    const steps = [...timeline.steps()].filter((s) => !s.idle && s.to - s.from > 1000).slice(10, 30);
+    const steps = [...timeline.slices()].filter((s) => !s.idle && s.to - s.from > 1000).slice(10, 30);
     const stepped = () => steps.map((s) => {
       try {
         timeline.runTo(s.to - 1);
