@@ -106,8 +106,9 @@ export class MachineDebugger {
 
   private async perform(op: DebugOp, token: number): Promise<DebugResult> {
     const timeline = this.timeline;
-    // Cut short before it began (a pause, or the role took its machine back): nothing moves.
-    if (this.cancelled(token) && MOVES.has(op.op)) return this.stateResult();
+    // Cut short before it began (a pause, or the role took its machine back): nothing moves. A resume
+    // is never cut short: it takes no time, and a pause that follows it stops at the live edge it reaches.
+    if (this.cancelled(token) && MOVES.has(op.op) && op.op !== 'resume') return this.stateResult();
     switch (op.op) {
       case 'state':
       case 'pause':
@@ -330,6 +331,9 @@ export interface HostDebugEnvironment extends DebugEnvironment, PanelSource {}
 export class HostDebugger {
   private debugger: MachineDebugger | undefined;
   private held: boolean;
+  /** Operations received, and the last one that took the machine (held it). */
+  private received = 0;
+  private lastHold = 0;
   private readonly log: LogEntry[] = [];
   private readonly panel: PanelStream;
 
@@ -382,14 +386,19 @@ export class HostDebugger {
   private async execute(op: DebugOp): Promise<DebugResult | undefined> {
     if (!op || typeof op !== 'object') throw new RangeError(`not a debug operation: ${JSON.stringify(op)}`);
     // At once: the loop must not run another batch once the debugger has asked for the machine.
-    if (op.op !== 'resume' && MOVES.has(op.op)) this.held = true;
+    const arrival = ++this.received;
+    if (op.op !== 'resume' && MOVES.has(op.op)) {
+      this.held = true;
+      this.lastHold = arrival;
+    }
     if (!this.debugger) {
       if (op.op === 'resume') this.held = false;
       if (op.op === 'pause' || op.op === 'resume') return undefined;
       throw new Error(`${this.id} has no machine yet (it is being cloned from the primary)`);
     }
     const result = await this.debugger.execute(op);
-    if (op.op === 'resume') this.held = false;
+    // Not if a pause (or any movement) came after it: that one holds the machine where it stopped.
+    if (op.op === 'resume' && this.lastHold < arrival) this.held = false;
     return result;
   }
 
