@@ -15,6 +15,33 @@ export function useGuestMac(net: v86.Ne2k): void {
   GUEST_MAC.forEach((byte, i) => { net.memory[2 * i] = net.memory[2 * i + 1] = byte; });
 }
 
+/** QEMU's isa-debug-exit port, which many test kernels write to end a run. */
+export const DEBUG_EXIT_PORT = 0xf4;
+
+/**
+ * Ports a machine serves itself instead of v86:
+ *  - 0x92, fast A20: v86 keeps the byte in a closure, outside its snapshot, and a BIOS reads it back,
+ *    so a restored machine would see 0 where the original sees what it wrote;
+ *  - 0xF4, isa-debug-exit: a write ends the run as a guest exit, the value written its exit code.
+ *    v86 threw a bare string there for multiboot guests (the run ended as "undefined", its last
+ *    output lost) and ignored it for the others.
+ */
+export class OwnedPorts {
+  fastA20 = 0;
+  exitCode: number | undefined;
+
+  constructor(io: v86.Io, onExit: () => void) {
+    io.register_read(0x92, this, () => this.fastA20);
+    io.register_write(0x92, this, (value: number) => { this.fastA20 = value; });
+    const exit = (value: number) => {
+      if (this.exitCode !== undefined) return;
+      this.exitCode = value;
+      onExit();
+    };
+    io.register_write(DEBUG_EXIT_PORT, this, exit, exit, exit);
+  }
+}
+
 /**
  * v86's PCI restore moves I/O BARs that a BIOS-less machine's devices do not have, and throws;
  * this restores the same way but skips BARs the device lacks.

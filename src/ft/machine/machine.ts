@@ -6,18 +6,19 @@
 //    by v86hooks.ts), and v86's devices are fixed where they would differ (devices.ts);
 //  - JIT compilation is synchronous, so compiled code lands at a point fixed by the guest (and the
 //    same wasm is compiled once per process, jitmodules.ts);
-//  - at every epoch boundary the JIT cache is emptied, so a machine restored there (snapshot.ts)
-//    starts from the same JIT state as the original.
+//  - at every epoch boundary the JIT cache is emptied and its tables' hash keys reset (jitkeys.ts), so
+//    a machine restored there (snapshot.ts) starts from the same JIT state as the original.
 // Idle time counts as instructions at the nominal rate (like QEMU's icount): a halted guest still
 // advances the count, so every slice moves it forward and no two boundaries share a name.
 // Inside a slice it can also step single instructions (stepTo), given the SliceRecord a whole-slice
 // run emitted for it, to stop at any exact count (see stepping.ts and docs/debugging.md).
 import { V86 as V86Class } from 'v86';
 import { Clock, INSTRUCTIONS_PER_MS, createClock } from './clock';
-import { restorePciState, useGuestMac } from './devices';
+import { OwnedPorts, restorePciState, useGuestMac } from './devices';
 import { Nondeterminism, InputEvent } from './nondet';
 import { StateHasher, differingPages, hashBytes, loadHasher, pageHashes, stateHash } from './hash';
 import { Interpreter } from './interpreter';
+import { CanonicalJit } from './jitkeys';
 import { MachineOptions, ResolvedOptions, v86Settings, validate, withDefaults } from './options';
 import { SnapshotError, SnapshotHeader, UNSAVED_CPU_FIELDS, checkCompatible, checkSettings, decodeSnapshot, encodeSnapshot } from './snapshot';
 import { InstructionStop, SliceRecord, SliceStepper, SteppedMachine } from './stepping';
@@ -67,9 +68,12 @@ export class Machine {
   private cpu!: v86.Cpu;
   private readonly hooks: V86Hooks;
   private tsc!: TscState;
+  private jit!: CanonicalJit;
   private count = 0;
   private idleInstructions = 0;
-  private fastA20 = 0;
+  private ports!: OwnedPorts;
+  /** Serial bytes the guest wrote before it exited (isa-debug-exit): what follows in that slice is not output. */
+  private outputBeforeExit: number | undefined;
   private lastCounter = 0;
   /** The guest's wall-clock time at power-on; taken (logged) before the first slice, not at create. */
   private rtcStart: number | undefined;
@@ -146,13 +150,14 @@ export class Machine {
     this.interpreter = new Interpreter(this.cpu.wasm_memory, this.cpu, this.hooks.exports!);
     this.unsavedViews = UNSAVED_CPU_FIELDS.map((field) => this.cpu[field]);
     this.tsc = new TscState(this.cpu.wasm_memory);
+    this.jit = new CanonicalJit(this.cpu);
     this.emulator.add_listener('serial0-output-byte', (byte: number) => this.outputBuffer.push(byte));
     // v86 hands over a view of the card's memory: copy it before the guest reuses the buffer.
     this.emulator.add_listener('net0-send', (frame: Uint8Array) => this.framesSent.push(frame.slice()));
     this.lastCounter = this.cpu.instruction_counter[0];
     V86Hooks.routeMicrotick(this.emulator);
     this.cpu.devices.pci.set_state = restorePciState(this.cpu.devices.pci);
-    this.ownFastA20Port();
+    this.ports = new OwnedPorts(this.cpu.io, () => { this.outputBeforeExit = this.outputBuffer.length; });
     useGuestMac(this.cpu.devices.net);
     this.steppedMachine = {
       cpu: this.cpu,
@@ -171,15 +176,6 @@ export class Machine {
         this.flushOutput();
       },
     };
-  }
-
-  /**
-   * v86 keeps the fast-A20 byte (port 0x92) in a closure, outside its snapshot, and a BIOS reads it
-   * back: a restored machine would see 0 where the original sees what it wrote. Keep it here instead.
-   */
-  private ownFastA20Port(): void {
-    this.cpu.io.register_read(0x92, this, () => this.fastA20);
-    this.cpu.io.register_write(0x92, this, (value: number) => { this.fastA20 = value; });
   }
 
   /** Where nondeterministic values come from from now on (record live, or replay a log). */
@@ -208,9 +204,14 @@ export class Machine {
     return this.stepper ? this.stepper.instructions : this.count;
   }
 
-  /** Halted with interrupts disabled: the guest can never run again. */
+  /** Halted with interrupts disabled, or exited: the guest can never run again. */
   get isEnded(): boolean {
     return this.ended;
+  }
+
+  /** The value the guest wrote to isa-debug-exit (port 0xF4), if it ended that way. */
+  get exitCode(): number | undefined {
+    return this.ports.exitCode;
   }
 
   get isHalted(): boolean {
@@ -274,6 +275,7 @@ export class Machine {
     const idle = this.isHalted ? this.runHaltedSlice() : (this.mainLoop(), 0);
     this.syncCount();
     if (this.count === before) throw new Error(`machine did not advance at instruction ${before}`);
+    if (this.ports.exitCode !== undefined) this.ended = true;
     this.flushOutput();
     if (this.executedInstructions >= this.epochs.nextExecuted || this.count >= this.epochs.nextCount) this.reachEpoch();
     this.emit('slice', { from: before, to: this.count, timers: this.sliceTimers, idle });
@@ -359,6 +361,7 @@ export class Machine {
   /** Output leaves at the end of the slice that produced it: its count is where the Output Rule holds it. */
   private flushOutput(): void {
     for (const frame of this.framesSent.splice(0)) this.emit('frame', frame, this.count);
+    if (this.outputBeforeExit !== undefined) this.outputBuffer.length = Math.min(this.outputBuffer.length, this.outputBeforeExit);
     if (!this.outputBuffer.length) return;
     const data = Uint8Array.from(this.outputBuffer);
     this.outputBuffer = [];
@@ -366,7 +369,7 @@ export class Machine {
   }
 
   private reachEpoch(): void {
-    this.canonicalize();
+    this.jit.apply();
     const pages = pageHashes(this.memory);
     const epoch: Epoch = {
       index: ++this.epochs.index,
@@ -379,11 +382,6 @@ export class Machine {
     this.epochs.nextCount = this.count + IDLE_EPOCH_FACTOR * length;
     this.lastEpoch = epoch;
     this.emit('epoch', epoch);
-  }
-
-  /** Empties the JIT cache: a restored machine starts with an empty one, so both must match here. */
-  private canonicalize(): void {
-    this.cpu.jit_clear_cache();
   }
 
   /** Guest RAM (a view into v86's memory; valid until the next slice). */
@@ -403,7 +401,7 @@ export class Machine {
       pic: hash(cpu.get_state_pic()),
       'serial input': hash(this.serialInput),
       tsc: hash(this.tsc.read()),
-      ports: hash([this.fastA20, this.cpu.fw_pointer]),
+      ports: hash([this.ports.fastA20, this.cpu.fw_pointer]),
       clock: hash([this.count, this.idleInstructions, this.clock.state.last, this.clock.state.base, this.rtcStart ?? null]),
     };
     for (const name of this.options.hashedDevices) components[name] = hash(cpu.devices[name] ?? null);
@@ -417,7 +415,7 @@ export class Machine {
 
   /** The full state hash now (canonicalizes first, as an epoch does). */
   currentHash(): string {
-    this.canonicalize();
+    this.jit.apply();
     return stateHash(pageHashes(this.memory), this.cpuAndDeviceHash());
   }
 
@@ -482,7 +480,7 @@ export class Machine {
    */
   snapshot(): Uint8Array {
     if (this.stepped) throw new Error(`instructions were stepped singly since the last restore (now at ${this.instructions}): snapshots are taken at whole-slice boundaries`);
-    this.canonicalize();
+    this.jit.apply();
     // save_state reads the TSC: undo that reading so taking a snapshot changes nothing.
     const clock = this.clock.state;
     const tsc = this.tsc.read();
@@ -501,7 +499,7 @@ export class Machine {
       rtcStart: this.rtcStart,
       epochs: this.epochs,
       idleInstructions: this.idleInstructions,
-      ports: { fastA20: this.fastA20, firmwarePointer: this.cpu.fw_pointer },
+      ports: { fastA20: this.ports.fastA20, firmwarePointer: this.cpu.fw_pointer, exitCode: this.ports.exitCode },
       ended: this.ended,
       idleMs: this.idleMs,
       serialInput: [...this.serialInput],
@@ -545,13 +543,15 @@ export class Machine {
     });
     this.clock.state = header.clock;
     this.cpu.instruction_counter[0] = header.counter;
-    this.cpu.jit_clear_cache();
+    this.jit.apply();
     this.count = header.count;
     this.lastCounter = header.counter;
     this.rtcStart = header.rtcStart;
     this.epochs = { ...header.epochs };
     this.idleInstructions = header.idleInstructions;
-    this.fastA20 = header.ports.fastA20;
+    this.ports.fastA20 = header.ports.fastA20;
+    this.ports.exitCode = header.ports.exitCode;
+    this.outputBeforeExit = header.ports.exitCode === undefined ? undefined : 0;
     this.cpu.fw_pointer = header.ports.firmwarePointer;
     this.ended = header.ended;
     this.idleMs = header.idleMs;

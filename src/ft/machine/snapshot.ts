@@ -33,7 +33,7 @@ export interface SnapshotHeader {
   epochs: { index: number; nextExecuted: number; nextCount: number };
   idleInstructions: number;
   /** Port state v86 keeps outside its snapshot. */
-  ports: { fastA20: number; firmwarePointer: number };
+  ports: { fastA20: number; firmwarePointer: number; exitCode?: number };
   ended: boolean;
   idleMs: number;
   serialInput: number[];

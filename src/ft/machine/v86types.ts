@@ -24,12 +24,19 @@ export interface Pci {
   set_state(state: unknown[]): void;
 }
 
+/** v86's I/O port table: a handler per port and access width. */
+export interface Io {
+  register_read(port: number, device: object, r8: () => number, r16?: () => number, r32?: () => number): void;
+  register_write(port: number, device: object, w8: (v: number) => void, w16?: (v: number) => void, w32?: (v: number) => void): void;
+}
+
 export interface Cpu {
   // v86's CPU has hundreds of fields and no types; the ones Lockstep relies on are named below.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   [field: string]: any;
   instruction_counter: Uint32Array;
   in_hlt: Uint8Array;
+  io: Io;
   flags: Int32Array;
   reg32: Int32Array;
   sreg: Uint16Array;
