@@ -6,7 +6,7 @@ import { InputScript } from './ft/commands';
 import { biosProblem, DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from './ft/machine';
 import { runGuest } from './ft/commands';
 import { DEFAULT_DETECTOR } from './ft/replication';
-import { isUserError, writeProblem } from './ft/files';
+import { asError, isUserError, writeProblem } from './ft/files';
 import { Cluster } from './ft/cluster';
 import { FAULT_ARGUMENTS, FAULT_KIND_NAMES, FAULT_KINDS, parseFault } from './ft/cluster';
 import { runHostAgent, runHostProcess } from './ft/cluster';
@@ -17,6 +17,9 @@ import { LogFormatError } from './ft/log';
 import { recoverRecording, unjoinedSegments } from './ft/log';
 import { replayLogFile } from './ft/commands';
 import type { ServiceAddress } from './ft/replication';
+
+/** `lockstep run`'s guest randomness unless --seed says otherwise: two runs of the same inputs are identical. */
+const DEFAULT_RUN_SEED = 1;
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -47,7 +50,7 @@ commands:
   run <guest | image>   run one deterministic machine and print the guest's serial output
       --clock virtual|host   --no-jit   --memory MiB   --epoch N   --max-instructions N
       --input FILE   --clone-at N   --snapshot-at N --snapshot-file F   --from-snapshot F
-      --cmdline TEXT   --bios FILE --vga-bios FILE [--initrd FILE]   --json
+      --seed N (the guest's random values; default 1)   --cmdline TEXT   --bios FILE --vga-bios FILE [--initrd FILE]   --json
 
   ft <guest | image>    run a fault-tolerant primary/backup pair (two host processes)
       --service HOST:PORT   --fault KIND@WHEN (repeatable)   --record FILE.ftlog
@@ -141,6 +144,7 @@ async function run(args: string[]): Promise<void> {
     memory: { type: 'string' },
     epoch: { type: 'string' },
     'max-instructions': { type: 'string' },
+    seed: { type: 'string', default: String(DEFAULT_RUN_SEED) },
     input: { type: 'string' },
     'clone-at': { type: 'string' },
     'snapshot-at': { type: 'string' },
@@ -175,6 +179,7 @@ async function run(args: string[]): Promise<void> {
     maxInstructions: integerOption('max-instructions', values['max-instructions'] as string | undefined, 1),
     input: values.input ? InputScript.fromFile(values.input as string) : undefined,
     cloneAt: integerOption('clone-at', values['clone-at'] as string | undefined, 0),
+    seed: integerOption('seed', values.seed as string, 0, 0xffffffff),
     snapshotTo: snapshotAt === undefined ? undefined : { at: snapshotAt, path: values['snapshot-file'] as string },
     fromSnapshot: values['from-snapshot'] as string | undefined,
     cmdline: (values.cmdline as string | undefined) ?? image.boot?.cmdline,
@@ -192,6 +197,8 @@ async function run(args: string[]): Promise<void> {
     process.stdout.write(`${JSON.stringify({ ...summary, inputs: recorded.filter((e) => e.kind === 'input').length })}\n`);
   } else if (result.end === 'limit') {
     process.stderr.write(`lockstep: stopped at the instruction limit (${result.instructions})\n`);
+  } else if (result.end === 'exited') {
+    process.stderr.write(`lockstep: the guest exited with code ${result.exitCode} (isa-debug-exit, port 0xF4)\n`);
   }
 }
 
@@ -420,7 +427,7 @@ export async function main(argv: string[]): Promise<number> {
     // A command that finished but found a problem (epoch hashes that differ, a check that failed) set it.
     return Number(process.exitCode ?? 0);
   } catch (error) {
-    const err = error as Error;
+    const err = asError(error);
     // Bad input (an option, a file, a busy address) says what was wrong; a bug's stack helps.
     const expected = isUserError(err);
     process.stderr.write(`lockstep: ${expected ? err.message : err.stack ?? err.message}\n`);

@@ -32,3 +32,13 @@ export function isSystemError(error: Error): boolean {
 export function isUserError(error: Error): boolean {
   return isSystemError(error) || error.name === 'RangeError' || !(error.name in globalThis);
 }
+
+/**
+ * What was thrown, as an Error: v86 and other code may throw strings or anything else, which would
+ * otherwise be reported as "undefined". The message says what it was.
+ */
+export function asError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  const shown = typeof thrown === 'string' ? `'${thrown}'` : thrown === undefined ? 'undefined' : JSON.stringify(thrown) ?? String(thrown);
+  return new Error(`something other than an error was thrown: ${shown} (${typeof thrown})`);
+}

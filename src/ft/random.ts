@@ -1,5 +1,5 @@
-// Reproducible randomness for fault injection and workloads (never for the guest: that goes
-// through nondet.ts).
+// Reproducible randomness for fault injection, workloads, and the guest's randomness in a run that
+// must be a pure function of its inputs (`lockstep run --seed`, handed to nondet.ts's Recorder).
 
 /** A small seeded PRNG (a Weyl sequence through a 32-bit mixer): fast and reproducible. */
 export class SeededRandom {
@@ -16,5 +16,10 @@ export class SeededRandom {
     z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
     z ^= z >>> 16;
     return (z >>> 0) / 0x1_0000_0000;
+  }
+
+  /** A signed 32-bit integer, as RDRAND and v86's get_rand_int give. */
+  nextInt32(): number {
+    return Math.floor(this.next() * 0x1_0000_0000) | 0;
   }
 }

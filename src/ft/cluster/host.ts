@@ -7,7 +7,7 @@ import type { FaultSettings, LogChannel } from '../channel';
 import { RECENT_EPOCHS, type ChannelFaultKind, type EpochNote, type HostCommand, type HostConfig, type HostMessage, type HostReport, type HostStats } from './hostprotocol';
 import { HostDebugger } from '../debug';
 import { AgentError, listenAsAgent } from './hostlink';
-import { isUserError } from '../files';
+import { asError, isUserError } from '../files';
 import type { HostContext } from '../replication';
 import { loadImage } from '../machine';
 import type { LogEntry, Role } from '../log';
@@ -288,7 +288,8 @@ function serveHost(receive: (handler: (message: HostMessage) => void) => void, s
   receive((message) => {
     if (message.type !== 'config') return host?.command(message);
     host = new Host(message.config, send);
-    host.start().catch((error: Error) => {
+    host.start().catch((thrown: unknown) => {
+      const error = asError(thrown);
       const explained = isUserError(error);
       send({ type: 'error', id: message.config.id, message: explained ? error.message : error.stack ?? error.message, explained });
       setTimeout(() => process.exit(1), 100);

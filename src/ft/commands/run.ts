@@ -4,6 +4,7 @@ import { readSnapshotFile, writeSnapshotFile } from '../machine';
 import { ClockMode } from '../machine';
 import { GuestImage } from '../machine';
 import { InputScript } from './inputscript';
+import { SeededRandom } from '../random';
 import { Epoch, Machine, MachineOptions } from '../machine';
 import { Nondeterminism, RecordedEvent, Recorder, Replayer } from '../machine';
 
@@ -24,6 +25,8 @@ export interface RunOptions {
   fromSnapshot?: string;
   bios?: MachineOptions['bios'];
   hashedDevices?: MachineOptions['hashedDevices'];
+  /** Seeds the guest's random values (RDRAND, v86's get_rand_int); without it they come from the host. */
+  seed?: number;
   /** Replay these recorded events instead of taking values from the host (input is then ignored). */
   replay?: RecordedEvent[];
   onSerial?: (data: Uint8Array) => void;
@@ -33,7 +36,9 @@ export interface EpochRecord { index: number; at: number; hash: string }
 
 export interface RunResult {
   instructions: number;
-  end: 'halted' | 'limit';
+  /** `exited`: the guest wrote its exit code to isa-debug-exit (port 0xF4). */
+  end: 'halted' | 'exited' | 'limit';
+  exitCode?: number;
   stateHash: string;
   epochHashes: string[];
   epochs: EpochRecord[];
@@ -47,7 +52,8 @@ export interface RunResult {
 
 export async function runGuest(options: RunOptions): Promise<RunResult> {
   const recorded: RecordedEvent[] = [];
-  const recorder = new Recorder((event) => recorded.push(event));
+  const seeded = options.seed === undefined ? undefined : new SeededRandom(options.seed);
+  const recorder = new Recorder((event) => recorded.push(event), { random: seeded && (() => seeded.nextInt32()) });
   const nondet: Nondeterminism = options.replay ? replayerOf(options.replay) : recorder;
   const input = options.replay ? undefined : options.input;
   const machineOptions: MachineOptions = {
@@ -111,7 +117,8 @@ export async function runGuest(options: RunOptions): Promise<RunResult> {
   const wallMs = performance.now() - started;
   const result: RunResult = {
     instructions: machine.instructions,
-    end: machine.isEnded ? 'halted' : 'limit',
+    end: !machine.isEnded ? 'limit' : machine.exitCode === undefined ? 'halted' : 'exited',
+    exitCode: machine.exitCode,
     stateHash: machine.currentHash(),
     epochHashes: epochs.map((e) => e.hash),
     epochs,

@@ -29,6 +29,18 @@ export function attachBiosImage(settings: Record<string, unknown>, image: GuestI
   else settings.hda = buffer;
 }
 
+/** Where v86 puts a bzImage's initrd in guest memory. */
+const INITRD_AT = 64 * 1024 * 1024;
+
+/** Throws unless the initrd fits in guest memory where v86 puts it (it threw a RangeError from deep inside). */
+export function checkInitrdFits(image: GuestImage, bios: BiosFiles | undefined, memoryMiB: number): void {
+  if (image.kind !== 'bzimage' || !bios?.initrd) return;
+  const needed = Math.ceil((INITRD_AT + bios.initrd.length) / (1024 * 1024));
+  if (needed > memoryMiB) {
+    throw new RangeError(`the initrd (${bios.initrd.length} bytes) does not fit in ${memoryMiB} MiB of memory: v86 puts it at 64 MiB, so it needs at least ${needed} MiB (--memory ${needed})`);
+  }
+}
+
 /** Throws unless a BIOS is given for an image that needs one (anything but a multiboot kernel). */
 export function checkBiosGiven(image: GuestImage, bios: BiosFiles | undefined): void {
   if (image.kind !== 'multiboot' && !bios) {

@@ -38,9 +38,13 @@ export class Recorder implements Nondeterminism {
   private logged: InputEvent[] = [];
   private readonly started = performance.now();
 
+  /**
+   * `random` is where random values come from: the host's randomness by default (a primary logs what
+   * it read), a seeded generator for a run that must be a pure function of its inputs.
+   */
   constructor(
     private readonly sink: (event: RecordedEvent) => void,
-    private readonly options: { rtcStart?: number } = {},
+    private readonly options: { rtcStart?: number; random?: () => number } = {},
   ) {}
 
   /** Queues an input from the outside world; it is delivered (and logged) at the next boundary. */
@@ -57,7 +61,7 @@ export class Recorder implements Nondeterminism {
   }
 
   random(at: number): number {
-    return this.take(at, 'random', randomInt(-0x80000000, 0x7fffffff));
+    return this.take(at, 'random', this.options.random?.() ?? randomInt(-0x80000000, 0x7fffffff));
   }
 
   rtc(at: number): number {

@@ -1,5 +1,5 @@
 // A machine's options: their defaults, their checks, and the v86 settings they become.
-import { attachBiosImage, BiosFiles, checkBiosGiven } from './bios';
+import { attachBiosImage, BiosFiles, checkBiosGiven, checkInitrdFits } from './bios';
 import type { ClockMode } from './clock';
 import type { GuestImage } from './image';
 import type { Nondeterminism } from './nondet';
@@ -46,6 +46,7 @@ export function validate(options: MachineOptions): void {
     throw new RangeError(`epoch length must be a whole number of instructions of at least 100000, got ${epochLength}`);
   }
   checkBiosGiven(image, bios);
+  checkInitrdFits(image, bios, memoryMiB ?? DEFAULT_MEMORY_MIB);
 }
 
 /** v86's settings for a machine; `wasmFn` instantiates v86's wasm (the machine's hooks). */
