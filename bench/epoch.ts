@@ -1,9 +1,7 @@
 // What an epoch costs: hashing guest memory page by page (src/ft/machine/hash.ts) at 32 and 64 MiB against
 // one epoch of execution, the whole epoch work (JIT flush + page hashes + CPU/device hash) against the
 // epoch after it, and end to end: spin with the default epoch length against spin with no epochs.
-import { pageHashes } from '../src/ft/machine';
-import { DEFAULT_EPOCH_LENGTH, Machine } from '../src/ft/machine';
-import { Recorder } from '../src/ft/machine';
+import { DEFAULT_EPOCH_LENGTH, Machine, pageHashes, Recorder } from '../src/ft/machine';
 import { BenchContext, BenchmarkModule, RowInput, alternate, collectGarbage, compareRow } from './harness';
 import { image, runLockstep } from './lib/guests';
 import { SPIN_CHECKSUM } from './machine';

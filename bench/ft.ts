@@ -19,12 +19,9 @@
 import { rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { KvHistory, KvTransport, runKvWorkload } from '../src/ft/workload';
-import { DEFAULT_MAX_LAG, type Cluster, type HostLauncher } from '../src/ft/cluster';
-import type { ClockMode } from '../src/ft/machine';
-import type { HostStats } from '../src/ft/cluster';
-import type { ServiceAddress } from '../src/ft/replication';
-import type { BuiltinGuest } from '../src/ft/machine';
-import { DEFAULT_DETECTOR } from '../src/ft/replication';
+import { DEFAULT_MAX_LAG, type Cluster, type HostLauncher, type HostStats } from '../src/ft/cluster';
+import type { BuiltinGuest, ClockMode } from '../src/ft/machine';
+import { DEFAULT_DETECTOR, type ServiceAddress } from '../src/ft/replication';
 import { BenchContext, BenchmarkModule, RowInput, collectGarbage, compareRow, formatNumber, median, skippedRow, valueRow } from './harness';
 import {
   PlainProcessRun,
@@ -52,7 +49,10 @@ import { CLI_MISSING, TIME_INSTALL, runLockstepCli } from './lib/processes';
 const PLAIN = 'plain v86 0.5.462';
 const SPIN_END = /^spin checksum=/;
 const KV_CLIENTS = 4;
-/** Client ids apart from the measured workload's (1..KV_CLIENTS): the kv guest refuses a client id reused from the start. */
+/**
+ * Client ids apart from the measured workload's (1..KV_CLIENTS): the kv guest refuses a client id reused from the
+ * start.
+ */
 const WARM_FIRST_CLIENT = 11;
 const SOLO_FIRST_CLIENT = 21;
 /** Pause between the reference round trips (ms): both ends go idle in between, as primary and backup do. */
@@ -156,7 +156,17 @@ async function ftSpin(setup: Setup, cmdline: string): Promise<FtSpinRun> {
     const hostWaitMs = ended.sched.map((c, k) => c.waitMs - attached!.sched[k].waitMs);
     const ms = ended.t - attached.t;
     const instructions = ended.at - attached.at;
-    return { ms, withStartMs: ended.t - started, instructions, mips: instructions / ms / 1000, hostRssKiB, hostCpuMs, hostRunMs, hostWaitMs, line: output.lines().find((l) => SPIN_END.test(l)) };
+    return {
+      ms,
+      withStartMs: ended.t - started,
+      instructions,
+      mips: instructions / ms / 1000,
+      hostRssKiB,
+      hostCpuMs,
+      hostRunMs,
+      hostWaitMs,
+      line: output.lines().find((l) => SPIN_END.test(l)),
+    };
   });
 }
 
@@ -202,7 +212,7 @@ function twinRow(label: string, ft: FtSpinRun[], plain: PlainProcessRun[], twins
     baseline: twins.map(mean),
     baselineLabel: `${PLAIN}, two processes started together (mean of the two)`,
     note:
-      `The FT row above, against the same hardware load: two plain v86 processes (same cmdline, each timed as the row above times one) started together in the same round. ` +
+      'The FT row above, against the same hardware load: two plain v86 processes (same cmdline, each timed as the row above times one) started together in the same round. ' +
       `Run so, each plain v86 ran at ${formatNumber(median(slowdown))} (${formatNumber(Math.min(...slowdown))}–${formatNumber(Math.max(...slowdown))}) of one alone in the same round: that much of the FT pair's gap to one plain v86 is this machine running two emulators at once, not Lockstep. ` +
       `Instructions per CPU second (all threads, as the next row counts them): FT primary ${formatNumber(median(ft.map((r) => r.instructions / r.hostCpuMs[0] / 1000)))}, plain v86 run two at once ${formatNumber(median(twins.flat().map((r) => r.instructions / r.cpuMs / 1000)))} M.`,
   });
@@ -212,7 +222,8 @@ function twinRow(label: string, ft: FtSpinRun[], plain: PlainProcessRun[], twins
 function cpuRow(label: string, ft: FtSpinRun[], plain: PlainProcessRun[]): RowInput {
   const name = `${label}: FT primary vs plain v86, instructions per CPU second`;
   const unit = 'M instr./CPU-s';
-  const measurable = ft.every((r) => r.hostCpuMs.every((c) => Number.isFinite(c) && c > 0)) && plain.every((r) => r.cpuMs > 0);
+  const measurable =
+    ft.every((r) => r.hostCpuMs.every((c) => Number.isFinite(c) && c > 0)) && plain.every((r) => r.cpuMs > 0);
   if (!measurable) return skippedRow(name, unit, 'CPU time not measurable here (no /proc, or a run shorter than the 10 ms clock tick)');
   return compareRow({
     name,
@@ -320,12 +331,33 @@ interface KvRun {
 }
 
 /** The same workload from other client ids, unmeasured, so that what is measured runs warm. */
-async function warmUpWorkload(setup: Setup, service: ServiceAddress, seed: number, transport: KvTransport = 'serial'): Promise<void> {
-  await runKvWorkload({ service, transport, ops: setup.warmOps, seed: seed + 7919, clients: KV_CLIENTS, firstClient: WARM_FIRST_CLIENT });
+async function warmUpWorkload(
+  setup: Setup,
+  service: ServiceAddress,
+  seed: number,
+  transport: KvTransport = 'serial',
+): Promise<void> {
+  await runKvWorkload({
+    service,
+    transport,
+    ops: setup.warmOps,
+    seed: seed + 7919,
+    clients: KV_CLIENTS,
+    firstClient: WARM_FIRST_CLIENT,
+  });
 }
 
-/** Runs the workload, noting what the host processes did meanwhile (/proc/<pid>/schedstat and stat) and the clients' CPU time. */
-async function measuredWorkload(service: ServiceAddress, ops: number, seed: number, pids: number[], transport: KvTransport = 'serial'): Promise<KvRun> {
+/**
+ * Runs the workload, noting what the host processes did meanwhile (/proc/<pid>/schedstat and stat) and the clients'
+ * CPU time.
+ */
+async function measuredWorkload(
+  service: ServiceAddress,
+  ops: number,
+  seed: number,
+  pids: number[],
+  transport: KvTransport = 'serial',
+): Promise<KvRun> {
   const before = pids.map(schedStat);
   const cpuBefore = pids.map(cpuTimeMs);
   const clientBefore = process.cpuUsage();
@@ -404,11 +436,18 @@ async function kvFt(setup: Setup, ops: number, seed: number, idleMs: number): Pr
     const delays = latest(after.primary.outputDelaysMs, released);
     const turnarounds = latest(after.backup.ackTurnaroundsMs, released);
     const stopSoloRtts = await startRoundTrips(setup.program, RTT_GAP_MS);
-    await runKvWorkload({ service: cluster.service, ops: ops / 2, seed: seed + 1000, clients: 1, firstClient: SOLO_FIRST_CLIENT });
+    await runKvWorkload({
+      service: cluster.service,
+      ops: ops / 2,
+      seed: seed + 1000,
+      clients: 1,
+      firstClient: SOLO_FIRST_CLIENT,
+    });
     const soloRtts = await stopSoloRtts();
     const afterSolo = await stats(cluster);
     if (cluster.failovers.length) throw new FailoverDuringRun(cluster.failovers[0].reason);
-    const soloDelays = latest(afterSolo.primary.outputDelaysMs, afterSolo.primary.outputsReleased - after.primary.outputsReleased);
+    const soloReleased = afterSolo.primary.outputsReleased - after.primary.outputsReleased;
+    const soloDelays = latest(afterSolo.primary.outputDelaysMs, soloReleased);
     await sleep(setup.ctx.pick(500, 100));
     const idle0 = await stats(cluster);
     await sleep(idleMs);
@@ -456,7 +495,8 @@ async function kvFtOverNet(setup: Setup, ops: number, seed: number): Promise<KvN
     const run = await measuredWorkload(cluster.service, ops, seed, hostPids(setup.launcher), 'net');
     const after = await stats(cluster);
     if (cluster.failovers.length) throw new FailoverDuringRun(cluster.failovers[0].reason);
-    return { ...run, delays: latest(after.primary.outputDelaysMs, after.primary.outputsReleased - before.primary.outputsReleased) };
+    const released = after.primary.outputsReleased - before.primary.outputsReleased;
+    return { ...run, delays: latest(after.primary.outputDelaysMs, released) };
   });
 }
 
@@ -531,7 +571,7 @@ function cpuPerOpRow(label: string, ft: KvRun[], single: KvRun[], plain: KvRun[]
     baseline: s.map((c) => c.hosts),
     baselineLabel: 'single host',
     note:
-      `User + system time of the host processes, all threads (/proc/<pid>/stat), over the workload's operations, in the rounds above. ` +
+      'User + system time of the host processes, all threads (/proc/<pid>/stat), over the workload\'s operations, in the rounds above. ' +
       `FT: primary ${ms(ft.map((r) => r.hostCpuMs[0] / r.history.ops.length))} + backup ${ms(ft.map((r) => r.hostCpuMs[1] / r.history.ops.length))} ms/op; plain v86 ${ms(plain.map((r) => cpuPerOp(r).hosts))} ms/op. ` +
       `The ${KV_CLIENTS} clients (this process) used ${ms(f.map((c) => c.clients))} ms/op beside FT and ${ms(s.map((c) => c.clients))} beside the single host. ` +
       `With both cores busy, ops/s can be at most about (single host + clients) / (FT hosts + clients) of the single host's: ${ms(ceiling)} (${formatNumber(Math.min(...ceiling))}–${formatNumber(Math.max(...ceiling))}) here, against a measured ${ms(measured)}. VM-FT ran primary, backup and clients on machines of their own.`,
@@ -573,9 +613,12 @@ async function kv(setup: Setup): Promise<RowInput[]> {
     rtt.push(r);
   }
   const label = `kv (${KV_CLIENTS} clients, ${ops} ops + final reads)`;
-  const ftLatency = (q: number) => formatNumber(median(ft.map((r) => quantile(r.history.ops.map((op) => op.latencyMs ?? NaN), q))));
-  const singleLatency = (q: number) => formatNumber(median(single.map((r) => quantile(r.history.ops.map((op) => op.latencyMs ?? NaN), q))));
-  const plainLatency = (q: number) => formatNumber(median(plain.map((r) => quantile(r.history.ops.map((op) => op.latencyMs ?? NaN), q))));
+  const ftLatency = (q: number) =>
+    formatNumber(median(ft.map((r) => quantile(r.history.ops.map((op) => op.latencyMs ?? NaN), q))));
+  const singleLatency = (q: number) =>
+    formatNumber(median(single.map((r) => quantile(r.history.ops.map((op) => op.latencyMs ?? NaN), q))));
+  const plainLatency = (q: number) =>
+    formatNumber(median(plain.map((r) => quantile(r.history.ops.map((op) => op.latencyMs ?? NaN), q))));
   const sec = (values: number[]) => formatNumber(median(values) / 1000);
   const workload = `src/ft/workload/client.ts runKvWorkload (${KV_CLIENTS} clients, one request outstanding each, same seed on every side of a round) over loopback TCP, after ${setup.warmOps} operations of the same workload from other client ids (warm-up: V8 compiling v86's device code, on every side); ops/s over the whole workload.`;
   const p50 = ft.map((r) => quantile(r.delays, 0.5));
@@ -665,7 +708,13 @@ async function kv(setup: Setup): Promise<RowInput[]> {
 // ---------------------------------------------------------------------------------------------
 // Idle channel traffic of a timer-driven guest, and under the host clock
 
-async function idleRate(setup: Setup, guest: BuiltinGuest, clock: ClockMode, cmdline: string | undefined, idleMs: number): Promise<{ log: number; ack: number; entries: number }> {
+async function idleRate(
+  setup: Setup,
+  guest: BuiltinGuest,
+  clock: ClockMode,
+  cmdline: string | undefined,
+  idleMs: number,
+): Promise<{ log: number; ack: number; entries: number }> {
   return withCluster(clusterOptions(guest, setup.launcher, setup.ctx.tmpDir, { clock, cmdline }), async (cluster) => {
     await cluster.start();
     await sleep(setup.ctx.pick(500, 100));
@@ -673,7 +722,11 @@ async function idleRate(setup: Setup, guest: BuiltinGuest, clock: ClockMode, cmd
     await sleep(idleMs);
     const b = await stats(cluster);
     const s = (b.t - a.t) / 1000;
-    return { log: (b.primary.bytesSent - a.primary.bytesSent) / s, ack: (b.backup.bytesSent - a.backup.bytesSent) / s, entries: (b.primary.entriesSent - a.primary.entriesSent) / s };
+    return {
+      log: (b.primary.bytesSent - a.primary.bytesSent) / s,
+      ack: (b.backup.bytesSent - a.backup.bytesSent) / s,
+      entries: (b.primary.entriesSent - a.primary.entriesSent) / s,
+    };
   });
 }
 
@@ -794,9 +847,24 @@ export const ftBenchmark: BenchmarkModule = {
   run: async (ctx) => {
     const { launcher, label, built } = hostLauncher();
     const program = buildChildProgram(ctx.tmpDir);
-    const setup: Setup = { ctx, launcher, launcherLabel: label, built, program, warmRequests: ctx.pick(20, 5), warmOps: ctx.pick(3000, 20), discarded: new Map() };
+    const setup: Setup = {
+      ctx,
+      launcher,
+      launcherLabel: label,
+      built,
+      program,
+      warmRequests: ctx.pick(20, 5),
+      warmOps: ctx.pick(3000, 20),
+      discarded: new Map(),
+    };
     try {
-      return [...(await spin(setup)), ...(await kv(setup)), ...(await kvOverNet(setup)), ...(await idle(setup)), ...(await failovers(setup))];
+      return [
+        ...(await spin(setup)),
+        ...(await kv(setup)),
+        ...(await kvOverNet(setup)),
+        ...(await idle(setup)),
+        ...(await failovers(setup)),
+      ];
     } finally {
       rmSync(program, { force: true });
     }

@@ -129,7 +129,13 @@ export function compareRow(fields: {
 }
 
 /** A row that stands alone (no baseline); an optional target applies to its value (e.g. "<= 1" ms). */
-export function valueRow(fields: { name: string; unit: string; value: number[]; note?: string; target?: string | null }): RowInput {
+export function valueRow(fields: {
+  name: string;
+  unit: string;
+  value: number[];
+  note?: string;
+  target?: string | null;
+}): RowInput {
   return {
     ...measured(fields.name, fields.unit, fields.value),
     baseline: null,
@@ -288,16 +294,16 @@ export function runProcess(command: string, args: string[], options: ProcessOpti
     };
     const timer = options.timeoutMs
       ? setTimeout(() => {
-          stderr += `\n[bench] timed out after ${options.timeoutMs} ms\n`;
-          child.kill('SIGKILL');
-          if (options.pidFile) {
-            try {
-              process.kill(Number(readFileSync(options.pidFile, 'utf8').trim()), 'SIGKILL');
-            } catch {
-              // Gone.
-            }
+        stderr += `\n[bench] timed out after ${options.timeoutMs} ms\n`;
+        child.kill('SIGKILL');
+        if (options.pidFile) {
+          try {
+            process.kill(Number(readFileSync(options.pidFile, 'utf8').trim()), 'SIGKILL');
+          } catch {
+            // Gone.
           }
-        }, options.timeoutMs)
+        }
+      }, options.timeoutMs)
       : undefined;
     child.stdout!.on('data', (chunk: Buffer) => {
       stdout += chunk.toString('latin1');

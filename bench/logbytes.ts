@@ -4,12 +4,9 @@
 // per second of the recording run. VM-FT reports 1.5–18 Mbit/s of logging on real applications.
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { BuiltinGuest } from '../src/ft/machine';
+import { BuiltinGuest, ClockMode, DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from '../src/ft/machine';
 import { InputScript } from '../src/ft/commands';
-import { LogEntry } from '../src/ft/log';
-import { LogWriter } from '../src/ft/log';
-import { ClockMode } from '../src/ft/machine';
-import { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from '../src/ft/machine';
+import { LogEntry, LogWriter } from '../src/ft/log';
 import { BenchContext, BenchmarkModule, RowInput, alternate, compareRow, valueRow } from './harness';
 import { image, runLockstep } from './lib/guests';
 import { QEMU_INSTALL, REPO, qemuBinary, runQemu } from './lib/processes';

@@ -69,7 +69,9 @@ async function main(): Promise<number> {
   }
   const smoke = values.smoke!;
   const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean);
-  const selected = only ? BENCHMARKS.filter((b) => only.includes(b.name) || b.groups.some((g) => only.includes(g))) : BENCHMARKS;
+  const selected = only
+    ? BENCHMARKS.filter((b) => only.includes(b.name) || b.groups.some((g) => only.includes(g)))
+    : BENCHMARKS;
   if (only && !selected.length) {
     process.stderr.write(`bench: no benchmark named or grouped ${only.join(', ')} (try --list)\n`);
     return 2;

@@ -48,7 +48,13 @@ const ROWS = {
  * instruction count, and the serial output its file logged), so the replay row never times a broken
  * replay.
  */
-async function checkReplay(guest: BuiltinGuest, ftlog: string, ft: FtProcessRun, replay: ReplayProcessRun, until: RegExp): Promise<void> {
+async function checkReplay(
+  guest: BuiltinGuest,
+  ftlog: string,
+  ft: FtProcessRun,
+  replay: ReplayProcessRun,
+  until: RegExp,
+): Promise<void> {
   const { failovers, divergences, hosts, epochHashes } = ft.summary;
   // Without a failover the file is the first primary's log, and that host is the one to compare with.
   if (failovers.length || divergences.length) {
@@ -137,13 +143,13 @@ async function measure(ctx: BenchContext, config: Config): Promise<RowInput[]> {
   rows.push(
     lockstepRss.every(Number.isFinite)
       ? compareRow({
-          name: `${label}: ${ROWS.memory}`,
-          unit: 'MiB',
-          value: lockstepRss,
-          baseline: recordRss,
-          baselineLabel: 'QEMU record',
-          note: 'Maximum resident set size from /usr/bin/time -v; both guests have 32 MiB of RAM.',
-        })
+        name: `${label}: ${ROWS.memory}`,
+        unit: 'MiB',
+        value: lockstepRss,
+        baseline: recordRss,
+        baselineLabel: 'QEMU record',
+        note: 'Maximum resident set size from /usr/bin/time -v; both guests have 32 MiB of RAM.',
+      })
       : skippedRow(`${label}: ${ROWS.memory}`, 'MiB', TIME_INSTALL),
     compareRow({
       name: `${label}: ${ROWS.ft}`,
@@ -163,7 +169,7 @@ async function measure(ctx: BenchContext, config: Config): Promise<RowInput[]> {
       baseline: replay,
       baselineLabel: 'QEMU replay',
       note:
-        "`lockstep replay F.ftlog --json` of the file the FT pair recorded in the same cycle vs QEMU rr=replay of the record made in the same cycle; spawn to exit. " +
+        '`lockstep replay F.ftlog --json` of the file the FT pair recorded in the same cycle vs QEMU rr=replay of the record made in the same cycle; spawn to exit. ' +
         "Every cycle checks that the replay reproduced the recording (the primary's epoch hashes and instruction count, the serial output the file logged) or fails. Lower is faster.",
     }),
   );

@@ -1,6 +1,7 @@
 // Bundles the CLI and the VS Code extension with esbuild. What they load at run time is copied beside
-// the bundles, where src/ft/machine/v86wasm.ts and src/ft/machine/image.ts look first: v86's wasm, iced-x86's, the built-in
-// guest images (so the packaged extension needs no node_modules and no guests/ folder).
+// the bundles, where src/ft/machine/v86wasm.ts and src/ft/machine/image.ts look first: v86's wasm,
+// iced-x86's, the built-in guest images (so the packaged extension needs no node_modules and no guests/
+// folder).
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -1,22 +1,21 @@
 // The `lockstep` command line. Each command parses its options here and calls into src/ft/.
 import { parseArgs, ParseArgsConfig } from 'node:util';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { BUILTIN_GUESTS, loadImage } from './ft/machine';
-import { InputScript } from './ft/commands';
-import { biosProblem, DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from './ft/machine';
-import { runGuest } from './ft/commands';
-import { DEFAULT_DETECTOR } from './ft/replication';
+import { biosProblem, BUILTIN_GUESTS, DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB, loadImage } from './ft/machine';
+import { describeDemo, InputScript, replayLogFile, runDemo, runGuest } from './ft/commands';
+import { DEFAULT_DETECTOR, type ServiceAddress } from './ft/replication';
 import { asError, isUserError, writeProblem } from './ft/files';
-import { Cluster } from './ft/cluster';
-import { FAULT_ARGUMENTS, FAULT_KIND_NAMES, FAULT_KINDS, parseFault } from './ft/cluster';
-import { runHostAgent, runHostProcess } from './ft/cluster';
-import { runKvWorkload } from './ft/workload';
-import { checkKvHistory } from './ft/workload';
-import { describeDemo, runDemo } from './ft/commands';
-import { LogFormatError } from './ft/log';
-import { recoverRecording, unjoinedSegments } from './ft/log';
-import { replayLogFile } from './ft/commands';
-import type { ServiceAddress } from './ft/replication';
+import {
+  Cluster,
+  FAULT_ARGUMENTS,
+  FAULT_KIND_NAMES,
+  FAULT_KINDS,
+  parseFault,
+  runHostAgent,
+  runHostProcess,
+} from './ft/cluster';
+import { checkKvHistory, runKvWorkload } from './ft/workload';
+import { LogFormatError, recoverRecording, unjoinedSegments } from './ft/log';
 
 /** `lockstep run`'s guest randomness unless --seed says otherwise: two runs of the same inputs are identical. */
 const DEFAULT_RUN_SEED = 1;
@@ -76,7 +75,12 @@ ${faultHelp()}
 built-in guests: ${BUILTIN_GUESTS.join(', ')}; linux once built (npm run build:linux)`;
 
 /** A whole number in range, or a UsageError naming the option. */
-export function integerOption(name: string, text: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+export function integerOption(
+  name: string,
+  text: string | undefined,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
   if (text === undefined) return undefined;
   const normalized = text.replace(/_/g, '');
   const value = /^\d+(e\d+)?$/i.test(normalized) ? Number(normalized) : NaN;
@@ -90,7 +94,10 @@ type Values = Record<string, string | boolean | undefined>;
 
 function parse(args: string[], options: ParseArgsConfig['options']): { values: Values; positionals: string[] } {
   try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true }) as { values: Values; positionals: string[] };
+    return parseArgs({ args, options, allowPositionals: true, strict: true }) as {
+      values: Values;
+      positionals: string[];
+    };
   } catch (error) {
     throw new UsageError((error as Error).message.replace(/\s*\n\s*/g, ' '));
   }
@@ -185,10 +192,10 @@ async function run(args: string[]): Promise<void> {
     cmdline: (values.cmdline as string | undefined) ?? image.boot?.cmdline,
     bios: values.bios
       ? {
-          bios: biosOption(values.bios as string),
-          vgaBios: readFileOption('vga-bios', (values['vga-bios'] as string | undefined) ?? '/usr/share/seabios/vgabios-stdvga.bin'),
-          initrd: values.initrd ? readFileOption('initrd', values.initrd as string) : image.boot?.initrd,
-        }
+        bios: biosOption(values.bios as string),
+        vgaBios: readFileOption('vga-bios', (values['vga-bios'] as string | undefined) ?? '/usr/share/seabios/vgabios-stdvga.bin'),
+        initrd: values.initrd ? readFileOption('initrd', values.initrd as string) : image.boot?.initrd,
+      }
       : undefined,
     onSerial: json ? undefined : (data) => process.stdout.write(data),
   });
@@ -331,7 +338,7 @@ async function client(args: string[]): Promise<void> {
     json: { type: 'boolean', default: false },
   });
   if (values.via !== 'serial' && values.via !== 'net') throw new UsageError(`client: --via must be serial or net, got '${values.via}'`);
-  if (positionals[0] !== 'kv' || positionals.length !== 1) throw new UsageError(`client: the only workload is 'kv' (lockstep client kv --connect HOST:PORT)`);
+  if (positionals[0] !== 'kv' || positionals.length !== 1) throw new UsageError('client: the only workload is \'kv\' (lockstep client kv --connect HOST:PORT)');
   if (!values.connect) throw new UsageError('client: --connect HOST:PORT is required');
   const history = await runKvWorkload({
     service: address('connect', values.connect as string),

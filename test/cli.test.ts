@@ -6,8 +6,7 @@ import { AddressInfo, createServer } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeEntry } from '../src/ft/log';
-import { encodeFileHeader, LogWriter } from '../src/ft/log';
+import { encodeEntry, encodeFileHeader, LogWriter } from '../src/ft/log';
 import { SEABIOS, VGABIOS, skipWithoutBios } from './support/bios';
 import { spinChecksum } from './support/guests';
 
@@ -196,7 +195,10 @@ describe('lockstep run (CLI)', function () {
     const all = () => {
       results ??= (async () => {
         const out: CliResult[] = [];
-        for (let i = 0; i < cases.length; i += 2) out.push(...(await Promise.all(cases.slice(i, i + 2).map(([, args]) => lockstep(args())))));
+        for (let i = 0; i < cases.length; i += 2) {
+          const pair = cases.slice(i, i + 2);
+          out.push(...(await Promise.all(pair.map(([, args]) => lockstep(args())))));
+        }
         return out;
       })();
       return results;
@@ -258,7 +260,10 @@ describe('lockstep run (CLI)', function () {
       const restored = JSON.parse(await ok([...common, '--from-snapshot', snapshot]));
       assert.equal(restored.stateHash, writer.stateHash);
       assert.equal(restored.instructions, writer.instructions);
-      assert.deepEqual(restored.epochHashes, writer.epochHashes.slice(writer.epochHashes.length - restored.epochHashes.length));
+      assert.deepEqual(
+        restored.epochHashes,
+        writer.epochHashes.slice(writer.epochHashes.length - restored.epochHashes.length),
+      );
       assert.equal(restored.serial, writer.serial);
       const other = await lockstep(['run', 'kv', '--from-snapshot', snapshot]);
       assert.equal(other.status, 2);

@@ -8,10 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { Socket, connect } from 'node:net';
 import { join } from 'node:path';
 import { Cluster, ClusterOptions, HostLauncher } from '../../src/ft/cluster';
-import { BuiltinGuest } from '../../src/ft/machine';
-import { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from '../../src/ft/machine';
+import { BuiltinGuest, DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB, v86WasmPath } from '../../src/ft/machine';
 import type { ServiceAddress } from '../../src/ft/replication';
-import { v86WasmPath } from '../../src/ft/machine';
 import type { ChildArgs, ChildRun } from './child';
 import { image } from './guests';
 import { CLI, REPO } from './processes';
@@ -31,7 +29,12 @@ export function hostLauncher(): { launcher: HostLauncher; label: string; built: 
  * The options `lockstep ft GUEST` uses by default (virtual clock, JIT on, 32 MiB, 100 M-instruction
  * epochs, detector 1000/50 ms), with a scratch arbiter directory under `tmpDir`.
  */
-export function clusterOptions(guest: BuiltinGuest, launcher: HostLauncher, tmpDir: string, extra: Partial<ClusterOptions> = {}): ClusterOptions {
+export function clusterOptions(
+  guest: BuiltinGuest,
+  launcher: HostLauncher,
+  tmpDir: string,
+  extra: Partial<ClusterOptions> = {},
+): ClusterOptions {
   return {
     guest, clock: 'virtual', jit: true, memoryMiB: DEFAULT_MEMORY_MIB, epochLength: DEFAULT_EPOCH_LENGTH,
     launcher, arbiterDir: mkdtempSync(join(tmpDir, 'arbiter-')),
@@ -40,7 +43,11 @@ export function clusterOptions(guest: BuiltinGuest, launcher: HostLauncher, tmpD
 }
 
 /** Runs `body` with a started cluster, and always takes it down (and its arbiter directory) afterwards. */
-export async function withCluster<T>(options: ClusterOptions, body: (cluster: Cluster) => Promise<T>, timeoutMs = 300_000): Promise<T> {
+export async function withCluster<T>(
+  options: ClusterOptions,
+  body: (cluster: Cluster) => Promise<T>,
+  timeoutMs = 300_000,
+): Promise<T> {
   const cluster = new Cluster(options);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -165,7 +172,13 @@ export interface PlainProcessRun extends ChildRun {
 }
 
 /** Plain v86 in a fresh process of its own, to the first output line matching `until`. */
-export function runPlainV86Process(program: string, guest: BuiltinGuest, cmdline: string, until: RegExp, timeoutMs = 300_000): Promise<PlainProcessRun> {
+export function runPlainV86Process(
+  program: string,
+  guest: BuiltinGuest,
+  cmdline: string,
+  until: RegExp,
+  timeoutMs = 300_000,
+): Promise<PlainProcessRun> {
   const args = childArgs(guest, { mode: 'run', cmdline, until: until.source });
   return new Promise((resolve, reject) => {
     const started = performance.now();
@@ -177,7 +190,9 @@ export function runPlainV86Process(program: string, guest: BuiltinGuest, cmdline
     child.stdout!.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
       const nl = stdout.indexOf('\n');
-      if (nl >= 0 && !result) result = { ...(JSON.parse(stdout.slice(0, nl)) as ChildRun), spawnToLineMs: performance.now() - started };
+      if (nl >= 0 && !result) {
+        result = { ...(JSON.parse(stdout.slice(0, nl)) as ChildRun), spawnToLineMs: performance.now() - started };
+      }
     });
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
@@ -333,7 +348,11 @@ export async function loopbackRoundTrips(program: string, count: number, gapMs: 
  * returns the function that stops them and resolves to their times. On a loaded machine this is the
  * floor for anything that waits for one exchange between two processes, such as the Output Rule.
  */
-export async function startRoundTrips(program: string, gapMs: number, count?: number): Promise<() => Promise<number[]>> {
+export async function startRoundTrips(
+  program: string,
+  gapMs: number,
+  count?: number,
+): Promise<() => Promise<number[]>> {
   const echo = await startChildServer(program, { mode: 'echo' });
   const args: ChildArgs = { mode: 'ping', port: echo.service.port, gapMs, count };
   const pinger = spawn(process.execPath, [program, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,11 +1,17 @@
 // In-process guest runs for benchmarks: the same built-in image on plain v86 (started the ordinary way)
 // and on a Lockstep Machine, each timed from its first instruction to a given serial output line.
 import { V86 } from 'v86';
-import { BuiltinGuest, GuestImage, loadImage } from '../../src/ft/machine';
+import {
+  BuiltinGuest,
+  GuestImage,
+  loadImage,
+  Machine,
+  MachineOptions,
+  RecordedEvent,
+  Recorder,
+  v86WasmPath,
+} from '../../src/ft/machine';
 import { InputScript } from '../../src/ft/commands';
-import { Machine, MachineOptions } from '../../src/ft/machine';
-import { Recorder, RecordedEvent } from '../../src/ft/machine';
-import { v86WasmPath } from '../../src/ft/machine';
 
 export interface GuestRun {
   /** Wall time from the first instruction to the end of the awaited output line. */
@@ -157,7 +163,17 @@ export interface LockstepOptions extends Omit<MachineOptions, 'image' | 'nondet'
  * end of the step that printed the awaited line.
  */
 export async function runLockstep(options: LockstepOptions): Promise<GuestRun> {
-  const { guest, until, input, onRecord, onOutput, onEpoch, warmupInstructions, maxInstructions, ...machineOptions } = options;
+  const {
+    guest,
+    until,
+    input,
+    onRecord,
+    onOutput,
+    onEpoch,
+    warmupInstructions,
+    maxInstructions,
+    ...machineOptions
+  } = options;
   const recorder = new Recorder((event) => onRecord?.(event));
   const machine = await Machine.create({ ...machineOptions, image: image(guest), nondet: recorder });
   try {

@@ -59,7 +59,11 @@ export async function runQemu(options: {
     args.push('-icount', `shift=auto,rr=${options.mode},rrfile=${options.rrFile}`);
   }
   args.push('-display', 'none', '-serial', 'stdio', '-no-reboot', '-pidfile', pidFile);
-  const result = await runProcess(QEMU, args, { until: options.until, pidFile, timeoutMs: options.timeoutMs ?? 300_000 });
+  const result = await runProcess(QEMU, args, {
+    until: options.until,
+    pidFile,
+    timeoutMs: options.timeoutMs ?? 300_000,
+  });
   if (!result.matched) {
     throw new Error(`QEMU ${options.mode} of ${options.guest} ended without ${options.until} (exit ${result.exitCode ?? result.signal}): ${result.stderr.slice(-400)}`);
   }
@@ -73,13 +77,22 @@ export interface CliRun<Summary> extends ProcessResult {
   summary: Summary;
 }
 
-export type LockstepProcessRun = CliRun<{ instructions: number; serial: string; wallMs: number; mips: number; end: string }>;
+export type LockstepProcessRun = CliRun<{
+  instructions: number;
+  serial: string;
+  wallMs: number;
+  mips: number;
+  end: string;
+}>;
 /** `lockstep ft --json` prints the cluster's summary. */
 export type FtProcessRun = CliRun<ClusterSummary>;
 /** `lockstep replay --json` prints the replay result without its recorded events and epoch records. */
 export type ReplayProcessRun = CliRun<Omit<ReplayResult, 'recorded' | 'epochs'>>;
 
-/** Runs the built CLI with `args` (which include --json) as a whole process; fails unless it exits 0 with a JSON line. */
+/**
+ * Runs the built CLI with `args` (which include --json) as a whole process; fails unless it exits 0 with a JSON
+ * line.
+ */
 async function runCliJson<Summary>(args: string[], timeoutMs: number): Promise<CliRun<Summary>> {
   const result = await runProcess(process.execPath, [CLI, ...args], { timeoutMs });
   const line = result.stdout.trim().split('\n').at(-1) ?? '';
@@ -90,7 +103,11 @@ async function runCliJson<Summary>(args: string[], timeoutMs: number): Promise<C
 }
 
 /** `lockstep run GUEST --json` from the built CLI, as a whole process. */
-export function runLockstepCli(guest: BuiltinGuest, extraArgs: string[], timeoutMs = 300_000): Promise<LockstepProcessRun> {
+export function runLockstepCli(
+  guest: BuiltinGuest,
+  extraArgs: string[],
+  timeoutMs = 300_000,
+): Promise<LockstepProcessRun> {
   return runCliJson(['run', guest, '--json', ...extraArgs], timeoutMs);
 }
 
@@ -98,7 +115,12 @@ export function runLockstepCli(guest: BuiltinGuest, extraArgs: string[], timeout
  * `lockstep ft GUEST --record FILE --json` from the built CLI, as a whole process: it starts a primary
  * and a backup host process and exits once the primary's guest has ended and both are stopped.
  */
-export function runLockstepFtCli(guest: BuiltinGuest, recordFile: string, extraArgs: string[], timeoutMs = 300_000): Promise<FtProcessRun> {
+export function runLockstepFtCli(
+  guest: BuiltinGuest,
+  recordFile: string,
+  extraArgs: string[],
+  timeoutMs = 300_000,
+): Promise<FtProcessRun> {
   // A failed run must not leave a previous cycle's file behind for the replay to time.
   rmSync(recordFile, { force: true });
   return runCliJson(['ft', guest, '--record', recordFile, '--json', ...extraArgs], timeoutMs);

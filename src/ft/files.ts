@@ -16,7 +16,10 @@ export function writeProblem(path: string): string | undefined {
   return undefined;
 }
 
-/** An error the system raised about a path or an address (ENOENT, EADDRINUSE, ...): it names what, and says what went wrong. */
+/**
+ * An error the system raised about a path or an address (ENOENT, EADDRINUSE, ...): it names what, and says what went
+ * wrong.
+ */
 export function isSystemError(error: Error): boolean {
   const { code, path, syscall } = error as NodeJS.ErrnoException;
   return (path !== undefined || syscall !== undefined) && /^E[A-Z]+$/.test(code ?? '');

@@ -3,11 +3,8 @@
 // independently (spin's checksum, lock's expiry ticks), so a wrong build or a wrong emulation fails.
 import { strict as assert } from 'node:assert';
 import { arpFrame, describeFrame, internetChecksum, parseFrame, parseIp, udpFrame, type UdpDatagram } from '../../src/ft/workload';
-import { loadImage } from '../../src/ft/machine';
-import { InputScript } from '../../src/ft/commands';
-import { GUEST_MAC, Machine } from '../../src/ft/machine';
-import { Recorder } from '../../src/ft/machine';
-import { RunResult, runGuest } from '../../src/ft/commands';
+import { GUEST_MAC, loadImage, Machine, Recorder } from '../../src/ft/machine';
+import { InputScript, runGuest, RunResult } from '../../src/ft/commands';
 import { spinChecksum } from '../support/guests';
 
 const EPOCH = 10_000_000;
@@ -16,7 +13,10 @@ const INSTRUCTIONS_PER_MS = 1_000_000;
 
 interface GuestRun { lines: string[]; result: RunResult }
 
-async function run(guest: string, options: { cmdline?: string; input?: string; limit?: number } = {}): Promise<GuestRun> {
+async function run(
+  guest: string,
+  options: { cmdline?: string; input?: string; limit?: number } = {},
+): Promise<GuestRun> {
   const result = await runGuest({
     image: loadImage(guest),
     cmdline: options.cmdline,
@@ -142,14 +142,14 @@ describe('guest functions', function () {
         [`1 2 PUT ${key32}K x`, '1 2 ERR badkey'],
         [`1 3 GET ${key32}K`, '1 3 ERR badkey'],
         [`1 4 PUT big ${value1024}`, '1 4 OK'],
-        [`1 5 APPEND big w`, '1 5 ERR toolong'], // would grow past 1024 bytes: not applied
+        ['1 5 APPEND big w', '1 5 ERR toolong'], // would grow past 1024 bytes: not applied
         [`1 6 PUT big2 ${value1024}w`, '1 6 ERR toolong'],
-        [`1 7 GET big`, `1 7 VALUE ${value1024}`],
+        ['1 7 GET big', `1 7 VALUE ${value1024}`],
         [`1 8 PUT half ${'h'.repeat(1000)}`, '1 8 OK'],
         [`1 9 APPEND half ${'h'.repeat(24)}`, '1 9 OK'], // exactly 1024
-        [`1 10 GET half`, `1 10 VALUE ${'h'.repeat(1024)}`],
+        ['1 10 GET half', `1 10 VALUE ${'h'.repeat(1024)}`],
         [`1 11 PUT long ${'x'.repeat(1100)}`, '1 11 ERR toolong'], // line over 1100 bytes
-        [`1 12 GET long`, '1 12 NOKEY'],
+        ['1 12 GET long', '1 12 NOKEY'],
       ];
       // 3 keys so far, and client 1 is the only client. Clients 2..128 fill the client table (one key
       // each), then client 1 fills the key table to 512.
@@ -199,7 +199,14 @@ describe('guest functions', function () {
     }
 
     const request = (payload: string, edit: Partial<UdpDatagram> = {}) => udpFrame({
-      srcMac: CLIENT_MAC, dstMac: GUEST_MAC, srcIp: CLIENT_IP, dstIp: KV_IP, srcPort: 40001, dstPort: 7070, payload: Buffer.from(payload), ...edit,
+      srcMac: CLIENT_MAC,
+      dstMac: GUEST_MAC,
+      srcIp: CLIENT_IP,
+      dstIp: KV_IP,
+      srcPort: 40001,
+      dstPort: 7070,
+      payload: Buffer.from(payload),
+      ...edit,
     });
 
     /** The one reply datagram: to the requester, from kv's address, checksums valid; its payload. */
@@ -209,7 +216,10 @@ describe('guest functions', function () {
       assert.ok(udp, `a UDP datagram: ${describeFrame(sent[0], (p) => JSON.stringify(Buffer.from(p).toString()))}`);
       assert.ok(udp.checksumOk);
       assert.equal(internetChecksum(sent[0].subarray(14, 34)), 0, 'IPv4 header checksum');
-      assert.deepEqual([udp.dstMac, udp.srcMac, udp.dstIp, udp.srcIp, udp.dstPort, udp.srcPort], [CLIENT_MAC, GUEST_MAC, CLIENT_IP, KV_IP, srcPort, 7070]);
+      assert.deepEqual(
+        [udp.dstMac, udp.srcMac, udp.dstIp, udp.srcIp, udp.dstPort, udp.srcPort],
+        [CLIENT_MAC, GUEST_MAC, CLIENT_IP, KV_IP, srcPort, 7070],
+      );
       return Buffer.from(udp.payload).toString();
     }
 
@@ -290,7 +300,8 @@ describe('guest functions', function () {
     });
 
     /** The guest programs the PIT with divisor round(1193182 / hz); v86 counts at 1193.1816666 kHz. */
-    const tickInstructions = (hz: number) => (Math.floor((1193182 + Math.floor(hz / 2)) / hz) / 1193.1816666) * INSTRUCTIONS_PER_MS;
+    const tickInstructions = (hz: number) =>
+      (Math.floor((1193182 + Math.floor(hz / 2)) / hz) / 1193.1816666) * INSTRUCTIONS_PER_MS;
     /** The instruction count halfway through tick k (well away from any tick edge). */
     const midTick = (hz: number, k: number) => Math.round((k + 0.5) * tickInstructions(hz));
     /** Ticks a lease of `ms` lasts (lock.c: ceil(ms * hz / 1000), at least 1), computed independently. */
@@ -320,7 +331,7 @@ describe('guest functions', function () {
         assert.deepEqual(lines, [
           `lock ready hz=${hz}`,
           '1 1 GRANTED lease',
-          `2 1 BUSY lease 1`,
+          '2 1 BUSY lease 1',
           `EXPIRED lease 1 tick=${expiry}`,
           '2 2 GRANTED lease',
           'lock bye',

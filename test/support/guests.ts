@@ -1,8 +1,7 @@
 // Short configurations of the built-in guests for tests: each ends by itself, in a few hundred
 // million instructions at most, and exercises what makes it interesting (timers, input, leases).
 import { loadImage } from '../../src/ft/machine';
-import { InputScript } from '../../src/ft/commands';
-import { RunOptions } from '../../src/ft/commands';
+import { InputScript, RunOptions } from '../../src/ft/commands';
 
 export const TEST_EPOCH = 2_000_000;
 

@@ -85,7 +85,11 @@ class ThreadChannel extends EventEmitter<{ message: [frame: Frame]; close: [erro
 
   get stats(): { bytesSent: number; bytesReceived: number; framesDropped: number } {
     const numbers = this.shared.numbers;
-    return { bytesSent: numbers[BYTES_SENT], bytesReceived: numbers[BYTES_RECEIVED], framesDropped: numbers[FRAMES_DROPPED] };
+    return {
+      bytesSent: numbers[BYTES_SENT],
+      bytesReceived: numbers[BYTES_RECEIVED],
+      framesDropped: numbers[FRAMES_DROPPED],
+    };
   }
 
   send(frame: Frame): boolean {
@@ -127,7 +131,10 @@ function threadEntry(): string {
   return join(__dirname, `ackthread${extname(__filename)}`);
 }
 
-/** From source (tests), the thread needs a TypeScript loader: tsx's require hook (its --import hook does not reach workers). */
+/**
+ * From source (tests), the thread needs a TypeScript loader: tsx's require hook (its --import hook does not reach
+ * workers).
+ */
 function threadExecArgv(): string[] | undefined {
   return extname(__filename) === '.ts' ? ['--require', 'tsx/cjs'] : undefined;
 }
@@ -180,7 +187,9 @@ export class AckThread {
   /** Stops acking for good, then hands every frame already acked (or received) to the channel's listeners. */
   fence(): void {
     Atomics.store(this.shared.flags, FENCE, 1);
-    for (let message = receiveMessageOnPort(this.port); message; message = receiveMessageOnPort(this.port)) this.dispatch(message.message as Report);
+    for (let message = receiveMessageOnPort(this.port); message; message = receiveMessageOnPort(this.port)) {
+      this.dispatch(message.message as Report);
+    }
   }
 
   stop(): void {
@@ -207,7 +216,10 @@ export class AckThread {
       case 'connect-failed': return this.connectFailed(report.message);
       case 'frame': if (report.connection === this.connection) this.channel?.emit('message', report.frame); return;
       case 'closed':
-        if (report.connection === this.connection) this.channel?.ended(report.error && Object.assign(new Error(report.error.message), { name: report.error.name }));
+        if (report.connection === this.connection) {
+          const error = report.error && Object.assign(new Error(report.error.message), { name: report.error.name });
+          this.channel?.ended(error);
+        }
         return;
     }
   }
@@ -270,7 +282,12 @@ class AckedConnection {
   private ackScheduled = false;
   private outputsArrived: number[] = [];
 
-  constructor(private readonly id: number, readonly channel: Channel, private readonly port: MessagePort, private readonly shared: SharedWords) {
+  constructor(
+    private readonly id: number,
+    readonly channel: Channel,
+    private readonly port: MessagePort,
+    private readonly shared: SharedWords,
+  ) {
     channel.on('message', (frame) => this.receive(frame));
     channel.on('close', (error) => this.report({ type: 'closed', connection: id, error: error && { name: error.name, message: error.message } }));
   }

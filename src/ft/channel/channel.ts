@@ -544,7 +544,8 @@ export class ChannelServer extends EventEmitter<ServerEvents> {
     channel.ready.then(
       () => this.hand(channel),
       (error: Error) => {
-        const reason = error instanceof ChannelAuthError || error instanceof LogFormatError ? error.reason : error.message;
+        const reason =
+          error instanceof ChannelAuthError || error instanceof LogFormatError ? error.reason : error.message;
         this.emit('rejected', { reason, error, remoteAddress, remotePort });
       },
     );

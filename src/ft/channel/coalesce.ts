@@ -3,7 +3,10 @@
 // the current turn of the event loop.
 import type { Socket } from 'node:net';
 
-/** Holds what is written to `socket` during this turn of the event loop and sends it in one write when the turn ends. */
+/**
+ * Holds what is written to `socket` during this turn of the event loop and sends it in one write when the turn
+ * ends.
+ */
 export function coalesceThisTurn(socket: Socket): void {
   if (socket.writableCorked > 0) return;
   socket.cork();

@@ -79,7 +79,10 @@ export class FaultInjector {
     return this.settings.delayMs;
   }
 
-  /** Changes settings; a given seed restarts the PRNG from that seed; given dropEntries are armed on top of those pending. */
+  /**
+   * Changes settings; a given seed restarts the PRNG from that seed; given dropEntries are armed on top of those
+   * pending.
+   */
   update({ dropEntries = [], ...settings }: Partial<FaultSettings>): void {
     this.settings = { ...this.settings, ...settings };
     if (settings.seed !== undefined) this.rng = new SeededRandom(settings.seed);
@@ -104,7 +107,8 @@ export class FaultInjector {
     const sends = (this.entrySends.get(seq) ?? 0) + 1;
     this.entrySends.set(seq, sends);
     this.entrySends.delete(seq - COUNTED_ENTRIES);
-    return new SeededRandom(Math.imul(this.settings.seed ^ Math.imul(seq, 0x9e3779b1), 0x85ebca6b) ^ Math.imul(sends, 0xc2b2ae35));
+    const seqMix = Math.imul(this.settings.seed ^ Math.imul(seq, 0x9e3779b1), 0x85ebca6b);
+    return new SeededRandom(seqMix ^ Math.imul(sends, 0xc2b2ae35));
   }
 
   private takeEntryDrop(seq: number): boolean {

@@ -8,13 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EpochNote, GuestConfig, HostCommand, HostConfig, HostDebugConfig, HostReport, HostStats, Divergence } from './hostprotocol';
-import { DEFAULT_DETECTOR, DetectorOptions } from '../replication';
+import { DEFAULT_DETECTOR, DetectorOptions, type ServiceAddress } from '../replication';
 import type { Fault } from './faults';
-import type { Role } from '../log';
-import type { ServiceAddress } from '../replication';
+import { joinLogFiles, refuseToRecordOver, segmentFile, type Role } from '../log';
 import { HostLauncher, HostLink, connectAgent, forkHost } from './hostlink';
-import { joinLogFiles } from '../log';
-import { refuseToRecordOver, segmentFile } from '../log';
 
 export type { HostLauncher } from './hostlink';
 
@@ -153,7 +150,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const o = this.options;
     return {
       id, role, generation,
-      guest: o.guest, cmdline: o.cmdline, clock: o.clock, jit: o.jit, memoryMiB: o.memoryMiB, epochLength: o.epochLength,
+      guest: o.guest,
+      cmdline: o.cmdline,
+      clock: o.clock,
+      jit: o.jit,
+      memoryMiB: o.memoryMiB,
+      epochLength: o.epochLength,
       secret: this.secret,
       session: this.session,
       service: this.service,
@@ -234,7 +236,13 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private onNewGeneration(handle: HostHandle, report: Extract<HostReport, { type: 'role' }>): void {
     handle.channelPort = report.channelPort;
     this.noteRole(handle, report.role, report.generation, report.reason);
-    const failover = { generation: report.generation, newPrimary: handle.id, atMs: Math.round(this.elapsedMs), reason: report.reason, lastSeq: report.lastSeq };
+    const failover = {
+      generation: report.generation,
+      newPrimary: handle.id,
+      atMs: Math.round(this.elapsedMs),
+      reason: report.reason,
+      lastSeq: report.lastSeq,
+    };
     this.backupAttached = false;
     this.failovers.push(failover);
     this.emit('failover', failover);
@@ -416,8 +424,18 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       datagramsRefused += handle.stats?.datagramsRefused ?? 0;
     }
     return {
-      guest: this.options.guest, service: this.service, hosts, failovers: this.failovers, divergences: this.divergences,
-      entriesSent, bytesSent, outputsHeld, outputsReleased, datagramsRefused, epochHashes, wallMs: Math.round(this.elapsedMs),
+      guest: this.options.guest,
+      service: this.service,
+      hosts,
+      failovers: this.failovers,
+      divergences: this.divergences,
+      entriesSent,
+      bytesSent,
+      outputsHeld,
+      outputsReleased,
+      datagramsRefused,
+      epochHashes,
+      wallMs: Math.round(this.elapsedMs),
     };
   }
 }

@@ -1,21 +1,14 @@
 // A host process (`lockstep host`): one machine in one role, primary or backup, talking to its peer
 // over the logging channel and to the cluster over IPC (hostprotocol.ts). A backup that wins a failover
 // becomes the primary in the same process, with the same machine.
-import { Arbiter, Claim } from '../replication';
-import { Backup } from '../replication';
+import { Arbiter, Backup, Claim, Primary, type HostContext } from '../replication';
 import type { FaultSettings, LogChannel } from '../channel';
 import { RECENT_EPOCHS, type ChannelFaultKind, type EpochNote, type HostCommand, type HostConfig, type HostMessage, type HostReport, type HostStats } from './hostprotocol';
 import { HostDebugger } from '../debug';
 import { AgentError, listenAsAgent } from './hostlink';
 import { asError, isUserError } from '../files';
-import type { HostContext } from '../replication';
-import { loadImage } from '../machine';
-import type { LogEntry, Role } from '../log';
-import { LogWriter } from '../log';
-import { Epoch, Machine } from '../machine';
-import type { InputEvent, Nondeterminism } from '../machine';
-import { Primary } from '../replication';
-import { HASHED_DEVICES } from '../machine';
+import { Epoch, HASHED_DEVICES, loadImage, Machine, type InputEvent, type Nondeterminism } from '../machine';
+import { LogWriter, type LogEntry, type Role } from '../log';
 
 export class Host implements HostContext {
   private primary: Primary | undefined;
@@ -58,7 +51,9 @@ export class Host implements HostContext {
 
   async start(): Promise<void> {
     // A cloned backup has no log from boot: its file is a segment, created once its checkpoint is in.
-    if (this.config.record && !this.config.clone) this.writer = await LogWriter.create(this.config.record, this.logMeta());
+    if (this.config.record && !this.config.clone) {
+      this.writer = await LogWriter.create(this.config.record, this.logMeta());
+    }
     if (this.config.role === 'primary') await this.startPrimary();
     else {
       this.backup = new Backup(this);
@@ -87,7 +82,15 @@ export class Host implements HostContext {
     const primary = new Primary(this, 0, { waitForBackup: true });
     this.primary = primary;
     const { guest, cmdline, clock, jit, memoryMiB, epochLength } = this.config;
-    this.machine = await Machine.create({ image: loadImage(guest), cmdline, clock, jit, memoryMiB, epochLength, nondet: primary.recorder });
+    this.machine = await Machine.create({
+      image: loadImage(guest),
+      cmdline,
+      clock,
+      jit,
+      memoryMiB,
+      epochLength,
+      nondet: primary.recorder,
+    });
     this.machineReady(this.machine, primary.recorder);
     await primary.start(this.machine);
     this.report({ type: 'ready', id: this.config.id, role: 'primary', channelPort: primary.channelPort, servicePort: primary.servicePort });
@@ -106,7 +109,12 @@ export class Host implements HostContext {
     this.newGeneration('primary', reason, primary.channelPort, lastSeq);
   }
 
-  newGeneration(role: Role, reason: string, channelPort: number | undefined, lastSeq = this.primary?.lastSeq ?? 0): void {
+  newGeneration(
+    role: Role,
+    reason: string,
+    channelPort: number | undefined,
+    lastSeq = this.primary?.lastSeq ?? 0,
+  ): void {
     this.generation++;
     this.report({ type: 'role', id: this.config.id, role, generation: this.generation, at: this.machine?.instructions ?? 0, reason, channelPort, lastSeq });
   }
@@ -283,7 +291,10 @@ export class Host implements HostContext {
 }
 
 /** Runs one host from the cluster's messages: the first configures it, the rest command it. */
-function serveHost(receive: (handler: (message: HostMessage) => void) => void, send: (report: HostReport) => void): void {
+function serveHost(
+  receive: (handler: (message: HostMessage) => void) => void,
+  send: (report: HostReport) => void,
+): void {
   let host: Host | undefined;
   receive((message) => {
     if (message.type !== 'config') return host?.command(message);

@@ -7,7 +7,11 @@ import { EventEmitter } from 'node:events';
 import { Socket, connect, createServer } from 'node:net';
 import type { HostMessage, HostReport } from './hostprotocol';
 
-type LinkEvents = { message: [report: HostReport]; exit: [code: number | null, signal: string | null]; stderr: [line: string] };
+type LinkEvents = {
+  message: [report: HostReport];
+  exit: [code: number | null, signal: string | null];
+  stderr: [line: string];
+};
 
 export interface HostLink extends EventEmitter<LinkEvents> {
   send(message: HostMessage): void;

@@ -2,12 +2,10 @@
 // configured, what it reports, and what the cluster (or a debugger) can ask of it. These travel as
 // JSON over the process's IPC channel, or as JSON lines to an agent (hostlink.ts). The logging
 // channel between hosts is a separate thing (src/ft/channel, docs/protocol.md).
-import type { ClockMode } from '../machine';
-import type { DetectorOptions } from '../replication';
+import type { ClockMode, Registers } from '../machine';
+import type { DetectorOptions, ServiceAddress } from '../replication';
 import type { EntryKind, Role } from '../log';
-import type { ServiceAddress } from '../replication';
 import type { Stop } from '../debug';
-import type { Registers } from '../machine';
 import type { FaultKindOn } from './faults';
 
 export interface GuestConfig {
@@ -75,7 +73,10 @@ export interface HostStats {
   /** Backup: resend-froms it sent for a gap, a first ask or an ask again (not those a reconnect sends). */
   resendRequests: number;
   corruptFrames: number;
-  /** The latest epochs (at most RECENT_EPOCHS), oldest first: each one is also reported as it comes (an `epoch` report). */
+  /**
+   * The latest epochs (at most RECENT_EPOCHS), oldest first: each one is also reported as it comes (an `epoch`
+   * report).
+   */
   epochs: EpochNote[];
   /** Epochs this host has computed in all. */
   epochCount: number;
@@ -95,7 +96,10 @@ export interface Divergence {
 
 export interface EpochNote { index: number; at: number; hash: string }
 
-/** Epochs HostStats carries: stats are polled often, and an idle service reaches an epoch every second for as long as it runs. */
+/**
+ * Epochs HostStats carries: stats are polled often, and an idle service reaches an epoch every second for as long as
+ * it runs.
+ */
 export const RECENT_EPOCHS = 32;
 
 /** host → cluster */
@@ -111,7 +115,10 @@ export type HostReport =
   | { type: 'backup-lost'; id: string; at: number; reason: string }
   | { type: 'divergence'; id: string; divergence: Divergence }
   | { type: 'stats'; stats: HostStats }
-  /** A host that could not start. `explained`: the message says what was wrong (bad input, a busy port); else it carries the stack of a bug. */
+  /**
+   * A host that could not start. `explained`: the message says what was wrong (bad input, a busy port); else it
+   * carries the stack of a bug.
+   */
   | { type: 'error'; id: string; message: string; explained: boolean }
   | { type: 'debug-reply'; id: string; request: number; result?: DebugResult; error?: string }
   | { type: 'debug-events'; id: string; entries: EntryNote[]; skipped: number; acked: number; outputs: OutputNote[] };

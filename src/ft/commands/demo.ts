@@ -1,8 +1,7 @@
 // `npm start` / `lockstep demo`: the kv guest under FT with a client workload; the primary is killed
 // mid-run, the backup goes live, a new backup is cloned from it, and the checker verifies that no
 // acknowledged operation was lost or applied twice.
-import { checkKvHistory, CheckResult } from '../workload';
-import { runKvWorkload, KvHistory } from '../workload';
+import { checkKvHistory, CheckResult, KvHistory, runKvWorkload } from '../workload';
 import { Cluster, ClusterSummary } from '../cluster';
 
 export interface DemoOptions {
@@ -51,7 +50,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       print(`${done} operations acknowledged; killing the primary (${cluster.kill('primary')}) with SIGKILL`);
     },
   });
-  while (restoredMs === undefined && performance.now() - (killedAt ?? 0) < 30_000) await new Promise((r) => setTimeout(r, 50));
+  while (restoredMs === undefined && performance.now() - (killedAt ?? 0) < 30_000) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
   const summary = await cluster.stop();
   const check = checkKvHistory(history);
   return { check, history, summary, failoverMs, redundancyRestoredMs: restoredMs };

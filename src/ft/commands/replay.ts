@@ -1,12 +1,9 @@
 // Replaying a recorded log file (`lockstep replay`): rebuild the machine the log's header describes,
 // feed it the logged inputs and nondeterministic values at their instruction counts, and check each
 // logged epoch hash against the replay's.
-import { loadImage, GuestImage } from '../machine';
-import type { EpochEntry, LogEntry } from '../log';
-import { LogMeta, readLogFile } from '../log';
-import { RecordedEvent } from '../machine';
+import { FIRST_HASHED_DEVICES, GuestImage, HASHED_DEVICES, HashedDevice, loadImage, RecordedEvent } from '../machine';
+import { LogMeta, readLogFile, type EpochEntry, type LogEntry } from '../log';
 import { RunResult, runGuest } from './run';
-import { FIRST_HASHED_DEVICES, HASHED_DEVICES, HashedDevice } from '../machine';
 
 export class ReplayError extends Error {
   override name = 'ReplayError';

@@ -1,12 +1,20 @@
 // A single machine run (`lockstep run`): boot, feed scripted input, optionally clone at an epoch
 // boundary (snapshot, destroy, restore into a fresh machine, continue), and report what happened.
-import { readSnapshotFile, writeSnapshotFile } from '../machine';
-import { ClockMode } from '../machine';
-import { GuestImage } from '../machine';
+import {
+  ClockMode,
+  Epoch,
+  GuestImage,
+  Machine,
+  MachineOptions,
+  Nondeterminism,
+  readSnapshotFile,
+  RecordedEvent,
+  Recorder,
+  Replayer,
+  writeSnapshotFile,
+} from '../machine';
 import { InputScript } from './inputscript';
 import { SeededRandom } from '../random';
-import { Epoch, Machine, MachineOptions } from '../machine';
-import { Nondeterminism, RecordedEvent, Recorder, Replayer } from '../machine';
 
 export interface RunOptions {
   image: GuestImage;
@@ -99,7 +107,9 @@ export async function runGuest(options: RunOptions): Promise<RunResult> {
     const data = input?.due(machine.instructions, machine.serialInputPending === 0);
     if (data) recorder.queue('serial', data);
     machine.runSlice();
-    if (machine.waitsForHostTime && !options.replay) await new Promise((resolve) => setTimeout(resolve, Math.min(machine.idleHint, 10)));
+    if (machine.waitsForHostTime && !options.replay) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(machine.idleHint, 10)));
+    }
     if (!pendingCheckpoint) continue;
     const snapshot = machine.snapshot();
     if (options.snapshotTo && snapshotAt === undefined && pendingCheckpoint.at >= options.snapshotTo.at) {

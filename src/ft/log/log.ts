@@ -170,7 +170,11 @@ export function renderBytes(data: Uint8Array, maxBytes = 64): string {
  * A device's data for a person: a network frame as what it carries, its payload through `render`
  * (`UDP 10.0.2.2:40001 > 10.0.2.15:7070 "1 1 GET a\n"`); other data through `render` as it is.
  */
-export function renderDeviceData(device: InputDevice | OutputDevice, data: Uint8Array, render: (bytes: Uint8Array) => string): string {
+export function renderDeviceData(
+  device: InputDevice | OutputDevice,
+  data: Uint8Array,
+  render: (bytes: Uint8Array) => string,
+): string {
   return device === 'net' ? describeFrame(data, render) : render(data);
 }
 

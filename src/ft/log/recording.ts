@@ -25,7 +25,10 @@ export interface RecoveredRecording {
   kept: { path: string; reason: string }[];
   /** Files whose reading ended at a bad frame other than a partial last one (which a killed host leaves). */
   damaged: { path: string; reason: string }[];
-  /** Host files beside it whose header cannot be read (a host killed while creating one): whose run they are is unknown, so they are left alone. */
+  /**
+   * Host files beside it whose header cannot be read (a host killed while creating one): whose run they are is
+   * unknown, so they are left alone.
+   */
   unreadable: { path: string; reason: string }[];
 }
 
@@ -53,7 +56,8 @@ export async function recoverRecording(file: string): Promise<RecoveredRecording
   // The last live primary's backup may hold entries that primary died before writing: the same log,
   // received over the channel, so it ends the chain.
   const last = live.at(-1)!;
-  const follows = (path: string) => firstSeqOf.get(path)! <= lastSeqOf.get(last)! + 1 && lastSeqOf.get(path)! > lastSeqOf.get(last)!;
+  const follows = (path: string) =>
+    firstSeqOf.get(path)! <= lastSeqOf.get(last)! + 1 && lastSeqOf.get(path)! > lastSeqOf.get(last)!;
   const tail = ours.slice(ours.indexOf(last) + 1).filter(follows).at(-1);
   const chain = tail ? [...live, tail] : live;
   const recorded = chain.length > 1 ? await joinLogFiles(chain, file) : lastSeqOf.get(file)!;
@@ -64,7 +68,10 @@ export async function recoverRecording(file: string): Promise<RecoveredRecording
   return { joined: chain, removed, kept, unreadable, damaged };
 }
 
-/** Host files of FILE's run still beside it: FILE is then not the whole recording until joined. `meta`: FILE's, if already read. */
+/**
+ * Host files of FILE's run still beside it: FILE is then not the whole recording until joined. `meta`: FILE's, if
+ * already read.
+ */
 export async function unjoinedSegments(file: string, meta?: LogMeta): Promise<string[]> {
   const { session } = meta ?? (await readMeta(file));
   return session === undefined ? [] : (await hostFiles(file, session)).ours;

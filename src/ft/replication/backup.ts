@@ -3,15 +3,20 @@
 // own outputs, compares epoch hashes (a mismatch is a divergence), and when the primary goes silent
 // it applies everything it received, claims the arbiter and goes live. Its ack thread (ackthread.ts)
 // acknowledges entries as they arrive, whatever the replay is doing.
-import { AckThread } from '../channel';
-import type { LogChannel } from '../channel';
+import { AckThread, type LogChannel } from '../channel';
 import { Detector } from './detector';
-import { differingPages } from '../machine';
+import {
+  differingPages,
+  Epoch,
+  InputEvent,
+  loadImage,
+  Machine,
+  MachineOptions,
+  ReplayDivergence,
+  Replayer,
+} from '../machine';
 import { HostContext } from './hostcontext';
-import { loadImage } from '../machine';
 import type { Frame, LogEntry } from '../log';
-import { Epoch, Machine, MachineOptions } from '../machine';
-import { InputEvent, ReplayDivergence, Replayer } from '../machine';
 import type { Divergence } from '../cluster';
 import { Wakeup } from './wakeup';
 

@@ -3,8 +3,7 @@ import type { Claim } from './arbiter';
 import type { LogChannel } from '../channel';
 import type { HostConfig, HostReport } from '../cluster';
 import type { LogEntry, Role } from '../log';
-import type { Epoch, Machine } from '../machine';
-import type { InputEvent, Nondeterminism } from '../machine';
+import type { Epoch, InputEvent, Machine, Nondeterminism } from '../machine';
 
 export interface HostContext {
   readonly config: HostConfig;

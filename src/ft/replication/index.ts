@@ -1,4 +1,5 @@
-// Deterministic replay's roles: primary, backup, the Output Rule, failure detection, the arbiter and the service address.
+// Deterministic replay's roles: primary, backup, the Output Rule, failure detection, the arbiter and the service
+// address.
 export * from './primary';
 export * from './backup';
 export * from './outputrule';

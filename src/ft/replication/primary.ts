@@ -6,8 +6,7 @@ import { Channel, ChannelServer, listenChannel } from '../channel';
 import { Detector } from './detector';
 import { HostContext } from './hostcontext';
 import type { Frame, InputDevice, LogEntry, OutputDevice, OutputEntry } from '../log';
-import { Epoch, Machine } from '../machine';
-import { InputEvent, RecordedEvent, Recorder } from '../machine';
+import { Epoch, InputEvent, Machine, RecordedEvent, Recorder } from '../machine';
 import { OutputRule } from './outputrule';
 import { Service } from './service';
 import { Wakeup } from './wakeup';
@@ -129,7 +128,10 @@ export class Primary {
     return logged;
   }
 
-  /** Where the log changes hands (go-live) or a new backup starts from (clone): what a reader of the log needs to see. */
+  /**
+   * Where the log changes hands (go-live) or a new backup starts from (clone): what a reader of the log needs to
+   * see.
+   */
   private logControl(op: 'go-live' | 'clone', detail: Record<string, unknown>): void {
     this.log({ kind: 'control', at: this.machine.instructions, op, detail: JSON.stringify(detail) });
   }
@@ -165,7 +167,7 @@ export class Primary {
   private accept(channel: Channel): void {
     this.host.configureChannel(channel);
     channel.on('message', (frame) => this.fromBackup(channel, frame));
-    channel.on('close', () => { if (this.backup === channel) this.host.say(`backup channel closed; waiting for it to reconnect`); });
+    channel.on('close', () => { if (this.backup === channel) this.host.say('backup channel closed; waiting for it to reconnect'); });
   }
 
   private fromBackup(channel: Channel, frame: Frame): void {
@@ -197,7 +199,8 @@ export class Primary {
   /** A (re)connected backup asks for the log from `seq` on; seq 0 asks to be cloned. */
   private resendFrom(channel: Channel, seq: number): void {
     const oldest = this.unacked[0]?.seq ?? this.seq + 1;
-    const canResume = seq >= 1 && seq >= oldest && seq <= this.seq + 1 && (this.backup === undefined || this.backup === channel || this.backup.isClosed);
+    const noOtherBackup = this.backup === undefined || this.backup === channel || this.backup.isClosed;
+    const canResume = seq >= 1 && seq >= oldest && seq <= this.seq + 1 && noOtherBackup;
     if (!canResume) {
       this.host.say(`backup asks for seq ${seq}; cloning it at the next epoch`);
       this.cloneRequests.push(channel);
@@ -289,7 +292,8 @@ export class Primary {
       }
       if (this.machine.isEnded) return this.guestEnded();
       // A held output waits for an ack that is only read between batches: while one is held, a batch is one slice.
-      this.machine.run(this.host.limit(this.machine.instructions + BATCH_INSTRUCTIONS), () => this.outputRule.holding > 0);
+      const limit = this.host.limit(this.machine.instructions + BATCH_INSTRUCTIONS);
+      this.machine.run(limit, () => this.outputRule.holding > 0);
       this.host.afterBatch(this.machine);
       if (this.seq !== this.lastBeatSeq) this.heartbeat();
       if (this.backup && this.machine.instructions - this.backupAt > this.host.config.maxLag) await this.sleep(1);
@@ -307,9 +311,13 @@ export class Primary {
   private async pace(): Promise<void> {
     const ahead = this.machine.guestTimeMs - this.guestBase - (performance.now() - this.wallBase);
     if (ahead < -MAX_CATCH_UP_MS) this.resetPacing();
-    if (this.machine.waitsForHostTime && !this.recorder.hasPending) await this.sleep(Math.min(this.machine.idleHint, 10));
-    else if (this.machine.isHalted && !this.recorder.hasPending && ahead > 0) await this.sleep(Math.min(ahead, 10));
-    else await new Promise((resolve) => setImmediate(resolve));
+    if (this.machine.waitsForHostTime && !this.recorder.hasPending) {
+      await this.sleep(Math.min(this.machine.idleHint, 10));
+    } else if (this.machine.isHalted && !this.recorder.hasPending && ahead > 0) {
+      await this.sleep(Math.min(ahead, 10));
+    } else {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   private sleep(ms: number): Promise<void> {

@@ -59,7 +59,14 @@ export type KvRequest = Omit<KvOp, 'client' | 'seq' | 'invoked' | 'attempts'>;
  * reconnects: connections lost and made again (serial); resends: requests sent again for want of a
  * reply, and address lookups (ARP) asked again (net).
  */
-export interface KvHistory { ops: KvOp[]; duplicateReplies: number; reconnects: number; resends: number; wallMs: number; complete: boolean }
+export interface KvHistory {
+  ops: KvOp[];
+  duplicateReplies: number;
+  reconnects: number;
+  resends: number;
+  wallMs: number;
+  complete: boolean;
+}
 
 const PRIVATE_KEYS = 3;
 const SHARED_KEYS = 2;
@@ -146,7 +153,12 @@ class SerialLink implements Link {
   reconnects = 0;
   readonly lookupsRepeated = 0;
 
-  constructor(private readonly id: number, private readonly service: ServiceAddress, deadline: number, private readonly events: LinkEvents) {
+  constructor(
+    private readonly id: number,
+    private readonly service: ServiceAddress,
+    deadline: number,
+    private readonly events: LinkEvents,
+  ) {
     this.contact = new FirstContact(deadline);
   }
 
@@ -217,7 +229,13 @@ class NetLink implements Link {
   readonly reconnects = 0;
   lookupsRepeated = 0;
 
-  constructor(private readonly id: number, private readonly service: ServiceAddress, private readonly retryMs: number, deadline: number, private readonly events: LinkEvents) {
+  constructor(
+    private readonly id: number,
+    private readonly service: ServiceAddress,
+    private readonly retryMs: number,
+    deadline: number,
+    private readonly events: LinkEvents,
+  ) {
     this.mac = Uint8Array.of(0x02, 0x4d, id >>> 24, (id >>> 16) & 0xff, (id >>> 8) & 0xff, id & 0xff);
     this.contact = new FirstContact(deadline);
   }
@@ -426,7 +444,10 @@ export async function runKvWorkload(options: KvWorkloadOptions): Promise<KvHisto
   const random = new SeededRandom(options.seed);
   const settings = { service: options.service, retryMs: options.retryMs ?? 1500, transport: options.transport ?? 'serial' };
   const keys = new KeySpace(clientCount, `s${firstClient}.`);
-  const clients = Array.from({ length: clientCount }, (_, i) => new KvClient(firstClient + i, settings, clock, deadline));
+  const clients = Array.from(
+    { length: clientCount },
+    (_, i) => new KvClient(firstClient + i, settings, clock, deadline),
+  );
   const ops: KvOp[] = [];
   let issued = 0;
   const runClient = async (client: KvClient) => {

@@ -131,7 +131,11 @@ export interface ParsedFrame {
 export function parseFrame(frame: Uint8Array): ParsedFrame | undefined {
   if (frame.length < ETHERNET_HEADER) return undefined;
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  const parsed: ParsedFrame = { dstMac: frame.subarray(0, 6), srcMac: frame.subarray(6, 12), ethertype: view.getUint16(12) };
+  const parsed: ParsedFrame = {
+    dstMac: frame.subarray(0, 6),
+    srcMac: frame.subarray(6, 12),
+    ethertype: view.getUint16(12),
+  };
   const body = frame.subarray(ETHERNET_HEADER);
   if (parsed.ethertype === ETHERTYPE_ARP && body.length >= ARP_LENGTH) parsed.arp = parseArp(body);
   if (parsed.ethertype === ETHERTYPE_IPV4 && body.length >= IPV4_HEADER) Object.assign(parsed, parseIpv4(parsed, body));
@@ -149,7 +153,13 @@ function parseIpv4(frame: ParsedFrame, body: Uint8Array): Pick<ParsedFrame, 'udp
   const headerLength = (body[0] & 0x0f) * 4;
   const totalLength = view.getUint16(2);
   const protocol = body[9];
-  if (body[0] >> 4 !== 4 || headerLength < IPV4_HEADER || totalLength > body.length || totalLength < headerLength + UDP_HEADER || protocol !== IP_PROTOCOL_UDP) {
+  if (
+    body[0] >> 4 !== 4 ||
+    headerLength < IPV4_HEADER ||
+    totalLength > body.length ||
+    totalLength < headerLength + UDP_HEADER ||
+    protocol !== IP_PROTOCOL_UDP
+  ) {
     return { ipProtocol: protocol };
   }
   const udp = body.subarray(headerLength, totalLength);
@@ -166,7 +176,10 @@ function parseIpv4(frame: ParsedFrame, body: Uint8Array): Pick<ParsedFrame, 'udp
   };
 }
 
-/** One line for a person, showing what it carries through `renderPayload`: `UDP 10.0.2.2:40001 > 10.0.2.15:7070 "1 1 GET a\n"`, `ARP who-has 10.0.2.15 tell 10.0.2.2`. */
+/**
+ * One line for a person, showing what it carries through `renderPayload`:
+ * `UDP 10.0.2.2:40001 > 10.0.2.15:7070 "1 1 GET a\n"`, `ARP who-has 10.0.2.15 tell 10.0.2.2`.
+ */
 export function describeFrame(frame: Uint8Array, renderPayload: (payload: Uint8Array) => string): string {
   const parsed = parseFrame(frame);
   if (!parsed) return `runt frame (${frame.length} bytes)`;

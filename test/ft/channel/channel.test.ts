@@ -128,7 +128,9 @@ describe('logging channel (real TCP on 127.0.0.1)', function () {
       backup.send({ kind: 'ack', seq: 13, at: 5000 });
       assert.deepEqual(await take(primary, 1), [{ kind: 'ack', seq: 13, at: 5000 }]);
 
-      await until(() => backup.stats.bytesReceived === primary.stats.bytesSent && primary.stats.bytesReceived === backup.stats.bytesSent);
+      const toBackupArrived = () => backup.stats.bytesReceived === primary.stats.bytesSent;
+      const toPrimaryArrived = () => primary.stats.bytesReceived === backup.stats.bytesSent;
+      await until(() => toBackupArrived() && toPrimaryArrived());
       assert.equal(primary.stats.framesSent, 2 + toBackup.length); // challenge + response + ours
       assert.equal(backup.stats.framesReceived, 2 + toBackup.length);
       assert.equal(backup.stats.framesDelivered, toBackup.length);
@@ -320,7 +322,8 @@ describe('logging channel (real TCP on 127.0.0.1)', function () {
       assert.deepEqual(primary.faults.dropEntries, [3, 3]);
       const beat: Frame = { kind: 'heartbeat', seq: 3, at: 300, role: 'primary' };
       const ack: Frame = { kind: 'ack', seq: 3, at: 300 };
-      for (const frame of [beat, ack, entry(1), entry(2), entry(3), entry(4), entry(3), entry(3), sentinel(5)]) primary.send(frame);
+      const frames = [beat, ack, entry(1), entry(2), entry(3), entry(4), entry(3), entry(3), sentinel(5)];
+      for (const frame of frames) primary.send(frame);
       const got = await takeUntil(backup, isSentinel);
       assert.deepEqual(got, [beat, ack, entry(1), entry(2), entry(4), entry(3), sentinel(5)]);
       assert.equal(primary.stats.framesDropped, 2);

@@ -5,15 +5,11 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SeededRandom } from '../../../src/ft/random';
-import { checkKvHistory } from '../../../src/ft/workload';
-import { KvHistory, KvWorkloadOptions, runKvWorkload } from '../../../src/ft/workload';
+import { checkKvHistory, KvHistory, KvWorkloadOptions, runKvWorkload } from '../../../src/ft/workload';
 import { spawn } from 'node:child_process';
-import { Cluster, ClusterSummary } from '../../../src/ft/cluster';
+import { Cluster, ClusterSummary, parseFault, RECENT_EPOCHS } from '../../../src/ft/cluster';
 import type { ClockMode } from '../../../src/ft/machine';
-import { RECENT_EPOCHS } from '../../../src/ft/cluster';
-import { parseFault } from '../../../src/ft/cluster';
-import { describeEntry } from '../../../src/ft/log';
-import { readLogFile } from '../../../src/ft/log';
+import { describeEntry, readLogFile } from '../../../src/ft/log';
 import { replayLogFile } from '../../../src/ft/commands';
 import type { ServiceAddress } from '../../../src/ft/replication';
 import { clusterOptions, freePort, until } from '../../support/cluster';
@@ -65,13 +61,24 @@ async function exercise(guest: string, cluster: Cluster, workload: Partial<KvWor
  * Kills the primary `offset` instructions from now while kv clients run; they keep going until the
  * failover, however fast they are, so the kill lands mid-run.
  */
-async function killDuringWorkload(cluster: Cluster, offset: number, workload: Partial<KvWorkloadOptions>): Promise<KvHistory> {
+async function killDuringWorkload(
+  cluster: Cluster,
+  offset: number,
+  workload: Partial<KvWorkloadOptions>,
+): Promise<KvHistory> {
   const start = (await cluster.statsOf('primary'))!.instructions;
   let failedOver = false;
   const failover = new Promise<void>((resolve) => cluster.once('failover', () => resolve()));
   void failover.then(() => (failedOver = true));
   cluster.command('primary', { type: 'kill-at', at: start + offset });
-  const history = await runKvWorkload({ service: cluster.service, ops: 60, seed: 0, clients: 3, ...workload, continueWhile: () => !failedOver });
+  const history = await runKvWorkload({
+    service: cluster.service,
+    ops: 60,
+    seed: 0,
+    clients: 3,
+    ...workload,
+    continueWhile: () => !failedOver,
+  });
   await failover;
   return history;
 }
@@ -92,7 +99,9 @@ async function caughtUp(cluster: Cluster): Promise<void> {
 }
 
 /** The control entries of a log file, their detail parsed (JSON, or the text itself). */
-async function controlEntries(file: string): Promise<{ op: string; seq: number; at: number; detail: Record<string, unknown> }[]> {
+async function controlEntries(
+  file: string,
+): Promise<{ op: string; seq: number; at: number; detail: Record<string, unknown> }[]> {
   const { entries } = await readLogFile(file);
   return entries.flatMap((e) => (e.kind === 'control' ? [{ op: e.op, seq: e.seq, at: e.at, detail: e.detail.startsWith('{') ? JSON.parse(e.detail) : { text: e.detail } }] : []));
 }
@@ -113,7 +122,8 @@ describe('FT pair (real processes, real TCP)', function () {
         it(`${guest}, ${clock} clock`, async () => {
           // Under the host clock an idle guest's count grows by its idle skips only: shorter epochs.
           const epochLength = clock === 'host' ? 100_000 : TEST_EPOCH;
-          const cluster = track(new Cluster(clusterOptions(guest, { clock, cmdline: SHORT_CMDLINE[guest], epochLength })));
+          const options = clusterOptions(guest, { clock, cmdline: SHORT_CMDLINE[guest], epochLength });
+          const cluster = track(new Cluster(options));
           const ended = new Promise<void>((resolve) => cluster.once('guest-ended', () => resolve()));
           await cluster.start();
           await exercise(guest, cluster);
@@ -195,7 +205,11 @@ describe('FT pair (real processes, real TCP)', function () {
         await caughtUp(cluster);
         const summary: ClusterSummary = await cluster.stop();
         const backup = summary.hosts['host-2'].stats!;
-        const caught = { drop: backup.gapsSeen, duplicate: backup.duplicatesDropped, corrupt: backup.corruptFrames }[fault];
+        const caught = {
+          drop: backup.gapsSeen,
+          duplicate: backup.duplicatesDropped,
+          corrupt: backup.corruptFrames,
+        }[fault];
         assert.ok(caught > 0, `the backup noticed the ${fault} faults`);
         assert.deepEqual(summary.epochHashes['host-2'], summary.epochHashes['host-1']);
         assert.deepEqual(summary.divergences, []);

@@ -3,12 +3,21 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { encodeEntry, encodeFrame, LogFormatError, type LogEntry } from '../../../src/ft/log';
-import { encodeFileHeader, fileHeaderLength, joinLogFiles, LogFileReader, LogWriter, readLogFile, type LogMeta } from '../../../src/ft/log';
-import { loadImage } from '../../../src/ft/machine';
-import { ReplayError, replayLogFile } from '../../../src/ft/commands';
-import { runGuest } from '../../../src/ft/commands';
-import { FIRST_HASHED_DEVICES, HASHED_DEVICES } from '../../../src/ft/machine';
+import {
+  encodeEntry,
+  encodeFileHeader,
+  encodeFrame,
+  fileHeaderLength,
+  joinLogFiles,
+  LogFileReader,
+  LogFormatError,
+  LogWriter,
+  readLogFile,
+  type LogEntry,
+  type LogMeta,
+} from '../../../src/ft/log';
+import { FIRST_HASHED_DEVICES, HASHED_DEVICES, loadImage } from '../../../src/ft/machine';
+import { ReplayError, replayLogFile, runGuest } from '../../../src/ft/commands';
 import { shortRun, TEST_EPOCH } from '../../support/guests';
 import { bytes } from '../samples';
 
@@ -174,7 +183,10 @@ describe('log files', () => {
     ];
     for (const [frame, code] of cases) {
       const p = path();
-      await writeFile(p, Buffer.concat([header, ...entries.map(encodeEntry), frame, encodeEntry({ ...entries[0], seq: 4, at: 10_000 })]));
+      await writeFile(
+        p,
+        Buffer.concat([header, ...entries.map(encodeEntry), frame, encodeEntry({ ...entries[0], seq: 4, at: 10_000 })]),
+      );
       const read = await readLogFile(p);
       assert.deepEqual(read.entries, entries);
       assert.equal(read.error?.code, code);

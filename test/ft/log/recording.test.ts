@@ -2,12 +2,18 @@ import { strict as assert } from 'node:assert';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkKvHistory } from '../../../src/ft/workload';
-import { runKvWorkload } from '../../../src/ft/workload';
+import { checkKvHistory, runKvWorkload } from '../../../src/ft/workload';
 import { Cluster } from '../../../src/ft/cluster';
-import type { LogEntry } from '../../../src/ft/log';
-import { LogWriter, readLogFile, type LogMeta } from '../../../src/ft/log';
-import { recoverRecording, RecordingError, segmentFile, unjoinedSegments } from '../../../src/ft/log';
+import {
+  LogWriter,
+  readLogFile,
+  RecordingError,
+  recoverRecording,
+  segmentFile,
+  unjoinedSegments,
+  type LogEntry,
+  type LogMeta,
+} from '../../../src/ft/log';
 import { replayLogFile } from '../../../src/ft/commands';
 import { clusterOptions, until } from '../../support/cluster';
 
@@ -145,7 +151,13 @@ describe('recovering a recording whose `lockstep ft` never joined it (real proce
     const meta = HEADER_ONLY;
     const writer = await LogWriter.create(file, { ...meta, session: 'run-1' });
     await writer.close();
-    assert.deepEqual(await recoverRecording(file), { joined: [file], removed: [], kept: [], unreadable: [], damaged: [] });
+    assert.deepEqual(await recoverRecording(file), {
+      joined: [file],
+      removed: [],
+      kept: [],
+      unreadable: [],
+      damaged: [],
+    });
     const old = join(dir, 'old.ftlog');
     await (await LogWriter.create(old, meta)).close();
     await assert.rejects(recoverRecording(old), (e: unknown) => e instanceof RecordingError && /no session id/.test(e.message));

@@ -25,7 +25,10 @@ async function peer(): Promise<{ socket: Socket; next: () => Promise<Uint8Array>
   socket.on('message', (m) => (waiting.length ? waiting.shift()!(new Uint8Array(m)) : queue.push(new Uint8Array(m))));
   socket.bind(0, '127.0.0.1');
   await once(socket, 'listening');
-  return { socket, next: () => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((resolve) => waiting.push(resolve))) };
+  return {
+    socket,
+    next: () => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((resolve) => waiting.push(resolve))),
+  };
 }
 
 describe('the service endpoint (src/ft/replication/service.ts)', () => {

@@ -1,6 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { checkKvHistory } from '../../../src/ft/workload';
-import { KeySpace, runKvWorkload, WorkloadError } from '../../../src/ft/workload';
+import { checkKvHistory, KeySpace, runKvWorkload, WorkloadError } from '../../../src/ft/workload';
 import { Cluster } from '../../../src/ft/cluster';
 import { SeededRandom } from '../../../src/ft/random';
 import { clusterOptions } from '../../support/cluster';
