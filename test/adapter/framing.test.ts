@@ -36,7 +36,11 @@ function bodies(output: Buffer): Buffer[] {
 }
 
 /** Writes `chunks` through a guard; resolves with the bodies it passed on and what it reported. */
-async function guard(chunks: Buffer[], limits?: FramingLimits, watch?: (g: DapFraming) => void): Promise<{ bodies: string[]; raw: Buffer[]; reports: string[] }> {
+async function guard(
+  chunks: Buffer[],
+  limits?: FramingLimits,
+  watch?: (g: DapFraming) => void,
+): Promise<{ bodies: string[]; raw: Buffer[]; reports: string[] }> {
   const reports: string[] = [];
   const g = new DapFraming((message) => reports.push(message), limits);
   const output: Buffer[] = [];
@@ -84,7 +88,9 @@ describe('DAP framing guard', () => {
 
     it('pass when they come in odd-sized chunks across headers and bodies', async () => {
       const chunks: Buffer[] = [];
-      for (let at = 0, size = 1; at < stream.length; at += size, size = (size * 7) % 23 + 1) chunks.push(stream.subarray(at, at + size));
+      for (let at = 0, size = 1; at < stream.length; at += size, size = (size * 7) % 23 + 1) {
+        chunks.push(stream.subarray(at, at + size));
+      }
       const { raw } = await guard(chunks);
       assert.deepEqual(raw, messages);
     });
@@ -154,7 +160,11 @@ describe('DAP framing guard', () => {
       const data = Buffer.concat([Buffer.from(`Content-Length: 2${' '.repeat(9000)}`), frame(GOOD)]);
       for (const chunks of [[data], bytewise(data)]) {
         let most = 0;
-        const { bodies: out, reports } = await guard(chunks, undefined, (g) => (most = Math.max(most, g.bufferedBytes)));
+        const { bodies: out, reports } = await guard(
+          chunks,
+          undefined,
+          (g) => (most = Math.max(most, g.bufferedBytes)),
+        );
         assert.deepEqual(out, [GOOD]);
         assert.equal(reports[0], 'skipped a DAP message: its header is longer than 8192 bytes');
         assert.match(reports[1], /^skipped \d+ bytes before a Content-Length header$/);
@@ -196,7 +206,10 @@ describe('DAP framing guard', () => {
 
     it('one byte over a smaller limit, a byte at a time', async () => {
       const body = `{"pad":"${'x'.repeat(101 - 10)}"}`;
-      const { bodies: out, reports } = await guard(bytewise(Buffer.concat([frame(body), frame(GOOD)])), { maxBodyBytes: 100 });
+      const { bodies: out, reports } = await guard(
+        bytewise(Buffer.concat([frame(body), frame(GOOD)])),
+        { maxBodyBytes: 100 },
+      );
       assert.deepEqual(out, [GOOD]);
       assert.deepEqual(reports, ['skipped a DAP message: its Content-Length 101 is over the limit of 100 bytes']);
     });

@@ -20,7 +20,9 @@ export class Adapter {
     this.dc = new DebugClient(`"${process.execPath}" --import tsx src/cli.ts`, 'dap', 'lockstep', { shell: true, cwd: REPO }, !!process.env.LOCKSTEP_DAP_STDERR);
     this.dc.defaultTimeout = EVENT_TIMEOUT_MS;
     for (const event of ['lockstep/channel', 'lockstep/entries', 'lockstep/output', 'lockstep/divergence', 'lockstep/failover']) {
-      this.dc.on(event, (e: DebugProtocol.Event) => this.events.set(event, [...(this.events.get(event) ?? []), e.body]));
+      this.dc.on(event, (e: DebugProtocol.Event) => {
+        this.events.set(event, [...(this.events.get(event) ?? []), e.body]);
+      });
     }
   }
 

@@ -13,7 +13,10 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CodeServer, ROOT, screenshot } from './codeServer';
 
-/** Where kv's "kv ready" output marker falls in a recording (guests/images/kv.elf): it moves when kv's boot path changes. */
+/**
+ * Where kv's "kv ready" output marker falls in a recording (guests/images/kv.elf): it moves when kv's boot path
+ * changes.
+ */
 const KV_READY_AT = 2461;
 const KV_READY_LINE = new RegExp(`#2 @${KV_READY_AT} output serial 9 "kv ready\\\\n"`);
 
@@ -183,7 +186,7 @@ async function waitForStopAt(page: Page, instruction: number): Promise<string> {
     if ((await row.getAttribute('aria-expanded', { timeout: 1000 }).catch(() => null)) === String(!expanded)) await row.click({ timeout: 1000 }).catch(() => undefined);
   };
   const at = new RegExp(`instructions\\s*[:=]?\\s*${instruction}\\b`);
-  const exact = new RegExp(`last stop\\s*[:=]?\\s*(\\w+) at (\\d+)`);
+  const exact = new RegExp('last stop\\s*[:=]?\\s*(\\w+) at (\\d+)');
   // The count and how the machine got there are read together: the view may be redrawn in between.
   let text = '';
   await waitFor(async () => {

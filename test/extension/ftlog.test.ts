@@ -4,8 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeEntry, encodeEntry, type LogEntry } from '../../src/ft/log';
-import { encodeFileHeader, LogWriter, type LogMeta } from '../../src/ft/log';
+import { describeEntry, encodeEntry, encodeFileHeader, type LogEntry, type LogMeta, LogWriter } from '../../src/ft/log';
 import { entryLineInstruction, renderLogFile } from '../../src/extension/ftlogText';
 import { FILE_ENTRIES, META, writeLog } from './samples';
 
@@ -43,7 +42,7 @@ describe('ftlog text view', () => {
     assert.ok(body.every((l) => !l.includes('\n')));
   });
 
-  it("says where a file stands in its recording: a segment, or host files of its run not joined yet", async () => {
+  it('says where a file stands in its recording: a segment, or host files of its run not joined yet', async () => {
     const write = async (name: string, meta: LogMeta, entries: LogEntry[]) => {
       const writer = await LogWriter.create(join(dir, name), meta);
       entries.forEach((e) => writer.append(e));
@@ -79,7 +78,10 @@ describe('ftlog text view', () => {
     const message = `// ERROR at byte ${last}: truncated frame; the 11 entries before it are shown, nothing after it`;
     assert.equal(lines[rendered.errorLine!], message);
     assert.ok(lines.slice(0, 6).includes(message), 'the damage is said at the top too');
-    assert.deepEqual(entryLines(rendered.text), FILE_ENTRIES.slice(0, 11).map((e) => describeEntry(e, { maxBytes: 48 })));
+    assert.deepEqual(
+      entryLines(rendered.text),
+      FILE_ENTRIES.slice(0, 11).map((e) => describeEntry(e, { maxBytes: 48 })),
+    );
   });
 
   it('a corrupted byte stops at the damaged frame', async () => {

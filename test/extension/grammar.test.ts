@@ -6,9 +6,8 @@ import { join } from 'node:path';
 import { INITIAL, parseRawGrammar, Registry, type IGrammar } from 'vscode-textmate';
 import { loadWASM, OnigScanner, OnigString } from 'vscode-oniguruma';
 import { parseIp, udpFrame } from '../../src/ft/workload';
-import { describeEntry } from '../../src/ft/log';
+import { describeEntry, LogFormatError } from '../../src/ft/log';
 import { renderLog } from '../../src/extension/ftlogText';
-import { LogFormatError } from '../../src/ft/log';
 import { FILE_ENTRIES, META } from './samples';
 
 const GRAMMAR = join(__dirname, '../../syntaxes/ftlog.tmLanguage.json');
@@ -17,7 +16,10 @@ async function loadGrammar(): Promise<IGrammar> {
   const wasm = readFileSync(require.resolve('vscode-oniguruma/release/onig.wasm'));
   await loadWASM(wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength) as ArrayBuffer);
   const registry = new Registry({
-    onigLib: Promise.resolve({ createOnigScanner: (p: string[]) => new OnigScanner(p), createOnigString: (s: string) => new OnigString(s) }),
+    onigLib: Promise.resolve({
+      createOnigScanner: (p: string[]) => new OnigScanner(p),
+      createOnigString: (s: string) => new OnigString(s),
+    }),
     loadGrammar: async (scope) => (scope === 'source.ftlog' ? parseRawGrammar(readFileSync(GRAMMAR, 'utf8'), GRAMMAR) : null),
   });
   const grammar = await registry.loadGrammar('source.ftlog');

@@ -27,7 +27,10 @@ describe('extension package', () => {
 
   it('its initial configurations and snippets are valid launch configurations', () => {
     const lockstep = pkg.contributes.debuggers.find((d: { type: string }) => d.type === 'lockstep');
-    const bodies = [...lockstep.initialConfigurations, ...lockstep.configurationSnippets.map((s: { body: object }) => s.body)];
+    const bodies = [
+      ...lockstep.initialConfigurations,
+      ...lockstep.configurationSnippets.map((s: { body: object }) => s.body),
+    ];
     const known = new Set([...Object.keys(launchSchema.properties), 'type', 'request', 'name']);
     for (const body of bodies) for (const key of Object.keys(body)) assert.ok(known.has(key), `${key} in ${JSON.stringify(body)}`);
     assert.deepEqual(lockstep.configurationSnippets.map((s: { label: string }) => s.label), ['Lockstep: FT pair on the kv guest', 'Lockstep: replay a log file']);

@@ -29,7 +29,9 @@ const fakeVscode = {
         get isUsageEnabled() { return level.usage; },
         get isErrorsEnabled() { return level.usage; },
         onDidChangeEnableStates: (l: () => void) => { level.listeners.push(l); return { dispose: () => undefined }; },
-        logUsage: (name: string, data?: Record<string, unknown>) => { if (level.usage) sender.sendEventData(name, data); },
+        logUsage: (name: string, data?: Record<string, unknown>) => {
+          if (level.usage) sender.sendEventData(name, data);
+        },
         logError: () => undefined,
         dispose: async () => { await sender.flush?.(); },
       };

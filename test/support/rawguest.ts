@@ -19,11 +19,15 @@ export function multibootImage(code: number[]): Uint8Array {
 const COM1 = [0x66, 0xba, 0xf8, 0x03]; // mov dx, 0x3f8
 const out = (byte: number) => [0xb0, byte, 0xee]; // mov al, byte; out dx, al
 const text = (s: string) => [...Buffer.from(s, 'latin1')].flatMap(out);
-const RDRAND_TO_SERIAL = [0x0f, 0xc7, 0xf0, ...[0, 1, 2, 3].flatMap((i) => [...(i ? [0xc1, 0xe8, 0x08] : []), 0xee])]; // rdrand eax; 4 × (out dx, al; shr eax, 8)
+// rdrand eax; 4 × (out dx, al; shr eax, 8)
+const RDRAND_TO_SERIAL = [0x0f, 0xc7, 0xf0, ...[0, 1, 2, 3].flatMap((i) => [...(i ? [0xc1, 0xe8, 0x08] : []), 0xee])];
 const EXIT = (code: number) => [0xb0, code, 0xe6, 0xf4]; // mov al, code; out 0xf4, al
 const HALT = [0xfa, 0xf4, 0xeb, 0xfc]; // cli; hlt; jmp back
 
-/** Prints four random bytes (RDRAND) and "bye\n", exits with `code` through port 0xF4, then prints "after" (which must not be seen). */
+/**
+ * Prints four random bytes (RDRAND) and "bye\n", exits with `code` through port 0xF4, then prints "after" (which must
+ * not be seen).
+ */
 export function exitGuest(code: number): Uint8Array {
   return multibootImage([...COM1, ...RDRAND_TO_SERIAL, ...text('bye\n'), ...EXIT(code), ...text('after\n'), ...HALT]);
 }

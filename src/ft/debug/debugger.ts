@@ -11,11 +11,9 @@
 // debugger does to the past is visible to the other side: continuing is the unperturbed run.
 import type { DebugOp, DebugResult, DebugState, EpochNote, HostDebugConfig, HostReport, LoggedPoint, LogPosition } from '../cluster';
 import type { EntryKind, LogEntry } from '../log';
-import type { Machine } from '../machine';
-import type { InputEvent, Nondeterminism } from '../machine';
+import { type InputEvent, type Machine, type Nondeterminism, REGISTER_NAMES, WritableRegister } from '../machine';
 import type { HeldOutput } from '../replication';
 import { Stop, Timeline } from './timeline';
-import { REGISTER_NAMES, WritableRegister } from '../machine';
 import { entryNote, outputNote, PanelSource, PanelStream } from './panelstream';
 import { physicalPieces } from './paging';
 import { lastAtOrBefore } from './sorted';
@@ -76,8 +74,16 @@ export class MachineDebugger {
    */
   constructor(readonly machine: Machine, source: Nondeterminism, private readonly env: DebugEnvironment = {}) {
     this.source = new SwitchableSource(source);
-    this.timeline = new Timeline(machine, { source: this.source, available: () => this.available(), snapshotBytes: SNAPSHOT_BYTES });
-    machine.observe({ epoch: (epoch) => { if (!this.isHistory(epoch.at)) this.epochs.push({ index: epoch.index, at: epoch.at, hash: epoch.hash }); } });
+    this.timeline = new Timeline(machine, {
+      source: this.source,
+      available: () => this.available(),
+      snapshotBytes: SNAPSHOT_BYTES,
+    });
+    machine.observe({
+      epoch: (epoch) => {
+        if (!this.isHistory(epoch.at)) this.epochs.push({ index: epoch.index, at: epoch.at, hash: epoch.hash });
+      },
+    });
   }
 
   /** Machine events at `at` repeat recorded history (a revisit), rather than make new history. */
@@ -123,7 +129,11 @@ export class MachineDebugger {
       case 'stepBack':
         return this.moved(timeline.stepBack());
       case 'continue':
-        return this.moved(addresses(op.breakpoints).length ? await this.scanForward(addresses(op.breakpoints), token) : await this.runFree(token));
+        return this.moved(
+          addresses(op.breakpoints).length
+            ? await this.scanForward(addresses(op.breakpoints), token)
+            : await this.runFree(token),
+        );
       case 'reverseContinue':
         return this.moved(await this.reverseContinue(addresses(op.breakpoints), token));
       case 'read':
@@ -191,8 +201,8 @@ export class MachineDebugger {
   }
 
   private async scanForward(breakpoints: number[], token: number): Promise<Stop> {
-    for (let stop = this.here(); !this.cancelled(token); await turn()) {
-      stop = this.timeline.continue({ breakpoints, until: this.timeline.position + SCAN_SLICE });
+    for (; !this.cancelled(token); await turn()) {
+      const stop = this.timeline.continue({ breakpoints, until: this.timeline.position + SCAN_SLICE });
       if (SCAN_ENDS.has(stop.reason)) return stop;
     }
     return this.here();
@@ -287,7 +297,9 @@ export class MachineDebugger {
       pieces.push({ physical, data: bytes.subarray(offset, offset + length) });
     }
     // All or nothing: an unmapped page anywhere refuses the whole write.
-    this.timeline.changeAtFrontier(() => pieces.forEach(({ physical, data }) => this.machine.writePhysical(physical, data)));
+    this.timeline.changeAtFrontier(() => {
+      pieces.forEach(({ physical, data }) => this.machine.writePhysical(physical, data));
+    });
   }
 
   private setRegister(name: string, value: number): void {
@@ -349,7 +361,11 @@ export class HostDebugger {
 
   /** The role's machine exists (booted or restored) and takes its values from `source`. */
   attach(machine: Machine, source: Nondeterminism): void {
-    this.debugger = new MachineDebugger(machine, source, { ...this.env, entries: () => this.log, held: () => this.held });
+    this.debugger = new MachineDebugger(machine, source, {
+      ...this.env,
+      entries: () => this.log,
+      held: () => this.held,
+    });
   }
 
   useSource(source: Nondeterminism): void {

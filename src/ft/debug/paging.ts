@@ -1,7 +1,6 @@
 // Linear to physical addresses, as the guest's page tables say: what the debugger's memory reads and
 // writes (which take linear addresses, as `registers.eip` shows them) go through.
-import type { Machine } from '../machine';
-import { PAGE_SIZE } from '../machine';
+import { type Machine, PAGE_SIZE } from '../machine';
 
 const CR0_PAGING = 0x80000000;
 const CR4_PSE = 0x10;

@@ -12,12 +12,24 @@ const OUTPUT_TEXT_BYTES = 200;
 export type OutputEntry = Extract<LogEntry, { kind: 'output' }>;
 
 export function entryNote(entry: LogEntry): EntryNote {
-  return { seq: entry.seq, at: entry.at, kind: entry.kind, size: encodeEntry(entry).length, text: describeEntry(entry) };
+  return {
+    seq: entry.seq,
+    at: entry.at,
+    kind: entry.kind,
+    size: encodeEntry(entry).length,
+    text: describeEntry(entry),
+  };
 }
 
 export function outputNote(output: OutputEntry, state: OutputNote['state'], heldMs?: number): OutputNote {
   const text = renderDeviceData(output.device, output.data, (bytes) => Buffer.from(bytes.subarray(0, OUTPUT_TEXT_BYTES)).toString('latin1'));
-  return { seq: output.seq, at: output.at, text, state, ...(heldMs === undefined ? {} : { heldMs: Math.round(heldMs) }) };
+  return {
+    seq: output.seq,
+    at: output.at,
+    text,
+    state,
+    ...(heldMs === undefined ? {} : { heldMs: Math.round(heldMs) }),
+  };
 }
 
 /** Where the stream's reports come from. */

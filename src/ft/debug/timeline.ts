@@ -9,8 +9,7 @@
 // from there to n. Whole slices are exactly the recorded run (the replay checks every slice and epoch
 // hash against the recording); single instructions leave the machine stepped, a state to look at:
 // anything that continues restores a snapshot and runs unperturbed, so no stop leaves a trace.
-import { Machine, SliceRecord } from '../machine';
-import { Nondeterminism, RecordedEvent, Replayer } from '../machine';
+import { Machine, Nondeterminism, RecordedEvent, Replayer, SliceRecord } from '../machine';
 import { lastAtOrBefore } from './sorted';
 
 export const DEFAULT_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
@@ -300,7 +299,8 @@ export class Timeline {
     const machine = this.machine;
     // The first snapshot is at the start, at or before any boundary.
     const snapshot = this.snapshots[Math.max(0, lastAtOrBefore(this.snapshots, boundary, (s) => s.at))];
-    const onTheWay = !machine.isStepped && !this.offRecord && machine.instructions <= boundary && machine.instructions >= snapshot.at;
+    const onTheWay = !machine.isStepped && !this.offRecord
+      && machine.instructions <= boundary && machine.instructions >= snapshot.at;
     if (!onTheWay) this.restore(snapshot);
     const from = machine.instructions;
     this.runWhole(boundary);
@@ -363,7 +363,12 @@ export class Timeline {
    * `stopBefore` accepts (but not the one the machine is before, with `skipCurrent`); stops there
    * when `onHit` says so and returns that count.
    */
-  private scan(end: number, stopBefore: (eip: number) => boolean, onHit: (at: number) => boolean, skipCurrent = false): number | undefined {
+  private scan(
+    end: number,
+    stopBefore: (eip: number) => boolean,
+    onHit: (at: number) => boolean,
+    skipCurrent = false,
+  ): number | undefined {
     let skip = skipCurrent;
     const check = (eip: number) => {
       if (!skip) return stopBefore(eip);
@@ -379,7 +384,12 @@ export class Timeline {
   }
 
   /** `scan` in slices of `slice` instructions, yielding the count it got to after each but the last. */
-  private *scanInSlices(end: number, stopBefore: (eip: number) => boolean, onHit: (at: number) => boolean, slice: number): Generator<number, number | undefined, void> {
+  private *scanInSlices(
+    end: number,
+    stopBefore: (eip: number) => boolean,
+    onHit: (at: number) => boolean,
+    slice: number,
+  ): Generator<number, number | undefined, void> {
     // A slice can end right at a hit (a hit is reported at its target, and an STI's shadow ends it one
     // short): the next slice then starts before that hit's instruction and must not report it again.
     let lastHit: number | undefined;

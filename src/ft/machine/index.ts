@@ -1,4 +1,5 @@
-// The deterministic machine: v86 made deterministic (boundaries, the latched clock, nondeterminism), epochs, hashes and snapshots.
+// The deterministic machine: v86 made deterministic (boundaries, the latched clock, nondeterminism), epochs, hashes
+// and snapshots.
 export * from './machine';
 export { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from './options';
 export type { MachineOptions } from './options';

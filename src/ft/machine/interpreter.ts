@@ -24,7 +24,15 @@ interface Exports {
 
 /** Byte addresses of the CPU fields used here (v86's views know them). */
 interface Addresses {
-  eip: number; previousIp: number; lastVirtEip: number; eipPhys: number; counter: number; is32: number; inHlt: number; cr0: number; mem8: number;
+  eip: number;
+  previousIp: number;
+  lastVirtEip: number;
+  eipPhys: number;
+  counter: number;
+  is32: number;
+  inHlt: number;
+  cr0: number;
+  mem8: number;
 }
 
 export class Interpreter {

@@ -21,7 +21,10 @@ import { HashKeyStatics, v86Module } from './v86wasm';
 const CANONICAL_KEYS = [0x4c6f636b73746570n, 0x4a4954206b657973n] as const;
 
 export class JitHashKeys {
-  constructor(private readonly memory: WebAssembly.Memory, private readonly statics: HashKeyStatics = v86Module().hashKeys) {}
+  constructor(
+    private readonly memory: WebAssembly.Memory,
+    private readonly statics: HashKeyStatics = v86Module().hashKeys,
+  ) {}
 
   /** The two keys now (the first one counts the HashMaps and HashSets v86 has made). */
   read(): [bigint, bigint] {

@@ -24,7 +24,9 @@ export class JitModules {
 
   /** The module for `bytes`: the one compiled before for the same bytes, else a new one. Needs loadHasher(). */
   compile(source: BufferSource): WebAssembly.Module {
-    const bytes = ArrayBuffer.isView(source) ? new Uint8Array(source.buffer, source.byteOffset, source.byteLength) : new Uint8Array(source);
+    const bytes = ArrayBuffer.isView(source)
+      ? new Uint8Array(source.buffer, source.byteOffset, source.byteLength)
+      : new Uint8Array(source);
     const key = hashBytes(bytes);
     const kept = this.byHash.get(key);
     // Same hash, other bytes (2^-64): compile it, and keep the first.

@@ -16,7 +16,8 @@ import { V86 as V86Class } from 'v86';
 import { Clock, INSTRUCTIONS_PER_MS, createClock } from './clock';
 import { OwnedPorts, restorePciState, useGuestMac } from './devices';
 import { Nondeterminism, InputEvent } from './nondet';
-import { StateHasher, differingPages, hashBytes, loadHasher, pageHashes, stateHash } from './hash';
+import { componentHashes } from './components';
+import { differingPages, hashBytes, loadHasher, pageHashes, stateHash } from './hash';
 import { Interpreter } from './interpreter';
 import { CanonicalJit } from './jitkeys';
 import { MachineOptions, ResolvedOptions, v86Settings, validate, withDefaults } from './options';
@@ -101,7 +102,8 @@ export class Machine {
     this.options = withDefaults(options);
     this.nondet = options.nondet;
     this.clock = createClock(this.options.clock, () => this.nondet);
-    this.epochs = { index: 0, nextExecuted: this.options.epochLength, nextCount: IDLE_EPOCH_FACTOR * this.options.epochLength };
+    const length = this.options.epochLength;
+    this.epochs = { index: 0, nextExecuted: length, nextCount: IDLE_EPOCH_FACTOR * length };
     // The guest's Date: RTC power-on time plus its clock.
     this.hooks = new V86Hooks({
       clock: this.clock,
@@ -361,7 +363,9 @@ export class Machine {
   /** Output leaves at the end of the slice that produced it: its count is where the Output Rule holds it. */
   private flushOutput(): void {
     for (const frame of this.framesSent.splice(0)) this.emit('frame', frame, this.count);
-    if (this.outputBeforeExit !== undefined) this.outputBuffer.length = Math.min(this.outputBuffer.length, this.outputBeforeExit);
+    if (this.outputBeforeExit !== undefined) {
+      this.outputBuffer.length = Math.min(this.outputBuffer.length, this.outputBeforeExit);
+    }
     if (!this.outputBuffer.length) return;
     const data = Uint8Array.from(this.outputBuffer);
     this.outputBuffer = [];
@@ -389,23 +393,10 @@ export class Machine {
     return this.cpu.mem8.subarray(0, this.options.memoryMiB * 1024 * 1024);
   }
 
-  /**
-   * Hashes of everything but guest RAM, one per component (CPU registers, each device, our own
-   * counters), so a divergence report can say which part differs.
-   */
+  /** Hashes of everything but guest RAM, one per component (components.ts), to say which part differs. */
   componentHashes(): Record<string, bigint> {
-    const cpu = this.cpu;
-    const hash = (value: unknown) => new StateHasher().add(value).digest();
-    const components: Record<string, bigint> = {
-      cpu: hash(v86.CPU_STATE_FIELDS.map((field) => cpu[field])),
-      pic: hash(cpu.get_state_pic()),
-      'serial input': hash(this.serialInput),
-      tsc: hash(this.tsc.read()),
-      ports: hash([this.ports.fastA20, this.cpu.fw_pointer]),
-      clock: hash([this.count, this.idleInstructions, this.clock.state.last, this.clock.state.base, this.rtcStart ?? null]),
-    };
-    for (const name of this.options.hashedDevices) components[name] = hash(cpu.devices[name] ?? null);
-    return components;
+    const { cpu, serialInput, tsc, ports, clock, count, idleInstructions, rtcStart } = this;
+    return componentHashes({ cpu, serialInput, tsc, ports, clock, count, idleInstructions, rtcStart }, this.options);
   }
 
   /** Hash of everything but guest RAM. */
@@ -512,14 +503,23 @@ export class Machine {
   static async restore(snapshot: Uint8Array, options: MachineOptions): Promise<Machine> {
     const { header, state } = decodeSnapshot(snapshot);
     checkCompatible(header, options.image);
-    const machine = new Machine({ ...options, memoryMiB: header.memoryMiB, jit: header.jit, clock: header.clockMode, epochLength: header.epochLength });
+    const machine = new Machine({
+      ...options,
+      memoryMiB: header.memoryMiB,
+      jit: header.jit,
+      clock: header.clockMode,
+      epochLength: header.epochLength,
+    });
     await loadHasher();
     await machine.start();
     machine.load(header, state);
     return machine;
   }
 
-  /** Restores `snapshot` into this machine (fast: no new emulator), e.g. the debugger going back to one of its snapshots. */
+  /**
+   * Restores `snapshot` into this machine (fast: no new emulator), e.g. the debugger going back to one of its
+   * snapshots.
+   */
   restoreFrom(snapshot: Uint8Array): void {
     const { header, state } = decodeSnapshot(snapshot);
     checkCompatible(header, this.options.image);

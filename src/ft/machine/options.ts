@@ -50,7 +50,10 @@ export function validate(options: MachineOptions): void {
 }
 
 /** v86's settings for a machine; `wasmFn` instantiates v86's wasm (the machine's hooks). */
-export function v86Settings(options: ResolvedOptions, wasmFn: (imports: { env: Record<string, unknown> }) => Promise<v86.WasmExports>): Record<string, unknown> {
+export function v86Settings(
+  options: ResolvedOptions,
+  wasmFn: (imports: { env: Record<string, unknown> }) => Promise<v86.WasmExports>,
+): Record<string, unknown> {
   const { image, cmdline, memoryMiB, jit } = options;
   // A guest that names its own boot files (linux) brings them when none are given.
   const bios = options.bios ?? image.boot;

@@ -79,7 +79,10 @@ export function checkCompatible(header: SnapshotHeader, image: GuestImage): void
 }
 
 /** Restoring into a running machine also needs its settings to match (a new machine takes the snapshot's). */
-export function checkSettings(header: SnapshotHeader, machine: { memoryMiB: number; jit: boolean; epochLength: number; clock: ClockMode }): void {
+export function checkSettings(
+  header: SnapshotHeader,
+  machine: { memoryMiB: number; jit: boolean; epochLength: number; clock: ClockMode },
+): void {
   const settings: [string, unknown, unknown][] = [
     ['memory', header.memoryMiB, machine.memoryMiB],
     ['jit', header.jit, machine.jit],

@@ -97,7 +97,8 @@ export class V86Hooks {
   /** Makes this machine the one whose code runs: routes v86's global hooks to it for `body`. */
   activate<T>(body: () => T): T {
     const previous = active;
-    // eslint-disable-next-line @typescript-eslint/no-this-alias -- v86's hooks are global: they reach the running machine here
+    /* eslint-disable-next-line @typescript-eslint/no-this-alias --
+       v86's hooks are global: they reach the running machine here */
     active = this;
     globalThis.Date = this.date;
     WebAssembly.instantiate = instantiateAtSliceEnd as typeof WebAssembly.instantiate;

@@ -27,7 +27,13 @@ export interface Pci {
 /** v86's I/O port table: a handler per port and access width. */
 export interface Io {
   register_read(port: number, device: object, r8: () => number, r16?: () => number, r32?: () => number): void;
-  register_write(port: number, device: object, w8: (v: number) => void, w16?: (v: number) => void, w32?: (v: number) => void): void;
+  register_write(
+    port: number,
+    device: object,
+    w8: (v: number) => void,
+    w16?: (v: number) => void,
+    w32?: (v: number) => void,
+  ): void;
 }
 
 export interface Cpu {

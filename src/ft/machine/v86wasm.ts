@@ -77,11 +77,23 @@ export function importedFunctionCount(bytes: Uint8Array, section: Section): numb
     reader.name();
     reader.name();
     const kind = bytes[reader.pos++];
-    if (kind === 0) { reader.u32(); functions++; }
-    else if (kind === 1) { reader.pos++; const flags = reader.u32(); reader.u32(); if (flags & 1) reader.u32(); }
-    else if (kind === 2) { const flags = reader.u32(); reader.u32(); if (flags & 1) reader.u32(); }
-    else if (kind === 3) { reader.pos += 2; }
-    else throw new Error(`v86.wasm: unknown import kind ${kind}`);
+    if (kind === 0) {
+      reader.u32();
+      functions++;
+    } else if (kind === 1) {
+      reader.pos++;
+      const flags = reader.u32();
+      reader.u32();
+      if (flags & 1) reader.u32();
+    } else if (kind === 2) {
+      const flags = reader.u32();
+      reader.u32();
+      if (flags & 1) reader.u32();
+    } else if (kind === 3) {
+      reader.pos += 2;
+    } else {
+      throw new Error(`v86.wasm: unknown import kind ${kind}`);
+    }
   }
   return functions;
 }
@@ -165,7 +177,14 @@ function tscStaticAddresses(bytes: Uint8Array, body: Section): number[] {
   const found: number[] = [];
   for (let i = body.start; i + 4 < body.end; i++) {
     const op = bytes[i + 2];
-    if (bytes[i] !== I32_CONST_0[0] || bytes[i + 1] !== I32_CONST_0[1] || (op !== I64_LOAD && op !== I64_STORE) || bytes[i + 3] !== ALIGN_8) continue;
+    if (
+      bytes[i] !== I32_CONST_0[0]
+      || bytes[i + 1] !== I32_CONST_0[1]
+      || (op !== I64_LOAD && op !== I64_STORE)
+      || bytes[i + 3] !== ALIGN_8
+    ) {
+      continue;
+    }
     const address = new Reader(bytes, i + 4).u32();
     if (!found.includes(address)) found.push(address);
   }
@@ -242,7 +261,11 @@ export function v86WasmPath(): string {
 export function v86Module(): CompiledV86 {
   if (!compiled) {
     const patched = patchV86Wasm(readFileSync(v86WasmPath()));
-    compiled = { module: new WebAssembly.Module(patched.bytes as Uint8Array<ArrayBuffer>), tscStatics: patched.tscStatics, hashKeys: patched.hashKeys };
+    compiled = {
+      module: new WebAssembly.Module(patched.bytes as Uint8Array<ArrayBuffer>),
+      tscStatics: patched.tscStatics,
+      hashKeys: patched.hashKeys,
+    };
   }
   return compiled;
 }

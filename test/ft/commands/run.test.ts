@@ -39,7 +39,11 @@ describe('lockstep run (src/ft/commands/run.ts)', () => {
   describe('--seed: the guest\'s random values (RDRAND) come from a seeded generator', () => {
     it('two runs with the same seed are identical, another seed gives other values', async () => {
       const guest = loadImage(image('random.bin', exitGuest(0)));
-      const [a, b, c] = [await runGuest({ image: guest, seed: 5 }), await runGuest({ image: guest, seed: 5 }), await runGuest({ image: guest, seed: 6 })];
+      const [a, b, c] = [
+        await runGuest({ image: guest, seed: 5 }),
+        await runGuest({ image: guest, seed: 5 }),
+        await runGuest({ image: guest, seed: 6 }),
+      ];
       assert.equal(a.recorded.filter((e) => e.kind === 'nondet' && e.source === 'random').length, 1, 'the guest read RDRAND once');
       assert.equal(b.serial, a.serial);
       assert.equal(b.stateHash, a.stateHash);

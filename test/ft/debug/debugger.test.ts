@@ -11,7 +11,13 @@ async function replayMachine(unstopped: RunResult): Promise<{ machine: Machine; 
   const run = shortRun('ticker');
   const log = new Replayer();
   unstopped.recorded.forEach((event) => log.push(event));
-  const machine = await Machine.create({ image: run.image, cmdline: run.cmdline, jit: true, epochLength: TEST_EPOCH, nondet: log });
+  const machine = await Machine.create({
+    image: run.image,
+    cmdline: run.cmdline,
+    jit: true,
+    epochLength: TEST_EPOCH,
+    nondet: log,
+  });
   return { machine, log };
 }
 

@@ -1,9 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { FlowControl } from 'iced-x86';
 import { Decoded, decodeAt } from '../../support/decode';
-import { hashBytes, pageHashes } from '../../../src/ft/machine';
-import { Machine, StepDivergence } from '../../../src/ft/machine';
-import { RecordedEvent, Recorder, Replayer } from '../../../src/ft/machine';
+import { hashBytes, Machine, pageHashes, RecordedEvent, Recorder, Replayer, StepDivergence } from '../../../src/ft/machine';
 import { RunResult, runGuest } from '../../../src/ft/commands';
 import { Stop, Timeline, TimelineDivergence, TimelineOptions } from '../../../src/ft/debug';
 import { TEST_EPOCH, TestGuest, shortRun } from '../../support/guests';
@@ -22,7 +20,11 @@ function prng(seed: number): () => number {
 function fingerprint(machine: Machine): string {
   const { cpu: _cpu, ...devices } = machine.componentHashes();
   const hashes = Object.entries(devices).map(([name, hash]) => `${name}=${hash.toString(16)}`);
-  return JSON.stringify({ registers: machine.registers, memory: hashBytes(pageHashes(machine.memory)).toString(16), hashes });
+  return JSON.stringify({
+    registers: machine.registers,
+    memory: hashBytes(pageHashes(machine.memory)).toString(16),
+    hashes,
+  });
 }
 
 interface Subject { guest: TestGuest; jit: boolean; clock?: 'host' }
@@ -170,7 +172,9 @@ describe('timeline: exact stops', function () {
         // At a boundary, or during some instructions, an interrupt may be delivered.
         if (timeline.sliceAt(at)!.to <= stop.at || next.mayInterrupt) continue;
         if (next.flow === FlowControl.Next) assert.equal(now, eip + next.length, `after the instruction at ${eip.toString(16)}`);
-        if (next.flow === FlowControl.UnconditionalBranch || next.flow === FlowControl.Call) assert.equal(now, next.target);
+        if (next.flow === FlowControl.UnconditionalBranch || next.flow === FlowControl.Call) {
+          assert.equal(now, next.target);
+        }
         if (next.flow === FlowControl.ConditionalBranch) assert.ok(now === next.target || now === eip + next.length);
       }
       for (const { at, eip } of trail.reverse()) {
@@ -301,7 +305,9 @@ describe('timeline: continuing is the run that was never stopped', function () {
     timeline.stepBack();
     assert.equal(timeline.continue().reason, 'ended');
     assert.ok(seen.size > 5, 'the continue replayed several epochs');
-    for (const [index, hashes] of seen) for (const hash of hashes) assert.equal(hash, unstopped.epochs.find((e) => e.index === index)!.hash);
+    for (const [index, hashes] of seen) {
+      for (const hash of hashes) assert.equal(hash, unstopped.epochs.find((e) => e.index === index)!.hash);
+    }
   });
 });
 
@@ -377,7 +383,9 @@ describe('timeline: breakpoints', function () {
 
   it('an interrupt handler entered when the guest wakes: the stop is inside the boundary, before its first instruction', async () => {
     const timeline = await replica(TICKER, (await reference(TICKER)).recorded);
-    const wake = [...timeline.slices()].find((s, i) => i > 20 && s.timers[0] === s.from && s.to - s.idle - s.from > 10)!;
+    const wake = [...timeline.slices()].find((s, i) => (
+      i > 20 && s.timers[0] === s.from && s.to - s.idle - s.from > 10
+    ))!;
     timeline.runTo(wake.from);
     assert.ok(timeline.machine.isHalted, 'the guest is halted at the boundary');
     timeline.stepInstruction();

@@ -1,9 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { loadHasher } from '../../../src/ft/machine';
-import { loadImage } from '../../../src/ft/machine';
-import { JitModules, jitModules } from '../../../src/ft/machine';
-import { Machine } from '../../../src/ft/machine';
-import { Recorder } from '../../../src/ft/machine';
+import { JitModules, jitModules, loadHasher, loadImage, Machine, Recorder } from '../../../src/ft/machine';
 import { TEST_EPOCH } from '../../support/guests';
 
 /** The smallest valid module (8 bytes), optionally with an empty custom section named `name`. */

@@ -83,7 +83,7 @@ describe('deterministic machine', function () {
     });
   });
 
-  it("the NE2000 v86 puts on the PCI bus has the same MAC on every machine, as a guest reads it, and its state is hashed", async () => {
+  it('the NE2000 v86 puts on the PCI bus has the same MAC on every machine, as a guest reads it, and its state is hashed', async () => {
     const machines: Machine[] = [];
     const random = Math.random;
     try {
@@ -101,7 +101,8 @@ describe('deterministic machine', function () {
     const [a, b] = machines.map((m) => m.componentHashes());
     assert.equal(a.net, b.net);
     // The card's memory is restored from a snapshot too (v86 keeps it only when asked to).
-    const card = (m: Machine) => (m as unknown as { cpu: { devices: { net: { memory: Uint8Array } } } }).cpu.devices.net.memory;
+    type WithCard = { cpu: { devices: { net: { memory: Uint8Array } } } };
+    const card = (m: Machine) => (m as unknown as WithCard).cpu.devices.net.memory;
     card(machines[0])[0x4000] = 0x5a;
     const restored = await Machine.restore(machines[0].snapshot(), { image: loadImage('spin'), nondet: new Recorder(() => {}), epochLength: TEST_EPOCH });
     assert.equal(card(restored)[0x4000], 0x5a);
@@ -117,7 +118,9 @@ describe('deterministic machine', function () {
       const machine = await Machine.create({ image: loadImage('spin'), nondet: new Recorder(() => {}), epochLength: TEST_EPOCH, cmdline: 'iterations=3000000' });
       machine.on({ epoch: (e) => epochs[side].push(e) });
       machine.run(25_000_000);
-      if (side === 1) machine.writePhysical(page * 4096 + 17, Uint8Array.of(machine.readPhysical(page * 4096 + 17, 1)[0] ^ 0x40));
+      if (side === 1) {
+        machine.writePhysical(page * 4096 + 17, Uint8Array.of(machine.readPhysical(page * 4096 + 17, 1)[0] ^ 0x40));
+      }
       machine.run(45_000_000);
       machine.destroy();
     }
@@ -133,7 +136,8 @@ describe('deterministic machine', function () {
 
 /** The NE2000's station-address PROM, read as a driver does: a 12-byte remote DMA read from card address 0. */
 function readMacProm(machine: Machine): number[] {
-  const io = (machine as unknown as { cpu: { io: { port_write8(port: number, value: number): void; port_read8(port: number): number } } }).cpu.io;
+  type PortIo = { port_write8(port: number, value: number): void; port_read8(port: number): number };
+  const io = (machine as unknown as { cpu: { io: PortIo } }).cpu.io;
   const base = 0x300;
   io.port_write8(base, 0x21); // page 0, remote DMA aborted, stopped
   for (const [register, value] of [[0x08, 0], [0x09, 0], [0x0a, 12], [0x0b, 0]]) io.port_write8(base + register, value);
@@ -200,7 +204,12 @@ describe("the JIT's hash keys are part of an epoch's canonical form (guests/scat
     const machine = await Machine.create({ image, epochLength, cmdline, nondet: new Recorder(() => {}) });
     const epochs: Epoch[] = [];
     const snapshots = new Map<number, Uint8Array>();
-    machine.on({ epoch: (e) => { epochs.push(e); if (e.index % 4 === 2) snapshots.set(e.index, machine.snapshot()); } });
+    machine.on({
+      epoch: (e) => {
+        epochs.push(e);
+        if (e.index % 4 === 2) snapshots.set(e.index, machine.snapshot());
+      },
+    });
     machine.run(200_000_000);
     assert.ok(machine.isEnded && snapshots.size >= 3, 'scatter ends by itself, past several snapshots');
     const firstPass = epochs.splice(0).map((e) => e.hash);
@@ -231,7 +240,11 @@ describe('snapshots restored in place', () => {
   it('restores the lazy-flags result and FPU/SSE status words, which v86 saves as its views, not values', async () => {
     const machine = await Machine.create({ image: loadImage('spin'), nondet: new Recorder(() => {}), epochLength: TEST_EPOCH, cmdline: 'iterations=3000000' });
     const checkpoints: { snapshot: Uint8Array; registers: unknown }[] = [];
-    machine.on({ epoch: () => { if (checkpoints.length < 3) checkpoints.push({ snapshot: machine.snapshot(), registers: machine.registers }); } });
+    machine.on({
+      epoch: () => {
+        if (checkpoints.length < 3) checkpoints.push({ snapshot: machine.snapshot(), registers: machine.registers });
+      },
+    });
     machine.run(45_000_000);
     for (const { snapshot, registers } of checkpoints) {
       machine.restoreFrom(snapshot);
