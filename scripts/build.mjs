@@ -17,7 +17,10 @@ mkdirSync('dist/guests', { recursive: true });
 copyFileSync(join(v86Build, 'v86.wasm'), 'dist/v86.wasm');
 // iced-x86 (the adapter's disassembler) reads its wasm from beside whatever bundled it.
 copyFileSync(join(dirname(require.resolve('iced-x86/package.json')), 'iced_x86_bg.wasm'), 'dist/iced_x86_bg.wasm');
-for (const image of readdirSync('guests/images')) copyFileSync(join('guests/images', image), join('dist/guests', image));
+// scatter.elf is a test of the JIT's state (guests/README.md), not a guest to ship.
+for (const image of readdirSync('guests/images').filter((name) => name !== 'scatter.elf')) {
+  copyFileSync(join('guests/images', image), join('dist/guests', image));
+}
 
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, logLevel: 'warning' };
 // The backup's ack thread (src/ft/channel/ackthread.ts) runs in a worker of its own, loaded from beside the CLI.
