@@ -12,15 +12,15 @@ export { launchSchema };
 
 export type LaunchConfig =
   | ({
-      kind: 'ft' | 'single';
-      guest: string;
-      clock: 'virtual' | 'host';
-      jit: boolean;
-      epochLength: number;
-      memoryMiB: number;
-      cmdline?: string;
-      record?: string;
-    } & Start)
+    kind: 'ft' | 'single';
+    guest: string;
+    clock: 'virtual' | 'host';
+    jit: boolean;
+    epochLength: number;
+    memoryMiB: number;
+    cmdline?: string;
+    record?: string;
+  } & Start)
   | ({ kind: 'replay'; log: string; image?: string } & Start);
 
 /** How a session starts, whatever it runs: stopped at instruction 0, run to `stopAt`, or running. */
@@ -101,7 +101,7 @@ export function parseLaunch(args: unknown): LaunchConfig {
   const start = parseStart(a);
   const at = relativeTo(a.cwd);
   if (a.log !== undefined) return parseReplay(a, start, at);
-  if (a.image !== undefined) fail('image', `goes with 'log' (a replay); a live run names its image in 'guest'`);
+  if (a.image !== undefined) fail('image', 'goes with \'log\' (a replay); a live run names its image in \'guest\'');
   if (a.guest === undefined) fail('guest', `missing: name a built-in guest (${BUILTIN_GUESTS.join(', ')}) or an image path, or give 'log' to replay a recording`);
   const guest = (BUILTIN_GUESTS as readonly string[]).includes(a.guest as string) ? (a.guest as string) : at(a.guest as string);
   checkGuest(guest);

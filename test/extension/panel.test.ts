@@ -105,7 +105,7 @@ describe('logging-channel panel: model and host side', () => {
     assert.match(html, /<script nonce="abc123\+\/=" src="https:\/\/x\/p\.js\?a=1&amp;b=&quot;2&quot;"><\/script>/);
     assert.doesNotMatch(html, /<style|style=|unsafe-inline|unsafe-eval|http:\/\/(?!127)/);
     assert.throws(() => panelHtml({ scriptUri: '', styleUri: '', cspSource: 'x', nonce: "x' 'unsafe-inline" }), /nonce/);
-    assert.throws(() => panelHtml({ scriptUri: '', styleUri: '', cspSource: "x; script-src *", nonce: 'abc' }), /cspSource/);
+    assert.throws(() => panelHtml({ scriptUri: '', styleUri: '', cspSource: 'x; script-src *', nonce: 'abc' }), /cspSource/);
     assert.ok(isPanelMessage({ type: 'goToInstruction', instruction: 42 }));
     assert.ok(isPanelMessage({ type: 'fault', kind: 'slow-backup', value: 20 }));
     assert.ok(!isPanelMessage({ type: 'fault', kind: 'format-disk' }));
