@@ -70,7 +70,12 @@ function logPosition(state: DebugState): VariableNode[] {
 }
 
 function outputRule(state: DebugState): VariableNode[] {
-  const held = state.heldOutputs.map((o) => ({ name: `#${o.seq} @${o.at}`, value: `${JSON.stringify(o.text)} (held ${o.heldMs ?? 0} ms)` }));
+  // An output made after the instruction shown waits for the debugger too, not only for the backup's ack.
+  const until = (at: number) => (at > state.position ? `, until the guest runs to instruction ${at}` : '');
+  const held = state.heldOutputs.map((o) => ({
+    name: `#${o.seq} @${o.at}`,
+    value: `${JSON.stringify(o.text)} (held ${o.heldMs ?? 0} ms${until(o.at)})`,
+  }));
   return [{ name: 'outputs held', value: String(held.length), children: held.length ? held : undefined }];
 }
 

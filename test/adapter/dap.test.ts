@@ -1,7 +1,9 @@
 // The debug adapter through DAP (DebugClient against `lockstep dap`), with real guests and, for FT
 // sessions, real host processes joined by the logging channel.
 import { strict as assert } from 'node:assert';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DebugProtocol } from '@vscode/debugprotocol';
@@ -10,7 +12,7 @@ import { decodeAt } from '../support/decode';
 import { loadImage } from '../../src/ft/machine';
 import { runGuest } from '../../src/ft/commands';
 import { until } from '../support/cluster';
-import { Adapter, prng } from './support';
+import { Adapter, channelEvent, prng, scopeReference } from './support';
 
 /** spin: a busy loop (every count is an instruction) with timer interrupts; about 320 M instructions. */
 const SPIN = { guest: 'spin', cmdline: 'iterations=20000000 hz=1000', epochLength: 10_000_000, memory: 16 };
@@ -204,6 +206,47 @@ describe('debug adapter (DAP, real hosts)', function () {
       const expected = (await unstopped).epochs;
       assert.deepEqual(await adapter.epochs(1), expected, 'the primary');
       assert.deepEqual(await adapter.epochs(2), expected, 'the backup');
+    });
+  });
+
+  describe('the Output Rule under the debugger (kv)', () => {
+    let adapter: Adapter;
+    before(async () => {
+      adapter = await Adapter.start();
+      await adapter.launch({ guest: 'kv', stopOnEntry: true });
+    });
+    after(async () => adapter?.stop());
+
+    it('a step at instruction 0 releases no output the guest makes after the instruction shown', async () => {
+      const service = await adapter.dc.customRequest('lockstep/service', {});
+      const { address } = service.body as { address: { host: string; port: number } };
+      const client = connect(address.port, address.host);
+      let received = '';
+      client.on('data', (chunk) => { received += chunk.toString('latin1'); });
+      await once(client, 'connect');
+      try {
+        // Recording the step runs the primary's whole first slice, which prints `kv ready`.
+        assert.equal((await adapter.step(1)).reason, 'step');
+        assert.equal(await adapter.instructions(1), 1);
+        const rule = await scopeReference(adapter, 'Output Rule');
+        const held = await adapter.dc.variablesRequest({ variablesReference: rule });
+        const output = held.body.variables[0];
+        assert.equal(output.value, '1');
+        const children = await adapter.dc.variablesRequest({ variablesReference: output.variablesReference });
+        const [seq, at] = /^#(\d+) @(\d+)$/.exec(children.body.variables[0].name)!.slice(1).map(Number);
+        assert.ok(at > 1, `the output belongs to instruction ${at}`);
+        // Once the backup has acknowledged it, the plain Output Rule would release it: it stays held.
+        const channel = await channelEvent(adapter, (c) => (c.ackedSeq ?? 0) >= seq);
+        assert.deepEqual([channel.outputsHeld, channel.outputsReleased], [1, 0]);
+        assert.equal(received, '', 'the service sent nothing');
+        // Running past the output shows it.
+        await adapter.runTo(1, at);
+        await until(async () => received.includes('kv ready'), 'the output to reach the service client');
+        const after = await channelEvent(adapter, (c) => c.outputsReleased === 1);
+        assert.equal(after.outputsHeld, 0);
+      } finally {
+        client.destroy();
+      }
     });
   });
 

@@ -4,6 +4,7 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
+import type { ChannelEventBody } from '../../src/adapter/protocol';
 
 const REPO = join(__dirname, '..', '..');
 const EVENT_TIMEOUT_MS = 60_000;
@@ -64,10 +65,8 @@ export class Adapter {
 
   /** The variables of one scope of a thread, by name. */
   async scope(threadId: number, name: string): Promise<Record<string, string>> {
-    const scopes = await this.dc.scopesRequest({ frameId: threadId });
-    const scope = scopes.body.scopes.find((s) => s.name === name);
-    assert.ok(scope, `no scope ${name}`);
-    const variables = await this.dc.variablesRequest({ variablesReference: scope.variablesReference });
+    const reference = await scopeReference(this, name, threadId);
+    const variables = await this.dc.variablesRequest({ variablesReference: reference });
     return Object.fromEntries(variables.body.variables.map((v) => [v.name, v.value]));
   }
 
@@ -110,6 +109,26 @@ export class Adapter {
   async stop(): Promise<void> {
     await this.dc.stop();
   }
+}
+
+/** The variablesReference of one of a thread's scopes. */
+export async function scopeReference(adapter: Adapter, name: string, threadId = 1): Promise<number> {
+  const scopes = await adapter.dc.scopesRequest({ frameId: threadId });
+  const scope = scopes.body.scopes.find((s) => s.name === name);
+  assert.ok(scope, `no scope ${name}`);
+  return scope.variablesReference;
+}
+
+/** The first `lockstep/channel` event from now on that `accept` accepts. */
+export function channelEvent(adapter: Adapter, accept: (body: ChannelEventBody) => boolean): Promise<ChannelEventBody> {
+  return new Promise((resolve) => {
+    const listener = (event: DebugProtocol.Event) => {
+      if (!accept(event.body as ChannelEventBody)) return;
+      adapter.dc.off('lockstep/channel', listener);
+      resolve(event.body as ChannelEventBody);
+    };
+    adapter.dc.on('lockstep/channel', listener);
+  });
 }
 
 /** mulberry32: seeded, so a failing count can be reproduced. */

@@ -152,6 +152,10 @@ export class Host implements HostContext {
     return this.debugger?.isHistory(at) ?? false;
   }
 
+  shownUpTo(): number {
+    return this.debugger?.shownUpTo ?? Infinity;
+  }
+
   debuggerHolds(): boolean {
     return this.debugger?.holds ?? false;
   }

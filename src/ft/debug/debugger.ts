@@ -332,6 +332,8 @@ export class HostDebugger {
   private held: boolean;
   private readonly log: LogEntry[] = [];
   private readonly panel: PanelStream;
+  /** Where the last operation left the machine: what the debugger shows (outputs after it stay held). */
+  private shown = 0;
 
   constructor(
     private readonly id: string,
@@ -346,6 +348,7 @@ export class HostDebugger {
   /** The role's machine exists (booted or restored) and takes its values from `source`. */
   attach(machine: Machine, source: Nondeterminism): void {
     this.debugger = new MachineDebugger(machine, source, { ...this.env, entries: () => this.log, held: () => this.held });
+    this.shown = machine.instructions;
   }
 
   useSource(source: Nondeterminism): void {
@@ -359,6 +362,14 @@ export class HostDebugger {
   /** The role's loop must not run the machine now. */
   get holds(): boolean {
     return this.held;
+  }
+
+  /**
+   * The last count whose outputs may be released: while held, where the debugger last stopped the
+   * machine. An operation under way does not count: it may run past its stop to record a whole slice.
+   */
+  get shownUpTo(): number {
+    return this.held && this.debugger ? this.shown : Infinity;
   }
 
   isHistory(at: number): boolean {
@@ -388,9 +399,14 @@ export class HostDebugger {
       if (op.op === 'pause' || op.op === 'resume') return undefined;
       throw new Error(`${this.id} has no machine yet (it is being cloned from the primary)`);
     }
-    const result = await this.debugger.execute(op);
-    if (op.op === 'resume') this.held = false;
-    return result;
+    try {
+      const result = await this.debugger.execute(op);
+      if (op.op === 'resume') this.held = false;
+      return result;
+    } finally {
+      this.shown = this.debugger.machine.instructions;
+      this.env.outputRule()?.reveal();
+    }
   }
 
   stop(): void {

@@ -50,7 +50,10 @@ export class Primary {
     this.acked = lastSeq;
     this.protectedFromStart = options.waitForBackup;
     this.recorder = new Recorder((event: RecordedEvent) => this.log(event));
-    this.outputRule = new OutputRule((output) => (output.device === 'net' ? this.service.sendFrame(output.data) : this.service.broadcast(output.data)));
+    this.outputRule = new OutputRule(
+      (output) => (output.device === 'net' ? this.service.sendFrame(output.data) : this.service.broadcast(output.data)),
+      () => this.host.shownUpTo(),
+    );
     this.service = new Service(host.config.service, {
       line: (line) => this.receiveInput('serial', line),
       frame: (frame) => this.receiveInput('net', frame),
@@ -165,7 +168,7 @@ export class Primary {
   private accept(channel: Channel): void {
     this.host.configureChannel(channel);
     channel.on('message', (frame) => this.fromBackup(channel, frame));
-    channel.on('close', () => { if (this.backup === channel) this.host.say(`backup channel closed; waiting for it to reconnect`); });
+    channel.on('close', () => { if (this.backup === channel) this.host.say('backup channel closed; waiting for it to reconnect'); });
   }
 
   private fromBackup(channel: Channel, frame: Frame): void {
