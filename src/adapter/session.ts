@@ -7,7 +7,8 @@ import type { HostLauncher } from '../ft/cluster';
 import type { DebugState } from '../ft/cluster';
 import { FAULT_KIND_NAMES, isFaultKind } from '../ft/cluster';
 import type { EntryKind } from '../ft/log';
-import { MAX_INSTRUCTION_BYTES, decode, decodeBefore } from './disassemble';
+import { CodeView, Reader } from './code';
+import { MAX_INSTRUCTION_BYTES, decode } from './disassemble';
 import { Evaluation, ExpressionError, Size, evaluateExpression, formatValue, registerValue } from './evaluate';
 import { FtRuntime } from './ftRuntime';
 import { LaunchConfig, parseLaunch } from './launch';
@@ -81,6 +82,7 @@ export class LockstepDebugSession extends DebugSession {
   private runtime: Runtime | undefined;
   private config: LaunchConfig | undefined;
   private readonly handles = new Handles<Handle>();
+  private readonly code = new CodeView();
   /** The thread memory requests (which name no thread) read: the last one stopped or looked at. */
   private focus: number | undefined;
   private terminating: Promise<void> | undefined;
@@ -103,6 +105,7 @@ export class LockstepDebugSession extends DebugSession {
     readMemory: (a) => this.readMemory(a),
     writeMemory: (a) => this.writeMemory(a),
     disassemble: (a) => this.disassemble(a),
+    source: (a) => ({ content: this.code.text(integer(a, 'sourceReference', 1, Number.MAX_SAFE_INTEGER)) }),
     continue: (a) => this.movement(a, (rt) => rt.continue(), { allThreadsContinued: true }, true),
     next: (a) => this.step(a, false),
     stepIn: (a) => this.step(a, false),
@@ -276,7 +279,9 @@ export class LockstepDebugSession extends DebugSession {
     const { cs, eip } = state.registers;
     const { data } = await this.rt().read(threadId, eip, MAX_INSTRUCTION_BYTES);
     const current = decode(data, eip, state.bits, 1)[0]?.text ?? '??';
-    const frame: DebugProtocol.StackFrame = { id: threadId, name: `${hex(cs, 4)}:${hex(eip)}  ${current}`, line: 0, column: 0, instructionPointerReference: word(eip) };
+    const { source, line } = await this.code.frame(state, this.reader(threadId));
+    const name = `${hex(cs, 4)}:${hex(eip)}  ${current}`;
+    const frame: DebugProtocol.StackFrame = { id: threadId, name, source, line, column: 1, instructionPointerReference: word(eip) };
     return { stackFrames: [frame], totalFrames: 1 };
   }
 
@@ -388,31 +393,18 @@ export class LockstepDebugSession extends DebugSession {
   }
 
   private async disassemble(args: Args): Promise<DebugProtocol.DisassembleResponse['body']> {
+    // VS Code asks with an empty reference when a frame has no instruction pointer: nothing to show.
+    if (args.memoryReference === '') return { instructions: [] };
     const at = address(args.memoryReference, 'memoryReference', args.offset ?? 0);
     const offset = integer(args, 'instructionOffset', -10_000, 10_000, 0);
     const count = integer(args, 'instructionCount', 0, 10_000);
     const threadId = this.memoryThread();
-    const { bits } = await this.rt().state(threadId);
-    const before = Math.max(0, -offset);
-    const after = Math.max(0, offset + count);
-    const from = Math.max(0, at - before * MAX_INSTRUCTION_BYTES - MAX_INSTRUCTION_BYTES);
-    const length = Math.min(2 ** 32 - from, at - from + (after + 1) * MAX_INSTRUCTION_BYTES);
-    const { data } = await this.rt().read(threadId, from, length);
-    const earlier = before ? decodeBefore(data, from, at, before, bits) : [];
-    const later = at - from < data.length ? decode(data.subarray(at - from), at, bits, after) : [];
-    const decoded = [...earlier, ...later];
-    // Places the view asked for that could not be decoded (memory that cannot be read, or bytes
-    // before `at` no decoding falls in step with) are shown as such, so the count is what was asked.
-    const first = offset < 0 ? before - earlier.length : 0;
-    const instructions: DebugProtocol.DisassembledInstruction[] = [];
-    for (let i = 0; i < count; i++) {
-      const index = offset < 0 ? i - first : i + offset;
-      const found = index >= 0 ? decoded[index] : undefined;
-      instructions.push(found
-        ? { address: word(found.address), instructionBytes: Buffer.from(found.bytes).toString('hex').replace(/(..)(?!$)/g, '$1 '), instruction: found.text, ...(found.invalid ? { presentationHint: 'invalid' } : {}) }
-        : { address: word(Math.max(0, at + (offset + i))), instruction: '??', presentationHint: 'invalid' });
-    }
-    return { instructions };
+    const state = await this.rt().state(threadId);
+    return { instructions: await this.code.disassemble(state, at, offset, count, this.reader(threadId)) };
+  }
+
+  private reader(threadId: number): Reader {
+    return async (at, length) => (await this.rt().read(threadId, at, length)).data;
   }
 
   // ---- moving ----

@@ -173,6 +173,8 @@ export interface DebugState {
   registers: Registers;
   /** Real mode, or protected mode's 32-bit code. */
   bits: 16 | 32;
+  /** EIP where the timeline starts: a true instruction boundary (disassembly decodes in step with it). */
+  entry: number;
   guestTimeMs: number;
   /** Epochs reached at or before the position. */
   epoch: number;

@@ -69,6 +69,8 @@ export class MachineDebugger {
   private token = 0;
   private logged: LoggedPoint | undefined;
   private lastStop: Stop | undefined;
+  /** EIP at the timeline's start. */
+  private readonly entry: number;
 
   /**
    * Starts recording `machine`, which takes its values from `source` (at instruction 0, an epoch
@@ -76,6 +78,7 @@ export class MachineDebugger {
    */
   constructor(readonly machine: Machine, source: Nondeterminism, private readonly env: DebugEnvironment = {}) {
     this.source = new SwitchableSource(source);
+    this.entry = machine.registers.eip;
     this.timeline = new Timeline(machine, { source: this.source, available: () => this.available(), snapshotBytes: SNAPSHOT_BYTES });
     machine.observe({ epoch: (epoch) => { if (!this.isHistory(epoch.at)) this.epochs.push({ index: epoch.index, at: epoch.at, hash: epoch.hash }); } });
   }
@@ -190,8 +193,8 @@ export class MachineDebugger {
   }
 
   private async scanForward(breakpoints: number[], token: number): Promise<Stop> {
-    for (let stop = this.here(); !this.cancelled(token); await turn()) {
-      stop = this.timeline.continue({ breakpoints, until: this.timeline.position + SCAN_SLICE });
+    for (; !this.cancelled(token); await turn()) {
+      const stop = this.timeline.continue({ breakpoints, until: this.timeline.position + SCAN_SLICE });
       if (SCAN_ENDS.has(stop.reason)) return stop;
     }
     return this.here();
@@ -238,6 +241,7 @@ export class MachineDebugger {
       ended: machine.isEnded,
       registers,
       bits: registers.cr0 & 1 ? 32 : 16,
+      entry: this.entry,
       guestTimeMs: machine.guestTimeMs,
       epoch: this.epochs.filter((e) => e.at <= position).at(-1)?.index ?? 0,
       ...(step ? { slice: { from: step.from, to: step.to, idle: step.idle } } : {}),
