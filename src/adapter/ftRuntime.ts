@@ -5,6 +5,7 @@
 import { Cluster, Failover, HostLauncher, RoleChange } from '../ft/cluster';
 import type { Divergence, HostReport, HostStats } from '../ft/cluster';
 import { FAULT_KIND_NAMES, faultArgument, type FaultKind } from '../ft/cluster';
+import { count } from './format';
 import type { LaunchConfig } from './launch';
 import type { ChannelEventBody, HostView } from './protocol';
 import { DivergenceView, Runtime, entryView } from './runtime';
@@ -61,8 +62,8 @@ export class FtRuntime extends Runtime {
   }
 
   protected threadName(target: Target): string {
-    const generation = target.generation > 1 ? `, generation ${target.generation}` : '';
-    return `${target.role} (${target.id}${generation})`;
+    // Short: the generation is in the failover's stop and console line, not in every thread's name.
+    return `${target.role} (${target.id})`;
   }
 
   protected readonly runsFree = true;
@@ -226,5 +227,5 @@ function faultValue(kind: FaultKind, value: unknown): number {
 export function describeDivergence(d: Divergence): string {
   const pages = d.pages.length ? `pages ${d.pages.map((p) => `0x${p.toString(16)}`).join(', ')}` : 'pages not known yet';
   const parts = d.parts.length ? `; ${d.parts.join(', ')}` : '';
-  return `divergence at epoch ${d.epoch} (instruction ${d.at}): ${pages}${parts}`;
+  return `divergence at epoch ${count(d.epoch)} (instruction ${count(d.at)}): ${pages}${parts}`;
 }

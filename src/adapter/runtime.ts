@@ -11,6 +11,7 @@ import type { DebugOp, DebugState, EntryNote, EpochNote } from '../ft/cluster';
 import type { Stop } from '../ft/debug';
 import type { Start } from './launch';
 import type { EntryView, LockstepEvents } from './protocol';
+import { count } from './format';
 import { Target, stateOf } from './targets';
 
 export interface StopNote {
@@ -289,13 +290,13 @@ function forwardReason(stop: Stop | undefined): string {
 }
 
 function describeStop(reason: string, state: DebugState): string {
-  const at = `instruction ${state.position}`;
+  const at = `instruction ${count(state.position)}`;
   const stop = state.stop;
   if (reason === 'instruction breakpoint') return `breakpoint at 0x${hex(state.registers.eip)}, ${at}`;
   if (reason === 'end') return state.ended ? `the guest halted for good at ${at}` : `end of the recording at ${at}`;
   if (reason === 'start') return `start of the recording at ${at}`;
   if (reason === 'goto' && stop?.requested !== undefined && stop.requested !== state.position) {
-    return `${at} (asked for ${stop.requested}: ${STOP_WHY[stop.reason] ?? stop.reason})`;
+    return `${at} (asked for ${count(stop.requested)}: ${STOP_WHY[stop.reason] ?? stop.reason})`;
   }
   return at;
 }

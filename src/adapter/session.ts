@@ -1,16 +1,18 @@
 // The Debug Adapter Protocol side: requests in, responses and events out, mapped onto a Runtime
 // (runtime.ts). Every request goes through one dispatcher that checks its arguments and turns any
 // failure into an error response naming what was wrong, so no request can bring the adapter down.
-import { ContinuedEvent, DebugSession, Event, Handles, InitializedEvent, OutputEvent, Response, StoppedEvent, TerminatedEvent, ThreadEvent } from '@vscode/debugadapter';
+import { ContinuedEvent, DebugSession, Event, Handles, InitializedEvent, InvalidatedEvent, OutputEvent, Response, StoppedEvent, TerminatedEvent, ThreadEvent } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { HostLauncher } from '../ft/cluster';
 import type { DebugState } from '../ft/cluster';
 import { FAULT_KIND_NAMES, isFaultKind } from '../ft/cluster';
 import type { EntryKind } from '../ft/log';
+import { REGISTER_NAMES } from '../ft/machine';
 import { CodeView, Reader } from './code';
 import { MAX_INSTRUCTION_BYTES, decode } from './disassemble';
 import { Evaluation, ExpressionError, Size, evaluateExpression, formatValue, registerValue } from './evaluate';
 import { FtRuntime } from './ftRuntime';
+import { count } from './format';
 import { LaunchConfig, parseLaunch } from './launch';
 import { LocalRuntime } from './localRuntime';
 import { ENTRY_KINDS } from './protocol';
@@ -25,6 +27,8 @@ export interface SessionOptions {
 }
 
 const GRANULARITIES = ['instruction', 'statement', 'line'];
+/** Registers the console can assign (as the Registers scope can set them). */
+const WRITABLE = [...REGISTER_NAMES, 'eip'];
 
 type Handle = { threadId: number; scope: ScopeName } | { threadId: number; nodes: VariableNode[] };
 type Args = Record<string, unknown>;
@@ -35,6 +39,7 @@ const MAX_ENTRIES = 10_000;
 const CONSOLE_HELP = [
   'Expressions: registers (eax, ax, al, eip, eflags, cs, cr0 ...), numbers (42, 0x2a, 2ah), + - * ( ),',
   '  memory: [expr] (a dword), byte [esi+4], word ptr [x], dword [esp], qword [ebx]. Addresses are linear.',
+  'Assignment: eax = 5 (eax ... edi, eip; at the live edge).',
   'Commands: .goto N   run every machine to instruction N (forwards or backwards)',
   '          .help     this text',
 ].join('\n');
@@ -87,8 +92,10 @@ export class LockstepDebugSession extends DebugSession {
   private focus: number | undefined;
   private terminating: Promise<void> | undefined;
   private begun = false;
+  /** The client redraws views on an `invalidated` event (after the console sets a register). */
+  private invalidates = false;
   private readonly handlers: Record<string, Handler> = {
-    initialize: () => this.initialize(),
+    initialize: (a) => this.initialize(a),
     launch: (a) => this.launch(a),
     attach: () => { throw new ArgumentError('Lockstep sessions are launched (request "launch"), not attached'); },
     configurationDone: () => this.configurationDone(),
@@ -144,15 +151,16 @@ export class LockstepDebugSession extends DebugSession {
           response.body = body ?? {};
           this.sendResponse(response);
         },
-        (error: unknown) => this.fail(response, error),
+        // The console, watches and hovers show an evaluation's error where it was asked: no notification too.
+        (error: unknown) => this.fail(response, error, request.command !== 'evaluate'),
       );
   }
 
-  private fail(response: DebugProtocol.Response, error: unknown): void {
+  private fail(response: DebugProtocol.Response, error: unknown, showUser = true): void {
     const message = error instanceof Error ? error.message : String(error);
     response.success = false;
     response.message = message;
-    response.body = { error: { id: 1, format: '{_message}', variables: { _message: message }, showUser: true } };
+    response.body = { error: { id: 1, format: '{_message}', variables: { _message: message }, showUser } };
     this.sendResponse(response);
   }
 
@@ -171,7 +179,8 @@ export class LockstepDebugSession extends DebugSession {
 
   // ---- starting ----
 
-  private initialize(): DebugProtocol.Capabilities {
+  private initialize(args: Args): DebugProtocol.Capabilities {
+    this.invalidates = args.supportsInvalidatedEvent === true;
     return {
       supportsConfigurationDoneRequest: true,
       supportsStepBack: true,
@@ -340,9 +349,24 @@ export class LockstepDebugSession extends DebugSession {
     const expression = text(args, 'expression').trim();
     const threadId = args.frameId === undefined ? this.focus ?? this.rt().leadThread : this.thread(args, 'frameId');
     if (expression.startsWith('.')) return this.command(expression, threadId);
+    const assignment = /^([a-z]\w*)\s*=(?!=)\s*(.+)$/i.exec(expression);
+    if (assignment) return this.assign(threadId, assignment[1], assignment[2]);
     const result = await this.evaluateOn(threadId, expression);
     const pointer = result.address ?? (result.size === 4 ? Number(result.value) : undefined);
     return { result: formatValue(result.value, result.size), variablesReference: 0, ...(pointer === undefined ? {} : { memoryReference: word(pointer) }) };
+  }
+
+  /** `eax = expr`: sets a register (those the Registers scope can set); anything else says how. */
+  private async assign(threadId: number, name: string, expression: string): Promise<DebugProtocol.EvaluateResponse['body']> {
+    if (!WRITABLE.includes(name.toLowerCase())) {
+      const how = 'memory is written in the Memory view (or with writeMemory)';
+      throw new ArgumentError(`only ${WRITABLE.join(', ')} can be assigned here; ${how}`);
+    }
+    const value = fitTo32Bits(name, await this.evaluateOn(threadId, expression));
+    const state = await this.rt().setRegister(threadId, name, value);
+    if (this.invalidates) this.sendEvent(new InvalidatedEvent(['variables'], threadId));
+    const now = registerValue(state.registers, name)!.value;
+    return { result: `${name.toLowerCase()} = ${word(now)}`, variablesReference: 0 };
   }
 
   private async evaluateOn(threadId: number, expression: string) {
@@ -365,7 +389,7 @@ export class LockstepDebugSession extends DebugSession {
       const target = rest.join('').replace(/_/g, '');
       if (!/^\d+$/.test(target) || !Number.isSafeInteger(Number(target))) throw new ArgumentError(`.goto needs an instruction count, got '${rest.join(' ')}'`);
       const state = await this.goTo(threadId, Number(target));
-      return { result: `at instruction ${state.position}`, variablesReference: 0 };
+      return { result: `at instruction ${count(state.position)}`, variablesReference: 0 };
     }
     throw new ArgumentError(`unknown command '${name}' (try .help)`);
   }

@@ -85,7 +85,7 @@ describe('debug adapter (DAP, real hosts)', function () {
         // Both answer after the stop, so every event of the movement has arrived when they resolve.
         assert.equal(await adapter.runTo(2, 4_321_000), 4_321_000);
         const goto = await adapter.dc.evaluateRequest({ expression: '.goto 1234567', frameId: 1, context: 'repl' });
-        assert.equal(goto.body.result, 'at instruction 1234567');
+        assert.equal(goto.body.result, 'at instruction 1,234,567');
       } finally {
         adapter.dc.off('continued', continued);
         adapter.dc.off('stopped', stopped);
@@ -148,7 +148,7 @@ describe('debug adapter (DAP, real hosts)', function () {
       assert.equal(instructions.length, 10);
       assert.equal(Number(instructions[5].address), eip);
       const goto = await adapter.dc.evaluateRequest({ expression: '.goto 77777', context: 'repl' });
-      assert.equal(goto.body.result, 'at instruction 77777');
+      assert.equal(goto.body.result, 'at instruction 77,777');
     });
 
     it('answers malformed requests with errors, and keeps working', async () => {
@@ -233,7 +233,8 @@ describe('debug adapter (DAP, real hosts)', function () {
         const output = held.body.variables[0];
         assert.equal(output.value, '1');
         const children = await adapter.dc.variablesRequest({ variablesReference: output.variablesReference });
-        const [seq, at] = /^#(\d+) @(\d+)$/.exec(children.body.variables[0].name)!.slice(1).map(Number);
+        const name = /^#(\d+) @([\d,]+)$/.exec(children.body.variables[0].name)!;
+        const [seq, at] = name.slice(1).map((n) => Number(n.replace(/,/g, '')));
         assert.ok(at > 1, `the output belongs to instruction ${at}`);
         // Once the backup has acknowledged it, the plain Output Rule would release it: it stays held.
         const channel = await channelEvent(adapter, (c) => (c.ackedSeq ?? 0) >= seq);
@@ -292,9 +293,9 @@ describe('debug adapter (DAP, real hosts)', function () {
       await adapter.launch({ ...SPIN, stopAt: 7_654_321 });
       const stopped = await stop;
       assert.equal(stopped.reason, 'goto');
-      assert.equal(stopped.description, 'stopAt: instruction 7654321');
+      assert.equal(stopped.description, 'stopAt: instruction 7,654,321');
       for (const thread of [1, 2]) assert.equal(await adapter.instructions(thread), 7_654_321, `thread ${thread}`);
-      assert.equal((await adapter.scope(1, 'Clock'))['last stop'], 'exact at 7654321');
+      assert.equal((await adapter.scope(1, 'Clock'))['last stop'], 'exact at 7,654,321');
     });
   });
 
@@ -340,7 +341,7 @@ describe('debug adapter (DAP, real hosts)', function () {
       assert.deepEqual(await adapter.read(1, page * 4096 + 16, 8), Buffer.alloc(8), 'the primary is untouched');
       const stop = await adapter.stopAfter(() => adapter.dc.continueRequest({ threadId: 1 }));
       assert.equal(stop?.reason, 'divergence');
-      const epoch = Number(/^divergence at epoch (\d+) \(instruction \d+\): pages 0x800$/.exec(stop!.description!)?.[1]);
+      const epoch = Number(/^divergence at epoch (\d+) \(instruction [\d,]+\): pages 0x800$/.exec(stop!.description!)?.[1]);
       assert.ok(epoch > 0, stop!.description);
       const events = adapter.events.get('lockstep/divergence') as { epoch: number; pages: number[]; parts: string[]; at: number }[];
       const reported = events.filter((e) => e.epoch === epoch).at(-1)!;
@@ -362,7 +363,7 @@ describe('debug adapter (DAP, real hosts)', function () {
       assert.equal((response.body as { newPrimary: string }).newPrimary, 'host-2');
       assert.equal((await stop).reason, 'failover');
       const threads = await adapter.threads();
-      assert.equal(threads[2], 'primary (host-2, generation 2)');
+      assert.equal(threads[2], 'primary (host-2)');
       assert.equal(threads[1], undefined, 'the killed primary is gone');
       const failovers = (adapter.events.get('lockstep/failover') ?? []) as { newPrimary: string; generation: number; lastSeq?: number }[];
       assert.deepEqual(failovers.map((f) => [f.newPrimary, f.generation]), [['host-2', 2]]);
@@ -376,7 +377,7 @@ describe('debug adapter (DAP, real hosts)', function () {
       // Stopped, the new primary reaches no epoch boundary, so host-3 cannot be cloned yet.
       await assert.rejects(adapter.dc.customRequest('lockstep/failover', {}), /host-3 is not attached yet .*continue first/);
       const threads = await adapter.threads();
-      assert.equal(threads[2], 'primary (host-2, generation 2)');
+      assert.equal(threads[2], 'primary (host-2)');
       assert.equal((adapter.events.get('lockstep/failover') ?? []).length, 1, 'no second failover');
     });
   });
@@ -466,9 +467,9 @@ describe('debug adapter (DAP, real hosts)', function () {
         await adapter.launch({ log, stopAt: at });
         const stopped = await stop;
         assert.equal(stopped.reason, 'goto');
-        assert.equal(stopped.description, `stopAt: instruction ${at}`);
+        assert.equal(stopped.description, `stopAt: instruction ${at.toLocaleString('en-US')}`);
         assert.equal(await adapter.instructions(1), at);
-        assert.equal((await adapter.scope(1, 'Clock'))['last stop'], `exact at ${at}`);
+        assert.equal((await adapter.scope(1, 'Clock'))['last stop'], `exact at ${at.toLocaleString('en-US')}`);
       } finally {
         await adapter.stop();
       }

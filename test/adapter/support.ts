@@ -71,12 +71,12 @@ export class Adapter {
   }
 
   async instructions(threadId: number): Promise<number> {
-    return Number((await this.scope(threadId, 'Clock')).instructions);
+    return Number((await this.scope(threadId, 'Clock')).instructions.replace(/,/g, ''));
   }
 
   async slice(threadId: number): Promise<{ from: number; to: number } | undefined> {
-    const match = /^(\d+) to (\d+)/.exec((await this.scope(threadId, 'Clock')).slice);
-    return match ? { from: Number(match[1]), to: Number(match[2]) } : undefined;
+    const match = /^([\d,]+) to ([\d,]+)/.exec((await this.scope(threadId, 'Clock')).slice);
+    return match ? { from: Number(match[1].replace(/,/g, '')), to: Number(match[2].replace(/,/g, '')) } : undefined;
   }
 
   async eip(threadId: number): Promise<number> {
@@ -94,6 +94,14 @@ export class Adapter {
   async write(threadId: number, address: number, data: Uint8Array): Promise<void> {
     await this.dc.stackTraceRequest({ threadId });
     await this.dc.send('writeMemory', { memoryReference: `0x${address.toString(16)}`, data: Buffer.from(data).toString('base64') });
+  }
+
+  /** The whole response to a request, failed or not (DebugClient keeps only a failure's message). */
+  response(command: string, args: object): Promise<DebugProtocol.Response> {
+    // doSend is DebugClient's own (private in its types): it hands over the response as it came.
+    type Send = (command: string, args: object, done: (response: DebugProtocol.Response) => void) => void;
+    const client = this.dc as unknown as { doSend: Send };
+    return new Promise((resolve) => client.doSend(command, args, resolve));
   }
 
   async threads(): Promise<Record<number, string>> {

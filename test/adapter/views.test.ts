@@ -1,6 +1,6 @@
-// The code the debugger shows, through DAP on a real FT pair running kv: every stop's top frame has
-// a source VS Code can open (so it selects the frame), and the disassembly above the current
-// instruction decodes in step with true instruction boundaries, the same at every stop.
+// What the debugger shows, through DAP on a real FT pair running kv: every stop's top frame has a
+// source VS Code can open (so it selects the frame), the disassembly above the current instruction
+// decodes in step with true instruction boundaries, the same at every stop, and the labels read well.
 import { strict as assert } from 'node:assert';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { Adapter } from './support';
@@ -30,7 +30,7 @@ async function disassemble(adapter: Adapter, at: number | string, offset: number
   return (response as DebugProtocol.DisassembleResponse).body!.instructions;
 }
 
-describe('the code the debugger shows (DAP, real hosts, kv)', function () {
+describe('what the debugger shows (DAP, real hosts, kv)', function () {
   this.timeout(120_000);
   let adapter: Adapter;
   before(async () => {
@@ -76,5 +76,31 @@ describe('the code the debugger shows (DAP, real hosts, kv)', function () {
 
   it('answers an empty memory reference with no rows', async () => {
     assert.deepEqual(await disassemble(adapter, '', -10, 20), []);
+  });
+
+  it('labels: short thread names, grouped counts, a stopped guest not running, console errors, assignments', async () => {
+    assert.deepEqual(await adapter.threads(), { 1: 'primary (host-1)', 2: 'backup (host-2)' });
+    const stop = await adapter.stopAfter(() => adapter.runTo(1, 2_000));
+    assert.equal(stop.description, 'instruction 2,000');
+    const clock = await adapter.scope(1, 'Clock');
+    assert.equal(clock.instructions, '2,000');
+    assert.equal(clock['last stop'], 'exact at 2,000');
+    assert.match(clock.guest, /^(stopped by the debugger \(not halted\)|halted \(waiting for an interrupt\))$/);
+    // An evaluation's error is for the console, not a notification as well.
+    for (const expression of ['[0x10', 'nosuch', 'ax = 1']) {
+      const failed = await adapter.response('evaluate', { expression, context: 'repl', frameId: 1 });
+      assert.equal(failed.success, false, expression);
+      assert.ok(failed.message, expression);
+      assert.equal((failed.body as DebugProtocol.ErrorResponse['body']).error?.showUser, false, expression);
+    }
+    // Registers are written at the live edge: a paused run is there.
+    await adapter.dc.continueRequest({ threadId: 1 });
+    await adapter.stopAfter(() => adapter.dc.pauseRequest({ threadId: 1 }));
+    const assigned = await adapter.dc.evaluateRequest({ expression: 'eax = 2ah + 1', context: 'repl', frameId: 1 });
+    assert.equal(assigned.body.result, 'eax = 0x0000002b');
+    const eax = await adapter.dc.evaluateRequest({ expression: 'eax', context: 'repl', frameId: 1 });
+    assert.equal(eax.body.result.split(' ')[0], '0x0000002b');
+    const refused = adapter.dc.evaluateRequest({ expression: 'ax = 1', context: 'repl', frameId: 1 });
+    await assert.rejects(refused, /only eax, .*edi, eip can be assigned here; memory is written in the Memory view/);
   });
 });
