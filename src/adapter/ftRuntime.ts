@@ -185,13 +185,24 @@ export class FtRuntime extends Runtime {
   }
 
   private channel(): ChannelEventBody {
-    const hosts: HostView[] = [...this.cluster.hosts.values()].map((h) => ({ id: h.id, role: h.role, generation: h.generation, instructions: h.stats?.instructions ?? 0 }));
+    const hosts: HostView[] = [...this.cluster.hosts.values()].map((h) => ({
+      id: h.id,
+      role: h.role,
+      generation: h.generation,
+      instructions: h.stats?.instructions ?? 0,
+      ...(h.stats?.debuggerAt === undefined ? {} : { debuggerAt: h.stats.debuggerAt }),
+      ...(h.stats?.cloning ? { cloning: h.stats.cloning } : {}),
+    }));
     const primary = this.statsOf('primary');
     const backup = this.statsOf('backup');
+    // Live progress on both sides; the stats of the two hosts come at slightly different times, so a
+    // backup that caught up may look ahead for a moment: no lag then.
+    const lag = primary && backup && !backup.cloning ? Math.max(0, primary.instructions - backup.instructions) : 0;
     return {
       time: this.time,
       hosts,
-      lag: primary && backup ? primary.instructions - backup.instructions : 0,
+      lag,
+      checkpointBytes: primary?.checkpointBytesSent ?? 0,
       entriesLogged: primary?.seq ?? 0,
       entriesAcked: primary?.acked ?? 0,
       ackedSeq: primary?.acked,

@@ -3,7 +3,8 @@
 // decodes in step with true instruction boundaries, the same at every stop, and the labels read well.
 import { strict as assert } from 'node:assert';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { Adapter } from './support';
+import type { ChannelEventBody } from '../../src/adapter/protocol';
+import { Adapter, channelEvent } from './support';
 
 /** kv's multiboot entry: `cli`, right after the multiboot header. */
 const ENTRY = 0x0010000c;
@@ -102,5 +103,16 @@ describe('what the debugger shows (DAP, real hosts, kv)', function () {
     assert.equal(eax.body.result.split(' ')[0], '0x0000002b');
     const refused = adapter.dc.evaluateRequest({ expression: 'ax = 1', context: 'repl', frameId: 1 });
     await assert.rejects(refused, /only eax, .*edi, eip can be assigned here; memory is written in the Memory view/);
+  });
+
+  it('channel events keep the live progress when the debugger goes back, and lag is never negative', async () => {
+    // At the live edge (the labels test paused there), then back to instruction 1,000.
+    const live = await adapter.instructions(1);
+    await adapter.stopAfter(() => adapter.runTo(1, 1_000));
+    const looking = (c: ChannelEventBody) => c.hosts.some((h) => h.id === 'host-1' && h.debuggerAt === 1_000);
+    const channel = await channelEvent(adapter, looking);
+    const primary = channel.hosts.find((h) => h.id === 'host-1')!;
+    assert.ok(primary.instructions >= live, `live progress ${primary.instructions} (live edge ${live})`);
+    assert.ok(channel.lag >= 0, `lag ${channel.lag}`);
   });
 });

@@ -51,6 +51,7 @@ export interface HostStats {
   id: string;
   role: Role | 'halted';
   generation: number;
+  /** How far the role has run: under a debugger, its timeline's frontier, wherever the debugger looks. */
   instructions: number;
   guestTimeMs: number;
   seq: number;
@@ -80,6 +81,12 @@ export interface HostStats {
   /** Epochs this host has computed in all. */
   epochCount: number;
   divergences: Divergence[];
+  /** Primary: bytes of checkpoints sent to new backups (counted in bytesSent too). */
+  checkpointBytesSent: number;
+  /** Backup being cloned: checkpoint chunks received of how many. */
+  cloning?: { received: number; total: number };
+  /** Under a debugger holding the machine: the count it shows (`instructions` is the live progress). */
+  debuggerAt?: number;
 }
 
 export interface Divergence {

@@ -368,6 +368,16 @@ export class HostDebugger {
     return this.held;
   }
 
+  /** How far the role has run its machine (the timeline's frontier); none before it has one. */
+  get frontier(): number | undefined {
+    return this.debugger?.timeline.frontier;
+  }
+
+  /** Where the debugger holds the machine; none while the role runs it. */
+  get position(): number | undefined {
+    return this.held && this.debugger ? this.debugger.machine.instructions : undefined;
+  }
+
   /**
    * The last count whose outputs may be released: while held, where the debugger last stopped the
    * machine. An operation under way does not count: it may run past its stop to record a whole slice.

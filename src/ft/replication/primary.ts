@@ -23,6 +23,8 @@ type Unlogged = LogEntry extends infer E ? (E extends LogEntry ? Omit<E, 'seq'> 
 
 export class Primary {
   readonly recorder: Recorder;
+  /** Bytes of checkpoints sent to new backups (part of the channel's bytes: the panel charts them apart). */
+  checkpointBytesSent = 0;
   readonly outputRule: OutputRule;
   private machine!: Machine;
   private seq: number;
@@ -238,6 +240,7 @@ export class Primary {
     if (channel.isClosed) return;
     const snapshot = this.machine.snapshot();
     const total = Math.ceil(snapshot.length / CHECKPOINT_CHUNK);
+    this.checkpointBytesSent += snapshot.length;
     this.logControl('clone', { bytes: snapshot.length, chunks: total });
     // A recording that joins the new backup's segment on needs this host's log up to here in its file.
     this.host.flushRecording();
