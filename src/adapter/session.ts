@@ -35,6 +35,8 @@ type Args = Record<string, unknown>;
 type Handler = (args: Args) => Promise<object | undefined> | object | undefined;
 
 const MAX_READ = 1024 * 1024;
+/** Largest range one data breakpoint watches (as the debugger allows). */
+const MAX_WATCH = 4096;
 const MAX_ENTRIES = 10_000;
 const CONSOLE_HELP = [
   'Expressions: registers (eax, ax, al, eip, eflags, cs, cr0 ...), numbers (42, 0x2a, 2ah), + - * ( ),',
@@ -75,6 +77,7 @@ function address(reference: unknown, name: string, offset: unknown = 0): number 
 }
 
 const word = (value: number) => `0x${hex(value)}`;
+const bytesAt = (at: number, length: number) => `${length} byte${length > 1 ? 's' : ''} at ${word(at)}`;
 
 /** A value for a 32-bit register: unsigned, or negative down to -2^31 (the console's 64-bit two's complement). */
 function fitTo32Bits(register: string, { value }: Evaluation): number {
@@ -103,6 +106,8 @@ export class LockstepDebugSession extends DebugSession {
     setExceptionBreakpoints: (a) => (this.list(a, 'filters'), { breakpoints: [] }),
     setFunctionBreakpoints: (a) => ({ breakpoints: this.list(a, 'breakpoints').map(() => ({ verified: false, message: 'Lockstep has no symbols: use instruction breakpoints' })) }),
     setInstructionBreakpoints: (a) => this.setInstructionBreakpoints(a),
+    dataBreakpointInfo: (a) => this.dataBreakpointInfo(a),
+    setDataBreakpoints: (a) => this.setDataBreakpoints(a),
     threads: () => ({ threads: this.runtime?.threads() ?? [] }),
     stackTrace: (a) => this.stackTrace(a),
     scopes: (a) => this.scopes(a),
@@ -185,6 +190,7 @@ export class LockstepDebugSession extends DebugSession {
       supportsConfigurationDoneRequest: true,
       supportsStepBack: true,
       supportsInstructionBreakpoints: true,
+      supportsDataBreakpoints: true,
       supportsDisassembleRequest: true,
       supportsReadMemoryRequest: true,
       supportsWriteMemoryRequest: true,
@@ -272,6 +278,49 @@ export class LockstepDebugSession extends DebugSession {
     });
     this.rt().setBreakpoints(requested);
     return { breakpoints: requested.map((at) => ({ verified: true, instructionReference: word(at) })) };
+  }
+
+  /**
+   * A data breakpoint for a console expression: a memory expression watches what it reads; a register
+   * or a number, the dword it points to; with `asAddress`, `bytes` from that address.
+   */
+  private async dataBreakpointInfo(args: Args): Promise<DebugProtocol.DataBreakpointInfoResponse['body']> {
+    const name = text(args, 'name').trim();
+    let at: number;
+    let length: number;
+    if (args.asAddress === true) {
+      at = address(name, 'name');
+      length = integer(args, 'bytes', 1, MAX_WATCH, 1);
+    } else {
+      const threadId = args.frameId === undefined ? this.memoryThread() : this.thread(args, 'frameId');
+      let result;
+      try {
+        result = await this.evaluateOn(threadId, name);
+      } catch (error) {
+        return { dataId: null, description: `${name}: ${(error as Error).message}` };
+      }
+      at = result.address ?? Number(result.value & 0xffffffffn);
+      length = result.address === undefined ? 4 : result.size;
+    }
+    return { dataId: `${word(at)}:${length}`, description: bytesAt(at, length), accessTypes: ['write'], canPersist: true };
+  }
+
+  private setDataBreakpoints(args: Args): DebugProtocol.SetDataBreakpointsResponse['body'] {
+    const requested = this.list(args, 'breakpoints').map((b, i) => {
+      const { dataId, accessType } = (b && typeof b === 'object' ? b : {}) as Args;
+      const match = typeof dataId === 'string' ? /^0x([0-9a-f]{8}):(\d+)$/i.exec(dataId) : null;
+      const length = Number(match?.[2]);
+      if (!match || length < 1 || length > MAX_WATCH) {
+        throw new ArgumentError(`breakpoints[${i}].dataId must be one dataBreakpointInfo gave, got ${JSON.stringify(dataId)}`);
+      }
+      return { address: parseInt(match[1], 16), length, writes: accessType === undefined || accessType === 'write' };
+    });
+    this.rt().setWatches(requested.filter((r) => r.writes));
+    return {
+      breakpoints: requested.map((r) => (r.writes
+        ? { verified: true, description: bytesAt(r.address, r.length) }
+        : { verified: false, message: 'Lockstep stops at writes (that change the bytes), not at reads' })),
+    };
   }
 
   // ---- where the machines are ----

@@ -116,3 +116,65 @@ describe('what the debugger shows (DAP, real hosts, kv)', function () {
     assert.ok(channel.lag >= 0, `lag ${channel.lag}`);
   });
 });
+
+async function register(adapter: Adapter, name: string): Promise<number> {
+  return Number((await adapter.dc.evaluateRequest({ expression: name, context: 'repl', frameId: 1 })).body.result.split(' ')[0]);
+}
+
+async function dataBreakpointInfo(adapter: Adapter, args: object): Promise<DebugProtocol.DataBreakpointInfoResponse['body']> {
+  return ((await adapter.dc.send('dataBreakpointInfo', args)) as DebugProtocol.DataBreakpointInfoResponse).body;
+}
+
+describe('data breakpoints (DAP, real hosts, spin)', function () {
+  this.timeout(120_000);
+  let adapter: Adapter;
+  before(async () => {
+    adapter = await Adapter.start();
+    const spin = { guest: 'spin', cmdline: 'iterations=20000000 hz=1000', epochLength: 10_000_000, memory: 16 };
+    await adapter.launch({ ...spin, stopOnEntry: true });
+  });
+  after(async () => adapter?.stop());
+
+  it('stop right after the write that changes watched memory, forwards and backwards, both machines', async () => {
+    await adapter.runTo(1, 1_000_000);
+    const esp = await register(adapter, 'esp');
+    // The 64 bytes below the stack pointer: interrupts push their frames there.
+    const { dataId } = await dataBreakpointInfo(adapter, { name: `0x${(esp - 64).toString(16)}`, asAddress: true, bytes: 64 });
+    assert.equal(dataId, `0x${(esp - 64).toString(16).padStart(8, '0')}:64`);
+    const set = await adapter.dc.send('setDataBreakpoints', { breakpoints: [{ dataId, accessType: 'write' }] });
+    assert.equal((set as DebugProtocol.SetDataBreakpointsResponse).body.breakpoints[0].verified, true);
+    const before = await adapter.read(1, esp - 64, 64);
+
+    const forward = await adapter.stopAfter(() => adapter.dc.continueRequest({ threadId: 1 }));
+    assert.equal(forward.reason, 'data breakpoint');
+    const at = await adapter.instructions(1);
+    assert.equal(await adapter.instructions(2), at, 'the backup stopped at the same count');
+    const written = await adapter.read(1, esp - 64, 64);
+    assert.notDeepEqual(written, before);
+    await adapter.runTo(1, at - 1);
+    assert.deepEqual(await adapter.read(1, esp - 64, 64), before, 'unchanged until the instruction before the stop');
+
+    await adapter.runTo(1, at + 2_000_000);
+    const backward = await adapter.stopAfter(() => adapter.dc.send('reverseContinue', { threadId: 1 }));
+    assert.equal(backward.reason, 'data breakpoint');
+    const last = await adapter.instructions(1);
+    assert.ok(last >= at && last < at + 2_000_000, `the last write before ${at + 2_000_000} is at ${last}`);
+    const after = await adapter.read(1, esp - 64, 64);
+    await adapter.runTo(1, last - 1);
+    assert.notDeepEqual(await adapter.read(1, esp - 64, 64), after, `the instruction before ${last} wrote`);
+    await adapter.dc.send('setDataBreakpoints', { breakpoints: [] });
+  });
+
+  it('offers a data breakpoint for memory expressions and registers, and refuses reads', async () => {
+    const memory = await dataBreakpointInfo(adapter, { name: 'word [esp+2]', frameId: 1 });
+    const esp = await register(adapter, 'esp');
+    assert.equal(memory.dataId, `0x${(esp + 2).toString(16).padStart(8, '0')}:2`);
+    const pointer = await dataBreakpointInfo(adapter, { name: 'esp', frameId: 1 });
+    assert.equal(pointer.dataId, `0x${esp.toString(16).padStart(8, '0')}:4`);
+    assert.equal((await dataBreakpointInfo(adapter, { name: 'nosuch', frameId: 1 })).dataId, null);
+    const read = await adapter.dc.send('setDataBreakpoints', { breakpoints: [{ dataId: pointer.dataId, accessType: 'read' }] });
+    assert.equal((read as DebugProtocol.SetDataBreakpointsResponse).body.breakpoints[0].verified, false);
+    const refused = adapter.dc.send('setDataBreakpoints', { breakpoints: [{ dataId: 'esp' }] });
+    await assert.rejects(refused, /dataId must be one dataBreakpointInfo gave/);
+  });
+});

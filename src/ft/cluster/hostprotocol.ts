@@ -157,13 +157,19 @@ export type DebugOp =
   | { op: 'runTo'; at: number; logged?: LoggedPoint }
   | { op: 'step' }
   | { op: 'stepBack' }
-  | { op: 'continue'; breakpoints: number[] }
-  | { op: 'reverseContinue'; breakpoints: number[] }
+  | { op: 'continue'; breakpoints: number[]; watches?: Watch[] }
+  | { op: 'reverseContinue'; breakpoints: number[]; watches?: Watch[] }
   | { op: 'read'; address: number; length: number }
   | { op: 'write'; address: number; data: string }
   | { op: 'setRegister'; name: string; value: number }
   | { op: 'entries'; from: number; count: number; kinds?: EntryKind[] }
   | { op: 'epochs' };
+
+/** A data breakpoint: `length` bytes of linear memory from `address`, stopped at when written (changed). */
+export interface Watch {
+  address: number;
+  length: number;
+}
 
 export interface DebugState {
   /** The instruction count the machine is at. */

@@ -9,7 +9,8 @@
 // heartbeats and acks while it scans, and a `pause` can cut them short. Anything beyond the recorded
 // history is recorded as the role would (a primary's new history is logged and sent), and nothing a
 // debugger does to the past is visible to the other side: continuing is the unperturbed run.
-import type { DebugOp, DebugResult, DebugState, EpochNote, HostDebugConfig, HostReport, LoggedPoint, LogPosition } from '../cluster';
+import type { DebugOp, DebugResult, DebugState, EpochNote, HostDebugConfig, HostReport } from '../cluster';
+import type { LoggedPoint, LogPosition, Watch } from '../cluster';
 import type { EntryKind, LogEntry } from '../log';
 import type { Machine } from '../machine';
 import type { InputEvent, Nondeterminism } from '../machine';
@@ -28,6 +29,8 @@ const RUN_SLICE = 50_000_000;
 const SCAN_SLICE = 4_000_000;
 /** Largest read in one operation. */
 const MAX_READ = 16 * 1024 * 1024;
+/** Largest range a data breakpoint watches: it is read at every slice end, and per instruction in a slice that wrote it. */
+const MAX_WATCH = 4096;
 /** Movements that end a forward breakpoint scan. */
 const SCAN_ENDS = new Set<Stop['reason']>(['breakpoint', 'frontier', 'ended']);
 
@@ -125,8 +128,14 @@ export class MachineDebugger {
       case 'stepBack':
         return this.moved(timeline.stepBack());
       case 'continue':
+        if (op.watches?.length) {
+          return this.moved(await this.watchForward(watches(op.watches), addresses(op.breakpoints), token));
+        }
         return this.moved(addresses(op.breakpoints).length ? await this.scanForward(addresses(op.breakpoints), token) : await this.runFree(token));
       case 'reverseContinue':
+        if (op.watches?.length) {
+          return this.moved(await this.watchBackward(watches(op.watches), addresses(op.breakpoints), token));
+        }
         return this.moved(await this.reverseContinue(addresses(op.breakpoints), token));
       case 'read':
         return this.read(count('address', op.address), count('length', op.length, MAX_READ));
@@ -211,6 +220,50 @@ export class MachineDebugger {
       await turn();
       if (this.cancelled(token)) return this.here();
     }
+  }
+
+  /**
+   * Data breakpoints forwards: on to right after the first write that changes watched memory, a
+   * stretch per turn; with breakpoints too, whichever comes first.
+   */
+  private async watchForward(watched: Watch[], breakpoints: number[], token: number): Promise<Stop> {
+    const read = this.watchReader(watched);
+    const from = this.timeline.position;
+    const hit = breakpoints.length ? await this.scanForward(breakpoints, token) : undefined;
+    if (this.cancelled(token)) return this.here();
+    const until = hit?.reason === 'breakpoint' ? hit.at : Number.MAX_SAFE_INTEGER;
+    if (hit) this.timeline.runTo(from);
+    for (;;) {
+      const limit = Math.min(until, this.timeline.position + RUN_SLICE);
+      const stop = this.timeline.continueWatching(read, limit);
+      if (stop.reason === 'watch') return stop;
+      if (stop.at >= until && hit) return { ...this.timeline.runTo(hit.at), reason: hit.reason, eip: hit.eip };
+      if (stop.at < limit || this.cancelled(token)) return this.here();
+      await turn();
+    }
+  }
+
+  /** Data breakpoints backwards: the last write before here; with breakpoints too, whichever is later. */
+  private async watchBackward(watched: Watch[], breakpoints: number[], token: number): Promise<Stop> {
+    const from = this.timeline.position;
+    const hit = breakpoints.length ? await this.reverseContinue(breakpoints, token) : undefined;
+    if (this.cancelled(token)) return this.here();
+    if (hit) this.timeline.runTo(from);
+    const written = this.timeline.reverseWatching(this.watchReader(watched));
+    if (!hit || hit.reason !== 'breakpoint' || written.reason === 'watch' && written.at >= hit.at) return written;
+    this.timeline.runTo(from);
+    return this.reverseContinue(breakpoints, token);
+  }
+
+  /** What the watched memory holds now, as one string (unmapped pages say so). */
+  private watchReader(watched: Watch[]): () => string {
+    const machine = this.machine;
+    const piece = ({ physical, length }: { physical?: number; length: number }) => {
+      if (physical === undefined || physical + length > machine.memory.length) return `-${length}`;
+      return Buffer.from(machine.readPhysical(physical, length)).toString('latin1');
+    };
+    const range = ({ address, length }: Watch) => [...physicalPieces(machine, address, length)].map(piece).join('');
+    return () => watched.map(range).join('|');
   }
 
   private here(): Stop {
@@ -315,6 +368,14 @@ export class MachineDebugger {
 function count(name: string, value: unknown, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > max) throw new RangeError(`${name} must be a whole number from 0 to ${max}, got ${JSON.stringify(value)}`);
   return value;
+}
+
+function watches(values: unknown): Watch[] {
+  if (!Array.isArray(values)) throw new RangeError(`watches must be a list of memory ranges, got ${JSON.stringify(values)}`);
+  return values.map((w: Partial<Watch>) => ({
+    address: count('watched address', w?.address, 0xffffffff),
+    length: count('watched length', w?.length, MAX_WATCH),
+  }));
 }
 
 function addresses(values: unknown): number[] {
