@@ -129,7 +129,10 @@ export function panelPages() {
     await settle(page);
   }
 
-  const settle = (page: Page) => page.evaluate(() => new Promise<void>((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve()))));
+  /** Two animation frames: the panel has drawn what it was sent. */
+  const settle = (page: Page) => page.evaluate(() => new Promise<void>((resolve) => {
+    requestAnimationFrame(() => requestAnimationFrame(() => resolve()));
+  }));
   const posted = (page: Page) => page.evaluate(() => window.__posted);
   const rowCount = (page: Page, grid: string) => page.locator(`#${grid} .grid-spacer [role=row]`).count();
 
