@@ -1,12 +1,11 @@
 // Guest code as text, decoded with iced-x86: the disassembly view, and the current instruction in
-// the call stack. x86 cannot be decoded backwards, so instructions before an address are found by
-// decoding forwards from far enough before it that the decoding falls into step with the address.
+// the call stack. x86 cannot be decoded backwards, and a guess of where instructions before an
+// address start changes with where the guess starts: code is instead decoded forwards from fixed
+// places (see code.ts), in step with the instruction boundaries the debugger knows to be true.
 import { Decoder, DecoderOptions, Formatter, FormatterSyntax, Instruction } from 'iced-x86';
 
 /** Longest x86 instruction. */
 export const MAX_INSTRUCTION_BYTES = 15;
-/** Start offsets tried before giving up on decoding in step with an address. */
-const SYNC_TRIES = MAX_INSTRUCTION_BYTES;
 
 export interface Decoded {
   address: number;
@@ -50,16 +49,32 @@ export function decode(bytes: Uint8Array, base: number, bits: 16 | 32, limit = N
 }
 
 /**
- * The `count` instructions that end just before `address`, decoded from `bytes` (read from `base`,
- * which must be at least count × 15 bytes before it when it can be): the first start offset whose
- * decoding lands on `address` wins.
+ * Decodes `bytes` (found at linear address `base`) from its start, in step with every address in
+ * `anchors` (true instruction boundaries): an instruction that would run over one is cut short there
+ * and shown as data (`db`), and decoding goes on at the anchor. The same bytes, base and anchors
+ * always give the same lines, wherever a reader looks into them.
  */
-export function decodeBefore(bytes: Uint8Array, base: number, address: number, count: number, bits: 16 | 32): Decoded[] {
-  const end = address - base;
-  for (let start = 0; start < Math.min(SYNC_TRIES, end); start++) {
-    const decoded = decode(bytes.subarray(start, end), base + start, bits);
-    const next = decoded.at(-1);
-    if (next && next.address + next.length === address) return decoded.slice(-count);
+export function sweep(bytes: Uint8Array, base: number, bits: 16 | 32, anchors: ReadonlySet<number>): Decoded[] {
+  const out: Decoded[] = [];
+  for (let offset = 0, cut: number | undefined; offset < bytes.length; offset = cut) {
+    cut = undefined;
+    for (const next of decode(bytes.subarray(offset), base + offset, bits)) {
+      for (let k = 1; k < next.length && cut === undefined; k++) {
+        if (anchors.has((base + offset + k) >>> 0)) cut = offset + k;
+      }
+      if (cut !== undefined) {
+        out.push(data(bytes.subarray(offset, cut), base + offset));
+        break;
+      }
+      out.push(next);
+      offset += next.length;
+    }
+    if (cut === undefined) break;
   }
-  return [];
+  return out;
+}
+
+function data(bytes: Uint8Array, address: number): Decoded {
+  const text = `db ${Array.from(bytes, (b) => `${b.toString(16).padStart(2, '0')}h`).join(', ')}`;
+  return { address: address >>> 0, length: bytes.length, bytes, text, invalid: true };
 }

@@ -5,6 +5,7 @@
 import { Cluster, Failover, HostLauncher, RoleChange } from '../ft/cluster';
 import type { Divergence, HostReport, HostStats } from '../ft/cluster';
 import { FAULT_KIND_NAMES, faultArgument, type FaultKind } from '../ft/cluster';
+import { count } from './format';
 import type { LaunchConfig } from './launch';
 import type { ChannelEventBody, HostView } from './protocol';
 import { DivergenceView, Runtime, entryView } from './runtime';
@@ -61,8 +62,8 @@ export class FtRuntime extends Runtime {
   }
 
   protected threadName(target: Target): string {
-    const generation = target.generation > 1 ? `, generation ${target.generation}` : '';
-    return `${target.role} (${target.id}${generation})`;
+    // Short: the generation is in the failover's stop and console line, not in every thread's name.
+    return `${target.role} (${target.id})`;
   }
 
   protected readonly runsFree = true;
@@ -184,13 +185,24 @@ export class FtRuntime extends Runtime {
   }
 
   private channel(): ChannelEventBody {
-    const hosts: HostView[] = [...this.cluster.hosts.values()].map((h) => ({ id: h.id, role: h.role, generation: h.generation, instructions: h.stats?.instructions ?? 0 }));
+    const hosts: HostView[] = [...this.cluster.hosts.values()].map((h) => ({
+      id: h.id,
+      role: h.role,
+      generation: h.generation,
+      instructions: h.stats?.instructions ?? 0,
+      ...(h.stats?.debuggerAt === undefined ? {} : { debuggerAt: h.stats.debuggerAt }),
+      ...(h.stats?.cloning ? { cloning: h.stats.cloning } : {}),
+    }));
     const primary = this.statsOf('primary');
     const backup = this.statsOf('backup');
+    // Live progress on both sides; the stats of the two hosts come at slightly different times, so a
+    // backup that caught up may look ahead for a moment: no lag then.
+    const lag = primary && backup && !backup.cloning ? Math.max(0, primary.instructions - backup.instructions) : 0;
     return {
       time: this.time,
       hosts,
-      lag: primary && backup ? primary.instructions - backup.instructions : 0,
+      lag,
+      checkpointBytes: primary?.checkpointBytesSent ?? 0,
       entriesLogged: primary?.seq ?? 0,
       entriesAcked: primary?.acked ?? 0,
       ackedSeq: primary?.acked,
@@ -226,5 +238,5 @@ function faultValue(kind: FaultKind, value: unknown): number {
 export function describeDivergence(d: Divergence): string {
   const pages = d.pages.length ? `pages ${d.pages.map((p) => `0x${p.toString(16)}`).join(', ')}` : 'pages not known yet';
   const parts = d.parts.length ? `; ${d.parts.join(', ')}` : '';
-  return `divergence at epoch ${d.epoch} (instruction ${d.at}): ${pages}${parts}`;
+  return `divergence at epoch ${count(d.epoch)} (instruction ${count(d.at)}): ${pages}${parts}`;
 }

@@ -6,6 +6,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { writeProblem } from '../ft/files';
 import { BUILTIN_GUESTS, loadImage } from '../ft/machine';
 import { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from '../ft/machine';
+import { count } from './format';
 import launchSchema from './launchSchema.json';
 
 export { launchSchema };
@@ -127,7 +128,7 @@ export function parseLaunch(args: unknown): LaunchConfig {
 function parseStart(a: Record<string, unknown>): Start {
   const stopOnEntry = (a.stopOnEntry as boolean | undefined) ?? false;
   const stopAt = a.stopAt as number | undefined;
-  if (stopAt !== undefined && stopOnEntry) fail('stopAt', `stops the session at instruction ${stopAt}, so 'stopOnEntry' (instruction 0) cannot be true as well`);
+  if (stopAt !== undefined && stopOnEntry) fail('stopAt', `stops the session at instruction ${count(stopAt)}, so 'stopOnEntry' (instruction 0) cannot be true as well`);
   return { stopOnEntry, stopAt };
 }
 

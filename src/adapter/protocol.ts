@@ -24,7 +24,12 @@ export interface HostView {
   id: string;
   role: 'primary' | 'backup' | 'halted' | 'dead' | 'stopped';
   generation: number;
+  /** How far the host has run live (under the debugger: its recorded frontier). */
   instructions: number;
+  /** Where the debugger shows this host's machine, when it holds it (may be far in the past). */
+  debuggerAt?: number;
+  /** A new backup receiving its checkpoint: chunks received of how many (0 before the first). */
+  cloning?: { received: number; total: number };
 }
 
 /** `lockstep/channel`: the pair's state, sent a few times a second while a session runs. */
@@ -32,13 +37,15 @@ export interface ChannelEventBody {
   /** ms since the session started. */
   time: number;
   hosts: HostView[];
-  /** Primary's count minus backup's count. */
+  /** How far the backup trails the primary, live progress to live progress: never negative; 0 while it is cloned. */
   lag: number;
   entriesLogged: number;
   entriesAcked: number;
   /** Highest seq the backup has acknowledged (seqs continue across failovers, without gaps). */
   ackedSeq?: number;
   bytesSent: number;
+  /** Of bytesSent, checkpoints sent to new backups (a clone's burst, charted apart from the log). */
+  checkpointBytes?: number;
   outputsHeld: number;
   outputsReleased: number;
 }

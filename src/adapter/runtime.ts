@@ -7,10 +7,11 @@
 //    the same instruction count, so they can be compared. Single steps move one thread only.
 //  - A stop is reported once every machine has arrived, with the reason and the count.
 import { EventEmitter } from 'node:events';
-import type { DebugOp, DebugState, EntryNote, EpochNote } from '../ft/cluster';
+import type { DebugOp, DebugState, EntryNote, EpochNote, Watch } from '../ft/cluster';
 import type { Stop } from '../ft/debug';
 import type { Start } from './launch';
 import type { EntryView, LockstepEvents } from './protocol';
+import { count } from './format';
 import { Target, stateOf } from './targets';
 
 export interface StopNote {
@@ -59,6 +60,8 @@ export class SessionBusy extends Error {
 export abstract class Runtime extends EventEmitter<RuntimeEvents> {
   protected readonly targets = new Map<number, Target>();
   protected breakpoints: number[] = [];
+  /** Data breakpoints: memory ranges to stop at when written. */
+  protected watches: Watch[] = [];
   protected readonly startedAt = performance.now();
   /** Every machine runs on its own (an FT pair resumed), until something stops them. */
   protected freeRunning = false;
@@ -117,6 +120,10 @@ export abstract class Runtime extends EventEmitter<RuntimeEvents> {
     this.breakpoints = [...new Set(addresses.map((a) => a >>> 0))];
   }
 
+  setWatches(watches: Watch[]): void {
+    this.watches = watches.map(({ address, length }) => ({ address: address >>> 0, length }));
+  }
+
   /** After configuration: stop at the entry, run every machine to `stopAt` and stop there, or run. */
   async begin({ stopOnEntry, stopAt }: Start): Promise<void> {
     if (stopAt !== undefined) {
@@ -138,14 +145,14 @@ export abstract class Runtime extends EventEmitter<RuntimeEvents> {
 
   async continue(): Promise<void> {
     if (this.isRunning) return;
-    if (!this.breakpoints.length && this.runsFree) {
+    if (!this.breakpoints.length && !this.watches.length && this.runsFree) {
       // Running from now on: a pause that arrives before the hosts answer stops them again.
       this.freeRunning = true;
       this.states.clear();
       return this.resumeAll();
     }
     void this.move(this.lead(), {
-      op: { op: 'continue', breakpoints: this.breakpoints },
+      op: { op: 'continue', breakpoints: this.breakpoints, watches: this.watches },
       follow: true,
       othersRun: true,
       reason: (state) => forwardReason(state.stop),
@@ -165,9 +172,9 @@ export abstract class Runtime extends EventEmitter<RuntimeEvents> {
   reverseContinue(threadId: number): Promise<DebugState> {
     this.requireStopped();
     return this.move(this.lead(), {
-      op: { op: 'reverseContinue', breakpoints: this.breakpoints },
+      op: { op: 'reverseContinue', breakpoints: this.breakpoints, watches: this.watches },
       follow: true,
-      reason: (s) => (s.stop?.reason === 'breakpoint' ? 'instruction breakpoint' : 'start'),
+      reason: (s) => (s.stop?.reason === 'breakpoint' || s.stop?.reason === 'watch' ? forwardReason(s.stop) : 'start'),
       threadId: this.target(threadId).threadId,
     });
   }
@@ -284,18 +291,20 @@ export function entryView(note: EntryNote, acked: number): EntryView {
 
 function forwardReason(stop: Stop | undefined): string {
   if (stop?.reason === 'breakpoint') return 'instruction breakpoint';
+  if (stop?.reason === 'watch') return 'data breakpoint';
   if (stop?.reason === 'ended' || stop?.reason === 'frontier') return 'end';
   return 'pause';
 }
 
 function describeStop(reason: string, state: DebugState): string {
-  const at = `instruction ${state.position}`;
+  const at = `instruction ${count(state.position)}`;
   const stop = state.stop;
   if (reason === 'instruction breakpoint') return `breakpoint at 0x${hex(state.registers.eip)}, ${at}`;
+  if (reason === 'data breakpoint') return `watched memory written, ${at}`;
   if (reason === 'end') return state.ended ? `the guest halted for good at ${at}` : `end of the recording at ${at}`;
   if (reason === 'start') return `start of the recording at ${at}`;
   if (reason === 'goto' && stop?.requested !== undefined && stop.requested !== state.position) {
-    return `${at} (asked for ${stop.requested}: ${STOP_WHY[stop.reason] ?? stop.reason})`;
+    return `${at} (asked for ${count(stop.requested)}: ${STOP_WHY[stop.reason] ?? stop.reason})`;
   }
   return at;
 }

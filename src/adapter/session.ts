@@ -1,15 +1,18 @@
 // The Debug Adapter Protocol side: requests in, responses and events out, mapped onto a Runtime
 // (runtime.ts). Every request goes through one dispatcher that checks its arguments and turns any
 // failure into an error response naming what was wrong, so no request can bring the adapter down.
-import { ContinuedEvent, DebugSession, Event, Handles, InitializedEvent, OutputEvent, Response, StoppedEvent, TerminatedEvent, ThreadEvent } from '@vscode/debugadapter';
+import { ContinuedEvent, DebugSession, Event, Handles, InitializedEvent, InvalidatedEvent, OutputEvent, Response, StoppedEvent, TerminatedEvent, ThreadEvent } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { HostLauncher } from '../ft/cluster';
 import type { DebugState } from '../ft/cluster';
 import { FAULT_KIND_NAMES, isFaultKind } from '../ft/cluster';
 import type { EntryKind } from '../ft/log';
-import { MAX_INSTRUCTION_BYTES, decode, decodeBefore } from './disassemble';
+import { REGISTER_NAMES } from '../ft/machine';
+import { CodeView, Reader } from './code';
+import { MAX_INSTRUCTION_BYTES, decode } from './disassemble';
 import { Evaluation, ExpressionError, Size, evaluateExpression, formatValue, registerValue } from './evaluate';
 import { FtRuntime } from './ftRuntime';
+import { count } from './format';
 import { LaunchConfig, parseLaunch } from './launch';
 import { LocalRuntime } from './localRuntime';
 import { ENTRY_KINDS } from './protocol';
@@ -24,16 +27,21 @@ export interface SessionOptions {
 }
 
 const GRANULARITIES = ['instruction', 'statement', 'line'];
+/** Registers the console can assign (as the Registers scope can set them). */
+const WRITABLE = [...REGISTER_NAMES, 'eip'];
 
 type Handle = { threadId: number; scope: ScopeName } | { threadId: number; nodes: VariableNode[] };
 type Args = Record<string, unknown>;
 type Handler = (args: Args) => Promise<object | undefined> | object | undefined;
 
 const MAX_READ = 1024 * 1024;
+/** Largest range one data breakpoint watches (as the debugger allows). */
+const MAX_WATCH = 4096;
 const MAX_ENTRIES = 10_000;
 const CONSOLE_HELP = [
   'Expressions: registers (eax, ax, al, eip, eflags, cs, cr0 ...), numbers (42, 0x2a, 2ah), + - * ( ),',
   '  memory: [expr] (a dword), byte [esi+4], word ptr [x], dword [esp], qword [ebx]. Addresses are linear.',
+  'Assignment: eax = 5 (eax ... edi, eip; at the live edge).',
   'Commands: .goto N   run every machine to instruction N (forwards or backwards)',
   '          .help     this text',
 ].join('\n');
@@ -69,6 +77,7 @@ function address(reference: unknown, name: string, offset: unknown = 0): number 
 }
 
 const word = (value: number) => `0x${hex(value)}`;
+const bytesAt = (at: number, length: number) => `${length} byte${length > 1 ? 's' : ''} at ${word(at)}`;
 
 /** A value for a 32-bit register: unsigned, or negative down to -2^31 (the console's 64-bit two's complement). */
 function fitTo32Bits(register: string, { value }: Evaluation): number {
@@ -81,12 +90,15 @@ export class LockstepDebugSession extends DebugSession {
   private runtime: Runtime | undefined;
   private config: LaunchConfig | undefined;
   private readonly handles = new Handles<Handle>();
+  private readonly code = new CodeView();
   /** The thread memory requests (which name no thread) read: the last one stopped or looked at. */
   private focus: number | undefined;
   private terminating: Promise<void> | undefined;
   private begun = false;
+  /** The client redraws views on an `invalidated` event (after the console sets a register). */
+  private invalidates = false;
   private readonly handlers: Record<string, Handler> = {
-    initialize: () => this.initialize(),
+    initialize: (a) => this.initialize(a),
     launch: (a) => this.launch(a),
     attach: () => { throw new ArgumentError('Lockstep sessions are launched (request "launch"), not attached'); },
     configurationDone: () => this.configurationDone(),
@@ -94,6 +106,8 @@ export class LockstepDebugSession extends DebugSession {
     setExceptionBreakpoints: (a) => (this.list(a, 'filters'), { breakpoints: [] }),
     setFunctionBreakpoints: (a) => ({ breakpoints: this.list(a, 'breakpoints').map(() => ({ verified: false, message: 'Lockstep has no symbols: use instruction breakpoints' })) }),
     setInstructionBreakpoints: (a) => this.setInstructionBreakpoints(a),
+    dataBreakpointInfo: (a) => this.dataBreakpointInfo(a),
+    setDataBreakpoints: (a) => this.setDataBreakpoints(a),
     threads: () => ({ threads: this.runtime?.threads() ?? [] }),
     stackTrace: (a) => this.stackTrace(a),
     scopes: (a) => this.scopes(a),
@@ -103,6 +117,7 @@ export class LockstepDebugSession extends DebugSession {
     readMemory: (a) => this.readMemory(a),
     writeMemory: (a) => this.writeMemory(a),
     disassemble: (a) => this.disassemble(a),
+    source: (a) => ({ content: this.code.text(integer(a, 'sourceReference', 1, Number.MAX_SAFE_INTEGER)) }),
     continue: (a) => this.movement(a, (rt) => rt.continue(), { allThreadsContinued: true }, true),
     next: (a) => this.step(a, false),
     stepIn: (a) => this.step(a, false),
@@ -141,15 +156,16 @@ export class LockstepDebugSession extends DebugSession {
           response.body = body ?? {};
           this.sendResponse(response);
         },
-        (error: unknown) => this.fail(response, error),
+        // The console, watches and hovers show an evaluation's error where it was asked: no notification too.
+        (error: unknown) => this.fail(response, error, request.command !== 'evaluate'),
       );
   }
 
-  private fail(response: DebugProtocol.Response, error: unknown): void {
+  private fail(response: DebugProtocol.Response, error: unknown, showUser = true): void {
     const message = error instanceof Error ? error.message : String(error);
     response.success = false;
     response.message = message;
-    response.body = { error: { id: 1, format: '{_message}', variables: { _message: message }, showUser: true } };
+    response.body = { error: { id: 1, format: '{_message}', variables: { _message: message }, showUser } };
     this.sendResponse(response);
   }
 
@@ -168,11 +184,13 @@ export class LockstepDebugSession extends DebugSession {
 
   // ---- starting ----
 
-  private initialize(): DebugProtocol.Capabilities {
+  private initialize(args: Args): DebugProtocol.Capabilities {
+    this.invalidates = args.supportsInvalidatedEvent === true;
     return {
       supportsConfigurationDoneRequest: true,
       supportsStepBack: true,
       supportsInstructionBreakpoints: true,
+      supportsDataBreakpoints: true,
       supportsDisassembleRequest: true,
       supportsReadMemoryRequest: true,
       supportsWriteMemoryRequest: true,
@@ -262,6 +280,49 @@ export class LockstepDebugSession extends DebugSession {
     return { breakpoints: requested.map((at) => ({ verified: true, instructionReference: word(at) })) };
   }
 
+  /**
+   * A data breakpoint for a console expression: a memory expression watches what it reads; a register
+   * or a number, the dword it points to; with `asAddress`, `bytes` from that address.
+   */
+  private async dataBreakpointInfo(args: Args): Promise<DebugProtocol.DataBreakpointInfoResponse['body']> {
+    const name = text(args, 'name').trim();
+    let at: number;
+    let length: number;
+    if (args.asAddress === true) {
+      at = address(name, 'name');
+      length = integer(args, 'bytes', 1, MAX_WATCH, 1);
+    } else {
+      const threadId = args.frameId === undefined ? this.memoryThread() : this.thread(args, 'frameId');
+      let result;
+      try {
+        result = await this.evaluateOn(threadId, name);
+      } catch (error) {
+        return { dataId: null, description: `${name}: ${(error as Error).message}` };
+      }
+      at = result.address ?? Number(result.value & 0xffffffffn);
+      length = result.address === undefined ? 4 : result.size;
+    }
+    return { dataId: `${word(at)}:${length}`, description: bytesAt(at, length), accessTypes: ['write'], canPersist: true };
+  }
+
+  private setDataBreakpoints(args: Args): DebugProtocol.SetDataBreakpointsResponse['body'] {
+    const requested = this.list(args, 'breakpoints').map((b, i) => {
+      const { dataId, accessType } = (b && typeof b === 'object' ? b : {}) as Args;
+      const match = typeof dataId === 'string' ? /^0x([0-9a-f]{8}):(\d+)$/i.exec(dataId) : null;
+      const length = Number(match?.[2]);
+      if (!match || length < 1 || length > MAX_WATCH) {
+        throw new ArgumentError(`breakpoints[${i}].dataId must be one dataBreakpointInfo gave, got ${JSON.stringify(dataId)}`);
+      }
+      return { address: parseInt(match[1], 16), length, writes: accessType === undefined || accessType === 'write' };
+    });
+    this.rt().setWatches(requested.filter((r) => r.writes));
+    return {
+      breakpoints: requested.map((r) => (r.writes
+        ? { verified: true, description: bytesAt(r.address, r.length) }
+        : { verified: false, message: 'Lockstep stops at writes (that change the bytes), not at reads' })),
+    };
+  }
+
   // ---- where the machines are ----
 
   private async stackTrace(args: Args): Promise<DebugProtocol.StackTraceResponse['body']> {
@@ -276,7 +337,9 @@ export class LockstepDebugSession extends DebugSession {
     const { cs, eip } = state.registers;
     const { data } = await this.rt().read(threadId, eip, MAX_INSTRUCTION_BYTES);
     const current = decode(data, eip, state.bits, 1)[0]?.text ?? '??';
-    const frame: DebugProtocol.StackFrame = { id: threadId, name: `${hex(cs, 4)}:${hex(eip)}  ${current}`, line: 0, column: 0, instructionPointerReference: word(eip) };
+    const { source, line } = await this.code.frame(state, this.reader(threadId));
+    const name = `${hex(cs, 4)}:${hex(eip)}  ${current}`;
+    const frame: DebugProtocol.StackFrame = { id: threadId, name, source, line, column: 1, instructionPointerReference: word(eip) };
     return { stackFrames: [frame], totalFrames: 1 };
   }
 
@@ -335,9 +398,24 @@ export class LockstepDebugSession extends DebugSession {
     const expression = text(args, 'expression').trim();
     const threadId = args.frameId === undefined ? this.focus ?? this.rt().leadThread : this.thread(args, 'frameId');
     if (expression.startsWith('.')) return this.command(expression, threadId);
+    const assignment = /^([a-z]\w*)\s*=(?!=)\s*(.+)$/i.exec(expression);
+    if (assignment) return this.assign(threadId, assignment[1], assignment[2]);
     const result = await this.evaluateOn(threadId, expression);
     const pointer = result.address ?? (result.size === 4 ? Number(result.value) : undefined);
     return { result: formatValue(result.value, result.size), variablesReference: 0, ...(pointer === undefined ? {} : { memoryReference: word(pointer) }) };
+  }
+
+  /** `eax = expr`: sets a register (those the Registers scope can set); anything else says how. */
+  private async assign(threadId: number, name: string, expression: string): Promise<DebugProtocol.EvaluateResponse['body']> {
+    if (!WRITABLE.includes(name.toLowerCase())) {
+      const how = 'memory is written in the Memory view (or with writeMemory)';
+      throw new ArgumentError(`only ${WRITABLE.join(', ')} can be assigned here; ${how}`);
+    }
+    const value = fitTo32Bits(name, await this.evaluateOn(threadId, expression));
+    const state = await this.rt().setRegister(threadId, name, value);
+    if (this.invalidates) this.sendEvent(new InvalidatedEvent(['variables'], threadId));
+    const now = registerValue(state.registers, name)!.value;
+    return { result: `${name.toLowerCase()} = ${word(now)}`, variablesReference: 0 };
   }
 
   private async evaluateOn(threadId: number, expression: string) {
@@ -360,7 +438,7 @@ export class LockstepDebugSession extends DebugSession {
       const target = rest.join('').replace(/_/g, '');
       if (!/^\d+$/.test(target) || !Number.isSafeInteger(Number(target))) throw new ArgumentError(`.goto needs an instruction count, got '${rest.join(' ')}'`);
       const state = await this.goTo(threadId, Number(target));
-      return { result: `at instruction ${state.position}`, variablesReference: 0 };
+      return { result: `at instruction ${count(state.position)}`, variablesReference: 0 };
     }
     throw new ArgumentError(`unknown command '${name}' (try .help)`);
   }
@@ -388,31 +466,18 @@ export class LockstepDebugSession extends DebugSession {
   }
 
   private async disassemble(args: Args): Promise<DebugProtocol.DisassembleResponse['body']> {
+    // VS Code asks with an empty reference when a frame has no instruction pointer: nothing to show.
+    if (args.memoryReference === '') return { instructions: [] };
     const at = address(args.memoryReference, 'memoryReference', args.offset ?? 0);
     const offset = integer(args, 'instructionOffset', -10_000, 10_000, 0);
     const count = integer(args, 'instructionCount', 0, 10_000);
     const threadId = this.memoryThread();
-    const { bits } = await this.rt().state(threadId);
-    const before = Math.max(0, -offset);
-    const after = Math.max(0, offset + count);
-    const from = Math.max(0, at - before * MAX_INSTRUCTION_BYTES - MAX_INSTRUCTION_BYTES);
-    const length = Math.min(2 ** 32 - from, at - from + (after + 1) * MAX_INSTRUCTION_BYTES);
-    const { data } = await this.rt().read(threadId, from, length);
-    const earlier = before ? decodeBefore(data, from, at, before, bits) : [];
-    const later = at - from < data.length ? decode(data.subarray(at - from), at, bits, after) : [];
-    const decoded = [...earlier, ...later];
-    // Places the view asked for that could not be decoded (memory that cannot be read, or bytes
-    // before `at` no decoding falls in step with) are shown as such, so the count is what was asked.
-    const first = offset < 0 ? before - earlier.length : 0;
-    const instructions: DebugProtocol.DisassembledInstruction[] = [];
-    for (let i = 0; i < count; i++) {
-      const index = offset < 0 ? i - first : i + offset;
-      const found = index >= 0 ? decoded[index] : undefined;
-      instructions.push(found
-        ? { address: word(found.address), instructionBytes: Buffer.from(found.bytes).toString('hex').replace(/(..)(?!$)/g, '$1 '), instruction: found.text, ...(found.invalid ? { presentationHint: 'invalid' } : {}) }
-        : { address: word(Math.max(0, at + (offset + i))), instruction: '??', presentationHint: 'invalid' });
-    }
-    return { instructions };
+    const state = await this.rt().state(threadId);
+    return { instructions: await this.code.disassemble(state, at, offset, count, this.reader(threadId)) };
+  }
+
+  private reader(threadId: number): Reader {
+    return async (at, length) => (await this.rt().read(threadId, at, length)).data;
   }
 
   // ---- moving ----

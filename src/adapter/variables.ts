@@ -3,6 +3,7 @@
 import type { DebugState } from '../ft/cluster';
 import { REGISTER_NAMES, SEGMENT_NAMES } from '../ft/machine';
 import type { DivergenceView } from './runtime';
+import { count } from './format';
 import { hex } from './runtime';
 
 export interface VariableNode {
@@ -47,15 +48,23 @@ function registers(state: DebugState): VariableNode[] {
 }
 
 function clock(state: DebugState): VariableNode[] {
-  const where = state.ended ? 'ended (halted with interrupts off)' : state.halted ? 'halted (waiting for an interrupt)' : 'running';
+  // A machine the debugger holds is not running, though the guest has not halted either.
+  const executing = state.held ? 'stopped by the debugger (not halted)' : 'running';
+  const halted = state.halted ? 'halted (waiting for an interrupt)' : executing;
+  const where = state.ended ? 'ended (halted with interrupts off)' : halted;
+  const recorded = `${count(state.start)} to ${count(state.frontier)}${state.live ? ' (here: the live edge)' : ''}`;
+  const slice = state.slice;
+  const stop = state.stop;
+  const asked = stop?.requested === undefined ? '' : ` (asked for ${count(stop.requested)})`;
+  const idle = slice?.idle ? ` (idle for the last ${count(slice.idle)})` : '';
   return [
-    { name: 'instructions', value: String(state.position) },
-    { name: 'epoch', value: String(state.epoch) },
+    { name: 'instructions', value: count(state.position) },
+    { name: 'epoch', value: count(state.epoch) },
     { name: 'guest time', value: `${(state.guestTimeMs / 1000).toFixed(6)} s` },
     { name: 'guest', value: where },
-    { name: 'slice', value: state.slice ? `${state.slice.from} to ${state.slice.to}${state.slice.idle ? ` (idle for the last ${state.slice.idle})` : ''}` : 'none (at the live edge)' },
-    { name: 'recorded', value: `${state.start} to ${state.frontier}${state.live ? ' (here: the live edge)' : ''}` },
-    { name: 'last stop', value: state.stop ? `${state.stop.reason} at ${state.stop.at}${state.stop.requested === undefined ? '' : ` (asked for ${state.stop.requested})`}` : 'none' },
+    { name: 'slice', value: slice ? `${count(slice.from)} to ${count(slice.to)}${idle}` : 'none (at the live edge)' },
+    { name: 'recorded', value: recorded },
+    { name: 'last stop', value: stop ? `${stop.reason} at ${count(stop.at)}${asked}` : 'none' },
   ];
 }
 
@@ -63,15 +72,20 @@ function logPosition(state: DebugState): VariableNode[] {
   const log = state.log;
   return [
     { name: 'last entry applied', value: log.applied ? `#${log.applied}` : 'none' },
-    { name: 'entries buffered', value: String(log.pending) },
+    { name: 'entries buffered', value: count(log.pending) },
     { name: 'last entry logged or received', value: log.lastSeq ? `#${log.lastSeq}` : 'none' },
     { name: 'acknowledged', value: log.acked ? `#${log.acked}` : 'none' },
   ];
 }
 
 function outputRule(state: DebugState): VariableNode[] {
-  const held = state.heldOutputs.map((o) => ({ name: `#${o.seq} @${o.at}`, value: `${JSON.stringify(o.text)} (held ${o.heldMs ?? 0} ms)` }));
-  return [{ name: 'outputs held', value: String(held.length), children: held.length ? held : undefined }];
+  // An output made after the instruction shown waits for the debugger too, not only for the backup's ack.
+  const until = (at: number) => (at > state.position ? `, until the guest runs to instruction ${count(at)}` : '');
+  const held = state.heldOutputs.map((o) => ({
+    name: `#${o.seq} @${count(o.at)}`,
+    value: `${JSON.stringify(o.text)} (held ${o.heldMs ?? 0} ms${until(o.at)})`,
+  }));
+  return [{ name: 'outputs held', value: count(held.length), children: held.length ? held : undefined }];
 }
 
 function divergence(view: DivergenceView): VariableNode[] {
@@ -80,16 +94,16 @@ function divergence(view: DivergenceView): VariableNode[] {
   if (last) {
     nodes.push({
       name: 'last compared epoch',
-      value: `${last.epoch} at instruction ${last.at}: ${last.equal ? 'equal' : 'DIFFERENT'}`,
+      value: `${count(last.epoch)} at instruction ${count(last.at)}: ${last.equal ? 'equal' : 'different'}`,
       children: Object.entries(last.hashes).map(([side, hash]) => ({ name: `${side} hash`, value: hash })),
     });
   } else nodes.push({ name: 'last compared epoch', value: 'none yet' });
   nodes.push({
     name: 'divergences',
-    value: String(view.divergences.length),
+    value: count(view.divergences.length),
     children: view.divergences.length ? view.divergences.map((d) => ({
       name: `epoch ${d.epoch}`,
-      value: `instruction ${d.at}: ${d.pages.length} page(s) differ${d.parts.length ? `; ${d.parts.join(', ')}` : ''}`,
+      value: `instruction ${count(d.at)}: ${d.pages.length} page(s) differ${d.parts.length ? `; ${d.parts.join(', ')}` : ''}`,
       children: [
         ...Object.entries(d.hashes).map(([side, hash]) => ({ name: `${side} hash`, value: hash })),
         { name: 'differing pages', value: d.pages.map((p) => `0x${p.toString(16)}`).join(', ') || 'not known', children: d.pages.map((p, i) => ({ name: `[${i}]`, value: `page 0x${p.toString(16)} (0x${hex(p * 4096)})`, memoryReference: word(p * 4096) })) },

@@ -1,7 +1,9 @@
 // The debug adapter through DAP (DebugClient against `lockstep dap`), with real guests and, for FT
 // sessions, real host processes joined by the logging channel.
 import { strict as assert } from 'node:assert';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DebugProtocol } from '@vscode/debugprotocol';
@@ -10,7 +12,7 @@ import { decodeAt } from '../support/decode';
 import { loadImage } from '../../src/ft/machine';
 import { runGuest } from '../../src/ft/commands';
 import { until } from '../support/cluster';
-import { Adapter, prng } from './support';
+import { Adapter, channelEvent, prng, scopeReference } from './support';
 
 /** spin: a busy loop (every count is an instruction) with timer interrupts; about 320 M instructions. */
 const SPIN = { guest: 'spin', cmdline: 'iterations=20000000 hz=1000', epochLength: 10_000_000, memory: 16 };
@@ -83,7 +85,7 @@ describe('debug adapter (DAP, real hosts)', function () {
         // Both answer after the stop, so every event of the movement has arrived when they resolve.
         assert.equal(await adapter.runTo(2, 4_321_000), 4_321_000);
         const goto = await adapter.dc.evaluateRequest({ expression: '.goto 1234567', frameId: 1, context: 'repl' });
-        assert.equal(goto.body.result, 'at instruction 1234567');
+        assert.equal(goto.body.result, 'at instruction 1,234,567');
       } finally {
         adapter.dc.off('continued', continued);
         adapter.dc.off('stopped', stopped);
@@ -146,7 +148,7 @@ describe('debug adapter (DAP, real hosts)', function () {
       assert.equal(instructions.length, 10);
       assert.equal(Number(instructions[5].address), eip);
       const goto = await adapter.dc.evaluateRequest({ expression: '.goto 77777', context: 'repl' });
-      assert.equal(goto.body.result, 'at instruction 77777');
+      assert.equal(goto.body.result, 'at instruction 77,777');
     });
 
     it('answers malformed requests with errors, and keeps working', async () => {
@@ -207,6 +209,48 @@ describe('debug adapter (DAP, real hosts)', function () {
     });
   });
 
+  describe('the Output Rule under the debugger (kv)', () => {
+    let adapter: Adapter;
+    before(async () => {
+      adapter = await Adapter.start();
+      await adapter.launch({ guest: 'kv', stopOnEntry: true });
+    });
+    after(async () => adapter?.stop());
+
+    it('a step at instruction 0 releases no output the guest makes after the instruction shown', async () => {
+      const service = await adapter.dc.customRequest('lockstep/service', {});
+      const { address } = service.body as { address: { host: string; port: number } };
+      const client = connect(address.port, address.host);
+      let received = '';
+      client.on('data', (chunk) => { received += chunk.toString('latin1'); });
+      await once(client, 'connect');
+      try {
+        // Recording the step runs the primary's whole first slice, which prints `kv ready`.
+        assert.equal((await adapter.step(1)).reason, 'step');
+        assert.equal(await adapter.instructions(1), 1);
+        const rule = await scopeReference(adapter, 'Output Rule');
+        const held = await adapter.dc.variablesRequest({ variablesReference: rule });
+        const output = held.body.variables[0];
+        assert.equal(output.value, '1');
+        const children = await adapter.dc.variablesRequest({ variablesReference: output.variablesReference });
+        const name = /^#(\d+) @([\d,]+)$/.exec(children.body.variables[0].name)!;
+        const [seq, at] = name.slice(1).map((n) => Number(n.replace(/,/g, '')));
+        assert.ok(at > 1, `the output belongs to instruction ${at}`);
+        // Once the backup has acknowledged it, the plain Output Rule would release it: it stays held.
+        const channel = await channelEvent(adapter, (c) => (c.ackedSeq ?? 0) >= seq);
+        assert.deepEqual([channel.outputsHeld, channel.outputsReleased], [1, 0]);
+        assert.equal(received, '', 'the service sent nothing');
+        // Running past the output shows it.
+        await adapter.runTo(1, at);
+        await until(async () => received.includes('kv ready'), 'the output to reach the service client');
+        const after = await channelEvent(adapter, (c) => c.outputsReleased === 1);
+        assert.equal(after.outputsHeld, 0);
+      } finally {
+        client.destroy();
+      }
+    });
+  });
+
   describe('launch configurations', () => {
     let adapter: Adapter;
     before(async () => {
@@ -249,9 +293,9 @@ describe('debug adapter (DAP, real hosts)', function () {
       await adapter.launch({ ...SPIN, stopAt: 7_654_321 });
       const stopped = await stop;
       assert.equal(stopped.reason, 'goto');
-      assert.equal(stopped.description, 'stopAt: instruction 7654321');
+      assert.equal(stopped.description, 'stopAt: instruction 7,654,321');
       for (const thread of [1, 2]) assert.equal(await adapter.instructions(thread), 7_654_321, `thread ${thread}`);
-      assert.equal((await adapter.scope(1, 'Clock'))['last stop'], 'exact at 7654321');
+      assert.equal((await adapter.scope(1, 'Clock'))['last stop'], 'exact at 7,654,321');
     });
   });
 
@@ -297,7 +341,7 @@ describe('debug adapter (DAP, real hosts)', function () {
       assert.deepEqual(await adapter.read(1, page * 4096 + 16, 8), Buffer.alloc(8), 'the primary is untouched');
       const stop = await adapter.stopAfter(() => adapter.dc.continueRequest({ threadId: 1 }));
       assert.equal(stop?.reason, 'divergence');
-      const epoch = Number(/^divergence at epoch (\d+) \(instruction \d+\): pages 0x800$/.exec(stop!.description!)?.[1]);
+      const epoch = Number(/^divergence at epoch (\d+) \(instruction [\d,]+\): pages 0x800$/.exec(stop!.description!)?.[1]);
       assert.ok(epoch > 0, stop!.description);
       const events = adapter.events.get('lockstep/divergence') as { epoch: number; pages: number[]; parts: string[]; at: number }[];
       const reported = events.filter((e) => e.epoch === epoch).at(-1)!;
@@ -319,7 +363,7 @@ describe('debug adapter (DAP, real hosts)', function () {
       assert.equal((response.body as { newPrimary: string }).newPrimary, 'host-2');
       assert.equal((await stop).reason, 'failover');
       const threads = await adapter.threads();
-      assert.equal(threads[2], 'primary (host-2, generation 2)');
+      assert.equal(threads[2], 'primary (host-2)');
       assert.equal(threads[1], undefined, 'the killed primary is gone');
       const failovers = (adapter.events.get('lockstep/failover') ?? []) as { newPrimary: string; generation: number; lastSeq?: number }[];
       assert.deepEqual(failovers.map((f) => [f.newPrimary, f.generation]), [['host-2', 2]]);
@@ -333,7 +377,7 @@ describe('debug adapter (DAP, real hosts)', function () {
       // Stopped, the new primary reaches no epoch boundary, so host-3 cannot be cloned yet.
       await assert.rejects(adapter.dc.customRequest('lockstep/failover', {}), /host-3 is not attached yet .*continue first/);
       const threads = await adapter.threads();
-      assert.equal(threads[2], 'primary (host-2, generation 2)');
+      assert.equal(threads[2], 'primary (host-2)');
       assert.equal((adapter.events.get('lockstep/failover') ?? []).length, 1, 'no second failover');
     });
   });
@@ -423,9 +467,9 @@ describe('debug adapter (DAP, real hosts)', function () {
         await adapter.launch({ log, stopAt: at });
         const stopped = await stop;
         assert.equal(stopped.reason, 'goto');
-        assert.equal(stopped.description, `stopAt: instruction ${at}`);
+        assert.equal(stopped.description, `stopAt: instruction ${at.toLocaleString('en-US')}`);
         assert.equal(await adapter.instructions(1), at);
-        assert.equal((await adapter.scope(1, 'Clock'))['last stop'], `exact at ${at}`);
+        assert.equal((await adapter.scope(1, 'Clock'))['last stop'], `exact at ${at.toLocaleString('en-US')}`);
       } finally {
         await adapter.stop();
       }

@@ -4,6 +4,7 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
+import type { ChannelEventBody } from '../../src/adapter/protocol';
 
 const REPO = join(__dirname, '..', '..');
 const EVENT_TIMEOUT_MS = 60_000;
@@ -66,20 +67,18 @@ export class Adapter {
 
   /** The variables of one scope of a thread, by name. */
   async scope(threadId: number, name: string): Promise<Record<string, string>> {
-    const scopes = await this.dc.scopesRequest({ frameId: threadId });
-    const scope = scopes.body.scopes.find((s) => s.name === name);
-    assert.ok(scope, `no scope ${name}`);
-    const variables = await this.dc.variablesRequest({ variablesReference: scope.variablesReference });
+    const reference = await scopeReference(this, name, threadId);
+    const variables = await this.dc.variablesRequest({ variablesReference: reference });
     return Object.fromEntries(variables.body.variables.map((v) => [v.name, v.value]));
   }
 
   async instructions(threadId: number): Promise<number> {
-    return Number((await this.scope(threadId, 'Clock')).instructions);
+    return Number((await this.scope(threadId, 'Clock')).instructions.replace(/,/g, ''));
   }
 
   async slice(threadId: number): Promise<{ from: number; to: number } | undefined> {
-    const match = /^(\d+) to (\d+)/.exec((await this.scope(threadId, 'Clock')).slice);
-    return match ? { from: Number(match[1]), to: Number(match[2]) } : undefined;
+    const match = /^([\d,]+) to ([\d,]+)/.exec((await this.scope(threadId, 'Clock')).slice);
+    return match ? { from: Number(match[1].replace(/,/g, '')), to: Number(match[2].replace(/,/g, '')) } : undefined;
   }
 
   async eip(threadId: number): Promise<number> {
@@ -99,6 +98,14 @@ export class Adapter {
     await this.dc.send('writeMemory', { memoryReference: `0x${address.toString(16)}`, data: Buffer.from(data).toString('base64') });
   }
 
+  /** The whole response to a request, failed or not (DebugClient keeps only a failure's message). */
+  response(command: string, args: object): Promise<DebugProtocol.Response> {
+    // doSend is DebugClient's own (private in its types): it hands over the response as it came.
+    type Send = (command: string, args: object, done: (response: DebugProtocol.Response) => void) => void;
+    const client = this.dc as unknown as { doSend: Send };
+    return new Promise((resolve) => client.doSend(command, args, resolve));
+  }
+
   async threads(): Promise<Record<number, string>> {
     const response = await this.dc.threadsRequest();
     return Object.fromEntries(response.body.threads.map((t) => [t.id, t.name]));
@@ -112,6 +119,26 @@ export class Adapter {
   async stop(): Promise<void> {
     await this.dc.stop();
   }
+}
+
+/** The variablesReference of one of a thread's scopes. */
+export async function scopeReference(adapter: Adapter, name: string, threadId = 1): Promise<number> {
+  const scopes = await adapter.dc.scopesRequest({ frameId: threadId });
+  const scope = scopes.body.scopes.find((s) => s.name === name);
+  assert.ok(scope, `no scope ${name}`);
+  return scope.variablesReference;
+}
+
+/** The first `lockstep/channel` event from now on that `accept` accepts. */
+export function channelEvent(adapter: Adapter, accept: (body: ChannelEventBody) => boolean): Promise<ChannelEventBody> {
+  return new Promise((resolve) => {
+    const listener = (event: DebugProtocol.Event) => {
+      if (!accept(event.body as ChannelEventBody)) return;
+      adapter.dc.off('lockstep/channel', listener);
+      resolve(event.body as ChannelEventBody);
+    };
+    adapter.dc.on('lockstep/channel', listener);
+  });
 }
 
 /** mulberry32: seeded, so a failing count can be reproduced. */

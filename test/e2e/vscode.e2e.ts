@@ -124,7 +124,7 @@ function panelFrame(page: Page): FrameLocator {
   return page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
 }
 
-/** The host a thread is named after ("primary (host-3, generation 2)" -> host-3), for a role. */
+/** The host a thread is named after ("primary (host-3)" -> host-3), for a role. */
 function hostOf(names: string[], role: 'primary' | 'backup'): string | undefined {
   return names.map((n) => new RegExp(`^${role} \\((host-\\d+)`).exec(n)?.[1]).find((h) => h !== undefined);
 }
@@ -185,8 +185,9 @@ async function waitForStopAt(page: Page, instruction: number): Promise<string> {
     if (!(await row.isVisible())) return;
     if ((await row.getAttribute('aria-expanded', { timeout: 1000 }).catch(() => null)) === String(!expanded)) await row.click({ timeout: 1000 }).catch(() => undefined);
   };
-  const at = new RegExp(`instructions\\s*[:=]?\\s*${instruction}\\b`);
-  const exact = new RegExp('last stop\\s*[:=]?\\s*(\\w+) at (\\d+)');
+  // Counts are shown with grouped digits (1,234).
+  const at = new RegExp(`instructions\\s*[:=]?\\s*${instruction.toLocaleString('en-US')}(?![\\d,])`);
+  const exact = new RegExp(`last stop\\s*[:=]?\\s*(\\w+) at ([\\d,]+)`);
   // The count and how the machine got there are read together: the view may be redrawn in between.
   let text = '';
   await waitFor(async () => {
@@ -197,7 +198,7 @@ async function waitForStopAt(page: Page, instruction: number): Promise<string> {
     return at.test(text) && exact.test(text);
   }, `a stop at instruction ${instruction}`);
   const [, how, where] = exact.exec(text)!;
-  assert.deepEqual([how, Number(where)], ['exact', instruction], text);
+  assert.deepEqual([how, Number(where.replace(/,/g, ''))], ['exact', instruction], text);
   return text;
 }
 

@@ -4,44 +4,19 @@
 // Code applies them, and the event stream recorded from a real FT pair (fixtures/panel-events.json,
 // made by fixtures/panel-events.generate.ts). Screenshots land in test-artifacts/.
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { extname, join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { ENTRY_KINDS, type EntryView, type HostView, type PanelInboundMessage, type PanelMessage } from '../../src/adapter/protocol';
-import { isPanelMessage, newNonce, panelCsp, panelHtml } from '../../src/extension/panel/html';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { ENTRY_KINDS, type EntryView, type HostView, type PanelInboundMessage } from '../../src/adapter/protocol';
+import { isPanelMessage, panelCsp, panelHtml } from '../../src/extension/panel/html';
 import { MAX_ENTRIES, PanelModel } from '../../src/extension/panel/model';
-
-const CHROMIUM = '/usr/bin/chromium';
-// shared/design.md, "Testing with real parts".
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const ROOT = join(__dirname, '..', '..');
-const DIST = join(ROOT, 'dist', 'panel');
-const ARTIFACTS = join(ROOT, 'test-artifacts');
-const FIXTURES = join(__dirname, '..', 'fixtures');
-
-type Theme = 'light' | 'dark' | 'high-contrast';
-const THEMES: Theme[] = ['light', 'dark', 'high-contrast'];
-const BODY_CLASS: Record<Theme, string> = { light: 'vscode-light', dark: 'vscode-dark', 'high-contrast': 'vscode-high-contrast' };
+import { ARTIFACTS, FIXTURES, THEMES, panelPages, themeVariables } from './panelPage';
 
 const recording = JSON.parse(readFileSync(join(FIXTURES, 'panel-events.json'), 'utf8')) as { messages: PanelInboundMessage[] };
 const messages = recording.messages;
+/** A debugger gone back in time, then a failover and a clone (fixtures/panel-rewound.json says how). */
+const rewound = (JSON.parse(readFileSync(join(FIXTURES, 'panel-rewound.json'), 'utf8')) as typeof recording).messages;
 const recordedEntries: EntryView[] = messages.flatMap((m) => (m.type === 'event' && m.event === 'lockstep/entries' ? m.body.entries : []));
-
-/** `--name: value;` pairs of a theme fixture. */
-function themeVariables(theme: Theme): [string, string][] {
-  const css = readFileSync(join(FIXTURES, 'themes', `${theme}.css`), 'utf8');
-  return [...css.matchAll(/(--vscode-[\w-]+)\s*:\s*([^;]+);/g)].map((m) => [m[1], m[2].trim()]);
-}
-
-declare global {
-  interface Window {
-    __posted: PanelMessage[];
-    __violations: string[];
-  }
-}
 
 describe('logging-channel panel: model and host side', () => {
   const entry = (seq: number, acked = false): EntryView => ({ seq, at: seq * 1000, kind: 'input', size: 40, acked, text: `#${seq} @${seq * 1000} input` });
@@ -99,6 +74,21 @@ describe('logging-channel panel: model and host side', () => {
     assert.equal(model.entryAt(12_345), 12_345);
   });
 
+  it('charts live progress apart from the debugger, lag never below zero, a clone apart from the log', () => {
+    const model = new PanelModel();
+    for (const message of rewound) model.apply(message);
+    const s = model.series;
+    // The debugger at instruction 1,000 moves no live count.
+    assert.deepEqual(s.primary, [36_000_012_265, 36_000_012_265, 36_100_000_000, 36_200_000_000, 36_300_000_000]);
+    // A backup being cloned has no count and no lag yet.
+    assert.deepEqual(s.backup, [36_000_011_000, 36_000_012_265, null, null, 36_250_000_000]);
+    assert.deepEqual(s.lag, [1265, 0, null, null, 50_000_000]);
+    assert.ok(s.lag.every((v) => v === null || v >= 0));
+    // Bytes per second: the log's 2,000 B per 500 ms, and the checkpoint's burst on its own series.
+    assert.deepEqual(s.bandwidth, [null, 4000, 4000, 4000, 4000]);
+    assert.deepEqual(s.checkpoint, [null, 0, 1_500_000, 4_500_000, 0]);
+  });
+
   it('builds HTML with a strict CSP and checks what the webview posts (host side)', () => {
     const html = panelHtml({ scriptUri: 'https://x/p.js?a=1&b="2"', styleUri: 'https://x/p.css', cspSource: 'https://*.vscode-cdn.net', nonce: 'abc123+/=' });
     assert.match(html, /default-src 'none'; script-src 'nonce-abc123\+\/='; style-src https:\/\/\*\.vscode-cdn\.net; font-src https:\/\/\*\.vscode-cdn\.net/);
@@ -116,112 +106,8 @@ describe('logging-channel panel: model and host side', () => {
 
 describe('logging-channel panel (webview in headless Chromium)', function () {
   this.timeout(120_000);
-  let browser: Browser;
-  let server: Server;
-  let origin = '';
-  let nonce = '';
-  const pages: { page: Page; problems: string[] }[] = [];
-
-  before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      console.log(`      skipped: ${CHROMIUM} is missing (apt-get install -y chromium; scripts/install-test-deps.sh does it as root)`);
-      this.skip();
-    }
-    execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs'), 'panel'], { cwd: ROOT, stdio: 'inherit' });
-    mkdirSync(ARTIFACTS, { recursive: true });
-    server = createServer((req, res) => {
-      const path = new URL(req.url ?? '/', 'http://x').pathname;
-      if (path === '/') {
-        nonce = newNonce();
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-        res.end(panelHtml({ scriptUri: `${origin}/panel.js`, styleUri: `${origin}/panel.css`, cspSource: origin, nonce }));
-        return;
-      }
-      const file = join(DIST, path.slice(1));
-      if (!/^\/[\w.-]+$/.test(path) || !existsSync(file)) {
-        res.writeHead(404).end();
-        return;
-      }
-      const types: Record<string, string> = { '.js': 'text/javascript', '.css': 'text/css', '.ttf': 'font/ttf', '.map': 'application/json' };
-      res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
-      res.end(readFileSync(file));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
-  });
-
-  after(async () => {
-    await browser?.close();
-    server?.close();
-  });
-
-  afterEach(async () => {
-    for (const { page, problems } of pages.splice(0)) {
-      const violations = await page.evaluate(() => window.__violations).catch(() => []);
-      await page.close();
-      assert.deepEqual([...problems, ...violations], [], 'no console errors, page errors, failed requests or CSP violations');
-    }
-  });
-
-  /** The panel in a fresh page, themed like VS Code does it: variables on <html>, a class on <body>. */
-  async function openPanel(theme: Theme, viewport = { width: 1280, height: 860 }): Promise<Page> {
-    const page = await browser.newPage({ viewport, deviceScaleFactor: 1 });
-    const problems: string[] = [];
-    pages.push({ page, problems });
-    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`); });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
-    page.on('request', (r) => { if (!r.url().startsWith(origin)) problems.push(`remote request: ${r.url()}`); });
-    // VS Code's acquireVsCodeApi, recording what the panel posts. A string: functions the test
-    // compiler touched may call its helpers, which the page does not have.
-    await page.addInitScript({ content: `
-      window.__posted = [];
-      window.__violations = [];
-      document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ': ' + e.blockedURI));
-      let acquired = false;
-      window.acquireVsCodeApi = () => {
-        if (acquired) throw new Error('acquireVsCodeApi may be called once');
-        acquired = true;
-        // VS Code keeps a webview's state across reloads of its page: so does sessionStorage.
-        const stored = sessionStorage.getItem('vscode-state');
-        return {
-          postMessage: (m) => { window.__posted.push(m); },
-          getState: () => (stored === null ? undefined : JSON.parse(stored)),
-          setState: (s) => { sessionStorage.setItem('vscode-state', JSON.stringify(s)); return s; },
-        };
-      };` });
-    await page.goto(`${origin}/`);
-    await page.evaluate(({ variables, bodyClass }) => {
-      for (const [name, value] of variables) document.documentElement.style.setProperty(name, value);
-      document.body.className = bodyClass;
-      document.body.dataset.vscodeThemeKind = bodyClass;
-    }, { variables: themeVariables(theme), bodyClass: BODY_CLASS[theme] });
-    await settle(page);
-    return page;
-  }
-
-  /** Delivers messages as VS Code does (message events on the window), then lets the panel draw. */
-  async function send(page: Page, list: PanelInboundMessage[]): Promise<void> {
-    await page.evaluate((list) => { for (const data of list) window.dispatchEvent(new MessageEvent('message', { data })); }, list);
-    await settle(page);
-  }
-
-  const settle = (page: Page) => page.evaluate(() => new Promise<void>((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve()))));
-  const posted = (page: Page) => page.evaluate(() => window.__posted);
-  const rowCount = (page: Page, grid: string) => page.locator(`#${grid} .grid-spacer [role=row]`).count();
-
-  /** Row `index` of a grid is in the DOM and fully inside the grid's scrolled view. */
-  async function rowVisible(page: Page, grid: string, index: number): Promise<boolean> {
-    return page.evaluate(({ grid, index }) => {
-      const row = document.getElementById(`${grid}-row-${index}`);
-      const view = document.querySelector(`#${grid} .grid-viewport`);
-      if (!row || !view) return false;
-      const r = row.getBoundingClientRect();
-      const v = view.getBoundingClientRect();
-      return r.top >= v.top - 0.5 && r.bottom <= v.bottom + 0.5 && r.height > 0;
-    }, { grid, index });
-  }
+  const harness = panelPages();
+  const { openPanel, send, settle, posted, rowCount, rowVisible, pages } = harness;
 
   const SYNTHETIC = 100_000;
 
@@ -248,7 +134,7 @@ describe('logging-channel panel (webview in headless Chromium)', function () {
   it('loads under its CSP, which blocks inline scripts, and says it is ready', async () => {
     const page = await openPanel('dark');
     const meta = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
-    assert.equal(meta, panelCsp(origin, nonce));
+    assert.equal(meta, panelCsp(harness.origin, harness.nonce));
     assert.deepEqual(await posted(page), [{ type: 'ready' }]);
     // An injected inline script must not run: that is what the CSP is for.
     const blocked = await page.evaluate(() => new Promise<{ ran: boolean; violations: string[] }>((resolve) => {
@@ -307,6 +193,28 @@ describe('logging-channel panel (webview in headless Chromium)', function () {
       await page.screenshot({ path: join(ARTIFACTS, `panel-${theme}.png`) });
     });
   }
+
+  it('shows where the debugger looks apart from the live progress, and a clone as cloning', async () => {
+    const page = await openPanel('dark');
+    const failover = rewound.findIndex((m) => m.type === 'event' && m.event === 'lockstep/failover');
+    await send(page, rewound.slice(0, failover));
+    const hosts = await page.locator('.host').allInnerTexts();
+    assert.ok(hosts[0].includes('36,000,012,265') && hosts[0].includes('debugger at 1,000'), hosts.join(' | '));
+    const lag = page.locator('.figure', { hasText: 'Lag' }).locator('.figure-value');
+    assert.equal(await lag.textContent(), '0 instr.');
+    await send(page, rewound.slice(failover, failover + 2));
+    assert.equal(await lag.textContent(), 'cloning: 25% of the checkpoint');
+    const clone = await page.locator('.host', { hasText: 'host-3' }).innerText();
+    assert.match(clone, /cloning: 25% of the checkpoint/);
+    assert.doesNotMatch(clone, /debugger at|\b0\b/);
+    await send(page, rewound.slice(failover + 2));
+    assert.equal(await lag.textContent(), '50,000,000 instr.');
+    const bandwidth = (await page.locator('.chart-channel-bandwidth .chart-plot').getAttribute('aria-label'))!;
+    assert.match(bandwidth, /Log 4 kB\/s, Checkpoint 0 B\/s/);
+    const instructions = await page.locator('.chart-instructions-and-lag .chart-plot').getAttribute('aria-label');
+    assert.doesNotMatch(instructions!, /Lag [−-]/);
+    await page.screenshot({ path: join(ARTIFACTS, 'panel-rewound-clone.png') });
+  });
 
   it('shows a failover as it happens (screenshot during the failover)', async () => {
     const page = await openPanel('dark');

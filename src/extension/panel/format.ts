@@ -1,8 +1,7 @@
 // Number and time formats for the panel: grouped digits, session times, byte rates.
 
-const grouped = new Intl.NumberFormat('en-US');
-
-export const count = (n: number) => grouped.format(Math.round(n));
+// The adapter's format: a count reads the same in the panel as in the Variables pane.
+export { count } from '../../adapter/format';
 
 /** Compact counts for chart axes: 1.2M, 340k; at most five characters up to 2^53 (9.01P). */
 export function compact(n: number): string {

@@ -140,9 +140,14 @@ const instrChart = new TimeChart('Instructions and lag', [
   { label: 'Backup', color: ['--vscode-charts-green', '#89d185'], scale: 'n', format: fmt.count, dash: [5, 3] },
   { label: 'Lag', color: ['--vscode-charts-yellow', '#cca700'], scale: 'lag', format: fmt.count },
 ], [{ scale: 'n', format: fmt.compact }, { scale: 'lag', format: fmt.compact, side: 1 }]);
+// A clone's checkpoint is megabytes in a moment: on its own scale, so the log's traffic stays readable.
 const bandwidthChart = new TimeChart('Channel bandwidth', [
-  { label: 'Sent', color: ['--vscode-charts-purple', '#b180d7'], scale: 'bw', format: fmt.rate, fill: true },
-], [{ scale: 'bw', format: (v) => fmt.rate(v).replace(' ', '') }]);
+  { label: 'Log', color: ['--vscode-charts-purple', '#b180d7'], scale: 'bw', format: fmt.rate, fill: true },
+  { label: 'Checkpoint', color: ['--vscode-charts-orange', '#d18616'], scale: 'cp', format: fmt.rate, dash: [4, 2] },
+], [
+  { scale: 'bw', format: (v) => fmt.rate(v).replace(' ', '') },
+  { scale: 'cp', format: (v) => fmt.rate(v).replace(' ', ''), side: 1 },
+]);
 const charts = el('section', 'charts');
 charts.setAttribute('aria-label', 'Charts');
 charts.append(instrChart.element, bandwidthChart.element);
@@ -323,19 +328,36 @@ function renderStatus(): void {
   slowInput.disabled = buttons[controls.findIndex((c) => c.id === 'slow-backup')].disabled;
   hostList.replaceChildren(...(channel?.hosts ?? []).map((h) => {
     const item = el('li', `host role-${h.role}`);
-    item.append(icon(ROLE_ICON[h.role]), el('span', 'host-id', h.id), el('span', `role-badge role-${h.role}`, h.role), el('span', 'host-gen', `gen ${h.generation}`), el('span', 'host-instr num', fmt.count(h.instructions)));
-    item.title = `${h.id}: ${h.role}, generation ${h.generation}, ${fmt.count(h.instructions)} instructions`;
+    // Live progress and where the debugger looks are two things: a rewound debugger moves only the latter.
+    const progress = h.cloning ? cloningText(h.cloning) : fmt.count(h.instructions);
+    const looking = h.debuggerAt !== undefined && h.debuggerAt !== h.instructions && !h.cloning;
+    const badge = el('span', `role-badge role-${h.role}`, h.role);
+    const generation = el('span', 'host-gen', `gen ${h.generation}`);
+    item.append(icon(ROLE_ICON[h.role]), el('span', 'host-id', h.id), badge, generation, el('span', 'host-instr num', progress));
+    if (looking) item.append(el('span', 'host-debugger num', `debugger at ${fmt.count(h.debuggerAt!)}`));
+    const debuggerText = looking ? `; the debugger shows instruction ${fmt.count(h.debuggerAt!)}` : '';
+    const run = h.cloning ? progress : `${progress} instructions run`;
+    item.title = `${h.id}: ${h.role}, generation ${h.generation}, ${run}${debuggerText}`;
     return item;
   }));
   if (!channel) {
     for (const v of [lagValue, loggedValue, bytesValue, outputsValue]) v.textContent = '–';
     return;
   }
-  lagValue.textContent = model.host('backup') ? `${fmt.count(channel.lag)} instr.` : 'no backup';
+  const backup = model.host('backup');
+  const lag = backup?.cloning ? cloningText(backup.cloning) : `${fmt.count(Math.max(0, channel.lag))} instr.`;
+  lagValue.textContent = backup ? lag : 'no backup';
   loggedValue.textContent = `${fmt.count(channel.entriesLogged)} / ${fmt.count(channel.entriesAcked)}`;
   const bw = model.series.bandwidth.at(-1);
   bytesValue.textContent = `${fmt.bytes(channel.bytesSent)}${bw != null ? ` · ${fmt.rate(bw)}` : ''}`;
   outputsValue.textContent = `${fmt.count(channel.outputsHeld)} / ${fmt.count(channel.outputsReleased)}`;
+}
+
+/** A backup being cloned, by how much of its checkpoint has arrived. */
+function cloningText({ received, total }: { received: number; total: number }): string {
+  if (!total) return 'cloning: waiting for the checkpoint';
+  if (received === total) return 'cloning: restoring the checkpoint';
+  return `cloning: ${Math.floor((received / total) * 100)}% of the checkpoint`;
 }
 
 function markers(): Marker[] {
@@ -349,7 +371,7 @@ function renderCharts(): void {
   const s = model.series;
   const m = markers();
   instrChart.setData([s.time, s.primary, s.backup, s.lag], m);
-  bandwidthChart.setData([s.time, s.bandwidth], m);
+  bandwidthChart.setData([s.time, s.bandwidth, s.checkpoint], m);
 }
 
 function renderTimeline(): void {

@@ -47,11 +47,15 @@ export interface TimelineItem {
 export interface Series {
   /** Seconds since the session started. */
   time: number[];
+  /** Live progress (under the debugger: how far recorded, not where the debugger looks). */
   primary: (number | null)[];
+  /** Null while the backup is cloned: it has no machine to count with yet. */
   backup: (number | null)[];
   lag: (number | null)[];
-  /** Bytes per second on the channel since the previous point. */
+  /** Bytes per second of the log on the channel since the previous point (checkpoints apart). */
   bandwidth: (number | null)[];
+  /** Bytes per second of checkpoints to a new backup: a clone's burst, on a scale of its own. */
+  checkpoint: (number | null)[];
 }
 
 /** Kept in memory at most; older entries are dropped (the adapter's lockstep/logEntries has them all). */
@@ -60,7 +64,7 @@ export const MAX_OUTPUTS = 100_000;
 /** Chart points kept: a point every 250 ms is over an hour. */
 export const MAX_POINTS = 20_000;
 
-const emptySeries = (): Series => ({ time: [], primary: [], backup: [], lag: [], bandwidth: [] });
+const emptySeries = (): Series => ({ time: [], primary: [], backup: [], lag: [], bandwidth: [], checkpoint: [] });
 
 /** Which parts changed since the last render. */
 export interface Dirty { entries: boolean; outputs: boolean; channel: boolean; timeline: boolean; divergence: boolean; session: boolean }
@@ -94,7 +98,7 @@ export class PanelModel {
   private rows: number[] | undefined;
   private outputIndex = new Map<number, OutputRow>();
   private roles = new Map<string, HostView['role']>();
-  private lastBytes: { time: number; bytes: number } | undefined;
+  private lastBytes: { time: number; bytes: number; checkpoint: number } | undefined;
 
   apply(message: PanelInboundMessage): void {
     if (message.type === 'session') {
@@ -267,21 +271,30 @@ export class PanelModel {
   private addPoint(body: ChannelEventBody, primary: HostView | undefined): void {
     const s = this.series;
     const backup = body.hosts.find((h) => h.role === 'backup');
+    const counted = backup && !backup.cloning ? backup : undefined;
+    const checkpoint = body.checkpointBytes ?? 0;
     let bandwidth: number | null = null;
-    if (this.lastBytes && body.time > this.lastBytes.time) {
-      // A counter that went down was restarted (a new channel): count from zero.
-      const sent = body.bytesSent >= this.lastBytes.bytes ? body.bytesSent - this.lastBytes.bytes : body.bytesSent;
-      bandwidth = (sent * 1000) / (body.time - this.lastBytes.time);
-      this.lastBytes = { time: body.time, bytes: body.bytesSent };
-    } else if (this.lastBytes) {
+    let checkpointRate: number | null = null;
+    const last = this.lastBytes;
+    if (last && body.time > last.time) {
+      // A counter that went down was restarted (a new channel, a new primary): count from zero.
+      const since = (now: number, before: number) => (now >= before ? now - before : now);
+      const sentCheckpoint = since(checkpoint, last.checkpoint);
+      const seconds = (body.time - last.time) / 1000;
+      bandwidth = Math.max(0, since(body.bytesSent, last.bytes) - sentCheckpoint) / seconds;
+      checkpointRate = sentCheckpoint / seconds;
+      this.lastBytes = { time: body.time, bytes: body.bytesSent, checkpoint };
+    } else if (last) {
       // Two updates in the same millisecond: no new rate to tell.
       bandwidth = s.bandwidth.at(-1) ?? null;
-    } else this.lastBytes = { time: body.time, bytes: body.bytesSent };
+      checkpointRate = s.checkpoint.at(-1) ?? null;
+    } else this.lastBytes = { time: body.time, bytes: body.bytesSent, checkpoint };
     s.time.push(body.time / 1000);
     s.primary.push(primary?.instructions ?? null);
-    s.backup.push(backup?.instructions ?? null);
-    s.lag.push(backup ? body.lag : null);
+    s.backup.push(counted?.instructions ?? null);
+    s.lag.push(counted ? Math.max(0, body.lag) : null);
     s.bandwidth.push(bandwidth);
+    s.checkpoint.push(checkpointRate);
     if (s.time.length > MAX_POINTS) for (const column of Object.values(s) as unknown[][]) column.splice(0, MAX_POINTS / 10);
   }
 

@@ -160,6 +160,10 @@ export class Host implements HostContext {
     return this.debugger?.isHistory(at) ?? false;
   }
 
+  shownUpTo(): number {
+    return this.debugger?.shownUpTo ?? Infinity;
+  }
+
   debuggerHolds(): boolean {
     return this.debugger?.holds ?? false;
   }
@@ -255,7 +259,7 @@ export class Host implements HostContext {
       id: this.config.id,
       role: this.halted ? 'halted' : this.primary ? 'primary' : 'backup',
       generation: this.generation,
-      instructions: this.machine?.instructions ?? this.backup?.instructions ?? 0,
+      instructions: this.debugger?.frontier ?? this.machine?.instructions ?? this.backup?.instructions ?? 0,
       guestTimeMs: (this.machine ?? this.backup?.machine)?.guestTimeMs ?? 0,
       seq: this.primary?.lastSeq ?? this.backup?.receivedSeq ?? 0,
       acked: this.primary?.ackedSeq ?? this.backup?.receivedSeq ?? 0,
@@ -276,6 +280,9 @@ export class Host implements HostContext {
       epochs: this.recentEpochs,
       epochCount: this.epochCount,
       divergences: this.backup?.divergenceList ?? [],
+      checkpointBytesSent: this.primary?.checkpointBytesSent ?? 0,
+      ...(this.backup?.cloning ? { cloning: this.backup.cloning } : {}),
+      ...(this.debugger?.position === undefined ? {} : { debuggerAt: this.debugger.position }),
     };
   }
 

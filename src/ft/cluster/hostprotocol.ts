@@ -49,6 +49,7 @@ export interface HostStats {
   id: string;
   role: Role | 'halted';
   generation: number;
+  /** How far the role has run: under a debugger, its timeline's frontier, wherever the debugger looks. */
   instructions: number;
   guestTimeMs: number;
   seq: number;
@@ -81,6 +82,12 @@ export interface HostStats {
   /** Epochs this host has computed in all. */
   epochCount: number;
   divergences: Divergence[];
+  /** Primary: bytes of checkpoints sent to new backups (counted in bytesSent too). */
+  checkpointBytesSent: number;
+  /** Backup being cloned: checkpoint chunks received of how many. */
+  cloning?: { received: number; total: number };
+  /** Under a debugger holding the machine: the count it shows (`instructions` is the live progress). */
+  debuggerAt?: number;
 }
 
 export interface Divergence {
@@ -157,13 +164,19 @@ export type DebugOp =
   | { op: 'runTo'; at: number; logged?: LoggedPoint }
   | { op: 'step' }
   | { op: 'stepBack' }
-  | { op: 'continue'; breakpoints: number[] }
-  | { op: 'reverseContinue'; breakpoints: number[] }
+  | { op: 'continue'; breakpoints: number[]; watches?: Watch[] }
+  | { op: 'reverseContinue'; breakpoints: number[]; watches?: Watch[] }
   | { op: 'read'; address: number; length: number }
   | { op: 'write'; address: number; data: string }
   | { op: 'setRegister'; name: string; value: number }
   | { op: 'entries'; from: number; count: number; kinds?: EntryKind[] }
   | { op: 'epochs' };
+
+/** A data breakpoint: `length` bytes of linear memory from `address`, stopped at when written (changed). */
+export interface Watch {
+  address: number;
+  length: number;
+}
 
 export interface DebugState {
   /** The instruction count the machine is at. */
@@ -180,6 +193,8 @@ export interface DebugState {
   registers: Registers;
   /** Real mode, or protected mode's 32-bit code. */
   bits: 16 | 32;
+  /** EIP where the timeline starts: a true instruction boundary (disassembly decodes in step with it). */
+  entry: number;
   guestTimeMs: number;
   /** Epochs reached at or before the position. */
   epoch: number;

@@ -9,7 +9,8 @@
 // heartbeats and acks while it scans, and a `pause` can cut them short. Anything beyond the recorded
 // history is recorded as the role would (a primary's new history is logged and sent), and nothing a
 // debugger does to the past is visible to the other side: continuing is the unperturbed run.
-import type { DebugOp, DebugResult, DebugState, EpochNote, HostDebugConfig, HostReport, LoggedPoint, LogPosition } from '../cluster';
+import type { DebugOp, DebugResult, DebugState, EpochNote, HostDebugConfig, HostReport } from '../cluster';
+import type { LoggedPoint, LogPosition, Watch } from '../cluster';
 import type { EntryKind, LogEntry } from '../log';
 import { type InputEvent, type Machine, type Nondeterminism, REGISTER_NAMES, WritableRegister } from '../machine';
 import type { HeldOutput } from '../replication';
@@ -26,6 +27,8 @@ const RUN_SLICE = 50_000_000;
 const SCAN_SLICE = 4_000_000;
 /** Largest read in one operation. */
 const MAX_READ = 16 * 1024 * 1024;
+/** Largest range a data breakpoint watches: it is read at every slice end, and per instruction in a slice that wrote it. */
+const MAX_WATCH = 4096;
 /** Movements that end a forward breakpoint scan. */
 const SCAN_ENDS = new Set<Stop['reason']>(['breakpoint', 'frontier', 'ended']);
 
@@ -67,6 +70,8 @@ export class MachineDebugger {
   private token = 0;
   private logged: LoggedPoint | undefined;
   private lastStop: Stop | undefined;
+  /** EIP at the timeline's start. */
+  private readonly entry: number;
 
   /**
    * Starts recording `machine`, which takes its values from `source` (at instruction 0, an epoch
@@ -74,16 +79,9 @@ export class MachineDebugger {
    */
   constructor(readonly machine: Machine, source: Nondeterminism, private readonly env: DebugEnvironment = {}) {
     this.source = new SwitchableSource(source);
-    this.timeline = new Timeline(machine, {
-      source: this.source,
-      available: () => this.available(),
-      snapshotBytes: SNAPSHOT_BYTES,
-    });
-    machine.observe({
-      epoch: (epoch) => {
-        if (!this.isHistory(epoch.at)) this.epochs.push({ index: epoch.index, at: epoch.at, hash: epoch.hash });
-      },
-    });
+    this.entry = machine.registers.eip;
+    this.timeline = new Timeline(machine, { source: this.source, available: () => this.available(), snapshotBytes: SNAPSHOT_BYTES });
+    machine.observe({ epoch: (epoch) => { if (!this.isHistory(epoch.at)) this.epochs.push({ index: epoch.index, at: epoch.at, hash: epoch.hash }); } });
   }
 
   /** Machine events at `at` repeat recorded history (a revisit), rather than make new history. */
@@ -129,12 +127,14 @@ export class MachineDebugger {
       case 'stepBack':
         return this.moved(timeline.stepBack());
       case 'continue':
-        return this.moved(
-          addresses(op.breakpoints).length
-            ? await this.scanForward(addresses(op.breakpoints), token)
-            : await this.runFree(token),
-        );
+        if (op.watches?.length) {
+          return this.moved(await this.watchForward(watches(op.watches), addresses(op.breakpoints), token));
+        }
+        return this.moved(addresses(op.breakpoints).length ? await this.scanForward(addresses(op.breakpoints), token) : await this.runFree(token));
       case 'reverseContinue':
+        if (op.watches?.length) {
+          return this.moved(await this.watchBackward(watches(op.watches), addresses(op.breakpoints), token));
+        }
         return this.moved(await this.reverseContinue(addresses(op.breakpoints), token));
       case 'read':
         return this.read(count('address', op.address), count('length', op.length, MAX_READ));
@@ -221,6 +221,50 @@ export class MachineDebugger {
     }
   }
 
+  /**
+   * Data breakpoints forwards: on to right after the first write that changes watched memory, a
+   * stretch per turn; with breakpoints too, whichever comes first.
+   */
+  private async watchForward(watched: Watch[], breakpoints: number[], token: number): Promise<Stop> {
+    const read = this.watchReader(watched);
+    const from = this.timeline.position;
+    const hit = breakpoints.length ? await this.scanForward(breakpoints, token) : undefined;
+    if (this.cancelled(token)) return this.here();
+    const until = hit?.reason === 'breakpoint' ? hit.at : Number.MAX_SAFE_INTEGER;
+    if (hit) this.timeline.runTo(from);
+    for (;;) {
+      const limit = Math.min(until, this.timeline.position + RUN_SLICE);
+      const stop = this.timeline.continueWatching(read, limit);
+      if (stop.reason === 'watch') return stop;
+      if (stop.at >= until && hit) return { ...this.timeline.runTo(hit.at), reason: hit.reason, eip: hit.eip };
+      if (stop.at < limit || this.cancelled(token)) return this.here();
+      await turn();
+    }
+  }
+
+  /** Data breakpoints backwards: the last write before here; with breakpoints too, whichever is later. */
+  private async watchBackward(watched: Watch[], breakpoints: number[], token: number): Promise<Stop> {
+    const from = this.timeline.position;
+    const hit = breakpoints.length ? await this.reverseContinue(breakpoints, token) : undefined;
+    if (this.cancelled(token)) return this.here();
+    if (hit) this.timeline.runTo(from);
+    const written = this.timeline.reverseWatching(this.watchReader(watched));
+    if (!hit || hit.reason !== 'breakpoint' || written.reason === 'watch' && written.at >= hit.at) return written;
+    this.timeline.runTo(from);
+    return this.reverseContinue(breakpoints, token);
+  }
+
+  /** What the watched memory holds now, as one string (unmapped pages say so). */
+  private watchReader(watched: Watch[]): () => string {
+    const machine = this.machine;
+    const piece = ({ physical, length }: { physical?: number; length: number }) => {
+      if (physical === undefined || physical + length > machine.memory.length) return `-${length}`;
+      return Buffer.from(machine.readPhysical(physical, length)).toString('latin1');
+    };
+    const range = ({ address, length }: Watch) => [...physicalPieces(machine, address, length)].map(piece).join('');
+    return () => watched.map(range).join('|');
+  }
+
   private here(): Stop {
     const { machine, timeline } = this;
     const at = machine.instructions;
@@ -249,6 +293,7 @@ export class MachineDebugger {
       ended: machine.isEnded,
       registers,
       bits: registers.cr0 & 1 ? 32 : 16,
+      entry: this.entry,
       guestTimeMs: machine.guestTimeMs,
       epoch: this.epochs.filter((e) => e.at <= position).at(-1)?.index ?? 0,
       ...(step ? { slice: { from: step.from, to: step.to, idle: step.idle } } : {}),
@@ -326,6 +371,14 @@ function count(name: string, value: unknown, max = Number.MAX_SAFE_INTEGER): num
   return value;
 }
 
+function watches(values: unknown): Watch[] {
+  if (!Array.isArray(values)) throw new RangeError(`watches must be a list of memory ranges, got ${JSON.stringify(values)}`);
+  return values.map((w: Partial<Watch>) => ({
+    address: count('watched address', w?.address, 0xffffffff),
+    length: count('watched length', w?.length, MAX_WATCH),
+  }));
+}
+
 function addresses(values: unknown): number[] {
   if (!Array.isArray(values)) throw new RangeError(`breakpoints must be a list of addresses, got ${JSON.stringify(values)}`);
   return values.map((v) => count('breakpoint address', v));
@@ -348,6 +401,8 @@ export class HostDebugger {
   private lastHold = 0;
   private readonly log: LogEntry[] = [];
   private readonly panel: PanelStream;
+  /** Where the last operation left the machine: what the debugger shows (outputs after it stay held). */
+  private shown = 0;
 
   constructor(
     private readonly id: string,
@@ -361,11 +416,8 @@ export class HostDebugger {
 
   /** The role's machine exists (booted or restored) and takes its values from `source`. */
   attach(machine: Machine, source: Nondeterminism): void {
-    this.debugger = new MachineDebugger(machine, source, {
-      ...this.env,
-      entries: () => this.log,
-      held: () => this.held,
-    });
+    this.debugger = new MachineDebugger(machine, source, { ...this.env, entries: () => this.log, held: () => this.held });
+    this.shown = machine.instructions;
   }
 
   useSource(source: Nondeterminism): void {
@@ -379,6 +431,24 @@ export class HostDebugger {
   /** The role's loop must not run the machine now. */
   get holds(): boolean {
     return this.held;
+  }
+
+  /** How far the role has run its machine (the timeline's frontier); none before it has one. */
+  get frontier(): number | undefined {
+    return this.debugger?.timeline.frontier;
+  }
+
+  /** Where the debugger holds the machine; none while the role runs it. */
+  get position(): number | undefined {
+    return this.held && this.debugger ? this.debugger.machine.instructions : undefined;
+  }
+
+  /**
+   * The last count whose outputs may be released: while held, where the debugger last stopped the
+   * machine. An operation under way does not count: it may run past its stop to record a whole slice.
+   */
+  get shownUpTo(): number {
+    return this.held && this.debugger ? this.shown : Infinity;
   }
 
   isHistory(at: number): boolean {
@@ -412,10 +482,15 @@ export class HostDebugger {
       if (op.op === 'pause' || op.op === 'resume') return undefined;
       throw new Error(`${this.id} has no machine yet (it is being cloned from the primary)`);
     }
-    const result = await this.debugger.execute(op);
-    // Not if a pause (or any movement) came after it: that one holds the machine where it stopped.
-    if (op.op === 'resume' && this.lastHold < arrival) this.held = false;
-    return result;
+    try {
+      const result = await this.debugger.execute(op);
+      // Not if a pause (or any movement) came after it: that one holds the machine where it stopped.
+      if (op.op === 'resume' && this.lastHold < arrival) this.held = false;
+      return result;
+    } finally {
+      this.shown = this.debugger.machine.instructions;
+      this.env.outputRule()?.reveal();
+    }
   }
 
   stop(): void {

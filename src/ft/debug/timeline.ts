@@ -9,8 +9,12 @@
 // from there to n. Whole slices are exactly the recorded run (the replay checks every slice and epoch
 // hash against the recording); single instructions leave the machine stepped, a state to look at:
 // anything that continues restores a snapshot and runs unperturbed, so no stop leaves a trace.
-import { Machine, Nondeterminism, RecordedEvent, Replayer, SliceRecord } from '../machine';
+import { Machine, SliceRecord } from '../machine';
+import { Nondeterminism, RecordedEvent, Replayer } from '../machine';
+import { SliceTrace, TimelineDivergence } from './slicetrace';
 import { lastAtOrBefore } from './sorted';
+
+export { TimelineDivergence };
 
 export const DEFAULT_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
 /** Closer than this, a stepped machine steps on rather than restoring and replaying. */
@@ -40,6 +44,8 @@ export type StopReason =
   /** The requested count falls between an STI and the instruction v86 executes with it: one below. */
   | 'sti'
   | 'breakpoint'
+  /** What a data breakpoint watches changed: stopped right after the instruction that changed it. */
+  | 'watch'
   /** Nothing was recorded further yet (the source has no more values). */
   | 'frontier'
   /** The guest ended (halted with interrupts disabled). */
@@ -64,11 +70,6 @@ export interface BreakOptions {
   breakpoints?: Iterable<number>;
   /** Stops before an instruction whose EIP this accepts (with `breakpoints`: either one). */
   stopBefore?: (eip: number) => boolean;
-}
-
-/** The history disagrees with itself: replaying it did not reproduce what was recorded. */
-export class TimelineDivergence extends Error {
-  override name = 'TimelineDivergence';
 }
 
 /**
@@ -237,6 +238,86 @@ export class Timeline {
       if (end > this.start) yield this.position;
     }
     return this.runTo(this.start);
+  }
+
+  /**
+   * A data breakpoint forwards: runs on to right after the first instruction that changes what
+   * `watch` reads (memory, as a debugger fingerprints it), or to `until`. Whole slices are run and
+   * compared at their ends; only a slice where it changed is stepped, one instruction at a time, to
+   * find the instruction. A change no instruction made (at a slice's end: timers, interrupts, a
+   * device) stops at that end.
+   */
+  continueWatching(watch: () => string, until = Number.MAX_SAFE_INTEGER): Stop {
+    const reference = watch();
+    for (;;) {
+      const from = this.position;
+      if (from >= until) return this.stopHere(until);
+      const step = this.trace.sliceAt(from);
+      if (!step) {
+        // At the frontier: record on (an epoch at most), then look at it from where it was.
+        if (this.machine.isEnded || !this.extendFrom(this.trace.end, until)) return this.runTo(until);
+        continue;
+      }
+      const end = Math.min(step.to, until);
+      if (from === step.from && end === step.to && this.isOnRecord) this.reachBoundary(end);
+      else this.moveTo(end);
+      if (watch() === reference) continue;
+      this.moveTo(from);
+      this.stepForward(end, () => watch() !== reference);
+      return { ...this.stopHere(this.position), reason: 'watch' };
+    }
+  }
+
+  /**
+   * A data breakpoint backwards: to right after the last instruction before the current position
+   * that changed what `watch` reads (or the start). Looks at ever longer stretches before the
+   * position, comparing `watch` at every slice end (whole slices replayed), and steps the slices
+   * where it changed, latest first.
+   */
+  reverseWatching(watch: () => string): Stop {
+    const before = this.position;
+    for (let end = before, look = FIRST_LOOK_BACK; end > this.start; look *= 4) {
+      const from = this.trace.boundaryAtOrBefore(Math.max(this.start, end - look));
+      // The slices of [from, end] whose watched memory differs at their two ends.
+      const changed: [number, number][] = [];
+      this.reachBoundary(from);
+      let last = watch();
+      for (let at = from; at < end;) {
+        const next = Math.min(this.trace.sliceAt(at)!.to, end);
+        if (next === this.trace.sliceAt(at)!.to) this.reachBoundary(next);
+        else this.moveTo(next);
+        const now = watch();
+        if (now !== last) changed.push([at, next]);
+        [last, at] = [now, next];
+      }
+      for (const [start, stop] of changed.reverse()) {
+        const hit = this.lastChange(watch, start, stop, before);
+        if (hit !== undefined) return { ...this.runTo(hit), reason: 'watch' };
+      }
+      end = from;
+    }
+    return this.runTo(this.start);
+  }
+
+  /** The last count in (start, stop], below `before`, right after a change of `watch`. */
+  private lastChange(watch: () => string, start: number, stop: number, before: number): number | undefined {
+    this.reachBoundary(start);
+    let last = watch();
+    let hit: number | undefined;
+    const note = () => {
+      const now = watch();
+      if (now !== last && this.position < before) hit = this.position;
+      last = now;
+      return false;
+    };
+    this.stepForward(stop, note);
+    note();
+    return hit;
+  }
+
+  /** Unstepped and on the recorded run: whole slices from here are the recording's. */
+  private get isOnRecord(): boolean {
+    return !this.machine.isStepped && !this.offRecord;
   }
 
   /**
@@ -509,58 +590,4 @@ function breakCheck(options: BreakOptions): ((eip: number) => boolean) | undefin
   const predicate = options.stopBefore;
   if (!addresses.size) return predicate;
   return predicate ? (eip) => addresses.has(eip) || predicate(eip) : (eip) => addresses.has(eip);
-}
-
-/**
- * Every recorded step, compactly: its end count (8 bytes), plus, only where they are not the usual,
- * its idle tail and its timer counts (the usual: one timer run, where the instructions end).
- */
-class SliceTrace {
-  private ends = new Float64Array(1024);
-  private length = 0;
-  private readonly idle = new Map<number, number>();
-  private readonly timers = new Map<number, number[]>();
-
-  constructor(readonly start: number) {}
-
-  get end(): number {
-    return this.length ? this.ends[this.length - 1] : this.start;
-  }
-
-  push(step: SliceRecord): void {
-    if (step.from !== this.end) throw new TimelineDivergence(`a step from ${step.from} was recorded after the frontier ${this.end}`);
-    if (this.length === this.ends.length) {
-      const grown = new Float64Array(this.ends.length * 2);
-      grown.set(this.ends);
-      this.ends = grown;
-    }
-    const index = this.length++;
-    this.ends[index] = step.to;
-    if (step.idle) this.idle.set(index, step.idle);
-    const usual = step.timers.length === 1 && step.timers[0] === step.to - step.idle;
-    if (!usual) this.timers.set(index, [...step.timers]);
-  }
-
-  /** The step that starts at or contains count `n` (none at the frontier). */
-  sliceAt(n: number): SliceRecord | undefined {
-    if (n < this.start || n >= this.end) return undefined;
-    // The first step that ends after n.
-    return this.record(lastAtOrBefore(this.ends.subarray(0, this.length), n) + 1);
-  }
-
-  *records(): IterableIterator<SliceRecord> {
-    for (let i = 0; i < this.length; i++) yield this.record(i);
-  }
-
-  /** The last boundary at or before `n`. */
-  boundaryAtOrBefore(n: number): number {
-    return this.sliceAt(n)?.from ?? this.end;
-  }
-
-  private record(index: number): SliceRecord {
-    const from = index ? this.ends[index - 1] : this.start;
-    const to = this.ends[index];
-    const idle = this.idle.get(index) ?? 0;
-    return { from, to, idle, timers: this.timers.get(index) ?? [to - idle] };
-  }
 }

@@ -42,6 +42,7 @@ export class Backup {
   private readonly ownEpochs = new Map<number, Epoch>();
   private readonly divergences = new Map<number, Divergence>();
   private checkpoint: Uint8Array[] | undefined;
+  private checkpointChunks = 0;
   private running = true;
   private goingLive = false;
   /** When the backup asked for a resend not yet answered (performance.now()). */
@@ -61,6 +62,12 @@ export class Backup {
 
   get instructions(): number {
     return this.machine?.instructions ?? 0;
+  }
+
+  /** A backup being cloned: checkpoint chunks received of how many (0 before the first arrives). */
+  get cloning(): { received: number; total: number } | undefined {
+    if (this.machine || !this.host.config.clone) return undefined;
+    return { received: this.checkpoint?.length ?? 0, total: this.checkpointChunks };
   }
 
   get receivedSeq(): number {
@@ -179,6 +186,7 @@ export class Backup {
     if (this.machine) return;
     if (index === 0) {
       this.checkpoint = [];
+      this.checkpointChunks = total;
       this.expected = seq + 1;
       this.progress = at;
       this.host.recordFrom(seq);

@@ -38,11 +38,16 @@ export interface HostContext {
   limit(target: number): number;
   /** Called after every batch: carries out a kill that is due. */
   afterBatch(machine: Machine): void;
-  // Under a debugger (debugger.ts); without one: false, false, nothing.
+  // Under a debugger (debugger.ts); without one: nothing, false, Infinity, false, nothing.
   /** A role's machine exists (booted or restored), taking its values from `source`; before its first step. */
   machineReady(machine: Machine, source: Nondeterminism): void;
   /** Machine events at count `at` repeat history a debugger revisits: not new output, not a new epoch. */
   isHistory(at: number): boolean;
+  /**
+   * The last instruction count whose outputs may be released: where a debugger holding the machine
+   * shows it stopped (the machine may have run further to record), Infinity otherwise.
+   */
+  shownUpTo(): number;
   /** A debugger holds the machine: the role's loop must not run it now. */
   debuggerHolds(): boolean;
   /** The role needs its machine now (going live): a debugger puts it back at its frontier and lets go. */

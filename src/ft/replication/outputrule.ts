@@ -3,6 +3,11 @@
 // reproduce every output a client has seen. Each output is held under the seq of its output marker
 // and released when the backup's cumulative ack reaches that seq. With no backup (after a failover,
 // until a new one is cloned) nothing can be lost by releasing at once.
+//
+// Under a debugger one more condition holds an output: the debugger shows the guest stopped at an
+// instruction, and the machine may have run further (a step at the frontier records a whole slice),
+// so an output the guest made after the instruction shown waits until the debugger gets there or lets
+// the guest run. Releases stay in seq order.
 
 import type { OutputEntry } from '../log';
 
@@ -21,7 +26,14 @@ export class OutputRule {
   released = 0;
   bytesReleased = 0;
 
-  constructor(private readonly release: (output: HeldOutput) => void) {}
+  /**
+   * `shownUpTo`: the last instruction count whose outputs may be released (a debugger shows the guest
+   * stopped there; Infinity when none does).
+   */
+  constructor(
+    private readonly release: (output: HeldOutput) => void,
+    private readonly shownUpTo: () => number = () => Infinity,
+  ) {}
 
   /** Outputs waiting for an acknowledgement. */
   get holding(): number {
@@ -34,25 +46,26 @@ export class OutputRule {
 
   /** An output the guest produced, as its logged output marker. */
   produce(marker: OutputEntry): void {
-    const output = { ...marker, heldAt: performance.now() };
-    if (!this.protecting || marker.seq <= this.acked) this.emit(output);
-    else this.held.push(output);
+    this.held.push({ ...marker, heldAt: performance.now() });
+    this.releaseDue();
   }
 
   /** The backup has received every entry up to `seq`. */
   acknowledge(seq: number): void {
     if (seq <= this.acked) return;
     this.acked = seq;
-    let released = 0;
-    while (released < this.held.length && this.held[released].seq <= seq) this.emit(this.held[released++]);
-    if (released) this.held = this.held.slice(released);
+    this.releaseDue();
+  }
+
+  /** The debugger moved on or let the guest run: outputs up to where it is now may go. */
+  reveal(): void {
+    this.releaseDue();
   }
 
   /** No backup to wait for (it failed and we won the arbiter, or none is attached): release all. */
   unprotect(): void {
     this.protecting = false;
-    for (const output of this.held) this.emit(output);
-    this.held = [];
+    this.releaseDue();
   }
 
   /** A backup is attached again: outputs from now on wait for its acks. */
@@ -70,6 +83,18 @@ export class OutputRule {
   latestDelays(count: number): number[] {
     const n = Math.min(count, this.released, KEPT_DELAYS);
     return Array.from({ length: n }, (_, i) => this.delays[(this.released - n + i) % KEPT_DELAYS]);
+  }
+
+  /** Releases held outputs from the oldest on, up to the first one still waiting (for an ack, or the debugger). */
+  private releaseDue(): void {
+    const shown = this.shownUpTo();
+    let released = 0;
+    for (const output of this.held) {
+      if ((this.protecting && output.seq > this.acked) || output.at > shown) break;
+      this.emit(output);
+      released++;
+    }
+    if (released) this.held = this.held.slice(released);
   }
 
   private emit(output: HeldOutput): void {

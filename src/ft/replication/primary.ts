@@ -22,6 +22,8 @@ type Unlogged = LogEntry extends infer E ? (E extends LogEntry ? Omit<E, 'seq'> 
 
 export class Primary {
   readonly recorder: Recorder;
+  /** Bytes of checkpoints sent to new backups (part of the channel's bytes: the panel charts them apart). */
+  checkpointBytesSent = 0;
   readonly outputRule: OutputRule;
   private machine!: Machine;
   private seq: number;
@@ -49,7 +51,10 @@ export class Primary {
     this.acked = lastSeq;
     this.protectedFromStart = options.waitForBackup;
     this.recorder = new Recorder((event: RecordedEvent) => this.log(event));
-    this.outputRule = new OutputRule((output) => (output.device === 'net' ? this.service.sendFrame(output.data) : this.service.broadcast(output.data)));
+    this.outputRule = new OutputRule(
+      (output) => (output.device === 'net' ? this.service.sendFrame(output.data) : this.service.broadcast(output.data)),
+      () => this.host.shownUpTo(),
+    );
     this.service = new Service(host.config.service, {
       line: (line) => this.receiveInput('serial', line),
       frame: (frame) => this.receiveInput('net', frame),
@@ -238,6 +243,7 @@ export class Primary {
     if (channel.isClosed) return;
     const snapshot = this.machine.snapshot();
     const total = Math.ceil(snapshot.length / CHECKPOINT_CHUNK);
+    this.checkpointBytesSent += snapshot.length;
     this.logControl('clone', { bytes: snapshot.length, chunks: total });
     // A recording that joins the new backup's segment on needs this host's log up to here in its file.
     this.host.flushRecording();

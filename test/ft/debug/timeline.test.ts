@@ -399,6 +399,50 @@ describe('timeline: breakpoints', function () {
   });
 });
 
+describe('timeline: data breakpoints', function () {
+  this.timeout(600_000);
+
+  it('continueWatching and reverseWatching stop right after the writes single steps find', async () => {
+    const timeline = await replica(TICKER, (await reference(TICKER)).recorded);
+    const machine = timeline.machine;
+    const random = prng(0xda7a);
+    let checked = 0;
+    for (const n of pickCounts(timeline, random, 8).filter((_, i) => i % 2 === 0)) {
+      timeline.runTo(n);
+      // The 64 bytes below the stack pointer: interrupts and calls write there (ticker runs unpaged).
+      const address = machine.registers.esp - 64;
+      const read = () => Buffer.from(machine.readPhysical(address, 64)).toString('hex');
+      const reference = read();
+      // Ground truth: the breakpoint scan, single instructions all the way, checking before each one.
+      const truth = timeline.continue({ stopBefore: () => read() !== reference, until: n + 20_000_000 });
+      timeline.runTo(n);
+      const forward = timeline.continueWatching(read, n + 20_000_000);
+      if (truth.reason !== 'breakpoint') {
+        assert.notEqual(forward.reason, 'watch', `no write after ${n} until ${truth.at}`);
+        continue;
+      }
+      assert.deepEqual([forward.reason, forward.at], ['watch', truth.at], `the first write after ${n}`);
+      assert.notEqual(read(), reference);
+      timeline.runTo(forward.at - 1);
+      assert.equal(read(), reference, `the instruction before ${forward.at} had not written yet`);
+      // Backwards from later on: the last write before there, and none between.
+      const later = forward.at + 1 + Math.floor(random() * 3_000_000);
+      timeline.runTo(later);
+      const backward = timeline.reverseWatching(read);
+      assert.equal(backward.reason, 'watch');
+      assert.ok(backward.at >= forward.at && backward.at < later, `${backward.at} is between ${forward.at} and ${later}`);
+      const after = read();
+      timeline.runTo(backward.at - 1);
+      assert.notEqual(read(), after, `the instruction before ${backward.at} wrote`);
+      timeline.runTo(backward.at);
+      const none = timeline.continue({ stopBefore: () => read() !== after, until: later });
+      assert.notEqual(none.reason, 'breakpoint', `no write between ${backward.at} and ${later} (found one at ${none.at})`);
+      checked++;
+    }
+    assert.ok(checked >= 2, `${checked} writes checked`);
+  });
+});
+
 describe('timeline: its checks can fail', function () {
   this.timeout(600_000);
 

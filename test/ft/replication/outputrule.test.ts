@@ -25,6 +25,22 @@ describe('the Output Rule (src/ft/replication/outputrule.ts)', () => {
     assert.equal(rule.released, 4);
   });
 
+  it('holds outputs made after the instruction a debugger shows, acked or not, until it gets there', () => {
+    const sent: number[] = [];
+    let shown = 150;
+    const rule = new OutputRule((output) => sent.push(output.seq), () => shown);
+    rule.produce(marker(1, 100, 1));
+    rule.produce(marker(2, 200, 2));
+    rule.acknowledge(2);
+    assert.deepEqual(sent, [1]);
+    rule.unprotect(); // no backup either: still not past the instruction shown
+    rule.produce(marker(3, 120, 3)); // behind the one waiting: releases stay in seq order
+    assert.deepEqual(sent, [1]);
+    shown = 200;
+    rule.reveal();
+    assert.deepEqual(sent, [1, 2, 3]);
+  });
+
   it('releases everything held when there is no backup to wait for, and waits again once protected', () => {
     const sent: number[] = [];
     const rule = new OutputRule((output) => sent.push(output.seq));
