@@ -54,7 +54,13 @@ export function decode(bytes: Uint8Array, base: number, bits: 16 | 32, limit = N
  * which must be at least count × 15 bytes before it when it can be): the first start offset whose
  * decoding lands on `address` wins.
  */
-export function decodeBefore(bytes: Uint8Array, base: number, address: number, count: number, bits: 16 | 32): Decoded[] {
+export function decodeBefore(
+  bytes: Uint8Array,
+  base: number,
+  address: number,
+  count: number,
+  bits: 16 | 32,
+): Decoded[] {
   const end = address - base;
   for (let start = 0; start < Math.min(SYNC_TRIES, end); start++) {
     const decoded = decode(bytes.subarray(start, end), base + start, bits);
