@@ -45,7 +45,9 @@ const SEGMENTS = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'] as const;
 /** The register `name` (any case) as a value and its width, or undefined when there is none. */
 export function registerValue(registers: Registers, name: string): { value: number; size: Size } | undefined {
   const n = name.toLowerCase();
-  if ((GENERAL as readonly string[]).includes(n) || (WIDE as readonly string[]).includes(n)) return { value: registers[n as keyof Registers] >>> 0, size: 4 };
+  if ((GENERAL as readonly string[]).includes(n) || (WIDE as readonly string[]).includes(n)) {
+    return { value: registers[n as keyof Registers] >>> 0, size: 4 };
+  }
   if ((SEGMENTS as readonly string[]).includes(n)) return { value: registers[n as keyof Registers], size: 2 };
   const i16 = LOW16.indexOf(n);
   if (i16 >= 0) return { value: registers[GENERAL[i16]] & 0xffff, size: 2 };

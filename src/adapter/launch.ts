@@ -104,7 +104,9 @@ export function parseLaunch(args: unknown): LaunchConfig {
   if (a.log !== undefined) return parseReplay(a, start, at);
   if (a.image !== undefined) fail('image', 'goes with \'log\' (a replay); a live run names its image in \'guest\'');
   if (a.guest === undefined) fail('guest', `missing: name a built-in guest (${BUILTIN_GUESTS.join(', ')}) or an image path, or give 'log' to replay a recording`);
-  const guest = (BUILTIN_GUESTS as readonly string[]).includes(a.guest as string) ? (a.guest as string) : at(a.guest as string);
+  const guest = (BUILTIN_GUESTS as readonly string[]).includes(a.guest as string)
+    ? (a.guest as string)
+    : at(a.guest as string);
   checkGuest(guest);
   const kind = (a.mode as 'ft' | 'single' | undefined) ?? 'ft';
   const record = a.record === undefined ? undefined : at(a.record as string);

@@ -45,12 +45,23 @@ export class LocalRuntime extends Runtime {
     for (const entry of entries) if (entry.kind === 'input' || entry.kind === 'nondet') replayer.push(eventOf(entry));
     this.logged = new Map(entries.filter((e): e is EpochEntry => e.kind === 'epoch').map((e) => [e.epoch, e]));
     this.machine = await Machine.create({
-      image, cmdline: meta.cmdline, clock: meta.clock, jit: meta.jit, memoryMiB: meta.memorySize / MIB, epochLength: meta.epochLength, hashedDevices: hashedDevicesOf(meta), nondet: replayer,
+      image,
+      cmdline: meta.cmdline,
+      clock: meta.clock,
+      jit: meta.jit,
+      memoryMiB: meta.memorySize / MIB,
+      epochLength: meta.epochLength,
+      hashedDevices: hashedDevicesOf(meta),
+      nondet: replayer,
     });
     // Only entries other than nondeterministic values say a boundary was reached (as for a backup).
     const end = entries.filter((e) => e.kind !== 'nondet').reduce((max, e) => Math.max(max, e.at), 0);
     const lastSeq = entries.at(-1)?.seq ?? 0;
-    const debug = new MachineDebugger(this.machine, replayer, { available: () => end, entries: () => entries, acked: () => lastSeq });
+    const debug = new MachineDebugger(
+      this.machine,
+      replayer,
+      { available: () => end, entries: () => entries, acked: () => lastSeq },
+    );
     return new LocalTarget(`replay of ${meta.guest}`, 1, 'replay', debug);
   }
 
@@ -58,7 +69,13 @@ export class LocalRuntime extends Runtime {
     const config = this.config as Extract<LaunchConfig, { kind: 'single' | 'ft' }>;
     const recorder = new Recorder(() => undefined);
     this.machine = await Machine.create({
-      image: loadImage(config.guest), cmdline: config.cmdline, clock: config.clock, jit: config.jit, memoryMiB: config.memoryMiB, epochLength: config.epochLength, nondet: recorder,
+      image: loadImage(config.guest),
+      cmdline: config.cmdline,
+      clock: config.clock,
+      jit: config.jit,
+      memoryMiB: config.memoryMiB,
+      epochLength: config.epochLength,
+      nondet: recorder,
     });
     return new LocalTarget(config.guest, 1, 'machine', new MachineDebugger(this.machine, recorder));
   }
@@ -90,10 +107,19 @@ export class LocalRuntime extends Runtime {
     if (this.config.kind !== 'replay') return { divergences: [] };
     const replayed = await this.epochs(1);
     const both = replayed.filter((e) => this.logged.has(e.index));
-    const compare = (e: (typeof replayed)[number]) => ({ epoch: e.index, at: e.at, hashes: { log: this.logged.get(e.index)!.hash, replay: e.hash } });
-    const divergences = both.filter((e) => this.logged.get(e.index)!.hash !== e.hash).map((e) => ({ ...compare(e), pages: [], parts: [] }));
+    const compare = (e: (typeof replayed)[number]) => ({
+      epoch: e.index,
+      at: e.at,
+      hashes: { log: this.logged.get(e.index)!.hash, replay: e.hash },
+    });
+    const divergences = both
+      .filter((e) => this.logged.get(e.index)!.hash !== e.hash)
+      .map((e) => ({ ...compare(e), pages: [], parts: [] }));
     const last = both.at(-1);
-    return { lastCompared: last && { ...compare(last), equal: this.logged.get(last.index)!.hash === last.hash }, divergences };
+    return {
+      lastCompared: last && { ...compare(last), equal: this.logged.get(last.index)!.hash === last.hash },
+      divergences,
+    };
   }
 }
 

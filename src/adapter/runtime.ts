@@ -87,7 +87,9 @@ export abstract class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   threads(): { id: number; name: string }[] {
-    return [...this.targets.values()].sort((a, b) => a.threadId - b.threadId).map((t) => ({ id: t.threadId, name: this.threadName(t) }));
+    return [...this.targets.values()]
+      .sort((a, b) => a.threadId - b.threadId)
+      .map((t) => ({ id: t.threadId, name: this.threadName(t) }));
   }
 
   target(threadId: unknown): Target {

@@ -38,7 +38,12 @@ export async function serveTcp(port: number, options: SessionOptions = {}, host 
  * reported to the client (Debug Console) and to `log`, and skipped, where the library's own parser
  * would end the session or stop reading.
  */
-function startGuarded(session: LockstepDebugSession, input: NodeJS.ReadableStream, output: NodeJS.WritableStream, log?: (message: string) => void): void {
+function startGuarded(
+  session: LockstepDebugSession,
+  input: NodeJS.ReadableStream,
+  output: NodeJS.WritableStream,
+  log?: (message: string) => void,
+): void {
   const guarded = new DapFraming((message) => {
     log?.(message);
     if (output.writable) session.sendEvent(new OutputEvent(`${message}\n`, 'stderr'));

@@ -370,7 +370,9 @@ export class LockstepDebugSession extends DebugSession {
       variables: nodes.map((node) => ({
         name: node.name,
         value: node.value,
-        variablesReference: node.children?.length ? this.handles.create({ threadId: handle.threadId, nodes: node.children }) : 0,
+        variablesReference: node.children?.length
+          ? this.handles.create({ threadId: handle.threadId, nodes: node.children })
+          : 0,
         ...(node.memoryReference ? { memoryReference: node.memoryReference } : {}),
         ...(node.evaluateName ? { evaluateName: node.evaluateName } : {}),
       })),
@@ -402,7 +404,11 @@ export class LockstepDebugSession extends DebugSession {
     if (assignment) return this.assign(threadId, assignment[1], assignment[2]);
     const result = await this.evaluateOn(threadId, expression);
     const pointer = result.address ?? (result.size === 4 ? Number(result.value) : undefined);
-    return { result: formatValue(result.value, result.size), variablesReference: 0, ...(pointer === undefined ? {} : { memoryReference: word(pointer) }) };
+    return {
+      result: formatValue(result.value, result.size),
+      variablesReference: 0,
+      ...(pointer === undefined ? {} : { memoryReference: word(pointer) }),
+    };
   }
 
   /** `eax = expr`: sets a register (those the Registers scope can set); anything else says how. */
@@ -486,7 +492,12 @@ export class LockstepDebugSession extends DebugSession {
    * Answers at once, then moves (the stopped event follows, as DAP wants); problems that can be seen
    * first (an unknown thread, a running session) are error responses instead.
    */
-  private movement(args: Args, move: (runtime: Runtime, threadId: number) => Promise<unknown>, body: object = {}, whileRunning = false): object {
+  private movement(
+    args: Args,
+    move: (runtime: Runtime, threadId: number) => Promise<unknown>,
+    body: object = {},
+    whileRunning = false,
+  ): object {
     const runtime = this.rt();
     const threadId = args.threadId === undefined ? runtime.leadThread : this.thread(args);
     if (!whileRunning && runtime.isRunning) throw new SessionBusy('the session is running: pause it first');

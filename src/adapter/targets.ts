@@ -26,7 +26,11 @@ export async function stateOf(target: Target, op: DebugOp = { op: 'state' }): Pr
 /** Debug commands to a cluster's hosts, matched with their replies. */
 export class HostRequests {
   private next = 1;
-  private readonly pending = new Map<number, { host: string; resolve: (r: DebugResult | undefined) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, {
+    host: string;
+    resolve: (r: DebugResult | undefined) => void;
+    reject: (e: Error) => void;
+  }>();
 
   constructor(private readonly cluster: Cluster) {
     cluster.on('report', (report) => this.settle(report));
@@ -62,7 +66,13 @@ export class HostRequests {
 }
 
 export class HostTarget implements Target {
-  constructor(readonly id: string, readonly threadId: number, public role: string, public generation: number, private readonly requests: HostRequests) {}
+  constructor(
+    readonly id: string,
+    readonly threadId: number,
+    public role: string,
+    public generation: number,
+    private readonly requests: HostRequests,
+  ) {}
 
   request(op: DebugOp): Promise<DebugResult | undefined> {
     return this.requests.send(this.id, op);

@@ -21,7 +21,10 @@ export class LockstepConfigurationProvider implements vscode.DebugConfigurationP
     return [ftConfiguration('kv'), { ...replayConfiguration('${workspaceFolder}/recording.ftlog'), name: REPLAY_NAME }];
   }
 
-  resolveDebugConfiguration(folder: vscode.WorkspaceFolder | undefined, config: vscode.DebugConfiguration): vscode.DebugConfiguration {
+  resolveDebugConfiguration(
+    folder: vscode.WorkspaceFolder | undefined,
+    config: vscode.DebugConfiguration,
+  ): vscode.DebugConfiguration {
     if (!config.type && !config.request && !config.name) {
       const editor = vscode.window.activeTextEditor;
       // F5 in a log file replays it; anywhere else it starts the kv pair.

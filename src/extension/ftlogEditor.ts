@@ -68,7 +68,11 @@ class LogContentProvider implements vscode.TextDocumentContentProvider, vscode.D
 }
 
 function damageDiagnostic(line: number, message: string): vscode.Diagnostic {
-  const d = new vscode.Diagnostic(new vscode.Range(line, 0, line, Number.MAX_SAFE_INTEGER), message, vscode.DiagnosticSeverity.Error);
+  const d = new vscode.Diagnostic(
+    new vscode.Range(line, 0, line, Number.MAX_SAFE_INTEGER),
+    message,
+    vscode.DiagnosticSeverity.Error,
+  );
   d.source = 'lockstep';
   return d;
 }

@@ -61,7 +61,13 @@ function placeLines(name: string, meta: LogMeta, unjoined: string[]): string[] {
 }
 
 /** Renders what was read of a file (its header, the good entries, and the first error if any). */
-export function renderLog(name: string, meta: LogMeta | undefined, entries: LogEntry[], error?: LogFormatError, unjoined: string[] = []): RenderedLog {
+export function renderLog(
+  name: string,
+  meta: LogMeta | undefined,
+  entries: LogEntry[],
+  error?: LogFormatError,
+  unjoined: string[] = [],
+): RenderedLog {
   const head = [`// Lockstep log ${name}`, ...(meta ? [...metaLines(meta), ...placeLines(name, meta, unjoined), countLine(entries)] : [])];
   // The damage is said at the top too, so it is seen before scrolling through what could be read.
   if (error && entries.length > 0) head.push(damageMessage(error, entries.length));

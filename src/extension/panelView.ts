@@ -72,7 +72,9 @@ export class LoggingChannelPanel implements vscode.Disposable {
   private onPanelMessage(m: unknown): void {
     if (!isPanelMessage(m)) return; // a webview is a page like any other
     if (m.type === 'ready') return this.onReady();
-    const session = this.session && this.tracker.current()?.id === this.session.id ? this.session : this.tracker.current();
+    const session = this.session && this.tracker.current()?.id === this.session.id
+      ? this.session
+      : this.tracker.current();
     if (!session) {
       void vscode.window.showWarningMessage('Lockstep: no session is running.');
       return;

@@ -85,7 +85,9 @@ export class SessionTracker implements vscode.Disposable {
     const entry = this.sessions.get(session.id);
     if (entry) {
       entry.history.push(message);
-      if (entry.history.length > EVENT_HISTORY_LIMIT) entry.history.splice(1, entry.history.length - EVENT_HISTORY_LIMIT);
+      if (entry.history.length > EVENT_HISTORY_LIMIT) {
+        entry.history.splice(1, entry.history.length - EVENT_HISTORY_LIMIT);
+      }
     }
     this.emitter.fire({ session, message });
   }

@@ -30,7 +30,10 @@ export function guestKind(guest: string | undefined): string {
  * The connection string, if one is configured: the environment (for self-hosted collectors and the
  * tests) or the `lockstep.telemetryConnectionString` field of package.json (none is shipped).
  */
-export function telemetryConnectionString(packageJson: { lockstep?: { telemetryConnectionString?: string } }, env = process.env): string | undefined {
+export function telemetryConnectionString(
+  packageJson: { lockstep?: { telemetryConnectionString?: string } },
+  env = process.env,
+): string | undefined {
   const value = env.LOCKSTEP_TELEMETRY_CONNECTION_STRING || packageJson.lockstep?.telemetryConnectionString;
   return value ? value : undefined;
 }
@@ -46,7 +49,10 @@ const nodeFetch: CustomFetcher = async (url, init) => {
  * `fetcher` is the reporter's send path: Node's fetch by default (the reporter's own sender speaks
  * HTTPS only, and a self-hosted collector may be plain HTTP); tests observe the send path with it.
  */
-export function createTelemetry(connectionString: string | undefined, fetcher: CustomFetcher = nodeFetch): LockstepTelemetry {
+export function createTelemetry(
+  connectionString: string | undefined,
+  fetcher: CustomFetcher = nodeFetch,
+): LockstepTelemetry {
   if (!connectionString) return noop;
   const reporter = new TelemetryReporter(connectionString, undefined, undefined, fetcher);
   return {

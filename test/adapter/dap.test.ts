@@ -56,8 +56,12 @@ describe('debug adapter (DAP, real hosts)', function () {
         // Interrupts come at slice ends, or during some instructions.
         if (!(slice && slice.to <= now.at) && !next.mayInterrupt) {
           if (next.flow === FlowControl.Next) assert.equal(now.eip, eip + next.length, `after the instruction at 0x${eip.toString(16)}`);
-          if (next.flow === FlowControl.UnconditionalBranch || next.flow === FlowControl.Call) assert.equal(now.eip, next.target);
-          if (next.flow === FlowControl.ConditionalBranch) assert.ok(now.eip === next.target || now.eip === eip + next.length);
+          if (next.flow === FlowControl.UnconditionalBranch || next.flow === FlowControl.Call) {
+            assert.equal(now.eip, next.target);
+          }
+          if (next.flow === FlowControl.ConditionalBranch) {
+            assert.ok(now.eip === next.target || now.eip === eip + next.length);
+          }
         }
         ({ at, eip } = now);
       }
@@ -284,7 +288,9 @@ describe('debug adapter (DAP, real hosts)', function () {
         // Relative paths are taken from cwd: this one is right from the repository, not from guests/.
         [{ guest: 'guests/images/spin.elf', cwd: join(__dirname, '..', '..', 'guests') }, /'guest': .*guests\/guests\/images\/spin\.elf/],
       ];
-      for (const [args, message] of bad) await assert.rejects(adapter.dc.launchRequest(args as never), message, JSON.stringify(args));
+      for (const [args, message] of bad) {
+        await assert.rejects(adapter.dc.launchRequest(args as never), message, JSON.stringify(args));
+      }
       await assert.rejects(adapter.dc.launchRequest({ log: __filename } as never), /'log': .*not a Lockstep log/);
     });
 

@@ -120,12 +120,28 @@ export class TimeChart {
       legend: { show: false },
       padding: [10, 8, 0, 0],
       cursor: { drag: { x: false, y: false, setScale: false }, points: { size: 6 } },
-      scales: { x: { time: false }, ...Object.fromEntries(this.axes.map((a) => [a.scale, { auto: true, range: (_u: uPlot, min: number, max: number) => [Math.min(0, min), max > 0 ? max * 1.05 : 1] as uPlot.Range.MinMax }])) },
+      scales: {
+        x: { time: false },
+        ...Object.fromEntries(this.axes.map((a) => [a.scale, {
+          auto: true,
+          range: (_u: uPlot, min: number, max: number) =>
+            [Math.min(0, min), max > 0 ? max * 1.05 : 1] as uPlot.Range.MinMax,
+        }])),
+      },
       series: [
         {},
         ...this.series.map((s): uPlot.Series => {
           const color = themeColor(s.color);
-          return { label: s.label, scale: s.scale, stroke: color, width: 1.5, dash: s.dash, fill: s.fill ? translucent(color, 0.15) : undefined, points: { show: false }, spanGaps: false };
+          return {
+            label: s.label,
+            scale: s.scale,
+            stroke: color,
+            width: 1.5,
+            dash: s.dash,
+            fill: s.fill ? translucent(color, 0.15) : undefined,
+            points: { show: false },
+            spanGaps: false,
+          };
         }),
       ],
       axes: [

@@ -29,7 +29,15 @@ const sessionName = el('span', 'session-name', 'No session');
 const sessionClock = el('span', 'session-clock');
 sessionLabel.append(sessionIcon, sessionName, sessionClock);
 
-interface Control { id: string; label: string; icon: string; primary?: boolean; message: () => PanelMessage; enabled: () => boolean; describe: string }
+interface Control {
+  id: string;
+  label: string;
+  icon: string;
+  primary?: boolean;
+  message: () => PanelMessage;
+  enabled: () => boolean;
+  describe: string;
+}
 const slowInput = el('input', 'slow-input');
 const hasBackup = () => model.live && !!model.host('backup');
 /** The faults with a button of their own, and its icon (the others are in the "Inject fault…" menu). */
@@ -46,7 +54,14 @@ const controls: Control[] = [
     const { short, does, on } = FAULT_KINDS[kind];
     // slow-backup's value comes from the input beside the buttons; the others take none.
     const message = () => fault(kind, kind === 'slow-backup' ? slowMs() : undefined);
-    return { id: kind, label: short, icon: FAULT_ICONS[kind], message, enabled: TARGET_THERE[on], describe: does.charAt(0).toUpperCase() + does.slice(1) };
+    return {
+      id: kind,
+      label: short,
+      icon: FAULT_ICONS[kind],
+      message,
+      enabled: TARGET_THERE[on],
+      describe: does.charAt(0).toUpperCase() + does.slice(1),
+    };
   }),
   { id: 'failover', label: 'Failover now', icon: 'arrow-swap', primary: true, message: () => ({ type: 'failover' }), enabled: hasBackup, describe: 'Make the backup go live now' },
 ];

@@ -16,7 +16,9 @@ export function rovingToolbar(toolbar: HTMLElement, buttons: HTMLButtonElement[]
     const step = { ArrowRight: 1, ArrowLeft: -1, Home: -Infinity, End: Infinity }[event.key];
     if (step === undefined) return;
     event.preventDefault();
-    const next = step === -Infinity ? 0 : step === Infinity ? enabled.length - 1 : (at + step + enabled.length) % enabled.length;
+    const next = step === -Infinity
+      ? 0
+      : step === Infinity ? enabled.length - 1 : (at + step + enabled.length) % enabled.length;
     current = buttons.indexOf(enabled[next]);
     update();
     enabled[next].focus();

@@ -217,7 +217,9 @@ export class VirtualGrid<T> {
     const top = index * this.rowHeight;
     const offset = this.offsetAt(this.viewport.scrollTop);
     if (top < offset) this.viewport.scrollTop = this.scrollFor(top);
-    else if (top + this.rowHeight > offset + view) this.viewport.scrollTop = this.scrollFor(top + this.rowHeight - view);
+    else if (top + this.rowHeight > offset + view) {
+      this.viewport.scrollTop = this.scrollFor(top + this.rowHeight - view);
+    }
   }
 
   // ---- drawing ----
@@ -280,7 +282,11 @@ export class VirtualGrid<T> {
   }
 }
 
-export function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
+export function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className?: string,
+  text?: string,
+): HTMLElementTagNameMap[K] {
   const element = document.createElement(tag);
   if (className) element.className = className;
   if (text !== undefined) element.textContent = text;
