@@ -31,7 +31,9 @@ export class FtRuntime extends Runtime {
 
   async launch(): Promise<void> {
     const { guest, clock, jit, memoryMiB, epochLength, cmdline, record } = this.config;
-    this.cluster = new Cluster({ guest, clock, jit, memoryMiB, epochLength, cmdline, record, launcher: this.launcher, debug: { hold: true } });
+    this.cluster = new Cluster({
+      guest, clock, jit, memoryMiB, epochLength, cmdline, record, launcher: this.launcher, debug: { hold: true },
+    });
     this.requests = new HostRequests(this.cluster);
     this.cluster.on('role-change', (change) => this.onRoleChange(change));
     this.cluster.on('failover', (failover) => void this.onFailover(failover));
@@ -51,7 +53,8 @@ export class FtRuntime extends Runtime {
     clearInterval(this.timer);
     if (!this.cluster) return;
     const stopped = this.cluster.stop().then(() => true, () => false);
-    if (!(await Promise.race([stopped, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), STOP_WAIT_MS))]))) this.cluster.destroy();
+    const timedOut = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), STOP_WAIT_MS));
+    if (!(await Promise.race([stopped, timedOut]))) this.cluster.destroy();
   }
 
   protected lead(): Target {
@@ -168,7 +171,9 @@ export class FtRuntime extends Runtime {
   /** The divergence once the primary's page hashes have named the pages (or after a while without). */
   private async withPages(epoch: number): Promise<Divergence> {
     const deadline = performance.now() + PAGES_WAIT_MS;
-    while (!this.divergences.get(epoch)!.pages.length && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+    while (!this.divergences.get(epoch)!.pages.length && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
     return this.divergences.get(epoch)!;
   }
 
@@ -214,12 +219,19 @@ export class FtRuntime extends Runtime {
 
   async divergence(): Promise<DivergenceView> {
     const [primary, backup] = [this.statsOf('primary'), this.statsOf('backup')];
-    const divergences = [...this.divergences.values()].map((d) => ({ epoch: d.epoch, at: d.at, hashes: { primary: d.primaryHash, backup: d.backupHash }, pages: d.pages, parts: d.parts }));
+    const divergences = [...this.divergences.values()].map((d) => ({
+      epoch: d.epoch,
+      at: d.at,
+      hashes: { primary: d.primaryHash, backup: d.backupHash },
+      pages: d.pages,
+      parts: d.parts,
+    }));
     const theirs = new Map(backup?.epochs.map((e) => [e.index, e]) ?? []);
     const both = primary?.epochs.filter((e) => theirs.has(e.index)).at(-1);
     if (!both) return { divergences };
     const other = theirs.get(both.index)!;
-    return { lastCompared: { epoch: both.index, at: both.at, hashes: { primary: both.hash, backup: other.hash }, equal: both.hash === other.hash }, divergences };
+    const hashes = { primary: both.hash, backup: other.hash };
+    return { lastCompared: { epoch: both.index, at: both.at, hashes, equal: both.hash === other.hash }, divergences };
   }
 }
 

@@ -339,7 +339,9 @@ export class LockstepDebugSession extends DebugSession {
     const current = decode(data, eip, state.bits, 1)[0]?.text ?? '??';
     const { source, line } = await this.code.frame(state, this.reader(threadId));
     const name = `${hex(cs, 4)}:${hex(eip)}  ${current}`;
-    const frame: DebugProtocol.StackFrame = { id: threadId, name, source, line, column: 1, instructionPointerReference: word(eip) };
+    const frame: DebugProtocol.StackFrame = {
+      id: threadId, name, source, line, column: 1, instructionPointerReference: word(eip),
+    };
     return { stackFrames: [frame], totalFrames: 1 };
   }
 

@@ -187,7 +187,7 @@ async function waitForStopAt(page: Page, instruction: number): Promise<string> {
   };
   // Counts are shown with grouped digits (1,234).
   const at = new RegExp(`instructions\\s*[:=]?\\s*${instruction.toLocaleString('en-US')}(?![\\d,])`);
-  const exact = new RegExp(`last stop\\s*[:=]?\\s*(\\w+) at ([\\d,]+)`);
+  const exact = new RegExp('last stop\\s*[:=]?\\s*(\\w+) at ([\\d,]+)');
   // The count and how the machine got there are read together: the view may be redrawn in between.
   let text = '';
   await waitFor(async () => {

@@ -23,7 +23,10 @@ describe('logging-channel panel: model and host side', () => {
   const host = (id: string, role: HostView['role'], generation: number, instructions: number): HostView => ({ id, role, generation, instructions });
   const channel = (time: number, ackedSeq: number, bytesSent: number, hosts: HostView[]): PanelInboundMessage => ({
     type: 'event', event: 'lockstep/channel',
-    body: { time, hosts, lag: 0, entriesLogged: 0, entriesAcked: ackedSeq, ackedSeq, bytesSent, outputsHeld: 0, outputsReleased: 0 },
+    body: {
+      time, hosts, lag: 0, entriesLogged: 0, entriesAcked: ackedSeq, ackedSeq, bytesSent,
+      outputsHeld: 0, outputsReleased: 0,
+    },
   });
 
   it('acks entries cumulatively, and after a failover keeps what the new primary had and marks the rest lost', () => {
@@ -128,7 +131,11 @@ describe('logging-channel panel (webview in headless Chromium)', function () {
       }
     }, { lastSeq, lastAt, kinds: ENTRY_KINDS, count: SYNTHETIC });
     await settle(page);
-    return [...recordedEntries, ...Array.from({ length: SYNTHETIC }, (_, i) => ({ seq: lastSeq + i + 1, kind: ENTRY_KINDS[(i + 1) % 5] }))];
+    const synthetic = Array.from({ length: SYNTHETIC }, (_, i) => ({
+      seq: lastSeq + i + 1,
+      kind: ENTRY_KINDS[(i + 1) % 5],
+    }));
+    return [...recordedEntries, ...synthetic];
   }
 
   it('loads under its CSP, which blocks inline scripts, and says it is ready', async () => {
@@ -294,7 +301,8 @@ describe('logging-channel panel (webview in headless Chromium)', function () {
         const range = document.createRange();
         range.selectNodeContents(c);
         const [text, box] = [range.getBoundingClientRect(), c.getBoundingClientRect()];
-        return { text: c.textContent, scroll: c.scrollWidth, client: c.clientWidth, inside: text.left >= box.left - 0.5 && text.right <= box.right + 0.5 };
+        const inside = text.left >= box.left - 0.5 && text.right <= box.right + 0.5;
+        return { text: c.textContent, scroll: c.scrollWidth, client: c.clientWidth, inside };
       }));
       assert.ok(sizes.length > 0, String(cell));
       for (const { text, scroll, client, inside } of sizes) assert.ok(scroll <= client && inside, `"${text}": scrollWidth ${scroll}, clientWidth ${client}${inside ? '' : ', text outside the cell'}`);
@@ -319,7 +327,8 @@ describe('logging-channel panel (webview in headless Chromium)', function () {
     await page.locator('#slow-ms').focus();
     for (let i = 0; i < 6 && !(await focused()).startsWith('show-'); i++) await page.keyboard.press('Tab');
     assert.equal(await focused(), 'show-input');
-    assert.deepEqual(await toggles.evaluateAll((bs) => bs.map((b) => (b as HTMLElement).tabIndex)), [0, -1, -1, -1, -1]);
+    const tabIndexes = await toggles.evaluateAll((bs) => bs.map((b) => (b as HTMLElement).tabIndex));
+    assert.deepEqual(tabIndexes, [0, -1, -1, -1, -1]);
     await page.keyboard.press('ArrowRight');
     assert.equal(await focused(), 'show-nondet');
     await page.keyboard.press('Space');

@@ -3,7 +3,8 @@
 // past the new primary's last applied entry is gone, and the new primary logs other entries under
 // the same seqs; so every row remembers the generation it arrived in.
 import {
-  ENTRY_KINDS, type ChannelEventBody, type DivergenceEventBody, type EntryView, type FailoverEventBody, type HostView, type OutputEventBody,
+  ENTRY_KINDS, type ChannelEventBody, type DivergenceEventBody, type EntryView, type FailoverEventBody, type HostView,
+  type OutputEventBody,
   type PanelInboundMessage,
 } from '../../adapter/protocol';
 
@@ -67,8 +68,17 @@ export const MAX_POINTS = 20_000;
 const emptySeries = (): Series => ({ time: [], primary: [], backup: [], lag: [], bandwidth: [], checkpoint: [] });
 
 /** Which parts changed since the last render. */
-export interface Dirty { entries: boolean; outputs: boolean; channel: boolean; timeline: boolean; divergence: boolean; session: boolean }
-const clean = (): Dirty => ({ entries: false, outputs: false, channel: false, timeline: false, divergence: false, session: false });
+export interface Dirty {
+  entries: boolean;
+  outputs: boolean;
+  channel: boolean;
+  timeline: boolean;
+  divergence: boolean;
+  session: boolean;
+}
+const clean = (): Dirty => ({
+  entries: false, outputs: false, channel: false, timeline: false, divergence: false, session: false,
+});
 
 export class PanelModel {
   entries: EntryRow[] = [];
@@ -295,7 +305,9 @@ export class PanelModel {
     s.lag.push(counted ? Math.max(0, body.lag) : null);
     s.bandwidth.push(bandwidth);
     s.checkpoint.push(checkpointRate);
-    if (s.time.length > MAX_POINTS) for (const column of Object.values(s) as unknown[][]) column.splice(0, MAX_POINTS / 10);
+    if (s.time.length > MAX_POINTS) {
+      for (const column of Object.values(s) as unknown[][]) column.splice(0, MAX_POINTS / 10);
+    }
   }
 
   private onOutput(body: OutputEventBody): void {
@@ -308,7 +320,9 @@ export class PanelModel {
       this.outputs.push(row);
       this.outputIndex.set(body.seq, row);
       if (this.outputs.length > MAX_OUTPUTS) {
-        for (const dropped of this.outputs.splice(0, MAX_OUTPUTS / 10)) if (this.outputIndex.get(dropped.seq) === dropped) this.outputIndex.delete(dropped.seq);
+        for (const dropped of this.outputs.splice(0, MAX_OUTPUTS / 10)) {
+          if (this.outputIndex.get(dropped.seq) === dropped) this.outputIndex.delete(dropped.seq);
+        }
       }
     } else {
       existing.state = 'released';

@@ -27,7 +27,10 @@ const RUN_SLICE = 50_000_000;
 const SCAN_SLICE = 4_000_000;
 /** Largest read in one operation. */
 const MAX_READ = 16 * 1024 * 1024;
-/** Largest range a data breakpoint watches: it is read at every slice end, and per instruction in a slice that wrote it. */
+/**
+ * Largest range a data breakpoint watches: it is read at every slice end, and per instruction in a
+ * slice that wrote it.
+ */
 const MAX_WATCH = 4096;
 /** Movements that end a forward breakpoint scan. */
 const SCAN_ENDS = new Set<Stop['reason']>(['breakpoint', 'frontier', 'ended']);
@@ -80,8 +83,16 @@ export class MachineDebugger {
   constructor(readonly machine: Machine, source: Nondeterminism, private readonly env: DebugEnvironment = {}) {
     this.source = new SwitchableSource(source);
     this.entry = machine.registers.eip;
-    this.timeline = new Timeline(machine, { source: this.source, available: () => this.available(), snapshotBytes: SNAPSHOT_BYTES });
-    machine.observe({ epoch: (epoch) => { if (!this.isHistory(epoch.at)) this.epochs.push({ index: epoch.index, at: epoch.at, hash: epoch.hash }); } });
+    this.timeline = new Timeline(machine, {
+      source: this.source,
+      available: () => this.available(),
+      snapshotBytes: SNAPSHOT_BYTES,
+    });
+    machine.observe({
+      epoch: (epoch) => {
+        if (!this.isHistory(epoch.at)) this.epochs.push({ index: epoch.index, at: epoch.at, hash: epoch.hash });
+      },
+    });
   }
 
   /** Machine events at `at` repeat recorded history (a revisit), rather than make new history. */
@@ -130,7 +141,11 @@ export class MachineDebugger {
         if (op.watches?.length) {
           return this.moved(await this.watchForward(watches(op.watches), addresses(op.breakpoints), token));
         }
-        return this.moved(addresses(op.breakpoints).length ? await this.scanForward(addresses(op.breakpoints), token) : await this.runFree(token));
+        return this.moved(
+          addresses(op.breakpoints).length
+            ? await this.scanForward(addresses(op.breakpoints), token)
+            : await this.runFree(token),
+        );
       case 'reverseContinue':
         if (op.watches?.length) {
           return this.moved(await this.watchBackward(watches(op.watches), addresses(op.breakpoints), token));
@@ -416,7 +431,11 @@ export class HostDebugger {
 
   /** The role's machine exists (booted or restored) and takes its values from `source`. */
   attach(machine: Machine, source: Nondeterminism): void {
-    this.debugger = new MachineDebugger(machine, source, { ...this.env, entries: () => this.log, held: () => this.held });
+    this.debugger = new MachineDebugger(machine, source, {
+      ...this.env,
+      entries: () => this.log,
+      held: () => this.held,
+    });
     this.shown = machine.instructions;
   }
 
