@@ -101,7 +101,9 @@ function quickOpen(page: Page, name: string): Promise<void> {
 
 /** The text of the active editor's visible lines. */
 async function editorText(page: Page): Promise<string> {
-  return (await page.locator('.editor-instance .monaco-editor .view-lines').first().innerText().catch(() => '')).replace(/\u00a0/g, ' ');
+  // The active group's editor: a stop shows its code in an editor of its own beside the others.
+  const lines = page.locator('.editor-group-container.active .editor-instance .monaco-editor .view-lines').first();
+  return (await lines.innerText().catch(() => '')).replace(/\u00a0/g, ' ');
 }
 
 /** The thread rows of the Call Stack view. */
@@ -244,19 +246,18 @@ describe('Lockstep in a real VS Code (code-server)', function () {
     await screenshot(page, 'threads');
   });
 
-  it('stops on entry and steps one instruction', async () => {
-    await waitFor(async () => /instruction 0|paused|entry/i.test(await page.locator('.debug-call-stack .monaco-list-row', { hasText: 'primary' }).first().innerText()), 'the stop on entry');
-    const frame = page.locator('.debug-call-stack .monaco-list-row .stack-frame').first();
-    // Expand the primary thread if VS Code did not.
-    if (!(await frame.isVisible())) await page.locator('.debug-call-stack .monaco-list-row', { hasText: 'primary' }).first().locator('.monaco-tl-twistie').click();
-    await frame.waitFor({ timeout: UI_TIMEOUT });
-    const before = await frame.innerText();
+  it('stops on entry with the top frame selected (registers shown, its code in an editor) and steps one instruction', async () => {
+    const eip = async () => {
+      const row = page.locator('.monaco-list-row', { hasText: /eip\s*=\s*0x[0-9a-f]{8}/ }).first();
+      return /eip\s*=\s*(0x[0-9a-f]{8})/.exec(await row.innerText().catch(() => ''))?.[1];
+    };
+    // kv's entry is a `cli` at 0x0010000c, then a `cld`: the frame is selected without a click.
+    await waitFor(async () => (await eip()) === '0x0010000c', 'the stop on entry, its registers in the Variables view');
+    await waitFor(async () => /0x0010000c\s+fa\s+cli/.test(await editorText(page)), 'the code at the entry in an editor');
     await screenshot(page, 'stopped-on-entry');
     await page.locator('.debug-toolbar .codicon-debug-step-over').click();
-    await waitFor(async () => (await frame.innerText().catch(() => before)) !== before, 'the stack frame to move');
-    const after = await frame.innerText();
+    await waitFor(async () => (await eip()) === '0x0010000d', 'one instruction later');
     await screenshot(page, 'stepped');
-    assert.notEqual(after, before);
   });
 
   it('opens the logging-channel panel, which shows the log', async () => {
