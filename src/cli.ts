@@ -181,7 +181,8 @@ async function run(args: string[]): Promise<void> {
     image,
     clock,
     jit: !values['no-jit'],
-    memoryMiB: integerOption('memory', values.memory as string | undefined, 4, 2048) ?? image.boot?.memoryMiB ?? DEFAULT_MEMORY_MIB,
+    // Unset, the machine takes the guest's own (the linux guest's manifest) or its default.
+    memoryMiB: integerOption('memory', values.memory as string | undefined, 4, 2048),
     epochLength: integerOption('epoch', values.epoch as string | undefined, 100_000) ?? DEFAULT_EPOCH_LENGTH,
     maxInstructions: integerOption('max-instructions', values['max-instructions'] as string | undefined, 1),
     input: values.input ? InputScript.fromFile(values.input as string) : undefined,
@@ -189,7 +190,7 @@ async function run(args: string[]): Promise<void> {
     seed: integerOption('seed', values.seed as string, 0, 0xffffffff),
     snapshotTo: snapshotAt === undefined ? undefined : { at: snapshotAt, path: values['snapshot-file'] as string },
     fromSnapshot: values['from-snapshot'] as string | undefined,
-    cmdline: (values.cmdline as string | undefined) ?? image.boot?.cmdline,
+    cmdline: values.cmdline as string | undefined,
     bios: values.bios
       ? {
         bios: biosOption(values.bios as string),

@@ -32,6 +32,8 @@ export interface GuestBoot {
   memoryMiB: number;
 }
 
+const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
 /** The guest built from Debian's i386 packages by `npm run build:linux` (guests/linux/), outside git. */
 export const LINUX_GUEST = 'linux';
 
@@ -57,7 +59,7 @@ function loadLinuxGuest(): GuestImage {
   const read = (path: string, sha256?: string): Uint8Array => {
     if (!existsSync(path)) throw new ImageError(`the linux guest is incomplete (no ${path}): run \`npm run build:linux\``);
     const bytes = new Uint8Array(readFileSync(path));
-    if (sha256 && createHash('sha256').update(bytes).digest('hex') !== sha256) {
+    if (sha256 && sha256Hex(bytes) !== sha256) {
       throw new ImageError(`${path} is not what ${manifestPath} says was built: run \`npm run build:linux\``);
     }
     return bytes;
@@ -146,7 +148,7 @@ export function loadImage(nameOrPath: string): GuestImage {
     path,
     kind: classify(bytes, path),
     bytes,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
+    sha256: sha256Hex(bytes),
   };
 }
 

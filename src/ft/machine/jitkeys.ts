@@ -26,12 +26,6 @@ export class JitHashKeys {
     private readonly statics: HashKeyStatics = v86Module().hashKeys,
   ) {}
 
-  /** The two keys now (the first one counts the HashMaps and HashSets v86 has made). */
-  read(): [bigint, bigint] {
-    const [k0, k1] = this.statics.keys.map((address) => this.view(address)[0]);
-    return [k0, k1];
-  }
-
   /** Sets both keys to the canonical constants. */
   canonicalize(): void {
     // Before std initializes the keys (v86's rust_init makes HashMaps, so it has by now) it would

@@ -114,7 +114,7 @@ export class Machine {
 
   /** Boots a machine (stopped at instruction 0, before the guest's first instruction). */
   static async create(options: MachineOptions): Promise<Machine> {
-    validate(options);
+    validate(withDefaults(options));
     await loadHasher();
     const machine = new Machine(options);
     await machine.start();

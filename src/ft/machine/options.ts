@@ -25,10 +25,14 @@ export interface MachineOptions {
 /** The options with their defaults filled in. */
 export type ResolvedOptions = Required<Omit<MachineOptions, 'bios' | 'cmdline'>> & Pick<MachineOptions, 'bios' | 'cmdline'>;
 
+/** Defaults, and what a guest that names its own boot files (linux) brings: BIOS, initrd, command line, memory. */
 export function withDefaults(options: MachineOptions): ResolvedOptions {
+  const boot = options.image.boot;
   return {
     ...options,
-    memoryMiB: options.memoryMiB ?? DEFAULT_MEMORY_MIB,
+    bios: options.bios ?? boot,
+    cmdline: options.cmdline ?? boot?.cmdline,
+    memoryMiB: options.memoryMiB ?? boot?.memoryMiB ?? DEFAULT_MEMORY_MIB,
     jit: options.jit ?? true,
     clock: options.clock ?? 'virtual',
     epochLength: options.epochLength ?? DEFAULT_EPOCH_LENGTH,
@@ -36,17 +40,16 @@ export function withDefaults(options: MachineOptions): ResolvedOptions {
   };
 }
 
-export function validate(options: MachineOptions): void {
-  const { memoryMiB, epochLength, image } = options;
-  const bios = options.bios ?? image.boot;
-  if (memoryMiB !== undefined && (!Number.isInteger(memoryMiB) || memoryMiB < 4 || memoryMiB > 2048)) {
+export function validate(options: ResolvedOptions): void {
+  const { memoryMiB, epochLength, image, bios } = options;
+  if (!Number.isInteger(memoryMiB) || memoryMiB < 4 || memoryMiB > 2048) {
     throw new RangeError(`memory must be a whole number of MiB from 4 to 2048, got ${memoryMiB}`);
   }
-  if (epochLength !== undefined && (!Number.isSafeInteger(epochLength) || epochLength < 100_000)) {
+  if (!Number.isSafeInteger(epochLength) || epochLength < 100_000) {
     throw new RangeError(`epoch length must be a whole number of instructions of at least 100000, got ${epochLength}`);
   }
   checkBiosGiven(image, bios);
-  checkInitrdFits(image, bios, memoryMiB ?? DEFAULT_MEMORY_MIB);
+  checkInitrdFits(image, bios, memoryMiB);
 }
 
 /** v86's settings for a machine; `wasmFn` instantiates v86's wasm (the machine's hooks). */
@@ -54,9 +57,7 @@ export function v86Settings(
   options: ResolvedOptions,
   wasmFn: (imports: { env: Record<string, unknown> }) => Promise<v86.WasmExports>,
 ): Record<string, unknown> {
-  const { image, cmdline, memoryMiB, jit } = options;
-  // A guest that names its own boot files (linux) brings them when none are given.
-  const bios = options.bios ?? image.boot;
+  const { image, cmdline, memoryMiB, jit, bios } = options;
   const settings: Record<string, unknown> = {
     wasm_fn: wasmFn,
     memory_size: memoryMiB * 1024 * 1024,
