@@ -1,0 +1,2 @@
+// The view service (seed 003): who is primary and who is backup, decided in views.
+export * from './viewservice';

@@ -1,0 +1,154 @@
+// The view service of the primary/backup lab (seed 003): it alone decides who is primary and who is
+// backup. Servers ping it; it keeps a sequence of views (number, primary, backups) and changes the
+// view only by these rules:
+// - a server is dead after `deadPings` ping intervals without a ping, live again after one ping;
+// - a primary that pings with view 0 has restarted and lost its state: it is dead at once;
+// - the view changes only after the current primary has acknowledged it (pinged with its number),
+//   so a primary never misses a view and no two views are decided while one is unseen;
+// - only a backup of the current view may become primary (it alone has the state), and only one that
+//   has said it is initialised (its clone is complete); of several, the most advanced;
+// - a live idle server becomes a backup when the view has fewer than it wants.
+// A pure state machine, as etcd's raft is: time comes in with each call, nothing is done here but
+// deciding, so every rule is tested on its own (test/ft/view/viewservice.test.ts).
+
+export interface View {
+  number: number;
+  primary: string | undefined;
+  backups: readonly string[];
+}
+
+export interface Ping {
+  server: string;
+  /** The newest view number the server has seen (0: it has none, or it restarted). */
+  viewNumber: number;
+  /** A backup whose state transfer (clone) is complete. */
+  initialised: boolean;
+  /** How far the server's machine has come (instructions): picks the most advanced backup. */
+  position: number;
+}
+
+export interface ViewServiceOptions {
+  pingIntervalMs: number;
+  /** Missed ping intervals in a row after which a server is dead. */
+  deadPings: number;
+  /** How many backups a view should have (VM-FT: one; the log can fan out to more). */
+  backups: number;
+}
+
+export const DEFAULT_VIEW_SERVICE: ViewServiceOptions = { pingIntervalMs: 100, deadPings: 5, backups: 1 };
+
+interface ServerState { lastPingMs: number; initialised: boolean; position: number; dead: boolean }
+
+/** Why the view cannot change although a rule asks for it: the service is stuck until it can. */
+export type Stuck = 'primary has not acknowledged the view' | 'no initialised backup to promote';
+
+export const NO_VIEW: View = { number: 0, primary: undefined, backups: [] };
+
+export class ViewService {
+  private current: View = NO_VIEW;
+  private acknowledged = false;
+  private readonly servers = new Map<string, ServerState>();
+  /** Set when a rule wants a new view that cannot be made yet; cleared by the next view. */
+  stuck: Stuck | undefined;
+
+  constructor(readonly options: ViewServiceOptions = DEFAULT_VIEW_SERVICE) {}
+
+  get view(): View {
+    return this.current;
+  }
+
+  /** Whether the current view's primary has acknowledged it. */
+  get acked(): boolean {
+    return this.acknowledged;
+  }
+
+  /** Servers that ping and are in no role of the current view. */
+  get idle(): string[] {
+    return [...this.servers.keys()].filter((server) => this.isLive(server) && !this.inView(server));
+  }
+
+  /** A server's ping at `nowMs`; answers with the view it should act on. */
+  ping(ping: Ping, nowMs: number): View {
+    const known = this.servers.get(ping.server);
+    const restarted = ping.viewNumber === 0 && known !== undefined && this.inView(ping.server);
+    this.servers.set(ping.server, {
+      lastPingMs: nowMs, initialised: ping.initialised, position: ping.position, dead: restarted,
+    });
+    if (this.current.number === 0) {
+      this.change({ number: 1, primary: ping.server, backups: [] });
+    } else if (ping.server === this.current.primary && ping.viewNumber === this.current.number) {
+      this.acknowledged = true;
+    }
+    this.decide();
+    return this.current;
+  }
+
+  /** The passing of time: servers that stopped pinging die, and the view follows. */
+  tick(nowMs: number): View {
+    const deadAfter = this.options.deadPings * this.options.pingIntervalMs;
+    for (const state of this.servers.values()) {
+      if (nowMs - state.lastPingMs >= deadAfter) state.dead = true;
+    }
+    this.decide();
+    return this.current;
+  }
+
+  private decide(): void {
+    const next = this.wanted();
+    if (next === undefined) {
+      this.stuck = undefined;
+      return;
+    }
+    if (!this.acknowledged) {
+      this.stuck = 'primary has not acknowledged the view';
+      return;
+    }
+    if (next.primary === undefined) {
+      this.stuck = 'no initialised backup to promote';
+      return;
+    }
+    this.stuck = undefined;
+    this.change(next);
+  }
+
+  /** The view the rules ask for, if it differs from the current one. */
+  private wanted(): View | undefined {
+    const { primary, backups } = this.current;
+    if (primary === undefined) return undefined;
+    let nextPrimary: string | undefined = primary;
+    let nextBackups = backups.filter((server) => this.isLive(server));
+    if (!this.isLive(primary)) {
+      nextPrimary = this.mostAdvanced(nextBackups.filter((server) => this.servers.get(server)!.initialised));
+      nextBackups = nextBackups.filter((server) => server !== nextPrimary);
+    }
+    for (const server of this.idle) {
+      if (nextBackups.length >= this.options.backups) break;
+      if (server !== nextPrimary) nextBackups = [...nextBackups, server];
+    }
+    const same = nextPrimary === primary && nextBackups.length === backups.length &&
+      nextBackups.every((server, i) => server === backups[i]);
+    return same ? undefined : { number: this.current.number + 1, primary: nextPrimary, backups: nextBackups };
+  }
+
+  private mostAdvanced(candidates: string[]): string | undefined {
+    let best: string | undefined;
+    for (const server of candidates) {
+      if (best === undefined || this.servers.get(server)!.position > this.servers.get(best)!.position) best = server;
+    }
+    return best;
+  }
+
+  private change(view: View): void {
+    this.current = view;
+    this.acknowledged = false;
+  }
+
+  private isLive(server: string): boolean {
+    const state = this.servers.get(server);
+    return state !== undefined && !state.dead;
+  }
+
+  private inView(server: string): boolean {
+    return server === this.current.primary || this.current.backups.includes(server);
+  }
+}

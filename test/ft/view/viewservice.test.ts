@@ -1,0 +1,130 @@
+import { strict as assert } from 'node:assert';
+import { ViewService, type Ping, type View } from '../../../src/ft/view';
+
+const INTERVAL = 100;
+const DEAD_PINGS = 5;
+const DEAD_AFTER = INTERVAL * DEAD_PINGS;
+
+/** A view service and a clock; `ping` sends from a server with what it knows. */
+function service(backups = 1) {
+  const vs = new ViewService({ pingIntervalMs: INTERVAL, deadPings: DEAD_PINGS, backups });
+  let now = 0;
+  const ping = (server: string, viewNumber: number, initialised = false, position = 0): View =>
+    vs.ping({ server, viewNumber, initialised, position } satisfies Ping, now);
+  /** Every server in `alive` pings with the current view each interval for `ms`. */
+  const run = (ms: number, alive: Record<string, { initialised?: boolean; position?: number }>): View => {
+    for (let end = now + ms; now < end; now += INTERVAL) {
+      for (const [server, state] of Object.entries(alive)) {
+        ping(server, vs.view.number, state.initialised ?? false, state.position ?? 0);
+      }
+      vs.tick(now);
+    }
+    return vs.view;
+  };
+  return { vs, ping, run, advance: (ms: number) => vs.tick(now += ms) };
+}
+
+const shape = (view: View) => ({ number: view.number, primary: view.primary, backups: [...view.backups] });
+
+describe('the view service (src/ft/view/viewservice.ts), by the lab\'s rules (seed 003)', () => {
+  it('makes the first server to ping the primary of view 1, with no backup', () => {
+    const { ping } = service();
+    assert.deepEqual(shape(ping('s1', 0)), { number: 1, primary: 's1', backups: [] });
+  });
+
+  it('adds an idle server as backup only after the primary acknowledged view 1', () => {
+    const { ping } = service();
+    ping('s1', 0);
+    assert.deepEqual(shape(ping('s2', 0)), { number: 1, primary: 's1', backups: [] }, 'view 1 not yet acknowledged');
+    ping('s1', 1);
+    assert.deepEqual(shape(ping('s2', 0)), { number: 2, primary: 's1', backups: ['s2'] });
+  });
+
+  it('promotes the previous backup when the primary misses its pings, and fills the backup from the idle', () => {
+    const { vs, run } = service();
+    run(INTERVAL * 3, { s1: {}, s2: { initialised: true }, s3: {} });
+    assert.deepEqual(shape(vs.view), { number: 2, primary: 's1', backups: ['s2'] });
+    assert.deepEqual(vs.idle, ['s3']);
+    run(DEAD_AFTER + INTERVAL, { s2: { initialised: true }, s3: {} });
+    assert.deepEqual(shape(vs.view), { number: 3, primary: 's2', backups: ['s3'] });
+  });
+
+  it('never makes an idle server primary, even when it is the only one left', () => {
+    const { vs, run } = service();
+    run(INTERVAL * 3, { s1: {}, s2: { initialised: true } });
+    run(DEAD_AFTER + INTERVAL, { s2: { initialised: true }, s3: {} });
+    assert.equal(vs.view.primary, 's2');
+    run(DEAD_AFTER + INTERVAL, { s4: {} });
+    assert.equal(vs.view.primary, 's2', 'the spare s3 was never initialised: it must not be promoted');
+    assert.equal(vs.stuck, 'no initialised backup to promote');
+  });
+
+  it('does not promote a backup whose state transfer is not complete', () => {
+    const { vs, run } = service();
+    run(INTERVAL * 3, { s1: {}, s2: { initialised: false } });
+    assert.deepEqual(vs.view.backups, ['s2']);
+    run(DEAD_AFTER + INTERVAL, { s2: { initialised: false } });
+    assert.equal(vs.view.primary, 's1');
+    assert.equal(vs.stuck, 'no initialised backup to promote');
+    run(INTERVAL, { s2: { initialised: true } });
+    assert.deepEqual(shape(vs.view), { number: 3, primary: 's2', backups: [] }, 'once initialised it may take over');
+  });
+
+  it('makes no new view until the primary acknowledged the current one', () => {
+    const { vs, ping, advance } = service();
+    ping('s1', 0);
+    ping('s1', 1);
+    ping('s2', 0);
+    assert.equal(vs.view.number, 2);
+    // s1 dies before it has seen view 2: s2 cannot be promoted, as s1 may not know s2 is its backup.
+    ping('s2', 2, true);
+    advance(DEAD_AFTER);
+    ping('s2', 2, true);
+    assert.deepEqual(shape(vs.view), { number: 2, primary: 's1', backups: ['s2'] });
+    assert.equal(vs.stuck, 'primary has not acknowledged the view');
+  });
+
+  it('replaces a dead backup with an idle server, or leaves the primary alone', () => {
+    const { vs, run } = service();
+    run(INTERVAL * 3, { s1: {}, s2: { initialised: true } });
+    run(DEAD_AFTER + INTERVAL, { s1: {} });
+    assert.deepEqual(shape(vs.view), { number: 3, primary: 's1', backups: [] });
+    run(INTERVAL * 2, { s1: {}, s3: {} });
+    assert.deepEqual(shape(vs.view), { number: 4, primary: 's1', backups: ['s3'] });
+  });
+
+  it('treats a primary that pings with view 0 as restarted: dead at once, its state lost', () => {
+    const { vs, run, ping } = service();
+    run(INTERVAL * 3, { s1: {}, s2: { initialised: true } });
+    ping('s1', 0);
+    assert.deepEqual(shape(vs.view), { number: 3, primary: 's2', backups: [] });
+    run(INTERVAL * 2, { s1: {}, s2: { initialised: true } });
+    assert.deepEqual(shape(vs.view), { number: 4, primary: 's2', backups: ['s1'] }, 'it comes back as a spare');
+  });
+
+  it('lets a server cut off and back again rejoin as an idle spare, never as primary', () => {
+    const { vs, run } = service();
+    run(INTERVAL * 3, { s1: {}, s2: { initialised: true }, s3: {} });
+    run(DEAD_AFTER + INTERVAL, { s2: { initialised: true }, s3: {} });
+    assert.deepEqual(shape(vs.view), { number: 3, primary: 's2', backups: ['s3'] });
+    // s1 was partitioned, still believes view 2 and pings with it.
+    run(INTERVAL * 2, { s1: {}, s2: { initialised: true }, s3: {} });
+    assert.equal(vs.view.primary, 's2');
+    assert.deepEqual(vs.idle, ['s1']);
+  });
+
+  it('keeps K backups and promotes the most advanced when the primary dies', () => {
+    const { vs, run } = service(2);
+    run(INTERVAL * 4, { s1: {}, s2: { initialised: true, position: 10 }, s3: { initialised: true, position: 30 } });
+    assert.deepEqual(shape(vs.view), { number: 2, primary: 's1', backups: ['s2', 's3'] });
+    run(DEAD_AFTER + INTERVAL, { s2: { initialised: true, position: 10 }, s3: { initialised: true, position: 30 } });
+    assert.deepEqual(shape(vs.view), { number: 3, primary: 's3', backups: ['s2'] });
+  });
+
+  it('changes the view once per rule, not once per ping', () => {
+    const { vs, run } = service();
+    run(INTERVAL * 20, { s1: {}, s2: { initialised: true }, s3: {} });
+    assert.deepEqual(shape(vs.view), { number: 2, primary: 's1', backups: ['s2'] });
+    assert.equal(vs.stuck, undefined);
+  });
+});
