@@ -14,7 +14,7 @@ const META: LogMeta = {
 /** A recording of `epochs` epochs, an output in each, the primary failing over after the `failAfter`-th. */
 function recording(epochs: number, failAfter: number): LogEntry[] {
   const entries: LogEntry[] = [];
-  const add = (entry: Omit<LogEntry, 'seq'>) => entries.push({ ...entry, seq: entries.length + 1 } as LogEntry);
+  const add = (entry: Record<string, unknown>) => entries.push({ ...entry, seq: entries.length + 1 } as LogEntry);
   for (let e = 1; e <= epochs; e++) {
     const at = e * 100_000_000;
     add({ kind: 'output', at: at - 5, device: 'serial', data: Buffer.from(`out ${e}\n`) });
