@@ -8,8 +8,9 @@ import { readLogFile } from '../ft/log';
 import { Machine } from '../ft/machine';
 import { RecordedEvent, Recorder, Replayer } from '../ft/machine';
 import { hashedDevicesOf, imageFor } from '../ft/commands';
-import { LaunchConfig, LaunchError } from './launch';
-import { DivergenceView, Runtime } from './runtime';
+import { LaunchConfig, LaunchError, Start } from './launch';
+import { recordingEvents } from './recording';
+import { CustomEvent, DivergenceView, Runtime } from './runtime';
 import { LocalTarget, Target } from './targets';
 
 const MIB = 1024 * 1024;
@@ -19,6 +20,8 @@ export class LocalRuntime extends Runtime {
   private local: LocalTarget | undefined;
   /** A replay's logged epoch hashes, by index. */
   private logged = new Map<number, EpochEntry>();
+  /** A replay's panel events, made from the file: sent when the session begins. */
+  private recording: CustomEvent[] = [];
 
   constructor(private readonly config: LaunchConfig) {
     super();
@@ -44,6 +47,7 @@ export class LocalRuntime extends Runtime {
     const replayer = new Replayer();
     for (const entry of entries) if (entry.kind === 'input' || entry.kind === 'nondet') replayer.push(eventOf(entry));
     this.logged = new Map(entries.filter((e): e is EpochEntry => e.kind === 'epoch').map((e) => [e.epoch, e]));
+    this.recording = recordingEvents(meta, entries);
     this.machine = await Machine.create({
       image,
       cmdline: meta.cmdline,
@@ -63,6 +67,12 @@ export class LocalRuntime extends Runtime {
       { available: () => end, entries: () => entries, acked: () => lastSeq },
     );
     return new LocalTarget(`replay of ${meta.guest}`, 1, 'replay', debug);
+  }
+
+  /** A replay's panel is filled from the file first: its entries, outputs, failovers and charts. */
+  override async begin(start: Start): Promise<void> {
+    for (const event of this.recording) this.emit('custom', event);
+    return super.begin(start);
   }
 
   private async single(): Promise<LocalTarget> {

@@ -5,6 +5,8 @@ import { basename } from 'node:path';
 import { describeEntry, LogFormatError, type LogEntry } from '../ft/log';
 import { LogFileReader, type LogMeta } from '../ft/log';
 import { unjoinedSegments } from '../ft/log';
+import { IDLE_EPOCH_FACTOR } from '../ft/machine';
+import { count } from '../adapter/format';
 
 export interface RenderedLog {
   text: string;
@@ -31,8 +33,11 @@ export function entryLineInstruction(line: string): { seq: number; at: number } 
 function metaLines(meta: LogMeta): string[] {
   const jit = meta.jit ? 'JIT on' : 'JIT off';
   const mib = Math.round(meta.memorySize / (1 << 20));
+  // The machine's rule (src/ft/machine): executed instructions count, idle time does not, up to a bound.
+  const epochs = `epochs every ${count(meta.epochLength)} executed instructions`
+    + ` (or ${count(IDLE_EPOCH_FACTOR * meta.epochLength)} of count when the guest idles)`;
   return [
-    `// guest ${meta.guest}, ${mib} MiB, clock ${meta.clock}, ${jit}, epochs every ${meta.epochLength} instructions`,
+    `// guest ${meta.guest}, ${mib} MiB, clock ${meta.clock}, ${jit}, ${epochs}`,
     `// recorded ${meta.createdAt}, image sha256 ${meta.imageSha256}${meta.cmdline ? `, cmdline ${JSON.stringify(meta.cmdline)}` : ''}`,
   ];
 }

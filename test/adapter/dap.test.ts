@@ -11,6 +11,8 @@ import { FlowControl } from 'iced-x86';
 import { decodeAt } from '../support/decode';
 import { loadImage } from '../../src/ft/machine';
 import { runGuest } from '../../src/ft/commands';
+import { readLogFile } from '../../src/ft/log';
+import type { ChannelEventBody, EntriesEventBody, OutputEventBody } from '../../src/adapter/protocol';
 import { until } from '../support/cluster';
 import { Adapter, channelEvent, prng, scopeReference } from './support';
 
@@ -450,6 +452,16 @@ describe('debug adapter (DAP, real hosts)', function () {
         const entry = await adapter.launch({ log, stopOnEntry: true });
         assert.equal(entry?.reason, 'entry');
         assert.deepEqual(Object.values(await adapter.threads()), ['replay: replay of ticker']);
+        // The panel is filled from the file before the first stop: its entries, outputs and charts.
+        const file = await readLogFile(log);
+        const sent = (name: string) => (adapter.events.get(name) ?? []) as never[];
+        const seqs = sent('lockstep/entries').flatMap((b: EntriesEventBody) => b.entries.map((e) => e.seq));
+        assert.deepEqual(seqs, file.entries.map((e) => e.seq));
+        const outputs = sent('lockstep/output') as OutputEventBody[];
+        assert.deepEqual(outputs.map((o) => [o.seq, o.state]), file.entries.filter((e) => e.kind === 'output').map((e) => [e.seq, 'released']));
+        const times = (sent('lockstep/channel') as ChannelEventBody[]).map((c) => c.time);
+        assert.equal(times.at(-1), file.entries.at(-1)!.at / 1e6, 'the charts span the recording (virtual clock: 1 ns an instruction)');
+        assert.ok(times.length >= 2 && times[0] < times.at(-1)!, JSON.stringify(times));
         const end = await adapter.stopAfter(() => adapter.dc.continueRequest({ threadId: 1 }));
         assert.equal(end.reason, 'end');
         assert.deepEqual(await adapter.epochs(1), live);

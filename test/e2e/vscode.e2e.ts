@@ -369,11 +369,24 @@ describe('Lockstep in a real VS Code (code-server)', function () {
     await screenshot(page, 'log-file');
   });
 
-  it('"Replay to here" starts a replay stopped at that entry', async () => {
+  it('"Replay to here" starts a replay stopped at that entry, marks its line, and fills the panel from the file', async () => {
+    const line = (await editorText(page)).split('\n').findIndex((l) => KV_READY_LINE.test(l));
     await page.locator('.codelens-decoration a', { hasText: `Replay to here (@${KV_READY_AT})` }).first().click();
     // The machine's own count, in the Clock scope of the Variables view.
     await waitForStopAt(page, KV_READY_AT);
     await screenshot(page, 'replayed-to-entry');
+    // The log's editor has the entry's line selected (the cursor on it) and highlighted.
+    await page.locator('.tab', { hasText: 'kv.ftlog' }).first().click();
+    const cursor = page.locator('.statusbar-item', { hasText: /^\s*Ln \d+, Col \d+/ }).first();
+    await waitFor(async () => (await cursor.innerText().catch(() => '')).includes(`Ln ${line + 1},`), `the cursor on line ${line + 1}`);
+    await screenshot(page, 'replay-line-marked');
+    // The panel of the replay: the file's entries, not "No log entries yet".
+    await runCommand(page, 'Lockstep: Open logging channel');
+    await panelEntryRow(page, /output serial 9 "kv ready/);
+    const panelText = await panelFrame(page).locator('body').innerText();
+    assert.match(panelText, /replay to @2461/);
+    assert.doesNotMatch(panelText, /No log entries yet/);
+    await screenshot(page, 'replay-panel');
     await page.keyboard.press('Shift+F5');
   });
 

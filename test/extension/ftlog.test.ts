@@ -31,7 +31,7 @@ describe('ftlog text view', () => {
     const header = lines.slice(0, lines.length - FILE_ENTRIES.length);
     assert.ok(header.every((l) => l.startsWith('// ')), header.join('\n'));
     assert.match(header[0], /Lockstep log sample\.ftlog/);
-    assert.match(header.join('\n'), /guest kv, 32 MiB, clock virtual, JIT on, epochs every 100000000 instructions/);
+    assert.match(header.join('\n'), /guest kv, 32 MiB, clock virtual, JIT on, epochs every 100,000,000 executed instructions \(or 1,000,000,000 of count when the guest idles\)/);
     assert.ok(header.includes('// 12 entries (3 control, 4 input, 3 nondet, 1 epoch, 1 output), up to instruction 9007199254740991'), header.join('\n'));
     assert.equal(rendered.entries, 12);
     assert.equal(rendered.error, undefined);

@@ -195,6 +195,11 @@ export interface DebugState {
   bits: 16 | 32;
   /** EIP where the timeline starts: a true instruction boundary (disassembly decodes in step with it). */
   entry: number;
+  /**
+   * EIPs of the instructions executed right before the position, oldest first (true instruction
+   * boundaries, from the timeline: see Timeline.trail); empty when it does not know them.
+   */
+  trail?: number[];
   guestTimeMs: number;
   /** Epochs reached at or before the position. */
   epoch: number;

@@ -227,8 +227,12 @@ export class MachineDebugger {
    * To the last breakpoint stop before the current position: the timeline's reverse run, driven a
    * slice per turn, and left where it got to when paused.
    */
-  private async reverseContinue(breakpoints: number[], token: number): Promise<Stop> {
-    const run = this.timeline.reverseRun({ breakpoints }, SCAN_SLICE);
+  private reverseContinue(breakpoints: number[], token: number): Promise<Stop> {
+    return this.drive(this.timeline.reverseRun({ breakpoints }, SCAN_SLICE), token);
+  }
+
+  /** Drives a reverse run a slice per turn; paused, it is left where it got to. */
+  private async drive(run: Generator<number, Stop, void>, token: number): Promise<Stop> {
     for (let next = run.next(); ; next = run.next()) {
       if (next.done) return next.value;
       await turn();
@@ -263,7 +267,8 @@ export class MachineDebugger {
     const hit = breakpoints.length ? await this.reverseContinue(breakpoints, token) : undefined;
     if (this.cancelled(token)) return this.here();
     if (hit) this.timeline.runTo(from);
-    const written = this.timeline.reverseWatching(this.watchReader(watched));
+    const written = await this.drive(this.timeline.reverseWatchRun(this.watchReader(watched), RUN_SLICE), token);
+    if (this.cancelled(token)) return written;
     if (!hit || hit.reason !== 'breakpoint' || written.reason === 'watch' && written.at >= hit.at) return written;
     this.timeline.runTo(from);
     return this.reverseContinue(breakpoints, token);
@@ -309,6 +314,7 @@ export class MachineDebugger {
       registers,
       bits: registers.cr0 & 1 ? 32 : 16,
       entry: this.entry,
+      trail: timeline.trail,
       guestTimeMs: machine.guestTimeMs,
       epoch: this.epochs.filter((e) => e.at <= position).at(-1)?.index ?? 0,
       ...(step ? { slice: { from: step.from, to: step.to, idle: step.idle } } : {}),

@@ -34,7 +34,7 @@ const MIN_IDLE_MS = 0.001;
  * over; but at least every IDLE_EPOCH_FACTOR·E of count (idle time included), so an idle guest still
  * gets divergence checks and checkpoints (a new backup is cloned at one).
  */
-const IDLE_EPOCH_FACTOR = 10;
+export const IDLE_EPOCH_FACTOR = 10;
 /** Largest idle skip: bounds how far past a wanted instruction count an input can land. */
 const MAX_IDLE_MS = 1;
 
