@@ -379,7 +379,10 @@ async function replay(args: string[]): Promise<void> {
     process.stderr.write(`lockstep: replayed ${result.entries} entries to instruction ${result.instructions}; ${result.epochsMatched} epoch hashes match, ${result.epochMismatches.length} differ\n`);
   }
   if (result.fileError) process.stderr.write(`lockstep: the log file is damaged: ${result.fileError}; replayed the good part\n`);
-  if (result.epochMismatches.length || result.fileError) process.exitCode = 1;
+  else if (result.ended === 'killed') process.stderr.write('lockstep: its run was killed: `lockstep join` recovered what its hosts had written, and the run went on past its end\n');
+  else if (!result.complete) process.stderr.write('lockstep: the log file has no end entry: its recording may be cut short (a recording closed cleanly ends with one; `lockstep join` ends a killed run\'s)\n');
+  // A file that may lack entries must not pass for whole; one that join explains as a killed run may.
+  if (result.epochMismatches.length || result.fileError || !(result.complete || result.ended === 'killed')) process.exitCode = 1;
 }
 
 /** A log file's bad header says where the bad byte is, not which file: this says that too. */
@@ -397,7 +400,10 @@ async function join(args: string[]): Promise<void> {
   if (positionals.length !== 1) throw new UsageError('join: expected one recording, FILE.ftlog');
   const result = await namingTheFile(positionals[0], recoverRecording(positionals[0]));
   if (values.json) return void process.stdout.write(`${JSON.stringify(result)}\n`);
-  const what = result.removed.length + result.kept.length === 0 ? 'no host files of its run beside it: nothing to join' : `joined ${result.joined.join(' + ')}; removed ${result.removed.length} host file(s)`;
+  const alone = result.removed.length + result.kept.length === 0;
+  const joined = alone ? 'no host files of its run beside it' : `joined ${result.joined.join(' + ')}; removed ${result.removed.length} host file(s)`;
+  const ending = { killed: 'it ends with an end entry saying its run was killed', closed: 'it was closed cleanly: nothing to do' };
+  const what = `${joined}; ${result.ended ? ending[result.ended] : 'left as it is'}`;
   process.stderr.write(`lockstep: ${positionals[0]}: ${what}\n`);
   for (const { path, reason } of result.unreadable) process.stderr.write(`lockstep: left ${path} alone: its header cannot be read (${reason})\n`);
   for (const { path, reason } of result.kept) process.stderr.write(`lockstep: kept ${path}: ${reason}\n`);

@@ -32,8 +32,9 @@ export class LocalRuntime extends Runtime {
 
   /** A machine fed from the file; it runs as far as the log says the recording got. */
   private async replay(path: string, imagePath: string | undefined): Promise<LocalTarget> {
-    const { meta, entries, error } = await readLogFile(path).catch((e: Error) => { throw new LaunchError(`launch attribute 'log': ${path}: ${e.message}`); });
+    const { meta, entries, end: ending, error } = await readLogFile(path).catch((e: Error) => { throw new LaunchError(`launch attribute 'log': ${path}: ${e.message}`); });
     if (error) this.emit('output', 'stderr', `${path} is damaged (${error.message}): replaying the good part\n`);
+    else if (!ending) this.emit('output', 'stderr', `${path} has no end entry: its recording may be cut short\n`);
     let image;
     try {
       image = imageFor(meta, imagePath);
@@ -60,7 +61,7 @@ export class LocalRuntime extends Runtime {
     const debug = new MachineDebugger(
       this.machine,
       replayer,
-      { available: () => end, entries: () => entries, acked: () => lastSeq },
+      { available: () => end, entries: () => (ending ? [...entries, ending] : entries), acked: () => lastSeq },
     );
     return new LocalTarget(`replay of ${meta.guest}`, 1, 'replay', debug);
   }

@@ -2,7 +2,7 @@
 // feed it the logged inputs and nondeterministic values at their instruction counts, and check each
 // logged epoch hash against the replay's.
 import { FIRST_HASHED_DEVICES, GuestImage, HASHED_DEVICES, HashedDevice, loadImage, RecordedEvent } from '../machine';
-import { LogMeta, readLogFile, type EpochEntry, type LogEntry } from '../log';
+import { LogMeta, readLogFile, type EndHow, type EpochEntry, type LogEntry } from '../log';
 import { RunResult, runGuest } from './run';
 
 export class ReplayError extends Error {
@@ -17,6 +17,10 @@ export interface ReplayResult extends RunResult {
   epochMismatches: { epoch: number; at: number; logged: string; replayed: string }[];
   /** Set when the file was cut short or corrupted: the replay covers the good prefix only. */
   fileError?: string;
+  /** The file ends with the end entry of a recording closed cleanly: nothing of the run is missing from it. */
+  complete: boolean;
+  /** How the recording ended, from its end entry (`killed`: `lockstep join` recovered a killed run); none: unknown. */
+  ended?: EndHow;
 }
 
 /** The devices a log's epoch hashes cover: what its meta says, or, in files from before it said, the first set. */
@@ -49,7 +53,7 @@ function recordedImage(meta: LogMeta): GuestImage {
 }
 
 export async function replayLogFile(path: string, imagePath?: string): Promise<ReplayResult> {
-  const { meta, entries, error } = await readLogFile(path);
+  const { meta, entries, end, error } = await readLogFile(path);
   if (meta.firstSeq !== undefined && meta.firstSeq > 1) {
     throw new ReplayError(`${path} is a segment: its log starts at entry ${meta.firstSeq}, from a checkpoint, not at boot; replay the recording it belongs to`);
   }
@@ -82,5 +86,7 @@ export async function replayLogFile(path: string, imagePath?: string): Promise<R
     epochsMatched: logged.length - mismatches.length,
     epochMismatches: mismatches,
     fileError: error?.message,
+    complete: end?.how === 'closed' && !error,
+    ended: end?.how,
   };
 }
