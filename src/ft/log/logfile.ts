@@ -6,6 +6,7 @@ import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { encodeEntry, FrameDecoder, isLogEntry, LogFormatError } from './codec';
 import type { EndEntry, EndHow, LogEntry } from './log';
+import type { BootFile, ResolvedSettings } from '../machine';
 
 export const FILE_MAGIC = Buffer.from('LOCKSTEP-FTLOG', 'ascii');
 export const FILE_VERSION = 1;
@@ -34,8 +35,26 @@ export interface LogMeta {
   session?: string;
   /** The devices its epoch hashes cover (files without it: FIRST_HASHED_DEVICES). */
   hashedDevices?: string[];
+  /** Every file the machine booted from, by path and content (files without it: imageSha256 alone). */
+  bootFiles?: BootFile[];
   /** Room for what later versions of the recorder add; readers ignore what they do not know. */
   [extra: string]: unknown;
+}
+
+/** The header fields that say what machine a log was recorded on: its settings, and the files it booted from. */
+export function logMetaOf(settings: ResolvedSettings, bootFiles: BootFile[]): LogMeta {
+  const { image, memoryMiB, clock, jit, epochLength, cmdline } = settings;
+  return {
+    guest: image.name,
+    imageSha256: image.sha256,
+    memorySize: memoryMiB * 1024 * 1024,
+    clock,
+    jit,
+    epochLength,
+    cmdline: cmdline ?? '',
+    bootFiles,
+    createdAt: new Date().toISOString(),
+  };
 }
 
 export interface LogFileContents {
@@ -126,7 +145,9 @@ function checkMeta(meta: unknown): LogMeta {
   for (const [field, ok, what] of META_VALUES) {
     if (!ok(fields[field] as number | string)) throw headerError(`metadata field ${field} is ${JSON.stringify(fields[field])}, not ${what}`, at);
   }
-  const { firstSeq } = fields;
+  const { firstSeq, bootFiles } = fields;
+  const isBootFile = (f: Record<string, unknown>) => typeof f?.role === 'string' && typeof f.path === 'string' && Number.isSafeInteger(f.size) && typeof f.sha256 === 'string';
+  if (bootFiles !== undefined && !(Array.isArray(bootFiles) && bootFiles.every(isBootFile))) throw headerError('metadata field bootFiles is not a list of {role, path, size, sha256}', at);
   if (firstSeq !== undefined && !(Number.isSafeInteger(firstSeq) && (firstSeq as number) >= 1)) throw headerError('metadata field firstSeq is not a seq (a whole number from 1)', at);
   return meta as LogMeta;
 }
