@@ -7,7 +7,7 @@ import { RECENT_EPOCHS, type ChannelFaultKind, type EpochNote, type HostCommand,
 import { HostDebugger } from '../debug';
 import { AgentError, listenAsAgent } from './hostlink';
 import { asError, isUserError } from '../files';
-import { Epoch, HASHED_DEVICES, Machine, resolveSpec, type InputEvent, type Nondeterminism } from '../machine';
+import { Epoch, Machine, resolveSpec, type InputEvent, type Nondeterminism } from '../machine';
 import { LogWriter, logMetaOf, type LogEntry, type Role } from '../log';
 
 export class Host implements HostContext {
@@ -64,7 +64,7 @@ export class Host implements HostContext {
 
   private logMeta() {
     const { settings, files } = resolveSpec(this.config);
-    return { ...logMetaOf(settings, files), session: this.config.session, hashedDevices: [...HASHED_DEVICES] };
+    return { ...logMetaOf(settings, files), session: this.config.session };
   }
 
   private async startPrimary(): Promise<void> {

@@ -43,7 +43,7 @@ export interface LogMeta {
 
 /** The header fields that say what machine a log was recorded on: its settings, and the files it booted from. */
 export function logMetaOf(settings: ResolvedSettings, bootFiles: BootFile[]): LogMeta {
-  const { image, memoryMiB, clock, jit, epochLength, cmdline } = settings;
+  const { image, memoryMiB, clock, jit, epochLength, cmdline, hashedDevices } = settings;
   return {
     guest: image.name,
     imageSha256: image.sha256,
@@ -52,6 +52,7 @@ export function logMetaOf(settings: ResolvedSettings, bootFiles: BootFile[]): Lo
     jit,
     epochLength,
     cmdline: cmdline ?? '',
+    hashedDevices: [...hashedDevices],
     bootFiles,
     createdAt: new Date().toISOString(),
   };
