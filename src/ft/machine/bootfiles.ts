@@ -36,7 +36,7 @@ export class BootFileError extends Error {
 }
 
 /** How the command line names the option for a role (a launch configuration names its attributes instead). */
-export const CLI_OPTION_NAMES: Record<BootRole, string> = { image: 'the image', bios: '--bios', 'vga-bios': '--vga-bios', initrd: '--initrd' };
+export const CLI_OPTION_NAMES: Record<BootRole, string> = { image: 'the image argument', bios: '--bios', 'vga-bios': '--vga-bios', initrd: '--initrd' };
 
 const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
