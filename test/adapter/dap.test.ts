@@ -484,6 +484,11 @@ describe('debug adapter (DAP, real hosts)', function () {
         assert.ok(back <= 12_345);
         const entries = await adapter.dc.customRequest('lockstep/logEntries', { from: 1, count: 3, filter: ['epoch'] });
         assert.equal((entries.body as { entries: unknown[] }).entries.length, 3);
+        // The recording was closed: its end entry is listed, last.
+        const ending = await adapter.dc.customRequest('lockstep/logEntries', { from: 1, count: 10, filter: ['end'] });
+        const ends = (ending.body as { entries: { kind: string; text: string }[] }).entries;
+        assert.deepEqual(ends.map((e) => e.kind), ['end']);
+        assert.match(ends[0].text, / end closed ""$/);
       } finally {
         await adapter.stop();
       }

@@ -391,7 +391,7 @@ describe('logging-channel panel (webview in headless Chromium)', function () {
     await page.screenshot({ path: join(ARTIFACTS, 'panel-filtered-dark.png') });
 
     // With every kind hidden the table says so; with every kind shown it is whole again.
-    for (const kind of ['input', 'nondet', 'epoch']) await page.locator(`#show-${kind}`).click();
+    for (const kind of ['input', 'nondet', 'epoch', 'end']) await page.locator(`#show-${kind}`).click();
     await settle(page);
     assert.equal(await page.locator('#entries').getAttribute('aria-rowcount'), '1');
     assert.equal(await page.locator('#entries .grid-empty').textContent(), 'No entries of the kinds shown.');
