@@ -1,8 +1,8 @@
 // The `lockstep` command line. Each command parses its options here and calls into src/ft/.
 import { parseArgs, ParseArgsConfig } from 'node:util';
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { biosProblem, BUILTIN_GUESTS, DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB, loadImage } from './ft/machine';
-import { describeDemo, InputScript, replayLogFile, runDemo, runGuest } from './ft/commands';
+import { accessSync, constants, statSync } from 'node:fs';
+import { BUILTIN_GUESTS, DEFAULT_EPOCH_LENGTH, resolveSpec, type MachineSpec } from './ft/machine';
+import { DEMO_EPOCH_LENGTH, describeDemo, InputScript, replayLogFile, runDemo, runGuest } from './ft/commands';
 import { DEFAULT_DETECTOR, type ServiceAddress } from './ft/replication';
 import { asError, isUserError, writeProblem } from './ft/files';
 import {
@@ -55,19 +55,21 @@ commands:
       --service HOST:PORT   --fault KIND@WHEN (repeatable)   --record FILE.ftlog
       --agent HOST:PORT (repeatable, one host each) --agent-token T
       --detect-timeout MS   --heartbeat MS   --no-restore   --duration MS   --max-instructions N
-      --clock   --no-jit   --memory   --epoch   --cmdline   --json   --verbose
+      --clock   --no-jit   --memory   --epoch   --cmdline   --bios --vga-bios --initrd (as run)   --json   --verbose
   host --listen HOST:PORT --token T
                         serve one host of a cluster on another machine (lockstep ft --agent ...)
   client kv --connect HOST:PORT [--ops N] [--seed S] [--clients C] [--first-client ID]
             [--via serial|net] [--json]
                         a key/value workload against the service; checks the history
                         (--via net: UDP datagrams to the guest's network card, not serial lines)
-  replay FILE.ftlog [image] [--json]
-                        replay a recorded log and check its epoch hashes
+  replay FILE.ftlog [image] [--bios FILE] [--vga-bios FILE] [--initrd FILE] [--json]
+                        replay a recorded log and check its epoch hashes; its boot files are where
+                        its header says (or as given), checked by SHA-256; exit 1 unless it is whole
   join FILE.ftlog [--json]
                         join a recording whose \`lockstep ft\` was killed before it could
                         (FILE and its hosts' FILE.host-N files) into FILE
-  demo                  kv under FT with a client; the primary is killed mid-run (npm start)
+  demo [--guest kv|linux] [--ops N] [--seed S] [machine options as ft]
+                        kv under FT with a client; the primary is killed mid-run (npm start)
   dap [--port N]        the debug adapter (Debug Adapter Protocol) on stdio, or on 127.0.0.1:N
 
 faults (--fault KIND@WHEN, repeatable):
@@ -103,15 +105,6 @@ function parse(args: string[], options: ParseArgsConfig['options']): { values: V
   }
 }
 
-/** The bytes of the file an option names, or a UsageError naming the option and the problem. */
-function readFileOption(name: string, path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new UsageError(`--${name}: cannot read ${path}: ${fileProblem(error)}`);
-  }
-}
-
 /** A UsageError unless `path` is a file that can be read. */
 function checkReadableFile(name: string, path: string): void {
   try {
@@ -120,14 +113,6 @@ function checkReadableFile(name: string, path: string): void {
   } catch (error) {
     throw new UsageError(`--${name}: cannot read ${path}: ${fileProblem(error)}`);
   }
-}
-
-/** The BIOS ROM `--bios` names, refused when it cannot be one. */
-function biosOption(path: string): Buffer {
-  const rom = readFileOption('bios', path);
-  const problem = biosProblem(rom);
-  if (problem) throw new UsageError(`--bios: ${path} is not a BIOS ROM: ${problem}`);
-  return rom;
 }
 
 /** A UsageError unless a file can be written at `path`. */
@@ -144,12 +129,45 @@ function fileProblem(error: unknown): string {
   return (error as Error).message;
 }
 
+/** The boot files by path: run, ft, demo and replay take them (replay: in place of those its log names). */
+const BOOT_FILE_OPTIONS = {
+  bios: { type: 'string' },
+  'vga-bios': { type: 'string' },
+  initrd: { type: 'string' },
+} as const;
+
+/** The machine's options, one definition for every command that starts machines (run, ft, demo): a MachineSpec. */
+const MACHINE_OPTIONS = {
+  ...BOOT_FILE_OPTIONS,
+  clock: { type: 'string', default: 'virtual' },
+  'no-jit': { type: 'boolean', default: false },
+  memory: { type: 'string' },
+  epoch: { type: 'string' },
+  cmdline: { type: 'string' },
+} as const;
+
+function bootFiles(values: Values): Pick<MachineSpec, 'bios' | 'vgaBios' | 'initrd'> {
+  return { bios: values.bios as string | undefined, vgaBios: values['vga-bios'] as string | undefined, initrd: values.initrd as string | undefined };
+}
+
+/** MACHINE_OPTIONS' values as the spec of a machine booting `guest`; memory and cmdline unset take the guest's own. */
+function machineSpec(guest: string, values: Values): MachineSpec & Required<Pick<MachineSpec, 'clock' | 'jit' | 'epochLength'>> {
+  const clock = values.clock as string;
+  if (clock !== 'virtual' && clock !== 'host') throw new UsageError(`--clock: expected virtual or host, got '${clock}'`);
+  return {
+    guest,
+    ...bootFiles(values),
+    clock,
+    jit: !values['no-jit'],
+    memoryMiB: integerOption('memory', values.memory as string | undefined, 4, 2048),
+    epochLength: integerOption('epoch', values.epoch as string | undefined, 100_000) ?? DEFAULT_EPOCH_LENGTH,
+    cmdline: values.cmdline as string | undefined,
+  };
+}
+
 async function run(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {
-    clock: { type: 'string', default: 'virtual' },
-    'no-jit': { type: 'boolean', default: false },
-    memory: { type: 'string' },
-    epoch: { type: 'string' },
+    ...MACHINE_OPTIONS,
     'max-instructions': { type: 'string' },
     seed: { type: 'string', default: String(DEFAULT_RUN_SEED) },
     input: { type: 'string' },
@@ -157,47 +175,25 @@ async function run(args: string[]): Promise<void> {
     'snapshot-at': { type: 'string' },
     'snapshot-file': { type: 'string' },
     'from-snapshot': { type: 'string' },
-    cmdline: { type: 'string' },
-    bios: { type: 'string' },
-    'vga-bios': { type: 'string' },
-    initrd: { type: 'string' },
     json: { type: 'boolean', default: false },
   });
   if (positionals.length !== 1) throw new UsageError(`run: expected one guest (${BUILTIN_GUESTS.join(', ')}) or image path, got ${positionals.length}`);
-  const clock = values.clock as string;
-  if (clock !== 'virtual' && clock !== 'host') throw new UsageError(`--clock: expected virtual or host, got '${clock}'`);
+  const spec = machineSpec(positionals[0], values);
   const snapshotAt = integerOption('snapshot-at', values['snapshot-at'] as string | undefined, 0);
   if ((snapshotAt === undefined) !== (values['snapshot-file'] === undefined)) {
     throw new UsageError('--snapshot-at and --snapshot-file go together');
   }
   if (values['snapshot-file'] !== undefined) checkWritablePath('snapshot-file', values['snapshot-file'] as string);
   if (values['from-snapshot'] !== undefined) checkReadableFile('from-snapshot', values['from-snapshot'] as string);
-  if ((values['vga-bios'] !== undefined || values.initrd !== undefined) && values.bios === undefined) {
-    throw new UsageError(`--${values.initrd !== undefined ? 'initrd' : 'vga-bios'} needs --bios`);
-  }
   const json = values.json as boolean;
-  const image = loadImage(positionals[0]);
   const result = await runGuest({
-    image,
-    clock,
-    jit: !values['no-jit'],
-    // Unset, the machine takes the guest's own (the linux guest's manifest) or its default.
-    memoryMiB: integerOption('memory', values.memory as string | undefined, 4, 2048),
-    epochLength: integerOption('epoch', values.epoch as string | undefined, 100_000) ?? DEFAULT_EPOCH_LENGTH,
+    ...resolveSpec(spec).settings,
     maxInstructions: integerOption('max-instructions', values['max-instructions'] as string | undefined, 1),
     input: values.input ? InputScript.fromFile(values.input as string) : undefined,
     cloneAt: integerOption('clone-at', values['clone-at'] as string | undefined, 0),
     seed: integerOption('seed', values.seed as string, 0, 0xffffffff),
     snapshotTo: snapshotAt === undefined ? undefined : { at: snapshotAt, path: values['snapshot-file'] as string },
     fromSnapshot: values['from-snapshot'] as string | undefined,
-    cmdline: values.cmdline as string | undefined,
-    bios: values.bios
-      ? {
-        bios: biosOption(values.bios as string),
-        vgaBios: readFileOption('vga-bios', (values['vga-bios'] as string | undefined) ?? '/usr/share/seabios/vgabios-stdvga.bin'),
-        initrd: values.initrd ? readFileOption('initrd', values.initrd as string) : image.boot?.initrd,
-      }
-      : undefined,
     onSerial: json ? undefined : (data) => process.stdout.write(data),
   });
   if (json) {
@@ -217,32 +213,17 @@ function address(option: string, text: string): ServiceAddress {
   return { host: match[1], port };
 }
 
-const GUEST_OPTIONS = {
-  clock: { type: 'string', default: 'virtual' },
-  'no-jit': { type: 'boolean', default: false },
-  memory: { type: 'string' },
-  epoch: { type: 'string' },
-  cmdline: { type: 'string' },
-  json: { type: 'boolean', default: false },
-} as const;
-
-function guestConfig(guest: string, values: Values) {
-  const clock = values.clock as string;
-  if (clock !== 'virtual' && clock !== 'host') throw new UsageError(`--clock: expected virtual or host, got '${clock}'`);
-  const { boot } = loadImage(guest);
-  return {
-    guest,
-    clock: clock as 'virtual' | 'host',
-    jit: !values['no-jit'],
-    memoryMiB: integerOption('memory', values.memory as string | undefined, 4, 2048) ?? boot?.memoryMiB ?? DEFAULT_MEMORY_MIB,
-    epochLength: integerOption('epoch', values.epoch as string | undefined, 100_000) ?? DEFAULT_EPOCH_LENGTH,
-    cmdline: (values.cmdline as string | undefined) ?? boot?.cmdline,
-  };
+/** A machine spec whose files every host can read: checked here, before any host is started. */
+function checkedSpec(guest: string, values: Values): ReturnType<typeof machineSpec> {
+  const spec = machineSpec(guest, values);
+  resolveSpec(spec);
+  return spec;
 }
 
 async function ft(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {
-    ...GUEST_OPTIONS,
+    ...MACHINE_OPTIONS,
+    json: { type: 'boolean', default: false },
     service: { type: 'string' },
     fault: { type: 'string', multiple: true },
     record: { type: 'string' },
@@ -270,7 +251,7 @@ async function ft(args: string[]): Promise<void> {
   if (agents && !agentToken) throw new UsageError('--agent needs --agent-token T (or LOCKSTEP_AGENT_TOKEN): the token each agent was started with');
   if (!agents && values['agent-token'] !== undefined) throw new UsageError('--agent-token is for --agent HOST:PORT (hosts run as agents); without --agent the hosts are child processes');
   const cluster = new Cluster({
-    ...guestConfig(positionals[0], values),
+    ...checkedSpec(positionals[0], values),
     service: values.service ? address('service', values.service as string) : undefined,
     faults,
     record: values.record as string | undefined,
@@ -356,22 +337,29 @@ async function client(args: string[]): Promise<void> {
 }
 
 async function demo(args: string[]): Promise<void> {
-  const { values, positionals } = parse(args, { ops: { type: 'string', default: '400' }, seed: { type: 'string', default: '42' } });
+  const { values, positionals } = parse(args, {
+    ...MACHINE_OPTIONS,
+    guest: { type: 'string', default: 'kv' },
+    ops: { type: 'string', default: '400' },
+    seed: { type: 'string', default: '42' },
+  });
   if (positionals.length) throw new UsageError(`demo takes no arguments, got ${positionals.map((p) => `'${p}'`).join(' ')}`);
   const ops = integerOption('ops', values.ops as string, 20)!;
   const print = (line: string) => process.stdout.write(`${line}\n`);
-  const result = await runDemo({ ops, killAfterOps: Math.floor(ops / 3), seed: integerOption('seed', values.seed as string, 0)!, clients: 4, detectTimeoutMs: 300, print });
+  const machine = checkedSpec(values.guest as string, { epoch: String(DEMO_EPOCH_LENGTH), ...values });
+  const result = await runDemo({ machine, ops, killAfterOps: Math.floor(ops / 3), seed: integerOption('seed', values.seed as string, 0)!, clients: 4, detectTimeoutMs: 300, print });
   describeDemo(result).forEach(print);
   if (!result.check.ok || result.failoverMs === undefined) process.exitCode = 1;
 }
 
 async function replay(args: string[]): Promise<void> {
-  const { values, positionals } = parse(args, { json: { type: 'boolean', default: false } });
+  const { values, positionals } = parse(args, { ...BOOT_FILE_OPTIONS, json: { type: 'boolean', default: false } });
   if (positionals.length < 1 || positionals.length > 2) throw new UsageError('replay: expected FILE.ftlog and optionally the guest image');
   // The host files of a run cut short hold what FILE lacks: say so first, whatever the replay finds.
   const unjoined = await unjoinedSegments(positionals[0]).catch(() => []);
   if (unjoined.length) process.stderr.write(`lockstep: ${unjoined.join(', ')} of the same run lie beside it: this is not the whole recording until \`lockstep join ${positionals[0]}\`\n`);
-  const result = await namingTheFile(positionals[0], replayLogFile(positionals[0], positionals[1]));
+  const given = { image: positionals[1], ...bootFiles(values) };
+  const result = await namingTheFile(positionals[0], replayLogFile(positionals[0], given));
   const { recorded, epochs, ...summary } = result;
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
@@ -379,7 +367,10 @@ async function replay(args: string[]): Promise<void> {
     process.stderr.write(`lockstep: replayed ${result.entries} entries to instruction ${result.instructions}; ${result.epochsMatched} epoch hashes match, ${result.epochMismatches.length} differ\n`);
   }
   if (result.fileError) process.stderr.write(`lockstep: the log file is damaged: ${result.fileError}; replayed the good part\n`);
-  if (result.epochMismatches.length || result.fileError) process.exitCode = 1;
+  else if (result.ended === 'killed') process.stderr.write('lockstep: its run was killed: `lockstep join` recovered what its hosts had written, and the run went on past its end\n');
+  else if (!result.complete) process.stderr.write('lockstep: the log file has no end entry: its recording may be cut short (a recording closed cleanly ends with one; `lockstep join` ends a killed run\'s)\n');
+  // A file that may lack entries must not pass for whole; one that join explains as a killed run may.
+  if (result.epochMismatches.length || result.fileError || !(result.complete || result.ended === 'killed')) process.exitCode = 1;
 }
 
 /** A log file's bad header says where the bad byte is, not which file: this says that too. */
@@ -397,7 +388,10 @@ async function join(args: string[]): Promise<void> {
   if (positionals.length !== 1) throw new UsageError('join: expected one recording, FILE.ftlog');
   const result = await namingTheFile(positionals[0], recoverRecording(positionals[0]));
   if (values.json) return void process.stdout.write(`${JSON.stringify(result)}\n`);
-  const what = result.removed.length + result.kept.length === 0 ? 'no host files of its run beside it: nothing to join' : `joined ${result.joined.join(' + ')}; removed ${result.removed.length} host file(s)`;
+  const alone = result.removed.length + result.kept.length === 0;
+  const joined = alone ? 'no host files of its run beside it' : `joined ${result.joined.join(' + ')}; removed ${result.removed.length} host file(s)`;
+  const ending = { killed: 'it ends with an end entry saying its run was killed', closed: 'it was closed cleanly: nothing to do' };
+  const what = `${joined}; ${result.ended ? ending[result.ended] : 'left as it is'}`;
   process.stderr.write(`lockstep: ${positionals[0]}: ${what}\n`);
   for (const { path, reason } of result.unreadable) process.stderr.write(`lockstep: left ${path} alone: its header cannot be read (${reason})\n`);
   for (const { path, reason } of result.kept) process.stderr.write(`lockstep: kept ${path}: ${reason}\n`);

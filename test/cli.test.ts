@@ -243,11 +243,12 @@ describe('lockstep run (CLI)', function () {
     await write(path, 1);
     await write(`${path}.host-2`, 3);
     const bytes = readFileSync(`${path}.host-2`);
-    bytes[bytes.length - 2] ^= 0xff; // entry 3's checksum
+    const end = encodeEntry({ kind: 'end', seq: 4, at: 3, how: 'closed', detail: '' }).length;
+    bytes[bytes.length - end - 2] ^= 0xff; // entry 3's checksum
     writeFileSync(`${path}.host-2`, bytes);
     const result = await lockstep(['join', path]);
     assert.equal(result.status, 1, result.stderr);
-    assert.match(result.stderr, /partial\.ftlog: joined .*partial\.ftlog \+ .*partial\.ftlog\.host-2; removed 1 host file\(s\)\n/);
+    assert.match(result.stderr, /partial\.ftlog: joined .*partial\.ftlog \+ .*partial\.ftlog\.host-2; removed 1 host file\(s\); it ends with an end entry saying its run was killed\n/);
     assert.match(result.stderr, /partial\.ftlog\.host-2 is damaged \(checksum mismatch at byte \d+\): only the entries before that were read\n/);
   });
 

@@ -4,8 +4,8 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { writeProblem } from '../ft/files';
-import { BUILTIN_GUESTS, loadImage } from '../ft/machine';
-import { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from '../ft/machine';
+import { BootRole, BUILTIN_GUESTS, LINUX_GUEST, resolveSpec, type MachineSpec } from '../ft/machine';
+import { DEFAULT_EPOCH_LENGTH } from '../ft/machine';
 import { count } from './format';
 import launchSchema from './launchSchema.json';
 
@@ -18,11 +18,17 @@ export type LaunchConfig =
     clock: 'virtual' | 'host';
     jit: boolean;
     epochLength: number;
-    memoryMiB: number;
-    cmdline?: string;
     record?: string;
-  } & Start)
-  | ({ kind: 'replay'; log: string; image?: string } & Start);
+  } & MachineSpec & Start)
+  | ({ kind: 'replay'; log: string; image?: string } & Omit<MachineSpec, 'guest'> & Start);
+
+/** The attributes that name boot files, as errors about them call them. */
+export const BOOT_ATTRIBUTES: Record<BootRole, string> = {
+  image: "launch attribute 'image'",
+  bios: "launch attribute 'bios'",
+  'vga-bios': "launch attribute 'vgaBios'",
+  initrd: "launch attribute 'initrd'",
+};
 
 /** How a session starts, whatever it runs: stopped at instruction 0, run to `stopAt`, or running. */
 export interface Start {
@@ -79,14 +85,17 @@ function checkWritable(name: string, path: string): void {
   if (problem) fail(name, `cannot write ${path}: ${problem}`);
 }
 
-function checkGuest(guest: string): void {
-  let kind: string;
+/** Reads the spec's files and checks what a machine made of them would be: one line naming the attribute. */
+function checkMachine(spec: MachineSpec): void {
   try {
-    kind = loadImage(guest).kind;
+    resolveSpec(spec, BOOT_ATTRIBUTES);
   } catch (error) {
-    fail('guest', (error as Error).message);
+    const message = (error as Error).message;
+    if (message.startsWith('launch attribute')) throw new LaunchError(message);
+    // The image's own problems (not bootable, no such guest) and the machine's (memory, initrd, BIOS) name the guest.
+    const attribute = /memory|MiB/.test(message) ? 'memory' : /BIOS/.test(message) ? 'bios' : 'guest';
+    fail(attribute, message);
   }
-  if (kind !== 'multiboot') fail('guest', `${guest} is a ${kind} image, which needs a BIOS; the debugger runs multiboot kernels (and the built-in guests ${BUILTIN_GUESTS.join(', ')})`);
 }
 
 /** Validates launch arguments; throws a LaunchError naming the first bad attribute. */
@@ -104,10 +113,11 @@ export function parseLaunch(args: unknown): LaunchConfig {
   if (a.log !== undefined) return parseReplay(a, start, at);
   if (a.image !== undefined) fail('image', 'goes with \'log\' (a replay); a live run names its image in \'guest\'');
   if (a.guest === undefined) fail('guest', `missing: name a built-in guest (${BUILTIN_GUESTS.join(', ')}) or an image path, or give 'log' to replay a recording`);
-  const guest = (BUILTIN_GUESTS as readonly string[]).includes(a.guest as string)
-    ? (a.guest as string)
-    : at(a.guest as string);
-  checkGuest(guest);
+  const named = (BUILTIN_GUESTS as readonly string[]).includes(a.guest as string) || a.guest === LINUX_GUEST;
+  const guest = named ? (a.guest as string) : at(a.guest as string);
+  const memoryMiB = a.memory as number | undefined;
+  const machine: MachineSpec = { guest, ...bootAttributes(a, at), memoryMiB, cmdline: a.cmdline as string | undefined };
+  checkMachine(machine);
   const kind = (a.mode as 'ft' | 'single' | undefined) ?? 'ft';
   const record = a.record === undefined ? undefined : at(a.record as string);
   if (record !== undefined) {
@@ -116,15 +126,19 @@ export function parseLaunch(args: unknown): LaunchConfig {
   }
   return {
     kind,
-    guest,
+    ...machine,
     clock: (a.clock as 'virtual' | 'host' | undefined) ?? 'virtual',
     jit: (a.jit as boolean | undefined) ?? true,
     epochLength: (a.epochLength as number | undefined) ?? DEFAULT_EPOCH_LENGTH,
-    memoryMiB: (a.memory as number | undefined) ?? DEFAULT_MEMORY_MIB,
-    cmdline: a.cmdline as string | undefined,
     record,
     ...start,
   };
+}
+
+/** The boot file attributes, as paths relative to the configuration's `cwd`. */
+function bootAttributes(a: Record<string, unknown>, at: (path: string) => string): Pick<MachineSpec, 'bios' | 'vgaBios' | 'initrd'> {
+  const path = (name: string) => (a[name] === undefined ? undefined : at(a[name] as string));
+  return { bios: path('bios'), vgaBios: path('vgaBios'), initrd: path('initrd') };
 }
 
 function parseStart(a: Record<string, unknown>): Start {
@@ -148,5 +162,9 @@ function parseReplay(a: Record<string, unknown>, start: Start, at: (path: string
   checkReadable('log', log);
   const image = a.image === undefined ? undefined : at(a.image as string);
   if (image !== undefined) checkReadable('image', image);
-  return { kind: 'replay', log, image, ...start };
+  const files = bootAttributes(a, at);
+  for (const [name, path] of [['bios', files.bios], ['vgaBios', files.vgaBios], ['initrd', files.initrd]] as const) {
+    if (path !== undefined) checkReadable(name, path);
+  }
+  return { kind: 'replay', log, image, ...files, ...start };
 }

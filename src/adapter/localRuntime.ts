@@ -2,18 +2,16 @@
 // primary: every input and nondeterministic value comes from the file, and its epoch hashes are
 // what the replay is checked against), or a single machine recording as it goes (mode "single").
 import { MachineDebugger } from '../ft/debug';
-import { loadImage } from '../ft/machine';
+import { resolveSpec } from '../ft/machine';
 import type { EpochEntry, LogEntry } from '../ft/log';
 import { readLogFile } from '../ft/log';
 import { Machine } from '../ft/machine';
 import { RecordedEvent, Recorder, Replayer } from '../ft/machine';
-import { hashedDevicesOf, imageFor } from '../ft/commands';
-import { LaunchConfig, LaunchError, Start } from './launch';
+import { hashedDevicesOf, machineFor } from '../ft/commands';
+import { BOOT_ATTRIBUTES, LaunchConfig, LaunchError, Start } from './launch';
 import { recordingEvents } from './recording';
 import { CustomEvent, DivergenceView, Runtime } from './runtime';
 import { LocalTarget, Target } from './targets';
-
-const MIB = 1024 * 1024;
 
 export class LocalRuntime extends Runtime {
   private machine: Machine | undefined;
@@ -28,33 +26,32 @@ export class LocalRuntime extends Runtime {
   }
 
   async launch(): Promise<void> {
-    const debug = this.config.kind === 'replay' ? await this.replay(this.config.log, this.config.image) : await this.single();
+    const debug = this.config.kind === 'replay' ? await this.replay(this.config) : await this.single();
     this.targets.set(1, debug);
     this.local = debug;
   }
 
   /** A machine fed from the file; it runs as far as the log says the recording got. */
-  private async replay(path: string, imagePath: string | undefined): Promise<LocalTarget> {
-    const { meta, entries, error } = await readLogFile(path).catch((e: Error) => { throw new LaunchError(`launch attribute 'log': ${path}: ${e.message}`); });
+  private async replay(config: Extract<LaunchConfig, { kind: 'replay' }>): Promise<LocalTarget> {
+    const { log: path, image: imagePath } = config;
+    const { meta, entries, end: ending, error } = await readLogFile(path).catch((e: Error) => { throw new LaunchError(`launch attribute 'log': ${path}: ${e.message}`); });
     if (error) this.emit('output', 'stderr', `${path} is damaged (${error.message}): replaying the good part\n`);
-    let image;
+    else if (!ending) this.emit('output', 'stderr', `${path} has no end entry: its recording may be cut short\n`);
+    let settings;
     try {
-      image = imageFor(meta, imagePath);
+      settings = machineFor(meta, config, BOOT_ATTRIBUTES);
     } catch (e) {
+      const message = (e as Error).message;
+      if (message.startsWith('launch attribute')) throw new LaunchError(message);
       const hint = imagePath ? '' : ` (the log was recorded with '${meta.guest}': give its image in 'image')`;
-      throw new LaunchError(`launch attribute '${imagePath ? 'image' : 'log'}': ${(e as Error).message}${hint}`);
+      throw new LaunchError(`launch attribute '${imagePath ? 'image' : 'log'}': ${message}${hint}`);
     }
     const replayer = new Replayer();
     for (const entry of entries) if (entry.kind === 'input' || entry.kind === 'nondet') replayer.push(eventOf(entry));
     this.logged = new Map(entries.filter((e): e is EpochEntry => e.kind === 'epoch').map((e) => [e.epoch, e]));
     this.recording = recordingEvents(meta, entries);
     this.machine = await Machine.create({
-      image,
-      cmdline: meta.cmdline,
-      clock: meta.clock,
-      jit: meta.jit,
-      memoryMiB: meta.memorySize / MIB,
-      epochLength: meta.epochLength,
+      ...settings,
       hashedDevices: hashedDevicesOf(meta),
       nondet: replayer,
     });
@@ -64,7 +61,7 @@ export class LocalRuntime extends Runtime {
     const debug = new MachineDebugger(
       this.machine,
       replayer,
-      { available: () => end, entries: () => entries, acked: () => lastSeq },
+      { available: () => end, entries: () => (ending ? [...entries, ending] : entries), acked: () => lastSeq },
     );
     return new LocalTarget(`replay of ${meta.guest}`, 1, 'replay', debug);
   }
@@ -78,15 +75,7 @@ export class LocalRuntime extends Runtime {
   private async single(): Promise<LocalTarget> {
     const config = this.config as Extract<LaunchConfig, { kind: 'single' | 'ft' }>;
     const recorder = new Recorder(() => undefined);
-    this.machine = await Machine.create({
-      image: loadImage(config.guest),
-      cmdline: config.cmdline,
-      clock: config.clock,
-      jit: config.jit,
-      memoryMiB: config.memoryMiB,
-      epochLength: config.epochLength,
-      nondet: recorder,
-    });
+    this.machine = await Machine.create({ ...resolveSpec(config, BOOT_ATTRIBUTES).settings, nondet: recorder });
     return new LocalTarget(config.guest, 1, 'machine', new MachineDebugger(this.machine, recorder));
   }
 

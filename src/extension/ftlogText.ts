@@ -10,7 +10,7 @@ import { count } from '../adapter/format';
 
 export interface RenderedLog {
   text: string;
-  /** Entries successfully read (all of them unless `error`). */
+  /** Entries successfully read (all of them unless `error`), not counting the end entry. */
   entries: number;
   /** Why reading stopped early: the byte offset where the bad frame (or header) starts. */
   error?: { offset: number; reason: string; code: string };
@@ -42,7 +42,9 @@ function metaLines(meta: LogMeta): string[] {
   ];
 }
 
-function countLine(entries: LogEntry[]): string {
+/** The entries of the recording, not its end entry. */
+function countLine(all: LogEntry[]): string {
+  const entries = all.filter((e) => e.kind !== 'end');
   const counts = new Map<string, number>();
   for (const e of entries) counts.set(e.kind, (counts.get(e.kind) ?? 0) + 1);
   const parts = [...counts].map(([kind, n]) => `${n} ${kind}`);
@@ -55,6 +57,13 @@ function countLine(entries: LogEntry[]): string {
 export function damageMessage(error: LogFormatError, entriesRead: number): string {
   const shown = entriesRead === 0 ? 'no entry could be read' : `the ${entriesRead} entries before it are shown`;
   return `// ERROR at byte ${error.offset}: ${error.reason}; ${shown}, nothing after it`;
+}
+
+/** Whether the recording was closed (its end entry), recovered after a killed run, or may be cut short. */
+function endLine(last: LogEntry | undefined): string {
+  if (last?.kind !== 'end') return '// no end entry: the recording may be cut short (its writer never closed it)';
+  if (last.how === 'killed') return '// its run was killed: `lockstep join` recovered what its hosts had written';
+  return '// closed cleanly: the end entry is its last';
 }
 
 /** What a reader should know about where the file stands in its recording. */
@@ -74,6 +83,7 @@ export function renderLog(
   unjoined: string[] = [],
 ): RenderedLog {
   const head = [`// Lockstep log ${name}`, ...(meta ? [...metaLines(meta), ...placeLines(name, meta, unjoined), countLine(entries)] : [])];
+  if (meta && !error) head.push(endLine(entries.at(-1)));
   // The damage is said at the top too, so it is seen before scrolling through what could be read.
   if (error && entries.length > 0) head.push(damageMessage(error, entries.length));
   const lines = [...head, ...entries.map((e) => describeEntry(e, { maxBytes: MAX_BYTES }))];
@@ -84,7 +94,7 @@ export function renderLog(
   }
   return {
     text: `${lines.join('\n')}\n`,
-    entries: entries.length,
+    entries: entries.filter((e) => e.kind !== 'end').length,
     ...(error ? { error: { offset: error.offset, reason: error.reason, code: error.code }, errorLine } : {}),
   };
 }

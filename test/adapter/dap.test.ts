@@ -15,8 +15,11 @@ import { readLogFile } from '../../src/ft/log';
 import type { ChannelEventBody, EntriesEventBody, OutputEventBody } from '../../src/adapter/protocol';
 import { until } from '../support/cluster';
 import { Adapter, channelEvent, prng, scopeReference } from './support';
+import { SEABIOS, skipWithoutBios, VGABIOS } from '../support/bios';
 
 /** spin: a busy loop (every count is an instruction) with timer interrupts; about 320 M instructions. */
+/** A disk image that SeaBIOS boots (guests/bootsector/). */
+const BOOTSECTOR = join(__dirname, '..', '..', 'guests', 'images', 'bootsector.img');
 const SPIN = { guest: 'spin', cmdline: 'iterations=20000000 hz=1000', epochLength: 10_000_000, memory: 16 };
 /** Instructions during which v86 may deliver an interrupt (EIP then moves to the handler). */
 
@@ -257,6 +260,22 @@ describe('debug adapter (DAP, real hosts)', function () {
     });
   });
 
+  describe('a BIOS guest', () => {
+    let adapter: Adapter | undefined;
+    after(async () => adapter?.stop());
+
+    it('a disk image with bios runs under FT: both hosts read the files and stop at the count', async function () {
+      skipWithoutBios(this);
+      adapter = await Adapter.start();
+      await adapter.dc.initializeRequest();
+      const stop = adapter.nextStop();
+      const machine = { guest: BOOTSECTOR, bios: SEABIOS, vgaBios: VGABIOS, memory: 16, epochLength: 1_000_000 };
+      await adapter.launch({ ...machine, stopAt: 2_345_678 });
+      assert.equal((await stop).reason, 'goto');
+      for (const thread of [1, 2]) assert.equal(await adapter.instructions(thread), 2_345_678, `thread ${thread}`);
+    });
+  });
+
   describe('launch configurations', () => {
     let adapter: Adapter;
     before(async () => {
@@ -289,6 +308,11 @@ describe('debug adapter (DAP, real hosts)', function () {
         [{ guest: 'spin', cwd: '/no/such/dir' }, /'cwd': expected a directory, got "\/no\/such\/dir"/],
         // Relative paths are taken from cwd: this one is right from the repository, not from guests/.
         [{ guest: 'guests/images/spin.elf', cwd: join(__dirname, '..', '..', 'guests') }, /'guest': .*guests\/guests\/images\/spin\.elf/],
+        [{ guest: BOOTSECTOR }, /'bios': .*bootsector\.img: a disk image needs a BIOS/],
+        [{ guest: 'spin', initrd: __filename }, /launch attribute 'initrd' needs launch attribute 'bios'/],
+        [{ guest: BOOTSECTOR, bios: '/no/such/bios.bin' }, /'bios': cannot read \/no\/such\/bios\.bin: no such file/],
+        [{ guest: BOOTSECTOR, bios: __filename }, /'bios': .*dap\.test\.ts is not a BIOS ROM/],
+        [{ log: __filename, bios: '/no/such/bios.bin' }, /'bios': cannot read \/no\/such\/bios\.bin: no such file/],
       ];
       for (const [args, message] of bad) {
         await assert.rejects(adapter.dc.launchRequest(args as never), message, JSON.stringify(args));
@@ -472,6 +496,11 @@ describe('debug adapter (DAP, real hosts)', function () {
         assert.ok(back <= 12_345);
         const entries = await adapter.dc.customRequest('lockstep/logEntries', { from: 1, count: 3, filter: ['epoch'] });
         assert.equal((entries.body as { entries: unknown[] }).entries.length, 3);
+        // The recording was closed: its end entry is listed, last.
+        const ending = await adapter.dc.customRequest('lockstep/logEntries', { from: 1, count: 10, filter: ['end'] });
+        const ends = (ending.body as { entries: { kind: string; text: string }[] }).entries;
+        assert.deepEqual(ends.map((e) => e.kind), ['end']);
+        assert.match(ends[0].text, / end closed ""$/);
       } finally {
         await adapter.stop();
       }

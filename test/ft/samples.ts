@@ -17,6 +17,8 @@ export const SAMPLE_ENTRIES: LogEntry[] = [
   { kind: 'control', seq: 11, at: Number.MAX_SAFE_INTEGER, op: 'go-live', detail: 'héllo ✓' },
   { kind: 'control', seq: 12, at: Number.MAX_SAFE_INTEGER, op: 'shutdown', detail: '' },
   { kind: 'control', seq: Number.MAX_SAFE_INTEGER, at: 5, op: 'clone', detail: '{}' },
+  { kind: 'end', seq: 13, at: Number.MAX_SAFE_INTEGER, how: 'closed', detail: '' },
+  { kind: 'end', seq: 1, at: 0, how: 'killed', detail: 'lockstep join: kv.ftlog + kv.ftlog.host-2' },
 ];
 
 export const SAMPLE_MESSAGES: Frame[] = [

@@ -151,6 +151,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return {
       id, role, generation,
       guest: o.guest,
+      bios: o.bios,
+      vgaBios: o.vgaBios,
+      initrd: o.initrd,
       cmdline: o.cmdline,
       clock: o.clock,
       jit: o.jit,

@@ -7,8 +7,8 @@ import { RECENT_EPOCHS, type ChannelFaultKind, type EpochNote, type HostCommand,
 import { HostDebugger } from '../debug';
 import { AgentError, listenAsAgent } from './hostlink';
 import { asError, isUserError } from '../files';
-import { Epoch, HASHED_DEVICES, loadImage, Machine, type InputEvent, type Nondeterminism } from '../machine';
-import { LogWriter, type LogEntry, type Role } from '../log';
+import { Epoch, Machine, resolveSpec, type InputEvent, type Nondeterminism } from '../machine';
+import { LogWriter, logMetaOf, type LogEntry, type Role } from '../log';
 
 export class Host implements HostContext {
   private primary: Primary | undefined;
@@ -63,34 +63,14 @@ export class Host implements HostContext {
   }
 
   private logMeta() {
-    const image = loadImage(this.config.guest);
-    return {
-      guest: image.name,
-      imageSha256: image.sha256,
-      memorySize: this.config.memoryMiB * 1024 * 1024,
-      clock: this.config.clock,
-      jit: this.config.jit,
-      epochLength: this.config.epochLength,
-      cmdline: this.config.cmdline ?? '',
-      session: this.config.session,
-      hashedDevices: [...HASHED_DEVICES],
-      createdAt: new Date().toISOString(),
-    };
+    const { settings, files } = resolveSpec(this.config);
+    return { ...logMetaOf(settings, files), session: this.config.session };
   }
 
   private async startPrimary(): Promise<void> {
     const primary = new Primary(this, 0, { waitForBackup: true });
     this.primary = primary;
-    const { guest, cmdline, clock, jit, memoryMiB, epochLength } = this.config;
-    this.machine = await Machine.create({
-      image: loadImage(guest),
-      cmdline,
-      clock,
-      jit,
-      memoryMiB,
-      epochLength,
-      nondet: primary.recorder,
-    });
+    this.machine = await Machine.create({ ...resolveSpec(this.config).settings, nondet: primary.recorder });
     this.machineReady(this.machine, primary.recorder);
     await primary.start(this.machine);
     this.report({ type: 'ready', id: this.config.id, role: 'primary', channelPort: primary.channelPort, servicePort: primary.servicePort });

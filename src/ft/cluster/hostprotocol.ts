@@ -2,18 +2,19 @@
 // configured, what it reports, and what the cluster (or a debugger) can ask of it. These travel as
 // JSON over the process's IPC channel, or as JSON lines to an agent (hostlink.ts). The logging
 // channel between hosts is a separate thing (src/ft/channel, docs/protocol.md).
-import type { ClockMode, Registers } from '../machine';
+import type { ClockMode, MachineSpec, Registers } from '../machine';
 import type { DetectorOptions, ServiceAddress } from '../replication';
 import type { EntryKind, Role } from '../log';
 import type { Stop } from '../debug';
 import type { FaultKindOn } from './faults';
 
-export interface GuestConfig {
-  guest: string;
-  cmdline?: string;
+/**
+ * The machine every host of a cluster runs: the options `lockstep run` takes (MachineSpec: boot files by path, each
+ * host reads them where it runs; memory and command line unset take the guest's own or the default).
+ */
+export interface GuestConfig extends MachineSpec {
   clock: ClockMode;
   jit: boolean;
-  memoryMiB: number;
   epochLength: number;
 }
 

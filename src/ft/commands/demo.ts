@@ -2,9 +2,14 @@
 // mid-run, the backup goes live, a new backup is cloned from it, and the checker verifies that no
 // acknowledged operation was lost or applied twice.
 import { checkKvHistory, CheckResult, KvHistory, runKvWorkload } from '../workload';
-import { Cluster, ClusterSummary } from '../cluster';
+import { Cluster, ClusterSummary, type GuestConfig } from '../cluster';
+
+/** Epochs of the demo's machine unless --epoch says otherwise: a checkpoint to clone from every half second or so. */
+export const DEMO_EPOCH_LENGTH = 50_000_000;
 
 export interface DemoOptions {
+  /** The guest (one that speaks the kv protocol: kv, linux) and its machine; kv unless given. */
+  machine?: GuestConfig;
   ops: number;
   killAfterOps: number;
   seed: number;
@@ -24,11 +29,11 @@ export interface DemoResult {
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const { print } = options;
   const cluster = new Cluster({
-    guest: 'kv', clock: 'virtual', jit: true, memoryMiB: 32, epochLength: 50_000_000,
+    ...(options.machine ?? { guest: 'kv', clock: 'virtual', jit: true, epochLength: DEMO_EPOCH_LENGTH }),
     detector: { timeoutMs: options.detectTimeoutMs, heartbeatMs: Math.max(10, options.detectTimeoutMs / 10) },
   });
   await cluster.start();
-  print(`kv guest under FT: primary ${cluster.hostIn('primary')?.id}, backup ${cluster.hostIn('backup')?.id}; service at ${cluster.service.host}:${cluster.service.port}`);
+  print(`${cluster.summary().guest} guest under FT: primary ${cluster.hostIn('primary')?.id}, backup ${cluster.hostIn('backup')?.id}; service at ${cluster.service.host}:${cluster.service.port}`);
   let killedAt: number | undefined;
   let failoverMs: number | undefined;
   let restoredMs: number | undefined;

@@ -4,7 +4,8 @@
 
 import { crc32 } from 'node:zlib';
 import type {
-  ChannelMessage, ControlOp, Frame, FrameKind, HelloMessage, InputDevice, LogEntry, NondetSource, OutputDevice, Role,
+  ChannelMessage, ControlOp, EndHow, Frame, FrameKind, HelloMessage, InputDevice, LogEntry, NondetSource, OutputDevice,
+  Role,
 } from './log';
 
 // ---------------------------------------------------------------------------------------------
@@ -17,6 +18,7 @@ export const KIND_CODES: { readonly [K in FrameKind]: number } = {
   epoch: 0x03,
   output: 0x04,
   control: 0x05,
+  end: 0x06,
   hello: 0x80,
   ack: 0x81,
   heartbeat: 0x82,
@@ -30,6 +32,7 @@ export const INPUT_DEVICE_CODES: { readonly [K in InputDevice]: number } = { ser
 export const NONDET_SOURCE_CODES: { readonly [K in NondetSource]: number } = { clock: 1, random: 2, rtc: 3 };
 export const OUTPUT_DEVICE_CODES: { readonly [K in OutputDevice]: number } = { serial: 1, net: 2 };
 export const CONTROL_OP_CODES: { readonly [K in ControlOp]: number } = { 'go-live': 1, shutdown: 2, clone: 3, start: 4 };
+export const END_HOW_CODES: { readonly [K in EndHow]: number } = { closed: 1, killed: 2 };
 export const ROLE_CODES: { readonly [K in Role]: number } = { primary: 1, backup: 2 };
 export const HELLO_STEP_CODES: { readonly [K in HelloMessage['step']]: number } = { challenge: 1, response: 2 };
 
@@ -127,6 +130,7 @@ const INPUT_DEVICES = reverse(INPUT_DEVICE_CODES);
 const NONDET_SOURCES = reverse(NONDET_SOURCE_CODES);
 const OUTPUT_DEVICES = reverse(OUTPUT_DEVICE_CODES);
 const CONTROL_OPS = reverse(CONTROL_OP_CODES);
+const END_HOWS = reverse(END_HOW_CODES);
 const ROLES = reverse(ROLE_CODES);
 const HELLO_STEPS = reverse(HELLO_STEP_CODES);
 const KINDS = reverse(KIND_CODES);
@@ -233,6 +237,14 @@ const CODECS: CodecTable = {
     decode: (p, seq, at) => {
       expectAtLeast(p, 1);
       return { kind: 'control', seq, at, op: lookup(CONTROL_OPS, p[0], 'control op'), detail: decodeUtf8(p.subarray(1)) };
+    },
+  },
+  end: {
+    header: entryHeader,
+    encode: (e) => codeAndBytes(codeOf(END_HOW_CODES, e.how, 'end'), utf8Encoder.encode(e.detail)),
+    decode: (p, seq, at) => {
+      expectAtLeast(p, 1);
+      return { kind: 'end', seq, at, how: lookup(END_HOWS, p[0], 'end'), detail: decodeUtf8(p.subarray(1)) };
     },
   },
   hello: {

@@ -11,6 +11,8 @@ export type InputDevice = 'serial' | 'keyboard' | 'net';
 export type NondetSource = 'clock' | 'random' | 'rtc';
 export type OutputDevice = 'serial' | 'net';
 export type ControlOp = 'go-live' | 'shutdown' | 'clone' | 'start';
+/** How a recording ended: its writer closed it, or `lockstep join` recovered it after its run was killed. */
+export type EndHow = 'closed' | 'killed';
 export type Role = 'primary' | 'backup';
 
 /** Fields every log entry has: its place in the log and the instruction count where it applies. */
@@ -62,7 +64,19 @@ export interface ControlEntry extends EntryBase {
   detail: string;
 }
 
-export type LogEntry = InputEntry | NondetEntry | EpochEntry | OutputEntry | ControlEntry;
+/**
+ * The last entry of a log file, and only of a file (never on the channel): the recording was closed,
+ * not cut short. A file without one may lack entries at its end, even when it ends at a frame boundary.
+ * `seq` is the seq after the last entry, `at` the last entry's instruction count.
+ */
+export interface EndEntry extends EntryBase {
+  kind: 'end';
+  how: EndHow;
+  /** Free UTF-8 text: what closed it. */
+  detail: string;
+}
+
+export type LogEntry = InputEntry | NondetEntry | EpochEntry | OutputEntry | ControlEntry | EndEntry;
 export type EntryKind = LogEntry['kind'];
 
 // Channel-only messages: never part of the log, never written to a file.
@@ -201,6 +215,8 @@ export function describeEntry(f: Frame, options: DescribeOptions = {}): string {
       return `#${f.seq} @${f.at} epoch ${f.epoch} hash=${f.hash.toLowerCase()} pages=${f.pages}`;
     case 'control':
       return `#${f.seq} @${f.at} control ${f.op} ${renderDetail(f.detail)}`;
+    case 'end':
+      return `#${f.seq} @${f.at} end ${f.how} ${renderDetail(f.detail)}`;
     case 'hello':
       return f.step === 'challenge'
         ? `hello challenge ${f.role} nonce=${Buffer.from(f.nonce).toString('hex')}`

@@ -5,7 +5,8 @@
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { encodeEntry, FrameDecoder, isLogEntry, LogFormatError } from './codec';
-import type { LogEntry } from './log';
+import type { EndEntry, EndHow, LogEntry } from './log';
+import type { BootFile, ResolvedSettings } from '../machine';
 
 export const FILE_MAGIC = Buffer.from('LOCKSTEP-FTLOG', 'ascii');
 export const FILE_VERSION = 1;
@@ -34,14 +35,35 @@ export interface LogMeta {
   session?: string;
   /** The devices its epoch hashes cover (files without it: FIRST_HASHED_DEVICES). */
   hashedDevices?: string[];
+  /** Every file the machine booted from, by path and content (files without it: imageSha256 alone). */
+  bootFiles?: BootFile[];
   /** Room for what later versions of the recorder add; readers ignore what they do not know. */
   [extra: string]: unknown;
 }
 
+/** The header fields that say what machine a log was recorded on: its settings, and the files it booted from. */
+export function logMetaOf(settings: ResolvedSettings, bootFiles: BootFile[]): LogMeta {
+  const { image, memoryMiB, clock, jit, epochLength, cmdline, hashedDevices } = settings;
+  return {
+    guest: image.name,
+    imageSha256: image.sha256,
+    memorySize: memoryMiB * 1024 * 1024,
+    clock,
+    jit,
+    epochLength,
+    cmdline: cmdline ?? '',
+    hashedDevices: [...hashedDevices],
+    bootFiles,
+    createdAt: new Date().toISOString(),
+  };
+}
+
 export interface LogFileContents {
   meta: LogMeta;
-  /** Every good entry up to the first bad byte. */
+  /** Every good entry up to the first bad byte, but the end entry. */
   entries: LogEntry[];
+  /** The end entry, when the file has one: its recording was closed, not cut short. */
+  end?: EndEntry;
   /** Why reading stopped early; error.offset is where the first bad frame starts. */
   error?: LogFormatError;
 }
@@ -124,20 +146,24 @@ function checkMeta(meta: unknown): LogMeta {
   for (const [field, ok, what] of META_VALUES) {
     if (!ok(fields[field] as number | string)) throw headerError(`metadata field ${field} is ${JSON.stringify(fields[field])}, not ${what}`, at);
   }
-  const { firstSeq } = fields;
+  const { firstSeq, bootFiles } = fields;
+  const isBootFile = (f: Record<string, unknown>) => typeof f?.role === 'string' && typeof f.path === 'string' && Number.isSafeInteger(f.size) && typeof f.sha256 === 'string';
+  if (bootFiles !== undefined && !(Array.isArray(bootFiles) && bootFiles.every(isBootFile))) throw headerError('metadata field bootFiles is not a list of {role, path, size, sha256}', at);
   if (firstSeq !== undefined && !(Number.isSafeInteger(firstSeq) && (firstSeq as number) >= 1)) throw headerError('metadata field firstSeq is not a seq (a whole number from 1)', at);
   return meta as LogMeta;
 }
 
 // ---------------------------------------------------------------------------------------------
-// Order checks shared by the writer and the reader: a log is consecutive and runs forward.
+// Order checks shared by the writer and the reader: a log is consecutive, runs forward, and ends at its end entry.
 
 class LogOrder {
-  private lastAt = 0;
+  lastAt = 0;
+  private ended = false;
   constructor(public nextSeq = 1) {}
 
   /** Why `e` cannot follow the entries seen so far, or undefined if it can. */
   problem(e: LogEntry): string | undefined {
+    if (this.ended) return `${e.kind} entry after the end entry`;
     if (e.seq !== this.nextSeq) return `seq ${e.seq} out of order, expected ${this.nextSeq}`;
     if (e.at < this.lastAt) return `at ${e.at} goes back before ${this.lastAt}`;
     return undefined;
@@ -146,6 +172,7 @@ class LogOrder {
   accept(e: LogEntry): void {
     this.nextSeq = e.seq + 1;
     this.lastAt = e.at;
+    this.ended = e.kind === 'end';
   }
 }
 
@@ -156,7 +183,8 @@ const FLUSH_THRESHOLD_BYTES = 64 * 1024;
 
 /**
  * Appends entries to a new log file. append() only buffers whole frames; flush() and close()
- * write them, so a file closed through this class never ends in a partial frame.
+ * write them, so a file closed through this class never ends in a partial frame, and close() ends it
+ * with the end entry, so a reader can tell it from a file cut short at a frame boundary.
  */
 export class LogWriter {
   private pending: Uint8Array[] = [];
@@ -204,6 +232,11 @@ export class LogWriter {
   append(entry: LogEntry): void {
     if (this.closed) throw new Error('log writer is closed');
     if (this.failure) throw this.failure;
+    if (entry.kind === 'end') throw new RangeError('the end entry is written by close(), not appended');
+    this.buffer(entry);
+  }
+
+  private buffer(entry: LogEntry): void {
     const problem = this.order.problem(entry);
     if (problem) throw new RangeError(problem);
     const frame = encodeEntry(entry);
@@ -234,11 +267,14 @@ export class LogWriter {
     return this.writing;
   }
 
-  /** Flushes and closes the file. */
-  async close(): Promise<void> {
+  /**
+   * Ends the log with its end entry (`how`: closed, or recovered after a killed run), flushes and closes the file.
+   */
+  async close(how: EndHow = 'closed', detail = ''): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     try {
+      if (!this.failure) this.buffer({ kind: 'end', seq: this.order.nextSeq, at: this.order.lastAt, how, detail });
       await this.flush();
     } finally {
       await this.handle.close();
@@ -337,11 +373,15 @@ async function readAt(handle: FileHandle, position: number, length: number): Pro
 export async function readLogFile(path: string): Promise<LogFileContents> {
   const reader = await LogFileReader.open(path);
   const entries: LogEntry[] = [];
+  let end: EndEntry | undefined;
   try {
-    for await (const entry of reader.entries()) entries.push(entry);
-    return { meta: reader.meta, entries };
+    for await (const entry of reader.entries()) {
+      if (entry.kind === 'end') end = entry;
+      else entries.push(entry);
+    }
+    return { meta: reader.meta, entries, end };
   } catch (err) {
-    if (err instanceof LogFormatError) return { meta: reader.meta, entries, error: err };
+    if (err instanceof LogFormatError) return { meta: reader.meta, entries, end, error: err };
     throw err;
   } finally {
     await reader.close();
@@ -353,15 +393,17 @@ export async function readLogFile(path: string): Promise<LogFileContents> {
  * each file up to where the next one starts (its `firstSeq`: the next host was cloned from this one
  * there), the last one whole. A file that ends in a bad frame (its host was killed mid-write) counts
  * up to its last good entry; a file that ends before the next one starts would leave a gap: that is
- * refused (RangeError), and `out` is left alone. Returns the seq of the last entry joined.
+ * refused (RangeError), and `out` is left alone. The joined log ends with an end entry saying `how`
+ * its run ended. Returns the seq of the last entry joined.
  */
-export async function joinLogFiles(paths: string[], out: string): Promise<number> {
+export async function joinLogFiles(paths: string[], out: string, how: EndHow = 'closed', detail = ''): Promise<number> {
   const readers: LogFileReader[] = [];
   try {
     for (const path of paths) readers.push(await LogFileReader.open(path));
     const starts = readers.map((reader) => reader.meta.firstSeq ?? 1);
     if (starts[0] !== 1) throw new RangeError(`${paths[0]} starts at entry ${starts[0]}, not at boot`);
     const { firstSeq: _, ...meta } = readers[0].meta;
+    let last = 0;
     const joining = `${out}.joining`;
     const writer = await LogWriter.create(joining, meta);
     try {
@@ -369,15 +411,16 @@ export async function joinLogFiles(paths: string[], out: string): Promise<number
         const end = starts[i + 1] ?? Number.POSITIVE_INFINITY;
         if (writer.nextSeq < starts[i]) throw new RangeError(`${paths[i - 1]} ends at entry ${writer.nextSeq - 1}, but ${paths[i]} starts at ${starts[i]}`);
         for await (const entry of goodEntries(reader)) {
-          if (entry.seq >= end) break;
+          if (entry.seq >= end || entry.kind === 'end') break;
           if (entry.seq >= writer.nextSeq) writer.append(entry);
         }
       }
+      last = writer.nextSeq - 1;
     } finally {
-      await writer.close();
+      await writer.close(how, detail);
     }
     await rename(joining, out);
-    return writer.nextSeq - 1;
+    return last;
   } catch (error) {
     await rm(`${out}.joining`, { force: true });
     throw error;

@@ -1,8 +1,9 @@
 // The deterministic machine: v86 made deterministic (boundaries, the latched clock, nondeterminism), epochs, hashes
 // and snapshots.
 export * from './machine';
-export { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from './options';
-export type { MachineOptions } from './options';
+export { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB, resolveSpec } from './options';
+export type { MachineOptions, MachineSpec, ResolvedSettings } from './options';
+export * from './bootfiles';
 export * from './clock';
 export * from './nondet';
 export * from './hash';

@@ -1,5 +1,6 @@
 // A machine's options: their defaults, their checks, and the v86 settings they become.
 import { attachBiosImage, BiosFiles, checkBiosGiven, checkInitrdFits } from './bios';
+import { BootFile, BootRole, BootSpec, CLI_OPTION_NAMES, loadBoot } from './bootfiles';
 import type { ClockMode } from './clock';
 import type { GuestImage } from './image';
 import type { Nondeterminism } from './nondet';
@@ -22,11 +23,39 @@ export interface MachineOptions {
   hashedDevices?: readonly v86.HashedDevice[];
 }
 
+/** A machine's options but its source of nondeterminism. */
+type Settings = Omit<MachineOptions, 'nondet'>;
+/** The settings with their defaults filled in. */
+export type ResolvedSettings = Required<Omit<Settings, 'bios' | 'cmdline'>> & Pick<Settings, 'bios' | 'cmdline'>;
 /** The options with their defaults filled in. */
-export type ResolvedOptions = Required<Omit<MachineOptions, 'bios' | 'cmdline'>> & Pick<MachineOptions, 'bios' | 'cmdline'>;
+export type ResolvedOptions = ResolvedSettings & Pick<MachineOptions, 'nondet'>;
+
+/**
+ * A machine's options as a person gives them, the same for every command and launch configuration, as text that
+ * travels (the host protocol): the boot files by path, and what is left out takes the guest's own or the default.
+ */
+export interface MachineSpec extends BootSpec {
+  cmdline?: string;
+  memoryMiB?: number;
+  clock?: ClockMode;
+  jit?: boolean;
+  epochLength?: number;
+}
+
+/** A spec's files read and its defaults resolved (as withDefaults does): the settings, and the boot files' records. */
+export function resolveSpec(
+  spec: MachineSpec,
+  names: Record<BootRole, string> = CLI_OPTION_NAMES,
+): { settings: ResolvedSettings; files: BootFile[] } {
+  const { image, bios, files } = loadBoot(spec, names);
+  const { cmdline, memoryMiB, clock, jit, epochLength } = spec;
+  const settings = withDefaults({ image, bios, cmdline, memoryMiB, clock, jit, epochLength });
+  validate(settings);
+  return { settings, files };
+}
 
 /** Defaults, and what a guest that names its own boot files (linux) brings: BIOS, initrd, command line, memory. */
-export function withDefaults(options: MachineOptions): ResolvedOptions {
+export function withDefaults<T extends Settings>(options: T): T & ResolvedSettings {
   const boot = options.image.boot;
   return {
     ...options,
@@ -40,7 +69,7 @@ export function withDefaults(options: MachineOptions): ResolvedOptions {
   };
 }
 
-export function validate(options: ResolvedOptions): void {
+export function validate(options: ResolvedSettings): void {
   const { memoryMiB, epochLength, image, bios } = options;
   if (!Number.isInteger(memoryMiB) || memoryMiB < 4 || memoryMiB > 2048) {
     throw new RangeError(`memory must be a whole number of MiB from 4 to 2048, got ${memoryMiB}`);

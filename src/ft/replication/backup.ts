@@ -9,7 +9,7 @@ import {
   differingPages,
   Epoch,
   InputEvent,
-  loadImage,
+  resolveSpec,
   Machine,
   MachineOptions,
   ReplayDivergence,
@@ -197,8 +197,7 @@ export class Backup {
   }
 
   private machineOptions(): MachineOptions {
-    const { guest, cmdline, clock, jit, memoryMiB, epochLength } = this.host.config;
-    return { image: loadImage(guest), cmdline, clock, jit, memoryMiB, epochLength, nondet: this.replayer };
+    return { ...resolveSpec(this.host.config).settings, nondet: this.replayer };
   }
 
   private async restore(snapshot: Uint8Array): Promise<void> {

@@ -68,10 +68,15 @@ describe('log files', () => {
     return p;
   }
 
-  /** File offset of every frame, plus the end of the file. */
+  /** The end entry LogWriter.close() writes after `entries`. */
+  function endAfter(entries: LogEntry[], firstSeq = 1): LogEntry {
+    return { kind: 'end', seq: (entries.at(-1)?.seq ?? firstSeq - 1) + 1, at: entries.at(-1)?.at ?? 0, how: 'closed', detail: '' };
+  }
+
+  /** File offset of every frame, plus the end of the file (after the end entry). */
   function frameOffsets(entries: LogEntry[], meta = META): number[] {
     const offsets = [encodeFileHeader(meta).length];
-    for (const e of entries) offsets.push(offsets[offsets.length - 1] + encodeEntry(e).length);
+    for (const e of [...entries, endAfter(entries)]) offsets.push(offsets[offsets.length - 1] + encodeEntry(e).length);
     return offsets;
   }
 
@@ -83,6 +88,7 @@ describe('log files', () => {
     assert.equal(read.error, undefined);
     assert.deepEqual(read.meta, meta);
     assert.deepEqual(read.entries, entries);
+    assert.deepEqual(read.end, endAfter(entries));
     assert.equal((await stat(p)).size, frameOffsets(entries, meta).at(-1));
   });
 
@@ -99,7 +105,7 @@ describe('log files', () => {
 
   it('reads an empty log', async () => {
     const read = await readLogFile(await writeLog([]));
-    assert.deepEqual(read, { meta: META, entries: [] });
+    assert.deepEqual(read, { meta: META, entries: [], end: endAfter([]) });
   });
 
   it('handles a log bigger than the write buffer and the read chunk', async () => {
@@ -119,9 +125,10 @@ describe('log files', () => {
     assert.deepEqual((await readLogFile(p)).entries, entries);
     const reader = await LogFileReader.open(p);
     let n = 0;
-    for await (const e of reader.entries()) assert.deepEqual(e, entries[n++]);
+    const all = [...entries, endAfter(entries)];
+    for await (const e of reader.entries()) assert.deepEqual(e, all[n++]);
     await reader.close();
-    assert.equal(n, entries.length);
+    assert.equal(n, all.length);
   });
 
   it('refuses entries out of order, and appends after close', async () => {
@@ -131,8 +138,36 @@ describe('log files', () => {
     writer.append(a);
     assert.throws(() => writer.append({ ...b, at: a.at - 1 }), /goes back/);
     writer.append(b);
+    assert.throws(() => writer.append(endAfter([a, b])), /written by close\(\), not appended/);
     await writer.close();
     assert.throws(() => writer.append(makeLog(3)[2]), /closed/);
+  });
+
+  it('ends a closed file with its end entry, and refuses anything after it', async () => {
+    const entries = makeLog(3);
+    const clean = await readFile(await writeLog(entries));
+    const after = encodeEntry({ ...makeLog(5)[4], seq: 5 });
+    const p = path();
+    await writeFile(p, Buffer.concat([clean, after]));
+    const read = await readLogFile(p);
+    assert.deepEqual([read.entries, read.end], [entries, endAfter(entries)]);
+    assert.equal(read.error?.code, 'out-of-order');
+    assert.equal(read.error?.reason, 'input entry after the end entry');
+    assert.equal(read.error?.offset, clean.length);
+  });
+
+  it('joins files into one that ends with an end entry saying how, and none of theirs', async () => {
+    const entries = makeLog(9);
+    const first = await writeLog(entries.slice(0, 6));
+    const second = path();
+    const writer = await LogWriter.create(second, { ...META, firstSeq: 5 });
+    for (const e of entries.slice(4)) writer.append(e);
+    await writer.close();
+    const out = path();
+    assert.equal(await joinLogFiles([first, second], out, 'killed', 'joined'), 9);
+    const read = await readLogFile(out);
+    assert.deepEqual(read.entries, entries);
+    assert.deepEqual(read.end, { ...endAfter(entries), how: 'killed', detail: 'joined' });
   });
 
   it('returns the good prefix and the offset of a corrupted middle frame, whichever byte is hit', async function () {
@@ -157,12 +192,14 @@ describe('log files', () => {
     const entries = makeLog(4);
     const clean = await readFile(await writeLog(entries));
     const offsets = frameOffsets(entries);
-    for (let cut = offsets[0]; cut < clean.length; cut++) {
+    for (let cut = offsets[0]; cut <= clean.length; cut++) {
       const p = path();
       await writeFile(p, clean.subarray(0, cut));
       const read = await readLogFile(p);
       const whole = offsets.filter((o) => o <= cut).length - 1;
       assert.deepEqual(read.entries, entries.slice(0, whole), `cut ${cut}`);
+      // Only the whole file has its end entry: a cut at a frame boundary is told from it.
+      assert.deepEqual(read.end, cut === clean.length ? endAfter(entries) : undefined, `cut ${cut}`);
       if (offsets.includes(cut)) {
         assert.equal(read.error, undefined, `cut ${cut}`);
       } else {
