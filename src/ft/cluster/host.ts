@@ -7,7 +7,7 @@ import { RECENT_EPOCHS, type ChannelFaultKind, type EpochNote, type HostCommand,
 import { HostDebugger } from '../debug';
 import { AgentError, listenAsAgent } from './hostlink';
 import { asError, isUserError } from '../files';
-import { Epoch, HASHED_DEVICES, loadImage, Machine, type InputEvent, type Nondeterminism } from '../machine';
+import { Epoch, HASHED_DEVICES, loadImage, Machine, prefault, type InputEvent, type Nondeterminism } from '../machine';
 import { LogWriter, type LogEntry, type Role } from '../log';
 
 export class Host implements HostContext {
@@ -91,6 +91,7 @@ export class Host implements HostContext {
       epochLength,
       nondet: primary.recorder,
     });
+    prefault(this.machine.memory);
     this.machineReady(this.machine, primary.recorder);
     await primary.start(this.machine);
     this.report({ type: 'ready', id: this.config.id, role: 'primary', channelPort: primary.channelPort, servicePort: primary.servicePort });

@@ -12,6 +12,11 @@ import { Service } from './service';
 import { Wakeup } from './wakeup';
 
 const BATCH_INSTRUCTIONS = 1_000_000;
+/**
+ * A batch also ends after this much wall time: a slice can be slow (a BIOS or an early kernel at
+ * interpreter speed), and the heartbeat timer only runs between batches.
+ */
+const BATCH_MS = 50;
 const CHECKPOINT_CHUNK = 512 * 1024;
 const RESEND_WINDOW = 1024;
 const KEPT_PAGE_EPOCHS = 8;
@@ -299,7 +304,8 @@ export class Primary {
       if (this.machine.isEnded) return this.guestEnded();
       // A held output waits for an ack that is only read between batches: while one is held, a batch is one slice.
       const limit = this.host.limit(this.machine.instructions + BATCH_INSTRUCTIONS);
-      this.machine.run(limit, () => this.outputRule.holding > 0);
+      const deadline = performance.now() + BATCH_MS;
+      this.machine.run(limit, () => this.outputRule.holding > 0 || performance.now() > deadline);
       this.host.afterBatch(this.machine);
       if (this.seq !== this.lastBeatSeq) this.heartbeat();
       if (this.backup && this.machine.instructions - this.backupAt > this.host.config.maxLag) await this.sleep(1);
