@@ -210,6 +210,7 @@ export class Host implements HostContext {
       case 'channel-fault': return this.channelFault(command.kind, command.value, command.seed);
       case 'slow': this.primary?.slow(command.msPerBatch); this.backup?.slow(command.msPerBatch); return;
       case 'stats': this.report({ type: 'stats', stats: this.stats() }); return;
+      case 'finish': void this.finish(command.at); return;
       case 'stop': void this.stop(); return;
       case 'debug':
         if (this.debugger) this.debugger.command(command.request, command.op);
@@ -285,6 +286,17 @@ export class Host implements HostContext {
       ...(this.backup?.cloning ? { cloning: this.backup.cloning } : {}),
       ...(this.debugger?.position === undefined ? {} : { debuggerAt: this.debugger.position }),
     };
+  }
+
+  /** The primary stops at a boundary with its log delivered; the backup replays up to it (FinalState). */
+  private async finish(at: number | undefined): Promise<void> {
+    if (this.primary) await this.primary.finish();
+    else if (this.backup && at !== undefined) await this.backup.finish(at);
+    const machine = this.primary ? this.machine : this.backup?.machine;
+    const end = machine && !this.halted
+      ? { at: machine.instructions, hash: machine.currentHash(), guestEnded: machine.isEnded }
+      : undefined;
+    this.report({ type: 'final', id: this.config.id, end });
   }
 
   async stop(): Promise<void> {

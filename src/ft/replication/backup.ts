@@ -328,6 +328,16 @@ export class Backup {
     return this.replayer.inputsAt(at);
   }
 
+  /**
+   * Replays to `at`, the primary's end (it has every entry up to there: the primary waited for the
+   * acks), or until the guest ends, the replay fails or this backup goes live.
+   */
+  async finish(at: number): Promise<void> {
+    while (this.running && !this.goingLive && this.machine && !this.machine.isEnded && this.machine.instructions < at) {
+      await this.wakeup.sleep(10);
+    }
+  }
+
   slow(ms: number): void {
     this.slowMs = ms;
   }

@@ -42,6 +42,8 @@ export class Primary {
   private readonly detector: Detector;
   private readonly pageHashes = new Map<number, Epoch>();
   private running = true;
+  /** Finishing (before a stop): the guest runs no further, so the backup can reach the same end. */
+  private finishing = false;
   private protectedFromStart: boolean;
   private readonly wakeup = new Wakeup();
   private slowMs = 0;
@@ -289,7 +291,7 @@ export class Primary {
   // ---- running the guest ----
 
   private mayRun(): boolean {
-    if (this.host.debuggerHolds()) return false;
+    if (this.finishing || this.host.debuggerHolds()) return false;
     if (this.protectedFromStart && !this.backup) return false;
     return this.seq - this.acked <= this.host.config.maxUnacked || !this.backup;
   }
@@ -345,6 +347,16 @@ export class Primary {
       this.cloneIfIdle();
       await this.sleep(50);
     }
+  }
+
+  /**
+   * Runs the guest no further (the loop is between batches whenever this runs) and waits until the
+   * backup has acknowledged every entry; a heartbeat tells it that everything up to here is logged.
+   */
+  async finish(): Promise<void> {
+    this.finishing = true;
+    this.heartbeat();
+    while (this.backup && !this.backup.isClosed && this.acked < this.seq) await this.sleep(10);
   }
 
   slow(ms: number): void {
