@@ -293,7 +293,10 @@ async function ft(args: string[]): Promise<void> {
   });
   const summary = await cluster.stop();
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-  else say(`${summary.failovers.length} failover(s), ${summary.entriesSent} entries and ${summary.bytesSent} bytes on the channel`);
+  else {
+    say(`${summary.failovers.length} failover(s), ${summary.entriesSent} entries and ${summary.bytesSent} bytes on the channel`);
+    say(Cluster.describeEnd(summary.end));
+  }
 }
 
 async function host(args: string[]): Promise<void> {

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EpochNote, GuestConfig, HostCommand, HostConfig, HostDebugConfig, HostReport, HostStats, Divergence } from './hostprotocol';
+import type { EpochNote, FinalState, GuestConfig, HostCommand, HostConfig, HostDebugConfig, HostReport, HostStats, Divergence } from './hostprotocol';
 import { DEFAULT_DETECTOR, DetectorOptions, type ServiceAddress } from '../replication';
 import type { Fault } from './faults';
 import { joinLogFiles, refuseToRecordOver, segmentFile, type Role } from '../log';
@@ -16,6 +16,8 @@ import { HostLauncher, HostLink, connectAgent, forkHost } from './hostlink';
 export type { HostLauncher } from './hostlink';
 
 const STATS_INTERVAL_MS = 100;
+/** How long a stop waits for a host to finish (a backup replaying what it lags by: seconds, even for Linux). */
+const FINISH_WAIT_MS = 120_000;
 
 export interface ClusterOptions extends GuestConfig {
   service?: Partial<ServiceAddress>;
@@ -42,6 +44,17 @@ export interface RoleChange { host: string; role: Role | 'halted' | 'dead' | 'st
 /** lastSeq: the log the new primary had; what the old one logged past it was lost with it. */
 export interface Failover { generation: number; newPrimary: string; atMs: number; reason: string; lastSeq: number }
 
+/**
+ * Where the live primary and its backup ended when the cluster stopped (the backup replayed all it had
+ * received first), and whether in the same state: same count and same state hash. `same` is undefined
+ * when there was no backup to compare (or a host did not answer).
+ */
+export interface ClusterEnd {
+  primary?: { host: string } & FinalState;
+  backup?: { host: string } & FinalState;
+  same?: boolean;
+}
+
 export interface ClusterSummary {
   guest: string;
   service: ServiceAddress;
@@ -55,6 +68,7 @@ export interface ClusterSummary {
   /** Datagrams the service's UDP side refused (not Ethernet frames), over every primary. */
   datagramsRefused: number;
   epochHashes: Record<string, string[]>;
+  end: ClusterEnd;
   wallMs: number;
 }
 
@@ -109,6 +123,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private nextHost = 1;
   private nextAgent = 0;
   private stopping = false;
+  private end: ClusterEnd = {};
   /** The live primary has a backup attached (reported by the primary; lost on a failover). */
   backupAttached = false;
   private timers: NodeJS.Timeout[] = [];
@@ -365,11 +380,16 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return (await reply)?.stats;
   }
 
-  /** Stops every host (they report their final stats first) and summarizes the run. */
-  async stop(): Promise<ClusterSummary> {
+  /**
+   * Stops every host (they report their final stats first) and summarizes the run. First, unless
+   * `finish` is false (by default under a debugger, whose hosts hold where they are shown), the run
+   * is finished: the primary stops at a boundary, its backup replays to it, and both say how they ended.
+   */
+  async stop(options: { finish?: boolean } = {}): Promise<ClusterSummary> {
     this.stopping = true;
     this.timers.forEach(clearTimeout);
     this.timers.forEach(clearInterval);
+    if (options.finish ?? !this.options.debug) await this.finish();
     // Backups first, so none of them takes the primary's orderly exit for a failure.
     const live = [...this.hosts.values()]
       .filter((h) => h.link.alive)
@@ -382,6 +402,31 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
     await this.settleRecording();
     return this.summary();
+  }
+
+  /** VM-FT's backup is stopped short of nothing: it replays to where the primary stopped. */
+  private async finish(): Promise<void> {
+    const primary = this.hostIn('primary');
+    const primaryEnd = primary && await this.finalOf(primary);
+    if (!primary || !primaryEnd) return;
+    this.end = { primary: { host: primary.id, ...primaryEnd } };
+    const backup = this.hostIn('backup');
+    const backupEnd = backup && await this.finalOf(backup, primaryEnd.at);
+    if (!backup || !backupEnd) return;
+    this.end.backup = { host: backup.id, ...backupEnd };
+    this.end.same = backupEnd.at === primaryEnd.at && backupEnd.hash === primaryEnd.hash;
+  }
+
+  private async finalOf(handle: HostHandle, at?: number): Promise<FinalState | undefined> {
+    const reply = this.nextReport(handle, 'final').then((r) => r.end, () => undefined);
+    handle.link.send({ type: 'finish', at });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), FINISH_WAIT_MS);
+    });
+    const end = await Promise.race([reply, timeout]);
+    clearTimeout(timer);
+    return end;
   }
 
   /**
@@ -413,6 +458,16 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     for (const handle of this.hosts.values()) handle.link.kill();
   }
 
+  /** The end in a line: where each ended, and whether in the same state. */
+  static describeEnd(end: ClusterEnd): string {
+    const { primary, backup, same } = end;
+    if (!primary) return 'no primary said where it ended';
+    const where = (e: { host: string } & FinalState, role: string) =>
+      `${e.host} (${role}) at ${e.at}${e.guestEnded ? ', guest ended' : ''}, state ${e.hash}`;
+    if (!backup) return `${where(primary, 'primary')}; no backup to compare`;
+    return `${same ? 'the same end' : 'DIFFERENT ends'}: ${where(primary, 'primary')}; ${where(backup, 'backup')}`;
+  }
+
   summary(): ClusterSummary {
     const hosts: ClusterSummary['hosts'] = {};
     const epochHashes: Record<string, string[]> = {};
@@ -438,6 +493,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       outputsReleased,
       datagramsRefused,
       epochHashes,
+      end: this.end,
       wallMs: Math.round(this.elapsedMs),
     };
   }

@@ -7,7 +7,7 @@ import { RECENT_EPOCHS, type ChannelFaultKind, type EpochNote, type HostCommand,
 import { HostDebugger } from '../debug';
 import { AgentError, listenAsAgent } from './hostlink';
 import { asError, isUserError } from '../files';
-import { Epoch, Machine, resolveSpec, type InputEvent, type Nondeterminism } from '../machine';
+import { Epoch, Machine, prefault, resolveSpec, type InputEvent, type Nondeterminism } from '../machine';
 import { LogWriter, logMetaOf, type LogEntry, type Role } from '../log';
 
 export class Host implements HostContext {
@@ -71,6 +71,7 @@ export class Host implements HostContext {
     const primary = new Primary(this, 0, { waitForBackup: true });
     this.primary = primary;
     this.machine = await Machine.create({ ...resolveSpec(this.config).settings, nondet: primary.recorder });
+    prefault(this.machine.memory);
     this.machineReady(this.machine, primary.recorder);
     await primary.start(this.machine);
     this.report({ type: 'ready', id: this.config.id, role: 'primary', channelPort: primary.channelPort, servicePort: primary.servicePort });
@@ -189,6 +190,7 @@ export class Host implements HostContext {
       case 'channel-fault': return this.channelFault(command.kind, command.value, command.seed);
       case 'slow': this.primary?.slow(command.msPerBatch); this.backup?.slow(command.msPerBatch); return;
       case 'stats': this.report({ type: 'stats', stats: this.stats() }); return;
+      case 'finish': void this.finish(command.at); return;
       case 'stop': void this.stop(); return;
       case 'debug':
         if (this.debugger) this.debugger.command(command.request, command.op);
@@ -264,6 +266,17 @@ export class Host implements HostContext {
       ...(this.backup?.cloning ? { cloning: this.backup.cloning } : {}),
       ...(this.debugger?.position === undefined ? {} : { debuggerAt: this.debugger.position }),
     };
+  }
+
+  /** The primary stops at a boundary with its log delivered; the backup replays up to it (FinalState). */
+  private async finish(at: number | undefined): Promise<void> {
+    if (this.primary) await this.primary.finish();
+    else if (this.backup && at !== undefined) await this.backup.finish(at);
+    const machine = this.primary ? this.machine : this.backup?.machine;
+    const end = machine && !this.halted
+      ? { at: machine.instructions, hash: machine.currentHash(), guestEnded: machine.isEnded }
+      : undefined;
+    this.report({ type: 'final', id: this.config.id, end });
   }
 
   async stop(): Promise<void> {

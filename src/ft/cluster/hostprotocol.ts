@@ -104,6 +104,9 @@ export interface Divergence {
 
 export interface EpochNote { index: number; at: number; hash: string }
 
+/** Where a machine ended: its instruction count, its full state hash there, and whether its guest had ended. */
+export interface FinalState { at: number; hash: string; guestEnded: boolean }
+
 /**
  * Epochs HostStats carries: stats are polled often, and an idle service reaches an epoch every second for as long as
  * it runs.
@@ -118,6 +121,8 @@ export type HostReport =
   | { type: 'role'; id: string; role: Role; generation: number; at: number; reason: string; channelPort?: number; lastSeq: number }
   | { type: 'halted'; id: string; reason: string; at: number }
   | { type: 'guest-ended'; id: string; at: number }
+  /** The answer to `finish`: where the host's machine ended and its state hash there (none: it had no machine). */
+  | { type: 'final'; id: string; end?: FinalState }
   | { type: 'epoch'; id: string; epoch: EpochNote }
   | { type: 'backup-attached'; id: string; at: number; cloned: boolean }
   | { type: 'backup-lost'; id: string; at: number; reason: string }
@@ -141,6 +146,11 @@ export type HostCommand =
   | { type: 'channel-fault'; kind: ChannelFaultKind; value?: number; seed?: number }
   | { type: 'slow'; msPerBatch: number }
   | { type: 'stats' }
+  /**
+   * Before a stop: a primary stops running its guest and waits until its backup has every entry; a backup
+   * replays to `at` (the primary's end) or until its guest ends. Both answer `final`.
+   */
+  | { type: 'finish'; at?: number }
   | { type: 'stop' }
   | { type: 'debug'; request: number; op: DebugOp };
 

@@ -73,6 +73,7 @@ export function describeDemo(result: DemoResult): string[] {
     `failover: ${result.failoverMs?.toFixed(0) ?? 'none'} ms from the kill to the backup going live; redundancy restored after ${result.redundancyRestoredMs?.toFixed(0) ?? 'never'} ms`,
     `client: ${history.reconnects} reconnects, ${history.duplicateReplies} duplicate replies dropped, latency p50 ${p(0.5)} ms, p99 ${p(0.99)} ms`,
     `logging channel: ${summary.entriesSent} entries, ${summary.bytesSent} bytes; Output Rule released ${summary.outputsReleased} outputs`,
+    `end: ${Cluster.describeEnd(summary.end)}`,
     ...check.problems.map((problem) => `problem: ${problem}`),
     check.ok ? 'checker: PASS' : 'checker: FAIL',
   ];

@@ -19,3 +19,4 @@ export { GUEST_MAC } from './devices';
 export { StepDivergence } from './stepping';
 export type { InstructionStop, SliceRecord } from './stepping';
 export { SnapshotError, readSnapshotFile, writeSnapshotFile } from './snapshot';
+export { prefault } from './prefault';

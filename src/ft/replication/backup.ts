@@ -12,6 +12,7 @@ import {
   resolveSpec,
   Machine,
   MachineOptions,
+  prefault,
   ReplayDivergence,
   Replayer,
 } from '../machine';
@@ -22,6 +23,8 @@ import { Wakeup } from './wakeup';
 
 /** Small: acks (and so the primary's held outputs) wait for the batch in progress. */
 const BATCH_INSTRUCTIONS = 250_000;
+/** A batch of slow slices ends early: heartbeats go out between batches (see BATCH_MS in primary.ts). */
+const BATCH_MS = 50;
 const RECONNECT_MS = 50;
 const KEPT_EPOCHS = 16;
 
@@ -91,7 +94,7 @@ export class Backup {
   /** Boots the machine first (unless it is to be cloned): that takes a while, and no log is waiting yet. */
   async start(): Promise<void> {
     this.ackThread = new AckThread((error) => this.host.halt(`the ack thread failed: ${error.stack ?? error.message}`));
-    if (!this.host.config.clone) this.setMachine(await Machine.create(this.machineOptions()));
+    if (!this.host.config.clone) this.setMachine(await this.prefaulted(Machine.create(this.machineOptions())));
     await this.connect();
     this.detector.start();
     void this.loop();
@@ -201,9 +204,16 @@ export class Backup {
   }
 
   private async restore(snapshot: Uint8Array): Promise<void> {
-    this.setMachine(await Machine.restore(snapshot, this.machineOptions()));
+    this.setMachine(await this.prefaulted(Machine.restore(snapshot, this.machineOptions())));
     this.host.say(`cloned from a checkpoint at instruction ${this.instructions}`);
     await this.host.openSegment();
+  }
+
+  /** Guest RAM mapped before the primary watches this backup (prefault.ts). */
+  private async prefaulted(creating: Promise<Machine>): Promise<Machine> {
+    const machine = await creating;
+    prefault(machine.memory);
+    return machine;
   }
 
   private setMachine(machine: Machine): void {
@@ -272,7 +282,8 @@ export class Backup {
   /** Replays up to `limit`; false when the log and this machine disagree (reported). */
   private replay(machine: Machine, limit: number): boolean {
     try {
-      machine.run(this.host.limit(limit));
+      const deadline = performance.now() + BATCH_MS;
+      machine.run(this.host.limit(limit), () => performance.now() > deadline);
       this.host.afterBatch(machine);
       return true;
     } catch (error) {
@@ -314,6 +325,16 @@ export class Backup {
   /** Inputs logged at the boundary where replay stopped but not yet delivered: the new primary delivers them there. */
   private leftoverInputs(at: number): InputEvent[] {
     return this.replayer.inputsAt(at);
+  }
+
+  /**
+   * Replays to `at`, the primary's end (it has every entry up to there: the primary waited for the
+   * acks), or until the guest ends, the replay fails or this backup goes live.
+   */
+  async finish(at: number): Promise<void> {
+    while (this.running && !this.goingLive && this.machine && !this.machine.isEnded && this.machine.instructions < at) {
+      await this.wakeup.sleep(10);
+    }
   }
 
   slow(ms: number): void {

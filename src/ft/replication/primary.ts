@@ -12,6 +12,11 @@ import { Service } from './service';
 import { Wakeup } from './wakeup';
 
 const BATCH_INSTRUCTIONS = 1_000_000;
+/**
+ * A batch also ends after this much wall time: a slice can be slow (a BIOS or an early kernel at
+ * interpreter speed), and the heartbeat timer only runs between batches.
+ */
+const BATCH_MS = 50;
 const CHECKPOINT_CHUNK = 512 * 1024;
 const RESEND_WINDOW = 1024;
 const KEPT_PAGE_EPOCHS = 8;
@@ -37,6 +42,8 @@ export class Primary {
   private readonly detector: Detector;
   private readonly pageHashes = new Map<number, Epoch>();
   private running = true;
+  /** Finishing (before a stop): the guest runs no further, so the backup can reach the same end. */
+  private finishing = false;
   private protectedFromStart: boolean;
   private readonly wakeup = new Wakeup();
   private slowMs = 0;
@@ -284,7 +291,7 @@ export class Primary {
   // ---- running the guest ----
 
   private mayRun(): boolean {
-    if (this.host.debuggerHolds()) return false;
+    if (this.finishing || this.host.debuggerHolds()) return false;
     if (this.protectedFromStart && !this.backup) return false;
     return this.seq - this.acked <= this.host.config.maxUnacked || !this.backup;
   }
@@ -299,7 +306,8 @@ export class Primary {
       if (this.machine.isEnded) return this.guestEnded();
       // A held output waits for an ack that is only read between batches: while one is held, a batch is one slice.
       const limit = this.host.limit(this.machine.instructions + BATCH_INSTRUCTIONS);
-      this.machine.run(limit, () => this.outputRule.holding > 0);
+      const deadline = performance.now() + BATCH_MS;
+      this.machine.run(limit, () => this.outputRule.holding > 0 || performance.now() > deadline);
       this.host.afterBatch(this.machine);
       if (this.seq !== this.lastBeatSeq) this.heartbeat();
       if (this.backup && this.machine.instructions - this.backupAt > this.host.config.maxLag) await this.sleep(1);
@@ -339,6 +347,16 @@ export class Primary {
       this.cloneIfIdle();
       await this.sleep(50);
     }
+  }
+
+  /**
+   * Runs the guest no further (the loop is between batches whenever this runs) and waits until the
+   * backup has acknowledged every entry; a heartbeat tells it that everything up to here is logged.
+   */
+  async finish(): Promise<void> {
+    this.finishing = true;
+    this.heartbeat();
+    while (this.backup && !this.backup.isClosed && this.acked < this.seq) await this.sleep(10);
   }
 
   slow(ms: number): void {

@@ -397,6 +397,44 @@ describe('FT pair (real processes, real TCP)', function () {
     }
   });
 
+  describe('the run is finished before the cluster stops: the backup replays all it received', () => {
+    // No failure is injected: a long timeout keeps a loaded machine's scheduling from faking one.
+    const detector = { timeoutMs: 10_000, heartbeatMs: 50 };
+    it('a finite guest (ticker) with a slowed backup: stopped at the guest\'s end, the backup ends in the same state', async () => {
+      // The backup sleeps between batches, so at the primary's end it is surely behind.
+      const faults = [parseFault('slow-backup@5')];
+      const cluster = track(new Cluster(clusterOptions('ticker', { cmdline: SHORT_CMDLINE.ticker, faults, detector })));
+      const ended = new Promise<void>((resolve) => cluster.once('guest-ended', () => resolve()));
+      await cluster.start();
+      await ended;
+      const summary = await cluster.stop();
+      const { primary, backup, same } = summary.end;
+      assert.ok(primary && backup, JSON.stringify(summary.end));
+      assert.deepEqual([primary.host, backup.host], ['host-1', 'host-2']);
+      assert.equal(primary.guestEnded, true);
+      assert.equal(backup.guestEnded, true);
+      assert.equal(backup.at, primary.at);
+      assert.equal(backup.hash, primary.hash);
+      assert.equal(same, true);
+      assert.ok(summary.epochHashes['host-1'].length >= 2, 'the ticker crossed epochs');
+      assert.deepEqual(summary.epochHashes['host-2'], summary.epochHashes['host-1'], 'the backup reached every epoch');
+      assert.match(Cluster.describeEnd(summary.end), /^the same end: host-1 \(primary\) at \d+, guest ended, state [0-9a-f]{32}; host-2/);
+    });
+
+    it('stopped mid-run (max instructions, spin): both stop at the same boundary with the same state', async () => {
+      const maxInstructions = 15_000_000;
+      const cluster = track(new Cluster(clusterOptions('spin', { maxInstructions, faults: [parseFault('slow-backup@5')], detector })));
+      await cluster.start();
+      await until(async () => ((await cluster.statsOf('primary'))?.instructions ?? 0) >= maxInstructions, 'the primary to reach its limit');
+      const summary = await cluster.stop();
+      const { primary, backup, same } = summary.end;
+      assert.ok(primary && backup, JSON.stringify(summary.end));
+      assert.ok(primary.at >= maxInstructions && !primary.guestEnded, `the primary stopped at ${primary.at}`);
+      assert.deepEqual([backup.at, backup.hash, same], [primary.at, primary.hash, true]);
+      assert.deepEqual(summary.epochHashes['host-2'], summary.epochHashes['host-1']);
+    });
+  });
+
   it('a log file recorded by the primary replays to the same epoch hashes', async () => {
     const record = join(mkdtempSync(join(tmpdir(), 'lockstep-rec-')), 'kv.ftlog');
     const cluster = track(new Cluster(clusterOptions('kv', { record })));
