@@ -44,9 +44,17 @@ export class NetNs {
     return spawn('ip', ['netns', 'exec', this.name, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   }
 
-  /** One UDP request from an ordinary client (socat), its reply or '' when none came within a second. */
-  async udp(host: string, port: number, request: string): Promise<string> {
-    return (await this.run('socat', ['-T', '1', '-', `UDP:${host}:${port}`], request, 10_000)).stdout;
+  /**
+   * A kv request over UDP from an ordinary client (socat), sent again until a reply comes within 2 s, as a UDP
+   * client must (the guest answers a request it has served with the remembered reply).
+   */
+  async ask(host: string, port: number, line: string, timeoutMs = 120_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { stdout } = await this.run('socat', ['-t', '2', '-T', '2', '-', `UDP:${host}:${port}`], `${line}\n`, 10_000);
+      if (stdout) return stdout;
+      if (Date.now() > deadline) throw new Error(`no reply to ${line} from ${host}:${port}`);
+    }
   }
 
   delete(): void {

@@ -4,7 +4,6 @@
 // why, otherwise.
 import { strict as assert } from 'node:assert';
 import { FtProcess, NetNs, tapSkipReason } from '../../support/netns';
-import { until } from '../../support/cluster';
 
 describe('lockstep ft --tap (kv guest, UDP through a tap)', function () {
   this.timeout(300_000);
@@ -28,12 +27,7 @@ describe('lockstep ft --tap (kv guest, UDP through a tap)', function () {
 
   after(() => ns?.delete());
 
-  /** Sends one request until a reply comes, as a UDP client must (the guest answers a resent request once). */
-  async function request(line: string): Promise<string> {
-    let reply = '';
-    await until(async () => (reply = await ns!.udp('10.0.2.15', 7070, `${line}\n`)) !== '', `a reply to ${line}`, 120_000);
-    return reply;
-  }
+  const request = (line: string) => ns!.ask('10.0.2.15', 7070, line);
 
   it('serves a UDP client on the tap, and the state it left goes on after the primary is SIGKILLed', async () => {
     ft = new FtProcess(ns!, ['kv', '--tap', 'tap0', '--json']);
