@@ -30,9 +30,9 @@ export class FtRuntime extends Runtime {
   }
 
   async launch(): Promise<void> {
-    const { guest, clock, jit, memoryMiB, epochLength, cmdline, record } = this.config;
+    const { guest, clock, jit, memoryMiB, epochLength, cmdline, record, tap } = this.config;
     this.cluster = new Cluster({
-      guest, clock, jit, memoryMiB, epochLength, cmdline, record, launcher: this.launcher, debug: { hold: true },
+      guest, clock, jit, memoryMiB, epochLength, cmdline, record, tap, launcher: this.launcher, debug: { hold: true },
     });
     this.requests = new HostRequests(this.cluster);
     this.cluster.on('role-change', (change) => this.onRoleChange(change));

@@ -7,6 +7,7 @@ import { writeProblem } from '../ft/files';
 import { BUILTIN_GUESTS, loadImage } from '../ft/machine';
 import { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from '../ft/machine';
 import { count } from './format';
+import { DEFAULT_TAP_ADDRESS, type TapOptions } from '../ft/cluster';
 import launchSchema from './launchSchema.json';
 
 export { launchSchema };
@@ -21,6 +22,8 @@ export type LaunchConfig =
     memoryMiB: number;
     cmdline?: string;
     record?: string;
+    /** The host tap interface the guest's network card is plugged into (src/ft/cluster/tapbridge.ts). */
+    tap?: TapOptions;
   } & Start)
   | ({ kind: 'replay'; log: string; image?: string } & Start);
 
@@ -43,7 +46,7 @@ const PROPERTIES = launchSchema.properties as Record<string, PropertySchema>;
 const GENERIC = new Set(['type', 'request', 'name', 'noDebug', 'preLaunchTask', 'postDebugTask', 'internalConsoleOptions', 'debugServer', 'presentation', 'suppressMultipleSessionWarning', 'cwd', 'env']);
 
 /** Attributes that describe a live run, which a log replay takes from its file instead. */
-const LIVE_ONLY = ['guest', 'mode', 'clock', 'jit', 'epochLength', 'memory', 'cmdline', 'record'];
+const LIVE_ONLY = ['guest', 'mode', 'clock', 'jit', 'epochLength', 'memory', 'cmdline', 'record', 'tap', 'tapAddress'];
 
 function fail(name: string, problem: string): never {
   throw new LaunchError(`launch attribute '${name}': ${problem}`);
@@ -114,6 +117,9 @@ export function parseLaunch(args: unknown): LaunchConfig {
     if (kind !== 'ft') fail('record', `records an FT pair's log; mode "${kind}" has no log`);
     checkWritable('record', record);
   }
+  if (a.tapAddress !== undefined && a.tap === undefined) fail('tapAddress', "goes with 'tap' (the interface it is the host's address on)");
+  const tapAddress = (a.tapAddress as string | undefined) ?? DEFAULT_TAP_ADDRESS;
+  const tap = a.tap === undefined ? undefined : { name: a.tap as string, address: tapAddress };
   return {
     kind,
     guest,
@@ -123,6 +129,7 @@ export function parseLaunch(args: unknown): LaunchConfig {
     memoryMiB: (a.memory as number | undefined) ?? DEFAULT_MEMORY_MIB,
     cmdline: a.cmdline as string | undefined,
     record,
+    ...(tap && { tap }),
     ...start,
   };
 }
