@@ -9,6 +9,7 @@ import { jitBenchmark } from './jit';
 import { logBytesBenchmark } from './logbytes';
 import { machineBenchmark } from './machine';
 import { recordBenchmark } from './record';
+import { tapBenchmark } from './tap';
 
 export const BENCHMARKS: BenchmarkModule[] = [
   machineBenchmark, // npm run bench:machine (group "machine")
@@ -18,6 +19,7 @@ export const BENCHMARKS: BenchmarkModule[] = [
   logBytesBenchmark,
   ftBenchmark, // npm run bench:ft (group "ft"): FT pair of host processes, needs dist/cli.js (npm run bench builds it)
   debugBenchmark, // npm run bench:debug (group "debug"): the debug adapter on an FT pair
+  tapBenchmark, // npm run bench -- --only tap: curl through a tap to the linux guest (root, linux guest built)
 ];
 
 /**

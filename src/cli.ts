@@ -13,6 +13,7 @@ import {
   parseFault,
   runHostAgent,
   runHostProcess,
+  DEFAULT_TAP_ADDRESS,
 } from './ft/cluster';
 import { checkKvHistory, runKvWorkload } from './ft/workload';
 import { LogFormatError, recoverRecording, unjoinedSegments } from './ft/log';
@@ -53,6 +54,8 @@ commands:
 
   ft <guest | image>    run a fault-tolerant primary/backup pair (two host processes)
       --service HOST:PORT   --fault KIND@WHEN (repeatable)   --record FILE.ftlog
+      --tap IFNAME [--tap-address CIDR (default ${DEFAULT_TAP_ADDRESS})]: the guest's network card on a host
+        tap interface (created if missing; root or CAP_NET_ADMIN; bridged by socat)
       --agent HOST:PORT (repeatable, one host each) --agent-token T
       --detect-timeout MS   --heartbeat MS   --no-restore   --duration MS   --max-instructions N
       --clock   --no-jit   --memory   --epoch   --cmdline   --bios --vga-bios --initrd (as run)   --json   --verbose
@@ -235,6 +238,8 @@ async function ft(args: string[]): Promise<void> {
     duration: { type: 'string' },
     'max-instructions': { type: 'string' },
     verbose: { type: 'boolean', default: false },
+    tap: { type: 'string' },
+    'tap-address': { type: 'string' },
   });
   if (positionals.length !== 1) throw new UsageError(`ft: expected one guest (${BUILTIN_GUESTS.join(', ')}) or image path`);
   const faults = ((values.fault as unknown as string[] | undefined) ?? []).map(parseFault);
@@ -250,6 +255,8 @@ async function ft(args: string[]): Promise<void> {
   const agentToken = (values['agent-token'] as string | undefined) ?? process.env.LOCKSTEP_AGENT_TOKEN;
   if (agents && !agentToken) throw new UsageError('--agent needs --agent-token T (or LOCKSTEP_AGENT_TOKEN): the token each agent was started with');
   if (!agents && values['agent-token'] !== undefined) throw new UsageError('--agent-token is for --agent HOST:PORT (hosts run as agents); without --agent the hosts are child processes');
+  if (values.tap === undefined && values['tap-address'] !== undefined) throw new UsageError('--tap-address is for --tap IFNAME');
+  const tap = values.tap === undefined ? undefined : { name: values.tap as string, address: (values['tap-address'] as string | undefined) ?? DEFAULT_TAP_ADDRESS };
   const cluster = new Cluster({
     ...checkedSpec(positionals[0], values),
     service: values.service ? address('service', values.service as string) : undefined,
@@ -261,12 +268,13 @@ async function ft(args: string[]): Promise<void> {
     agentToken,
     maxInstructions,
     verbose: values.verbose as boolean,
+    tap,
   });
   const say = (line: string) => { if (!values.json) process.stderr.write(`lockstep: ${line}\n`); };
-  cluster.on('role-change', (c) => say(`${c.host} is ${c.role} (generation ${c.generation}): ${c.reason}`));
+  cluster.on('role-change', (c) => say(`${c.host}${c.pid ? ` (pid ${c.pid})` : ''} is ${c.role} (generation ${c.generation}): ${c.reason}`));
   cluster.on('divergence', (d) => say(`DIVERGENCE at epoch ${d.epoch} (instruction ${d.at}): pages ${d.pages.join(', ') || '?'} ${d.parts.join(', ')}`));
   await cluster.start();
-  say(`service at ${cluster.service.host}:${cluster.service.port}; press Ctrl-C to stop`);
+  say(`service at ${cluster.service.host}:${cluster.service.port}${tap ? `, on tap ${tap.name} (${tap.address})` : ''}; press Ctrl-C to stop`);
   let stopping = false;
   await new Promise<void>((resolve) => {
     const stop = () => {

@@ -3,7 +3,8 @@
 # outside git: $LOCKSTEP_LINUX_DIR, default ~/.cache/lockstep/linux/:
 #   bzImage        the kernel of linux-image-6.1.0-*-686-unsigned:i386 (the newest apt offers)
 #   initrd.gz      /init (guests/linux/init), busybox-static:i386, kvd (guests/linux/kvd.c, static
-#                  -m32), the NE2000 modules 8390.ko and ne2k-pci.ko; cpio -H newc | gzip
+#                  -m32), the NE2000 modules 8390.ko and ne2k-pci.ko, httpd's /www (big.txt: the
+#                  lines 00000000..00466033, 4 MiB + 2 B, and cgi-bin/count); cpio -H newc | gzip
 #   manifest.json  kernel version, the cmdline and memory to boot with, the BIOS, each file's sha256
 #   deb/           the downloaded packages
 # Skips everything when the manifest says the same sources built the files there; with --update it
@@ -38,7 +39,7 @@ esac
 sha() { sha256sum < "$1" | cut -d' ' -f1; }
 manifest="$out/manifest.json"
 # The files are what the manifest says were built there, from these sources.
-sources="$(cat "$here/build.sh" "$here/init" "$here/kvd.c" | sha256sum | cut -d' ' -f1)"
+sources="$(cat "$here/build.sh" "$here/init" "$here/kvd.c" "$here/count" | sha256sum | cut -d' ' -f1)"
 built() {
     [ -f "$manifest" ] && [ -f "$out/bzImage" ] && [ -f "$out/initrd.gz" ] &&
         grep -q "\"$1\": \"$2\"" "$manifest" &&
@@ -137,12 +138,16 @@ gcc -m32 -static -O2 -std=gnu11 -Wall -Wextra -Werror -fno-ident -s -Wl,--build-
     -ffile-prefix-map="$here"=guests/linux -o "$work/kvd" "$here/kvd.c"
 
 root_dir="$work/root"
-mkdir -p "$root_dir"/{bin,dev,proc,sys,lib/modules}
+mkdir -p "$root_dir"/{bin,dev,proc,sys,tmp,lib/modules,www/cgi-bin}
 install -m 0755 "$here/init" "$root_dir/init"
 install -m 0755 "$work/busybox/bin/busybox" "$root_dir/bin/busybox"
 install -m 0755 "$work/kvd" "$root_dir/bin/kvd"
 install -m 0644 "$work/kernel/$moddir/8390.ko" "$work/kernel/$moddir/ne2k-pci.ko" "$root_dir/lib/modules/"
-for applet in sh mount insmod ip poweroff cat echo ls dmesg; do
+# What httpd serves: a file a client can check without asking the guest (test/linux/tap.test.ts
+# computes the same lines), and a CGI counter kept in /tmp.
+seq -f '%08.0f' 0 466033 > "$root_dir/www/big.txt"
+install -m 0755 "$here/count" "$root_dir/www/cgi-bin/count"
+for applet in sh mount insmod ip poweroff cat echo ls dmesg httpd printf; do
     ln -s busybox "$root_dir/bin/$applet"
 done
 find "$root_dir" -exec touch -h -d @0 {} +

@@ -7,6 +7,7 @@ import { writeProblem } from '../ft/files';
 import { BootRole, BUILTIN_GUESTS, LINUX_GUEST, resolveSpec, type MachineSpec } from '../ft/machine';
 import { DEFAULT_EPOCH_LENGTH } from '../ft/machine';
 import { count } from './format';
+import { DEFAULT_TAP_ADDRESS, type TapOptions } from '../ft/cluster';
 import launchSchema from './launchSchema.json';
 
 export { launchSchema };
@@ -19,6 +20,8 @@ export type LaunchConfig =
     jit: boolean;
     epochLength: number;
     record?: string;
+    /** The host tap interface the guest's network card is plugged into (src/ft/cluster/tapbridge.ts). */
+    tap?: TapOptions;
   } & MachineSpec & Start)
   | ({ kind: 'replay'; log: string; image?: string } & Omit<MachineSpec, 'guest'> & Start);
 
@@ -49,7 +52,7 @@ const PROPERTIES = launchSchema.properties as Record<string, PropertySchema>;
 const GENERIC = new Set(['type', 'request', 'name', 'noDebug', 'preLaunchTask', 'postDebugTask', 'internalConsoleOptions', 'debugServer', 'presentation', 'suppressMultipleSessionWarning', 'cwd', 'env']);
 
 /** Attributes that describe a live run, which a log replay takes from its file instead. */
-const LIVE_ONLY = ['guest', 'mode', 'clock', 'jit', 'epochLength', 'memory', 'cmdline', 'record'];
+const LIVE_ONLY = ['guest', 'mode', 'clock', 'jit', 'epochLength', 'memory', 'cmdline', 'record', 'tap', 'tapAddress'];
 
 function fail(name: string, problem: string): never {
   throw new LaunchError(`launch attribute '${name}': ${problem}`);
@@ -124,6 +127,9 @@ export function parseLaunch(args: unknown): LaunchConfig {
     if (kind !== 'ft') fail('record', `records an FT pair's log; mode "${kind}" has no log`);
     checkWritable('record', record);
   }
+  if (a.tapAddress !== undefined && a.tap === undefined) fail('tapAddress', "goes with 'tap' (the interface it is the host's address on)");
+  const tapAddress = (a.tapAddress as string | undefined) ?? DEFAULT_TAP_ADDRESS;
+  const tap = a.tap === undefined ? undefined : { name: a.tap as string, address: tapAddress };
   return {
     kind,
     ...machine,
@@ -131,6 +137,7 @@ export function parseLaunch(args: unknown): LaunchConfig {
     jit: (a.jit as boolean | undefined) ?? true,
     epochLength: (a.epochLength as number | undefined) ?? DEFAULT_EPOCH_LENGTH,
     record,
+    ...(tap && { tap }),
     ...start,
   };
 }

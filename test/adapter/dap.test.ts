@@ -301,6 +301,10 @@ describe('debug adapter (DAP, real hosts)', function () {
         [{ log: '/no/such/file.ftlog' }, /'log': cannot read \/no\/such\/file.ftlog: no such file/],
         [{ log: __filename, clock: 'host' }, /'clock': does not apply to a log replay/],
         [{ guest: 'spin', image: 'x' }, /'image': goes with 'log'/],
+        [{ guest: 'spin', tapAddress: '10.0.2.1/24' }, /'tapAddress': goes with 'tap'/],
+        [{ log: __filename, tap: 'tap0' }, /'tap': does not apply to a log replay/],
+        // Checked by the cluster before any host starts (src/ft/cluster/tapbridge.ts), as for lockstep ft --tap.
+        [{ guest: 'spin', tap: 'tap 0' }, /--tap: 'tap 0' is not an interface name/],
         [{ guest: 'spin', stopAt: -1 }, /'stopAt': expected a whole number from 0 to 9007199254740991, got -1/],
         [{ guest: 'spin', stopAt: 1.5 }, /'stopAt': expected a whole number from 0 to 9007199254740991, got 1.5/],
         [{ log: __filename, stopAt: 'end' }, /'stopAt': expected a whole number from 0 to 9007199254740991, got "end"/],

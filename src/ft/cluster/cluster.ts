@@ -12,6 +12,7 @@ import { DEFAULT_DETECTOR, DetectorOptions, type ServiceAddress } from '../repli
 import type { Fault } from './faults';
 import { joinLogFiles, refuseToRecordOver, segmentFile, type Role } from '../log';
 import { HostLauncher, HostLink, connectAgent, forkHost } from './hostlink';
+import { checkTap, TapBridge, type TapOptions } from './tapbridge';
 
 export type { HostLauncher } from './hostlink';
 
@@ -38,9 +39,14 @@ export interface ClusterOptions extends GuestConfig {
   verbose?: boolean;
   /** Hosts keep a timeline of their machine and answer debug commands (src/adapter/ drives them). */
   debug?: HostDebugConfig;
+  /** Plug the guest's network card into this tap interface on this machine (tapbridge.ts). */
+  tap?: TapOptions;
 }
 
-export interface RoleChange { host: string; role: Role | 'halted' | 'dead' | 'stopped'; generation: number; atMs: number; reason: string }
+/** pid: the host's process, when it is a child process of the cluster's (for a person or a test to signal). */
+export interface RoleChange {
+  host: string; role: Role | 'halted' | 'dead' | 'stopped'; generation: number; atMs: number; reason: string; pid?: number;
+}
 /** lastSeq: the log the new primary had; what the old one logged past it was lost with it. */
 export interface Failover { generation: number; newPrimary: string; atMs: number; reason: string; lastSeq: number }
 
@@ -67,6 +73,10 @@ export interface ClusterSummary {
   outputsReleased: number;
   /** Datagrams the service's UDP side refused (not Ethernet frames), over every primary. */
   datagramsRefused: number;
+  /** Ethernet frames the service took in for the guest, and released frames it sent out, over every primary. */
+  framesIn: number;
+  framesOut: number;
+  tap?: TapOptions;
   epochHashes: Record<string, string[]>;
   end: ClusterEnd;
   wallMs: number;
@@ -128,6 +138,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   backupAttached = false;
   private timers: NodeJS.Timeout[] = [];
   service!: ServiceAddress;
+  private tapBridge: TapBridge | undefined;
 
   constructor(readonly options: ClusterOptions) {
     super();
@@ -145,15 +156,37 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     // and bound there later could be taken in between (by any connection's ephemeral port).
     this.service = { host: this.options.service?.host ?? '127.0.0.1', port: this.options.service?.port ?? 0 };
     if (this.options.record) await refuseToRecordOver(this.options.record);
+    if (this.options.tap) this.checkTapPlacement(this.options.tap);
     const primary = await this.spawn('primary', 1, {});
     const ready = await this.nextReport(primary, 'ready');
     this.service = { ...this.service, port: ready.servicePort! };
+    if (this.options.tap) await this.openTap(this.options.tap);
     this.armEntryDrops();
     const attached = new Promise<void>((resolve) => this.once('backup-attached', () => resolve()));
     await this.spawn('backup', 1, { primary: { host: this.channelHost(primary), port: ready.channelPort! } });
     await attached;
     this.scheduleFaults();
     this.timers.push(setInterval(() => this.pollStats(), STATS_INTERVAL_MS));
+  }
+
+  /** The tap must be on the machine of the live primary: with agents that may be another one (not done yet). */
+  private checkTapPlacement(tap: TapOptions): void {
+    if (this.options.agents) throw new HostError(`--tap ${tap.name}: not with --agent yet (the bridge runs beside lockstep ft, the primary on an agent's machine)`);
+    checkTap(tap);
+  }
+
+  /**
+   * Bridges the tap to the service's frame port, once the first primary has bound it. That primary learns the
+   * bridge from the frames it sends (a client on the tap always speaks first: ARP); every later one is told it
+   * (tapBridge in HostConfig). Nothing runs on without the bridge.
+   */
+  private async openTap(tap: TapOptions): Promise<void> {
+    try {
+      this.tapBridge = await TapBridge.open(tap, this.service, (why) => process.stderr.write(`lockstep: ${why}\n`));
+    } catch (error) {
+      this.destroy();
+      throw error;
+    }
   }
 
   /** Keeps every host's latest stats, so a host that is killed still has figures in the summary. */
@@ -185,6 +218,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       waitForBackupMs: 30_000,
       maxInstructions: o.maxInstructions,
       debug: o.debug,
+      tapBridge: this.tapBridge?.address,
       ...extra,
     };
   }
@@ -225,7 +259,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private noteRole(handle: HostHandle, role: RoleChange['role'], generation: number, reason: string): void {
     handle.role = role;
     handle.generation = generation;
-    const change = { host: handle.id, role, generation, atMs: Math.round(this.elapsedMs), reason };
+    const atMs = Math.round(this.elapsedMs);
+    const change = { host: handle.id, role, generation, atMs, reason, pid: handle.link.pid };
     handle.roles.push(change);
     this.emit('role-change', change);
   }
@@ -400,6 +435,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       await Promise.race([final.then(() => handle.exited), new Promise((r) => setTimeout(r, 5000))]);
       if (handle.link.alive) handle.link.kill();
     }
+    await this.tapBridge?.close();
     await this.settleRecording();
     return this.summary();
   }
@@ -456,6 +492,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.timers.forEach(clearTimeout);
     this.timers.forEach(clearInterval);
     for (const handle of this.hosts.values()) handle.link.kill();
+    void this.tapBridge?.close();
   }
 
   /** The end in a line: where each ended, and whether in the same state. */
@@ -472,6 +509,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const hosts: ClusterSummary['hosts'] = {};
     const epochHashes: Record<string, string[]> = {};
     let entriesSent = 0, bytesSent = 0, outputsHeld = 0, outputsReleased = 0, datagramsRefused = 0;
+    let framesIn = 0, framesOut = 0;
     for (const handle of this.hosts.values()) {
       hosts[handle.id] = { roles: handle.roles, stats: handle.stats };
       epochHashes[handle.id] = handle.epochs.map((e) => e.hash);
@@ -480,6 +518,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       outputsHeld += handle.stats?.outputsHeld ?? 0;
       outputsReleased += handle.stats?.outputsReleased ?? 0;
       datagramsRefused += handle.stats?.datagramsRefused ?? 0;
+      framesIn += handle.stats?.framesIn ?? 0;
+      framesOut += handle.stats?.framesOut ?? 0;
     }
     return {
       guest: this.options.guest,
@@ -492,6 +532,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       outputsHeld,
       outputsReleased,
       datagramsRefused,
+      framesIn,
+      framesOut,
+      ...(this.options.tap && { tap: this.options.tap }),
       epochHashes,
       end: this.end,
       wallMs: Math.round(this.elapsedMs),

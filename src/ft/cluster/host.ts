@@ -253,6 +253,8 @@ export class Host implements HostContext {
       outputsHeld: rule?.holding ?? 0,
       outputsReleased: rule?.released ?? 0,
       datagramsRefused: this.primary?.datagramsRefused ?? 0,
+      framesIn: this.primary?.frames.in ?? 0,
+      framesOut: this.primary?.frames.out ?? 0,
       outputDelaysMs: rule?.latestDelays(1000) ?? [],
       ackTurnaroundsMs: [...(this.backup?.ackTurnaroundsMs ?? [])],
       duplicatesDropped: this.backup?.duplicatesDropped ?? 0,

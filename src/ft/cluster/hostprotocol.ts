@@ -31,6 +31,8 @@ export interface HostConfig extends GuestConfig {
   /** Backup: be cloned from a checkpoint of the running primary instead of booting the image. */
   clone?: boolean;
   service: ServiceAddress;
+  /** Primary: where the tap bridge receives frames (lockstep ft --tap), sent there even before it has sent any. */
+  tapBridge?: ServiceAddress;
   arbiterDir: string;
   detector: DetectorOptions;
   /** Record the log this host produces or applies to this file. */
@@ -64,6 +66,9 @@ export interface HostStats {
   outputsReleased: number;
   /** Primary: datagrams on the service's UDP side that were not Ethernet frames, refused. */
   datagramsRefused: number;
+  /** Primary: Ethernet frames the service took in for the guest (net inputs), and released frames it sent out. */
+  framesIn: number;
+  framesOut: number;
   /** Primary: the latest outputs' Output Rule delays, produced to released (ms). */
   outputDelaysMs: number[];
   /** Backup: the latest output entries' turnarounds, arrival to the ack that covers them (ms). */

@@ -65,7 +65,7 @@ export class Primary {
     this.service = new Service(host.config.service, {
       line: (line) => this.receiveInput('serial', line),
       frame: (frame) => this.receiveInput('net', frame),
-    });
+    }, host.config.tapBridge);
     this.detector = new Detector(host.config.detector);
     this.detector.on('heartbeat', () => this.heartbeat());
     this.detector.on('suspect', (silentMs) => void this.backupSilent(`no word from the backup for ${Math.round(silentMs)} ms`));
@@ -81,6 +81,11 @@ export class Primary {
 
   get datagramsRefused(): number {
     return this.service.datagramsRefused;
+  }
+
+  /** Ethernet frames the service took in for the guest, and released frames it sent out. */
+  get frames(): { in: number; out: number } {
+    return { in: this.service.framesIn, out: this.service.framesOut };
   }
 
   get lastSeq(): number {
