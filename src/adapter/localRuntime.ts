@@ -4,7 +4,7 @@
 import { MachineDebugger } from '../ft/debug';
 import { resolveSpec } from '../ft/machine';
 import type { EpochEntry, LogEntry } from '../ft/log';
-import { readLogFile } from '../ft/log';
+import { isComplete, readLogFile } from '../ft/log';
 import { Machine } from '../ft/machine';
 import { RecordedEvent, Recorder, Replayer } from '../ft/machine';
 import { hashedDevicesOf, machineFor } from '../ft/commands';
@@ -34,9 +34,10 @@ export class LocalRuntime extends Runtime {
   /** A machine fed from the file; it runs as far as the log says the recording got. */
   private async replay(config: Extract<LaunchConfig, { kind: 'replay' }>): Promise<LocalTarget> {
     const { log: path, image: imagePath } = config;
-    const { meta, entries, end: ending, error } = await readLogFile(path).catch((e: Error) => { throw new LaunchError(`launch attribute 'log': ${path}: ${e.message}`); });
+    const contents = await readLogFile(path).catch((e: Error) => { throw new LaunchError(`launch attribute 'log': ${path}: ${e.message}`); });
+    const { meta, entries, end: ending, error } = contents;
     if (error) this.emit('output', 'stderr', `${path} is damaged (${error.message}): replaying the good part\n`);
-    else if (!ending) this.emit('output', 'stderr', `${path} has no end entry: its recording may be cut short\n`);
+    else if (!isComplete(contents)) this.emit('output', 'stderr', `${path} has no end entry: its recording may be cut short\n`);
     let settings;
     try {
       settings = machineFor(meta, config, BOOT_ATTRIBUTES);

@@ -6,7 +6,7 @@ import {
   BootRole, BootSpec, checkBootFiles, CLI_OPTION_NAMES, FIRST_HASHED_DEVICES, HASHED_DEVICES, HashedDevice, isBuiltin,
   LINUX_GUEST, loadImage, RecordedEvent, resolveSpec, type ResolvedSettings,
 } from '../machine';
-import { LogMeta, readLogFile, type EndHow, type EpochEntry, type LogEntry } from '../log';
+import { isComplete, LogMeta, readLogFile, type EndHow, type EpochEntry, type LogEntry } from '../log';
 import { RunResult, runGuest } from './run';
 
 export class ReplayError extends Error {
@@ -89,7 +89,8 @@ function checkImage(meta: LogMeta, guest: string, fromLog: boolean): void {
 }
 
 export async function replayLogFile(path: string, given: ReplayFiles = {}): Promise<ReplayResult> {
-  const { meta, entries, end, error } = await readLogFile(path);
+  const contents = await readLogFile(path);
+  const { meta, entries, end, error } = contents;
   if (meta.firstSeq !== undefined && meta.firstSeq > 1) {
     throw new ReplayError(`${path} is a segment: its log starts at entry ${meta.firstSeq}, from a checkpoint, not at boot; replay the recording it belongs to`);
   }
@@ -117,7 +118,7 @@ export async function replayLogFile(path: string, given: ReplayFiles = {}): Prom
     epochsMatched: logged.length - mismatches.length,
     epochMismatches: mismatches,
     fileError: error?.message,
-    complete: end?.how === 'closed' && !error,
+    complete: isComplete(contents),
     ended: end?.how,
   };
 }

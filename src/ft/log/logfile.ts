@@ -9,7 +9,10 @@ import type { EndEntry, EndHow, LogEntry } from './log';
 import type { BootFile, ResolvedSettings } from '../machine';
 
 export const FILE_MAGIC = Buffer.from('LOCKSTEP-FTLOG', 'ascii');
-export const FILE_VERSION = 1;
+/** 2: a file closed cleanly ends with an end entry. Version 1 files (before end entries) still read. */
+export const FILE_VERSION = 2;
+/** The first version whose files end with an end entry when closed: before it, a missing one says nothing. */
+export const END_ENTRY_VERSION = 2;
 /** Bytes before the metadata: magic, version, flags, metadata length. */
 export const FILE_FIXED_HEADER_BYTES = FILE_MAGIC.length + 1 + 1 + 4;
 export const MAX_META_BYTES = 1 << 20;
@@ -64,6 +67,8 @@ export interface LogFileContents {
   entries: LogEntry[];
   /** The end entry, when the file has one: its recording was closed, not cut short. */
   end?: EndEntry;
+  /** The file format's version (header byte 14): files before END_ENTRY_VERSION have no end entries. */
+  version: number;
   /** Why reading stopped early; error.offset is where the first bad frame starts. */
   error?: LogFormatError;
 }
@@ -96,7 +101,7 @@ export function fileHeaderLength(fixed: Uint8Array): number {
   if (b.length < FILE_FIXED_HEADER_BYTES) throw headerError('truncated', b.length);
   if (!b.subarray(0, FILE_MAGIC.length).equals(FILE_MAGIC)) throw headerError('not a Lockstep log (bad magic)', 0);
   const version = b[FILE_MAGIC.length];
-  if (version !== FILE_VERSION) throw headerError(`unsupported version ${version}`, FILE_MAGIC.length);
+  if (version < 1 || version > FILE_VERSION) throw headerError(`unsupported version ${version}`, FILE_MAGIC.length);
   if (b[FILE_MAGIC.length + 1] !== 0) throw headerError(`unknown flags ${b[FILE_MAGIC.length + 1]}`, FILE_MAGIC.length + 1);
   const metaLength = b.readUInt32LE(FILE_MAGIC.length + 2);
   if (metaLength > MAX_META_BYTES) throw headerError(`metadata too large (${metaLength} bytes)`, FILE_MAGIC.length + 2);
@@ -302,6 +307,8 @@ export class LogFileReader {
     readonly meta: LogMeta,
     /** File offset of the first frame. */
     readonly headerLength: number,
+    /** The file format's version. */
+    readonly version: number,
   ) {}
 
   /** Opens a log file and decodes its header; throws LogFormatError if the header is bad. */
@@ -310,7 +317,7 @@ export class LogFileReader {
     try {
       const fixed = await readAt(handle, 0, FILE_FIXED_HEADER_BYTES);
       const header = await readAt(handle, 0, fileHeaderLength(fixed));
-      return new LogFileReader(handle, decodeFileHeader(header), header.length);
+      return new LogFileReader(handle, decodeFileHeader(header), header.length, header[FILE_MAGIC.length]);
     } catch (err) {
       await handle.close();
       throw err;
@@ -367,6 +374,16 @@ async function readAt(handle: FileHandle, position: number, length: number): Pro
 }
 
 /**
+ * Whether nothing of the run is missing from a file: it ends with the end entry of a recording
+ * closed cleanly. A file from before end entries (version 1) cannot say more than that every frame is
+ * whole: it counts as complete then.
+ */
+export function isComplete({ end, error, version }: LogFileContents): boolean {
+  if (error) return false;
+  return version < END_ENTRY_VERSION || end?.how === 'closed';
+}
+
+/**
  * Reads a whole log file. A bad file header throws; a bad frame ends the read and is returned as
  * `error`, together with every good entry before it.
  */
@@ -379,9 +396,9 @@ export async function readLogFile(path: string): Promise<LogFileContents> {
       if (entry.kind === 'end') end = entry;
       else entries.push(entry);
     }
-    return { meta: reader.meta, entries, end };
+    return { meta: reader.meta, entries, end, version: reader.version };
   } catch (err) {
-    if (err instanceof LogFormatError) return { meta: reader.meta, entries, end, error: err };
+    if (err instanceof LogFormatError) return { meta: reader.meta, entries, end, version: reader.version, error: err };
     throw err;
   } finally {
     await reader.close();

@@ -8,6 +8,7 @@ import {
   encodeFileHeader,
   encodeFrame,
   fileHeaderLength,
+  isComplete,
   joinLogFiles,
   LogFileReader,
   LogFormatError,
@@ -96,7 +97,7 @@ describe('log files', () => {
     const h = Buffer.from(encodeFileHeader(META));
     const json = Buffer.from(JSON.stringify(META));
     assert.equal(h.subarray(0, 14).toString('ascii'), 'LOCKSTEP-FTLOG');
-    assert.deepEqual([h[14], h[15]], [1, 0]);
+    assert.deepEqual([h[14], h[15]], [2, 0]);
     assert.equal(h.readUInt32LE(16), json.length);
     assert.deepEqual(h.subarray(20, 20 + json.length), json);
     assert.equal(h.readUInt32LE(20 + json.length), crc32(h.subarray(0, 20 + json.length)));
@@ -105,7 +106,7 @@ describe('log files', () => {
 
   it('reads an empty log', async () => {
     const read = await readLogFile(await writeLog([]));
-    assert.deepEqual(read, { meta: META, entries: [], end: endAfter([]) });
+    assert.deepEqual(read, { meta: META, entries: [], end: endAfter([]), version: 2 });
   });
 
   it('handles a log bigger than the write buffer and the read chunk', async () => {
@@ -154,6 +155,27 @@ describe('log files', () => {
     assert.equal(read.error?.code, 'out-of-order');
     assert.equal(read.error?.reason, 'input entry after the end entry');
     assert.equal(read.error?.offset, clean.length);
+  });
+
+  it('tells a file cut at a frame boundary from a whole one; a version 1 file (no end entries) counts as whole', async () => {
+    const entries = makeLog(4);
+    const whole = await readFile(await writeLog(entries));
+    const header = encodeFileHeader(META);
+    const frames = Buffer.concat(entries.map((entry) => encodeEntry(entry)));
+    const cut = path();
+    await writeFile(cut, Buffer.concat([header, frames]));
+    const old = Buffer.from(header);
+    old[14] = 1;
+    old.writeUInt32LE(crc32(old.subarray(0, old.length - 4)), old.length - 4);
+    const version1 = path();
+    await writeFile(version1, Buffer.concat([old, frames]));
+    const damaged = path();
+    await writeFile(damaged, Buffer.concat([old, frames.subarray(0, frames.length - 1)]));
+    assert.equal(whole[14], 2);
+    const read = async (file: string) => { const c = await readLogFile(file); return [c.version, isComplete(c)]; };
+    assert.deepEqual(await read(cut), [2, false]);
+    assert.deepEqual(await read(version1), [1, true]);
+    assert.deepEqual(await read(damaged), [1, false]);
   });
 
   it('joins files into one that ends with an end entry saying how, and none of theirs', async () => {
