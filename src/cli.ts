@@ -1,7 +1,9 @@
 // The `lockstep` command line. Each command parses its options here and calls into src/ft/.
 import { parseArgs, ParseArgsConfig } from 'node:util';
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { biosProblem, BUILTIN_GUESTS, DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB, loadImage } from './ft/machine';
+import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
+import {
+  biosProblem, BUILTIN_GUESTS, DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB, DiskFile, DiskMode, loadImage, lockDisk,
+} from './ft/machine';
 import { describeDemo, InputScript, replayLogFile, runDemo, runGuest } from './ft/commands';
 import { DEFAULT_DETECTOR, type ServiceAddress } from './ft/replication';
 import { asError, isUserError, writeProblem } from './ft/files';
@@ -50,6 +52,7 @@ commands:
       --clock virtual|host   --no-jit   --memory MiB   --epoch N   --max-instructions N
       --input FILE   --clone-at N   --snapshot-at N --snapshot-file F   --from-snapshot F
       --seed N (the guest's random values; default 1)   --cmdline TEXT   --bios FILE --vga-bios FILE [--initrd FILE]   --json
+      --disk FILE (a raw image: the guest's IDE disk)   --disk-mode shared|local
 
   ft <guest | image>    run a fault-tolerant primary/backup pair (two host processes)
       --service HOST:PORT   --fault KIND@WHEN (repeatable)   --record FILE.ftlog
@@ -162,6 +165,7 @@ async function run(args: string[]): Promise<void> {
     'vga-bios': { type: 'string' },
     initrd: { type: 'string' },
     json: { type: 'boolean', default: false },
+    ...DISK_OPTIONS,
   });
   if (positionals.length !== 1) throw new UsageError(`run: expected one guest (${BUILTIN_GUESTS.join(', ')}) or image path, got ${positionals.length}`);
   const clock = values.clock as string;
@@ -177,6 +181,7 @@ async function run(args: string[]): Promise<void> {
   }
   const json = values.json as boolean;
   const image = loadImage(positionals[0]);
+  const disk = openDisk(values);
   const result = await runGuest({
     image,
     clock,
@@ -199,7 +204,8 @@ async function run(args: string[]): Promise<void> {
       }
       : undefined,
     onSerial: json ? undefined : (data) => process.stdout.write(data),
-  });
+    disk: disk && { size: disk.file.size, mode: disk.mode, file: disk.file },
+  }).finally(() => disk?.close());
   if (json) {
     const { recorded, epochs, ...summary } = result;
     process.stdout.write(`${JSON.stringify({ ...summary, inputs: recorded.filter((e) => e.kind === 'input').length })}\n`);
@@ -208,6 +214,47 @@ async function run(args: string[]): Promise<void> {
   } else if (result.end === 'exited') {
     process.stderr.write(`lockstep: the guest exited with code ${result.exitCode} (isa-debug-exit, port 0xF4)\n`);
   }
+}
+
+const DISK_OPTIONS = {
+  disk: { type: 'string', multiple: true },
+  'disk-mode': { type: 'string', default: 'shared' },
+} as const;
+
+/** --disk-mode, checked (it means something only with --disk). */
+function diskMode(values: Values): DiskMode | undefined {
+  const mode = values['disk-mode'] as string;
+  if (mode !== 'shared' && mode !== 'local') throw new UsageError(`--disk-mode: expected shared or local, got '${mode}'`);
+  const disks = (values.disk as unknown as string[] | undefined) ?? [];
+  if (disks.length > 1) {
+    const same = realpathOf(disks[0]) === realpathOf(disks[1]);
+    throw new UsageError(same ? `--disk ${disks[1]} is given twice: the same file cannot be two disks` : `--disk is given ${disks.length} times: a guest has one disk`);
+  }
+  return disks.length ? mode : undefined;
+}
+
+function realpathOf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/** The --disk FILE, checked, locked for this run and open; nothing written until the guest writes. */
+function openDisk(values: Values): { file: DiskFile; mode: DiskMode; close: () => void } | undefined {
+  const mode = diskMode(values);
+  if (!mode) return undefined;
+  const path = (values.disk as unknown as string[])[0];
+  const file = DiskFile.open(path);
+  let unlock: () => void;
+  try {
+    unlock = lockDisk(path);
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+  return { file, mode, close: () => { file.close(); unlock(); } };
 }
 
 function address(option: string, text: string): ServiceAddress {

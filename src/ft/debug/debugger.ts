@@ -11,8 +11,8 @@
 // debugger does to the past is visible to the other side: continuing is the unperturbed run.
 import type { DebugOp, DebugResult, DebugState, EpochNote, HostDebugConfig, HostReport } from '../cluster';
 import type { LoggedPoint, LogPosition, Watch } from '../cluster';
-import type { EntryKind, LogEntry } from '../log';
-import { type InputEvent, type Machine, type Nondeterminism, REGISTER_NAMES, WritableRegister } from '../machine';
+import type { DiskRequest, EntryKind, LogEntry } from '../log';
+import { type DiskSource, type InputEvent, type Machine, type Nondeterminism, REGISTER_NAMES, WritableRegister } from '../machine';
 import type { HeldOutput } from '../replication';
 import { Stop, Timeline } from './timeline';
 import { entryNote, outputNote, PanelSource, PanelStream } from './panelstream';
@@ -62,6 +62,9 @@ class SwitchableSource implements Nondeterminism {
   random(at: number): number { return this.target.random(at); }
   rtc(at: number): number { return this.target.rtc(at); }
   inputsAt(at: number): InputEvent[] { return this.target.inputsAt(at); }
+  diskRead(at: number, request: DiskRequest, own: DiskSource): Uint8Array {
+    return this.target.diskRead(at, request, own);
+  }
 }
 
 export class MachineDebugger {

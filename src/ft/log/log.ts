@@ -3,13 +3,14 @@
 // imports these definitions; codec.ts carries them in frames.
 
 import { describeFrame } from '../workload';
+import { describeDiskIo } from './diskio';
 
 // ---------------------------------------------------------------------------------------------
 // Types
 
-export type InputDevice = 'serial' | 'keyboard' | 'net';
+export type InputDevice = 'serial' | 'keyboard' | 'net' | 'disk';
 export type NondetSource = 'clock' | 'random' | 'rtc';
-export type OutputDevice = 'serial' | 'net';
+export type OutputDevice = 'serial' | 'net' | 'disk';
 export type ControlOp = 'go-live' | 'shutdown' | 'clone' | 'start';
 export type Role = 'primary' | 'backup';
 
@@ -168,13 +169,15 @@ export function renderBytes(data: Uint8Array, maxBytes = 64): string {
 
 /**
  * A device's data for a person: a network frame as what it carries, its payload through `render`
- * (`UDP 10.0.2.2:40001 > 10.0.2.15:7070 "1 1 GET a\n"`); other data through `render` as it is.
+ * (`UDP 10.0.2.2:40001 > 10.0.2.15:7070 "1 1 GET a\n"`), a disk read or write as its sectors; other data
+ * through `render` as it is.
  */
 export function renderDeviceData(
   device: InputDevice | OutputDevice,
   data: Uint8Array,
   render: (bytes: Uint8Array) => string,
 ): string {
+  if (device === 'disk') return describeDiskIo(data);
   return device === 'net' ? describeFrame(data, render) : render(data);
 }
 

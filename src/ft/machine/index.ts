@@ -18,3 +18,7 @@ export { GUEST_MAC } from './devices';
 export { StepDivergence } from './stepping';
 export type { InstructionStop, SliceRecord } from './stepping';
 export { SnapshotError, readSnapshotFile, writeSnapshotFile } from './snapshot';
+export { GuestDisk, DISK_BLOCK_SIZE } from './disk';
+export type { DiskMode, DiskOptions, DiskReader, DiskSource, DiskWrite } from './disk';
+export { DiskError, DiskFile, diskProblem, lockDisk } from './diskfile';
+export type { DiskIdentity } from './diskfile';
