@@ -59,6 +59,7 @@ commands:
       --agent HOST:PORT (repeatable, one host each) --agent-token T
       --detect-timeout MS   --heartbeat MS   --no-restore   --duration MS   --max-instructions N
       --clock   --no-jit   --memory   --epoch   --cmdline   --json   --verbose
+      --disk FILE   --disk-mode shared|local (shared: FILE outside both hosts; local: FILE.host-N each)
   host --listen HOST:PORT --token T
                         serve one host of a cluster on another machine (lockstep ft --agent ...)
   client kv --connect HOST:PORT [--ops N] [--seed S] [--clients C] [--first-client ID]
@@ -290,6 +291,7 @@ function guestConfig(guest: string, values: Values) {
 async function ft(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {
     ...GUEST_OPTIONS,
+    ...DISK_OPTIONS,
     service: { type: 'string' },
     fault: { type: 'string', multiple: true },
     record: { type: 'string' },
@@ -316,16 +318,35 @@ async function ft(args: string[]): Promise<void> {
   const agentToken = (values['agent-token'] as string | undefined) ?? process.env.LOCKSTEP_AGENT_TOKEN;
   if (agents && !agentToken) throw new UsageError('--agent needs --agent-token T (or LOCKSTEP_AGENT_TOKEN): the token each agent was started with');
   if (!agents && values['agent-token'] !== undefined) throw new UsageError('--agent-token is for --agent HOST:PORT (hosts run as agents); without --agent the hosts are child processes');
+  const config = guestConfig(positionals[0], values);
+  const disk = openDisk(values);
+  try {
+    if (disk && values.record !== undefined && realpathOf(values.record as string) === realpathOf(disk.file.path)) {
+      throw new UsageError(`--record ${values.record as string} is the --disk: record to another file`);
+    }
+    await runCluster(positionals[0], values, {
+      ...config,
+      // The hosts open FILE themselves; this process holds its lock for the whole run.
+      disk: disk && { ...disk.file.identity(), mode: disk.mode },
+      faults, detector, duration, maxInstructions, agents, agentToken,
+    });
+  } finally {
+    disk?.close();
+  }
+}
+
+async function runCluster(
+  guest: string,
+  values: Values,
+  options: Omit<ConstructorParameters<typeof Cluster>[0], 'guest'> & { duration?: number },
+): Promise<void> {
+  const { duration, maxInstructions } = options;
   const cluster = new Cluster({
-    ...guestConfig(positionals[0], values),
+    ...options,
+    guest,
     service: values.service ? address('service', values.service as string) : undefined,
-    faults,
     record: values.record as string | undefined,
-    detector,
     restoreRedundancy: !values['no-restore'],
-    agents,
-    agentToken,
-    maxInstructions,
     verbose: values.verbose as boolean,
   });
   const say = (line: string) => { if (!values.json) process.stderr.write(`lockstep: ${line}\n`); };

@@ -2,7 +2,7 @@
 // configured, what it reports, and what the cluster (or a debugger) can ask of it. These travel as
 // JSON over the process's IPC channel, or as JSON lines to an agent (hostlink.ts). The logging
 // channel between hosts is a separate thing (src/ft/channel, docs/protocol.md).
-import type { ClockMode, Registers } from '../machine';
+import type { ClockMode, DiskCounts, DiskIdentity, DiskMode, Registers } from '../machine';
 import type { DetectorOptions, ServiceAddress } from '../replication';
 import type { EntryKind, Role } from '../log';
 import type { Stop } from '../debug';
@@ -15,6 +15,8 @@ export interface GuestConfig {
   jit: boolean;
   memoryMiB: number;
   epochLength: number;
+  /** The guest's disk: FILE as it was when the run started, and how the hosts share it (docs/ft.md). */
+  disk?: DiskIdentity & { mode: DiskMode };
 }
 
 export interface HostConfig extends GuestConfig {
@@ -61,6 +63,8 @@ export interface HostStats {
   bytesReceived: number;
   outputsHeld: number;
   outputsReleased: number;
+  /** The guest's disk as this host's primary served it: reads and writes on FILE, writes held and re-issued. */
+  disk?: DiskCounts & { held: number; reissued: number };
   /** Primary: datagrams on the service's UDP side that were not Ethernet frames, refused. */
   datagramsRefused: number;
   /** Primary: the latest outputs' Output Rule delays, produced to released (ms). */

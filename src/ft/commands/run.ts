@@ -2,6 +2,7 @@
 // boundary (snapshot, destroy, restore into a fresh machine, continue), and report what happened.
 import {
   ClockMode,
+  DiskCounts,
   DiskFile,
   DiskMode,
   Epoch,
@@ -46,9 +47,6 @@ export interface RunOptions {
    */
   disk?: { size: number; mode: DiskMode; file?: DiskFile };
 }
-
-/** What the guest did with its disk. */
-export interface DiskCounts { reads: number; bytesRead: number; writes: number; bytesWritten: number }
 
 export interface EpochRecord { index: number; at: number; hash: string }
 

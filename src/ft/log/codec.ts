@@ -24,6 +24,7 @@ export const KIND_CODES: { readonly [K in FrameKind]: number } = {
   bye: 0x84,
   checkpoint: 0x85,
   pages: 0x86,
+  released: 0x87,
 };
 
 export const INPUT_DEVICE_CODES: { readonly [K in InputDevice]: number } = { serial: 1, keyboard: 2, net: 3, disk: 4 };
@@ -278,6 +279,14 @@ const CODECS: CodecTable = {
     decode: (p, seq, at) => {
       expectLength(p, 0);
       return { kind: 'resend-from', seq, at };
+    },
+  },
+  released: {
+    header: (m) => ({ seq: m.seq, at: m.at }),
+    encode: () => new Uint8Array(0),
+    decode: (p, seq, at) => {
+      expectLength(p, 0);
+      return { kind: 'released', seq, at };
     },
   },
   bye: {

@@ -139,8 +139,19 @@ export interface PagesMessage {
   hashes: Uint8Array;
 }
 
+/**
+ * Primary -> backup: every output up to `seq` has been released (disk writes are on the shared disk), so
+ * a backup that goes live need not re-issue them.
+ */
+export interface ReleasedMessage {
+  kind: 'released';
+  seq: number;
+  at: number;
+}
+
 export type ChannelMessage =
-  | HelloMessage | AckMessage | HeartbeatMessage | ResendFromMessage | ByeMessage | CheckpointMessage | PagesMessage;
+  | HelloMessage | AckMessage | HeartbeatMessage | ResendFromMessage | ByeMessage | CheckpointMessage | PagesMessage
+  | ReleasedMessage;
 export type ChannelMessageKind = ChannelMessage['kind'];
 
 /** Anything a frame can carry. */
@@ -210,6 +221,7 @@ export function describeEntry(f: Frame, options: DescribeOptions = {}): string {
         : `hello response ${f.role} mac=${Buffer.from(f.mac).toString('hex')}`;
     case 'ack':
     case 'resend-from':
+    case 'released':
       return `${f.kind} #${f.seq} @${f.at}`;
     case 'heartbeat':
       return `heartbeat ${f.role} #${f.seq} @${f.at}`;

@@ -19,6 +19,9 @@ const SECTORS_PER_BLOCK = DISK_BLOCK_SIZE / SECTOR_SIZE;
 export type DiskMode = 'shared' | 'local';
 
 export type { DiskRequest } from '../log';
+
+/** What a guest did with its disk. */
+export interface DiskCounts { reads: number; bytesRead: number; writes: number; bytesWritten: number }
 import type { DiskRequest } from '../log';
 export interface DiskWrite { offset: number; data: Uint8Array }
 
