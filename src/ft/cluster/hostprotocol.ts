@@ -101,8 +101,10 @@ export interface Divergence {
   backupHash: string;
   /** Pages (4 KiB, by number) whose contents differ; empty until the primary's page hashes arrive. */
   pages: number[];
-  /** Non-memory components that differ, when known (cpu, pit, uart0, ...). */
+  /** Non-memory components that differ, when known (cpu, pit, uart0, disk, ...). */
   parts: string[];
+  /** 4 KiB blocks of the guest's disk (by number) whose known contents differ, when it has a disk. */
+  blocks?: number[];
 }
 
 export interface EpochNote { index: number; at: number; hash: string }
@@ -172,6 +174,8 @@ export type DebugOp =
   | { op: 'reverseContinue'; breakpoints: number[]; watches?: Watch[] }
   | { op: 'read'; address: number; length: number }
   | { op: 'write'; address: number; data: string }
+  /** Writes whole sectors of the guest's disk as it knows them (never FILE): one side diverges. */
+  | { op: 'writeDisk'; offset: number; data: string }
   | { op: 'setRegister'; name: string; value: number }
   | { op: 'entries'; from: number; count: number; kinds?: EntryKind[] }
   | { op: 'epochs' };

@@ -159,6 +159,10 @@ export class MachineDebugger {
       case 'write':
         this.write(count('address', op.address), Buffer.from(op.data, 'base64'));
         return this.stateResult();
+      case 'writeDisk':
+        this.requireLive('the disk');
+        this.timeline.changeAtFrontier(() => this.machine.writeDisk(count('offset', op.offset), Buffer.from(op.data, 'base64')));
+        return this.stateResult();
       case 'setRegister':
         this.setRegister(op.name, op.value);
         return this.stateResult();
@@ -521,4 +525,4 @@ export class HostDebugger {
 }
 
 /** Operations that move the machine (and so take it from the role's loop). */
-const MOVES = new Set<DebugOp['op']>(['pause', 'resume', 'runTo', 'step', 'stepBack', 'continue', 'reverseContinue', 'write', 'setRegister']);
+const MOVES = new Set<DebugOp['op']>(['pause', 'resume', 'runTo', 'step', 'stepBack', 'continue', 'reverseContinue', 'write', 'writeDisk', 'setRegister']);

@@ -259,8 +259,9 @@ export class Backup {
     const divergence = this.divergences.get(epoch);
     const mine = this.ownEpochs.get(epoch);
     if (!divergence || !mine || hashes.length === 0) return;
-    const theirs = new BigUint64Array(hashes.buffer, hashes.byteOffset, hashes.length / 8);
-    divergence.pages = differingPages(theirs, mine.pages);
+    const theirs = new BigUint64Array(hashes.slice().buffer);
+    divergence.pages = differingPages(theirs.subarray(0, mine.pages.length), mine.pages);
+    if (mine.disk) divergence.blocks = differingPages(theirs.subarray(mine.pages.length), mine.disk);
     this.host.report({ type: 'divergence', id: this.host.config.id, divergence });
   }
 

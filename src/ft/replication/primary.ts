@@ -21,6 +21,10 @@ const MAX_CATCH_UP_MS = 100;
 
 type Unlogged = LogEntry extends infer E ? (E extends LogEntry ? Omit<E, 'seq'> : never) : never;
 
+function bytesOf(hashes: BigUint64Array): Uint8Array {
+  return new Uint8Array(hashes.buffer, hashes.byteOffset, hashes.byteLength);
+}
+
 export class Primary {
   readonly recorder: Recorder;
   /** Bytes of checkpoints sent to new backups (part of the channel's bytes: the panel charts them apart). */
@@ -305,7 +309,9 @@ export class Primary {
 
   private sendPages(channel: Channel, epoch: number): void {
     const kept = this.pageHashes.get(epoch);
-    const hashes = kept ? new Uint8Array(kept.pages.buffer.slice(0)) : new Uint8Array(0);
+    // The disk's block hashes follow the pages' (the backup knows how many pages it has).
+    const disk = kept?.disk ?? new BigUint64Array(0);
+    const hashes = kept ? Buffer.concat([bytesOf(kept.pages), bytesOf(disk)]) : new Uint8Array(0);
     channel.send({ kind: 'pages', epoch, at: kept?.at ?? 0, hashes });
   }
 
