@@ -319,6 +319,7 @@ async function ft(args: string[]): Promise<void> {
   if (agents && !agentToken) throw new UsageError('--agent needs --agent-token T (or LOCKSTEP_AGENT_TOKEN): the token each agent was started with');
   if (!agents && values['agent-token'] !== undefined) throw new UsageError('--agent-token is for --agent HOST:PORT (hosts run as agents); without --agent the hosts are child processes');
   const config = guestConfig(positionals[0], values);
+  if (diskMode(values) === 'local') throw new UsageError('--disk-mode local is not supported by ft yet: use --disk-mode shared');
   const disk = openDisk(values);
   try {
     if (disk && values.record !== undefined && realpathOf(values.record as string) === realpathOf(disk.file.path)) {
