@@ -67,7 +67,8 @@ describe('linux guest: kvd\'s journal on a shared disk under FT', function () {
     const failover = new Promise<void>((resolve) => cluster.once('failover', () => resolve()));
     void failover.then(() => (failedOver = true));
     cluster.command('primary', { type: 'kill-at', at: start + 300_000_000 });
-    const history = await runKvWorkload({ service: cluster.service, ops: 40, seed: 7, clients: 2, continueWhile: () => !failedOver });
+    const continueWhile = () => !failedOver;
+    const history = await runKvWorkload({ service: cluster.service, ops: 40, seed: 7, clients: 2, continueWhile });
     await failover;
     const check = checkKvHistory(history);
     assert.deepEqual(check.problems, []);
