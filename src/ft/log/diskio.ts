@@ -5,6 +5,21 @@ export const SECTOR_SIZE = 512;
 
 export interface DiskRequest { offset: number; length: number }
 
+/**
+ * Most data one disk entry carries: a guest may read or write megabytes at once (LBA48), more than a
+ * frame takes, so a larger read or write is logged as consecutive entries of at most this much.
+ */
+export const DISK_ENTRY_BYTES = 256 * 1024;
+
+/** The pieces of at most DISK_ENTRY_BYTES that a read or write of `length` bytes at `offset` is logged as. */
+export function diskPieces(offset: number, length: number): DiskRequest[] {
+  const pieces: DiskRequest[] = [];
+  for (let at = 0; at < length; at += DISK_ENTRY_BYTES) {
+    pieces.push({ offset: offset + at, length: Math.min(DISK_ENTRY_BYTES, length - at) });
+  }
+  return pieces;
+}
+
 export function encodeDiskIo(offset: number, length: number, data?: Uint8Array): Uint8Array {
   const bytes = new Uint8Array(8 + (data?.length ?? 0));
   const view = new DataView(bytes.buffer);

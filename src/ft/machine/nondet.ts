@@ -3,7 +3,7 @@
 // or a log-file replay) returns what was logged, at the same instruction count, in the same order.
 // Nothing else in the machine may read the host clock, a random source, or the outside world.
 import { randomInt } from 'node:crypto';
-import { decodeDiskIo, encodeDiskIo } from '../log';
+import { decodeDiskIo, diskPieces, encodeDiskIo } from '../log';
 import type { DiskRequest, InputDevice, InputEntry, NondetEntry, NondetSource } from '../log';
 import type { DiskSource } from './disk';
 
@@ -93,7 +93,11 @@ export class Recorder implements Nondeterminism {
 
   diskRead(at: number, { offset, length }: DiskRequest, own: DiskSource): Uint8Array {
     const data = own.read(offset, length);
-    this.sink({ kind: 'input', at, device: 'disk', data: encodeDiskIo(offset, length, own.logsData ? data : undefined) });
+    for (const piece of diskPieces(offset, length)) {
+      const from = piece.offset - offset;
+      const bytes = own.logsData ? data.subarray(from, from + piece.length) : undefined;
+      this.sink({ kind: 'input', at, device: 'disk', data: encodeDiskIo(piece.offset, piece.length, bytes) });
+    }
     return data;
   }
 
@@ -150,17 +154,21 @@ export class Replayer implements Nondeterminism {
   }
 
   diskRead(at: number, { offset, length }: DiskRequest, own: DiskSource): Uint8Array {
-    const next = this.peek();
-    const wanted = `the completion of a disk read of ${length} bytes at ${offset}`;
-    if (!next || next.kind !== 'input' || next.device !== 'disk' || next.at !== at) {
-      throw new ReplayDivergence(at, wanted, next ? describe(next) : 'nothing more');
+    const data = new Uint8Array(length);
+    for (const piece of diskPieces(offset, length)) {
+      const next = this.peek();
+      const wanted = `the completion of a disk read of ${piece.length} bytes at ${piece.offset}`;
+      if (!next || next.kind !== 'input' || next.device !== 'disk' || next.at !== at) {
+        throw new ReplayDivergence(at, wanted, next ? describe(next) : 'nothing more');
+      }
+      const logged = decodeDiskIo(next.data);
+      if (logged.offset !== piece.offset || logged.length !== piece.length) {
+        throw new ReplayDivergence(at, wanted, `a disk read of ${logged.length} bytes at ${logged.offset}`);
+      }
+      this.head++;
+      data.set(logged.data ?? own.read(piece.offset, piece.length), piece.offset - offset);
     }
-    const logged = decodeDiskIo(next.data);
-    if (logged.offset !== offset || logged.length !== length) {
-      throw new ReplayDivergence(at, wanted, `a disk read of ${logged.length} bytes at ${logged.offset}`);
-    }
-    this.head++;
-    return logged.data ?? own.read(offset, length);
+    return data;
   }
 
   private peek(): RecordedEvent | undefined {

@@ -5,7 +5,7 @@
 import { Channel, ChannelServer, listenChannel } from '../channel';
 import { Detector } from './detector';
 import { HostContext, Takeover } from './hostcontext';
-import { decodeDiskIo, encodeDiskIo, type Frame, type InputDevice, type LogEntry, type OutputDevice, type OutputEntry } from '../log';
+import { decodeDiskIo, diskPieces, encodeDiskIo, type Frame, type InputDevice, type LogEntry, type OutputDevice, type OutputEntry } from '../log';
 import { DiskWrite, Epoch, Machine, RecordedEvent, Recorder } from '../machine';
 import { HeldOutput, OutputRule } from './outputrule';
 import { SharedDisk } from './shareddisk';
@@ -144,8 +144,12 @@ export class Primary {
   /** A disk write is an output: held on the shared disk (reads see it) until released, then written to FILE. */
   private produceDiskWrite(write: DiskWrite, at: number): void {
     if (this.host.isHistory(at) || !this.disk) return;
-    this.disk.hold(write);
-    this.produceOutput('disk', encodeDiskIo(write.offset, write.data.length, write.data), at);
+    // One held write and one output marker per piece: the Output Rule releases them in the same order.
+    for (const { offset, length } of diskPieces(write.offset, write.data.length)) {
+      const data = write.data.subarray(offset - write.offset, offset - write.offset + length);
+      this.disk.hold({ offset, data });
+      this.produceOutput('disk', encodeDiskIo(offset, length, data), at);
+    }
   }
 
   /** The Output Rule lets an output go: to the service, or (a disk write) to FILE, durably, before the next one. */

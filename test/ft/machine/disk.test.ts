@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { runGuest } from '../../../src/ft/commands';
-import { DiskFile, lockDisk, loadImage, Machine, Recorder } from '../../../src/ft/machine';
-import { SECTOR_SIZE } from '../../../src/ft/log';
+import { DiskFile, lockDisk, loadImage, Machine, RecordedEvent, Recorder, Replayer } from '../../../src/ft/machine';
+import { decodeDiskIo, SECTOR_SIZE } from '../../../src/ft/log';
 import { diskGuest } from '../../support/rawguest';
 
 const dir = mkdtempSync(join(tmpdir(), 'lockstep-disk-'));
@@ -107,6 +107,20 @@ describe('the guest\'s IDE disk (src/ft/machine/disk.ts)', () => {
     const blocks = [...after[0].disk!.keys()].filter((b) => after[0].disk![b] !== after[1].disk![b]);
     assert.deepEqual(blocks, [5]);
     machines.forEach((machine) => machine.destroy());
+  });
+
+  it('a read larger than a log entry carries is logged in pieces and replayed whole', () => {
+    const length = 600 * 1024;
+    const disk = new Uint8Array(length + 4096).map((_, i) => (i * 13) & 0xff);
+    const events: RecordedEvent[] = [];
+    const own = { logsData: true, read: (offset: number, n: number) => disk.slice(offset, offset + n) };
+    const read = new Recorder((event) => events.push(event)).diskRead(77, { offset: 4096, length }, own);
+    assert.deepEqual(events.map((e) => (e.kind === 'input' ? decodeDiskIo(e.data).length : 0)), [262144, 262144, 90112]);
+    const replayer = new Replayer();
+    events.forEach((event) => replayer.push(event));
+    const noDisk = { logsData: true, read: (): Uint8Array => { throw new Error('a shared-mode replay reads no disk'); } };
+    assert.deepEqual(replayer.diskRead(77, { offset: 4096, length }, noDisk), read);
+    assert.deepEqual(read, disk.subarray(4096, 4096 + length));
   });
 
   describe('bad input: one line, nothing written', () => {
