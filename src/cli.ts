@@ -1,7 +1,7 @@
 // The `lockstep` command line. Each command parses its options here and calls into src/ft/.
 import { parseArgs, ParseArgsConfig } from 'node:util';
-import { accessSync, constants, statSync } from 'node:fs';
-import { BUILTIN_GUESTS, DEFAULT_EPOCH_LENGTH, resolveSpec, type MachineSpec } from './ft/machine';
+import { accessSync, constants, realpathSync, statSync } from 'node:fs';
+import { BUILTIN_GUESTS, DEFAULT_EPOCH_LENGTH, DiskFile, DiskMode, lockDisk, resolveSpec, type MachineSpec } from './ft/machine';
 import { DEMO_EPOCH_LENGTH, describeDemo, InputScript, replayLogFile, runDemo, runGuest } from './ft/commands';
 import { DEFAULT_DETECTOR, type ServiceAddress } from './ft/replication';
 import { asError, isUserError, writeProblem } from './ft/files';
@@ -51,6 +51,7 @@ commands:
       --clock virtual|host   --no-jit   --memory MiB   --epoch N   --max-instructions N
       --input FILE   --clone-at N   --snapshot-at N --snapshot-file F   --from-snapshot F
       --seed N (the guest's random values; default 1)   --cmdline TEXT   --bios FILE --vga-bios FILE [--initrd FILE]   --json
+      --disk FILE (a raw image: the guest's IDE disk)   --disk-mode shared|local
 
   ft <guest | image>    run a fault-tolerant primary/backup pair (two host processes)
       --service HOST:PORT   --fault KIND@WHEN (repeatable)   --record FILE.ftlog
@@ -59,6 +60,7 @@ commands:
       --agent HOST:PORT (repeatable, one host each) --agent-token T
       --detect-timeout MS   --heartbeat MS   --no-restore   --duration MS   --max-instructions N
       --clock   --no-jit   --memory   --epoch   --cmdline   --bios --vga-bios --initrd (as run)   --json   --verbose
+      --disk FILE   --disk-mode shared|local (shared: FILE outside both hosts; local: FILE.host-N each)
   host --listen HOST:PORT --token T
                         serve one host of a cluster on another machine (lockstep ft --agent ...)
   client kv --connect HOST:PORT [--ops N] [--seed S] [--clients C] [--first-client ID]
@@ -179,6 +181,7 @@ async function run(args: string[]): Promise<void> {
     'snapshot-file': { type: 'string' },
     'from-snapshot': { type: 'string' },
     json: { type: 'boolean', default: false },
+    ...DISK_OPTIONS,
   });
   if (positionals.length !== 1) throw new UsageError(`run: expected one guest (${BUILTIN_GUESTS.join(', ')}) or image path, got ${positionals.length}`);
   const spec = machineSpec(positionals[0], values);
@@ -189,6 +192,7 @@ async function run(args: string[]): Promise<void> {
   if (values['snapshot-file'] !== undefined) checkWritablePath('snapshot-file', values['snapshot-file'] as string);
   if (values['from-snapshot'] !== undefined) checkReadableFile('from-snapshot', values['from-snapshot'] as string);
   const json = values.json as boolean;
+  const disk = openDisk(values);
   const result = await runGuest({
     ...resolveSpec(spec).settings,
     maxInstructions: integerOption('max-instructions', values['max-instructions'] as string | undefined, 1),
@@ -198,7 +202,8 @@ async function run(args: string[]): Promise<void> {
     snapshotTo: snapshotAt === undefined ? undefined : { at: snapshotAt, path: values['snapshot-file'] as string },
     fromSnapshot: values['from-snapshot'] as string | undefined,
     onSerial: json ? undefined : (data) => process.stdout.write(data),
-  });
+    disk: disk && { size: disk.file.size, mode: disk.mode, file: disk.file },
+  }).finally(() => disk?.close());
   if (json) {
     const { recorded, epochs, ...summary } = result;
     process.stdout.write(`${JSON.stringify({ ...summary, inputs: recorded.filter((e) => e.kind === 'input').length })}\n`);
@@ -207,6 +212,47 @@ async function run(args: string[]): Promise<void> {
   } else if (result.end === 'exited') {
     process.stderr.write(`lockstep: the guest exited with code ${result.exitCode} (isa-debug-exit, port 0xF4)\n`);
   }
+}
+
+const DISK_OPTIONS = {
+  disk: { type: 'string', multiple: true },
+  'disk-mode': { type: 'string', default: 'shared' },
+} as const;
+
+/** --disk-mode, checked (it means something only with --disk). */
+function diskMode(values: Values): DiskMode | undefined {
+  const mode = values['disk-mode'] as string;
+  if (mode !== 'shared' && mode !== 'local') throw new UsageError(`--disk-mode: expected shared or local, got '${mode}'`);
+  const disks = (values.disk as unknown as string[] | undefined) ?? [];
+  if (disks.length > 1) {
+    const same = realpathOf(disks[0]) === realpathOf(disks[1]);
+    throw new UsageError(same ? `--disk ${disks[1]} is given twice: the same file cannot be two disks` : `--disk is given ${disks.length} times: a guest has one disk`);
+  }
+  return disks.length ? mode : undefined;
+}
+
+function realpathOf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/** The --disk FILE, checked, locked for this run and open; nothing written until the guest writes. */
+function openDisk(values: Values): { file: DiskFile; mode: DiskMode; close: () => void } | undefined {
+  const mode = diskMode(values);
+  if (!mode) return undefined;
+  const path = (values.disk as unknown as string[])[0];
+  const file = DiskFile.open(path);
+  let unlock: () => void;
+  try {
+    unlock = lockDisk(path);
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+  return { file, mode, close: () => { file.close(); unlock(); } };
 }
 
 function address(option: string, text: string): ServiceAddress {
@@ -226,6 +272,7 @@ function checkedSpec(guest: string, values: Values): ReturnType<typeof machineSp
 async function ft(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {
     ...MACHINE_OPTIONS,
+    ...DISK_OPTIONS,
     json: { type: 'boolean', default: false },
     service: { type: 'string' },
     fault: { type: 'string', multiple: true },
@@ -257,22 +304,39 @@ async function ft(args: string[]): Promise<void> {
   if (!agents && values['agent-token'] !== undefined) throw new UsageError('--agent-token is for --agent HOST:PORT (hosts run as agents); without --agent the hosts are child processes');
   if (values.tap === undefined && values['tap-address'] !== undefined) throw new UsageError('--tap-address is for --tap IFNAME');
   const tap = values.tap === undefined ? undefined : { name: values.tap as string, address: (values['tap-address'] as string | undefined) ?? DEFAULT_TAP_ADDRESS };
+  const spec = checkedSpec(positionals[0], values);
+  if (diskMode(values) === 'local') throw new UsageError('--disk-mode local is not supported by ft yet: use --disk-mode shared');
+  const disk = openDisk(values);
+  try {
+    if (disk && values.record !== undefined && realpathOf(values.record as string) === realpathOf(disk.file.path)) {
+      throw new UsageError(`--record ${values.record as string} is the --disk: record to another file`);
+    }
+    await runCluster(values, {
+      ...spec,
+      // The hosts open FILE themselves; this process holds its lock for the whole run.
+      disk: disk && { ...disk.file.identity(), mode: disk.mode },
+      faults, detector, duration, maxInstructions, agents, agentToken, tap,
+    });
+  } finally {
+    disk?.close();
+  }
+}
+
+async function runCluster(
+  values: Values,
+  options: ConstructorParameters<typeof Cluster>[0] & { duration?: number },
+): Promise<void> {
+  const { duration, maxInstructions, tap } = options;
   const cluster = new Cluster({
-    ...checkedSpec(positionals[0], values),
+    ...options,
     service: values.service ? address('service', values.service as string) : undefined,
-    faults,
     record: values.record as string | undefined,
-    detector,
     restoreRedundancy: !values['no-restore'],
-    agents,
-    agentToken,
-    maxInstructions,
     verbose: values.verbose as boolean,
-    tap,
   });
   const say = (line: string) => { if (!values.json) process.stderr.write(`lockstep: ${line}\n`); };
   cluster.on('role-change', (c) => say(`${c.host}${c.pid ? ` (pid ${c.pid})` : ''} is ${c.role} (generation ${c.generation}): ${c.reason}`));
-  cluster.on('divergence', (d) => say(`DIVERGENCE at epoch ${d.epoch} (instruction ${d.at}): pages ${d.pages.join(', ') || '?'} ${d.parts.join(', ')}`));
+  cluster.on('divergence', (d) => say(`DIVERGENCE at epoch ${d.epoch} (instruction ${d.at}): pages ${d.pages.join(', ') || '?'} ${d.parts.join(', ')}${d.blocks?.length ? ` disk blocks ${d.blocks.join(', ')}` : ''}`));
   await cluster.start();
   say(`service at ${cluster.service.host}:${cluster.service.port}${tap ? `, on tap ${tap.name} (${tap.address})` : ''}; press Ctrl-C to stop`);
   let stopping = false;

@@ -32,5 +32,6 @@ export const SAMPLE_MESSAGES: Frame[] = [
   { kind: 'checkpoint', seq: 40, at: 100_000_123, index: 2, total: 3, data: new Uint8Array(1000).map((_, i) => i) },
   { kind: 'pages', epoch: 7, at: 70_000_001, hashes: new Uint8Array(64).fill(9) },
   { kind: 'pages', epoch: 7, at: 70_000_001, hashes: new Uint8Array(0) },
+  { kind: 'released', seq: 40, at: 70_000_002 },
 ];
 

@@ -207,6 +207,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       jit: o.jit,
       memoryMiB: o.memoryMiB,
       epochLength: o.epochLength,
+      disk: o.disk,
       secret: this.secret,
       session: this.session,
       service: this.service,

@@ -1,19 +1,21 @@
 // A host process (`lockstep host`): one machine in one role, primary or backup, talking to its peer
 // over the logging channel and to the cluster over IPC (hostprotocol.ts). A backup that wins a failover
 // becomes the primary in the same process, with the same machine.
-import { Arbiter, Backup, Claim, Primary, type HostContext } from '../replication';
+import { Arbiter, Backup, Claim, Primary, SharedDisk, type HostContext, type Takeover } from '../replication';
 import type { FaultSettings, LogChannel } from '../channel';
 import { RECENT_EPOCHS, type ChannelFaultKind, type EpochNote, type HostCommand, type HostConfig, type HostMessage, type HostReport, type HostStats } from './hostprotocol';
 import { HostDebugger } from '../debug';
 import { AgentError, listenAsAgent } from './hostlink';
 import { asError, isUserError } from '../files';
-import { Epoch, Machine, prefault, resolveSpec, type InputEvent, type Nondeterminism } from '../machine';
+import { DiskFile, DiskOptions, Epoch, Machine, prefault, resolveSpec, type Nondeterminism } from '../machine';
 import { LogWriter, logMetaOf, type LogEntry, type Role } from '../log';
 
 export class Host implements HostContext {
   private primary: Primary | undefined;
   private backup: Backup | undefined;
   private machine: Machine | undefined;
+  /** The shared disk, once this host is the primary (shared mode). */
+  private disk: SharedDisk | undefined;
   private writer: LogWriter | undefined;
   /** A cloned backup's segment until its file exists: where it starts, and the entries so far. */
   private segment: { firstSeq: number; unwritten: LogEntry[] } | undefined;
@@ -64,30 +66,53 @@ export class Host implements HostContext {
 
   private logMeta() {
     const { settings, files } = resolveSpec(this.config);
-    return { ...logMetaOf(settings, files), session: this.config.session };
+    const { session, disk } = this.config;
+    return { ...logMetaOf(settings, files), session, ...(disk && { disk }) };
   }
 
   private async startPrimary(): Promise<void> {
-    const primary = new Primary(this, 0, { waitForBackup: true });
+    this.disk = this.openSharedDisk();
+    const primary = new Primary(this, 0, { waitForBackup: true, disk: this.disk });
     this.primary = primary;
-    this.machine = await Machine.create({ ...resolveSpec(this.config).settings, nondet: primary.recorder });
+    this.machine = await Machine.create({
+      ...resolveSpec(this.config).settings,
+      nondet: primary.recorder,
+      disk: this.disk && this.diskOptions(this.disk),
+    });
     prefault(this.machine.memory);
     this.machineReady(this.machine, primary.recorder);
     await primary.start(this.machine);
     this.report({ type: 'ready', id: this.config.id, role: 'primary', channelPort: primary.channelPort, servicePort: primary.servicePort });
   }
 
-  async becomePrimary(machine: Machine, lastSeq: number, leftoverInputs: InputEvent[], reason: string): Promise<void> {
+  async becomePrimary(machine: Machine, lastSeq: number, takeover: Takeover): Promise<void> {
     this.backup = undefined;
     this.machine = machine;
-    const primary = new Primary(this, lastSeq, { waitForBackup: false });
+    this.disk = this.openSharedDisk();
+    if (this.disk) machine.useDiskReader((offset, length) => this.disk!.read(offset, length));
+    const primary = new Primary(this, lastSeq, { waitForBackup: false, disk: this.disk });
     this.primary = primary;
     // Under a debugger the machine takes values through its timeline, which records them.
     if (this.debugger) this.debugger.useSource(primary.recorder);
     else machine.useNondeterminism(primary.recorder);
-    await primary.start(machine, { reason, leftoverInputs });
+    await primary.start(machine, takeover);
     // The log it took over; what it may have logged since starting is the new generation's.
-    this.newGeneration('primary', reason, primary.channelPort, lastSeq);
+    this.newGeneration('primary', takeover.reason, primary.channelPort, lastSeq);
+  }
+
+  /** Shared mode: FILE, which only the live primary opens. */
+  private openSharedDisk(): SharedDisk | undefined {
+    const disk = this.config.disk;
+    return disk?.mode === 'shared' ? new SharedDisk(DiskFile.open(disk.path)) : undefined;
+  }
+
+  private diskOptions(disk: SharedDisk): DiskOptions {
+    return { size: disk.file.size, mode: 'shared', read: (offset, length) => disk.read(offset, length) };
+  }
+
+  backupDisk(): DiskOptions | undefined {
+    const disk = this.config.disk;
+    return disk && { size: disk.size, mode: disk.mode };
   }
 
   newGeneration(
@@ -255,6 +280,7 @@ export class Host implements HostContext {
       datagramsRefused: this.primary?.datagramsRefused ?? 0,
       framesIn: this.primary?.frames.in ?? 0,
       framesOut: this.primary?.frames.out ?? 0,
+      ...(this.disk && { disk: { ...this.disk.counts, held: this.disk.holding } }),
       outputDelaysMs: rule?.latestDelays(1000) ?? [],
       ackTurnaroundsMs: [...(this.backup?.ackTurnaroundsMs ?? [])],
       duplicatesDropped: this.backup?.duplicatesDropped ?? 0,
@@ -287,6 +313,7 @@ export class Host implements HostContext {
     this.primary?.stop();
     this.backup?.stop();
     await this.writer?.close();
+    this.disk?.file.close();
     this.machine?.destroy();
     process.exit(0);
   }

@@ -2,7 +2,7 @@
 // configured, what it reports, and what the cluster (or a debugger) can ask of it. These travel as
 // JSON over the process's IPC channel, or as JSON lines to an agent (hostlink.ts). The logging
 // channel between hosts is a separate thing (src/ft/channel, docs/protocol.md).
-import type { ClockMode, MachineSpec, Registers } from '../machine';
+import type { ClockMode, DiskCounts, DiskIdentity, DiskMode, MachineSpec, Registers } from '../machine';
 import type { DetectorOptions, ServiceAddress } from '../replication';
 import type { EntryKind, Role } from '../log';
 import type { Stop } from '../debug';
@@ -16,6 +16,8 @@ export interface GuestConfig extends MachineSpec {
   clock: ClockMode;
   jit: boolean;
   epochLength: number;
+  /** The guest's disk: FILE as it was when the run started, and how the hosts share it (docs/ft.md). */
+  disk?: DiskIdentity & { mode: DiskMode };
 }
 
 export interface HostConfig extends GuestConfig {
@@ -64,6 +66,8 @@ export interface HostStats {
   bytesReceived: number;
   outputsHeld: number;
   outputsReleased: number;
+  /** The guest's disk as this host's primary served it: reads and writes on FILE, writes held and re-issued. */
+  disk?: DiskCounts & { held: number; reissued: number };
   /** Primary: datagrams on the service's UDP side that were not Ethernet frames, refused. */
   datagramsRefused: number;
   /** Primary: Ethernet frames the service took in for the guest (net inputs), and released frames it sent out. */
@@ -103,8 +107,10 @@ export interface Divergence {
   backupHash: string;
   /** Pages (4 KiB, by number) whose contents differ; empty until the primary's page hashes arrive. */
   pages: number[];
-  /** Non-memory components that differ, when known (cpu, pit, uart0, ...). */
+  /** Non-memory components that differ, when known (cpu, pit, uart0, disk, ...). */
   parts: string[];
+  /** 4 KiB blocks of the guest's disk (by number) whose known contents differ, when it has a disk. */
+  blocks?: number[];
 }
 
 export interface EpochNote { index: number; at: number; hash: string }
@@ -184,6 +190,8 @@ export type DebugOp =
   | { op: 'reverseContinue'; breakpoints: number[]; watches?: Watch[] }
   | { op: 'read'; address: number; length: number }
   | { op: 'write'; address: number; data: string }
+  /** Writes whole sectors of the guest's disk as it knows them (never FILE): one side diverges. */
+  | { op: 'writeDisk'; offset: number; data: string }
   | { op: 'setRegister'; name: string; value: number }
   | { op: 'entries'; from: number; count: number; kinds?: EntryKind[] }
   | { op: 'epochs' };

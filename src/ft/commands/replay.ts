@@ -88,6 +88,15 @@ function checkImage(meta: LogMeta, guest: string, fromLog: boolean): void {
   }
 }
 
+/** The disk a log was recorded with: in shared mode its reads are in the log, so FILE is not needed. */
+function recordedDisk(meta: LogMeta, path: string): { size: number; mode: 'shared' } | undefined {
+  if (!meta.disk) return undefined;
+  if (meta.disk.mode !== 'shared') {
+    throw new ReplayError(`${path} was recorded with a ${meta.disk.mode}-mode disk: its reads are not in the log, and replaying one is not supported yet`);
+  }
+  return { size: meta.disk.size, mode: 'shared' };
+}
+
 export async function replayLogFile(path: string, given: ReplayFiles = {}): Promise<ReplayResult> {
   const contents = await readLogFile(path);
   const { meta, entries, end, error } = contents;
@@ -106,6 +115,7 @@ export async function replayLogFile(path: string, given: ReplayFiles = {}): Prom
     hashedDevices: hashedDevicesOf(meta),
     maxInstructions: last + 1,
     replay: events.map(({ seq: _seq, ...event }) => event as RecordedEvent),
+    disk: recordedDisk(meta, path),
   });
   const replayed = new Map(result.epochs.map((e) => [e.index, e]));
   const mismatches = logged

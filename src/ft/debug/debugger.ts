@@ -11,8 +11,8 @@
 // debugger does to the past is visible to the other side: continuing is the unperturbed run.
 import type { DebugOp, DebugResult, DebugState, EpochNote, HostDebugConfig, HostReport } from '../cluster';
 import type { LoggedPoint, LogPosition, Watch } from '../cluster';
-import type { EntryKind, LogEntry } from '../log';
-import { type InputEvent, type Machine, type Nondeterminism, REGISTER_NAMES, WritableRegister } from '../machine';
+import type { DiskRequest, EntryKind, LogEntry } from '../log';
+import { type DiskSource, type InputEvent, type Machine, type Nondeterminism, REGISTER_NAMES, WritableRegister } from '../machine';
 import type { HeldOutput } from '../replication';
 import { Stop, Timeline } from './timeline';
 import { entryNote, outputNote, PanelSource, PanelStream } from './panelstream';
@@ -62,6 +62,9 @@ class SwitchableSource implements Nondeterminism {
   random(at: number): number { return this.target.random(at); }
   rtc(at: number): number { return this.target.rtc(at); }
   inputsAt(at: number): InputEvent[] { return this.target.inputsAt(at); }
+  diskRead(at: number, request: DiskRequest, own: DiskSource): Uint8Array {
+    return this.target.diskRead(at, request, own);
+  }
 }
 
 export class MachineDebugger {
@@ -155,6 +158,10 @@ export class MachineDebugger {
         return this.read(count('address', op.address), count('length', op.length, MAX_READ));
       case 'write':
         this.write(count('address', op.address), Buffer.from(op.data, 'base64'));
+        return this.stateResult();
+      case 'writeDisk':
+        this.requireLive('the disk');
+        this.timeline.changeAtFrontier(() => this.machine.writeDisk(count('offset', op.offset), Buffer.from(op.data, 'base64')));
         return this.stateResult();
       case 'setRegister':
         this.setRegister(op.name, op.value);
@@ -524,4 +531,4 @@ export class HostDebugger {
 }
 
 /** Operations that move the machine (and so take it from the role's loop). */
-const MOVES = new Set<DebugOp['op']>(['pause', 'resume', 'runTo', 'step', 'stepBack', 'continue', 'reverseContinue', 'write', 'setRegister']);
+const MOVES = new Set<DebugOp['op']>(['pause', 'resume', 'runTo', 'step', 'stepBack', 'continue', 'reverseContinue', 'write', 'writeDisk', 'setRegister']);

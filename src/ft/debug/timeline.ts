@@ -11,6 +11,7 @@
 // anything that continues restores a snapshot and runs unperturbed, so no stop leaves a trace.
 import { Machine, SliceRecord } from '../machine';
 import { Nondeterminism, RecordedEvent, Replayer } from '../machine';
+import { encodeDiskIo } from '../log';
 import { SliceTrace, TimelineDivergence } from './slicetrace';
 import { lastAtOrBefore } from './sorted';
 
@@ -595,6 +596,13 @@ export class Timeline {
         const inputs = source.inputsAt(at);
         this.events.push(...inputs);
         return inputs;
+      },
+      // Kept with its data even when the log has none (local mode): going back must not read a disk
+      // the guest has written since.
+      diskRead: (at, request, own) => {
+        const data = source.diskRead(at, request, own);
+        this.events.push({ kind: 'input', at, device: 'disk', data: encodeDiskIo(request.offset, request.length, data) });
+        return data;
       },
     };
   }

@@ -26,11 +26,12 @@ export const KIND_CODES: { readonly [K in FrameKind]: number } = {
   bye: 0x84,
   checkpoint: 0x85,
   pages: 0x86,
+  released: 0x87,
 };
 
-export const INPUT_DEVICE_CODES: { readonly [K in InputDevice]: number } = { serial: 1, keyboard: 2, net: 3 };
+export const INPUT_DEVICE_CODES: { readonly [K in InputDevice]: number } = { serial: 1, keyboard: 2, net: 3, disk: 4 };
 export const NONDET_SOURCE_CODES: { readonly [K in NondetSource]: number } = { clock: 1, random: 2, rtc: 3 };
-export const OUTPUT_DEVICE_CODES: { readonly [K in OutputDevice]: number } = { serial: 1, net: 2 };
+export const OUTPUT_DEVICE_CODES: { readonly [K in OutputDevice]: number } = { serial: 1, net: 2, disk: 3 };
 export const CONTROL_OP_CODES: { readonly [K in ControlOp]: number } = { 'go-live': 1, shutdown: 2, clone: 3, start: 4 };
 export const END_HOW_CODES: { readonly [K in EndHow]: number } = { closed: 1, killed: 2 };
 export const ROLE_CODES: { readonly [K in Role]: number } = { primary: 1, backup: 2 };
@@ -290,6 +291,14 @@ const CODECS: CodecTable = {
     decode: (p, seq, at) => {
       expectLength(p, 0);
       return { kind: 'resend-from', seq, at };
+    },
+  },
+  released: {
+    header: (m) => ({ seq: m.seq, at: m.at }),
+    encode: () => new Uint8Array(0),
+    decode: (p, seq, at) => {
+      expectLength(p, 0);
+      return { kind: 'released', seq, at };
     },
   },
   bye: {

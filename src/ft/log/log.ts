@@ -3,13 +3,14 @@
 // imports these definitions; codec.ts carries them in frames.
 
 import { describeFrame } from '../workload';
+import { describeDiskIo } from './diskio';
 
 // ---------------------------------------------------------------------------------------------
 // Types
 
-export type InputDevice = 'serial' | 'keyboard' | 'net';
+export type InputDevice = 'serial' | 'keyboard' | 'net' | 'disk';
 export type NondetSource = 'clock' | 'random' | 'rtc';
-export type OutputDevice = 'serial' | 'net';
+export type OutputDevice = 'serial' | 'net' | 'disk';
 export type ControlOp = 'go-live' | 'shutdown' | 'clone' | 'start';
 /** How a recording ended: its writer closed it, or `lockstep join` recovered it after its run was killed. */
 export type EndHow = 'closed' | 'killed';
@@ -152,8 +153,19 @@ export interface PagesMessage {
   hashes: Uint8Array;
 }
 
+/**
+ * Primary -> backup: every output up to `seq` has been released (disk writes are on the shared disk), so
+ * a backup that goes live need not re-issue them.
+ */
+export interface ReleasedMessage {
+  kind: 'released';
+  seq: number;
+  at: number;
+}
+
 export type ChannelMessage =
-  | HelloMessage | AckMessage | HeartbeatMessage | ResendFromMessage | ByeMessage | CheckpointMessage | PagesMessage;
+  | HelloMessage | AckMessage | HeartbeatMessage | ResendFromMessage | ByeMessage | CheckpointMessage | PagesMessage
+  | ReleasedMessage;
 export type ChannelMessageKind = ChannelMessage['kind'];
 
 /** Anything a frame can carry. */
@@ -182,13 +194,15 @@ export function renderBytes(data: Uint8Array, maxBytes = 64): string {
 
 /**
  * A device's data for a person: a network frame as what it carries, its payload through `render`
- * (`UDP 10.0.2.2:40001 > 10.0.2.15:7070 "1 1 GET a\n"`); other data through `render` as it is.
+ * (`UDP 10.0.2.2:40001 > 10.0.2.15:7070 "1 1 GET a\n"`), a disk read or write as its sectors; other data
+ * through `render` as it is.
  */
 export function renderDeviceData(
   device: InputDevice | OutputDevice,
   data: Uint8Array,
   render: (bytes: Uint8Array) => string,
 ): string {
+  if (device === 'disk') return describeDiskIo(data);
   return device === 'net' ? describeFrame(data, render) : render(data);
 }
 
@@ -223,6 +237,7 @@ export function describeEntry(f: Frame, options: DescribeOptions = {}): string {
         : `hello response ${f.role} mac=${Buffer.from(f.mac).toString('hex')}`;
     case 'ack':
     case 'resend-from':
+    case 'released':
       return `${f.kind} #${f.seq} @${f.at}`;
     case 'heartbeat':
       return `heartbeat ${f.role} #${f.seq} @${f.at}`;

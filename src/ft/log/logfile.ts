@@ -40,6 +40,11 @@ export interface LogMeta {
   hashedDevices?: string[];
   /** Every file the machine booted from, by path and content (files without it: imageSha256 alone). */
   bootFiles?: BootFile[];
+  /**
+   * The guest's disk, as it was when the run started (`--disk`): in shared mode its reads are in the
+   * log, so the recording replays without it; in local mode a replay needs a copy of it.
+   */
+  disk?: { path: string; size: number; sha256: string; mode: 'shared' | 'local' };
   /** Room for what later versions of the recorder add; readers ignore what they do not know. */
   [extra: string]: unknown;
 }

@@ -20,3 +20,7 @@ export { StepDivergence } from './stepping';
 export type { InstructionStop, SliceRecord } from './stepping';
 export { SnapshotError, readSnapshotFile, writeSnapshotFile } from './snapshot';
 export { prefault } from './prefault';
+export { GuestDisk, DISK_BLOCK_SIZE } from './disk';
+export type { DiskCounts, DiskMode, DiskOptions, DiskReader, DiskSource, DiskWrite } from './disk';
+export { DiskError, DiskFile, diskProblem, lockDisk } from './diskfile';
+export type { DiskIdentity } from './diskfile';

@@ -17,6 +17,8 @@ import { Clock, INSTRUCTIONS_PER_MS, createClock } from './clock';
 import { OwnedPorts, restorePciState, useGuestMac } from './devices';
 import { Nondeterminism, InputEvent } from './nondet';
 import { componentHashes } from './components';
+import { DiskReader, DiskWrite, GuestDisk } from './disk';
+import { DiskRequest, SECTOR_SIZE } from '../log';
 import { differingPages, hashBytes, loadHasher, pageHashes, stateHash } from './hash';
 import { Interpreter } from './interpreter';
 import { CanonicalJit } from './jitkeys';
@@ -43,6 +45,8 @@ export interface Epoch {
   at: number;
   hash: string;
   pages: BigUint64Array;
+  /** Per-4 KiB-block hashes of what the guest knows of its disk (disk.ts), if it has one. */
+  disk?: BigUint64Array;
 }
 
 export interface MachineEvents {
@@ -52,6 +56,10 @@ export interface MachineEvents {
   frame?: (frame: Uint8Array, at: number) => void;
   /** An epoch boundary was reached; the machine is canonical and may be snapshotted here. */
   epoch?: (epoch: Epoch) => void;
+  /** The guest wrote its disk during the slice that ended at `at` (it saw the write done). */
+  diskWrite?: (write: DiskWrite, at: number) => void;
+  /** A disk read the guest issued completed at the end of the slice that ended at `at`. */
+  diskRead?: (request: DiskRequest, at: number) => void;
   /** An input was delivered to the guest. */
   input?: (input: InputEvent) => void;
   /** A slice ended (after its epoch, if it reached one). */
@@ -97,6 +105,9 @@ export class Machine {
   private steppedMachine!: SteppedMachine;
   /** Instructions were stepped singly since the last restore, so the JIT state is not a whole-slice run's. */
   private stepped = false;
+  /** The guest's IDE disk, and where this host reads it (none: reads come from the log only). */
+  private readonly disk: GuestDisk | undefined;
+  private diskReader: DiskReader | undefined;
 
   private constructor(options: MachineOptions) {
     this.options = withDefaults(options);
@@ -104,6 +115,8 @@ export class Machine {
     this.clock = createClock(this.options.clock, () => this.nondet);
     const length = this.options.epochLength;
     this.epochs = { index: 0, nextExecuted: length, nextCount: IDLE_EPOCH_FACTOR * length };
+    this.disk = options.disk && new GuestDisk(options.disk.size);
+    this.diskReader = options.disk?.read;
     // The guest's Date: RTC power-on time plus its clock.
     this.hooks = new V86Hooks({
       clock: this.clock,
@@ -141,7 +154,7 @@ export class Machine {
   }
 
   private async start(): Promise<void> {
-    const settings = v86Settings(this.options, (imports) => this.hooks.instantiate(imports));
+    const settings = v86Settings(this.options, (imports) => this.hooks.instantiate(imports), this.disk);
     const V86 = V86Class as unknown as v86.V86Constructor;
     this.emulator = await new Promise<v86.Emulator>((resolve) => {
       const emulator = new V86(settings);
@@ -175,9 +188,15 @@ export class Machine {
       leave: () => {
         this.lastCounter = this.cpu.instruction_counter[0];
         this.stepper = undefined;
+        this.finishDiskIo();
         this.flushOutput();
       },
     };
+  }
+
+  /** Where this host reads the guest's disk from now on (a backup going live in shared mode gets the file). */
+  useDiskReader(read: DiskReader): void {
+    this.diskReader = read;
   }
 
   /** Where nondeterministic values come from from now on (record live, or replay a log). */
@@ -278,6 +297,7 @@ export class Machine {
     this.syncCount();
     if (this.count === before) throw new Error(`machine did not advance at instruction ${before}`);
     if (this.ports.exitCode !== undefined) this.ended = true;
+    this.finishDiskIo();
     this.flushOutput();
     if (this.executedInstructions >= this.epochs.nextExecuted || this.count >= this.epochs.nextCount) this.reachEpoch();
     this.emit('slice', { from: before, to: this.count, timers: this.sliceTimers, idle });
@@ -325,7 +345,9 @@ export class Machine {
       this.idle(1);
       return;
     }
-    this.idle(Math.round(Math.min(Math.max(this.idleMs, MIN_IDLE_MS), MAX_IDLE_MS) * INSTRUCTIONS_PER_MS));
+    // A disk read completes at the end of this slice: the guest waits for it, not for its next timer.
+    const idleMs = this.disk?.hasPendingReads ? MIN_IDLE_MS : this.idleMs;
+    this.idle(Math.round(Math.min(Math.max(idleMs, MIN_IDLE_MS), MAX_IDLE_MS) * INSTRUCTIONS_PER_MS));
     this.clock.latch(this.count);
   }
 
@@ -360,6 +382,27 @@ export class Machine {
     this.lastCounter = counter;
   }
 
+  /**
+   * The end of a slice, whole or stepped: the guest's disk writes leave (before the reads complete, so
+   * a host's disk returns what the guest wrote), then every read it issued completes, through the
+   * Nondeterminism (logged by a recorder, taken from the log by a replayer).
+   */
+  private finishDiskIo(): void {
+    if (!this.disk) return;
+    for (const write of this.disk.takeWrites()) this.emit('diskWrite', write, this.count);
+    const source = { logsData: this.options.disk!.mode === 'shared', read: (offset: number, length: number) => this.readOwnDisk(offset, length) };
+    this.disk.completeReads((request: DiskRequest) => {
+      const data = this.nondet.diskRead(this.count, request, source);
+      this.emit('diskRead', request, this.count);
+      return data;
+    });
+  }
+
+  private readOwnDisk(offset: number, length: number): Uint8Array {
+    if (!this.diskReader) throw new Error(`the guest read ${length} bytes of its disk at ${offset}, and this host has no disk to read (shared mode: reads come from the log)`);
+    return this.diskReader(offset, length);
+  }
+
   /** Output leaves at the end of the slice that produced it: its count is where the Output Rule holds it. */
   private flushOutput(): void {
     for (const frame of this.framesSent.splice(0)) this.emit('frame', frame, this.count);
@@ -380,6 +423,7 @@ export class Machine {
       at: this.count,
       hash: stateHash(pages, this.cpuAndDeviceHash()),
       pages,
+      disk: this.disk?.blockHashes(),
     };
     const length = this.options.epochLength;
     this.epochs.nextExecuted = (Math.floor(this.executedInstructions / length) + 1) * length;
@@ -494,6 +538,7 @@ export class Machine {
       ended: this.ended,
       idleMs: this.idleMs,
       serialInput: [...this.serialInput],
+      diskSize: this.disk?.byteLength,
       tsc,
       unsaved: this.unsavedViews.map((view) => view[0]),
     }, state);
@@ -502,7 +547,7 @@ export class Machine {
   /** Boots a fresh machine with the same configuration and restores `snapshot` into it. */
   static async restore(snapshot: Uint8Array, options: MachineOptions): Promise<Machine> {
     const { header, state } = decodeSnapshot(snapshot);
-    checkCompatible(header, options.image);
+    checkCompatible(header, options.image, options.disk?.size);
     const machine = new Machine({
       ...options,
       memoryMiB: header.memoryMiB,
@@ -522,10 +567,11 @@ export class Machine {
    */
   restoreFrom(snapshot: Uint8Array): void {
     const { header, state } = decodeSnapshot(snapshot);
-    checkCompatible(header, this.options.image);
+    checkCompatible(header, this.options.image, this.disk?.byteLength);
     checkSettings(header, this.options);
     this.outputBuffer = [];
     this.framesSent = [];
+    this.disk?.reset();
     this.load(header, state);
   }
 
@@ -580,6 +626,19 @@ export class Machine {
       throw new RangeError(`write of ${bytes.length} bytes at 0x${address.toString(16)} is outside guest memory`);
     }
     this.cpu.write_blob(bytes, address);
+  }
+
+  /**
+   * Writes sectors of the guest's disk as a debugger does: only what the guest knows of it (its hashes)
+   * changes, never a file (one side only: the next epoch names the blocks).
+   */
+  writeDisk(offset: number, data: Uint8Array): void {
+    if (!this.disk) throw new RangeError('this machine has no disk');
+    const whole = offset % SECTOR_SIZE === 0 && data.length % SECTOR_SIZE === 0;
+    if (!whole || offset < 0 || offset + data.length > this.disk.byteLength) {
+      throw new RangeError(`a disk write of ${data.length} bytes at ${offset} is not whole sectors inside the ${this.disk.byteLength}-byte disk`);
+    }
+    this.disk.poke(offset, data);
   }
 
   /**

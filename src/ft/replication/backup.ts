@@ -17,7 +17,7 @@ import {
   Replayer,
 } from '../machine';
 import { HostContext } from './hostcontext';
-import type { Frame, LogEntry } from '../log';
+import type { Frame, LogEntry, OutputEntry } from '../log';
 import type { Divergence } from '../cluster';
 import { Wakeup } from './wakeup';
 
@@ -44,6 +44,8 @@ export class Backup {
   private readonly primaryEpochs = new Map<number, { at: number; hash: string }>();
   private readonly ownEpochs = new Map<number, Epoch>();
   private readonly divergences = new Map<number, Divergence>();
+  /** Disk writes received that the primary has not said it released (shared mode): re-issued at go-live. */
+  private unreleasedWrites: OutputEntry[] = [];
   private checkpoint: Uint8Array[] | undefined;
   private checkpointChunks = 0;
   private running = true;
@@ -139,6 +141,7 @@ export class Backup {
       case 'heartbeat': return this.primaryProgress(frame.seq, frame.at);
       case 'checkpoint': return this.receiveCheckpoint(frame.seq, frame.at, frame.index, frame.total, frame.data);
       case 'pages': return this.comparePages(frame.epoch, frame.hashes);
+      case 'released': return this.released(frame.seq);
       case 'input': case 'nondet': case 'epoch': case 'output': case 'control': return this.receiveEntry(frame);
       default: return;
     }
@@ -157,6 +160,7 @@ export class Backup {
     if (entry.kind !== 'nondet') this.progress = Math.max(this.progress, entry.at);
     this.host.record(entry);
     if (entry.kind === 'input' || entry.kind === 'nondet') this.replayer.push(entry);
+    else if (entry.kind === 'output' && entry.device === 'disk') this.unreleasedWrites.push(entry);
     else if (entry.kind === 'epoch') {
       this.primaryEpochs.set(entry.epoch, { at: entry.at, hash: entry.hash });
       this.compareEpoch(entry.epoch);
@@ -177,6 +181,11 @@ export class Backup {
     this.resendAskedAt = now;
     this.resendRequests++;
     this.send({ kind: 'resend-from', seq: this.expected, at: this.instructions });
+  }
+
+  private released(seq: number): void {
+    const first = this.unreleasedWrites.findIndex((write) => write.seq > seq);
+    this.unreleasedWrites = first < 0 ? [] : this.unreleasedWrites.slice(first);
   }
 
   private primaryProgress(seq: number, at: number): void {
@@ -200,7 +209,7 @@ export class Backup {
   }
 
   private machineOptions(): MachineOptions {
-    return { ...resolveSpec(this.host.config).settings, nondet: this.replayer };
+    return { ...resolveSpec(this.host.config).settings, nondet: this.replayer, disk: this.host.backupDisk() };
   }
 
   private async restore(snapshot: Uint8Array): Promise<void> {
@@ -258,8 +267,9 @@ export class Backup {
     const divergence = this.divergences.get(epoch);
     const mine = this.ownEpochs.get(epoch);
     if (!divergence || !mine || hashes.length === 0) return;
-    const theirs = new BigUint64Array(hashes.buffer, hashes.byteOffset, hashes.length / 8);
-    divergence.pages = differingPages(theirs, mine.pages);
+    const theirs = new BigUint64Array(hashes.slice().buffer);
+    divergence.pages = differingPages(theirs.subarray(0, mine.pages.length), mine.pages);
+    if (mine.disk) divergence.blocks = differingPages(theirs.subarray(mine.pages.length), mine.disk);
     this.host.report({ type: 'divergence', id: this.host.config.id, divergence });
   }
 
@@ -319,7 +329,9 @@ export class Backup {
     if (!this.replay(machine, this.progress)) return;
     const claim = this.host.claim();
     if (!claim.won) return this.host.halt(`lost the arbiter to ${claim.holder} (${reason})`);
-    await this.host.becomePrimary(machine, this.expected - 1, this.leftoverInputs(machine.instructions), reason);
+    const leftoverInputs = this.leftoverInputs(machine.instructions);
+    const takeover = { reason, leftoverInputs, reissue: this.unreleasedWrites };
+    await this.host.becomePrimary(machine, this.expected - 1, takeover);
   }
 
   /** Inputs logged at the boundary where replay stopped but not yet delivered: the new primary delivers them there. */

@@ -4,10 +4,11 @@
 // new backup from a checkpoint on request, and claims the arbiter when its backup goes silent.
 import { Channel, ChannelServer, listenChannel } from '../channel';
 import { Detector } from './detector';
-import { HostContext } from './hostcontext';
-import type { Frame, InputDevice, LogEntry, OutputDevice, OutputEntry } from '../log';
-import { Epoch, InputEvent, Machine, RecordedEvent, Recorder } from '../machine';
-import { OutputRule } from './outputrule';
+import { HostContext, Takeover } from './hostcontext';
+import { decodeDiskIo, diskPieces, encodeDiskIo, type Frame, type InputDevice, type LogEntry, type OutputDevice, type OutputEntry } from '../log';
+import { DiskWrite, Epoch, Machine, RecordedEvent, Recorder } from '../machine';
+import { HeldOutput, OutputRule } from './outputrule';
+import { SharedDisk } from './shareddisk';
 import { Service } from './service';
 import { Wakeup } from './wakeup';
 
@@ -24,6 +25,10 @@ const KEPT_PAGE_EPOCHS = 8;
 const MAX_CATCH_UP_MS = 100;
 
 type Unlogged = LogEntry extends infer E ? (E extends LogEntry ? Omit<E, 'seq'> : never) : never;
+
+function bytesOf(hashes: BigUint64Array): Uint8Array {
+  return new Uint8Array(hashes.buffer, hashes.byteOffset, hashes.byteLength);
+}
 
 export class Primary {
   readonly recorder: Recorder;
@@ -51,17 +56,25 @@ export class Primary {
   private guestBase = 0;
   private lastBeatSeq = 0;
   private awaitingFirstAck = false;
+  /** The last output released, and the last the backup was told of (it re-issues disk writes after it). */
+  private releasedSeq = 0;
+  private releasedSent = 0;
+  /** The shared disk, in shared mode: guest writes are held here until released. */
+  private readonly disk: SharedDisk | undefined;
   entriesSent = 0;
 
-  constructor(private readonly host: HostContext, lastSeq: number, options: { waitForBackup: boolean }) {
+  constructor(
+    private readonly host: HostContext,
+    lastSeq: number,
+    options: { waitForBackup: boolean; disk?: SharedDisk },
+  ) {
     this.seq = lastSeq;
     this.acked = lastSeq;
+    this.releasedSeq = this.releasedSent = lastSeq;
     this.protectedFromStart = options.waitForBackup;
+    this.disk = options.disk;
     this.recorder = new Recorder((event: RecordedEvent) => this.log(event));
-    this.outputRule = new OutputRule(
-      (output) => (output.device === 'net' ? this.service.sendFrame(output.data) : this.service.broadcast(output.data)),
-      () => this.host.shownUpTo(),
-    );
+    this.outputRule = new OutputRule((output) => this.release(output), () => this.host.shownUpTo());
     this.service = new Service(host.config.service, {
       line: (line) => this.receiveInput('serial', line),
       frame: (frame) => this.receiveInput('net', frame),
@@ -102,19 +115,22 @@ export class Primary {
 
   /**
    * Starts serving: the logging channel for backups, the service endpoint, and the guest. A backup
-   * going live passes `takeover`: why, and the inputs logged for this boundary but not yet delivered.
+   * going live passes `takeover`: why, the inputs logged for this boundary but not yet delivered, and
+   * the disk writes to re-issue.
    */
-  async start(machine: Machine, takeover?: { reason: string; leftoverInputs: InputEvent[] }): Promise<void> {
+  async start(machine: Machine, takeover?: Takeover): Promise<void> {
     this.machine = machine;
     // A debugger revisiting history makes the machine repeat outputs and epochs: not new ones.
     machine.on({
       output: (data, at) => this.produceOutput('serial', data, at),
       frame: (frame, at) => this.produceOutput('net', frame, at),
+      diskWrite: (write, at) => this.produceDiskWrite(write, at),
       epoch: (epoch) => { if (!this.host.isHistory(epoch.at)) this.reachEpoch(epoch); },
     });
     if (takeover) {
       this.recorder.queueLogged(takeover.leftoverInputs);
-      this.logControl('go-live', { host: this.host.config.id, reason: takeover.reason });
+      const reissued = this.reissue(takeover.reissue);
+      this.logControl('go-live', { host: this.host.config.id, reason: takeover.reason, ...reissued });
       // `lockstep join` follows the hosts whose files have this entry: hand it to the OS now.
       this.host.flushRecording();
     }
@@ -135,6 +151,36 @@ export class Primary {
   /** Every output is logged as an output marker and held under the Output Rule. */
   private produceOutput(device: OutputDevice, data: Uint8Array, at: number): void {
     if (!this.host.isHistory(at)) this.outputRule.produce(this.log({ kind: 'output', at, device, data }) as OutputEntry);
+  }
+
+  /** A disk write is an output: held on the shared disk (reads see it) until released, then written to FILE. */
+  private produceDiskWrite(write: DiskWrite, at: number): void {
+    if (this.host.isHistory(at) || !this.disk) return;
+    // One held write and one output marker per piece: the Output Rule releases them in the same order.
+    for (const { offset, length } of diskPieces(write.offset, write.data.length)) {
+      const data = write.data.subarray(offset - write.offset, offset - write.offset + length);
+      this.disk.hold({ offset, data });
+      this.produceOutput('disk', encodeDiskIo(offset, length, data), at);
+    }
+  }
+
+  /** The Output Rule lets an output go: to the service, or (a disk write) to FILE, durably, before the next one. */
+  private release(output: HeldOutput): void {
+    if (output.device === 'disk') this.disk!.releaseOldest();
+    else if (output.device === 'net') this.service.sendFrame(output.data);
+    else this.service.broadcast(output.data);
+    this.releasedSeq = output.seq;
+  }
+
+  /** Writes again, in log order, the disk writes the old primary may not have written: the log says how many. */
+  private reissue(writes: OutputEntry[]): { reissuedWrites: number; reissuedBytes: number } | undefined {
+    if (!writes.length) return undefined;
+    const decoded = writes.map((entry) => {
+      const { offset, data } = decodeDiskIo(entry.data);
+      return { offset, data: data! };
+    });
+    this.disk!.reissue(decoded);
+    return { reissuedWrites: decoded.length, reissuedBytes: decoded.reduce((sum, w) => sum + w.data.length, 0) };
   }
 
   private log(entry: Unlogged): LogEntry {
@@ -167,6 +213,10 @@ export class Primary {
     this.lastBeatSeq = this.seq;
     const beat = { kind: 'heartbeat', seq: this.seq, at: this.machine?.instructions ?? 0, role: 'primary' } as const;
     this.sendToBackup(beat);
+    if (this.disk && this.releasedSeq > this.releasedSent) {
+      this.releasedSent = this.releasedSeq;
+      this.sendToBackup({ kind: 'released', seq: this.releasedSeq, at: beat.at });
+    }
     for (const waiting of this.cloneRequests) if (!waiting.isClosed) waiting.send(beat);
   }
 
@@ -275,7 +325,9 @@ export class Primary {
 
   private sendPages(channel: Channel, epoch: number): void {
     const kept = this.pageHashes.get(epoch);
-    const hashes = kept ? new Uint8Array(kept.pages.buffer.slice(0)) : new Uint8Array(0);
+    // The disk's block hashes follow the pages' (the backup knows how many pages it has).
+    const disk = kept?.disk ?? new BigUint64Array(0);
+    const hashes = kept ? Buffer.concat([bytesOf(kept.pages), bytesOf(disk)]) : new Uint8Array(0);
     channel.send({ kind: 'pages', epoch, at: kept?.at ?? 0, hashes });
   }
 
