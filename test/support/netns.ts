@@ -95,8 +95,13 @@ export class FtProcess {
     return { code, summary: JSON.parse(this.stdout) as FtSummary };
   }
 
-  kill(): void {
-    if (this.process.exitCode === null) this.process.kill('SIGKILL');
+  /** Ends it, as Ctrl-C does (its hosts and socat end with it), or by SIGKILL if that takes over 20 s. */
+  async end(): Promise<void> {
+    if (this.process.exitCode !== null || this.process.signalCode !== null) return;
+    this.process.kill('SIGINT');
+    const timer = setTimeout(() => this.process.kill('SIGKILL'), 20_000);
+    await this.ended;
+    clearTimeout(timer);
   }
 }
 
