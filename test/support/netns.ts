@@ -35,6 +35,9 @@ export class NetNs {
       const child = execFile('ip', ['netns', 'exec', this.name, command, ...args], { maxBuffer: 64 << 20, timeout: timeoutMs }, (error, stdout, stderr) => {
         resolve({ code: error ? Number((error as NodeJS.ErrnoException).code ?? 1) || 1 : 0, stdout, stderr });
       });
+      // A program that ends before reading (socat before the tap is up: network unreachable) makes the write fail
+      // with EPIPE: its exit status says what happened.
+      child.stdin!.on('error', () => undefined);
       if (input !== undefined) child.stdin!.end(input);
     });
   }
