@@ -40,8 +40,7 @@ describe('linux guest under FT on a tap (curl through a failover)', function () 
   });
 
   after(async () => {
-    ft?.kill();
-    await ft?.ended;
+    await ft?.end();
     ns?.delete();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

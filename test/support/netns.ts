@@ -35,6 +35,9 @@ export class NetNs {
       const child = execFile('ip', ['netns', 'exec', this.name, command, ...args], { maxBuffer: 64 << 20, timeout: timeoutMs }, (error, stdout, stderr) => {
         resolve({ code: error ? Number((error as NodeJS.ErrnoException).code ?? 1) || 1 : 0, stdout, stderr });
       });
+      // A program that ends before reading (socat before the tap is up: network unreachable) makes the write fail
+      // with EPIPE: its exit status says what happened.
+      child.stdin!.on('error', () => undefined);
       if (input !== undefined) child.stdin!.end(input);
     });
   }
@@ -95,8 +98,13 @@ export class FtProcess {
     return { code, summary: JSON.parse(this.stdout) as FtSummary };
   }
 
-  kill(): void {
-    if (this.process.exitCode === null) this.process.kill('SIGKILL');
+  /** Ends it, as Ctrl-C does (its hosts and socat end with it), or by SIGKILL if that takes over 20 s. */
+  async end(): Promise<void> {
+    if (this.process.exitCode !== null || this.process.signalCode !== null) return;
+    this.process.kill('SIGINT');
+    const timer = setTimeout(() => this.process.kill('SIGKILL'), 20_000);
+    await this.ended;
+    clearTimeout(timer);
   }
 }
 

@@ -20,8 +20,7 @@ describe('lockstep ft --tap (kv guest, UDP through a tap)', function () {
   });
 
   afterEach(async () => {
-    ft?.kill();
-    await ft?.ended;
+    await ft?.end();
     ft = undefined;
   });
 
