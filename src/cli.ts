@@ -15,6 +15,7 @@ import {
   runHostProcess,
 } from './ft/cluster';
 import { checkKvHistory, runKvWorkload } from './ft/workload';
+import { DEFAULT_CHECKPOINT_MS, REPLICATION_MODES, type CheckpointPolicy, type ReplicationMode } from './ft/checkpoint';
 import { LogFormatError, recoverRecording, unjoinedSegments } from './ft/log';
 
 /** `lockstep run`'s guest randomness unless --seed says otherwise: two runs of the same inputs are identical. */
@@ -56,6 +57,8 @@ commands:
       --agent HOST:PORT (repeatable, one host each) --agent-token T
       --detect-timeout MS   --heartbeat MS   --no-restore   --duration MS   --max-instructions N
       --clock   --no-jit   --memory   --epoch   --cmdline   --json   --verbose
+      --mode replay|checkpoint (default replay: deterministic replay, VM-FT; checkpoint: Remus)
+      --checkpoint-ms N (default ${DEFAULT_CHECKPOINT_MS}) | --checkpoint-instructions N (the epoch length)   --checkpoint-compress
   host --listen HOST:PORT --token T
                         serve one host of a cluster on another machine (lockstep ft --agent ...)
   client kv --connect HOST:PORT [--ops N] [--seed S] [--clients C] [--first-client ID]
@@ -67,7 +70,8 @@ commands:
   join FILE.ftlog [--json]
                         join a recording whose \`lockstep ft\` was killed before it could
                         (FILE and its hosts' FILE.host-N files) into FILE
-  demo                  kv under FT with a client; the primary is killed mid-run (npm start)
+  demo [--mode replay|checkpoint]
+                        kv under FT with a client; the primary is killed mid-run (npm start)
   dap [--port N]        the debug adapter (Debug Adapter Protocol) on stdio, or on 127.0.0.1:N
 
 faults (--fault KIND@WHEN, repeatable):
@@ -240,6 +244,31 @@ function guestConfig(guest: string, values: Values) {
   };
 }
 
+const REPLICATION_OPTIONS = {
+  mode: { type: 'string', default: 'replay' },
+  'checkpoint-ms': { type: 'string' },
+  'checkpoint-instructions': { type: 'string' },
+  'checkpoint-compress': { type: 'boolean', default: false },
+} as const;
+
+/** --mode and its checkpoint options, checked together. */
+function replicationOptions(values: Values): { mode: ReplicationMode; checkpoint?: CheckpointPolicy } {
+  const mode = values.mode as ReplicationMode;
+  if (!REPLICATION_MODES.includes(mode)) throw new UsageError(`--mode: expected ${REPLICATION_MODES.join(' or ')}, got '${values.mode}'`);
+  const intervalMs = integerOption('checkpoint-ms', values['checkpoint-ms'] as string | undefined, 1, 3_600_000);
+  const instructions = integerOption('checkpoint-instructions', values['checkpoint-instructions'] as string | undefined, 100_000);
+  const given = ['checkpoint-ms', 'checkpoint-instructions', 'checkpoint-compress'].filter((name) => values[name] !== undefined && values[name] !== false);
+  if (mode === 'replay') {
+    if (given.length) throw new UsageError(`--${given[0]} is for --mode checkpoint`);
+    return { mode };
+  }
+  if (intervalMs !== undefined && instructions !== undefined) throw new UsageError('--checkpoint-ms and --checkpoint-instructions: give one of them');
+  if (instructions !== undefined && values.epoch !== undefined) throw new UsageError('--checkpoint-instructions sets the epoch length: leave out --epoch');
+  const compress = values['checkpoint-compress'] as boolean;
+  const when = instructions === undefined ? { intervalMs: intervalMs ?? DEFAULT_CHECKPOINT_MS } : { instructions };
+  return { mode, checkpoint: { ...when, compress } };
+}
+
 async function ft(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {
     ...GUEST_OPTIONS,
@@ -254,6 +283,7 @@ async function ft(args: string[]): Promise<void> {
     duration: { type: 'string' },
     'max-instructions': { type: 'string' },
     verbose: { type: 'boolean', default: false },
+    ...REPLICATION_OPTIONS,
   });
   if (positionals.length !== 1) throw new UsageError(`ft: expected one guest (${BUILTIN_GUESTS.join(', ')}) or image path`);
   const faults = ((values.fault as unknown as string[] | undefined) ?? []).map(parseFault);
@@ -280,6 +310,7 @@ async function ft(args: string[]): Promise<void> {
     agentToken,
     maxInstructions,
     verbose: values.verbose as boolean,
+    ...replicationOptions(values),
   });
   const say = (line: string) => { if (!values.json) process.stderr.write(`lockstep: ${line}\n`); };
   cluster.on('role-change', (c) => say(`${c.host} is ${c.role} (generation ${c.generation}): ${c.reason}`));
@@ -356,11 +387,12 @@ async function client(args: string[]): Promise<void> {
 }
 
 async function demo(args: string[]): Promise<void> {
-  const { values, positionals } = parse(args, { ops: { type: 'string', default: '400' }, seed: { type: 'string', default: '42' } });
+  const { values, positionals } = parse(args, { ops: { type: 'string', default: '400' }, seed: { type: 'string', default: '42' }, mode: REPLICATION_OPTIONS.mode });
   if (positionals.length) throw new UsageError(`demo takes no arguments, got ${positionals.map((p) => `'${p}'`).join(' ')}`);
   const ops = integerOption('ops', values.ops as string, 20)!;
   const print = (line: string) => process.stdout.write(`${line}\n`);
-  const result = await runDemo({ ops, killAfterOps: Math.floor(ops / 3), seed: integerOption('seed', values.seed as string, 0)!, clients: 4, detectTimeoutMs: 300, print });
+  const { mode } = replicationOptions(values);
+  const result = await runDemo({ ops, killAfterOps: Math.floor(ops / 3), seed: integerOption('seed', values.seed as string, 0)!, clients: 4, detectTimeoutMs: 300, mode, print });
   describeDemo(result).forEach(print);
   if (!result.check.ok || result.failoverMs === undefined) process.exitCode = 1;
 }

@@ -9,10 +9,13 @@ import { AgentError, listenAsAgent } from './hostlink';
 import { asError, isUserError } from '../files';
 import { Epoch, HASHED_DEVICES, loadImage, Machine, type InputEvent, type Nondeterminism } from '../machine';
 import { LogWriter, type LogEntry, type Role } from '../log';
+import { CheckpointBackup, Checkpointer } from '../checkpoint';
 
 export class Host implements HostContext {
   private primary: Primary | undefined;
   private backup: Backup | undefined;
+  /** Checkpoint mode's backup, which holds checkpoints instead of replaying (src/ft/checkpoint). */
+  private checkpointBackup: CheckpointBackup | undefined;
   private machine: Machine | undefined;
   private writer: LogWriter | undefined;
   /** A cloned backup's segment until its file exists: where it starts, and the entries so far. */
@@ -55,7 +58,11 @@ export class Host implements HostContext {
       this.writer = await LogWriter.create(this.config.record, this.logMeta());
     }
     if (this.config.role === 'primary') await this.startPrimary();
-    else {
+    else if (this.config.mode === 'checkpoint') {
+      this.checkpointBackup = new CheckpointBackup(this);
+      await this.checkpointBackup.start();
+      this.report({ type: 'ready', id: this.config.id, role: 'backup' });
+    } else {
       this.backup = new Backup(this);
       await this.backup.start();
       this.report({ type: 'ready', id: this.config.id, role: 'backup' });
@@ -79,7 +86,7 @@ export class Host implements HostContext {
   }
 
   private async startPrimary(): Promise<void> {
-    const primary = new Primary(this, 0, { waitForBackup: true });
+    const primary = new Primary(this, 0, { waitForBackup: true, checkpoints: this.checkpointer() });
     this.primary = primary;
     const { guest, cmdline, clock, jit, memoryMiB, epochLength } = this.config;
     this.machine = await Machine.create({
@@ -98,8 +105,9 @@ export class Host implements HostContext {
 
   async becomePrimary(machine: Machine, lastSeq: number, leftoverInputs: InputEvent[], reason: string): Promise<void> {
     this.backup = undefined;
+    this.checkpointBackup = undefined;
     this.machine = machine;
-    const primary = new Primary(this, lastSeq, { waitForBackup: false });
+    const primary = new Primary(this, lastSeq, { waitForBackup: false, checkpoints: this.checkpointer() });
     this.primary = primary;
     // Under a debugger the machine takes values through its timeline, which records them.
     if (this.debugger) this.debugger.useSource(primary.recorder);
@@ -107,6 +115,10 @@ export class Host implements HostContext {
     await primary.start(machine, { reason, leftoverInputs });
     // The log it took over; what it may have logged since starting is the new generation's.
     this.newGeneration('primary', reason, primary.channelPort, lastSeq);
+  }
+
+  private checkpointer(): Checkpointer | undefined {
+    return this.config.mode === 'checkpoint' ? new Checkpointer(this.config.checkpoint ?? { compress: false }) : undefined;
   }
 
   newGeneration(
@@ -201,6 +213,7 @@ export class Host implements HostContext {
     this.halted = true;
     this.primary?.stop();
     this.backup?.stop();
+    this.checkpointBackup?.stop();
   }
 
   command(command: HostCommand): void {
@@ -233,7 +246,7 @@ export class Host implements HostContext {
 
   /** A closed channel sends nothing more: its successor is configured when it comes. */
   private openLogChannel(): LogChannel | undefined {
-    const channel = this.primary?.backupChannel ?? this.backup?.logChannel;
+    const channel = this.primary?.backupChannel ?? this.backup?.logChannel ?? this.checkpointBackup?.logChannel;
     return channel?.isClosed === false ? channel : undefined;
   }
 
@@ -253,16 +266,17 @@ export class Host implements HostContext {
   }
 
   stats(): HostStats {
-    const channel = this.primary?.backupChannel ?? this.backup?.logChannel;
+    const channel = this.primary?.backupChannel ?? this.backup?.logChannel ?? this.checkpointBackup?.logChannel;
     const rule = this.primary?.outputRule;
     return {
       id: this.config.id,
       role: this.halted ? 'halted' : this.primary ? 'primary' : 'backup',
       generation: this.generation,
-      instructions: this.debugger?.frontier ?? this.machine?.instructions ?? this.backup?.instructions ?? 0,
+      instructions: this.debugger?.frontier ?? this.machine?.instructions ?? this.backup?.instructions
+        ?? this.checkpointBackup?.instructions ?? 0,
       guestTimeMs: (this.machine ?? this.backup?.machine)?.guestTimeMs ?? 0,
-      seq: this.primary?.lastSeq ?? this.backup?.receivedSeq ?? 0,
-      acked: this.primary?.ackedSeq ?? this.backup?.receivedSeq ?? 0,
+      seq: this.primary?.lastSeq ?? this.backup?.receivedSeq ?? this.checkpointBackup?.receivedSeq ?? 0,
+      acked: this.primary?.ackedSeq ?? this.backup?.receivedSeq ?? this.checkpointBackup?.receivedSeq ?? 0,
       backupInstructions: this.primary?.backupInstructions,
       entriesSent: this.primary?.entriesSent ?? 0,
       bytesSent: channel?.stats.bytesSent ?? 0,
@@ -282,6 +296,9 @@ export class Host implements HostContext {
       divergences: this.backup?.divergenceList ?? [],
       checkpointBytesSent: this.primary?.checkpointBytesSent ?? 0,
       ...(this.backup?.cloning ? { cloning: this.backup.cloning } : {}),
+      ...(this.checkpointBackup?.receiving ? { cloning: this.checkpointBackup.receiving } : {}),
+      ...(this.primary?.checkpoints ? { checkpoints: this.primary.checkpoints.stats } : {}),
+      ...(this.checkpointBackup ? { checkpointStore: this.checkpointBackup.stats } : {}),
       ...(this.debugger?.position === undefined ? {} : { debuggerAt: this.debugger.position }),
     };
   }
@@ -291,6 +308,7 @@ export class Host implements HostContext {
     this.report({ type: 'stats', stats: this.stats() });
     this.primary?.stop();
     this.backup?.stop();
+    this.checkpointBackup?.stop();
     await this.writer?.close();
     this.machine?.destroy();
     process.exit(0);

@@ -3,6 +3,7 @@
 // acknowledged operation was lost or applied twice.
 import { checkKvHistory, CheckResult, KvHistory, runKvWorkload } from '../workload';
 import { Cluster, ClusterSummary } from '../cluster';
+import { DEFAULT_CHECKPOINT_MS, type CheckpointSummary, type ReplicationMode } from '../checkpoint';
 
 export interface DemoOptions {
   ops: number;
@@ -10,6 +11,8 @@ export interface DemoOptions {
   seed: number;
   clients: number;
   detectTimeoutMs: number;
+  /** Deterministic replay (default) or checkpoint replication, with its default interval. */
+  mode?: ReplicationMode;
   print: (line: string) => void;
 }
 
@@ -26,9 +29,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const cluster = new Cluster({
     guest: 'kv', clock: 'virtual', jit: true, memoryMiB: 32, epochLength: 50_000_000,
     detector: { timeoutMs: options.detectTimeoutMs, heartbeatMs: Math.max(10, options.detectTimeoutMs / 10) },
+    mode: options.mode,
+    checkpoint: options.mode === 'checkpoint' ? { intervalMs: DEFAULT_CHECKPOINT_MS, compress: true } : undefined,
   });
   await cluster.start();
-  print(`kv guest under FT: primary ${cluster.hostIn('primary')?.id}, backup ${cluster.hostIn('backup')?.id}; service at ${cluster.service.host}:${cluster.service.port}`);
+  print(`kv guest under FT (${options.mode ?? 'replay'} mode): primary ${cluster.hostIn('primary')?.id}, backup ${cluster.hostIn('backup')?.id}; service at ${cluster.service.host}:${cluster.service.port}`);
   let killedAt: number | undefined;
   let failoverMs: number | undefined;
   let restoredMs: number | undefined;
@@ -68,7 +73,12 @@ export function describeDemo(result: DemoResult): string[] {
     `failover: ${result.failoverMs?.toFixed(0) ?? 'none'} ms from the kill to the backup going live; redundancy restored after ${result.redundancyRestoredMs?.toFixed(0) ?? 'never'} ms`,
     `client: ${history.reconnects} reconnects, ${history.duplicateReplies} duplicate replies dropped, latency p50 ${p(0.5)} ms, p99 ${p(0.99)} ms`,
     `logging channel: ${summary.entriesSent} entries, ${summary.bytesSent} bytes; Output Rule released ${summary.outputsReleased} outputs`,
+    ...(summary.checkpoints ? [describeCheckpoints(summary.checkpoints)] : []),
     ...check.problems.map((problem) => `problem: ${problem}`),
     check.ok ? 'checker: PASS' : 'checker: FAIL',
   ];
+}
+
+function describeCheckpoints(c: CheckpointSummary): string {
+  return `checkpoints: ${c.count} (${c.full} full), ${c.bytesPerCheckpoint} bytes each on average, ${c.bytesSaved} bytes saved by XOR+RLE; median ${c.dirtyPages} dirty pages, guest paused ${c.pauseMs} ms, ack after ${c.ackDelayMs} ms`;
 }

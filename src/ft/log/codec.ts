@@ -29,7 +29,7 @@ export const KIND_CODES: { readonly [K in FrameKind]: number } = {
 export const INPUT_DEVICE_CODES: { readonly [K in InputDevice]: number } = { serial: 1, keyboard: 2, net: 3 };
 export const NONDET_SOURCE_CODES: { readonly [K in NondetSource]: number } = { clock: 1, random: 2, rtc: 3 };
 export const OUTPUT_DEVICE_CODES: { readonly [K in OutputDevice]: number } = { serial: 1, net: 2 };
-export const CONTROL_OP_CODES: { readonly [K in ControlOp]: number } = { 'go-live': 1, shutdown: 2, clone: 3, start: 4 };
+export const CONTROL_OP_CODES: { readonly [K in ControlOp]: number } = { 'go-live': 1, shutdown: 2, clone: 3, start: 4, checkpoint: 5, release: 6 };
 export const ROLE_CODES: { readonly [K in Role]: number } = { primary: 1, backup: 2 };
 export const HELLO_STEP_CODES: { readonly [K in HelloMessage['step']]: number } = { challenge: 1, response: 2 };
 

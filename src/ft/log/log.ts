@@ -10,7 +10,7 @@ import { describeFrame } from '../workload';
 export type InputDevice = 'serial' | 'keyboard' | 'net';
 export type NondetSource = 'clock' | 'random' | 'rtc';
 export type OutputDevice = 'serial' | 'net';
-export type ControlOp = 'go-live' | 'shutdown' | 'clone' | 'start';
+export type ControlOp = 'go-live' | 'shutdown' | 'clone' | 'start' | 'checkpoint' | 'release';
 export type Role = 'primary' | 'backup';
 
 /** Fields every log entry has: its place in the log and the instruction count where it applies. */

@@ -2,17 +2,17 @@
 // its instruction count, streams the log to the backup, and holds each output until the backup has
 // acknowledged it (the Output Rule, outputrule.ts). It also serves the service endpoint, clones a
 // new backup from a checkpoint on request, and claims the arbiter when its backup goes silent.
-import { Channel, ChannelServer, listenChannel } from '../channel';
+import { Channel, ChannelServer, CHECKPOINT_CHUNK, listenChannel, sendCheckpointChunks } from '../channel';
+import type { Checkpointer } from '../checkpoint';
 import { Detector } from './detector';
 import { HostContext } from './hostcontext';
 import type { Frame, InputDevice, LogEntry, OutputDevice, OutputEntry } from '../log';
 import { Epoch, InputEvent, Machine, RecordedEvent, Recorder } from '../machine';
-import { OutputRule } from './outputrule';
+import { HeldOutput, OutputRule } from './outputrule';
 import { Service } from './service';
 import { Wakeup } from './wakeup';
 
 const BATCH_INSTRUCTIONS = 1_000_000;
-const CHECKPOINT_CHUNK = 512 * 1024;
 const RESEND_WINDOW = 1024;
 const KEPT_PAGE_EPOCHS = 8;
 /** Guest time may fall behind wall time while busy; an idle guest catches up at most this much. */
@@ -44,17 +44,21 @@ export class Primary {
   private guestBase = 0;
   private lastBeatSeq = 0;
   private awaitingFirstAck = false;
+  /** Checkpoint replication (Remus): checkpoints instead of the log go to the backup. */
+  readonly checkpoints: Checkpointer | undefined;
   entriesSent = 0;
 
-  constructor(private readonly host: HostContext, lastSeq: number, options: { waitForBackup: boolean }) {
+  constructor(
+    private readonly host: HostContext,
+    lastSeq: number,
+    options: { waitForBackup: boolean; checkpoints?: Checkpointer },
+  ) {
     this.seq = lastSeq;
+    this.checkpoints = options.checkpoints;
     this.acked = lastSeq;
     this.protectedFromStart = options.waitForBackup;
     this.recorder = new Recorder((event: RecordedEvent) => this.log(event));
-    this.outputRule = new OutputRule(
-      (output) => (output.device === 'net' ? this.service.sendFrame(output.data) : this.service.broadcast(output.data)),
-      () => this.host.shownUpTo(),
-    );
+    this.outputRule = new OutputRule((output) => this.release(output), () => this.host.shownUpTo());
     this.service = new Service(host.config.service, {
       line: (line) => this.receiveInput('serial', line),
       frame: (frame) => this.receiveInput('net', frame),
@@ -125,9 +129,17 @@ export class Primary {
     if (!this.host.isHistory(at)) this.outputRule.produce(this.log({ kind: 'output', at, device, data }) as OutputEntry);
   }
 
+  private release(output: HeldOutput): void {
+    // Checkpoint mode logs each release with the ack it came under: the log's order shows the rule held.
+    if (this.checkpoints) this.logControl('release', { output: output.seq, acked: this.acked });
+    if (output.device === 'net') this.service.sendFrame(output.data);
+    else this.service.broadcast(output.data);
+  }
+
   private log(entry: Unlogged): LogEntry {
     const logged = { ...entry, seq: ++this.seq } as LogEntry;
     this.host.record(logged);
+    if (this.checkpoints) return logged;
     if (this.backup || this.protectedFromStart) this.unacked.push(logged);
     if (this.backup) this.sendToBackup(logged);
     return logged;
@@ -137,7 +149,7 @@ export class Primary {
    * Where the log changes hands (go-live) or a new backup starts from (clone): what a reader of the log needs to
    * see.
    */
-  private logControl(op: 'go-live' | 'clone', detail: Record<string, unknown>): void {
+  private logControl(op: 'go-live' | 'clone' | 'checkpoint' | 'release', detail: Record<string, unknown>): void {
     this.log({ kind: 'control', at: this.machine.instructions, op, detail: JSON.stringify(detail) });
   }
 
@@ -165,6 +177,34 @@ export class Primary {
     this.host.noteEpoch(epoch);
     const channel = this.cloneRequests.shift();
     if (channel) this.cloneTo(channel);
+    if (this.checkpoints?.due()) this.takeCheckpoint(epoch.pages);
+  }
+
+  /** Remus: the changes since the last checkpoint (all of it for a new backup), logged, then sent in chunks. */
+  private takeCheckpoint(hashes?: BigUint64Array): void {
+    const channel = this.backup;
+    if (!this.checkpoints || !channel || channel.isClosed) return;
+    const captured = this.checkpoints.capture(this.machine, hashes);
+    const { index, full, dirtyPages: pages, bytes } = captured;
+    this.logControl('checkpoint', { index, full, pages, bytes: bytes.length });
+    sendCheckpointChunks(channel, this.seq, this.machine.instructions, bytes);
+    this.checkpoints.sent(this.seq);
+    this.checkpointBytesSent += bytes.length;
+  }
+
+  /** Remus: a backup (new, or reconnected and so behind) starts from a full checkpoint, at the next epoch. */
+  private attachForCheckpoints(channel: Channel): void {
+    if (this.backup && this.backup !== channel) this.backup.destroy();
+    const cloned = !this.protectedFromStart;
+    this.backup = channel;
+    this.protectedFromStart = false;
+    this.outputRule.protect(this.acked);
+    this.checkpoints!.restart();
+    // Capturing and sending the full checkpoint takes a while; the backup is watched from its first ack on.
+    this.awaitingFirstAck = true;
+    this.detector.start();
+    this.host.report({ type: 'backup-attached', id: this.host.config.id, at: this.machine.instructions, cloned });
+    this.wakeup.wake();
   }
 
   // ---- backups ----
@@ -196,6 +236,7 @@ export class Primary {
     if (seq <= this.acked) return;
     this.acked = seq;
     this.outputRule.acknowledge(seq);
+    this.checkpoints?.acknowledged(seq);
     const firstKept = this.unacked.findIndex((e) => e.seq > seq);
     this.unacked = firstKept < 0 ? [] : this.unacked.slice(firstKept);
     this.wakeup.wake();
@@ -203,6 +244,7 @@ export class Primary {
 
   /** A (re)connected backup asks for the log from `seq` on; seq 0 asks to be cloned. */
   private resendFrom(channel: Channel, seq: number): void {
+    if (this.checkpoints) return this.attachForCheckpoints(channel);
     const oldest = this.unacked[0]?.seq ?? this.seq + 1;
     const noOtherBackup = this.backup === undefined || this.backup === channel || this.backup.isClosed;
     const canResume = seq >= 1 && seq >= oldest && seq <= this.seq + 1 && noOtherBackup;
@@ -247,10 +289,7 @@ export class Primary {
     this.logControl('clone', { bytes: snapshot.length, chunks: total });
     // A recording that joins the new backup's segment on needs this host's log up to here in its file.
     this.host.flushRecording();
-    for (let index = 0; index < total; index++) {
-      const data = snapshot.subarray(index * CHECKPOINT_CHUNK, (index + 1) * CHECKPOINT_CHUNK);
-      channel.send({ kind: 'checkpoint', seq: this.seq, at: this.machine.instructions, index, total, data });
-    }
+    sendCheckpointChunks(channel, this.seq, this.machine.instructions, snapshot);
     this.backup?.destroy();
     this.backup = channel;
     this.acked = this.seq;
@@ -286,6 +325,7 @@ export class Primary {
   private mayRun(): boolean {
     if (this.host.debuggerHolds()) return false;
     if (this.protectedFromStart && !this.backup) return false;
+    if (this.checkpoints) return !this.backup || this.checkpoints.mayRun;
     return this.seq - this.acked <= this.host.config.maxUnacked || !this.backup;
   }
 
@@ -301,6 +341,8 @@ export class Primary {
       const limit = this.host.limit(this.machine.instructions + BATCH_INSTRUCTIONS);
       this.machine.run(limit, () => this.outputRule.holding > 0);
       this.host.afterBatch(this.machine);
+      // Time-based checkpoints: an epoch made here, at the boundary the batch ended at.
+      if (this.checkpoints?.wantsEpoch && this.backup && !this.machine.isEnded) this.machine.epochNow();
       if (this.seq !== this.lastBeatSeq) this.heartbeat();
       if (this.backup && this.machine.instructions - this.backupAt > this.host.config.maxLag) await this.sleep(1);
       if (this.slowMs) await this.sleep(this.slowMs);
@@ -333,10 +375,13 @@ export class Primary {
   /** The guest halted for good: log it, let the backup catch up, and keep serving clones until stopped. */
   private async guestEnded(): Promise<void> {
     this.log({ kind: 'control', at: this.machine.instructions, op: 'shutdown', detail: 'guest halted' });
+    // The last epoch's outputs and the shutdown are released by a last checkpoint.
+    this.takeCheckpoint();
     while (this.backup && !this.backup.isClosed && this.acked < this.seq) await this.sleep(10);
     this.host.report({ type: 'guest-ended', id: this.host.config.id, at: this.machine.instructions });
     while (this.running) {
       this.cloneIfIdle();
+      if (this.checkpoints?.wantsFull) this.takeCheckpoint();
       await this.sleep(50);
     }
   }
