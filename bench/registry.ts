@@ -9,6 +9,7 @@ import { jitBenchmark } from './jit';
 import { logBytesBenchmark } from './logbytes';
 import { machineBenchmark } from './machine';
 import { recordBenchmark } from './record';
+import { remusBenchmark } from './remus';
 
 export const BENCHMARKS: BenchmarkModule[] = [
   machineBenchmark, // npm run bench:machine (group "machine")
@@ -17,6 +18,7 @@ export const BENCHMARKS: BenchmarkModule[] = [
   recordBenchmark, // group "qemu": needs qemu-system-i386, skipped (saying how to install) without it
   logBytesBenchmark,
   ftBenchmark, // npm run bench:ft (group "ft"): FT pair of host processes, needs dist/cli.js (npm run bench builds it)
+  remusBenchmark, // group "remus" (also "ft"): replay vs checkpoint replication, same workloads
   debugBenchmark, // npm run bench:debug (group "debug"): the debug adapter on an FT pair
 ];
 

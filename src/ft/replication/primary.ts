@@ -377,7 +377,9 @@ export class Primary {
     this.log({ kind: 'control', at: this.machine.instructions, op: 'shutdown', detail: 'guest halted' });
     // The last epoch's outputs and the shutdown are released by a last checkpoint.
     this.takeCheckpoint();
-    while (this.backup && !this.backup.isClosed && this.acked < this.seq) await this.sleep(10);
+    // (Checkpoint mode logs the releases this ack brings: they come after it.)
+    const last = this.seq;
+    while (this.backup && !this.backup.isClosed && this.acked < last) await this.sleep(10);
     this.host.report({ type: 'guest-ended', id: this.host.config.id, at: this.machine.instructions });
     while (this.running) {
       this.cloneIfIdle();
