@@ -54,8 +54,8 @@ describe('checkpoint mode (Remus) pair (real processes, real TCP)', function () 
         const failover = new Promise<void>((resolve) => cluster.once('failover', () => resolve()));
         void failover.then(() => (failedOver = true));
         cluster.command('primary', { type: 'kill-at', at: start + offset });
-        const workload = { service: cluster.service, ops: 60, seed: trial, clients: 3, continueWhile: () => !failedOver };
-        const history = await runKvWorkload(workload);
+        const continueWhile = () => !failedOver;
+        const history = await runKvWorkload({ service: cluster.service, ops: 60, seed: trial, clients: 3, continueWhile });
         await failover;
         await restored;
         const summary = await cluster.stop();
