@@ -55,7 +55,8 @@ describe('checkpoint mode (Remus) pair (real processes, real TCP)', function () 
         void failover.then(() => (failedOver = true));
         cluster.command('primary', { type: 'kill-at', at: start + offset });
         const continueWhile = () => !failedOver;
-        const history = await runKvWorkload({ service: cluster.service, ops: 60, seed: trial, clients: 3, continueWhile });
+        const { service } = cluster;
+        const history = await runKvWorkload({ service, ops: 60, seed: trial, clients: 3, continueWhile });
         await failover;
         await restored;
         const summary = await cluster.stop();
