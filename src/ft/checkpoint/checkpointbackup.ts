@@ -116,6 +116,9 @@ export class CheckpointBackup {
   /** The primary is gone (or unreachable): claim the arbiter, then run from the last complete checkpoint. */
   private async goLive(reason: string): Promise<void> {
     if (this.goingLive) return;
+    // With no checkpoint there is nothing to go live with: while the connection stands, the primary is
+    // taken to be busy capturing the first one (a full one can pause it for longer than the timeout).
+    if (!this.store.latest && this.channel && !this.channel.isClosed) return this.detector.start();
     this.goingLive = true;
     this.detector.stop();
     this.channel?.destroy();

@@ -104,10 +104,13 @@ export class Checkpointer {
     const state = stateRegion(machine.snapshot({ ram: false }));
     const statePages = this.stateShadow.dirty(state);
     const index = ++this.index;
-    const ram = this.region(machine.memory, ramPages, this.ramShadow);
+    // A full checkpoint goes raw: XOR against nothing saves only zero runs, and encoding all of RAM
+    // would pause the guest for longer than a detection timeout.
+    const compress = this.policy.compress && !full;
+    const ram = this.region(machine.memory, ramPages, this.ramShadow, compress);
     const bytes = encodeCheckpoint({
-      index, base: full ? 0 : index - 1, at: machine.instructions, full, compressed: this.policy.compress,
-      ram, state: this.region(state, statePages, this.stateShadow),
+      index, base: full ? 0 : index - 1, at: machine.instructions, full, compressed: compress,
+      ram, state: this.region(state, statePages, this.stateShadow, compress),
     });
     if (this.policy.compress) this.ramShadow.commit(machine.memory, ramPages);
     this.stateShadow.commit(state, statePages);
@@ -119,9 +122,8 @@ export class Checkpointer {
     return { index, full, bytes, dirtyPages: ramPages.length, pauseMs };
   }
 
-  /** The pages of a region, each XOR+RLE-encoded against the shadow when compressing and smaller so. */
-  private region(bytes: Uint8Array, pages: number[], shadow: ShadowRegion): RegionDelta {
-    const compress = this.policy.compress;
+  /** The pages of a region, each XOR+RLE-encoded against the shadow when compressing and it is smaller so. */
+  private region(bytes: Uint8Array, pages: number[], shadow: ShadowRegion, compress: boolean): RegionDelta {
     const deltas = pages.map((page): PageDelta => {
       const data = pageOf(bytes, page);
       if (!compress) return { page, encoding: 'raw', data };

@@ -308,7 +308,8 @@ export class Primary {
 
   /** The backup went silent: claim the arbiter; the winner runs on alone, the loser halts. */
   private async backupSilent(reason: string): Promise<void> {
-    if (!this.backup || this.awaitingFirstAck) return this.detector.start();
+    // A backup still restoring is given time, unless its channel is gone too (it died before its first ack).
+    if (!this.backup || (this.awaitingFirstAck && !this.backup.isClosed)) return this.detector.start();
     const claim = this.host.claim();
     if (!claim.won) return this.host.halt(`lost the arbiter to ${claim.holder} (${reason})`);
     this.backup.destroy();
