@@ -7,7 +7,7 @@ import { Cluster, ClusterSummary, parseFault, type ClusterOptions } from '../../
 import { checkKvHistory, runKvWorkload } from '../../../src/ft/workload';
 import { readLogFile } from '../../../src/ft/log';
 import { SeededRandom } from '../../../src/ft/random';
-import { clusterOptions } from '../../support/cluster';
+import { clusterOptions, until } from '../../support/cluster';
 import { TEST_EPOCH } from '../../support/guests';
 
 const KILL_TRIALS = Number(process.env.LOCKSTEP_CHECKPOINT_KILL_TRIALS ?? 4);
@@ -59,6 +59,8 @@ describe('checkpoint mode (Remus) pair (real processes, real TCP)', function () 
         const history = await runKvWorkload({ service, ops: 60, seed: trial, clients: 3, continueWhile });
         await failover;
         await restored;
+        // Attached, it gets its full checkpoint at the new primary's next epoch.
+        await until(async () => ((await cluster.statsOf('backup'))?.checkpointStore?.applied ?? 0) >= 1, 'the new backup to hold a checkpoint');
         const summary = await cluster.stop();
         const check = checkKvHistory(history);
         assert.deepEqual(check.problems, []);
