@@ -200,8 +200,8 @@ export class Primary {
     this.protectedFromStart = false;
     this.outputRule.protect(this.acked);
     this.checkpoints!.restart();
-    // Capturing and sending the full checkpoint takes a while; the backup is watched from its first ack on.
-    this.awaitingFirstAck = true;
+    // No grace for a first ack: this backup restores nothing, and its heartbeats go on while it receives.
+    this.awaitingFirstAck = false;
     this.detector.start();
     this.host.report({ type: 'backup-attached', id: this.host.config.id, at: this.machine.instructions, cloned });
     this.wakeup.wake();

@@ -109,6 +109,8 @@ describe('checkpoint mode (Remus) pair (real processes, real TCP)', function () 
       it(`trial ${trial + 1}: exactly one of the two stays live`, async () => {
         const cluster = track(new Cluster(checkpointOptions('kv', { restoreRedundancy: false })));
         await cluster.start();
+        // A backup without a checkpoint has nothing to go live with (it waits): partition a replicating pair.
+        await until(async () => ((await cluster.statsOf('backup'))?.checkpointStore?.applied ?? 0) >= 1, 'a first checkpoint');
         const decided = new Promise<void>((resolve) => cluster.on('role-change', (c) => c.role === 'halted' && resolve()));
         const workload = runKvWorkload({ service: cluster.service, ops: 40, seed: 100 + trial, clients: 2 });
         await new Promise((r) => setTimeout(r, 50 + 40 * trial));
