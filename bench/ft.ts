@@ -19,7 +19,7 @@
 import { rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { KvHistory, KvTransport, runKvWorkload } from '../src/ft/workload';
-import { DEFAULT_MAX_LAG, type Cluster, type HostLauncher, type HostStats } from '../src/ft/cluster';
+import { DEFAULT_MAX_LAG, type Cluster, type ClusterOptions, type HostLauncher, type HostStats } from '../src/ft/cluster';
 import type { BuiltinGuest, ClockMode } from '../src/ft/machine';
 import { DEFAULT_DETECTOR, type ServiceAddress } from '../src/ft/replication';
 import { BenchContext, BenchmarkModule, RowInput, collectGarbage, compareRow, formatNumber, median, skippedRow, valueRow } from './harness';
@@ -58,7 +58,7 @@ const SOLO_FIRST_CLIENT = 21;
 /** Pause between the reference round trips (ms): both ends go idle in between, as primary and backup do. */
 const RTT_GAP_MS = 1;
 
-interface Setup {
+export interface Setup {
   ctx: BenchContext;
   launcher: HostLauncher;
   launcherLabel: string;
@@ -110,7 +110,7 @@ class FailoverDuringRun extends Error {
 }
 
 /** `run`, again (at most `tries` times in all) when a spurious failover spoiled it; counts the discarded runs. */
-async function withoutFailover<T>(setup: Setup, what: string, run: () => Promise<T>, tries = 3): Promise<T> {
+export async function withoutFailover<T>(setup: Setup, what: string, run: () => Promise<T>, tries = 3): Promise<T> {
   const { ctx, discarded } = setup;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -319,7 +319,7 @@ async function spin(setup: Setup): Promise<RowInput[]> {
 // ---------------------------------------------------------------------------------------------
 // kv under client load
 
-interface KvRun {
+export interface KvRun {
   opsPerS: number;
   history: KvHistory;
   /** Main threads of the host processes (primary first) during the workload: on a CPU, waiting for one (ms). */
@@ -331,7 +331,7 @@ interface KvRun {
 }
 
 /** The same workload from other client ids, unmeasured, so that what is measured runs warm. */
-async function warmUpWorkload(
+export async function warmUpWorkload(
   setup: Setup,
   service: ServiceAddress,
   seed: number,
@@ -351,7 +351,7 @@ async function warmUpWorkload(
  * Runs the workload, noting what the host processes did meanwhile (/proc/<pid>/schedstat and stat) and the clients'
  * CPU time.
  */
-async function measuredWorkload(
+export async function measuredWorkload(
   service: ServiceAddress,
   ops: number,
   seed: number,
@@ -395,7 +395,7 @@ interface KvFtRun extends KvRun {
   idleEntryRate: number;
 }
 
-function opsPerSecond(history: KvHistory): number {
+export function opsPerSecond(history: KvHistory): number {
   return (history.ops.length / history.wallMs) * 1000;
 }
 
@@ -416,7 +416,7 @@ async function stats(cluster: Cluster): Promise<{ primary: HostStats; backup: Ho
 }
 
 /** The last `count` values (HostStats keeps the latest ones, oldest first); none for a count of 0. */
-function latest(values: number[], count: number): number[] {
+export function latest(values: number[], count: number): number[] {
   return count > 0 ? values.slice(-count) : [];
 }
 
@@ -546,7 +546,7 @@ async function kvPlain(setup: Setup, ops: number, seed: number): Promise<KvRun> 
 }
 
 /** CPU time per operation, ms: the host processes together, and the clients. */
-function cpuPerOp(run: KvRun): { hosts: number; clients: number } {
+export function cpuPerOp(run: KvRun): { hosts: number; clients: number } {
   const ops = run.history.ops.length;
   return { hosts: run.hostCpuMs.reduce((a, b) => a + b, 0) / ops, clients: run.clientCpuMs / ops };
 }
@@ -766,15 +766,21 @@ async function idle(setup: Setup): Promise<RowInput[]> {
 // ---------------------------------------------------------------------------------------------
 // Failover
 
-interface FailoverRun {
+export interface FailoverRun {
   /** SIGKILL of the primary to the first reply on a connection made after it. */
   toReply: number;
   /** SIGKILL to the cluster's failover event (the backup went live: arbiter won, service bound). */
   toLive: number;
 }
 
-async function failover(setup: Setup, timeoutMs: number, heartbeatMs: number): Promise<FailoverRun> {
-  const options = clusterOptions('kv', setup.launcher, setup.ctx.tmpDir, { detector: { timeoutMs, heartbeatMs }, restoreRedundancy: false });
+export async function failover(
+  setup: Setup,
+  timeoutMs: number,
+  heartbeatMs: number,
+  extra: Partial<ClusterOptions> = {},
+): Promise<FailoverRun> {
+  const detector = { timeoutMs, heartbeatMs };
+  const options = clusterOptions('kv', setup.launcher, setup.ctx.tmpDir, { detector, restoreRedundancy: false, ...extra });
   return withCluster(options, async (cluster) => {
     await cluster.start();
     await warmUp(cluster.service, setup.warmRequests);
@@ -840,23 +846,20 @@ async function failovers(setup: Setup): Promise<RowInput[]> {
 
 // ---------------------------------------------------------------------------------------------
 
+/** The hosts' launcher and the warm-up amounts every FT benchmark uses; `program`: bench/lib/child.ts, bundled. */
+export function ftSetup(ctx: BenchContext, program: string): Setup {
+  const { launcher, label, built } = hostLauncher();
+  const warm = { warmRequests: ctx.pick(20, 5), warmOps: ctx.pick(3000, 20) };
+  return { ctx, launcher, launcherLabel: label, built, program, ...warm, discarded: new Map() };
+}
+
 export const ftBenchmark: BenchmarkModule = {
   name: 'ft',
   groups: ['ft'],
   description: 'FT pair (primary + backup host processes) vs plain v86 and a single host: spin and kv throughput, channel bytes, Output Rule delay, failover time, peak memory',
   run: async (ctx) => {
-    const { launcher, label, built } = hostLauncher();
     const program = buildChildProgram(ctx.tmpDir);
-    const setup: Setup = {
-      ctx,
-      launcher,
-      launcherLabel: label,
-      built,
-      program,
-      warmRequests: ctx.pick(20, 5),
-      warmOps: ctx.pick(3000, 20),
-      discarded: new Map(),
-    };
+    const setup = ftSetup(ctx, program);
     try {
       return [
         ...(await spin(setup)),

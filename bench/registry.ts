@@ -9,6 +9,7 @@ import { jitBenchmark } from './jit';
 import { logBytesBenchmark } from './logbytes';
 import { machineBenchmark } from './machine';
 import { recordBenchmark } from './record';
+import { remusBenchmark } from './remus';
 import { tapBenchmark } from './tap';
 
 export const BENCHMARKS: BenchmarkModule[] = [
@@ -18,6 +19,7 @@ export const BENCHMARKS: BenchmarkModule[] = [
   recordBenchmark, // group "qemu": needs qemu-system-i386, skipped (saying how to install) without it
   logBytesBenchmark,
   ftBenchmark, // npm run bench:ft (group "ft"): FT pair of host processes, needs dist/cli.js (npm run bench builds it)
+  remusBenchmark, // group "remus" (also "ft"): replay vs checkpoint replication, same workloads
   debugBenchmark, // npm run bench:debug (group "debug"): the debug adapter on an FT pair
   tapBenchmark, // npm run bench -- --only tap: curl through a tap to the linux guest (root, linux guest built)
 ];

@@ -16,6 +16,7 @@ import {
   DEFAULT_TAP_ADDRESS,
 } from './ft/cluster';
 import { checkKvHistory, runKvWorkload } from './ft/workload';
+import { DEFAULT_CHECKPOINT_MS, REPLICATION_MODES, type CheckpointPolicy, type ReplicationMode } from './ft/checkpoint';
 import { LogFormatError, recoverRecording, unjoinedSegments } from './ft/log';
 
 /** `lockstep run`'s guest randomness unless --seed says otherwise: two runs of the same inputs are identical. */
@@ -61,6 +62,8 @@ commands:
       --detect-timeout MS   --heartbeat MS   --no-restore   --duration MS   --max-instructions N
       --clock   --no-jit   --memory   --epoch   --cmdline   --bios --vga-bios --initrd (as run)   --json   --verbose
       --disk FILE   --disk-mode shared|local (shared: FILE outside both hosts; local: FILE.host-N each)
+      --mode replay|checkpoint (default replay: deterministic replay, VM-FT; checkpoint: Remus)
+      --checkpoint-ms N (default ${DEFAULT_CHECKPOINT_MS}) | --checkpoint-instructions N (the epoch length)   --checkpoint-compress
   host --listen HOST:PORT --token T
                         serve one host of a cluster on another machine (lockstep ft --agent ...)
   client kv --connect HOST:PORT [--ops N] [--seed S] [--clients C] [--first-client ID]
@@ -73,7 +76,7 @@ commands:
   join FILE.ftlog [--json]
                         join a recording whose \`lockstep ft\` was killed before it could
                         (FILE and its hosts' FILE.host-N files) into FILE
-  demo [--guest kv|linux] [--ops N] [--seed S] [machine options as ft]
+  demo [--guest kv|linux] [--mode replay|checkpoint] [--ops N] [--seed S] [machine options as ft]
                         kv under FT with a client; the primary is killed mid-run (npm start)
   dap [--port N]        the debug adapter (Debug Adapter Protocol) on stdio, or on 127.0.0.1:N
 
@@ -269,6 +272,31 @@ function checkedSpec(guest: string, values: Values): ReturnType<typeof machineSp
   return spec;
 }
 
+const REPLICATION_OPTIONS = {
+  mode: { type: 'string', default: 'replay' },
+  'checkpoint-ms': { type: 'string' },
+  'checkpoint-instructions': { type: 'string' },
+  'checkpoint-compress': { type: 'boolean', default: false },
+} as const;
+
+/** --mode and its checkpoint options, checked together. */
+function replicationOptions(values: Values): { mode: ReplicationMode; checkpoint?: CheckpointPolicy } {
+  const mode = values.mode as ReplicationMode;
+  if (!REPLICATION_MODES.includes(mode)) throw new UsageError(`--mode: expected ${REPLICATION_MODES.join(' or ')}, got '${values.mode}'`);
+  const intervalMs = integerOption('checkpoint-ms', values['checkpoint-ms'] as string | undefined, 1, 3_600_000);
+  const instructions = integerOption('checkpoint-instructions', values['checkpoint-instructions'] as string | undefined, 100_000);
+  const given = ['checkpoint-ms', 'checkpoint-instructions', 'checkpoint-compress'].filter((name) => values[name] !== undefined && values[name] !== false);
+  if (mode === 'replay') {
+    if (given.length) throw new UsageError(`--${given[0]} is for --mode checkpoint`);
+    return { mode };
+  }
+  if (intervalMs !== undefined && instructions !== undefined) throw new UsageError('--checkpoint-ms and --checkpoint-instructions: give one of them');
+  if (instructions !== undefined && values.epoch !== undefined) throw new UsageError('--checkpoint-instructions sets the epoch length: leave out --epoch');
+  const compress = values['checkpoint-compress'] as boolean;
+  const when = instructions === undefined ? { intervalMs: intervalMs ?? DEFAULT_CHECKPOINT_MS } : { instructions };
+  return { mode, checkpoint: { ...when, compress } };
+}
+
 async function ft(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {
     ...MACHINE_OPTIONS,
@@ -287,6 +315,7 @@ async function ft(args: string[]): Promise<void> {
     verbose: { type: 'boolean', default: false },
     tap: { type: 'string' },
     'tap-address': { type: 'string' },
+    ...REPLICATION_OPTIONS,
   });
   if (positionals.length !== 1) throw new UsageError(`ft: expected one guest (${BUILTIN_GUESTS.join(', ')}) or image path`);
   const faults = ((values.fault as unknown as string[] | undefined) ?? []).map(parseFault);
@@ -333,6 +362,7 @@ async function runCluster(
     record: values.record as string | undefined,
     restoreRedundancy: !values['no-restore'],
     verbose: values.verbose as boolean,
+    ...replicationOptions(values),
   });
   const say = (line: string) => { if (!values.json) process.stderr.write(`lockstep: ${line}\n`); };
   cluster.on('role-change', (c) => say(`${c.host}${c.pid ? ` (pid ${c.pid})` : ''} is ${c.role} (generation ${c.generation}): ${c.reason}`));
@@ -417,12 +447,18 @@ async function demo(args: string[]): Promise<void> {
     guest: { type: 'string', default: 'kv' },
     ops: { type: 'string', default: '400' },
     seed: { type: 'string', default: '42' },
+    mode: REPLICATION_OPTIONS.mode,
   });
   if (positionals.length) throw new UsageError(`demo takes no arguments, got ${positionals.map((p) => `'${p}'`).join(' ')}`);
   const ops = integerOption('ops', values.ops as string, 20)!;
   const print = (line: string) => process.stdout.write(`${line}\n`);
-  const machine = checkedSpec(values.guest as string, { epoch: String(DEMO_EPOCH_LENGTH), ...values });
-  const result = await runDemo({ machine, ops, killAfterOps: Math.floor(ops / 3), seed: integerOption('seed', values.seed as string, 0)!, clients: 4, detectTimeoutMs: 300, print });
+  const { mode } = replicationOptions(values);
+  const { mode: _mode, ...machineValues } = values;
+  const machine = checkedSpec(values.guest as string, { epoch: String(DEMO_EPOCH_LENGTH), ...machineValues });
+  const seed = integerOption('seed', values.seed as string, 0)!;
+  const result = await runDemo({
+    machine, ops, killAfterOps: Math.floor(ops / 3), seed, clients: 4, detectTimeoutMs: 300, mode, print,
+  });
   describeDemo(result).forEach(print);
   if (!result.check.ok || result.failoverMs === undefined) process.exitCode = 1;
 }

@@ -188,6 +188,12 @@ describe('lockstep run (CLI)', function () {
       ['host --listen without a token', () => ['host', '--listen', '127.0.0.1:0'], /host --listen needs --token/],
       ['host without --listen', () => ['host'], /lockstep host is started by `lockstep ft`; to serve a remote cluster, use lockstep host --listen/],
       ['an unknown command', () => ['frobnicate'], /unknown command 'frobnicate'/],
+      ['ft: an unknown --mode', () => ['ft', 'kv', '--mode', 'remus'], /--mode: expected replay or checkpoint, got 'remus'/],
+      ['ft: a checkpoint option without --mode checkpoint', () => ['ft', 'kv', '--checkpoint-ms', '25'], /--checkpoint-ms is for --mode checkpoint/],
+      ['ft: both checkpoint intervals', () => ['ft', 'kv', '--mode', 'checkpoint', '--checkpoint-ms', '25', '--checkpoint-instructions', '2000000'], /give one of them/],
+      ['ft: --checkpoint-instructions with --epoch', () => ['ft', 'kv', '--mode', 'checkpoint', '--checkpoint-instructions', '2000000', '--epoch', '2000000'], /sets the epoch length: leave out --epoch/],
+      ['ft: --checkpoint-ms 0', () => ['ft', 'kv', '--mode', 'checkpoint', '--checkpoint-ms', '0'], /--checkpoint-ms: expected a whole number from 1 .*got '0'/],
+      ['demo: an unknown --mode', () => ['demo', '--mode', 'x'], /--mode: expected replay or checkpoint, got 'x'/],
     ];
 
     // Independent processes: run them two at a time (this machine has 2 cores).

@@ -13,6 +13,7 @@ import type { Fault } from './faults';
 import { joinLogFiles, refuseToRecordOver, segmentFile, type Role } from '../log';
 import { HostLauncher, HostLink, connectAgent, forkHost } from './hostlink';
 import { checkTap, TapBridge, type TapOptions } from './tapbridge';
+import { summarizeCheckpoints, type CheckpointPolicy, type CheckpointSummary, type ReplicationMode } from '../checkpoint';
 
 export type { HostLauncher } from './hostlink';
 
@@ -41,6 +42,9 @@ export interface ClusterOptions extends GuestConfig {
   debug?: HostDebugConfig;
   /** Plug the guest's network card into this tap interface on this machine (tapbridge.ts). */
   tap?: TapOptions;
+  /** Deterministic replay (default) or checkpoint replication (Remus; its `instructions` set the epoch length). */
+  mode?: ReplicationMode;
+  checkpoint?: CheckpointPolicy;
 }
 
 /** pid: the host's process, when it is a child process of the cluster's (for a person or a test to signal). */
@@ -63,6 +67,9 @@ export interface ClusterEnd {
 
 export interface ClusterSummary {
   guest: string;
+  mode: ReplicationMode;
+  /** Checkpoint mode: the checkpoints of every primary. */
+  checkpoints?: CheckpointSummary;
   service: ServiceAddress;
   hosts: Record<string, { roles: RoleChange[]; stats?: HostStats }>;
   failovers: Failover[];
@@ -206,20 +213,23 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       clock: o.clock,
       jit: o.jit,
       memoryMiB: o.memoryMiB,
-      epochLength: o.epochLength,
+      epochLength: o.mode === 'checkpoint' ? o.checkpoint?.instructions ?? o.epochLength : o.epochLength,
       disk: o.disk,
       secret: this.secret,
       session: this.session,
       service: this.service,
       arbiterDir: this.arbiterDir,
       detector: this.detector,
-      record: o.record && (role === 'primary' ? o.record : segmentFile(o.record, id)),
+      // A checkpoint backup receives no log: only the first primary records.
+      record: o.record && (role === 'primary' ? o.record : o.mode === 'checkpoint' ? undefined : segmentFile(o.record, id)),
       maxUnacked: o.maxUnacked ?? 4096,
       maxLag: o.maxLag ?? DEFAULT_MAX_LAG,
       waitForBackupMs: 30_000,
       maxInstructions: o.maxInstructions,
       debug: o.debug,
       tapBridge: this.tapBridge?.address,
+      mode: o.mode,
+      checkpoint: o.checkpoint,
       ...extra,
     };
   }
@@ -473,7 +483,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    */
   private async settleRecording(): Promise<void> {
     const file = this.options.record;
-    if (!file) return;
+    if (!file || this.options.mode === 'checkpoint') return;
     const [first, ...backups] = [...this.hosts.keys()];
     const segments = backups.map((id) => segmentFile(file, id));
     const live = [first, ...this.failovers.map((f) => f.newPrimary)]
@@ -515,15 +525,18 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       hosts[handle.id] = { roles: handle.roles, stats: handle.stats };
       epochHashes[handle.id] = handle.epochs.map((e) => e.hash);
       entriesSent += handle.stats?.entriesSent ?? 0;
-      if (handle.stats?.entriesSent) bytesSent += handle.stats.bytesSent;
+      if (handle.stats?.entriesSent || handle.stats?.checkpoints?.taken) bytesSent += handle.stats.bytesSent;
       outputsHeld += handle.stats?.outputsHeld ?? 0;
       outputsReleased += handle.stats?.outputsReleased ?? 0;
       datagramsRefused += handle.stats?.datagramsRefused ?? 0;
       framesIn += handle.stats?.framesIn ?? 0;
       framesOut += handle.stats?.framesOut ?? 0;
     }
+    const checkpoints = [...this.hosts.values()].flatMap((h) => (h.stats?.checkpoints ? [h.stats.checkpoints] : []));
     return {
       guest: this.options.guest,
+      mode: this.options.mode ?? 'replay',
+      ...(this.options.mode === 'checkpoint' ? { checkpoints: summarizeCheckpoints(checkpoints) } : {}),
       service: this.service,
       hosts,
       failovers: this.failovers,

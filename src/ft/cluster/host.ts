@@ -9,10 +9,13 @@ import { AgentError, listenAsAgent } from './hostlink';
 import { asError, isUserError } from '../files';
 import { DiskFile, DiskOptions, Epoch, Machine, prefault, resolveSpec, type Nondeterminism } from '../machine';
 import { LogWriter, logMetaOf, type LogEntry, type Role } from '../log';
+import { CheckpointBackup, Checkpointer } from '../checkpoint';
 
 export class Host implements HostContext {
   private primary: Primary | undefined;
   private backup: Backup | undefined;
+  /** Checkpoint mode's backup, which holds checkpoints instead of replaying (src/ft/checkpoint). */
+  private checkpointBackup: CheckpointBackup | undefined;
   private machine: Machine | undefined;
   /** The shared disk, once this host is the primary (shared mode). */
   private disk: SharedDisk | undefined;
@@ -57,7 +60,11 @@ export class Host implements HostContext {
       this.writer = await LogWriter.create(this.config.record, this.logMeta());
     }
     if (this.config.role === 'primary') await this.startPrimary();
-    else {
+    else if (this.config.mode === 'checkpoint') {
+      this.checkpointBackup = new CheckpointBackup(this);
+      await this.checkpointBackup.start();
+      this.report({ type: 'ready', id: this.config.id, role: 'backup' });
+    } else {
       this.backup = new Backup(this);
       await this.backup.start();
       this.report({ type: 'ready', id: this.config.id, role: 'backup' });
@@ -72,7 +79,7 @@ export class Host implements HostContext {
 
   private async startPrimary(): Promise<void> {
     this.disk = this.openSharedDisk();
-    const primary = new Primary(this, 0, { waitForBackup: true, disk: this.disk });
+    const primary = new Primary(this, 0, { waitForBackup: true, disk: this.disk, checkpoints: this.checkpointer() });
     this.primary = primary;
     this.machine = await Machine.create({
       ...resolveSpec(this.config).settings,
@@ -87,10 +94,12 @@ export class Host implements HostContext {
 
   async becomePrimary(machine: Machine, lastSeq: number, takeover: Takeover): Promise<void> {
     this.backup = undefined;
+    this.checkpointBackup = undefined;
     this.machine = machine;
     this.disk = this.openSharedDisk();
     if (this.disk) machine.useDiskReader((offset, length) => this.disk!.read(offset, length));
-    const primary = new Primary(this, lastSeq, { waitForBackup: false, disk: this.disk });
+    const checkpoints = this.checkpointer();
+    const primary = new Primary(this, lastSeq, { waitForBackup: false, disk: this.disk, checkpoints });
     this.primary = primary;
     // Under a debugger the machine takes values through its timeline, which records them.
     if (this.debugger) this.debugger.useSource(primary.recorder);
@@ -113,6 +122,10 @@ export class Host implements HostContext {
   backupDisk(): DiskOptions | undefined {
     const disk = this.config.disk;
     return disk && { size: disk.size, mode: disk.mode };
+  }
+
+  private checkpointer(): Checkpointer | undefined {
+    return this.config.mode === 'checkpoint' ? new Checkpointer(this.config.checkpoint ?? { compress: false }) : undefined;
   }
 
   newGeneration(
@@ -207,6 +220,7 @@ export class Host implements HostContext {
     this.halted = true;
     this.primary?.stop();
     this.backup?.stop();
+    this.checkpointBackup?.stop();
   }
 
   command(command: HostCommand): void {
@@ -240,7 +254,7 @@ export class Host implements HostContext {
 
   /** A closed channel sends nothing more: its successor is configured when it comes. */
   private openLogChannel(): LogChannel | undefined {
-    const channel = this.primary?.backupChannel ?? this.backup?.logChannel;
+    const channel = this.primary?.backupChannel ?? this.backup?.logChannel ?? this.checkpointBackup?.logChannel;
     return channel?.isClosed === false ? channel : undefined;
   }
 
@@ -260,16 +274,17 @@ export class Host implements HostContext {
   }
 
   stats(): HostStats {
-    const channel = this.primary?.backupChannel ?? this.backup?.logChannel;
+    const channel = this.primary?.backupChannel ?? this.backup?.logChannel ?? this.checkpointBackup?.logChannel;
     const rule = this.primary?.outputRule;
     return {
       id: this.config.id,
       role: this.halted ? 'halted' : this.primary ? 'primary' : 'backup',
       generation: this.generation,
-      instructions: this.debugger?.frontier ?? this.machine?.instructions ?? this.backup?.instructions ?? 0,
+      instructions: this.debugger?.frontier ?? this.machine?.instructions ?? this.backup?.instructions
+        ?? this.checkpointBackup?.instructions ?? 0,
       guestTimeMs: (this.machine ?? this.backup?.machine)?.guestTimeMs ?? 0,
-      seq: this.primary?.lastSeq ?? this.backup?.receivedSeq ?? 0,
-      acked: this.primary?.ackedSeq ?? this.backup?.receivedSeq ?? 0,
+      seq: this.primary?.lastSeq ?? this.backup?.receivedSeq ?? this.checkpointBackup?.receivedSeq ?? 0,
+      acked: this.primary?.ackedSeq ?? this.backup?.receivedSeq ?? this.checkpointBackup?.receivedSeq ?? 0,
       backupInstructions: this.primary?.backupInstructions,
       entriesSent: this.primary?.entriesSent ?? 0,
       bytesSent: channel?.stats.bytesSent ?? 0,
@@ -292,6 +307,9 @@ export class Host implements HostContext {
       divergences: this.backup?.divergenceList ?? [],
       checkpointBytesSent: this.primary?.checkpointBytesSent ?? 0,
       ...(this.backup?.cloning ? { cloning: this.backup.cloning } : {}),
+      ...(this.checkpointBackup?.receiving ? { cloning: this.checkpointBackup.receiving } : {}),
+      ...(this.primary?.checkpoints ? { checkpoints: this.primary.checkpoints.stats } : {}),
+      ...(this.checkpointBackup ? { checkpointStore: this.checkpointBackup.stats } : {}),
       ...(this.debugger?.position === undefined ? {} : { debuggerAt: this.debugger.position }),
     };
   }
@@ -312,6 +330,7 @@ export class Host implements HostContext {
     this.report({ type: 'stats', stats: this.stats() });
     this.primary?.stop();
     this.backup?.stop();
+    this.checkpointBackup?.stop();
     await this.writer?.close();
     this.disk?.file.close();
     this.machine?.destroy();

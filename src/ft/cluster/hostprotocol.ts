@@ -7,6 +7,7 @@ import type { DetectorOptions, ServiceAddress } from '../replication';
 import type { EntryKind, Role } from '../log';
 import type { Stop } from '../debug';
 import type { FaultKindOn } from './faults';
+import type { CheckpointPolicy, CheckpointStats, CheckpointStoreStats, ReplicationMode } from '../checkpoint';
 
 /**
  * The machine every host of a cluster runs: the options `lockstep run` takes (MachineSpec: boot files by path, each
@@ -48,6 +49,9 @@ export interface HostConfig extends GuestConfig {
   maxInstructions?: number;
   /** Under a debugger: keep a Timeline of the machine and answer `debug` commands (debugger.ts). */
   debug?: HostDebugConfig;
+  /** Deterministic replay (VM-FT, the default) or checkpoint replication (Remus), and its checkpoints. */
+  mode?: ReplicationMode;
+  checkpoint?: CheckpointPolicy;
 }
 
 export interface HostStats {
@@ -98,6 +102,10 @@ export interface HostStats {
   cloning?: { received: number; total: number };
   /** Under a debugger holding the machine: the count it shows (`instructions` is the live progress). */
   debuggerAt?: number;
+  /** Checkpoint mode, primary: the checkpoints it took and sent. */
+  checkpoints?: CheckpointStats;
+  /** Checkpoint mode, backup: the checkpoints it applied and refused, and the one it holds. */
+  checkpointStore?: CheckpointStoreStats;
 }
 
 export interface Divergence {

@@ -3,6 +3,7 @@
 // acknowledged operation was lost or applied twice.
 import { checkKvHistory, CheckResult, KvHistory, runKvWorkload } from '../workload';
 import { Cluster, ClusterSummary, type GuestConfig } from '../cluster';
+import { DEFAULT_CHECKPOINT_MS, type CheckpointSummary, type ReplicationMode } from '../checkpoint';
 
 /** Epochs of the demo's machine unless --epoch says otherwise: a checkpoint to clone from every half second or so. */
 export const DEMO_EPOCH_LENGTH = 50_000_000;
@@ -15,6 +16,8 @@ export interface DemoOptions {
   seed: number;
   clients: number;
   detectTimeoutMs: number;
+  /** Deterministic replay (default) or checkpoint replication, with its default interval. */
+  mode?: ReplicationMode;
   print: (line: string) => void;
 }
 
@@ -31,9 +34,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const cluster = new Cluster({
     ...(options.machine ?? { guest: 'kv', clock: 'virtual', jit: true, epochLength: DEMO_EPOCH_LENGTH }),
     detector: { timeoutMs: options.detectTimeoutMs, heartbeatMs: Math.max(10, options.detectTimeoutMs / 10) },
+    mode: options.mode,
+    checkpoint: options.mode === 'checkpoint' ? { intervalMs: DEFAULT_CHECKPOINT_MS, compress: true } : undefined,
   });
   await cluster.start();
-  print(`${cluster.summary().guest} guest under FT: primary ${cluster.hostIn('primary')?.id}, backup ${cluster.hostIn('backup')?.id}; service at ${cluster.service.host}:${cluster.service.port}`);
+  print(`${cluster.summary().guest} guest under FT (${options.mode ?? 'replay'} mode): primary ${cluster.hostIn('primary')?.id}, backup ${cluster.hostIn('backup')?.id}; service at ${cluster.service.host}:${cluster.service.port}`);
   let killedAt: number | undefined;
   let failoverMs: number | undefined;
   let restoredMs: number | undefined;
@@ -74,7 +79,12 @@ export function describeDemo(result: DemoResult): string[] {
     `client: ${history.reconnects} reconnects, ${history.duplicateReplies} duplicate replies dropped, latency p50 ${p(0.5)} ms, p99 ${p(0.99)} ms`,
     `logging channel: ${summary.entriesSent} entries, ${summary.bytesSent} bytes; Output Rule released ${summary.outputsReleased} outputs`,
     `end: ${Cluster.describeEnd(summary.end)}`,
+    ...(summary.checkpoints ? [describeCheckpoints(summary.checkpoints)] : []),
     ...check.problems.map((problem) => `problem: ${problem}`),
     check.ok ? 'checker: PASS' : 'checker: FAIL',
   ];
+}
+
+function describeCheckpoints(c: CheckpointSummary): string {
+  return `checkpoints: ${c.count} (${c.full} full), ${c.bytesPerCheckpoint} bytes each on average, ${c.bytesSaved} bytes saved by XOR+RLE; median ${c.dirtyPages} dirty pages, guest paused ${c.pauseMs} ms, ack after ${c.ackDelayMs} ms`;
 }

@@ -25,6 +25,7 @@ import { CanonicalJit } from './jitkeys';
 import { MachineOptions, ResolvedOptions, v86Settings, validate, withDefaults } from './options';
 import { SnapshotError, SnapshotHeader, UNSAVED_CPU_FIELDS, checkCompatible, checkSettings, decodeSnapshot, encodeSnapshot } from './snapshot';
 import { InstructionStop, SliceRecord, SliceStepper, SteppedMachine } from './stepping';
+import { withoutRam } from './ramless';
 import { TscState } from './tsc';
 import { V86Hooks } from './v86hooks';
 import * as v86 from './v86types';
@@ -432,6 +433,15 @@ export class Machine {
     this.emit('epoch', epoch);
   }
 
+  /**
+   * An epoch here and now, at a boundary the caller picked rather than every E instructions (checkpoint
+   * replication's time-based checkpoints): the JIT is made canonical and the state hashed as at any epoch.
+   */
+  epochNow(): void {
+    if (this.stepped) throw new Error(`instructions were stepped singly since the last restore (now at ${this.instructions}): epochs are at whole-slice boundaries`);
+    this.hooks.activate(() => this.reachEpoch());
+  }
+
   /** Guest RAM (a view into v86's memory; valid until the next slice). */
   get memory(): Uint8Array {
     return this.cpu.mem8.subarray(0, this.options.memoryMiB * 1024 * 1024);
@@ -511,15 +521,17 @@ export class Machine {
   /**
    * A complete snapshot: v86's own state plus what v86 keeps outside it (the instruction count, the
    * clock, the RTC start). Taken at an epoch boundary it restores into a machine that computes exactly
-   * what this one computes from here; taken elsewhere it canonicalizes the JIT first.
+   * what this one computes from here; taken elsewhere it canonicalizes the JIT first. Without `ram`
+   * it leaves guest RAM out (checkpoint replication sends RAM's changed pages instead).
    */
-  snapshot(): Uint8Array {
+  snapshot({ ram = true }: { ram?: boolean } = {}): Uint8Array {
     if (this.stepped) throw new Error(`instructions were stepped singly since the last restore (now at ${this.instructions}): snapshots are taken at whole-slice boundaries`);
     this.jit.apply();
     // save_state reads the TSC: undo that reading so taking a snapshot changes nothing.
     const clock = this.clock.state;
     const tsc = this.tsc.read();
-    const state = this.hooks.activate(() => new Uint8Array(this.emulator.v86.save_state()));
+    const save = () => new Uint8Array(this.emulator.v86.save_state());
+    const state = this.hooks.activate(() => (ram ? save() : withoutRam(this.cpu, save)));
     this.clock.state = clock;
     this.tsc.write(tsc);
     return encodeSnapshot({
@@ -544,8 +556,11 @@ export class Machine {
     }, state);
   }
 
-  /** Boots a fresh machine with the same configuration and restores `snapshot` into it. */
-  static async restore(snapshot: Uint8Array, options: MachineOptions): Promise<Machine> {
+  /**
+   * Boots a fresh machine with the same configuration and restores `snapshot` into it; `ram`: the guest
+   * RAM of a snapshot taken without it.
+   */
+  static async restore(snapshot: Uint8Array, options: MachineOptions, ram?: Uint8Array): Promise<Machine> {
     const { header, state } = decodeSnapshot(snapshot);
     checkCompatible(header, options.image, options.disk?.size);
     const machine = new Machine({
@@ -557,7 +572,7 @@ export class Machine {
     });
     await loadHasher();
     await machine.start();
-    machine.load(header, state);
+    machine.load(header, state, ram);
     return machine;
   }
 
@@ -575,11 +590,12 @@ export class Machine {
     this.load(header, state);
   }
 
-  private load(header: SnapshotHeader, state: Uint8Array): void {
+  private load(header: SnapshotHeader, state: Uint8Array, ram?: Uint8Array): void {
     this.cpu.instruction_counter[0] = header.counter;
     this.clock.state = header.clock;
+    const restore = () => this.emulator.v86.restore_state(v86.arrayBuffer(state));
     try {
-      this.hooks.activate(() => this.emulator.v86.restore_state(v86.arrayBuffer(state)));
+      this.hooks.activate(() => (ram ? withoutRam(this.cpu, restore, ram) : restore()));
     } catch (error) {
       throw new SnapshotError(`damaged snapshot: v86 could not restore the ${state.length} bytes of machine state after the header: ${(error as Error).message || (error as Error).name}`);
     }

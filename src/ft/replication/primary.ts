@@ -2,7 +2,8 @@
 // its instruction count, streams the log to the backup, and holds each output until the backup has
 // acknowledged it (the Output Rule, outputrule.ts). It also serves the service endpoint, clones a
 // new backup from a checkpoint on request, and claims the arbiter when its backup goes silent.
-import { Channel, ChannelServer, listenChannel } from '../channel';
+import { Channel, ChannelServer, CHECKPOINT_CHUNK, listenChannel, sendCheckpointChunks } from '../channel';
+import type { Checkpointer } from '../checkpoint';
 import { Detector } from './detector';
 import { HostContext, Takeover } from './hostcontext';
 import { decodeDiskIo, diskPieces, encodeDiskIo, type Frame, type InputDevice, type LogEntry, type OutputDevice, type OutputEntry } from '../log';
@@ -18,7 +19,6 @@ const BATCH_INSTRUCTIONS = 1_000_000;
  * interpreter speed), and the heartbeat timer only runs between batches.
  */
 const BATCH_MS = 50;
-const CHECKPOINT_CHUNK = 512 * 1024;
 const RESEND_WINDOW = 1024;
 const KEPT_PAGE_EPOCHS = 8;
 /** Guest time may fall behind wall time while busy; an idle guest catches up at most this much. */
@@ -61,14 +61,17 @@ export class Primary {
   private releasedSent = 0;
   /** The shared disk, in shared mode: guest writes are held here until released. */
   private readonly disk: SharedDisk | undefined;
+  /** Checkpoint replication (Remus): checkpoints instead of the log go to the backup. */
+  readonly checkpoints: Checkpointer | undefined;
   entriesSent = 0;
 
   constructor(
     private readonly host: HostContext,
     lastSeq: number,
-    options: { waitForBackup: boolean; disk?: SharedDisk },
+    options: { waitForBackup: boolean; disk?: SharedDisk; checkpoints?: Checkpointer },
   ) {
     this.seq = lastSeq;
+    this.checkpoints = options.checkpoints;
     this.acked = lastSeq;
     this.releasedSeq = this.releasedSent = lastSeq;
     this.protectedFromStart = options.waitForBackup;
@@ -166,6 +169,8 @@ export class Primary {
 
   /** The Output Rule lets an output go: to the service, or (a disk write) to FILE, durably, before the next one. */
   private release(output: HeldOutput): void {
+    // Checkpoint mode logs each release with the ack it came under: the log's order shows the rule held.
+    if (this.checkpoints) this.logControl('release', { output: output.seq, acked: this.acked });
     if (output.device === 'disk') this.disk!.releaseOldest();
     else if (output.device === 'net') this.service.sendFrame(output.data);
     else this.service.broadcast(output.data);
@@ -186,6 +191,7 @@ export class Primary {
   private log(entry: Unlogged): LogEntry {
     const logged = { ...entry, seq: ++this.seq } as LogEntry;
     this.host.record(logged);
+    if (this.checkpoints) return logged;
     if (this.backup || this.protectedFromStart) this.unacked.push(logged);
     if (this.backup) this.sendToBackup(logged);
     return logged;
@@ -195,7 +201,7 @@ export class Primary {
    * Where the log changes hands (go-live) or a new backup starts from (clone): what a reader of the log needs to
    * see.
    */
-  private logControl(op: 'go-live' | 'clone', detail: Record<string, unknown>): void {
+  private logControl(op: 'go-live' | 'clone' | 'checkpoint' | 'release', detail: Record<string, unknown>): void {
     this.log({ kind: 'control', at: this.machine.instructions, op, detail: JSON.stringify(detail) });
   }
 
@@ -227,6 +233,34 @@ export class Primary {
     this.host.noteEpoch(epoch);
     const channel = this.cloneRequests.shift();
     if (channel) this.cloneTo(channel);
+    if (this.checkpoints?.due()) this.takeCheckpoint(epoch.pages);
+  }
+
+  /** Remus: the changes since the last checkpoint (all of it for a new backup), logged, then sent in chunks. */
+  private takeCheckpoint(hashes?: BigUint64Array): void {
+    const channel = this.backup;
+    if (!this.checkpoints || !channel || channel.isClosed) return;
+    const captured = this.checkpoints.capture(this.machine, hashes);
+    const { index, full, dirtyPages: pages, bytes } = captured;
+    this.logControl('checkpoint', { index, full, pages, bytes: bytes.length });
+    sendCheckpointChunks(channel, this.seq, this.machine.instructions, bytes);
+    this.checkpoints.sent(this.seq);
+    this.checkpointBytesSent += bytes.length;
+  }
+
+  /** Remus: a backup (new, or reconnected and so behind) starts from a full checkpoint, at the next epoch. */
+  private attachForCheckpoints(channel: Channel): void {
+    if (this.backup && this.backup !== channel) this.backup.destroy();
+    const cloned = !this.protectedFromStart;
+    this.backup = channel;
+    this.protectedFromStart = false;
+    this.outputRule.protect(this.acked);
+    this.checkpoints!.restart();
+    // No grace for a first ack: this backup restores nothing, and its heartbeats go on while it receives.
+    this.awaitingFirstAck = false;
+    this.detector.start();
+    this.host.report({ type: 'backup-attached', id: this.host.config.id, at: this.machine.instructions, cloned });
+    this.wakeup.wake();
   }
 
   // ---- backups ----
@@ -258,6 +292,7 @@ export class Primary {
     if (seq <= this.acked) return;
     this.acked = seq;
     this.outputRule.acknowledge(seq);
+    this.checkpoints?.acknowledged(seq);
     const firstKept = this.unacked.findIndex((e) => e.seq > seq);
     this.unacked = firstKept < 0 ? [] : this.unacked.slice(firstKept);
     this.wakeup.wake();
@@ -265,6 +300,7 @@ export class Primary {
 
   /** A (re)connected backup asks for the log from `seq` on; seq 0 asks to be cloned. */
   private resendFrom(channel: Channel, seq: number): void {
+    if (this.checkpoints) return this.attachForCheckpoints(channel);
     const oldest = this.unacked[0]?.seq ?? this.seq + 1;
     const noOtherBackup = this.backup === undefined || this.backup === channel || this.backup.isClosed;
     const canResume = seq >= 1 && seq >= oldest && seq <= this.seq + 1 && noOtherBackup;
@@ -309,10 +345,7 @@ export class Primary {
     this.logControl('clone', { bytes: snapshot.length, chunks: total });
     // A recording that joins the new backup's segment on needs this host's log up to here in its file.
     this.host.flushRecording();
-    for (let index = 0; index < total; index++) {
-      const data = snapshot.subarray(index * CHECKPOINT_CHUNK, (index + 1) * CHECKPOINT_CHUNK);
-      channel.send({ kind: 'checkpoint', seq: this.seq, at: this.machine.instructions, index, total, data });
-    }
+    sendCheckpointChunks(channel, this.seq, this.machine.instructions, snapshot);
     this.backup?.destroy();
     this.backup = channel;
     this.acked = this.seq;
@@ -333,7 +366,8 @@ export class Primary {
 
   /** The backup went silent: claim the arbiter; the winner runs on alone, the loser halts. */
   private async backupSilent(reason: string): Promise<void> {
-    if (!this.backup || this.awaitingFirstAck) return this.detector.start();
+    // A backup still restoring is given time, unless its channel is gone too (it died before its first ack).
+    if (!this.backup || (this.awaitingFirstAck && !this.backup.isClosed)) return this.detector.start();
     const claim = this.host.claim();
     if (!claim.won) return this.host.halt(`lost the arbiter to ${claim.holder} (${reason})`);
     this.backup.destroy();
@@ -350,6 +384,7 @@ export class Primary {
   private mayRun(): boolean {
     if (this.finishing || this.host.debuggerHolds()) return false;
     if (this.protectedFromStart && !this.backup) return false;
+    if (this.checkpoints) return !this.backup || this.checkpoints.mayRun;
     return this.seq - this.acked <= this.host.config.maxUnacked || !this.backup;
   }
 
@@ -366,6 +401,8 @@ export class Primary {
       const deadline = performance.now() + BATCH_MS;
       this.machine.run(limit, () => this.outputRule.holding > 0 || performance.now() > deadline);
       this.host.afterBatch(this.machine);
+      // Time-based checkpoints: an epoch made here, at the boundary the batch ended at.
+      if (this.checkpoints?.wantsEpoch && this.backup && !this.machine.isEnded) this.machine.epochNow();
       if (this.seq !== this.lastBeatSeq) this.heartbeat();
       if (this.backup && this.machine.instructions - this.backupAt > this.host.config.maxLag) await this.sleep(1);
       if (this.slowMs) await this.sleep(this.slowMs);
@@ -398,10 +435,15 @@ export class Primary {
   /** The guest halted for good: log it, let the backup catch up, and keep serving clones until stopped. */
   private async guestEnded(): Promise<void> {
     this.log({ kind: 'control', at: this.machine.instructions, op: 'shutdown', detail: 'guest halted' });
-    while (this.backup && !this.backup.isClosed && this.acked < this.seq) await this.sleep(10);
+    // The last epoch's outputs and the shutdown are released by a last checkpoint.
+    this.takeCheckpoint();
+    // (Checkpoint mode logs the releases this ack brings: they come after it.)
+    const last = this.seq;
+    while (this.backup && !this.backup.isClosed && this.acked < last) await this.sleep(10);
     this.host.report({ type: 'guest-ended', id: this.host.config.id, at: this.machine.instructions });
     while (this.running) {
       this.cloneIfIdle();
+      if (this.checkpoints?.wantsFull) this.takeCheckpoint();
       await this.sleep(50);
     }
   }
