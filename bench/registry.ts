@@ -6,6 +6,7 @@ import { debugBenchmark } from './debug';
 import { epochBenchmark } from './epoch';
 import { ftBenchmark } from './ft';
 import { jitBenchmark } from './jit';
+import { linuxBenchmark } from './linux';
 import { logBytesBenchmark } from './logbytes';
 import { machineBenchmark } from './machine';
 import { recordBenchmark } from './record';
@@ -18,6 +19,7 @@ export const BENCHMARKS: BenchmarkModule[] = [
   logBytesBenchmark,
   ftBenchmark, // npm run bench:ft (group "ft"): FT pair of host processes, needs dist/cli.js (npm run bench builds it)
   debugBenchmark, // npm run bench:debug (group "debug"): the debug adapter on an FT pair
+  linuxBenchmark, // npm run bench:linux (group "linux"): needs npm run build:linux, skipped without it
 ];
 
 /**
@@ -28,4 +30,8 @@ export const BENCHMARKS: BenchmarkModule[] = [
 export interface PlannedRow { bench: string; name: string; unit: string; target: string | null; how: string }
 
 export const PLANNED: PlannedRow[] = [
+  {
+    bench: 'linux', name: 'linux FT pair vs two plain v86 at once, boot to kvd ready', unit: 's', target: '>= 0.9',
+    how: 'bench/linux.ts: lockstep ft linux (two host processes) against two plain v86 processes started together',
+  },
 ];

@@ -2,7 +2,7 @@
 import { parseArgs, ParseArgsConfig } from 'node:util';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { biosProblem, BUILTIN_GUESTS, DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB, loadImage } from './ft/machine';
-import { describeDemo, InputScript, replayLogFile, runDemo, runGuest } from './ft/commands';
+import { DEMO_GUESTS, DemoGuest, describeDemo, InputScript, replayLogFile, runDemo, runGuest } from './ft/commands';
 import { DEFAULT_DETECTOR, type ServiceAddress } from './ft/replication';
 import { asError, isUserError, writeProblem } from './ft/files';
 import {
@@ -67,7 +67,9 @@ commands:
   join FILE.ftlog [--json]
                         join a recording whose \`lockstep ft\` was killed before it could
                         (FILE and its hosts' FILE.host-N files) into FILE
-  demo                  kv under FT with a client; the primary is killed mid-run (npm start)
+  demo [--guest kv|linux] [--ops N] [--seed S]
+                        kv under FT with a client; the primary is killed mid-run (npm start);
+                        --guest linux: the same on the linux guest's kvd (npm run build:linux)
   dap [--port N]        the debug adapter (Debug Adapter Protocol) on stdio, or on 127.0.0.1:N
 
 faults (--fault KIND@WHEN, repeatable):
@@ -359,11 +361,19 @@ async function client(args: string[]): Promise<void> {
 }
 
 async function demo(args: string[]): Promise<void> {
-  const { values, positionals } = parse(args, { ops: { type: 'string', default: '400' }, seed: { type: 'string', default: '42' } });
+  const { values, positionals } = parse(args, {
+    ops: { type: 'string', default: '400' }, seed: { type: 'string', default: '42' }, guest: { type: 'string', default: 'kv' },
+  });
   if (positionals.length) throw new UsageError(`demo takes no arguments, got ${positionals.map((p) => `'${p}'`).join(' ')}`);
+  const guest = values.guest as DemoGuest;
+  if (!DEMO_GUESTS.includes(guest)) throw new UsageError(`demo: --guest must be ${DEMO_GUESTS.join(' or ')}, got '${guest}'`);
   const ops = integerOption('ops', values.ops as string, 20)!;
   const print = (line: string) => process.stdout.write(`${line}\n`);
-  const result = await runDemo({ ops, killAfterOps: Math.floor(ops / 3), seed: integerOption('seed', values.seed as string, 0)!, clients: 4, detectTimeoutMs: 300, print });
+  const seed = integerOption('seed', values.seed as string, 0)!;
+  // Linux's epochs hash 256 MiB (about 0.1-0.25 s): a 300 ms timeout would leave no margin.
+  const detectTimeoutMs = guest === 'linux' ? 1000 : 300;
+  const killAfterOps = Math.floor(ops / 3);
+  const result = await runDemo({ guest, ops, killAfterOps, seed, clients: 4, detectTimeoutMs, print });
   describeDemo(result).forEach(print);
   if (!result.check.ok || result.failoverMs === undefined) process.exitCode = 1;
 }

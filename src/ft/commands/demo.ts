@@ -1,10 +1,18 @@
-// `npm start` / `lockstep demo`: the kv guest under FT with a client workload; the primary is killed
-// mid-run, the backup goes live, a new backup is cloned from it, and the checker verifies that no
-// acknowledged operation was lost or applied twice.
+// `npm start` / `lockstep demo`: the kv guest (or the linux guest, whose kvd speaks the same
+// protocol) under FT with a client workload; the primary is killed mid-run, the backup goes live, a
+// new backup is cloned from it, and the checker verifies that no acknowledged operation was lost or
+// applied twice.
+import { connect } from 'node:net';
 import { checkKvHistory, CheckResult, KvHistory, runKvWorkload } from '../workload';
-import { Cluster, ClusterSummary } from '../cluster';
+import { Cluster, ClusterOptions, ClusterSummary } from '../cluster';
+import type { ServiceAddress } from '../replication';
+import { loadImage } from '../machine';
+
+export const DEMO_GUESTS = ['kv', 'linux'] as const;
+export type DemoGuest = (typeof DEMO_GUESTS)[number];
 
 export interface DemoOptions {
+  guest?: DemoGuest;
   ops: number;
   killAfterOps: number;
   seed: number;
@@ -22,13 +30,17 @@ export interface DemoResult {
 }
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
-  const { print } = options;
+  const { print, guest = 'kv' } = options;
   const cluster = new Cluster({
-    guest: 'kv', clock: 'virtual', jit: true, memoryMiB: 32, epochLength: 50_000_000,
+    ...machineOf(guest), clock: 'virtual', jit: true,
     detector: { timeoutMs: options.detectTimeoutMs, heartbeatMs: Math.max(10, options.detectTimeoutMs / 10) },
   });
   await cluster.start();
-  print(`kv guest under FT: primary ${cluster.hostIn('primary')?.id}, backup ${cluster.hostIn('backup')?.id}; service at ${cluster.service.host}:${cluster.service.port}`);
+  print(`${guest} guest under FT: primary ${cluster.hostIn('primary')?.id}, backup ${cluster.hostIn('backup')?.id}; service at ${cluster.service.host}:${cluster.service.port}`);
+  if (guest === 'linux') {
+    print('waiting for Linux to boot and start kvd (about 3.2 G instructions)');
+    await kvReady(cluster.service);
+  }
   let killedAt: number | undefined;
   let failoverMs: number | undefined;
   let restoredMs: number | undefined;
@@ -56,6 +68,30 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const summary = await cluster.stop();
   const check = checkKvHistory(history);
   return { check, history, summary, failoverMs, redundancyRestoredMs: restoredMs };
+}
+
+function machineOf(guest: DemoGuest): Pick<ClusterOptions, 'guest' | 'memoryMiB' | 'epochLength' | 'cmdline'> {
+  if (guest === 'kv') return { guest, memoryMiB: 32, epochLength: 50_000_000 };
+  const { memoryMiB, cmdline } = loadImage(guest).boot!;
+  return { guest, memoryMiB, cmdline, epochLength: 100_000_000 };
+}
+
+/**
+ * Resolves when the guest's console says "kv ready". Connected as the pair starts, long before Linux
+ * gets there: the service sends every console byte it releases to every connected client.
+ */
+function kvReady(service: ServiceAddress): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(service);
+    let seen = '';
+    socket.on('data', (data) => {
+      seen = (seen + data.toString('latin1')).slice(-64);
+      if (!seen.includes('kv ready')) return;
+      socket.destroy();
+      resolve();
+    });
+    socket.on('error', reject);
+  });
 }
 
 export function describeDemo(result: DemoResult): string[] {
