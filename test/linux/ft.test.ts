@@ -117,6 +117,11 @@ describe('linux under ft (npm run build:linux)', function () {
       assert.equal(cluster.failovers[0].newPrimary, 'host-2');
       await until(() => cluster.backupAttached, 'a backup cloned from the new primary', 300_000);
       const clonedAt = (await cluster.statsOf('primary'))!.instructions;
+      // Attached is when the primary sent the checkpoint: the new backup restores 256 MiB after that.
+      await until(async () => {
+        const backup = await cluster.statsOf('backup');
+        return !!backup && !backup.cloning && backup.instructions >= clonedAt;
+      }, 'the cloned backup to restore and replay', 300_000);
       await primaryReached(cluster, clonedAt + 500_000_000);
       const summary = await cluster.stop();
       assert.equal(summary.failovers.length, 1);
