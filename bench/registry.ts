@@ -6,6 +6,7 @@ import { debugBenchmark } from './debug';
 import { epochBenchmark } from './epoch';
 import { ftBenchmark } from './ft';
 import { jitBenchmark } from './jit';
+import { linuxBenchmark } from './linux';
 import { logBytesBenchmark } from './logbytes';
 import { machineBenchmark } from './machine';
 import { recordBenchmark } from './record';
@@ -22,6 +23,7 @@ export const BENCHMARKS: BenchmarkModule[] = [
   remusBenchmark, // group "remus" (also "ft"): replay vs checkpoint replication, same workloads
   debugBenchmark, // npm run bench:debug (group "debug"): the debug adapter on an FT pair
   tapBenchmark, // npm run bench -- --only tap: curl through a tap to the linux guest (root, linux guest built)
+  linuxBenchmark, // npm run bench:linux (group "linux"): needs npm run build:linux, skipped without it
 ];
 
 /**
@@ -32,4 +34,8 @@ export const BENCHMARKS: BenchmarkModule[] = [
 export interface PlannedRow { bench: string; name: string; unit: string; target: string | null; how: string }
 
 export const PLANNED: PlannedRow[] = [
+  {
+    bench: 'linux', name: 'linux FT pair vs two plain v86 at once, boot to kvd ready', unit: 's', target: '>= 0.9',
+    how: 'bench/linux.ts: lockstep ft linux (two host processes) against two plain v86 processes started together',
+  },
 ];

@@ -2,7 +2,7 @@
 import { parseArgs, ParseArgsConfig } from 'node:util';
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { BUILTIN_GUESTS, DEFAULT_EPOCH_LENGTH, DiskFile, DiskMode, lockDisk, resolveSpec, type MachineSpec } from './ft/machine';
-import { DEMO_EPOCH_LENGTH, describeDemo, InputScript, replayLogFile, runDemo, runGuest } from './ft/commands';
+import { DEMO_EPOCH_LENGTH, DEMO_GUESTS, DemoGuest, describeDemo, InputScript, replayLogFile, runDemo, runGuest } from './ft/commands';
 import { DEFAULT_DETECTOR, type ServiceAddress } from './ft/replication';
 import { asError, isUserError, writeProblem } from './ft/files';
 import {
@@ -77,7 +77,8 @@ commands:
                         join a recording whose \`lockstep ft\` was killed before it could
                         (FILE and its hosts' FILE.host-N files) into FILE
   demo [--guest kv|linux] [--mode replay|checkpoint] [--ops N] [--seed S] [machine options as ft]
-                        kv under FT with a client; the primary is killed mid-run (npm start)
+                        kv under FT with a client; the primary is killed mid-run (npm start);
+                        --guest linux: the same on the linux guest's kvd (npm run build:linux)
   dap [--port N]        the debug adapter (Debug Adapter Protocol) on stdio, or on 127.0.0.1:N
 
 faults (--fault KIND@WHEN, repeatable):
@@ -450,14 +451,20 @@ async function demo(args: string[]): Promise<void> {
     mode: REPLICATION_OPTIONS.mode,
   });
   if (positionals.length) throw new UsageError(`demo takes no arguments, got ${positionals.map((p) => `'${p}'`).join(' ')}`);
+  const guest = values.guest as DemoGuest;
+  if (!DEMO_GUESTS.includes(guest)) throw new UsageError(`demo: --guest must be ${DEMO_GUESTS.join(' or ')}, got '${guest}'`);
   const ops = integerOption('ops', values.ops as string, 20)!;
   const print = (line: string) => process.stdout.write(`${line}\n`);
   const { mode } = replicationOptions(values);
   const { mode: _mode, ...machineValues } = values;
-  const machine = checkedSpec(values.guest as string, { epoch: String(DEMO_EPOCH_LENGTH), ...machineValues });
+  // The kv guest's epochs are short, for clones every half second; Linux's hash 256 MiB each.
+  const epoch = String(guest === 'linux' ? DEFAULT_EPOCH_LENGTH : DEMO_EPOCH_LENGTH);
+  const machine = checkedSpec(guest, { epoch, ...machineValues });
   const seed = integerOption('seed', values.seed as string, 0)!;
+  // Linux's epochs hash 256 MiB (about 0.1-0.25 s): a 300 ms timeout would leave no margin.
+  const detectTimeoutMs = guest === 'linux' ? 1000 : 300;
   const result = await runDemo({
-    machine, ops, killAfterOps: Math.floor(ops / 3), seed, clients: 4, detectTimeoutMs: 300, mode, print,
+    machine, ops, killAfterOps: Math.floor(ops / 3), seed, clients: 4, detectTimeoutMs, mode, print,
   });
   describeDemo(result).forEach(print);
   if (!result.check.ok || result.failoverMs === undefined) process.exitCode = 1;

@@ -1,15 +1,20 @@
-// `npm start` / `lockstep demo`: the kv guest under FT with a client workload; the primary is killed
-// mid-run, the backup goes live, a new backup is cloned from it, and the checker verifies that no
-// acknowledged operation was lost or applied twice.
+// `npm start` / `lockstep demo`: the kv guest (or the linux guest, whose kvd speaks the same
+// protocol) under FT with a client workload; the primary is killed mid-run, the backup goes live, a
+// new backup is cloned from it, and the checker verifies that no acknowledged operation was lost or
+// applied twice.
 import { checkKvHistory, CheckResult, KvHistory, runKvWorkload } from '../workload';
 import { Cluster, ClusterSummary, type GuestConfig } from '../cluster';
 import { DEFAULT_CHECKPOINT_MS, type CheckpointSummary, type ReplicationMode } from '../checkpoint';
 
-/** Epochs of the demo's machine unless --epoch says otherwise: a checkpoint to clone from every half second or so. */
+/** The guests whose server speaks the kv protocol: the kv guest and the linux guest's kvd. */
+export const DEMO_GUESTS = ['kv', 'linux'] as const;
+export type DemoGuest = (typeof DEMO_GUESTS)[number];
+
+/** Epochs of the kv demo's machine unless --epoch says otherwise: a checkpoint to clone from every half second. */
 export const DEMO_EPOCH_LENGTH = 50_000_000;
 
 export interface DemoOptions {
-  /** The guest (one that speaks the kv protocol: kv, linux) and its machine; kv unless given. */
+  /** The guest (one of DEMO_GUESTS) and its machine; kv unless given. */
   machine?: GuestConfig;
   ops: number;
   killAfterOps: number;
@@ -31,6 +36,7 @@ export interface DemoResult {
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const { print } = options;
+  const guest = options.machine?.guest ?? 'kv';
   const cluster = new Cluster({
     ...(options.machine ?? { guest: 'kv', clock: 'virtual', jit: true, epochLength: DEMO_EPOCH_LENGTH }),
     detector: { timeoutMs: options.detectTimeoutMs, heartbeatMs: Math.max(10, options.detectTimeoutMs / 10) },
@@ -39,6 +45,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   });
   await cluster.start();
   print(`${cluster.summary().guest} guest under FT (${options.mode ?? 'replay'} mode): primary ${cluster.hostIn('primary')?.id}, backup ${cluster.hostIn('backup')?.id}; service at ${cluster.service.host}:${cluster.service.port}`);
+  if (guest === 'linux') {
+    print('waiting for Linux to boot and start kvd (about 3.2 G instructions)');
+    await kvReady(cluster);
+  }
   let killedAt: number | undefined;
   let failoverMs: number | undefined;
   let restoredMs: number | undefined;
@@ -66,6 +76,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const summary = await cluster.stop();
   const check = checkKvHistory(history);
   return { check, history, summary, failoverMs, redundancyRestoredMs: restoredMs };
+}
+
+/** kvd says "kv ready" at about 3.2 G instructions: past this count it reads requests, not the kernel's console. */
+const LINUX_KV_UP = 3_400_000_000;
+
+async function kvReady(cluster: Cluster): Promise<void> {
+  while (((await cluster.statsOf('primary'))?.instructions ?? 0) < LINUX_KV_UP) await new Promise((r) => setTimeout(r, 200));
 }
 
 export function describeDemo(result: DemoResult): string[] {
