@@ -211,6 +211,7 @@ function twinRow(label: string, ft: FtSpinRun[], plain: PlainProcessRun[], twins
     value: ft.map((r) => r.mips),
     baseline: twins.map(mean),
     baselineLabel: `${PLAIN}, two processes started together (mean of the two)`,
+    target: '>= 0.97', // issue 23
     note:
       'The FT row above, against the same hardware load: two plain v86 processes (same cmdline, each timed as the row above times one) started together in the same round. ' +
       `Run so, each plain v86 ran at ${formatNumber(median(slowdown))} (${formatNumber(Math.min(...slowdown))}–${formatNumber(Math.max(...slowdown))}) of one alone in the same round: that much of the FT pair's gap to one plain v86 is this machine running two emulators at once, not Lockstep. ` +
@@ -231,6 +232,7 @@ function cpuRow(label: string, ft: FtSpinRun[], plain: PlainProcessRun[]): RowIn
     value: ft.map((r) => r.instructions / r.hostCpuMs[0] / 1000),
     baseline: plain.map((r) => r.instructions / r.cpuMs / 1000),
     baselineLabel: `${PLAIN}, own process`,
+    target: '>= 0.97', // issue 23
     note:
       "The work per instruction, which outside load changes much less than wall time: the primary process's CPU time (user + system of all its threads, /proc/<pid>/stat, 10 ms ticks) from the attach to the guest's end vs plain v86's process.cpuUsage() from emulator-started to the checksum line (plain v86 compiles its JIT code on V8's background threads, Lockstep synchronously on the main thread). " +
       `The backup used ${formatNumber(median(ft.map((r) => r.hostCpuMs[1] / 1000)))} CPU-s for the same instructions (primary ${formatNumber(median(ft.map((r) => r.hostCpuMs[0] / 1000)))} CPU-s, plain v86 ${formatNumber(median(plain.map((r) => r.cpuMs / 1000)))} CPU-s).`,
@@ -570,6 +572,7 @@ function cpuPerOpRow(label: string, ft: KvRun[], single: KvRun[], plain: KvRun[]
     value: f.map((c) => c.hosts),
     baseline: s.map((c) => c.hosts),
     baselineLabel: 'single host',
+    target: '<= 2.2', // issue 23: 2.0 is the second emulator
     note:
       'User + system time of the host processes, all threads (/proc/<pid>/stat), over the workload\'s operations, in the rounds above. ' +
       `FT: primary ${ms(ft.map((r) => r.hostCpuMs[0] / r.history.ops.length))} + backup ${ms(ft.map((r) => r.hostCpuMs[1] / r.history.ops.length))} ms/op; plain v86 ${ms(plain.map((r) => cpuPerOp(r).hosts))} ms/op. ` +
@@ -668,6 +671,7 @@ async function kv(setup: Setup): Promise<RowInput[]> {
       value: p50,
       baseline: ft.map((r) => quantile(r.loadedRtts, 0.5)),
       baselineLabel: 'loopback RTT p50 under the same load',
+      target: '<= 1.5', // issue 23
       note:
         `Per round: p50 of HostStats.outputDelaysMs of the primary over the workload's replies (${formatNumber(median(ft.map((r) => r.delays.length)))} outputs: from the guest's output to its release, i.e. until the backup acknowledged its log entry). ` +
         `Baseline: p50 of 32-byte round trips, ${RTT_GAP_MS} ms apart, between two Node processes of their own (bench/lib/child.ts ping and echo) while the same workload ran (${formatNumber(median(ft.map((r) => r.loadedRtts.length)))} per round). The same round trips with nothing else running: p50 ${formatNumber(median(rtt.map((r) => r.p50)))} ms.`,
@@ -678,6 +682,7 @@ async function kv(setup: Setup): Promise<RowInput[]> {
       value: p99,
       baseline: ft.map((r) => quantile(r.loadedRtts, 0.99)),
       baselineLabel: 'loopback RTT p99 under the same load',
+      target: '<= 1.3', // issue 23
       note: `As the p50 row, 99th percentiles. The round trip is the floor: a release waits for one primary → backup → primary exchange, and under this load both cores are busy, so every wake-up on the way may wait for a CPU. The same round trips with nothing else running: p99 ${formatNumber(median(rtt.map((r) => r.p99)))} ms.`,
     }),
     valueRow({

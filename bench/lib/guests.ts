@@ -215,6 +215,8 @@ export async function runLockstep(options: LockstepOptions): Promise<GuestRun> {
       const data = input?.due(machine.instructions, machine.serialInputPending === 0);
       if (data) recorder.queue('serial', data);
       machine.runSlice();
+      // As `lockstep run` and a primary do: a halted guest under the host clock waits for its next timer.
+      if (machine.waitsForHostTime) await new Promise((resolve) => setTimeout(resolve, Math.min(machine.idleHint, 10)));
     }
     if (!done) throw new Error(`lockstep ${guest}: no ${until} before ${machine.isEnded ? 'the guest ended' : 'the instruction limit'}; output: ${JSON.stringify(serial.slice(-200))}`);
     const ms = done.t - started;

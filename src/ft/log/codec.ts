@@ -4,8 +4,8 @@
 
 import { crc32 } from 'node:zlib';
 import type {
-  ChannelMessage, ControlOp, EndHow, Frame, FrameKind, HelloMessage, InputDevice, LogEntry, NondetSource, OutputDevice,
-  Role,
+  ChannelMessage, ControlOp, EndHow, Frame, FrameKind, HelloMessage, InputDevice, LogEntry, NondetEntry, NondetSource,
+  OutputDevice, Role,
 } from './log';
 
 // ---------------------------------------------------------------------------------------------
@@ -348,6 +348,94 @@ function codecFor<K extends FrameKind>(kind: K): PayloadCodec<Extract<Frame, { k
 }
 
 // ---------------------------------------------------------------------------------------------
+// Clock runs: consecutive `nondet clock` entries in one frame (docs/log-format.md). Under the host
+// clock every slice end logs a reading; a frame each would cost 38 bytes where the reading carries a
+// few bytes of news. A run is a codec matter only: it decodes back into the same NondetEntry values.
+
+/** Frame kind code of a clock run; not a FrameKind: the decoder hands out the entries it holds. */
+export const CLOCK_RUN_CODE = 0x07;
+/** Clock readings travel in runs as whole microseconds. */
+export const CLOCK_UNITS_PER_MS = 1000;
+/** Most readings one run frame holds (each at most 2 varints of 8 bytes: far below the payload limit). */
+export const MAX_CLOCK_RUN = 4096;
+const MAX_VARINT_BYTES = 8;
+/** Largest value a run carries (about 71 years of microseconds), so a zigzag change stays a safe integer. */
+const MAX_CLOCK_UNITS = 2 ** 51;
+
+/** A reading's value in whole microseconds, if it is exactly one (and a run can carry it); else undefined. */
+export function clockUnits(value: number): number | undefined {
+  const units = Math.round(value * CLOCK_UNITS_PER_MS);
+  return units >= 0 && units <= MAX_CLOCK_UNITS && units / CLOCK_UNITS_PER_MS === value ? units : undefined;
+}
+
+/** Whether an entry can go into a clock run. */
+export function isRunnableClock(e: LogEntry): e is NondetEntry {
+  return e.kind === 'nondet' && e.source === 'clock' && clockUnits(e.value) !== undefined;
+}
+
+function pushVarint(out: number[], n: number): void {
+  for (; n >= 0x80; n = Math.floor(n / 0x80)) out.push((n % 0x80) | 0x80);
+  out.push(n);
+}
+
+const zigzag = (n: number): number => (n < 0 ? -2 * n - 1 : 2 * n);
+const unzigzag = (n: number): number => (n % 2 ? -(n + 1) / 2 : n / 2);
+
+/**
+ * Encodes consecutive clock readings (seq n, n+1, ...; `at` never going back; values whole
+ * microseconds, see isRunnableClock) as one frame. Each reading: the instructions since the one
+ * before (the first: since the frame's `at`, so 0), then its change from the reading before in
+ * microseconds, zigzag (the first: from 0), both unsigned LEB128 varints.
+ */
+export function encodeClockRun(entries: readonly NondetEntry[]): Uint8Array {
+  if (!entries.length || entries.length > MAX_CLOCK_RUN) throw new RangeError(`a clock run holds 1 to ${MAX_CLOCK_RUN} readings, not ${entries.length}`);
+  const { seq, at } = entries[0];
+  assertCount(seq, 'seq', 1);
+  assertCount(at, 'at', 0);
+  const out: number[] = [];
+  let lastAt = at;
+  let lastUnits = 0;
+  entries.forEach((e, i) => {
+    const units = isRunnableClock(e) ? clockUnits(e.value) : undefined;
+    if (units === undefined) throw new RangeError(`entry ${e.seq} is not a clock reading in whole microseconds`);
+    if (e.seq !== seq + i || e.at < lastAt || !Number.isSafeInteger(e.at)) throw new RangeError(`entry ${e.seq} does not follow entry ${seq + i - 1} in a clock run`);
+    pushVarint(out, e.at - lastAt);
+    pushVarint(out, zigzag(units - lastUnits));
+    lastAt = e.at;
+    lastUnits = units;
+  });
+  return frameOf(CLOCK_RUN_CODE, seq, at, Uint8Array.from(out));
+}
+
+/** Reads the varints of a clock run's payload (see encodeClockRun) back into entries. */
+function decodeClockRun(p: Uint8Array, seq: number, at: number): NondetEntry[] {
+  if (!p.length) throw new PayloadError('a clock run of no readings');
+  const entries: NondetEntry[] = [];
+  let offset = 0;
+  const varint = (): number => {
+    let n = 0;
+    for (let i = 0, scale = 1; i < MAX_VARINT_BYTES; i++, scale *= 0x80) {
+      if (offset >= p.length) throw new PayloadError('a reading cut short');
+      const byte = p[offset++];
+      n += (byte & 0x7f) * scale;
+      if (byte < 0x80) {
+        if (!Number.isSafeInteger(n)) break;
+        return n;
+      }
+    }
+    throw new PayloadError(`a varint at payload byte ${offset} exceeds 2^53-1`);
+  };
+  let units = 0;
+  while (offset < p.length) {
+    at += varint();
+    units += unzigzag(varint());
+    if (!Number.isSafeInteger(at) || units < 0 || units > MAX_CLOCK_UNITS) throw new PayloadError(`reading ${entries.length + 1} out of range`);
+    entries.push({ kind: 'nondet', seq: seq + entries.length, at, source: 'clock', value: units / CLOCK_UNITS_PER_MS });
+  }
+  return entries;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Encoding
 
 function assertU32(n: number, what: string): void {
@@ -364,13 +452,17 @@ export function encodeFrame(f: Frame): Uint8Array {
   const { seq, at } = codec.header(f);
   assertCount(seq, 'seq', isLogEntry(f) ? 1 : 0);
   assertCount(at, 'at', 0);
-  const payload = codec.encode(f);
+  return frameOf(KIND_CODES[f.kind], seq, at, codec.encode(f));
+}
+
+/** Header, payload and CRC around a payload. */
+function frameOf(kindCode: number, seq: number, at: number, payload: Uint8Array): Uint8Array {
   if (payload.length > MAX_PAYLOAD_BYTES) throw new RangeError(`payload of ${payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`);
   const frame = new Uint8Array(FRAME_OVERHEAD + payload.length);
   const v = view(frame);
   frame.set(FRAME_MAGIC, 0);
   frame[OFF_VERSION] = FRAME_VERSION;
-  frame[OFF_KIND] = KIND_CODES[f.kind];
+  frame[OFF_KIND] = kindCode;
   frame[OFF_FLAGS] = 0;
   v.setUint32(OFF_LENGTH, payload.length, true);
   v.setBigUint64(OFF_SEQ, BigInt(seq), true);
@@ -412,6 +504,10 @@ export class FrameDecoder implements Iterable<Frame> {
   private tail = 0;
   private consumed: number;
   private failure: LogFormatError | undefined;
+  /** Entries of the last clock run frame not yet taken, and where that frame starts. */
+  private queued: LogEntry[] = [];
+  private queueHead = 0;
+  private queueStart = 0;
 
   constructor(options: FrameDecoderOptions = {}) {
     this.maxPayload = options.maxPayload ?? MAX_PAYLOAD_BYTES;
@@ -419,9 +515,12 @@ export class FrameDecoder implements Iterable<Frame> {
     this.consumed = options.baseOffset ?? 0;
   }
 
-  /** Stream offset of the next undecoded byte (the start of the next frame). */
+  /**
+   * Stream offset of the next undecoded byte (the start of the next frame); while entries of a clock
+   * run are still to be taken, the start of that run's frame (where an error in them is reported).
+   */
   get offset(): number {
-    return this.consumed;
+    return this.queueHead < this.queued.length ? this.queueStart : this.consumed;
   }
 
   /** Bytes received but not yet decoded. */
@@ -452,6 +551,7 @@ export class FrameDecoder implements Iterable<Frame> {
   /** Takes the next complete frame, or undefined if more bytes are needed. Throws on a bad frame. */
   next(): Frame | undefined {
     if (this.failure) throw this.failure;
+    if (this.queueHead < this.queued.length) return this.queued[this.queueHead++];
     try {
       return this.decodeNext();
     } catch (err) {
@@ -505,16 +605,23 @@ export class FrameDecoder implements Iterable<Frame> {
     if (avail < size) return undefined;
     const end = FRAME_HEADER_BYTES + length;
     if (crc32(b.subarray(0, end)) !== v.getUint32(end, true)) this.fail('checksum-mismatch', 'checksum mismatch');
+    const start = this.consumed;
     const frame = this.decodeChecked(b, v, length);
+    if (Array.isArray(frame)) {
+      this.queued = frame;
+      this.queueHead = 1;
+      this.queueStart = start;
+    }
     this.head += size;
     this.consumed += size;
     if (this.head === this.tail) this.head = this.tail = 0;
-    return frame;
+    return Array.isArray(frame) ? frame[0] : frame;
   }
 
   // The checksum is good: what remains wrong was written that way (newer writer or a bug).
-  private decodeChecked(b: Uint8Array, v: DataView, length: number): Frame {
+  private decodeChecked(b: Uint8Array, v: DataView, length: number): Frame | LogEntry[] {
     const code = b[OFF_KIND];
+    if (code === CLOCK_RUN_CODE) return this.decodeRun(b, v, length);
     const kind = KINDS.get(code);
     if (kind === undefined) this.fail('unknown-kind', `unknown kind ${hexByte(code)}`);
     if (b[OFF_FLAGS] !== 0) this.fail('unknown-flags', `unknown flags ${hexByte(b[OFF_FLAGS])}`);
@@ -529,6 +636,19 @@ export class FrameDecoder implements Iterable<Frame> {
       return (codecFor(kind) as PayloadCodec<Frame>).decode(payload, seq, at);
     } catch (err) {
       if (err instanceof PayloadError) this.fail('bad-payload', `bad payload for ${kind}: ${err.message}`);
+      throw err;
+    }
+  }
+
+  private decodeRun(b: Uint8Array, v: DataView, length: number): LogEntry[] {
+    if (b[OFF_FLAGS] !== 0) this.fail('unknown-flags', `unknown flags ${hexByte(b[OFF_FLAGS])}`);
+    const seq = this.safeNumber(v.getBigUint64(OFF_SEQ, true), 'seq');
+    const at = this.safeNumber(v.getBigUint64(OFF_AT, true), 'at');
+    if (seq < 1) this.fail('bad-payload', 'bad payload for clock run: seq 0');
+    try {
+      return decodeClockRun(b.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + length), seq, at);
+    } catch (err) {
+      if (err instanceof PayloadError) this.fail('bad-payload', `bad payload for clock run: ${err.message}`);
       throw err;
     }
   }

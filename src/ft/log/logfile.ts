@@ -4,8 +4,10 @@
 
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
-import { encodeEntry, FrameDecoder, isLogEntry, LogFormatError } from './codec';
-import type { EndEntry, EndHow, LogEntry } from './log';
+import {
+  encodeClockRun, encodeEntry, FrameDecoder, isLogEntry, isRunnableClock, LogFormatError, MAX_CLOCK_RUN,
+} from './codec';
+import type { EndEntry, EndHow, LogEntry, NondetEntry } from './log';
 import type { BootFile, ResolvedSettings } from '../machine';
 
 export const FILE_MAGIC = Buffer.from('LOCKSTEP-FTLOG', 'ascii');
@@ -199,6 +201,8 @@ const FLUSH_THRESHOLD_BYTES = 64 * 1024;
 export class LogWriter {
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
+  /** Consecutive clock readings not yet encoded: they go into one clock run frame (codec.ts). */
+  private run: NondetEntry[] = [];
   private writing: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   private closed = false;
@@ -233,9 +237,9 @@ export class LogWriter {
     return this.order.nextSeq;
   }
 
-  /** Bytes in the file once everything appended so far is flushed. */
+  /** Bytes in the file once everything appended so far is flushed (an open clock run counted as it stands). */
   get size(): number {
-    return this.written + this.pendingBytes;
+    return this.written + this.pendingBytes + (this.run.length ? encodeClockRun(this.run).length : 0);
   }
 
   /** Buffers one entry. Throws if it breaks the log's order or the writer is closed. */
@@ -243,14 +247,33 @@ export class LogWriter {
     if (this.closed) throw new Error('log writer is closed');
     if (this.failure) throw this.failure;
     if (entry.kind === 'end') throw new RangeError('the end entry is written by close(), not appended');
-    this.buffer(entry);
+    this.add(entry);
   }
 
-  private buffer(entry: LogEntry): void {
+  /** An entry in order: a clock reading joins the open run, anything else ends it and gets its own frame. */
+  private add(entry: LogEntry): void {
     const problem = this.order.problem(entry);
     if (problem) throw new RangeError(problem);
+    if (isRunnableClock(entry)) {
+      this.order.accept(entry);
+      this.run.push(entry);
+      if (this.run.length === MAX_CLOCK_RUN) this.endRun();
+      return;
+    }
     const frame = encodeEntry(entry);
+    this.endRun();
     this.order.accept(entry);
+    this.buffer(frame);
+  }
+
+  private endRun(): void {
+    if (!this.run.length) return;
+    const run = this.run;
+    this.run = [];
+    this.buffer(encodeClockRun(run));
+  }
+
+  private buffer(frame: Uint8Array): void {
     this.pending.push(frame);
     this.pendingBytes += frame.length;
     // Keep memory bounded for long recordings; errors surface at the next flush()/close().
@@ -259,6 +282,7 @@ export class LogWriter {
 
   /** Writes every buffered frame; with `durable`, also waits until the data is on disk. */
   flush(durable = false): Promise<void> {
+    this.endRun();
     const chunk = Buffer.concat(this.pending);
     this.pending = [];
     this.written += chunk.length;
@@ -284,7 +308,7 @@ export class LogWriter {
     if (this.closed) return;
     this.closed = true;
     try {
-      if (!this.failure) this.buffer({ kind: 'end', seq: this.order.nextSeq, at: this.order.lastAt, how, detail });
+      if (!this.failure) this.add({ kind: 'end', seq: this.order.nextSeq, at: this.order.lastAt, how, detail });
       await this.flush();
     } finally {
       await this.handle.close();

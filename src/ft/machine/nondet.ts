@@ -3,7 +3,7 @@
 // or a log-file replay) returns what was logged, at the same instruction count, in the same order.
 // Nothing else in the machine may read the host clock, a random source, or the outside world.
 import { randomInt } from 'node:crypto';
-import { decodeDiskIo, diskPieces, encodeDiskIo } from '../log';
+import { CLOCK_UNITS_PER_MS, decodeDiskIo, diskPieces, encodeDiskIo } from '../log';
 import type { DiskRequest, InputDevice, InputEntry, NondetEntry, NondetSource } from '../log';
 import type { DiskSource } from './disk';
 
@@ -64,8 +64,9 @@ export class Recorder implements Nondeterminism {
     return this.pending.length + this.logged.length > 0;
   }
 
+  /** Host time in whole microseconds: what a clock run in the log carries in a few bytes (codec.ts). */
   clock(at: number): number {
-    return this.take(at, 'clock', performance.now() - this.started);
+    return this.take(at, 'clock', Math.round((performance.now() - this.started) * CLOCK_UNITS_PER_MS) / CLOCK_UNITS_PER_MS);
   }
 
   random(at: number): number {

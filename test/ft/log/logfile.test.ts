@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import {
+  encodeClockRun,
   encodeEntry,
   encodeFileHeader,
   encodeFrame,
@@ -16,6 +17,7 @@ import {
   readLogFile,
   type LogEntry,
   type LogMeta,
+  type NondetEntry,
 } from '../../../src/ft/log';
 import { FIRST_HASHED_DEVICES, HASHED_DEVICES, loadImage } from '../../../src/ft/machine';
 import { ReplayError, replayLogFile, runGuest } from '../../../src/ft/commands';
@@ -40,7 +42,8 @@ function makeLog(n: number): LogEntry[] {
     const at = seq * 1000;
     switch (seq % 5) {
       case 0: entries.push({ kind: 'input', seq, at, device: 'serial', data: bytes(`PUT k${seq} v${seq}\n`) }); break;
-      case 1: entries.push({ kind: 'nondet', seq, at, source: 'clock', value: seq / 3 }); break;
+      // Not whole microseconds, so each is a frame of its own (clock runs have tests of their own).
+      case 1: entries.push({ kind: 'nondet', seq, at, source: 'clock', value: seq / 3 + 1e-9 }); break;
       case 2: entries.push({ kind: 'output', seq, at, device: 'serial', data: bytes(`OK ${seq}\n`) }); break;
       case 3: entries.push({ kind: 'epoch', seq, at, epoch: seq, hash: seq.toString(16).padStart(32, '0'), pages: 16384 }); break;
       default: entries.push({ kind: 'control', seq, at, op: 'clone', detail: JSON.stringify({ seq }) });
@@ -231,6 +234,48 @@ describe('log files', () => {
     }
   });
 
+  /** Host clock readings as a Recorder takes them (whole microseconds), some at the same count. */
+  function readings(firstSeq: number, n: number, at = 0): NondetEntry[] {
+    return Array.from({ length: n }, (_, i) => ({
+      kind: 'nondet', seq: firstSeq + i, at: at + Math.floor(i / 2) * 137_000, source: 'clock', value: (1_000_000 + i * 731) / 1000,
+    }));
+  }
+
+  it('writes consecutive clock readings as clock runs, a few bytes each, and reads back the same entries', async () => {
+    const clocks = readings(1, 300);
+    const input: LogEntry = { kind: 'input', seq: 301, at: clocks[299].at, device: 'serial', data: bytes('GET a\n') };
+    const more = readings(302, 5000, input.at + 1);
+    const entries: LogEntry[] = [...clocks, input, ...more];
+    const p = await writeLog(entries);
+    const read = await readLogFile(p);
+    assert.equal(read.error, undefined);
+    assert.deepEqual(read.entries, entries);
+    // Frames: a run of 300, the input, a full run (MAX_CLOCK_RUN = 4096), the rest, and the end entry.
+    const expected = frameOffsets([], META)[0] + encodeClockRun(clocks).length + encodeEntry(input).length +
+      encodeClockRun(more.slice(0, 4096)).length + encodeClockRun(more.slice(4096)).length +
+      encodeEntry(endAfter(entries)).length;
+    assert.equal((await stat(p)).size, expected);
+    assert.ok(expected < 8 * entries.length, `${expected} bytes for ${entries.length} entries`);
+  });
+
+  it('reports a clock run that breaks the order at the run frame, after the entries before it', async () => {
+    const first = readings(1, 3);
+    const p = await writeLog(first);
+    const good = await readFile(p);
+    await writeFile(p, Buffer.concat([good, encodeClockRun(readings(5, 4, first[2].at))]));
+    const read = await readLogFile(p);
+    assert.deepEqual(read.entries, first);
+    assert.equal(read.error?.code, 'out-of-order');
+    assert.equal(read.error?.offset, good.length);
+  });
+
+  it('still reads clock readings written one frame each (files from before clock runs)', async () => {
+    const entries = readings(1, 10);
+    const p = path();
+    await writeFile(p, Buffer.concat([encodeFileHeader(META), ...entries.map(encodeEntry)]));
+    assert.deepEqual((await readLogFile(p)).entries, entries);
+  });
+
   it('rejects channel messages, gaps and time going back inside a file', async () => {
     const entries = makeLog(3);
     const header = encodeFileHeader(META);
@@ -359,14 +404,34 @@ describe('log files', () => {
   });
 
   describe('replaying', () => {
+    /** A run's recorded events and epoch entries in log order, as a primary logs them. */
+    function logOf(run: Awaited<ReturnType<typeof runGuest>>): LogEntry[] {
+      const timed = [...run.recorded.map((e) => ({ at: e.at, entry: e })), ...run.epochs.map((e) => ({ at: e.at, entry: { kind: 'epoch' as const, at: e.at, epoch: e.index, hash: e.hash, pages: 8192 } }))];
+      return timed.sort((a, b) => a.at - b.at).map(({ entry }, i) => ({ ...entry, seq: i + 1 }) as LogEntry);
+    }
+
+    it('a host clock recording, its readings in clock runs, replays to the same epoch hashes', async () => {
+      const recorded = await runGuest(shortRun('ticker', { clock: 'host' }));
+      const image = loadImage('ticker');
+      const meta: LogMeta = { ...META, guest: 'ticker', clock: 'host', hashedDevices: [...HASHED_DEVICES], imageSha256: image.sha256, memorySize: 32 << 20, epochLength: TEST_EPOCH, cmdline: shortRun('ticker').cmdline! };
+      const entries = logOf(recorded);
+      const clocks = entries.filter((e) => e.kind === 'nondet' && e.source === 'clock').length;
+      assert.ok(clocks > 10, `${clocks} clock readings`);
+      const p = await writeLog(entries, meta);
+      const oneFrameEach = frameOffsets(entries, meta).at(-1)!;
+      assert.ok((await stat(p)).size < oneFrameEach - 25 * clocks, `${(await stat(p)).size} bytes, ${oneFrameEach} one frame each`);
+      const replay = await replayLogFile(p);
+      assert.deepEqual(replay.epochMismatches, []);
+      assert.equal(replay.epochsMatched, recorded.epochs.length);
+    });
+
     it('a file from before the NE2000 was in the state hash (no hashedDevices) is checked as it was hashed', async () => {
       const old = await runGuest(shortRun('ticker', { hashedDevices: FIRST_HASHED_DEVICES }));
       const now = await runGuest(shortRun('ticker'));
       assert.notDeepEqual(old.epochHashes, now.epochHashes, 'the card is in the hash now');
       const image = loadImage('ticker');
       const meta: LogMeta = { ...META, guest: 'ticker', imageSha256: image.sha256, memorySize: 32 << 20, epochLength: TEST_EPOCH, cmdline: shortRun('ticker').cmdline! };
-      const timed = [...old.recorded.map((e) => ({ at: e.at, entry: e })), ...old.epochs.map((e) => ({ at: e.at, entry: { kind: 'epoch' as const, at: e.at, epoch: e.index, hash: e.hash, pages: 8192 } }))];
-      const entries = timed.sort((a, b) => a.at - b.at).map(({ entry }, i) => ({ ...entry, seq: i + 1 }) as LogEntry);
+      const entries = logOf(old);
       const replay = await replayLogFile(await writeLog(entries, meta));
       assert.deepEqual(replay.epochMismatches, []);
       assert.equal(replay.epochsMatched, old.epochs.length);
