@@ -368,9 +368,10 @@ export function clockUnits(value: number): number | undefined {
   return units >= 0 && units <= MAX_CLOCK_UNITS && units / CLOCK_UNITS_PER_MS === value ? units : undefined;
 }
 
-/** Whether an entry can go into a clock run. */
+/** Whether an entry can go into a clock run (anything else, a bad one included, is encoded on its own). */
 export function isRunnableClock(e: LogEntry): e is NondetEntry {
-  return e.kind === 'nondet' && e.source === 'clock' && clockUnits(e.value) !== undefined;
+  return e.kind === 'nondet' && e.source === 'clock' && clockUnits(e.value) !== undefined &&
+    Number.isSafeInteger(e.seq) && e.seq >= 1 && Number.isSafeInteger(e.at) && e.at >= 0;
 }
 
 function pushVarint(out: number[], n: number): void {

@@ -258,6 +258,13 @@ describe('log files', () => {
     assert.ok(expected < 8 * entries.length, `${expected} bytes for ${entries.length} entries`);
   });
 
+  it('refuses a bad clock reading when it is appended, not when its run is written', async () => {
+    const writer = await LogWriter.create(path(), META);
+    writer.append(readings(1, 1)[0]);
+    assert.throws(() => writer.append({ ...readings(2, 1)[0], at: 2 ** 53 }), /must be a safe integer/);
+    await writer.close();
+  });
+
   it('reports a clock run that breaks the order at the run frame, after the entries before it', async () => {
     const first = readings(1, 3);
     const p = await writeLog(first);
