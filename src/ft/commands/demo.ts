@@ -46,7 +46,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   await cluster.start();
   print(`${cluster.summary().guest} guest under FT (${options.mode ?? 'replay'} mode): primary ${cluster.hostIn('primary')?.id}, backup ${cluster.hostIn('backup')?.id}; service at ${cluster.service.host}:${cluster.service.port}`);
   if (guest === 'linux') {
-    print('waiting for Linux to boot and start kvd (about 3.2 G instructions)');
+    print('waiting for Linux to boot and start kvd (about 4.2 G instructions)');
     await kvReady(cluster);
   }
   let killedAt: number | undefined;
@@ -78,8 +78,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   return { check, history, summary, failoverMs, redundancyRestoredMs: restoredMs };
 }
 
-/** kvd says "kv ready" at about 3.2 G instructions: past this count it reads requests, not the kernel's console. */
-const LINUX_KV_UP = 3_400_000_000;
+/** kvd says "kv ready" at about 4.24 G instructions: past this count it reads requests, not the kernel's console. */
+const LINUX_KV_UP = 4_400_000_000;
 
 async function kvReady(cluster: Cluster): Promise<void> {
   while (((await cluster.statsOf('primary'))?.instructions ?? 0) < LINUX_KV_UP) await new Promise((r) => setTimeout(r, 200));
