@@ -454,6 +454,8 @@ export class Primary {
    */
   async finish(): Promise<void> {
     this.finishing = true;
+    // A checkpoint backup receives no log to catch up on: it holds its last checkpoint, not this end.
+    if (this.checkpoints) return;
     this.heartbeat();
     while (this.backup && !this.backup.isClosed && this.acked < this.seq) await this.sleep(10);
   }

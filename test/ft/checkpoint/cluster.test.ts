@@ -3,11 +3,11 @@ import { mkdtempSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cluster, ClusterSummary, parseFault, type ClusterOptions } from '../../../src/ft/cluster';
+import { Cluster, parseFault, type ClusterOptions } from '../../../src/ft/cluster';
 import { checkKvHistory, runKvWorkload } from '../../../src/ft/workload';
 import { readLogFile } from '../../../src/ft/log';
 import { SeededRandom } from '../../../src/ft/random';
-import { clusterOptions, until } from '../../support/cluster';
+import { clusterOptions, lastRole, partitionLeavesOneLive, until } from '../../support/cluster';
 import { TEST_EPOCH } from '../../support/guests';
 
 const KILL_TRIALS = Number(process.env.LOCKSTEP_CHECKPOINT_KILL_TRIALS ?? 4);
@@ -15,10 +15,6 @@ const PARTITION_TRIALS = Number(process.env.LOCKSTEP_PARTITION_TRIALS ?? 2);
 
 function checkpointOptions(guest: string, extra: Partial<ClusterOptions> = {}): ClusterOptions {
   return clusterOptions(guest, { mode: 'checkpoint', checkpoint: { intervalMs: 25, compress: true }, ...extra });
-}
-
-function lastRole(summary: ClusterSummary, host: string): string | undefined {
-  return summary.hosts[host].roles.filter((r) => r.role !== 'stopped').at(-1)?.role;
 }
 
 /** kv's SHUTDOWN, sent until its reply comes (a request may be lost with a primary). */
@@ -111,17 +107,7 @@ describe('checkpoint mode (Remus) pair (real processes, real TCP)', function () 
         await cluster.start();
         // A backup without a checkpoint has nothing to go live with (it waits): partition a replicating pair.
         await until(async () => ((await cluster.statsOf('backup'))?.checkpointStore?.applied ?? 0) >= 1, 'a first checkpoint');
-        const decided = new Promise<void>((resolve) => cluster.on('role-change', (c) => c.role === 'halted' && resolve()));
-        const workload = runKvWorkload({ service: cluster.service, ops: 40, seed: 100 + trial, clients: 2 });
-        await new Promise((r) => setTimeout(r, 50 + 40 * trial));
-        cluster.channelFault('partition');
-        await decided;
-        const history = await workload;
-        const summary = await cluster.stop();
-        const finalRoles = ['host-1', 'host-2'].map((h) => lastRole(summary, h));
-        assert.equal(finalRoles.filter((r) => r === 'primary').length, 1, `final roles: ${finalRoles.join(', ')}`);
-        assert.equal(finalRoles.filter((r) => r === 'halted').length, 1, `final roles: ${finalRoles.join(', ')}`);
-        assert.ok(checkKvHistory(history).ok, 'no acknowledged operation is lost across the partition');
+        await partitionLeavesOneLive(cluster, trial);
       });
     }
   });
