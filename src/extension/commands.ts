@@ -156,7 +156,7 @@ export class LockstepCommands implements PanelActions {
     const lens = file && at !== undefined && line !== undefined ? { file, at, line } : undefined;
     const target = lens ?? cursorEntry(vscode.window.activeTextEditor);
     if (!target) throw new Error('put the cursor on an entry line of a log file');
-    this.replayMark.set(target.file, target.line);
+    await this.replayMark.set(target.file, target.line);
     await this.start(replayConfiguration(target.file.fsPath, { stopOnEntry: false, stopAt: target.at, name: `Lockstep: replay to @${target.at}` }));
   }
 }

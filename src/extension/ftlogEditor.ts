@@ -148,10 +148,15 @@ export class ReplayMark implements vscode.Disposable {
   private mark: { uri: string; line: number } | undefined;
   private readonly listener = vscode.window.onDidChangeVisibleTextEditors(() => this.apply());
 
-  /** Marks `line` of the log view `document`, and selects it in the editors showing it. */
-  set(document: vscode.Uri, line: number): void {
+  /**
+   * Marks `line` of the log view `document`, and selects it in the editors showing it. Each is pinned: the code a
+   * stop shows opens in an editor of its own, which would otherwise take the tab of a log opened as a preview.
+   */
+  async set(document: vscode.Uri, line: number): Promise<void> {
     this.mark = { uri: document.toString(), line };
-    for (const editor of this.apply()) {
+    for (const shown of this.apply()) {
+      const options = { viewColumn: shown.viewColumn, preview: false, preserveFocus: true };
+      const editor = await vscode.window.showTextDocument(shown.document, options);
       const start = new vscode.Position(line, 0);
       editor.selection = new vscode.Selection(start, start);
       editor.revealRange(new vscode.Range(start, start), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
