@@ -4,9 +4,8 @@
 
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
-import {
-  encodeClockRun, encodeEntry, FrameDecoder, isLogEntry, isRunnableClock, LogFormatError, MAX_CLOCK_RUN,
-} from './codec';
+import { encodeClockRun, encodeEntry, FrameDecoder, isLogEntry, LogFormatError } from './codec';
+import { isRunnableClock, MAX_CLOCK_RUN } from './clockrun';
 import type { EndEntry, EndHow, LogEntry, NondetEntry } from './log';
 import type { BootFile, ResolvedSettings } from '../machine';
 
