@@ -4,7 +4,7 @@
 import { ContinuedEvent, DebugSession, Event, Handles, InitializedEvent, InvalidatedEvent, OutputEvent, Response, StoppedEvent, TerminatedEvent, ThreadEvent } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { HostLauncher } from '../ft/cluster';
-import type { DebugState } from '../ft/cluster';
+import type { DebugState, Watch } from '../ft/cluster';
 import { FAULT_KIND_NAMES, isFaultKind } from '../ft/cluster';
 import type { EntryKind } from '../ft/log';
 import { REGISTER_NAMES } from '../ft/machine';
@@ -12,12 +12,14 @@ import { CodeView, Reader } from './code';
 import { MAX_INSTRUCTION_BYTES, decode } from './disassemble';
 import { Evaluation, ExpressionError, Size, evaluateExpression, formatValue, registerValue } from './evaluate';
 import { FtRuntime } from './ftRuntime';
-import { count } from './format';
+import { bytesAt } from './format';
 import { LaunchConfig, parseLaunch } from './launch';
 import { LocalRuntime } from './localRuntime';
 import { ENTRY_KINDS } from './protocol';
 import { Runtime, SessionBusy, hex } from './runtime';
 import { SCOPES, ScopeName, VariableNode, scopeVariables } from './variables';
+import { Watches } from './watches';
+import { DebugConsole, isCommand } from './console';
 
 export interface SessionOptions {
   /** How FT hosts are started (default: this process's own script, `lockstep host`). */
@@ -43,14 +45,6 @@ const MAX_READ = 1024 * 1024;
 /** Largest range one data breakpoint watches (as the debugger allows). */
 const MAX_WATCH = 4096;
 const MAX_ENTRIES = 10_000;
-const CONSOLE_HELP = [
-  'Expressions: registers (eax, ax, al, eip, eflags, cs, cr0 ...), numbers (42, 0x2a, 2ah), + - * ( ),',
-  '  memory: [expr] (a dword), byte [esi+4], word ptr [x], dword [esp], qword [ebx]. Addresses are linear.',
-  'Assignment: eax = 5 (eax ... edi, eip; at the live edge).',
-  'Commands: .goto N   run every machine to instruction N (forwards or backwards)',
-  '          .help     this text',
-].join('\n');
-
 /** A bad argument: the message names it. */
 class ArgumentError extends Error {
   override name = 'ArgumentError';
@@ -82,7 +76,6 @@ function address(reference: unknown, name: string, offset: unknown = 0): number 
 }
 
 const word = (value: number) => `0x${hex(value)}`;
-const bytesAt = (at: number, length: number) => `${length} byte${length > 1 ? 's' : ''} at ${word(at)}`;
 
 /** A value for a 32-bit register: unsigned, or negative down to -2^31 (the console's 64-bit two's complement). */
 function fitTo32Bits(register: string, { value }: Evaluation): number {
@@ -98,6 +91,12 @@ export class LockstepDebugSession extends DebugSession {
   private readonly code = new CodeView();
   /** The thread memory requests (which name no thread) read: the last one stopped or looked at. */
   private focus: number | undefined;
+  private readonly watches = new Watches((all) => this.rt().setWatches(all));
+  private readonly console = new DebugConsole({
+    goTo: (threadId, instruction) => this.goTo(threadId, instruction),
+    watchOf: (threadId, expression) => this.watchOf(threadId, expression),
+    watches: this.watches,
+  });
   private terminating: Promise<void> | undefined;
   private begun = false;
   /** The client redraws views on an `invalidated` event (after the console sets a register). */
@@ -200,6 +199,7 @@ export class LockstepDebugSession extends DebugSession {
       supportsStepBack: true,
       supportsInstructionBreakpoints: true,
       supportsDataBreakpoints: true,
+      supportsDataBreakpointBytes: true,
       supportsDisassembleRequest: true,
       supportsReadMemoryRequest: true,
       supportsWriteMemoryRequest: true,
@@ -290,28 +290,30 @@ export class LockstepDebugSession extends DebugSession {
   }
 
   /**
-   * A data breakpoint for a console expression: a memory expression watches what it reads; a register
-   * or a number, the dword it points to; with `asAddress`, `bytes` from that address.
+   * A data breakpoint for a console expression (see `watchOf`); with `asAddress`, `bytes` from that address.
    */
   private async dataBreakpointInfo(args: Args): Promise<DebugProtocol.DataBreakpointInfoResponse['body']> {
     const name = text(args, 'name').trim();
-    let at: number;
-    let length: number;
+    let watch: Watch;
     if (args.asAddress === true) {
-      at = address(name, 'name');
-      length = integer(args, 'bytes', 1, MAX_WATCH, 1);
+      watch = { address: address(name, 'name'), length: integer(args, 'bytes', 1, MAX_WATCH, 1) };
     } else {
       const threadId = args.frameId === undefined ? this.memoryThread() : this.thread(args, 'frameId');
-      let result;
       try {
-        result = await this.evaluateOn(threadId, name);
+        watch = await this.watchOf(threadId, name);
       } catch (error) {
         return { dataId: null, description: `${name}: ${(error as Error).message}` };
       }
-      at = result.address ?? Number(result.value & 0xffffffffn);
-      length = result.address === undefined ? 4 : result.size;
     }
+    const { address: at, length } = watch;
     return { dataId: `${word(at)}:${length}`, description: bytesAt(at, length), accessTypes: ['write'], canPersist: true };
+  }
+
+  /** What an expression watches: a memory expression what it reads; a register or a number, the dword it points to. */
+  private async watchOf(threadId: number, expression: string): Promise<Watch> {
+    const result = await this.evaluateOn(threadId, expression);
+    if (result.address !== undefined) return { address: result.address, length: result.size };
+    return { address: Number(result.value & 0xffffffffn), length: 4 };
   }
 
   private setDataBreakpoints(args: Args): DebugProtocol.SetDataBreakpointsResponse['body'] {
@@ -324,7 +326,8 @@ export class LockstepDebugSession extends DebugSession {
       }
       return { address: parseInt(match[1], 16), length, writes: accessType === undefined || accessType === 'write' };
     });
-    this.rt().setWatches(requested.filter((r) => r.writes));
+    const writes = requested.filter((r) => r.writes);
+    this.watches.setClient(writes.map(({ address: at, length }) => ({ address: at, length })));
     return {
       breakpoints: requested.map((r) => (r.writes
         ? { verified: true, description: bytesAt(r.address, r.length) }
@@ -410,7 +413,7 @@ export class LockstepDebugSession extends DebugSession {
   private async evaluate(args: Args): Promise<DebugProtocol.EvaluateResponse['body']> {
     const expression = text(args, 'expression').trim();
     const threadId = args.frameId === undefined ? this.focus ?? this.rt().leadThread : this.thread(args, 'frameId');
-    if (expression.startsWith('.')) return this.command(expression, threadId);
+    if (isCommand(expression)) return { result: await this.console.run(expression, threadId), variablesReference: 0 };
     const assignment = /^([a-z]\w*)\s*=(?!=)\s*(.+)$/i.exec(expression);
     if (assignment) return this.assign(threadId, assignment[1], assignment[2]);
     const result = await this.evaluateOn(threadId, expression);
@@ -446,18 +449,6 @@ export class LockstepDebugSession extends DebugSession {
         return data;
       },
     });
-  }
-
-  private async command(line: string, threadId: number): Promise<DebugProtocol.EvaluateResponse['body']> {
-    const [name, ...rest] = line.split(/\s+/);
-    if (name === '.help') return { result: CONSOLE_HELP, variablesReference: 0 };
-    if (name === '.goto') {
-      const target = rest.join('').replace(/_/g, '');
-      if (!/^\d+$/.test(target) || !Number.isSafeInteger(Number(target))) throw new ArgumentError(`.goto needs an instruction count, got '${rest.join(' ')}'`);
-      const state = await this.goTo(threadId, Number(target));
-      return { result: `at instruction ${count(state.position)}`, variablesReference: 0 };
-    }
-    throw new ArgumentError(`unknown command '${name}' (try .help)`);
   }
 
   // ---- memory and code ----

@@ -179,6 +179,26 @@ describe('data breakpoints (DAP, real hosts, spin)', function () {
     const refused = adapter.dc.send('setDataBreakpoints', { breakpoints: [{ dataId: 'esp' }] });
     await assert.rejects(refused, /dataId must be one dataBreakpointInfo gave/);
   });
+
+  it('the console sets, lists and drops its own data breakpoints, which the client\'s list leaves alone', async () => {
+    const repl = async (expression: string) => (await adapter.dc.evaluateRequest({ expression, context: 'repl', frameId: 1 })).body.result;
+    await adapter.dc.send('setDataBreakpoints', { breakpoints: [] });
+    assert.equal(await repl('.watch'), 'no data breakpoints (.watch EXPR sets one)');
+    const esp = await register(adapter, 'esp');
+    const watched = `0x${(esp - 64).toString(16).padStart(8, '0')}`;
+    assert.equal(await repl('watch qword [esp-64]'), `watching 8 bytes at ${watched}: continue and reverse continue stop where they change`);
+    // The client's list (empty here) replaces only its own.
+    await adapter.dc.send('setDataBreakpoints', { breakpoints: [] });
+    assert.equal(await repl('.watch'), `8 bytes at ${watched} (console)`);
+    const before = await adapter.read(1, esp - 64, 8);
+    const stop = await adapter.stopAfter(() => adapter.dc.continueRequest({ threadId: 1 }));
+    assert.equal(stop.reason, 'data breakpoint');
+    assert.notDeepEqual(await adapter.read(1, esp - 64, 8), before);
+    await assert.rejects(adapter.dc.evaluateRequest({ expression: '.unwatch all', context: 'repl', frameId: 1 }), /\.unwatch takes nothing/);
+    assert.equal(await repl('.unwatch'), '1 data breakpoint dropped');
+    assert.equal(await repl('.watch'), 'no data breakpoints (.watch EXPR sets one)');
+    await assert.rejects(adapter.dc.evaluateRequest({ expression: '.watch nosuch', context: 'repl', frameId: 1 }), /nosuch/);
+  });
 });
 
 describe('memory references (DAP, a single spin machine)', function () {
