@@ -195,6 +195,7 @@ export class FtRuntime extends Runtime {
       instructions: h.stats?.instructions ?? 0,
       ...(h.stats?.debuggerAt === undefined ? {} : { debuggerAt: h.stats.debuggerAt }),
       ...(h.stats?.cloning ? { cloning: h.stats.cloning } : {}),
+      ...(h.stats ? {} : { starting: true as const }),
     }));
     const primary = this.statsOf('primary');
     const backup = this.statsOf('backup');

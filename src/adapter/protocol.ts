@@ -32,6 +32,8 @@ export interface HostView {
   debuggerAt?: number;
   /** A new backup receiving its checkpoint: chunks received of how many (0 before the first). */
   cloning?: { received: number; total: number };
+  /** The host process has not reported yet (just started): `instructions` says nothing. */
+  starting?: true;
 }
 
 /** `lockstep/channel`: the pair's state, sent a few times a second while a session runs. */

@@ -223,6 +223,19 @@ describe('logging-channel panel (webview in headless Chromium)', function () {
     await page.screenshot({ path: join(ARTIFACTS, 'panel-rewound-clone.png') });
   });
 
+  it('a host that has not reported yet says starting, not 0, and is kept out of the lag and the chart', async () => {
+    const page = await openPanel('dark');
+    const at = messages.findIndex((m) => m.type === 'event' && m.event === 'lockstep/channel');
+    const first = messages[at] as Extract<PanelInboundMessage, { event: 'lockstep/channel' }>;
+    const hosts = first.body.hosts.map((h) => (h.role === 'backup' ? { ...h, instructions: 0, starting: true as const } : h));
+    await send(page, [...messages.slice(0, at), { ...first, body: { ...first.body, hosts, lag: 0 } }]);
+    const backup = await page.locator('.host.role-backup').innerText();
+    assert.match(backup, /starting/);
+    assert.doesNotMatch(backup, /\b0\b/);
+    assert.equal(await page.locator('.figure', { hasText: 'Lag' }).locator('.figure-value').textContent(), 'starting');
+    assert.match((await page.locator('.chart-instructions-and-lag .chart-plot').getAttribute('aria-label'))!, /Backup –/);
+  });
+
   it('shows a failover as it happens (screenshot during the failover)', async () => {
     const page = await openPanel('dark');
     const at = messages.findIndex((m) => m.type === 'event' && m.event === 'lockstep/failover');

@@ -345,14 +345,14 @@ function renderStatus(): void {
   hostList.replaceChildren(...(channel?.hosts ?? []).map((h) => {
     const item = el('li', `host role-${h.role}`);
     // Live progress and where the debugger looks are two things: a rewound debugger moves only the latter.
-    const progress = h.cloning ? cloningText(h.cloning) : fmt.count(h.instructions);
-    const looking = h.debuggerAt !== undefined && h.debuggerAt !== h.instructions && !h.cloning;
+    const progress = hostProgress(h);
+    const looking = h.debuggerAt !== undefined && h.debuggerAt !== h.instructions && !h.cloning && !h.starting;
     const badge = el('span', `role-badge role-${h.role}`, h.role);
     const generation = el('span', 'host-gen', `gen ${h.generation}`);
     item.append(icon(ROLE_ICON[h.role]), el('span', 'host-id', h.id), badge, generation, el('span', 'host-instr num', progress));
     if (looking) item.append(el('span', 'host-debugger num', `debugger at ${fmt.count(h.debuggerAt!)}`));
     const debuggerText = looking ? `; the debugger shows instruction ${fmt.count(h.debuggerAt!)}` : '';
-    const run = h.cloning ? progress : `${progress} instructions run`;
+    const run = h.cloning || h.starting ? progress : `${progress} instructions run`;
     item.title = `${h.id}: ${h.role}, generation ${h.generation}, ${run}${debuggerText}`;
     return item;
   }));
@@ -361,12 +361,18 @@ function renderStatus(): void {
     return;
   }
   const backup = model.host('backup');
-  const lag = backup?.cloning ? cloningText(backup.cloning) : `${fmt.count(Math.max(0, channel.lag))} instr.`;
+  const lag = backup?.cloning || backup?.starting ? hostProgress(backup) : `${fmt.count(Math.max(0, channel.lag))} instr.`;
   lagValue.textContent = backup ? lag : 'no backup';
   loggedValue.textContent = `${fmt.count(channel.entriesLogged)} / ${fmt.count(channel.entriesAcked)}`;
   const bw = model.series.bandwidth.at(-1);
   bytesValue.textContent = `${fmt.bytes(channel.bytesSent)}${bw != null ? ` · ${fmt.rate(bw)}` : ''}`;
   outputsValue.textContent = `${fmt.count(channel.outputsHeld)} / ${fmt.count(channel.outputsReleased)}`;
+}
+
+/** How far a host has run; a host that has not reported yet, or is being cloned, says so instead of a count. */
+function hostProgress(h: HostView): string {
+  if (h.cloning) return cloningText(h.cloning);
+  return h.starting ? 'starting' : fmt.count(h.instructions);
 }
 
 /** A backup being cloned, by how much of its checkpoint has arrived. */

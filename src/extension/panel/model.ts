@@ -281,7 +281,7 @@ export class PanelModel {
   private addPoint(body: ChannelEventBody, primary: HostView | undefined): void {
     const s = this.series;
     const backup = body.hosts.find((h) => h.role === 'backup');
-    const counted = backup && !backup.cloning ? backup : undefined;
+    const counted = backup && !backup.cloning && !backup.starting ? backup : undefined;
     const checkpoint = body.checkpointBytes ?? 0;
     let bandwidth: number | null = null;
     let checkpointRate: number | null = null;
@@ -300,7 +300,7 @@ export class PanelModel {
       checkpointRate = s.checkpoint.at(-1) ?? null;
     } else this.lastBytes = { time: body.time, bytes: body.bytesSent, checkpoint };
     s.time.push(body.time / 1000);
-    s.primary.push(primary?.instructions ?? null);
+    s.primary.push(primary && !primary.starting ? primary.instructions : null);
     s.backup.push(counted?.instructions ?? null);
     s.lag.push(counted ? Math.max(0, body.lag) : null);
     s.bandwidth.push(bandwidth);
