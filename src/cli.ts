@@ -335,7 +335,9 @@ async function ft(args: string[]): Promise<void> {
   if (values.tap === undefined && values['tap-address'] !== undefined) throw new UsageError('--tap-address is for --tap IFNAME');
   const tap = values.tap === undefined ? undefined : { name: values.tap as string, address: (values['tap-address'] as string | undefined) ?? DEFAULT_TAP_ADDRESS };
   const spec = checkedSpec(positionals[0], values);
-  if (diskMode(values) === 'local') throw new UsageError('--disk-mode local is not supported by ft yet: use --disk-mode shared');
+  if (diskMode(values) === 'local' && values.mode === 'checkpoint') {
+    throw new UsageError('--disk-mode local is for --mode replay: a checkpoint backup runs no guest to write its copy of the disk');
+  }
   const disk = openDisk(values);
   try {
     if (disk && values.record !== undefined && realpathOf(values.record as string) === realpathOf(disk.file.path)) {

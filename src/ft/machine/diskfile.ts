@@ -96,6 +96,11 @@ export class DiskFile {
   write(offset: number, data: Uint8Array): void {
     let done = 0;
     while (done < data.length) done += writeSync(this.fd, data, done, data.length - done, offset + done);
+    this.sync();
+  }
+
+  /** Waits for the storage to have everything written so far. */
+  sync(): void {
     fdatasyncSync(this.fd);
   }
 

@@ -4,6 +4,7 @@ import type { LogChannel } from '../channel';
 import type { HostConfig, HostReport } from '../cluster';
 import type { LogEntry, OutputEntry, Role } from '../log';
 import type { DiskOptions, Epoch, InputEvent, Machine, Nondeterminism } from '../machine';
+import type { LocalDisk } from './localdisk';
 
 /** What a backup going live hands its new primary. */
 export interface Takeover {
@@ -43,6 +44,11 @@ export interface HostContext {
   becomePrimary(machine: Machine, lastSeq: number, takeover: Takeover): Promise<void>;
   /** The backup's disk: in shared mode, none to read (reads come from the log); in local mode its own copy. */
   backupDisk(): DiskOptions | undefined;
+  /**
+   * Local mode: this host's copy of the disk (FILE.host-N), made on first call from FILE, or from
+   * `contents` (a clone's, sent with its checkpoint); undefined in shared mode or without a disk.
+   */
+  localDisk(contents?: Uint8Array): LocalDisk | undefined;
   /** Applies the channel faults in force to a new logging-channel connection. */
   configureChannel(channel: LogChannel): void;
   /** Caps a run target at a pending kill point or the instruction limit. */
