@@ -81,8 +81,7 @@ export class Host implements HostContext {
 
   private async startPrimary(): Promise<void> {
     this.disk = this.openSharedDisk();
-    const localDisk = this.localDisk();
-    const primary = new Primary(this, 0, { waitForBackup: true, disk: this.disk, localDisk, checkpoints: this.checkpointer() });
+    const primary = new Primary(this, 0, { waitForBackup: true, ...this.disks(), checkpoints: this.checkpointer() });
     this.primary = primary;
     this.machine = await Machine.create({
       ...resolveSpec(this.config).settings,
@@ -102,7 +101,7 @@ export class Host implements HostContext {
     this.disk = this.openSharedDisk();
     if (this.disk) machine.useDiskReader((offset, length) => this.disk!.read(offset, length));
     const checkpoints = this.checkpointer();
-    const primary = new Primary(this, lastSeq, { waitForBackup: false, disk: this.disk, localDisk: this.copy, checkpoints });
+    const primary = new Primary(this, lastSeq, { waitForBackup: false, ...this.disks(), checkpoints });
     this.primary = primary;
     // Under a debugger the machine takes values through its timeline, which records them.
     if (this.debugger) this.debugger.useSource(primary.recorder);
@@ -116,6 +115,11 @@ export class Host implements HostContext {
   private openSharedDisk(): SharedDisk | undefined {
     const disk = this.config.disk;
     return disk?.mode === 'shared' ? new SharedDisk(DiskFile.open(disk.path)) : undefined;
+  }
+
+  /** What a primary writes the guest's disk to: FILE (shared mode) or this host's copy (local mode). */
+  private disks(): { disk?: SharedDisk; localDisk?: LocalDisk } {
+    return { disk: this.disk, localDisk: this.localDisk() };
   }
 
   private diskOptions(disk: SharedDisk): DiskOptions {

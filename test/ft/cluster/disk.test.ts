@@ -168,7 +168,8 @@ describe('local disks under FT (src/ft/replication/localdisk.ts)', function () {
       assert.equal(primary.disk!.reissued, 0, 'nothing to re-issue: the backup made every write it replayed');
       const { entries } = await readLogFile(record);
       const cloneEntry = entries.find((e) => e.kind === 'control' && e.op === 'clone');
-      const detail = JSON.parse((cloneEntry as { detail: string }).detail) as { bytes: number; chunks: number; diskBytes: number };
+      type CloneDetail = { bytes: number; chunks: number; diskBytes: number };
+      const detail = JSON.parse((cloneEntry as { detail: string }).detail) as CloneDetail;
       assert.equal(detail.diskBytes, DISK_BYTES, 'the log says the clone carried the disk');
       assert.equal(detail.chunks, Math.ceil(detail.bytes / CHECKPOINT_CHUNK));
     });
