@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHECKPOINT_CHUNK } from '../../../src/ft/channel';
-import { Cluster } from '../../../src/ft/cluster';
+import { Cluster, type ClusterOptions, type DebugOp, type DebugResult, type Divergence } from '../../../src/ft/cluster';
 import { replayLogFile, runGuest } from '../../../src/ft/commands';
 import { DiskFile, DiskMode, loadImage } from '../../../src/ft/machine';
 import { readLogFile } from '../../../src/ft/log';
@@ -35,19 +35,39 @@ async function reference(): Promise<{ bytes: Buffer; instructions: number }> {
   return { bytes: readFileSync(path), instructions: result.instructions };
 }
 
-async function diskCluster(name: string, record?: string, mode: DiskMode = 'shared'): Promise<{ cluster: Cluster; path: string }> {
+async function diskCluster(
+  name: string,
+  record?: string,
+  mode: DiskMode = 'shared',
+  extra: Partial<ClusterOptions> = {},
+): Promise<{ cluster: Cluster; path: string }> {
   const path = freshDisk(name);
   const file = DiskFile.open(path);
   const identity = file.identity();
   file.close();
   const cluster = new Cluster(clusterOptions(guest, {
-    epochLength: EPOCH, record, disk: { ...identity, mode }, detector: { timeoutMs: 3000, heartbeatMs: 50 },
+    epochLength: EPOCH, record, disk: { ...identity, mode }, detector: { timeoutMs: 3000, heartbeatMs: 50 }, ...extra,
   }));
   clusters.push(cluster);
   return { cluster, path };
 }
 
 const clusters: Cluster[] = [];
+
+let debugRequests = 0;
+
+/** A debug operation on one host (as the adapter sends them), and its reply. */
+function debugOn(cluster: Cluster, host: string, op: DebugOp): Promise<DebugResult | undefined> {
+  const request = ++debugRequests;
+  return new Promise((resolve, reject) => {
+    cluster.on('report', (report) => {
+      if (report.type !== 'debug-reply' || report.request !== request) return;
+      if (report.error !== undefined) reject(new Error(report.error));
+      else resolve(report.result);
+    });
+    cluster.hosts.get(host)!.link.send({ type: 'debug', request, op });
+  });
+}
 
 describe('a shared disk under FT (src/ft/replication/shareddisk.ts)', function () {
   this.timeout(240_000);
@@ -83,6 +103,22 @@ describe('a shared disk under FT (src/ft/replication/shareddisk.ts)', function (
     const { meta } = await readLogFile(record);
     assert.equal(meta.disk?.size, DISK_BYTES);
     assert.equal(meta.disk?.mode, 'shared');
+  });
+
+  it('one block written on the backup\'s side alone (debugger) is named by the divergence, and FILE is not written', async () => {
+    const { cluster, path } = await diskCluster('diverged.img', undefined, 'shared', { debug: { hold: true } });
+    const diverged = new Promise<Divergence>((resolve) => cluster.on('divergence', (d) => { if (d.blocks) resolve(d); }));
+    await cluster.start();
+    // Both hosts are held at instruction 0: the write comes before the guest's first instruction.
+    const block = 10; // sectors 80-87: the guest neither reads nor writes them
+    await debugOn(cluster, 'host-2', { op: 'writeDisk', offset: block * 4096 + 1024, data: Buffer.alloc(512, 0x5a).toString('base64') });
+    await Promise.all(['host-1', 'host-2'].map((host) => debugOn(cluster, host, { op: 'resume' })));
+    const divergence = await diverged;
+    assert.deepEqual(divergence.blocks, [block]);
+    assert.deepEqual(divergence.pages, [], 'memory is the same on both sides');
+    assert.equal(divergence.epoch, 1, 'the first epoch after the write');
+    await cluster.stop({ finish: false });
+    assert.ok(readFileSync(path).subarray(block * 4096, (block + 1) * 4096).every((byte) => byte === 0), 'FILE never had it');
   });
 
   for (const fraction of [0.05, 0.3, 0.6]) {
