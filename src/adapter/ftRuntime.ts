@@ -7,7 +7,7 @@ import type { Divergence, HostReport, HostStats } from '../ft/cluster';
 import { FAULT_KIND_NAMES, faultArgument, type FaultKind } from '../ft/cluster';
 import { count } from './format';
 import type { LaunchConfig } from './launch';
-import type { ChannelEventBody, HostView } from './protocol';
+import type { ChannelEventBody, DiskView, HostView } from './protocol';
 import { DivergenceView, Runtime, entryView } from './runtime';
 import { HostRequests, HostTarget, Target } from './targets';
 
@@ -212,6 +212,7 @@ export class FtRuntime extends Runtime {
       bytesSent: primary?.bytesSent ?? 0,
       outputsHeld: primary?.outputsHeld ?? 0,
       outputsReleased: primary?.outputsReleased ?? 0,
+      ...(primary?.disk && { disk: diskView(primary.disk) }),
     };
   }
 
@@ -246,7 +247,13 @@ function faultValue(kind: FaultKind, value: unknown): number {
 }
 
 export function describeDivergence(d: Divergence): string {
-  const pages = d.pages.length ? `pages ${d.pages.map((p) => `0x${p.toString(16)}`).join(', ')}` : 'pages not known yet';
+  // Blocks come with the page hashes: with them known, no pages means none differ.
+  const pages = d.pages.length ? `pages ${d.pages.map((p) => `0x${p.toString(16)}`).join(', ')}` : d.blocks ? 'no pages' : 'pages not known yet';
+  const blocks = d.blocks?.length ? `; disk blocks ${d.blocks.join(', ')}` : '';
   const parts = d.parts.length ? `; ${d.parts.join(', ')}` : '';
-  return `divergence at epoch ${count(d.epoch)} (instruction ${count(d.at)}): ${pages}${parts}`;
+  return `divergence at epoch ${count(d.epoch)} (instruction ${count(d.at)}): ${pages}${blocks}${parts}`;
+}
+
+function diskView({ reads, bytesRead, writes, bytesWritten, held, reissued }: NonNullable<HostStats['disk']>): DiskView {
+  return { reads, bytesRead, writes, bytesWritten, held, reissued };
 }
