@@ -1,7 +1,7 @@
 // The `lockstep` command line. Each command parses its options here and calls into src/ft/.
 import { parseArgs, ParseArgsConfig } from 'node:util';
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
-import { BUILTIN_GUESTS, DEFAULT_EPOCH_LENGTH, DiskFile, DiskMode, lockDisk, resolveSpec, type MachineSpec } from './ft/machine';
+import { BUILTIN_GUESTS, DEFAULT_EPOCH_LENGTH, DiskFile, DiskMode, openLockedDisk, resolveSpec, type MachineSpec } from './ft/machine';
 import { DEMO_EPOCH_LENGTH, DEMO_GUESTS, DemoGuest, describeDemo, InputScript, replayLogFile, runDemo, runGuest } from './ft/commands';
 import { DEFAULT_DETECTOR, type ServiceAddress } from './ft/replication';
 import { asError, isUserError, writeProblem } from './ft/files';
@@ -247,16 +247,7 @@ function realpathOf(path: string): string {
 function openDisk(values: Values): { file: DiskFile; mode: DiskMode; close: () => void } | undefined {
   const mode = diskMode(values);
   if (!mode) return undefined;
-  const path = (values.disk as unknown as string[])[0];
-  const file = DiskFile.open(path);
-  let unlock: () => void;
-  try {
-    unlock = lockDisk(path);
-  } catch (error) {
-    file.close();
-    throw error;
-  }
-  return { file, mode, close: () => { file.close(); unlock(); } };
+  return { ...openLockedDisk((values.disk as unknown as string[])[0]), mode };
 }
 
 function address(option: string, text: string): ServiceAddress {

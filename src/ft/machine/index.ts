@@ -23,5 +23,5 @@ export { SnapshotError, readSnapshotFile, writeSnapshotFile } from './snapshot';
 export { prefault } from './prefault';
 export { GuestDisk, DISK_BLOCK_SIZE } from './disk';
 export type { DiskCounts, DiskMode, DiskOptions, DiskReader, DiskSource, DiskWrite } from './disk';
-export { DiskError, DiskFile, diskProblem, lockDisk } from './diskfile';
+export { DiskError, DiskFile, diskProblem, lockDisk, openLockedDisk } from './diskfile';
 export type { DiskIdentity } from './diskfile';
