@@ -86,7 +86,7 @@ export class Host implements HostContext {
     this.machine = await Machine.create({
       ...resolveSpec(this.config).settings,
       nondet: primary.recorder,
-      disk: this.disk ? this.diskOptions(this.disk) : this.backupDisk(),
+      disk: this.disk ? this.diskOptions(this.disk) : this.machineDisk(),
     });
     prefault(this.machine.memory);
     this.machineReady(this.machine, primary.recorder);
@@ -126,7 +126,7 @@ export class Host implements HostContext {
     return { size: disk.file.size, mode: 'shared', read: (offset, length) => disk.read(offset, length) };
   }
 
-  backupDisk(): DiskOptions | undefined {
+  machineDisk(): DiskOptions | undefined {
     const disk = this.config.disk;
     const copy = this.localDisk();
     return disk && { size: disk.size, mode: disk.mode, read: copy && ((offset, length) => copy.read(offset, length)) };

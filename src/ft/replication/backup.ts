@@ -221,7 +221,7 @@ export class Backup {
   }
 
   private machineOptions(): MachineOptions {
-    return { ...resolveSpec(this.host.config).settings, nondet: this.replayer, disk: this.host.backupDisk() };
+    return { ...resolveSpec(this.host.config).settings, nondet: this.replayer, disk: this.host.machineDisk() };
   }
 
   private async restore(snapshot: Uint8Array): Promise<void> {

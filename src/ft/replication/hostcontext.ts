@@ -42,8 +42,11 @@ export interface HostContext {
   newGeneration(role: Role, reason: string, channelPort: number | undefined, lastSeq?: number): void;
   /** A backup that won the arbiter turns into the primary, keeping its machine and log position. */
   becomePrimary(machine: Machine, lastSeq: number, takeover: Takeover): Promise<void>;
-  /** The backup's disk: in shared mode, none to read (reads come from the log); in local mode its own copy. */
-  backupDisk(): DiskOptions | undefined;
+  /**
+   * The disk a machine gets that is not a shared-mode primary's: in shared mode none to read (a
+   * backup's reads come from the log); in local mode this host's own copy.
+   */
+  machineDisk(): DiskOptions | undefined;
   /**
    * Local mode: this host's copy of the disk (FILE.host-N), made on first call from FILE, or from
    * `contents` (a clone's, sent with its checkpoint); undefined in shared mode or without a disk.
