@@ -3,6 +3,7 @@
 // with peak memory), list it here, and drop its entries from PLANNED.
 import { BenchmarkModule } from './harness';
 import { debugBenchmark } from './debug';
+import { diskBenchmark } from './disk';
 import { epochBenchmark } from './epoch';
 import { ftBenchmark } from './ft';
 import { jitBenchmark } from './jit';
@@ -21,6 +22,7 @@ export const BENCHMARKS: BenchmarkModule[] = [
   logBytesBenchmark,
   ftBenchmark, // npm run bench:ft (group "ft"): FT pair of host processes, needs dist/cli.js (npm run bench builds it)
   remusBenchmark, // group "remus" (also "ft"): replay vs checkpoint replication, same workloads
+  diskBenchmark, // npm run bench -- --only disk (group "ft"): disks under FT, shared and local, vs a single host
   debugBenchmark, // npm run bench:debug (group "debug"): the debug adapter on an FT pair
   tapBenchmark, // npm run bench -- --only tap: curl through a tap to the linux guest (root, linux guest built)
   linuxBenchmark, // npm run bench:linux (group "linux"): needs npm run build:linux, skipped without it

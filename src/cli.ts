@@ -1,7 +1,7 @@
 // The `lockstep` command line. Each command parses its options here and calls into src/ft/.
 import { parseArgs, ParseArgsConfig } from 'node:util';
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
-import { BUILTIN_GUESTS, DEFAULT_EPOCH_LENGTH, DiskFile, DiskMode, lockDisk, resolveSpec, type MachineSpec } from './ft/machine';
+import { BUILTIN_GUESTS, DEFAULT_EPOCH_LENGTH, DiskFile, DiskMode, openLockedDisk, resolveSpec, type MachineSpec } from './ft/machine';
 import { DEMO_EPOCH_LENGTH, DEMO_GUESTS, DemoGuest, describeDemo, InputScript, replayLogFile, runDemo, runGuest } from './ft/commands';
 import { DEFAULT_DETECTOR, type ServiceAddress } from './ft/replication';
 import { asError, isUserError, writeProblem } from './ft/files';
@@ -247,16 +247,7 @@ function realpathOf(path: string): string {
 function openDisk(values: Values): { file: DiskFile; mode: DiskMode; close: () => void } | undefined {
   const mode = diskMode(values);
   if (!mode) return undefined;
-  const path = (values.disk as unknown as string[])[0];
-  const file = DiskFile.open(path);
-  let unlock: () => void;
-  try {
-    unlock = lockDisk(path);
-  } catch (error) {
-    file.close();
-    throw error;
-  }
-  return { file, mode, close: () => { file.close(); unlock(); } };
+  return { ...openLockedDisk((values.disk as unknown as string[])[0]), mode };
 }
 
 function address(option: string, text: string): ServiceAddress {
@@ -335,7 +326,9 @@ async function ft(args: string[]): Promise<void> {
   if (values.tap === undefined && values['tap-address'] !== undefined) throw new UsageError('--tap-address is for --tap IFNAME');
   const tap = values.tap === undefined ? undefined : { name: values.tap as string, address: (values['tap-address'] as string | undefined) ?? DEFAULT_TAP_ADDRESS };
   const spec = checkedSpec(positionals[0], values);
-  if (diskMode(values) === 'local') throw new UsageError('--disk-mode local is not supported by ft yet: use --disk-mode shared');
+  if (diskMode(values) === 'local' && values.mode === 'checkpoint') {
+    throw new UsageError('--disk-mode local is for --mode replay: a checkpoint backup runs no guest to write its copy of the disk');
+  }
   const disk = openDisk(values);
   try {
     if (disk && values.record !== undefined && realpathOf(values.record as string) === realpathOf(disk.file.path)) {

@@ -6,8 +6,9 @@ import { Cluster, Failover, HostLauncher, RoleChange } from '../ft/cluster';
 import type { Divergence, HostReport, HostStats } from '../ft/cluster';
 import { FAULT_KIND_NAMES, faultArgument, type FaultKind } from '../ft/cluster';
 import { count } from './format';
-import type { LaunchConfig } from './launch';
-import type { ChannelEventBody, HostView } from './protocol';
+import type { LaunchConfig, LaunchDisk } from './launch';
+import { openLockedDisk, type DiskIdentity, type DiskMode } from '../ft/machine';
+import type { ChannelEventBody, DiskView, HostView } from './protocol';
 import { DivergenceView, Runtime, entryView } from './runtime';
 import { HostRequests, HostTarget, Target } from './targets';
 
@@ -24,14 +25,16 @@ export class FtRuntime extends Runtime {
   private requests!: HostRequests;
   private timer: NodeJS.Timeout | undefined;
   private readonly divergences = new Map<number, Divergence>();
+  private releaseDisk: (() => void) | undefined;
 
   constructor(private readonly config: LiveConfig, private readonly launcher?: HostLauncher) {
     super();
   }
 
   async launch(): Promise<void> {
-    const { kind: _kind, stopOnEntry: _stop, stopAt: _at, ...machine } = this.config;
-    this.cluster = new Cluster({ ...machine, launcher: this.launcher, debug: { hold: true } });
+    const { kind: _kind, stopOnEntry: _stop, stopAt: _at, disks, ...machine } = this.config;
+    const disk = this.claimDisk(disks?.[0]);
+    this.cluster = new Cluster({ ...machine, disk, launcher: this.launcher, debug: { hold: true } });
     this.requests = new HostRequests(this.cluster);
     this.cluster.on('role-change', (change) => this.onRoleChange(change));
     this.cluster.on('failover', (failover) => void this.onFailover(failover));
@@ -42,17 +45,30 @@ export class FtRuntime extends Runtime {
       await this.cluster.start();
     } catch (error) {
       this.cluster.destroy();
+      this.releaseDisk?.();
       throw error;
     }
     this.timer = setInterval(() => this.emit('custom', { event: 'lockstep/channel', body: this.channel() }), CHANNEL_EVENT_MS);
   }
 
+  /** The session's disk, locked until it ends (as `lockstep ft --disk` holds it); the hosts open FILE themselves. */
+  private claimDisk(disk: LaunchDisk | undefined): (DiskIdentity & { mode: DiskMode }) | undefined {
+    if (!disk) return undefined;
+    const locked = openLockedDisk(disk.file);
+    this.releaseDisk = locked.close;
+    return { ...locked.file.identity(), mode: disk.mode };
+  }
+
   async terminate(): Promise<void> {
     clearInterval(this.timer);
-    if (!this.cluster) return;
-    const stopped = this.cluster.stop().then(() => true, () => false);
-    const timedOut = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), STOP_WAIT_MS));
-    if (!(await Promise.race([stopped, timedOut]))) this.cluster.destroy();
+    try {
+      if (!this.cluster) return;
+      const stopped = this.cluster.stop().then(() => true, () => false);
+      const timedOut = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), STOP_WAIT_MS));
+      if (!(await Promise.race([stopped, timedOut]))) this.cluster.destroy();
+    } finally {
+      this.releaseDisk?.();
+    }
   }
 
   protected lead(): Target {
@@ -213,6 +229,7 @@ export class FtRuntime extends Runtime {
       bytesSent: primary?.bytesSent ?? 0,
       outputsHeld: primary?.outputsHeld ?? 0,
       outputsReleased: primary?.outputsReleased ?? 0,
+      ...(primary?.disk && { disk: diskView(primary.disk) }),
     };
   }
 
@@ -247,7 +264,13 @@ function faultValue(kind: FaultKind, value: unknown): number {
 }
 
 export function describeDivergence(d: Divergence): string {
-  const pages = d.pages.length ? `pages ${d.pages.map((p) => `0x${p.toString(16)}`).join(', ')}` : 'pages not known yet';
+  // Blocks come with the page hashes: with them known, no pages means none differ.
+  const pages = d.pages.length ? `pages ${d.pages.map((p) => `0x${p.toString(16)}`).join(', ')}` : d.blocks ? 'no pages' : 'pages not known yet';
+  const blocks = d.blocks?.length ? `; disk blocks ${d.blocks.join(', ')}` : '';
   const parts = d.parts.length ? `; ${d.parts.join(', ')}` : '';
-  return `divergence at epoch ${count(d.epoch)} (instruction ${count(d.at)}): ${pages}${parts}`;
+  return `divergence at epoch ${count(d.epoch)} (instruction ${count(d.at)}): ${pages}${blocks}${parts}`;
+}
+
+function diskView({ reads, bytesRead, writes, bytesWritten, held, reissued }: NonNullable<HostStats['disk']>): DiskView {
+  return { reads, bytesRead, writes, bytesWritten, held, reissued };
 }

@@ -4,7 +4,7 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { writeProblem } from '../ft/files';
-import { BootRole, BUILTIN_GUESTS, LINUX_GUEST, resolveSpec, type MachineSpec } from '../ft/machine';
+import { BootRole, BUILTIN_GUESTS, diskProblem, LINUX_GUEST, resolveSpec, type DiskMode, type MachineSpec } from '../ft/machine';
 import { DEFAULT_EPOCH_LENGTH } from '../ft/machine';
 import { count } from './format';
 import { DEFAULT_TAP_ADDRESS, type TapOptions } from '../ft/cluster';
@@ -22,6 +22,8 @@ export type LaunchConfig =
     record?: string;
     /** The host tap interface the guest's network card is plugged into (src/ft/cluster/tapbridge.ts). */
     tap?: TapOptions;
+    /** The guest's disk (at most one): FILE, and how the hosts share it (docs/ft.md). */
+    disks?: LaunchDisk[];
   } & MachineSpec & Start)
   | ({ kind: 'replay'; log: string; image?: string } & Omit<MachineSpec, 'guest'> & Start);
 
@@ -32,6 +34,8 @@ export const BOOT_ATTRIBUTES: Record<BootRole, string> = {
   'vga-bios': "launch attribute 'vgaBios'",
   initrd: "launch attribute 'initrd'",
 };
+
+export interface LaunchDisk { file: string; mode: DiskMode }
 
 /** How a session starts, whatever it runs: stopped at instruction 0, run to `stopAt`, or running. */
 export interface Start {
@@ -52,7 +56,7 @@ const PROPERTIES = launchSchema.properties as Record<string, PropertySchema>;
 const GENERIC = new Set(['type', 'request', 'name', 'noDebug', 'preLaunchTask', 'postDebugTask', 'internalConsoleOptions', 'debugServer', 'presentation', 'suppressMultipleSessionWarning', 'cwd', 'env']);
 
 /** Attributes that describe a live run, which a log replay takes from its file instead. */
-const LIVE_ONLY = ['guest', 'mode', 'clock', 'jit', 'epochLength', 'memory', 'cmdline', 'record', 'tap', 'tapAddress'];
+const LIVE_ONLY = ['guest', 'mode', 'clock', 'jit', 'epochLength', 'memory', 'cmdline', 'record', 'tap', 'tapAddress', 'disks'];
 
 function fail(name: string, problem: string): never {
   throw new LaunchError(`launch attribute '${name}': ${problem}`);
@@ -67,6 +71,8 @@ function checkValue(name: string, value: unknown, schema: PropertySchema): void 
     if (schema.enum && !schema.enum.includes(value)) fail(name, `expected one of ${schema.enum.map((e) => `"${e}"`).join(', ')}, got ${got}`);
   } else if (schema.type === 'boolean') {
     if (typeof value !== 'boolean') fail(name, `expected true or false, got ${got}`);
+  } else if (schema.type === 'array') {
+    if (!Array.isArray(value)) fail(name, `expected a list, got ${got}`);
   } else if (schema.type === 'integer') {
     const range = `from ${schema.minimum} to ${schema.maximum}`;
     if (typeof value !== 'number' || !Number.isSafeInteger(value)) fail(name, `expected a whole number ${range}, got ${got}`);
@@ -130,6 +136,7 @@ export function parseLaunch(args: unknown): LaunchConfig {
   if (a.tapAddress !== undefined && a.tap === undefined) fail('tapAddress', "goes with 'tap' (the interface it is the host's address on)");
   const tapAddress = (a.tapAddress as string | undefined) ?? DEFAULT_TAP_ADDRESS;
   const tap = a.tap === undefined ? undefined : { name: a.tap as string, address: tapAddress };
+  const disks = a.disks === undefined ? undefined : parseDisks(a.disks as unknown[], kind, at);
   return {
     kind,
     ...machine,
@@ -138,8 +145,27 @@ export function parseLaunch(args: unknown): LaunchConfig {
     epochLength: (a.epochLength as number | undefined) ?? DEFAULT_EPOCH_LENGTH,
     record,
     ...(tap && { tap }),
+    ...(disks && { disks }),
     ...start,
   };
+}
+
+/** `disks`: at most one `{ file, mode }`, FILE a disk image this session could use. */
+function parseDisks(disks: unknown[], kind: 'ft' | 'single', at: (path: string) => string): LaunchDisk[] {
+  if (kind !== 'ft') fail('disks', `gives an FT pair its disk; mode "${kind}" takes none`);
+  if (disks.length > 1) fail('disks', `a guest has one disk, got ${disks.length}`);
+  return disks.map((disk) => {
+    const { file, mode = 'shared', ...rest } = (disk ?? {}) as Record<string, unknown>;
+    if (typeof disk !== 'object' || disk === null || Array.isArray(disk)) fail('disks', `expected { "file": PATH, "mode": "shared" | "local" }, got ${JSON.stringify(disk)}`);
+    const unknown = Object.keys(rest)[0];
+    if (unknown !== undefined) fail('disks', `unknown key '${unknown}' (known: file, mode)`);
+    if (typeof file !== 'string' || !file.trim()) fail('disks', `'file' must be the path of a disk image, got ${JSON.stringify(file)}`);
+    if (mode !== 'shared' && mode !== 'local') fail('disks', `'mode' must be "shared" or "local", got ${JSON.stringify(mode)}`);
+    const path = at(file);
+    const problem = diskProblem(path);
+    if (problem) fail('disks', `${path}: ${problem}`);
+    return { file: path, mode };
+  });
 }
 
 /** The boot file attributes, as paths relative to the configuration's `cwd`. */

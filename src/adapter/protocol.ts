@@ -52,6 +52,21 @@ export interface ChannelEventBody {
   checkpointBytes?: number;
   outputsHeld: number;
   outputsReleased: number;
+  /** The guest's disk as the primary serves it; absent without a disk. */
+  disk?: DiskView;
+}
+
+/**
+ * Reads and writes the guest made (completed on the primary's side), their bytes, and (shared mode)
+ * writes held by the Output Rule and re-issued at go-live.
+ */
+export interface DiskView {
+  reads: number;
+  bytesRead: number;
+  writes: number;
+  bytesWritten: number;
+  held: number;
+  reissued: number;
 }
 
 /** `lockstep/entries`: entries logged since the previous event, in seq order. */

@@ -2,7 +2,7 @@
 // sessions, real host processes joined by the logging channel.
 import { strict as assert } from 'node:assert';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import type { ChannelEventBody, EntriesEventBody, OutputEventBody } from '../../
 import { until } from '../support/cluster';
 import { Adapter, channelEvent, prng, scopeReference } from './support';
 import { SEABIOS, skipWithoutBios, VGABIOS } from '../support/bios';
+import { diskGuest } from '../support/rawguest';
 
 /** spin: a busy loop (every count is an instruction) with timer interrupts; about 320 M instructions. */
 /** A disk image that SeaBIOS boots (guests/bootsector/). */
@@ -277,6 +278,8 @@ describe('debug adapter (DAP, real hosts)', function () {
   });
 
   describe('launch configurations', () => {
+    const DISK = join(mkdtempSync(join(tmpdir(), 'lockstep-dap-disk-')), 'disk.img');
+    writeFileSync(DISK, Buffer.alloc(64 * 1024));
     let adapter: Adapter;
     before(async () => {
       adapter = await Adapter.start();
@@ -317,11 +320,39 @@ describe('debug adapter (DAP, real hosts)', function () {
         [{ guest: BOOTSECTOR, bios: '/no/such/bios.bin' }, /'bios': cannot read \/no\/such\/bios\.bin: no such file/],
         [{ guest: BOOTSECTOR, bios: __filename }, /'bios': .*dap\.test\.ts is not a BIOS ROM/],
         [{ log: __filename, bios: '/no/such/bios.bin' }, /'bios': cannot read \/no\/such\/bios\.bin: no such file/],
+        [{ guest: 'spin', disks: { file: DISK } }, /'disks': expected a list, got \{/],
+        [{ guest: 'spin', disks: [{ file: DISK }, { file: `${DISK}2` }] }, /'disks': a guest has one disk, got 2/],
+        [{ guest: 'spin', disks: [{ file: '/no/such/disk.img' }] }, /'disks': \/no\/such\/disk\.img: no such file/],
+        [{ guest: 'spin', disks: [{ file: __filename }] }, /'disks': .*dap\.test\.ts: its size, \d+ bytes, is not a whole number of 512-byte sectors/],
+        [{ guest: 'spin', disks: [{ file: DISK, mode: 'mirrored' }] }, /'disks': 'mode' must be "shared" or "local", got "mirrored"/],
+        [{ guest: 'spin', disks: [{ path: DISK }] }, /'disks': unknown key 'path'/],
+        [{ guest: 'spin', mode: 'single', disks: [{ file: DISK }] }, /'disks': gives an FT pair its disk; mode "single" takes none/],
+        [{ log: __filename, disks: [{ file: DISK }] }, /'disks': does not apply to a log replay/],
       ];
       for (const [args, message] of bad) {
         await assert.rejects(adapter.dc.launchRequest(args as never), message, JSON.stringify(args));
       }
       await assert.rejects(adapter.dc.launchRequest({ log: __filename } as never), /'log': .*not a Lockstep log/);
+    });
+
+    it('disks: the pair gets the disk (its reads in the panel\'s channel events); FILE is locked until the session ends', async () => {
+      const guest = join(DISK, '..', 'diskguest.bin');
+      writeFileSync(guest, diskGuest(20, 150_000));
+      const stop = adapter.nextStop();
+      await adapter.launch({ guest, memory: 16, epochLength: 1_000_000, disks: [{ file: DISK, mode: 'shared' }], stopAt: 5_000_000 });
+      assert.equal((await stop).reason, 'goto');
+      assert.ok(existsSync(`${DISK}.lock`), 'FILE is locked');
+      const channel = await channelEvent(adapter, (body) => (body.disk?.reads ?? 0) > 0);
+      assert.equal(channel.disk!.bytesRead, 512 * channel.disk!.reads, 'one sector a read');
+      const other = await Adapter.start();
+      try {
+        await other.dc.initializeRequest();
+        await assert.rejects(other.dc.launchRequest({ guest, disks: [{ file: DISK }] } as never), /is in use by another run/);
+      } finally {
+        await other.stop();
+      }
+      await adapter.dc.disconnectRequest({ terminateDebuggee: true });
+      await until(() => !existsSync(`${DISK}.lock`), 'the lock to go');
     });
 
     it('stopAt runs a live FT pair from the start to exactly that count, both machines, and stops there', async () => {

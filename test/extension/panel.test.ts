@@ -482,6 +482,23 @@ describe('logging-channel panel (webview in headless Chromium)', function () {
     assert.ok(await banner.isHidden());
   });
 
+  it('shows the guest\'s disk reads and writes (only when it has a disk), and a divergence\'s disk blocks', async () => {
+    const page = await openPanel('light');
+    await send(page, messages);
+    const disk = page.locator('.figure', { hasText: 'Disk reads / writes' });
+    assert.ok(await disk.isHidden(), 'the recorded run has no disk');
+    const last = [...messages].reverse().find((m) => m.type === 'event' && m.event === 'lockstep/channel')!;
+    const body = (last as Extract<PanelInboundMessage, { event: 'lockstep/channel' }>).body;
+    const withDisk = { reads: 1200, bytesRead: 4_915_200, writes: 340, bytesWritten: 1_392_640, held: 2, reissued: 3 };
+    await send(page, [{ type: 'event', event: 'lockstep/channel', body: { ...body, time: body.time + 500, disk: withDisk } }]);
+    assert.ok(await disk.isVisible());
+    const value = disk.locator('.figure-value');
+    assert.equal(await value.textContent(), '1,200 / 340 · 2 held · 3 re-issued');
+    assert.match((await value.getAttribute('title'))!, /^4\.92 MB read, 1\.39 MB written; 2 writes held by the Output Rule, 3 re-issued at go-live$/);
+    await send(page, [{ type: 'event', event: 'lockstep/divergence', body: { epoch: 3, at: 6_000_000, primaryHash: '3fa2c0ffee00112233445566778899c1', backupHash: '99b0deadbeef00112233445566778e7e', pages: [], blocks: [10], parts: ['cpu or devices'], time: 4000 } }]);
+    assert.match((await page.locator('.banner').textContent())!, /\(instruction 6,000,000\): no page differs; disk block 10; also cpu or devices\./);
+  });
+
   it('works from the keyboard: tab order, toolbar arrows, grid navigation, visible focus', async () => {
     const page = await openPanel('dark');
     await send(page, messages);

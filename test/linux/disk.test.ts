@@ -1,7 +1,8 @@
-// The linux guest on a shared disk under FT: kvd keeps a journal on ext2 (init mounts /dev/sda), each
-// acknowledged PUT/APPEND fsync'ed there before its reply. The primary is killed during a stream of
-// acknowledged writes; afterwards FILE (which only the live primary touched) holds every one of them,
-// e2fsck finds it clean and the kv checker passes. Skipped without the linux guest or e2fsprogs.
+// The linux guest's disk under FT, shared and local: kvd keeps a journal on ext2 (init mounts /dev/sda),
+// each acknowledged PUT/APPEND fsync'ed there before its reply. The primary is killed during a stream of
+// acknowledged writes; afterwards the disk the live primary uses (shared: FILE, which only the live
+// primary touched; local: its own copy, FILE.host-2) holds every one of them, e2fsck finds it clean
+// and the kv checker passes. Skipped without the linux guest or e2fsprogs.
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from '../../src/ft/cluster';
-import { DiskFile, linuxGuestDir, loadImage } from '../../src/ft/machine';
+import { DiskFile, DiskMode, linuxGuestDir, loadImage } from '../../src/ft/machine';
 import { checkKvHistory, runKvWorkload } from '../../src/ft/workload';
 import type { ServiceAddress } from '../../src/ft/replication';
 import { clusterOptions } from '../support/cluster';
@@ -33,7 +34,7 @@ function waitFor(service: ServiceAddress, pattern: RegExp, send?: string): Promi
 
 const hasTools = spawnSync('mke2fs', ['-V']).status === 0 && spawnSync('debugfs', ['-V']).status === 0;
 
-describe('linux guest: kvd\'s journal on a shared disk under FT', function () {
+describe('linux guest: kvd\'s journal on a disk under FT', function () {
   this.timeout(1_500_000);
   const clusters: Cluster[] = [];
   after(() => clusters.forEach((c) => c.destroy()));
@@ -46,7 +47,11 @@ describe('linux guest: kvd\'s journal on a shared disk under FT', function () {
     }
   });
 
-  it('the primary killed during acknowledged writes: every one is on FILE, e2fsck -fn is clean, the history checks', async () => {
+  for (const mode of ['shared', 'local'] as DiskMode[]) {
+    it(`${mode}: the primary killed during acknowledged writes: every one is on the live primary's disk, e2fsck -fn is clean, the history checks`, () => killDuringWrites(mode));
+  }
+
+  async function killDuringWrites(mode: DiskMode): Promise<void> {
     const path = join(mkdtempSync(join(tmpdir(), 'lockstep-linux-disk-')), 'kv.img');
     execFileSync('mke2fs', ['-q', '-t', 'ext2', '-F', path, '8M']);
     const file = DiskFile.open(path);
@@ -55,7 +60,7 @@ describe('linux guest: kvd\'s journal on a shared disk under FT', function () {
     const { boot } = loadImage('linux');
     const cluster = new Cluster(clusterOptions('linux', {
       memoryMiB: boot!.memoryMiB, cmdline: boot!.cmdline, epochLength: 200_000_000,
-      disk: { ...identity, mode: 'shared' }, restoreRedundancy: false,
+      disk: { ...identity, mode }, restoreRedundancy: false,
       // Booting Linux twice at once on a loaded machine: a generous timeout, so only the kill is a failure.
       detector: { timeoutMs: 8000, heartbeatMs: 200 },
     }));
@@ -78,9 +83,15 @@ describe('linux guest: kvd\'s journal on a shared disk under FT', function () {
     await ended;
     const summary = await cluster.stop();
     assert.equal(summary.failovers.length, 1);
-    const fsck = spawnSync('e2fsck', ['-fn', path], { encoding: 'utf8' });
+    const live = mode === 'shared' ? path : `${path}.host-2`;
+    if (mode === 'local') {
+      const original = DiskFile.open(path);
+      assert.equal(original.identity().sha256, identity.sha256, 'FILE itself is never written');
+      original.close();
+    }
+    const fsck = spawnSync('e2fsck', ['-fn', live], { encoding: 'utf8' });
     assert.equal(fsck.status, 0, fsck.stdout + fsck.stderr);
-    const journal = execFileSync('debugfs', ['-R', 'cat /kv.journal', path], { encoding: 'latin1', stdio: ['ignore', 'pipe', 'ignore'] });
+    const journal = execFileSync('debugfs', ['-R', 'cat /kv.journal', live], { encoding: 'latin1', stdio: ['ignore', 'pipe', 'ignore'] });
     const lines = new Set(journal.split('\n'));
     const acknowledged = history.ops.filter((op) => op.op !== 'GET' && op.reply === 'OK');
     assert.ok(acknowledged.length > 10, `${acknowledged.length} acknowledged writes`);
@@ -88,5 +99,5 @@ describe('linux guest: kvd\'s journal on a shared disk under FT', function () {
       const line = `${op.client} ${op.seq} ${op.op} ${op.key} ${op.value}`;
       assert.ok(lines.has(line), `acknowledged, and on the disk: ${line}`);
     }
-  });
+  }
 });

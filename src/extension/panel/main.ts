@@ -2,7 +2,7 @@
 // extension ({ type: 'event', event, body }, see PanelInboundMessage), keeps them in a PanelModel,
 // and renders at most once per animation frame however fast events come. Controls post
 // PanelMessages back. No `vscode` import: this runs in the webview's page.
-import { ENTRY_KINDS, type HostView, type PanelInboundMessage, type PanelMessage } from '../../adapter/protocol';
+import { ENTRY_KINDS, type DiskView, type HostView, type PanelInboundMessage, type PanelMessage } from '../../adapter/protocol';
 // The file, not src/ft/cluster's index: it imports nothing, so it can be in a browser bundle.
 import { FAULT_KINDS, type FaultKind, type FaultTarget } from '../../ft/cluster/faults';
 import { Marker, TimeChart } from './charts';
@@ -147,6 +147,10 @@ const lagValue = figure('Lag');
 const loggedValue = figure('Logged / acked');
 const bytesValue = figure('Channel');
 const outputsValue = figure('Outputs held / released');
+const diskValue = figure('Disk reads / writes');
+/** Shown only for a guest with a disk. */
+const diskFigure = diskValue.parentElement!;
+diskFigure.hidden = true;
 status.append(hostList, figures);
 
 // Charts.
@@ -367,6 +371,16 @@ function renderStatus(): void {
   const bw = model.series.bandwidth.at(-1);
   bytesValue.textContent = `${fmt.bytes(channel.bytesSent)}${bw != null ? ` · ${fmt.rate(bw)}` : ''}`;
   outputsValue.textContent = `${fmt.count(channel.outputsHeld)} / ${fmt.count(channel.outputsReleased)}`;
+  renderDisk(channel.disk);
+}
+
+function renderDisk(disk: DiskView | undefined): void {
+  diskFigure.hidden = !disk;
+  if (!disk) return;
+  const extra = [disk.held ? `${fmt.count(disk.held)} held` : '', disk.reissued ? `${fmt.count(disk.reissued)} re-issued` : ''];
+  diskValue.textContent = [`${fmt.count(disk.reads)} / ${fmt.count(disk.writes)}`, ...extra.filter(Boolean)].join(' · ');
+  diskValue.title = `${fmt.bytes(disk.bytesRead)} read, ${fmt.bytes(disk.bytesWritten)} written; `
+    + `${fmt.count(disk.held)} writes held by the Output Rule, ${fmt.count(disk.reissued)} re-issued at go-live`;
 }
 
 /** How far a host has run; a host that has not reported yet, or is being cloned, says so instead of a count. */
@@ -415,8 +429,10 @@ function renderBanner(): void {
   const shown = d.pages.slice(0, 12);
   const pages = d.pages.length
     ? `${d.pages.length} page${d.pages.length === 1 ? '' : 's'} differ: ${shown.join(', ')}${d.pages.length > shown.length ? ` and ${d.pages.length - shown.length} more` : ''}`
-    : 'page hashes not known yet';
-  const parts = d.parts.length ? `; also ${d.parts.join(', ')}` : '';
+    : d.blocks ? 'no page differs' : 'page hashes not known yet';
+  const moreBlocks = (d.blocks?.length ?? 0) > 12 ? ` and ${d.blocks!.length - 12} more` : '';
+  const blocks = d.blocks?.length ? `; disk block${d.blocks.length === 1 ? '' : 's'} ${d.blocks.slice(0, 12).join(', ')}${moreBlocks}` : '';
+  const parts = `${blocks}${d.parts.length ? `; also ${d.parts.join(', ')}` : ''}`;
   const more = model.divergences.length > 1 ? ` (${model.divergences.length} divergences so far)` : '';
   bannerText.replaceChildren(
     el('strong', '', `Divergence at epoch ${d.epoch}`),

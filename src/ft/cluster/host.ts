@@ -1,7 +1,7 @@
 // A host process (`lockstep host`): one machine in one role, primary or backup, talking to its peer
 // over the logging channel and to the cluster over IPC (hostprotocol.ts). A backup that wins a failover
 // becomes the primary in the same process, with the same machine.
-import { Arbiter, Backup, Claim, Primary, SharedDisk, type HostContext, type Takeover } from '../replication';
+import { Arbiter, Backup, Claim, LocalDisk, Primary, SharedDisk, type HostContext, type Takeover } from '../replication';
 import type { FaultSettings, LogChannel } from '../channel';
 import { RECENT_EPOCHS, type ChannelFaultKind, type EpochNote, type HostCommand, type HostConfig, type HostMessage, type HostReport, type HostStats } from './hostprotocol';
 import { HostDebugger } from '../debug';
@@ -19,6 +19,8 @@ export class Host implements HostContext {
   private machine: Machine | undefined;
   /** The shared disk, once this host is the primary (shared mode). */
   private disk: SharedDisk | undefined;
+  /** This host's copy of the disk, FILE.host-N (local mode). */
+  private copy: LocalDisk | undefined;
   private writer: LogWriter | undefined;
   /** A cloned backup's segment until its file exists: where it starts, and the entries so far. */
   private segment: { firstSeq: number; unwritten: LogEntry[] } | undefined;
@@ -79,12 +81,12 @@ export class Host implements HostContext {
 
   private async startPrimary(): Promise<void> {
     this.disk = this.openSharedDisk();
-    const primary = new Primary(this, 0, { waitForBackup: true, disk: this.disk, checkpoints: this.checkpointer() });
+    const primary = new Primary(this, 0, { waitForBackup: true, ...this.disks(), checkpoints: this.checkpointer() });
     this.primary = primary;
     this.machine = await Machine.create({
       ...resolveSpec(this.config).settings,
       nondet: primary.recorder,
-      disk: this.disk && this.diskOptions(this.disk),
+      disk: this.disk ? this.diskOptions(this.disk) : this.machineDisk(),
     });
     prefault(this.machine.memory);
     this.machineReady(this.machine, primary.recorder);
@@ -99,7 +101,7 @@ export class Host implements HostContext {
     this.disk = this.openSharedDisk();
     if (this.disk) machine.useDiskReader((offset, length) => this.disk!.read(offset, length));
     const checkpoints = this.checkpointer();
-    const primary = new Primary(this, lastSeq, { waitForBackup: false, disk: this.disk, checkpoints });
+    const primary = new Primary(this, lastSeq, { waitForBackup: false, ...this.disks(), checkpoints });
     this.primary = primary;
     // Under a debugger the machine takes values through its timeline, which records them.
     if (this.debugger) this.debugger.useSource(primary.recorder);
@@ -115,13 +117,25 @@ export class Host implements HostContext {
     return disk?.mode === 'shared' ? new SharedDisk(DiskFile.open(disk.path)) : undefined;
   }
 
+  /** What a primary writes the guest's disk to: FILE (shared mode) or this host's copy (local mode). */
+  private disks(): { disk?: SharedDisk; localDisk?: LocalDisk } {
+    return { disk: this.disk, localDisk: this.localDisk() };
+  }
+
   private diskOptions(disk: SharedDisk): DiskOptions {
     return { size: disk.file.size, mode: 'shared', read: (offset, length) => disk.read(offset, length) };
   }
 
-  backupDisk(): DiskOptions | undefined {
+  machineDisk(): DiskOptions | undefined {
     const disk = this.config.disk;
-    return disk && { size: disk.size, mode: disk.mode };
+    const copy = this.localDisk();
+    return disk && { size: disk.size, mode: disk.mode, read: copy && ((offset, length) => copy.read(offset, length)) };
+  }
+
+  localDisk(contents?: Uint8Array): LocalDisk | undefined {
+    const disk = this.config.disk;
+    if (disk?.mode === 'local') this.copy ??= LocalDisk.create(disk.path, this.config.id, contents);
+    return this.copy;
   }
 
   private checkpointer(): Checkpointer | undefined {
@@ -296,6 +310,7 @@ export class Host implements HostContext {
       framesIn: this.primary?.frames.in ?? 0,
       framesOut: this.primary?.frames.out ?? 0,
       ...(this.disk && { disk: { ...this.disk.counts, held: this.disk.holding } }),
+      ...(this.copy && { disk: { ...this.copy.counts, held: 0, reissued: 0 } }),
       outputDelaysMs: rule?.latestDelays(1000) ?? [],
       ackTurnaroundsMs: [...(this.backup?.ackTurnaroundsMs ?? [])],
       duplicatesDropped: this.backup?.duplicatesDropped ?? 0,
@@ -333,6 +348,7 @@ export class Host implements HostContext {
     this.checkpointBackup?.stop();
     await this.writer?.close();
     this.disk?.file.close();
+    this.copy?.close();
     this.machine?.destroy();
     process.exit(0);
   }

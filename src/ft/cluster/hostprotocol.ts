@@ -70,8 +70,11 @@ export interface HostStats {
   bytesReceived: number;
   outputsHeld: number;
   outputsReleased: number;
-  /** The guest's disk as this host's primary served it: reads and writes on FILE, writes held and re-issued. */
-  disk?: DiskCounts & { held: number; reissued: number };
+  /**
+   * The guest's disk as this host served it. Shared mode (its primary): reads and writes on FILE, writes
+   * held and re-issued. Local mode (either role): reads and writes on its copy, and bytes of it sent to clones.
+   */
+  disk?: DiskCounts & { held: number; reissued: number; bytesCloned?: number };
   /** Primary: datagrams on the service's UDP side that were not Ethernet frames, refused. */
   datagramsRefused: number;
   /** Primary: Ethernet frames the service took in for the guest (net inputs), and released frames it sent out. */

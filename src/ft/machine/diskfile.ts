@@ -70,6 +70,19 @@ export function lockDisk(path: string): () => void {
   throw new DiskError(`--disk ${path}: cannot lock it: ${lock} keeps coming back`);
 }
 
+/** FILE checked, open and locked for this run (one line if it cannot be); `close` lets go of both. */
+export function openLockedDisk(path: string): { file: DiskFile; close: () => void } {
+  const file = DiskFile.open(path);
+  let unlock: () => void;
+  try {
+    unlock = lockDisk(path);
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+  return { file, close: () => { file.close(); unlock(); } };
+}
+
 /** An open disk image. */
 export class DiskFile {
   private constructor(readonly path: string, readonly size: number, private fd: number) {}
@@ -96,6 +109,11 @@ export class DiskFile {
   write(offset: number, data: Uint8Array): void {
     let done = 0;
     while (done < data.length) done += writeSync(this.fd, data, done, data.length - done, offset + done);
+    this.sync();
+  }
+
+  /** Waits for the storage to have everything written so far. */
+  sync(): void {
     fdatasyncSync(this.fd);
   }
 

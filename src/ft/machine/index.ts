@@ -1,6 +1,7 @@
 // The deterministic machine: v86 made deterministic (boundaries, the latched clock, nondeterminism), epochs, hashes
 // and snapshots.
 export * from './machine';
+export type * from './machineevents';
 export { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB, resolveSpec } from './options';
 export type { MachineOptions, MachineSpec, ResolvedSettings } from './options';
 export * from './bootfiles';
@@ -22,5 +23,5 @@ export { SnapshotError, readSnapshotFile, writeSnapshotFile } from './snapshot';
 export { prefault } from './prefault';
 export { GuestDisk, DISK_BLOCK_SIZE } from './disk';
 export type { DiskCounts, DiskMode, DiskOptions, DiskReader, DiskSource, DiskWrite } from './disk';
-export { DiskError, DiskFile, diskProblem, lockDisk } from './diskfile';
+export { DiskError, DiskFile, diskProblem, lockDisk, openLockedDisk } from './diskfile';
 export type { DiskIdentity } from './diskfile';

@@ -17,8 +17,9 @@ import { Clock, INSTRUCTIONS_PER_MS, createClock } from './clock';
 import { OwnedPorts, restorePciState, useGuestMac } from './devices';
 import { Nondeterminism, InputEvent } from './nondet';
 import { componentHashes } from './components';
-import { DiskReader, DiskWrite, GuestDisk } from './disk';
-import { DiskRequest, SECTOR_SIZE } from '../log';
+import { DiskReader } from './disk';
+import { AttachedDisk } from './attacheddisk';
+import type { Epoch, MachineEvents, RunEnd } from './machineevents';
 import { differingPages, hashBytes, loadHasher, pageHashes, stateHash } from './hash';
 import { Interpreter } from './interpreter';
 import { CanonicalJit } from './jitkeys';
@@ -40,35 +41,6 @@ const MIN_IDLE_MS = 0.001;
 export const IDLE_EPOCH_FACTOR = 10;
 /** Largest idle skip: bounds how far past a wanted instruction count an input can land. */
 const MAX_IDLE_MS = 1;
-
-export interface Epoch {
-  index: number;
-  at: number;
-  hash: string;
-  pages: BigUint64Array;
-  /** Per-4 KiB-block hashes of what the guest knows of its disk (disk.ts), if it has one. */
-  disk?: BigUint64Array;
-}
-
-export interface MachineEvents {
-  /** Bytes the guest wrote to the serial port during the slice that ended at `at`. */
-  output?: (data: Uint8Array, at: number) => void;
-  /** An Ethernet frame the guest's NE2000 sent during the slice that ended at `at`. */
-  frame?: (frame: Uint8Array, at: number) => void;
-  /** An epoch boundary was reached; the machine is canonical and may be snapshotted here. */
-  epoch?: (epoch: Epoch) => void;
-  /** The guest wrote its disk during the slice that ended at `at` (it saw the write done). */
-  diskWrite?: (write: DiskWrite, at: number) => void;
-  /** A disk read the guest issued completed at the end of the slice that ended at `at`. */
-  diskRead?: (request: DiskRequest, at: number) => void;
-  /** An input was delivered to the guest. */
-  input?: (input: InputEvent) => void;
-  /** A slice ended (after its epoch, if it reached one). */
-  slice?: (slice: SliceRecord) => void;
-}
-
-/** Why run() returned: the limit, the guest's end, host time to wait for, or its caller's `pause`. */
-export type RunEnd = 'limit' | 'halted' | 'idle' | 'paused';
 
 export class Machine {
   readonly options: ResolvedOptions;
@@ -106,9 +78,8 @@ export class Machine {
   private steppedMachine!: SteppedMachine;
   /** Instructions were stepped singly since the last restore, so the JIT state is not a whole-slice run's. */
   private stepped = false;
-  /** The guest's IDE disk, and where this host reads it (none: reads come from the log only). */
-  private readonly disk: GuestDisk | undefined;
-  private diskReader: DiskReader | undefined;
+  /** The guest's IDE disk, and where this host reads it (attacheddisk.ts). */
+  private readonly disk: AttachedDisk | undefined;
 
   private constructor(options: MachineOptions) {
     this.options = withDefaults(options);
@@ -116,8 +87,7 @@ export class Machine {
     this.clock = createClock(this.options.clock, () => this.nondet);
     const length = this.options.epochLength;
     this.epochs = { index: 0, nextExecuted: length, nextCount: IDLE_EPOCH_FACTOR * length };
-    this.disk = options.disk && new GuestDisk(options.disk.size);
-    this.diskReader = options.disk?.read;
+    this.disk = options.disk && new AttachedDisk(options.disk);
     // The guest's Date: RTC power-on time plus its clock.
     this.hooks = new V86Hooks({
       clock: this.clock,
@@ -155,7 +125,7 @@ export class Machine {
   }
 
   private async start(): Promise<void> {
-    const settings = v86Settings(this.options, (imports) => this.hooks.instantiate(imports), this.disk);
+    const settings = v86Settings(this.options, (imports) => this.hooks.instantiate(imports), this.disk?.guest);
     const V86 = V86Class as unknown as v86.V86Constructor;
     this.emulator = await new Promise<v86.Emulator>((resolve) => {
       const emulator = new V86(settings);
@@ -197,7 +167,7 @@ export class Machine {
 
   /** Where this host reads the guest's disk from now on (a backup going live in shared mode gets the file). */
   useDiskReader(read: DiskReader): void {
-    this.diskReader = read;
+    this.disk?.useReader(read);
   }
 
   /** Where nondeterministic values come from from now on (record live, or replay a log). */
@@ -347,7 +317,7 @@ export class Machine {
       return;
     }
     // A disk read completes at the end of this slice: the guest waits for it, not for its next timer.
-    const idleMs = this.disk?.hasPendingReads ? MIN_IDLE_MS : this.idleMs;
+    const idleMs = this.disk?.guest.hasPendingReads ? MIN_IDLE_MS : this.idleMs;
     this.idle(Math.round(Math.min(Math.max(idleMs, MIN_IDLE_MS), MAX_IDLE_MS) * INSTRUCTIONS_PER_MS));
     this.clock.latch(this.count);
   }
@@ -383,25 +353,12 @@ export class Machine {
     this.lastCounter = counter;
   }
 
-  /**
-   * The end of a slice, whole or stepped: the guest's disk writes leave (before the reads complete, so
-   * a host's disk returns what the guest wrote), then every read it issued completes, through the
-   * Nondeterminism (logged by a recorder, taken from the log by a replayer).
-   */
+  /** The end of a slice, whole or stepped: the guest's disk writes leave, then its reads complete. */
   private finishDiskIo(): void {
-    if (!this.disk) return;
-    for (const write of this.disk.takeWrites()) this.emit('diskWrite', write, this.count);
-    const source = { logsData: this.options.disk!.mode === 'shared', read: (offset: number, length: number) => this.readOwnDisk(offset, length) };
-    this.disk.completeReads((request: DiskRequest) => {
-      const data = this.nondet.diskRead(this.count, request, source);
-      this.emit('diskRead', request, this.count);
-      return data;
+    this.disk?.finishIo(this.count, this.nondet, {
+      write: (write) => this.emit('diskWrite', write, this.count),
+      read: (request) => this.emit('diskRead', request, this.count),
     });
-  }
-
-  private readOwnDisk(offset: number, length: number): Uint8Array {
-    if (!this.diskReader) throw new Error(`the guest read ${length} bytes of its disk at ${offset}, and this host has no disk to read (shared mode: reads come from the log)`);
-    return this.diskReader(offset, length);
   }
 
   /** Output leaves at the end of the slice that produced it: its count is where the Output Rule holds it. */
@@ -424,7 +381,7 @@ export class Machine {
       at: this.count,
       hash: stateHash(pages, this.cpuAndDeviceHash()),
       pages,
-      disk: this.disk?.blockHashes(),
+      disk: this.disk?.guest.blockHashes(),
     };
     const length = this.options.epochLength;
     this.epochs.nextExecuted = (Math.floor(this.executedInstructions / length) + 1) * length;
@@ -586,7 +543,7 @@ export class Machine {
     checkSettings(header, this.options);
     this.outputBuffer = [];
     this.framesSent = [];
-    this.disk?.reset();
+    this.disk?.guest.reset();
     this.load(header, state);
   }
 
@@ -650,10 +607,6 @@ export class Machine {
    */
   writeDisk(offset: number, data: Uint8Array): void {
     if (!this.disk) throw new RangeError('this machine has no disk');
-    const whole = offset % SECTOR_SIZE === 0 && data.length % SECTOR_SIZE === 0;
-    if (!whole || offset < 0 || offset + data.length > this.disk.byteLength) {
-      throw new RangeError(`a disk write of ${data.length} bytes at ${offset} is not whole sectors inside the ${this.disk.byteLength}-byte disk`);
-    }
     this.disk.poke(offset, data);
   }
 

@@ -205,11 +205,23 @@ export class Backup {
     }
     if (!this.checkpoint || index !== this.checkpoint.length) return this.host.halt(`checkpoint chunk ${index} of ${total} arrived out of order`);
     this.checkpoint.push(data);
-    if (this.checkpoint.length === total) void this.restore(Buffer.concat(this.checkpoint));
+    if (this.checkpoint.length !== total) return;
+    const snapshot = this.takeLocalDisk(Buffer.concat(this.checkpoint));
+    if (snapshot) void this.restore(snapshot);
+  }
+
+  /** Local mode: the primary's disk copy follows the snapshot (its last `size` bytes); it becomes this host's copy. */
+  private takeLocalDisk(received: Uint8Array): Uint8Array | undefined {
+    const disk = this.host.config.disk;
+    if (disk?.mode !== 'local') return received;
+    const snapshotBytes = received.length - disk.size;
+    if (snapshotBytes <= 0) return void this.host.halt(`a clone of ${received.length} bytes cannot carry a ${disk.size}-byte disk`);
+    this.host.localDisk(received.subarray(snapshotBytes));
+    return received.subarray(0, snapshotBytes);
   }
 
   private machineOptions(): MachineOptions {
-    return { ...resolveSpec(this.host.config).settings, nondet: this.replayer, disk: this.host.backupDisk() };
+    return { ...resolveSpec(this.host.config).settings, nondet: this.replayer, disk: this.host.machineDisk() };
   }
 
   private async restore(snapshot: Uint8Array): Promise<void> {
@@ -227,6 +239,9 @@ export class Backup {
 
   private setMachine(machine: Machine): void {
     this.machine = machine;
+    // Local mode: the guest's writes, replayed, go to this host's copy (history a debugger revisits is made already).
+    const local = this.host.localDisk();
+    if (local) machine.on({ diskWrite: (write, at) => { if (!this.host.isHistory(at)) local.write(write); } });
     // A debugger revisiting history repeats epochs: only new ones are compared.
     machine.on({ epoch: (epoch) => { if (!this.host.isHistory(epoch.at)) this.reachEpoch(epoch); } });
     this.host.machineReady(machine, this.replayer);

@@ -4,6 +4,7 @@ import type { LogChannel } from '../channel';
 import type { HostConfig, HostReport } from '../cluster';
 import type { LogEntry, OutputEntry, Role } from '../log';
 import type { DiskOptions, Epoch, InputEvent, Machine, Nondeterminism } from '../machine';
+import type { LocalDisk } from './localdisk';
 
 /** What a backup going live hands its new primary. */
 export interface Takeover {
@@ -41,8 +42,16 @@ export interface HostContext {
   newGeneration(role: Role, reason: string, channelPort: number | undefined, lastSeq?: number): void;
   /** A backup that won the arbiter turns into the primary, keeping its machine and log position. */
   becomePrimary(machine: Machine, lastSeq: number, takeover: Takeover): Promise<void>;
-  /** The backup's disk: in shared mode, none to read (reads come from the log); in local mode its own copy. */
-  backupDisk(): DiskOptions | undefined;
+  /**
+   * The disk a machine gets that is not a shared-mode primary's: in shared mode none to read (a
+   * backup's reads come from the log); in local mode this host's own copy.
+   */
+  machineDisk(): DiskOptions | undefined;
+  /**
+   * Local mode: this host's copy of the disk (FILE.host-N), made on first call from FILE, or from
+   * `contents` (a clone's, sent with its checkpoint); undefined in shared mode or without a disk.
+   */
+  localDisk(contents?: Uint8Array): LocalDisk | undefined;
   /** Applies the channel faults in force to a new logging-channel connection. */
   configureChannel(channel: LogChannel): void;
   /** Caps a run target at a pending kill point or the instruction limit. */

@@ -9,3 +9,4 @@ export * from './service';
 export * from './hostcontext';
 export * from './wakeup';
 export * from './shareddisk';
+export * from './localdisk';

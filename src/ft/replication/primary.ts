@@ -10,6 +10,7 @@ import { decodeDiskIo, diskPieces, encodeDiskIo, type Frame, type InputDevice, t
 import { DiskWrite, Epoch, Machine, RecordedEvent, Recorder } from '../machine';
 import { HeldOutput, OutputRule } from './outputrule';
 import { SharedDisk } from './shareddisk';
+import type { LocalDisk } from './localdisk';
 import { Service } from './service';
 import { Wakeup } from './wakeup';
 
@@ -61,6 +62,8 @@ export class Primary {
   private releasedSent = 0;
   /** The shared disk, in shared mode: guest writes are held here until released. */
   private readonly disk: SharedDisk | undefined;
+  /** This host's copy, in local mode: guest writes go there at once. */
+  private readonly localDisk: LocalDisk | undefined;
   /** Checkpoint replication (Remus): checkpoints instead of the log go to the backup. */
   readonly checkpoints: Checkpointer | undefined;
   entriesSent = 0;
@@ -68,7 +71,7 @@ export class Primary {
   constructor(
     private readonly host: HostContext,
     lastSeq: number,
-    options: { waitForBackup: boolean; disk?: SharedDisk; checkpoints?: Checkpointer },
+    options: { waitForBackup: boolean; disk?: SharedDisk; localDisk?: LocalDisk; checkpoints?: Checkpointer },
   ) {
     this.seq = lastSeq;
     this.checkpoints = options.checkpoints;
@@ -76,6 +79,7 @@ export class Primary {
     this.releasedSeq = this.releasedSent = lastSeq;
     this.protectedFromStart = options.waitForBackup;
     this.disk = options.disk;
+    this.localDisk = options.localDisk;
     this.recorder = new Recorder((event: RecordedEvent) => this.log(event));
     this.outputRule = new OutputRule((output) => this.release(output), () => this.host.shownUpTo());
     this.service = new Service(host.config.service, {
@@ -156,9 +160,14 @@ export class Primary {
     if (!this.host.isHistory(at)) this.outputRule.produce(this.log({ kind: 'output', at, device, data }) as OutputEntry);
   }
 
-  /** A disk write is an output: held on the shared disk (reads see it) until released, then written to FILE. */
+  /**
+   * Shared mode: a disk write is an output, held on the shared disk (reads see it) until released, then
+   * written to FILE. Local mode: it goes to this host's copy at once (the backup makes it on its own).
+   */
   private produceDiskWrite(write: DiskWrite, at: number): void {
-    if (this.host.isHistory(at) || !this.disk) return;
+    if (this.host.isHistory(at)) return;
+    if (this.localDisk) return this.localDisk.write(write);
+    if (!this.disk) return;
     // One held write and one output marker per piece: the Output Rule releases them in the same order.
     for (const { offset, length } of diskPieces(write.offset, write.data.length)) {
       const data = write.data.subarray(offset - write.offset, offset - write.offset + length);
@@ -336,16 +345,21 @@ export class Primary {
     for (const channel of this.cloneRequests.splice(0)) this.cloneTo(channel);
   }
 
-  /** FT VMotion: a snapshot at this epoch boundary, then the log from the next entry on. */
+  /**
+   * FT VMotion: a snapshot at this epoch boundary (in local mode followed by this host's disk copy, as it
+   * is here), then the log from the next entry on.
+   */
   private cloneTo(channel: Channel): void {
     if (channel.isClosed) return;
     const snapshot = this.machine.snapshot();
-    const total = Math.ceil(snapshot.length / CHECKPOINT_CHUNK);
-    this.checkpointBytesSent += snapshot.length;
-    this.logControl('clone', { bytes: snapshot.length, chunks: total });
+    const disk = this.localDisk?.contents();
+    const bytes = disk ? Buffer.concat([snapshot, disk]) : snapshot;
+    const total = Math.ceil(bytes.length / CHECKPOINT_CHUNK);
+    this.checkpointBytesSent += bytes.length;
+    this.logControl('clone', { bytes: bytes.length, chunks: total, ...(disk && { diskBytes: disk.length }) });
     // A recording that joins the new backup's segment on needs this host's log up to here in its file.
     this.host.flushRecording();
-    sendCheckpointChunks(channel, this.seq, this.machine.instructions, snapshot);
+    sendCheckpointChunks(channel, this.seq, this.machine.instructions, bytes);
     this.backup?.destroy();
     this.backup = channel;
     this.acked = this.seq;

@@ -2,9 +2,10 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cluster } from '../../../src/ft/cluster';
+import { CHECKPOINT_CHUNK } from '../../../src/ft/channel';
+import { Cluster, type ClusterOptions, type DebugOp, type DebugResult, type Divergence } from '../../../src/ft/cluster';
 import { replayLogFile, runGuest } from '../../../src/ft/commands';
-import { DiskFile, loadImage } from '../../../src/ft/machine';
+import { DiskFile, DiskMode, loadImage } from '../../../src/ft/machine';
 import { readLogFile } from '../../../src/ft/log';
 import { clusterOptions, until } from '../../support/cluster';
 import { diskGuest } from '../../support/rawguest';
@@ -34,19 +35,39 @@ async function reference(): Promise<{ bytes: Buffer; instructions: number }> {
   return { bytes: readFileSync(path), instructions: result.instructions };
 }
 
-async function diskCluster(name: string, record?: string): Promise<{ cluster: Cluster; path: string }> {
+async function diskCluster(
+  name: string,
+  record?: string,
+  mode: DiskMode = 'shared',
+  extra: Partial<ClusterOptions> = {},
+): Promise<{ cluster: Cluster; path: string }> {
   const path = freshDisk(name);
   const file = DiskFile.open(path);
   const identity = file.identity();
   file.close();
   const cluster = new Cluster(clusterOptions(guest, {
-    epochLength: EPOCH, record, disk: { ...identity, mode: 'shared' }, detector: { timeoutMs: 3000, heartbeatMs: 50 },
+    epochLength: EPOCH, record, disk: { ...identity, mode }, detector: { timeoutMs: 3000, heartbeatMs: 50 }, ...extra,
   }));
   clusters.push(cluster);
   return { cluster, path };
 }
 
 const clusters: Cluster[] = [];
+
+let debugRequests = 0;
+
+/** A debug operation on one host (as the adapter sends them), and its reply. */
+function debugOn(cluster: Cluster, host: string, op: DebugOp): Promise<DebugResult | undefined> {
+  const request = ++debugRequests;
+  return new Promise((resolve, reject) => {
+    cluster.on('report', (report) => {
+      if (report.type !== 'debug-reply' || report.request !== request) return;
+      if (report.error !== undefined) reject(new Error(report.error));
+      else resolve(report.result);
+    });
+    cluster.hosts.get(host)!.link.send({ type: 'debug', request, op });
+  });
+}
 
 describe('a shared disk under FT (src/ft/replication/shareddisk.ts)', function () {
   this.timeout(240_000);
@@ -84,6 +105,22 @@ describe('a shared disk under FT (src/ft/replication/shareddisk.ts)', function (
     assert.equal(meta.disk?.mode, 'shared');
   });
 
+  it('one block written on the backup\'s side alone (debugger) is named by the divergence, and FILE is not written', async () => {
+    const { cluster, path } = await diskCluster('diverged.img', undefined, 'shared', { debug: { hold: true } });
+    const diverged = new Promise<Divergence>((resolve) => cluster.on('divergence', (d) => { if (d.blocks) resolve(d); }));
+    await cluster.start();
+    // Both hosts are held at instruction 0: the write comes before the guest's first instruction.
+    const block = 10; // sectors 80-87: the guest neither reads nor writes them
+    await debugOn(cluster, 'host-2', { op: 'writeDisk', offset: block * 4096 + 1024, data: Buffer.alloc(512, 0x5a).toString('base64') });
+    await Promise.all(['host-1', 'host-2'].map((host) => debugOn(cluster, host, { op: 'resume' })));
+    const divergence = await diverged;
+    assert.deepEqual(divergence.blocks, [block]);
+    assert.deepEqual(divergence.pages, [], 'memory is the same on both sides');
+    assert.equal(divergence.epoch, 1, 'the first epoch after the write');
+    await cluster.stop({ finish: false });
+    assert.ok(readFileSync(path).subarray(block * 4096, (block + 1) * 4096).every((byte) => byte === 0), 'FILE never had it');
+  });
+
   for (const fraction of [0.05, 0.3, 0.6]) {
     it(`the primary killed ${fraction * 100}% into the run: the new primary re-issues the writes it did not see released, and FILE ends as the guest alone leaves it`, async () => {
       const offset = Math.floor(length * fraction);
@@ -107,6 +144,70 @@ describe('a shared disk under FT (src/ft/replication/shareddisk.ts)', function (
       assert.equal(newPrimary.id, 'host-2');
       const { reissuedWrites } = JSON.parse((goLive as { detail: string }).detail) as { reissuedWrites?: number };
       assert.equal(newPrimary.disk!.reissued, reissuedWrites ?? 0, 'the log says how many writes were re-issued');
+    });
+  }
+});
+
+describe('local disks under FT (src/ft/replication/localdisk.ts)', function () {
+  this.timeout(240_000);
+  let expected: Buffer;
+  let length = 0;
+  before(async () => ({ bytes: expected, instructions: length } = await reference()));
+  afterEach(() => clusters.splice(0).forEach((c) => c.destroy()));
+
+  it('each host makes every write on its own copy, FILE.host-N; FILE stays as it was; the log has no disk data', async () => {
+    const record = join(dir, 'local.ftlog');
+    const { cluster, path } = await diskCluster('local.img', record, 'local');
+    const original = readFileSync(path);
+    const ended = new Promise<void>((resolve) => cluster.once('guest-ended', () => resolve()));
+    await cluster.start();
+    await ended;
+    await until(async () => (await cluster.statsOf('backup'))?.instructions === (await cluster.statsOf('primary'))?.instructions, 'the backup to catch up');
+    const [primary, backup] = [(await cluster.statsOf('primary'))!, (await cluster.statsOf('backup'))!];
+    const summary = await cluster.stop();
+    assert.ok(readFileSync(`${path}.host-1`).equals(expected), 'the primary\'s copy holds every write, in order');
+    assert.ok(readFileSync(`${path}.host-2`).equals(expected), 'so does the backup\'s, which it wrote replaying');
+    assert.ok(readFileSync(path).equals(original), 'FILE itself is never written');
+    for (const stats of [primary, backup]) {
+      assert.deepEqual([stats.disk!.reads, stats.disk!.writes, stats.disk!.held], [ROUNDS, 2 * ROUNDS, 0]);
+    }
+    const [p, b] = Object.values(summary.epochHashes);
+    assert.ok(p.length >= 5);
+    assert.deepEqual(b, p);
+    const { entries } = await readLogFile(record);
+    const disk = entries.filter((e) => (e.kind === 'input' || e.kind === 'output') && e.device === 'disk');
+    assert.equal(disk.length, ROUNDS, 'one entry per read, none per write');
+    assert.ok(disk.every((e) => e.kind === 'input' && e.data.length === 8), 'a read\'s completion only, no data');
+  });
+
+  for (const fraction of [0.1, 0.5]) {
+    it(`the primary killed ${fraction * 100}% into the run: the new primary's copy ends as the guest alone leaves it; a clone gets it with its checkpoint`, async () => {
+      const offset = Math.floor(length * fraction);
+      const record = join(dir, `local-killed-${offset}.ftlog`);
+      const { cluster, path } = await diskCluster(`local-killed-${offset}.img`, record, 'local');
+      const ended = new Promise<void>((resolve) => cluster.once('guest-ended', () => resolve()));
+      const failover = new Promise<void>((resolve) => cluster.once('failover', () => resolve()));
+      const cloned = new Promise<void>((resolve) => cluster.on('backup-attached', (_host, clone) => clone && resolve()));
+      await cluster.start();
+      cluster.command('primary', { type: 'kill-at', at: offset });
+      await failover;
+      await cloned;
+      await ended;
+      await until(async () => (await cluster.statsOf('backup'))?.instructions === (await cluster.statsOf('primary'))?.instructions, 'the clone to catch up');
+      const [primary, clone] = [(await cluster.statsOf('primary'))!, (await cluster.statsOf('backup'))!];
+      const summary = await cluster.stop();
+      assert.equal(summary.failovers.length, 1);
+      assert.deepEqual([primary.id, clone.id], ['host-2', 'host-3']);
+      assert.ok(readFileSync(`${path}.host-2`).equals(expected), 'the live primary\'s copy holds every write, in order');
+      assert.ok(readFileSync(`${path}.host-3`).equals(expected), 'the clone\'s copy too: the primary\'s at the clone, then its own writes');
+      assert.equal(primary.disk!.bytesCloned, DISK_BYTES, 'the primary sent its whole copy once');
+      assert.equal(primary.disk!.reissued, 0, 'nothing to re-issue: the backup made every write it replayed');
+      const { entries } = await readLogFile(record);
+      const cloneEntry = entries.find((e) => e.kind === 'control' && e.op === 'clone');
+      type CloneDetail = { bytes: number; chunks: number; diskBytes: number };
+      const detail = JSON.parse((cloneEntry as { detail: string }).detail) as CloneDetail;
+      assert.equal(detail.diskBytes, DISK_BYTES, 'the log says the clone carried the disk');
+      assert.equal(detail.chunks, Math.ceil(detail.bytes / CHECKPOINT_CHUNK));
     });
   }
 });

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -126,9 +126,9 @@ describe('the guest\'s IDE disk (src/ft/machine/disk.ts)', () => {
   describe('bad input: one line, nothing written', () => {
     const badDir = join(dir, 'bad');
     mkdirSync(badDir);
-    const refused = async (args: string[], message: RegExp, untouched?: string) => {
+    const refused = async (args: string[], message: RegExp, untouched?: string, command = 'run') => {
       const before = untouched && readFileSync(untouched);
-      const error = await cli(['run', guestPath, ...args]).then(() => undefined, (e: { stderr: string }) => e);
+      const error = await cli([command, guestPath, ...args]).then(() => undefined, (e: { stderr: string }) => e);
       assert.ok(error, `refused: ${args.join(' ')}`);
       assert.match(error.stderr, message);
       assert.equal(error.stderr.trim().split('\n').length, 1, error.stderr);
@@ -147,6 +147,9 @@ describe('the guest\'s IDE disk (src/ft/machine/disk.ts)', () => {
       const path = freshDisk('twice.img');
       await refused(['--disk', path, '--disk', join(dir, '.', 'twice.img')], /--disk .* is given twice: the same file cannot be two disks/, path);
       await refused(['--disk', path, '--disk-mode', 'mirrored'], /--disk-mode: expected shared or local, got 'mirrored'/, path);
+      const remus = /--disk-mode local is for --mode replay: a checkpoint backup runs no guest to write its copy/;
+      await refused(['--disk', path, '--disk-mode', 'local', '--mode', 'checkpoint'], remus, path, 'ft');
+      assert.ok(!existsSync(`${path}.host-1`), 'no copy made');
     });
 
     it('a FILE another run holds (its lock names a live process)', async () => {
