@@ -63,7 +63,8 @@ describe('lockstep ft --tap (kv guest, UDP through a tap)', function () {
     const ports = [7101, 7102, 7103];
     const agents = await startAgents(ports);
     try {
-      ft = new FtProcess(ns!, ['kv', '--tap', 'tap0', '--json', ...agentArgs(ports)]);
+      // Which agent bridges is the point: a spurious failover (a host starved of CPU) must not move the bridge.
+      ft = new FtProcess(ns!, ['kv', '--tap', 'tap0', '--json', '--detect-timeout', '5000', ...agentArgs(ports)]);
       assert.equal(await request('2 1 PUT k before'), '2 1 OK\n');
       const pids = agents.map((agent) => agent.pid!);
       assert.deepEqual(bridging(pids), [pids[0]], 'the bridge is the first primary\'s, beside its agent');
