@@ -443,7 +443,7 @@ export function renderMarkdown(results: Results): string {
     const baseline = row.baseline === null ? (row.baselineLabel ? `— ${row.baselineLabel}` : '—') : `${withRange(row.baseline, row.baselineMin, row.baselineMax)}${row.baselineLabel ? ` ${row.baselineLabel}` : ''}`;
     const notes = [row.error ? `**FAILED:** ${row.error}` : '', row.skipped ? `**skipped:** ${row.skipped}` : '', row.note ?? ''].filter(Boolean).join(' ');
     lines.push(
-      `| ${row.name} | ${withRange(row.value, row.valueMin, row.valueMax)} | ${row.unit} | ${baseline} | ${withRange(row.ratio, row.ratioMin, row.ratioMax)} | ${target} | ${row.runs} | ${notes.replace(/\|/g, '\\|')} |`,
+      `| ${row.name} | ${withRange(row.value, row.valueMin, row.valueMax)} | ${row.unit} | ${baseline} | ${withRange(row.ratio, row.ratioMin, row.ratioMax)} | ${target} | ${row.runs} | ${notes.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ')} |`,
     );
   }
   lines.push('');

@@ -16,9 +16,10 @@ export class Adapter {
   /** Every custom event received, by name. */
   readonly events = new Map<string, unknown[]>();
 
-  private constructor() {
-    // DebugClient spawns `runtime executable`; the shell lets the runtime carry tsx's loader.
-    this.dc = new DebugClient(`"${process.execPath}" --import tsx src/cli.ts`, 'dap', 'lockstep', { shell: true, cwd: REPO }, !!process.env.LOCKSTEP_DAP_STDERR);
+  private constructor(netns?: string) {
+    // DebugClient spawns `runtime executable`; the shell lets the runtime carry tsx's loader (and `ip netns exec`).
+    const runtime = `${netns ? `ip netns exec ${netns} ` : ''}"${process.execPath}" --import tsx src/cli.ts`;
+    this.dc = new DebugClient(runtime, 'dap', 'lockstep', { shell: true, cwd: REPO }, !!process.env.LOCKSTEP_DAP_STDERR);
     this.dc.defaultTimeout = EVENT_TIMEOUT_MS;
     for (const event of ['lockstep/channel', 'lockstep/entries', 'lockstep/output', 'lockstep/divergence', 'lockstep/failover']) {
       this.dc.on(event, (e: DebugProtocol.Event) => {
@@ -27,8 +28,9 @@ export class Adapter {
     }
   }
 
-  static async start(): Promise<Adapter> {
-    const adapter = new Adapter();
+  /** Starts the adapter, inside the network namespace `netns` if given (a launch with `tap`). */
+  static async start(netns?: string): Promise<Adapter> {
+    const adapter = new Adapter(netns);
     await adapter.dc.start();
     return adapter;
   }

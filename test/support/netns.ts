@@ -84,11 +84,16 @@ export class FtProcess {
    * among its children by start time, so that --json (which says nothing on stderr) can be used.
    */
   firstHostPid(): number {
+    return this.hostPids()[0];
+  }
+
+  /** Its host processes, the first started first (the first primary, then its backup, then any clone). */
+  hostPids(): number[] {
     const pid = this.process.pid!;
     const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim().split(/\s+/).map(Number);
     const hosts = children.filter((child) => readFileSync(`/proc/${child}/cmdline`, 'latin1').split('\0').includes('host'));
     const started = (child: number) => Number(readFileSync(`/proc/${child}/stat`, 'latin1').split(') ')[1].split(' ')[19]);
-    return hosts.sort((a, b) => started(a) - started(b))[0];
+    return hosts.sort((a, b) => started(a) - started(b));
   }
 
   /** Stops it as Ctrl-C does and returns its --json summary. */

@@ -40,7 +40,7 @@ export interface ClusterOptions extends GuestConfig {
   verbose?: boolean;
   /** Hosts keep a timeline of their machine and answer debug commands (src/adapter/ drives them). */
   debug?: HostDebugConfig;
-  /** Plug the guest's network card into this tap interface on this machine (tapbridge.ts). */
+  /** Plug the guest's network card into this tap interface on the live primary's machine (tapbridge.ts). */
   tap?: TapOptions;
   /** Deterministic replay (default) or checkpoint replication (Remus; its `instructions` set the epoch length). */
   mode?: ReplicationMode;
@@ -163,23 +163,19 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     // and bound there later could be taken in between (by any connection's ephemeral port).
     this.service = { host: this.options.service?.host ?? '127.0.0.1', port: this.options.service?.port ?? 0 };
     if (this.options.record) await refuseToRecordOver(this.options.record);
-    if (this.options.tap) this.checkTapPlacement(this.options.tap);
+    // With agents, each host checks and opens the tap on its own machine (Host.bridgeTap); otherwise the cluster.
+    const localTap = this.options.agents ? undefined : this.options.tap;
+    if (localTap) checkTap(localTap);
     const primary = await this.spawn('primary', 1, {});
     const ready = await this.nextReport(primary, 'ready');
     this.service = { ...this.service, port: ready.servicePort! };
-    if (this.options.tap) await this.openTap(this.options.tap);
+    if (localTap) await this.openTap(localTap);
     this.armEntryDrops();
     const attached = new Promise<void>((resolve) => this.once('backup-attached', () => resolve()));
     await this.spawn('backup', 1, { primary: { host: this.channelHost(primary), port: ready.channelPort! } });
     await attached;
     this.scheduleFaults();
     this.timers.push(setInterval(() => this.pollStats(), STATS_INTERVAL_MS));
-  }
-
-  /** The tap must be on the machine of the live primary: with agents that may be another one (not done yet). */
-  private checkTapPlacement(tap: TapOptions): void {
-    if (this.options.agents) throw new HostError(`--tap ${tap.name}: not with --agent yet (the bridge runs beside lockstep ft, the primary on an agent's machine)`);
-    checkTap(tap);
   }
 
   /**
@@ -228,6 +224,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       maxInstructions: o.maxInstructions,
       debug: o.debug,
       tapBridge: this.tapBridge?.address,
+      tap: o.agents && o.tap,
       mode: o.mode,
       checkpoint: o.checkpoint,
       ...extra,

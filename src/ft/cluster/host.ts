@@ -1,7 +1,7 @@
 // A host process (`lockstep host`): one machine in one role, primary or backup, talking to its peer
 // over the logging channel and to the cluster over IPC (hostprotocol.ts). A backup that wins a failover
 // becomes the primary in the same process, with the same machine.
-import { Arbiter, Backup, Claim, LocalDisk, Primary, SharedDisk, type HostContext, type Takeover } from '../replication';
+import { Arbiter, Backup, Claim, LocalDisk, Primary, SharedDisk, type HostContext, type ServiceAddress, type Takeover } from '../replication';
 import type { FaultSettings, LogChannel } from '../channel';
 import { RECENT_EPOCHS, type ChannelFaultKind, type EpochNote, type HostCommand, type HostConfig, type HostMessage, type HostReport, type HostStats } from './hostprotocol';
 import { HostDebugger } from '../debug';
@@ -10,6 +10,7 @@ import { asError, isUserError } from '../files';
 import { DiskFile, DiskOptions, Epoch, Machine, prefault, resolveSpec, type Nondeterminism } from '../machine';
 import { LogWriter, logMetaOf, type LogEntry, type Role } from '../log';
 import { CheckpointBackup, Checkpointer } from '../checkpoint';
+import { checkTap, TapBridge } from './tapbridge';
 
 export class Host implements HostContext {
   private primary: Primary | undefined;
@@ -37,6 +38,8 @@ export class Host implements HostContext {
   private generation: number;
   /** Present under a debugger (config.debug): the machine's timeline and the debug commands. */
   private readonly debugger: HostDebugger | undefined;
+  /** With agents: the tap bridge this host opened on its machine when it became the primary. */
+  private tapBridge: TapBridge | undefined;
 
   constructor(readonly config: HostConfig, private readonly send: (report: HostReport) => void) {
     this.arbiter = new Arbiter(config.arbiterDir);
@@ -57,6 +60,8 @@ export class Host implements HostContext {
   }
 
   async start(): Promise<void> {
+    // Any host may go live and open the tap on its machine: a tap it cannot have is refused before it boots.
+    if (this.config.tap) checkTap(this.config.tap);
     // A cloned backup has no log from boot: its file is a segment, created once its checkpoint is in.
     if (this.config.record && !this.config.clone) {
       this.writer = await LogWriter.create(this.config.record, this.logMeta());
@@ -109,6 +114,21 @@ export class Host implements HostContext {
     await primary.start(machine, takeover);
     // The log it took over; what it may have logged since starting is the new generation's.
     this.newGeneration('primary', takeover.reason, primary.channelPort, lastSeq);
+  }
+
+  async bridgeTap(service: ServiceAddress): Promise<ServiceAddress | undefined> {
+    const tap = this.config.tap;
+    if (!tap) return this.config.tapBridge;
+    try {
+      this.tapBridge = await TapBridge.open(tap, service, (why) => this.say(why));
+      return this.tapBridge.address;
+    } catch (error) {
+      // The first primary's failure stops the start (one line); a host going live runs on without the tap rather
+      // than not at all.
+      if (this.config.role === 'primary') throw error;
+      this.say(`${(error as Error).message}; going on without the tap`);
+      return undefined;
+    }
   }
 
   /** Shared mode: FILE, which only the live primary opens. */
@@ -232,6 +252,8 @@ export class Host implements HostContext {
     if (this.halted) return;
     this.report({ type: 'halted', id: this.config.id, reason, at: this.machine?.instructions ?? this.backup?.instructions ?? 0 });
     this.halted = true;
+    // A primary that lost the arbiter lets go of the tap: the live one opens it (on one machine, the same name).
+    void this.tapBridge?.close();
     this.primary?.stop();
     this.backup?.stop();
     this.checkpointBackup?.stop();
@@ -346,6 +368,7 @@ export class Host implements HostContext {
     this.primary?.stop();
     this.backup?.stop();
     this.checkpointBackup?.stop();
+    await this.tapBridge?.close();
     await this.writer?.close();
     this.disk?.file.close();
     this.copy?.close();

@@ -7,6 +7,7 @@ import type { DetectorOptions, ServiceAddress } from '../replication';
 import type { EntryKind, Role } from '../log';
 import type { Stop } from '../debug';
 import type { FaultKindOn } from './faults';
+import type { TapOptions } from './tapbridge';
 import type { CheckpointPolicy, CheckpointStats, CheckpointStoreStats, ReplicationMode } from '../checkpoint';
 
 /**
@@ -36,6 +37,8 @@ export interface HostConfig extends GuestConfig {
   service: ServiceAddress;
   /** Primary: where the tap bridge receives frames (lockstep ft --tap), sent there even before it has sent any. */
   tapBridge?: ServiceAddress;
+  /** With agents (lockstep ft --agent … --tap): the tap this host bridges on its machine while it is the primary. */
+  tap?: TapOptions;
   arbiterDir: string;
   detector: DetectorOptions;
   /** Record the log this host produces or applies to this file. */

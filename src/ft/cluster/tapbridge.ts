@@ -4,9 +4,12 @@
 // UDP datagram to the service's frame port (as QEMU's `-netdev dgram`), and writes each datagram the
 // service sends back into the tap. The cluster process owns the bridge, not a host: a host that is
 // SIGKILLed takes nothing of the tap with it, and after a failover the new primary binds the same
-// service address, so the bridge's datagrams reach it with nothing changed on the tap. socat rather
-// than an npm TUN/TAP module: it is a packaged, well-kept tool that does exactly this, and it keeps
-// native code (ioctls on /dev/net/tun) out of Lockstep's processes.
+// service address, so the bridge's datagrams reach it with nothing changed on the tap. With `lockstep
+// host` agents the tap is on the live primary's machine: the host that goes live opens the bridge
+// there (Host.bridgeTap). socat runs under util-linux's `setpriv --pdeathsig KILL`, so it dies with
+// whoever started it, even by SIGKILL, and the tap it made goes with it. socat rather than an npm
+// TUN/TAP module: it is a packaged, well-kept tool that does exactly this, and it keeps native code
+// (ioctls on /dev/net/tun) out of Lockstep's processes.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
@@ -26,6 +29,8 @@ const CAP_NET_ADMIN = 12n;
 const IFF_TAP = 0x2;
 /** How long socat may take to open the tap and its socket before the bridge is given up. */
 const START_TIMEOUT_MS = 10_000;
+/** setpriv's exit status when the program it should run is not there. */
+const NOT_FOUND = 127;
 /** socat's lines kept to say why it stopped. */
 const KEPT_LINES = 5;
 
@@ -94,7 +99,8 @@ export class TapBridge {
   static open(tap: TapOptions, service: ServiceAddress, onExit: (why: string) => void): Promise<TapBridge> {
     checkTap(tap);
     const local = service.host === '0.0.0.0' || service.host === '::' ? '127.0.0.1' : service.host;
-    const socat = spawn('socat', [
+    const socat = spawn('setpriv', [
+      '--pdeathsig', 'KILL', 'socat',
       '-d', '-d', // notices: the socket's port, and the line that says frames flow
       `TUN:${tap.address},tun-type=tap,tun-name=${tap.name},iff-no-pi,iff-up`,
       `UDP-DATAGRAM:${service.host}:${service.port},bind=${local}:0`,
@@ -110,11 +116,13 @@ export class TapBridge {
       };
       const timer = setTimeout(() => fail(`socat did not bring the bridge up within ${START_TIMEOUT_MS / 1000} s`), START_TIMEOUT_MS);
       socat.once('error', (error: NodeJS.ErrnoException) => {
-        fail(error.code === 'ENOENT' ? 'needs socat (apt-get install socat; scripts/install-test-deps.sh)' : `socat: ${error.message}`);
+        fail(error.code === 'ENOENT' ? 'needs setpriv (util-linux)' : `setpriv: ${error.message}`);
       });
       socat.on('exit', (code, signal) => {
         const why = socatError(bridge?.lines ?? lines) ?? (signal ? `killed (${signal})` : `exit code ${code}`);
-        if (!bridge) fail(`socat stopped: ${why}`);
+        // setpriv's own status when it cannot run socat.
+        if (!bridge && code === NOT_FOUND) fail('needs socat (apt-get install socat; scripts/install-test-deps.sh)');
+        else if (!bridge) fail(`socat stopped: ${why}`);
         else if (!bridge.stopping) onExit(`the tap bridge (socat) stopped: ${why}`);
       });
       let pending = '';

@@ -5,6 +5,7 @@ import type { HostConfig, HostReport } from '../cluster';
 import type { LogEntry, OutputEntry, Role } from '../log';
 import type { DiskOptions, Epoch, InputEvent, Machine, Nondeterminism } from '../machine';
 import type { LocalDisk } from './localdisk';
+import type { ServiceAddress } from './service';
 
 /** What a backup going live hands its new primary. */
 export interface Takeover {
@@ -40,6 +41,11 @@ export interface HostContext {
    * up to `lastSeq` (default: all its primary has logged).
    */
   newGeneration(role: Role, reason: string, channelPort: number | undefined, lastSeq?: number): void;
+  /**
+   * The tap bridge (lockstep ft --tap) the primary's service sends frames to: the cluster's, or, with agents, one
+   * this host opens on its own machine for `service`; undefined without a tap.
+   */
+  bridgeTap(service: ServiceAddress): Promise<ServiceAddress | undefined>;
   /** A backup that won the arbiter turns into the primary, keeping its machine and log position. */
   becomePrimary(machine: Machine, lastSeq: number, takeover: Takeover): Promise<void>;
   /**

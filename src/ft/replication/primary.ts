@@ -85,7 +85,7 @@ export class Primary {
     this.service = new Service(host.config.service, {
       line: (line) => this.receiveInput('serial', line),
       frame: (frame) => this.receiveInput('net', frame),
-    }, host.config.tapBridge);
+    });
     this.detector = new Detector(host.config.detector);
     this.detector.on('heartbeat', () => this.heartbeat());
     this.detector.on('suspect', (silentMs) => void this.backupSilent(`no word from the backup for ${Math.round(silentMs)} ms`));
@@ -144,6 +144,8 @@ export class Primary {
     this.server = await listenChannel({ port: 0, secret: this.host.config.secret, role: 'primary', expectPeerRole: 'backup' });
     this.server.on('channel', (channel) => this.accept(channel));
     await this.service.open();
+    const service = { host: this.host.config.service.host, port: this.service.port! };
+    this.service.tapBridge = await this.host.bridgeTap(service);
     this.detector.start();
     if (!this.protectedFromStart) this.outputRule.unprotect();
     else setTimeout(() => this.runAloneIfNoBackup(), this.host.config.waitForBackupMs).unref();

@@ -40,11 +40,12 @@ export class Service {
   /** Frames taken in for the guest, and released frames sent out (to one peer or to every peer: one frame). */
   framesIn = 0;
   framesOut = 0;
+  /** The tap bridge, once the primary has it (before its guest runs). */
+  tapBridge: ServiceAddress | undefined;
 
   constructor(
     private readonly address: ServiceAddress,
     private readonly handlers: ServiceHandlers,
-    private readonly tapBridge?: ServiceAddress,
   ) {}
 
   /** Binds the address on TCP and UDP, retrying while the previous owner still holds it. */

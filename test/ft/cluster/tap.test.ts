@@ -1,8 +1,10 @@
 // `lockstep ft --tap`: the built-in kv guest's network card on a tap interface, reached by an
 // ordinary UDP client (socat) through the host's own IP stack, through a failover; and the one-line
-// refusals when the tap cannot be had. Root only (a network namespace and a tap): skipped, saying
-// why, otherwise.
+// refusals when the tap cannot be had; the same with `lockstep host` agents, whose live primary owns
+// the bridge. Root only (a network namespace and a tap): skipped, saying why, otherwise.
 import { strict as assert } from 'node:assert';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { FtProcess, NetNs, tapSkipReason } from '../../support/netns';
 
 describe('lockstep ft --tap (kv guest, UDP through a tap)', function () {
@@ -47,6 +49,66 @@ describe('lockstep ft --tap (kv guest, UDP through a tap)', function () {
     const links = await ns!.run('ip', ['-o', 'link']);
     assert.ok(!links.stdout.includes('tap0'), 'the tap socat made went away with it');
   });
+
+  const token = 'tap-agent-token';
+  /** `lockstep host --listen` agents in the namespace (which has every port free), listening. */
+  async function startAgents(ports: number[]): Promise<ChildProcess[]> {
+    const agents = ports.map((port) => ns!.spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'host', '--listen', `127.0.0.1:${port}`, '--token', token]));
+    await Promise.all(agents.map((agent) => new Promise((resolve) => agent.stderr!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve(undefined)))));
+    return agents;
+  }
+  const agentArgs = (ports: number[]) => ['--agent-token', token, ...ports.flatMap((port) => ['--agent', `127.0.0.1:${port}`])];
+
+  it('with `lockstep host` agents, the bridge runs beside the live primary and moves to the new one at a failover', async () => {
+    const ports = [7101, 7102, 7103];
+    const agents = await startAgents(ports);
+    try {
+      // Which agent bridges is the point: a spurious failover (a host starved of CPU) must not move the bridge.
+      ft = new FtProcess(ns!, ['kv', '--tap', 'tap0', '--json', '--detect-timeout', '5000', ...agentArgs(ports)]);
+      assert.equal(await request('2 1 PUT k before'), '2 1 OK\n');
+      const pids = agents.map((agent) => agent.pid!);
+      assert.deepEqual(bridging(pids), [pids[0]], 'the bridge is the first primary\'s, beside its agent');
+      agents[0].kill('SIGKILL');
+      assert.equal(await request('2 2 GET k'), '2 2 VALUE before\n');
+      assert.equal(await request('2 3 APPEND k +after'), '2 3 OK\n');
+      assert.deepEqual(bridging(pids), [pids[1]], 'the old bridge died with its agent; the new primary\'s took the tap');
+      const { code, summary } = await ft.stop();
+      assert.equal(code, 0);
+      assert.equal(summary.failovers.length, 1);
+      assert.equal(summary.failovers[0].newPrimary, 'host-2');
+      assert.deepEqual(summary.divergences, []);
+      assert.ok(!(await ns!.run('ip', ['-o', 'link'])).stdout.includes('tap0'), 'the tap went away with the last bridge');
+    } finally {
+      agents.forEach((agent) => agent.kill('SIGKILL'));
+    }
+  });
+
+  it('with agents, an agent refuses a tap it cannot have in one line, and starts nothing', async () => {
+    const [agent] = await startAgents([7104]);
+    try {
+      // --json: without it a progress line says host-1 was started on the agent (its machine never boots).
+      const run = await ns!.run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'ft', 'kv', '--json', '--tap', 'lo', ...agentArgs([7104])]);
+      assert.equal(run.stderr, 'lockstep: host-1: --tap lo: lo exists and is not a tap interface\n');
+      assert.equal(run.code, 2);
+      assert.equal(run.stdout, '');
+      assert.equal(bridging([agent.pid!]).length, 0);
+    } finally {
+      agent.kill('SIGKILL');
+    }
+  });
+
+  /** Which of `pids` runs a socat bridging tap0 as its child. */
+  function bridging(pids: number[]): number[] {
+    const read = (file: string) => {
+      try {
+        return readFileSync(file, 'latin1');
+      } catch {
+        return ''; // a process gone
+      }
+    };
+    const children = (pid: number) => read(`/proc/${pid}/task/${pid}/children`).trim().split(/\s+/).filter(Boolean);
+    return pids.filter((pid) => children(pid).some((child) => read(`/proc/${child}/cmdline`).includes('tun-name=tap0')));
+  }
 
   const refusals: [string, string[], string, string[]?][] = [
     ['an interface that is not a tap', ['--tap', 'lo'], '--tap lo: lo exists and is not a tap interface'],

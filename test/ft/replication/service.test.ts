@@ -75,8 +75,9 @@ describe('the service endpoint (src/ft/replication/service.ts)', () => {
     const [bridge, other] = [await peer(), await peer()];
     const address = bridge.socket.address();
     let arrived: () => void = () => undefined;
-    const service = new Service({ host: '127.0.0.1', port: 0 }, { line: () => undefined, frame: () => arrived() }, { host: address.address, port: address.port });
+    const service = new Service({ host: '127.0.0.1', port: 0 }, { line: () => undefined, frame: () => arrived() });
     await service.open();
+    service.tapBridge = { host: address.address, port: address.port };
     try {
       // A new primary's first frame after a failover: no peer has spoken to it yet.
       service.sendFrame(frame(MAC_A, GUEST, 20));
