@@ -6,7 +6,8 @@
 // - the view changes only after the current primary has acknowledged it (pinged with its number),
 //   so a primary never misses a view and no two views are decided while one is unseen;
 // - only a backup of the current view may become primary (it alone has the state), and only one that
-//   has said it is initialised (its clone is complete); of several, the most advanced;
+//   has said it is initialised (its clone is complete) in a ping that knew it was a backup (an
+//   "initialised" left over from an older role says nothing about this one); of several, the most advanced;
 // - a live idle server becomes a backup when the view has fewer than it wants.
 // A pure state machine, as etcd's raft is: time comes in with each call, nothing is done here but
 // deciding, so every rule is tested on its own (test/ft/view/viewservice.test.ts).
@@ -37,7 +38,10 @@ export interface ViewServiceOptions {
 
 export const DEFAULT_VIEW_SERVICE: ViewServiceOptions = { pingIntervalMs: 100, deadPings: 5, backups: 1 };
 
-interface ServerState { lastPingMs: number; initialised: boolean; position: number; dead: boolean }
+interface ServerState { lastPingMs: number; initialised: boolean; position: number; dead: boolean; seenView: number }
+
+/** What a restarted view service keeps (viewstore.ts): the view and whether its primary acknowledged it. */
+export interface DurableView { view: View; acked: boolean }
 
 /** Why the view cannot change although a rule asks for it: the service is stuck until it can. */
 export type Stuck = 'primary has not acknowledged the view' | 'no initialised backup to promote';
@@ -48,10 +52,29 @@ export class ViewService {
   private current: View = NO_VIEW;
   private acknowledged = false;
   private readonly servers = new Map<string, ServerState>();
+  /** The view number in which each current backup became one. */
+  private readonly backupSince = new Map<string, number>();
   /** Set when a rule wants a new view that cannot be made yet; cleared by the next view. */
   stuck: Stuck | undefined;
 
   constructor(readonly options: ViewServiceOptions = DEFAULT_VIEW_SERVICE) {}
+
+  /**
+   * A view service restarted from what it kept: liveness is soft state, so every server of the view
+   * counts as just heard from (it has `deadPings` intervals to ping again) and as not initialised
+   * until it says so again.
+   */
+  static restore(options: ViewServiceOptions, durable: DurableView, nowMs: number): ViewService {
+    const service = new ViewService(options);
+    service.current = durable.view;
+    service.acknowledged = durable.acked;
+    for (const server of [durable.view.primary, ...durable.view.backups]) {
+      if (server === undefined) continue;
+      service.servers.set(server, { lastPingMs: nowMs, initialised: false, position: 0, dead: false, seenView: 0 });
+    }
+    for (const backup of durable.view.backups) service.backupSince.set(backup, durable.view.number);
+    return service;
+  }
 
   get view(): View {
     return this.current;
@@ -60,6 +83,11 @@ export class ViewService {
   /** Whether the current view's primary has acknowledged it. */
   get acked(): boolean {
     return this.acknowledged;
+  }
+
+  /** What must survive a restart of the service. */
+  get durable(): DurableView {
+    return { view: this.current, acked: this.acknowledged };
   }
 
   /** Servers that ping and are in no role of the current view. */
@@ -72,7 +100,7 @@ export class ViewService {
     const known = this.servers.get(ping.server);
     const restarted = ping.viewNumber === 0 && known !== undefined && this.inView(ping.server);
     this.servers.set(ping.server, {
-      lastPingMs: nowMs, initialised: ping.initialised, position: ping.position, dead: restarted,
+      lastPingMs: nowMs, initialised: ping.initialised, position: ping.position, dead: restarted, seenView: ping.viewNumber,
     });
     if (this.current.number === 0) {
       this.change({ number: 1, primary: ping.server, backups: [] });
@@ -118,7 +146,7 @@ export class ViewService {
     let nextPrimary: string | undefined = primary;
     let nextBackups = backups.filter((server) => this.isLive(server));
     if (!this.isLive(primary)) {
-      nextPrimary = this.mostAdvanced(nextBackups.filter((server) => this.servers.get(server)!.initialised));
+      nextPrimary = this.mostAdvanced(nextBackups.filter((server) => this.isInitialised(server)));
       nextBackups = nextBackups.filter((server) => server !== nextPrimary);
     }
     for (const server of this.idle) {
@@ -139,8 +167,16 @@ export class ViewService {
   }
 
   private change(view: View): void {
+    for (const backup of view.backups) if (!this.backupSince.has(backup)) this.backupSince.set(backup, view.number);
+    for (const server of this.backupSince.keys()) if (!view.backups.includes(server)) this.backupSince.delete(server);
     this.current = view;
     this.acknowledged = false;
+  }
+
+  /** Said initialised in a ping sent once it knew the view that made it a backup. */
+  private isInitialised(server: string): boolean {
+    const state = this.servers.get(server)!;
+    return state.initialised && state.seenView >= (this.backupSince.get(server) ?? Infinity);
   }
 
   private isLive(server: string): boolean {

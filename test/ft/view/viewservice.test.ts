@@ -127,4 +127,33 @@ describe('the view service (src/ft/view/viewservice.ts), by the lab\'s rules (se
     assert.deepEqual(shape(vs.view), { number: 2, primary: 's1', backups: ['s2'] });
     assert.equal(vs.stuck, undefined);
   });
+
+  it('does not count an "initialised" sent before the server knew it was a backup', () => {
+    const { vs, ping, run, advance } = service();
+    run(INTERVAL * 3, { s1: {}, s2: { initialised: true } });
+    run(DEAD_AFTER + INTERVAL, { s1: {} });
+    assert.deepEqual(shape(vs.view), { number: 3, primary: 's1', backups: [] });
+    // s2 comes back still saying initialised from its old role, with the old view: it becomes the backup of view 4...
+    ping('s2', 2, true);
+    assert.deepEqual(shape(vs.view), { number: 4, primary: 's1', backups: ['s2'] });
+    ping('s1', 4);
+    // ...but s1 dies before s2 has pinged with view 4: s2's state is from before, it must not take over.
+    for (let ms = 0; ms <= DEAD_AFTER; ms += INTERVAL) {
+      advance(INTERVAL);
+      ping('s2', 2, true);
+    }
+    assert.equal(vs.view.primary, 's1');
+    assert.equal(vs.stuck, 'no initialised backup to promote');
+  });
+
+  it('restarted from its durable view, keeps the roles and makes the next view change by the same rules', () => {
+    const { vs, run } = service();
+    run(INTERVAL * 3, { s1: {}, s2: { initialised: true }, s3: {} });
+    const restarted = ViewService.restore(vs.options, vs.durable, 10_000);
+    assert.deepEqual(shape(restarted.view), { number: 2, primary: 's1', backups: ['s2'] });
+    assert.deepEqual(shape(restarted.tick(10_000 + DEAD_AFTER - 1)), shape(vs.view), 'no one is dead before missing its pings');
+    restarted.ping({ server: 's2', viewNumber: 2, initialised: true, position: 0 }, 10_000 + INTERVAL);
+    restarted.ping({ server: 's3', viewNumber: 2, initialised: false, position: 0 }, 10_000 + INTERVAL);
+    assert.deepEqual(shape(restarted.tick(10_000 + DEAD_AFTER)), { number: 3, primary: 's2', backups: ['s3'] });
+  });
 });
