@@ -7,6 +7,7 @@ import { DEFAULT_DETECTOR, type ServiceAddress } from './ft/replication';
 import { asError, isUserError, writeProblem } from './ft/files';
 import {
   Cluster,
+  type ClusterOptions,
   FAULT_ARGUMENTS,
   FAULT_KIND_NAMES,
   FAULT_KINDS,
@@ -55,6 +56,8 @@ commands:
       --service HOST:PORT   --fault KIND@WHEN (repeatable)   --record FILE.ftlog
       --agent HOST:PORT (repeatable, one host each) --agent-token T
       --detect-timeout MS   --heartbeat MS   --no-restore   --duration MS   --max-instructions N
+      --hosts N (past 2: idle spares, and a view service decides the roles)   --coordinator embedded
+      --ping-interval MS   --dead-pings N (the view service's; default 100 ms, 5)
       --clock   --no-jit   --memory   --epoch   --cmdline   --json   --verbose
   host --listen HOST:PORT --token T
                         serve one host of a cluster on another machine (lockstep ft --agent ...)
@@ -254,6 +257,10 @@ async function ft(args: string[]): Promise<void> {
     duration: { type: 'string' },
     'max-instructions': { type: 'string' },
     verbose: { type: 'boolean', default: false },
+    hosts: { type: 'string' },
+    coordinator: { type: 'string' },
+    'ping-interval': { type: 'string' },
+    'dead-pings': { type: 'string' },
   });
   if (positionals.length !== 1) throw new UsageError(`ft: expected one guest (${BUILTIN_GUESTS.join(', ')}) or image path`);
   const faults = ((values.fault as unknown as string[] | undefined) ?? []).map(parseFault);
@@ -269,8 +276,14 @@ async function ft(args: string[]): Promise<void> {
   const agentToken = (values['agent-token'] as string | undefined) ?? process.env.LOCKSTEP_AGENT_TOKEN;
   if (agents && !agentToken) throw new UsageError('--agent needs --agent-token T (or LOCKSTEP_AGENT_TOKEN): the token each agent was started with');
   if (!agents && values['agent-token'] !== undefined) throw new UsageError('--agent-token is for --agent HOST:PORT (hosts run as agents); without --agent the hosts are child processes');
+  const { hosts, views } = viewOptions(values);
+  if (views && values.record !== undefined) {
+    throw new UsageError('--record is not supported under a view service (--hosts past 2, --coordinator) yet');
+  }
   const cluster = new Cluster({
     ...guestConfig(positionals[0], values),
+    hosts,
+    views,
     service: values.service ? address('service', values.service as string) : undefined,
     faults,
     record: values.record as string | undefined,
@@ -283,6 +296,7 @@ async function ft(args: string[]): Promise<void> {
   });
   const say = (line: string) => { if (!values.json) process.stderr.write(`lockstep: ${line}\n`); };
   cluster.on('role-change', (c) => say(`${c.host} is ${c.role} (generation ${c.generation}): ${c.reason}`));
+  cluster.on('view', (v) => say(`view ${v.number}: primary ${v.primary ?? 'none'}, backup ${v.backups.join(', ') || 'none'}`));
   cluster.on('divergence', (d) => say(`DIVERGENCE at epoch ${d.epoch} (instruction ${d.at}): pages ${d.pages.join(', ') || '?'} ${d.parts.join(', ')}`));
   await cluster.start();
   say(`service at ${cluster.service.host}:${cluster.service.port}; press Ctrl-C to stop`);
@@ -313,6 +327,20 @@ async function ft(args: string[]): Promise<void> {
   const summary = await cluster.stop();
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else say(`${summary.failovers.length} failover(s), ${summary.entriesSent} entries and ${summary.bytesSent} bytes on the channel`);
+}
+
+/** --hosts, --coordinator, --ping-interval, --dead-pings: whether a view service decides the roles, and how. */
+function viewOptions(values: Record<string, unknown>): Pick<ClusterOptions, 'hosts' | 'views'> {
+  const hosts = integerOption('hosts', values.hosts as string | undefined, 2, 64);
+  const coordinator = values.coordinator as string | undefined;
+  if (coordinator !== undefined && coordinator !== 'embedded') {
+    throw new UsageError(`--coordinator: expected embedded, got '${coordinator}' (an etcd coordinator is not built yet)`);
+  }
+  const pingIntervalMs = integerOption('ping-interval', values['ping-interval'] as string | undefined, 10, 60_000);
+  const deadPings = integerOption('dead-pings', values['dead-pings'] as string | undefined, 2, 1000);
+  const wanted = (hosts ?? 2) > 2 || coordinator !== undefined || pingIntervalMs !== undefined || deadPings !== undefined;
+  if (!wanted) return { hosts };
+  return { hosts, views: { ...(pingIntervalMs && { pingIntervalMs }), ...(deadPings && { deadPings }) } };
 }
 
 async function host(args: string[]): Promise<void> {

@@ -57,7 +57,8 @@ export class Backup {
   constructor(private readonly host: HostContext) {
     this.detector = new Detector(host.config.detector);
     this.detector.on('heartbeat', () => this.send({ kind: 'heartbeat', seq: this.expected - 1, at: this.instructions, role: 'backup' }));
-    this.detector.on('suspect', (silentMs) => void this.goLive(`no word from the primary for ${Math.round(silentMs)} ms`));
+    // Under a view service the backup goes live when a view names it primary, not on its own suspicion.
+    this.detector.on('suspect', (silentMs) => { if (!host.config.views) void this.goLive(`no word from the primary for ${Math.round(silentMs)} ms`); });
   }
 
   get instructions(): number {
@@ -295,7 +296,7 @@ export class Backup {
   // ---- going live ----
 
   /** The primary is gone (or unreachable): apply all that was received, then claim the arbiter. */
-  private async goLive(reason: string): Promise<void> {
+  async goLive(reason: string): Promise<void> {
     if (this.goingLive) return;
     this.goingLive = true;
     this.detector.stop();

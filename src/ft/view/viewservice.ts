@@ -100,7 +100,8 @@ export class ViewService {
     const known = this.servers.get(ping.server);
     const restarted = ping.viewNumber === 0 && known !== undefined && this.inView(ping.server);
     this.servers.set(ping.server, {
-      lastPingMs: nowMs, initialised: ping.initialised, position: ping.position, dead: restarted, seenView: ping.viewNumber,
+      lastPingMs: nowMs, initialised: ping.initialised, position: ping.position, dead: restarted,
+      seenView: ping.viewNumber,
     });
     if (this.current.number === 0) {
       this.change({ number: 1, primary: ping.server, backups: [] });
