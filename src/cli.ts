@@ -338,7 +338,8 @@ function viewOptions(values: Record<string, unknown>): Pick<ClusterOptions, 'hos
   }
   const pingIntervalMs = integerOption('ping-interval', values['ping-interval'] as string | undefined, 10, 60_000);
   const deadPings = integerOption('dead-pings', values['dead-pings'] as string | undefined, 2, 1000);
-  const wanted = (hosts ?? 2) > 2 || coordinator !== undefined || pingIntervalMs !== undefined || deadPings !== undefined;
+  const tuned = pingIntervalMs !== undefined || deadPings !== undefined;
+  const wanted = (hosts ?? 2) > 2 || coordinator !== undefined || tuned;
   if (!wanted) return { hosts };
   return { hosts, views: { ...(pingIntervalMs && { pingIntervalMs }), ...(deadPings && { deadPings }) } };
 }

@@ -47,7 +47,8 @@ async function killPrimaryDuringWorkload(
   const killed = cluster.kill('primary');
   assert.ok(killed);
   const continueWhile = () => !promoted;
-  const history = await runKvWorkload({ service: cluster.service, ops: 30, seed, clients: 2, firstClient, continueWhile });
+  const { service } = cluster;
+  const history = await runKvWorkload({ service, ops: 30, seed, clients: 2, firstClient, continueWhile });
   await Promise.all([view, live]);
   return history;
 }
