@@ -19,7 +19,7 @@
 import { rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { KvHistory, KvTransport, runKvWorkload } from '../src/ft/workload';
-import { DEFAULT_MAX_LAG, type Cluster, type HostLauncher, type HostStats } from '../src/ft/cluster';
+import { DEFAULT_MAX_LAG, type Cluster, type ClusterOptions, type HostLauncher, type HostStats } from '../src/ft/cluster';
 import type { BuiltinGuest, ClockMode } from '../src/ft/machine';
 import { DEFAULT_DETECTOR, type ServiceAddress } from '../src/ft/replication';
 import { BenchContext, BenchmarkModule, RowInput, collectGarbage, compareRow, formatNumber, median, skippedRow, valueRow } from './harness';
@@ -58,7 +58,7 @@ const SOLO_FIRST_CLIENT = 21;
 /** Pause between the reference round trips (ms): both ends go idle in between, as primary and backup do. */
 const RTT_GAP_MS = 1;
 
-interface Setup {
+export interface Setup {
   ctx: BenchContext;
   launcher: HostLauncher;
   launcherLabel: string;
@@ -110,7 +110,7 @@ class FailoverDuringRun extends Error {
 }
 
 /** `run`, again (at most `tries` times in all) when a spurious failover spoiled it; counts the discarded runs. */
-async function withoutFailover<T>(setup: Setup, what: string, run: () => Promise<T>, tries = 3): Promise<T> {
+export async function withoutFailover<T>(setup: Setup, what: string, run: () => Promise<T>, tries = 3): Promise<T> {
   const { ctx, discarded } = setup;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -211,6 +211,7 @@ function twinRow(label: string, ft: FtSpinRun[], plain: PlainProcessRun[], twins
     value: ft.map((r) => r.mips),
     baseline: twins.map(mean),
     baselineLabel: `${PLAIN}, two processes started together (mean of the two)`,
+    target: '>= 0.97', // issue 23
     note:
       'The FT row above, against the same hardware load: two plain v86 processes (same cmdline, each timed as the row above times one) started together in the same round. ' +
       `Run so, each plain v86 ran at ${formatNumber(median(slowdown))} (${formatNumber(Math.min(...slowdown))}–${formatNumber(Math.max(...slowdown))}) of one alone in the same round: that much of the FT pair's gap to one plain v86 is this machine running two emulators at once, not Lockstep. ` +
@@ -231,6 +232,7 @@ function cpuRow(label: string, ft: FtSpinRun[], plain: PlainProcessRun[]): RowIn
     value: ft.map((r) => r.instructions / r.hostCpuMs[0] / 1000),
     baseline: plain.map((r) => r.instructions / r.cpuMs / 1000),
     baselineLabel: `${PLAIN}, own process`,
+    target: '>= 0.97', // issue 23
     note:
       "The work per instruction, which outside load changes much less than wall time: the primary process's CPU time (user + system of all its threads, /proc/<pid>/stat, 10 ms ticks) from the attach to the guest's end vs plain v86's process.cpuUsage() from emulator-started to the checksum line (plain v86 compiles its JIT code on V8's background threads, Lockstep synchronously on the main thread). " +
       `The backup used ${formatNumber(median(ft.map((r) => r.hostCpuMs[1] / 1000)))} CPU-s for the same instructions (primary ${formatNumber(median(ft.map((r) => r.hostCpuMs[0] / 1000)))} CPU-s, plain v86 ${formatNumber(median(plain.map((r) => r.cpuMs / 1000)))} CPU-s).`,
@@ -319,7 +321,7 @@ async function spin(setup: Setup): Promise<RowInput[]> {
 // ---------------------------------------------------------------------------------------------
 // kv under client load
 
-interface KvRun {
+export interface KvRun {
   opsPerS: number;
   history: KvHistory;
   /** Main threads of the host processes (primary first) during the workload: on a CPU, waiting for one (ms). */
@@ -331,7 +333,7 @@ interface KvRun {
 }
 
 /** The same workload from other client ids, unmeasured, so that what is measured runs warm. */
-async function warmUpWorkload(
+export async function warmUpWorkload(
   setup: Setup,
   service: ServiceAddress,
   seed: number,
@@ -351,7 +353,7 @@ async function warmUpWorkload(
  * Runs the workload, noting what the host processes did meanwhile (/proc/<pid>/schedstat and stat) and the clients'
  * CPU time.
  */
-async function measuredWorkload(
+export async function measuredWorkload(
   service: ServiceAddress,
   ops: number,
   seed: number,
@@ -395,7 +397,7 @@ interface KvFtRun extends KvRun {
   idleEntryRate: number;
 }
 
-function opsPerSecond(history: KvHistory): number {
+export function opsPerSecond(history: KvHistory): number {
   return (history.ops.length / history.wallMs) * 1000;
 }
 
@@ -416,7 +418,7 @@ async function stats(cluster: Cluster): Promise<{ primary: HostStats; backup: Ho
 }
 
 /** The last `count` values (HostStats keeps the latest ones, oldest first); none for a count of 0. */
-function latest(values: number[], count: number): number[] {
+export function latest(values: number[], count: number): number[] {
   return count > 0 ? values.slice(-count) : [];
 }
 
@@ -546,7 +548,7 @@ async function kvPlain(setup: Setup, ops: number, seed: number): Promise<KvRun> 
 }
 
 /** CPU time per operation, ms: the host processes together, and the clients. */
-function cpuPerOp(run: KvRun): { hosts: number; clients: number } {
+export function cpuPerOp(run: KvRun): { hosts: number; clients: number } {
   const ops = run.history.ops.length;
   return { hosts: run.hostCpuMs.reduce((a, b) => a + b, 0) / ops, clients: run.clientCpuMs / ops };
 }
@@ -570,6 +572,7 @@ function cpuPerOpRow(label: string, ft: KvRun[], single: KvRun[], plain: KvRun[]
     value: f.map((c) => c.hosts),
     baseline: s.map((c) => c.hosts),
     baselineLabel: 'single host',
+    target: '<= 2.2', // issue 23: 2.0 is the second emulator
     note:
       'User + system time of the host processes, all threads (/proc/<pid>/stat), over the workload\'s operations, in the rounds above. ' +
       `FT: primary ${ms(ft.map((r) => r.hostCpuMs[0] / r.history.ops.length))} + backup ${ms(ft.map((r) => r.hostCpuMs[1] / r.history.ops.length))} ms/op; plain v86 ${ms(plain.map((r) => cpuPerOp(r).hosts))} ms/op. ` +
@@ -668,6 +671,7 @@ async function kv(setup: Setup): Promise<RowInput[]> {
       value: p50,
       baseline: ft.map((r) => quantile(r.loadedRtts, 0.5)),
       baselineLabel: 'loopback RTT p50 under the same load',
+      target: '<= 1.5', // issue 23
       note:
         `Per round: p50 of HostStats.outputDelaysMs of the primary over the workload's replies (${formatNumber(median(ft.map((r) => r.delays.length)))} outputs: from the guest's output to its release, i.e. until the backup acknowledged its log entry). ` +
         `Baseline: p50 of 32-byte round trips, ${RTT_GAP_MS} ms apart, between two Node processes of their own (bench/lib/child.ts ping and echo) while the same workload ran (${formatNumber(median(ft.map((r) => r.loadedRtts.length)))} per round). The same round trips with nothing else running: p50 ${formatNumber(median(rtt.map((r) => r.p50)))} ms.`,
@@ -678,6 +682,7 @@ async function kv(setup: Setup): Promise<RowInput[]> {
       value: p99,
       baseline: ft.map((r) => quantile(r.loadedRtts, 0.99)),
       baselineLabel: 'loopback RTT p99 under the same load',
+      target: '<= 1.3', // issue 23
       note: `As the p50 row, 99th percentiles. The round trip is the floor: a release waits for one primary → backup → primary exchange, and under this load both cores are busy, so every wake-up on the way may wait for a CPU. The same round trips with nothing else running: p99 ${formatNumber(median(rtt.map((r) => r.p99)))} ms.`,
     }),
     valueRow({
@@ -766,15 +771,21 @@ async function idle(setup: Setup): Promise<RowInput[]> {
 // ---------------------------------------------------------------------------------------------
 // Failover
 
-interface FailoverRun {
+export interface FailoverRun {
   /** SIGKILL of the primary to the first reply on a connection made after it. */
   toReply: number;
   /** SIGKILL to the cluster's failover event (the backup went live: arbiter won, service bound). */
   toLive: number;
 }
 
-async function failover(setup: Setup, timeoutMs: number, heartbeatMs: number): Promise<FailoverRun> {
-  const options = clusterOptions('kv', setup.launcher, setup.ctx.tmpDir, { detector: { timeoutMs, heartbeatMs }, restoreRedundancy: false });
+export async function failover(
+  setup: Setup,
+  timeoutMs: number,
+  heartbeatMs: number,
+  extra: Partial<ClusterOptions> = {},
+): Promise<FailoverRun> {
+  const detector = { timeoutMs, heartbeatMs };
+  const options = clusterOptions('kv', setup.launcher, setup.ctx.tmpDir, { detector, restoreRedundancy: false, ...extra });
   return withCluster(options, async (cluster) => {
     await cluster.start();
     await warmUp(cluster.service, setup.warmRequests);
@@ -840,23 +851,20 @@ async function failovers(setup: Setup): Promise<RowInput[]> {
 
 // ---------------------------------------------------------------------------------------------
 
+/** The hosts' launcher and the warm-up amounts every FT benchmark uses; `program`: bench/lib/child.ts, bundled. */
+export function ftSetup(ctx: BenchContext, program: string): Setup {
+  const { launcher, label, built } = hostLauncher();
+  const warm = { warmRequests: ctx.pick(20, 5), warmOps: ctx.pick(3000, 20) };
+  return { ctx, launcher, launcherLabel: label, built, program, ...warm, discarded: new Map() };
+}
+
 export const ftBenchmark: BenchmarkModule = {
   name: 'ft',
   groups: ['ft'],
   description: 'FT pair (primary + backup host processes) vs plain v86 and a single host: spin and kv throughput, channel bytes, Output Rule delay, failover time, peak memory',
   run: async (ctx) => {
-    const { launcher, label, built } = hostLauncher();
     const program = buildChildProgram(ctx.tmpDir);
-    const setup: Setup = {
-      ctx,
-      launcher,
-      launcherLabel: label,
-      built,
-      program,
-      warmRequests: ctx.pick(20, 5),
-      warmOps: ctx.pick(3000, 20),
-      discarded: new Map(),
-    };
+    const setup = ftSetup(ctx, program);
     try {
       return [
         ...(await spin(setup)),

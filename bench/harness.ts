@@ -369,6 +369,30 @@ export interface Results {
   /** Seconds the whole run took. */
   durationS: number;
   rows: Row[];
+  /** Benchmarks run again since (`--only NAMES --merge`): their rows replaced, when, and under what load. */
+  remeasured?: Remeasure[];
+}
+
+export interface Remeasure { benches: string[]; date: string; loadAtStart: number[]; loadAtEnd: number[] }
+
+/**
+ * `previous` with the rows of the benchmarks in `fresh` replaced by fresh's (where the first of the old ones stood;
+ * new benchmarks at the end), and the re-measurement noted.
+ */
+export function mergeResults(previous: Results, fresh: Results, benches: string[]): Results {
+  const rows: Row[] = [];
+  const placed = new Set<string>();
+  for (const row of previous.rows) {
+    if (!benches.includes(row.bench)) rows.push(row);
+    else if (!placed.has(row.bench)) {
+      placed.add(row.bench);
+      rows.push(...fresh.rows.filter((r) => r.bench === row.bench));
+    }
+  }
+  rows.push(...fresh.rows.filter((r) => !placed.has(r.bench)));
+  const { loadAtStart, loadAtEnd = [] } = fresh.machine;
+  const earlier = (previous.remeasured ?? []).filter((r) => !r.benches.every((b) => benches.includes(b)));
+  return { ...previous, rows, remeasured: [...earlier, { benches, date: fresh.date, loadAtStart, loadAtEnd }] };
 }
 
 export function formatNumber(x: number | null | undefined): string {
@@ -388,6 +412,13 @@ function withRange(median: number | null, min?: number, max?: number): string {
   return `${formatNumber(median)} (${formatNumber(min)}–${formatNumber(max)})`;
 }
 
+/** One sentence on rows measured again after the full run. */
+export function remeasuredText(r: Remeasure): string {
+  return `Rows of ${r.benches.map((b) => `\`${b}\``).join(', ')} measured again on ${r.date.slice(0, 10)} (${r.date}) by ` +
+    `\`npm run bench -- --only ${r.benches.join(',')} --merge\`, load average at start ${r.loadAtStart.join(' / ')}, ` +
+    `at end ${r.loadAtEnd.join(' / ')}.`;
+}
+
 export function renderMarkdown(results: Results): string {
   const m = results.machine;
   const lines = [
@@ -398,6 +429,7 @@ export function renderMarkdown(results: Results): string {
     `Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}, ${m.os}. ` +
       `Load average at start ${m.loadAtStart.join(' / ')}, at end ${m.loadAtEnd?.join(' / ') ?? '?'} (1/5/15 min): ` +
       'other work shares these 2 cores, so read the min–max ranges, not just the medians.',
+    ...(results.remeasured ?? []).flatMap((r) => ['', remeasuredText(r)]),
     '',
     'Each figure is a median (min–max) over `runs` runs. A comparison alternates its two sides in one process, ' +
       'pair by pair; **ratio = value / baseline** is computed per pair and the median of those ratios is shown. ' +

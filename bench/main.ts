@@ -5,11 +5,13 @@
 //   --only A,B     only the benchmarks with these names or groups (e.g. `machine`); prints, writes
 //                  nothing unless --out is given, so the committed results always come from a full run
 //   --out DIR      where results.md/results.json go (default: bench/ for a full run)
+//   --merge        with --only: replace those benchmarks' rows in bench/results.json (and results.md), noting
+//                  when and under what load they were measured again; every other row stays as the full run left it
 //   --no-install   never run scripts/install-bench-deps.sh (a full run as root does when QEMU is missing)
 //   --list         list the benchmarks and exit
 // Exit status 1 when a benchmark failed (threw): a skipped row (missing peer) is not a failure.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,6 +25,7 @@ import {
   formatNumber,
   machineInfo,
   machineLabel,
+  mergeResults,
   renderMarkdown,
   rowProblem,
   skippedRow,
@@ -59,6 +62,7 @@ async function main(): Promise<number> {
       only: { type: 'string' },
       out: { type: 'string' },
       'no-install': { type: 'boolean', default: false },
+      merge: { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
     },
     strict: true,
@@ -76,7 +80,11 @@ async function main(): Promise<number> {
     process.stderr.write(`bench: no benchmark named or grouped ${only.join(', ')} (try --list)\n`);
     return 2;
   }
-  const outDir = values.out ?? (!smoke && !only ? join(REPO, 'bench') : undefined);
+  if (values.merge && (!only || smoke || values.out)) {
+    process.stderr.write('bench: --merge needs --only (and neither --smoke nor --out): it updates bench/results.json\n');
+    return 2;
+  }
+  const outDir = values.out ?? (!smoke && (!only || values.merge) ? join(REPO, 'bench') : undefined);
   if (!smoke && !only) maybeInstallDeps(values['no-install']!);
 
   const tmpDir = smoke ? mkdtempSync(join(tmpdir(), 'lockstep-bench-')) : join(REPO, 'bench', 'tmp');
@@ -120,7 +128,9 @@ async function main(): Promise<number> {
   };
   process.stdout.write(`${renderMarkdown(results)}\n`);
   if (outDir) {
-    const written = writeResults(results, outDir);
+    const previous = join(outDir, 'results.json');
+    const merged = values.merge ? mergeResults(JSON.parse(readFileSync(previous, 'utf8')) as Results, results, selected.map((b) => b.name)) : results;
+    const written = writeResults(merged, outDir);
     log(`wrote ${written.markdown} and ${written.json}`);
   }
   if (smoke) rmSync(tmpDir, { recursive: true, force: true });

@@ -2,7 +2,7 @@
 // the markers below: `node --import tsx bench/readme.ts` after a full `npm run bench`.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Results, formatNumber, targetText } from './harness';
+import { Results, formatNumber, remeasuredText, targetText } from './harness';
 
 const REPO = join(__dirname, '..');
 export const START = '<!-- bench-results:start (written by bench/readme.ts from bench/results.json) -->';
@@ -21,7 +21,8 @@ export function renderReadmeSection(results: Results): string {
     `Measured ${results.date.slice(0, 10)} on ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}; ` +
       `1-minute load average ${m.loadAtStart[0]} at the start and ${m.loadAtEnd?.[0] ?? '?'} at the end (it counts the benchmarks' own processes, and at the start whatever ran in the minute before). ` +
       'Medians with (min–max); ratio = value / baseline, measured pair by pair. All rows, with their notes: ' +
-      '[bench/results.md](bench/results.md).',
+      '[bench/results.md](bench/results.md).' +
+      (results.remeasured ?? []).map((r) => ` ${remeasuredText(r)}`).join(''),
     '',
     '| benchmark | value | baseline | ratio | target |',
     '| --- | ---: | ---: | ---: | --- |',

@@ -6,9 +6,12 @@ import { debugBenchmark } from './debug';
 import { epochBenchmark } from './epoch';
 import { ftBenchmark } from './ft';
 import { jitBenchmark } from './jit';
+import { linuxBenchmark } from './linux';
 import { logBytesBenchmark } from './logbytes';
 import { machineBenchmark } from './machine';
 import { recordBenchmark } from './record';
+import { remusBenchmark } from './remus';
+import { tapBenchmark } from './tap';
 
 export const BENCHMARKS: BenchmarkModule[] = [
   machineBenchmark, // npm run bench:machine (group "machine")
@@ -17,7 +20,10 @@ export const BENCHMARKS: BenchmarkModule[] = [
   recordBenchmark, // group "qemu": needs qemu-system-i386, skipped (saying how to install) without it
   logBytesBenchmark,
   ftBenchmark, // npm run bench:ft (group "ft"): FT pair of host processes, needs dist/cli.js (npm run bench builds it)
+  remusBenchmark, // group "remus" (also "ft"): replay vs checkpoint replication, same workloads
   debugBenchmark, // npm run bench:debug (group "debug"): the debug adapter on an FT pair
+  tapBenchmark, // npm run bench -- --only tap: curl through a tap to the linux guest (root, linux guest built)
+  linuxBenchmark, // npm run bench:linux (group "linux"): needs npm run build:linux, skipped without it
 ];
 
 /**
@@ -28,4 +34,8 @@ export const BENCHMARKS: BenchmarkModule[] = [
 export interface PlannedRow { bench: string; name: string; unit: string; target: string | null; how: string }
 
 export const PLANNED: PlannedRow[] = [
+  {
+    bench: 'linux', name: 'linux FT pair vs two plain v86 at once, boot to kvd ready', unit: 's', target: '>= 0.9',
+    how: 'bench/linux.ts: lockstep ft linux (two host processes) against two plain v86 processes started together',
+  },
 ];

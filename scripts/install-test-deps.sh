@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the system packages some tests use, when they are missing and this runs as root with
-# apt-get: Debian's seabios (the BIOS for test/ft/bios.test.ts) and chromium (the browser that
-# test/extension/panel.test.ts drives with playwright-core). Harmless otherwise: it prints what is
+# apt-get: Debian's seabios (the BIOS for test/ft/bios.test.ts), chromium (the browser that
+# test/extension/panel.test.ts drives with playwright-core), socat (the tap bridge of lockstep ft --tap,
+# and the UDP client of the tap tests) and curl (the HTTP client of test/linux/tap.test.ts). Harmless otherwise: it prints what is
 # missing and exits 0, and the tests that need it skip, saying how to install it.
 set -u
 
 missing=()
 [ -f /usr/share/seabios/bios.bin ] && [ -f /usr/share/seabios/vgabios-stdvga.bin ] || missing+=(seabios)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v socat >/dev/null 2>&1 || missing+=(socat)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

@@ -1,8 +1,8 @@
 // The `lockstep` command line. Each command parses its options here and calls into src/ft/.
 import { parseArgs, ParseArgsConfig } from 'node:util';
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { biosProblem, BUILTIN_GUESTS, DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB, loadImage } from './ft/machine';
-import { describeDemo, InputScript, replayLogFile, runDemo, runGuest } from './ft/commands';
+import { accessSync, constants, realpathSync, statSync } from 'node:fs';
+import { BUILTIN_GUESTS, DEFAULT_EPOCH_LENGTH, DiskFile, DiskMode, lockDisk, resolveSpec, type MachineSpec } from './ft/machine';
+import { DEMO_EPOCH_LENGTH, DEMO_GUESTS, DemoGuest, describeDemo, InputScript, replayLogFile, runDemo, runGuest } from './ft/commands';
 import { DEFAULT_DETECTOR, type ServiceAddress } from './ft/replication';
 import { asError, isUserError, writeProblem } from './ft/files';
 import {
@@ -14,8 +14,10 @@ import {
   parseFault,
   runHostAgent,
   runHostProcess,
+  DEFAULT_TAP_ADDRESS,
 } from './ft/cluster';
 import { checkKvHistory, runKvWorkload } from './ft/workload';
+import { DEFAULT_CHECKPOINT_MS, REPLICATION_MODES, type CheckpointPolicy, type ReplicationMode } from './ft/checkpoint';
 import { LogFormatError, recoverRecording, unjoinedSegments } from './ft/log';
 
 /** `lockstep run`'s guest randomness unless --seed says otherwise: two runs of the same inputs are identical. */
@@ -51,26 +53,35 @@ commands:
       --clock virtual|host   --no-jit   --memory MiB   --epoch N   --max-instructions N
       --input FILE   --clone-at N   --snapshot-at N --snapshot-file F   --from-snapshot F
       --seed N (the guest's random values; default 1)   --cmdline TEXT   --bios FILE --vga-bios FILE [--initrd FILE]   --json
+      --disk FILE (a raw image: the guest's IDE disk)   --disk-mode shared|local
 
   ft <guest | image>    run a fault-tolerant primary/backup pair (two host processes)
       --service HOST:PORT   --fault KIND@WHEN (repeatable)   --record FILE.ftlog
+      --tap IFNAME [--tap-address CIDR (default ${DEFAULT_TAP_ADDRESS})]: the guest's network card on a host
+        tap interface (created if missing; root or CAP_NET_ADMIN; bridged by socat)
       --agent HOST:PORT (repeatable, one host each) --agent-token T
       --detect-timeout MS   --heartbeat MS   --no-restore   --duration MS   --max-instructions N
+      --clock   --no-jit   --memory   --epoch   --cmdline   --bios --vga-bios --initrd (as run)   --json   --verbose
+      --disk FILE   --disk-mode shared|local (shared: FILE outside both hosts; local: FILE.host-N each)
+      --mode replay|checkpoint (default replay: deterministic replay, VM-FT; checkpoint: Remus)
+      --checkpoint-ms N (default ${DEFAULT_CHECKPOINT_MS}) | --checkpoint-instructions N (the epoch length)   --checkpoint-compress
       --hosts N (past 2: idle spares, and a view service decides the roles)   --coordinator embedded
       --ping-interval MS   --dead-pings N (the view service's; default 100 ms, 5)
-      --clock   --no-jit   --memory   --epoch   --cmdline   --json   --verbose
   host --listen HOST:PORT --token T
                         serve one host of a cluster on another machine (lockstep ft --agent ...)
   client kv --connect HOST:PORT [--ops N] [--seed S] [--clients C] [--first-client ID]
             [--via serial|net] [--json]
                         a key/value workload against the service; checks the history
                         (--via net: UDP datagrams to the guest's network card, not serial lines)
-  replay FILE.ftlog [image] [--json]
-                        replay a recorded log and check its epoch hashes
+  replay FILE.ftlog [image] [--bios FILE] [--vga-bios FILE] [--initrd FILE] [--json]
+                        replay a recorded log and check its epoch hashes; its boot files are where
+                        its header says (or as given), checked by SHA-256; exit 1 unless it is whole
   join FILE.ftlog [--json]
                         join a recording whose \`lockstep ft\` was killed before it could
                         (FILE and its hosts' FILE.host-N files) into FILE
-  demo                  kv under FT with a client; the primary is killed mid-run (npm start)
+  demo [--guest kv|linux] [--mode replay|checkpoint] [--ops N] [--seed S] [machine options as ft]
+                        kv under FT with a client; the primary is killed mid-run (npm start);
+                        --guest linux: the same on the linux guest's kvd (npm run build:linux)
   dap [--port N]        the debug adapter (Debug Adapter Protocol) on stdio, or on 127.0.0.1:N
 
 faults (--fault KIND@WHEN, repeatable):
@@ -106,15 +117,6 @@ function parse(args: string[], options: ParseArgsConfig['options']): { values: V
   }
 }
 
-/** The bytes of the file an option names, or a UsageError naming the option and the problem. */
-function readFileOption(name: string, path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new UsageError(`--${name}: cannot read ${path}: ${fileProblem(error)}`);
-  }
-}
-
 /** A UsageError unless `path` is a file that can be read. */
 function checkReadableFile(name: string, path: string): void {
   try {
@@ -123,14 +125,6 @@ function checkReadableFile(name: string, path: string): void {
   } catch (error) {
     throw new UsageError(`--${name}: cannot read ${path}: ${fileProblem(error)}`);
   }
-}
-
-/** The BIOS ROM `--bios` names, refused when it cannot be one. */
-function biosOption(path: string): Buffer {
-  const rom = readFileOption('bios', path);
-  const problem = biosProblem(rom);
-  if (problem) throw new UsageError(`--bios: ${path} is not a BIOS ROM: ${problem}`);
-  return rom;
 }
 
 /** A UsageError unless a file can be written at `path`. */
@@ -147,12 +141,45 @@ function fileProblem(error: unknown): string {
   return (error as Error).message;
 }
 
+/** The boot files by path: run, ft, demo and replay take them (replay: in place of those its log names). */
+const BOOT_FILE_OPTIONS = {
+  bios: { type: 'string' },
+  'vga-bios': { type: 'string' },
+  initrd: { type: 'string' },
+} as const;
+
+/** The machine's options, one definition for every command that starts machines (run, ft, demo): a MachineSpec. */
+const MACHINE_OPTIONS = {
+  ...BOOT_FILE_OPTIONS,
+  clock: { type: 'string', default: 'virtual' },
+  'no-jit': { type: 'boolean', default: false },
+  memory: { type: 'string' },
+  epoch: { type: 'string' },
+  cmdline: { type: 'string' },
+} as const;
+
+function bootFiles(values: Values): Pick<MachineSpec, 'bios' | 'vgaBios' | 'initrd'> {
+  return { bios: values.bios as string | undefined, vgaBios: values['vga-bios'] as string | undefined, initrd: values.initrd as string | undefined };
+}
+
+/** MACHINE_OPTIONS' values as the spec of a machine booting `guest`; memory and cmdline unset take the guest's own. */
+function machineSpec(guest: string, values: Values): MachineSpec & Required<Pick<MachineSpec, 'clock' | 'jit' | 'epochLength'>> {
+  const clock = values.clock as string;
+  if (clock !== 'virtual' && clock !== 'host') throw new UsageError(`--clock: expected virtual or host, got '${clock}'`);
+  return {
+    guest,
+    ...bootFiles(values),
+    clock,
+    jit: !values['no-jit'],
+    memoryMiB: integerOption('memory', values.memory as string | undefined, 4, 2048),
+    epochLength: integerOption('epoch', values.epoch as string | undefined, 100_000) ?? DEFAULT_EPOCH_LENGTH,
+    cmdline: values.cmdline as string | undefined,
+  };
+}
+
 async function run(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {
-    clock: { type: 'string', default: 'virtual' },
-    'no-jit': { type: 'boolean', default: false },
-    memory: { type: 'string' },
-    epoch: { type: 'string' },
+    ...MACHINE_OPTIONS,
     'max-instructions': { type: 'string' },
     seed: { type: 'string', default: String(DEFAULT_RUN_SEED) },
     input: { type: 'string' },
@@ -160,49 +187,30 @@ async function run(args: string[]): Promise<void> {
     'snapshot-at': { type: 'string' },
     'snapshot-file': { type: 'string' },
     'from-snapshot': { type: 'string' },
-    cmdline: { type: 'string' },
-    bios: { type: 'string' },
-    'vga-bios': { type: 'string' },
-    initrd: { type: 'string' },
     json: { type: 'boolean', default: false },
+    ...DISK_OPTIONS,
   });
   if (positionals.length !== 1) throw new UsageError(`run: expected one guest (${BUILTIN_GUESTS.join(', ')}) or image path, got ${positionals.length}`);
-  const clock = values.clock as string;
-  if (clock !== 'virtual' && clock !== 'host') throw new UsageError(`--clock: expected virtual or host, got '${clock}'`);
+  const spec = machineSpec(positionals[0], values);
   const snapshotAt = integerOption('snapshot-at', values['snapshot-at'] as string | undefined, 0);
   if ((snapshotAt === undefined) !== (values['snapshot-file'] === undefined)) {
     throw new UsageError('--snapshot-at and --snapshot-file go together');
   }
   if (values['snapshot-file'] !== undefined) checkWritablePath('snapshot-file', values['snapshot-file'] as string);
   if (values['from-snapshot'] !== undefined) checkReadableFile('from-snapshot', values['from-snapshot'] as string);
-  if ((values['vga-bios'] !== undefined || values.initrd !== undefined) && values.bios === undefined) {
-    throw new UsageError(`--${values.initrd !== undefined ? 'initrd' : 'vga-bios'} needs --bios`);
-  }
   const json = values.json as boolean;
-  const image = loadImage(positionals[0]);
+  const disk = openDisk(values);
   const result = await runGuest({
-    image,
-    clock,
-    jit: !values['no-jit'],
-    // Unset, the machine takes the guest's own (the linux guest's manifest) or its default.
-    memoryMiB: integerOption('memory', values.memory as string | undefined, 4, 2048),
-    epochLength: integerOption('epoch', values.epoch as string | undefined, 100_000) ?? DEFAULT_EPOCH_LENGTH,
+    ...resolveSpec(spec).settings,
     maxInstructions: integerOption('max-instructions', values['max-instructions'] as string | undefined, 1),
     input: values.input ? InputScript.fromFile(values.input as string) : undefined,
     cloneAt: integerOption('clone-at', values['clone-at'] as string | undefined, 0),
     seed: integerOption('seed', values.seed as string, 0, 0xffffffff),
     snapshotTo: snapshotAt === undefined ? undefined : { at: snapshotAt, path: values['snapshot-file'] as string },
     fromSnapshot: values['from-snapshot'] as string | undefined,
-    cmdline: values.cmdline as string | undefined,
-    bios: values.bios
-      ? {
-        bios: biosOption(values.bios as string),
-        vgaBios: readFileOption('vga-bios', (values['vga-bios'] as string | undefined) ?? '/usr/share/seabios/vgabios-stdvga.bin'),
-        initrd: values.initrd ? readFileOption('initrd', values.initrd as string) : image.boot?.initrd,
-      }
-      : undefined,
     onSerial: json ? undefined : (data) => process.stdout.write(data),
-  });
+    disk: disk && { size: disk.file.size, mode: disk.mode, file: disk.file },
+  }).finally(() => disk?.close());
   if (json) {
     const { recorded, epochs, ...summary } = result;
     process.stdout.write(`${JSON.stringify({ ...summary, inputs: recorded.filter((e) => e.kind === 'input').length })}\n`);
@@ -213,6 +221,47 @@ async function run(args: string[]): Promise<void> {
   }
 }
 
+const DISK_OPTIONS = {
+  disk: { type: 'string', multiple: true },
+  'disk-mode': { type: 'string', default: 'shared' },
+} as const;
+
+/** --disk-mode, checked (it means something only with --disk). */
+function diskMode(values: Values): DiskMode | undefined {
+  const mode = values['disk-mode'] as string;
+  if (mode !== 'shared' && mode !== 'local') throw new UsageError(`--disk-mode: expected shared or local, got '${mode}'`);
+  const disks = (values.disk as unknown as string[] | undefined) ?? [];
+  if (disks.length > 1) {
+    const same = realpathOf(disks[0]) === realpathOf(disks[1]);
+    throw new UsageError(same ? `--disk ${disks[1]} is given twice: the same file cannot be two disks` : `--disk is given ${disks.length} times: a guest has one disk`);
+  }
+  return disks.length ? mode : undefined;
+}
+
+function realpathOf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/** The --disk FILE, checked, locked for this run and open; nothing written until the guest writes. */
+function openDisk(values: Values): { file: DiskFile; mode: DiskMode; close: () => void } | undefined {
+  const mode = diskMode(values);
+  if (!mode) return undefined;
+  const path = (values.disk as unknown as string[])[0];
+  const file = DiskFile.open(path);
+  let unlock: () => void;
+  try {
+    unlock = lockDisk(path);
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+  return { file, mode, close: () => { file.close(); unlock(); } };
+}
+
 function address(option: string, text: string): ServiceAddress {
   const match = /^([^:]+):(\d+)$/.exec(text);
   const port = match ? Number(match[2]) : NaN;
@@ -220,32 +269,43 @@ function address(option: string, text: string): ServiceAddress {
   return { host: match[1], port };
 }
 
-const GUEST_OPTIONS = {
-  clock: { type: 'string', default: 'virtual' },
-  'no-jit': { type: 'boolean', default: false },
-  memory: { type: 'string' },
-  epoch: { type: 'string' },
-  cmdline: { type: 'string' },
-  json: { type: 'boolean', default: false },
+/** A machine spec whose files every host can read: checked here, before any host is started. */
+function checkedSpec(guest: string, values: Values): ReturnType<typeof machineSpec> {
+  const spec = machineSpec(guest, values);
+  resolveSpec(spec);
+  return spec;
+}
+
+const REPLICATION_OPTIONS = {
+  mode: { type: 'string', default: 'replay' },
+  'checkpoint-ms': { type: 'string' },
+  'checkpoint-instructions': { type: 'string' },
+  'checkpoint-compress': { type: 'boolean', default: false },
 } as const;
 
-function guestConfig(guest: string, values: Values) {
-  const clock = values.clock as string;
-  if (clock !== 'virtual' && clock !== 'host') throw new UsageError(`--clock: expected virtual or host, got '${clock}'`);
-  const { boot } = loadImage(guest);
-  return {
-    guest,
-    clock: clock as 'virtual' | 'host',
-    jit: !values['no-jit'],
-    memoryMiB: integerOption('memory', values.memory as string | undefined, 4, 2048) ?? boot?.memoryMiB ?? DEFAULT_MEMORY_MIB,
-    epochLength: integerOption('epoch', values.epoch as string | undefined, 100_000) ?? DEFAULT_EPOCH_LENGTH,
-    cmdline: (values.cmdline as string | undefined) ?? boot?.cmdline,
-  };
+/** --mode and its checkpoint options, checked together. */
+function replicationOptions(values: Values): { mode: ReplicationMode; checkpoint?: CheckpointPolicy } {
+  const mode = values.mode as ReplicationMode;
+  if (!REPLICATION_MODES.includes(mode)) throw new UsageError(`--mode: expected ${REPLICATION_MODES.join(' or ')}, got '${values.mode}'`);
+  const intervalMs = integerOption('checkpoint-ms', values['checkpoint-ms'] as string | undefined, 1, 3_600_000);
+  const instructions = integerOption('checkpoint-instructions', values['checkpoint-instructions'] as string | undefined, 100_000);
+  const given = ['checkpoint-ms', 'checkpoint-instructions', 'checkpoint-compress'].filter((name) => values[name] !== undefined && values[name] !== false);
+  if (mode === 'replay') {
+    if (given.length) throw new UsageError(`--${given[0]} is for --mode checkpoint`);
+    return { mode };
+  }
+  if (intervalMs !== undefined && instructions !== undefined) throw new UsageError('--checkpoint-ms and --checkpoint-instructions: give one of them');
+  if (instructions !== undefined && values.epoch !== undefined) throw new UsageError('--checkpoint-instructions sets the epoch length: leave out --epoch');
+  const compress = values['checkpoint-compress'] as boolean;
+  const when = instructions === undefined ? { intervalMs: intervalMs ?? DEFAULT_CHECKPOINT_MS } : { instructions };
+  return { mode, checkpoint: { ...when, compress } };
 }
 
 async function ft(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {
-    ...GUEST_OPTIONS,
+    ...MACHINE_OPTIONS,
+    ...DISK_OPTIONS,
+    json: { type: 'boolean', default: false },
     service: { type: 'string' },
     fault: { type: 'string', multiple: true },
     record: { type: 'string' },
@@ -261,6 +321,9 @@ async function ft(args: string[]): Promise<void> {
     coordinator: { type: 'string' },
     'ping-interval': { type: 'string' },
     'dead-pings': { type: 'string' },
+    tap: { type: 'string' },
+    'tap-address': { type: 'string' },
+    ...REPLICATION_OPTIONS,
   });
   if (positionals.length !== 1) throw new UsageError(`ft: expected one guest (${BUILTIN_GUESTS.join(', ')}) or image path`);
   const faults = ((values.fault as unknown as string[] | undefined) ?? []).map(parseFault);
@@ -276,30 +339,47 @@ async function ft(args: string[]): Promise<void> {
   const agentToken = (values['agent-token'] as string | undefined) ?? process.env.LOCKSTEP_AGENT_TOKEN;
   if (agents && !agentToken) throw new UsageError('--agent needs --agent-token T (or LOCKSTEP_AGENT_TOKEN): the token each agent was started with');
   if (!agents && values['agent-token'] !== undefined) throw new UsageError('--agent-token is for --agent HOST:PORT (hosts run as agents); without --agent the hosts are child processes');
+  if (values.tap === undefined && values['tap-address'] !== undefined) throw new UsageError('--tap-address is for --tap IFNAME');
+  const tap = values.tap === undefined ? undefined : { name: values.tap as string, address: (values['tap-address'] as string | undefined) ?? DEFAULT_TAP_ADDRESS };
+  const spec = checkedSpec(positionals[0], values);
+  if (diskMode(values) === 'local') throw new UsageError('--disk-mode local is not supported by ft yet: use --disk-mode shared');
   const { hosts, views } = viewOptions(values);
-  if (views && values.record !== undefined) {
-    throw new UsageError('--record is not supported under a view service (--hosts past 2, --coordinator) yet');
+  if (views) refuseUnderViews(values);
+  const disk = openDisk(values);
+  try {
+    if (disk && values.record !== undefined && realpathOf(values.record as string) === realpathOf(disk.file.path)) {
+      throw new UsageError(`--record ${values.record as string} is the --disk: record to another file`);
+    }
+    await runCluster(values, {
+      ...spec,
+      // The hosts open FILE themselves; this process holds its lock for the whole run.
+      disk: disk && { ...disk.file.identity(), mode: disk.mode },
+      faults, detector, duration, maxInstructions, agents, agentToken, tap, hosts, views,
+    });
+  } finally {
+    disk?.close();
   }
+}
+
+async function runCluster(
+  values: Values,
+  options: ConstructorParameters<typeof Cluster>[0] & { duration?: number },
+): Promise<void> {
+  const { duration, maxInstructions, tap } = options;
   const cluster = new Cluster({
-    ...guestConfig(positionals[0], values),
-    hosts,
-    views,
+    ...options,
     service: values.service ? address('service', values.service as string) : undefined,
-    faults,
     record: values.record as string | undefined,
-    detector,
     restoreRedundancy: !values['no-restore'],
-    agents,
-    agentToken,
-    maxInstructions,
     verbose: values.verbose as boolean,
+    ...replicationOptions(values),
   });
   const say = (line: string) => { if (!values.json) process.stderr.write(`lockstep: ${line}\n`); };
-  cluster.on('role-change', (c) => say(`${c.host} is ${c.role} (generation ${c.generation}): ${c.reason}`));
+  cluster.on('role-change', (c) => say(`${c.host}${c.pid ? ` (pid ${c.pid})` : ''} is ${c.role} (generation ${c.generation}): ${c.reason}`));
   cluster.on('view', (v) => say(`view ${v.number}: primary ${v.primary ?? 'none'}, backup ${v.backups.join(', ') || 'none'}`));
-  cluster.on('divergence', (d) => say(`DIVERGENCE at epoch ${d.epoch} (instruction ${d.at}): pages ${d.pages.join(', ') || '?'} ${d.parts.join(', ')}`));
+  cluster.on('divergence', (d) => say(`DIVERGENCE at epoch ${d.epoch} (instruction ${d.at}): pages ${d.pages.join(', ') || '?'} ${d.parts.join(', ')}${d.blocks?.length ? ` disk blocks ${d.blocks.join(', ')}` : ''}`));
   await cluster.start();
-  say(`service at ${cluster.service.host}:${cluster.service.port}; press Ctrl-C to stop`);
+  say(`service at ${cluster.service.host}:${cluster.service.port}${tap ? `, on tap ${tap.name} (${tap.address})` : ''}; press Ctrl-C to stop`);
   let stopping = false;
   await new Promise<void>((resolve) => {
     const stop = () => {
@@ -326,7 +406,10 @@ async function ft(args: string[]): Promise<void> {
   });
   const summary = await cluster.stop();
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-  else say(`${summary.failovers.length} failover(s), ${summary.entriesSent} entries and ${summary.bytesSent} bytes on the channel`);
+  else {
+    say(`${summary.failovers.length} failover(s), ${summary.entriesSent} entries and ${summary.bytesSent} bytes on the channel`);
+    say(Cluster.describeEnd(summary.end));
+  }
 }
 
 /** --hosts, --coordinator, --ping-interval, --dead-pings: whether a view service decides the roles, and how. */
@@ -342,6 +425,15 @@ function viewOptions(values: Record<string, unknown>): Pick<ClusterOptions, 'hos
   const wanted = (hosts ?? 2) > 2 || coordinator !== undefined || tuned;
   if (!wanted) return { hosts };
   return { hosts, views: { ...(pingIntervalMs && { pingIntervalMs }), ...(deadPings && { deadPings }) } };
+}
+
+/** What a view service cannot run with yet: one line naming the option. */
+function refuseUnderViews(values: Values): void {
+  const unsupported = ['record', 'disk', 'tap'].find((name) => values[name] !== undefined)
+    ?? (values.mode === 'checkpoint' ? 'mode checkpoint' : undefined);
+  if (unsupported) {
+    throw new UsageError(`--${unsupported} is not supported under a view service (--hosts past 2, --coordinator) yet`);
+  }
 }
 
 async function host(args: string[]): Promise<void> {
@@ -385,22 +477,41 @@ async function client(args: string[]): Promise<void> {
 }
 
 async function demo(args: string[]): Promise<void> {
-  const { values, positionals } = parse(args, { ops: { type: 'string', default: '400' }, seed: { type: 'string', default: '42' } });
+  const { values, positionals } = parse(args, {
+    ...MACHINE_OPTIONS,
+    guest: { type: 'string', default: 'kv' },
+    ops: { type: 'string', default: '400' },
+    seed: { type: 'string', default: '42' },
+    mode: REPLICATION_OPTIONS.mode,
+  });
   if (positionals.length) throw new UsageError(`demo takes no arguments, got ${positionals.map((p) => `'${p}'`).join(' ')}`);
+  const guest = values.guest as DemoGuest;
+  if (!DEMO_GUESTS.includes(guest)) throw new UsageError(`demo: --guest must be ${DEMO_GUESTS.join(' or ')}, got '${guest}'`);
   const ops = integerOption('ops', values.ops as string, 20)!;
   const print = (line: string) => process.stdout.write(`${line}\n`);
-  const result = await runDemo({ ops, killAfterOps: Math.floor(ops / 3), seed: integerOption('seed', values.seed as string, 0)!, clients: 4, detectTimeoutMs: 300, print });
+  const { mode } = replicationOptions(values);
+  const { mode: _mode, ...machineValues } = values;
+  // The kv guest's epochs are short, for clones every half second; Linux's hash 256 MiB each.
+  const epoch = String(guest === 'linux' ? DEFAULT_EPOCH_LENGTH : DEMO_EPOCH_LENGTH);
+  const machine = checkedSpec(guest, { epoch, ...machineValues });
+  const seed = integerOption('seed', values.seed as string, 0)!;
+  // Linux's epochs hash 256 MiB (about 0.1-0.25 s): a 300 ms timeout would leave no margin.
+  const detectTimeoutMs = guest === 'linux' ? 1000 : 300;
+  const result = await runDemo({
+    machine, ops, killAfterOps: Math.floor(ops / 3), seed, clients: 4, detectTimeoutMs, mode, print,
+  });
   describeDemo(result).forEach(print);
   if (!result.check.ok || result.failoverMs === undefined) process.exitCode = 1;
 }
 
 async function replay(args: string[]): Promise<void> {
-  const { values, positionals } = parse(args, { json: { type: 'boolean', default: false } });
+  const { values, positionals } = parse(args, { ...BOOT_FILE_OPTIONS, json: { type: 'boolean', default: false } });
   if (positionals.length < 1 || positionals.length > 2) throw new UsageError('replay: expected FILE.ftlog and optionally the guest image');
   // The host files of a run cut short hold what FILE lacks: say so first, whatever the replay finds.
   const unjoined = await unjoinedSegments(positionals[0]).catch(() => []);
   if (unjoined.length) process.stderr.write(`lockstep: ${unjoined.join(', ')} of the same run lie beside it: this is not the whole recording until \`lockstep join ${positionals[0]}\`\n`);
-  const result = await namingTheFile(positionals[0], replayLogFile(positionals[0], positionals[1]));
+  const given = { image: positionals[1], ...bootFiles(values) };
+  const result = await namingTheFile(positionals[0], replayLogFile(positionals[0], given));
   const { recorded, epochs, ...summary } = result;
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
@@ -408,7 +519,10 @@ async function replay(args: string[]): Promise<void> {
     process.stderr.write(`lockstep: replayed ${result.entries} entries to instruction ${result.instructions}; ${result.epochsMatched} epoch hashes match, ${result.epochMismatches.length} differ\n`);
   }
   if (result.fileError) process.stderr.write(`lockstep: the log file is damaged: ${result.fileError}; replayed the good part\n`);
-  if (result.epochMismatches.length || result.fileError) process.exitCode = 1;
+  else if (result.ended === 'killed') process.stderr.write('lockstep: its run was killed: `lockstep join` recovered what its hosts had written, and the run went on past its end\n');
+  else if (!result.complete) process.stderr.write('lockstep: the log file has no end entry: its recording may be cut short (a recording closed cleanly ends with one; `lockstep join` ends a killed run\'s)\n');
+  // A file that may lack entries must not pass for whole; one that join explains as a killed run may.
+  if (result.epochMismatches.length || result.fileError || !(result.complete || result.ended === 'killed')) process.exitCode = 1;
 }
 
 /** A log file's bad header says where the bad byte is, not which file: this says that too. */
@@ -426,7 +540,10 @@ async function join(args: string[]): Promise<void> {
   if (positionals.length !== 1) throw new UsageError('join: expected one recording, FILE.ftlog');
   const result = await namingTheFile(positionals[0], recoverRecording(positionals[0]));
   if (values.json) return void process.stdout.write(`${JSON.stringify(result)}\n`);
-  const what = result.removed.length + result.kept.length === 0 ? 'no host files of its run beside it: nothing to join' : `joined ${result.joined.join(' + ')}; removed ${result.removed.length} host file(s)`;
+  const alone = result.removed.length + result.kept.length === 0;
+  const joined = alone ? 'no host files of its run beside it' : `joined ${result.joined.join(' + ')}; removed ${result.removed.length} host file(s)`;
+  const ending = { killed: 'it ends with an end entry saying its run was killed', closed: 'it was closed cleanly: nothing to do' };
+  const what = `${joined}; ${result.ended ? ending[result.ended] : 'left as it is'}`;
   process.stderr.write(`lockstep: ${positionals[0]}: ${what}\n`);
   for (const { path, reason } of result.unreadable) process.stderr.write(`lockstep: left ${path} alone: its header cannot be read (${reason})\n`);
   for (const { path, reason } of result.kept) process.stderr.write(`lockstep: kept ${path}: ${reason}\n`);

@@ -188,6 +188,12 @@ describe('lockstep run (CLI)', function () {
       ['host --listen without a token', () => ['host', '--listen', '127.0.0.1:0'], /host --listen needs --token/],
       ['host without --listen', () => ['host'], /lockstep host is started by `lockstep ft`; to serve a remote cluster, use lockstep host --listen/],
       ['an unknown command', () => ['frobnicate'], /unknown command 'frobnicate'/],
+      ['ft: an unknown --mode', () => ['ft', 'kv', '--mode', 'remus'], /--mode: expected replay or checkpoint, got 'remus'/],
+      ['ft: a checkpoint option without --mode checkpoint', () => ['ft', 'kv', '--checkpoint-ms', '25'], /--checkpoint-ms is for --mode checkpoint/],
+      ['ft: both checkpoint intervals', () => ['ft', 'kv', '--mode', 'checkpoint', '--checkpoint-ms', '25', '--checkpoint-instructions', '2000000'], /give one of them/],
+      ['ft: --checkpoint-instructions with --epoch', () => ['ft', 'kv', '--mode', 'checkpoint', '--checkpoint-instructions', '2000000', '--epoch', '2000000'], /sets the epoch length: leave out --epoch/],
+      ['ft: --checkpoint-ms 0', () => ['ft', 'kv', '--mode', 'checkpoint', '--checkpoint-ms', '0'], /--checkpoint-ms: expected a whole number from 1 .*got '0'/],
+      ['demo: an unknown --mode', () => ['demo', '--mode', 'x'], /--mode: expected replay or checkpoint, got 'x'/],
     ];
 
     // Independent processes: run them two at a time (this machine has 2 cores).
@@ -243,11 +249,12 @@ describe('lockstep run (CLI)', function () {
     await write(path, 1);
     await write(`${path}.host-2`, 3);
     const bytes = readFileSync(`${path}.host-2`);
-    bytes[bytes.length - 2] ^= 0xff; // entry 3's checksum
+    const end = encodeEntry({ kind: 'end', seq: 4, at: 3, how: 'closed', detail: '' }).length;
+    bytes[bytes.length - end - 2] ^= 0xff; // entry 3's checksum
     writeFileSync(`${path}.host-2`, bytes);
     const result = await lockstep(['join', path]);
     assert.equal(result.status, 1, result.stderr);
-    assert.match(result.stderr, /partial\.ftlog: joined .*partial\.ftlog \+ .*partial\.ftlog\.host-2; removed 1 host file\(s\)\n/);
+    assert.match(result.stderr, /partial\.ftlog: joined .*partial\.ftlog \+ .*partial\.ftlog\.host-2; removed 1 host file\(s\); it ends with an end entry saying its run was killed\n/);
     assert.match(result.stderr, /partial\.ftlog\.host-2 is damaged \(checksum mismatch at byte \d+\): only the entries before that were read\n/);
   });
 

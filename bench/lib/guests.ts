@@ -23,9 +23,12 @@ export interface GuestRun {
   serial: string;
 }
 
+/** The built-in guests and the linux guest (built by npm run build:linux). */
+export type BenchGuest = BuiltinGuest | 'linux';
+
 const images = new Map<string, GuestImage>();
 
-export function image(guest: BuiltinGuest): GuestImage {
+export function image(guest: BenchGuest): GuestImage {
   let found = images.get(guest);
   if (!found) images.set(guest, (found = loadImage(guest)));
   return found;
@@ -65,8 +68,20 @@ async function internalClass(): Promise<V86Internal> {
   return v86Internal;
 }
 
+/** A multiboot kernel as such; a guest with its own boot files (linux) as v86 takes them: BIOS, bzImage, initrd. */
+function bootFiles(guest: GuestImage): Record<string, unknown> {
+  if (!guest.boot) return { multiboot: { buffer: arrayBuffer(guest.bytes) } };
+  const { bios, vgaBios, initrd } = guest.boot;
+  return {
+    bios: { buffer: arrayBuffer(bios) },
+    vga_bios: { buffer: arrayBuffer(vgaBios) },
+    bzimage: { buffer: arrayBuffer(guest.bytes) },
+    ...(initrd ? { initrd: { buffer: arrayBuffer(initrd) } } : {}),
+  };
+}
+
 export interface PlainOptions {
-  guest: BuiltinGuest;
+  guest: BenchGuest;
   cmdline: string;
   /** The run ends at the first output line that matches. */
   until: RegExp;
@@ -88,7 +103,7 @@ export async function runPlainV86(options: PlainOptions): Promise<GuestRun> {
     return await new Promise<GuestRun>((resolve, reject) => {
       const V86Class = V86 as unknown as new (settings: Record<string, unknown>) => PlainEmulator;
       const emulator = new V86Class({
-        multiboot: { buffer: arrayBuffer(image(options.guest).bytes) },
+        ...bootFiles(image(options.guest)),
         cmdline: options.cmdline,
         memory_size: (options.memoryMiB ?? 32) * 1024 * 1024,
         vga_memory_size: 2 * 1024 * 1024,
@@ -143,7 +158,7 @@ export async function runPlainV86(options: PlainOptions): Promise<GuestRun> {
 // Lockstep
 
 export interface LockstepOptions extends Omit<MachineOptions, 'image' | 'nondet'> {
-  guest: BuiltinGuest;
+  guest: BenchGuest;
   until: RegExp;
   /** Serial input, fed as `lockstep run --input` does. */
   input?: InputScript;
@@ -200,6 +215,8 @@ export async function runLockstep(options: LockstepOptions): Promise<GuestRun> {
       const data = input?.due(machine.instructions, machine.serialInputPending === 0);
       if (data) recorder.queue('serial', data);
       machine.runSlice();
+      // As `lockstep run` and a primary do: a halted guest under the host clock waits for its next timer.
+      if (machine.waitsForHostTime) await new Promise((resolve) => setTimeout(resolve, Math.min(machine.idleHint, 10)));
     }
     if (!done) throw new Error(`lockstep ${guest}: no ${until} before ${machine.isEnded ? 'the guest ended' : 'the instruction limit'}; output: ${JSON.stringify(serial.slice(-200))}`);
     const ms = done.t - started;

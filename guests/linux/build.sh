@@ -3,7 +3,9 @@
 # outside git: $LOCKSTEP_LINUX_DIR, default ~/.cache/lockstep/linux/:
 #   bzImage        the kernel of linux-image-6.1.0-*-686-unsigned:i386 (the newest apt offers)
 #   initrd.gz      /init (guests/linux/init), busybox-static:i386, kvd (guests/linux/kvd.c, static
-#                  -m32), the NE2000 modules 8390.ko and ne2k-pci.ko; cpio -H newc | gzip
+#                  -m32), the NE2000 modules 8390.ko and ne2k-pci.ko, the IDE disk and ext2 modules
+#                  (DISK_MODULES, in load order), httpd's /www (big.txt: the lines
+#                  00000000..00466033, 4 MiB + 2 B, and cgi-bin/count); cpio -H newc | gzip
 #   manifest.json  kernel version, the cmdline and memory to boot with, the BIOS, each file's sha256
 #   deb/           the downloaded packages
 # Skips everything when the manifest says the same sources built the files there; with --update it
@@ -20,6 +22,11 @@ CMDLINE="console=ttyS0 cryptomgr.notests quiet ipv6.disable=1"
 MEMORY_MIB=256
 BIOS=/usr/share/seabios/bios.bin
 VGA_BIOS=/usr/share/seabios/vgabios-stdvga.bin
+# The IDE disk (ata_piix, sd_mod) and ext2 (served by ext4) with what they depend on, in load order.
+DISK_MODULES="drivers/scsi/scsi_common.ko drivers/scsi/scsi_mod.ko drivers/ata/libata.ko drivers/ata/ata_piix.ko
+crypto/crct10dif_common.ko crypto/crct10dif_generic.ko lib/crc-t10dif.ko lib/crc64.ko crypto/crc64_rocksoft_generic.ko
+lib/crc64-rocksoft.ko block/t10-pi.ko drivers/scsi/sd_mod.ko lib/crc16.ko fs/mbcache.ko fs/jbd2/jbd2.ko
+crypto/crc32c_generic.ko fs/ext4/ext4.ko"
 
 say() { echo "build:linux: $*" >&2; }
 fail() { say "$*"; exit 1; }
@@ -38,7 +45,7 @@ esac
 sha() { sha256sum < "$1" | cut -d' ' -f1; }
 manifest="$out/manifest.json"
 # The files are what the manifest says were built there, from these sources.
-sources="$(cat "$here/build.sh" "$here/init" "$here/kvd.c" | sha256sum | cut -d' ' -f1)"
+sources="$(cat "$here/build.sh" "$here/init" "$here/kvd.c" "$here/count" | sha256sum | cut -d' ' -f1)"
 built() {
     [ -f "$manifest" ] && [ -f "$out/bzImage" ] && [ -f "$out/initrd.gz" ] &&
         grep -q "\"$1\": \"$2\"" "$manifest" &&
@@ -125,11 +132,14 @@ work="$(mktemp -d "$out/.build.XXXXXX")"
 trap 'rm -rf "$probe" "$work"' EXIT
 say "building in $out ($kernel_release)"
 
-# The kernel and the two modules only, not the whole package.
+# The kernel and the modules it needs only, not the whole package.
 mkdir "$work/kernel"
-moddir="./lib/modules/$kernel_release/kernel/drivers/net/ethernet/8390"
+kernel_dir="./lib/modules/$kernel_release/kernel"
+moddir="$kernel_dir/drivers/net/ethernet/8390"
+disk_paths=()
+for module in $DISK_MODULES; do disk_paths+=("$kernel_dir/$module"); done
 dpkg-deb --fsys-tarfile "$kernel_deb" |
-    tar -x -C "$work/kernel" "./boot/vmlinuz-$kernel_release" "$moddir/8390.ko" "$moddir/ne2k-pci.ko"
+    tar -x -C "$work/kernel" "./boot/vmlinuz-$kernel_release" "$moddir/8390.ko" "$moddir/ne2k-pci.ko" "${disk_paths[@]}"
 mkdir "$work/busybox"
 dpkg-deb --fsys-tarfile "$busybox_deb" | tar -x -C "$work/busybox" ./bin/busybox
 
@@ -137,12 +147,19 @@ gcc -m32 -static -O2 -std=gnu11 -Wall -Wextra -Werror -fno-ident -s -Wl,--build-
     -ffile-prefix-map="$here"=guests/linux -o "$work/kvd" "$here/kvd.c"
 
 root_dir="$work/root"
-mkdir -p "$root_dir"/{bin,dev,proc,sys,lib/modules}
+mkdir -p "$root_dir"/{bin,dev,proc,sys,tmp,lib/modules,www/cgi-bin}
 install -m 0755 "$here/init" "$root_dir/init"
 install -m 0755 "$work/busybox/bin/busybox" "$root_dir/bin/busybox"
 install -m 0755 "$work/kvd" "$root_dir/bin/kvd"
 install -m 0644 "$work/kernel/$moddir/8390.ko" "$work/kernel/$moddir/ne2k-pci.ko" "$root_dir/lib/modules/"
-for applet in sh mount insmod ip poweroff cat echo ls dmesg; do
+# What httpd serves: a file a client can check without asking the guest (test/linux/tap.test.ts
+# computes the same lines), and a CGI counter kept in /tmp.
+seq -f '%08.0f' 0 466033 > "$root_dir/www/big.txt"
+install -m 0755 "$here/count" "$root_dir/www/cgi-bin/count"
+for path in "${disk_paths[@]}"; do install -m 0644 "$work/kernel/$path" "$root_dir/lib/modules/"; done
+# init loads them in this order (each after what it depends on).
+for module in $DISK_MODULES; do basename "$module"; done > "$root_dir/lib/modules/disk.order"
+for applet in sh mount umount insmod ip poweroff cat echo ls dmesg httpd printf mkdir sync; do
     ln -s busybox "$root_dir/bin/$applet"
 done
 find "$root_dir" -exec touch -h -d @0 {} +

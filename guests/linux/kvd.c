@@ -18,6 +18,12 @@
  * the port keeps the kernel from answering datagrams with ICMP "port
  * unreachable"; what it receives is thrown away.
  *
+ * With a journal (kvd FILE: init gives it one on the disk, when the guest
+ * has one), every PUT and APPEND that changed the store is appended to FILE
+ * as its request line and fsync'ed before the reply goes out, and FILE is
+ * applied at start: the data outlives the guest's memory. Without, kvd
+ * keeps its data in memory only, as before.
+ *
  * Deterministic: no clocks, no randomness, no allocation; requests are
  * served in the order poll() reports them (serial before network when both
  * are ready, as kv.elf checks them).
@@ -479,10 +485,29 @@ static int apply(const struct request *r)
     return 1;
 }
 
+/* ---- the journal ---- */
+
+static int journal = -1;
+
+/* A request that changed the store, durably on the journal before its reply. */
+static void journal_append(const char *line, u32 len)
+{
+    static char buf[REQUEST_LINE_MAX + 1];
+    if (journal < 0)
+        return;
+    memcpy(buf, line, len);
+    buf[len] = '\n';
+    if (write(journal, buf, len + 1) != (ssize_t)(len + 1) || fsync(journal) < 0)
+        die("write the journal");
+}
+
 static void serve_line(struct line *l, const struct origin *from)
 {
     struct request r;
     const char *reason;
+    static char raw[REQUEST_LINE_MAX + 1];
+    u32 rawlen = l->len;
+    memcpy(raw, l->buf, rawlen);
     r.from = from;
     int st = parse(l, &r, &reason);
     if (st == REQUEST_EMPTY)
@@ -517,11 +542,45 @@ static void serve_line(struct line *l, const struct origin *from)
         reply(&r, "ERR toomanyclients");
         break;
     default:
-        if (apply(&r))
+        if (apply(&r)) {
             dedup_record(d, r.seq, body);
+            if (strcmp(r.op, "GET") != 0)
+                journal_append(raw, rawlen);
+        }
         reply(&r, body);
         break;
     }
+}
+
+/* Applies the journal's whole lines (a last line cut short by a crash was
+ * never acknowledged), as the requests were applied, then appends to it. */
+static void open_journal(const char *path)
+{
+    static char buf[4096];
+    static struct line l;
+    journal = open(path, O_RDWR | O_CREAT | O_APPEND, 0644);
+    if (journal < 0)
+        die("open the journal");
+    line_reset(&l);
+    ssize_t n;
+    while ((n = read(journal, buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] != '\n') {
+                line_put(&l, buf[i]);
+                continue;
+            }
+            struct request r;
+            const char *reason;
+            struct dedup_entry *d;
+            line_end(&l);
+            r.from = NULL;
+            if (parse(&l, &r, &reason) == REQUEST_OK && dedup_check(r.client, r.seq, &d) == DEDUP_NEW && apply(&r))
+                dedup_record(d, r.seq, body);
+            line_reset(&l);
+        }
+    }
+    if (n < 0)
+        die("read the journal");
 }
 
 /* ---- input ---- */
@@ -654,9 +713,11 @@ static void open_net(void)
         die("bind UDP port 7070");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     open_serial();
+    if (argc > 1)
+        open_journal(argv[1]);
     open_net();
     serial_write("kv ready\n", 9);
     struct pollfd fds[3] = {{tty, POLLIN, 0}, {pkt, POLLIN, 0}, {udp, POLLIN, 0}};

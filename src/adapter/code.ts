@@ -4,9 +4,10 @@
 // so without one the Variables pane stays empty and the disassembly view greyed until a click.
 //
 // Both decode forwards from page starts (fixed places, so a row is the same wherever a request
-// starts), in step with the instruction boundaries known to be true: where the timeline started and
-// every EIP a stop showed. A guess from before an address is not used: it changes with where it
-// starts, and swallows an instruction into data before it.
+// starts), in step with the instruction boundaries known to be true: where the timeline started,
+// every EIP a stop showed, and the EIPs the recording says ran right before a stop (its trail). A
+// guess from before an address is not used: it changes with where it starts, and swallows an
+// instruction into data before it.
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { DebugState } from '../ft/cluster';
 import { Decoded, MAX_INSTRUCTION_BYTES, sweep } from './disassemble';
@@ -98,6 +99,7 @@ export class CodeView {
   private learn(state: DebugState, eip = state.registers.eip): void {
     this.anchors.add(state.entry >>> 0);
     this.anchors.add(eip >>> 0);
+    for (const before of state.trail ?? []) this.anchors.add(before >>> 0);
   }
 }
 

@@ -30,10 +30,8 @@ export class FtRuntime extends Runtime {
   }
 
   async launch(): Promise<void> {
-    const { guest, clock, jit, memoryMiB, epochLength, cmdline, record } = this.config;
-    this.cluster = new Cluster({
-      guest, clock, jit, memoryMiB, epochLength, cmdline, record, launcher: this.launcher, debug: { hold: true },
-    });
+    const { kind: _kind, stopOnEntry: _stop, stopAt: _at, ...machine } = this.config;
+    this.cluster = new Cluster({ ...machine, launcher: this.launcher, debug: { hold: true } });
     this.requests = new HostRequests(this.cluster);
     this.cluster.on('role-change', (change) => this.onRoleChange(change));
     this.cluster.on('failover', (failover) => void this.onFailover(failover));

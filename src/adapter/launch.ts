@@ -4,9 +4,10 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { writeProblem } from '../ft/files';
-import { BUILTIN_GUESTS, loadImage } from '../ft/machine';
-import { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from '../ft/machine';
+import { BootRole, BUILTIN_GUESTS, LINUX_GUEST, resolveSpec, type MachineSpec } from '../ft/machine';
+import { DEFAULT_EPOCH_LENGTH } from '../ft/machine';
 import { count } from './format';
+import { DEFAULT_TAP_ADDRESS, type TapOptions } from '../ft/cluster';
 import launchSchema from './launchSchema.json';
 
 export { launchSchema };
@@ -18,11 +19,19 @@ export type LaunchConfig =
     clock: 'virtual' | 'host';
     jit: boolean;
     epochLength: number;
-    memoryMiB: number;
-    cmdline?: string;
     record?: string;
-  } & Start)
-  | ({ kind: 'replay'; log: string; image?: string } & Start);
+    /** The host tap interface the guest's network card is plugged into (src/ft/cluster/tapbridge.ts). */
+    tap?: TapOptions;
+  } & MachineSpec & Start)
+  | ({ kind: 'replay'; log: string; image?: string } & Omit<MachineSpec, 'guest'> & Start);
+
+/** The attributes that name boot files, as errors about them call them. */
+export const BOOT_ATTRIBUTES: Record<BootRole, string> = {
+  image: "launch attribute 'image'",
+  bios: "launch attribute 'bios'",
+  'vga-bios': "launch attribute 'vgaBios'",
+  initrd: "launch attribute 'initrd'",
+};
 
 /** How a session starts, whatever it runs: stopped at instruction 0, run to `stopAt`, or running. */
 export interface Start {
@@ -43,7 +52,7 @@ const PROPERTIES = launchSchema.properties as Record<string, PropertySchema>;
 const GENERIC = new Set(['type', 'request', 'name', 'noDebug', 'preLaunchTask', 'postDebugTask', 'internalConsoleOptions', 'debugServer', 'presentation', 'suppressMultipleSessionWarning', 'cwd', 'env']);
 
 /** Attributes that describe a live run, which a log replay takes from its file instead. */
-const LIVE_ONLY = ['guest', 'mode', 'clock', 'jit', 'epochLength', 'memory', 'cmdline', 'record'];
+const LIVE_ONLY = ['guest', 'mode', 'clock', 'jit', 'epochLength', 'memory', 'cmdline', 'record', 'tap', 'tapAddress'];
 
 function fail(name: string, problem: string): never {
   throw new LaunchError(`launch attribute '${name}': ${problem}`);
@@ -79,14 +88,17 @@ function checkWritable(name: string, path: string): void {
   if (problem) fail(name, `cannot write ${path}: ${problem}`);
 }
 
-function checkGuest(guest: string): void {
-  let kind: string;
+/** Reads the spec's files and checks what a machine made of them would be: one line naming the attribute. */
+function checkMachine(spec: MachineSpec): void {
   try {
-    kind = loadImage(guest).kind;
+    resolveSpec(spec, BOOT_ATTRIBUTES);
   } catch (error) {
-    fail('guest', (error as Error).message);
+    const message = (error as Error).message;
+    if (message.startsWith('launch attribute')) throw new LaunchError(message);
+    // The image's own problems (not bootable, no such guest) and the machine's (memory, initrd, BIOS) name the guest.
+    const attribute = /memory|MiB/.test(message) ? 'memory' : /BIOS/.test(message) ? 'bios' : 'guest';
+    fail(attribute, message);
   }
-  if (kind !== 'multiboot') fail('guest', `${guest} is a ${kind} image, which needs a BIOS; the debugger runs multiboot kernels (and the built-in guests ${BUILTIN_GUESTS.join(', ')})`);
 }
 
 /** Validates launch arguments; throws a LaunchError naming the first bad attribute. */
@@ -104,27 +116,36 @@ export function parseLaunch(args: unknown): LaunchConfig {
   if (a.log !== undefined) return parseReplay(a, start, at);
   if (a.image !== undefined) fail('image', 'goes with \'log\' (a replay); a live run names its image in \'guest\'');
   if (a.guest === undefined) fail('guest', `missing: name a built-in guest (${BUILTIN_GUESTS.join(', ')}) or an image path, or give 'log' to replay a recording`);
-  const guest = (BUILTIN_GUESTS as readonly string[]).includes(a.guest as string)
-    ? (a.guest as string)
-    : at(a.guest as string);
-  checkGuest(guest);
+  const named = (BUILTIN_GUESTS as readonly string[]).includes(a.guest as string) || a.guest === LINUX_GUEST;
+  const guest = named ? (a.guest as string) : at(a.guest as string);
+  const memoryMiB = a.memory as number | undefined;
+  const machine: MachineSpec = { guest, ...bootAttributes(a, at), memoryMiB, cmdline: a.cmdline as string | undefined };
+  checkMachine(machine);
   const kind = (a.mode as 'ft' | 'single' | undefined) ?? 'ft';
   const record = a.record === undefined ? undefined : at(a.record as string);
   if (record !== undefined) {
     if (kind !== 'ft') fail('record', `records an FT pair's log; mode "${kind}" has no log`);
     checkWritable('record', record);
   }
+  if (a.tapAddress !== undefined && a.tap === undefined) fail('tapAddress', "goes with 'tap' (the interface it is the host's address on)");
+  const tapAddress = (a.tapAddress as string | undefined) ?? DEFAULT_TAP_ADDRESS;
+  const tap = a.tap === undefined ? undefined : { name: a.tap as string, address: tapAddress };
   return {
     kind,
-    guest,
+    ...machine,
     clock: (a.clock as 'virtual' | 'host' | undefined) ?? 'virtual',
     jit: (a.jit as boolean | undefined) ?? true,
     epochLength: (a.epochLength as number | undefined) ?? DEFAULT_EPOCH_LENGTH,
-    memoryMiB: (a.memory as number | undefined) ?? DEFAULT_MEMORY_MIB,
-    cmdline: a.cmdline as string | undefined,
     record,
+    ...(tap && { tap }),
     ...start,
   };
+}
+
+/** The boot file attributes, as paths relative to the configuration's `cwd`. */
+function bootAttributes(a: Record<string, unknown>, at: (path: string) => string): Pick<MachineSpec, 'bios' | 'vgaBios' | 'initrd'> {
+  const path = (name: string) => (a[name] === undefined ? undefined : at(a[name] as string));
+  return { bios: path('bios'), vgaBios: path('vgaBios'), initrd: path('initrd') };
 }
 
 function parseStart(a: Record<string, unknown>): Start {
@@ -148,5 +169,9 @@ function parseReplay(a: Record<string, unknown>, start: Start, at: (path: string
   checkReadable('log', log);
   const image = a.image === undefined ? undefined : at(a.image as string);
   if (image !== undefined) checkReadable('image', image);
-  return { kind: 'replay', log, image, ...start };
+  const files = bootAttributes(a, at);
+  for (const [name, path] of [['bios', files.bios], ['vgaBios', files.vgaBios], ['initrd', files.initrd]] as const) {
+    if (path !== undefined) checkReadable(name, path);
+  }
+  return { kind: 'replay', log, image, ...files, ...start };
 }

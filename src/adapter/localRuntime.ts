@@ -2,55 +2,57 @@
 // primary: every input and nondeterministic value comes from the file, and its epoch hashes are
 // what the replay is checked against), or a single machine recording as it goes (mode "single").
 import { MachineDebugger } from '../ft/debug';
-import { loadImage } from '../ft/machine';
+import { resolveSpec } from '../ft/machine';
 import type { EpochEntry, LogEntry } from '../ft/log';
-import { readLogFile } from '../ft/log';
+import { isComplete, readLogFile } from '../ft/log';
 import { Machine } from '../ft/machine';
 import { RecordedEvent, Recorder, Replayer } from '../ft/machine';
-import { hashedDevicesOf, imageFor } from '../ft/commands';
-import { LaunchConfig, LaunchError } from './launch';
-import { DivergenceView, Runtime } from './runtime';
+import { hashedDevicesOf, machineFor } from '../ft/commands';
+import { BOOT_ATTRIBUTES, LaunchConfig, LaunchError, Start } from './launch';
+import { recordingEvents } from './recording';
+import { CustomEvent, DivergenceView, Runtime } from './runtime';
 import { LocalTarget, Target } from './targets';
-
-const MIB = 1024 * 1024;
 
 export class LocalRuntime extends Runtime {
   private machine: Machine | undefined;
   private local: LocalTarget | undefined;
   /** A replay's logged epoch hashes, by index. */
   private logged = new Map<number, EpochEntry>();
+  /** A replay's panel events, made from the file: sent when the session begins. */
+  private recording: CustomEvent[] = [];
 
   constructor(private readonly config: LaunchConfig) {
     super();
   }
 
   async launch(): Promise<void> {
-    const debug = this.config.kind === 'replay' ? await this.replay(this.config.log, this.config.image) : await this.single();
+    const debug = this.config.kind === 'replay' ? await this.replay(this.config) : await this.single();
     this.targets.set(1, debug);
     this.local = debug;
   }
 
   /** A machine fed from the file; it runs as far as the log says the recording got. */
-  private async replay(path: string, imagePath: string | undefined): Promise<LocalTarget> {
-    const { meta, entries, error } = await readLogFile(path).catch((e: Error) => { throw new LaunchError(`launch attribute 'log': ${path}: ${e.message}`); });
+  private async replay(config: Extract<LaunchConfig, { kind: 'replay' }>): Promise<LocalTarget> {
+    const { log: path, image: imagePath } = config;
+    const contents = await readLogFile(path).catch((e: Error) => { throw new LaunchError(`launch attribute 'log': ${path}: ${e.message}`); });
+    const { meta, entries, end: ending, error } = contents;
     if (error) this.emit('output', 'stderr', `${path} is damaged (${error.message}): replaying the good part\n`);
-    let image;
+    else if (!isComplete(contents)) this.emit('output', 'stderr', `${path} has no end entry: its recording may be cut short\n`);
+    let settings;
     try {
-      image = imageFor(meta, imagePath);
+      settings = machineFor(meta, config, BOOT_ATTRIBUTES);
     } catch (e) {
+      const message = (e as Error).message;
+      if (message.startsWith('launch attribute')) throw new LaunchError(message);
       const hint = imagePath ? '' : ` (the log was recorded with '${meta.guest}': give its image in 'image')`;
-      throw new LaunchError(`launch attribute '${imagePath ? 'image' : 'log'}': ${(e as Error).message}${hint}`);
+      throw new LaunchError(`launch attribute '${imagePath ? 'image' : 'log'}': ${message}${hint}`);
     }
     const replayer = new Replayer();
     for (const entry of entries) if (entry.kind === 'input' || entry.kind === 'nondet') replayer.push(eventOf(entry));
     this.logged = new Map(entries.filter((e): e is EpochEntry => e.kind === 'epoch').map((e) => [e.epoch, e]));
+    this.recording = recordingEvents(meta, entries);
     this.machine = await Machine.create({
-      image,
-      cmdline: meta.cmdline,
-      clock: meta.clock,
-      jit: meta.jit,
-      memoryMiB: meta.memorySize / MIB,
-      epochLength: meta.epochLength,
+      ...settings,
       hashedDevices: hashedDevicesOf(meta),
       nondet: replayer,
     });
@@ -60,23 +62,21 @@ export class LocalRuntime extends Runtime {
     const debug = new MachineDebugger(
       this.machine,
       replayer,
-      { available: () => end, entries: () => entries, acked: () => lastSeq },
+      { available: () => end, entries: () => (ending ? [...entries, ending] : entries), acked: () => lastSeq },
     );
     return new LocalTarget(`replay of ${meta.guest}`, 1, 'replay', debug);
+  }
+
+  /** A replay's panel is filled from the file first: its entries, outputs, failovers and charts. */
+  override async begin(start: Start): Promise<void> {
+    for (const event of this.recording) this.emit('custom', event);
+    return super.begin(start);
   }
 
   private async single(): Promise<LocalTarget> {
     const config = this.config as Extract<LaunchConfig, { kind: 'single' | 'ft' }>;
     const recorder = new Recorder(() => undefined);
-    this.machine = await Machine.create({
-      image: loadImage(config.guest),
-      cmdline: config.cmdline,
-      clock: config.clock,
-      jit: config.jit,
-      memoryMiB: config.memoryMiB,
-      epochLength: config.epochLength,
-      nondet: recorder,
-    });
+    this.machine = await Machine.create({ ...resolveSpec(config, BOOT_ATTRIBUTES).settings, nondet: recorder });
     return new LocalTarget(config.guest, 1, 'machine', new MachineDebugger(this.machine, recorder));
   }
 

@@ -2,13 +2,15 @@
 // client) sends, and custom events the adapter streams for the logging-channel panel. Everything
 // here is plain JSON; the extension and the panel import these types, the adapter implements them.
 import type { Divergence, FaultKind } from '../ft/cluster';
+import type { EntryKind } from '../ft/log';
 
 /** A log entry as the panel and `lockstep/logEntries` show it. */
 export interface EntryView {
   seq: number;
   /** 64-bit instruction count where it applies. */
   at: number;
-  kind: 'input' | 'nondet' | 'epoch' | 'output' | 'control';
+  /** `end` only in a replayed file: the recording was closed there. */
+  kind: EntryKind;
   /** Encoded frame size in bytes. */
   size: number;
   /** Acknowledged by the backup. */
@@ -18,7 +20,7 @@ export interface EntryView {
 }
 
 /** Every kind of entry, as `lockstep/logEntries` filters and the panel lists them. */
-export const ENTRY_KINDS: readonly EntryView['kind'][] = ['input', 'nondet', 'epoch', 'output', 'control'];
+export const ENTRY_KINDS: readonly EntryView['kind'][] = ['input', 'nondet', 'epoch', 'output', 'control', 'end'];
 
 export interface HostView {
   id: string;

@@ -24,6 +24,11 @@ export interface SessionOptions {
   launcher?: HostLauncher;
   /** Called when the session has ended its machines (a TCP server then closes the connection). */
   onEnd?: () => void;
+  /**
+   * The client can show memory for a `memoryReference` (default true). VS Code shows it with the Hex
+   * Editor extension and otherwise sends the user to the marketplace: without it, none is offered.
+   */
+  memoryView?: boolean;
 }
 
 const GRANULARITIES = ['instruction', 'statement', 'line'];
@@ -159,6 +164,10 @@ export class LockstepDebugSession extends DebugSession {
         // The console, watches and hovers show an evaluation's error where it was asked: no notification too.
         (error: unknown) => this.fail(response, error, request.command !== 'evaluate'),
       );
+  }
+
+  private get showsMemory(): boolean {
+    return this.options.memoryView !== false;
   }
 
   private fail(response: DebugProtocol.Response, error: unknown, showUser = true): void {
@@ -375,7 +384,7 @@ export class LockstepDebugSession extends DebugSession {
         variablesReference: node.children?.length
           ? this.handles.create({ threadId: handle.threadId, nodes: node.children })
           : 0,
-        ...(node.memoryReference ? { memoryReference: node.memoryReference } : {}),
+        ...(node.memoryReference && this.showsMemory ? { memoryReference: node.memoryReference } : {}),
         ...(node.evaluateName ? { evaluateName: node.evaluateName } : {}),
       })),
     };
@@ -409,7 +418,7 @@ export class LockstepDebugSession extends DebugSession {
     return {
       result: formatValue(result.value, result.size),
       variablesReference: 0,
-      ...(pointer === undefined ? {} : { memoryReference: word(pointer) }),
+      ...(pointer === undefined || !this.showsMemory ? {} : { memoryReference: word(pointer) }),
     };
   }
 

@@ -10,10 +10,15 @@ export function hostLauncher(extensionUri: vscode.Uri): HostLauncher {
   return { script: join(extensionUri.fsPath, 'dist', 'cli.js'), execArgv: [] };
 }
 
+/** VS Code shows a memoryReference with this extension, and without it offers to install it. */
+export const MEMORY_VIEW_EXTENSION = 'ms-vscode.hexeditor';
+
 export function inlineAdapterFactory(extensionUri: vscode.Uri): vscode.DebugAdapterDescriptorFactory {
   return {
     createDebugAdapterDescriptor() {
-      const session = new LockstepDebugSession({ launcher: hostLauncher(extensionUri) });
+      // No memory icon that leads to the marketplace (an error offline): memory is read in the console.
+      const memoryView = vscode.extensions.getExtension(MEMORY_VIEW_EXTENSION) !== undefined;
+      const session = new LockstepDebugSession({ launcher: hostLauncher(extensionUri), memoryView });
       return new vscode.DebugAdapterInlineImplementation(session);
     },
   };

@@ -5,7 +5,7 @@ import type { PanelMessage } from '../adapter/protocol';
 import { FAULT_KIND_NAMES, FAULT_KINDS, faultArgument, type FaultKind } from '../ft/cluster';
 import { BUILTIN_GUESTS } from '../ft/machine';
 import { ftConfiguration, replayConfiguration } from './debugConfig';
-import { cursorEntry, openLogFile } from './ftlogEditor';
+import { cursorEntry, openLogFile, type ReplayMark } from './ftlogEditor';
 import type { PanelActions } from './panelView';
 import { DEBUG_TYPE, type SessionTracker } from './sessions';
 
@@ -20,7 +20,7 @@ const FAULTS: FaultChoice[] = FAULT_KIND_NAMES.map((fault) => {
 });
 
 export class LockstepCommands implements PanelActions {
-  constructor(private readonly tracker: SessionTracker) {}
+  constructor(private readonly tracker: SessionTracker, private readonly replayMark: ReplayMark) {}
 
   register(openPanel: () => void, openConsole: () => void): vscode.Disposable[] {
     const command = (id: string, run: (...args: never[]) => unknown) =>
@@ -40,7 +40,7 @@ export class LockstepCommands implements PanelActions {
       command('lockstep.openConsole', openConsole),
       command('lockstep.recordLog', () => this.recordLog()),
       command('lockstep.openLogFile', () => this.openLogFile()),
-      command('lockstep.replayToHere', (file?: vscode.Uri, at?: number) => this.replayToHere(file, at)),
+      command('lockstep.replayToHere', (file?: vscode.Uri, at?: number, line?: number) => this.replayToHere(file, at, line)),
     ];
   }
 
@@ -151,10 +151,12 @@ export class LockstepCommands implements PanelActions {
     if (files?.[0]) await openLogFile(files[0]);
   }
 
-  /** From a CodeLens (file, instruction) or the palette (the entry under the cursor). */
-  private async replayToHere(file?: vscode.Uri, at?: number): Promise<void> {
-    const target = file && at !== undefined ? { file, at } : cursorEntry(vscode.window.activeTextEditor);
+  /** From a CodeLens (file, instruction, line) or the palette (the entry under the cursor); marks the line. */
+  private async replayToHere(file?: vscode.Uri, at?: number, line?: number): Promise<void> {
+    const lens = file && at !== undefined && line !== undefined ? { file, at, line } : undefined;
+    const target = lens ?? cursorEntry(vscode.window.activeTextEditor);
     if (!target) throw new Error('put the cursor on an entry line of a log file');
+    await this.replayMark.set(target.file, target.line);
     await this.start(replayConfiguration(target.file.fsPath, { stopOnEntry: false, stopAt: target.at, name: `Lockstep: replay to @${target.at}` }));
   }
 }

@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import { inlineAdapterFactory } from './adapterFactory';
 import { LockstepCommands } from './commands';
 import { LockstepConfigurationProvider } from './debugConfig';
-import { registerLogFiles } from './ftlogEditor';
+import { ReplayMark, registerLogFiles } from './ftlogEditor';
 import { ConsoleManager } from './consoles';
 import { LoggingChannelPanel } from './panelView';
 import { DEBUG_TYPE, SessionTracker, sessionMode } from './sessions';
@@ -14,12 +14,14 @@ let telemetry: LockstepTelemetry | undefined;
 
 export function activate(context: vscode.ExtensionContext): void {
   const tracker = new SessionTracker();
-  const commands = new LockstepCommands(tracker);
+  const replayMark = new ReplayMark();
+  const commands = new LockstepCommands(tracker, replayMark);
   const panel = new LoggingChannelPanel(context.extensionUri, tracker, commands);
   const consoles = new ConsoleManager(tracker);
   telemetry = createTelemetry(telemetryConnectionString(context.extension.packageJSON as object));
   context.subscriptions.push(
     tracker,
+    replayMark,
     panel,
     consoles,
     vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, inlineAdapterFactory(context.extensionUri)),

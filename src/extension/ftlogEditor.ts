@@ -88,7 +88,7 @@ class ReplayLensProvider implements vscode.CodeLensProvider {
         title: `Replay to here (@${entry.at})`,
         tooltip: `Start a replay of this log stopped at instruction ${entry.at}, where entry #${entry.seq} applies`,
         command: REPLAY_TO_HERE,
-        arguments: [document.uri, entry.at],
+        arguments: [document.uri, entry.at, line],
       }));
     }
     return lenses;
@@ -124,9 +124,59 @@ export function registerLogFiles(): vscode.Disposable[] {
   ];
 }
 
-/** The instruction of the entry under the cursor, for the Replay to here command from the palette. */
-export function cursorEntry(editor: vscode.TextEditor | undefined): { file: vscode.Uri; at: number } | undefined {
+/** The entry under the cursor (its instruction and line), for the Replay to here command from the palette. */
+export function cursorEntry(
+  editor: vscode.TextEditor | undefined,
+): { file: vscode.Uri; at: number; line: number } | undefined {
   if (!editor || editor.document.languageId !== LOG_LANGUAGE) return undefined;
-  const entry = entryLineInstruction(editor.document.lineAt(editor.selection.active.line).text);
-  return entry ? { file: editor.document.uri, at: entry.at } : undefined;
+  const line = editor.selection.active.line;
+  const entry = entryLineInstruction(editor.document.lineAt(line).text);
+  return entry ? { file: editor.document.uri, at: entry.at, line } : undefined;
+}
+
+/**
+ * The entry line the last "Replay to here" started from, marked in its log's editors (highlighted,
+ * with a note at its end) and selected there, so the log shows where the replay stands.
+ */
+export class ReplayMark implements vscode.Disposable {
+  private readonly decoration = vscode.window.createTextEditorDecorationType({
+    isWholeLine: true,
+    backgroundColor: new vscode.ThemeColor('editor.rangeHighlightBackground'),
+    overviewRulerColor: new vscode.ThemeColor('editorOverviewRuler.rangeHighlightForeground'),
+    after: { contentText: '  \u25c0 replayed to here', color: new vscode.ThemeColor('editorCodeLens.foreground') },
+  });
+  private mark: { uri: string; line: number } | undefined;
+  private readonly listener = vscode.window.onDidChangeVisibleTextEditors(() => this.apply());
+
+  /**
+   * Marks `line` of the log view `document`, and selects it in the editors showing it. Each is pinned: the code a
+   * stop shows opens in an editor of its own, which would otherwise take the tab of a log opened as a preview.
+   */
+  async set(document: vscode.Uri, line: number): Promise<void> {
+    this.mark = { uri: document.toString(), line };
+    for (const shown of this.apply()) {
+      const options = { viewColumn: shown.viewColumn, preview: false, preserveFocus: true };
+      const editor = await vscode.window.showTextDocument(shown.document, options);
+      const start = new vscode.Position(line, 0);
+      editor.selection = new vscode.Selection(start, start);
+      editor.revealRange(new vscode.Range(start, start), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+    }
+  }
+
+  /** Decorates the marked line in every visible editor of its log; returns those editors. */
+  private apply(): vscode.TextEditor[] {
+    const mark = this.mark;
+    const editors = vscode.window.visibleTextEditors.filter((e) => e.document.uri.toString() === mark?.uri);
+    for (const editor of editors) {
+      if (mark && mark.line < editor.document.lineCount) {
+        editor.setDecorations(this.decoration, [editor.document.lineAt(mark.line).range]);
+      }
+    }
+    return editors;
+  }
+
+  dispose(): void {
+    this.listener.dispose();
+    this.decoration.dispose();
+  }
 }

@@ -5,10 +5,12 @@ import { basename } from 'node:path';
 import { describeEntry, LogFormatError, type LogEntry } from '../ft/log';
 import { LogFileReader, type LogMeta } from '../ft/log';
 import { unjoinedSegments } from '../ft/log';
+import { IDLE_EPOCH_FACTOR } from '../ft/machine';
+import { count } from '../adapter/format';
 
 export interface RenderedLog {
   text: string;
-  /** Entries successfully read (all of them unless `error`). */
+  /** Entries successfully read (all of them unless `error`), not counting the end entry. */
   entries: number;
   /** Why reading stopped early: the byte offset where the bad frame (or header) starts. */
   error?: { offset: number; reason: string; code: string };
@@ -31,13 +33,18 @@ export function entryLineInstruction(line: string): { seq: number; at: number } 
 function metaLines(meta: LogMeta): string[] {
   const jit = meta.jit ? 'JIT on' : 'JIT off';
   const mib = Math.round(meta.memorySize / (1 << 20));
+  // The machine's rule (src/ft/machine): executed instructions count, idle time does not, up to a bound.
+  const epochs = `epochs every ${count(meta.epochLength)} executed instructions`
+    + ` (or ${count(IDLE_EPOCH_FACTOR * meta.epochLength)} of count when the guest idles)`;
   return [
-    `// guest ${meta.guest}, ${mib} MiB, clock ${meta.clock}, ${jit}, epochs every ${meta.epochLength} instructions`,
+    `// guest ${meta.guest}, ${mib} MiB, clock ${meta.clock}, ${jit}, ${epochs}`,
     `// recorded ${meta.createdAt}, image sha256 ${meta.imageSha256}${meta.cmdline ? `, cmdline ${JSON.stringify(meta.cmdline)}` : ''}`,
   ];
 }
 
-function countLine(entries: LogEntry[]): string {
+/** The entries of the recording, not its end entry. */
+function countLine(all: LogEntry[]): string {
+  const entries = all.filter((e) => e.kind !== 'end');
   const counts = new Map<string, number>();
   for (const e of entries) counts.set(e.kind, (counts.get(e.kind) ?? 0) + 1);
   const parts = [...counts].map(([kind, n]) => `${n} ${kind}`);
@@ -50,6 +57,13 @@ function countLine(entries: LogEntry[]): string {
 export function damageMessage(error: LogFormatError, entriesRead: number): string {
   const shown = entriesRead === 0 ? 'no entry could be read' : `the ${entriesRead} entries before it are shown`;
   return `// ERROR at byte ${error.offset}: ${error.reason}; ${shown}, nothing after it`;
+}
+
+/** Whether the recording was closed (its end entry), recovered after a killed run, or may be cut short. */
+function endLine(last: LogEntry | undefined): string {
+  if (last?.kind !== 'end') return '// no end entry: the recording may be cut short (its writer never closed it)';
+  if (last.how === 'killed') return '// its run was killed: `lockstep join` recovered what its hosts had written';
+  return '// closed cleanly: the end entry is its last';
 }
 
 /** What a reader should know about where the file stands in its recording. */
@@ -69,6 +83,7 @@ export function renderLog(
   unjoined: string[] = [],
 ): RenderedLog {
   const head = [`// Lockstep log ${name}`, ...(meta ? [...metaLines(meta), ...placeLines(name, meta, unjoined), countLine(entries)] : [])];
+  if (meta && !error) head.push(endLine(entries.at(-1)));
   // The damage is said at the top too, so it is seen before scrolling through what could be read.
   if (error && entries.length > 0) head.push(damageMessage(error, entries.length));
   const lines = [...head, ...entries.map((e) => describeEntry(e, { maxBytes: MAX_BYTES }))];
@@ -79,7 +94,7 @@ export function renderLog(
   }
   return {
     text: `${lines.join('\n')}\n`,
-    entries: entries.length,
+    entries: entries.filter((e) => e.kind !== 'end').length,
     ...(error ? { error: { offset: error.offset, reason: error.reason, code: error.code }, errorLine } : {}),
   };
 }

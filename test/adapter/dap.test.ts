@@ -11,10 +11,15 @@ import { FlowControl } from 'iced-x86';
 import { decodeAt } from '../support/decode';
 import { loadImage } from '../../src/ft/machine';
 import { runGuest } from '../../src/ft/commands';
+import { readLogFile } from '../../src/ft/log';
+import type { ChannelEventBody, EntriesEventBody, OutputEventBody } from '../../src/adapter/protocol';
 import { until } from '../support/cluster';
 import { Adapter, channelEvent, prng, scopeReference } from './support';
+import { SEABIOS, skipWithoutBios, VGABIOS } from '../support/bios';
 
 /** spin: a busy loop (every count is an instruction) with timer interrupts; about 320 M instructions. */
+/** A disk image that SeaBIOS boots (guests/bootsector/). */
+const BOOTSECTOR = join(__dirname, '..', '..', 'guests', 'images', 'bootsector.img');
 const SPIN = { guest: 'spin', cmdline: 'iterations=20000000 hz=1000', epochLength: 10_000_000, memory: 16 };
 /** Instructions during which v86 may deliver an interrupt (EIP then moves to the handler). */
 
@@ -255,6 +260,22 @@ describe('debug adapter (DAP, real hosts)', function () {
     });
   });
 
+  describe('a BIOS guest', () => {
+    let adapter: Adapter | undefined;
+    after(async () => adapter?.stop());
+
+    it('a disk image with bios runs under FT: both hosts read the files and stop at the count', async function () {
+      skipWithoutBios(this);
+      adapter = await Adapter.start();
+      await adapter.dc.initializeRequest();
+      const stop = adapter.nextStop();
+      const machine = { guest: BOOTSECTOR, bios: SEABIOS, vgaBios: VGABIOS, memory: 16, epochLength: 1_000_000 };
+      await adapter.launch({ ...machine, stopAt: 2_345_678 });
+      assert.equal((await stop).reason, 'goto');
+      for (const thread of [1, 2]) assert.equal(await adapter.instructions(thread), 2_345_678, `thread ${thread}`);
+    });
+  });
+
   describe('launch configurations', () => {
     let adapter: Adapter;
     before(async () => {
@@ -280,6 +301,10 @@ describe('debug adapter (DAP, real hosts)', function () {
         [{ log: '/no/such/file.ftlog' }, /'log': cannot read \/no\/such\/file.ftlog: no such file/],
         [{ log: __filename, clock: 'host' }, /'clock': does not apply to a log replay/],
         [{ guest: 'spin', image: 'x' }, /'image': goes with 'log'/],
+        [{ guest: 'spin', tapAddress: '10.0.2.1/24' }, /'tapAddress': goes with 'tap'/],
+        [{ log: __filename, tap: 'tap0' }, /'tap': does not apply to a log replay/],
+        // Checked by the cluster before any host starts (src/ft/cluster/tapbridge.ts), as for lockstep ft --tap.
+        [{ guest: 'spin', tap: 'tap 0' }, /--tap: 'tap 0' is not an interface name/],
         [{ guest: 'spin', stopAt: -1 }, /'stopAt': expected a whole number from 0 to 9007199254740991, got -1/],
         [{ guest: 'spin', stopAt: 1.5 }, /'stopAt': expected a whole number from 0 to 9007199254740991, got 1.5/],
         [{ log: __filename, stopAt: 'end' }, /'stopAt': expected a whole number from 0 to 9007199254740991, got "end"/],
@@ -287,6 +312,11 @@ describe('debug adapter (DAP, real hosts)', function () {
         [{ guest: 'spin', cwd: '/no/such/dir' }, /'cwd': expected a directory, got "\/no\/such\/dir"/],
         // Relative paths are taken from cwd: this one is right from the repository, not from guests/.
         [{ guest: 'guests/images/spin.elf', cwd: join(__dirname, '..', '..', 'guests') }, /'guest': .*guests\/guests\/images\/spin\.elf/],
+        [{ guest: BOOTSECTOR }, /'bios': .*bootsector\.img: a disk image needs a BIOS/],
+        [{ guest: 'spin', initrd: __filename }, /launch attribute 'initrd' needs launch attribute 'bios'/],
+        [{ guest: BOOTSECTOR, bios: '/no/such/bios.bin' }, /'bios': cannot read \/no\/such\/bios\.bin: no such file/],
+        [{ guest: BOOTSECTOR, bios: __filename }, /'bios': .*dap\.test\.ts is not a BIOS ROM/],
+        [{ log: __filename, bios: '/no/such/bios.bin' }, /'bios': cannot read \/no\/such\/bios\.bin: no such file/],
       ];
       for (const [args, message] of bad) {
         await assert.rejects(adapter.dc.launchRequest(args as never), message, JSON.stringify(args));
@@ -450,6 +480,16 @@ describe('debug adapter (DAP, real hosts)', function () {
         const entry = await adapter.launch({ log, stopOnEntry: true });
         assert.equal(entry?.reason, 'entry');
         assert.deepEqual(Object.values(await adapter.threads()), ['replay: replay of ticker']);
+        // The panel is filled from the file before the first stop: its entries, outputs and charts.
+        const file = await readLogFile(log);
+        const sent = (name: string) => (adapter.events.get(name) ?? []) as never[];
+        const seqs = sent('lockstep/entries').flatMap((b: EntriesEventBody) => b.entries.map((e) => e.seq));
+        assert.deepEqual(seqs, file.entries.map((e) => e.seq));
+        const outputs = sent('lockstep/output') as OutputEventBody[];
+        assert.deepEqual(outputs.map((o) => [o.seq, o.state]), file.entries.filter((e) => e.kind === 'output').map((e) => [e.seq, 'released']));
+        const times = (sent('lockstep/channel') as ChannelEventBody[]).map((c) => c.time);
+        assert.equal(times.at(-1), file.entries.at(-1)!.at / 1e6, 'the charts span the recording (virtual clock: 1 ns an instruction)');
+        assert.ok(times.length >= 2 && times[0] < times.at(-1)!, JSON.stringify(times));
         const end = await adapter.stopAfter(() => adapter.dc.continueRequest({ threadId: 1 }));
         assert.equal(end.reason, 'end');
         assert.deepEqual(await adapter.epochs(1), live);
@@ -460,6 +500,11 @@ describe('debug adapter (DAP, real hosts)', function () {
         assert.ok(back <= 12_345);
         const entries = await adapter.dc.customRequest('lockstep/logEntries', { from: 1, count: 3, filter: ['epoch'] });
         assert.equal((entries.body as { entries: unknown[] }).entries.length, 3);
+        // The recording was closed: its end entry is listed, last.
+        const ending = await adapter.dc.customRequest('lockstep/logEntries', { from: 1, count: 10, filter: ['end'] });
+        const ends = (ending.body as { entries: { kind: string; text: string }[] }).entries;
+        assert.deepEqual(ends.map((e) => e.kind), ['end']);
+        assert.match(ends[0].text, / end closed ""$/);
       } finally {
         await adapter.stop();
       }

@@ -4,6 +4,8 @@
 import { strict as assert } from 'node:assert';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { ChannelEventBody } from '../../src/adapter/protocol';
+import { DebugClient } from '@vscode/debugadapter-testsupport';
+import { serveTcp, serverPort } from '../../src/adapter/server';
 import { Adapter, channelEvent } from './support';
 
 /** kv's multiboot entry: `cli`, right after the multiboot header. */
@@ -177,4 +179,34 @@ describe('data breakpoints (DAP, real hosts, spin)', function () {
     const refused = adapter.dc.send('setDataBreakpoints', { breakpoints: [{ dataId: 'esp' }] });
     await assert.rejects(refused, /dataId must be one dataBreakpointInfo gave/);
   });
+});
+
+describe('memory references (DAP, a single spin machine)', function () {
+  this.timeout(60_000);
+  // The adapter in this process, on a port, as the extension makes it: with and without a memory view.
+  for (const memoryView of [true, false]) {
+    const name = memoryView ? 'offers memoryReference where the client can show memory' : 'offers none where it cannot';
+    it(`${name}: registers and console values`, async () => {
+      const server = await serveTcp(0, { memoryView });
+      const dc = new DebugClient('node', '', 'lockstep');
+      try {
+        await dc.start(serverPort(server));
+        const entry = dc.waitForEvent('stopped');
+        const launch = dc.launch({ guest: 'spin', mode: 'single', stopOnEntry: true });
+        await Promise.all([dc.configurationSequence(), launch]);
+        await entry;
+        const scopes = await dc.scopesRequest({ frameId: 1 });
+        const registers = scopes.body.scopes.find((s) => s.name === 'Registers')!;
+        const { variablesReference } = registers;
+        const variables = (await dc.variablesRequest({ variablesReference })).body.variables;
+        const esp = variables.find((v) => v.name === 'esp')!;
+        assert.equal(esp.memoryReference, memoryView ? esp.value : undefined);
+        const evaluated = await dc.evaluateRequest({ expression: '[esp]', context: 'repl', frameId: 1 });
+        assert.equal(evaluated.body.memoryReference !== undefined, memoryView);
+      } finally {
+        await dc.stop();
+        server.close();
+      }
+    });
+  }
 });

@@ -16,7 +16,7 @@ function isFiniteNumber(x: unknown): boolean {
 }
 
 describe('benchmarks (smoke mode)', function () {
-  this.timeout(120_000);
+  this.timeout(300_000);
   let out: string;
   let results: Results;
   let stderr = '';
@@ -27,7 +27,7 @@ describe('benchmarks (smoke mode)', function () {
       const child = execFile(
         process.execPath,
         ['--expose-gc', '--import', 'tsx', join('bench', 'main.ts'), '--smoke', '--out', out],
-        { cwd: REPO, maxBuffer: 64 * 1024 * 1024, timeout: 110_000 },
+        { cwd: REPO, maxBuffer: 64 * 1024 * 1024, timeout: 280_000 },
         (error) => resolve(error ? ((error as { code?: number }).code ?? null) : 0),
       );
       child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

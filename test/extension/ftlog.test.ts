@@ -28,17 +28,20 @@ describe('ftlog text view', () => {
   it('renders one line per entry with describeEntry, after a header of // lines', async () => {
     const rendered = await renderLogFile(await writeLog(dir), 'sample.ftlog');
     const lines = rendered.text.trimEnd().split('\n');
-    const header = lines.slice(0, lines.length - FILE_ENTRIES.length);
+    const shown: LogEntry[] = [...FILE_ENTRIES, { kind: 'end', seq: 13, at: FILE_ENTRIES[11].at, how: 'closed', detail: '' }];
+    const header = lines.slice(0, lines.length - shown.length);
     assert.ok(header.every((l) => l.startsWith('// ')), header.join('\n'));
     assert.match(header[0], /Lockstep log sample\.ftlog/);
-    assert.match(header.join('\n'), /guest kv, 32 MiB, clock virtual, JIT on, epochs every 100000000 instructions/);
+    assert.match(header.join('\n'), /guest kv, 32 MiB, clock virtual, JIT on, epochs every 100,000,000 executed instructions \(or 1,000,000,000 of count when the guest idles\)/);
     assert.ok(header.includes('// 12 entries (3 control, 4 input, 3 nondet, 1 epoch, 1 output), up to instruction 9007199254740991'), header.join('\n'));
     assert.equal(rendered.entries, 12);
     assert.equal(rendered.error, undefined);
+    assert.ok(header.includes('// closed cleanly: the end entry is its last'), header.join('\n'));
     const body = lines.slice(header.length);
-    assert.equal(body.length, FILE_ENTRIES.length);
+    assert.equal(body.length, shown.length);
+    assert.equal(body.at(-1), `#13 @${FILE_ENTRIES[11].at} end closed ""`);
     // Payloads are cut at 48 bytes, the rest as describeEntry renders it.
-    FILE_ENTRIES.forEach((e, i) => assert.equal(body[i], describeEntry(e, { maxBytes: 48 })));
+    shown.forEach((e, i) => assert.equal(body[i], describeEntry(e, { maxBytes: 48 })));
     assert.ok(body.every((l) => !l.includes('\n')));
   });
 
@@ -112,5 +115,14 @@ describe('ftlog text view', () => {
     const rendered = await renderLogFile(await writeLog(dir, []));
     assert.equal(rendered.entries, 0);
     assert.match(rendered.text, /\/\/ 0 entries\n/);
+    assert.deepEqual(entryLines(rendered.text), ['#1 @0 end closed ""']);
+  });
+
+  it('says when a file has no end entry: its recording may be cut short', async () => {
+    const path = await writeLog(dir);
+    truncateSync(path, frameOffsets(FILE_ENTRIES).at(-1)!);
+    const rendered = await renderLogFile(path, 'sample.ftlog');
+    assert.deepEqual([rendered.entries, rendered.error], [11, undefined]);
+    assert.match(rendered.text, /\n\/\/ no end entry: the recording may be cut short/);
   });
 });

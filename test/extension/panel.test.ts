@@ -318,7 +318,7 @@ describe('logging-channel panel (webview in headless Chromium)', function () {
     const toggles = filter.getByRole('button');
     assert.deepEqual(await toggles.allTextContents(), [...ENTRY_KINDS]);
     const pressed = () => toggles.evaluateAll((bs) => bs.map((b) => b.getAttribute('aria-pressed')));
-    assert.deepEqual(await pressed(), ['true', 'true', 'true', 'true', 'true']);
+    assert.deepEqual(await pressed(), ['true', 'true', 'true', 'true', 'true', 'true']);
     // Each toggle has its kind's codicon in the theme's colour for the kind: epoch's is charts.green.
     assert.equal(await page.locator('#show-epoch .codicon-milestone').evaluate((i) => getComputedStyle(i).color), 'rgb(137, 209, 133)');
     const focused = () => page.evaluate(() => document.activeElement?.id ?? '');
@@ -328,7 +328,7 @@ describe('logging-channel panel (webview in headless Chromium)', function () {
     for (let i = 0; i < 6 && !(await focused()).startsWith('show-'); i++) await page.keyboard.press('Tab');
     assert.equal(await focused(), 'show-input');
     const tabIndexes = await toggles.evaluateAll((bs) => bs.map((b) => (b as HTMLElement).tabIndex));
-    assert.deepEqual(tabIndexes, [0, -1, -1, -1, -1]);
+    assert.deepEqual(tabIndexes, [0, -1, -1, -1, -1, -1]);
     await page.keyboard.press('ArrowRight');
     assert.equal(await focused(), 'show-nondet');
     await page.keyboard.press('Space');
@@ -337,12 +337,14 @@ describe('logging-channel panel (webview in headless Chromium)', function () {
     assert.equal(await focused(), 'show-output');
     await page.keyboard.press('Enter');
     await page.keyboard.press('End');
+    assert.equal(await focused(), 'show-end');
+    await page.keyboard.press('ArrowLeft');
     assert.equal(await focused(), 'show-control');
     await page.keyboard.press('Space');
     await page.keyboard.press('Home');
     assert.equal(await focused(), 'show-input');
     await settle(page);
-    assert.deepEqual(await pressed(), ['true', 'false', 'true', 'false', 'false']);
+    assert.deepEqual(await pressed(), ['true', 'false', 'true', 'false', 'false', 'true']);
 
     // Only inputs and epochs now: every row in the DOM, at the top, the middle and the end.
     const shown = all.filter((e) => e.kind === 'input' || e.kind === 'epoch');
@@ -389,13 +391,13 @@ describe('logging-channel panel (webview in headless Chromium)', function () {
     await page.screenshot({ path: join(ARTIFACTS, 'panel-filtered-dark.png') });
 
     // With every kind hidden the table says so; with every kind shown it is whole again.
-    for (const kind of ['input', 'nondet', 'epoch']) await page.locator(`#show-${kind}`).click();
+    for (const kind of ['input', 'nondet', 'epoch', 'end']) await page.locator(`#show-${kind}`).click();
     await settle(page);
     assert.equal(await page.locator('#entries').getAttribute('aria-rowcount'), '1');
     assert.equal(await page.locator('#entries .grid-empty').textContent(), 'No entries of the kinds shown.');
     for (const kind of ENTRY_KINDS) await page.locator(`#show-${kind}`).click();
     await settle(page);
-    assert.deepEqual(await pressed(), ['true', 'true', 'true', 'true', 'true']);
+    assert.deepEqual(await pressed(), ['true', 'true', 'true', 'true', 'true', 'true']);
     assert.equal(await page.locator('#entries').getAttribute('aria-rowcount'), String(all.length + 1));
     assert.equal(await page.locator('.entries-section .badge').textContent(), all.length.toLocaleString('en-US'));
   });

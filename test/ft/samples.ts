@@ -17,6 +17,8 @@ export const SAMPLE_ENTRIES: LogEntry[] = [
   { kind: 'control', seq: 11, at: Number.MAX_SAFE_INTEGER, op: 'go-live', detail: 'héllo ✓' },
   { kind: 'control', seq: 12, at: Number.MAX_SAFE_INTEGER, op: 'shutdown', detail: '' },
   { kind: 'control', seq: Number.MAX_SAFE_INTEGER, at: 5, op: 'clone', detail: '{}' },
+  { kind: 'end', seq: 13, at: Number.MAX_SAFE_INTEGER, how: 'closed', detail: '' },
+  { kind: 'end', seq: 1, at: 0, how: 'killed', detail: 'lockstep join: kv.ftlog + kv.ftlog.host-2' },
 ];
 
 export const SAMPLE_MESSAGES: Frame[] = [
@@ -30,5 +32,6 @@ export const SAMPLE_MESSAGES: Frame[] = [
   { kind: 'checkpoint', seq: 40, at: 100_000_123, index: 2, total: 3, data: new Uint8Array(1000).map((_, i) => i) },
   { kind: 'pages', epoch: 7, at: 70_000_001, hashes: new Uint8Array(64).fill(9) },
   { kind: 'pages', epoch: 7, at: 70_000_001, hashes: new Uint8Array(0) },
+  { kind: 'released', seq: 40, at: 70_000_002 },
 ];
 

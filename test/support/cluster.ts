@@ -1,6 +1,8 @@
 // Starting real FT clusters from tests: hosts are separate processes running the CLI from source.
 import { createServer } from 'node:net';
-import { ClusterOptions, HostLauncher } from '../../src/ft/cluster';
+import { strict as assert } from 'node:assert';
+import { Cluster, ClusterOptions, ClusterSummary, HostLauncher } from '../../src/ft/cluster';
+import { checkKvHistory, runKvWorkload } from '../../src/ft/workload';
 import { TEST_EPOCH } from './guests';
 
 export const SOURCE_LAUNCHER: HostLauncher = { script: 'src/cli.ts', execArgv: ['--import', 'tsx'] };
@@ -36,4 +38,27 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   const port = (server.address() as { port: number }).port;
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/** A host's last role in a summary, its stop with the cluster left out. */
+export function lastRole(summary: ClusterSummary, host: string): string | undefined {
+  return summary.hosts[host].roles.filter((r) => r.role !== 'stopped').at(-1)?.role;
+}
+
+/**
+ * Cuts the logging channel of a started pair while kv clients run (later in each `trial`): exactly one of the two
+ * hosts ends live, the other halted, and no acknowledged operation is lost.
+ */
+export async function partitionLeavesOneLive(cluster: Cluster, trial: number): Promise<void> {
+  const decided = new Promise<void>((resolve) => cluster.on('role-change', (c) => c.role === 'halted' && resolve()));
+  const workload = runKvWorkload({ service: cluster.service, ops: 40, seed: 100 + trial, clients: 2 });
+  await new Promise((r) => setTimeout(r, 50 + 40 * trial));
+  cluster.channelFault('partition');
+  await decided;
+  const history = await workload;
+  const summary = await cluster.stop();
+  const finalRoles = ['host-1', 'host-2'].map((h) => lastRole(summary, h));
+  assert.equal(finalRoles.filter((r) => r === 'primary').length, 1, `final roles: ${finalRoles.join(', ')}`);
+  assert.equal(finalRoles.filter((r) => r === 'halted').length, 1, `final roles: ${finalRoles.join(', ')}`);
+  assert.ok(checkKvHistory(history).ok, 'no acknowledged operation is lost across the partition');
 }

@@ -31,3 +31,37 @@ const HALT = [0xfa, 0xf4, 0xeb, 0xfc]; // cli; hlt; jmp back
 export function exitGuest(code: number): Uint8Array {
   return multibootImage([...COM1, ...RDRAND_TO_SERIAL, ...text('bye\n'), ...EXIT(code), ...text('after\n'), ...HALT]);
 }
+
+// ---- an IDE disk by PIO (primary master, LBA28, one sector at a time, interrupts off: it polls) ----
+
+const u32 = (value: number) => [value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, value >>> 24];
+const port = (p: number) => [0x66, 0xba, p & 0xff, p >> 8]; // mov dx, p
+const outByte = (p: number, byte: number) => [...port(p), ...out(byte)];
+/** Sends an ATA command for one sector at `lba`, then waits for DRQ (in al, dx; test al, 8; jz back). */
+const ata = (lba: number, command: number) => [
+  ...outByte(0x1f6, 0xe0 | ((lba >>> 24) & 0x0f)), ...outByte(0x1f2, 1),
+  ...outByte(0x1f3, lba & 0xff), ...outByte(0x1f4, (lba >>> 8) & 0xff), ...outByte(0x1f5, (lba >>> 16) & 0xff),
+  ...outByte(0x1f7, command), 0xec, 0xa8, 0x08, 0x74, 0xfb,
+];
+const BUFFER = 0x200000;
+const SECTOR_WORDS = [0xb9, ...u32(256), ...port(0x1f0)]; // mov ecx, 256; mov dx, 0x1f0
+// mov edi, BUFFER; rep insw  /  mov esi, BUFFER; rep outsw
+const readSector = (lba: number) => [...ata(lba, 0x20), 0xbf, ...u32(BUFFER), ...SECTOR_WORDS, 0xf3, 0x66, 0x6d];
+const writeSector = (lba: number) => [...ata(lba, 0x30), 0xbe, ...u32(BUFFER), ...SECTOR_WORDS, 0xf3, 0x66, 0x6f];
+const printBuffer = (bytes: number) => [0xbe, ...u32(BUFFER), 0xb9, ...u32(bytes), ...COM1, 0xf3, 0x6e]; // rep outsb
+const INCREMENT_FIRST_BYTE = [0xfe, 0x05, ...u32(BUFFER)]; // inc byte [BUFFER]
+/** Spins about 3 × `n` instructions (mov ecx, n; loop $), so a run spans epochs. */
+const spin = (n: number) => (n ? [0xb9, ...u32(n), 0xe2, 0xfe] : []);
+
+/**
+ * For each of `rounds`: reads sector 1, prints its first 16 bytes, adds one to its first byte and
+ * writes it back (and to sector 2 + round), spinning `spinFor` loops between disk commands. Then
+ * exits with 0.
+ */
+export function diskGuest(rounds: number, spinFor = 0): Uint8Array {
+  const round = (r: number) => [
+    ...readSector(1), ...printBuffer(16), ...out(0x0a), ...INCREMENT_FIRST_BYTE, ...spin(spinFor),
+    ...writeSector(1), ...spin(spinFor), ...writeSector(2 + r), ...spin(spinFor),
+  ];
+  return multibootImage([0xfc, ...Array.from({ length: rounds }, (_, r) => round(r)).flat(), ...EXIT(0), ...HALT]);
+}

@@ -168,7 +168,7 @@ charts.setAttribute('aria-label', 'Charts');
 charts.append(instrChart.element, bandwidthChart.element);
 
 // Log entries.
-const KIND_LABEL: Record<EntryRow['kind'], string> = { input: 'input', nondet: 'nondet', epoch: 'epoch', output: 'output', control: 'control' };
+const KIND_LABEL: Record<EntryRow['kind'], string> = { input: 'input', nondet: 'nondet', epoch: 'epoch', output: 'output', control: 'control', end: 'end' };
 const ACK_TEXT: Record<EntryRow['state'], [string, string]> = { acked: ['pass', 'acked'], pending: ['circle-large', 'pending'], lost: ['error', 'lost'] };
 function stateCell(cell: HTMLElement, [iconName, text]: [string, string], cls: string): void {
   cell.replaceChildren(icon(iconName, cls), el('span', '', text));
@@ -220,6 +220,7 @@ const KIND_FILTER: Record<EntryRow['kind'], { icon: string; describe: string }> 
   epoch: { icon: 'milestone', describe: 'Epochs: the state hashes the backup compares' },
   output: { icon: 'sign-out', describe: 'Output markers: what the Output Rule holds until acknowledged' },
   control: { icon: 'gear', describe: 'Control: session events both sides apply at the same instruction' },
+  end: { icon: 'debug-stop', describe: 'End: a replayed recording was closed there, not cut short' },
 };
 const kindFilter = el('div', 'kind-filter');
 kindFilter.setAttribute('role', 'toolbar');

@@ -5,3 +5,4 @@ export * from './handshake';
 export * from './faultinjector';
 export * from './ackthread';
 export * from './coalesce';
+export * from './chunks';

@@ -7,16 +7,20 @@ import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EpochNote, GuestConfig, HostCommand, HostConfig, HostDebugConfig, HostReport, HostStats, Divergence } from './hostprotocol';
+import type { EpochNote, FinalState, GuestConfig, HostCommand, HostConfig, HostDebugConfig, HostReport, HostStats, Divergence } from './hostprotocol';
 import { DEFAULT_DETECTOR, DetectorOptions, type ServiceAddress } from '../replication';
 import type { Fault } from './faults';
 import { joinLogFiles, refuseToRecordOver, segmentFile, type Role } from '../log';
 import { HostLauncher, HostLink, connectAgent, forkHost } from './hostlink';
 import { DEFAULT_VIEW_SERVICE, EmbeddedCoordinator, ViewStore, type View, type ViewServiceOptions } from '../view';
+import { checkTap, TapBridge, type TapOptions } from './tapbridge';
+import { summarizeCheckpoints, type CheckpointPolicy, type CheckpointSummary, type ReplicationMode } from '../checkpoint';
 
 export type { HostLauncher } from './hostlink';
 
 const STATS_INTERVAL_MS = 100;
+/** How long a stop waits for a host to finish (a backup replaying what it lags by: seconds, even for Linux). */
+const FINISH_WAIT_MS = 120_000;
 
 export interface ClusterOptions extends GuestConfig {
   service?: Partial<ServiceAddress>;
@@ -37,6 +41,11 @@ export interface ClusterOptions extends GuestConfig {
   verbose?: boolean;
   /** Hosts keep a timeline of their machine and answer debug commands (src/adapter/ drives them). */
   debug?: HostDebugConfig;
+  /** Plug the guest's network card into this tap interface on this machine (tapbridge.ts). */
+  tap?: TapOptions;
+  /** Deterministic replay (default) or checkpoint replication (Remus; its `instructions` set the epoch length). */
+  mode?: ReplicationMode;
+  checkpoint?: CheckpointPolicy;
   /** Host processes (default 2, the pair without a view service): past 2, the rest are idle spares. */
   hosts?: number;
   /** A view service decides the roles (src/ft/view): on with more than 2 hosts, or when asked for. */
@@ -46,12 +55,29 @@ export interface ClusterOptions extends GuestConfig {
 /** A view as it was decided, and when (ms since the cluster started). */
 export interface ViewChange extends View { atMs: number }
 
-export interface RoleChange { host: string; role: Role | 'spare' | 'halted' | 'dead' | 'stopped'; generation: number; atMs: number; reason: string }
+/** pid: the host's process, when it is a child process of the cluster's (for a person or a test to signal). */
+export interface RoleChange {
+  host: string; role: Role | 'spare' | 'halted' | 'dead' | 'stopped'; generation: number; atMs: number; reason: string; pid?: number;
+}
 /** lastSeq: the log the new primary had; what the old one logged past it was lost with it. */
 export interface Failover { generation: number; newPrimary: string; atMs: number; reason: string; lastSeq: number }
 
+/**
+ * Where the live primary and its backup ended when the cluster stopped (the backup replayed all it had
+ * received first), and whether in the same state: same count and same state hash. `same` is undefined
+ * when there was no backup to compare (or a host did not answer).
+ */
+export interface ClusterEnd {
+  primary?: { host: string } & FinalState;
+  backup?: { host: string } & FinalState;
+  same?: boolean;
+}
+
 export interface ClusterSummary {
   guest: string;
+  mode: ReplicationMode;
+  /** Checkpoint mode: the checkpoints of every primary. */
+  checkpoints?: CheckpointSummary;
   service: ServiceAddress;
   hosts: Record<string, { roles: RoleChange[]; stats?: HostStats }>;
   failovers: Failover[];
@@ -62,7 +88,12 @@ export interface ClusterSummary {
   outputsReleased: number;
   /** Datagrams the service's UDP side refused (not Ethernet frames), over every primary. */
   datagramsRefused: number;
+  /** Ethernet frames the service took in for the guest, and released frames it sent out, over every primary. */
+  framesIn: number;
+  framesOut: number;
+  tap?: TapOptions;
   epochHashes: Record<string, string[]>;
+  end: ClusterEnd;
   wallMs: number;
   /** Under a view service: every view, in order. */
   views?: ViewChange[];
@@ -120,6 +151,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private nextHost = 1;
   private nextAgent = 0;
   private stopping = false;
+  private end: ClusterEnd = {};
   /** The live primary has a backup attached (reported by the primary; lost on a failover). */
   backupAttached = false;
   private timers: NodeJS.Timeout[] = [];
@@ -129,6 +161,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   readonly views: ViewChange[] = [];
   /** Hosts whose pings the view service does not get, nor they its views (a partition from it). */
   private readonly cutFromViews = new Set<string>();
+  private tapBridge: TapBridge | undefined;
 
   constructor(readonly options: ClusterOptions) {
     super();
@@ -151,9 +184,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     // and bound there later could be taken in between (by any connection's ephemeral port).
     this.service = { host: this.options.service?.host ?? '127.0.0.1', port: this.options.service?.port ?? 0 };
     if (this.options.record) await refuseToRecordOver(this.options.record);
+    if (this.options.tap) this.checkTapPlacement(this.options.tap);
     const primary = await this.spawn('primary', 1, {});
     const ready = await this.nextReport(primary, 'ready');
     this.service = { ...this.service, port: ready.servicePort! };
+    if (this.options.tap) await this.openTap(this.options.tap);
     this.armEntryDrops();
     const attached = new Promise<void>((resolve) => this.once('backup-attached', () => resolve()));
     const backup = await this.spawn('backup', 1, { primary: { host: this.channelHost(primary), port: ready.channelPort! } });
@@ -161,6 +196,26 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     await this.spawnSpares(backup);
     this.scheduleFaults();
     this.timers.push(setInterval(() => this.pollStats(), STATS_INTERVAL_MS));
+  }
+
+  /** The tap must be on the machine of the live primary: with agents that may be another one (not done yet). */
+  private checkTapPlacement(tap: TapOptions): void {
+    if (this.options.agents) throw new HostError(`--tap ${tap.name}: not with --agent yet (the bridge runs beside lockstep ft, the primary on an agent's machine)`);
+    checkTap(tap);
+  }
+
+  /**
+   * Bridges the tap to the service's frame port, once the first primary has bound it. That primary learns the
+   * bridge from the frames it sends (a client on the tap always speaks first: ARP); every later one is told it
+   * (tapBridge in HostConfig). Nothing runs on without the bridge.
+   */
+  private async openTap(tap: TapOptions): Promise<void> {
+    try {
+      this.tapBridge = await TapBridge.open(tap, this.service, (why) => process.stderr.write(`lockstep: ${why}\n`));
+    } catch (error) {
+      this.destroy();
+      throw error;
+    }
   }
 
   /** Keeps every host's latest stats, so a host that is killed still has figures in the summary. */
@@ -194,23 +249,31 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return {
       id, role, generation,
       guest: o.guest,
+      bios: o.bios,
+      vgaBios: o.vgaBios,
+      initrd: o.initrd,
       cmdline: o.cmdline,
       clock: o.clock,
       jit: o.jit,
       memoryMiB: o.memoryMiB,
-      epochLength: o.epochLength,
+      epochLength: o.mode === 'checkpoint' ? o.checkpoint?.instructions ?? o.epochLength : o.epochLength,
+      disk: o.disk,
       secret: this.secret,
       session: this.session,
       service: this.service,
       arbiterDir: this.arbiterDir,
       detector: this.detector,
-      record: o.record && (role === 'primary' ? o.record : segmentFile(o.record, id)),
+      // A checkpoint backup receives no log: only the first primary records.
+      record: o.record && (role === 'primary' ? o.record : o.mode === 'checkpoint' ? undefined : segmentFile(o.record, id)),
       maxUnacked: o.maxUnacked ?? 4096,
       maxLag: o.maxLag ?? DEFAULT_MAX_LAG,
       waitForBackupMs: 30_000,
       maxInstructions: o.maxInstructions,
       debug: o.debug,
       ...(this.coordinator && { views: { pingIntervalMs: this.coordinator.options.pingIntervalMs } }),
+      tapBridge: this.tapBridge?.address,
+      mode: o.mode,
+      checkpoint: o.checkpoint,
       ...extra,
     };
   }
@@ -254,7 +317,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private noteRole(handle: HostHandle, role: RoleChange['role'], generation: number, reason: string): void {
     handle.role = role;
     handle.generation = generation;
-    const change = { host: handle.id, role, generation, atMs: Math.round(this.elapsedMs), reason };
+    const atMs = Math.round(this.elapsedMs);
+    const change = { host: handle.id, role, generation, atMs, reason, pid: handle.link.pid };
     handle.roles.push(change);
     this.emit('role-change', change);
   }
@@ -441,12 +505,17 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return (await reply)?.stats;
   }
 
-  /** Stops every host (they report their final stats first) and summarizes the run. */
-  async stop(): Promise<ClusterSummary> {
+  /**
+   * Stops every host (they report their final stats first) and summarizes the run. First, unless
+   * `finish` is false (by default under a debugger, whose hosts hold where they are shown), the run
+   * is finished: the primary stops at a boundary, its backup replays to it, and both say how they ended.
+   */
+  async stop(options: { finish?: boolean } = {}): Promise<ClusterSummary> {
     this.stopping = true;
     this.coordinator?.close();
     this.timers.forEach(clearTimeout);
     this.timers.forEach(clearInterval);
+    if (options.finish ?? !this.options.debug) await this.finish();
     // Backups first, so none of them takes the primary's orderly exit for a failure.
     const live = [...this.hosts.values()]
       .filter((h) => h.link.alive)
@@ -457,8 +526,34 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       await Promise.race([final.then(() => handle.exited), new Promise((r) => setTimeout(r, 5000))]);
       if (handle.link.alive) handle.link.kill();
     }
+    await this.tapBridge?.close();
     await this.settleRecording();
     return this.summary();
+  }
+
+  /** VM-FT's backup is stopped short of nothing: it replays to where the primary stopped. */
+  private async finish(): Promise<void> {
+    const primary = this.hostIn('primary');
+    const primaryEnd = primary && await this.finalOf(primary);
+    if (!primary || !primaryEnd) return;
+    this.end = { primary: { host: primary.id, ...primaryEnd } };
+    const backup = this.hostIn('backup');
+    const backupEnd = backup && await this.finalOf(backup, primaryEnd.at);
+    if (!backup || !backupEnd) return;
+    this.end.backup = { host: backup.id, ...backupEnd };
+    this.end.same = backupEnd.at === primaryEnd.at && backupEnd.hash === primaryEnd.hash;
+  }
+
+  private async finalOf(handle: HostHandle, at?: number): Promise<FinalState | undefined> {
+    const reply = this.nextReport(handle, 'final').then((r) => r.end, () => undefined);
+    handle.link.send({ type: 'finish', at });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), FINISH_WAIT_MS);
+    });
+    const end = await Promise.race([reply, timeout]);
+    clearTimeout(timer);
+    return end;
   }
 
   /**
@@ -468,7 +563,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    */
   private async settleRecording(): Promise<void> {
     const file = this.options.record;
-    if (!file) return;
+    if (!file || this.options.mode === 'checkpoint') return;
     const [first, ...backups] = [...this.hosts.keys()];
     const segments = backups.map((id) => segmentFile(file, id));
     const live = [first, ...this.failovers.map((f) => f.newPrimary)]
@@ -489,23 +584,40 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.timers.forEach(clearTimeout);
     this.timers.forEach(clearInterval);
     for (const handle of this.hosts.values()) handle.link.kill();
+    void this.tapBridge?.close();
+  }
+
+  /** The end in a line: where each ended, and whether in the same state. */
+  static describeEnd(end: ClusterEnd): string {
+    const { primary, backup, same } = end;
+    if (!primary) return 'no primary said where it ended';
+    const where = (e: { host: string } & FinalState, role: string) =>
+      `${e.host} (${role}) at ${e.at}${e.guestEnded ? ', guest ended' : ''}, state ${e.hash}`;
+    if (!backup) return `${where(primary, 'primary')}; no backup to compare`;
+    return `${same ? 'the same end' : 'DIFFERENT ends'}: ${where(primary, 'primary')}; ${where(backup, 'backup')}`;
   }
 
   summary(): ClusterSummary {
     const hosts: ClusterSummary['hosts'] = {};
     const epochHashes: Record<string, string[]> = {};
     let entriesSent = 0, bytesSent = 0, outputsHeld = 0, outputsReleased = 0, datagramsRefused = 0;
+    let framesIn = 0, framesOut = 0;
     for (const handle of this.hosts.values()) {
       hosts[handle.id] = { roles: handle.roles, stats: handle.stats };
       epochHashes[handle.id] = handle.epochs.map((e) => e.hash);
       entriesSent += handle.stats?.entriesSent ?? 0;
-      if (handle.stats?.entriesSent) bytesSent += handle.stats.bytesSent;
+      if (handle.stats?.entriesSent || handle.stats?.checkpoints?.taken) bytesSent += handle.stats.bytesSent;
       outputsHeld += handle.stats?.outputsHeld ?? 0;
       outputsReleased += handle.stats?.outputsReleased ?? 0;
       datagramsRefused += handle.stats?.datagramsRefused ?? 0;
+      framesIn += handle.stats?.framesIn ?? 0;
+      framesOut += handle.stats?.framesOut ?? 0;
     }
+    const checkpoints = [...this.hosts.values()].flatMap((h) => (h.stats?.checkpoints ? [h.stats.checkpoints] : []));
     return {
       guest: this.options.guest,
+      mode: this.options.mode ?? 'replay',
+      ...(this.options.mode === 'checkpoint' ? { checkpoints: summarizeCheckpoints(checkpoints) } : {}),
       service: this.service,
       hosts,
       failovers: this.failovers,
@@ -515,7 +627,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       outputsHeld,
       outputsReleased,
       datagramsRefused,
+      framesIn,
+      framesOut,
+      ...(this.options.tap && { tap: this.options.tap }),
       epochHashes,
+      end: this.end,
       wallMs: Math.round(this.elapsedMs),
       ...(this.coordinator && { views: this.views }),
     };

@@ -1,20 +1,25 @@
 // A host process (`lockstep host`): one machine in one role, primary or backup, talking to its peer
 // over the logging channel and to the cluster over IPC (hostprotocol.ts). A backup that wins a failover
 // becomes the primary in the same process, with the same machine.
-import { Arbiter, Backup, Claim, Primary, type HostContext } from '../replication';
+import { Arbiter, Backup, Claim, Primary, SharedDisk, type HostContext, type Takeover } from '../replication';
 import type { FaultSettings, LogChannel } from '../channel';
 import { RECENT_EPOCHS, type ChannelFaultKind, type EpochNote, type HostCommand, type HostConfig, type HostMessage, type HostReport, type HostStats } from './hostprotocol';
 import { HostDebugger } from '../debug';
 import { AgentError, listenAsAgent } from './hostlink';
 import { asError, isUserError } from '../files';
-import { Epoch, HASHED_DEVICES, loadImage, Machine, type InputEvent, type Nondeterminism } from '../machine';
-import { LogWriter, type LogEntry, type Role } from '../log';
+import { DiskFile, DiskOptions, Epoch, Machine, prefault, resolveSpec, type Nondeterminism } from '../machine';
+import { LogWriter, logMetaOf, type LogEntry, type Role } from '../log';
+import { CheckpointBackup, Checkpointer } from '../checkpoint';
 import { actionFor, addressOf, type PrimaryAddress, type ViewMessage } from '../view';
 
 export class Host implements HostContext {
   private primary: Primary | undefined;
   private backup: Backup | undefined;
+  /** Checkpoint mode's backup, which holds checkpoints instead of replaying (src/ft/checkpoint). */
+  private checkpointBackup: CheckpointBackup | undefined;
   private machine: Machine | undefined;
+  /** The shared disk, once this host is the primary (shared mode). */
+  private disk: SharedDisk | undefined;
   private writer: LogWriter | undefined;
   /** A cloned backup's segment until its file exists: where it starts, and the entries so far. */
   private segment: { firstSeq: number; unwritten: LogEntry[] } | undefined;
@@ -63,7 +68,11 @@ export class Host implements HostContext {
     }
     if (this.config.spare) return this.startPinging();
     if (this.config.role === 'primary') await this.startPrimary();
-    else {
+    else if (this.config.mode === 'checkpoint') {
+      this.checkpointBackup = new CheckpointBackup(this);
+      await this.checkpointBackup.start();
+      this.report({ type: 'ready', id: this.config.id, role: 'backup' });
+    } else {
       this.backup = new Backup(this);
       await this.backup.start();
       this.report({ type: 'ready', id: this.config.id, role: 'backup' });
@@ -137,50 +146,60 @@ export class Host implements HostContext {
   }
 
   private logMeta() {
-    const image = loadImage(this.config.guest);
-    return {
-      guest: image.name,
-      imageSha256: image.sha256,
-      memorySize: this.config.memoryMiB * 1024 * 1024,
-      clock: this.config.clock,
-      jit: this.config.jit,
-      epochLength: this.config.epochLength,
-      cmdline: this.config.cmdline ?? '',
-      session: this.config.session,
-      hashedDevices: [...HASHED_DEVICES],
-      createdAt: new Date().toISOString(),
-    };
+    const { settings, files } = resolveSpec(this.config);
+    const { session, disk } = this.config;
+    return { ...logMetaOf(settings, files), session, ...(disk && { disk }) };
   }
 
   private async startPrimary(): Promise<void> {
-    const primary = new Primary(this, 0, { waitForBackup: true });
+    this.disk = this.openSharedDisk();
+    const primary = new Primary(this, 0, { waitForBackup: true, disk: this.disk, checkpoints: this.checkpointer() });
     this.primary = primary;
-    const { guest, cmdline, clock, jit, memoryMiB, epochLength } = this.config;
     this.machine = await Machine.create({
-      image: loadImage(guest),
-      cmdline,
-      clock,
-      jit,
-      memoryMiB,
-      epochLength,
+      ...resolveSpec(this.config).settings,
       nondet: primary.recorder,
+      disk: this.disk && this.diskOptions(this.disk),
     });
+    prefault(this.machine.memory);
     this.machineReady(this.machine, primary.recorder);
     await primary.start(this.machine);
     this.report({ type: 'ready', id: this.config.id, role: 'primary', channelPort: primary.channelPort, servicePort: primary.servicePort });
   }
 
-  async becomePrimary(machine: Machine, lastSeq: number, leftoverInputs: InputEvent[], reason: string): Promise<void> {
+  async becomePrimary(machine: Machine, lastSeq: number, takeover: Takeover): Promise<void> {
     this.backup = undefined;
+    this.checkpointBackup = undefined;
     this.machine = machine;
-    const primary = new Primary(this, lastSeq, { waitForBackup: false });
+    this.disk = this.openSharedDisk();
+    if (this.disk) machine.useDiskReader((offset, length) => this.disk!.read(offset, length));
+    const checkpoints = this.checkpointer();
+    const primary = new Primary(this, lastSeq, { waitForBackup: false, disk: this.disk, checkpoints });
     this.primary = primary;
     // Under a debugger the machine takes values through its timeline, which records them.
     if (this.debugger) this.debugger.useSource(primary.recorder);
     else machine.useNondeterminism(primary.recorder);
-    await primary.start(machine, { reason, leftoverInputs });
+    await primary.start(machine, takeover);
     // The log it took over; what it may have logged since starting is the new generation's.
-    this.newGeneration('primary', reason, primary.channelPort, lastSeq);
+    this.newGeneration('primary', takeover.reason, primary.channelPort, lastSeq);
+  }
+
+  /** Shared mode: FILE, which only the live primary opens. */
+  private openSharedDisk(): SharedDisk | undefined {
+    const disk = this.config.disk;
+    return disk?.mode === 'shared' ? new SharedDisk(DiskFile.open(disk.path)) : undefined;
+  }
+
+  private diskOptions(disk: SharedDisk): DiskOptions {
+    return { size: disk.file.size, mode: 'shared', read: (offset, length) => disk.read(offset, length) };
+  }
+
+  backupDisk(): DiskOptions | undefined {
+    const disk = this.config.disk;
+    return disk && { size: disk.size, mode: disk.mode };
+  }
+
+  private checkpointer(): Checkpointer | undefined {
+    return this.config.mode === 'checkpoint' ? new Checkpointer(this.config.checkpoint ?? { compress: false }) : undefined;
   }
 
   newGeneration(
@@ -275,6 +294,7 @@ export class Host implements HostContext {
     this.halted = true;
     this.primary?.stop();
     this.backup?.stop();
+    this.checkpointBackup?.stop();
   }
 
   command(command: HostCommand): void {
@@ -283,6 +303,7 @@ export class Host implements HostContext {
       case 'channel-fault': return this.channelFault(command.kind, command.value, command.seed);
       case 'slow': this.primary?.slow(command.msPerBatch); this.backup?.slow(command.msPerBatch); return;
       case 'stats': this.report({ type: 'stats', stats: this.stats() }); return;
+      case 'finish': void this.finish(command.at); return;
       case 'stop': void this.stop(); return;
       case 'view': return this.onView(command);
       case 'debug':
@@ -308,7 +329,7 @@ export class Host implements HostContext {
 
   /** A closed channel sends nothing more: its successor is configured when it comes. */
   private openLogChannel(): LogChannel | undefined {
-    const channel = this.primary?.backupChannel ?? this.backup?.logChannel;
+    const channel = this.primary?.backupChannel ?? this.backup?.logChannel ?? this.checkpointBackup?.logChannel;
     return channel?.isClosed === false ? channel : undefined;
   }
 
@@ -328,16 +349,17 @@ export class Host implements HostContext {
   }
 
   stats(): HostStats {
-    const channel = this.primary?.backupChannel ?? this.backup?.logChannel;
+    const channel = this.primary?.backupChannel ?? this.backup?.logChannel ?? this.checkpointBackup?.logChannel;
     const rule = this.primary?.outputRule;
     return {
       id: this.config.id,
       role: this.halted || (!this.primary && !this.backup) ? 'halted' : this.primary ? 'primary' : 'backup',
       generation: this.generation,
-      instructions: this.debugger?.frontier ?? this.machine?.instructions ?? this.backup?.instructions ?? 0,
+      instructions: this.debugger?.frontier ?? this.machine?.instructions ?? this.backup?.instructions
+        ?? this.checkpointBackup?.instructions ?? 0,
       guestTimeMs: (this.machine ?? this.backup?.machine)?.guestTimeMs ?? 0,
-      seq: this.primary?.lastSeq ?? this.backup?.receivedSeq ?? 0,
-      acked: this.primary?.ackedSeq ?? this.backup?.receivedSeq ?? 0,
+      seq: this.primary?.lastSeq ?? this.backup?.receivedSeq ?? this.checkpointBackup?.receivedSeq ?? 0,
+      acked: this.primary?.ackedSeq ?? this.backup?.receivedSeq ?? this.checkpointBackup?.receivedSeq ?? 0,
       backupInstructions: this.primary?.backupInstructions,
       entriesSent: this.primary?.entriesSent ?? 0,
       bytesSent: channel?.stats.bytesSent ?? 0,
@@ -346,6 +368,9 @@ export class Host implements HostContext {
       outputsHeld: rule?.holding ?? 0,
       outputsReleased: rule?.released ?? 0,
       datagramsRefused: this.primary?.datagramsRefused ?? 0,
+      framesIn: this.primary?.frames.in ?? 0,
+      framesOut: this.primary?.frames.out ?? 0,
+      ...(this.disk && { disk: { ...this.disk.counts, held: this.disk.holding } }),
       outputDelaysMs: rule?.latestDelays(1000) ?? [],
       ackTurnaroundsMs: [...(this.backup?.ackTurnaroundsMs ?? [])],
       duplicatesDropped: this.backup?.duplicatesDropped ?? 0,
@@ -357,8 +382,22 @@ export class Host implements HostContext {
       divergences: this.backup?.divergenceList ?? [],
       checkpointBytesSent: this.primary?.checkpointBytesSent ?? 0,
       ...(this.backup?.cloning ? { cloning: this.backup.cloning } : {}),
+      ...(this.checkpointBackup?.receiving ? { cloning: this.checkpointBackup.receiving } : {}),
+      ...(this.primary?.checkpoints ? { checkpoints: this.primary.checkpoints.stats } : {}),
+      ...(this.checkpointBackup ? { checkpointStore: this.checkpointBackup.stats } : {}),
       ...(this.debugger?.position === undefined ? {} : { debuggerAt: this.debugger.position }),
     };
+  }
+
+  /** The primary stops at a boundary with its log delivered; the backup replays up to it (FinalState). */
+  private async finish(at: number | undefined): Promise<void> {
+    if (this.primary) await this.primary.finish();
+    else if (this.backup && at !== undefined) await this.backup.finish(at);
+    const machine = this.primary ? this.machine : this.backup?.machine;
+    const end = machine && !this.halted
+      ? { at: machine.instructions, hash: machine.currentHash(), guestEnded: machine.isEnded }
+      : undefined;
+    this.report({ type: 'final', id: this.config.id, end });
   }
 
   async stop(): Promise<void> {
@@ -366,7 +405,9 @@ export class Host implements HostContext {
     this.report({ type: 'stats', stats: this.stats() });
     this.primary?.stop();
     this.backup?.stop();
+    this.checkpointBackup?.stop();
     await this.writer?.close();
+    this.disk?.file.close();
     this.machine?.destroy();
     process.exit(0);
   }

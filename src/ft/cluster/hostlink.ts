@@ -18,6 +18,8 @@ export interface HostLink extends EventEmitter<LinkEvents> {
   /** Ends the host at once, as a crash would. */
   kill(): void;
   readonly alive: boolean;
+  /** The host's process id, when it is a child process of this one. */
+  readonly pid?: number;
 }
 
 export interface HostLauncher { script: string; execArgv: string[] }
@@ -28,6 +30,7 @@ export function forkHost(launcher: HostLauncher): HostLink {
   const link = new EventEmitter<LinkEvents>() as HostLink;
   let alive = true;
   Object.defineProperty(link, 'alive', { get: () => alive });
+  Object.defineProperty(link, 'pid', { value: child.pid });
   link.send = (message) => { if (child.connected) child.send(message); };
   link.kill = () => child.kill('SIGKILL');
   // A send racing the child's death fails with EPIPE: the 'exit' event tells that story.

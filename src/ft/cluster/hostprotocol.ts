@@ -2,20 +2,24 @@
 // configured, what it reports, and what the cluster (or a debugger) can ask of it. These travel as
 // JSON over the process's IPC channel, or as JSON lines to an agent (hostlink.ts). The logging
 // channel between hosts is a separate thing (src/ft/channel, docs/protocol.md).
-import type { ClockMode, Registers } from '../machine';
+import type { ClockMode, DiskCounts, DiskIdentity, DiskMode, MachineSpec, Registers } from '../machine';
 import type { DetectorOptions, ServiceAddress } from '../replication';
 import type { EntryKind, Role } from '../log';
 import type { Stop } from '../debug';
 import type { FaultKindOn } from './faults';
 import type { Ping, ViewMessage } from '../view';
+import type { CheckpointPolicy, CheckpointStats, CheckpointStoreStats, ReplicationMode } from '../checkpoint';
 
-export interface GuestConfig {
-  guest: string;
-  cmdline?: string;
+/**
+ * The machine every host of a cluster runs: the options `lockstep run` takes (MachineSpec: boot files by path, each
+ * host reads them where it runs; memory and command line unset take the guest's own or the default).
+ */
+export interface GuestConfig extends MachineSpec {
   clock: ClockMode;
   jit: boolean;
-  memoryMiB: number;
   epochLength: number;
+  /** The guest's disk: FILE as it was when the run started, and how the hosts share it (docs/ft.md). */
+  disk?: DiskIdentity & { mode: DiskMode };
 }
 
 export interface HostConfig extends GuestConfig {
@@ -31,6 +35,8 @@ export interface HostConfig extends GuestConfig {
   /** Backup: be cloned from a checkpoint of the running primary instead of booting the image. */
   clone?: boolean;
   service: ServiceAddress;
+  /** Primary: where the tap bridge receives frames (lockstep ft --tap), sent there even before it has sent any. */
+  tapBridge?: ServiceAddress;
   arbiterDir: string;
   detector: DetectorOptions;
   /** Record the log this host produces or applies to this file. */
@@ -48,6 +54,9 @@ export interface HostConfig extends GuestConfig {
   views?: { pingIntervalMs: number };
   /** An idle spare: no role until a view names it backup (then it is cloned from the view's primary). */
   spare?: boolean;
+  /** Deterministic replay (VM-FT, the default) or checkpoint replication (Remus), and its checkpoints. */
+  mode?: ReplicationMode;
+  checkpoint?: CheckpointPolicy;
 }
 
 export interface HostStats {
@@ -66,8 +75,13 @@ export interface HostStats {
   bytesReceived: number;
   outputsHeld: number;
   outputsReleased: number;
+  /** The guest's disk as this host's primary served it: reads and writes on FILE, writes held and re-issued. */
+  disk?: DiskCounts & { held: number; reissued: number };
   /** Primary: datagrams on the service's UDP side that were not Ethernet frames, refused. */
   datagramsRefused: number;
+  /** Primary: Ethernet frames the service took in for the guest (net inputs), and released frames it sent out. */
+  framesIn: number;
+  framesOut: number;
   /** Primary: the latest outputs' Output Rule delays, produced to released (ms). */
   outputDelaysMs: number[];
   /** Backup: the latest output entries' turnarounds, arrival to the ack that covers them (ms). */
@@ -93,6 +107,10 @@ export interface HostStats {
   cloning?: { received: number; total: number };
   /** Under a debugger holding the machine: the count it shows (`instructions` is the live progress). */
   debuggerAt?: number;
+  /** Checkpoint mode, primary: the checkpoints it took and sent. */
+  checkpoints?: CheckpointStats;
+  /** Checkpoint mode, backup: the checkpoints it applied and refused, and the one it holds. */
+  checkpointStore?: CheckpointStoreStats;
 }
 
 export interface Divergence {
@@ -102,11 +120,16 @@ export interface Divergence {
   backupHash: string;
   /** Pages (4 KiB, by number) whose contents differ; empty until the primary's page hashes arrive. */
   pages: number[];
-  /** Non-memory components that differ, when known (cpu, pit, uart0, ...). */
+  /** Non-memory components that differ, when known (cpu, pit, uart0, disk, ...). */
   parts: string[];
+  /** 4 KiB blocks of the guest's disk (by number) whose known contents differ, when it has a disk. */
+  blocks?: number[];
 }
 
 export interface EpochNote { index: number; at: number; hash: string }
+
+/** Where a machine ended: its instruction count, its full state hash there, and whether its guest had ended. */
+export interface FinalState { at: number; hash: string; guestEnded: boolean }
 
 /**
  * Epochs HostStats carries: stats are polled often, and an idle service reaches an epoch every second for as long as
@@ -122,6 +145,8 @@ export type HostReport =
   | { type: 'role'; id: string; role: Role; generation: number; at: number; reason: string; channelPort?: number; lastSeq: number }
   | { type: 'halted'; id: string; reason: string; at: number }
   | { type: 'guest-ended'; id: string; at: number }
+  /** The answer to `finish`: where the host's machine ended and its state hash there (none: it had no machine). */
+  | { type: 'final'; id: string; end?: FinalState }
   | { type: 'epoch'; id: string; epoch: EpochNote }
   | { type: 'backup-attached'; id: string; at: number; cloned: boolean }
   | { type: 'backup-lost'; id: string; at: number; reason: string }
@@ -146,6 +171,11 @@ export type HostCommand =
   | { type: 'channel-fault'; kind: ChannelFaultKind; value?: number; seed?: number }
   | { type: 'slow'; msPerBatch: number }
   | { type: 'stats' }
+  /**
+   * Before a stop: a primary stops running its guest and waits until its backup has every entry; a backup
+   * replays to `at` (the primary's end) or until its guest ends. Both answer `final`.
+   */
+  | { type: 'finish'; at?: number }
   | { type: 'stop' }
   | { type: 'debug'; request: number; op: DebugOp }
   /** The view service's answer to a ping. */
@@ -176,6 +206,8 @@ export type DebugOp =
   | { op: 'reverseContinue'; breakpoints: number[]; watches?: Watch[] }
   | { op: 'read'; address: number; length: number }
   | { op: 'write'; address: number; data: string }
+  /** Writes whole sectors of the guest's disk as it knows them (never FILE): one side diverges. */
+  | { op: 'writeDisk'; offset: number; data: string }
   | { op: 'setRegister'; name: string; value: number }
   | { op: 'entries'; from: number; count: number; kinds?: EntryKind[] }
   | { op: 'epochs' };
@@ -203,6 +235,11 @@ export interface DebugState {
   bits: 16 | 32;
   /** EIP where the timeline starts: a true instruction boundary (disassembly decodes in step with it). */
   entry: number;
+  /**
+   * EIPs of the instructions executed right before the position, oldest first (true instruction
+   * boundaries, from the timeline: see Timeline.trail); empty when it does not know them.
+   */
+  trail?: number[];
   guestTimeMs: number;
   /** Epochs reached at or before the position. */
   epoch: number;

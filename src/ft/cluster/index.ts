@@ -4,3 +4,4 @@ export * from './host';
 export * from './hostlink';
 export * from './hostprotocol';
 export * from './faults';
+export * from './tapbridge';

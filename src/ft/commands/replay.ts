@@ -1,8 +1,12 @@
 // Replaying a recorded log file (`lockstep replay`): rebuild the machine the log's header describes,
 // feed it the logged inputs and nondeterministic values at their instruction counts, and check each
 // logged epoch hash against the replay's.
-import { FIRST_HASHED_DEVICES, GuestImage, HASHED_DEVICES, HashedDevice, loadImage, RecordedEvent } from '../machine';
-import { LogMeta, readLogFile, type EpochEntry, type LogEntry } from '../log';
+import { existsSync } from 'node:fs';
+import {
+  BootRole, BootSpec, checkBootFiles, CLI_OPTION_NAMES, FIRST_HASHED_DEVICES, HASHED_DEVICES, HashedDevice, isBuiltin,
+  LINUX_GUEST, loadImage, RecordedEvent, resolveSpec, type ResolvedSettings,
+} from '../machine';
+import { isComplete, LogMeta, readLogFile, type EndHow, type EpochEntry, type LogEntry } from '../log';
 import { RunResult, runGuest } from './run';
 
 export class ReplayError extends Error {
@@ -17,6 +21,10 @@ export interface ReplayResult extends RunResult {
   epochMismatches: { epoch: number; at: number; logged: string; replayed: string }[];
   /** Set when the file was cut short or corrupted: the replay covers the good prefix only. */
   fileError?: string;
+  /** The file ends with the end entry of a recording closed cleanly: nothing of the run is missing from it. */
+  complete: boolean;
+  /** How the recording ended, from its end entry (`killed`: `lockstep join` recovered a killed run); none: unknown. */
+  ended?: EndHow;
 }
 
 /** The devices a log's epoch hashes cover: what its meta says, or, in files from before it said, the first set. */
@@ -30,46 +38,84 @@ export function hashedDevicesOf(meta: LogMeta): readonly HashedDevice[] {
   return named as HashedDevice[];
 }
 
-/** The image a log was recorded with: the one given, or its built-in guest; checked by SHA-256. */
-export function imageFor(meta: LogMeta, imagePath: string | undefined): GuestImage {
-  const image = imagePath === undefined ? recordedImage(meta) : loadImage(imagePath);
-  if (image.sha256 !== meta.imageSha256) {
-    throw new ReplayError(`${image.path} is not the image this log was recorded with (sha256 ${image.sha256.slice(0, 12)}…, the log wants ${meta.imageSha256.slice(0, 12)}…)`);
-  }
-  return image;
+/** Boot files given for a replay, by path: each takes the place of the one the log's header names. */
+export type ReplayFiles = { image?: string } & Omit<BootSpec, 'guest'>;
+
+/**
+ * The machine a log was recorded on: its settings from the header, its boot files where the header says they were
+ * (or where `given` says), each checked against the header's hash. `names`: how the options are called, for errors.
+ */
+export function machineFor(meta: LogMeta, given: ReplayFiles = {}, names = CLI_OPTION_NAMES): ResolvedSettings {
+  const recorded = meta.bootFiles ?? [];
+  const givenPaths: Record<BootRole, string | undefined> = { image: given.image, bios: given.bios, 'vga-bios': given.vgaBios, initrd: given.initrd };
+  const pathOf = (role: BootRole): string | undefined => {
+    if (givenPaths[role] !== undefined) return givenPaths[role];
+    const path = recorded.find((file) => file.role === role)?.path;
+    if (path !== undefined && !existsSync(path)) throw new ReplayError(`the log was recorded with ${role} ${path}, which is not here: give it with ${names[role]}`);
+    return path;
+  };
+  // A built-in guest is found by name wherever Lockstep is installed; an image file where it was.
+  const named = isBuiltin(meta.guest) || meta.guest === LINUX_GUEST;
+  const guest = given.image ?? (named ? meta.guest : pathOf('image') ?? meta.guest);
+  checkImage(meta, guest, given.image === undefined);
+  const { settings, files } = resolveSpec({
+    guest,
+    bios: pathOf('bios'),
+    vgaBios: pathOf('vga-bios'),
+    initrd: pathOf('initrd'),
+    cmdline: meta.cmdline,
+    memoryMiB: meta.memorySize / (1024 * 1024),
+    clock: meta.clock,
+    jit: meta.jit,
+    epochLength: meta.epochLength,
+  }, names);
+  // A log from before boot files were recorded has the image's hash alone.
+  if (meta.bootFiles) checkBootFiles(meta.bootFiles, files, names);
+  return settings;
 }
 
-/** The built-in guest or image file the log names, or an error that says how to give it. */
-function recordedImage(meta: LogMeta): GuestImage {
+/** Throws unless `guest` loads and is the image the log was recorded with (checked by SHA-256). */
+function checkImage(meta: LogMeta, guest: string, fromLog: boolean): void {
+  let image;
   try {
-    return loadImage(meta.guest);
+    image = loadImage(guest);
   } catch (error) {
+    if (!fromLog) throw error;
     throw new ReplayError(`the log was recorded with ${JSON.stringify(meta.guest)}, which cannot be loaded here (${(error as Error).message}): give the image as well (lockstep replay FILE IMAGE, or "image" in a launch configuration)`);
   }
+  if (image.sha256 !== meta.imageSha256) {
+    throw new ReplayError(`${image.path} is not the image this log was recorded with: sha256 ${image.sha256} here, ${meta.imageSha256} in the log`);
+  }
 }
 
-export async function replayLogFile(path: string, imagePath?: string): Promise<ReplayResult> {
-  const { meta, entries, error } = await readLogFile(path);
+/** The disk a log was recorded with: in shared mode its reads are in the log, so FILE is not needed. */
+function recordedDisk(meta: LogMeta, path: string): { size: number; mode: 'shared' } | undefined {
+  if (!meta.disk) return undefined;
+  if (meta.disk.mode !== 'shared') {
+    throw new ReplayError(`${path} was recorded with a ${meta.disk.mode}-mode disk: its reads are not in the log, and replaying one is not supported yet`);
+  }
+  return { size: meta.disk.size, mode: 'shared' };
+}
+
+export async function replayLogFile(path: string, given: ReplayFiles = {}): Promise<ReplayResult> {
+  const contents = await readLogFile(path);
+  const { meta, entries, end, error } = contents;
   if (meta.firstSeq !== undefined && meta.firstSeq > 1) {
     throw new ReplayError(`${path} is a segment: its log starts at entry ${meta.firstSeq}, from a checkpoint, not at boot; replay the recording it belongs to`);
   }
   if (!entries.length) {
     throw new ReplayError(`${path} holds no log entries${error ? ` (${error.message})` : ''}: its recording ended before the first was written, so there is nothing to replay`);
   }
-  const image = imageFor(meta, imagePath);
+  const settings = machineFor(meta, given);
   const events = entries.filter((e): e is Extract<LogEntry, { kind: 'input' | 'nondet' }> => e.kind === 'input' || e.kind === 'nondet');
   const logged = entries.filter((e): e is EpochEntry => e.kind === 'epoch');
   const last = entries.at(-1)?.at ?? 0;
   const result = await runGuest({
-    image,
-    cmdline: meta.cmdline,
-    clock: meta.clock,
-    jit: meta.jit,
-    memoryMiB: meta.memorySize / (1024 * 1024),
-    epochLength: meta.epochLength,
+    ...settings,
     hashedDevices: hashedDevicesOf(meta),
     maxInstructions: last + 1,
     replay: events.map(({ seq: _seq, ...event }) => event as RecordedEvent),
+    disk: recordedDisk(meta, path),
   });
   const replayed = new Map(result.epochs.map((e) => [e.index, e]));
   const mismatches = logged
@@ -82,5 +128,7 @@ export async function replayLogFile(path: string, imagePath?: string): Promise<R
     epochsMatched: logged.length - mismatches.length,
     epochMismatches: mismatches,
     fileError: error?.message,
+    complete: isComplete(contents),
+    ended: end?.how,
   };
 }

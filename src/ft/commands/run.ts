@@ -2,6 +2,9 @@
 // boundary (snapshot, destroy, restore into a fresh machine, continue), and report what happened.
 import {
   ClockMode,
+  DiskCounts,
+  DiskFile,
+  DiskMode,
   Epoch,
   GuestImage,
   Machine,
@@ -38,6 +41,11 @@ export interface RunOptions {
   /** Replay these recorded events instead of taking values from the host (input is then ignored). */
   replay?: RecordedEvent[];
   onSerial?: (data: Uint8Array) => void;
+  /**
+   * The guest's IDE disk: `file` is read and written in place (each write durable before the next
+   * slice); without one (a replay) reads come from the recorded events and writes go nowhere.
+   */
+  disk?: { size: number; mode: DiskMode; file?: DiskFile };
 }
 
 export interface EpochRecord { index: number; at: number; hash: string }
@@ -56,6 +64,7 @@ export interface RunResult {
   clonedAt?: number;
   snapshotAt?: number;
   recorded: RecordedEvent[];
+  disk?: DiskCounts;
 }
 
 export async function runGuest(options: RunOptions): Promise<RunResult> {
@@ -74,7 +83,9 @@ export async function runGuest(options: RunOptions): Promise<RunResult> {
     bios: options.bios,
     hashedDevices: options.hashedDevices,
     nondet,
+    disk: options.disk && { size: options.disk.size, mode: options.disk.mode, read: readerOf(options.disk.file) },
   };
+  const disk: DiskCounts | undefined = options.disk && { reads: 0, bytesRead: 0, writes: 0, bytesWritten: 0 };
   const limit = options.maxInstructions ?? Number.MAX_SAFE_INTEGER;
   const epochs: EpochRecord[] = [];
   const serial: number[] = [];
@@ -94,6 +105,15 @@ export async function runGuest(options: RunOptions): Promise<RunResult> {
       epoch: (epoch) => {
         epochs.push({ index: epoch.index, at: epoch.at, hash: epoch.hash });
         if (wantsCheckpoint(epoch.at)) pendingCheckpoint = epoch;
+      },
+      diskWrite: ({ offset, data }) => {
+        options.disk?.file?.write(offset, data);
+        disk!.writes++;
+        disk!.bytesWritten += data.length;
+      },
+      diskRead: ({ length }) => {
+        disk!.reads++;
+        disk!.bytesRead += length;
       },
     });
 
@@ -138,9 +158,14 @@ export async function runGuest(options: RunOptions): Promise<RunResult> {
     clonedAt,
     snapshotAt,
     recorded,
+    disk,
   };
   machine.destroy();
   return result;
+}
+
+function readerOf(file: DiskFile | undefined) {
+  return file && ((offset: number, length: number) => file.read(offset, length));
 }
 
 function replayerOf(events: RecordedEvent[]): Replayer {

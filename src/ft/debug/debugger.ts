@@ -11,8 +11,8 @@
 // debugger does to the past is visible to the other side: continuing is the unperturbed run.
 import type { DebugOp, DebugResult, DebugState, EpochNote, HostDebugConfig, HostReport } from '../cluster';
 import type { LoggedPoint, LogPosition, Watch } from '../cluster';
-import type { EntryKind, LogEntry } from '../log';
-import { type InputEvent, type Machine, type Nondeterminism, REGISTER_NAMES, WritableRegister } from '../machine';
+import type { DiskRequest, EntryKind, LogEntry } from '../log';
+import { type DiskSource, type InputEvent, type Machine, type Nondeterminism, REGISTER_NAMES, WritableRegister } from '../machine';
 import type { HeldOutput } from '../replication';
 import { Stop, Timeline } from './timeline';
 import { entryNote, outputNote, PanelSource, PanelStream } from './panelstream';
@@ -62,6 +62,9 @@ class SwitchableSource implements Nondeterminism {
   random(at: number): number { return this.target.random(at); }
   rtc(at: number): number { return this.target.rtc(at); }
   inputsAt(at: number): InputEvent[] { return this.target.inputsAt(at); }
+  diskRead(at: number, request: DiskRequest, own: DiskSource): Uint8Array {
+    return this.target.diskRead(at, request, own);
+  }
 }
 
 export class MachineDebugger {
@@ -156,6 +159,10 @@ export class MachineDebugger {
       case 'write':
         this.write(count('address', op.address), Buffer.from(op.data, 'base64'));
         return this.stateResult();
+      case 'writeDisk':
+        this.requireLive('the disk');
+        this.timeline.changeAtFrontier(() => this.machine.writeDisk(count('offset', op.offset), Buffer.from(op.data, 'base64')));
+        return this.stateResult();
       case 'setRegister':
         this.setRegister(op.name, op.value);
         return this.stateResult();
@@ -227,8 +234,12 @@ export class MachineDebugger {
    * To the last breakpoint stop before the current position: the timeline's reverse run, driven a
    * slice per turn, and left where it got to when paused.
    */
-  private async reverseContinue(breakpoints: number[], token: number): Promise<Stop> {
-    const run = this.timeline.reverseRun({ breakpoints }, SCAN_SLICE);
+  private reverseContinue(breakpoints: number[], token: number): Promise<Stop> {
+    return this.drive(this.timeline.reverseRun({ breakpoints }, SCAN_SLICE), token);
+  }
+
+  /** Drives a reverse run a slice per turn; paused, it is left where it got to. */
+  private async drive(run: Generator<number, Stop, void>, token: number): Promise<Stop> {
     for (let next = run.next(); ; next = run.next()) {
       if (next.done) return next.value;
       await turn();
@@ -263,7 +274,8 @@ export class MachineDebugger {
     const hit = breakpoints.length ? await this.reverseContinue(breakpoints, token) : undefined;
     if (this.cancelled(token)) return this.here();
     if (hit) this.timeline.runTo(from);
-    const written = this.timeline.reverseWatching(this.watchReader(watched));
+    const written = await this.drive(this.timeline.reverseWatchRun(this.watchReader(watched), RUN_SLICE), token);
+    if (this.cancelled(token)) return written;
     if (!hit || hit.reason !== 'breakpoint' || written.reason === 'watch' && written.at >= hit.at) return written;
     this.timeline.runTo(from);
     return this.reverseContinue(breakpoints, token);
@@ -309,6 +321,7 @@ export class MachineDebugger {
       registers,
       bits: registers.cr0 & 1 ? 32 : 16,
       entry: this.entry,
+      trail: timeline.trail,
       guestTimeMs: machine.guestTimeMs,
       epoch: this.epochs.filter((e) => e.at <= position).at(-1)?.index ?? 0,
       ...(step ? { slice: { from: step.from, to: step.to, idle: step.idle } } : {}),
@@ -518,4 +531,4 @@ export class HostDebugger {
 }
 
 /** Operations that move the machine (and so take it from the role's loop). */
-const MOVES = new Set<DebugOp['op']>(['pause', 'resume', 'runTo', 'step', 'stepBack', 'continue', 'reverseContinue', 'write', 'setRegister']);
+const MOVES = new Set<DebugOp['op']>(['pause', 'resume', 'runTo', 'step', 'stepBack', 'continue', 'reverseContinue', 'write', 'writeDisk', 'setRegister']);

@@ -1,4 +1,4 @@
 // Exact stops, stepping and reverse execution over a recorded run.
 export * from './timeline';
 export * from './debugger';
-export { entryNote } from './panelstream';
+export { entryNote, outputNote } from './panelstream';

@@ -11,6 +11,7 @@
 // anything that continues restores a snapshot and runs unperturbed, so no stop leaves a trace.
 import { Machine, SliceRecord } from '../machine';
 import { Nondeterminism, RecordedEvent, Replayer } from '../machine';
+import { encodeDiskIo } from '../log';
 import { SliceTrace, TimelineDivergence } from './slicetrace';
 import { lastAtOrBefore } from './sorted';
 
@@ -23,6 +24,8 @@ const STEP_ON_LIMIT = 500_000;
 const STEPPING_BASE_AFTER = 5_000_000;
 /** A reverse run looks back this far first, then four times as far each time. */
 const FIRST_LOOK_BACK = 1_000_000;
+/** Instructions before the position whose EIPs are kept (see `trail`). */
+const TRAIL_LENGTH = 64;
 
 export interface TimelineOptions {
   /**
@@ -98,6 +101,9 @@ export class Timeline {
   /** The machine's JIT cache was emptied off an epoch boundary: it must not run whole steps. */
   private offRecord = false;
   private readonly stopObserving: () => void;
+  /** EIPs of instructions stepped, oldest first, leading up to count `trailEnd` (see `trail`). */
+  private trailEips: number[] = [];
+  private trailEnd = -1;
 
   /**
    * Records `machine` from where it is on. Its first snapshot empties the JIT cache, which changes
@@ -147,6 +153,16 @@ export class Timeline {
   /** The recorded step that starts at or contains count `n` (none at or past the frontier). */
   sliceAt(n: number): SliceRecord | undefined {
     return this.trace.sliceAt(n);
+  }
+
+  /**
+   * The EIPs of up to 64 instructions executed right before the position, oldest first, and the
+   * current one's: true instruction boundaries, which a disassembler cannot tell going backwards.
+   * Known when the position was reached by single steps (empty at a boundary reached whole). The
+   * history is deterministic, so a trail to a count stays true however that count is revisited.
+   */
+  get trail(): number[] {
+    return this.trailEnd === this.position ? this.trailEips.slice(-TRAIL_LENGTH - 1) : [];
   }
 
   /** Every recorded step, in order. */
@@ -268,13 +284,23 @@ export class Timeline {
     }
   }
 
+  /** A data breakpoint backwards, in one go: `reverseWatchRun` driven to its end. */
+  reverseWatching(watch: () => string): Stop {
+    const run = this.reverseWatchRun(watch);
+    for (;;) {
+      const next = run.next();
+      if (next.done) return next.value;
+    }
+  }
+
   /**
    * A data breakpoint backwards: to right after the last instruction before the current position
    * that changed what `watch` reads (or the start). Looks at ever longer stretches before the
    * position, comparing `watch` at every slice end (whole slices replayed), and steps the slices
-   * where it changed, latest first.
+   * where it changed, latest first. Yields the count it got to after every `slice` instructions
+   * replayed, so that a driver can take turns or stop driving it (a pause), as with `reverseRun`.
    */
-  reverseWatching(watch: () => string): Stop {
+  *reverseWatchRun(watch: () => string, slice = Number.MAX_SAFE_INTEGER): Generator<number, Stop, void> {
     const before = this.position;
     for (let end = before, look = FIRST_LOOK_BACK; end > this.start; look *= 4) {
       const from = this.trace.boundaryAtOrBefore(Math.max(this.start, end - look));
@@ -282,19 +308,24 @@ export class Timeline {
       const changed: [number, number][] = [];
       this.reachBoundary(from);
       let last = watch();
-      for (let at = from; at < end;) {
+      for (let at = from, turn = from; at < end;) {
         const next = Math.min(this.trace.sliceAt(at)!.to, end);
         if (next === this.trace.sliceAt(at)!.to) this.reachBoundary(next);
         else this.moveTo(next);
         const now = watch();
         if (now !== last) changed.push([at, next]);
         [last, at] = [now, next];
+        if (at - turn >= slice && at < end) {
+          turn = at;
+          yield at;
+        }
       }
       for (const [start, stop] of changed.reverse()) {
         const hit = this.lastChange(watch, start, stop, before);
         if (hit !== undefined) return { ...this.runTo(hit), reason: 'watch' };
       }
       end = from;
+      if (end > this.start) yield this.position;
     }
     return this.runTo(this.start);
   }
@@ -358,8 +389,30 @@ export class Timeline {
     this.offRecord = true;
   }
 
-  /** Steps single instructions (crossing boundaries with the trace) up to `target`. */
+  /**
+   * Steps single instructions (crossing boundaries with the trace) up to `target`, noting the EIPs of
+   * the last ones (`trail`; before them, with no `stopBefore`, without a callback per instruction).
+   */
   private stepForward(target: number, stopBefore?: (eip: number) => boolean): boolean {
+    const machine = this.machine;
+    if (this.trailEnd !== machine.instructions) this.trailEips = [];
+    if (!stopBefore && machine.instructions < target - TRAIL_LENGTH) {
+      this.stepSlices(target - TRAIL_LENGTH);
+      this.trailEips = [];
+    }
+    const eips = this.trailEips;
+    const note = (eip: number) => {
+      if (eips.length >= 4 * TRAIL_LENGTH) eips.splice(0, eips.length - TRAIL_LENGTH);
+      if (eips.at(-1) !== eip) eips.push(eip);
+      return stopBefore?.(eip) ?? false;
+    };
+    const hit = this.stepSlices(target, note);
+    this.trailEnd = machine.instructions;
+    return hit;
+  }
+
+  /** Single instructions up to `target`, crossing boundaries with the trace; true at a `stopBefore` hit. */
+  private stepSlices(target: number, stopBefore?: (eip: number) => boolean): boolean {
     const machine = this.machine;
     while (machine.instructions < target) {
       const step = this.trace.sliceAt(machine.instructions);
@@ -543,6 +596,13 @@ export class Timeline {
         const inputs = source.inputsAt(at);
         this.events.push(...inputs);
         return inputs;
+      },
+      // Kept with its data even when the log has none (local mode): going back must not read a disk
+      // the guest has written since.
+      diskRead: (at, request, own) => {
+        const data = source.diskRead(at, request, own);
+        this.events.push({ kind: 'input', at, device: 'disk', data: encodeDiskIo(request.offset, request.length, data) });
+        return data;
       },
     };
   }

@@ -4,8 +4,10 @@
 
 import { crc32 } from 'node:zlib';
 import type {
-  ChannelMessage, ControlOp, Frame, FrameKind, HelloMessage, InputDevice, LogEntry, NondetSource, OutputDevice, Role,
+  ChannelMessage, ControlOp, EndHow, Frame, FrameKind, HelloMessage, InputDevice, LogEntry, NondetEntry, NondetSource,
+  OutputDevice, Role,
 } from './log';
+import { CLOCK_RUN_CODE, ClockRunError, clockRunPayload, decodeClockRun } from './clockrun';
 
 // ---------------------------------------------------------------------------------------------
 // Code tables: the only place where names meet their byte values.
@@ -17,6 +19,7 @@ export const KIND_CODES: { readonly [K in FrameKind]: number } = {
   epoch: 0x03,
   output: 0x04,
   control: 0x05,
+  end: 0x06,
   hello: 0x80,
   ack: 0x81,
   heartbeat: 0x82,
@@ -24,12 +27,14 @@ export const KIND_CODES: { readonly [K in FrameKind]: number } = {
   bye: 0x84,
   checkpoint: 0x85,
   pages: 0x86,
+  released: 0x87,
 };
 
-export const INPUT_DEVICE_CODES: { readonly [K in InputDevice]: number } = { serial: 1, keyboard: 2, net: 3 };
+export const INPUT_DEVICE_CODES: { readonly [K in InputDevice]: number } = { serial: 1, keyboard: 2, net: 3, disk: 4 };
 export const NONDET_SOURCE_CODES: { readonly [K in NondetSource]: number } = { clock: 1, random: 2, rtc: 3 };
-export const OUTPUT_DEVICE_CODES: { readonly [K in OutputDevice]: number } = { serial: 1, net: 2 };
-export const CONTROL_OP_CODES: { readonly [K in ControlOp]: number } = { 'go-live': 1, shutdown: 2, clone: 3, start: 4 };
+export const OUTPUT_DEVICE_CODES: { readonly [K in OutputDevice]: number } = { serial: 1, net: 2, disk: 3 };
+export const CONTROL_OP_CODES: { readonly [K in ControlOp]: number } = { 'go-live': 1, shutdown: 2, clone: 3, start: 4, checkpoint: 5, release: 6 };
+export const END_HOW_CODES: { readonly [K in EndHow]: number } = { closed: 1, killed: 2 };
 export const ROLE_CODES: { readonly [K in Role]: number } = { primary: 1, backup: 2 };
 export const HELLO_STEP_CODES: { readonly [K in HelloMessage['step']]: number } = { challenge: 1, response: 2 };
 
@@ -127,6 +132,7 @@ const INPUT_DEVICES = reverse(INPUT_DEVICE_CODES);
 const NONDET_SOURCES = reverse(NONDET_SOURCE_CODES);
 const OUTPUT_DEVICES = reverse(OUTPUT_DEVICE_CODES);
 const CONTROL_OPS = reverse(CONTROL_OP_CODES);
+const END_HOWS = reverse(END_HOW_CODES);
 const ROLES = reverse(ROLE_CODES);
 const HELLO_STEPS = reverse(HELLO_STEP_CODES);
 const KINDS = reverse(KIND_CODES);
@@ -235,6 +241,14 @@ const CODECS: CodecTable = {
       return { kind: 'control', seq, at, op: lookup(CONTROL_OPS, p[0], 'control op'), detail: decodeUtf8(p.subarray(1)) };
     },
   },
+  end: {
+    header: entryHeader,
+    encode: (e) => codeAndBytes(codeOf(END_HOW_CODES, e.how, 'end'), utf8Encoder.encode(e.detail)),
+    decode: (p, seq, at) => {
+      expectAtLeast(p, 1);
+      return { kind: 'end', seq, at, how: lookup(END_HOWS, p[0], 'end'), detail: decodeUtf8(p.subarray(1)) };
+    },
+  },
   hello: {
     header: () => ({ seq: 0, at: 0 }),
     encode: (m) => {
@@ -278,6 +292,14 @@ const CODECS: CodecTable = {
     decode: (p, seq, at) => {
       expectLength(p, 0);
       return { kind: 'resend-from', seq, at };
+    },
+  },
+  released: {
+    header: (m) => ({ seq: m.seq, at: m.at }),
+    encode: () => new Uint8Array(0),
+    decode: (p, seq, at) => {
+      expectLength(p, 0);
+      return { kind: 'released', seq, at };
     },
   },
   bye: {
@@ -337,19 +359,29 @@ function assertCount(n: number, what: string, min: number): void {
   if (!Number.isSafeInteger(n) || n < min) throw new RangeError(`${what} ${n} must be a safe integer >= ${min}`);
 }
 
+/** Consecutive clock readings as one clock run frame (clockrun.ts). Throws RangeError on any that do not fit. */
+export function encodeClockRun(entries: readonly NondetEntry[]): Uint8Array {
+  const payload = clockRunPayload(entries);
+  return frameOf(CLOCK_RUN_CODE, entries[0].seq, entries[0].at, payload);
+}
+
 /** Encodes any frame (log entry or channel message). Throws RangeError on invalid fields. */
 export function encodeFrame(f: Frame): Uint8Array {
   const codec = codecFor(f.kind) as PayloadCodec<Frame>;
   const { seq, at } = codec.header(f);
   assertCount(seq, 'seq', isLogEntry(f) ? 1 : 0);
   assertCount(at, 'at', 0);
-  const payload = codec.encode(f);
+  return frameOf(KIND_CODES[f.kind], seq, at, codec.encode(f));
+}
+
+/** Header, payload and CRC around a payload. */
+function frameOf(kindCode: number, seq: number, at: number, payload: Uint8Array): Uint8Array {
   if (payload.length > MAX_PAYLOAD_BYTES) throw new RangeError(`payload of ${payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`);
   const frame = new Uint8Array(FRAME_OVERHEAD + payload.length);
   const v = view(frame);
   frame.set(FRAME_MAGIC, 0);
   frame[OFF_VERSION] = FRAME_VERSION;
-  frame[OFF_KIND] = KIND_CODES[f.kind];
+  frame[OFF_KIND] = kindCode;
   frame[OFF_FLAGS] = 0;
   v.setUint32(OFF_LENGTH, payload.length, true);
   v.setBigUint64(OFF_SEQ, BigInt(seq), true);
@@ -391,6 +423,10 @@ export class FrameDecoder implements Iterable<Frame> {
   private tail = 0;
   private consumed: number;
   private failure: LogFormatError | undefined;
+  /** Entries of the last clock run frame not yet taken, and where that frame starts. */
+  private queued: LogEntry[] = [];
+  private queueHead = 0;
+  private queueStart = 0;
 
   constructor(options: FrameDecoderOptions = {}) {
     this.maxPayload = options.maxPayload ?? MAX_PAYLOAD_BYTES;
@@ -398,9 +434,12 @@ export class FrameDecoder implements Iterable<Frame> {
     this.consumed = options.baseOffset ?? 0;
   }
 
-  /** Stream offset of the next undecoded byte (the start of the next frame). */
+  /**
+   * Stream offset of the next undecoded byte (the start of the next frame); while entries of a clock
+   * run are still to be taken, the start of that run's frame (where an error in them is reported).
+   */
   get offset(): number {
-    return this.consumed;
+    return this.queueHead < this.queued.length ? this.queueStart : this.consumed;
   }
 
   /** Bytes received but not yet decoded. */
@@ -431,6 +470,7 @@ export class FrameDecoder implements Iterable<Frame> {
   /** Takes the next complete frame, or undefined if more bytes are needed. Throws on a bad frame. */
   next(): Frame | undefined {
     if (this.failure) throw this.failure;
+    if (this.queueHead < this.queued.length) return this.queued[this.queueHead++];
     try {
       return this.decodeNext();
     } catch (err) {
@@ -484,16 +524,23 @@ export class FrameDecoder implements Iterable<Frame> {
     if (avail < size) return undefined;
     const end = FRAME_HEADER_BYTES + length;
     if (crc32(b.subarray(0, end)) !== v.getUint32(end, true)) this.fail('checksum-mismatch', 'checksum mismatch');
+    const start = this.consumed;
     const frame = this.decodeChecked(b, v, length);
+    if (Array.isArray(frame)) {
+      this.queued = frame;
+      this.queueHead = 1;
+      this.queueStart = start;
+    }
     this.head += size;
     this.consumed += size;
     if (this.head === this.tail) this.head = this.tail = 0;
-    return frame;
+    return Array.isArray(frame) ? frame[0] : frame;
   }
 
   // The checksum is good: what remains wrong was written that way (newer writer or a bug).
-  private decodeChecked(b: Uint8Array, v: DataView, length: number): Frame {
+  private decodeChecked(b: Uint8Array, v: DataView, length: number): Frame | LogEntry[] {
     const code = b[OFF_KIND];
+    if (code === CLOCK_RUN_CODE) return this.decodeRun(b, v, length);
     const kind = KINDS.get(code);
     if (kind === undefined) this.fail('unknown-kind', `unknown kind ${hexByte(code)}`);
     if (b[OFF_FLAGS] !== 0) this.fail('unknown-flags', `unknown flags ${hexByte(b[OFF_FLAGS])}`);
@@ -508,6 +555,19 @@ export class FrameDecoder implements Iterable<Frame> {
       return (codecFor(kind) as PayloadCodec<Frame>).decode(payload, seq, at);
     } catch (err) {
       if (err instanceof PayloadError) this.fail('bad-payload', `bad payload for ${kind}: ${err.message}`);
+      throw err;
+    }
+  }
+
+  private decodeRun(b: Uint8Array, v: DataView, length: number): LogEntry[] {
+    if (b[OFF_FLAGS] !== 0) this.fail('unknown-flags', `unknown flags ${hexByte(b[OFF_FLAGS])}`);
+    const seq = this.safeNumber(v.getBigUint64(OFF_SEQ, true), 'seq');
+    const at = this.safeNumber(v.getBigUint64(OFF_AT, true), 'at');
+    if (seq < 1) this.fail('bad-payload', 'bad payload for clock run: seq 0');
+    try {
+      return decodeClockRun(b.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + length), seq, at);
+    } catch (err) {
+      if (err instanceof ClockRunError) this.fail('bad-payload', `bad payload for clock run: ${err.message}`);
       throw err;
     }
   }

@@ -3,14 +3,17 @@
 // imports these definitions; codec.ts carries them in frames.
 
 import { describeFrame } from '../workload';
+import { describeDiskIo } from './diskio';
 
 // ---------------------------------------------------------------------------------------------
 // Types
 
-export type InputDevice = 'serial' | 'keyboard' | 'net';
+export type InputDevice = 'serial' | 'keyboard' | 'net' | 'disk';
 export type NondetSource = 'clock' | 'random' | 'rtc';
-export type OutputDevice = 'serial' | 'net';
-export type ControlOp = 'go-live' | 'shutdown' | 'clone' | 'start';
+export type OutputDevice = 'serial' | 'net' | 'disk';
+export type ControlOp = 'go-live' | 'shutdown' | 'clone' | 'start' | 'checkpoint' | 'release';
+/** How a recording ended: its writer closed it, or `lockstep join` recovered it after its run was killed. */
+export type EndHow = 'closed' | 'killed';
 export type Role = 'primary' | 'backup';
 
 /** Fields every log entry has: its place in the log and the instruction count where it applies. */
@@ -62,7 +65,19 @@ export interface ControlEntry extends EntryBase {
   detail: string;
 }
 
-export type LogEntry = InputEntry | NondetEntry | EpochEntry | OutputEntry | ControlEntry;
+/**
+ * The last entry of a log file, and only of a file (never on the channel): the recording was closed,
+ * not cut short. A file without one may lack entries at its end, even when it ends at a frame boundary.
+ * `seq` is the seq after the last entry, `at` the last entry's instruction count.
+ */
+export interface EndEntry extends EntryBase {
+  kind: 'end';
+  how: EndHow;
+  /** Free UTF-8 text: what closed it. */
+  detail: string;
+}
+
+export type LogEntry = InputEntry | NondetEntry | EpochEntry | OutputEntry | ControlEntry | EndEntry;
 export type EntryKind = LogEntry['kind'];
 
 // Channel-only messages: never part of the log, never written to a file.
@@ -138,8 +153,19 @@ export interface PagesMessage {
   hashes: Uint8Array;
 }
 
+/**
+ * Primary -> backup: every output up to `seq` has been released (disk writes are on the shared disk), so
+ * a backup that goes live need not re-issue them.
+ */
+export interface ReleasedMessage {
+  kind: 'released';
+  seq: number;
+  at: number;
+}
+
 export type ChannelMessage =
-  | HelloMessage | AckMessage | HeartbeatMessage | ResendFromMessage | ByeMessage | CheckpointMessage | PagesMessage;
+  | HelloMessage | AckMessage | HeartbeatMessage | ResendFromMessage | ByeMessage | CheckpointMessage | PagesMessage
+  | ReleasedMessage;
 export type ChannelMessageKind = ChannelMessage['kind'];
 
 /** Anything a frame can carry. */
@@ -168,13 +194,15 @@ export function renderBytes(data: Uint8Array, maxBytes = 64): string {
 
 /**
  * A device's data for a person: a network frame as what it carries, its payload through `render`
- * (`UDP 10.0.2.2:40001 > 10.0.2.15:7070 "1 1 GET a\n"`); other data through `render` as it is.
+ * (`UDP 10.0.2.2:40001 > 10.0.2.15:7070 "1 1 GET a\n"`), a disk read or write as its sectors; other data
+ * through `render` as it is.
  */
 export function renderDeviceData(
   device: InputDevice | OutputDevice,
   data: Uint8Array,
   render: (bytes: Uint8Array) => string,
 ): string {
+  if (device === 'disk') return describeDiskIo(data);
   return device === 'net' ? describeFrame(data, render) : render(data);
 }
 
@@ -201,12 +229,15 @@ export function describeEntry(f: Frame, options: DescribeOptions = {}): string {
       return `#${f.seq} @${f.at} epoch ${f.epoch} hash=${f.hash.toLowerCase()} pages=${f.pages}`;
     case 'control':
       return `#${f.seq} @${f.at} control ${f.op} ${renderDetail(f.detail)}`;
+    case 'end':
+      return `#${f.seq} @${f.at} end ${f.how} ${renderDetail(f.detail)}`;
     case 'hello':
       return f.step === 'challenge'
         ? `hello challenge ${f.role} nonce=${Buffer.from(f.nonce).toString('hex')}`
         : `hello response ${f.role} mac=${Buffer.from(f.mac).toString('hex')}`;
     case 'ack':
     case 'resend-from':
+    case 'released':
       return `${f.kind} #${f.seq} @${f.at}`;
     case 'heartbeat':
       return `heartbeat ${f.role} #${f.seq} @${f.at}`;

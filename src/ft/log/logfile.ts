@@ -4,11 +4,16 @@
 
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
-import { encodeEntry, FrameDecoder, isLogEntry, LogFormatError } from './codec';
-import type { LogEntry } from './log';
+import { encodeClockRun, encodeEntry, FrameDecoder, isLogEntry, LogFormatError } from './codec';
+import { isRunnableClock, MAX_CLOCK_RUN } from './clockrun';
+import type { EndEntry, EndHow, LogEntry, NondetEntry } from './log';
+import type { BootFile, ResolvedSettings } from '../machine';
 
 export const FILE_MAGIC = Buffer.from('LOCKSTEP-FTLOG', 'ascii');
-export const FILE_VERSION = 1;
+/** 2: a file closed cleanly ends with an end entry. Version 1 files (before end entries) still read. */
+export const FILE_VERSION = 2;
+/** The first version whose files end with an end entry when closed: before it, a missing one says nothing. */
+export const END_ENTRY_VERSION = 2;
 /** Bytes before the metadata: magic, version, flags, metadata length. */
 export const FILE_FIXED_HEADER_BYTES = FILE_MAGIC.length + 1 + 1 + 4;
 export const MAX_META_BYTES = 1 << 20;
@@ -34,14 +39,42 @@ export interface LogMeta {
   session?: string;
   /** The devices its epoch hashes cover (files without it: FIRST_HASHED_DEVICES). */
   hashedDevices?: string[];
+  /** Every file the machine booted from, by path and content (files without it: imageSha256 alone). */
+  bootFiles?: BootFile[];
+  /**
+   * The guest's disk, as it was when the run started (`--disk`): in shared mode its reads are in the
+   * log, so the recording replays without it; in local mode a replay needs a copy of it.
+   */
+  disk?: { path: string; size: number; sha256: string; mode: 'shared' | 'local' };
   /** Room for what later versions of the recorder add; readers ignore what they do not know. */
   [extra: string]: unknown;
 }
 
+/** The header fields that say what machine a log was recorded on: its settings, and the files it booted from. */
+export function logMetaOf(settings: ResolvedSettings, bootFiles: BootFile[]): LogMeta {
+  const { image, memoryMiB, clock, jit, epochLength, cmdline, hashedDevices } = settings;
+  return {
+    guest: image.name,
+    imageSha256: image.sha256,
+    memorySize: memoryMiB * 1024 * 1024,
+    clock,
+    jit,
+    epochLength,
+    cmdline: cmdline ?? '',
+    hashedDevices: [...hashedDevices],
+    bootFiles,
+    createdAt: new Date().toISOString(),
+  };
+}
+
 export interface LogFileContents {
   meta: LogMeta;
-  /** Every good entry up to the first bad byte. */
+  /** Every good entry up to the first bad byte, but the end entry. */
   entries: LogEntry[];
+  /** The end entry, when the file has one: its recording was closed, not cut short. */
+  end?: EndEntry;
+  /** The file format's version (header byte 14): files before END_ENTRY_VERSION have no end entries. */
+  version: number;
   /** Why reading stopped early; error.offset is where the first bad frame starts. */
   error?: LogFormatError;
 }
@@ -74,7 +107,7 @@ export function fileHeaderLength(fixed: Uint8Array): number {
   if (b.length < FILE_FIXED_HEADER_BYTES) throw headerError('truncated', b.length);
   if (!b.subarray(0, FILE_MAGIC.length).equals(FILE_MAGIC)) throw headerError('not a Lockstep log (bad magic)', 0);
   const version = b[FILE_MAGIC.length];
-  if (version !== FILE_VERSION) throw headerError(`unsupported version ${version}`, FILE_MAGIC.length);
+  if (version < 1 || version > FILE_VERSION) throw headerError(`unsupported version ${version}`, FILE_MAGIC.length);
   if (b[FILE_MAGIC.length + 1] !== 0) throw headerError(`unknown flags ${b[FILE_MAGIC.length + 1]}`, FILE_MAGIC.length + 1);
   const metaLength = b.readUInt32LE(FILE_MAGIC.length + 2);
   if (metaLength > MAX_META_BYTES) throw headerError(`metadata too large (${metaLength} bytes)`, FILE_MAGIC.length + 2);
@@ -124,20 +157,24 @@ function checkMeta(meta: unknown): LogMeta {
   for (const [field, ok, what] of META_VALUES) {
     if (!ok(fields[field] as number | string)) throw headerError(`metadata field ${field} is ${JSON.stringify(fields[field])}, not ${what}`, at);
   }
-  const { firstSeq } = fields;
+  const { firstSeq, bootFiles } = fields;
+  const isBootFile = (f: Record<string, unknown>) => typeof f?.role === 'string' && typeof f.path === 'string' && Number.isSafeInteger(f.size) && typeof f.sha256 === 'string';
+  if (bootFiles !== undefined && !(Array.isArray(bootFiles) && bootFiles.every(isBootFile))) throw headerError('metadata field bootFiles is not a list of {role, path, size, sha256}', at);
   if (firstSeq !== undefined && !(Number.isSafeInteger(firstSeq) && (firstSeq as number) >= 1)) throw headerError('metadata field firstSeq is not a seq (a whole number from 1)', at);
   return meta as LogMeta;
 }
 
 // ---------------------------------------------------------------------------------------------
-// Order checks shared by the writer and the reader: a log is consecutive and runs forward.
+// Order checks shared by the writer and the reader: a log is consecutive, runs forward, and ends at its end entry.
 
 class LogOrder {
-  private lastAt = 0;
+  lastAt = 0;
+  private ended = false;
   constructor(public nextSeq = 1) {}
 
   /** Why `e` cannot follow the entries seen so far, or undefined if it can. */
   problem(e: LogEntry): string | undefined {
+    if (this.ended) return `${e.kind} entry after the end entry`;
     if (e.seq !== this.nextSeq) return `seq ${e.seq} out of order, expected ${this.nextSeq}`;
     if (e.at < this.lastAt) return `at ${e.at} goes back before ${this.lastAt}`;
     return undefined;
@@ -146,6 +183,7 @@ class LogOrder {
   accept(e: LogEntry): void {
     this.nextSeq = e.seq + 1;
     this.lastAt = e.at;
+    this.ended = e.kind === 'end';
   }
 }
 
@@ -156,11 +194,14 @@ const FLUSH_THRESHOLD_BYTES = 64 * 1024;
 
 /**
  * Appends entries to a new log file. append() only buffers whole frames; flush() and close()
- * write them, so a file closed through this class never ends in a partial frame.
+ * write them, so a file closed through this class never ends in a partial frame, and close() ends it
+ * with the end entry, so a reader can tell it from a file cut short at a frame boundary.
  */
 export class LogWriter {
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
+  /** Consecutive clock readings not yet encoded: they go into one clock run frame (codec.ts). */
+  private run: NondetEntry[] = [];
   private writing: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   private closed = false;
@@ -195,19 +236,43 @@ export class LogWriter {
     return this.order.nextSeq;
   }
 
-  /** Bytes in the file once everything appended so far is flushed. */
+  /** Bytes in the file once everything appended so far is flushed (an open clock run counted as it stands). */
   get size(): number {
-    return this.written + this.pendingBytes;
+    return this.written + this.pendingBytes + (this.run.length ? encodeClockRun(this.run).length : 0);
   }
 
   /** Buffers one entry. Throws if it breaks the log's order or the writer is closed. */
   append(entry: LogEntry): void {
     if (this.closed) throw new Error('log writer is closed');
     if (this.failure) throw this.failure;
+    if (entry.kind === 'end') throw new RangeError('the end entry is written by close(), not appended');
+    this.add(entry);
+  }
+
+  /** An entry in order: a clock reading joins the open run, anything else ends it and gets its own frame. */
+  private add(entry: LogEntry): void {
     const problem = this.order.problem(entry);
     if (problem) throw new RangeError(problem);
+    if (isRunnableClock(entry)) {
+      this.order.accept(entry);
+      this.run.push(entry);
+      if (this.run.length === MAX_CLOCK_RUN) this.endRun();
+      return;
+    }
     const frame = encodeEntry(entry);
+    this.endRun();
     this.order.accept(entry);
+    this.buffer(frame);
+  }
+
+  private endRun(): void {
+    if (!this.run.length) return;
+    const run = this.run;
+    this.run = [];
+    this.buffer(encodeClockRun(run));
+  }
+
+  private buffer(frame: Uint8Array): void {
     this.pending.push(frame);
     this.pendingBytes += frame.length;
     // Keep memory bounded for long recordings; errors surface at the next flush()/close().
@@ -216,6 +281,7 @@ export class LogWriter {
 
   /** Writes every buffered frame; with `durable`, also waits until the data is on disk. */
   flush(durable = false): Promise<void> {
+    this.endRun();
     const chunk = Buffer.concat(this.pending);
     this.pending = [];
     this.written += chunk.length;
@@ -234,11 +300,14 @@ export class LogWriter {
     return this.writing;
   }
 
-  /** Flushes and closes the file. */
-  async close(): Promise<void> {
+  /**
+   * Ends the log with its end entry (`how`: closed, or recovered after a killed run), flushes and closes the file.
+   */
+  async close(how: EndHow = 'closed', detail = ''): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     try {
+      if (!this.failure) this.add({ kind: 'end', seq: this.order.nextSeq, at: this.order.lastAt, how, detail });
       await this.flush();
     } finally {
       await this.handle.close();
@@ -266,6 +335,8 @@ export class LogFileReader {
     readonly meta: LogMeta,
     /** File offset of the first frame. */
     readonly headerLength: number,
+    /** The file format's version. */
+    readonly version: number,
   ) {}
 
   /** Opens a log file and decodes its header; throws LogFormatError if the header is bad. */
@@ -274,7 +345,7 @@ export class LogFileReader {
     try {
       const fixed = await readAt(handle, 0, FILE_FIXED_HEADER_BYTES);
       const header = await readAt(handle, 0, fileHeaderLength(fixed));
-      return new LogFileReader(handle, decodeFileHeader(header), header.length);
+      return new LogFileReader(handle, decodeFileHeader(header), header.length, header[FILE_MAGIC.length]);
     } catch (err) {
       await handle.close();
       throw err;
@@ -331,17 +402,31 @@ async function readAt(handle: FileHandle, position: number, length: number): Pro
 }
 
 /**
+ * Whether nothing of the run is missing from a file: it ends with the end entry of a recording
+ * closed cleanly. A file from before end entries (version 1) cannot say more than that every frame is
+ * whole: it counts as complete then.
+ */
+export function isComplete({ end, error, version }: LogFileContents): boolean {
+  if (error) return false;
+  return version < END_ENTRY_VERSION || end?.how === 'closed';
+}
+
+/**
  * Reads a whole log file. A bad file header throws; a bad frame ends the read and is returned as
  * `error`, together with every good entry before it.
  */
 export async function readLogFile(path: string): Promise<LogFileContents> {
   const reader = await LogFileReader.open(path);
   const entries: LogEntry[] = [];
+  let end: EndEntry | undefined;
   try {
-    for await (const entry of reader.entries()) entries.push(entry);
-    return { meta: reader.meta, entries };
+    for await (const entry of reader.entries()) {
+      if (entry.kind === 'end') end = entry;
+      else entries.push(entry);
+    }
+    return { meta: reader.meta, entries, end, version: reader.version };
   } catch (err) {
-    if (err instanceof LogFormatError) return { meta: reader.meta, entries, error: err };
+    if (err instanceof LogFormatError) return { meta: reader.meta, entries, end, version: reader.version, error: err };
     throw err;
   } finally {
     await reader.close();
@@ -353,15 +438,17 @@ export async function readLogFile(path: string): Promise<LogFileContents> {
  * each file up to where the next one starts (its `firstSeq`: the next host was cloned from this one
  * there), the last one whole. A file that ends in a bad frame (its host was killed mid-write) counts
  * up to its last good entry; a file that ends before the next one starts would leave a gap: that is
- * refused (RangeError), and `out` is left alone. Returns the seq of the last entry joined.
+ * refused (RangeError), and `out` is left alone. The joined log ends with an end entry saying `how`
+ * its run ended. Returns the seq of the last entry joined.
  */
-export async function joinLogFiles(paths: string[], out: string): Promise<number> {
+export async function joinLogFiles(paths: string[], out: string, how: EndHow = 'closed', detail = ''): Promise<number> {
   const readers: LogFileReader[] = [];
   try {
     for (const path of paths) readers.push(await LogFileReader.open(path));
     const starts = readers.map((reader) => reader.meta.firstSeq ?? 1);
     if (starts[0] !== 1) throw new RangeError(`${paths[0]} starts at entry ${starts[0]}, not at boot`);
     const { firstSeq: _, ...meta } = readers[0].meta;
+    let last = 0;
     const joining = `${out}.joining`;
     const writer = await LogWriter.create(joining, meta);
     try {
@@ -369,15 +456,16 @@ export async function joinLogFiles(paths: string[], out: string): Promise<number
         const end = starts[i + 1] ?? Number.POSITIVE_INFINITY;
         if (writer.nextSeq < starts[i]) throw new RangeError(`${paths[i - 1]} ends at entry ${writer.nextSeq - 1}, but ${paths[i]} starts at ${starts[i]}`);
         for await (const entry of goodEntries(reader)) {
-          if (entry.seq >= end) break;
+          if (entry.seq >= end || entry.kind === 'end') break;
           if (entry.seq >= writer.nextSeq) writer.append(entry);
         }
       }
+      last = writer.nextSeq - 1;
     } finally {
-      await writer.close();
+      await writer.close(how, detail);
     }
     await rename(joining, out);
-    return writer.nextSeq - 1;
+    return last;
   } catch (error) {
     await rm(`${out}.joining`, { force: true });
     throw error;

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { joinLogFiles, LogFileReader, LogMeta, readLogFile } from './logfile';
+import type { EndHow } from './log';
 
 export class RecordingError extends Error {
   override name = 'RecordingError';
@@ -30,6 +31,11 @@ export interface RecoveredRecording {
    * unknown, so they are left alone.
    */
   unreadable: { path: string; reason: string }[];
+  /**
+   * How the recording ends now: `killed` once join has ended it with an end entry saying its run was killed, `closed`
+   * when it already ended with one (nothing to join), undefined when FILE itself is damaged and was left as it is.
+   */
+  ended?: EndHow;
 }
 
 /**
@@ -46,8 +52,10 @@ export async function recoverRecording(file: string): Promise<RecoveredRecording
   const damaged: RecoveredRecording['damaged'] = [];
   const lastSeqOf = new Map<string, number>();
   const firstSeqOf = new Map<string, number>();
+  let ended: EndHow | undefined;
   for (const path of [file, ...ours]) {
-    const { meta, entries, error } = await readLogFile(path);
+    const { meta, entries, end, error } = await readLogFile(path);
+    if (path === file) ended = end?.how;
     lastSeqOf.set(path, entries.at(-1)?.seq ?? 0);
     firstSeqOf.set(path, meta.firstSeq ?? 1);
     if (error && error.code !== 'truncated') damaged.push({ path, reason: error.message });
@@ -60,12 +68,17 @@ export async function recoverRecording(file: string): Promise<RecoveredRecording
     firstSeqOf.get(path)! <= lastSeqOf.get(last)! + 1 && lastSeqOf.get(path)! > lastSeqOf.get(last)!;
   const tail = ours.slice(ours.indexOf(last) + 1).filter(follows).at(-1);
   const chain = tail ? [...live, tail] : live;
-  const recorded = chain.length > 1 ? await joinLogFiles(chain, file) : lastSeqOf.get(file)!;
+  // The joined file ends with an end entry saying its run was killed (replay then knows why it stops where it does);
+  // a lone FILE is rewritten only to add one: not when it has one, nor when it is damaged (the bytes after stay).
+  const join = chain.length > 1 || (ended === undefined && !damaged.some((d) => d.path === file));
+  const detail = `lockstep join: ${chain.map((path) => basename(path)).join(' + ')}`;
+  const recorded = join ? await joinLogFiles(chain, file, 'killed', detail) : lastSeqOf.get(file)!;
+  if (join) ended = 'killed';
   // A host file goes only when the recording has all it holds: nothing read from disk is lost.
   const kept = ours.filter((path) => lastSeqOf.get(path)! > recorded).map((path) => ({ path, reason: `it holds entries up to #${lastSeqOf.get(path)}, the joined recording ends at #${recorded}` }));
   const removed = ours.filter((path) => !kept.some((k) => k.path === path));
   await Promise.all(removed.map((segment) => rm(segment, { force: true })));
-  return { joined: chain, removed, kept, unreadable, damaged };
+  return { joined: chain, removed, kept, unreadable, damaged, ended };
 }
 
 /**

@@ -39,5 +39,8 @@ export function componentHashes(state: ComponentState, options: ResolvedOptions)
     ]),
   };
   for (const name of options.hashedDevices) components[name] = hash(cpu.devices[name] ?? null);
+  // The IDE controller, with what the guest knows of its disk (disk.ts): only when it has one, so
+  // machines without a disk hash as before.
+  if (options.disk) components.disk = hash(cpu.devices.ide);
   return components;
 }

@@ -28,6 +28,11 @@ export function pageHashes(memory: Uint8Array): BigUint64Array {
   return pages;
 }
 
+/** xxHash64 of `bytes` with `seed`. */
+export function xxHash64(bytes: Uint8Array, seed: bigint): bigint {
+  return xx().h64Raw(bytes, seed);
+}
+
 export function hashBytes(bytes: Uint8Array | BigUint64Array): bigint {
   return xx().h64Raw(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0n);
 }

@@ -30,6 +30,8 @@ export interface GuestBoot {
   initrd?: Uint8Array;
   cmdline: string;
   memoryMiB: number;
+  /** Where the files came from (log headers record them). */
+  paths: { bios: string; vgaBios: string; initrd: string };
 }
 
 const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
@@ -66,6 +68,7 @@ function loadLinuxGuest(): GuestImage {
   };
   const path = join(dir, 'bzImage');
   const bytes = read(path, manifest.files.bzImage.sha256);
+  const paths = { bios: manifest.bios, vgaBios: manifest.vgaBios, initrd: join(dir, 'initrd.gz') };
   return {
     name: LINUX_GUEST,
     path,
@@ -73,11 +76,12 @@ function loadLinuxGuest(): GuestImage {
     bytes,
     sha256: manifest.files.bzImage.sha256,
     boot: {
-      bios: read(manifest.bios),
-      vgaBios: read(manifest.vgaBios),
-      initrd: read(join(dir, 'initrd.gz'), manifest.files['initrd.gz'].sha256),
+      bios: read(paths.bios),
+      vgaBios: read(paths.vgaBios),
+      initrd: read(paths.initrd, manifest.files['initrd.gz'].sha256),
       cmdline: manifest.cmdline,
       memoryMiB: manifest.memoryMiB,
+      paths,
     },
   };
 }

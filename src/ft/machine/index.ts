@@ -1,8 +1,9 @@
 // The deterministic machine: v86 made deterministic (boundaries, the latched clock, nondeterminism), epochs, hashes
 // and snapshots.
 export * from './machine';
-export { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from './options';
-export type { MachineOptions } from './options';
+export { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB, resolveSpec } from './options';
+export type { MachineOptions, MachineSpec, ResolvedSettings } from './options';
+export * from './bootfiles';
 export * from './clock';
 export * from './nondet';
 export * from './hash';
@@ -18,3 +19,8 @@ export { GUEST_MAC } from './devices';
 export { StepDivergence } from './stepping';
 export type { InstructionStop, SliceRecord } from './stepping';
 export { SnapshotError, readSnapshotFile, writeSnapshotFile } from './snapshot';
+export { prefault } from './prefault';
+export { GuestDisk, DISK_BLOCK_SIZE } from './disk';
+export type { DiskCounts, DiskMode, DiskOptions, DiskReader, DiskSource, DiskWrite } from './disk';
+export { DiskError, DiskFile, diskProblem, lockDisk } from './diskfile';
+export type { DiskIdentity } from './diskfile';

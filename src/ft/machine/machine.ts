@@ -17,12 +17,15 @@ import { Clock, INSTRUCTIONS_PER_MS, createClock } from './clock';
 import { OwnedPorts, restorePciState, useGuestMac } from './devices';
 import { Nondeterminism, InputEvent } from './nondet';
 import { componentHashes } from './components';
+import { DiskReader, DiskWrite, GuestDisk } from './disk';
+import { DiskRequest, SECTOR_SIZE } from '../log';
 import { differingPages, hashBytes, loadHasher, pageHashes, stateHash } from './hash';
 import { Interpreter } from './interpreter';
 import { CanonicalJit } from './jitkeys';
 import { MachineOptions, ResolvedOptions, v86Settings, validate, withDefaults } from './options';
 import { SnapshotError, SnapshotHeader, UNSAVED_CPU_FIELDS, checkCompatible, checkSettings, decodeSnapshot, encodeSnapshot } from './snapshot';
 import { InstructionStop, SliceRecord, SliceStepper, SteppedMachine } from './stepping';
+import { withoutRam } from './ramless';
 import { TscState } from './tsc';
 import { V86Hooks } from './v86hooks';
 import * as v86 from './v86types';
@@ -34,7 +37,7 @@ const MIN_IDLE_MS = 0.001;
  * over; but at least every IDLE_EPOCH_FACTOR·E of count (idle time included), so an idle guest still
  * gets divergence checks and checkpoints (a new backup is cloned at one).
  */
-const IDLE_EPOCH_FACTOR = 10;
+export const IDLE_EPOCH_FACTOR = 10;
 /** Largest idle skip: bounds how far past a wanted instruction count an input can land. */
 const MAX_IDLE_MS = 1;
 
@@ -43,6 +46,8 @@ export interface Epoch {
   at: number;
   hash: string;
   pages: BigUint64Array;
+  /** Per-4 KiB-block hashes of what the guest knows of its disk (disk.ts), if it has one. */
+  disk?: BigUint64Array;
 }
 
 export interface MachineEvents {
@@ -52,6 +57,10 @@ export interface MachineEvents {
   frame?: (frame: Uint8Array, at: number) => void;
   /** An epoch boundary was reached; the machine is canonical and may be snapshotted here. */
   epoch?: (epoch: Epoch) => void;
+  /** The guest wrote its disk during the slice that ended at `at` (it saw the write done). */
+  diskWrite?: (write: DiskWrite, at: number) => void;
+  /** A disk read the guest issued completed at the end of the slice that ended at `at`. */
+  diskRead?: (request: DiskRequest, at: number) => void;
   /** An input was delivered to the guest. */
   input?: (input: InputEvent) => void;
   /** A slice ended (after its epoch, if it reached one). */
@@ -97,6 +106,9 @@ export class Machine {
   private steppedMachine!: SteppedMachine;
   /** Instructions were stepped singly since the last restore, so the JIT state is not a whole-slice run's. */
   private stepped = false;
+  /** The guest's IDE disk, and where this host reads it (none: reads come from the log only). */
+  private readonly disk: GuestDisk | undefined;
+  private diskReader: DiskReader | undefined;
 
   private constructor(options: MachineOptions) {
     this.options = withDefaults(options);
@@ -104,6 +116,8 @@ export class Machine {
     this.clock = createClock(this.options.clock, () => this.nondet);
     const length = this.options.epochLength;
     this.epochs = { index: 0, nextExecuted: length, nextCount: IDLE_EPOCH_FACTOR * length };
+    this.disk = options.disk && new GuestDisk(options.disk.size);
+    this.diskReader = options.disk?.read;
     // The guest's Date: RTC power-on time plus its clock.
     this.hooks = new V86Hooks({
       clock: this.clock,
@@ -141,7 +155,7 @@ export class Machine {
   }
 
   private async start(): Promise<void> {
-    const settings = v86Settings(this.options, (imports) => this.hooks.instantiate(imports));
+    const settings = v86Settings(this.options, (imports) => this.hooks.instantiate(imports), this.disk);
     const V86 = V86Class as unknown as v86.V86Constructor;
     this.emulator = await new Promise<v86.Emulator>((resolve) => {
       const emulator = new V86(settings);
@@ -175,9 +189,15 @@ export class Machine {
       leave: () => {
         this.lastCounter = this.cpu.instruction_counter[0];
         this.stepper = undefined;
+        this.finishDiskIo();
         this.flushOutput();
       },
     };
+  }
+
+  /** Where this host reads the guest's disk from now on (a backup going live in shared mode gets the file). */
+  useDiskReader(read: DiskReader): void {
+    this.diskReader = read;
   }
 
   /** Where nondeterministic values come from from now on (record live, or replay a log). */
@@ -278,6 +298,7 @@ export class Machine {
     this.syncCount();
     if (this.count === before) throw new Error(`machine did not advance at instruction ${before}`);
     if (this.ports.exitCode !== undefined) this.ended = true;
+    this.finishDiskIo();
     this.flushOutput();
     if (this.executedInstructions >= this.epochs.nextExecuted || this.count >= this.epochs.nextCount) this.reachEpoch();
     this.emit('slice', { from: before, to: this.count, timers: this.sliceTimers, idle });
@@ -325,7 +346,9 @@ export class Machine {
       this.idle(1);
       return;
     }
-    this.idle(Math.round(Math.min(Math.max(this.idleMs, MIN_IDLE_MS), MAX_IDLE_MS) * INSTRUCTIONS_PER_MS));
+    // A disk read completes at the end of this slice: the guest waits for it, not for its next timer.
+    const idleMs = this.disk?.hasPendingReads ? MIN_IDLE_MS : this.idleMs;
+    this.idle(Math.round(Math.min(Math.max(idleMs, MIN_IDLE_MS), MAX_IDLE_MS) * INSTRUCTIONS_PER_MS));
     this.clock.latch(this.count);
   }
 
@@ -360,6 +383,27 @@ export class Machine {
     this.lastCounter = counter;
   }
 
+  /**
+   * The end of a slice, whole or stepped: the guest's disk writes leave (before the reads complete, so
+   * a host's disk returns what the guest wrote), then every read it issued completes, through the
+   * Nondeterminism (logged by a recorder, taken from the log by a replayer).
+   */
+  private finishDiskIo(): void {
+    if (!this.disk) return;
+    for (const write of this.disk.takeWrites()) this.emit('diskWrite', write, this.count);
+    const source = { logsData: this.options.disk!.mode === 'shared', read: (offset: number, length: number) => this.readOwnDisk(offset, length) };
+    this.disk.completeReads((request: DiskRequest) => {
+      const data = this.nondet.diskRead(this.count, request, source);
+      this.emit('diskRead', request, this.count);
+      return data;
+    });
+  }
+
+  private readOwnDisk(offset: number, length: number): Uint8Array {
+    if (!this.diskReader) throw new Error(`the guest read ${length} bytes of its disk at ${offset}, and this host has no disk to read (shared mode: reads come from the log)`);
+    return this.diskReader(offset, length);
+  }
+
   /** Output leaves at the end of the slice that produced it: its count is where the Output Rule holds it. */
   private flushOutput(): void {
     for (const frame of this.framesSent.splice(0)) this.emit('frame', frame, this.count);
@@ -380,12 +424,22 @@ export class Machine {
       at: this.count,
       hash: stateHash(pages, this.cpuAndDeviceHash()),
       pages,
+      disk: this.disk?.blockHashes(),
     };
     const length = this.options.epochLength;
     this.epochs.nextExecuted = (Math.floor(this.executedInstructions / length) + 1) * length;
     this.epochs.nextCount = this.count + IDLE_EPOCH_FACTOR * length;
     this.lastEpoch = epoch;
     this.emit('epoch', epoch);
+  }
+
+  /**
+   * An epoch here and now, at a boundary the caller picked rather than every E instructions (checkpoint
+   * replication's time-based checkpoints): the JIT is made canonical and the state hashed as at any epoch.
+   */
+  epochNow(): void {
+    if (this.stepped) throw new Error(`instructions were stepped singly since the last restore (now at ${this.instructions}): epochs are at whole-slice boundaries`);
+    this.hooks.activate(() => this.reachEpoch());
   }
 
   /** Guest RAM (a view into v86's memory; valid until the next slice). */
@@ -467,15 +521,17 @@ export class Machine {
   /**
    * A complete snapshot: v86's own state plus what v86 keeps outside it (the instruction count, the
    * clock, the RTC start). Taken at an epoch boundary it restores into a machine that computes exactly
-   * what this one computes from here; taken elsewhere it canonicalizes the JIT first.
+   * what this one computes from here; taken elsewhere it canonicalizes the JIT first. Without `ram`
+   * it leaves guest RAM out (checkpoint replication sends RAM's changed pages instead).
    */
-  snapshot(): Uint8Array {
+  snapshot({ ram = true }: { ram?: boolean } = {}): Uint8Array {
     if (this.stepped) throw new Error(`instructions were stepped singly since the last restore (now at ${this.instructions}): snapshots are taken at whole-slice boundaries`);
     this.jit.apply();
     // save_state reads the TSC: undo that reading so taking a snapshot changes nothing.
     const clock = this.clock.state;
     const tsc = this.tsc.read();
-    const state = this.hooks.activate(() => new Uint8Array(this.emulator.v86.save_state()));
+    const save = () => new Uint8Array(this.emulator.v86.save_state());
+    const state = this.hooks.activate(() => (ram ? save() : withoutRam(this.cpu, save)));
     this.clock.state = clock;
     this.tsc.write(tsc);
     return encodeSnapshot({
@@ -494,15 +550,19 @@ export class Machine {
       ended: this.ended,
       idleMs: this.idleMs,
       serialInput: [...this.serialInput],
+      diskSize: this.disk?.byteLength,
       tsc,
       unsaved: this.unsavedViews.map((view) => view[0]),
     }, state);
   }
 
-  /** Boots a fresh machine with the same configuration and restores `snapshot` into it. */
-  static async restore(snapshot: Uint8Array, options: MachineOptions): Promise<Machine> {
+  /**
+   * Boots a fresh machine with the same configuration and restores `snapshot` into it; `ram`: the guest
+   * RAM of a snapshot taken without it.
+   */
+  static async restore(snapshot: Uint8Array, options: MachineOptions, ram?: Uint8Array): Promise<Machine> {
     const { header, state } = decodeSnapshot(snapshot);
-    checkCompatible(header, options.image);
+    checkCompatible(header, options.image, options.disk?.size);
     const machine = new Machine({
       ...options,
       memoryMiB: header.memoryMiB,
@@ -512,7 +572,7 @@ export class Machine {
     });
     await loadHasher();
     await machine.start();
-    machine.load(header, state);
+    machine.load(header, state, ram);
     return machine;
   }
 
@@ -522,18 +582,20 @@ export class Machine {
    */
   restoreFrom(snapshot: Uint8Array): void {
     const { header, state } = decodeSnapshot(snapshot);
-    checkCompatible(header, this.options.image);
+    checkCompatible(header, this.options.image, this.disk?.byteLength);
     checkSettings(header, this.options);
     this.outputBuffer = [];
     this.framesSent = [];
+    this.disk?.reset();
     this.load(header, state);
   }
 
-  private load(header: SnapshotHeader, state: Uint8Array): void {
+  private load(header: SnapshotHeader, state: Uint8Array, ram?: Uint8Array): void {
     this.cpu.instruction_counter[0] = header.counter;
     this.clock.state = header.clock;
+    const restore = () => this.emulator.v86.restore_state(v86.arrayBuffer(state));
     try {
-      this.hooks.activate(() => this.emulator.v86.restore_state(v86.arrayBuffer(state)));
+      this.hooks.activate(() => (ram ? withoutRam(this.cpu, restore, ram) : restore()));
     } catch (error) {
       throw new SnapshotError(`damaged snapshot: v86 could not restore the ${state.length} bytes of machine state after the header: ${(error as Error).message || (error as Error).name}`);
     }
@@ -580,6 +642,19 @@ export class Machine {
       throw new RangeError(`write of ${bytes.length} bytes at 0x${address.toString(16)} is outside guest memory`);
     }
     this.cpu.write_blob(bytes, address);
+  }
+
+  /**
+   * Writes sectors of the guest's disk as a debugger does: only what the guest knows of it (its hashes)
+   * changes, never a file (one side only: the next epoch names the blocks).
+   */
+  writeDisk(offset: number, data: Uint8Array): void {
+    if (!this.disk) throw new RangeError('this machine has no disk');
+    const whole = offset % SECTOR_SIZE === 0 && data.length % SECTOR_SIZE === 0;
+    if (!whole || offset < 0 || offset + data.length > this.disk.byteLength) {
+      throw new RangeError(`a disk write of ${data.length} bytes at ${offset} is not whole sectors inside the ${this.disk.byteLength}-byte disk`);
+    }
+    this.disk.poke(offset, data);
   }
 
   /**

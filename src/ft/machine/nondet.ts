@@ -3,7 +3,9 @@
 // or a log-file replay) returns what was logged, at the same instruction count, in the same order.
 // Nothing else in the machine may read the host clock, a random source, or the outside world.
 import { randomInt } from 'node:crypto';
-import type { InputDevice, InputEntry, NondetEntry, NondetSource } from '../log';
+import { CLOCK_UNITS_PER_MS, decodeDiskIo, diskPieces, encodeDiskIo } from '../log';
+import type { DiskRequest, InputDevice, InputEntry, NondetEntry, NondetSource } from '../log';
+import type { DiskSource } from './disk';
 
 /** An external input delivered to the guest at the boundary named by `at` (a log entry without its seq). */
 export type InputEvent = Omit<InputEntry, 'seq'>;
@@ -20,6 +22,12 @@ export interface Nondeterminism {
   rtc(at: number): number;
   /** Inputs to deliver at the boundary `at`, in order. */
   inputsAt(at: number): InputEvent[];
+  /**
+   * Completes a disk read the guest issued, at the boundary `at` that ends the slice that issued it:
+   * its data. `own` is this host's disk, and says whether the log carries the data (shared mode) or
+   * only the completion (local mode: every host reads its own copy).
+   */
+  diskRead(at: number, request: DiskRequest, own: DiskSource): Uint8Array;
 }
 
 /** Thrown when a replay asks for something the log does not have at that instruction count. */
@@ -56,8 +64,9 @@ export class Recorder implements Nondeterminism {
     return this.pending.length + this.logged.length > 0;
   }
 
+  /** Host time in whole microseconds: what a clock run in the log carries in a few bytes (codec.ts). */
   clock(at: number): number {
-    return this.take(at, 'clock', performance.now() - this.started);
+    return this.take(at, 'clock', Math.round((performance.now() - this.started) * CLOCK_UNITS_PER_MS) / CLOCK_UNITS_PER_MS);
   }
 
   random(at: number): number {
@@ -81,6 +90,16 @@ export class Recorder implements Nondeterminism {
     this.pending = [];
     due.forEach(this.sink);
     return [...this.logged.splice(0).map((input) => ({ ...input, at })), ...due];
+  }
+
+  diskRead(at: number, { offset, length }: DiskRequest, own: DiskSource): Uint8Array {
+    const data = own.read(offset, length);
+    for (const piece of diskPieces(offset, length)) {
+      const from = piece.offset - offset;
+      const bytes = own.logsData ? data.subarray(from, from + piece.length) : undefined;
+      this.sink({ kind: 'input', at, device: 'disk', data: encodeDiskIo(piece.offset, piece.length, bytes) });
+    }
+    return data;
   }
 
   private take(at: number, source: NondetSource, value: number): number {
@@ -133,6 +152,24 @@ export class Replayer implements Nondeterminism {
     }
     this.compact();
     return due;
+  }
+
+  diskRead(at: number, { offset, length }: DiskRequest, own: DiskSource): Uint8Array {
+    const data = new Uint8Array(length);
+    for (const piece of diskPieces(offset, length)) {
+      const next = this.peek();
+      const wanted = `the completion of a disk read of ${piece.length} bytes at ${piece.offset}`;
+      if (!next || next.kind !== 'input' || next.device !== 'disk' || next.at !== at) {
+        throw new ReplayDivergence(at, wanted, next ? describe(next) : 'nothing more');
+      }
+      const logged = decodeDiskIo(next.data);
+      if (logged.offset !== piece.offset || logged.length !== piece.length) {
+        throw new ReplayDivergence(at, wanted, `a disk read of ${logged.length} bytes at ${logged.offset}`);
+      }
+      this.head++;
+      data.set(logged.data ?? own.read(piece.offset, piece.length), piece.offset - offset);
+    }
+    return data;
   }
 
   private peek(): RecordedEvent | undefined {

@@ -38,6 +38,8 @@ export interface SnapshotHeader {
   idleMs: number;
   serialInput: number[];
   tsc: string[];
+  /** The guest's disk size in bytes, if it has one (its state is in v86's, see disk.ts). */
+  diskSize?: number;
   /** UNSAVED_CPU_FIELDS, in order (absent from snapshots of older versions). */
   unsaved?: number[];
 }
@@ -72,9 +74,13 @@ export function decodeSnapshot(bytes: Uint8Array): { header: SnapshotHeader; sta
 }
 
 /** A snapshot restores only into a machine of the same guest image. */
-export function checkCompatible(header: SnapshotHeader, image: GuestImage): void {
+export function checkCompatible(header: SnapshotHeader, image: GuestImage, diskSize: number | undefined): void {
   if (header.image !== image.sha256) {
     throw new SnapshotError(`snapshot was taken of another guest image (sha256 ${header.image.slice(0, 12)}…, given ${image.sha256.slice(0, 12)}…)`);
+  }
+  if (header.diskSize !== diskSize) {
+    const size = (bytes: number | undefined) => (bytes === undefined ? 'no disk' : `a disk of ${bytes} bytes`);
+    throw new SnapshotError(`snapshot was taken of a machine with ${size(header.diskSize)}, this one has ${size(diskSize)}`);
   }
 }
 

@@ -22,7 +22,11 @@ const F64_CONST = 0x44;
 interface Section { id: number; start: number; end: number }
 
 class Reader {
-  constructor(readonly bytes: Uint8Array, public pos = 0) {}
+  /** The same bytes as a Buffer, so names decode in place (v86.wasm has thousands: copies cost start-up time). */
+  private readonly text: Buffer;
+  constructor(readonly bytes: Uint8Array, public pos = 0) {
+    this.text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
   u32(): number {
     let result = 0;
     let shift = 0;
@@ -35,7 +39,7 @@ class Reader {
   }
   name(): string {
     const length = this.u32();
-    const text = Buffer.from(this.bytes.subarray(this.pos, this.pos + length)).toString('utf8');
+    const text = this.text.toString('utf8', this.pos, this.pos + length);
     this.pos += length;
     return text;
   }

@@ -9,19 +9,22 @@ import {
   differingPages,
   Epoch,
   InputEvent,
-  loadImage,
+  resolveSpec,
   Machine,
   MachineOptions,
+  prefault,
   ReplayDivergence,
   Replayer,
 } from '../machine';
 import { HostContext } from './hostcontext';
-import type { Frame, LogEntry } from '../log';
+import type { Frame, LogEntry, OutputEntry } from '../log';
 import type { Divergence } from '../cluster';
 import { Wakeup } from './wakeup';
 
 /** Small: acks (and so the primary's held outputs) wait for the batch in progress. */
 const BATCH_INSTRUCTIONS = 250_000;
+/** A batch of slow slices ends early: heartbeats go out between batches (see BATCH_MS in primary.ts). */
+const BATCH_MS = 50;
 const RECONNECT_MS = 50;
 const KEPT_EPOCHS = 16;
 
@@ -41,6 +44,8 @@ export class Backup {
   private readonly primaryEpochs = new Map<number, { at: number; hash: string }>();
   private readonly ownEpochs = new Map<number, Epoch>();
   private readonly divergences = new Map<number, Divergence>();
+  /** Disk writes received that the primary has not said it released (shared mode): re-issued at go-live. */
+  private unreleasedWrites: OutputEntry[] = [];
   private checkpoint: Uint8Array[] | undefined;
   private checkpointChunks = 0;
   private running = true;
@@ -92,7 +97,7 @@ export class Backup {
   /** Boots the machine first (unless it is to be cloned): that takes a while, and no log is waiting yet. */
   async start(): Promise<void> {
     this.ackThread = new AckThread((error) => this.host.halt(`the ack thread failed: ${error.stack ?? error.message}`));
-    if (!this.host.config.clone) this.setMachine(await Machine.create(this.machineOptions()));
+    if (!this.host.config.clone) this.setMachine(await this.prefaulted(Machine.create(this.machineOptions())));
     await this.connect();
     this.detector.start();
     void this.loop();
@@ -137,6 +142,7 @@ export class Backup {
       case 'heartbeat': return this.primaryProgress(frame.seq, frame.at);
       case 'checkpoint': return this.receiveCheckpoint(frame.seq, frame.at, frame.index, frame.total, frame.data);
       case 'pages': return this.comparePages(frame.epoch, frame.hashes);
+      case 'released': return this.released(frame.seq);
       case 'input': case 'nondet': case 'epoch': case 'output': case 'control': return this.receiveEntry(frame);
       default: return;
     }
@@ -155,6 +161,7 @@ export class Backup {
     if (entry.kind !== 'nondet') this.progress = Math.max(this.progress, entry.at);
     this.host.record(entry);
     if (entry.kind === 'input' || entry.kind === 'nondet') this.replayer.push(entry);
+    else if (entry.kind === 'output' && entry.device === 'disk') this.unreleasedWrites.push(entry);
     else if (entry.kind === 'epoch') {
       this.primaryEpochs.set(entry.epoch, { at: entry.at, hash: entry.hash });
       this.compareEpoch(entry.epoch);
@@ -175,6 +182,11 @@ export class Backup {
     this.resendAskedAt = now;
     this.resendRequests++;
     this.send({ kind: 'resend-from', seq: this.expected, at: this.instructions });
+  }
+
+  private released(seq: number): void {
+    const first = this.unreleasedWrites.findIndex((write) => write.seq > seq);
+    this.unreleasedWrites = first < 0 ? [] : this.unreleasedWrites.slice(first);
   }
 
   private primaryProgress(seq: number, at: number): void {
@@ -198,14 +210,20 @@ export class Backup {
   }
 
   private machineOptions(): MachineOptions {
-    const { guest, cmdline, clock, jit, memoryMiB, epochLength } = this.host.config;
-    return { image: loadImage(guest), cmdline, clock, jit, memoryMiB, epochLength, nondet: this.replayer };
+    return { ...resolveSpec(this.host.config).settings, nondet: this.replayer, disk: this.host.backupDisk() };
   }
 
   private async restore(snapshot: Uint8Array): Promise<void> {
-    this.setMachine(await Machine.restore(snapshot, this.machineOptions()));
+    this.setMachine(await this.prefaulted(Machine.restore(snapshot, this.machineOptions())));
     this.host.say(`cloned from a checkpoint at instruction ${this.instructions}`);
     await this.host.openSegment();
+  }
+
+  /** Guest RAM mapped before the primary watches this backup (prefault.ts). */
+  private async prefaulted(creating: Promise<Machine>): Promise<Machine> {
+    const machine = await creating;
+    prefault(machine.memory);
+    return machine;
   }
 
   private setMachine(machine: Machine): void {
@@ -250,8 +268,9 @@ export class Backup {
     const divergence = this.divergences.get(epoch);
     const mine = this.ownEpochs.get(epoch);
     if (!divergence || !mine || hashes.length === 0) return;
-    const theirs = new BigUint64Array(hashes.buffer, hashes.byteOffset, hashes.length / 8);
-    divergence.pages = differingPages(theirs, mine.pages);
+    const theirs = new BigUint64Array(hashes.slice().buffer);
+    divergence.pages = differingPages(theirs.subarray(0, mine.pages.length), mine.pages);
+    if (mine.disk) divergence.blocks = differingPages(theirs.subarray(mine.pages.length), mine.disk);
     this.host.report({ type: 'divergence', id: this.host.config.id, divergence });
   }
 
@@ -274,7 +293,8 @@ export class Backup {
   /** Replays up to `limit`; false when the log and this machine disagree (reported). */
   private replay(machine: Machine, limit: number): boolean {
     try {
-      machine.run(this.host.limit(limit));
+      const deadline = performance.now() + BATCH_MS;
+      machine.run(this.host.limit(limit), () => performance.now() > deadline);
       this.host.afterBatch(machine);
       return true;
     } catch (error) {
@@ -310,12 +330,24 @@ export class Backup {
     if (!this.replay(machine, this.progress)) return;
     const claim = this.host.claim();
     if (!claim.won) return this.host.halt(`lost the arbiter to ${claim.holder} (${reason})`);
-    await this.host.becomePrimary(machine, this.expected - 1, this.leftoverInputs(machine.instructions), reason);
+    const leftoverInputs = this.leftoverInputs(machine.instructions);
+    const takeover = { reason, leftoverInputs, reissue: this.unreleasedWrites };
+    await this.host.becomePrimary(machine, this.expected - 1, takeover);
   }
 
   /** Inputs logged at the boundary where replay stopped but not yet delivered: the new primary delivers them there. */
   private leftoverInputs(at: number): InputEvent[] {
     return this.replayer.inputsAt(at);
+  }
+
+  /**
+   * Replays to `at`, the primary's end (it has every entry up to there: the primary waited for the
+   * acks), or until the guest ends, the replay fails or this backup goes live.
+   */
+  async finish(at: number): Promise<void> {
+    while (this.running && !this.goingLive && this.machine && !this.machine.isEnded && this.machine.instructions < at) {
+      await this.wakeup.sleep(10);
+    }
   }
 
   slow(ms: number): void {

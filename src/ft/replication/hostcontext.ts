@@ -2,8 +2,17 @@
 import type { Claim } from './arbiter';
 import type { LogChannel } from '../channel';
 import type { HostConfig, HostReport } from '../cluster';
-import type { LogEntry, Role } from '../log';
-import type { Epoch, InputEvent, Machine, Nondeterminism } from '../machine';
+import type { LogEntry, OutputEntry, Role } from '../log';
+import type { DiskOptions, Epoch, InputEvent, Machine, Nondeterminism } from '../machine';
+
+/** What a backup going live hands its new primary. */
+export interface Takeover {
+  reason: string;
+  /** Inputs logged for the boundary where its replay stopped, not yet delivered. */
+  leftoverInputs: InputEvent[];
+  /** Disk writes (output markers) it never saw released: the new primary writes them again. */
+  reissue: OutputEntry[];
+}
 
 export interface HostContext {
   readonly config: HostConfig;
@@ -31,7 +40,9 @@ export interface HostContext {
    */
   newGeneration(role: Role, reason: string, channelPort: number | undefined, lastSeq?: number): void;
   /** A backup that won the arbiter turns into the primary, keeping its machine and log position. */
-  becomePrimary(machine: Machine, lastSeq: number, leftoverInputs: InputEvent[], reason: string): Promise<void>;
+  becomePrimary(machine: Machine, lastSeq: number, takeover: Takeover): Promise<void>;
+  /** The backup's disk: in shared mode, none to read (reads come from the log); in local mode its own copy. */
+  backupDisk(): DiskOptions | undefined;
   /** Applies the channel faults in force to a new logging-channel connection. */
   configureChannel(channel: LogChannel): void;
   /** Caps a run target at a pending kill point or the instruction limit. */

@@ -8,3 +8,4 @@ export * from './arbiter';
 export * from './service';
 export * from './hostcontext';
 export * from './wakeup';
+export * from './shareddisk';

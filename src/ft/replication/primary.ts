@@ -2,23 +2,33 @@
 // its instruction count, streams the log to the backup, and holds each output until the backup has
 // acknowledged it (the Output Rule, outputrule.ts). It also serves the service endpoint, clones a
 // new backup from a checkpoint on request, and claims the arbiter when its backup goes silent.
-import { Channel, ChannelServer, listenChannel } from '../channel';
+import { Channel, ChannelServer, CHECKPOINT_CHUNK, listenChannel, sendCheckpointChunks } from '../channel';
+import type { Checkpointer } from '../checkpoint';
 import { Detector } from './detector';
-import { HostContext } from './hostcontext';
-import type { Frame, InputDevice, LogEntry, OutputDevice, OutputEntry } from '../log';
-import { Epoch, InputEvent, Machine, RecordedEvent, Recorder } from '../machine';
-import { OutputRule } from './outputrule';
+import { HostContext, Takeover } from './hostcontext';
+import { decodeDiskIo, diskPieces, encodeDiskIo, type Frame, type InputDevice, type LogEntry, type OutputDevice, type OutputEntry } from '../log';
+import { DiskWrite, Epoch, Machine, RecordedEvent, Recorder } from '../machine';
+import { HeldOutput, OutputRule } from './outputrule';
+import { SharedDisk } from './shareddisk';
 import { Service } from './service';
 import { Wakeup } from './wakeup';
 
 const BATCH_INSTRUCTIONS = 1_000_000;
-const CHECKPOINT_CHUNK = 512 * 1024;
+/**
+ * A batch also ends after this much wall time: a slice can be slow (a BIOS or an early kernel at
+ * interpreter speed), and the heartbeat timer only runs between batches.
+ */
+const BATCH_MS = 50;
 const RESEND_WINDOW = 1024;
 const KEPT_PAGE_EPOCHS = 8;
 /** Guest time may fall behind wall time while busy; an idle guest catches up at most this much. */
 const MAX_CATCH_UP_MS = 100;
 
 type Unlogged = LogEntry extends infer E ? (E extends LogEntry ? Omit<E, 'seq'> : never) : never;
+
+function bytesOf(hashes: BigUint64Array): Uint8Array {
+  return new Uint8Array(hashes.buffer, hashes.byteOffset, hashes.byteLength);
+}
 
 export class Primary {
   readonly recorder: Recorder;
@@ -37,6 +47,8 @@ export class Primary {
   private readonly detector: Detector;
   private readonly pageHashes = new Map<number, Epoch>();
   private running = true;
+  /** Finishing (before a stop): the guest runs no further, so the backup can reach the same end. */
+  private finishing = false;
   private protectedFromStart: boolean;
   private readonly wakeup = new Wakeup();
   private slowMs = 0;
@@ -44,21 +56,32 @@ export class Primary {
   private guestBase = 0;
   private lastBeatSeq = 0;
   private awaitingFirstAck = false;
+  /** The last output released, and the last the backup was told of (it re-issues disk writes after it). */
+  private releasedSeq = 0;
+  private releasedSent = 0;
+  /** The shared disk, in shared mode: guest writes are held here until released. */
+  private readonly disk: SharedDisk | undefined;
+  /** Checkpoint replication (Remus): checkpoints instead of the log go to the backup. */
+  readonly checkpoints: Checkpointer | undefined;
   entriesSent = 0;
 
-  constructor(private readonly host: HostContext, lastSeq: number, options: { waitForBackup: boolean }) {
+  constructor(
+    private readonly host: HostContext,
+    lastSeq: number,
+    options: { waitForBackup: boolean; disk?: SharedDisk; checkpoints?: Checkpointer },
+  ) {
     this.seq = lastSeq;
+    this.checkpoints = options.checkpoints;
     this.acked = lastSeq;
+    this.releasedSeq = this.releasedSent = lastSeq;
     this.protectedFromStart = options.waitForBackup;
+    this.disk = options.disk;
     this.recorder = new Recorder((event: RecordedEvent) => this.log(event));
-    this.outputRule = new OutputRule(
-      (output) => (output.device === 'net' ? this.service.sendFrame(output.data) : this.service.broadcast(output.data)),
-      () => this.host.shownUpTo(),
-    );
+    this.outputRule = new OutputRule((output) => this.release(output), () => this.host.shownUpTo());
     this.service = new Service(host.config.service, {
       line: (line) => this.receiveInput('serial', line),
       frame: (frame) => this.receiveInput('net', frame),
-    });
+    }, host.config.tapBridge);
     this.detector = new Detector(host.config.detector);
     this.detector.on('heartbeat', () => this.heartbeat());
     this.detector.on('suspect', (silentMs) => void this.backupSilent(`no word from the backup for ${Math.round(silentMs)} ms`));
@@ -76,6 +99,11 @@ export class Primary {
     return this.service.datagramsRefused;
   }
 
+  /** Ethernet frames the service took in for the guest, and released frames it sent out. */
+  get frames(): { in: number; out: number } {
+    return { in: this.service.framesIn, out: this.service.framesOut };
+  }
+
   get lastSeq(): number {
     return this.seq;
   }
@@ -90,19 +118,22 @@ export class Primary {
 
   /**
    * Starts serving: the logging channel for backups, the service endpoint, and the guest. A backup
-   * going live passes `takeover`: why, and the inputs logged for this boundary but not yet delivered.
+   * going live passes `takeover`: why, the inputs logged for this boundary but not yet delivered, and
+   * the disk writes to re-issue.
    */
-  async start(machine: Machine, takeover?: { reason: string; leftoverInputs: InputEvent[] }): Promise<void> {
+  async start(machine: Machine, takeover?: Takeover): Promise<void> {
     this.machine = machine;
     // A debugger revisiting history makes the machine repeat outputs and epochs: not new ones.
     machine.on({
       output: (data, at) => this.produceOutput('serial', data, at),
       frame: (frame, at) => this.produceOutput('net', frame, at),
+      diskWrite: (write, at) => this.produceDiskWrite(write, at),
       epoch: (epoch) => { if (!this.host.isHistory(epoch.at)) this.reachEpoch(epoch); },
     });
     if (takeover) {
       this.recorder.queueLogged(takeover.leftoverInputs);
-      this.logControl('go-live', { host: this.host.config.id, reason: takeover.reason });
+      const reissued = this.reissue(takeover.reissue);
+      this.logControl('go-live', { host: this.host.config.id, reason: takeover.reason, ...reissued });
       // `lockstep join` follows the hosts whose files have this entry: hand it to the OS now.
       this.host.flushRecording();
     }
@@ -125,9 +156,42 @@ export class Primary {
     if (!this.host.isHistory(at)) this.outputRule.produce(this.log({ kind: 'output', at, device, data }) as OutputEntry);
   }
 
+  /** A disk write is an output: held on the shared disk (reads see it) until released, then written to FILE. */
+  private produceDiskWrite(write: DiskWrite, at: number): void {
+    if (this.host.isHistory(at) || !this.disk) return;
+    // One held write and one output marker per piece: the Output Rule releases them in the same order.
+    for (const { offset, length } of diskPieces(write.offset, write.data.length)) {
+      const data = write.data.subarray(offset - write.offset, offset - write.offset + length);
+      this.disk.hold({ offset, data });
+      this.produceOutput('disk', encodeDiskIo(offset, length, data), at);
+    }
+  }
+
+  /** The Output Rule lets an output go: to the service, or (a disk write) to FILE, durably, before the next one. */
+  private release(output: HeldOutput): void {
+    // Checkpoint mode logs each release with the ack it came under: the log's order shows the rule held.
+    if (this.checkpoints) this.logControl('release', { output: output.seq, acked: this.acked });
+    if (output.device === 'disk') this.disk!.releaseOldest();
+    else if (output.device === 'net') this.service.sendFrame(output.data);
+    else this.service.broadcast(output.data);
+    this.releasedSeq = output.seq;
+  }
+
+  /** Writes again, in log order, the disk writes the old primary may not have written: the log says how many. */
+  private reissue(writes: OutputEntry[]): { reissuedWrites: number; reissuedBytes: number } | undefined {
+    if (!writes.length) return undefined;
+    const decoded = writes.map((entry) => {
+      const { offset, data } = decodeDiskIo(entry.data);
+      return { offset, data: data! };
+    });
+    this.disk!.reissue(decoded);
+    return { reissuedWrites: decoded.length, reissuedBytes: decoded.reduce((sum, w) => sum + w.data.length, 0) };
+  }
+
   private log(entry: Unlogged): LogEntry {
     const logged = { ...entry, seq: ++this.seq } as LogEntry;
     this.host.record(logged);
+    if (this.checkpoints) return logged;
     if (this.backup || this.protectedFromStart) this.unacked.push(logged);
     if (this.backup) this.sendToBackup(logged);
     return logged;
@@ -137,7 +201,7 @@ export class Primary {
    * Where the log changes hands (go-live) or a new backup starts from (clone): what a reader of the log needs to
    * see.
    */
-  private logControl(op: 'go-live' | 'clone', detail: Record<string, unknown>): void {
+  private logControl(op: 'go-live' | 'clone' | 'checkpoint' | 'release', detail: Record<string, unknown>): void {
     this.log({ kind: 'control', at: this.machine.instructions, op, detail: JSON.stringify(detail) });
   }
 
@@ -155,6 +219,10 @@ export class Primary {
     this.lastBeatSeq = this.seq;
     const beat = { kind: 'heartbeat', seq: this.seq, at: this.machine?.instructions ?? 0, role: 'primary' } as const;
     this.sendToBackup(beat);
+    if (this.disk && this.releasedSeq > this.releasedSent) {
+      this.releasedSent = this.releasedSeq;
+      this.sendToBackup({ kind: 'released', seq: this.releasedSeq, at: beat.at });
+    }
     for (const waiting of this.cloneRequests) if (!waiting.isClosed) waiting.send(beat);
   }
 
@@ -165,6 +233,34 @@ export class Primary {
     this.host.noteEpoch(epoch);
     const channel = this.cloneRequests.shift();
     if (channel) this.cloneTo(channel);
+    if (this.checkpoints?.due()) this.takeCheckpoint(epoch.pages);
+  }
+
+  /** Remus: the changes since the last checkpoint (all of it for a new backup), logged, then sent in chunks. */
+  private takeCheckpoint(hashes?: BigUint64Array): void {
+    const channel = this.backup;
+    if (!this.checkpoints || !channel || channel.isClosed) return;
+    const captured = this.checkpoints.capture(this.machine, hashes);
+    const { index, full, dirtyPages: pages, bytes } = captured;
+    this.logControl('checkpoint', { index, full, pages, bytes: bytes.length });
+    sendCheckpointChunks(channel, this.seq, this.machine.instructions, bytes);
+    this.checkpoints.sent(this.seq);
+    this.checkpointBytesSent += bytes.length;
+  }
+
+  /** Remus: a backup (new, or reconnected and so behind) starts from a full checkpoint, at the next epoch. */
+  private attachForCheckpoints(channel: Channel): void {
+    if (this.backup && this.backup !== channel) this.backup.destroy();
+    const cloned = !this.protectedFromStart;
+    this.backup = channel;
+    this.protectedFromStart = false;
+    this.outputRule.protect(this.acked);
+    this.checkpoints!.restart();
+    // No grace for a first ack: this backup restores nothing, and its heartbeats go on while it receives.
+    this.awaitingFirstAck = false;
+    this.detector.start();
+    this.host.report({ type: 'backup-attached', id: this.host.config.id, at: this.machine.instructions, cloned });
+    this.wakeup.wake();
   }
 
   // ---- backups ----
@@ -196,6 +292,7 @@ export class Primary {
     if (seq <= this.acked) return;
     this.acked = seq;
     this.outputRule.acknowledge(seq);
+    this.checkpoints?.acknowledged(seq);
     const firstKept = this.unacked.findIndex((e) => e.seq > seq);
     this.unacked = firstKept < 0 ? [] : this.unacked.slice(firstKept);
     this.wakeup.wake();
@@ -203,6 +300,7 @@ export class Primary {
 
   /** A (re)connected backup asks for the log from `seq` on; seq 0 asks to be cloned. */
   private resendFrom(channel: Channel, seq: number): void {
+    if (this.checkpoints) return this.attachForCheckpoints(channel);
     const oldest = this.unacked[0]?.seq ?? this.seq + 1;
     const noOtherBackup = this.backup === undefined || this.backup === channel || this.backup.isClosed;
     const canResume = seq >= 1 && seq >= oldest && seq <= this.seq + 1 && noOtherBackup;
@@ -247,10 +345,7 @@ export class Primary {
     this.logControl('clone', { bytes: snapshot.length, chunks: total });
     // A recording that joins the new backup's segment on needs this host's log up to here in its file.
     this.host.flushRecording();
-    for (let index = 0; index < total; index++) {
-      const data = snapshot.subarray(index * CHECKPOINT_CHUNK, (index + 1) * CHECKPOINT_CHUNK);
-      channel.send({ kind: 'checkpoint', seq: this.seq, at: this.machine.instructions, index, total, data });
-    }
+    sendCheckpointChunks(channel, this.seq, this.machine.instructions, snapshot);
     this.backup?.destroy();
     this.backup = channel;
     this.acked = this.seq;
@@ -263,13 +358,16 @@ export class Primary {
 
   private sendPages(channel: Channel, epoch: number): void {
     const kept = this.pageHashes.get(epoch);
-    const hashes = kept ? new Uint8Array(kept.pages.buffer.slice(0)) : new Uint8Array(0);
+    // The disk's block hashes follow the pages' (the backup knows how many pages it has).
+    const disk = kept?.disk ?? new BigUint64Array(0);
+    const hashes = kept ? Buffer.concat([bytesOf(kept.pages), bytesOf(disk)]) : new Uint8Array(0);
     channel.send({ kind: 'pages', epoch, at: kept?.at ?? 0, hashes });
   }
 
   /** The backup went silent: claim the arbiter; the winner runs on alone, the loser halts. */
   private async backupSilent(reason: string): Promise<void> {
-    if (!this.backup || this.awaitingFirstAck) return this.detector.start();
+    // A backup still restoring is given time, unless its channel is gone too (it died before its first ack).
+    if (!this.backup || (this.awaitingFirstAck && !this.backup.isClosed)) return this.detector.start();
     const claim = this.host.claim();
     if (!claim.won) return this.host.halt(`lost the arbiter to ${claim.holder} (${reason})`);
     this.backup.destroy();
@@ -284,8 +382,9 @@ export class Primary {
   // ---- running the guest ----
 
   private mayRun(): boolean {
-    if (this.host.debuggerHolds()) return false;
+    if (this.finishing || this.host.debuggerHolds()) return false;
     if (this.protectedFromStart && !this.backup) return false;
+    if (this.checkpoints) return !this.backup || this.checkpoints.mayRun;
     return this.seq - this.acked <= this.host.config.maxUnacked || !this.backup;
   }
 
@@ -299,8 +398,11 @@ export class Primary {
       if (this.machine.isEnded) return this.guestEnded();
       // A held output waits for an ack that is only read between batches: while one is held, a batch is one slice.
       const limit = this.host.limit(this.machine.instructions + BATCH_INSTRUCTIONS);
-      this.machine.run(limit, () => this.outputRule.holding > 0);
+      const deadline = performance.now() + BATCH_MS;
+      this.machine.run(limit, () => this.outputRule.holding > 0 || performance.now() > deadline);
       this.host.afterBatch(this.machine);
+      // Time-based checkpoints: an epoch made here, at the boundary the batch ended at.
+      if (this.checkpoints?.wantsEpoch && this.backup && !this.machine.isEnded) this.machine.epochNow();
       if (this.seq !== this.lastBeatSeq) this.heartbeat();
       if (this.backup && this.machine.instructions - this.backupAt > this.host.config.maxLag) await this.sleep(1);
       if (this.slowMs) await this.sleep(this.slowMs);
@@ -333,12 +435,29 @@ export class Primary {
   /** The guest halted for good: log it, let the backup catch up, and keep serving clones until stopped. */
   private async guestEnded(): Promise<void> {
     this.log({ kind: 'control', at: this.machine.instructions, op: 'shutdown', detail: 'guest halted' });
-    while (this.backup && !this.backup.isClosed && this.acked < this.seq) await this.sleep(10);
+    // The last epoch's outputs and the shutdown are released by a last checkpoint.
+    this.takeCheckpoint();
+    // (Checkpoint mode logs the releases this ack brings: they come after it.)
+    const last = this.seq;
+    while (this.backup && !this.backup.isClosed && this.acked < last) await this.sleep(10);
     this.host.report({ type: 'guest-ended', id: this.host.config.id, at: this.machine.instructions });
     while (this.running) {
       this.cloneIfIdle();
+      if (this.checkpoints?.wantsFull) this.takeCheckpoint();
       await this.sleep(50);
     }
+  }
+
+  /**
+   * Runs the guest no further (the loop is between batches whenever this runs) and waits until the
+   * backup has acknowledged every entry; a heartbeat tells it that everything up to here is logged.
+   */
+  async finish(): Promise<void> {
+    this.finishing = true;
+    // A checkpoint backup receives no log to catch up on: it holds its last checkpoint, not this end.
+    if (this.checkpoints) return;
+    this.heartbeat();
+    while (this.backup && !this.backup.isClosed && this.acked < this.seq) await this.sleep(10);
   }
 
   slow(ms: number): void {

@@ -5,8 +5,10 @@
 // is the guest's network card: each datagram is one Ethernet frame (as QEMU's `-netdev dgram` sends
 // them), and the service is the switch port the card is plugged into: it learns which peer each
 // source MAC came from and sends each released frame there, or to every peer when it is broadcast or
-// its destination unknown. After a failover the new primary binds the same address once the old one
-// has let go of it.
+// its destination unknown. A tap bridge (`lockstep ft --tap`, src/ft/cluster/tapbridge.ts) is a peer
+// it knows from the start: a new primary's first frames (TCP retransmissions after a failover) must
+// reach the tap before the tap has sent this primary anything. After a failover the new primary binds
+// the same address once the old one has let go of it.
 import { createSocket, RemoteInfo, Socket as UdpSocket } from 'node:dgram';
 import { createServer, isIPv6, Server, Socket } from 'node:net';
 import { coalesceThisTurn } from '../channel';
@@ -35,8 +37,15 @@ export class Service {
   private closed = false;
   /** Datagrams that were not an Ethernet frame (shorter than its header, longer than the card takes). */
   datagramsRefused = 0;
+  /** Frames taken in for the guest, and released frames sent out (to one peer or to every peer: one frame). */
+  framesIn = 0;
+  framesOut = 0;
 
-  constructor(private readonly address: ServiceAddress, private readonly handlers: ServiceHandlers) {}
+  constructor(
+    private readonly address: ServiceAddress,
+    private readonly handlers: ServiceHandlers,
+    private readonly tapBridge?: ServiceAddress,
+  ) {}
 
   /** Binds the address on TCP and UDP, retrying while the previous owner still holds it. */
   async open(retryMs = 20, attempts = 500): Promise<void> {
@@ -93,6 +102,7 @@ export class Service {
     this.peers.set(key, peer);
     if (this.peers.size > MAX_PEERS) this.forget(this.peers.keys().next().value!);
     this.learn(formatMac(datagram.subarray(6, 12)), key);
+    this.framesIn++;
     this.handlers.frame(new Uint8Array(datagram));
   }
 
@@ -107,12 +117,17 @@ export class Service {
     for (const [mac, key] of this.stations) if (key === peer) this.stations.delete(mac);
   }
 
-  /** Sends a released frame to the peer behind its destination MAC, or to every peer. */
+  /** Sends a released frame to the peer behind its destination MAC, or to every peer (the tap bridge among them). */
   sendFrame(frame: Uint8Array): void {
     const udp = this.udp;
     if (!udp) return;
+    this.framesOut++;
     const behind = this.peers.get(this.stations.get(formatMac(frame.subarray(0, 6))) ?? '');
-    for (const peer of behind ? [behind] : this.peers.values()) udp.send(frame, peer.port, peer.address);
+    if (behind) return void udp.send(frame, behind.port, behind.address);
+    const bridge = this.tapBridge;
+    const isBridge = (peer: RemoteInfo) => bridge && peer.address === bridge.host && peer.port === bridge.port;
+    for (const peer of this.peers.values()) if (!isBridge(peer)) udp.send(frame, peer.port, peer.address);
+    if (bridge) udp.send(frame, bridge.port, bridge.host);
   }
 
   private accept(socket: Socket): void {

@@ -1,11 +1,15 @@
 // Ethernet frames as the guest's NE2000 sends and receives them: just enough of Ethernet II, ARP,
-// IPv4 and UDP to talk to the kv guest over the network (guests/README.md), and to show a frame to a
-// person in one line (the log panel, `lockstep log`). Node has no packet library for this, and the
+// IPv4 and UDP to talk to the kv guest over the network (guests/README.md), and of TCP to show a
+// frame to a person in one line (the log panel, `lockstep log`). Node has no packet library for this, and the
 // few on npm either need native raw sockets or decode only; the whole of it is one screen here.
 
 export const ETHERTYPE_IPV4 = 0x0800;
 export const ETHERTYPE_ARP = 0x0806;
 const IP_PROTOCOL_UDP = 17;
+const IP_PROTOCOL_TCP = 6;
+const TCP_HEADER = 20;
+/** TCP's flags as tcpdump shows them, lowest bit first: FIN SYN RST PSH ACK URG. */
+const TCP_FLAGS = ['F', 'S', 'R', 'P', '.', 'U'];
 export const ETHERNET_HEADER = 14;
 const IPV4_HEADER = 20;
 const UDP_HEADER = 8;
@@ -117,13 +121,28 @@ export function arpFrame(a: ArpPacket, dstMac = a.op === 'request' ? BROADCAST_M
   return ethernetFrame(dstMac, a.senderMac, ETHERTYPE_ARP, body);
 }
 
+/** What a TCP segment's header says (not checked: the panel shows frames, Lockstep never speaks TCP). */
+export interface TcpSegment {
+  srcIp: Uint8Array;
+  dstIp: Uint8Array;
+  srcPort: number;
+  dstPort: number;
+  seq: number;
+  ack: number;
+  /** tcpdump's letters: S SYN, F FIN, R RST, P PSH, U URG, '.' ACK. */
+  flags: string;
+  window: number;
+  payload: Uint8Array;
+}
+
 export interface ParsedFrame {
   dstMac: Uint8Array;
   srcMac: Uint8Array;
   ethertype: number;
   arp?: ArpPacket;
   udp?: UdpDatagram & { checksumOk: boolean };
-  /** IPv4 that is not a well-formed UDP datagram: its protocol number. */
+  tcp?: TcpSegment;
+  /** IPv4 that is neither a well-formed UDP datagram nor a TCP segment: its protocol number. */
   ipProtocol?: number;
 }
 
@@ -148,11 +167,16 @@ function parseArp(body: Uint8Array): ArpPacket | undefined {
   return { op: op === 1 ? 'request' : 'reply', senderMac: body.subarray(8, 14), senderIp: body.subarray(14, 18), targetMac: body.subarray(18, 24), targetIp: body.subarray(24, 28) };
 }
 
-function parseIpv4(frame: ParsedFrame, body: Uint8Array): Pick<ParsedFrame, 'udp' | 'ipProtocol'> {
+function parseIpv4(frame: ParsedFrame, body: Uint8Array): Pick<ParsedFrame, 'udp' | 'tcp' | 'ipProtocol'> {
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   const headerLength = (body[0] & 0x0f) * 4;
   const totalLength = view.getUint16(2);
   const protocol = body[9];
+  const wellFormed = body[0] >> 4 === 4 && headerLength >= IPV4_HEADER && totalLength <= body.length;
+  if (wellFormed && protocol === IP_PROTOCOL_TCP && totalLength >= headerLength + TCP_HEADER) {
+    const tcp = parseTcp(body.subarray(12, 16), body.subarray(16, 20), body.subarray(headerLength, totalLength));
+    return tcp ? { tcp } : { ipProtocol: protocol };
+  }
   if (
     body[0] >> 4 !== 4 ||
     headerLength < IPV4_HEADER ||
@@ -176,14 +200,33 @@ function parseIpv4(frame: ParsedFrame, body: Uint8Array): Pick<ParsedFrame, 'udp
   };
 }
 
+function parseTcp(srcIp: Uint8Array, dstIp: Uint8Array, segment: Uint8Array): TcpSegment | undefined {
+  const view = new DataView(segment.buffer, segment.byteOffset, segment.byteLength);
+  const dataOffset = (segment[12] >> 4) * 4;
+  if (dataOffset < TCP_HEADER || dataOffset > segment.length) return undefined;
+  const flags = TCP_FLAGS.filter((_, bit) => segment[13] & (1 << bit)).join('');
+  return {
+    srcIp, dstIp, srcPort: view.getUint16(0), dstPort: view.getUint16(2),
+    seq: view.getUint32(4), ack: view.getUint32(8), flags, window: view.getUint16(14),
+    payload: segment.subarray(dataOffset),
+  };
+}
+
 /**
  * One line for a person, showing what it carries through `renderPayload`:
- * `UDP 10.0.2.2:40001 > 10.0.2.15:7070 "1 1 GET a\n"`, `ARP who-has 10.0.2.15 tell 10.0.2.2`.
+ * `UDP 10.0.2.2:40001 > 10.0.2.15:7070 "1 1 GET a\n"`, `ARP who-has 10.0.2.15 tell 10.0.2.2`,
+ * `TCP 10.0.2.15:80 > 10.0.2.1:41234 [.] seq 1001 ack 78 win 64240 len 1448 "00000112\n..."` (as tcpdump
+ * shows a segment: its flags, absolute sequence numbers, and the payload's length).
  */
 export function describeFrame(frame: Uint8Array, renderPayload: (payload: Uint8Array) => string): string {
   const parsed = parseFrame(frame);
   if (!parsed) return `runt frame (${frame.length} bytes)`;
-  const { arp, udp } = parsed;
+  const { arp, udp, tcp } = parsed;
+  if (tcp) {
+    const ends = `${formatIp(tcp.srcIp)}:${tcp.srcPort} > ${formatIp(tcp.dstIp)}:${tcp.dstPort}`;
+    const shown = tcp.payload.length ? ` ${renderPayload(tcp.payload)}` : '';
+    return `TCP ${ends} [${tcp.flags}] seq ${tcp.seq} ack ${tcp.ack} win ${tcp.window} len ${tcp.payload.length}${shown}`;
+  }
   if (udp) {
     const bad = udp.checksumOk ? '' : ' (bad UDP checksum)';
     return `UDP ${formatIp(udp.srcIp)}:${udp.srcPort} > ${formatIp(udp.dstIp)}:${udp.dstPort}${bad} ${renderPayload(udp.payload)}`;

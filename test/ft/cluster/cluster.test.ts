@@ -12,7 +12,7 @@ import type { ClockMode } from '../../../src/ft/machine';
 import { describeEntry, readLogFile } from '../../../src/ft/log';
 import { replayLogFile } from '../../../src/ft/commands';
 import type { ServiceAddress } from '../../../src/ft/replication';
-import { clusterOptions, freePort, until } from '../../support/cluster';
+import { clusterOptions, freePort, lastRole, partitionLeavesOneLive, until } from '../../support/cluster';
 import { TEST_EPOCH } from '../../support/guests';
 
 const KILL_TRIALS = Number(process.env.LOCKSTEP_KILL_TRIALS ?? 20);
@@ -84,10 +84,6 @@ async function killDuringWorkload(
 }
 
 /** A host's role before the cluster was stopped. */
-function lastRole(summary: ClusterSummary, host: string): string | undefined {
-  return summary.hosts[host].roles.filter((r) => r.role !== 'stopped').at(-1)?.role;
-}
-
 const SHORT_CMDLINE: Record<string, string | undefined> = { spin: 'iterations=4000000', ticker: 'hz=1000 ticks=300 every=100', lock: 'hz=1000' };
 
 /** Waits until the backup has replayed everything the primary logged, to the same instruction. */
@@ -178,17 +174,7 @@ describe('FT pair (real processes, real TCP)', function () {
       it(`trial ${trial + 1}: exactly one of the two stays live`, async () => {
         const cluster = track(new Cluster(clusterOptions('kv', { restoreRedundancy: false })));
         await cluster.start();
-        const decided = new Promise<void>((resolve) => cluster.on('role-change', (c) => c.role === 'halted' && resolve()));
-        const workload = runKvWorkload({ service: cluster.service, ops: 40, seed: 100 + trial, clients: 2 });
-        await new Promise((r) => setTimeout(r, 50 + 40 * trial));
-        cluster.channelFault('partition');
-        await decided;
-        const history = await workload;
-        const summary = await cluster.stop();
-        const finalRoles = ['host-1', 'host-2'].map((h) => lastRole(summary, h));
-        assert.equal(finalRoles.filter((r) => r === 'primary').length, 1, `final roles: ${finalRoles.join(', ')}`);
-        assert.equal(finalRoles.filter((r) => r === 'halted').length, 1, `final roles: ${finalRoles.join(', ')}`);
-        assert.ok(checkKvHistory(history).ok, 'no acknowledged operation is lost across the partition');
+        await partitionLeavesOneLive(cluster, trial);
       });
     }
   });
@@ -395,6 +381,44 @@ describe('FT pair (real processes, real TCP)', function () {
         assert.equal(lastRole(summary, 'host-1'), 'dead');
       });
     }
+  });
+
+  describe('the run is finished before the cluster stops: the backup replays all it received', () => {
+    // No failure is injected: a long timeout keeps a loaded machine's scheduling from faking one.
+    const detector = { timeoutMs: 10_000, heartbeatMs: 50 };
+    it('a finite guest (ticker) with a slowed backup: stopped at the guest\'s end, the backup ends in the same state', async () => {
+      // The backup sleeps between batches, so at the primary's end it is surely behind.
+      const faults = [parseFault('slow-backup@5')];
+      const cluster = track(new Cluster(clusterOptions('ticker', { cmdline: SHORT_CMDLINE.ticker, faults, detector })));
+      const ended = new Promise<void>((resolve) => cluster.once('guest-ended', () => resolve()));
+      await cluster.start();
+      await ended;
+      const summary = await cluster.stop();
+      const { primary, backup, same } = summary.end;
+      assert.ok(primary && backup, JSON.stringify(summary.end));
+      assert.deepEqual([primary.host, backup.host], ['host-1', 'host-2']);
+      assert.equal(primary.guestEnded, true);
+      assert.equal(backup.guestEnded, true);
+      assert.equal(backup.at, primary.at);
+      assert.equal(backup.hash, primary.hash);
+      assert.equal(same, true);
+      assert.ok(summary.epochHashes['host-1'].length >= 2, 'the ticker crossed epochs');
+      assert.deepEqual(summary.epochHashes['host-2'], summary.epochHashes['host-1'], 'the backup reached every epoch');
+      assert.match(Cluster.describeEnd(summary.end), /^the same end: host-1 \(primary\) at \d+, guest ended, state [0-9a-f]{32}; host-2/);
+    });
+
+    it('stopped mid-run (max instructions, spin): both stop at the same boundary with the same state', async () => {
+      const maxInstructions = 15_000_000;
+      const cluster = track(new Cluster(clusterOptions('spin', { maxInstructions, faults: [parseFault('slow-backup@5')], detector })));
+      await cluster.start();
+      await until(async () => ((await cluster.statsOf('primary'))?.instructions ?? 0) >= maxInstructions, 'the primary to reach its limit');
+      const summary = await cluster.stop();
+      const { primary, backup, same } = summary.end;
+      assert.ok(primary && backup, JSON.stringify(summary.end));
+      assert.ok(primary.at >= maxInstructions && !primary.guestEnded, `the primary stopped at ${primary.at}`);
+      assert.deepEqual([backup.at, backup.hash, same], [primary.at, primary.hash, true]);
+      assert.deepEqual(summary.epochHashes['host-2'], summary.epochHashes['host-1']);
+    });
   });
 
   it('a log file recorded by the primary replays to the same epoch hashes', async () => {

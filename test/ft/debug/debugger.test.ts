@@ -73,4 +73,19 @@ describe('debugger: reverse continue is the timeline\'s, driven a slice per turn
     assert.equal(whole.position, whole.start);
     assert.equal(whole.stop?.at, whole.start);
   });
+
+  it('a reverse data search is cut short by a pause too; unpaused, it reaches the start', async () => {
+    // Memory the guest never writes (ticker keeps to its first MiB), so the search goes to the start.
+    const untouched = [{ address: 0x00c0_0000, length: 64 }];
+    const end = stateOf(await debug.execute({ op: 'runTo', at: unstopped.instructions })).position;
+    const reverse = debug.execute({ op: 'reverseContinue', breakpoints: [], watches: untouched });
+    await turn(); // its first stretch is replayed: it waits for its next turn
+    const paused = stateOf(await debug.execute({ op: 'pause' }));
+    const cut = stateOf(await reverse);
+    assert.ok(cut.position > cut.start && cut.position <= end, `paused at ${cut.position}, before it reached the start`);
+    assert.equal(paused.position, cut.position);
+    stateOf(await debug.execute({ op: 'runTo', at: end }));
+    const whole = stateOf(await debug.execute({ op: 'reverseContinue', breakpoints: [], watches: untouched }));
+    assert.equal(whole.position, whole.start);
+  });
 });

@@ -1,9 +1,12 @@
 import { strict as assert } from 'node:assert';
 import { crc32 } from 'node:zlib';
 import {
+  CLOCK_RUN_CODE,
+  clockUnits,
   decodeFrame,
   decodeFrames,
   describeEntry,
+  encodeClockRun,
   encodeEntry,
   encodeFrame,
   FRAME_HEADER_BYTES,
@@ -15,6 +18,7 @@ import {
   MAX_PAYLOAD_BYTES,
   type Frame,
   type LogEntry,
+  type NondetEntry,
 } from '../../../src/ft/log';
 import { bytes, SAMPLE_ENTRIES, SAMPLE_MESSAGES } from '../samples';
 
@@ -266,5 +270,60 @@ describe('log entries and frames', () => {
     assert.match(long, /^#4 @2000000 input net 1500 ethertype 0x545b 2a:31:38:3f:46:4d > 00:07:0e:15:1c:23 0x6269[0-9a-f]+\.\.\. \(\+1422 bytes\)$/);
     assert.ok(!describeEntry(SAMPLE_ENTRIES[3], { maxBytes: Infinity }).includes('...'));
     for (const f of ALL) assert.ok(!describeEntry(f).includes('\n'), f.kind);
+  });
+});
+
+describe('clock runs', () => {
+  const clock = (seq: number, at: number, value: number): NondetEntry =>
+    ({ kind: 'nondet', seq, at, source: 'clock', value });
+  const run = [
+    clock(7, 5_000, 12.345), clock(8, 5_000, 12.346), clock(9, 9_000_000, 12.1), clock(10, 2 ** 52, 2 ** 40 + 0.001),
+  ];
+
+  it('decodes into the same entries, whole or pushed a byte at a time', () => {
+    const frame = encodeClockRun(run);
+    assert.equal(frame[3], CLOCK_RUN_CODE);
+    assert.deepEqual(decodeFrames(frame), run);
+    const decoder = new FrameDecoder();
+    const got: Frame[] = [];
+    for (const byte of frame) {
+      decoder.push(Uint8Array.of(byte));
+      got.push(...decoder);
+    }
+    assert.deepEqual(got, run);
+  });
+
+  it('takes a reading in a few bytes: the count and the value as changes from the reading before', () => {
+    const steady = Array.from({ length: 100 }, (_, i) => clock(1 + i, 1_000_000 + i * 100_000, 5000 + i * 0.15));
+    // Per reading: 3 bytes of count change (100 000) and 2 of value change (150 us, zigzag 300).
+    assert.ok(encodeClockRun(steady).length <= FRAME_OVERHEAD + 5 * 100);
+  });
+
+  it('carries only values in whole microseconds, in order, without gaps', () => {
+    assert.equal(clockUnits(1.5), 1500);
+    assert.equal(clockUnits(1 / 3), undefined);
+    assert.equal(clockUnits(-1), undefined);
+    assert.throws(() => encodeClockRun([clock(1, 0, 1 / 3)]), /not a clock reading in whole microseconds/);
+    assert.throws(() => encodeClockRun([clock(1, 10, 1), clock(3, 10, 2)]), /does not follow/);
+    assert.throws(() => encodeClockRun([clock(1, 10, 1), clock(2, 9, 2)]), /does not follow/);
+    assert.throws(() => encodeClockRun([]), /1 to 4096 readings/);
+    const random: LogEntry = { kind: 'nondet', seq: 1, at: 0, source: 'random', value: 4 };
+    assert.throws(() => encodeClockRun([random as NondetEntry]), /not a clock reading/);
+  });
+
+  it('names a damaged payload, with the offset of the run frame', () => {
+    const before = encodeEntry(SAMPLE_ENTRIES[0]);
+    const cut = encodeClockRun([clock(1, 0, 1)]).slice(0, FRAME_HEADER_BYTES);
+    const frame = new Uint8Array(FRAME_OVERHEAD + 1);
+    frame.set(cut);
+    new DataView(frame.buffer).setUint32(5, 1, true);
+    frame[FRAME_HEADER_BYTES] = 0x80; // a varint that never ends
+    const { frames, error } = decodeError(new Uint8Array([...before, ...reseal(frame)]));
+    assert.equal(frames.length, 1);
+    assert.equal(error.code, 'bad-payload');
+    assert.equal(error.reason, 'bad payload for clock run: a reading cut short');
+    assert.equal(error.offset, before.length);
+    const empty = reseal(Uint8Array.from([...cut.subarray(0, 5), 0, 0, 0, 0, ...cut.subarray(9), 0, 0, 0, 0]));
+    assert.equal(decodeError(empty).error.reason, 'bad payload for clock run: a clock run of no readings');
   });
 });

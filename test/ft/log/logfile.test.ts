@@ -4,10 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import {
+  encodeClockRun,
   encodeEntry,
   encodeFileHeader,
   encodeFrame,
   fileHeaderLength,
+  isComplete,
   joinLogFiles,
   LogFileReader,
   LogFormatError,
@@ -15,6 +17,7 @@ import {
   readLogFile,
   type LogEntry,
   type LogMeta,
+  type NondetEntry,
 } from '../../../src/ft/log';
 import { FIRST_HASHED_DEVICES, HASHED_DEVICES, loadImage } from '../../../src/ft/machine';
 import { ReplayError, replayLogFile, runGuest } from '../../../src/ft/commands';
@@ -39,7 +42,8 @@ function makeLog(n: number): LogEntry[] {
     const at = seq * 1000;
     switch (seq % 5) {
       case 0: entries.push({ kind: 'input', seq, at, device: 'serial', data: bytes(`PUT k${seq} v${seq}\n`) }); break;
-      case 1: entries.push({ kind: 'nondet', seq, at, source: 'clock', value: seq / 3 }); break;
+      // Not whole microseconds, so each is a frame of its own (clock runs have tests of their own).
+      case 1: entries.push({ kind: 'nondet', seq, at, source: 'clock', value: seq / 3 + 1e-9 }); break;
       case 2: entries.push({ kind: 'output', seq, at, device: 'serial', data: bytes(`OK ${seq}\n`) }); break;
       case 3: entries.push({ kind: 'epoch', seq, at, epoch: seq, hash: seq.toString(16).padStart(32, '0'), pages: 16384 }); break;
       default: entries.push({ kind: 'control', seq, at, op: 'clone', detail: JSON.stringify({ seq }) });
@@ -68,10 +72,15 @@ describe('log files', () => {
     return p;
   }
 
-  /** File offset of every frame, plus the end of the file. */
+  /** The end entry LogWriter.close() writes after `entries`. */
+  function endAfter(entries: LogEntry[], firstSeq = 1): LogEntry {
+    return { kind: 'end', seq: (entries.at(-1)?.seq ?? firstSeq - 1) + 1, at: entries.at(-1)?.at ?? 0, how: 'closed', detail: '' };
+  }
+
+  /** File offset of every frame, plus the end of the file (after the end entry). */
   function frameOffsets(entries: LogEntry[], meta = META): number[] {
     const offsets = [encodeFileHeader(meta).length];
-    for (const e of entries) offsets.push(offsets[offsets.length - 1] + encodeEntry(e).length);
+    for (const e of [...entries, endAfter(entries)]) offsets.push(offsets[offsets.length - 1] + encodeEntry(e).length);
     return offsets;
   }
 
@@ -83,6 +92,7 @@ describe('log files', () => {
     assert.equal(read.error, undefined);
     assert.deepEqual(read.meta, meta);
     assert.deepEqual(read.entries, entries);
+    assert.deepEqual(read.end, endAfter(entries));
     assert.equal((await stat(p)).size, frameOffsets(entries, meta).at(-1));
   });
 
@@ -90,7 +100,7 @@ describe('log files', () => {
     const h = Buffer.from(encodeFileHeader(META));
     const json = Buffer.from(JSON.stringify(META));
     assert.equal(h.subarray(0, 14).toString('ascii'), 'LOCKSTEP-FTLOG');
-    assert.deepEqual([h[14], h[15]], [1, 0]);
+    assert.deepEqual([h[14], h[15]], [2, 0]);
     assert.equal(h.readUInt32LE(16), json.length);
     assert.deepEqual(h.subarray(20, 20 + json.length), json);
     assert.equal(h.readUInt32LE(20 + json.length), crc32(h.subarray(0, 20 + json.length)));
@@ -99,7 +109,7 @@ describe('log files', () => {
 
   it('reads an empty log', async () => {
     const read = await readLogFile(await writeLog([]));
-    assert.deepEqual(read, { meta: META, entries: [] });
+    assert.deepEqual(read, { meta: META, entries: [], end: endAfter([]), version: 2 });
   });
 
   it('handles a log bigger than the write buffer and the read chunk', async () => {
@@ -119,9 +129,10 @@ describe('log files', () => {
     assert.deepEqual((await readLogFile(p)).entries, entries);
     const reader = await LogFileReader.open(p);
     let n = 0;
-    for await (const e of reader.entries()) assert.deepEqual(e, entries[n++]);
+    const all = [...entries, endAfter(entries)];
+    for await (const e of reader.entries()) assert.deepEqual(e, all[n++]);
     await reader.close();
-    assert.equal(n, entries.length);
+    assert.equal(n, all.length);
   });
 
   it('refuses entries out of order, and appends after close', async () => {
@@ -131,8 +142,57 @@ describe('log files', () => {
     writer.append(a);
     assert.throws(() => writer.append({ ...b, at: a.at - 1 }), /goes back/);
     writer.append(b);
+    assert.throws(() => writer.append(endAfter([a, b])), /written by close\(\), not appended/);
     await writer.close();
     assert.throws(() => writer.append(makeLog(3)[2]), /closed/);
+  });
+
+  it('ends a closed file with its end entry, and refuses anything after it', async () => {
+    const entries = makeLog(3);
+    const clean = await readFile(await writeLog(entries));
+    const after = encodeEntry({ ...makeLog(5)[4], seq: 5 });
+    const p = path();
+    await writeFile(p, Buffer.concat([clean, after]));
+    const read = await readLogFile(p);
+    assert.deepEqual([read.entries, read.end], [entries, endAfter(entries)]);
+    assert.equal(read.error?.code, 'out-of-order');
+    assert.equal(read.error?.reason, 'input entry after the end entry');
+    assert.equal(read.error?.offset, clean.length);
+  });
+
+  it('tells a file cut at a frame boundary from a whole one; a version 1 file (no end entries) counts as whole', async () => {
+    const entries = makeLog(4);
+    const whole = await readFile(await writeLog(entries));
+    const header = encodeFileHeader(META);
+    const frames = Buffer.concat(entries.map((entry) => encodeEntry(entry)));
+    const cut = path();
+    await writeFile(cut, Buffer.concat([header, frames]));
+    const old = Buffer.from(header);
+    old[14] = 1;
+    old.writeUInt32LE(crc32(old.subarray(0, old.length - 4)), old.length - 4);
+    const version1 = path();
+    await writeFile(version1, Buffer.concat([old, frames]));
+    const damaged = path();
+    await writeFile(damaged, Buffer.concat([old, frames.subarray(0, frames.length - 1)]));
+    assert.equal(whole[14], 2);
+    const read = async (file: string) => { const c = await readLogFile(file); return [c.version, isComplete(c)]; };
+    assert.deepEqual(await read(cut), [2, false]);
+    assert.deepEqual(await read(version1), [1, true]);
+    assert.deepEqual(await read(damaged), [1, false]);
+  });
+
+  it('joins files into one that ends with an end entry saying how, and none of theirs', async () => {
+    const entries = makeLog(9);
+    const first = await writeLog(entries.slice(0, 6));
+    const second = path();
+    const writer = await LogWriter.create(second, { ...META, firstSeq: 5 });
+    for (const e of entries.slice(4)) writer.append(e);
+    await writer.close();
+    const out = path();
+    assert.equal(await joinLogFiles([first, second], out, 'killed', 'joined'), 9);
+    const read = await readLogFile(out);
+    assert.deepEqual(read.entries, entries);
+    assert.deepEqual(read.end, { ...endAfter(entries), how: 'killed', detail: 'joined' });
   });
 
   it('returns the good prefix and the offset of a corrupted middle frame, whichever byte is hit', async function () {
@@ -157,12 +217,14 @@ describe('log files', () => {
     const entries = makeLog(4);
     const clean = await readFile(await writeLog(entries));
     const offsets = frameOffsets(entries);
-    for (let cut = offsets[0]; cut < clean.length; cut++) {
+    for (let cut = offsets[0]; cut <= clean.length; cut++) {
       const p = path();
       await writeFile(p, clean.subarray(0, cut));
       const read = await readLogFile(p);
       const whole = offsets.filter((o) => o <= cut).length - 1;
       assert.deepEqual(read.entries, entries.slice(0, whole), `cut ${cut}`);
+      // Only the whole file has its end entry: a cut at a frame boundary is told from it.
+      assert.deepEqual(read.end, cut === clean.length ? endAfter(entries) : undefined, `cut ${cut}`);
       if (offsets.includes(cut)) {
         assert.equal(read.error, undefined, `cut ${cut}`);
       } else {
@@ -170,6 +232,55 @@ describe('log files', () => {
         assert.equal(read.error?.offset, offsets[whole], `cut ${cut}`);
       }
     }
+  });
+
+  /** Host clock readings as a Recorder takes them (whole microseconds), some at the same count. */
+  function readings(firstSeq: number, n: number, at = 0): NondetEntry[] {
+    return Array.from({ length: n }, (_, i) => ({
+      kind: 'nondet', seq: firstSeq + i, at: at + Math.floor(i / 2) * 137_000, source: 'clock', value: (1_000_000 + i * 731) / 1000,
+    }));
+  }
+
+  it('writes consecutive clock readings as clock runs, a few bytes each, and reads back the same entries', async () => {
+    const clocks = readings(1, 300);
+    const input: LogEntry = { kind: 'input', seq: 301, at: clocks[299].at, device: 'serial', data: bytes('GET a\n') };
+    const more = readings(302, 5000, input.at + 1);
+    const entries: LogEntry[] = [...clocks, input, ...more];
+    const p = await writeLog(entries);
+    const read = await readLogFile(p);
+    assert.equal(read.error, undefined);
+    assert.deepEqual(read.entries, entries);
+    // Frames: a run of 300, the input, a full run (MAX_CLOCK_RUN = 4096), the rest, and the end entry.
+    const expected = frameOffsets([], META)[0] + encodeClockRun(clocks).length + encodeEntry(input).length +
+      encodeClockRun(more.slice(0, 4096)).length + encodeClockRun(more.slice(4096)).length +
+      encodeEntry(endAfter(entries)).length;
+    assert.equal((await stat(p)).size, expected);
+    assert.ok(expected < 8 * entries.length, `${expected} bytes for ${entries.length} entries`);
+  });
+
+  it('refuses a bad clock reading when it is appended, not when its run is written', async () => {
+    const writer = await LogWriter.create(path(), META);
+    writer.append(readings(1, 1)[0]);
+    assert.throws(() => writer.append({ ...readings(2, 1)[0], at: 2 ** 53 }), /must be a safe integer/);
+    await writer.close();
+  });
+
+  it('reports a clock run that breaks the order at the run frame, after the entries before it', async () => {
+    const first = readings(1, 3);
+    const p = await writeLog(first);
+    const good = await readFile(p);
+    await writeFile(p, Buffer.concat([good, encodeClockRun(readings(5, 4, first[2].at))]));
+    const read = await readLogFile(p);
+    assert.deepEqual(read.entries, first);
+    assert.equal(read.error?.code, 'out-of-order');
+    assert.equal(read.error?.offset, good.length);
+  });
+
+  it('still reads clock readings written one frame each (files from before clock runs)', async () => {
+    const entries = readings(1, 10);
+    const p = path();
+    await writeFile(p, Buffer.concat([encodeFileHeader(META), ...entries.map(encodeEntry)]));
+    assert.deepEqual((await readLogFile(p)).entries, entries);
   });
 
   it('rejects channel messages, gaps and time going back inside a file', async () => {
@@ -300,14 +411,34 @@ describe('log files', () => {
   });
 
   describe('replaying', () => {
+    /** A run's recorded events and epoch entries in log order, as a primary logs them. */
+    function logOf(run: Awaited<ReturnType<typeof runGuest>>): LogEntry[] {
+      const timed = [...run.recorded.map((e) => ({ at: e.at, entry: e })), ...run.epochs.map((e) => ({ at: e.at, entry: { kind: 'epoch' as const, at: e.at, epoch: e.index, hash: e.hash, pages: 8192 } }))];
+      return timed.sort((a, b) => a.at - b.at).map(({ entry }, i) => ({ ...entry, seq: i + 1 }) as LogEntry);
+    }
+
+    it('a host clock recording, its readings in clock runs, replays to the same epoch hashes', async () => {
+      const recorded = await runGuest(shortRun('ticker', { clock: 'host' }));
+      const image = loadImage('ticker');
+      const meta: LogMeta = { ...META, guest: 'ticker', clock: 'host', hashedDevices: [...HASHED_DEVICES], imageSha256: image.sha256, memorySize: 32 << 20, epochLength: TEST_EPOCH, cmdline: shortRun('ticker').cmdline! };
+      const entries = logOf(recorded);
+      const clocks = entries.filter((e) => e.kind === 'nondet' && e.source === 'clock').length;
+      assert.ok(clocks > 10, `${clocks} clock readings`);
+      const p = await writeLog(entries, meta);
+      const oneFrameEach = frameOffsets(entries, meta).at(-1)!;
+      assert.ok((await stat(p)).size < oneFrameEach - 25 * clocks, `${(await stat(p)).size} bytes, ${oneFrameEach} one frame each`);
+      const replay = await replayLogFile(p);
+      assert.deepEqual(replay.epochMismatches, []);
+      assert.equal(replay.epochsMatched, recorded.epochs.length);
+    });
+
     it('a file from before the NE2000 was in the state hash (no hashedDevices) is checked as it was hashed', async () => {
       const old = await runGuest(shortRun('ticker', { hashedDevices: FIRST_HASHED_DEVICES }));
       const now = await runGuest(shortRun('ticker'));
       assert.notDeepEqual(old.epochHashes, now.epochHashes, 'the card is in the hash now');
       const image = loadImage('ticker');
       const meta: LogMeta = { ...META, guest: 'ticker', imageSha256: image.sha256, memorySize: 32 << 20, epochLength: TEST_EPOCH, cmdline: shortRun('ticker').cmdline! };
-      const timed = [...old.recorded.map((e) => ({ at: e.at, entry: e })), ...old.epochs.map((e) => ({ at: e.at, entry: { kind: 'epoch' as const, at: e.at, epoch: e.index, hash: e.hash, pages: 8192 } }))];
-      const entries = timed.sort((a, b) => a.at - b.at).map(({ entry }, i) => ({ ...entry, seq: i + 1 }) as LogEntry);
+      const entries = logOf(old);
       const replay = await replayLogFile(await writeLog(entries, meta));
       assert.deepEqual(replay.epochMismatches, []);
       assert.equal(replay.epochsMatched, old.epochs.length);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { checkKvHistory, runKvWorkload } from '../../../src/ft/workload';
 import { Cluster } from '../../../src/ft/cluster';
 import {
+  encodeEntry,
   LogWriter,
   readLogFile,
   RecordingError,
@@ -73,6 +74,8 @@ describe('recovering a recording whose `lockstep ft` never joined it (real proce
     // What the hosts had written when they died replays, and matches what host-2 computed live.
     const replay = await replayLogFile(record);
     assert.deepEqual(replay.epochMismatches, []);
+    // Its end entry says the run was killed: the replay knows why it stops where it does.
+    assert.deepEqual([recovered.ended, replay.ended, replay.complete], ['killed', 'killed', false]);
     // Both are prefixes of host-2's epochs: what its file had, and what it had reported, when killed.
     const live = summary.epochHashes['host-2'];
     const common = Math.min(replay.epochHashes.length, live.length);
@@ -151,15 +154,34 @@ describe('recovering a recording whose `lockstep ft` never joined it (real proce
     const meta = HEADER_ONLY;
     const writer = await LogWriter.create(file, { ...meta, session: 'run-1' });
     await writer.close();
+    const before = readFileSync(file);
     assert.deepEqual(await recoverRecording(file), {
       joined: [file],
       removed: [],
       kept: [],
       unreadable: [],
       damaged: [],
+      ended: 'closed',
     });
+    assert.deepEqual(readFileSync(file), before, 'a file closed cleanly is left as it is');
     const old = join(dir, 'old.ftlog');
     await (await LogWriter.create(old, meta)).close();
     await assert.rejects(recoverRecording(old), (e: unknown) => e instanceof RecordingError && /no session id/.test(e.message));
+  });
+
+  it('ends a lone file whose writer never closed it (a killed run) with an end entry saying so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lockstep-recover-'));
+    const file = join(dir, 'cut.ftlog');
+    await writeEntries(file, 3);
+    const whole = readFileSync(file);
+    const cut = whole.subarray(0, whole.length - encodeEntry({ kind: 'end', seq: 4, at: 3000, how: 'closed', detail: '' }).length);
+    // and a partial frame, as a killed writer leaves
+    writeFileSync(file, Buffer.concat([cut, Buffer.from([0xf7, 0x4c, 1])]));
+    assert.equal((await readLogFile(file)).end, undefined);
+    const result = await recoverRecording(file);
+    assert.deepEqual([result.joined, result.ended, result.damaged], [[file], 'killed', []]);
+    const read = await readLogFile(file);
+    assert.deepEqual(read.entries.map((e) => e.seq), [1, 2, 3]);
+    assert.deepEqual([read.end?.how, read.end?.seq, read.end?.detail, read.error], ['killed', 4, 'lockstep join: cut.ftlog', undefined]);
   });
 });

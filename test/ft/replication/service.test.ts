@@ -70,4 +70,31 @@ describe('the service endpoint (src/ft/replication/service.ts)', () => {
       b.socket.close();
     }
   });
+
+  it('sends frames to a tap bridge it was told of before the bridge sent any, once each, and counts frames', async () => {
+    const [bridge, other] = [await peer(), await peer()];
+    const address = bridge.socket.address();
+    let arrived: () => void = () => undefined;
+    const service = new Service({ host: '127.0.0.1', port: 0 }, { line: () => undefined, frame: () => arrived() }, { host: address.address, port: address.port });
+    await service.open();
+    try {
+      // A new primary's first frame after a failover: no peer has spoken to it yet.
+      service.sendFrame(frame(MAC_A, GUEST, 20));
+      assert.equal((await bridge.next())[14], 20);
+      // The bridge speaks, and another peer: a frame to nobody known goes to both, to the bridge once.
+      for (const [p, mac] of [[bridge, MAC_A], [other, MAC_B]] as const) {
+        const got = new Promise<void>((resolve) => { arrived = resolve; });
+        p.socket.send(frame(GUEST, mac, 1), service.port!, '127.0.0.1');
+        await got;
+      }
+      service.sendFrame(frame(BROADCAST_MAC, GUEST, 21));
+      service.sendFrame(frame(MAC_A, GUEST, 22)); // behind the bridge now
+      assert.deepEqual([(await bridge.next())[14], (await bridge.next())[14], (await other.next())[14]], [21, 22, 21]);
+      assert.deepEqual([service.framesIn, service.framesOut], [2, 3]);
+    } finally {
+      service.close();
+      bridge.socket.close();
+      other.socket.close();
+    }
+  });
 });

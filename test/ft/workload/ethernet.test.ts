@@ -1,9 +1,9 @@
 import { strict as assert } from 'node:assert';
 import { arpFrame, describeFrame, internetChecksum, parseFrame, parseIp, udpFrame, type UdpDatagram } from '../../../src/ft/workload';
 import { renderBytes } from '../../../src/ft/log';
+import { tcpFrame } from '../../support/frames';
 
-const CLIENT_MAC = Uint8Array.of(0x02, 0x4d, 0, 0, 0, 7);
-const GUEST_MAC = Uint8Array.of(0x02, 0x4c, 0x53, 0, 0, 1);
+import { CLIENT_MAC, GUEST_MAC } from '../../support/frames';
 const datagram: UdpDatagram = {
   srcMac: CLIENT_MAC, dstMac: GUEST_MAC, srcIp: parseIp('10.0.2.2'), dstIp: parseIp('10.0.2.15'),
   srcPort: 40001, dstPort: 7070, payload: Buffer.from('7 1 GET a\n'),
@@ -45,6 +45,20 @@ describe('Ethernet frames (src/ft/workload/ethernet.ts)', () => {
     const reply = arpFrame({ op: 'reply', senderMac: GUEST_MAC, senderIp: parseIp('10.0.2.15'), targetMac: CLIENT_MAC, targetIp: parseIp('10.0.2.2') });
     assert.deepEqual(parseFrame(reply)?.dstMac, CLIENT_MAC);
     assert.equal(show(reply), 'ARP 10.0.2.15 is-at 02:4c:53:00:00:01');
+  });
+
+  it('reads TCP segments as tcpdump shows them: ends, flags, absolute sequence numbers, window, length', () => {
+    const synAck = tcpFrame(0x12, 4_000_000_000, 77, '', 12);
+    assert.deepEqual({ ...parseFrame(synAck)?.tcp, srcIp: undefined, dstIp: undefined, payload: undefined }, {
+      srcIp: undefined, dstIp: undefined, srcPort: 80, dstPort: 41234, seq: 4_000_000_000, ack: 77, flags: 'S.', window: 64240, payload: undefined,
+    });
+    assert.equal(show(synAck), 'TCP 10.0.2.15:80 > 10.0.2.1:41234 [S.] seq 4000000000 ack 77 win 64240 len 0');
+    assert.equal(show(tcpFrame(0x18, 1, 78, '00000000\n')), 'TCP 10.0.2.15:80 > 10.0.2.1:41234 [P.] seq 1 ack 78 win 64240 len 9 "00000000\\n"');
+    assert.equal(show(tcpFrame(0x04, 9, 0, '')), 'TCP 10.0.2.15:80 > 10.0.2.1:41234 [R] seq 9 ack 0 win 64240 len 0');
+    const badOffset = tcpFrame(0x11, 5, 6, '');
+    badOffset[46] = 0x10; // a data offset of 4 bytes: shorter than a TCP header
+    assert.equal(parseFrame(badOffset)?.tcp, undefined);
+    assert.match(show(badOffset), /^IPv4 protocol 6 /);
   });
 
   it('describes frames it does not understand by their header and bytes, and runts by their size', () => {

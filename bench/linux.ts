@@ -1,0 +1,113 @@
+// The linux guest (npm run build:linux): boot to kvd's ready line on a Lockstep Machine vs plain v86
+// on the same files (BIOS, bzImage, initrd, command line, 256 MiB), alternating in one process; the
+// debugger's runTo and stepBack inside it; the size of a booted Linux's snapshot and the time to
+// clone it (restore into a fresh v86). Skipped, saying how to build it, when the guest is not built.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Timeline } from '../src/ft/debug';
+import { linuxGuestDir, loadImage, Machine, Recorder } from '../src/ft/machine';
+import { SeededRandom } from '../src/ft/random';
+import { BenchContext, BenchmarkModule, RowInput, alternate, compareRow, skippedRow, valueRow } from './harness';
+import { runLockstep, runPlainV86 } from './lib/guests';
+
+const KV_READY = /^kv ready/;
+const PLAIN = 'plain v86 0.5.462';
+const EPOCH = 100_000_000;
+
+async function boot(ctx: BenchContext): Promise<RowInput> {
+  const { memoryMiB, cmdline } = loadImage('linux').boot!;
+  const { a: lockstep, b: plain } = await alternate(
+    ctx.pick(3, 1),
+    () => runLockstep({ guest: 'linux', until: KV_READY, memoryMiB, cmdline, epochLength: EPOCH }),
+    () => runPlainV86({ guest: 'linux', until: KV_READY, memoryMiB, cmdline, timeoutMs: 600_000 }),
+    { log: ctx.log, label: 'linux boot s lockstep|plain' },
+  );
+  return compareRow({
+    name: 'linux boot to kvd\'s ready line: Lockstep machine vs plain v86, same files',
+    unit: 's',
+    value: lockstep.map((r) => r.ms / 1000),
+    baseline: plain.map((r) => r.ms / 1000),
+    baselineLabel: PLAIN,
+    ratioOf: (value, baseline) => baseline / value,
+    target: '>= 0.97',
+    note: `Ratio: plain time / Lockstep time (higher is better). About ${(lockstep[0].instructions / 1e9).toFixed(2)} G instructions. Lockstep: a Recorder, JIT on, epochs every ${EPOCH / 1e6} M instructions (JIT flush + 256 MiB of page hashes each). Plain v86 waits for its timers in real time while the guest halts; Lockstep's virtual clock skips them.`,
+  });
+}
+
+/** A timeline recorded to just past kvd's start, then stops and steps back at seeded random counts. */
+async function debug(ctx: BenchContext): Promise<RowInput[]> {
+  const image = loadImage('linux');
+  const { memoryMiB, cmdline } = image.boot!;
+  const seeded = new SeededRandom(1);
+  const source = new Recorder(() => undefined, { random: () => seeded.nextInt32() });
+  const machine = await Machine.create({ image, memoryMiB, cmdline, epochLength: EPOCH, nondet: source });
+  const timeline = new Timeline(machine, { source });
+  try {
+    timeline.runTo(ctx.pick(3_300_000_000, 300_000_000));
+    const random = new SeededRandom(0x1e57);
+    const runTo: number[] = [];
+    const stepBack: number[] = [];
+    for (let i = 0; i < ctx.pick(20, 2); i++) {
+      const n = EPOCH + Math.floor(random.next() * (timeline.frontier - EPOCH));
+      let t = performance.now();
+      timeline.runTo(n);
+      runTo.push(performance.now() - t);
+      t = performance.now();
+      timeline.stepBack();
+      stepBack.push(performance.now() - t);
+    }
+    const where = `${(timeline.frontier / 1e9).toFixed(2)} G instructions of a Linux boot recorded (snapshots: ${timeline.snapshotCount}, ${(timeline.snapshotBytes / 2 ** 20).toFixed(0)} MiB)`;
+    return [
+      valueRow({ name: 'linux: runToInstruction N, random N in the boot: the machine stops at N', unit: 'ms', value: runTo, target: '<= 1000', note: where }),
+      valueRow({ name: 'linux: stepBack after such a stop', unit: 'ms', value: stepBack, target: '<= 300', note: where }),
+    ];
+  } finally {
+    machine.destroy();
+  }
+}
+
+/** A booted Linux (kvd running): its snapshot size, and restoring it into a fresh v86 (what a clone costs a host). */
+async function clone(ctx: BenchContext): Promise<RowInput[]> {
+  const image = loadImage('linux');
+  const { memoryMiB, cmdline } = image.boot!;
+  const options = { image, memoryMiB, cmdline, epochLength: EPOCH };
+  const machine = await Machine.create({ ...options, nondet: new Recorder(() => undefined) });
+  try {
+    machine.run(ctx.pick(3_300_000_000, 200_000_000));
+    const sizes: number[] = [];
+    const clones: number[] = [];
+    for (let i = 0; i < ctx.pick(5, 1); i++) {
+      let t = performance.now();
+      const snapshot = machine.snapshot();
+      const taken = performance.now() - t;
+      sizes.push(snapshot.length / 2 ** 20);
+      t = performance.now();
+      const clone = await Machine.restore(snapshot, { ...options, nondet: new Recorder(() => undefined) });
+      clones.push(taken + performance.now() - t);
+      clone.destroy();
+    }
+    const at = `at ${(machine.instructions / 1e9).toFixed(2)} G instructions, ${memoryMiB} MiB of RAM`;
+    return [
+      valueRow({ name: 'linux: snapshot of a booted Linux', unit: 'MiB', value: sizes, note: at }),
+      valueRow({
+        name: 'linux: clone time (snapshot + restore into a fresh v86)', unit: 'ms', value: clones,
+        note: `${at}; the channel transfer of a real clone comes on top`,
+      }),
+    ];
+  } finally {
+    machine.destroy();
+  }
+}
+
+export const linuxBenchmark: BenchmarkModule = {
+  name: 'linux',
+  groups: ['linux'],
+  description: 'the linux guest: boot vs plain v86, runTo/stepBack inside it, snapshot size and clone time',
+  run: async (ctx) => {
+    const why = ctx.smoke
+      ? 'smoke mode: boots Linux (minutes); npm run bench:linux'
+      : !existsSync(join(linuxGuestDir(), 'manifest.json')) && 'the linux guest is not built: run npm run build:linux';
+    if (why) return [skippedRow('linux boot: Lockstep machine vs plain v86', 's', why, '>= 0.97')];
+    return [await boot(ctx), ...(await debug(ctx)), ...(await clone(ctx))];
+  },
+};

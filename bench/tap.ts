@@ -1,0 +1,127 @@
+// Real clients through a tap (lockstep ft linux --tap, in a network namespace of its own): curl's
+// download throughput and HTTP request latency, FT pair vs a single unreplicated host, and the stall
+// a downloading client sees at a failover beside the detection timeout. One Linux boot serves all:
+// the FT rounds first, then the primary is SIGKILLed in the middle of a download (the stall), and
+// the new primary, with no new backup (--no-restore), is the single unreplicated host of the same
+// rounds: the same guest, tap, bridge and service, without the log, the backup and the Output Rule.
+// Root only, and the linux guest must be built; skipped otherwise, saying why.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { linuxGuestDir } from '../src/ft/machine';
+import { FtProcess, NetNs, tapSkipReason } from '../test/support/netns';
+import { BenchContext, BenchmarkModule, compareRow, median, RowInput, skippedRow, valueRow } from './harness';
+
+const GUEST = '10.0.2.15';
+const FILE_BYTES = 4_194_306;
+const DETECT_TIMEOUT_MS = 5000;
+const ROUNDS = 3;
+const REQUESTS = 40;
+/** The primary is killed once this much of the stall download has arrived. */
+const KILL_AFTER = 1 << 20;
+
+interface Round { mbps: number; latenciesMs: number[] }
+
+async function waitForHttpd(ns: NetNs): Promise<void> {
+  const deadline = Date.now() + 1_200_000;
+  for (;;) {
+    const { stdout } = await ns.run('curl', ['-s', '--max-time', '10', '-o', '/dev/null', '-w', '%{http_code}', '-r', '0-0', `http://${GUEST}/big.txt`]);
+    if (stdout === '206') return;
+    if (Date.now() > deadline) throw new Error('the linux guest did not serve HTTP on the tap within 20 minutes');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+/** One download of big.txt (MB/s from curl's own timing) and REQUESTS small requests, one connection each. */
+async function round(ns: NetNs): Promise<Round> {
+  const download = await ns.run('curl', ['-sS', '-o', '/dev/null', '-w', '%{size_download} %{time_total}', `http://${GUEST}/big.txt`]);
+  const [bytes, seconds] = download.stdout.split(' ').map(Number);
+  if (download.code !== 0 || bytes !== FILE_BYTES) throw new Error(`download: curl exit ${download.code}, ${bytes} bytes: ${download.stderr}`);
+  // -o pairs with one URL: each needs its own.
+  const urls = Array.from({ length: REQUESTS }, () => ['-o', '/dev/null', `http://${GUEST}/big.txt`]).flat();
+  const requests = await ns.run('curl', ['-sS', '-r', '0-99', '-w', '%{time_total}\\n', ...urls]);
+  if (requests.code !== 0) throw new Error(`requests: curl exit ${requests.code}: ${requests.stderr}`);
+  return { mbps: bytes / seconds / 1e6, latenciesMs: requests.stdout.trim().split('\n').map((s) => Number(s) * 1000) };
+}
+
+/**
+ * A download during which the primary is SIGKILLed: the longest time without a byte from the kill on (bytes the old
+ * primary released before it died still arrive just after the kill: the stall is the gap after them).
+ */
+async function stall(ns: NetNs, ft: FtProcess): Promise<number> {
+  const primary = ft.firstHostPid();
+  const curl = ns.spawn('curl', ['-sS', `http://${GUEST}/big.txt`]);
+  let received = 0;
+  const times: number[] = [];
+  curl.stdout!.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+    if (times.length) times.push(performance.now());
+    else if (received >= KILL_AFTER) {
+      process.kill(primary, 'SIGKILL');
+      times.push(performance.now());
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => curl.once('close', resolve));
+  if (code !== 0 || received !== FILE_BYTES || times.length < 2) throw new Error(`stall download: curl exit ${code}, ${received} bytes`);
+  return Math.max(...times.slice(1).map((t, i) => t - times[i]));
+}
+
+function percentile(values: number[], p: number): number {
+  return [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))];
+}
+
+async function measure(ctx: BenchContext): Promise<RowInput[]> {
+  const ns = new NetNs();
+  // Not --json: its stderr says who is primary, so a spurious failover (a host starved of CPU) is seen.
+  const ft = new FtProcess(ns, ['linux', '--tap', 'tap0', '--no-restore', '--detect-timeout', String(DETECT_TIMEOUT_MS)]);
+  const failovers = () => (ft.stderr.match(/ is primary \(generation [2-9]/g) ?? []).length;
+  try {
+    await waitForHttpd(ns);
+    const ftRounds: Round[] = [];
+    for (let i = 0; i < ROUNDS; i++) ftRounds.push(await round(ns));
+    ctx.log(`tap: FT ${ftRounds.map((r) => r.mbps.toFixed(3)).join(' ')} MB/s`);
+    if (failovers()) throw new Error(`a spurious failover during the FT rounds: ${ft.stderr}`);
+    const stallMs = await stall(ns, ft);
+    ctx.log(`tap: stall ${stallMs.toFixed(0)} ms`);
+    const single: Round[] = [];
+    for (let i = 0; i < ROUNDS; i++) single.push(await round(ns));
+    ctx.log(`tap: single ${single.map((r) => r.mbps.toFixed(3)).join(' ')} MB/s`);
+    if (failovers() !== 1) throw new Error(`expected the one failover the bench made: ${ft.stderr}`);
+    const how = `curl in a network namespace, \`lockstep ft linux --tap tap0 --no-restore --detect-timeout ${DETECT_TIMEOUT_MS}\`; ` +
+      'FT rounds first, then the single host (the same service after its primary was SIGKILLed, no new backup): ' +
+      'sequential, not alternated (one Linux boot); ratio per round i.';
+    return [
+      compareRow({
+        name: 'tap: HTTP download of 4 MiB through the tap, FT pair vs single unreplicated host',
+        unit: 'MB/s', value: ftRounds.map((r) => r.mbps), baseline: single.map((r) => r.mbps), baselineLabel: 'single host', target: '>= 0.8',
+        note: `${how} curl's size_download / time_total. Every frame in (the client's ACKs) is a logged net input delivered at a boundary, every frame out waits for the backup's ack (Output Rule): the guest's TCP sees that wait as round-trip time.`,
+      }),
+      ...([0.5, 0.99] as const).map((p) => compareRow({
+        name: `tap: HTTP request latency p${p * 100} (100 bytes, a connection each), FT vs single`,
+        unit: 'ms', value: ftRounds.map((r) => percentile(r.latenciesMs, p)), baseline: single.map((r) => percentile(r.latenciesMs, p)), baselineLabel: 'single host',
+        note: `${how} ${REQUESTS} requests per round (curl time_total: connect, request, reply; busybox httpd closes each connection). Lower is faster.`,
+      })),
+      valueRow({
+        name: `tap: failover stall seen by curl mid-download (longest gap between bytes from the SIGKILL on), detection timeout ${DETECT_TIMEOUT_MS} ms`,
+        unit: 'ms', value: [stallMs], target: `<= ${DETECT_TIMEOUT_MS + 200}`,
+        note: `One failover per boot. The stall is detection (${DETECT_TIMEOUT_MS} ms) + go-live + the guest's TCP retransmission timer (its RTO, backed off while the primary was gone) + the client's; download median FT ${median(ftRounds.map((r) => r.mbps)).toFixed(3)} MB/s.`,
+      }),
+    ];
+  } finally {
+    await ft.end();
+    ns.delete();
+  }
+}
+
+export const tapBenchmark: BenchmarkModule = {
+  name: 'tap',
+  groups: ['tap'],
+  description: 'curl through a tap to the linux guest: FT pair vs single host, and the stall at a failover',
+  async run(ctx) {
+    const names = ['tap: HTTP download of 4 MiB through the tap, FT pair vs single unreplicated host'];
+    const why = ctx.smoke
+      ? 'smoke mode: boots Linux (minutes); npm run bench -- --only tap'
+      : tapSkipReason() ?? (existsSync(join(linuxGuestDir(), 'manifest.json')) ? undefined : 'the linux guest is not built (npm run build:linux)');
+    if (why) return names.map((name) => skippedRow(name, 'MB/s', why, '>= 0.8'));
+    return measure(ctx);
+  },
+};
