@@ -229,15 +229,23 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    */
   private async spawnSpares(backup: HostHandle): Promise<void> {
     if (!this.coordinator) return;
-    await new Promise<void>((resolve) => {
-      const named = (view: View) => {
-        if (!view.backups.includes(backup.id)) return;
-        this.off('view', named);
-        resolve();
-      };
-      this.on('view', named);
-    });
+    // The view may have come before the primary reported the backup attached: look at those decided first.
+    await this.viewWhere((view) => view.backups.includes(backup.id));
     for (let spare = 2; spare < (this.options.hosts ?? 2); spare++) await this.spawnSpare();
+  }
+
+  /** Resolves with the first view for which `test` holds, already decided or still to come. */
+  viewWhere(test: (view: ViewChange) => boolean): Promise<ViewChange> {
+    const decided = this.views.find(test);
+    if (decided) return Promise.resolve(decided);
+    return new Promise((resolve) => {
+      const listener = (view: ViewChange) => {
+        if (!test(view)) return;
+        this.off('view', listener);
+        resolve(view);
+      };
+      this.on('view', listener);
+    });
   }
 
   private spawnSpare(): Promise<HostHandle> {

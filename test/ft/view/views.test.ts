@@ -14,20 +14,6 @@ function threeHosts(): Cluster {
 
 const shape = (v: ViewChange) => `${v.number}: ${v.primary ?? '-'} [${v.backups.join(' ')}]`;
 
-/** Resolves with the first view for which `test` holds (already decided or still to come). */
-function viewWhere(cluster: Cluster, test: (v: ViewChange) => boolean): Promise<ViewChange> {
-  const found = cluster.views.find(test);
-  if (found) return Promise.resolve(found);
-  return new Promise((resolve) => {
-    const listener = (view: ViewChange) => {
-      if (!test(view)) return;
-      cluster.off('view', listener);
-      resolve(view);
-    };
-    cluster.on('view', listener);
-  });
-}
-
 /** The view's backup has its clone and has said so: it could be promoted. */
 async function backupInitialised(cluster: Cluster, backup: string): Promise<void> {
   await until(async () => {
@@ -41,7 +27,7 @@ async function killPrimaryDuringWorkload(
   cluster: Cluster, next: string, seed: number, firstClient: number,
 ): Promise<KvHistory> {
   let promoted = false;
-  const view = viewWhere(cluster, (v) => v.primary === next);
+  const view = cluster.viewWhere((v) => v.primary === next);
   const live = new Promise<void>((resolve) => cluster.on('failover', (f) => f.newPrimary === next && resolve()));
   void Promise.all([view, live]).then(() => (promoted = true));
   const killed = cluster.kill('primary');
@@ -62,7 +48,7 @@ describe('the view service in a cluster (embedded coordinator; real processes)',
   it('three hosts, two primary kills: views 1→2→3→4 by the rules, the service goes on, no acknowledged op lost', async () => {
     const cluster = threeHosts();
     await cluster.start();
-    await viewWhere(cluster, (v) => v.number === 2);
+    await cluster.viewWhere((v) => v.number === 2);
     assert.deepEqual(cluster.views.map(shape), ['1: host-1 []', '2: host-1 [host-2]']);
     await until(() => cluster.coordinator!.idle.includes('host-3'), 'host-3 to ping as an idle spare');
     const before = await runKvWorkload({ service: cluster.service, ops: 20, seed: 1, clients: 2, firstClient: 1 });
@@ -71,7 +57,7 @@ describe('the view service in a cluster (embedded coordinator; real processes)',
     assert.equal(shape(cluster.views[2]), '3: host-2 [host-3]', 'the backup is promoted, the idle spare becomes backup');
     await backupInitialised(cluster, 'host-3');
     const second = await killPrimaryDuringWorkload(cluster, 'host-3', 3, 5);
-    await viewWhere(cluster, (v) => v.primary === 'host-3' && v.backups.length === 1);
+    await cluster.viewWhere((v) => v.primary === 'host-3' && v.backups.length === 1);
     const after = await runKvWorkload({ service: cluster.service, ops: 20, seed: 4, clients: 2, firstClient: 7 });
     const summary = await cluster.stop();
 
@@ -98,7 +84,7 @@ describe('the view service in a cluster (embedded coordinator; real processes)',
     const workload = runKvWorkload({ service: cluster.service, ops: 60, seed: 9, clients: 3 });
     await new Promise((r) => setTimeout(r, 200));
     cluster.cutFromViewService('host-1', true);
-    await viewWhere(cluster, (v) => v.primary === 'host-2');
+    await cluster.viewWhere((v) => v.primary === 'host-2');
     const history = await workload;
     await until(() => cluster.hosts.get('host-1')!.role === 'halted', 'the old primary to stop');
     cluster.cutFromViewService('host-1', false);
