@@ -174,6 +174,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
   }
 
+  /** Whether the primary could fail now without losing the service: its backup is attached (and initialised). */
+  get redundant(): boolean {
+    return this.backupAttached && (this.coordinator?.canPromote ?? true);
+  }
+
   private get elapsedMs(): number {
     return performance.now() - this.started;
   }

@@ -108,7 +108,12 @@ export class Host implements HostContext {
     const named = view.primary === this.config.id || view.backups.includes(this.config.id);
     switch (action.act) {
       case 'wait': return;
-      case 'adopt': break;
+      case 'adopt':
+        // A newer view naming it primary without a backup: the service gave up on the backup (never at boot).
+        if (view.primary === this.config.id && !view.backups.length && namedIn > 0 && view.number > namedIn) {
+          this.primary?.dropBackup(`view ${view.number} has no backup`);
+        }
+        break;
       case 'step-down':
         this.halt(`view ${view.number} names ${view.primary} primary and leaves this host out: it steps down to an idle spare`);
         break;
@@ -214,6 +219,10 @@ export class Host implements HostContext {
 
   claim(): Claim {
     return this.arbiter.testAndSet(this.generation, this.config.id);
+  }
+
+  claimedBy(): string | undefined {
+    return this.arbiter.holder(this.generation);
   }
 
   record(entry: LogEntry): void {

@@ -290,6 +290,19 @@ export class Backup {
     }
   }
 
+  /**
+   * Replays all that was received (a batch ends after BATCH_MS, so batch after batch: one batch alone
+   * left the ops of a lagging backup unapplied, and a new primary without acknowledged operations).
+   * Stops where a batch makes no progress (a limit of the host's, the guest's end).
+   */
+  private replayAll(machine: Machine): boolean {
+    for (;;) {
+      const before = machine.instructions;
+      if (!this.replay(machine, this.progress)) return false;
+      if (machine.isEnded || machine.instructions >= this.progress || machine.instructions === before) return true;
+    }
+  }
+
   /** Replays up to `limit`; false when the log and this machine disagree (reported). */
   private replay(machine: Machine, limit: number): boolean {
     try {
@@ -327,7 +340,7 @@ export class Backup {
     const machine = this.machine;
     if (!machine) return this.host.halt(`the primary is gone before this backup had a machine (${reason})`);
     this.host.takeMachineBack();
-    if (!this.replay(machine, this.progress)) return;
+    if (!this.replayAll(machine)) return;
     const claim = this.host.claim();
     if (!claim.won) return this.host.halt(`lost the arbiter to ${claim.holder} (${reason})`);
     const leftoverInputs = this.leftoverInputs(machine.instructions);

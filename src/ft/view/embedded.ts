@@ -35,6 +35,11 @@ export class EmbeddedCoordinator extends EventEmitter<{ view: [view: View] }> {
     return this.service?.idle ?? [];
   }
 
+  /** False while stopped: a stopped service promotes no one. */
+  get canPromote(): boolean {
+    return this.service?.canPromote ?? false;
+  }
+
   get stuck(): ViewService['stuck'] {
     return this.service?.stuck;
   }

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
-import { Cluster, type ClusterSummary, type ViewChange } from '../../../src/ft/cluster';
+import { Cluster, type ViewChange } from '../../../src/ft/cluster';
 import { checkKvHistory, runKvWorkload, type KvHistory } from '../../../src/ft/workload';
-import { clusterOptions, until } from '../../support/cluster';
+import { clusterOptions, lastRole, until } from '../../support/cluster';
 
 const VIEWS = { pingIntervalMs: 200, deadPings: 10 };
 
@@ -38,8 +38,6 @@ async function killPrimaryDuringWorkload(
   await Promise.all([view, live]);
   return history;
 }
-
-const lastRole = (summary: ClusterSummary, host: string) => summary.hosts[host].roles.filter((r) => r.role !== 'stopped').at(-1)?.role;
 
 describe('the view service in a cluster (embedded coordinator; real processes)', function () {
   this.timeout(240_000);
