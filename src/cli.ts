@@ -7,6 +7,7 @@ import { DEFAULT_DETECTOR, type ServiceAddress } from './ft/replication';
 import { asError, isUserError, writeProblem } from './ft/files';
 import {
   Cluster,
+  type ClusterOptions,
   FAULT_ARGUMENTS,
   FAULT_KIND_NAMES,
   FAULT_KINDS,
@@ -64,6 +65,8 @@ commands:
       --disk FILE   --disk-mode shared|local (shared: FILE outside both hosts; local: FILE.host-N each)
       --mode replay|checkpoint (default replay: deterministic replay, VM-FT; checkpoint: Remus)
       --checkpoint-ms N (default ${DEFAULT_CHECKPOINT_MS}) | --checkpoint-instructions N (the epoch length)   --checkpoint-compress
+      --hosts N (past 2: idle spares, and a view service decides the roles)   --coordinator embedded
+      --ping-interval MS   --dead-pings N (the view service's; default 100 ms, 5)
   host --listen HOST:PORT --token T
                         serve one host of a cluster on another machine (lockstep ft --agent ...)
   client kv --connect HOST:PORT [--ops N] [--seed S] [--clients C] [--first-client ID]
@@ -76,9 +79,12 @@ commands:
   join FILE.ftlog [--json]
                         join a recording whose \`lockstep ft\` was killed before it could
                         (FILE and its hosts' FILE.host-N files) into FILE
-  demo [--guest kv|linux] [--mode replay|checkpoint] [--ops N] [--seed S] [machine options as ft]
+  demo [--guest kv|linux] [--mode replay|checkpoint] [--ops N] [--seed S] [--kills K] [--detect-timeout MS] [--json]
+       [--hosts N [--ping-interval MS] [--dead-pings N]] [machine options as ft]
                         kv under FT with a client; the primary is killed mid-run (npm start);
-                        --guest linux: the same on the linux guest's kvd (npm run build:linux)
+                        --guest linux: the same on the linux guest's kvd (npm run build:linux);
+                        --hosts past 2: a view service and idle spares, each view printed as it changes;
+                        --kills K: the primary is killed K times, each once its successor has a backup
   dap [--port N]        the debug adapter (Debug Adapter Protocol) on stdio, or on 127.0.0.1:N
 
 faults (--fault KIND@WHEN, repeatable):
@@ -305,6 +311,10 @@ async function ft(args: string[]): Promise<void> {
     duration: { type: 'string' },
     'max-instructions': { type: 'string' },
     verbose: { type: 'boolean', default: false },
+    hosts: { type: 'string' },
+    coordinator: { type: 'string' },
+    'ping-interval': { type: 'string' },
+    'dead-pings': { type: 'string' },
     tap: { type: 'string' },
     'tap-address': { type: 'string' },
     ...REPLICATION_OPTIONS,
@@ -329,6 +339,8 @@ async function ft(args: string[]): Promise<void> {
   if (diskMode(values) === 'local' && values.mode === 'checkpoint') {
     throw new UsageError('--disk-mode local is for --mode replay: a checkpoint backup runs no guest to write its copy of the disk');
   }
+  const { hosts, views } = viewOptions(values);
+  if (views) refuseUnderViews(values);
   const disk = openDisk(values);
   try {
     if (disk && values.record !== undefined && realpathOf(values.record as string) === realpathOf(disk.file.path)) {
@@ -338,7 +350,7 @@ async function ft(args: string[]): Promise<void> {
       ...spec,
       // The hosts open FILE themselves; this process holds its lock for the whole run.
       disk: disk && { ...disk.file.identity(), mode: disk.mode },
-      faults, detector, duration, maxInstructions, agents, agentToken, tap,
+      faults, detector, duration, maxInstructions, agents, agentToken, tap, hosts, views,
     });
   } finally {
     disk?.close();
@@ -360,6 +372,7 @@ async function runCluster(
   });
   const say = (line: string) => { if (!values.json) process.stderr.write(`lockstep: ${line}\n`); };
   cluster.on('role-change', (c) => say(`${c.host}${c.pid ? ` (pid ${c.pid})` : ''} is ${c.role} (generation ${c.generation}): ${c.reason}`));
+  cluster.on('view', (v) => say(`view ${v.number}: primary ${v.primary ?? 'none'}, backup ${v.backups.join(', ') || 'none'}`));
   cluster.on('divergence', (d) => say(`DIVERGENCE at epoch ${d.epoch} (instruction ${d.at}): pages ${d.pages.join(', ') || '?'} ${d.parts.join(', ')}${d.blocks?.length ? ` disk blocks ${d.blocks.join(', ')}` : ''}`));
   await cluster.start();
   say(`service at ${cluster.service.host}:${cluster.service.port}${tap ? `, on tap ${tap.name} (${tap.address})` : ''}; press Ctrl-C to stop`);
@@ -392,6 +405,30 @@ async function runCluster(
   else {
     say(`${summary.failovers.length} failover(s), ${summary.entriesSent} entries and ${summary.bytesSent} bytes on the channel`);
     say(Cluster.describeEnd(summary.end));
+  }
+}
+
+/** --hosts, --coordinator, --ping-interval, --dead-pings: whether a view service decides the roles, and how. */
+function viewOptions(values: Record<string, unknown>): Pick<ClusterOptions, 'hosts' | 'views'> {
+  const hosts = integerOption('hosts', values.hosts as string | undefined, 2, 64);
+  const coordinator = values.coordinator as string | undefined;
+  if (coordinator !== undefined && coordinator !== 'embedded') {
+    throw new UsageError(`--coordinator: expected embedded, got '${coordinator}' (an etcd coordinator is not built yet)`);
+  }
+  const pingIntervalMs = integerOption('ping-interval', values['ping-interval'] as string | undefined, 10, 60_000);
+  const deadPings = integerOption('dead-pings', values['dead-pings'] as string | undefined, 2, 1000);
+  const tuned = pingIntervalMs !== undefined || deadPings !== undefined;
+  const wanted = (hosts ?? 2) > 2 || coordinator !== undefined || tuned;
+  if (!wanted) return { hosts };
+  return { hosts, views: { ...(pingIntervalMs && { pingIntervalMs }), ...(deadPings && { deadPings }) } };
+}
+
+/** What a view service cannot run with yet: one line naming the option. */
+function refuseUnderViews(values: Values): void {
+  const unsupported = ['record', 'disk', 'tap'].find((name) => values[name] !== undefined)
+    ?? (values.mode === 'checkpoint' ? 'mode checkpoint' : undefined);
+  if (unsupported) {
+    throw new UsageError(`--${unsupported} is not supported under a view service (--hosts past 2, --coordinator) yet`);
   }
 }
 
@@ -442,25 +479,42 @@ async function demo(args: string[]): Promise<void> {
     ops: { type: 'string', default: '400' },
     seed: { type: 'string', default: '42' },
     mode: REPLICATION_OPTIONS.mode,
+    hosts: { type: 'string' },
+    'ping-interval': { type: 'string' },
+    'dead-pings': { type: 'string' },
+    kills: { type: 'string', default: '1' },
+    'detect-timeout': { type: 'string' },
+    json: { type: 'boolean', default: false },
   });
   if (positionals.length) throw new UsageError(`demo takes no arguments, got ${positionals.map((p) => `'${p}'`).join(' ')}`);
   const guest = values.guest as DemoGuest;
   if (!DEMO_GUESTS.includes(guest)) throw new UsageError(`demo: --guest must be ${DEMO_GUESTS.join(' or ')}, got '${guest}'`);
   const ops = integerOption('ops', values.ops as string, 20)!;
-  const print = (line: string) => process.stdout.write(`${line}\n`);
+  const { hosts, views } = viewOptions(values);
+  const kills = integerOption('kills', values.kills as string, 1, 100)!;
+  if (views && values.mode === 'checkpoint') throw new UsageError('demo: --mode checkpoint is not supported under a view service (--hosts past 2) yet');
+  const print = values.json ? () => undefined : (line: string) => process.stdout.write(`${line}\n`);
   const { mode } = replicationOptions(values);
-  const { mode: _mode, ...machineValues } = values;
+  const {
+    mode: _mode, hosts: _hosts, kills: _kills, json: _json, 'ping-interval': _ping, 'dead-pings': _dead,
+    'detect-timeout': _timeout, ...machineValues
+  } = values;
   // The kv guest's epochs are short, for clones every half second; Linux's hash 256 MiB each.
   const epoch = String(guest === 'linux' ? DEFAULT_EPOCH_LENGTH : DEMO_EPOCH_LENGTH);
   const machine = checkedSpec(guest, { epoch, ...machineValues });
   const seed = integerOption('seed', values.seed as string, 0)!;
   // Linux's epochs hash 256 MiB (about 0.1-0.25 s): a 300 ms timeout would leave no margin.
-  const detectTimeoutMs = guest === 'linux' ? 1000 : 300;
+  const detectTimeoutMs = integerOption('detect-timeout', values['detect-timeout'] as string | undefined, 10, 600_000)
+    ?? (guest === 'linux' ? 1000 : 300);
   const result = await runDemo({
-    machine, ops, killAfterOps: Math.floor(ops / 3), seed, clients: 4, detectTimeoutMs, mode, print,
+    machine, ops, killAfterOps: Math.floor(ops / (kills + 2)), seed, clients: 4, detectTimeoutMs, mode, hosts, views,
+    kills, print,
   });
-  describeDemo(result).forEach(print);
-  if (!result.check.ok || result.failoverMs === undefined) process.exitCode = 1;
+  const { check, kills: done, summary } = result;
+  if (values.json) process.stdout.write(`${JSON.stringify({ check, kills: done, ...summary })}\n`);
+  else describeDemo(result).forEach(print);
+  const everyKillFailedOver = done.length === kills && done.every((kill) => kill.failoverMs !== undefined);
+  if (!check.ok || !everyKillFailedOver) process.exitCode = 1;
 }
 
 async function replay(args: string[]): Promise<void> {

@@ -194,6 +194,13 @@ describe('lockstep run (CLI)', function () {
       ['ft: --checkpoint-instructions with --epoch', () => ['ft', 'kv', '--mode', 'checkpoint', '--checkpoint-instructions', '2000000', '--epoch', '2000000'], /sets the epoch length: leave out --epoch/],
       ['ft: --checkpoint-ms 0', () => ['ft', 'kv', '--mode', 'checkpoint', '--checkpoint-ms', '0'], /--checkpoint-ms: expected a whole number from 1 .*got '0'/],
       ['demo: an unknown --mode', () => ['demo', '--mode', 'x'], /--mode: expected replay or checkpoint, got 'x'/],
+      ['ft: an unknown --coordinator', () => ['ft', 'kv', '--coordinator', 'zookeeper'], /--coordinator: expected embedded, got 'zookeeper'/],
+      ['ft: --hosts 1', () => ['ft', 'kv', '--hosts', '1'], /--hosts: expected a whole number from 2/],
+      ['ft: --record under a view service', () => ['ft', 'kv', '--hosts', '3', '--record', join(dir, 'v.ftlog')], /--record is not supported under a view service/],
+      ['ft: --mode checkpoint under a view service', () => ['ft', 'kv', '--hosts', '3', '--mode', 'checkpoint'], /--mode checkpoint is not supported under a view service/],
+      ['demo: --kills 0', () => ['demo', '--kills', '0'], /--kills: expected a whole number from 1/],
+      ['demo: --dead-pings 1', () => ['demo', '--hosts', '3', '--dead-pings', '1'], /--dead-pings: expected a whole number from 2/],
+      ['demo: --mode checkpoint with spares', () => ['demo', '--hosts', '3', '--mode', 'checkpoint'], /--mode checkpoint is not supported under a view service/],
     ];
 
     // Independent processes: run them two at a time (this machine has 2 cores).

@@ -24,7 +24,7 @@ export const ENTRY_KINDS: readonly EntryView['kind'][] = ['input', 'nondet', 'ep
 
 export interface HostView {
   id: string;
-  role: 'primary' | 'backup' | 'halted' | 'dead' | 'stopped';
+  role: 'primary' | 'backup' | 'spare' | 'halted' | 'dead' | 'stopped';
   generation: number;
   /** How far the host has run live (under the debugger: its recorded frontier). */
   instructions: number;

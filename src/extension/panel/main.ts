@@ -302,7 +302,7 @@ function schedule(): void {
   if (!frame) frame = requestAnimationFrame(render);
 }
 
-const ROLE_ICON: Record<HostView['role'], string> = { primary: 'vm-running', backup: 'vm-outline', halted: 'debug-pause', dead: 'error', stopped: 'vm' };
+const ROLE_ICON: Record<HostView['role'], string> = { primary: 'vm-running', backup: 'vm-outline', spare: 'vm-outline', halted: 'debug-pause', dead: 'error', stopped: 'vm' };
 const TIMELINE_ICON: Record<TimelineItem['kind'], string> = { session: 'debug-start', failover: 'arrow-swap', divergence: 'warning', died: 'error', halted: 'debug-pause', attached: 'plug', fault: 'flame' };
 
 function render(): void {

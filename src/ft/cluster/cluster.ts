@@ -12,6 +12,7 @@ import { DEFAULT_DETECTOR, DetectorOptions, type ServiceAddress } from '../repli
 import type { Fault } from './faults';
 import { joinLogFiles, refuseToRecordOver, segmentFile, type Role } from '../log';
 import { HostLauncher, HostLink, connectAgent, forkHost } from './hostlink';
+import { DEFAULT_VIEW_SERVICE, EmbeddedCoordinator, ViewStore, type View, type ViewServiceOptions } from '../view';
 import { checkTap, TapBridge, type TapOptions } from './tapbridge';
 import { summarizeCheckpoints, type CheckpointPolicy, type CheckpointSummary, type ReplicationMode } from '../checkpoint';
 
@@ -45,11 +46,18 @@ export interface ClusterOptions extends GuestConfig {
   /** Deterministic replay (default) or checkpoint replication (Remus; its `instructions` set the epoch length). */
   mode?: ReplicationMode;
   checkpoint?: CheckpointPolicy;
+  /** Host processes (default 2, the pair without a view service): past 2, the rest are idle spares. */
+  hosts?: number;
+  /** A view service decides the roles (src/ft/view): on with more than 2 hosts, or when asked for. */
+  views?: Partial<Pick<ViewServiceOptions, 'pingIntervalMs' | 'deadPings'>>;
 }
+
+/** A view as it was decided, and when (ms since the cluster started). */
+export interface ViewChange extends View { atMs: number }
 
 /** pid: the host's process, when it is a child process of the cluster's (for a person or a test to signal). */
 export interface RoleChange {
-  host: string; role: Role | 'halted' | 'dead' | 'stopped'; generation: number; atMs: number; reason: string; pid?: number;
+  host: string; role: Role | 'spare' | 'halted' | 'dead' | 'stopped'; generation: number; atMs: number; reason: string; pid?: number;
 }
 /** lastSeq: the log the new primary had; what the old one logged past it was lost with it. */
 export interface Failover { generation: number; newPrimary: string; atMs: number; reason: string; lastSeq: number }
@@ -87,6 +95,8 @@ export interface ClusterSummary {
   epochHashes: Record<string, string[]>;
   end: ClusterEnd;
   wallMs: number;
+  /** Under a view service: every view, in order. */
+  views?: ViewChange[];
 }
 
 interface HostHandle {
@@ -113,6 +123,7 @@ type ClusterEvents = {
   divergence: [divergence: Divergence];
   'guest-ended': [host: string];
   'host-exit': [host: string, code: number | null, signal: string | null];
+  view: [view: ViewChange];
 };
 
 /** Instructions the primary may run ahead of its backup before it is slowed (VM-FT §2.2's flow control). */
@@ -145,12 +156,27 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   backupAttached = false;
   private timers: NodeJS.Timeout[] = [];
   service!: ServiceAddress;
+  /** The embedded view service, when views decide the roles. */
+  readonly coordinator: EmbeddedCoordinator | undefined;
+  readonly views: ViewChange[] = [];
+  /** Hosts whose pings the view service does not get, nor they its views (a partition from it). */
+  private readonly cutFromViews = new Set<string>();
   private tapBridge: TapBridge | undefined;
 
   constructor(readonly options: ClusterOptions) {
     super();
     this.arbiterDir = options.arbiterDir ?? mkdtempSync(join(tmpdir(), 'lockstep-arbiter-'));
     this.detector = { ...DEFAULT_DETECTOR, ...options.detector };
+    if ((options.hosts ?? 2) > 2 || options.views) {
+      const views = { ...DEFAULT_VIEW_SERVICE, ...options.views };
+      this.coordinator = new EmbeddedCoordinator(views, new ViewStore(join(this.arbiterDir, 'view-service.json')));
+      this.coordinator.on('view', (view) => this.onView(view));
+    }
+  }
+
+  /** Whether the primary could fail now without losing the service: its backup is attached (and initialised). */
+  get redundant(): boolean {
+    return this.backupAttached && (this.coordinator?.canPromote ?? true);
   }
 
   private get elapsedMs(): number {
@@ -172,8 +198,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (localTap) await this.openTap(localTap);
     this.armEntryDrops();
     const attached = new Promise<void>((resolve) => this.once('backup-attached', () => resolve()));
-    await this.spawn('backup', 1, { primary: { host: this.channelHost(primary), port: ready.channelPort! } });
+    const backup = await this.spawn('backup', 1, { primary: { host: this.channelHost(primary), port: ready.channelPort! } });
     await attached;
+    await this.spawnSpares(backup);
     this.scheduleFaults();
     this.timers.push(setInterval(() => this.pollStats(), STATS_INTERVAL_MS));
   }
@@ -195,6 +222,35 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /** Keeps every host's latest stats, so a host that is killed still has figures in the summary. */
   private pollStats(): void {
     for (const handle of this.hosts.values()) if (handle.link.alive) handle.link.send({ type: 'stats' });
+  }
+
+  /**
+   * The spares start once the first backup is in a view: the view service makes the first servers to
+   * ping primary and backup, and those must be the ones already booted as such.
+   */
+  private async spawnSpares(backup: HostHandle): Promise<void> {
+    if (!this.coordinator) return;
+    // The view may have come before the primary reported the backup attached: look at those decided first.
+    await this.viewWhere((view) => view.backups.includes(backup.id));
+    for (let spare = 2; spare < (this.options.hosts ?? 2); spare++) await this.spawnSpare();
+  }
+
+  /** Resolves with the first view for which `test` holds, already decided or still to come. */
+  viewWhere(test: (view: ViewChange) => boolean): Promise<ViewChange> {
+    const decided = this.views.find(test);
+    if (decided) return Promise.resolve(decided);
+    return new Promise((resolve) => {
+      const listener = (view: ViewChange) => {
+        if (!test(view)) return;
+        this.off('view', listener);
+        resolve(view);
+      };
+      this.on('view', listener);
+    });
+  }
+
+  private spawnSpare(): Promise<HostHandle> {
+    return this.spawn('backup', 0, { spare: true, clone: true });
   }
 
   private hostConfig(id: string, role: Role, generation: number, extra: Partial<HostConfig>): HostConfig {
@@ -223,6 +279,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       waitForBackupMs: 30_000,
       maxInstructions: o.maxInstructions,
       debug: o.debug,
+      ...(this.coordinator && { views: { pingIntervalMs: this.coordinator.options.pingIntervalMs } }),
       tapBridge: this.tapBridge?.address,
       tap: o.agents && o.tap,
       mode: o.mode,
@@ -239,7 +296,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       exited: new Promise((resolve) => link.once('exit', () => resolve())),
     };
     this.hosts.set(id, handle);
-    this.noteRole(handle, role, generation, 'started');
+    if (extra.spare) this.noteRole(handle, 'spare', generation, 'started as an idle spare');
+    else this.noteRole(handle, role, generation, 'started');
     link.on('stderr', (line) => {
       handle.stderr.push(line);
       handle.stderr.splice(0, Math.max(0, handle.stderr.length - 200));
@@ -251,6 +309,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       if (this.stopping) this.noteRole(handle, 'stopped', handle.generation, 'stopped with the cluster');
       else this.noteRole(handle, 'dead', handle.generation, signal ? `killed (${signal})` : `exited (${code})`);
       this.emit('host-exit', id, code, signal);
+      // Under a view service a dead host is replaced by a fresh spare, so the view can fill its backup again.
+      if (this.coordinator && !this.stopping && this.options.restoreRedundancy !== false) void this.spawnSpare();
     });
     link.send({ type: 'config', config: this.hostConfig(id, role, generation, extra) });
     return handle;
@@ -289,6 +349,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       case 'stats': handle.stats = report.stats; return;
       case 'epoch': handle.epochs.push(report.epoch); return;
       case 'error': if (!handle.awaited) process.stderr.write(`lockstep: ${handle.id} failed: ${report.message}\n`); return;
+      case 'ping': return this.onPing(handle, report);
       default: return;
     }
   }
@@ -307,9 +368,40 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.backupAttached = false;
     this.failovers.push(failover);
     this.emit('failover', failover);
+    if (this.coordinator) return; // the view service names the next backup
     if (this.options.restoreRedundancy !== false && !this.stopping && report.channelPort) {
       void this.spawn('backup', report.generation, { primary: { host: this.channelHost(handle), port: report.channelPort }, clone: true });
     }
+  }
+
+  // ---- the view service ----
+
+  /** A host's ping reaches the view service (unless cut from it); its answer goes back to the host. */
+  private onPing(handle: HostHandle, report: Extract<HostReport, { type: 'ping' }>): void {
+    if (this.cutFromViews.has(handle.id) || !handle.link.alive) return;
+    const view = this.coordinator?.ping(report.ping);
+    if (!view) return;
+    const primary = view.primary === undefined ? undefined : this.hosts.get(view.primary);
+    const live = primary?.role === 'primary' && primary.channelPort !== undefined;
+    if (!live) return handle.link.send({ type: 'view', view });
+    const address = { host: this.channelHost(primary), port: primary.channelPort!, generation: primary.generation };
+    handle.link.send({ type: 'view', view, primary: address });
+  }
+
+  private onView(view: View): void {
+    const change = { ...view, atMs: Math.round(this.elapsedMs) };
+    this.views.push(change);
+    for (const id of view.backups) {
+      const handle = this.hosts.get(id);
+      if (handle && handle.role !== 'backup') this.noteRole(handle, 'backup', handle.generation, `view ${view.number} names it backup`);
+    }
+    this.emit('view', change);
+  }
+
+  /** Cuts a host off from the view service (its pings are lost, it hears no view), or heals the cut. */
+  cutFromViewService(host: string, cut: boolean): void {
+    if (cut) this.cutFromViews.add(host);
+    else this.cutFromViews.delete(host);
   }
 
   /** Where a host's logging channel can be reached: its agent's address, or this machine. */
@@ -430,6 +522,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    */
   async stop(options: { finish?: boolean } = {}): Promise<ClusterSummary> {
     this.stopping = true;
+    this.coordinator?.close();
     this.timers.forEach(clearTimeout);
     this.timers.forEach(clearInterval);
     if (options.finish ?? !this.options.debug) await this.finish();
@@ -497,6 +590,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /** Kills every host at once (for cleaning up after a failure; stop() is the orderly way). */
   destroy(): void {
     this.stopping = true;
+    this.coordinator?.close();
     this.timers.forEach(clearTimeout);
     this.timers.forEach(clearInterval);
     for (const handle of this.hosts.values()) handle.link.kill();
@@ -549,6 +643,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       epochHashes,
       end: this.end,
       wallMs: Math.round(this.elapsedMs),
+      ...(this.coordinator && { views: this.views }),
     };
   }
 }

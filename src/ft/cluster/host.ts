@@ -11,6 +11,7 @@ import { DiskFile, DiskOptions, Epoch, Machine, prefault, resolveSpec, type Nond
 import { LogWriter, logMetaOf, type LogEntry, type Role } from '../log';
 import { CheckpointBackup, Checkpointer } from '../checkpoint';
 import { checkTap, TapBridge } from './tapbridge';
+import { actionFor, addressOf, type PrimaryAddress, type ViewMessage } from '../view';
 
 export class Host implements HostContext {
   private primary: Primary | undefined;
@@ -40,8 +41,14 @@ export class Host implements HostContext {
   private readonly debugger: HostDebugger | undefined;
   /** With agents: the tap bridge this host opened on its machine when it became the primary. */
   private tapBridge: TapBridge | undefined;
+  /** Under a view service: the newest view acted on (what pings carry), and the newest that gave a role. */
+  private viewSeen = 0;
+  private namedIn = 0;
+  /** A view's action under way (going live, being cloned): later answers wait for it. */
+  private acting = false;
 
-  constructor(readonly config: HostConfig, private readonly send: (report: HostReport) => void) {
+  /** A spare that a view makes a backup gets a new configuration (clone from the view's primary). */
+  constructor(public config: HostConfig, private readonly send: (report: HostReport) => void) {
     this.arbiter = new Arbiter(config.arbiterDir);
     this.generation = config.generation;
     if (config.debug) this.debugger = this.createDebugger(config.debug);
@@ -66,6 +73,7 @@ export class Host implements HostContext {
     if (this.config.record && !this.config.clone) {
       this.writer = await LogWriter.create(this.config.record, this.logMeta());
     }
+    if (this.config.spare) return this.startPinging();
     if (this.config.role === 'primary') await this.startPrimary();
     else if (this.config.mode === 'checkpoint') {
       this.checkpointBackup = new CheckpointBackup(this);
@@ -76,6 +84,77 @@ export class Host implements HostContext {
       await this.backup.start();
       this.report({ type: 'ready', id: this.config.id, role: 'backup' });
     }
+    this.startPinging();
+  }
+
+  // ---- under a view service (src/ft/view) ----
+
+  private startPinging(): void {
+    const views = this.config.views;
+    if (!views) return;
+    this.ping();
+    setInterval(() => this.ping(), views.pingIntervalMs).unref();
+  }
+
+  private ping(): void {
+    const position = this.machine?.instructions ?? this.backup?.instructions ?? 0;
+    this.report({ type: 'ping', id: this.config.id, ping: { server: this.config.id, viewNumber: this.viewSeen, initialised: this.initialised, position } });
+  }
+
+  private get initialised(): boolean {
+    return !this.halted && this.backup?.machine !== undefined;
+  }
+
+  private onView(message: ViewMessage): void {
+    if (this.acting) return;
+    const { view } = message;
+    const role = this.halted ? 'none' : this.primary ? 'primary' : this.backup ? 'backup' : 'none';
+    const following = role === 'backup' && this.config.primary ? addressOf(this.config.primary) : undefined;
+    const { initialised, namedIn, viewSeen: seen } = this;
+    const action = actionFor(this.config.id, message, { role, following, initialised, namedIn, seen });
+    const named = view.primary === this.config.id || view.backups.includes(this.config.id);
+    switch (action.act) {
+      case 'wait': return;
+      case 'adopt':
+        // A newer view naming it primary without a backup: the service gave up on the backup (never at boot).
+        if (view.primary === this.config.id && !view.backups.length && namedIn > 0 && view.number > namedIn) {
+          this.primary?.dropBackup(`view ${view.number} has no backup`);
+        }
+        break;
+      case 'step-down':
+        this.halt(`view ${view.number} names ${view.primary} primary and leaves this host out: it steps down to an idle spare`);
+        break;
+      case 'go-live': return this.act(view.number, () => this.backup!.goLive(`view ${view.number} names it primary`));
+      case 'follow':
+        // It pings with this view from now on: with its old number it would look restarted (and dead) to the service.
+        this.viewSeen = this.namedIn = view.number;
+        return this.act(view.number, () => this.follow(action.primary));
+    }
+    this.viewSeen = view.number;
+    if (named) this.namedIn = view.number;
+  }
+
+  /** Carries out a view's action; the view counts as seen once it is done (a failed one halts the host). */
+  private act(viewNumber: number, action: () => Promise<void>): void {
+    this.acting = true;
+    action().then(() => {
+      if (!this.halted) this.viewSeen = this.namedIn = viewNumber;
+    }, (error: Error) => this.halt(`could not act on view ${viewNumber}: ${error.message}`)).finally(() => { this.acting = false; });
+  }
+
+  /** Becomes a backup of `primary`, cloned from it (state transfer): whatever this host ran before is dropped. */
+  private async follow(primary: PrimaryAddress): Promise<void> {
+    this.primary?.stop();
+    this.backup?.stop();
+    this.backup?.machine?.destroy();
+    this.machine?.destroy();
+    this.primary = undefined;
+    this.machine = undefined;
+    this.config = { ...this.config, role: 'backup', clone: true, spare: false, primary: { host: primary.host, port: primary.port }, record: undefined };
+    this.generation = primary.generation;
+    this.halted = false;
+    this.backup = new Backup(this);
+    await this.backup.start();
   }
 
   private logMeta() {
@@ -176,6 +255,10 @@ export class Host implements HostContext {
     return this.arbiter.testAndSet(this.generation, this.config.id);
   }
 
+  claimedBy(): string | undefined {
+    return this.arbiter.holder(this.generation);
+  }
+
   record(entry: LogEntry): void {
     if (this.segment) this.segment.unwritten.push(entry);
     else this.writer?.append(entry);
@@ -226,7 +309,7 @@ export class Host implements HostContext {
   }
 
   report(report: HostReport): void {
-    if (!this.halted || report.type === 'halted' || report.type === 'stats' || report.type === 'debug-reply') this.send(report);
+    if (!this.halted || ['halted', 'stats', 'debug-reply', 'ping'].includes(report.type)) this.send(report);
   }
 
   say(message: string): void {
@@ -267,6 +350,7 @@ export class Host implements HostContext {
       case 'stats': this.report({ type: 'stats', stats: this.stats() }); return;
       case 'finish': void this.finish(command.at); return;
       case 'stop': void this.stop(); return;
+      case 'view': return this.onView(command);
       case 'debug':
         if (this.debugger) this.debugger.command(command.request, command.op);
         else this.report({ type: 'debug-reply', id: this.config.id, request: command.request, error: `${this.config.id} was not started under a debugger` });
@@ -314,7 +398,7 @@ export class Host implements HostContext {
     const rule = this.primary?.outputRule;
     return {
       id: this.config.id,
-      role: this.halted ? 'halted' : this.primary ? 'primary' : 'backup',
+      role: this.halted || (!this.primary && !this.backup) ? 'halted' : this.primary ? 'primary' : 'backup',
       generation: this.generation,
       instructions: this.debugger?.frontier ?? this.machine?.instructions ?? this.backup?.instructions
         ?? this.checkpointBackup?.instructions ?? 0,

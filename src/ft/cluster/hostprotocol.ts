@@ -8,6 +8,7 @@ import type { EntryKind, Role } from '../log';
 import type { Stop } from '../debug';
 import type { FaultKindOn } from './faults';
 import type { TapOptions } from './tapbridge';
+import type { Ping, ViewMessage } from '../view';
 import type { CheckpointPolicy, CheckpointStats, CheckpointStoreStats, ReplicationMode } from '../checkpoint';
 
 /**
@@ -52,6 +53,10 @@ export interface HostConfig extends GuestConfig {
   maxInstructions?: number;
   /** Under a debugger: keep a Timeline of the machine and answer `debug` commands (debugger.ts). */
   debug?: HostDebugConfig;
+  /** Under a view service (src/ft/view): ping it every interval and act on its views, not on suspicion. */
+  views?: { pingIntervalMs: number };
+  /** An idle spare: no role until a view names it backup (then it is cloned from the view's primary). */
+  spare?: boolean;
   /** Deterministic replay (VM-FT, the default) or checkpoint replication (Remus), and its checkpoints. */
   mode?: ReplicationMode;
   checkpoint?: CheckpointPolicy;
@@ -159,7 +164,8 @@ export type HostReport =
    */
   | { type: 'error'; id: string; message: string; explained: boolean }
   | { type: 'debug-reply'; id: string; request: number; result?: DebugResult; error?: string }
-  | { type: 'debug-events'; id: string; entries: EntryNote[]; skipped: number; acked: number; outputs: OutputNote[] };
+  | { type: 'debug-events'; id: string; entries: EntryNote[]; skipped: number; acked: number; outputs: OutputNote[] }
+  | { type: 'ping'; id: string; ping: Ping };
 
 /** The faults a host applies to its end of the logging channel. */
 export type ChannelFaultKind = FaultKindOn<'channel' | 'primary-end'>;
@@ -177,7 +183,9 @@ export type HostCommand =
    */
   | { type: 'finish'; at?: number }
   | { type: 'stop' }
-  | { type: 'debug'; request: number; op: DebugOp };
+  | { type: 'debug'; request: number; op: DebugOp }
+  /** The view service's answer to a ping. */
+  | ({ type: 'view' } & ViewMessage);
 
 /** cluster → host, all it sends: the configuration first, then commands. */
 export type HostMessage = { type: 'config'; config: HostConfig } | HostCommand;

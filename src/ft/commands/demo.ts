@@ -1,9 +1,11 @@
 // `npm start` / `lockstep demo`: the kv guest (or the linux guest, whose kvd speaks the same
 // protocol) under FT with a client workload; the primary is killed mid-run, the backup goes live, a
 // new backup is cloned from it, and the checker verifies that no acknowledged operation was lost or
-// applied twice.
+// applied twice. With `hosts` past 2 a view service decides the roles (src/ft/view): each view is
+// printed as it changes, and `kills` primaries die one after another, each once the one before's
+// backup has been cloned (the second time the former spare is the backup).
 import { checkKvHistory, CheckResult, KvHistory, runKvWorkload } from '../workload';
-import { Cluster, ClusterSummary, type GuestConfig } from '../cluster';
+import { Cluster, ClusterSummary, type ClusterOptions, type GuestConfig, type ViewChange } from '../cluster';
 import { DEFAULT_CHECKPOINT_MS, type CheckpointSummary, type ReplicationMode } from '../checkpoint';
 
 /** The guests whose server speaks the kv protocol: the kv guest and the linux guest's kvd. */
@@ -12,6 +14,9 @@ export type DemoGuest = (typeof DEMO_GUESTS)[number];
 
 /** Epochs of the kv demo's machine unless --epoch says otherwise: a checkpoint to clone from every half second. */
 export const DEMO_EPOCH_LENGTH = 50_000_000;
+
+/** The demo's view service: pings every 100 ms, dead after 1 s without one (a loaded machine's pauses are longer). */
+const DEMO_VIEWS = { pingIntervalMs: 100, deadPings: 10 };
 
 export interface DemoOptions {
   /** The guest (one of DEMO_GUESTS) and its machine; kv unless given. */
@@ -23,59 +28,120 @@ export interface DemoOptions {
   detectTimeoutMs: number;
   /** Deterministic replay (default) or checkpoint replication, with its default interval. */
   mode?: ReplicationMode;
+  /** Host processes: past 2, idle spares and a view service (embedded), tuned by `views`. */
+  hosts?: number;
+  views?: ClusterOptions['views'];
+  /** Primaries killed one after another (default 1). */
+  kills?: number;
   print: (line: string) => void;
 }
+
+/** One kill of the primary: how long until a backup went live, and until the new primary had a backup again. */
+export interface DemoKill { failoverMs?: number; redundancyRestoredMs?: number }
 
 export interface DemoResult {
   check: CheckResult;
   history: KvHistory;
   summary: ClusterSummary;
+  /** The first kill's figures (as `kills[0]`). */
   failoverMs?: number;
   redundancyRestoredMs?: number;
+  kills: DemoKill[];
+  killsWanted: number;
 }
+
+export const describeView = (view: ViewChange): string =>
+  `view ${view.number}: primary ${view.primary ?? 'none'}, backup ${view.backups.join(', ') || 'none'}`;
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const { print } = options;
   const guest = options.machine?.guest ?? 'kv';
+  const hosts = options.hosts ?? 2;
   const cluster = new Cluster({
     ...(options.machine ?? { guest: 'kv', clock: 'virtual', jit: true, epochLength: DEMO_EPOCH_LENGTH }),
     detector: { timeoutMs: options.detectTimeoutMs, heartbeatMs: Math.max(10, options.detectTimeoutMs / 10) },
     mode: options.mode,
     checkpoint: options.mode === 'checkpoint' ? { intervalMs: DEFAULT_CHECKPOINT_MS, compress: true } : undefined,
+    hosts,
+    ...((hosts > 2 || options.views) && { views: { ...DEMO_VIEWS, ...options.views } }),
   });
+  cluster.on('view', (view) => print(describeView(view)));
   await cluster.start();
-  print(`${cluster.summary().guest} guest under FT (${options.mode ?? 'replay'} mode): primary ${cluster.hostIn('primary')?.id}, backup ${cluster.hostIn('backup')?.id}; service at ${cluster.service.host}:${cluster.service.port}`);
+  const spares = hosts > 2 ? `, ${hosts - 2} idle spare(s)` : '';
+  print(`${cluster.summary().guest} guest under FT (${options.mode ?? 'replay'} mode): primary ${cluster.hostIn('primary')?.id}, backup ${cluster.hostIn('backup')?.id}${spares}; service at ${cluster.service.host}:${cluster.service.port}`);
   if (guest === 'linux') {
     print('waiting for Linux to boot and start kvd (about 4.2 G instructions)');
     await kvReady(cluster);
   }
-  let killedAt: number | undefined;
-  let failoverMs: number | undefined;
-  let restoredMs: number | undefined;
-  cluster.on('failover', (f) => {
-    if (killedAt === undefined) return;
-    failoverMs = performance.now() - killedAt;
-    print(`${f.newPrimary} went live after ${failoverMs.toFixed(0)} ms (${f.reason})`);
-  });
-  cluster.on('backup-attached', (host, cloned) => {
-    if (killedAt === undefined || !cloned) return;
-    restoredMs = performance.now() - killedAt;
-    print(`redundancy restored: ${host} now has a backup cloned from its checkpoint (${restoredMs.toFixed(0)} ms after the kill)`);
-  });
+  const kills = new KillSchedule(cluster, options, print);
   const history = await runKvWorkload({
     service: cluster.service, ops: options.ops, seed: options.seed, clients: options.clients,
-    onProgress: (done) => {
-      if (done !== options.killAfterOps) return;
-      killedAt = performance.now();
-      print(`${done} operations acknowledged; killing the primary (${cluster.kill('primary')}) with SIGKILL`);
-    },
+    onProgress: (done) => kills.onProgress(done),
+    continueWhile: () => kills.pending,
   });
-  while (restoredMs === undefined && performance.now() - (killedAt ?? 0) < 30_000) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await kills.restored();
   const summary = await cluster.stop();
   const check = checkKvHistory(history);
-  return { check, history, summary, failoverMs, redundancyRestoredMs: restoredMs };
+  const [first] = kills.done;
+  const { failoverMs, redundancyRestoredMs } = first ?? {};
+  const killsWanted = options.kills ?? 1;
+  return { check, history, summary, failoverMs, redundancyRestoredMs, kills: kills.done, killsWanted };
+}
+
+/** How long the workload goes on past its operations for a kill still to come (a backup to be cloned first). */
+const KILL_WAIT_MS = 60_000;
+
+/**
+ * Kills the primary `kills` times: the first after `killAfterOps` operations, each next one as many
+ * operations later, and each only while a backup could take over (killing the primary of a backup
+ * still being cloned leaves no initialised backup to promote: the view service, rightly, waits).
+ * The workload goes on until every kill has struck and failed over (a minute at most for each).
+ */
+class KillSchedule {
+  readonly done: (DemoKill & { at: number })[] = [];
+  private readonly wanted: number;
+  private readonly startedAt = performance.now();
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly options: DemoOptions,
+    private readonly print: (line: string) => void,
+  ) {
+    this.wanted = options.kills ?? 1;
+    cluster.on('failover', (f) => {
+      const kill = this.done.at(-1);
+      if (!kill || kill.failoverMs !== undefined) return;
+      kill.failoverMs = performance.now() - kill.at;
+      print(`${f.newPrimary} went live after ${kill.failoverMs.toFixed(0)} ms (${f.reason})`);
+    });
+    cluster.on('backup-attached', (host, cloned) => {
+      const kill = this.done.at(-1);
+      if (!kill || !cloned || kill.redundancyRestoredMs !== undefined) return;
+      kill.redundancyRestoredMs = performance.now() - kill.at;
+      print(`redundancy restored: ${host} now has a backup cloned from its checkpoint (${kill.redundancyRestoredMs.toFixed(0)} ms after the kill)`);
+    });
+  }
+
+  onProgress(done: number): void {
+    if (this.done.length >= this.wanted || done < this.options.killAfterOps * (this.done.length + 1)) return;
+    if (!this.cluster.redundant) return;
+    this.done.push({ at: performance.now() });
+    this.print(`${done} operations acknowledged; killing the primary (${this.cluster.kill('primary')}) with SIGKILL`);
+  }
+
+  get pending(): boolean {
+    const last = this.done.at(-1);
+    const waiting = this.done.length < this.wanted || last?.failoverMs === undefined;
+    return waiting && performance.now() - (last?.at ?? this.startedAt) < KILL_WAIT_MS;
+  }
+
+  /** Waits (30 s at most) for the last kill's new primary to have a backup again. */
+  async restored(): Promise<void> {
+    const last = this.done.at(-1);
+    while (last && last.redundancyRestoredMs === undefined && performance.now() - last.at < 30_000) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }
 
 /** kvd says "kv ready" at about 4.24 G instructions: past this count it reads requests, not the kernel's console. */
@@ -92,7 +158,8 @@ export function describeDemo(result: DemoResult): string[] {
   return [
     `operations acknowledged: ${check.acknowledged} (${check.writesAcknowledged} writes)`,
     `operations lost: ${check.lost}, applied twice: ${check.duplicated}, inconsistent reads: ${check.inconsistentReads}`,
-    `failover: ${result.failoverMs?.toFixed(0) ?? 'none'} ms from the kill to the backup going live; redundancy restored after ${result.redundancyRestoredMs?.toFixed(0) ?? 'never'} ms`,
+    ...describeKills(result.kills, result.killsWanted),
+    ...(summary.views ? [`views: ${summary.views.length}, the last ${describeView(summary.views.at(-1)!)}`] : []),
     `client: ${history.reconnects} reconnects, ${history.duplicateReplies} duplicate replies dropped, latency p50 ${p(0.5)} ms, p99 ${p(0.99)} ms`,
     `logging channel: ${summary.entriesSent} entries, ${summary.bytesSent} bytes; Output Rule released ${summary.outputsReleased} outputs`,
     `end: ${Cluster.describeEnd(summary.end)}`,
@@ -100,6 +167,14 @@ export function describeDemo(result: DemoResult): string[] {
     ...check.problems.map((problem) => `problem: ${problem}`),
     check.ok ? 'checker: PASS' : 'checker: FAIL',
   ];
+}
+
+function describeKills(kills: DemoKill[], wanted: number): string[] {
+  const short = kills.length < wanted
+    ? [`killed ${kills.length} of ${wanted} times: the workload ended first (no backup could take over at a kill's turn)`]
+    : [];
+  if (!kills.length) return [...short, 'failover: none (the primary was never killed)'];
+  return [...short, ...kills.map((kill, i) => `failover${kills.length > 1 ? ` ${i + 1}` : ''}: ${kill.failoverMs?.toFixed(0) ?? 'none'} ms from the kill to the backup going live; redundancy restored after ${kill.redundancyRestoredMs?.toFixed(0) ?? 'never'} ms`)];
 }
 
 function describeCheckpoints(c: CheckpointSummary): string {

@@ -62,7 +62,8 @@ export class Backup {
   constructor(private readonly host: HostContext) {
     this.detector = new Detector(host.config.detector);
     this.detector.on('heartbeat', () => this.send({ kind: 'heartbeat', seq: this.expected - 1, at: this.instructions, role: 'backup' }));
-    this.detector.on('suspect', (silentMs) => void this.goLive(`no word from the primary for ${Math.round(silentMs)} ms`));
+    // Under a view service the backup goes live when a view names it primary, not on its own suspicion.
+    this.detector.on('suspect', (silentMs) => { if (!host.config.views) void this.goLive(`no word from the primary for ${Math.round(silentMs)} ms`); });
   }
 
   get instructions(): number {
@@ -304,6 +305,19 @@ export class Backup {
     }
   }
 
+  /**
+   * Replays all that was received (a batch ends after BATCH_MS, so batch after batch: one batch alone
+   * left the ops of a lagging backup unapplied, and a new primary without acknowledged operations).
+   * Stops where a batch makes no progress (a limit of the host's, the guest's end).
+   */
+  private replayAll(machine: Machine): boolean {
+    for (;;) {
+      const before = machine.instructions;
+      if (!this.replay(machine, this.progress)) return false;
+      if (machine.isEnded || machine.instructions >= this.progress || machine.instructions === before) return true;
+    }
+  }
+
   /** Replays up to `limit`; false when the log and this machine disagree (reported). */
   private replay(machine: Machine, limit: number): boolean {
     try {
@@ -330,7 +344,7 @@ export class Backup {
   // ---- going live ----
 
   /** The primary is gone (or unreachable): apply all that was received, then claim the arbiter. */
-  private async goLive(reason: string): Promise<void> {
+  async goLive(reason: string): Promise<void> {
     if (this.goingLive) return;
     this.goingLive = true;
     this.detector.stop();
@@ -341,7 +355,7 @@ export class Backup {
     const machine = this.machine;
     if (!machine) return this.host.halt(`the primary is gone before this backup had a machine (${reason})`);
     this.host.takeMachineBack();
-    if (!this.replay(machine, this.progress)) return;
+    if (!this.replayAll(machine)) return;
     const claim = this.host.claim();
     if (!claim.won) return this.host.halt(`lost the arbiter to ${claim.holder} (${reason})`);
     const leftoverInputs = this.leftoverInputs(machine.instructions);

@@ -34,6 +34,8 @@ export interface HostContext {
   noteEpoch(epoch: Epoch): void;
   /** Test-and-set on the arbiter for this host's current generation. */
   claim(): Claim;
+  /** Who has claimed this host's current generation, if anyone has (a test without the set). */
+  claimedBy(): string | undefined;
   /** Stops this host for good (lost the arbiter, or cannot go on). */
   halt(reason: string): void;
   /**

@@ -380,10 +380,23 @@ export class Primary {
     channel.send({ kind: 'pages', epoch, at: kept?.at ?? 0, hashes });
   }
 
-  /** The backup went silent: claim the arbiter; the winner runs on alone, the loser halts. */
-  private async backupSilent(reason: string): Promise<void> {
+  /**
+   * The backup went silent: claim the arbiter; the winner runs on alone, the loser halts. Under a view
+   * service the primary goes on alone only when a view says so (dropBackup): here it only learns whether
+   * its backup has gone live (claimed the generation), and halts if so.
+   */
+  private backupSilent(reason: string): void {
     // A backup still restoring is given time, unless its channel is gone too (it died before its first ack).
     if (!this.backup || (this.awaitingFirstAck && !this.backup.isClosed)) return this.detector.start();
+    if (!this.host.config.views) return this.dropBackup(reason);
+    const holder = this.host.claimedBy();
+    if (holder) return this.host.halt(`lost the arbiter to ${holder} (${reason})`);
+    this.detector.start();
+  }
+
+  /** Runs on without the backup, once the arbiter says it may (the backup cannot go live after this). */
+  dropBackup(reason: string): void {
+    if (!this.backup) return;
     const claim = this.host.claim();
     if (!claim.won) return this.host.halt(`lost the arbiter to ${claim.holder} (${reason})`);
     this.backup.destroy();

@@ -166,7 +166,9 @@ export class Service {
     return this.clients.size;
   }
 
+  /** Idempotent: a halted primary is stopped again when the cluster stops (closing a closed UDP socket throws). */
   close(): void {
+    if (this.closed) return;
     this.closed = true;
     this.server?.close();
     this.udp?.close();

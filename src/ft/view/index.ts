@@ -1,2 +1,5 @@
 // The view service (seed 003): who is primary and who is backup, decided in views.
 export * from './viewservice';
+export * from './viewstore';
+export * from './embedded';
+export * from './viewaction';

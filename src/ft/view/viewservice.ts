@@ -95,6 +95,11 @@ export class ViewService {
     return [...this.servers.keys()].filter((server) => this.isLive(server) && !this.inView(server));
   }
 
+  /** Whether a backup of the view could take over now: live, and initialised in its role. */
+  get canPromote(): boolean {
+    return this.current.backups.some((server) => this.isLive(server) && this.isInitialised(server));
+  }
+
   /** A server's ping at `nowMs`; answers with the view it should act on. */
   ping(ping: Ping, nowMs: number): View {
     const known = this.servers.get(ping.server);

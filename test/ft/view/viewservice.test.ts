@@ -32,6 +32,20 @@ describe('the view service (src/ft/view/viewservice.ts), by the lab\'s rules (se
     assert.deepEqual(shape(ping('s1', 0)), { number: 1, primary: 's1', backups: [] });
   });
 
+  it('could promote (canPromote) only a live backup that said it is initialised in its role', () => {
+    const { vs, ping, run, advance } = service();
+    ping('s1', 0);
+    ping('s1', 1);
+    ping('s2', 0);
+    assert.equal(vs.canPromote, false, 'named backup in view 2, not yet cloned');
+    ping('s2', 1, true);
+    assert.equal(vs.canPromote, false, 'initialised, but in a ping sent before it knew view 2');
+    run(INTERVAL, { s1: {}, s2: { initialised: true } });
+    assert.equal(vs.canPromote, true);
+    advance(DEAD_AFTER);
+    assert.equal(vs.canPromote, false, 'dead backups are promoted by no one');
+  });
+
   it('adds an idle server as backup only after the primary acknowledged view 1', () => {
     const { ping } = service();
     ping('s1', 0);
