@@ -2,7 +2,8 @@
 // same guest and workload in one run (issue 20):
 //  - kv under client load (4 clients): ops/s, the Output Rule's delay p50/p99, channel bytes/s primary →
 //    backup and CPU per op, replay against checkpoints every 10, 25, 50, 100 and 200 ms, round by round;
-//  - spin (CPU-bound, few dirty pages): the primary's MIPS, replay against checkpoints every 25 ms;
+//  - spin (CPU-bound, few dirty pages) and spin over 4096 pages (memory-writing, many dirty pages): the
+//    primary's MIPS and channel bytes/s, replay against checkpoints every 25 and 200 ms;
 //  - the cost of a checkpoint by dirty pages (a machine whose pages are written between checkpoints:
 //    the many-dirty-pages case), raw and XOR+RLE, and finding dirty pages by the epoch's page hashes
 //    against comparing with a copy;
@@ -103,9 +104,21 @@ async function kv(setup: Setup): Promise<RowInput[]> {
 
 const KV_LABEL = '4 clients, 1000 ops';
 
-/** spin from the backup's attach to the guest's end: the primary's MIPS. */
-async function spinMips(setup: Setup, ms: number | undefined): Promise<number> {
-  const options = clusterOptions('spin', setup.launcher, setup.ctx.tmpDir, { cmdline: `iterations=${setup.ctx.pick(200_000_000, 5_000_000)}`, ...modeOptions(ms) });
+/** A CPU-bound guest: spin on one page (few dirty pages), or spread over `pages` (the memory-writing workload). */
+interface SpinWorkload { label: string; pages: number }
+
+const SPIN_WORKLOADS: SpinWorkload[] = [
+  { label: 'spin (CPU-bound, one page written: few dirty pages)', pages: 1 },
+  { label: 'memory-writing spin (pages=4096: a store into 16 MiB every 16 instructions, many dirty pages)', pages: 4096 },
+];
+const SPIN_INTERVALS_MS = [25, 200];
+
+interface SpinSide { mips: number; bytesPerS: number; dirtyPages: number; bytesPerCheckpoint: number; pauseMs: number }
+
+/** spin from the backup's attach to the guest's end: the primary's MIPS, and what its checkpoints cost. */
+async function spinSide(setup: Setup, workload: SpinWorkload, ms: number | undefined): Promise<SpinSide> {
+  const cmdline = `iterations=${setup.ctx.pick(12_500_000, 300_000)} pages=${workload.pages}`;
+  const options = clusterOptions('spin', setup.launcher, setup.ctx.tmpDir, { cmdline, ...modeOptions(ms) });
   return withCluster(options, async (cluster) => {
     const ended = new Promise<void>((resolve) => cluster.once('guest-ended', () => resolve()));
     await cluster.start();
@@ -113,22 +126,48 @@ async function spinMips(setup: Setup, ms: number | undefined): Promise<number> {
     await ended;
     const seconds = (performance.now() - started) / 1000;
     const stats = (await cluster.statsOf('primary'))!;
-    return stats.instructions / seconds / 1e6;
+    const checkpoints = stats.checkpoints;
+    return {
+      mips: stats.instructions / seconds / 1e6,
+      bytesPerS: stats.bytesSent / seconds,
+      dirtyPages: median(checkpoints?.dirtyPages ?? [0]),
+      bytesPerCheckpoint: median(checkpoints?.checkpointBytes ?? [0]),
+      pauseMs: median(checkpoints?.pauseMs ?? [0]),
+    };
   });
 }
 
 async function spin(setup: Setup): Promise<RowInput[]> {
   const rounds = setup.ctx.pick(3, 1);
-  const replay: number[] = [];
-  const checkpoint: number[] = [];
-  for (let round = 0; round < rounds; round++) {
-    replay.push(await withoutFailover(setup, 'spin replay', () => spinMips(setup, undefined)));
-    checkpoint.push(await withoutFailover(setup, 'spin checkpoint', () => spinMips(setup, 25)));
+  const intervals = setup.ctx.pick(SPIN_INTERVALS_MS, [25]);
+  const sides = [undefined, ...intervals];
+  const rows: RowInput[] = [];
+  for (const workload of SPIN_WORKLOADS) {
+    const runs = sides.map(() => [] as SpinSide[]);
+    for (let round = 0; round < rounds; round++) {
+      for (const [k, ms] of sides.entries()) {
+        collectGarbage();
+        const side = await withoutFailover(setup, `${workload.label} ${label(ms)}`, () => spinSide(setup, workload, ms));
+        setup.ctx.log(`${workload.label}, ${label(ms)}, round ${round + 1}/${rounds}: ${formatNumber(side.mips)} MIPS`);
+        runs[k].push(side);
+      }
+    }
+    rows.push(...intervals.flatMap((ms, i) => spinRows(workload, ms, runs[i + 1], runs[0])));
   }
-  return [compareRow({
-    name: 'spin (CPU-bound, few dirty pages): the primary\'s speed, checkpoints every 25 ms vs replay', unit: 'MIPS', value: checkpoint, baseline: replay, baselineLabel: 'replay',
-    note: 'From the backup\'s attach to the guest\'s end. Each checkpoint is a forced epoch (JIT flush, page hashes), a snapshot without RAM, and the changed pages; the replay backup needs a core of its own to follow.',
-  })];
+  return rows;
+}
+
+function spinRows(workload: SpinWorkload, ms: number, cp: SpinSide[], replay: SpinSide[]): RowInput[] {
+  const pick = (sides: SpinSide[], f: (s: SpinSide) => number) => sides.map(f);
+  const figures = `${formatNumber(median(pick(cp, (s) => s.dirtyPages)))} dirty pages and ${formatNumber(median(pick(cp, (s) => s.bytesPerCheckpoint)))} bytes (XOR+RLE) per checkpoint, guest paused ${formatNumber(median(pick(cp, (s) => s.pauseMs)))} ms each (medians)`;
+  const what = `${workload.label}, checkpoints every ${ms} ms vs replay`;
+  return [
+    compareRow({
+      name: `${what}: the primary's speed`, unit: 'MIPS', value: pick(cp, (s) => s.mips), baseline: pick(replay, (s) => s.mips), baselineLabel: 'replay',
+      note: `${figures}. From the backup's attach to the guest's end. Each checkpoint is a forced epoch (JIT flush, page hashes), a snapshot without RAM and the changed pages; the replay backup needs a core of its own to follow.`,
+    }),
+    compareRow({ name: `${what}: channel bytes/s primary → backup`, unit: 'B/s', value: pick(cp, (s) => s.bytesPerS), baseline: pick(replay, (s) => s.bytesPerS), baselineLabel: 'replay' }),
+  ];
 }
 
 /** spin on 32 MiB, 50 M instructions in. */
