@@ -7,5 +7,6 @@ export * from './detector';
 export * from './arbiter';
 export * from './service';
 export * from './hostcontext';
+export * from './primarylink';
 export * from './wakeup';
 export * from './shareddisk';
