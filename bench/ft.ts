@@ -103,7 +103,7 @@ interface FtSpinRun {
 }
 
 /** A spurious failover (a host starved of CPU long enough for its peer's detector): the run is discarded. */
-class FailoverDuringRun extends Error {
+export class FailoverDuringRun extends Error {
   constructor(reason: string) {
     super(`a failover happened during the run (${reason})`);
   }
@@ -338,10 +338,12 @@ export async function warmUpWorkload(
   service: ServiceAddress,
   seed: number,
   transport: KvTransport = 'serial',
+  deadlineMs?: number,
 ): Promise<void> {
   await runKvWorkload({
     service,
     transport,
+    deadlineMs,
     ops: setup.warmOps,
     seed: seed + 7919,
     clients: KV_CLIENTS,
@@ -359,11 +361,12 @@ export async function measuredWorkload(
   seed: number,
   pids: number[],
   transport: KvTransport = 'serial',
+  deadlineMs?: number,
 ): Promise<KvRun> {
   const before = pids.map(schedStat);
   const cpuBefore = pids.map(cpuTimeMs);
   const clientBefore = process.cpuUsage();
-  const history = await runKvWorkload({ service, transport, ops, seed, clients: KV_CLIENTS });
+  const history = await runKvWorkload({ service, transport, ops, seed, clients: KV_CLIENTS, deadlineMs });
   const client = process.cpuUsage(clientBefore);
   const after = pids.map(schedStat);
   return {
@@ -418,7 +421,7 @@ async function stats(cluster: Cluster): Promise<{ primary: HostStats; backup: Ho
 }
 
 /** The last `count` values (HostStats keeps the latest ones, oldest first); none for a count of 0. */
-export function latest(values: number[], count: number): number[] {
+export function latest<T>(values: T[], count: number): T[] {
   return count > 0 ? values.slice(-count) : [];
 }
 

@@ -8,7 +8,7 @@ import { FAULT_KIND_NAMES, faultArgument, type FaultKind } from '../ft/cluster';
 import { count } from './format';
 import type { LaunchConfig, LaunchDisk } from './launch';
 import { openLockedDisk, type DiskIdentity, type DiskMode } from '../ft/machine';
-import type { ChannelEventBody, DiskView, HostView } from './protocol';
+import type { ChannelEventBody, CheckpointsView, DiskView, HostView } from './protocol';
 import { DivergenceView, Runtime, entryView } from './runtime';
 import { HostRequests, HostTarget, Target } from './targets';
 
@@ -230,6 +230,8 @@ export class FtRuntime extends Runtime {
       outputsHeld: primary?.outputsHeld ?? 0,
       outputsReleased: primary?.outputsReleased ?? 0,
       ...(primary?.disk && { disk: diskView(primary.disk) }),
+      mode: this.config.mode ?? 'replay',
+      ...(primary?.checkpoints ? { checkpoints: checkpointsView(primary) } : {}),
     };
   }
 
@@ -249,6 +251,14 @@ export class FtRuntime extends Runtime {
     const hashes = { primary: both.hash, backup: other.hash };
     return { lastCompared: { epoch: both.index, at: both.at, hashes, equal: both.hash === other.hash }, divergences };
   }
+}
+
+/** The panel's few latest checkpoints: what fits in a line. */
+const CHECKPOINTS_SHOWN = 5;
+
+function checkpointsView(primary: HostStats): CheckpointsView {
+  const { taken, acknowledged, bytes, recent } = primary.checkpoints!;
+  return { taken, acknowledged, bytes, recent: recent.slice(-CHECKPOINTS_SHOWN), held: primary.heldByCheckpoint ?? [] };
 }
 
 /** The value a fault that takes one acts with (FAULT_ARGUMENTS: its range, and its fallback when none is given). */

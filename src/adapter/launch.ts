@@ -8,6 +8,7 @@ import { BootRole, BUILTIN_GUESTS, diskProblem, LINUX_GUEST, resolveSpec, type D
 import { DEFAULT_EPOCH_LENGTH } from '../ft/machine';
 import { count } from './format';
 import { DEFAULT_TAP_ADDRESS, type TapOptions } from '../ft/cluster';
+import { DEFAULT_CHECKPOINT_MS, type CheckpointPolicy, type ReplicationMode } from '../ft/checkpoint';
 import launchSchema from './launchSchema.json';
 
 export { launchSchema };
@@ -24,6 +25,9 @@ export type LaunchConfig =
     tap?: TapOptions;
     /** The guest's disk (at most one): FILE, and how the hosts share it (docs/ft.md). */
     disks?: LaunchDisk[];
+    /** An FT pair's replication: deterministic replay, or checkpoints (launch mode "checkpoint"). */
+    mode?: ReplicationMode;
+    checkpoint?: CheckpointPolicy;
   } & MachineSpec & Start)
   | ({ kind: 'replay'; log: string; image?: string } & Omit<MachineSpec, 'guest'> & Start);
 
@@ -55,8 +59,14 @@ const PROPERTIES = launchSchema.properties as Record<string, PropertySchema>;
 /** Attributes every DAP client or VS Code may add to any configuration. */
 const GENERIC = new Set(['type', 'request', 'name', 'noDebug', 'preLaunchTask', 'postDebugTask', 'internalConsoleOptions', 'debugServer', 'presentation', 'suppressMultipleSessionWarning', 'cwd', 'env']);
 
+/** The attributes of launch mode "checkpoint". */
+const CHECKPOINT_ATTRIBUTES = ['checkpointMs', 'checkpointInstructions', 'checkpointCompress'] as const;
+
 /** Attributes that describe a live run, which a log replay takes from its file instead. */
-const LIVE_ONLY = ['guest', 'mode', 'clock', 'jit', 'epochLength', 'memory', 'cmdline', 'record', 'tap', 'tapAddress', 'disks'];
+const LIVE_ONLY = [
+  'guest', 'mode', 'clock', 'jit', 'epochLength', 'memory', 'cmdline', 'record', 'tap', 'tapAddress', 'disks',
+  ...CHECKPOINT_ATTRIBUTES,
+];
 
 function fail(name: string, problem: string): never {
   throw new LaunchError(`launch attribute '${name}': ${problem}`);
@@ -127,10 +137,11 @@ export function parseLaunch(args: unknown): LaunchConfig {
   const memoryMiB = a.memory as number | undefined;
   const machine: MachineSpec = { guest, ...bootAttributes(a, at), memoryMiB, cmdline: a.cmdline as string | undefined };
   checkMachine(machine);
-  const kind = (a.mode as 'ft' | 'single' | undefined) ?? 'ft';
+  const mode = (a.mode as 'ft' | 'checkpoint' | 'single' | undefined) ?? 'ft';
+  const kind = mode === 'single' ? 'single' : 'ft';
   const record = a.record === undefined ? undefined : at(a.record as string);
   if (record !== undefined) {
-    if (kind !== 'ft') fail('record', `records an FT pair's log; mode "${kind}" has no log`);
+    if (kind !== 'ft') fail('record', `records an FT pair's log; mode "${mode}" has no log`);
     checkWritable('record', record);
   }
   if (a.tapAddress !== undefined && a.tap === undefined) fail('tapAddress', "goes with 'tap' (the interface it is the host's address on)");
@@ -146,6 +157,7 @@ export function parseLaunch(args: unknown): LaunchConfig {
     record,
     ...(tap && { tap }),
     ...(disks && { disks }),
+    ...replication(a),
     ...start,
   };
 }
@@ -166,6 +178,22 @@ function parseDisks(disks: unknown[], kind: 'ft' | 'single', at: (path: string) 
     if (problem) fail('disks', `${path}: ${problem}`);
     return { file: path, mode };
   });
+}
+
+/** Launch mode "checkpoint": checkpoint replication and its policy; its attributes elsewhere are a mistake. */
+function replication(a: Record<string, unknown>): { mode?: ReplicationMode; checkpoint?: CheckpointPolicy } {
+  if (a.mode !== 'checkpoint') {
+    const stray = CHECKPOINT_ATTRIBUTES.find((name) => a[name] !== undefined);
+    if (stray) fail(stray, `goes with mode "checkpoint" (checkpoint replication), not mode "${(a.mode as string | undefined) ?? 'ft'}"`);
+    return {};
+  }
+  const intervalMs = a.checkpointMs as number | undefined;
+  const instructions = a.checkpointInstructions as number | undefined;
+  if (intervalMs !== undefined && instructions !== undefined) fail('checkpointInstructions', "checkpoints at every epoch of this many instructions, so 'checkpointMs' cannot be given as well");
+  if (instructions !== undefined && a.epochLength !== undefined) fail('checkpointInstructions', "sets the epoch length: leave out 'epochLength'");
+  const compress = (a.checkpointCompress as boolean | undefined) ?? false;
+  const when = instructions === undefined ? { intervalMs: intervalMs ?? DEFAULT_CHECKPOINT_MS } : { instructions };
+  return { mode: 'checkpoint', checkpoint: { ...when, compress } };
 }
 
 /** The boot file attributes, as paths relative to the configuration's `cwd`. */

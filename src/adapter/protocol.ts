@@ -3,6 +3,7 @@
 // here is plain JSON; the extension and the panel import these types, the adapter implements them.
 import type { Divergence, FaultKind } from '../ft/cluster';
 import type { EntryKind } from '../ft/log';
+import type { CheckpointRecord, HeldByCheckpoint, ReplicationMode } from '../ft/checkpoint';
 
 /** A log entry as the panel and `lockstep/logEntries` show it. */
 export interface EntryView {
@@ -54,6 +55,9 @@ export interface ChannelEventBody {
   outputsReleased: number;
   /** The guest's disk as the primary serves it; absent without a disk. */
   disk?: DiskView;
+  /** How the pair replicates (launch mode "checkpoint": checkpoints, and `checkpoints` says how they go). */
+  mode?: ReplicationMode;
+  checkpoints?: CheckpointsView;
 }
 
 /**
@@ -67,6 +71,17 @@ export interface DiskView {
   bytesWritten: number;
   held: number;
   reissued: number;
+}
+
+/** Checkpoint replication, as the primary reports it. */
+export interface CheckpointsView {
+  taken: number;
+  acknowledged: number;
+  bytes: number;
+  /** The latest checkpoints (number, dirty pages, bytes, pause, ack delay), oldest first. */
+  recent: CheckpointRecord[];
+  /** Outputs held now, by the checkpoint whose ack releases them. */
+  held: HeldByCheckpoint[];
 }
 
 /** `lockstep/entries`: entries logged since the previous event, in seq order. */

@@ -49,7 +49,7 @@ function registers(state: DebugState): VariableNode[] {
 
 function clock(state: DebugState): VariableNode[] {
   // A machine the debugger holds is not running, though the guest has not halted either.
-  const executing = state.held ? 'stopped by the debugger (not halted)' : 'running';
+  const executing = state.checkpoint ? 'not run here (checkpoint replication\'s backup holds a checkpoint)' : state.held ? 'stopped by the debugger (not halted)' : 'running';
   const halted = state.halted ? 'halted (waiting for an interrupt)' : executing;
   const where = state.ended ? 'ended (halted with interrupts off)' : halted;
   const recorded = `${count(state.start)} to ${count(state.frontier)}${state.live ? ' (here: the live edge)' : ''}`;
@@ -57,7 +57,9 @@ function clock(state: DebugState): VariableNode[] {
   const stop = state.stop;
   const asked = stop?.requested === undefined ? '' : ` (asked for ${count(stop.requested)})`;
   const idle = slice?.idle ? ` (idle for the last ${count(slice.idle)})` : '';
+  const checkpoint = state.checkpoint;
   return [
+    ...(checkpoint ? [{ name: 'checkpoint', value: `#${count(checkpoint.index)} at instruction ${count(checkpoint.at)} (after log entry #${checkpoint.seq}): the last one this backup applied, and what it would go live with` }] : []),
     { name: 'instructions', value: count(state.position) },
     { name: 'epoch', value: count(state.epoch) },
     { name: 'guest time', value: `${(state.guestTimeMs / 1000).toFixed(6)} s` },

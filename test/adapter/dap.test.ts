@@ -296,7 +296,13 @@ describe('debug adapter (DAP, real hosts)', function () {
         [{ guest: 'spin', clock: 'sundial' }, /'clock': expected one of "virtual", "host", got "sundial"/],
         [{ guest: 'spin', jit: 'yes' }, /'jit': expected true or false/],
         [{ guest: 'spin', epochLength: 10 }, /'epochLength': expected a whole number from 100000/],
-        [{ guest: 'spin', mode: 'triple' }, /'mode': expected one of "ft", "single"/],
+        [{ guest: 'spin', mode: 'triple' }, /'mode': expected one of "ft", "checkpoint", "single"/],
+        [{ guest: 'spin', checkpointMs: 50 }, /'checkpointMs': goes with mode "checkpoint" \(checkpoint replication\), not mode "ft"/],
+        [{ guest: 'spin', mode: 'single', checkpointCompress: true }, /'checkpointCompress': goes with mode "checkpoint".*not mode "single"/],
+        [{ guest: 'spin', mode: 'checkpoint', checkpointMs: 0 }, /'checkpointMs': expected a whole number from 1 to 3600000, got 0/],
+        [{ guest: 'spin', mode: 'checkpoint', checkpointMs: 50, checkpointInstructions: 1_000_000 }, /'checkpointInstructions': .*'checkpointMs' cannot be given as well/],
+        [{ guest: 'spin', mode: 'checkpoint', checkpointInstructions: 1_000_000, epochLength: 1_000_000 }, /'checkpointInstructions': sets the epoch length: leave out 'epochLength'/],
+        [{ log: __filename, checkpointMs: 50 }, /'checkpointMs': does not apply to a log replay/],
         [{ guest: 'spin', stopOnEntry: 1 }, /'stopOnEntry': expected true or false/],
         [{ guest: 'spin', colour: 'red' }, /'colour': unknown attribute/],
         [{ guest: 'spin', mode: 'single', record: '/tmp/x.ftlog' }, /'record': records an FT pair's log/],
@@ -363,6 +369,79 @@ describe('debug adapter (DAP, real hosts)', function () {
       assert.equal(stopped.description, 'stopAt: instruction 7,654,321');
       for (const thread of [1, 2]) assert.equal(await adapter.instructions(thread), 7_654_321, `thread ${thread}`);
       assert.equal((await adapter.scope(1, 'Clock'))['last stop'], 'exact at 7,654,321');
+    });
+  });
+
+  describe('checkpoint replication (launch mode "checkpoint")', () => {
+    let adapter: Adapter;
+    before(async () => {
+      adapter = await Adapter.start();
+      await adapter.launch({ ...SPIN, cmdline: 'iterations=2000000000 hz=1000', mode: 'checkpoint', checkpointMs: 25, stopOnEntry: true });
+    });
+    after(async () => adapter?.stop());
+
+    /** The backup thread's checkpoint line: its number and instruction count (none before its first checkpoint). */
+    async function checkpointShown(): Promise<{ index: number; at: number } | undefined> {
+      const clock = await adapter.scope(2, 'Clock').catch((error: Error) => {
+        assert.match(error.message, /host-2 holds no checkpoint yet/);
+        return undefined;
+      });
+      const line = clock?.checkpoint;
+      const match = line && /^#([\d,]+) at instruction ([\d,]+) /.exec(line);
+      return match ? { index: Number(match[1].replace(/,/g, '')), at: Number(match[2].replace(/,/g, '')) } : undefined;
+    }
+
+    it('the backup thread shows its last applied checkpoint: the primary\'s registers and memory at that count', async () => {
+      await adapter.dc.continueRequest({ threadId: 1 });
+      await until(async () => ((await checkpointShown())?.index ?? 0) >= 3, 'the backup to show its third checkpoint');
+      const paused = await adapter.stopAfter(() => adapter.dc.pauseRequest({ threadId: 1 }));
+      assert.equal(paused?.reason, 'pause');
+      const shown = (await checkpointShown())!;
+      assert.ok(shown.at > 0 && shown.at <= (await adapter.instructions(1)), `checkpoint at ${shown.at}`);
+      assert.equal(await adapter.instructions(2), shown.at, 'the backup is at its checkpoint\'s count');
+      assert.match((await adapter.scope(2, 'Clock')).guest, /checkpoint replication's backup holds a checkpoint/);
+      const backup = { registers: await adapter.scope(2, 'Registers'), memory: await adapter.read(2, 0x100000, 64 * 1024) };
+      // The primary's own recording takes it back to that count (time travel works in either mode).
+      await adapter.runTo(1, shown.at);
+      assert.equal(await adapter.instructions(1), shown.at);
+      assert.deepEqual(await adapter.scope(1, 'Registers'), backup.registers);
+      assert.ok((await adapter.read(1, 0x100000, 64 * 1024)).equals(backup.memory), 'the kernel\'s 64 KiB (code, spin\'s table, stack) as in the checkpoint');
+      assert.equal((await checkpointShown())?.index, shown.index, 'following the primary back, the backup still shows its checkpoint');
+    });
+
+    it('the panel\'s channel events carry the mode, the latest checkpoints and the outputs held per checkpoint', async () => {
+      const body = await channelEvent(adapter, (b) => (b.checkpoints?.taken ?? 0) >= 3);
+      assert.equal(body.mode, 'checkpoint');
+      const latest = body.checkpoints!.recent.at(-1)!;
+      assert.ok(latest.index >= 3 && latest.bytes > 0 && latest.pauseMs >= 0, JSON.stringify(latest));
+      assert.ok(body.checkpoints!.recent.some((r) => r.ackDelayMs !== undefined), 'some were acknowledged');
+      assert.deepEqual(body.checkpoints!.held, [], 'spin makes no output');
+    });
+
+    it('the primary steps; the backup thread refuses to move, saying why', async () => {
+      const at = await adapter.instructions(1);
+      await adapter.step(1);
+      assert.equal(await adapter.instructions(1), at + 1);
+      // A step answers at once; a step refused is an exception stop that says why.
+      const refused = await adapter.step(2);
+      assert.equal(refused.reason, 'exception');
+      assert.match(refused.description ?? '', /host-2 is checkpoint replication's backup: it runs no guest .*read-only/);
+      await assert.rejects(adapter.write(2, 0x800000, Buffer.from('x')), /checkpoint replication's backup/);
+    });
+
+    it('failover: the backup goes live from its checkpoint and its thread becomes the primary, a machine of its own', async () => {
+      const shown = (await checkpointShown())!;
+      const stop = adapter.nextStop();
+      const response = await adapter.dc.customRequest('lockstep/failover', {});
+      assert.equal((response.body as { newPrimary: string }).newPrimary, 'host-2');
+      assert.equal((await stop).reason, 'failover');
+      assert.equal((await adapter.threads())[2], 'primary (host-2)');
+      const clock = await adapter.scope(2, 'Clock');
+      assert.equal(clock.checkpoint, undefined, 'a primary shows its machine, not a checkpoint');
+      const here = await adapter.instructions(2);
+      assert.ok(here >= shown.at, `the new primary at ${here} started from a checkpoint at ${shown.at} or later`);
+      await adapter.step(2);
+      assert.equal(await adapter.instructions(2), here + 1);
     });
   });
 

@@ -10,6 +10,7 @@ import type { Page } from 'playwright-core';
 import { ENTRY_KINDS, type EntryView, type HostView, type PanelInboundMessage } from '../../src/adapter/protocol';
 import { isPanelMessage, panelCsp, panelHtml } from '../../src/extension/panel/html';
 import { MAX_ENTRIES, PanelModel } from '../../src/extension/panel/model';
+import * as fmt from '../../src/extension/panel/format';
 import { ARTIFACTS, FIXTURES, THEMES, panelPages, themeVariables } from './panelPage';
 
 const recording = JSON.parse(readFileSync(join(FIXTURES, 'panel-events.json'), 'utf8')) as { messages: PanelInboundMessage[] };
@@ -90,6 +91,23 @@ describe('logging-channel panel: model and host side', () => {
     // Bytes per second: the log's 2,000 B per 500 ms, and the checkpoint's burst on its own series.
     assert.deepEqual(s.bandwidth, [null, 4000, 4000, 4000, 4000]);
     assert.deepEqual(s.checkpoint, [null, 0, 1_500_000, 4_500_000, 0]);
+  });
+
+  it('says the latest checkpoint and the outputs each unacknowledged checkpoint holds (checkpoint replication)', () => {
+    const view = {
+      taken: 12, acknowledged: 10, bytes: 9_000_000,
+      recent: [
+        { index: 11, full: false, dirtyPages: 40, bytes: 2_100, pauseMs: 1.26, ackDelayMs: 3.5 },
+        { index: 12, full: false, dirtyPages: 1234, bytes: 61_000, pauseMs: 12.4 },
+      ],
+      held: [{ checkpoint: 12, outputs: 3 }, { outputs: 1 }],
+    };
+    assert.equal(fmt.checkpointLine(view), '#12: 1,234 dirty pages, 61 kB, paused 12 ms, waiting for its ack');
+    const acked = { ...view, recent: [{ ...view.recent[0], index: 1, full: true }] };
+    assert.equal(fmt.checkpointLine(acked), '#1 (full): 40 dirty pages, 2.1 kB, paused 1.3 ms, acked after 3.5 ms');
+    assert.equal(fmt.checkpointLine({ ...view, recent: [] }), 'none yet');
+    assert.equal(fmt.heldLine(view.held), '#12: 3 · epoch under way: 1');
+    assert.equal(fmt.heldLine([]), 'none');
   });
 
   it('builds HTML with a strict CSP and checks what the webview posts (host side)', () => {

@@ -67,6 +67,16 @@ describe('guest functions', function () {
       const bad = await run('spin', { cmdline: 'iterations=-5' });
       assert.equal(bad.lines[0], `spin checksum=${spinChecksum(12_500_000)} iterations=12500000`);
     });
+
+    it('pages=N spreads the table over N pages (the memory-writing workload); other values mean one page', async () => {
+      assert.notEqual(spinChecksum(50_000, 1024), spinChecksum(50_000));
+      for (const pages of [2, 1024]) {
+        const { lines } = await run('spin', { cmdline: `iterations=50000 pages=${pages}` });
+        assert.deepEqual(lines, [`spin checksum=${spinChecksum(50_000, pages)} iterations=50000`]);
+      }
+      const odd = await run('spin', { cmdline: 'iterations=50000 pages=3' });
+      assert.deepEqual(odd.lines, [`spin checksum=${spinChecksum(50_000)} iterations=50000`]);
+    });
   });
 
   // ---- kv ----

@@ -35,12 +35,14 @@ export function shortRun(guest: TestGuest, extra: Partial<RunOptions> = {}): Run
  * spin's checksum for `iterations` steps, computed here from guests/spin/spin.c's algorithm, so a
  * wrong build or a wrong emulation of the guest shows as a mismatch.
  */
-export function spinChecksum(iterations: number): string {
-  const table = new Uint32Array(1024);
-  for (let i = 0; i < 1024; i++) table[i] = Math.imul(i, 0x01000193) + 0x811c9dc5;
+export function spinChecksum(iterations: number, pages = 1): string {
+  const words = 1024 * pages;
+  const shift = 22 - Math.log2(pages);
+  const table = new Uint32Array(words);
+  for (let i = 0; i < words; i++) table[i] = Math.imul(i, 0x01000193) + 0x811c9dc5;
   let x = 0x9e3779b9;
   for (let i = 0; i < iterations; i++) {
-    const idx = x >>> 22;
+    const idx = x >>> shift;
     const a = table[idx];
     x = Math.imul(x ^ a, 0x85ebca6b) >>> 0;
     x = (x ^ (x >>> 13)) >>> 0;
@@ -48,6 +50,6 @@ export function spinChecksum(iterations: number): string {
     table[idx] = a + ((x << 7) | (x >>> 25));
   }
   let sum = x;
-  for (let i = 0; i < 1024; i++) sum = Math.imul(sum ^ table[i], 0x01000193) >>> 0;
+  for (let i = 0; i < words; i++) sum = Math.imul(sum ^ table[i], 0x01000193) >>> 0;
   return sum.toString(16).padStart(8, '0');
 }

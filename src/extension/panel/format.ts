@@ -2,6 +2,9 @@
 
 // The adapter's format: a count reads the same in the panel as in the Variables pane.
 export { count } from '../../adapter/format';
+import { count } from '../../adapter/format';
+import type { CheckpointsView } from '../../adapter/protocol';
+import type { HeldByCheckpoint } from '../../ft/checkpoint';
 
 /** Compact counts for chart axes: 1.2M, 340k; at most five characters up to 2^53 (9.01P). */
 export function compact(n: number): string {
@@ -41,3 +44,18 @@ export function duration(ms: number): string {
 }
 
 export const shortHash = (hash: string) => (hash.length > 12 ? `${hash.slice(0, 6)}…${hash.slice(-4)}` : hash);
+
+/** The latest checkpoint in a line: number, dirty pages, bytes, the guest's pause, its ack's delay. */
+export function checkpointLine(view: CheckpointsView): string {
+  const last = view.recent.at(-1);
+  if (!last) return 'none yet';
+  const ack = last.ackDelayMs === undefined ? 'waiting for its ack' : `acked after ${duration(last.ackDelayMs)}`;
+  const kind = last.full ? ' (full)' : '';
+  return `#${count(last.index)}${kind}: ${count(last.dirtyPages)} dirty pages, ${bytes(last.bytes)}, paused ${duration(last.pauseMs)}, ${ack}`;
+}
+
+/** Outputs held, per epoch: by the checkpoint whose ack releases them, or the epoch under way. */
+export function heldLine(held: HeldByCheckpoint[]): string {
+  if (!held.length) return 'none';
+  return held.map((h) => `${h.checkpoint === undefined ? 'epoch under way' : `#${count(h.checkpoint)}`}: ${count(h.outputs)}`).join(' · ');
+}

@@ -2,7 +2,7 @@
 // extension ({ type: 'event', event, body }, see PanelInboundMessage), keeps them in a PanelModel,
 // and renders at most once per animation frame however fast events come. Controls post
 // PanelMessages back. No `vscode` import: this runs in the webview's page.
-import { ENTRY_KINDS, type DiskView, type HostView, type PanelInboundMessage, type PanelMessage } from '../../adapter/protocol';
+import { ENTRY_KINDS, type ChannelEventBody, type DiskView, type HostView, type PanelInboundMessage, type PanelMessage } from '../../adapter/protocol';
 // The file, not src/ft/cluster's index: it imports nothing, so it can be in a browser bundle.
 import { FAULT_KINDS, type FaultKind, type FaultTarget } from '../../ft/cluster/faults';
 import { Marker, TimeChart } from './charts';
@@ -151,6 +151,9 @@ const diskValue = figure('Disk reads / writes');
 /** Shown only for a guest with a disk. */
 const diskFigure = diskValue.parentElement!;
 diskFigure.hidden = true;
+// Checkpoint replication only: the latest checkpoint, and the outputs each unacknowledged one holds.
+const checkpointValue = figure('Latest checkpoint');
+const heldValue = figure('Held per epoch');
 status.append(hostList, figures);
 
 // Charts.
@@ -362,6 +365,7 @@ function renderStatus(): void {
   }));
   if (!channel) {
     for (const v of [lagValue, loggedValue, bytesValue, outputsValue]) v.textContent = '–';
+    renderCheckpoints(undefined);
     return;
   }
   const backup = model.host('backup');
@@ -372,6 +376,15 @@ function renderStatus(): void {
   bytesValue.textContent = `${fmt.bytes(channel.bytesSent)}${bw != null ? ` · ${fmt.rate(bw)}` : ''}`;
   outputsValue.textContent = `${fmt.count(channel.outputsHeld)} / ${fmt.count(channel.outputsReleased)}`;
   renderDisk(channel.disk);
+  renderCheckpoints(channel.checkpoints);
+}
+
+function renderCheckpoints(view: ChannelEventBody['checkpoints']): void {
+  for (const value of [checkpointValue, heldValue]) value.parentElement!.hidden = !view;
+  if (!view) return;
+  checkpointValue.textContent = fmt.checkpointLine(view);
+  checkpointValue.title = `${fmt.count(view.taken)} checkpoints taken, ${fmt.count(view.acknowledged)} acknowledged, ${fmt.bytes(view.bytes)} sent`;
+  heldValue.textContent = fmt.heldLine(view.held);
 }
 
 function renderDisk(disk: DiskView | undefined): void {

@@ -205,6 +205,17 @@ export class Channel extends EventEmitter<ChannelEvents> implements LogChannel {
     return true;
   }
 
+  /**
+   * Resolves once the frames written so far (not those a delay fault still queues) have left this
+   * process, handed to the OS: a host about to be killed on purpose waits for it.
+   */
+  written(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.socket.destroyed) resolve();
+      else this.socket.write(new Uint8Array(0), () => resolve());
+    });
+  }
+
   /** Orderly close: writes queued frames, says bye, ends the connection. */
   async close(reason = 'close'): Promise<void> {
     if (this.state === 'open') {

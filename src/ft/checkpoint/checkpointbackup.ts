@@ -5,13 +5,12 @@
 // claims the arbiter, restores a machine from the last complete checkpoint and goes live in this
 // process; inputs the primary took after that checkpoint are lost with it, and clients resend them.
 import { connectChannel, type Channel } from '../channel';
-import { Detector, type HostContext } from '../replication';
+import { connectToPrimary, Detector, type HostContext } from '../replication';
 import { Machine, Replayer, resolveSpec, type MachineOptions } from '../machine';
 import type { Frame } from '../log';
+import type { RestoredCheckpoint } from '../debug';
 import { CheckpointError } from './checkpointcodec';
 import { CheckpointStore, type HeldCheckpoint } from './checkpointstore';
-
-const RECONNECT_MS = 50;
 
 export interface CheckpointStoreStats {
   applied: number;
@@ -36,6 +35,20 @@ export class CheckpointBackup {
   /** The instruction count of the checkpoint held: the state this backup would go live with. */
   get instructions(): number {
     return this.store.latest?.at ?? 0;
+  }
+
+  /** The number of the checkpoint held (what a debugger shows of this backup: debug/checkpointview.ts). */
+  get heldIndex(): number | undefined {
+    return this.store.latest?.index;
+  }
+
+  /** A machine restored from the checkpoint held now; RAM and state are taken at once, as one checkpoint. */
+  async restoreHeld(): Promise<RestoredCheckpoint | undefined> {
+    const held = this.store.latest;
+    if (!held) return undefined;
+    const { index, seq, at } = held;
+    const machine = await Machine.restore(this.store.state, this.machineOptions(), this.store.ram.slice());
+    return { index, seq, at, machine };
   }
 
   /** The log entry of the checkpoint held. */
@@ -63,28 +76,20 @@ export class CheckpointBackup {
   }
 
   private async connect(): Promise<void> {
-    const { primary, secret } = this.host.config;
-    while (this.running && !this.goingLive) {
-      try {
-        const channel = await connectChannel({ host: primary!.host, port: primary!.port, secret, role: 'backup', expectPeerRole: 'primary' });
-        return this.attach(channel);
-      } catch (error) {
-        this.host.say(`cannot reach the primary: ${(error as Error).message}`);
-        await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS));
-      }
-    }
-  }
-
-  /** Every connection starts from a full checkpoint: what the primary sent while it was away is not here. */
-  private attach(channel: Channel): void {
-    this.channel = channel;
-    this.host.configureChannel(channel);
-    channel.on('message', (frame) => this.receive(frame));
-    channel.on('close', () => {
-      this.store.discardPartial();
-      if (this.running && !this.goingLive) void this.connect();
+    const channel = await connectToPrimary(this.host, {
+      open: connectChannel,
+      wanted: () => this.running && !this.goingLive,
+      frame: (frame) => this.receive(frame),
+      closed: () => {
+        this.store.discardPartial();
+        if (this.running && !this.goingLive) void this.connect();
+      },
     });
-    this.askForFull();
+    // Every connection starts from a full checkpoint: what the primary sent while it was away is not here.
+    if (channel) {
+      this.channel = channel;
+      this.askForFull();
+    }
   }
 
   private askForFull(): void {
@@ -122,13 +127,17 @@ export class CheckpointBackup {
     this.detector.stop();
     this.channel?.destroy();
     this.store.discardPartial();
+    const cut = this.store.cutOff;
     const held = this.store.latest;
     if (!held) return this.host.halt(`the primary is gone before this backup held a complete checkpoint (${reason})`);
     const claim = this.host.claim();
     if (!claim.won) return this.host.halt(`lost the arbiter to ${claim.holder} (${reason})`);
+    // A debugger pausing this backup held nothing that runs: the new primary runs, as in replay mode.
+    this.host.takeMachineBack();
     const options = this.machineOptions();
     const machine = await Machine.restore(this.store.state, options, this.store.ram);
-    this.host.say(`going live from checkpoint ${held.index} (instruction ${held.at}, log entry ${held.seq})`);
+    const unapplied = cut ? `; the checkpoint after it was cut off (${cut.received} of ${cut.total} chunks) and is not applied` : '';
+    this.host.say(`going live from checkpoint ${held.index} (instruction ${held.at}, log entry ${held.seq})${unapplied}`);
     this.host.machineReady(machine, options.nondet);
     await this.host.becomePrimary(machine, held.seq, { reason, leftoverInputs: [], reissue: [] });
   }

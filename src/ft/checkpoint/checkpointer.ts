@@ -31,6 +31,18 @@ export const MAX_CHECKPOINTS_IN_FLIGHT = 2;
 /** Figures kept per checkpoint, the latest ones. */
 const KEPT = 1000;
 
+/** One checkpoint taken: its number, what it carried, how long the guest paused, when the backup acked it. */
+export interface CheckpointRecord {
+  index: number;
+  full: boolean;
+  /** RAM pages changed since the checkpoint before. */
+  dirtyPages: number;
+  bytes: number;
+  pauseMs: number;
+  /** Sent to acknowledged (ms); none while it waits for its ack, or if its backup went away first. */
+  ackDelayMs?: number;
+}
+
 export interface CheckpointStats {
   taken: number;
   full: number;
@@ -38,19 +50,18 @@ export interface CheckpointStats {
   bytes: number;
   /** Bytes XOR+RLE saved against sending the changed pages whole. */
   bytesSaved: number;
-  /** The latest checkpoints, oldest first: RAM pages changed, bytes sent, guest paused (ms), sent to acked (ms). */
-  dirtyPages: number[];
-  checkpointBytes: number[];
-  pauseMs: number[];
-  ackDelayMs: number[];
+  /** The latest checkpoints, oldest first. */
+  recent: CheckpointRecord[];
 }
+
+/** A checkpoint's outputs: those held until its ack (`checkpoint` undefined: the epoch under way, not taken yet). */
+export interface HeldByCheckpoint { checkpoint?: number; outputs: number }
 
 export interface Captured { index: number; full: boolean; bytes: Uint8Array; dirtyPages: number; pauseMs: number }
 
 export class Checkpointer {
   readonly stats: CheckpointStats = {
-    taken: 0, full: 0, acknowledged: 0, bytes: 0, bytesSaved: 0,
-    dirtyPages: [], checkpointBytes: [], pauseMs: [], ackDelayMs: [],
+    taken: 0, full: 0, acknowledged: 0, bytes: 0, bytesSaved: 0, recent: [],
   };
   private index = 0;
   private fullWanted = true;
@@ -58,7 +69,7 @@ export class Checkpointer {
   private lastTakenMs = performance.now();
   private readonly ramShadow = new ShadowRegion();
   private readonly stateShadow = new ShadowRegion();
-  private inFlight: { seq: number; sentAt: number }[] = [];
+  private inFlight: { seq: number; index: number; sentAt: number }[] = [];
 
   constructor(readonly policy: CheckpointPolicy) {}
 
@@ -118,7 +129,7 @@ export class Checkpointer {
     this.fullWanted = false;
     this.lastTakenMs = performance.now();
     const pauseMs = this.lastTakenMs - started;
-    this.note(full, ramPages.length, bytes.length, pauseMs);
+    this.note({ index, full, dirtyPages: ramPages.length, bytes: bytes.length, pauseMs });
     return { index, full, bytes, dirtyPages: ramPages.length, pauseMs };
   }
 
@@ -135,31 +146,39 @@ export class Checkpointer {
     return { size: bytes.length, pages: deltas };
   }
 
-  /** The checkpoint is on its way, under log entry `seq`. */
+  /** The checkpoint just captured is on its way, under log entry `seq`. */
   sent(seq: number): void {
-    this.inFlight.push({ seq, sentAt: performance.now() });
+    this.inFlight.push({ seq, index: this.index, sentAt: performance.now() });
   }
 
   /** The backup holds every checkpoint up to the one logged at `seq`. */
   acknowledged(seq: number): void {
     const now = performance.now();
     while (this.inFlight.length && this.inFlight[0].seq <= seq) {
-      keep(this.stats.ackDelayMs, now - this.inFlight.shift()!.sentAt);
+      const { index, sentAt } = this.inFlight.shift()!;
+      const record = this.stats.recent.find((r) => r.index === index);
+      if (record) record.ackDelayMs = now - sentAt;
       this.stats.acknowledged++;
     }
   }
 
-  private note(full: boolean, dirtyPages: number, bytes: number, pauseMs: number): void {
-    this.stats.taken++;
-    if (full) this.stats.full++;
-    this.stats.bytes += bytes;
-    keep(this.stats.dirtyPages, dirtyPages);
-    keep(this.stats.checkpointBytes, bytes);
-    keep(this.stats.pauseMs, pauseMs);
+  /** Outputs logged at `seqs` (in order), by the checkpoint whose ack releases each: the first sent after it. */
+  holding(seqs: number[]): HeldByCheckpoint[] {
+    const groups: HeldByCheckpoint[] = [];
+    for (const seq of seqs) {
+      const checkpoint = this.inFlight.find((c) => c.seq > seq)?.index;
+      const last = groups.at(-1);
+      if (last && last.checkpoint === checkpoint) last.outputs++;
+      else groups.push({ ...(checkpoint === undefined ? {} : { checkpoint }), outputs: 1 });
+    }
+    return groups;
   }
-}
 
-function keep(list: number[], value: number): void {
-  list.push(value);
-  if (list.length > KEPT) list.shift();
+  private note(record: CheckpointRecord): void {
+    this.stats.taken++;
+    if (record.full) this.stats.full++;
+    this.stats.bytes += record.bytes;
+    this.stats.recent.push(record);
+    if (this.stats.recent.length > KEPT) this.stats.recent.shift();
+  }
 }

@@ -25,6 +25,8 @@ export class CheckpointStore {
   /** Why the last checkpoint refused was refused. */
   lastRefusal: string | undefined;
   private partial: { seq: number; total: number; chunks: Uint8Array[] } | undefined;
+  /** The last checkpoint given up incomplete (its connection closed) since the one held: chunks it had of how many. */
+  cutOff: { received: number; total: number } | undefined;
 
   /** The rest of the machine as of the latest checkpoint applied: a snapshot without RAM. */
   get state(): Uint8Array {
@@ -67,6 +69,7 @@ export class CheckpointStore {
 
   /** A checkpoint under way is given up (its sender is gone): it was never applied, and never will be. */
   discardPartial(): void {
+    if (this.partial) this.cutOff = { received: this.partial.chunks.length, total: this.partial.total };
     this.partial = undefined;
   }
 
@@ -83,6 +86,7 @@ export class CheckpointStore {
     this.stateRegion = state.apply();
     this.latest = { index: checkpoint.index, seq, at: checkpoint.at, pages: checkpoint.ram.pages.length, bytes };
     this.applied++;
+    this.cutOff = undefined;
     return this.latest;
   }
 

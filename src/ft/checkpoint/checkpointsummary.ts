@@ -20,6 +20,7 @@ export function summarizeCheckpoints(primaries: CheckpointStats[]): CheckpointSu
   const sum = (pick: (s: CheckpointStats) => number) => primaries.reduce((total, s) => total + pick(s), 0);
   const count = sum((s) => s.taken);
   const bytes = sum((s) => s.bytes);
+  const recent = primaries.flatMap((s) => s.recent);
   return {
     count,
     full: sum((s) => s.full),
@@ -27,9 +28,9 @@ export function summarizeCheckpoints(primaries: CheckpointStats[]): CheckpointSu
     bytes,
     bytesPerCheckpoint: count ? Math.round(bytes / count) : 0,
     bytesSaved: sum((s) => s.bytesSaved),
-    dirtyPages: median(primaries.flatMap((s) => s.dirtyPages)),
-    pauseMs: round(median(primaries.flatMap((s) => s.pauseMs))),
-    ackDelayMs: round(median(primaries.flatMap((s) => s.ackDelayMs))),
+    dirtyPages: median(recent.map((r) => r.dirtyPages)),
+    pauseMs: round(median(recent.map((r) => r.pauseMs))),
+    ackDelayMs: round(median(recent.flatMap((r) => (r.ackDelayMs === undefined ? [] : [r.ackDelayMs])))),
   };
 }
 

@@ -77,6 +77,7 @@ export class Host implements HostContext {
     if (this.config.role === 'primary') await this.startPrimary();
     else if (this.config.mode === 'checkpoint') {
       this.checkpointBackup = new CheckpointBackup(this);
+      this.debugger?.showCheckpoints(this.checkpointBackup);
       await this.checkpointBackup.start();
       this.report({ type: 'ready', id: this.config.id, role: 'backup' });
     } else {
@@ -308,6 +309,12 @@ export class Host implements HostContext {
     this.debugger?.takeBack();
   }
 
+  private checkpointStats(primary: Primary): Pick<HostStats, 'checkpoints' | 'heldByCheckpoint'> {
+    const checkpoints = primary.checkpoints!;
+    const held = primary.outputRule.heldOutputs.map((output) => output.seq);
+    return { checkpoints: checkpoints.stats, heldByCheckpoint: checkpoints.holding(held) };
+  }
+
   report(report: HostReport): void {
     if (!this.halted || ['halted', 'stats', 'debug-reply', 'ping'].includes(report.type)) this.send(report);
   }
@@ -345,6 +352,7 @@ export class Host implements HostContext {
   command(command: HostCommand): void {
     switch (command.type) {
       case 'kill-at': this.killAt = command.at; return;
+      case 'kill-mid-checkpoint': this.primary?.killMidCheckpoint(); return;
       case 'channel-fault': return this.channelFault(command.kind, command.value, command.seed);
       case 'slow': this.primary?.slow(command.msPerBatch); this.backup?.slow(command.msPerBatch); return;
       case 'stats': this.report({ type: 'stats', stats: this.stats() }); return;
@@ -429,7 +437,7 @@ export class Host implements HostContext {
       checkpointBytesSent: this.primary?.checkpointBytesSent ?? 0,
       ...(this.backup?.cloning ? { cloning: this.backup.cloning } : {}),
       ...(this.checkpointBackup?.receiving ? { cloning: this.checkpointBackup.receiving } : {}),
-      ...(this.primary?.checkpoints ? { checkpoints: this.primary.checkpoints.stats } : {}),
+      ...(this.primary?.checkpoints ? this.checkpointStats(this.primary) : {}),
       ...(this.checkpointBackup ? { checkpointStore: this.checkpointBackup.stats } : {}),
       ...(this.debugger?.position === undefined ? {} : { debuggerAt: this.debugger.position }),
     };

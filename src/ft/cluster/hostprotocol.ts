@@ -9,7 +9,7 @@ import type { Stop } from '../debug';
 import type { FaultKindOn } from './faults';
 import type { TapOptions } from './tapbridge';
 import type { Ping, ViewMessage } from '../view';
-import type { CheckpointPolicy, CheckpointStats, CheckpointStoreStats, ReplicationMode } from '../checkpoint';
+import type { CheckpointPolicy, CheckpointStats, CheckpointStoreStats, HeldByCheckpoint, ReplicationMode } from '../checkpoint';
 
 /**
  * The machine every host of a cluster runs: the options `lockstep run` takes (MachineSpec: boot files by path, each
@@ -115,6 +115,8 @@ export interface HostStats {
   debuggerAt?: number;
   /** Checkpoint mode, primary: the checkpoints it took and sent. */
   checkpoints?: CheckpointStats;
+  /** Checkpoint mode, primary: the outputs held now, by the checkpoint whose ack releases them. */
+  heldByCheckpoint?: HeldByCheckpoint[];
   /** Checkpoint mode, backup: the checkpoints it applied and refused, and the one it holds. */
   checkpointStore?: CheckpointStoreStats;
 }
@@ -173,6 +175,8 @@ export type ChannelFaultKind = FaultKindOn<'channel' | 'primary-end'>;
 /** cluster → host */
 export type HostCommand =
   | { type: 'kill-at'; at: number }
+  /** Checkpoint mode, primary: die (SIGKILL) halfway through sending its next incremental checkpoint of 2+ chunks. */
+  | { type: 'kill-mid-checkpoint' }
   /** `value`: a probability, a delay in ms, or (drop-entry) the seq of the log entry whose next send is dropped. */
   | { type: 'channel-fault'; kind: ChannelFaultKind; value?: number; seed?: number }
   | { type: 'slow'; msPerBatch: number }
@@ -258,7 +262,12 @@ export interface DebugState {
   heldOutputs: OutputNote[];
   /** How the last movement ended. */
   stop?: Stop;
+  /** Checkpoint mode's backup: the checkpoint shown (it runs no guest; debug/checkpointview.ts). */
+  checkpoint?: CheckpointNote;
 }
+
+/** A checkpoint a backup holds: its number in its primary's order, and its place in the log and the run. */
+export interface CheckpointNote { index: number; seq: number; at: number }
 
 export interface LogPosition {
   /** Highest seq logged (primary) or received (backup). */

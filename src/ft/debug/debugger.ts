@@ -17,6 +17,7 @@ import type { HeldOutput } from '../replication';
 import { Stop, Timeline } from './timeline';
 import { entryNote, outputNote, PanelSource, PanelStream } from './panelstream';
 import { physicalPieces } from './paging';
+import { CheckpointView, type CheckpointSource } from './checkpointview';
 import { lastAtOrBefore } from './sorted';
 
 /** Bytes of snapshots a debugged machine may keep (the timeline thins them beyond this). */
@@ -423,6 +424,8 @@ export interface HostDebugEnvironment extends DebugEnvironment, PanelSource {}
  */
 export class HostDebugger {
   private debugger: MachineDebugger | undefined;
+  /** Checkpoint mode's backup, which has no machine of its own: what it shows instead. */
+  private checkpoints: CheckpointView | undefined;
   private held: boolean;
   /** Operations received, and the last one that took the machine (held it). */
   private received = 0;
@@ -444,6 +447,8 @@ export class HostDebugger {
 
   /** The role's machine exists (booted or restored) and takes its values from `source`. */
   attach(machine: Machine, source: Nondeterminism): void {
+    this.checkpoints?.destroy();
+    this.checkpoints = undefined;
     this.debugger = new MachineDebugger(machine, source, {
       ...this.env,
       entries: () => this.log,
@@ -454,6 +459,11 @@ export class HostDebugger {
 
   useSource(source: Nondeterminism): void {
     this.debugger?.useSource(source);
+  }
+
+  /** Checkpoint mode's backup: until it has a machine (goes live), it shows its checkpoints. */
+  showCheckpoints(source: CheckpointSource): void {
+    this.checkpoints = new CheckpointView(this.id, source);
   }
 
   noteEntry(entry: LogEntry): void {
@@ -509,6 +519,7 @@ export class HostDebugger {
       this.held = true;
       this.lastHold = arrival;
     }
+    if (!this.debugger && this.checkpoints) return this.checkpoints.execute(op);
     if (!this.debugger) {
       if (op.op === 'resume') this.held = false;
       if (op.op === 'pause' || op.op === 'resume') return undefined;
@@ -527,6 +538,7 @@ export class HostDebugger {
 
   stop(): void {
     this.panel.stop();
+    this.checkpoints?.destroy();
   }
 }
 

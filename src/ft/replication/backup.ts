@@ -17,6 +17,7 @@ import {
   Replayer,
 } from '../machine';
 import { HostContext } from './hostcontext';
+import { connectToPrimary } from './primarylink';
 import type { Frame, LogEntry, OutputEntry } from '../log';
 import type { Divergence } from '../cluster';
 import { Wakeup } from './wakeup';
@@ -25,7 +26,6 @@ import { Wakeup } from './wakeup';
 const BATCH_INSTRUCTIONS = 250_000;
 /** A batch of slow slices ends early: heartbeats go out between batches (see BATCH_MS in primary.ts). */
 const BATCH_MS = 50;
-const RECONNECT_MS = 50;
 const KEPT_EPOCHS = 16;
 
 export class Backup {
@@ -104,27 +104,20 @@ export class Backup {
   }
 
   private async connect(): Promise<void> {
-    const { primary, secret } = this.host.config;
-    while (this.running && !this.goingLive) {
-      try {
-        const channel = await this.ackThread!.connect({ host: primary!.host, port: primary!.port, secret, role: 'backup', expectPeerRole: 'primary' });
-        this.attach(channel);
-        return;
-      } catch (error) {
-        this.host.say(`cannot reach the primary: ${(error as Error).message}`);
-        await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS));
-      }
-    }
+    const channel = await connectToPrimary(this.host, {
+      open: (options) => this.ackThread!.connect(options),
+      wanted: () => this.running && !this.goingLive,
+      frame: (frame) => this.receive(frame),
+      closed: (error) => {
+        if (error?.name === 'LogFormatError') this.corruptFrames++;
+        if (this.running && !this.goingLive) void this.connect();
+      },
+    });
+    if (channel) this.attach(channel);
   }
 
   private attach(channel: LogChannel): void {
     this.channel = channel;
-    this.host.configureChannel(channel);
-    channel.on('message', (frame) => this.receive(frame));
-    channel.on('close', (error) => {
-      if (error?.name === 'LogFormatError') this.corruptFrames++;
-      if (this.running && !this.goingLive) void this.connect();
-    });
     const wantsClone = this.host.config.clone && !this.machine && !this.checkpoint;
     this.resendAskedAt = performance.now();
     channel.send({ kind: 'resend-from', seq: wantsClone ? 0 : this.expected, at: this.instructions });

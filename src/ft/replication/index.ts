@@ -7,6 +7,7 @@ export * from './detector';
 export * from './arbiter';
 export * from './service';
 export * from './hostcontext';
+export * from './primarylink';
 export * from './wakeup';
 export * from './shareddisk';
 export * from './localdisk';

@@ -2,7 +2,7 @@
 // its instruction count, streams the log to the backup, and holds each output until the backup has
 // acknowledged it (the Output Rule, outputrule.ts). It also serves the service endpoint, clones a
 // new backup from a checkpoint on request, and claims the arbiter when its backup goes silent.
-import { Channel, ChannelServer, CHECKPOINT_CHUNK, listenChannel, sendCheckpointChunks } from '../channel';
+import { Channel, ChannelServer, CHECKPOINT_CHUNK, checkpointChunks, listenChannel, sendCheckpointChunks } from '../channel';
 import type { Checkpointer } from '../checkpoint';
 import { Detector } from './detector';
 import { HostContext, Takeover } from './hostcontext';
@@ -48,6 +48,7 @@ export class Primary {
   private readonly detector: Detector;
   private readonly pageHashes = new Map<number, Epoch>();
   private running = true;
+  private dieMidCheckpoint = false;
   /** Finishing (before a stop): the guest runs no further, so the backup can reach the same end. */
   private finishing = false;
   private protectedFromStart: boolean;
@@ -254,9 +255,27 @@ export class Primary {
     const captured = this.checkpoints.capture(this.machine, hashes);
     const { index, full, dirtyPages: pages, bytes } = captured;
     this.logControl('checkpoint', { index, full, pages, bytes: bytes.length });
+    const cut = this.dieMidCheckpoint && !full && checkpointChunks(bytes.length) >= 2;
+    if (cut) return this.dieMidTransfer(channel, bytes);
     sendCheckpointChunks(channel, this.seq, this.machine.instructions, bytes);
     this.checkpoints.sent(this.seq);
     this.checkpointBytesSent += bytes.length;
+  }
+
+  /**
+   * Test fault (HostCommand `kill-mid-checkpoint`, seed 003's "what if primary fails while sending
+   * state to backup?"): the next incremental checkpoint of two chunks or more is cut off. The guest
+   * stops, half the chunks are sent, and once they have left this process it is killed (SIGKILL).
+   */
+  killMidCheckpoint(): void {
+    this.dieMidCheckpoint = true;
+  }
+
+  private dieMidTransfer(channel: Channel, bytes: Uint8Array): void {
+    this.running = false;
+    const half = Math.floor(checkpointChunks(bytes.length) / 2);
+    sendCheckpointChunks(channel, this.seq, this.machine.instructions, bytes, half);
+    void channel.written().then(() => process.kill(process.pid, 'SIGKILL'));
   }
 
   /** Remus: a backup (new, or reconnected and so behind) starts from a full checkpoint, at the next epoch. */

@@ -100,6 +100,33 @@ describe('checkpoint mode (Remus) pair (real processes, real TCP)', function () 
     assert.equal(killed.instructions, whole.instructions, 'ended at the same instruction');
   });
 
+  it('a primary killed halfway through sending a checkpoint: the backup never applies it and goes live from the one before', async () => {
+    // spin writing over 4096 pages, sent raw: an incremental checkpoint takes 2 chunks (512 KiB each) or more.
+    const cluster = track(new Cluster(checkpointOptions('spin', {
+      cmdline: 'iterations=2000000000 pages=4096',
+      checkpoint: { intervalMs: 25, compress: false },
+      detector: { timeoutMs: 10_000, heartbeatMs: 50 },
+      restoreRedundancy: false,
+    })));
+    await cluster.start();
+    await until(async () => ((await cluster.statsOf('backup'))?.checkpointStore?.applied ?? 0) >= 2, 'two checkpoints applied');
+    const applied = (await cluster.statsOf('backup'))!.checkpointStore!.applied;
+    const failover = new Promise<void>((resolve) => cluster.once('failover', () => resolve()));
+    cluster.command('primary', { type: 'kill-mid-checkpoint' });
+    await failover;
+    const line = cluster.hosts.get('host-2')!.stderr.find((l) => l.includes('going live from checkpoint'));
+    const match = /going live from checkpoint (\d+) \(instruction (\d+), .*the checkpoint after it was cut off \((\d+) of (\d+) chunks\) and is not applied/.exec(line ?? '');
+    assert.ok(match, `host-2 said: ${line}`);
+    const [index, at, received, total] = match.slice(1).map(Number);
+    assert.ok(index >= applied, `went live from checkpoint ${index}, the latest complete one (${applied} applied before the kill)`);
+    assert.ok(received >= 1 && received < total, `${received} of ${total} chunks of the cut-off checkpoint arrived`);
+    // The machine restored from the complete checkpoint runs on as the primary.
+    await until(async () => ((await cluster.statsOf('primary'))?.instructions ?? 0) > at, 'the new primary to run past its checkpoint');
+    const summary = await cluster.stop();
+    assert.equal(lastRole(summary, 'host-1'), 'dead');
+    assert.equal(lastRole(summary, 'host-2'), 'primary');
+  });
+
   describe(`partitioning the channel with both hosts alive (${PARTITION_TRIALS} trials)`, () => {
     for (let trial = 0; trial < PARTITION_TRIALS; trial++) {
       it(`trial ${trial + 1}: exactly one of the two stays live`, async () => {
