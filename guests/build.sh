@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the five guests (multiboot i386 ELF) and the BIOS boot-sector guest
+# Build the six guests (multiboot i386 ELF) and the BIOS boot-sector guest
 # (a raw 512-byte disk image) into OUTDIR (default guests/images/). The result
 # is byte for byte reproducible: no paths, no timestamps, no build ids,
 # symbols stripped.
@@ -21,7 +21,7 @@ CFLAGS=(-m32 -march=i686 -ffreestanding -fno-pic -fno-pie -fno-stack-protector -
 LDFLAGS=(-m elf_i386 --build-id=none -nostdlib -s -z max-page-size=4096 -z noexecstack --gc-sections
          -T common/link.ld)
 
-guests=(spin kv lock ticker scatter)
+guests=(spin kv lock ticker scatter pager)
 common=(multiboot.S isr.S boot.c gdt.c idt.c pic.c pit.c serial.c print.c cmdline.c string.c
         ticks.c strbuf.c request.c dedup.c pci.c ne2k.c net.c)
 

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-const IMAGES = ['spin.elf', 'kv.elf', 'lock.elf', 'ticker.elf', 'scatter.elf', 'bootsector.img'];
+const IMAGES = ['spin.elf', 'kv.elf', 'lock.elf', 'ticker.elf', 'scatter.elf', 'pager.elf', 'bootsector.img'];
 
 function repoRoot(): string {
   let dir = process.cwd();

@@ -1,5 +1,5 @@
 // The timeline's slice trace: every slice a machine ran, compactly (see Timeline).
-import type { SliceRecord } from '../machine';
+import type { JitExit, SliceRecord } from '../machine';
 import { lastAtOrBefore } from './sorted';
 
 /** The history disagrees with itself: replaying it did not reproduce what was recorded. */
@@ -9,13 +9,15 @@ export class TimelineDivergence extends Error {
 
 /**
  * Every recorded step, compactly: its end count (8 bytes), plus, only where they are not the usual,
- * its idle tail and its timer counts (the usual: one timer run, where the instructions end).
+ * its idle tail, its timer counts (the usual: one timer run, where the instructions end) and where
+ * compiled code left by exit_jit (the usual: nowhere).
  */
 export class SliceTrace {
   private ends = new Float64Array(1024);
   private length = 0;
   private readonly idle = new Map<number, number>();
   private readonly timers = new Map<number, number[]>();
+  private readonly exits = new Map<number, JitExit[]>();
 
   constructor(readonly start: number) {}
 
@@ -35,6 +37,7 @@ export class SliceTrace {
     if (step.idle) this.idle.set(index, step.idle);
     const usual = step.timers.length === 1 && step.timers[0] === step.to - step.idle;
     if (!usual) this.timers.set(index, [...step.timers]);
+    if (step.exits.length) this.exits.set(index, step.exits);
   }
 
   /** The step that starts at or contains count `n` (none at the frontier). */
@@ -57,6 +60,6 @@ export class SliceTrace {
     const from = index ? this.ends[index - 1] : this.start;
     const to = this.ends[index];
     const idle = this.idle.get(index) ?? 0;
-    return { from, to, idle, timers: this.timers.get(index) ?? [to - idle] };
+    return { from, to, idle, timers: this.timers.get(index) ?? [to - idle], exits: this.exits.get(index) ?? [] };
   }
 }

@@ -14,6 +14,7 @@ import { Nondeterminism, RecordedEvent, Replayer } from '../machine';
 import { encodeDiskIo } from '../log';
 import { SliceTrace, TimelineDivergence } from './slicetrace';
 import { lastAtOrBefore } from './sorted';
+import { FIRST_LOOK_BACK, Watching } from './watch';
 
 export { TimelineDivergence };
 
@@ -22,8 +23,6 @@ export const DEFAULT_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
 const STEP_ON_LIMIT = 500_000;
 /** A boundary reached by replaying at least this much is kept as the stepping base (see moveTo). */
 const STEPPING_BASE_AFTER = 5_000_000;
-/** A reverse run looks back this far first, then four times as far each time. */
-const FIRST_LOOK_BACK = 1_000_000;
 /** Instructions before the position whose EIPs are kept (see `trail`). */
 const TRAIL_LENGTH = 64;
 
@@ -104,6 +103,7 @@ export class Timeline {
   /** EIPs of instructions stepped, oldest first, leading up to count `trailEnd` (see `trail`). */
   private trailEips: number[] = [];
   private trailEnd = -1;
+  private readonly watching: Watching;
 
   /**
    * Records `machine` from where it is on. Its first snapshot empties the JIT cache, which changes
@@ -121,6 +121,19 @@ export class Timeline {
       epoch: (epoch) => this.onEpoch(epoch.index, epoch.at, epoch.hash),
     });
     this.addSnapshot(Math.floor(start / machine.options.epochLength), start);
+    this.watching = new Watching({
+      machine,
+      trace: this.trace,
+      start: () => this.start,
+      position: () => this.position,
+      isOnRecord: () => this.isOnRecord,
+      runTo: (n) => this.runTo(n),
+      stopHere: (requested) => this.stopHere(requested),
+      extendFrom: (end, until) => this.extendFrom(end, until),
+      reachBoundary: (boundary) => this.reachBoundary(boundary),
+      moveTo: (target) => this.moveTo(target),
+      stepForward: (target, stopBefore) => this.stepForward(target, stopBefore),
+    });
   }
 
   /** The first instruction count the timeline can revisit. */
@@ -258,92 +271,20 @@ export class Timeline {
 
   /**
    * A data breakpoint forwards: runs on to right after the first instruction that changes what
-   * `watch` reads (memory, as a debugger fingerprints it), or to `until`. Whole slices are run and
-   * compared at their ends; only a slice where it changed is stepped, one instruction at a time, to
-   * find the instruction. A change no instruction made (at a slice's end: timers, interrupts, a
-   * device) stops at that end.
+   * `watch` reads, or to `until` (see watch.ts).
    */
   continueWatching(watch: () => string, until = Number.MAX_SAFE_INTEGER): Stop {
-    const reference = watch();
-    for (;;) {
-      const from = this.position;
-      if (from >= until) return this.stopHere(until);
-      const step = this.trace.sliceAt(from);
-      if (!step) {
-        // At the frontier: record on (an epoch at most), then look at it from where it was.
-        if (this.machine.isEnded || !this.extendFrom(this.trace.end, until)) return this.runTo(until);
-        continue;
-      }
-      const end = Math.min(step.to, until);
-      if (from === step.from && end === step.to && this.isOnRecord) this.reachBoundary(end);
-      else this.moveTo(end);
-      if (watch() === reference) continue;
-      this.moveTo(from);
-      this.stepForward(end, () => watch() !== reference);
-      return { ...this.stopHere(this.position), reason: 'watch' };
-    }
+    return this.watching.continueWatching(watch, until);
   }
 
-  /** A data breakpoint backwards, in one go: `reverseWatchRun` driven to its end. */
+  /** A data breakpoint backwards, in one go (see watch.ts). */
   reverseWatching(watch: () => string): Stop {
-    const run = this.reverseWatchRun(watch);
-    for (;;) {
-      const next = run.next();
-      if (next.done) return next.value;
-    }
+    return this.watching.reverseWatching(watch);
   }
 
-  /**
-   * A data breakpoint backwards: to right after the last instruction before the current position
-   * that changed what `watch` reads (or the start). Looks at ever longer stretches before the
-   * position, comparing `watch` at every slice end (whole slices replayed), and steps the slices
-   * where it changed, latest first. Yields the count it got to after every `slice` instructions
-   * replayed, so that a driver can take turns or stop driving it (a pause), as with `reverseRun`.
-   */
-  *reverseWatchRun(watch: () => string, slice = Number.MAX_SAFE_INTEGER): Generator<number, Stop, void> {
-    const before = this.position;
-    for (let end = before, look = FIRST_LOOK_BACK; end > this.start; look *= 4) {
-      const from = this.trace.boundaryAtOrBefore(Math.max(this.start, end - look));
-      // The slices of [from, end] whose watched memory differs at their two ends.
-      const changed: [number, number][] = [];
-      this.reachBoundary(from);
-      let last = watch();
-      for (let at = from, turn = from; at < end;) {
-        const next = Math.min(this.trace.sliceAt(at)!.to, end);
-        if (next === this.trace.sliceAt(at)!.to) this.reachBoundary(next);
-        else this.moveTo(next);
-        const now = watch();
-        if (now !== last) changed.push([at, next]);
-        [last, at] = [now, next];
-        if (at - turn >= slice && at < end) {
-          turn = at;
-          yield at;
-        }
-      }
-      for (const [start, stop] of changed.reverse()) {
-        const hit = this.lastChange(watch, start, stop, before);
-        if (hit !== undefined) return { ...this.runTo(hit), reason: 'watch' };
-      }
-      end = from;
-      if (end > this.start) yield this.position;
-    }
-    return this.runTo(this.start);
-  }
-
-  /** The last count in (start, stop], below `before`, right after a change of `watch`. */
-  private lastChange(watch: () => string, start: number, stop: number, before: number): number | undefined {
-    this.reachBoundary(start);
-    let last = watch();
-    let hit: number | undefined;
-    const note = () => {
-      const now = watch();
-      if (now !== last && this.position < before) hit = this.position;
-      last = now;
-      return false;
-    };
-    this.stepForward(stop, note);
-    note();
-    return hit;
+  /** A data breakpoint backwards, yielding after every `slice` instructions replayed (see watch.ts). */
+  reverseWatchRun(watch: () => string, slice = Number.MAX_SAFE_INTEGER): Generator<number, Stop, void> {
+    return this.watching.reverseWatchRun(watch, slice);
   }
 
   /** Unstepped and on the recorded run: whole slices from here are the recording's. */

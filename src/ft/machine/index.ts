@@ -19,6 +19,8 @@ export type { BiosFiles } from './bios';
 export { GUEST_MAC } from './devices';
 export { StepDivergence } from './stepping';
 export type { InstructionStop, SliceRecord } from './stepping';
+export { countBeforeExit } from './jitexit';
+export type { JitExit } from './jitexit';
 export { SnapshotError, readSnapshotFile, writeSnapshotFile } from './snapshot';
 export { prefault } from './prefault';
 export { GuestDisk, DISK_BLOCK_SIZE } from './disk';

@@ -23,10 +23,7 @@ export class JitModules {
   constructor(private readonly budgetBytes = DEFAULT_BUDGET_BYTES) {}
 
   /** The module for `bytes`: the one compiled before for the same bytes, else a new one. Needs loadHasher(). */
-  compile(source: BufferSource): WebAssembly.Module {
-    const bytes = ArrayBuffer.isView(source)
-      ? new Uint8Array(source.buffer, source.byteOffset, source.byteLength)
-      : new Uint8Array(source);
+  compile(bytes: Uint8Array): WebAssembly.Module {
     const key = hashBytes(bytes);
     const kept = this.byHash.get(key);
     // Same hash, other bytes (2^-64): compile it, and keep the first.
@@ -34,7 +31,7 @@ export class JitModules {
       this.reused++;
       return kept.module;
     }
-    const module = new WebAssembly.Module(bytes);
+    const module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
     if (!kept) this.keep(key, { bytes: bytes.slice(), module });
     return module;
   }

@@ -22,6 +22,7 @@ import { AttachedDisk } from './attacheddisk';
 import type { Epoch, MachineEvents, RunEnd } from './machineevents';
 import { differingPages, hashBytes, loadHasher, pageHashes, stateHash } from './hash';
 import { Interpreter } from './interpreter';
+import type { JitExit } from './jitexit';
 import { CanonicalJit } from './jitkeys';
 import { MachineOptions, ResolvedOptions, v86Settings, validate, withDefaults } from './options';
 import { SnapshotError, SnapshotHeader, UNSAVED_CPU_FIELDS, checkCompatible, checkSettings, decodeSnapshot, encodeSnapshot } from './snapshot';
@@ -72,6 +73,8 @@ export class Machine {
   private unsavedViews!: Int32Array[];
   /** Timer counts of the slice in progress: its SliceRecord's. */
   private sliceTimers: number[] = [];
+  /** Where compiled code left by exit_jit in the slice in progress: its SliceRecord's. */
+  private sliceExits: JitExit[] = [];
   /** The slice the machine is executing one instruction at a time. */
   private stepper: SliceStepper | undefined;
   /** The machine as its steppers see it. */
@@ -137,6 +140,7 @@ export class Machine {
     this.unsavedViews = UNSAVED_CPU_FIELDS.map((field) => this.cpu[field]);
     this.tsc = new TscState(this.cpu.wasm_memory);
     this.jit = new CanonicalJit(this.cpu);
+    this.recordJitExits();
     this.emulator.add_listener('serial0-output-byte', (byte: number) => this.outputBuffer.push(byte));
     // v86 hands over a view of the card's memory: copy it before the guest reuses the buffer.
     this.emulator.add_listener('net0-send', (frame: Uint8Array) => this.framesSent.push(frame.slice()));
@@ -162,6 +166,23 @@ export class Machine {
         this.finishDiskIo();
         this.flushOutput();
       },
+    };
+  }
+
+  /**
+   * Records each exit of compiled code by exit_jit in the slice's SliceRecord (jitexit.ts): the
+   * count it left at (the module stored it just before), and where and with what registers it left.
+   * Only whole slices run compiled code: a stepper executes what the record says instead.
+   */
+  private recordJitExits(): void {
+    const { cpu } = this;
+    const exitJit = cpu.jit_imports.exit_jit;
+    cpu.jit_imports.exit_jit = () => {
+      const eip = cpu.instruction_pointer[0] >>> 0;
+      const registers = Array.from(cpu.reg32);
+      exitJit();
+      const at = this.count + ((cpu.instruction_counter[0] - this.lastCounter) >>> 0);
+      this.sliceExits.push({ at, eip, registers, next: cpu.instruction_pointer[0] >>> 0 });
     };
   }
 
@@ -264,6 +285,7 @@ export class Machine {
     this.beginSlice();
     const before = this.count;
     this.sliceTimers = [];
+    this.sliceExits = [];
     const idle = this.isHalted ? this.runHaltedSlice() : (this.mainLoop(), 0);
     this.syncCount();
     if (this.count === before) throw new Error(`machine did not advance at instruction ${before}`);
@@ -271,7 +293,7 @@ export class Machine {
     this.finishDiskIo();
     this.flushOutput();
     if (this.executedInstructions >= this.epochs.nextExecuted || this.count >= this.epochs.nextCount) this.reachEpoch();
-    this.emit('slice', { from: before, to: this.count, timers: this.sliceTimers, idle });
+    this.emit('slice', { from: before, to: this.count, timers: this.sliceTimers, idle, exits: this.sliceExits });
   }
 
   /** What comes before a slice's first instruction, whole or stepped: power-on, then the inputs due. */

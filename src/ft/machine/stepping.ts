@@ -6,6 +6,7 @@
 // slice's end the machine is at that boundary exactly as a whole-slice run leaves it.
 import type { Clock } from './clock';
 import type { Interpreter } from './interpreter';
+import type { JitExit } from './jitexit';
 import { FLAG_INTERRUPT } from './v86types';
 import type * as v86 from './v86types';
 
@@ -29,6 +30,8 @@ export interface SliceRecord {
    * never woke.
    */
   idle: number;
+  /** Where compiled code left by exit_jit, in order (see jitexit.ts): usually none. */
+  exits: JitExit[];
 }
 
 /** Why `stepTo` returned. */
@@ -62,6 +65,8 @@ export class SliceStepper {
   private readonly counter: number;
   /** How many of the slice's recorded timer runs have happened. */
   private timers = 0;
+  /** How many of the slice's recorded JIT exits have been taken. */
+  private exits = 0;
   private readonly startedHalted: boolean;
   /** What main_loop returned when the slice ended halted with the slice's idle time still to skip. */
   private idlePending: number | undefined;
@@ -111,17 +116,59 @@ export class SliceStepper {
     const interpreter = this.machine.interpreter;
     for (;;) {
       const at = this.instructions;
-      if (at === lastExecuted) return this.endSlice(target);
+      const exit = this.exitHere();
+      if (!exit && at === lastExecuted) return this.endSlice(target);
       if (at > lastExecuted || interpreter.halted) {
         throw new StepDivergence(`stepping diverged from the recorded run: ${interpreter.halted ? 'halted' : 'still running'} at ${at}, the slice ends at ${lastExecuted}`);
       }
       if (stopBefore?.(interpreter.eip)) return 'breakpoint';
       if (at >= target || (at + 1 === target && interpreter.nextIsSti())) return 'target';
+      if (exit) {
+        // The state before the exit stands for every count the compiled code counted up to it.
+        if (target < exit.at) return this.moveCount(target);
+        this.takeExit(exit);
+        continue;
+      }
       // In bulk up to the last instruction before the target, which needs the STI check above.
       const bulk = Math.min(target - 1, lastExecuted) - at;
-      if (bulk > 0) interpreter.run(bulk, stopBefore);
+      const pending = this.slice.exits[this.exits]?.eip;
+      const stop = pending === undefined ? stopBefore : (eip: number) => eip === pending || stopBefore?.(eip) === true;
+      if (bulk > 0) interpreter.run(bulk, stop);
       else interpreter.execute();
     }
+  }
+
+  /** The slice's next recorded JIT exit, if the machine is where it happened (its EIP and registers). */
+  private exitHere(): JitExit | undefined {
+    const exit = this.slice.exits[this.exits];
+    if (!exit || this.machine.interpreter.eip !== exit.eip) return undefined;
+    const registers = this.machine.cpu.reg32;
+    return exit.registers.every((value, i) => registers[i] === value) ? exit : undefined;
+  }
+
+  /**
+   * Does what the compiled code did at `exit`: executes the faulting instruction (the exception is
+   * raised again, counted as one), or nothing for self-modifying code; then counts what it counted.
+   */
+  private takeExit(exit: JitExit): void {
+    const interpreter = this.machine.interpreter;
+    if (exit.next !== exit.eip) {
+      interpreter.execute();
+      if (interpreter.eip !== exit.next) {
+        throw new StepDivergence(`stepping diverged from the recorded run: the instruction at 0x${hex(exit.eip)} went on at 0x${hex(interpreter.eip)}, recorded an exception handled at 0x${hex(exit.next)}`);
+      }
+    }
+    if (this.instructions > exit.at) {
+      throw new StepDivergence(`stepping diverged from the recorded run: at ${this.instructions} past the JIT exit recorded at ${exit.at}`);
+    }
+    this.moveCount(exit.at);
+    this.exits++;
+  }
+
+  /** Sets the count inside the slice (v86's counter) to `at`. */
+  private moveCount(at: number): 'target' {
+    this.machine.cpu.instruction_counter[0] += at - this.instructions;
+    return 'target';
   }
 
   /** What main_loop does after the slice's last block: a clock reading, the timers, IRQs. */
@@ -153,8 +200,8 @@ export class SliceStepper {
 
   private leave(count: number): void {
     const { slice } = this;
-    if (count !== slice.to || this.timers !== slice.timers.length) {
-      throw new StepDivergence(`stepping diverged from the recorded run: the slice from ${slice.from} ended at ${count} after ${this.timers} timer runs, recorded ${slice.to} after ${slice.timers.length}`);
+    if (count !== slice.to || this.timers !== slice.timers.length || this.exits !== slice.exits.length) {
+      throw new StepDivergence(`stepping diverged from the recorded run: the slice from ${slice.from} ended at ${count} after ${this.timers} timer runs and ${this.exits} JIT exits, recorded ${slice.to} after ${slice.timers.length} and ${slice.exits.length}`);
     }
     this.machine.leave();
   }
@@ -166,4 +213,8 @@ export class SliceStepper {
   private get acpi(): boolean {
     return this.machine.cpu.acpi_enabled[0] !== 0;
   }
+}
+
+function hex(value: number): string {
+  return (value >>> 0).toString(16);
 }

@@ -4,6 +4,7 @@
 // imports are wrapped so that time, random numbers and timer runs come from the machine's Clock,
 // its Nondeterminism and its boundary counts.
 import type { Clock } from './clock';
+import { countBeforeExit } from './jitexit';
 import { jitModules } from './jitmodules';
 import { v86Module } from './v86wasm';
 import type * as v86 from './v86types';
@@ -31,10 +32,14 @@ function guestDate(now: () => number): DateConstructor {
 /**
  * Compiles JIT output synchronously and hands it over at the end of the current slice (a boundary),
  * not at a timing-dependent later point. It cannot be handed over at once: v86 still holds its JIT
- * state lock while it asks for the compile.
+ * state lock while it asks for the compile. Its exit path stores the instruction count before it
+ * calls exit_jit (countBeforeExit), so that the machine can record where each exit left the count.
  */
 function instantiateAtSliceEnd(bytes: BufferSource, imports?: WebAssembly.Imports) {
-  const module = jitModules.compile(bytes);
+  const view = ArrayBuffer.isView(bytes)
+    ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    : new Uint8Array(bytes);
+  const module = jitModules.compile(countBeforeExit(view));
   const result = { module, instance: new WebAssembly.Instance(module, imports) };
   const deferred = {
     then(onResult: (r: typeof result) => unknown) { active!.compiled.push(() => onResult(result)); return deferred; },

@@ -62,6 +62,8 @@ export interface Cpu {
   get_eflags(): number;
   wasm_memory: WebAssembly.Memory;
   get_state_pic(): unknown;
+  /** What v86's JIT modules import (wrapped: see jitexit.ts). */
+  jit_imports: { exit_jit: () => void; [name: string]: unknown };
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the other devices are v86's, untyped
   devices: { pci: Pci; net: Ne2k; [name: string]: any };
 }
@@ -127,6 +129,7 @@ export function checkV86Internals(cpu: Cpu): void {
   const missing = [
     ...[...CPU_STATE_FIELDS, ...STEPPING_FIELDS].filter((f) => cpu[f] === undefined),
     ...['main_loop', 'handle_irqs', 'jit_clear_cache', 'get_eflags', 'get_state_pic', 'write_blob'].filter((f) => typeof cpu[f] !== 'function'),
+    ...(typeof cpu.jit_imports?.exit_jit === 'function' ? [] : ['jit_imports.exit_jit']),
     ...HASHED_DEVICES.filter((d) => !(d in cpu.devices)).map((d) => `devices.${d}`),
   ];
   if (missing.length) throw new Error(`v86 internals moved (is v86 still 0.5.462?): missing cpu.${missing.join(', cpu.')}`);
