@@ -344,20 +344,21 @@ describe('debug adapter (DAP, real hosts)', function () {
     it('disks: the pair gets the disk (its reads in the panel\'s channel events); FILE is locked until the session ends', async () => {
       const guest = join(DISK, '..', 'diskguest.bin');
       writeFileSync(guest, diskGuest(20, 150_000));
-      const stop = adapter.nextStop();
-      await adapter.launch({ guest, memory: 16, epochLength: 1_000_000, disks: [{ file: DISK, mode: 'shared' }], stopAt: 5_000_000 });
-      assert.equal((await stop).reason, 'goto');
-      assert.ok(existsSync(`${DISK}.lock`), 'FILE is locked');
-      const channel = await channelEvent(adapter, (body) => (body.disk?.reads ?? 0) > 0);
-      assert.equal(channel.disk!.bytesRead, 512 * channel.disk!.reads, 'one sector a read');
-      const other = await Adapter.start();
+      // A session of its own: this one ends here, and the others go on with `adapter`.
+      const session = await Adapter.start();
       try {
-        await other.dc.initializeRequest();
-        await assert.rejects(other.dc.launchRequest({ guest, disks: [{ file: DISK }] } as never), /is in use by another run/);
+        await session.dc.initializeRequest();
+        const stop = session.nextStop();
+        await session.launch({ guest, memory: 16, epochLength: 1_000_000, disks: [{ file: DISK, mode: 'shared' }], stopAt: 5_000_000 });
+        assert.equal((await stop).reason, 'goto');
+        assert.ok(existsSync(`${DISK}.lock`), 'FILE is locked');
+        const channel = await channelEvent(session, (body) => (body.disk?.reads ?? 0) > 0);
+        assert.equal(channel.disk!.bytesRead, 512 * channel.disk!.reads, 'one sector a read');
+        await assert.rejects(adapter.dc.launchRequest({ guest, disks: [{ file: DISK }] } as never), /is in use by another run/);
+        await session.dc.disconnectRequest({ terminateDebuggee: true });
       } finally {
-        await other.stop();
+        await session.stop();
       }
-      await adapter.dc.disconnectRequest({ terminateDebuggee: true });
       await until(() => !existsSync(`${DISK}.lock`), 'the lock to go');
     });
 
