@@ -17,8 +17,9 @@ mkdirSync('dist/guests', { recursive: true });
 copyFileSync(join(v86Build, 'v86.wasm'), 'dist/v86.wasm');
 // iced-x86 (the adapter's disassembler) reads its wasm from beside whatever bundled it.
 copyFileSync(join(dirname(require.resolve('iced-x86/package.json')), 'iced_x86_bg.wasm'), 'dist/iced_x86_bg.wasm');
-// scatter.elf is a test of the JIT's state (guests/README.md), not a guest to ship.
-for (const image of readdirSync('guests/images').filter((name) => name !== 'scatter.elf')) {
+// scatter.elf and pager.elf test the JIT's state and its exits in paged code (guests/README.md): not guests to ship.
+const TEST_ONLY = new Set(['scatter.elf', 'pager.elf']);
+for (const image of readdirSync('guests/images').filter((name) => !TEST_ONLY.has(name))) {
   copyFileSync(join('guests/images', image), join('dist/guests', image));
 }
 

@@ -182,18 +182,26 @@ describe('data breakpoints (DAP, real hosts, spin)', function () {
 
   it('the console sets, lists and drops its own data breakpoints, which the client\'s list leaves alone', async () => {
     const repl = async (expression: string) => (await adapter.dc.evaluateRequest({ expression, context: 'repl', frameId: 1 })).body.result;
-    await adapter.dc.send('setDataBreakpoints', { breakpoints: [] });
-    assert.equal(await repl('.watch'), 'no data breakpoints (.watch EXPR sets one)');
+    // Where the first change below esp happens after 1,000,000 (as the test above finds it, with the client's list).
+    await adapter.runTo(1, 1_000_000);
     const esp = await register(adapter, 'esp');
-    const watched = `0x${(esp - 64).toString(16).padStart(8, '0')}`;
-    assert.equal(await repl('watch qword [esp-64]'), `watching 8 bytes at ${watched}: continue and reverse continue stop where they change`);
+    const { dataId } = await dataBreakpointInfo(adapter, { name: `0x${(esp - 64).toString(16)}`, asAddress: true, bytes: 64 });
+    await adapter.dc.send('setDataBreakpoints', { breakpoints: [{ dataId, accessType: 'write' }] });
+    const before = await adapter.read(1, esp - 64, 64);
+    await adapter.stopAfter(() => adapter.dc.continueRequest({ threadId: 1 }));
+    const at = await adapter.instructions(1);
+    const changed = esp - 64 + (await adapter.read(1, esp - 64, 64)).findIndex((byte, i) => byte !== before[i]);
+    await adapter.dc.send('setDataBreakpoints', { breakpoints: [] });
+    await adapter.runTo(1, 1_000_000);
+    // The same byte, watched from the console: the first change of it is that stop.
+    assert.equal(await repl('.watch'), 'no data breakpoints (.watch EXPR sets one)');
+    const watched = `0x${changed.toString(16).padStart(8, '0')}`;
+    assert.equal(await repl(`watch byte [${watched}]`), `watching 1 byte at ${watched}: continue and reverse continue stop where they change`);
     // The client's list (empty here) replaces only its own.
     await adapter.dc.send('setDataBreakpoints', { breakpoints: [] });
-    assert.equal(await repl('.watch'), `8 bytes at ${watched} (console)`);
-    const before = await adapter.read(1, esp - 64, 8);
+    assert.equal(await repl('.watch'), `1 byte at ${watched} (console)`);
     const stop = await adapter.stopAfter(() => adapter.dc.continueRequest({ threadId: 1 }));
-    assert.equal(stop.reason, 'data breakpoint');
-    assert.notDeepEqual(await adapter.read(1, esp - 64, 8), before);
+    assert.deepEqual([stop.reason, await adapter.instructions(1)], ['data breakpoint', at]);
     await assert.rejects(adapter.dc.evaluateRequest({ expression: '.unwatch all', context: 'repl', frameId: 1 }), /\.unwatch takes nothing/);
     assert.equal(await repl('.unwatch'), '1 data breakpoint dropped');
     assert.equal(await repl('.watch'), 'no data breakpoints (.watch EXPR sets one)');

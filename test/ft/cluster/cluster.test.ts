@@ -135,7 +135,11 @@ describe('FT pair (real processes, real TCP)', function () {
             assert.equal(stats.epochCount, hashes.length, `${id} reported every epoch it reached`);
             assert.deepEqual(stats.epochs.map((e) => e.hash), hashes.slice(-RECENT_EPOCHS), `${id}'s stats carry its latest epochs`);
           }
-          if (clock === 'host') assert.ok(primary.length > RECENT_EPOCHS, `${guest} crossed ${primary.length} epochs, more than stats carry`);
+          // So that the check above cuts a list: spin and ticker cross far more epochs than stats carry (680
+          // and 149 here); kv and lock, driven by clients over wall time, cross 24-52 (fewer on a loaded machine).
+          if (clock === 'host' && (guest === 'spin' || guest === 'ticker')) {
+            assert.ok(primary.length > RECENT_EPOCHS, `${guest} crossed ${primary.length} epochs, more than stats carry`);
+          }
           const [p, b] = Object.values(summary.hosts).map((h) => h.stats!);
           assert.equal(b.instructions, p.instructions, 'the backup replayed to the same end');
           assert.deepEqual(summary.divergences, []);
