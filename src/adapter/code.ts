@@ -11,7 +11,7 @@
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { DebugState } from '../ft/cluster';
 import { Decoded, MAX_INSTRUCTION_BYTES, sweep } from './disassemble';
-import { hex } from './runtime';
+import { hex } from './format';
 
 const PAGE = 4096;
 /** Widest instruction bytes column of a document line (longer instructions end in '…'). */

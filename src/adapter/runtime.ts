@@ -11,7 +11,7 @@ import type { DebugOp, DebugState, EntryNote, EpochNote, Watch } from '../ft/clu
 import type { Stop } from '../ft/debug';
 import type { Start } from './launch';
 import type { EntryView, LockstepEvents } from './protocol';
-import { count } from './format';
+import { count, hex } from './format';
 import { Target, stateOf } from './targets';
 
 export interface StopNote {
@@ -319,6 +319,3 @@ const STOP_WHY: Record<string, string> = {
   start: 'before the start of the recording',
 };
 
-export function hex(value: number, digits = 8): string {
-  return (value >>> 0).toString(16).padStart(digits, '0');
-}

@@ -4,7 +4,7 @@ import type { DebugState } from '../ft/cluster';
 import { REGISTER_NAMES, SEGMENT_NAMES } from '../ft/machine';
 import type { DivergenceView } from './runtime';
 import { count } from './format';
-import { hex } from './runtime';
+import { hex } from './format';
 
 export interface VariableNode {
   name: string;
