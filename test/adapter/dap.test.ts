@@ -373,11 +373,7 @@ describe('debug adapter (DAP, real hosts)', function () {
     });
   });
 
-  // Pending, not passing: in the lead's final npm test (2026-12-07, load 2) the backup thread's checkpoint view
-  // failed once with "damaged snapshot: v86 could not restore ... Invalid header" (a race between applying a
-  // checkpoint and reading it for the view), and the tests after it cascaded; it had passed in the run before.
-  // Un-skip with the fix (the session note).
-  describe.skip('checkpoint replication (launch mode "checkpoint")', () => {
+  describe('checkpoint replication (launch mode "checkpoint")', () => {
     let adapter: Adapter;
     before(async () => {
       adapter = await Adapter.start();
