@@ -378,7 +378,9 @@ describe('debug adapter (DAP, real hosts)', function () {
     let adapter: Adapter;
     before(async () => {
       adapter = await Adapter.start();
-      await adapter.launch({ ...SPIN, cmdline: 'iterations=2000000000 hz=1000', mode: 'checkpoint', checkpointMs: 25, stopOnEntry: true });
+      // Epochs far apart: the checkpoints come at the epochs the 25 ms interval makes at the loop's batch ends.
+      const launch = { cmdline: 'iterations=2000000000 hz=1000', epochLength: 1_000_000_000, stopOnEntry: true };
+      await adapter.launch({ ...SPIN, ...launch, mode: 'checkpoint', checkpointMs: 25 });
     });
     after(async () => adapter?.stop());
 
