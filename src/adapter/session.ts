@@ -17,6 +17,7 @@ import { LaunchConfig, parseLaunch } from './launch';
 import { LocalRuntime } from './localRuntime';
 import { ENTRY_KINDS } from './protocol';
 import { Runtime, SessionBusy } from './runtime';
+import { NothingToShowYet } from './targets';
 import { SCOPES, ScopeName, VariableNode, scopeVariables } from './variables';
 import { Watches } from './watches';
 import { DebugConsole, isCommand } from './console';
@@ -344,7 +345,8 @@ export class LockstepDebugSession extends DebugSession {
     try {
       state = await this.rt().state(threadId);
     } catch (error) {
-      return { stackFrames: [{ id: threadId, name: `(${(error as Error).message})`, line: 0, column: 0 }], totalFrames: 1 };
+      const frame = { id: threadId, name: `(${(error as Error).message})`, line: 0, column: 0 };
+      return { stackFrames: [{ ...frame, presentationHint: 'label' }], totalFrames: 1 };
     }
     const { cs, eip } = state.registers;
     const { data } = await this.rt().read(threadId, eip, MAX_INSTRUCTION_BYTES);
@@ -395,7 +397,14 @@ export class LockstepDebugSession extends DebugSession {
 
   private async scopeNodes(threadId: number, scope: ScopeName): Promise<VariableNode[]> {
     const runtime = this.rt();
-    const state = await runtime.state(threadId);
+    let state;
+    try {
+      state = await runtime.state(threadId);
+    } catch (error) {
+      // A backup before its machine or first checkpoint: a state to show, not a request that failed.
+      if (error instanceof NothingToShowYet) return [{ name: 'nothing to show yet', value: error.message }];
+      throw error;
+    }
     return scopeVariables(scope, state, scope === 'Divergence' ? await runtime.divergence() : undefined);
   }
 

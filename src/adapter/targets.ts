@@ -15,10 +15,16 @@ export interface Target {
   request(op: DebugOp): Promise<DebugResult | undefined>;
 }
 
+/** A thread with no state to show yet, and why: shown as such, not as a failed request. */
+export class NothingToShowYet extends Error {
+  override name = 'NothingToShowYet';
+}
+
 /** The result of an operation that answers with the machine's state. */
 export async function stateOf(target: Target, op: DebugOp = { op: 'state' }): Promise<DebugState> {
   const result = await target.request(op);
-  if (!result) throw new Error(`${target.id} has no machine yet (it is being cloned from the primary)`);
+  if (!result) throw new NothingToShowYet(`${target.id} has no machine yet (it is being cloned from the primary)`);
+  if (result.kind === 'waiting') throw new NothingToShowYet(result.reason);
   if (result.kind !== 'state') throw new Error(`${target.id} answered ${op.op} with ${result.kind}`);
   return result.state;
 }

@@ -17,6 +17,8 @@ const recording = JSON.parse(readFileSync(join(FIXTURES, 'panel-events.json'), '
 const messages = recording.messages;
 /** A debugger gone back in time, then a failover and a clone (fixtures/panel-rewound.json says how). */
 const rewound = (JSON.parse(readFileSync(join(FIXTURES, 'panel-rewound.json'), 'utf8')) as typeof recording).messages;
+/** The same recording in checkpoint mode (fixtures/panel-checkpoint-events.json). */
+const checkpointed = (JSON.parse(readFileSync(join(FIXTURES, 'panel-checkpoint-events.json'), 'utf8')) as typeof recording).messages;
 const recordedEntries: EntryView[] = messages.flatMap((m) => (m.type === 'event' && m.event === 'lockstep/entries' ? m.body.entries : []));
 
 describe('logging-channel panel: model and host side', () => {
@@ -218,6 +220,34 @@ describe('logging-channel panel (webview in headless Chromium)', function () {
       await page.screenshot({ path: join(ARTIFACTS, `panel-${theme}.png`) });
     });
   }
+
+  it('shows the checkpoint figures of a recorded checkpoint-mode session, and none in replay mode', async () => {
+    const figure = (page: Page, name: string) => page.locator('.figure', { hasText: name });
+    const replay = await openPanel('dark');
+    await send(replay, messages);
+    assert.ok(await figure(replay, 'Latest checkpoint').isHidden() && await figure(replay, 'Held per epoch').isHidden());
+    type Channel = Extract<PanelInboundMessage, { event: 'lockstep/channel' }>;
+    const isChannel = (m: PanelInboundMessage): m is Channel => m.type === 'event' && m.event === 'lockstep/channel';
+    // An update with outputs held by a checkpoint not yet acknowledged; then the whole session (failover, new backup).
+    const heldByCheckpoint = (m: PanelInboundMessage) =>
+      isChannel(m) && !!m.body.checkpoints?.held.some((h) => h.checkpoint !== undefined);
+    const holding = checkpointed.findIndex(heldByCheckpoint);
+    assert.ok(holding > 0, 'the recording holds outputs under a checkpoint');
+    for (const upTo of [holding + 1, checkpointed.length]) {
+      const page = await openPanel('dark');
+      await send(page, checkpointed.slice(0, upTo));
+      const view = checkpointed.slice(0, upTo).filter(isChannel).at(-1)!.body.checkpoints!;
+      const latest = view.recent.at(-1)!;
+      const line = await figure(page, 'Latest checkpoint').locator('.figure-value').textContent();
+      const number = `#${latest.index.toLocaleString('en-US')}${latest.full ? ' (full)' : ''}`;
+      assert.ok(line!.startsWith(`${number}: ${latest.dirtyPages.toLocaleString('en-US')} dirty pages, `), line!);
+      assert.equal(line, fmt.checkpointLine(view));
+      const held = await figure(page, 'Held per epoch').locator('.figure-value').textContent();
+      assert.equal(held, fmt.heldLine(view.held));
+      if (upTo === holding + 1) assert.match(held!, /^#[\d,]+: \d+/);
+      await page.screenshot({ path: join(ARTIFACTS, upTo === holding + 1 ? 'panel-checkpoint-held.png' : 'panel-checkpoint.png') });
+    }
+  });
 
   it('shows where the debugger looks apart from the live progress, and a clone as cloning', async () => {
     const page = await openPanel('dark');

@@ -28,9 +28,12 @@ export class CheckpointStore {
   /** The last checkpoint given up incomplete (its connection closed) since the one held: chunks it had of how many. */
   cutOff: { received: number; total: number } | undefined;
 
-  /** The rest of the machine as of the latest checkpoint applied: a snapshot without RAM. */
+  /**
+   * The rest of the machine as of the latest checkpoint applied: a snapshot without RAM, copied, since
+   * the next checkpoint changes the region in place while a restore may still be reading it.
+   */
   get state(): Uint8Array {
-    return snapshotOfState(this.stateRegion);
+    return snapshotOfState(this.stateRegion).slice();
   }
 
   /** Chunks of a checkpoint being received, of how many (undefined when none is under way). */

@@ -292,4 +292,6 @@ export type DebugResult =
   | { kind: 'state'; state: DebugState }
   | { kind: 'bytes'; address: number; data: string; unreadable: number }
   | { kind: 'entries'; entries: EntryNote[]; total: number }
-  | { kind: 'epochs'; epochs: EpochNote[] };
+  | { kind: 'epochs'; epochs: EpochNote[] }
+  /** Asked for its state, a host with nothing to show yet says why (a backup before its machine or checkpoint). */
+  | { kind: 'waiting'; reason: string };

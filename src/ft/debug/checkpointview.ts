@@ -38,7 +38,9 @@ export class CheckpointView {
     const shown = this.shown;
     if (!shown) {
       if (op.op === 'pause' || op.op === 'resume') return undefined;
-      throw new Error(`${this.id} holds no checkpoint yet (the primary sends a full one when its backup attaches)`);
+      const reason = `${this.id} is waiting for its first checkpoint (the primary sends a full one when its backup attaches)`;
+      if (SHOWS.has(op.op)) return { kind: 'waiting', reason };
+      throw new Error(reason);
     }
     const result = await shown.debugger.execute(SHOWS.has(op.op) ? { op: 'state' } : op);
     if (result.kind !== 'state') return result;

@@ -523,7 +523,9 @@ export class HostDebugger {
     if (!this.debugger) {
       if (op.op === 'resume') this.held = false;
       if (op.op === 'pause' || op.op === 'resume') return undefined;
-      throw new Error(`${this.id} has no machine yet (it is being cloned from the primary)`);
+      const reason = `${this.id} has no machine yet (it is being cloned from the primary)`;
+      if (op.op === 'state') return { kind: 'waiting', reason };
+      throw new Error(reason);
     }
     try {
       const result = await this.debugger.execute(op);

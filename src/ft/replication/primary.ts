@@ -49,6 +49,8 @@ export class Primary {
   private readonly pageHashes = new Map<number, Epoch>();
   private running = true;
   private dieMidCheckpoint = false;
+  /** The loop is making an epoch for a time-based checkpoint (machine.epochNow). */
+  private makingEpoch = false;
   /** Finishing (before a stop): the guest runs no further, so the backup can reach the same end. */
   private finishing = false;
   private protectedFromStart: boolean;
@@ -128,12 +130,13 @@ export class Primary {
    */
   async start(machine: Machine, takeover?: Takeover): Promise<void> {
     this.machine = machine;
-    // A debugger revisiting history makes the machine repeat outputs and epochs: not new ones.
+    // A debugger revisiting history makes the machine repeat outputs and epochs: not new ones. An epoch
+    // the loop makes is new though its count is the frontier's (the debugger has recorded the batch).
     machine.on({
       output: (data, at) => this.produceOutput('serial', data, at),
       frame: (frame, at) => this.produceOutput('net', frame, at),
       diskWrite: (write, at) => this.produceDiskWrite(write, at),
-      epoch: (epoch) => { if (!this.host.isHistory(epoch.at)) this.reachEpoch(epoch); },
+      epoch: (epoch) => { if (this.makingEpoch || !this.host.isHistory(epoch.at)) this.reachEpoch(epoch); },
     });
     if (takeover) {
       this.recorder.queueLogged(takeover.leftoverInputs);
@@ -449,12 +452,21 @@ export class Primary {
       const deadline = performance.now() + BATCH_MS;
       this.machine.run(limit, () => this.outputRule.holding > 0 || performance.now() > deadline);
       this.host.afterBatch(this.machine);
-      // Time-based checkpoints: an epoch made here, at the boundary the batch ended at.
-      if (this.checkpoints?.wantsEpoch && this.backup && !this.machine.isEnded) this.machine.epochNow();
+      if (this.checkpoints?.wantsEpoch && this.backup && !this.machine.isEnded) this.epochForCheckpoint();
       if (this.seq !== this.lastBeatSeq) this.heartbeat();
       if (this.backup && this.machine.instructions - this.backupAt > this.host.config.maxLag) await this.sleep(1);
       if (this.slowMs) await this.sleep(this.slowMs);
       await this.pace();
+    }
+  }
+
+  /** Time-based checkpoints: an epoch made here, at the boundary the batch ended at. */
+  private epochForCheckpoint(): void {
+    this.makingEpoch = true;
+    try {
+      this.machine.epochNow();
+    } finally {
+      this.makingEpoch = false;
     }
   }
 

@@ -101,7 +101,7 @@ describe('checkpoint replication (src/ft/checkpoint)', function () {
       deliver(store, chunksOf(checkpointer.capture(machine, epochs.at(-1)!.pages).bytes, 1, machine.instructions));
       const held = { ...store.latest! };
       const ram = store.ram.slice();
-      const state = store.state.slice();
+      const state = store.state;
       const unchanged = (what: string) => {
         assert.deepEqual(store.latest, held, `${what}: the checkpoint held is the one before`);
         sameBytes(store.ram, ram, `${what}: RAM`);
@@ -135,6 +135,25 @@ describe('checkpoint replication (src/ft/checkpoint)', function () {
       sameBytes(store.ram, machine.memory, 'RAM after the intact checkpoint');
       machine.destroy();
     });
+  });
+
+  it('a restore under way keeps the checkpoint it started from while the next one is applied', async () => {
+    const { machine, epochs } = await spinMachine();
+    const checkpointer = new Checkpointer({ instructions: TEST_EPOCH, compress: true });
+    const store = new CheckpointStore();
+    machine.run(3 * TEST_EPOCH);
+    deliver(store, chunksOf(checkpointer.capture(machine, epochs.at(-1)!.pages).bytes, 1, machine.instructions));
+    const first = { at: machine.instructions, hash: machine.currentHash() };
+    // As the backup's thread view does: the restore starts an emulator (it awaits) while checkpoints keep coming.
+    const restoring = Machine.restore(store.state, { image: loadImage('spin'), nondet: new Replayer() }, store.ram.slice());
+    machine.run(9 * TEST_EPOCH);
+    const second = checkpointer.capture(machine, epochs.at(-1)!.pages).bytes;
+    assert.equal(deliver(store, chunksOf(second, 2, machine.instructions))?.index, 2);
+    const restored = await restoring;
+    assert.equal(restored.instructions, first.at);
+    assert.equal(restored.currentHash(), first.hash, 'the machine of checkpoint 1, none of checkpoint 2 in it');
+    machine.destroy();
+    restored.destroy();
   });
 
   it('a machine restored from the store computes what the original computes from that checkpoint on', async () => {
