@@ -73,8 +73,14 @@ export class EmbeddedCoordinator extends EventEmitter<{ view: [view: View] }> {
   }
 
   private startTicking(): void {
+    let last = performance.now();
     this.timer = setInterval(() => {
-      this.service?.tick(performance.now());
+      const now = performance.now();
+      // A tick later than its interval (and a little) means this process did not run meanwhile.
+      const late = now - last - this.options.pingIntervalMs;
+      if (late > this.options.pingIntervalMs) this.service?.stalled(late);
+      last = now;
+      this.service?.tick(now);
       this.settle();
     }, this.options.pingIntervalMs);
   }

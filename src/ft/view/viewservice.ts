@@ -117,6 +117,15 @@ export class ViewService {
     return this.current;
   }
 
+  /**
+   * The service itself heard nothing for `ms` (its process stalled: a loaded machine): the servers'
+   * silence in that time is its own, not theirs, so it is not counted towards their death. Without
+   * this, the pings queued during the stall arrive after the first tick, which finds them all silent.
+   */
+  stalled(ms: number): void {
+    for (const state of this.servers.values()) state.lastPingMs += ms;
+  }
+
   /** The passing of time: servers that stopped pinging die, and the view follows. */
   tick(nowMs: number): View {
     const deadAfter = this.options.deadPings * this.options.pingIntervalMs;
