@@ -12,7 +12,10 @@ import { DEFAULT_DETECTOR, DetectorOptions, type ServiceAddress } from '../repli
 import type { Fault } from './faults';
 import { joinLogFiles, refuseToRecordOver, segmentFile, type Role } from '../log';
 import { HostLauncher, HostLink, connectAgent, forkHost } from './hostlink';
-import { DEFAULT_VIEW_SERVICE, EmbeddedCoordinator, ViewStore, type View, type ViewServiceOptions } from '../view';
+import {
+  DEFAULT_VIEW_SERVICE, EmbeddedCoordinator, EtcdCoordinator, ViewStore, type Coordinator, type CoordinatorSpec,
+  type View, type ViewServiceOptions,
+} from '../view';
 import { checkTap, TapBridge, type TapOptions } from './tapbridge';
 import { summarizeCheckpoints, type CheckpointPolicy, type ReplicationMode } from '../checkpoint';
 import {
@@ -52,8 +55,8 @@ export interface ClusterOptions extends GuestConfig {
   checkpoint?: CheckpointPolicy;
   /** Host processes (default 2, the pair without a view service): past 2, the rest are idle spares. */
   hosts?: number;
-  /** A view service decides the roles (src/ft/view): on with more than 2 hosts, or when asked for. */
-  views?: Partial<Pick<ViewServiceOptions, 'pingIntervalMs' | 'deadPings'>>;
+  /** A view service decides the roles (src/ft/view): on past 2 hosts, or when asked for; embedded by default. */
+  views?: Partial<Pick<ViewServiceOptions, 'pingIntervalMs' | 'deadPings'>> & { coordinator?: CoordinatorSpec };
 }
 
 interface HostHandle extends HostRecord {
@@ -76,6 +79,7 @@ type ClusterEvents = {
   'guest-ended': [host: string];
   'host-exit': [host: string, code: number | null, signal: string | null];
   view: [view: ViewChange];
+  'coordinator-problem': [line: string];
 };
 
 /** Instructions the primary may run ahead of its backup before it is slowed (VM-FT §2.2's flow control). */
@@ -108,8 +112,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   backupAttached = false;
   private timers: NodeJS.Timeout[] = [];
   service!: ServiceAddress;
-  /** The embedded view service, when views decide the roles. */
-  readonly coordinator: EmbeddedCoordinator | undefined;
+  /** The view service, when views decide the roles. */
+  readonly coordinator: Coordinator | undefined;
   readonly views: ViewChange[] = [];
   /** Hosts whose pings the view service does not get, nor they its views (a partition from it). */
   private readonly cutFromViews = new Set<string>();
@@ -120,10 +124,19 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.arbiterDir = options.arbiterDir ?? mkdtempSync(join(tmpdir(), 'lockstep-arbiter-'));
     this.detector = { ...DEFAULT_DETECTOR, ...options.detector };
     if ((options.hosts ?? 2) > 2 || options.views) {
-      const views = { ...DEFAULT_VIEW_SERVICE, ...options.views };
-      this.coordinator = new EmbeddedCoordinator(views, new ViewStore(join(this.arbiterDir, 'view-service.json')));
+      this.coordinator = this.createCoordinator(options.views ?? {});
       this.coordinator.on('view', (view) => this.onView(view));
+      this.coordinator.on('problem', (line) => {
+        process.stderr.write(`lockstep: view service: ${line}\n`);
+        this.emit('coordinator-problem', line);
+      });
     }
+  }
+
+  private createCoordinator({ coordinator, ...tuning }: NonNullable<ClusterOptions['views']>): Coordinator {
+    const views = { ...DEFAULT_VIEW_SERVICE, ...tuning };
+    if (coordinator?.kind === 'etcd') return new EtcdCoordinator(views, coordinator.endpoints, this.session);
+    return new EmbeddedCoordinator(views, new ViewStore(join(this.arbiterDir, 'view-service.json')));
   }
 
   /** Whether the primary could fail now without losing the service: its backup is attached (and initialised). */
@@ -144,6 +157,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     // With agents, each host checks and opens the tap on its own machine (Host.bridgeTap); otherwise the cluster.
     const localTap = this.options.agents ? undefined : this.options.tap;
     if (localTap) checkTap(localTap);
+    await this.coordinator?.open();
     const primary = await this.spawn('primary', 1, {});
     const ready = await this.nextReport(primary, 'ready');
     this.service = { ...this.service, port: ready.servicePort! };

@@ -7,8 +7,9 @@
 import { EventEmitter } from 'node:events';
 import { ViewService, type Ping, type View, type ViewServiceOptions } from './viewservice';
 import type { ViewStore } from './viewstore';
+import type { Coordinator, CoordinatorEvents } from './coordinator';
 
-export class EmbeddedCoordinator extends EventEmitter<{ view: [view: View] }> {
+export class EmbeddedCoordinator extends EventEmitter<CoordinatorEvents> implements Coordinator {
   private service: ViewService | undefined;
   private timer: NodeJS.Timeout | undefined;
   private saved = '';
@@ -42,6 +43,11 @@ export class EmbeddedCoordinator extends EventEmitter<{ view: [view: View] }> {
 
   get stuck(): ViewService['stuck'] {
     return this.service?.stuck;
+  }
+
+  /** Nothing to reach: the service is in this process. */
+  open(): Promise<void> {
+    return Promise.resolve();
   }
 
   /** A host's ping: the view it should act on, or undefined while the service is stopped. */
