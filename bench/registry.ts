@@ -13,6 +13,7 @@ import { machineBenchmark } from './machine';
 import { recordBenchmark } from './record';
 import { remusBenchmark } from './remus';
 import { tapBenchmark } from './tap';
+import { viewsBenchmark } from './views';
 
 export const BENCHMARKS: BenchmarkModule[] = [
   machineBenchmark, // npm run bench:machine (group "machine")
@@ -23,6 +24,7 @@ export const BENCHMARKS: BenchmarkModule[] = [
   ftBenchmark, // npm run bench:ft (group "ft"): FT pair of host processes, needs dist/cli.js (npm run bench builds it)
   remusBenchmark, // group "remus" (also "ft"): replay vs checkpoint replication, same workloads
   diskBenchmark, // npm run bench -- --only disk (group "ft"): disks under FT, shared and local, vs a single host
+  viewsBenchmark, // --only views (group "ft"): failover per coordinator; etcd skipped without etcd-server
   debugBenchmark, // npm run bench:debug (group "debug"): the debug adapter on an FT pair
   tapBenchmark, // npm run bench -- --only tap: curl through a tap to the linux guest (root, linux guest built)
   linuxBenchmark, // npm run bench:linux (group "linux"): needs npm run build:linux, skipped without it

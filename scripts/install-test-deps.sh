@@ -2,7 +2,8 @@
 # Installs the system packages some tests use, when they are missing and this runs as root with
 # apt-get: Debian's seabios (the BIOS for test/ft/bios.test.ts), chromium (the browser that
 # test/extension/panel.test.ts drives with playwright-core), socat (the tap bridge of lockstep ft --tap,
-# and the UDP client of the tap tests) and curl (the HTTP client of test/linux/tap.test.ts). Harmless otherwise: it prints what is
+# and the UDP client of the tap tests), curl (the HTTP client of test/linux/tap.test.ts) and etcd-server (the etcd member
+# test/ft/view/etcd.test.ts starts for the etcd coordinator). Harmless otherwise: it prints what is
 # missing and exits 0, and the tests that need it skip, saying how to install it.
 set -u
 
@@ -11,6 +12,7 @@ missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v socat >/dev/null 2>&1 || missing+=(socat)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

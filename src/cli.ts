@@ -19,6 +19,7 @@ import {
 import { checkKvHistory, runKvWorkload } from './ft/workload';
 import { DEFAULT_CHECKPOINT_MS, REPLICATION_MODES, type CheckpointPolicy, type ReplicationMode } from './ft/checkpoint';
 import { LogFormatError, recoverRecording, unjoinedSegments } from './ft/log';
+import { parseCoordinator, type CoordinatorSpec } from './ft/view';
 
 /** `lockstep run`'s guest randomness unless --seed says otherwise: two runs of the same inputs are identical. */
 const DEFAULT_RUN_SEED = 1;
@@ -65,7 +66,7 @@ commands:
       --disk FILE   --disk-mode shared|local (shared: FILE outside both hosts; local: FILE.host-N each)
       --mode replay|checkpoint (default replay: deterministic replay, VM-FT; checkpoint: Remus)
       --checkpoint-ms N (default ${DEFAULT_CHECKPOINT_MS}) | --checkpoint-instructions N (the epoch length)   --checkpoint-compress
-      --hosts N (past 2: idle spares, and a view service decides the roles)   --coordinator embedded
+      --hosts N (past 2: idle spares, and a view service decides the roles)   --coordinator embedded|etcd://HOST:PORT[,…]
       --ping-interval MS   --dead-pings N (the view service's; default 100 ms, 5)
   host --listen HOST:PORT --token T
                         serve one host of a cluster on another machine (lockstep ft --agent ...)
@@ -80,7 +81,7 @@ commands:
                         join a recording whose \`lockstep ft\` was killed before it could
                         (FILE and its hosts' FILE.host-N files) into FILE
   demo [--guest kv|linux] [--mode replay|checkpoint] [--ops N] [--seed S] [--kills K] [--detect-timeout MS] [--json]
-       [--hosts N [--ping-interval MS] [--dead-pings N]] [machine options as ft]
+       [--hosts N [--ping-interval MS] [--dead-pings N] [--coordinator C]] [machine options as ft]
                         kv under FT with a client; the primary is killed mid-run (npm start);
                         --guest linux: the same on the linux guest's kvd (npm run build:linux);
                         --hosts past 2: a view service and idle spares, each view printed as it changes;
@@ -411,16 +412,22 @@ async function runCluster(
 /** --hosts, --coordinator, --ping-interval, --dead-pings: whether a view service decides the roles, and how. */
 function viewOptions(values: Record<string, unknown>): Pick<ClusterOptions, 'hosts' | 'views'> {
   const hosts = integerOption('hosts', values.hosts as string | undefined, 2, 64);
-  const coordinator = values.coordinator as string | undefined;
-  if (coordinator !== undefined && coordinator !== 'embedded') {
-    throw new UsageError(`--coordinator: expected embedded, got '${coordinator}' (an etcd coordinator is not built yet)`);
-  }
+  const given = values.coordinator as string | undefined;
+  const coordinator = given === undefined ? undefined : coordinatorOption(given);
   const pingIntervalMs = integerOption('ping-interval', values['ping-interval'] as string | undefined, 10, 60_000);
   const deadPings = integerOption('dead-pings', values['dead-pings'] as string | undefined, 2, 1000);
   const tuned = pingIntervalMs !== undefined || deadPings !== undefined;
   const wanted = (hosts ?? 2) > 2 || coordinator !== undefined || tuned;
   if (!wanted) return { hosts };
-  return { hosts, views: { ...(pingIntervalMs && { pingIntervalMs }), ...(deadPings && { deadPings }) } };
+  return { hosts, views: { ...(pingIntervalMs && { pingIntervalMs }), ...(deadPings && { deadPings }), coordinator } };
+}
+
+function coordinatorOption(text: string): CoordinatorSpec {
+  try {
+    return parseCoordinator(text);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 /** What a view service cannot run with yet: one line naming the option. */
@@ -482,6 +489,7 @@ async function demo(args: string[]): Promise<void> {
     hosts: { type: 'string' },
     'ping-interval': { type: 'string' },
     'dead-pings': { type: 'string' },
+    coordinator: { type: 'string' },
     kills: { type: 'string', default: '1' },
     'detect-timeout': { type: 'string' },
     json: { type: 'boolean', default: false },
@@ -497,7 +505,7 @@ async function demo(args: string[]): Promise<void> {
   const { mode } = replicationOptions(values);
   const {
     mode: _mode, hosts: _hosts, kills: _kills, json: _json, 'ping-interval': _ping, 'dead-pings': _dead,
-    'detect-timeout': _timeout, ...machineValues
+    coordinator: _coordinator, 'detect-timeout': _timeout, ...machineValues
   } = values;
   // The kv guest's epochs are short, for clones every half second; Linux's hash 256 MiB each.
   const epoch = String(guest === 'linux' ? DEFAULT_EPOCH_LENGTH : DEMO_EPOCH_LENGTH);

@@ -7,14 +7,21 @@ import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EpochNote, FinalState, GuestConfig, HostCommand, HostConfig, HostDebugConfig, HostReport, HostStats, Divergence } from './hostprotocol';
+import type { FinalState, GuestConfig, HostCommand, HostConfig, HostDebugConfig, HostReport, HostStats, Divergence } from './hostprotocol';
 import { DEFAULT_DETECTOR, DetectorOptions, type ServiceAddress } from '../replication';
 import type { Fault } from './faults';
 import { joinLogFiles, refuseToRecordOver, segmentFile, type Role } from '../log';
 import { HostLauncher, HostLink, connectAgent, forkHost } from './hostlink';
-import { DEFAULT_VIEW_SERVICE, EmbeddedCoordinator, ViewStore, type View, type ViewServiceOptions } from '../view';
+import {
+  DEFAULT_VIEW_SERVICE, EmbeddedCoordinator, EtcdCoordinator, ViewStore, type Coordinator, type CoordinatorSpec,
+  type View, type ViewServiceOptions,
+} from '../view';
 import { checkTap, TapBridge, type TapOptions } from './tapbridge';
-import { summarizeCheckpoints, type CheckpointPolicy, type CheckpointSummary, type ReplicationMode } from '../checkpoint';
+import { summarizeCheckpoints, type CheckpointPolicy, type ReplicationMode } from '../checkpoint';
+import {
+  checkpointsOf, describeEnd, summarizeHosts, type ClusterEnd, type ClusterSummary, type Failover, type HostRecord,
+  type RoleChange, type ViewChange,
+} from './clustersummary';
 
 export type { HostLauncher } from './hostlink';
 
@@ -48,67 +55,15 @@ export interface ClusterOptions extends GuestConfig {
   checkpoint?: CheckpointPolicy;
   /** Host processes (default 2, the pair without a view service): past 2, the rest are idle spares. */
   hosts?: number;
-  /** A view service decides the roles (src/ft/view): on with more than 2 hosts, or when asked for. */
-  views?: Partial<Pick<ViewServiceOptions, 'pingIntervalMs' | 'deadPings'>>;
+  /** A view service decides the roles (src/ft/view): on past 2 hosts, or when asked for; embedded by default. */
+  views?: Partial<Pick<ViewServiceOptions, 'pingIntervalMs' | 'deadPings'>> & { coordinator?: CoordinatorSpec };
 }
 
-/** A view as it was decided, and when (ms since the cluster started). */
-export interface ViewChange extends View { atMs: number }
-
-/** pid: the host's process, when it is a child process of the cluster's (for a person or a test to signal). */
-export interface RoleChange {
-  host: string; role: Role | 'spare' | 'halted' | 'dead' | 'stopped'; generation: number; atMs: number; reason: string; pid?: number;
-}
-/** lastSeq: the log the new primary had; what the old one logged past it was lost with it. */
-export interface Failover { generation: number; newPrimary: string; atMs: number; reason: string; lastSeq: number }
-
-/**
- * Where the live primary and its backup ended when the cluster stopped (the backup replayed all it had
- * received first), and whether in the same state: same count and same state hash. `same` is undefined
- * when there was no backup to compare (or a host did not answer).
- */
-export interface ClusterEnd {
-  primary?: { host: string } & FinalState;
-  backup?: { host: string } & FinalState;
-  same?: boolean;
-}
-
-export interface ClusterSummary {
-  guest: string;
-  mode: ReplicationMode;
-  /** Checkpoint mode: the checkpoints of every primary. */
-  checkpoints?: CheckpointSummary;
-  service: ServiceAddress;
-  hosts: Record<string, { roles: RoleChange[]; stats?: HostStats }>;
-  failovers: Failover[];
-  divergences: Divergence[];
-  entriesSent: number;
-  bytesSent: number;
-  outputsHeld: number;
-  outputsReleased: number;
-  /** Datagrams the service's UDP side refused (not Ethernet frames), over every primary. */
-  datagramsRefused: number;
-  /** Ethernet frames the service took in for the guest, and released frames it sent out, over every primary. */
-  framesIn: number;
-  framesOut: number;
-  tap?: TapOptions;
-  epochHashes: Record<string, string[]>;
-  end: ClusterEnd;
-  wallMs: number;
-  /** Under a view service: every view, in order. */
-  views?: ViewChange[];
-}
-
-interface HostHandle {
-  id: string;
+interface HostHandle extends HostRecord {
   link: HostLink;
   role: RoleChange['role'];
   generation: number;
   channelPort?: number;
-  stats?: HostStats;
-  /** Every epoch the host reported, in order. */
-  epochs: EpochNote[];
-  roles: RoleChange[];
   stderr: string[];
   exited: Promise<void>;
   /** Reports someone awaits (nextReport): an error then reaches the caller, not stderr. */
@@ -124,6 +79,7 @@ type ClusterEvents = {
   'guest-ended': [host: string];
   'host-exit': [host: string, code: number | null, signal: string | null];
   view: [view: ViewChange];
+  'coordinator-problem': [line: string];
 };
 
 /** Instructions the primary may run ahead of its backup before it is slowed (VM-FT §2.2's flow control). */
@@ -156,8 +112,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   backupAttached = false;
   private timers: NodeJS.Timeout[] = [];
   service!: ServiceAddress;
-  /** The embedded view service, when views decide the roles. */
-  readonly coordinator: EmbeddedCoordinator | undefined;
+  /** The view service, when views decide the roles. */
+  readonly coordinator: Coordinator | undefined;
   readonly views: ViewChange[] = [];
   /** Hosts whose pings the view service does not get, nor they its views (a partition from it). */
   private readonly cutFromViews = new Set<string>();
@@ -168,10 +124,19 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.arbiterDir = options.arbiterDir ?? mkdtempSync(join(tmpdir(), 'lockstep-arbiter-'));
     this.detector = { ...DEFAULT_DETECTOR, ...options.detector };
     if ((options.hosts ?? 2) > 2 || options.views) {
-      const views = { ...DEFAULT_VIEW_SERVICE, ...options.views };
-      this.coordinator = new EmbeddedCoordinator(views, new ViewStore(join(this.arbiterDir, 'view-service.json')));
+      this.coordinator = this.createCoordinator(options.views ?? {});
       this.coordinator.on('view', (view) => this.onView(view));
+      this.coordinator.on('problem', (line) => {
+        process.stderr.write(`lockstep: view service: ${line}\n`);
+        this.emit('coordinator-problem', line);
+      });
     }
+  }
+
+  private createCoordinator({ coordinator, ...tuning }: NonNullable<ClusterOptions['views']>): Coordinator {
+    const views = { ...DEFAULT_VIEW_SERVICE, ...tuning };
+    if (coordinator?.kind === 'etcd') return new EtcdCoordinator(views, coordinator.endpoints, this.session);
+    return new EmbeddedCoordinator(views, new ViewStore(join(this.arbiterDir, 'view-service.json')));
   }
 
   /** Whether the primary could fail now without losing the service: its backup is attached (and initialised). */
@@ -192,6 +157,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     // With agents, each host checks and opens the tap on its own machine (Host.bridgeTap); otherwise the cluster.
     const localTap = this.options.agents ? undefined : this.options.tap;
     if (localTap) checkTap(localTap);
+    await this.coordinator?.open();
     const primary = await this.spawn('primary', 1, {});
     const ready = await this.nextReport(primary, 'ready');
     this.service = { ...this.service, port: ready.servicePort! };
@@ -598,49 +564,18 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   /** The end in a line: where each ended, and whether in the same state. */
-  static describeEnd(end: ClusterEnd): string {
-    const { primary, backup, same } = end;
-    if (!primary) return 'no primary said where it ended';
-    const where = (e: { host: string } & FinalState, role: string) =>
-      `${e.host} (${role}) at ${e.at}${e.guestEnded ? ', guest ended' : ''}, state ${e.hash}`;
-    if (!backup) return `${where(primary, 'primary')}; no backup to compare`;
-    return `${same ? 'the same end' : 'DIFFERENT ends'}: ${where(primary, 'primary')}; ${where(backup, 'backup')}`;
-  }
+  static readonly describeEnd = describeEnd;
 
   summary(): ClusterSummary {
-    const hosts: ClusterSummary['hosts'] = {};
-    const epochHashes: Record<string, string[]> = {};
-    let entriesSent = 0, bytesSent = 0, outputsHeld = 0, outputsReleased = 0, datagramsRefused = 0;
-    let framesIn = 0, framesOut = 0;
-    for (const handle of this.hosts.values()) {
-      hosts[handle.id] = { roles: handle.roles, stats: handle.stats };
-      epochHashes[handle.id] = handle.epochs.map((e) => e.hash);
-      entriesSent += handle.stats?.entriesSent ?? 0;
-      if (handle.stats?.entriesSent || handle.stats?.checkpoints?.taken) bytesSent += handle.stats.bytesSent;
-      outputsHeld += handle.stats?.outputsHeld ?? 0;
-      outputsReleased += handle.stats?.outputsReleased ?? 0;
-      datagramsRefused += handle.stats?.datagramsRefused ?? 0;
-      framesIn += handle.stats?.framesIn ?? 0;
-      framesOut += handle.stats?.framesOut ?? 0;
-    }
-    const checkpoints = [...this.hosts.values()].flatMap((h) => (h.stats?.checkpoints ? [h.stats.checkpoints] : []));
     return {
       guest: this.options.guest,
       mode: this.options.mode ?? 'replay',
-      ...(this.options.mode === 'checkpoint' ? { checkpoints: summarizeCheckpoints(checkpoints) } : {}),
+      ...(this.options.mode === 'checkpoint' ? { checkpoints: summarizeCheckpoints(checkpointsOf(this.hosts.values())) } : {}),
       service: this.service,
-      hosts,
+      ...summarizeHosts(this.hosts.values()),
       failovers: this.failovers,
       divergences: this.divergences,
-      entriesSent,
-      bytesSent,
-      outputsHeld,
-      outputsReleased,
-      datagramsRefused,
-      framesIn,
-      framesOut,
       ...(this.options.tap && { tap: this.options.tap }),
-      epochHashes,
       end: this.end,
       wallMs: Math.round(this.elapsedMs),
       ...(this.coordinator && { views: this.views }),

@@ -124,7 +124,9 @@ class KillSchedule {
 
   onProgress(done: number): void {
     if (this.done.length >= this.wanted || done < this.options.killAfterOps * (this.done.length + 1)) return;
-    if (!this.cluster.redundant) return;
+    // Until the last kill has failed over, the killed primary may still look like the primary with its backup.
+    const last = this.done.at(-1);
+    if ((last && last.failoverMs === undefined) || !this.cluster.redundant) return;
     this.done.push({ at: performance.now() });
     this.print(`${done} operations acknowledged; killing the primary (${this.cluster.kill('primary')}) with SIGKILL`);
   }

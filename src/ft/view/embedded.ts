@@ -7,8 +7,9 @@
 import { EventEmitter } from 'node:events';
 import { ViewService, type Ping, type View, type ViewServiceOptions } from './viewservice';
 import type { ViewStore } from './viewstore';
+import type { Coordinator, CoordinatorEvents } from './coordinator';
 
-export class EmbeddedCoordinator extends EventEmitter<{ view: [view: View] }> {
+export class EmbeddedCoordinator extends EventEmitter<CoordinatorEvents> implements Coordinator {
   private service: ViewService | undefined;
   private timer: NodeJS.Timeout | undefined;
   private saved = '';
@@ -44,6 +45,11 @@ export class EmbeddedCoordinator extends EventEmitter<{ view: [view: View] }> {
     return this.service?.stuck;
   }
 
+  /** Nothing to reach: the service is in this process. */
+  open(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** A host's ping: the view it should act on, or undefined while the service is stopped. */
   ping(ping: Ping): View | undefined {
     if (!this.service) return undefined;
@@ -73,8 +79,14 @@ export class EmbeddedCoordinator extends EventEmitter<{ view: [view: View] }> {
   }
 
   private startTicking(): void {
+    let last = performance.now();
     this.timer = setInterval(() => {
-      this.service?.tick(performance.now());
+      const now = performance.now();
+      // A tick later than its interval (and a little) means this process did not run meanwhile.
+      const late = now - last - this.options.pingIntervalMs;
+      if (late > this.options.pingIntervalMs) this.service?.stalled(late);
+      last = now;
+      this.service?.tick(now);
       this.settle();
     }, this.options.pingIntervalMs);
   }

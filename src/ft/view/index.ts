@@ -3,3 +3,5 @@ export * from './viewservice';
 export * from './viewstore';
 export * from './embedded';
 export * from './viewaction';
+export * from './coordinator';
+export * from './etcd';

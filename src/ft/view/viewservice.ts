@@ -56,6 +56,11 @@ export class ViewService {
   private readonly backupSince = new Map<string, number>();
   /** Set when a rule wants a new view that cannot be made yet; cleared by the next view. */
   stuck: Stuck | undefined;
+  /**
+   * Set by a coordinator that must store a view before it is made (etcd): each new view is proposed
+   * to it instead, and made when it calls `adopt`; the rules propose it again at the next ping meanwhile.
+   */
+  propose: ((view: View) => void) | undefined;
 
   constructor(readonly options: ViewServiceOptions = DEFAULT_VIEW_SERVICE) {}
 
@@ -117,6 +122,23 @@ export class ViewService {
     return this.current;
   }
 
+  /**
+   * The service itself heard nothing for `ms` (its process stalled: a loaded machine): the servers'
+   * silence in that time is its own, not theirs, so it is not counted towards their death. Without
+   * this, the pings queued during the stall arrive after the first tick, which finds them all silent.
+   */
+  stalled(ms: number): void {
+    for (const state of this.servers.values()) state.lastPingMs += ms;
+  }
+
+  /** A server is dead because a coordinator says so (its etcd lease expired), not by this service's clock. */
+  expire(server: string): View {
+    const state = this.servers.get(server);
+    if (state) state.dead = true;
+    this.decide();
+    return this.current;
+  }
+
   /** The passing of time: servers that stopped pinging die, and the view follows. */
   tick(nowMs: number): View {
     const deadAfter = this.options.deadPings * this.options.pingIntervalMs;
@@ -173,6 +195,12 @@ export class ViewService {
   }
 
   private change(view: View): void {
+    if (this.propose) this.propose(view);
+    else this.adopt(view);
+  }
+
+  /** Makes `view` the current one (proposed and stored, or stored by another coordinator). */
+  adopt(view: View): void {
     for (const backup of view.backups) if (!this.backupSince.has(backup)) this.backupSince.set(backup, view.number);
     for (const server of this.backupSince.keys()) if (!view.backups.includes(server)) this.backupSince.delete(server);
     this.current = view;

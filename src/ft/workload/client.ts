@@ -144,10 +144,25 @@ class FirstContact {
   }
 }
 
+/** Splits one connection's bytes into lines. */
+class LineReader {
+  private buffer = '';
+
+  constructor(private readonly line: (line: string) => void) {}
+
+  push(text: string): void {
+    this.buffer += text;
+    for (let end = this.buffer.indexOf('\n'); end >= 0; end = this.buffer.indexOf('\n')) {
+      const line = this.buffer.slice(0, end);
+      this.buffer = this.buffer.slice(end + 1);
+      this.line(line);
+    }
+  }
+}
+
 /** The serial port, through the service's TCP side: a connection per client, reconnected after a failover. */
 class SerialLink implements Link {
   private socket: Socket | undefined;
-  private buffer = '';
   private readonly contact: FirstContact;
   private lastError = '';
   reconnects = 0;
@@ -183,7 +198,10 @@ class SerialLink implements Link {
         this.contact.made();
         resolve();
       });
-      socket.on('data', (chunk) => this.receive(chunk.toString('latin1')));
+      // A line is read from one connection: a reply cut off with a lost connection (a primary killed between
+      // the slices that wrote it) never goes on in the next, whose first line is another reply.
+      const lines = new LineReader((line) => this.events.line(line));
+      socket.on('data', (chunk) => lines.push(chunk.toString('latin1')));
       socket.on('error', (error: NodeJS.ErrnoException) => {
         this.lastError = error.code ?? error.message;
         socket.destroy();
@@ -197,15 +215,6 @@ class SerialLink implements Link {
         if (!settled) setTimeout(resolve, 20);
       });
     });
-  }
-
-  private receive(text: string): void {
-    this.buffer += text;
-    for (let end = this.buffer.indexOf('\n'); end >= 0; end = this.buffer.indexOf('\n')) {
-      const line = this.buffer.slice(0, end);
-      this.buffer = this.buffer.slice(end + 1);
-      this.events.line(line);
-    }
   }
 
   close(): void {

@@ -1,42 +1,15 @@
 import { strict as assert } from 'node:assert';
-import { Cluster, type ViewChange } from '../../../src/ft/cluster';
-import { checkKvHistory, runKvWorkload, type KvHistory } from '../../../src/ft/workload';
-import { clusterOptions, lastRole, until } from '../../support/cluster';
-
-const VIEWS = { pingIntervalMs: 200, deadPings: 10 };
+import { Cluster } from '../../../src/ft/cluster';
+import { checkKvHistory, runKvWorkload } from '../../../src/ft/workload';
+import { clusterOptions, until } from '../../support/cluster';
+import { EmbeddedCoordinator } from '../../../src/ft/view';
+import { killPrimaryDuringWorkload, shape, twoKills, VIEWS } from '../../support/views';
 
 const clusters: Cluster[] = [];
 function threeHosts(): Cluster {
   const cluster = new Cluster(clusterOptions('kv', { hosts: 3, views: VIEWS, detector: { timeoutMs: 3000, heartbeatMs: 50 } }));
   clusters.push(cluster);
   return cluster;
-}
-
-const shape = (v: ViewChange) => `${v.number}: ${v.primary ?? '-'} [${v.backups.join(' ')}]`;
-
-/** The view's backup has its clone and has said so: it could be promoted. */
-async function backupInitialised(cluster: Cluster, backup: string): Promise<void> {
-  await until(async () => {
-    const stats = await cluster.statsOf('backup');
-    return stats?.id === backup && stats.cloning === undefined && stats.instructions > 0;
-  }, `${backup} to be cloned`);
-}
-
-/** Kills the primary while kv clients run, and waits for the view that promotes `next`. */
-async function killPrimaryDuringWorkload(
-  cluster: Cluster, next: string, seed: number, firstClient: number,
-): Promise<KvHistory> {
-  let promoted = false;
-  const view = cluster.viewWhere((v) => v.primary === next);
-  const live = new Promise<void>((resolve) => cluster.on('failover', (f) => f.newPrimary === next && resolve()));
-  void Promise.all([view, live]).then(() => (promoted = true));
-  const killed = cluster.kill('primary');
-  assert.ok(killed);
-  const continueWhile = () => !promoted;
-  const { service } = cluster;
-  const history = await runKvWorkload({ service, ops: 30, seed, clients: 2, firstClient, continueWhile });
-  await Promise.all([view, live]);
-  return history;
 }
 
 describe('the view service in a cluster (embedded coordinator; real processes)', function () {
@@ -46,33 +19,7 @@ describe('the view service in a cluster (embedded coordinator; real processes)',
   it('three hosts, two primary kills: views 1→2→3→4 by the rules, the service goes on, no acknowledged op lost', async () => {
     const cluster = threeHosts();
     await cluster.start();
-    await cluster.viewWhere((v) => v.number === 2);
-    assert.deepEqual(cluster.views.map(shape), ['1: host-1 []', '2: host-1 [host-2]']);
-    await until(() => cluster.coordinator!.idle.includes('host-3'), 'host-3 to ping as an idle spare');
-    const before = await runKvWorkload({ service: cluster.service, ops: 20, seed: 1, clients: 2, firstClient: 1 });
-
-    const first = await killPrimaryDuringWorkload(cluster, 'host-2', 2, 3);
-    assert.equal(shape(cluster.views[2]), '3: host-2 [host-3]', 'the backup is promoted, the idle spare becomes backup');
-    await backupInitialised(cluster, 'host-3');
-    const second = await killPrimaryDuringWorkload(cluster, 'host-3', 3, 5);
-    await cluster.viewWhere((v) => v.primary === 'host-3' && v.backups.length === 1);
-    const after = await runKvWorkload({ service: cluster.service, ops: 20, seed: 4, clients: 2, firstClient: 7 });
-    const summary = await cluster.stop();
-
-    // Each view's primary was the previous view's backup, or its own primary.
-    for (let i = 1; i < summary.views!.length; i++) {
-      const [was, is] = [summary.views![i - 1], summary.views![i]];
-      assert.ok(is.primary === was.primary || was.backups.includes(is.primary!), `${shape(was)} → ${shape(is)}`);
-      assert.equal(is.number, was.number + 1);
-    }
-    assert.deepEqual(summary.views!.slice(0, 4).map(shape).slice(0, 3), ['1: host-1 []', '2: host-1 [host-2]', '3: host-2 [host-3]']);
-    assert.equal(summary.views![3].primary, 'host-3', 'the former spare, cloned, is promoted at the second kill');
-    assert.deepEqual(summary.failovers.map((f) => f.newPrimary), ['host-2', 'host-3']);
-    for (const history of [before, first, second, after]) assert.deepEqual(checkKvHistory(history).problems, []);
-    assert.ok(first.reconnects > 0 && second.reconnects > 0, 'the kills happened while clients ran');
-    assert.equal(lastRole(summary, 'host-1'), 'dead');
-    assert.equal(lastRole(summary, 'host-2'), 'dead');
-    assert.equal(lastRole(summary, 'host-3'), 'primary');
+    await twoKills(cluster);
   });
 
   it('a primary cut off from the view service stops serving; one primary at a time; back, it rejoins as a spare', async () => {
@@ -104,11 +51,12 @@ describe('the view service in a cluster (embedded coordinator; real processes)',
     const cluster = threeHosts();
     await cluster.start();
     await until(() => cluster.coordinator!.idle.includes('host-3'), 'host-3 to ping as an idle spare');
-    cluster.coordinator!.stop();
+    const coordinator = cluster.coordinator as EmbeddedCoordinator;
+    coordinator.stop();
     // Longer than a server takes to be declared dead: a restarted service must not count the outage against anyone.
     await new Promise((r) => setTimeout(r, VIEWS.pingIntervalMs * VIEWS.deadPings * 3));
     const during = await runKvWorkload({ service: cluster.service, ops: 10, seed: 5, clients: 1 });
-    cluster.coordinator!.start();
+    coordinator.start();
     await new Promise((r) => setTimeout(r, VIEWS.pingIntervalMs * VIEWS.deadPings * 2));
     assert.deepEqual(cluster.views.map(shape), ['1: host-1 []', '2: host-1 [host-2]'], 'no view change across the restart');
     assert.equal(cluster.hostIn('primary')?.id, 'host-1');

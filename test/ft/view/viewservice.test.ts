@@ -135,6 +135,19 @@ describe('the view service (src/ft/view/viewservice.ts), by the lab\'s rules (se
     assert.deepEqual(shape(vs.view), { number: 3, primary: 's3', backups: ['s2'] });
   });
 
+  it('does not count the time it stalled itself (stalled) towards a server\'s death', () => {
+    const { vs, ping, run, advance } = service();
+    ping('s1', 0);
+    run(INTERVAL * 2, { s1: {}, s2: {} });
+    run(INTERVAL * 2, { s1: {}, s2: { initialised: true } });
+    const before = shape(vs.view);
+    vs.stalled(DEAD_AFTER * 3);
+    advance(DEAD_AFTER * 3);
+    assert.deepEqual(shape(vs.view), before, 'no one died while the service was not listening');
+    run(DEAD_AFTER, { s2: { initialised: true } });
+    assert.deepEqual(shape(vs.view), { number: before.number + 1, primary: 's2', backups: [] }, 's1 silent past the stall: dead');
+  });
+
   it('changes the view once per rule, not once per ping', () => {
     const { vs, run } = service();
     run(INTERVAL * 20, { s1: {}, s2: { initialised: true }, s3: {} });

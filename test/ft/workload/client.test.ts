@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { createServer, type Server, type Socket } from 'node:net';
 import { checkKvHistory, KeySpace, runKvWorkload, WorkloadError } from '../../../src/ft/workload';
 import { Cluster } from '../../../src/ft/cluster';
 import { SeededRandom } from '../../../src/ft/random';
@@ -35,6 +36,34 @@ describe('kv workload (src/ft/workload/client.ts)', function () {
     const keys = new KeySpace(4, 's1.');
     const random = new SeededRandom(1);
     assert.throws(() => { for (let index = 0; ; index++) keys.next(random, 1, index); }, (e: Error) => e instanceof WorkloadError && /more than the kv guest's 512 keys/.test(e.message));
+  });
+
+  // The service sends every released serial output to every client, and a reply may leave in pieces (one a
+  // slice). A primary that dies between the pieces leaves a client with half a line; the rest never comes on
+  // the next connection, whose first line is another (here, the new primary's answer to the retry).
+  it('drops the half line a lost connection left, rather than glue the next connection\'s reply to it', async () => {
+    const connections: Socket[] = [];
+    // The first connection dies half way through its reply; later ones answer each request in whole lines.
+    const server: Server = createServer((socket) => {
+      const first = connections.push(socket) === 1;
+      socket.on('data', (data) => {
+        for (const line of data.toString('latin1').split('\n').filter(Boolean)) {
+          const [client, seq] = line.split(' ');
+          if (first) socket.end(`${client} ${seq} VALUE |c1n0|c2`);
+          else socket.write(`${client} ${seq} VALUE |c1n0|c2n1\n`);
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const service = { host: '127.0.0.1', port: (server.address() as { port: number }).port };
+      const history = await runKvWorkload({ service, ops: 1, seed: 1, clients: 1, retryMs: 60_000, deadlineMs: 20e3 });
+      assert.equal(connections.length, 2, 'the client reconnected once');
+      assert.equal(history.ops[0].reply, 'VALUE |c1n0|c2n1');
+    } finally {
+      connections.forEach((socket) => socket.destroy());
+      server.close();
+    }
   });
 
   it('runs 3000 operations against the real kv guest under FT with a clean history; a second workload needs other client ids, and says so', async () => {

@@ -1,0 +1,81 @@
+// The etcd coordinator (`--coordinator etcd://HOST:PORT`) against a real etcd member (Debian's
+// etcd-server) this test starts on 127.0.0.1 ports of its own, with real host processes.
+import { strict as assert } from 'node:assert';
+import { Etcd3 } from 'etcd3';
+import { Cluster } from '../../../src/ft/cluster';
+import { parseCoordinator } from '../../../src/ft/view';
+import { checkKvHistory, runKvWorkload } from '../../../src/ft/workload';
+import { clusterOptions, until } from '../../support/cluster';
+import { EtcdMember, etcdMissing } from '../../support/etcd';
+import { shape, twoKills, VIEWS } from '../../support/views';
+
+describe('the etcd coordinator (src/ft/view/etcd.ts; a real etcd member, real processes)', function () {
+  this.timeout(240_000);
+  let member: EtcdMember | undefined;
+  const clusters: Cluster[] = [];
+
+  before(async function () {
+    const missing = etcdMissing();
+    if (missing) {
+      this.test!.parent!.title += ` (skipped: ${missing})`;
+      this.skip();
+    }
+    member = await EtcdMember.start();
+  });
+  afterEach(() => clusters.splice(0).forEach((c) => c.destroy()));
+  after(() => member?.remove());
+
+  function threeHosts(): Cluster {
+    const coordinator = parseCoordinator(`etcd://${member!.endpoint}`);
+    const views = { ...VIEWS, coordinator };
+    const cluster = new Cluster(clusterOptions('kv', { hosts: 3, views, detector: { timeoutMs: 3000, heartbeatMs: 50 } }));
+    clusters.push(cluster);
+    return cluster;
+  }
+
+  it('three hosts, two primary kills: views by the rules, each stored in etcd by number, no acknowledged op lost', async () => {
+    const cluster = threeHosts();
+    await cluster.start();
+    const summary = await twoKills(cluster);
+    const client = new Etcd3({ hosts: `http://${member!.endpoint}` });
+    try {
+      const prefix = 'lockstep/';
+      const stored = await client.getAll().prefix(prefix).strings();
+      const [number] = Object.entries(stored).filter(([key]) => key.endsWith('/view-number')).map(([, value]) => value);
+      const [view] = Object.entries(stored).filter(([key]) => key.endsWith('/view')).map(([, value]) => JSON.parse(value));
+      const last = summary.views!.at(-1)!;
+      assert.equal(Number(number), last.number, 'etcd holds the last view\'s number');
+      assert.deepEqual({ ...view }, { number: last.number, primary: last.primary, backups: last.backups });
+    } finally {
+      client.close();
+    }
+  });
+
+  it('etcd killed: the coordinator says so, a primary killed meanwhile is not replaced (no split brain); etcd back, its backup is', async () => {
+    const cluster = threeHosts();
+    const problems: string[] = [];
+    cluster.on('coordinator-problem', (line) => problems.push(line));
+    await cluster.start();
+    await until(() => cluster.coordinator!.idle.includes('host-3'), 'host-3 to ping as an idle spare');
+    const before = cluster.views.map(shape);
+    await member!.kill();
+    await until(() => problems.length > 0, 'the coordinator to report etcd unreachable');
+    assert.match(problems[0], /^etcd .*failed|^etcd did not store/);
+    assert.equal(cluster.kill('primary'), 'host-1');
+    // Past a dead server's lease twice over: with no etcd, no view may promote anyone.
+    await new Promise((r) => setTimeout(r, VIEWS.pingIntervalMs * VIEWS.deadPings * 2));
+    assert.deepEqual(cluster.views.map(shape), before, 'no view was made without etcd');
+    assert.equal(cluster.failovers.length, 0, 'the backup did not go live on its own');
+    assert.equal(cluster.hostIn('backup')?.id, 'host-2');
+
+    await member!.restart();
+    await cluster.viewWhere((v) => v.primary === 'host-2');
+    await until(() => cluster.failovers.length === 1, 'host-2 to go live');
+    assert.ok(problems.some((line) => /^etcd reachable again/.test(line)), problems.join(' | '));
+    const history = await runKvWorkload({ service: cluster.service, ops: 20, seed: 3, clients: 2, firstClient: 9 });
+    const summary = await cluster.stop();
+    assert.deepEqual(checkKvHistory(history).problems, []);
+    assert.deepEqual(summary.failovers.map((f) => f.newPrimary), ['host-2'], 'one new primary, the previous backup');
+    assert.ok(summary.views!.slice(before.length).every((v) => v.primary === 'host-2'), summary.views!.map(shape).join(', '));
+  });
+});
