@@ -148,6 +148,22 @@ describe('a shared disk under FT (src/ft/replication/shareddisk.ts)', function (
   }
 });
 
+/**
+ * A local-mode recording replays from the disk as it was at the start (FILE, where its header says, or given)
+ * to the same epoch hashes, and never writes it; without it, or with another disk, it is refused in one line.
+ */
+async function replaysWithItsDisk(record: string, path: string, epochs: number): Promise<void> {
+  const original = readFileSync(path);
+  const replay = await replayLogFile(record, { image: guest });
+  assert.deepEqual([replay.epochMismatches, replay.epochsMatched], [[], epochs]);
+  assert.ok(readFileSync(path).equals(original), 'the replay wrote nothing on FILE');
+  const moved = `${path}.moved`;
+  renameSync(path, moved);
+  await assert.rejects(replayLogFile(record, { image: guest }), /^ReplayError: the log was recorded with a local-mode disk, .*, which is not here: .* give it with --disk FILE$/);
+  assert.equal((await replayLogFile(record, { image: guest, disk: moved })).epochMismatches.length, 0, 'the disk given instead');
+  await assert.rejects(replayLogFile(record, { image: guest, disk: `${path}.host-1` }), /^ReplayError: .*host-1 is not the disk this log's run started with: sha256 [0-9a-f]{64} here, [0-9a-f]{64} in the log/);
+}
+
 describe('local disks under FT (src/ft/replication/localdisk.ts)', function () {
   this.timeout(240_000);
   let expected: Buffer;
@@ -178,6 +194,7 @@ describe('local disks under FT (src/ft/replication/localdisk.ts)', function () {
     const disk = entries.filter((e) => (e.kind === 'input' || e.kind === 'output') && e.device === 'disk');
     assert.equal(disk.length, ROUNDS, 'one entry per read, none per write');
     assert.ok(disk.every((e) => e.kind === 'input' && e.data.length === 8), 'a read\'s completion only, no data');
+    await replaysWithItsDisk(record, path, p.length);
   });
 
   for (const fraction of [0.1, 0.5]) {
