@@ -60,10 +60,14 @@ async function ft(ctx: BenchContext, guest: string, mode: DiskMode): Promise<FtR
     let lostBackup = false;
     cluster.on('report', (report) => { if (report.type === 'backup-lost') lostBackup = true; });
     cluster.on('failover', () => { lostBackup = true; });
+    // A backup that diverged halts, and its primary runs on with every output held: no FT figure at all.
+    let diverged: string | undefined;
+    cluster.on('divergence', (d) => { diverged ??= d.parts.join('; ') || `epoch ${d.epoch}`; });
     const ended = nextEvent(cluster, 'guest-ended', 280_000);
     await cluster.start();
     const started = performance.now();
     await ended;
+    if (diverged) throw new Error(`the ${mode}-disk backup diverged: ${diverged}`);
     const seconds = (performance.now() - started) / 1000;
     const primary = (await cluster.statsOf('primary'))!;
     return { seconds, bytesRead: primary.disk!.bytesRead, delayMs: median(primary.outputDelaysMs), lostBackup };

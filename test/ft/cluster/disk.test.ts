@@ -148,6 +148,32 @@ describe('a shared disk under FT (src/ft/replication/shareddisk.ts)', function (
   }
 });
 
+describe('a backup replaying a disk-bound guest (src/ft/replication/backup.ts)', function () {
+  this.timeout(240_000);
+  afterEach(() => clusters.splice(0).forEach((c) => c.destroy()));
+  // Short spins: the backup keeps up, and waits at the boundaries the primary's entries name.
+  const busy = join(dir, 'busy.bin');
+  writeFileSync(busy, diskGuest(ROUNDS, 20_000));
+
+  for (const mode of ['shared', 'local'] as const) {
+    it(`${mode}: never runs a slice whose end needs disk entries still on their way (a slice's writes are logged before its reads' completions)`, async () => {
+      const { cluster } = await diskCluster(`busy-${mode}.img`, undefined, mode, { guest: busy });
+      const divergences: Divergence[] = [];
+      cluster.on('divergence', (d) => divergences.push(d));
+      const ended = new Promise<void>((resolve) => cluster.once('guest-ended', () => resolve()));
+      await cluster.start();
+      await ended;
+      await until(async () => (await cluster.statsOf('backup'))?.instructions === (await cluster.statsOf('primary'))?.instructions, 'the backup to catch up');
+      const primary = (await cluster.statsOf('primary'))!;
+      const summary = await cluster.stop();
+      assert.deepEqual(divergences, []);
+      assert.deepEqual([primary.acked, primary.outputsHeld], [primary.seq, 0], 'the backup acknowledged every entry');
+      const [p, b] = Object.values(summary.epochHashes);
+      assert.deepEqual(b, p);
+    });
+  }
+});
+
 /**
  * A local-mode recording replays from the disk as it was at the start (FILE, where its header says, or given)
  * to the same epoch hashes, and never writes it; without it, or with another disk, it is refused in one line.
