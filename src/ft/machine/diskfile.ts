@@ -2,7 +2,11 @@
 // writes in place. Every write reaches the storage (fdatasync) before write() returns. One run at a
 // time: the run that owns FILE holds FILE.lock (its process id), and another run is refused while
 // that process lives.
-import { closeSync, constants, fdatasyncSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync, constants, fdatasync, fdatasyncSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { SECTOR_SIZE } from '../log';
@@ -113,14 +117,24 @@ export class DiskFile {
 
   /** Writes and waits for the storage to have it. */
   write(offset: number, data: Uint8Array): void {
+    this.writeUnsynced(offset, data);
+    this.sync();
+  }
+
+  /** Writes into the kernel's cache (quick, no storage wait): `sync` or `syncInBackground` makes it durable. */
+  writeUnsynced(offset: number, data: Uint8Array): void {
     let done = 0;
     while (done < data.length) done += writeSync(this.fd, data, done, data.length - done, offset + done);
-    this.sync();
   }
 
   /** Waits for the storage to have everything written so far. */
   sync(): void {
     fdatasyncSync(this.fd);
+  }
+
+  /** fdatasync off this thread (libuv's pool): settles once the storage has everything written before it. */
+  syncInBackground(): Promise<void> {
+    return promisify(fdatasync)(this.fd);
   }
 
   identity(): DiskIdentity {
