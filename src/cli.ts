@@ -74,9 +74,10 @@ commands:
             [--via serial|net] [--json]
                         a key/value workload against the service; checks the history
                         (--via net: UDP datagrams to the guest's network card, not serial lines)
-  replay FILE.ftlog [image] [--bios FILE] [--vga-bios FILE] [--initrd FILE] [--json]
+  replay FILE.ftlog [image] [--bios FILE] [--vga-bios FILE] [--initrd FILE] [--disk FILE] [--json]
                         replay a recorded log and check its epoch hashes; its boot files are where
                         its header says (or as given), checked by SHA-256; exit 1 unless it is whole
+                        (--disk: a local-mode run's disk as it was at the start, if not where the header says)
   join FILE.ftlog [--json]
                         join a recording whose \`lockstep ft\` was killed before it could
                         (FILE and its hosts' FILE.host-N files) into FILE
@@ -526,12 +527,12 @@ async function demo(args: string[]): Promise<void> {
 }
 
 async function replay(args: string[]): Promise<void> {
-  const { values, positionals } = parse(args, { ...BOOT_FILE_OPTIONS, json: { type: 'boolean', default: false } });
+  const { values, positionals } = parse(args, { ...BOOT_FILE_OPTIONS, disk: { type: 'string' }, json: { type: 'boolean', default: false } });
   if (positionals.length < 1 || positionals.length > 2) throw new UsageError('replay: expected FILE.ftlog and optionally the guest image');
   // The host files of a run cut short hold what FILE lacks: say so first, whatever the replay finds.
   const unjoined = await unjoinedSegments(positionals[0]).catch(() => []);
   if (unjoined.length) process.stderr.write(`lockstep: ${unjoined.join(', ')} of the same run lie beside it: this is not the whole recording until \`lockstep join ${positionals[0]}\`\n`);
-  const given = { image: positionals[1], ...bootFiles(values) };
+  const given = { image: positionals[1], disk: values.disk as string | undefined, ...bootFiles(values) };
   const result = await namingTheFile(positionals[0], replayLogFile(positionals[0], given));
   const { recorded, epochs, ...summary } = result;
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);

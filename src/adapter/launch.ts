@@ -147,7 +147,7 @@ export function parseLaunch(args: unknown): LaunchConfig {
   if (a.tapAddress !== undefined && a.tap === undefined) fail('tapAddress', "goes with 'tap' (the interface it is the host's address on)");
   const tapAddress = (a.tapAddress as string | undefined) ?? DEFAULT_TAP_ADDRESS;
   const tap = a.tap === undefined ? undefined : { name: a.tap as string, address: tapAddress };
-  const disks = a.disks === undefined ? undefined : parseDisks(a.disks as unknown[], kind, at);
+  const disks = a.disks === undefined ? undefined : parseDisks(a.disks as unknown[], at);
   return {
     kind,
     ...machine,
@@ -163,8 +163,7 @@ export function parseLaunch(args: unknown): LaunchConfig {
 }
 
 /** `disks`: at most one `{ file, mode }`, FILE a disk image this session could use. */
-function parseDisks(disks: unknown[], kind: 'ft' | 'single', at: (path: string) => string): LaunchDisk[] {
-  if (kind !== 'ft') fail('disks', `gives an FT pair its disk; mode "${kind}" takes none`);
+function parseDisks(disks: unknown[], at: (path: string) => string): LaunchDisk[] {
   if (disks.length > 1) fail('disks', `a guest has one disk, got ${disks.length}`);
   return disks.map((disk) => {
     const { file, mode = 'shared', ...rest } = (disk ?? {}) as Record<string, unknown>;

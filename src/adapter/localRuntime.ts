@@ -1,8 +1,9 @@
 // A machine in the adapter's own process, one thread: the replay of a recorded log file (no live
 // primary: every input and nondeterministic value comes from the file, and its epoch hashes are
-// what the replay is checked against), or a single machine recording as it goes (mode "single").
+// what the replay is checked against), or a single machine recording as it goes (mode "single"),
+// on its own disk if the launch gives one.
 import { MachineDebugger } from '../ft/debug';
-import { resolveSpec } from '../ft/machine';
+import { openLockedDisk, resolveSpec, type DiskFile, type DiskWrite } from '../ft/machine';
 import type { EpochEntry, LogEntry } from '../ft/log';
 import { isComplete, readLogFile } from '../ft/log';
 import { Machine } from '../ft/machine';
@@ -20,6 +21,8 @@ export class LocalRuntime extends Runtime {
   private logged = new Map<number, EpochEntry>();
   /** A replay's panel events, made from the file: sent when the session begins. */
   private recording: CustomEvent[] = [];
+  /** Lets go of a single machine's disk (closed and unlocked) when the session ends. */
+  private releaseDisk: (() => void) | undefined;
 
   constructor(private readonly config: LaunchConfig) {
     super();
@@ -76,14 +79,33 @@ export class LocalRuntime extends Runtime {
   private async single(): Promise<LocalTarget> {
     const config = this.config as Extract<LaunchConfig, { kind: 'single' | 'ft' }>;
     const recorder = new Recorder(() => undefined);
-    this.machine = await Machine.create({ ...resolveSpec(config, BOOT_ATTRIBUTES).settings, nondet: recorder });
-    return new LocalTarget(config.guest, 1, 'machine', new MachineDebugger(this.machine, recorder));
+    const file = this.claimDisk(config.disks?.[0]?.file);
+    // Reads are logged with their data (as in shared mode): going back replays them, never reading FILE again.
+    const disk = file && { size: file.size, mode: 'shared' as const, read: (offset: number, length: number) => file.read(offset, length) };
+    this.machine = await Machine.create({ ...resolveSpec(config, BOOT_ATTRIBUTES).settings, nondet: recorder, disk });
+    const debug = new MachineDebugger(this.machine, recorder);
+    // Only new writes reach FILE: a revisit of the past repeats them in the debugger's view alone.
+    const onFile = (write: DiskWrite, at: number) => {
+      if (!debug.isHistory(at)) file!.write(write.offset, write.data);
+    };
+    if (file) this.machine.on({ diskWrite: onFile });
+    return new LocalTarget(config.guest, 1, 'machine', debug);
+  }
+
+  /** The session's disk, FILE itself, open and locked until the session ends (as `lockstep run --disk` holds it). */
+  private claimDisk(path: string | undefined): DiskFile | undefined {
+    if (path === undefined) return undefined;
+    const locked = openLockedDisk(path);
+    this.releaseDisk = locked.close;
+    return locked.file;
   }
 
   async terminate(): Promise<void> {
     this.local?.machine.cancel();
     this.machine?.destroy();
     this.machine = undefined;
+    this.releaseDisk?.();
+    this.releaseDisk = undefined;
   }
 
   protected lead(): Target {

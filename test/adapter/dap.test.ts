@@ -2,14 +2,14 @@
 // sessions, real host processes joined by the logging channel.
 import { strict as assert } from 'node:assert';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { FlowControl } from 'iced-x86';
 import { decodeAt } from '../support/decode';
-import { loadImage } from '../../src/ft/machine';
+import { DiskFile, loadImage } from '../../src/ft/machine';
 import { runGuest } from '../../src/ft/commands';
 import { readLogFile } from '../../src/ft/log';
 import type { ChannelEventBody, EntriesEventBody, OutputEventBody } from '../../src/adapter/protocol';
@@ -333,7 +333,6 @@ describe('debug adapter (DAP, real hosts)', function () {
         [{ guest: 'spin', disks: [{ file: __filename }] }, /'disks': .*dap\.test\.ts: its size, \d+ bytes, is not a whole number of 512-byte sectors/],
         [{ guest: 'spin', disks: [{ file: DISK, mode: 'mirrored' }] }, /'disks': 'mode' must be "shared" or "local", got "mirrored"/],
         [{ guest: 'spin', disks: [{ path: DISK }] }, /'disks': unknown key 'path'/],
-        [{ guest: 'spin', mode: 'single', disks: [{ file: DISK }] }, /'disks': gives an FT pair its disk; mode "single" takes none/],
         [{ log: __filename, disks: [{ file: DISK }] }, /'disks': does not apply to a log replay/],
       ];
       for (const [args, message] of bad) {
@@ -361,6 +360,38 @@ describe('debug adapter (DAP, real hosts)', function () {
         await session.stop();
       }
       await until(() => !existsSync(`${DISK}.lock`), 'the lock to go');
+    });
+
+    it('disks with mode "single": the machine writes FILE itself; going back and forth over writes leaves FILE alone; it ends as the guest alone leaves it', async () => {
+      const guest = join(DISK, '..', 'diskguest-single.bin');
+      writeFileSync(guest, diskGuest(8, 150_000));
+      const blank = Buffer.alloc(64 * 1024);
+      const [reference, file] = [join(DISK, '..', 'single-reference.img'), join(DISK, '..', 'single.img')];
+      for (const path of [reference, file]) writeFileSync(path, blank);
+      const alone = DiskFile.open(reference);
+      const run = await runGuest({ image: loadImage(guest), epochLength: 1_000_000, memoryMiB: 16, disk: { size: alone.size, mode: 'shared', file: alone } });
+      alone.close();
+      const session = await Adapter.start();
+      try {
+        await session.dc.initializeRequest();
+        const half = Math.floor(run.instructions / 2);
+        const stop = session.nextStop();
+        await session.launch({ guest, mode: 'single', memory: 16, epochLength: 1_000_000, disks: [{ file }], stopAt: half });
+        assert.equal((await stop).reason, 'goto');
+        assert.ok(existsSync(`${file}.lock`), 'FILE is locked');
+        const atHalf = readFileSync(file);
+        assert.ok(!atHalf.equals(blank), 'the guest has written FILE');
+        assert.equal(await session.runTo(1, 1000), 1000);
+        assert.ok(readFileSync(file).equals(atHalf), 'going back across writes changes nothing on FILE');
+        assert.equal(await session.runTo(1, half), half);
+        assert.ok(readFileSync(file).equals(atHalf), 'nor does running them again');
+        assert.equal(await session.runTo(1, run.instructions - 1), run.instructions - 1);
+        assert.ok(readFileSync(file).equals(readFileSync(reference)), 'FILE ends as the guest alone leaves it');
+        await session.dc.disconnectRequest({ terminateDebuggee: true });
+      } finally {
+        await session.stop();
+      }
+      await until(() => !existsSync(`${file}.lock`), 'the lock to go');
     });
 
     it('stopAt runs a live FT pair from the start to exactly that count, both machines, and stops there', async () => {

@@ -423,7 +423,7 @@ export class Host implements HostContext {
       datagramsRefused: this.primary?.datagramsRefused ?? 0,
       framesIn: this.primary?.frames.in ?? 0,
       framesOut: this.primary?.frames.out ?? 0,
-      ...(this.disk && { disk: { ...this.disk.counts, held: this.disk.holding } }),
+      ...(this.disk && { disk: this.sharedDiskStats(this.disk) }),
       ...(this.copy && { disk: { ...this.copy.counts, held: 0, reissued: 0 } }),
       outputDelaysMs: rule?.latestDelays(1000) ?? [],
       ackTurnaroundsMs: [...(this.backup?.ackTurnaroundsMs ?? [])],
@@ -441,6 +441,10 @@ export class Host implements HostContext {
       ...(this.checkpointBackup ? { checkpointStore: this.checkpointBackup.stats } : {}),
       ...(this.debugger?.position === undefined ? {} : { debuggerAt: this.debugger.position }),
     };
+  }
+
+  private sharedDiskStats(disk: SharedDisk): HostStats['disk'] {
+    return { ...disk.counts, held: disk.holding, durableDelaysMs: [...disk.durableDelaysMs] };
   }
 
   /** The primary stops at a boundary with its log delivered; the backup replays up to it (FinalState). */
@@ -462,6 +466,8 @@ export class Host implements HostContext {
     this.checkpointBackup?.stop();
     await this.tapBridge?.close();
     await this.writer?.close();
+    // Released writes still on their way to FILE get there first.
+    await this.disk?.drained();
     this.disk?.file.close();
     this.copy?.close();
     this.machine?.destroy();

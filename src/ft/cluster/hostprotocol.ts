@@ -80,9 +80,10 @@ export interface HostStats {
   outputsReleased: number;
   /**
    * The guest's disk as this host served it. Shared mode (its primary): reads and writes on FILE, writes
-   * held and re-issued. Local mode (either role): reads and writes on its copy, and bytes of it sent to clones.
+   * held (not durable on FILE yet) and re-issued, and the latest writes' delays from the guest's write to
+   * durable on FILE (ms). Local mode (either role): reads and writes on its copy, and bytes of it sent to clones.
    */
-  disk?: DiskCounts & { held: number; reissued: number; bytesCloned?: number };
+  disk?: DiskCounts & { held: number; reissued: number; bytesCloned?: number; durableDelaysMs?: number[] };
   /** Primary: datagrams on the service's UDP side that were not Ethernet frames, refused. */
   datagramsRefused: number;
   /** Primary: Ethernet frames the service took in for the guest (net inputs), and released frames it sent out. */

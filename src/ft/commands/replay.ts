@@ -3,8 +3,8 @@
 // logged epoch hash against the replay's.
 import { existsSync } from 'node:fs';
 import {
-  BootRole, BootSpec, checkBootFiles, CLI_OPTION_NAMES, FIRST_HASHED_DEVICES, HASHED_DEVICES, HashedDevice, isBuiltin,
-  LINUX_GUEST, loadImage, RecordedEvent, resolveSpec, type ResolvedSettings,
+  BootRole, BootSpec, checkBootFiles, CLI_OPTION_NAMES, DiskFile, DiskOverlay, FIRST_HASHED_DEVICES, HASHED_DEVICES,
+  HashedDevice, isBuiltin, LINUX_GUEST, loadImage, RecordedEvent, resolveSpec, type ResolvedSettings,
 } from '../machine';
 import { isComplete, LogMeta, readLogFile, type EndHow, type EpochEntry, type LogEntry } from '../log';
 import { RunResult, runGuest } from './run';
@@ -38,8 +38,11 @@ export function hashedDevicesOf(meta: LogMeta): readonly HashedDevice[] {
   return named as HashedDevice[];
 }
 
-/** Boot files given for a replay, by path: each takes the place of the one the log's header names. */
-export type ReplayFiles = { image?: string } & Omit<BootSpec, 'guest'>;
+/**
+ * Boot files given for a replay, by path: each takes the place of the one the log's header names; `disk`, the
+ * disk as it was when a local-mode run started.
+ */
+export type ReplayFiles = { image?: string; disk?: string } & Omit<BootSpec, 'guest'>;
 
 /**
  * The machine a log was recorded on: its settings from the header, its boot files where the header says they were
@@ -88,13 +91,30 @@ function checkImage(meta: LogMeta, guest: string, fromLog: boolean): void {
   }
 }
 
-/** The disk a log was recorded with: in shared mode its reads are in the log, so FILE is not needed. */
-function recordedDisk(meta: LogMeta, path: string): { size: number; mode: 'shared' } | undefined {
-  if (!meta.disk) return undefined;
-  if (meta.disk.mode !== 'shared') {
-    throw new ReplayError(`${path} was recorded with a ${meta.disk.mode}-mode disk: its reads are not in the log, and replaying one is not supported yet`);
+type ReplayDisk = NonNullable<Parameters<typeof runGuest>[0]['disk']>;
+
+/**
+ * The disk a log was recorded with. Shared mode: its reads are in the log, so no file is needed. Local mode:
+ * only their completions are, so the replay reads the disk as it was when the run started (FILE, which a
+ * local-mode run never writes, or `given`), checked against the header's size and hash, and keeps the guest's
+ * writes in memory. `close` lets go of the file after the replay.
+ */
+function recordedDisk(meta: LogMeta, given: string | undefined): { disk?: ReplayDisk; close: () => void } {
+  const none = () => undefined;
+  if (!meta.disk) return { close: none };
+  const { mode, size, sha256, path } = meta.disk;
+  if (mode === 'shared') return { disk: { size, mode }, close: none };
+  if (given === undefined && !existsSync(path)) {
+    throw new ReplayError(`the log was recorded with a local-mode disk, ${path}, which is not here: its reads are not in the log, so the replay needs that disk as it was at the start: give it with --disk FILE`);
   }
-  return { size: meta.disk.size, mode: 'shared' };
+  const file = DiskFile.open(given ?? path, true);
+  const identity = file.identity();
+  if (identity.size !== size || identity.sha256 !== sha256) {
+    file.close();
+    const here = identity.size !== size ? `${identity.size} bytes here, ${size}` : `sha256 ${identity.sha256} here, ${sha256}`;
+    throw new ReplayError(`${file.path} is not the disk this log's run started with: ${here} in the log (a local-mode run leaves FILE as it was and writes FILE.host-N)`);
+  }
+  return { disk: { size, mode, file: new DiskOverlay(file) }, close: () => file.close() };
 }
 
 export async function replayLogFile(path: string, given: ReplayFiles = {}): Promise<ReplayResult> {
@@ -110,13 +130,14 @@ export async function replayLogFile(path: string, given: ReplayFiles = {}): Prom
   const events = entries.filter((e): e is Extract<LogEntry, { kind: 'input' | 'nondet' }> => e.kind === 'input' || e.kind === 'nondet');
   const logged = entries.filter((e): e is EpochEntry => e.kind === 'epoch');
   const last = entries.at(-1)?.at ?? 0;
+  const { disk, close } = recordedDisk(meta, given.disk);
   const result = await runGuest({
     ...settings,
     hashedDevices: hashedDevicesOf(meta),
     maxInstructions: last + 1,
     replay: events.map(({ seq: _seq, ...event }) => event as RecordedEvent),
-    disk: recordedDisk(meta, path),
-  });
+    disk,
+  }).finally(close);
   const replayed = new Map(result.epochs.map((e) => [e.index, e]));
   const mismatches = logged
     .filter((e) => replayed.get(e.epoch)?.hash !== e.hash)

@@ -3,8 +3,8 @@
 import {
   ClockMode,
   DiskCounts,
-  DiskFile,
   DiskMode,
+  DiskStore,
   Epoch,
   GuestImage,
   Machine,
@@ -42,10 +42,11 @@ export interface RunOptions {
   replay?: RecordedEvent[];
   onSerial?: (data: Uint8Array) => void;
   /**
-   * The guest's IDE disk: `file` is read and written in place (each write durable before the next
-   * slice); without one (a replay) reads come from the recorded events and writes go nowhere.
+   * The guest's IDE disk: `file` is read and written (a DiskFile in place, each write durable before the
+   * next slice; a DiskOverlay in memory); without one (a replay of a shared-mode recording) reads come from
+   * the recorded events and writes go nowhere.
    */
-  disk?: { size: number; mode: DiskMode; file?: DiskFile };
+  disk?: { size: number; mode: DiskMode; file?: DiskStore };
 }
 
 export interface EpochRecord { index: number; at: number; hash: string }
@@ -164,7 +165,7 @@ export async function runGuest(options: RunOptions): Promise<RunResult> {
   return result;
 }
 
-function readerOf(file: DiskFile | undefined) {
+function readerOf(file: DiskStore | undefined) {
   return file && ((offset: number, length: number) => file.read(offset, length));
 }
 

@@ -28,6 +28,12 @@ export interface DiskWrite { offset: number; data: Uint8Array }
 /** Where a host reads its disk (a file, with writes still held laid over it). */
 export type DiskReader = (offset: number, length: number) => Uint8Array;
 
+/** Where a single host keeps its disk: FILE itself (DiskFile), or a replay's scratch copy (DiskOverlay). */
+export interface DiskStore {
+  read: DiskReader;
+  write(offset: number, data: Uint8Array): void;
+}
+
 /** What a machine's Nondeterminism needs to complete a read: this host's disk, and whether the log carries data. */
 export interface DiskSource {
   readonly logsData: boolean;

@@ -2,7 +2,11 @@
 // writes in place. Every write reaches the storage (fdatasync) before write() returns. One run at a
 // time: the run that owns FILE holds FILE.lock (its process id), and another run is refused while
 // that process lives.
-import { closeSync, constants, fdatasyncSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync, constants, fdatasync, fdatasyncSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { SECTOR_SIZE } from '../log';
@@ -19,18 +23,21 @@ export interface DiskIdentity {
   sha256: string;
 }
 
-/** Why `path` cannot be a disk, or undefined: a regular, readable and writable file of whole sectors. */
-export function diskProblem(path: string): string | undefined {
+/**
+ * Why `path` cannot be a disk, or undefined: a regular file of whole sectors, readable, and writable
+ * unless `readOnly` (a replay reads its disk and never writes it).
+ */
+export function diskProblem(path: string, readOnly = false): string | undefined {
   let size: number;
   try {
     const stat = statSync(path);
     if (!stat.isFile()) return 'it is not a regular file';
     size = stat.size;
-    closeSync(openSync(path, 'r+'));
+    closeSync(openSync(path, readOnly ? 'r' : 'r+'));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return 'no such file';
-    if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') return 'it cannot be written (permission denied)';
+    if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') return `it cannot be ${readOnly ? 'read' : 'written'} (permission denied)`;
     return (error as Error).message;
   }
   if (size === 0 || size % SECTOR_SIZE) return `its size, ${size} bytes, is not a whole number of ${SECTOR_SIZE}-byte sectors`;
@@ -87,11 +94,14 @@ export function openLockedDisk(path: string): { file: DiskFile; close: () => voi
 export class DiskFile {
   private constructor(readonly path: string, readonly size: number, private fd: number) {}
 
-  /** Opens FILE for reading and writing, or throws a DiskError saying in one line what is wrong with it. */
-  static open(path: string): DiskFile {
-    const problem = diskProblem(path);
+  /**
+   * Opens FILE for reading and writing (for reading only with `readOnly`), or throws a DiskError saying in
+   * one line what is wrong with it.
+   */
+  static open(path: string, readOnly = false): DiskFile {
+    const problem = diskProblem(path, readOnly);
     if (problem) throw new DiskError(`--disk ${path}: ${problem}`);
-    return new DiskFile(path, statSync(path).size, openSync(path, constants.O_RDWR));
+    return new DiskFile(path, statSync(path).size, openSync(path, readOnly ? constants.O_RDONLY : constants.O_RDWR));
   }
 
   read(offset: number, length: number): Uint8Array {
@@ -107,14 +117,24 @@ export class DiskFile {
 
   /** Writes and waits for the storage to have it. */
   write(offset: number, data: Uint8Array): void {
+    this.writeUnsynced(offset, data);
+    this.sync();
+  }
+
+  /** Writes into the kernel's cache (quick, no storage wait): `sync` or `syncInBackground` makes it durable. */
+  writeUnsynced(offset: number, data: Uint8Array): void {
     let done = 0;
     while (done < data.length) done += writeSync(this.fd, data, done, data.length - done, offset + done);
-    this.sync();
   }
 
   /** Waits for the storage to have everything written so far. */
   sync(): void {
     fdatasyncSync(this.fd);
+  }
+
+  /** fdatasync off this thread (libuv's pool): settles once the storage has everything written before it. */
+  syncInBackground(): Promise<void> {
+    return promisify(fdatasync)(this.fd);
   }
 
   identity(): DiskIdentity {

@@ -24,6 +24,7 @@ export type { JitExit } from './jitexit';
 export { SnapshotError, readSnapshotFile, writeSnapshotFile } from './snapshot';
 export { prefault } from './prefault';
 export { GuestDisk, DISK_BLOCK_SIZE } from './disk';
-export type { DiskCounts, DiskMode, DiskOptions, DiskReader, DiskSource, DiskWrite } from './disk';
+export type { DiskCounts, DiskMode, DiskOptions, DiskReader, DiskSource, DiskStore, DiskWrite } from './disk';
+export { DiskOverlay } from './diskoverlay';
 export { DiskError, DiskFile, diskProblem, lockDisk, openLockedDisk } from './diskfile';
 export type { DiskIdentity } from './diskfile';

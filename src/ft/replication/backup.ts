@@ -28,6 +28,18 @@ const BATCH_INSTRUCTIONS = 250_000;
 const BATCH_MS = 50;
 const KEPT_EPOCHS = 16;
 
+/**
+ * Whether receiving `entry` says the primary has logged everything the slice ending at `entry.at` needs.
+ * Not a nondeterministic value: it can be read mid-slice (v86 runs its timers when the guest halts), so its
+ * count is no boundary. Not a disk entry: the end of a slice logs its disk writes, then its reads'
+ * completions, one entry each, and the backup's slice ending there takes them all; the entries after them
+ * (outputs, the epoch, the heartbeat after the batch) say the primary is past them.
+ */
+function passesBoundary(entry: LogEntry): boolean {
+  if (entry.kind === 'nondet') return false;
+  return !((entry.kind === 'input' || entry.kind === 'output') && entry.device === 'disk');
+}
+
 export class Backup {
   machine: Machine | undefined;
   private readonly replayer = new Replayer();
@@ -149,9 +161,7 @@ export class Backup {
     if (entry.seq > this.expected) return this.gap();
     this.expected++;
     this.resendAskedAt = undefined;
-    // A nondeterministic value can be read mid-slice (v86 runs its timers when the guest halts), so
-    // its count is no boundary: only the other kinds say the primary has reached `at`.
-    if (entry.kind !== 'nondet') this.progress = Math.max(this.progress, entry.at);
+    if (passesBoundary(entry)) this.progress = Math.max(this.progress, entry.at);
     this.host.record(entry);
     if (entry.kind === 'input' || entry.kind === 'nondet') this.replayer.push(entry);
     else if (entry.kind === 'output' && entry.device === 'disk') this.unreleasedWrites.push(entry);

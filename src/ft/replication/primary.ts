@@ -63,6 +63,9 @@ export class Primary {
   /** The last output released, and the last the backup was told of (it re-issues disk writes after it). */
   private releasedSeq = 0;
   private releasedSent = 0;
+  /** Releases waiting for a disk write before them to be durable, in release order. */
+  private releasing: Promise<void> = Promise.resolve();
+  private releasesPending = 0;
   /** The shared disk, in shared mode: guest writes are held here until released. */
   private readonly disk: SharedDisk | undefined;
   /** This host's copy, in local mode: guest writes go there at once. */
@@ -182,14 +185,33 @@ export class Primary {
     }
   }
 
-  /** The Output Rule lets an output go: to the service, or (a disk write) to FILE, durably, before the next one. */
+  /**
+   * The Output Rule lets an output go: to the service, or (a disk write) to FILE. A write is made in the
+   * background while the guest runs on; an output after it goes once it is durable.
+   */
   private release(output: HeldOutput): void {
     // Checkpoint mode logs each release with the ack it came under: the log's order shows the rule held.
     if (this.checkpoints) this.logControl('release', { output: output.seq, acked: this.acked });
-    if (output.device === 'disk') this.disk!.releaseOldest();
-    else if (output.device === 'net') this.service.sendFrame(output.data);
-    else this.service.broadcast(output.data);
+    if (output.device === 'disk') {
+      const durable = this.disk!.releaseOldest();
+      return this.afterEarlierReleases(() => durable, output.seq);
+    }
+    const send = () => (output.device === 'net' ? this.service.sendFrame(output.data) : this.service.broadcast(output.data));
+    if (this.releasesPending) return this.afterEarlierReleases(send, output.seq);
+    send();
     this.releasedSeq = output.seq;
+  }
+
+  /**
+   * Runs `step` once every release before it is done (a disk write durable), then counts `seq` as released
+   * (the backup re-issues the writes after it, should this primary fail).
+   */
+  private afterEarlierReleases(step: () => unknown, seq: number): void {
+    this.releasesPending++;
+    this.releasing = this.releasing.then(step).then(() => {
+      this.releasedSeq = seq;
+      this.releasesPending--;
+    }, (error: Error) => this.host.halt(`could not release output ${seq}: ${error.message}`));
   }
 
   /** Writes again, in log order, the disk writes the old primary may not have written: the log says how many. */
@@ -447,10 +469,12 @@ export class Primary {
         continue;
       }
       if (this.machine.isEnded) return this.guestEnded();
-      // A held output waits for an ack that is only read between batches: while one is held, a batch is one slice.
+      // A held output waits for an ack, a release for its disk write's fdatasync, and both are only seen between
+      // batches: while either waits, a batch is one slice.
       const limit = this.host.limit(this.machine.instructions + BATCH_INSTRUCTIONS);
       const deadline = performance.now() + BATCH_MS;
-      this.machine.run(limit, () => this.outputRule.holding > 0 || performance.now() > deadline);
+      const waiting = () => this.outputRule.holding > 0 || this.releasesPending > 0;
+      this.machine.run(limit, () => waiting() || performance.now() > deadline);
       this.host.afterBatch(this.machine);
       if (this.checkpoints?.wantsEpoch && this.backup && !this.machine.isEnded) this.epochForCheckpoint();
       if (this.seq !== this.lastBeatSeq) this.heartbeat();
@@ -500,6 +524,7 @@ export class Primary {
     // (Checkpoint mode logs the releases this ack brings: they come after it.)
     const last = this.seq;
     while (this.backup && !this.backup.isClosed && this.acked < last) await this.sleep(10);
+    await this.releasing;
     this.host.report({ type: 'guest-ended', id: this.host.config.id, at: this.machine.instructions });
     while (this.running) {
       this.cloneIfIdle();
@@ -518,6 +543,7 @@ export class Primary {
     if (this.checkpoints) return;
     this.heartbeat();
     while (this.backup && !this.backup.isClosed && this.acked < this.seq) await this.sleep(10);
+    await this.releasing;
   }
 
   slow(ms: number): void {

@@ -148,6 +148,48 @@ describe('a shared disk under FT (src/ft/replication/shareddisk.ts)', function (
   }
 });
 
+describe('a backup replaying a disk-bound guest (src/ft/replication/backup.ts)', function () {
+  this.timeout(240_000);
+  afterEach(() => clusters.splice(0).forEach((c) => c.destroy()));
+  // Short spins: the backup keeps up, and waits at the boundaries the primary's entries name.
+  const busy = join(dir, 'busy.bin');
+  writeFileSync(busy, diskGuest(ROUNDS, 20_000));
+
+  for (const mode of ['shared', 'local'] as const) {
+    it(`${mode}: never runs a slice whose end needs disk entries still on their way (a slice's writes are logged before its reads' completions)`, async () => {
+      const { cluster } = await diskCluster(`busy-${mode}.img`, undefined, mode, { guest: busy });
+      const divergences: Divergence[] = [];
+      cluster.on('divergence', (d) => divergences.push(d));
+      const ended = new Promise<void>((resolve) => cluster.once('guest-ended', () => resolve()));
+      await cluster.start();
+      await ended;
+      await until(async () => (await cluster.statsOf('backup'))?.instructions === (await cluster.statsOf('primary'))?.instructions, 'the backup to catch up');
+      const primary = (await cluster.statsOf('primary'))!;
+      const summary = await cluster.stop();
+      assert.deepEqual(divergences, []);
+      assert.deepEqual([primary.acked, primary.outputsHeld], [primary.seq, 0], 'the backup acknowledged every entry');
+      const [p, b] = Object.values(summary.epochHashes);
+      assert.deepEqual(b, p);
+    });
+  }
+});
+
+/**
+ * A local-mode recording replays from the disk as it was at the start (FILE, where its header says, or given)
+ * to the same epoch hashes, and never writes it; without it, or with another disk, it is refused in one line.
+ */
+async function replaysWithItsDisk(record: string, path: string, epochs: number): Promise<void> {
+  const original = readFileSync(path);
+  const replay = await replayLogFile(record, { image: guest });
+  assert.deepEqual([replay.epochMismatches, replay.epochsMatched], [[], epochs]);
+  assert.ok(readFileSync(path).equals(original), 'the replay wrote nothing on FILE');
+  const moved = `${path}.moved`;
+  renameSync(path, moved);
+  await assert.rejects(replayLogFile(record, { image: guest }), /^ReplayError: the log was recorded with a local-mode disk, .*, which is not here: .* give it with --disk FILE$/);
+  assert.equal((await replayLogFile(record, { image: guest, disk: moved })).epochMismatches.length, 0, 'the disk given instead');
+  await assert.rejects(replayLogFile(record, { image: guest, disk: `${path}.host-1` }), /^ReplayError: .*host-1 is not the disk this log's run started with: sha256 [0-9a-f]{64} here, [0-9a-f]{64} in the log/);
+}
+
 describe('local disks under FT (src/ft/replication/localdisk.ts)', function () {
   this.timeout(240_000);
   let expected: Buffer;
@@ -178,6 +220,7 @@ describe('local disks under FT (src/ft/replication/localdisk.ts)', function () {
     const disk = entries.filter((e) => (e.kind === 'input' || e.kind === 'output') && e.device === 'disk');
     assert.equal(disk.length, ROUNDS, 'one entry per read, none per write');
     assert.ok(disk.every((e) => e.kind === 'input' && e.data.length === 8), 'a read\'s completion only, no data');
+    await replaysWithItsDisk(record, path, p.length);
   });
 
   for (const fraction of [0.1, 0.5]) {
