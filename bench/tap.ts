@@ -6,7 +6,6 @@
 // bridge and service, without the log's backup and the Output Rule (as bench/ft.ts's kv baseline).
 // The second kills the primary in the middle of a download (the stall), as test/linux/tap.test.ts.
 // Root only, and the linux guest must be built; skipped otherwise, saying why.
-import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { linuxGuestDir } from '../src/ft/machine';
@@ -83,19 +82,16 @@ async function withFt<T>(extra: string[], use: FtUse<T>): Promise<T> {
   const ns = new NetNs();
   // Not --json: its stderr says who is primary, so a spurious failover (a host starved of CPU) is seen.
   const ft = new FtProcess(ns, ['linux', '--tap', 'tap0', '--detect-timeout', String(DETECT_TIMEOUT_MS), ...extra]);
-  let serial: ChildProcess | undefined;
-  let said = '';
+  let serial: ReturnType<NetNs['readConsole']> | undefined;
   try {
     await waitForHttpd(ns);
-    const service = / service at ([\d.]+:\d+)/.exec(ft.stderr)![1];
-    serial = ns.spawn('socat', ['-u', `TCP:${service}`, '-']);
-    serial.stdout!.setEncoding('latin1').on('data', (chunk: string) => { said += chunk; });
+    serial = ns.readConsole(/ service at ([\d.]+:\d+)/.exec(ft.stderr)![1]);
     return await use(ns, ft, () => (ft.stderr.match(/ is primary \(generation [2-9]/g) ?? []).length);
   } catch (error) {
-    const card = said.split('\n').filter((line) => line.includes('eth0')).map((line) => line.trim());
+    const card = (serial?.text() ?? '').split('\n').filter((line) => line.includes('eth0')).map((line) => line.trim());
     throw new Error(`${(error as Error).message}${card.length ? `; the guest's kernel said: ${card.join(' | ')}` : ''}`, { cause: error });
   } finally {
-    serial?.kill();
+    serial?.stop();
     await ft.end();
     ns.delete();
   }

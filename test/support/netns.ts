@@ -60,6 +60,17 @@ export class NetNs {
     }
   }
 
+  /**
+   * The guest's console from now on: the service's TCP side (its serial line, released output) read by socat in the
+   * namespace. `text()` is what came so far; `stop()` ends the reader.
+   */
+  readConsole(service: string): { text: () => string; stop: () => void } {
+    const reader = this.spawn('socat', ['-u', `TCP:${service}`, '-']);
+    let said = '';
+    reader.stdout!.setEncoding('latin1').on('data', (chunk: string) => { said += chunk; });
+    return { text: () => said, stop: () => reader.kill() };
+  }
+
   delete(): void {
     execFileSync('ip', ['netns', 'delete', this.name]);
   }

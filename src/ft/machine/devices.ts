@@ -15,6 +15,37 @@ export function useGuestMac(net: v86.Ne2k): void {
   GUEST_MAC.forEach((byte, i) => { net.memory[2 * i] = net.memory[2 * i + 1] = byte; });
 }
 
+/** Byte offsets in v86's 8259 state (the layout its own get_state_pic reads), and the master's cascade input. */
+const PIC_BYTES = 13;
+const PIC_IRR = 3;
+const PIC_ELCR = 10;
+const PIC_IRQ_VALUE = 11;
+const CASCADE = 1 << 2;
+const FIRST_SLAVE_IRQ = 8;
+
+/**
+ * v86's 8259 pair can wedge every slave interrupt (IRQ 8-15: the NE2000's, the disk's) for good. The
+ * master latches the slave's request on IRQ 2 (edge-triggered); when the device withdraws it before the
+ * CPU takes it (the Linux NE2000 driver masks the card with interrupts off, right after a frame came in),
+ * the latch stays. When the CPU then takes IRQ 2, v86 marks it in service in the master, finds no
+ * request in the slave, and delivers nothing: no handler runs, no EOI ever comes, and the master holds
+ * IRQ 2 in service for ever. (A real 8259 needs the request held until the CPU takes it and otherwise
+ * gives a spurious IRQ 7, which the OS acknowledges.) So when a slave line drops and the slave no longer
+ * asks, the master's latch goes too, and the card's next interrupt is a new request.
+ */
+export function withdrawStaleCascade(cpu: v86.Cpu): void {
+  const lower = cpu.device_lower_irq;
+  let master: Uint8Array | undefined;
+  // A view made again when wasm memory grows (its buffer changes).
+  const masterPic = () => new Uint8Array(cpu.wasm_memory.buffer, cpu.get_pic_addr_master(), PIC_BYTES);
+  cpu.device_lower_irq = (irq: number) => {
+    lower(irq);
+    if (irq < FIRST_SLAVE_IRQ) return;
+    if (master?.buffer !== cpu.wasm_memory.buffer) master = masterPic();
+    if (!(master[PIC_IRQ_VALUE] & CASCADE) && !(master[PIC_ELCR] & CASCADE)) master[PIC_IRR] &= ~CASCADE;
+  };
+}
+
 /** QEMU's isa-debug-exit port, which many test kernels write to end a run. */
 export const DEBUG_EXIT_PORT = 0xf4;
 

@@ -14,7 +14,7 @@
 // run emitted for it, to stop at any exact count (see stepping.ts and docs/debugging.md).
 import { V86 as V86Class } from 'v86';
 import { Clock, INSTRUCTIONS_PER_MS, createClock } from './clock';
-import { OwnedPorts, restorePciState, useGuestMac } from './devices';
+import { OwnedPorts, restorePciState, useGuestMac, withdrawStaleCascade } from './devices';
 import { Nondeterminism, InputEvent } from './nondet';
 import { componentHashes } from './components';
 import { DiskReader } from './disk';
@@ -149,6 +149,7 @@ export class Machine {
     this.cpu.devices.pci.set_state = restorePciState(this.cpu.devices.pci);
     this.ports = new OwnedPorts(this.cpu.io, () => { this.outputBeforeExit = this.outputBuffer.length; });
     useGuestMac(this.cpu.devices.net);
+    withdrawStaleCascade(this.cpu);
     this.steppedMachine = {
       cpu: this.cpu,
       clock: this.clock,

@@ -62,6 +62,10 @@ export interface Cpu {
   get_eflags(): number;
   wasm_memory: WebAssembly.Memory;
   get_state_pic(): unknown;
+  /** Where v86's 8259s keep their state in wasm memory (see devices.ts). */
+  get_pic_addr_master(): number;
+  /** What devices call to lower an interrupt line (replaced: see devices.ts). */
+  device_lower_irq: (irq: number) => void;
   /** What v86's JIT modules import (wrapped: see jitexit.ts). */
   jit_imports: { exit_jit: () => void; [name: string]: unknown };
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the other devices are v86's, untyped
@@ -128,7 +132,7 @@ export function readRegisters(cpu: Cpu): Registers {
 export function checkV86Internals(cpu: Cpu): void {
   const missing = [
     ...[...CPU_STATE_FIELDS, ...STEPPING_FIELDS].filter((f) => cpu[f] === undefined),
-    ...['main_loop', 'handle_irqs', 'jit_clear_cache', 'get_eflags', 'get_state_pic', 'write_blob'].filter((f) => typeof cpu[f] !== 'function'),
+    ...['main_loop', 'handle_irqs', 'jit_clear_cache', 'get_eflags', 'get_state_pic', 'write_blob', 'get_pic_addr_master', 'device_lower_irq'].filter((f) => typeof cpu[f] !== 'function'),
     ...(typeof cpu.jit_imports?.exit_jit === 'function' ? [] : ['jit_imports.exit_jit']),
     ...HASHED_DEVICES.filter((d) => !(d in cpu.devices)).map((d) => `devices.${d}`),
   ];
