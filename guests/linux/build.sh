@@ -159,7 +159,7 @@ install -m 0755 "$here/count" "$root_dir/www/cgi-bin/count"
 for path in "${disk_paths[@]}"; do install -m 0644 "$work/kernel/$path" "$root_dir/lib/modules/"; done
 # init loads them in this order (each after what it depends on).
 for module in $DISK_MODULES; do basename "$module"; done > "$root_dir/lib/modules/disk.order"
-for applet in sh mount umount insmod ip poweroff cat echo ls dmesg httpd printf mkdir sync; do
+for applet in sh mount umount insmod ip poweroff cat echo ls dmesg httpd printf mkdir sync head sort md5sum; do
     ln -s busybox "$root_dir/bin/$applet"
 done
 find "$root_dir" -exec touch -h -d @0 {} +

@@ -11,26 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from '../../src/ft/cluster';
 import { DiskFile, DiskMode, linuxGuestDir, loadImage } from '../../src/ft/machine';
-import { checkKvHistory, runKvWorkload } from '../../src/ft/workload';
-import type { ServiceAddress } from '../../src/ft/replication';
+import { checkKvHistory, runKvWorkload, SerialWatch } from '../../src/ft/workload';
 import { clusterOptions } from '../support/cluster';
 
-/** Resolves once the service has said `pattern` (the guest's console reaches every connection). */
-function waitFor(service: ServiceAddress, pattern: RegExp, send?: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(service);
-    let received = '';
-    socket.on('data', (d) => {
-      received += d.toString('latin1');
-      if (pattern.test(received)) {
-        socket.destroy();
-        resolve();
-      }
-    });
-    socket.on('error', reject);
-    if (send) socket.on('connect', () => socket.write(send));
-  });
-}
+/** How long Linux may take to boot and start kvd (about 4.2 G instructions, under a minute on a quiet machine). */
+const BOOT_WAIT_MS = 600_000;
 
 const hasTools = spawnSync('mke2fs', ['-V']).status === 0 && spawnSync('debugfs', ['-V']).status === 0;
 
@@ -66,7 +51,8 @@ describe('linux guest: kvd\'s journal on a disk under FT', function () {
     }));
     clusters.push(cluster);
     await cluster.start();
-    await waitFor(cluster.service, /kv ready/);
+    const serial = await SerialWatch.open(cluster.service);
+    await serial.until('kv ready', BOOT_WAIT_MS);
     const start = (await cluster.statsOf('primary'))!.instructions;
     let failedOver = false;
     const failover = new Promise<void>((resolve) => cluster.once('failover', () => resolve()));
@@ -79,7 +65,9 @@ describe('linux guest: kvd\'s journal on a disk under FT', function () {
     assert.deepEqual(check.problems, []);
     assert.ok(history.reconnects > 0, 'the kill came during the writes');
     const ended = new Promise<void>((resolve) => cluster.once('guest-ended', () => resolve()));
-    await waitFor(cluster.service, /kv bye/, '0 0 SHUTDOWN\n');
+    const client = connect(cluster.service, () => client.end('0 0 SHUTDOWN\n'));
+    await serial.until('kv bye', BOOT_WAIT_MS);
+    serial.close();
     await ended;
     const summary = await cluster.stop();
     assert.equal(summary.failovers.length, 1);

@@ -4,7 +4,7 @@
 // applied twice. With `hosts` past 2 a view service decides the roles (src/ft/view): each view is
 // printed as it changes, and `kills` primaries die one after another, each once the one before's
 // backup has been cloned (the second time the former spare is the backup).
-import { checkKvHistory, CheckResult, KvHistory, runKvWorkload } from '../workload';
+import { checkKvHistory, CheckResult, KvHistory, runKvWorkload, SerialWatch } from '../workload';
 import { Cluster, ClusterSummary, type ClusterOptions, type GuestConfig, type ViewChange } from '../cluster';
 import { DEFAULT_CHECKPOINT_MS, type CheckpointSummary, type ReplicationMode } from '../checkpoint';
 
@@ -67,11 +67,17 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   });
   cluster.on('view', (view) => print(describeView(view)));
   await cluster.start();
+  // Listening from the start: kvd's "kv ready" is released once, to the clients connected then.
+  const serial = guest === 'linux' ? await SerialWatch.open(cluster.service) : undefined;
   const spares = hosts > 2 ? `, ${hosts - 2} idle spare(s)` : '';
   print(`${cluster.summary().guest} guest under FT (${options.mode ?? 'replay'} mode): primary ${cluster.hostIn('primary')?.id}, backup ${cluster.hostIn('backup')?.id}${spares}; service at ${cluster.service.host}:${cluster.service.port}`);
-  if (guest === 'linux') {
-    print('waiting for Linux to boot and start kvd (about 4.2 G instructions)');
-    await kvReady(cluster);
+  if (serial) {
+    print('waiting for Linux to boot and kvd to say "kv ready" (about 4.2 G instructions)');
+    try {
+      await serial.until('kv ready', LINUX_BOOT_WAIT_MS);
+    } finally {
+      serial.close();
+    }
   }
   const kills = new KillSchedule(cluster, options, print);
   const history = await runKvWorkload({
@@ -146,12 +152,8 @@ class KillSchedule {
   }
 }
 
-/** kvd says "kv ready" at about 4.24 G instructions: past this count it reads requests, not the kernel's console. */
-const LINUX_KV_UP = 4_400_000_000;
-
-async function kvReady(cluster: Cluster): Promise<void> {
-  while (((await cluster.statsOf('primary'))?.instructions ?? 0) < LINUX_KV_UP) await new Promise((r) => setTimeout(r, 200));
-}
+/** How long the demo waits for the linux guest's kvd (it boots in under a minute on a quiet machine). */
+const LINUX_BOOT_WAIT_MS = 600_000;
 
 export function describeDemo(result: DemoResult): string[] {
   const { check, history, summary } = result;

@@ -10,6 +10,19 @@ import type { Nondeterminism } from './nondet';
 /** Nominal speed that maps instruction counts to guest time: 1 instruction = 1 ns. */
 export const INSTRUCTIONS_PER_MS = 1_000_000;
 export const MIN_TICK_MS = 2e-6;
+/** Smallest idle skip, so a masked timer that is always "due" cannot stall the count. */
+const MIN_IDLE_MS = 0.001;
+/** Largest idle skip: bounds how far past a wanted instruction count an input can land. */
+const MAX_IDLE_MS = 1;
+
+/**
+ * Instructions a halted guest's idle time counts as: up to its next timer, `idleMs` away. While a
+ * disk read is pending, the least: the read completes at the end of this slice, the guest waits for it.
+ */
+export function idleSkip(idleMs: number, readPending: boolean): number {
+  const ms = readPending ? MIN_IDLE_MS : idleMs;
+  return Math.round(Math.min(Math.max(ms, MIN_IDLE_MS), MAX_IDLE_MS) * INSTRUCTIONS_PER_MS);
+}
 
 export type ClockMode = 'virtual' | 'host';
 

@@ -1,5 +1,6 @@
 // v86's devices made deterministic and restorable: what a machine changes in v86's device code so
 // that a guest cannot tell two runs apart and a snapshot restores on any machine.
+import type { InputEvent } from './nondet';
 import type * as v86 from './v86types';
 
 /** The NE2000's MAC on every machine: locally administered, unicast (the backup takes over the same one). */
@@ -94,4 +95,11 @@ export function restorePciState(pci: v86.Pci): (state: unknown[]) => void {
     pci.pci_response.set(state[258] as Uint8Array);
     pci.pci_status.set(state[259] as Uint8Array);
   };
+}
+
+/** Hands an input to the device it is for, through v86's bus. */
+export function deliverInput(bus: v86.Emulator['bus'], input: InputEvent): void {
+  if (input.device === 'serial') for (const byte of input.data) bus.send('serial0-input', byte);
+  else if (input.device === 'keyboard') for (const byte of input.data) bus.send('keyboard-code', byte);
+  else bus.send('net0-receive', input.data);
 }

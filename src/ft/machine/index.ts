@@ -1,6 +1,7 @@
 // The deterministic machine: v86 made deterministic (boundaries, the latched clock, nondeterminism), epochs, hashes
 // and snapshots.
 export * from './machine';
+export { IDLE_EPOCH_FACTOR } from './epochschedule';
 export type * from './machineevents';
 export { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB, resolveSpec } from './options';
 export type { MachineOptions, MachineSpec, ResolvedSettings } from './options';

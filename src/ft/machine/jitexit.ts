@@ -9,6 +9,7 @@
 // The count after the exit is only in memory once the module has stored it, after it calls exit_jit:
 // countBeforeExit swaps the two in each module v86 generates (same bytes, other order), so that the
 // machine's exit_jit hook reads the count the exit ends at.
+import type { Cpu } from './v86types';
 
 /** One exit of compiled code by exit_jit, as a whole-slice run took it. */
 export interface JitExit {
@@ -20,6 +21,21 @@ export interface JitExit {
   registers: number[];
   /** Where execution went on: the exception's handler, or `eip` (self-modifying code: no exception). */
   next: number;
+}
+
+/**
+ * Calls `onExit` at each exit of compiled code by exit_jit, once v86 has handled it: where and with
+ * what registers the code left, and where execution goes on. The caller reads the count (the module
+ * stored it just before). Only whole slices run compiled code: a stepper executes what the record says.
+ */
+export function onJitExit(cpu: Cpu, onExit: (exit: Omit<JitExit, 'at'>) => void): void {
+  const exitJit = cpu.jit_imports.exit_jit;
+  cpu.jit_imports.exit_jit = () => {
+    const eip = cpu.instruction_pointer[0] >>> 0;
+    const registers = Array.from(cpu.reg32);
+    exitJit();
+    onExit({ eip, registers, next: cpu.instruction_pointer[0] >>> 0 });
+  };
 }
 
 const CALL = 0x10;

@@ -8,21 +8,24 @@
 //    same wasm is compiled once per process, jitmodules.ts);
 //  - at every epoch boundary the JIT cache is emptied and its tables' hash keys reset (jitkeys.ts), so
 //    a machine restored there (snapshot.ts) starts from the same JIT state as the original.
-// Idle time counts as instructions at the nominal rate (like QEMU's icount): a halted guest still
-// advances the count, so every slice moves it forward and no two boundaries share a name.
+// Idle time counts as instructions at the nominal rate (like QEMU's icount, clock.ts idleSkip): a
+// halted guest still advances the count, so every slice moves it forward and no two boundaries share
+// a name. Epochs come as epochschedule.ts says; output leaves at slice ends (guestoutput.ts).
 // Inside a slice it can also step single instructions (stepTo), given the SliceRecord a whole-slice
 // run emitted for it, to stop at any exact count (see stepping.ts and docs/debugging.md).
 import { V86 as V86Class } from 'v86';
-import { Clock, INSTRUCTIONS_PER_MS, createClock } from './clock';
-import { OwnedPorts, restorePciState, useGuestMac, withdrawStaleCascade } from './devices';
-import { Nondeterminism, InputEvent } from './nondet';
+import { Clock, createClock, idleSkip } from './clock';
+import { OwnedPorts, deliverInput, restorePciState, useGuestMac, withdrawStaleCascade } from './devices';
+import { Nondeterminism } from './nondet';
 import { componentHashes } from './components';
 import { DiskReader } from './disk';
 import { AttachedDisk } from './attacheddisk';
-import type { Epoch, MachineEvents, RunEnd } from './machineevents';
-import { differingPages, hashBytes, loadHasher, pageHashes, stateHash } from './hash';
+import { MachineListeners, type Epoch, type MachineEvents, type RunEnd } from './machineevents';
+import { GuestOutput } from './guestoutput';
+import { afterEpoch, epochDue, firstEpoch, type EpochSchedule } from './epochschedule';
+import { hashBytes, loadHasher, pageHashes, stateHash } from './hash';
 import { Interpreter } from './interpreter';
-import type { JitExit } from './jitexit';
+import { onJitExit, type JitExit } from './jitexit';
 import { CanonicalJit } from './jitkeys';
 import { MachineOptions, ResolvedOptions, v86Settings, validate, withDefaults } from './options';
 import { SnapshotError, SnapshotHeader, UNSAVED_CPU_FIELDS, checkCompatible, checkSettings, decodeSnapshot, encodeSnapshot } from './snapshot';
@@ -31,17 +34,6 @@ import { withoutRam } from './ramless';
 import { TscState } from './tsc';
 import { V86Hooks } from './v86hooks';
 import * as v86 from './v86types';
-
-/** Smallest idle skip, so a masked timer that is always "due" cannot stall the count. */
-const MIN_IDLE_MS = 0.001;
-/**
- * Epochs come every E executed instructions, so an idle guest does not hash its memory over and
- * over; but at least every IDLE_EPOCH_FACTOR·E of count (idle time included), so an idle guest still
- * gets divergence checks and checkpoints (a new backup is cloned at one).
- */
-export const IDLE_EPOCH_FACTOR = 10;
-/** Largest idle skip: bounds how far past a wanted instruction count an input can land. */
-const MAX_IDLE_MS = 1;
 
 export class Machine {
   readonly options: ResolvedOptions;
@@ -55,20 +47,15 @@ export class Machine {
   private count = 0;
   private idleInstructions = 0;
   private ports!: OwnedPorts;
-  /** Serial bytes the guest wrote before it exited (isa-debug-exit): what follows in that slice is not output. */
-  private outputBeforeExit: number | undefined;
   private lastCounter = 0;
   /** The guest's wall-clock time at power-on; taken (logged) before the first slice, not at create. */
   private rtcStart: number | undefined;
   private idleMs = 0;
-  private outputBuffer: number[] = [];
-  private framesSent: Uint8Array[] = [];
+  private output!: GuestOutput;
   private ended = false;
-  /** When the next epoch is due: E more executed instructions, or IDLE_EPOCH_FACTOR·E of count. */
-  private epochs = { index: 0, nextExecuted: 0, nextCount: 0 };
+  private epochs: EpochSchedule;
   private lastEpoch: Epoch | undefined;
-  private listeners: MachineEvents = {};
-  private observers: MachineEvents[] = [];
+  private readonly listeners = new MachineListeners();
   private interpreter!: Interpreter;
   private unsavedViews!: Int32Array[];
   /** Timer counts of the slice in progress: its SliceRecord's. */
@@ -88,8 +75,7 @@ export class Machine {
     this.options = withDefaults(options);
     this.nondet = options.nondet;
     this.clock = createClock(this.options.clock, () => this.nondet);
-    const length = this.options.epochLength;
-    this.epochs = { index: 0, nextExecuted: length, nextCount: IDLE_EPOCH_FACTOR * length };
+    this.epochs = firstEpoch(this.options.epochLength);
     this.disk = options.disk && new AttachedDisk(options.disk);
     // The guest's Date: RTC power-on time plus its clock.
     this.hooks = new V86Hooks({
@@ -140,14 +126,15 @@ export class Machine {
     this.unsavedViews = UNSAVED_CPU_FIELDS.map((field) => this.cpu[field]);
     this.tsc = new TscState(this.cpu.wasm_memory);
     this.jit = new CanonicalJit(this.cpu);
-    this.recordJitExits();
-    this.emulator.add_listener('serial0-output-byte', (byte: number) => this.outputBuffer.push(byte));
-    // v86 hands over a view of the card's memory: copy it before the guest reuses the buffer.
-    this.emulator.add_listener('net0-send', (frame: Uint8Array) => this.framesSent.push(frame.slice()));
+    onJitExit(this.cpu, (exit) => {
+      const at = this.count + ((this.cpu.instruction_counter[0] - this.lastCounter) >>> 0);
+      this.sliceExits.push({ at, ...exit });
+    });
+    this.output = new GuestOutput(this.emulator);
     this.lastCounter = this.cpu.instruction_counter[0];
     V86Hooks.routeMicrotick(this.emulator);
     this.cpu.devices.pci.set_state = restorePciState(this.cpu.devices.pci);
-    this.ports = new OwnedPorts(this.cpu.io, () => { this.outputBeforeExit = this.outputBuffer.length; });
+    this.ports = new OwnedPorts(this.cpu.io, () => this.output.exited());
     useGuestMac(this.cpu.devices.net);
     withdrawStaleCascade(this.cpu);
     this.steppedMachine = {
@@ -170,23 +157,6 @@ export class Machine {
     };
   }
 
-  /**
-   * Records each exit of compiled code by exit_jit in the slice's SliceRecord (jitexit.ts): the
-   * count it left at (the module stored it just before), and where and with what registers it left.
-   * Only whole slices run compiled code: a stepper executes what the record says instead.
-   */
-  private recordJitExits(): void {
-    const { cpu } = this;
-    const exitJit = cpu.jit_imports.exit_jit;
-    cpu.jit_imports.exit_jit = () => {
-      const eip = cpu.instruction_pointer[0] >>> 0;
-      const registers = Array.from(cpu.reg32);
-      exitJit();
-      const at = this.count + ((cpu.instruction_counter[0] - this.lastCounter) >>> 0);
-      this.sliceExits.push({ at, eip, registers, next: cpu.instruction_pointer[0] >>> 0 });
-    };
-  }
-
   /** Where this host reads the guest's disk from now on (a backup going live in shared mode gets the file). */
   useDiskReader(read: DiskReader): void {
     this.disk?.useReader(read);
@@ -198,19 +168,16 @@ export class Machine {
   }
 
   on(events: MachineEvents): void {
-    this.listeners = { ...this.listeners, ...events };
+    this.listeners.on(events);
   }
 
   /** Listens as well, beside `on`'s listeners and other observers; returns how to stop. */
   observe(events: MachineEvents): () => void {
-    this.observers.push(events);
-    return () => { this.observers = this.observers.filter((o) => o !== events); };
+    return this.listeners.observe(events);
   }
 
   private emit<K extends keyof MachineEvents>(event: K, ...args: Parameters<NonNullable<MachineEvents[K]>>): void {
-    for (const listeners of [this.listeners, ...this.observers]) {
-      (listeners[event] as ((...a: typeof args) => void) | undefined)?.(...args);
-    }
+    this.listeners.emit(event, ...args);
   }
 
   /** The 64-bit instruction count (idle time included at the nominal rate). */
@@ -293,7 +260,7 @@ export class Machine {
     if (this.ports.exitCode !== undefined) this.ended = true;
     this.finishDiskIo();
     this.flushOutput();
-    if (this.executedInstructions >= this.epochs.nextExecuted || this.count >= this.epochs.nextCount) this.reachEpoch();
+    if (epochDue(this.epochs, this.executedInstructions, this.count)) this.reachEpoch();
     this.emit('slice', { from: before, to: this.count, timers: this.sliceTimers, idle, exits: this.sliceExits });
   }
 
@@ -339,9 +306,7 @@ export class Machine {
       this.idle(1);
       return;
     }
-    // A disk read completes at the end of this slice: the guest waits for it, not for its next timer.
-    const idleMs = this.disk?.guest.hasPendingReads ? MIN_IDLE_MS : this.idleMs;
-    this.idle(Math.round(Math.min(Math.max(idleMs, MIN_IDLE_MS), MAX_IDLE_MS) * INSTRUCTIONS_PER_MS));
+    this.idle(idleSkip(this.idleMs, this.disk?.guest.hasPendingReads ?? false));
     this.clock.latch(this.count);
   }
 
@@ -358,16 +323,9 @@ export class Machine {
 
   private deliverInputs(): void {
     for (const input of this.nondet.inputsAt(this.count)) {
-      this.deliver(input);
+      deliverInput(this.emulator.bus, input);
       this.emit('input', input);
     }
-  }
-
-  private deliver(input: InputEvent): void {
-    const bus = this.emulator.bus;
-    if (input.device === 'serial') for (const byte of input.data) bus.send('serial0-input', byte);
-    else if (input.device === 'keyboard') for (const byte of input.data) bus.send('keyboard-code', byte);
-    else bus.send('net0-receive', input.data);
   }
 
   private syncCount(): void {
@@ -386,29 +344,22 @@ export class Machine {
 
   /** Output leaves at the end of the slice that produced it: its count is where the Output Rule holds it. */
   private flushOutput(): void {
-    for (const frame of this.framesSent.splice(0)) this.emit('frame', frame, this.count);
-    if (this.outputBeforeExit !== undefined) {
-      this.outputBuffer.length = Math.min(this.outputBuffer.length, this.outputBeforeExit);
-    }
-    if (!this.outputBuffer.length) return;
-    const data = Uint8Array.from(this.outputBuffer);
-    this.outputBuffer = [];
-    this.emit('output', data, this.count);
+    const { frames, serial } = this.output.take();
+    for (const frame of frames) this.emit('frame', frame, this.count);
+    if (serial) this.emit('output', serial, this.count);
   }
 
   private reachEpoch(): void {
     this.jit.apply();
     const pages = pageHashes(this.memory);
+    this.epochs = afterEpoch(this.epochs, this.options.epochLength, this.executedInstructions, this.count);
     const epoch: Epoch = {
-      index: ++this.epochs.index,
+      index: this.epochs.index,
       at: this.count,
       hash: stateHash(pages, this.cpuAndDeviceHash()),
       pages,
       disk: this.disk?.guest.blockHashes(),
     };
-    const length = this.options.epochLength;
-    this.epochs.nextExecuted = (Math.floor(this.executedInstructions / length) + 1) * length;
-    this.epochs.nextCount = this.count + IDLE_EPOCH_FACTOR * length;
     this.lastEpoch = epoch;
     this.emit('epoch', epoch);
   }
@@ -442,11 +393,6 @@ export class Machine {
   currentHash(): string {
     this.jit.apply();
     return stateHash(pageHashes(this.memory), this.cpuAndDeviceHash());
-  }
-
-  /** Pages that differ between this machine's last epoch and another's. */
-  static differingPages(a: Epoch, b: Epoch): number[] {
-    return differingPages(a.pages, b.pages);
   }
 
   // ---- single instructions ----
@@ -564,8 +510,6 @@ export class Machine {
     const { header, state } = decodeSnapshot(snapshot);
     checkCompatible(header, this.options.image, this.disk?.byteLength);
     checkSettings(header, this.options);
-    this.outputBuffer = [];
-    this.framesSent = [];
     this.disk?.guest.reset();
     this.load(header, state);
   }
@@ -593,7 +537,7 @@ export class Machine {
     this.idleInstructions = header.idleInstructions;
     this.ports.fastA20 = header.ports.fastA20;
     this.ports.exitCode = header.ports.exitCode;
-    this.outputBeforeExit = header.ports.exitCode === undefined ? undefined : 0;
+    this.output.reset(header.ports.exitCode !== undefined);
     this.cpu.fw_pointer = header.ports.firmwarePointer;
     this.ended = header.ended;
     this.idleMs = header.idleMs;

@@ -33,3 +33,25 @@ export interface MachineEvents {
 
 /** Why run() returned: the limit, the guest's end, host time to wait for, or its caller's `pause`. */
 export type RunEnd = 'limit' | 'halted' | 'idle' | 'paused';
+
+/** A machine's listeners: one set given with `on`, and any number of observers beside them. */
+export class MachineListeners {
+  private main: MachineEvents = {};
+  private observers: MachineEvents[] = [];
+
+  on(events: MachineEvents): void {
+    this.main = { ...this.main, ...events };
+  }
+
+  /** Returns how to stop observing. */
+  observe(events: MachineEvents): () => void {
+    this.observers.push(events);
+    return () => { this.observers = this.observers.filter((o) => o !== events); };
+  }
+
+  emit<K extends keyof MachineEvents>(event: K, ...args: Parameters<NonNullable<MachineEvents[K]>>): void {
+    for (const listeners of [this.main, ...this.observers]) {
+      (listeners[event] as ((...a: typeof args) => void) | undefined)?.(...args);
+    }
+  }
+}

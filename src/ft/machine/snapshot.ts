@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import type { ClockMode, ClockState } from './clock';
 import type { GuestImage } from './image';
+import type { EpochSchedule } from './epochschedule';
 
 const SNAPSHOT_FORMAT = 'lockstep-snapshot-1';
 const SNAPSHOT_MAGIC = Buffer.from('LSSNAP\n\0', 'latin1');
@@ -30,7 +31,7 @@ export interface SnapshotHeader {
   counter: number;
   clock: ClockState;
   rtcStart: number | undefined;
-  epochs: { index: number; nextExecuted: number; nextCount: number };
+  epochs: EpochSchedule;
   idleInstructions: number;
   /** Port state v86 keeps outside its snapshot. */
   ports: { fastA20: number; firmwarePointer: number; exitCode?: number };

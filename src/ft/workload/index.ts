@@ -2,3 +2,4 @@
 export * from './client';
 export * from './checker';
 export * from './ethernet';
+export * from './serialline';

@@ -1,0 +1,77 @@
+// Waiting for the guest to say something on its serial port, e.g. the linux guest's kvd printing
+// "kv ready": the event itself, not the instruction count it came at in one build of the guest. It
+// listens on the service's TCP side, which sends every released serial output to every client, so
+// it sees what is released once it is connected: open it before the guest can print the line
+// (right after the cluster started). After a failover it connects again, to the new primary.
+import { Socket, connect } from 'node:net';
+import type { ServiceAddress } from '../replication';
+
+/** How much of the output a timeout shows. */
+const SHOWN_TAIL = 200;
+const RECONNECT_MS = 50;
+
+export class SerialWatch {
+  private socket: Socket | undefined;
+  private partial = '';
+  private tail = '';
+  private readonly seen = new Set<string>();
+  private waiters: (() => void)[] = [];
+  private closed = false;
+
+  private constructor(private readonly service: ServiceAddress) {}
+
+  /** A watch connected to the service (it resolves once the first connection is made). */
+  static open(service: ServiceAddress): Promise<SerialWatch> {
+    const watch = new SerialWatch(service);
+    return new Promise((resolve) => watch.connect(() => resolve(watch)));
+  }
+
+  /**
+   * Resolves once the guest has printed `line` since the watch opened (a whole line; a CR before
+   * its LF is ignored); rejects after `timeoutMs`, showing the last output.
+   */
+  async until(line: string, timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(
+        `the guest did not print "${line}" within ${timeoutMs / 1000} s (its last output: ${JSON.stringify(this.tail)})`,
+      )), timeoutMs);
+    });
+    const printed = new Promise<void>((resolve) => {
+      const check = () => (this.seen.has(line) ? resolve() : this.waiters.push(check));
+      check();
+    });
+    try {
+      await Promise.race([printed, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.socket?.destroy();
+  }
+
+  private connect(connected?: () => void): void {
+    const socket = connect(this.service);
+    this.socket = socket;
+    this.partial = '';
+    socket.once('connect', () => connected?.());
+    socket.on('data', (chunk) => this.receive(chunk.toString('latin1')));
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      if (!this.closed) setTimeout(() => this.connect(connected), RECONNECT_MS);
+    });
+  }
+
+  private receive(text: string): void {
+    this.tail = (this.tail + text).slice(-SHOWN_TAIL);
+    const lines = (this.partial + text).split('\n');
+    this.partial = lines.pop()!;
+    lines.forEach((line) => this.seen.add(line.replace(/\r$/, '')));
+    const waiters = this.waiters;
+    this.waiters = [];
+    waiters.forEach((check) => check());
+  }
+}
