@@ -1,8 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { CHECKPOINT_CHUNK } from '../../../src/ft/channel';
 import { Cluster, type ClusterOptions, type DebugOp, type DebugResult, type Divergence } from '../../../src/ft/cluster';
 import { replayLogFile, runGuest } from '../../../src/ft/commands';
@@ -189,7 +190,16 @@ async function replaysWithItsDisk(record: string, path: string, epochs: number):
   await assert.rejects(replayLogFile(record, { image: guest }), /^ReplayError: the log was recorded with a local-mode disk, .*, which is not here: .* give it with --disk FILE$/);
   assert.equal((await replayLogFile(record, { image: guest, disk: moved })).epochMismatches.length, 0, 'the disk given instead');
   await assert.rejects(replayLogFile(record, { image: guest, disk: `${path}.host-1` }), /^ReplayError: .*host-1 is not the disk this log's run started with: sha256 [0-9a-f]{64} here, [0-9a-f]{64} in the log/);
+  // The command line: --disk, and a refusal in one line.
+  const { stderr } = await cli(['replay', record, guest, '--disk', moved]);
+  assert.match(stderr, new RegExp(`${epochs} epoch hashes match, 0 differ`));
+  const refused = await cli(['replay', record, guest, '--disk', `${path}.host-1`]).then(() => undefined, (e: { stderr: string }) => e);
+  assert.match(refused?.stderr ?? 'not refused', /^lockstep: .*host-1 is not the disk this log's run started with: sha256 /);
+  assert.equal(refused!.stderr.trim().split('\n').length, 1, refused!.stderr);
+  renameSync(moved, path);
 }
+
+const cli = (args: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args]);
 
 describe('local disks under FT (src/ft/replication/localdisk.ts)', function () {
   this.timeout(240_000);
