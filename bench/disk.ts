@@ -119,7 +119,7 @@ export const diskBenchmark: BenchmarkModule = {
         baseline: runs.map((r) => rounds / r.single.seconds),
         baselineLabel: 'the guest alone (lockstep run --disk)',
         target: '>= 0.8',
-        note: `FT: from the pair's start to the guest's end with everything acknowledged; single: the run loop, machine creation left out.${lost(mode)}`,
+        note: `FT: from the pair's start to the guest's end with everything acknowledged and every write durable; single: the run loop, machine creation left out. What bounds it on 2 cores: the backup executes the guest again, so the pair needs about twice the CPU of one host: the ratio can near 1 only with two cores free for it; with less (other load; Linux's autogroup scheduler shares one session's CPU among its processes) it falls towards 0.5.${lost(mode)}`,
       }));
     }
     return rows;

@@ -9,7 +9,7 @@
 import type { DiskCounts, DiskFile, DiskWrite } from '../machine';
 import { SECTOR_SIZE } from '../log';
 
-/** Release-to-durable delays kept, the latest ones. */
+/** Write-to-durable delays kept, the latest ones. */
 const KEPT_DELAYS = 1000;
 
 interface Released { write: DiskWrite; heldAt: number; durable: () => void; failed: (error: Error) => void }

@@ -1,13 +1,15 @@
 import { strict as assert } from 'node:assert';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { CHECKPOINT_CHUNK } from '../../../src/ft/channel';
 import { Cluster, type ClusterOptions, type DebugOp, type DebugResult, type Divergence } from '../../../src/ft/cluster';
 import { replayLogFile, runGuest } from '../../../src/ft/commands';
 import { DiskFile, DiskMode, loadImage } from '../../../src/ft/machine';
 import { readLogFile } from '../../../src/ft/log';
-import { clusterOptions, until } from '../../support/cluster';
+import { clusterOptions, freePort, until } from '../../support/cluster';
 import { diskGuest } from '../../support/rawguest';
 
 const dir = mkdtempSync(join(tmpdir(), 'lockstep-ftdisk-'));
@@ -188,7 +190,16 @@ async function replaysWithItsDisk(record: string, path: string, epochs: number):
   await assert.rejects(replayLogFile(record, { image: guest }), /^ReplayError: the log was recorded with a local-mode disk, .*, which is not here: .* give it with --disk FILE$/);
   assert.equal((await replayLogFile(record, { image: guest, disk: moved })).epochMismatches.length, 0, 'the disk given instead');
   await assert.rejects(replayLogFile(record, { image: guest, disk: `${path}.host-1` }), /^ReplayError: .*host-1 is not the disk this log's run started with: sha256 [0-9a-f]{64} here, [0-9a-f]{64} in the log/);
+  // The command line: --disk, and a refusal in one line.
+  const { stderr } = await cli(['replay', record, guest, '--disk', moved]);
+  assert.match(stderr, new RegExp(`${epochs} epoch hashes match, 0 differ`));
+  const refused = await cli(['replay', record, guest, '--disk', `${path}.host-1`]).then(() => undefined, (e: { stderr: string }) => e);
+  assert.match(refused?.stderr ?? 'not refused', /^lockstep: .*host-1 is not the disk this log's run started with: sha256 /);
+  assert.equal(refused!.stderr.trim().split('\n').length, 1, refused!.stderr);
+  renameSync(moved, path);
 }
+
+const cli = (args: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args]);
 
 describe('local disks under FT (src/ft/replication/localdisk.ts)', function () {
   this.timeout(240_000);
@@ -251,6 +262,50 @@ describe('local disks under FT (src/ft/replication/localdisk.ts)', function () {
       const detail = JSON.parse((cloneEntry as { detail: string }).detail) as CloneDetail;
       assert.equal(detail.diskBytes, DISK_BYTES, 'the log says the clone carried the disk');
       assert.equal(detail.chunks, Math.ceil(detail.bytes / CHECKPOINT_CHUNK));
+    });
+  }
+});
+
+describe('disks with the hosts on `lockstep host --listen` agents', function () {
+  this.timeout(240_000);
+  let expected: Buffer;
+  let length = 0;
+  let agents: ChildProcess[] = [];
+  before(async () => ({ bytes: expected, instructions: length } = await reference()));
+  afterEach(() => {
+    clusters.splice(0).forEach((c) => c.destroy());
+    agents.splice(0).forEach((agent) => agent.kill('SIGKILL'));
+  });
+
+  /** Three agents (a primary, a backup, the clone after the failover), listening. */
+  async function startAgents(token: string): Promise<{ host: string; port: number }[]> {
+    const ports = await Promise.all([0, 1, 2].map(() => freePort()));
+    agents = ports.map((port) => spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'host', '--listen', `127.0.0.1:${port}`, '--token', token], { stdio: ['ignore', 'ignore', 'pipe'] }));
+    await Promise.all(agents.map((agent) => new Promise((resolve) => agent.stderr!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve(undefined)))));
+    return ports.map((port) => ({ host: '127.0.0.1', port }));
+  }
+
+  for (const mode of ['shared', 'local'] as const) {
+    it(`${mode}: the primary's agent killed during the writes: every write is on the disk the live primary uses`, async () => {
+      const token = `disk-agent-${mode}`;
+      const { cluster, path } = await diskCluster(`agents-${mode}.img`, undefined, mode, { agents: await startAgents(token), agentToken: token });
+      const ended = new Promise<void>((resolve) => cluster.once('guest-ended', () => resolve()));
+      const failover = new Promise<void>((resolve) => cluster.once('failover', () => resolve()));
+      const cloned = new Promise<void>((resolve) => cluster.on('backup-attached', (_host, clone) => clone && resolve()));
+      await cluster.start();
+      // The agent serves its host in its own process: the host killing itself kills the agent.
+      cluster.command('primary', { type: 'kill-at', at: Math.floor(length * 0.4) });
+      await failover;
+      await cloned;
+      await ended;
+      await until(async () => (await cluster.statsOf('primary'))?.disk?.held === 0, 'no write held');
+      const primary = (await cluster.statsOf('primary'))!;
+      const summary = await cluster.stop();
+      assert.equal(summary.failovers.length, 1);
+      assert.equal(primary.id, 'host-2');
+      assert.equal(agents[0].exitCode ?? agents[0].signalCode, 'SIGKILL', 'the first primary\'s agent died');
+      const live = mode === 'shared' ? path : `${path}.host-2`;
+      assert.ok(readFileSync(live).equals(expected), `every write is on ${live}, in order`);
     });
   }
 });
