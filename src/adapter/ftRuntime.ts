@@ -8,11 +8,13 @@ import { FAULT_KIND_NAMES, faultArgument, type FaultKind } from '../ft/cluster';
 import { count } from './format';
 import type { LaunchConfig, LaunchDisk } from './launch';
 import { openLockedDisk, type DiskIdentity, type DiskMode } from '../ft/machine';
+import { DEFAULT_DETECTOR } from '../ft/replication';
 import type { ChannelEventBody, CheckpointsView, DiskView, HostView } from './protocol';
 import { DivergenceView, Runtime, entryView } from './runtime';
 import { HostRequests, HostTarget, Target } from './targets';
 
 const CHANNEL_EVENT_MS = 500;
+/** How long a failover may take once the backup has suspected its killed primary (detectTimeout). */
 const FAILOVER_WAIT_MS = 30_000;
 /** How long a divergence waits for the primary's page hashes before it is reported without pages. */
 const PAGES_WAIT_MS = 3_000;
@@ -106,8 +108,9 @@ export class FtRuntime extends Runtime {
         ? `${backup} is not attached yet (it is cloned from the primary at the primary's next epoch boundary, which a stopped primary does not reach): continue first, then fail over`
         : 'there is no backup to fail over to');
     }
+    const waitMs = (this.config.detector ?? DEFAULT_DETECTOR).timeoutMs + FAILOVER_WAIT_MS;
     const failedOver = new Promise<Failover>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no host went live within ${FAILOVER_WAIT_MS} ms`)), FAILOVER_WAIT_MS);
+      const timer = setTimeout(() => reject(new Error(`no host went live within ${waitMs} ms`)), waitMs);
       this.cluster.once('failover', (failover) => { clearTimeout(timer); resolve(failover); });
     });
     if (!this.cluster.kill('primary')) throw new Error('there is no primary to fail');

@@ -9,6 +9,7 @@ import { DEFAULT_EPOCH_LENGTH } from '../ft/machine';
 import { count } from './format';
 import { DEFAULT_TAP_ADDRESS, type TapOptions } from '../ft/cluster';
 import { DEFAULT_CHECKPOINT_MS, type CheckpointPolicy, type ReplicationMode } from '../ft/checkpoint';
+import { DEFAULT_DETECTOR, type DetectorOptions } from '../ft/replication';
 import launchSchema from './launchSchema.json';
 
 export { launchSchema };
@@ -28,6 +29,8 @@ export type LaunchConfig =
     /** An FT pair's replication: deterministic replay, or checkpoints (launch mode "checkpoint"). */
     mode?: ReplicationMode;
     checkpoint?: CheckpointPolicy;
+    /** An FT pair's failure detector (`detectTimeout`, `heartbeat`), as `lockstep ft` takes it. */
+    detector?: DetectorOptions;
   } & MachineSpec & Start)
   | ({ kind: 'replay'; log: string; image?: string } & Omit<MachineSpec, 'guest'> & Start);
 
@@ -65,7 +68,7 @@ const CHECKPOINT_ATTRIBUTES = ['checkpointMs', 'checkpointInstructions', 'checkp
 /** Attributes that describe a live run, which a log replay takes from its file instead. */
 const LIVE_ONLY = [
   'guest', 'mode', 'clock', 'jit', 'epochLength', 'memory', 'cmdline', 'record', 'tap', 'tapAddress', 'disks',
-  ...CHECKPOINT_ATTRIBUTES,
+  'detectTimeout', 'heartbeat', ...CHECKPOINT_ATTRIBUTES,
 ];
 
 function fail(name: string, problem: string): never {
@@ -158,8 +161,20 @@ export function parseLaunch(args: unknown): LaunchConfig {
     ...(tap && { tap }),
     ...(disks && { disks }),
     ...replication(a),
+    ...detection(a, kind),
     ...start,
   };
+}
+
+/** `detectTimeout` and `heartbeat`: an FT pair's failure detector, the heartbeat the shorter. */
+function detection(a: Record<string, unknown>, kind: 'ft' | 'single'): { detector?: DetectorOptions } {
+  const given = (['detectTimeout', 'heartbeat'] as const).find((name) => a[name] !== undefined);
+  if (!given) return {};
+  if (kind !== 'ft') fail(given, 'goes with an FT pair (mode "ft" or "checkpoint"): one machine has no peer to detect');
+  const timeoutMs = (a.detectTimeout as number | undefined) ?? DEFAULT_DETECTOR.timeoutMs;
+  const heartbeatMs = (a.heartbeat as number | undefined) ?? DEFAULT_DETECTOR.heartbeatMs;
+  if (heartbeatMs >= timeoutMs) fail('heartbeat', `${heartbeatMs} ms must be shorter than 'detectTimeout' (${timeoutMs} ms)`);
+  return { detector: { timeoutMs, heartbeatMs } };
 }
 
 /** `disks`: at most one `{ file, mode }`, FILE a disk image this session could use. */

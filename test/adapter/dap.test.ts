@@ -19,11 +19,17 @@ import { Adapter, channelEvent, prng, scopeReference } from './support';
 import { SEABIOS, skipWithoutBios, VGABIOS } from '../support/bios';
 import { diskGuest } from '../support/rawguest';
 
-/** spin: a busy loop (every count is an instruction) with timer interrupts; about 320 M instructions. */
 /** A disk image that SeaBIOS boots (guests/bootsector/). */
 const BOOTSECTOR = join(__dirname, '..', '..', 'guests', 'images', 'bootsector.img');
-const SPIN = { guest: 'spin', cmdline: 'iterations=20000000 hz=1000', epochLength: 10_000_000, memory: 16 };
-/** Instructions during which v86 may deliver an interrupt (EIP then moves to the handler). */
+/**
+ * spin: a busy loop (every count is an instruction) with timer interrupts; about 320 M instructions.
+ * FT pairs on spin detect failure after 10 s of silence, not 1 s: no test of them measures detection, and on a
+ * loaded machine a host busy with a long debugger movement can be silent for over 1 s, and the spurious
+ * failover that follows changes the threads under the test. A failover by killing the primary takes this long.
+ */
+const SPIN = {
+  guest: 'spin', cmdline: 'iterations=20000000 hz=1000', epochLength: 10_000_000, memory: 16, detectTimeout: 10_000, heartbeat: 100,
+};
 
 /** Where `action` leaves thread 1: instruction count and EIP. */
 async function place(adapter: Adapter, threadId = 1): Promise<{ at: number; eip: number }> {
@@ -304,6 +310,12 @@ describe('debug adapter (DAP, real hosts)', function () {
         [{ guest: 'spin', mode: 'checkpoint', checkpointMs: 50, checkpointInstructions: 1_000_000 }, /'checkpointInstructions': .*'checkpointMs' cannot be given as well/],
         [{ guest: 'spin', mode: 'checkpoint', checkpointInstructions: 1_000_000, epochLength: 1_000_000 }, /'checkpointInstructions': sets the epoch length: leave out 'epochLength'/],
         [{ log: __filename, checkpointMs: 50 }, /'checkpointMs': does not apply to a log replay/],
+        [{ guest: 'spin', detectTimeout: 5 }, /'detectTimeout': expected a whole number from 10 to 600000, got 5/],
+        [{ guest: 'spin', heartbeat: 0.5 }, /'heartbeat': expected a whole number from 1 to 60000, got 0.5/],
+        [{ guest: 'spin', detectTimeout: 100, heartbeat: 100 }, /'heartbeat': 100 ms must be shorter than 'detectTimeout' \(100 ms\)/],
+        [{ guest: 'spin', heartbeat: 2000 }, /'heartbeat': 2000 ms must be shorter than 'detectTimeout' \(1000 ms\)/],
+        [{ guest: 'spin', mode: 'single', detectTimeout: 5000 }, /'detectTimeout': goes with an FT pair/],
+        [{ log: __filename, heartbeat: 100 }, /'heartbeat': does not apply to a log replay/],
         [{ guest: 'spin', stopOnEntry: 1 }, /'stopOnEntry': expected true or false/],
         [{ guest: 'spin', colour: 'red' }, /'colour': unknown attribute/],
         [{ guest: 'spin', mode: 'single', record: '/tmp/x.ftlog' }, /'record': records an FT pair's log/],
@@ -504,6 +516,26 @@ describe('debug adapter (DAP, real hosts)', function () {
       const at = await adapter.instructions(1);
       assert.ok(at > first);
       assert.equal(await adapter.instructions(1), at, 'stopped, the machine stays put');
+    });
+  });
+
+  describe('failure detection (launch attributes detectTimeout, heartbeat)', () => {
+    it('the hosts take the launch\'s detection timeout: a partitioned pair suspects its peer after it, not after 1 s', async () => {
+      const adapter = await Adapter.start();
+      const silences: number[] = [];
+      adapter.dc.on('output', (e: DebugProtocol.OutputEvent) => {
+        const match = /no word from the (?:primary|backup) for (\d+) ms/.exec(e.body.output);
+        if (match) silences.push(Number(match[1]));
+      });
+      try {
+        await adapter.launch({ ...SPIN, stopOnEntry: true, detectTimeout: 4000, heartbeat: 400 });
+        await adapter.dc.customRequest('lockstep/injectFault', { kind: 'partition' });
+        await until(() => silences.length > 0, 'a host to suspect its peer');
+        // A detector suspects only after timeoutMs of silence: with the 1 s default this would be about 1000.
+        assert.ok(silences.every((ms) => ms >= 4000), `silent for ${silences.join(', ')} ms`);
+      } finally {
+        await adapter.stop();
+      }
     });
   });
 
