@@ -25,7 +25,8 @@ const CASCADE = 1 << 2;
 const FIRST_SLAVE_IRQ = 8;
 
 /**
- * v86's 8259 pair can wedge every slave interrupt (IRQ 8-15: the NE2000's, the disk's) for good. The
+ * v86's 8259 pair can wedge every slave interrupt (IRQ 8-15: the NE2000's, the disk's) for good, and the
+ * master's lines below IRQ 2 in priority (IRQ 3-7: the serial port's) with them. The
  * master latches the slave's request on IRQ 2 (edge-triggered); when the device withdraws it before the
  * CPU takes it (the Linux NE2000 driver masks the card with interrupts off, right after a frame came in),
  * the latch stays. When the CPU then takes IRQ 2, v86 marks it in service in the master, finds no
