@@ -1,14 +1,18 @@
 // The linux guest (npm run build:linux): boot to kvd's ready line on a Lockstep Machine vs plain v86
 // on the same files (BIOS, bzImage, initrd, command line, 256 MiB), alternating in one process; the
+// FT pair (two host processes) vs two plain v86 processes started together, to the same line; the
 // debugger's runTo and stepBack inside it; the size of a booted Linux's snapshot and the time to
 // clone it (restore into a fresh v86). Skipped, saying how to build it, when the guest is not built.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Timeline } from '../src/ft/debug';
+import { Cluster } from '../src/ft/cluster';
 import { linuxGuestDir, loadImage, Machine, Recorder } from '../src/ft/machine';
+import { SerialWatch } from '../src/ft/workload';
 import { SeededRandom } from '../src/ft/random';
 import { BenchContext, BenchmarkModule, RowInput, alternate, compareRow, skippedRow, valueRow } from './harness';
 import { runLockstep, runPlainV86 } from './lib/guests';
+import { buildChildProgram, clusterOptions, hostLauncher, runPlainV86Process } from './lib/ft';
 
 const KV_READY = /^kv ready/;
 const PLAIN = 'plain v86 0.5.462';
@@ -31,6 +35,55 @@ async function boot(ctx: BenchContext): Promise<RowInput> {
     ratioOf: (value, baseline) => baseline / value,
     target: '>= 0.97',
     note: `Ratio: plain time / Lockstep time (higher is better). About ${(lockstep[0].instructions / 1e9).toFixed(2)} G instructions. Lockstep: a Recorder, JIT on, epochs every ${EPOCH / 1e6} M instructions (JIT flush + 256 MiB of page hashes each). Plain v86 waits for its timers in real time while the guest halts; Lockstep's virtual clock skips them.`,
+  });
+}
+
+/** From the hosts' start (their emulators made) to kvd's ready line released by the FT pair, ms. */
+async function ftBoot(ctx: BenchContext): Promise<number> {
+  const { memoryMiB, cmdline } = loadImage('linux').boot!;
+  const { launcher } = hostLauncher();
+  // A generous detector: a spurious failover on a loaded machine would time a failover, not a boot.
+  const cluster = new Cluster(clusterOptions('linux', launcher, ctx.tmpDir, {
+    memoryMiB, cmdline, detector: { timeoutMs: 8000, heartbeatMs: 200 },
+  }));
+  try {
+    await cluster.start();
+    const started = performance.now();
+    const serial = await SerialWatch.open(cluster.service);
+    try {
+      await serial.until('kv ready', 600_000);
+    } finally {
+      serial.close();
+    }
+    if (cluster.failovers.length) throw new Error(`a failover during the boot: ${cluster.failovers[0].reason}`);
+    return performance.now() - started;
+  } finally {
+    await cluster.stop({ finish: false });
+    cluster.destroy();
+  }
+}
+
+/** The FT pair against two plain v86 processes started together (what running two emulators costs here). */
+async function ftPair(ctx: BenchContext): Promise<RowInput> {
+  const { cmdline } = loadImage('linux').boot!;
+  const program = buildChildProgram(ctx.tmpDir);
+  const ft: number[] = [];
+  const twins: number[] = [];
+  for (let i = 0; i < ctx.pick(3, 1); i++) {
+    ft.push(await ftBoot(ctx));
+    const pair = await Promise.all([0, 1].map(() => runPlainV86Process(program, 'linux', cmdline, KV_READY, 600_000)));
+    twins.push(pair.reduce((sum, r) => sum + r.ms, 0) / pair.length);
+    ctx.log(`linux ft pair ${i + 1}: FT ${(ft[i] / 1000).toFixed(1)} s, two plain at once ${pair.map((r) => (r.ms / 1000).toFixed(1)).join(' + ')} s`);
+  }
+  return compareRow({
+    name: 'linux boot to kvd\'s ready line: FT pair vs two plain v86 processes at once',
+    unit: 's',
+    value: ft.map((ms) => ms / 1000),
+    baseline: twins.map((ms) => ms / 1000),
+    baselineLabel: `${PLAIN}, two processes started together (mean of the two)`,
+    ratioOf: (value, baseline) => baseline / value,
+    target: '>= 0.9',
+    note: 'Ratio: plain time / FT time (higher is better). FT: `lockstep ft` defaults with the guest\'s files, 256 MiB (built CLI when dist/cli.js exists), from the cluster\'s start (both hosts\' emulators made) to the line reaching a service client (released by the Output Rule: the backup has it). Plain: each process from emulator-started to the line; v86\'s timers wait in real time there while Lockstep\'s virtual clock skips idle time.',
   });
 }
 
@@ -108,6 +161,6 @@ export const linuxBenchmark: BenchmarkModule = {
       ? 'smoke mode: boots Linux (minutes); npm run bench:linux'
       : !existsSync(join(linuxGuestDir(), 'manifest.json')) && 'the linux guest is not built: run npm run build:linux';
     if (why) return [skippedRow('linux boot: Lockstep machine vs plain v86', 's', why, '>= 0.97')];
-    return [await boot(ctx), ...(await debug(ctx)), ...(await clone(ctx))];
+    return [await boot(ctx), await ftPair(ctx), ...(await debug(ctx)), ...(await clone(ctx))];
   },
 };

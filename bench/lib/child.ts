@@ -17,8 +17,10 @@ import { V86 } from 'v86';
 
 export interface ChildArgs {
   mode: 'run' | 'serve' | 'echo' | 'ping';
-  /** Multiboot image path and v86.wasm path (run, serve). */
+  /** Multiboot image path (a bzImage with `bios`) and v86.wasm path (run, serve). */
   image?: string;
+  /** A BIOS boot (the linux guest): SeaBIOS, its VGA BIOS and the initrd, by path. */
+  bios?: { bios: string; vgaBios: string; initrd?: string; memoryMiB: number };
   wasm?: string;
   cmdline?: string;
   /** run: the run ends at the first output line matching this regular expression. */
@@ -48,12 +50,28 @@ export interface ChildRun {
   maxRssKiB: number;
 }
 
+function buffer(path: string): { buffer: ArrayBuffer } {
+  const bytes = readFileSync(path);
+  return { buffer: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer };
+}
+
+/** The boot files as v86 takes them: a multiboot kernel, or BIOS + bzImage (+ initrd). */
+function bootFiles(args: ChildArgs): Record<string, unknown> {
+  const { bios } = args;
+  if (!bios) return { multiboot: buffer(args.image!) };
+  return {
+    bios: buffer(bios.bios),
+    vga_bios: buffer(bios.vgaBios),
+    bzimage: buffer(args.image!),
+    ...(bios.initrd ? { initrd: buffer(bios.initrd) } : {}),
+  };
+}
+
 function emulator(args: ChildArgs): V86 {
-  const bytes = readFileSync(args.image!);
   return new V86({
-    multiboot: { buffer: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer },
+    ...bootFiles(args),
     cmdline: args.cmdline ?? '',
-    memory_size: (args.memoryMiB ?? 32) * 1024 * 1024,
+    memory_size: (args.bios?.memoryMiB ?? args.memoryMiB ?? 32) * 1024 * 1024,
     vga_memory_size: 2 * 1024 * 1024,
     wasm_path: args.wasm,
     autostart: true,

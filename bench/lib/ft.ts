@@ -8,10 +8,10 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { Socket, connect } from 'node:net';
 import { join } from 'node:path';
 import { Cluster, ClusterOptions, HostLauncher } from '../../src/ft/cluster';
-import { BuiltinGuest, DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB, v86WasmPath } from '../../src/ft/machine';
+import { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB, v86WasmPath } from '../../src/ft/machine';
 import type { ServiceAddress } from '../../src/ft/replication';
 import type { ChildArgs, ChildRun } from './child';
-import { image } from './guests';
+import { image, type BenchGuest } from './guests';
 import { CLI, REPO } from './processes';
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -30,7 +30,7 @@ export function hostLauncher(): { launcher: HostLauncher; label: string; built: 
  * epochs, detector 1000/50 ms), with a scratch arbiter directory under `tmpDir`.
  */
 export function clusterOptions(
-  guest: BuiltinGuest,
+  guest: ClusterOptions['guest'],
   launcher: HostLauncher,
   tmpDir: string,
   extra: Partial<ClusterOptions> = {},
@@ -162,8 +162,10 @@ export function buildChildProgram(dir: string): string {
   return out;
 }
 
-function childArgs(guest: BuiltinGuest, extra: Partial<ChildArgs>): ChildArgs {
-  return { mode: 'run', image: image(guest).path, wasm: v86WasmPath(), memoryMiB: DEFAULT_MEMORY_MIB, ...extra };
+function childArgs(guest: BenchGuest, extra: Partial<ChildArgs>): ChildArgs {
+  const { path, boot } = image(guest);
+  const bios = boot && { ...boot.paths, initrd: boot.initrd && boot.paths.initrd, memoryMiB: boot.memoryMiB };
+  return { mode: 'run', image: path, wasm: v86WasmPath(), memoryMiB: DEFAULT_MEMORY_MIB, bios, ...extra };
 }
 
 export interface PlainProcessRun extends ChildRun {
@@ -174,7 +176,7 @@ export interface PlainProcessRun extends ChildRun {
 /** Plain v86 in a fresh process of its own, to the first output line matching `until`. */
 export function runPlainV86Process(
   program: string,
-  guest: BuiltinGuest,
+  guest: BenchGuest,
   cmdline: string,
   until: RegExp,
   timeoutMs = 300_000,

@@ -137,7 +137,7 @@ describe('linux under ft (npm run build:linux)', function () {
       }, 'the cloned backup to restore and replay', 300_000);
       await primaryReached(cluster, clonedAt + 500_000_000);
       const summary = await cluster.stop();
-      assert.equal(summary.failovers.length, 1);
+      assert.equal(summary.failovers.length, 1, `failovers: ${JSON.stringify(summary.failovers)}`);
       assert.deepEqual(summary.divergences, []);
       assert.equal(summary.hosts['host-1'].roles.at(-1)?.role, 'dead');
       assertSameEnd(summary, 'host-2', 'host-3', clonedAt);
