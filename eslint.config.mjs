@@ -7,7 +7,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.e2e/', 'test-artifacts/', 'guests/**/*.js'] },
+  { ignores: ['dist/', 'node_modules/', '.e2e/', 'test-artifacts/', 'bench/tmp/', 'guests/**/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
