@@ -11,7 +11,8 @@
 import { EventEmitter } from 'node:events';
 import { extname, join } from 'node:path';
 import { MessageChannel, MessagePort, Worker, isMainThread, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { Channel, ConnectOptions, LogChannel, connectChannel } from './channel';
+import { Channel, LogChannel } from './channel';
+import { ConnectOptions, connectChannel } from './channelserver';
 import type { FaultSettings } from './faultinjector';
 import { isLogEntry, type Frame } from '../log';
 
