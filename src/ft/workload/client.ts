@@ -10,6 +10,7 @@ import { Socket, connect, isIPv6 } from 'node:net';
 import { arpFrame, formatIp, parseFrame, udpFrame } from './ethernet';
 import { SeededRandom } from '../random';
 import type { ServiceAddress } from '../replication';
+import { LineReader } from './lines';
 
 export type KvOpKind = 'PUT' | 'APPEND' | 'GET';
 
@@ -141,22 +142,6 @@ class FirstContact {
     const now = performance.now();
     if (this.reached) return now > this.deadline ? 'before the deadline' : undefined;
     return now > this.firstBy ? `within ${this.firstBy === this.deadline ? 'the deadline' : `${FIRST_CONTACT_MS / 1000} s`}` : undefined;
-  }
-}
-
-/** Splits one connection's bytes into lines. */
-class LineReader {
-  private buffer = '';
-
-  constructor(private readonly line: (line: string) => void) {}
-
-  push(text: string): void {
-    this.buffer += text;
-    for (let end = this.buffer.indexOf('\n'); end >= 0; end = this.buffer.indexOf('\n')) {
-      const line = this.buffer.slice(0, end);
-      this.buffer = this.buffer.slice(end + 1);
-      this.line(line);
-    }
   }
 }
 

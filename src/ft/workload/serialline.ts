@@ -5,6 +5,7 @@
 // (right after the cluster started). After a failover it connects again, to the new primary.
 import { Socket, connect } from 'node:net';
 import type { ServiceAddress } from '../replication';
+import { LineReader } from './lines';
 
 /** How much of the output a timeout shows. */
 const SHOWN_TAIL = 200;
@@ -12,7 +13,6 @@ const RECONNECT_MS = 50;
 
 export class SerialWatch {
   private socket: Socket | undefined;
-  private partial = '';
   private tail = '';
   private readonly seen = new Set<string>();
   private waiters: (() => void)[] = [];
@@ -56,20 +56,18 @@ export class SerialWatch {
   private connect(connected?: () => void): void {
     const socket = connect(this.service);
     this.socket = socket;
-    this.partial = '';
+    const lines = new LineReader((line) => this.seen.add(line.replace(/\r$/, '')));
     socket.once('connect', () => connected?.());
-    socket.on('data', (chunk) => this.receive(chunk.toString('latin1')));
+    socket.on('data', (chunk) => this.receive(lines, chunk.toString('latin1')));
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       if (!this.closed) setTimeout(() => this.connect(connected), RECONNECT_MS);
     });
   }
 
-  private receive(text: string): void {
+  private receive(lines: LineReader, text: string): void {
     this.tail = (this.tail + text).slice(-SHOWN_TAIL);
-    const lines = (this.partial + text).split('\n');
-    this.partial = lines.pop()!;
-    lines.forEach((line) => this.seen.add(line.replace(/\r$/, '')));
+    lines.push(text);
     const waiters = this.waiters;
     this.waiters = [];
     waiters.forEach((check) => check());
