@@ -56,12 +56,17 @@ const spin = (n: number) => (n ? [0xb9, ...u32(n), 0xe2, 0xfe] : []);
 /**
  * For each of `rounds`: reads sector 1, prints its first 16 bytes, adds one to its first byte and
  * writes it back (and to sector 2 + round), spinning `spinFor` loops between disk commands. Then
- * exits with 0.
+ * exits with 0. With `warmup`, that many rounds come first, then the line "go", and after the last
+ * round the line "end": a benchmark times the rounds between them, the emulator's code compiled.
  */
-export function diskGuest(rounds: number, spinFor = 0): Uint8Array {
+export function diskGuest(rounds: number, spinFor = 0, warmup?: number): Uint8Array {
   const round = (r: number) => [
     ...readSector(1), ...printBuffer(16), ...out(0x0a), ...INCREMENT_FIRST_BYTE, ...spin(spinFor),
     ...writeSector(1), ...spin(spinFor), ...writeSector(2 + r), ...spin(spinFor),
   ];
-  return multibootImage([0xfc, ...Array.from({ length: rounds }, (_, r) => round(r)).flat(), ...EXIT(0), ...HALT]);
+  const span = (from: number, count: number) => Array.from({ length: count }, (_, r) => round(from + r)).flat();
+  const body = warmup === undefined
+    ? span(0, rounds)
+    : [...span(0, warmup), ...COM1, ...text('go\n'), ...span(warmup, rounds), ...COM1, ...text('end\n')];
+  return multibootImage([0xfc, ...body, ...EXIT(0), ...HALT]);
 }
