@@ -4,11 +4,11 @@
 // on its own disk if the launch gives one.
 import { MachineDebugger } from '../ft/debug';
 import { openLockedDisk, resolveSpec, type DiskFile, type DiskWrite } from '../ft/machine';
-import type { EpochEntry, LogEntry } from '../ft/log';
+import type { EpochEntry, LogEntry, LogMeta } from '../ft/log';
 import { isComplete, readLogFile } from '../ft/log';
 import { Machine } from '../ft/machine';
 import { RecordedEvent, Recorder, Replayer } from '../ft/machine';
-import { hashedDevicesOf, machineFor } from '../ft/commands';
+import { hashedDevicesOf, machineFor, recordedDisk, type ReplayDisk } from '../ft/commands';
 import { BOOT_ATTRIBUTES, LaunchConfig, LaunchError, Start } from './launch';
 import { recordingEvents } from './recording';
 import { CustomEvent, DivergenceView, Runtime } from './runtime';
@@ -21,7 +21,7 @@ export class LocalRuntime extends Runtime {
   private logged = new Map<number, EpochEntry>();
   /** A replay's panel events, made from the file: sent when the session begins. */
   private recording: CustomEvent[] = [];
-  /** Lets go of a single machine's disk (closed and unlocked) when the session ends. */
+  /** Lets go of the session's disk (a single machine's closed and unlocked, a replay's closed) when it ends. */
   private releaseDisk: (() => void) | undefined;
 
   constructor(private readonly config: LaunchConfig) {
@@ -50,6 +50,8 @@ export class LocalRuntime extends Runtime {
       const hint = imagePath ? '' : ` (the log was recorded with '${meta.guest}': give its image in 'image')`;
       throw new LaunchError(`launch attribute '${imagePath ? 'image' : 'log'}': ${message}${hint}`);
     }
+    const disk = this.replayDisk(meta, path);
+    const overlay = disk?.file;
     const replayer = new Replayer();
     for (const entry of entries) if (entry.kind === 'input' || entry.kind === 'nondet') replayer.push(eventOf(entry));
     this.logged = new Map(entries.filter((e): e is EpochEntry => e.kind === 'epoch').map((e) => [e.epoch, e]));
@@ -58,6 +60,7 @@ export class LocalRuntime extends Runtime {
       ...settings,
       hashedDevices: hashedDevicesOf(meta),
       nondet: replayer,
+      disk: disk && { size: disk.size, mode: disk.mode, read: overlay && ((offset, n) => overlay.read(offset, n)) },
     });
     // Only entries other than nondeterministic values say a boundary was reached (as for a backup).
     const end = entries.filter((e) => e.kind !== 'nondet').reduce((max, e) => Math.max(max, e.at), 0);
@@ -67,7 +70,27 @@ export class LocalRuntime extends Runtime {
       replayer,
       { available: () => end, entries: () => (ending ? [...entries, ending] : entries), acked: () => lastSeq },
     );
+    // Local mode: the guest's writes are laid over the disk as it was at the start, in memory, once each (a
+    // revisit of the past repeats them in the debugger's view alone; the timeline keeps what each read returned).
+    const onOverlay = (write: DiskWrite, at: number) => {
+      if (!debug.isHistory(at)) overlay!.write(write.offset, write.data);
+    };
+    if (overlay) this.machine.on({ diskWrite: onOverlay });
     return new LocalTarget(`replay of ${meta.guest}`, 1, 'replay', debug);
+  }
+
+  /**
+   * The disk a recording was made with, as `lockstep replay` builds it: shared mode, reads from the log alone;
+   * local mode, FILE as the header names it (its hash checked), never written.
+   */
+  private replayDisk(meta: LogMeta, path: string): ReplayDisk | undefined {
+    try {
+      const { disk, close } = recordedDisk(meta, undefined, 'put it back there');
+      this.releaseDisk = close;
+      return disk;
+    } catch (e) {
+      throw new LaunchError(`launch attribute 'log': ${path}: ${(e as Error).message}`);
+    }
   }
 
   /** A replay's panel is filled from the file first: its entries, outputs, failovers and charts. */

@@ -91,21 +91,25 @@ function checkImage(meta: LogMeta, guest: string, fromLog: boolean): void {
   }
 }
 
-type ReplayDisk = NonNullable<Parameters<typeof runGuest>[0]['disk']>;
+export type ReplayDisk = NonNullable<Parameters<typeof runGuest>[0]['disk']>;
 
 /**
  * The disk a log was recorded with. Shared mode: its reads are in the log, so no file is needed. Local mode:
  * only their completions are, so the replay reads the disk as it was when the run started (FILE, which a
  * local-mode run never writes, or `given`), checked against the header's size and hash, and keeps the guest's
- * writes in memory. `close` lets go of the file after the replay.
+ * writes in memory. `close` lets go of the file after the replay. `howToGive` ends the error for a missing FILE.
  */
-function recordedDisk(meta: LogMeta, given: string | undefined): { disk?: ReplayDisk; close: () => void } {
+export function recordedDisk(
+  meta: LogMeta,
+  given: string | undefined,
+  howToGive = 'give it with --disk FILE',
+): { disk?: ReplayDisk; close: () => void } {
   const none = () => undefined;
   if (!meta.disk) return { close: none };
   const { mode, size, sha256, path } = meta.disk;
   if (mode === 'shared') return { disk: { size, mode }, close: none };
   if (given === undefined && !existsSync(path)) {
-    throw new ReplayError(`the log was recorded with a local-mode disk, ${path}, which is not here: its reads are not in the log, so the replay needs that disk as it was at the start: give it with --disk FILE`);
+    throw new ReplayError(`the log was recorded with a local-mode disk, ${path}, which is not here: its reads are not in the log, so the replay needs that disk as it was at the start: ${howToGive}`);
   }
   const file = DiskFile.open(given ?? path, true);
   const identity = file.identity();
