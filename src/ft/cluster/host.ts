@@ -469,7 +469,7 @@ export class Host implements HostContext {
     // Released writes still on their way to FILE get there first.
     await this.disk?.drained();
     this.disk?.file.close();
-    this.copy?.close();
+    await this.copy?.close();
     this.machine?.destroy();
     process.exit(0);
   }

@@ -7,6 +7,7 @@ import { AckThread, type LogChannel } from '../channel';
 import { Detector } from './detector';
 import {
   differingPages,
+  DiskWrite,
   Epoch,
   InputEvent,
   resolveSpec,
@@ -245,7 +246,10 @@ export class Backup {
     this.machine = machine;
     // Local mode: the guest's writes, replayed, go to this host's copy (history a debugger revisits is made already).
     const local = this.host.localDisk();
-    if (local) machine.on({ diskWrite: (write, at) => { if (!this.host.isHistory(at)) local.write(write); } });
+    const onCopy = (write: DiskWrite, at: number) => {
+      if (!this.host.isHistory(at)) local!.write(write).catch((error: Error) => this.host.halt(`could not make a disk write durable: ${error.message}`));
+    };
+    if (local) machine.on({ diskWrite: onCopy });
     // A debugger revisiting history repeats epochs: only new ones are compared.
     machine.on({ epoch: (epoch) => { if (!this.host.isHistory(epoch.at)) this.reachEpoch(epoch); } });
     this.host.machineReady(machine, this.replayer);

@@ -2,10 +2,12 @@
 // on its own copy of FILE, FILE.host-N. The disk is part of each machine's state: the guest's writes go
 // to this host's copy at once (not under the Output Rule: nothing outside sees them), on the primary
 // and, replaying, on the backup alike; its reads come from the copy, so the log carries only their
-// completions. A copy starts as FILE (the first pair) or as the primary's copy, sent with the clone's
-// checkpoint (a new backup).
+// completions. Each write is made durable off the guest's thread by a group commit (groupcommit.ts): the
+// primary releases no output made after a write before it is durable. A copy starts as FILE (the first
+// pair) or as the primary's copy, sent with the clone's checkpoint (a new backup).
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { DiskFile, type DiskCounts, type DiskWrite } from '../machine';
+import { GroupCommit } from './groupcommit';
 
 /** Where host `hostId` keeps its copy of FILE. */
 export function localDiskPath(path: string, hostId: string): string {
@@ -17,7 +19,11 @@ export class LocalDisk {
     reads: 0, bytesRead: 0, writes: 0, bytesWritten: 0, bytesCloned: 0,
   };
 
-  private constructor(readonly file: DiskFile) {}
+  private readonly commit: GroupCommit;
+
+  private constructor(readonly file: DiskFile) {
+    this.commit = new GroupCommit(file);
+  }
 
   /** This host's copy, made from FILE (a copy left by an earlier run is replaced) or from a clone's bytes. */
   static create(path: string, hostId: string, contents?: Uint8Array): LocalDisk {
@@ -35,11 +41,15 @@ export class LocalDisk {
     return this.file.read(offset, length);
   }
 
-  /** A write the guest made (on the primary live, on the backup replaying): on the copy, durably. */
-  write({ offset, data }: DiskWrite): void {
-    this.file.write(offset, data);
+  /**
+   * A write the guest made (on the primary live, on the backup replaying): on the copy at once (later reads
+   * see it); the promise settles once it is durable.
+   */
+  write({ offset, data }: DiskWrite): Promise<void> {
+    this.file.writeUnsynced(offset, data);
     this.counts.writes++;
     this.counts.bytesWritten += data.length;
+    return this.commit.sync();
   }
 
   /** The whole copy, for a new backup's clone: every write so far is on it (each is written as the guest makes it). */
@@ -49,7 +59,14 @@ export class LocalDisk {
     return bytes;
   }
 
-  close(): void {
+  /** Settles once every write so far is durable (or has failed). */
+  drained(): Promise<void> {
+    return this.commit.drained();
+  }
+
+  /** Closes the copy once every write is durable. */
+  async close(): Promise<void> {
+    await this.commit.drained();
     this.file.close();
   }
 }

@@ -142,6 +142,8 @@ export class Primary {
       epoch: (epoch) => { if (this.makingEpoch || !this.host.isHistory(epoch.at)) this.reachEpoch(epoch); },
     });
     if (takeover) {
+      // Local mode: the writes this host made as the backup are durable before any output of this primary goes.
+      if (this.localDisk) this.afterEarlierReleases(() => this.localDisk!.drained());
       this.recorder.queueLogged(takeover.leftoverInputs);
       const reissued = this.reissue(takeover.reissue);
       this.logControl('go-live', { host: this.host.config.id, reason: takeover.reason, ...reissued });
@@ -171,11 +173,15 @@ export class Primary {
 
   /**
    * Shared mode: a disk write is an output, held on the shared disk (reads see it) until released, then
-   * written to FILE. Local mode: it goes to this host's copy at once (the backup makes it on its own).
+   * written to FILE. Local mode: it goes to this host's copy at once (the backup makes it on its own), and
+   * the outputs after it are released once it is durable there.
    */
   private produceDiskWrite(write: DiskWrite, at: number): void {
     if (this.host.isHistory(at)) return;
-    if (this.localDisk) return this.localDisk.write(write);
+    if (this.localDisk) {
+      const durable = this.localDisk.write(write);
+      return this.afterEarlierReleases(() => durable);
+    }
     if (!this.disk) return;
     // One held write and one output marker per piece: the Output Rule releases them in the same order.
     for (const { offset, length } of diskPieces(write.offset, write.data.length)) {
@@ -203,15 +209,15 @@ export class Primary {
   }
 
   /**
-   * Runs `step` once every release before it is done (a disk write durable), then counts `seq` as released
-   * (the backup re-issues the writes after it, should this primary fail).
+   * Runs `step` once every release before it is done (a disk write durable), then counts output `seq`, if
+   * any, as released (the backup re-issues the writes after it, should this primary fail).
    */
-  private afterEarlierReleases(step: () => unknown, seq: number): void {
+  private afterEarlierReleases(step: () => unknown, seq?: number): void {
     this.releasesPending++;
     this.releasing = this.releasing.then(step).then(() => {
-      this.releasedSeq = seq;
+      if (seq !== undefined) this.releasedSeq = seq;
       this.releasesPending--;
-    }, (error: Error) => this.host.halt(`could not release output ${seq}: ${error.message}`));
+    }, (error: Error) => this.host.halt(`could not ${seq === undefined ? 'make a disk write durable' : `release output ${seq}`}: ${error.message}`));
   }
 
   /** Writes again, in log order, the disk writes the old primary may not have written: the log says how many. */

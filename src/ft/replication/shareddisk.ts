@@ -1,37 +1,37 @@
 // Shared storage (VM-FT §2.4 "shared disk"): the disk FILE outside both hosts, which only the live
 // primary touches. A guest's write is an output: it is held (here) until the Output Rule releases it,
 // then written to FILE, durably, before anything after it in the log is released. It is written at
-// once (into the kernel's cache) and made durable off the guest's thread (fdatasync in libuv's pool),
-// so the guest runs on meanwhile; writes released while one fdatasync runs share the next one (a
-// group commit). Reads see the writes not yet durable laid over FILE, so the guest reads what it wrote.
+// once (into the kernel's cache) and made durable off the guest's thread by a group commit
+// (groupcommit.ts), so the guest runs on meanwhile. Reads see the writes not yet durable laid over
+// FILE, so the guest reads what it wrote.
 // The backup never opens FILE; at go-live the new primary re-issues every write it had not seen released
 // (they are idempotent in log order).
 import type { DiskCounts, DiskFile, DiskWrite } from '../machine';
 import { SECTOR_SIZE } from '../log';
+import { GroupCommit } from './groupcommit';
 
 /** Write-to-durable delays kept, the latest ones. */
 const KEPT_DELAYS = 1000;
 
-interface Released { write: DiskWrite; heldAt: number; durable: () => void; failed: (error: Error) => void }
+type Held = DiskWrite & { heldAt: number };
 
 export class SharedDisk {
   /** Writes the guest made that are not released yet, oldest first: the Output Rule releases them in order. */
-  private held: (DiskWrite & { heldAt: number })[] = [];
-  /** Released writes (on FILE, in the kernel's cache) waiting for the next fdatasync. */
-  private released: Released[] = [];
+  private held: Held[] = [];
   /** Writes not durable on FILE yet (held, released, being written). */
   private unwritten = 0;
   /** Sector -> the latest write not durable yet that covers it. */
   private latest = new Map<number, DiskWrite>();
-  /** The fdatasyncs running, while writes wait for them. */
-  private writing: Promise<void> | undefined;
+  private readonly commit: GroupCommit;
   /** How long the latest writes took from the guest's write to durable on FILE (ms), oldest first. */
   readonly durableDelaysMs: number[] = [];
   readonly counts: DiskCounts & { reissued: number } = {
     reads: 0, bytesRead: 0, writes: 0, bytesWritten: 0, reissued: 0,
   };
 
-  constructor(readonly file: DiskFile) {}
+  constructor(readonly file: DiskFile) {
+    this.commit = new GroupCommit(file);
+  }
 
   /** Writes the guest made that are not durable on FILE yet. */
   get holding(): number {
@@ -69,15 +69,12 @@ export class SharedDisk {
     const write = this.held.shift();
     if (!write) throw new Error('a disk write was released that was never held');
     this.file.writeUnsynced(write.offset, write.data);
-    return new Promise((durable, failed) => {
-      this.released.push({ write, heldAt: write.heldAt, durable, failed });
-      this.writing ??= this.writeReleased();
-    });
+    return this.commit.sync().then(() => this.written(write));
   }
 
   /** Settles once every write released so far is durable (or has failed). */
-  async drained(): Promise<void> {
-    while (this.writing) await this.writing;
+  drained(): Promise<void> {
+    return this.commit.drained();
   }
 
   /** A new primary writes again what its predecessor may not have written, in log order. */
@@ -86,22 +83,7 @@ export class SharedDisk {
     this.counts.reissued += writes.length;
   }
 
-  /** One fdatasync for every write released before it starts, until none are left waiting. */
-  private async writeReleased(): Promise<void> {
-    while (this.released.length) {
-      const group = this.released.splice(0);
-      try {
-        await this.file.syncInBackground();
-      } catch (error) {
-        for (const { failed } of group) failed(error as Error);
-        continue;
-      }
-      for (const released of group) this.written(released);
-    }
-    this.writing = undefined;
-  }
-
-  private written({ write, heldAt, durable }: Released): void {
+  private written(write: Held): void {
     for (let at = 0; at < write.data.length; at += SECTOR_SIZE) {
       const sector = (write.offset + at) / SECTOR_SIZE;
       if (this.latest.get(sector) === write) this.latest.delete(sector);
@@ -109,8 +91,7 @@ export class SharedDisk {
     this.unwritten--;
     this.counts.writes++;
     this.counts.bytesWritten += write.data.length;
-    this.durableDelaysMs.push(performance.now() - heldAt);
+    this.durableDelaysMs.push(performance.now() - write.heldAt);
     if (this.durableDelaysMs.length > KEPT_DELAYS) this.durableDelaysMs.shift();
-    durable();
   }
 }

@@ -1,0 +1,44 @@
+// Making a disk file's writes durable off the guest's thread: a write goes into the kernel's cache at
+// once (DiskFile.writeUnsynced), and `sync` settles once an fdatasync in libuv's pool has run after it.
+// Writes made while one fdatasync runs share the next one (a group commit), so a stream of writes costs
+// about one fdatasync at a time, however many there are. Used by both disk modes (shareddisk.ts, localdisk.ts).
+import type { DiskFile } from '../machine';
+
+interface Waiting { durable: () => void; failed: (error: Error) => void }
+
+export class GroupCommit {
+  /** Callers waiting for the next fdatasync, in call order. */
+  private waiting: Waiting[] = [];
+  /** The fdatasyncs running, while callers wait for them. */
+  private syncing: Promise<void> | undefined;
+
+  constructor(private readonly file: DiskFile) {}
+
+  /** Settles, in call order, once everything written to the file before this call is on its storage. */
+  sync(): Promise<void> {
+    return new Promise((durable, failed) => {
+      this.waiting.push({ durable, failed });
+      this.syncing ??= this.run();
+    });
+  }
+
+  /** Settles once every sync asked for so far has settled (the file may be closed then). */
+  async drained(): Promise<void> {
+    while (this.syncing) await this.syncing;
+  }
+
+  /** One fdatasync for everyone waiting when it starts, until nobody is left waiting. */
+  private async run(): Promise<void> {
+    while (this.waiting.length) {
+      const group = this.waiting.splice(0);
+      try {
+        await this.file.syncInBackground();
+      } catch (error) {
+        for (const { failed } of group) failed(error as Error);
+        continue;
+      }
+      for (const { durable } of group) durable();
+    }
+    this.syncing = undefined;
+  }
+}

@@ -1,0 +1,72 @@
+// The group commit both disk modes make their writes durable with (src/ft/replication/groupcommit.ts),
+// on a real file: fdatasync off the caller's thread, one for every write made while another ran.
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DiskFile } from '../../../src/ft/machine';
+import { GroupCommit } from '../../../src/ft/replication/groupcommit';
+import { LocalDisk, localDiskPath } from '../../../src/ft/replication';
+
+describe('disk writes made durable by a group commit (src/ft/replication/groupcommit.ts)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lockstep-commit-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A disk file whose fdatasyncs (the real ones) are counted. */
+  function countedFile(name: string): { file: DiskFile; syncs: () => number } {
+    const path = join(dir, name);
+    writeFileSync(path, Buffer.alloc(64 * 512));
+    const file = DiskFile.open(path);
+    let syncs = 0;
+    const sync = file.syncInBackground.bind(file);
+    file.syncInBackground = () => {
+      syncs++;
+      return sync();
+    };
+    return { file, syncs: () => syncs };
+  }
+
+  it('writes asked for while an fdatasync runs share the next one, and settle in the order asked', async () => {
+    const { file, syncs } = countedFile('group.img');
+    const commit = new GroupCommit(file);
+    const settled: number[] = [];
+    const writes = Array.from({ length: 50 }, (_, i) => {
+      file.writeUnsynced(i * 512, new Uint8Array(512).fill(i + 1));
+      return commit.sync().then(() => settled.push(i));
+    });
+    await Promise.all(writes);
+    assert.deepEqual(settled, writes.map((_, i) => i));
+    assert.equal(syncs(), 2, 'the first write\'s fdatasync starts at once; the 49 asked while it ran share the next');
+    const later = [commit.sync(), commit.sync()];
+    await Promise.all(later);
+    assert.equal(syncs(), 4, 'writes asked once all is durable start again: one, then the other');
+    await commit.drained();
+    file.close();
+  });
+
+  it('an fdatasync that fails rejects the writes that waited for it; the next ones are synced again', async () => {
+    const { file, syncs } = countedFile('failing.img');
+    const commit = new GroupCommit(file);
+    const counted = file.syncInBackground;
+    file.syncInBackground = () => Promise.reject(new Error('EIO: i/o error, fdatasync'));
+    const failing = [commit.sync(), commit.sync()].map((waiting) => waiting.then(() => 'durable', (e: Error) => e.message));
+    assert.deepEqual(await Promise.all(failing), ['EIO: i/o error, fdatasync', 'EIO: i/o error, fdatasync']);
+    file.syncInBackground = counted;
+    await commit.sync();
+    assert.equal(syncs(), 1, 'the next write got an fdatasync of its own');
+    file.close();
+  });
+
+  it('local mode: a write is on the copy at once (a read sees it) and durable once its promise settles; close waits for it', async () => {
+    const path = join(dir, 'local.img');
+    writeFileSync(path, Buffer.alloc(64 * 512));
+    const copy = LocalDisk.create(path, 'host-1');
+    const data = new Uint8Array(512).fill(7);
+    const durable = copy.write({ offset: 3 * 512, data });
+    assert.deepEqual(copy.read(3 * 512, 512), data, 'read back before it is durable');
+    await durable;
+    await copy.close();
+    assert.deepEqual(new Uint8Array(readFileSync(localDiskPath(path, 'host-1'))).subarray(3 * 512, 4 * 512), data);
+    assert.deepEqual(readFileSync(path), Buffer.alloc(64 * 512), 'FILE itself untouched');
+  });
+});
