@@ -137,6 +137,9 @@ async function run(args: string[]): Promise<void> {
   if (values['snapshot-file'] !== undefined) checkWritablePath('snapshot-file', values['snapshot-file'] as string);
   if (values['from-snapshot'] !== undefined) checkReadableFile('from-snapshot', values['from-snapshot'] as string);
   const json = values.json as boolean;
+  if (diskMode(values) === 'local') {
+    throw new UsageError('--disk-mode local is for lockstep ft (each host its own copy, FILE.host-N): lockstep run has one host, which reads and writes FILE itself');
+  }
   const disk = openDisk(values);
   const result = await runGuest({
     ...resolveSpec(spec).settings,

@@ -29,7 +29,7 @@ commands:
       --clock virtual|host   --no-jit   --memory MiB   --epoch N   --max-instructions N
       --input FILE   --clone-at N   --snapshot-at N --snapshot-file F   --from-snapshot F
       --seed N (the guest's random values; default 1)   --cmdline TEXT   --bios FILE --vga-bios FILE [--initrd FILE]   --json
-      --disk FILE (a raw image: the guest's IDE disk)   --disk-mode shared|local
+      --disk FILE (a raw image: the guest's IDE disk, read and written in place)
 
   ft <guest | image>    run a fault-tolerant primary/backup pair (two host processes)
       --service HOST:PORT   --fault KIND@WHEN (repeatable)   --record FILE.ftlog

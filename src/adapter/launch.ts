@@ -151,6 +151,11 @@ export function parseLaunch(args: unknown): LaunchConfig {
   const tapAddress = (a.tapAddress as string | undefined) ?? DEFAULT_TAP_ADDRESS;
   const tap = a.tap === undefined ? undefined : { name: a.tap as string, address: tapAddress };
   const disks = a.disks === undefined ? undefined : parseDisks(a.disks as unknown[], at);
+  if (disks?.[0].mode === 'local' && mode !== 'ft') {
+    fail('disks', mode === 'single'
+      ? '\'mode\' "local" is for an FT pair (each host its own copy, FILE.host-N); mode "single" reads and writes FILE itself'
+      : '\'mode\' "local" is for mode "ft": a checkpoint backup runs no guest to write its copy of the disk');
+  }
   return {
     kind,
     ...machine,

@@ -2,7 +2,7 @@
 // carries its reads' data, so it replays without FILE; a local-mode log carries only their completions,
 // so the replay reads FILE as it was at the start (it never writes it) and lays the guest's writes over it.
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { diskGuest } from '../support/rawguest';
@@ -10,7 +10,7 @@ import { Adapter } from './support';
 
 type Epochs = Awaited<ReturnType<Adapter['epochs']>>;
 
-describe('debug adapter: replaying a disk recording (launch attribute log)', function () {
+describe('debug adapter: disks (a log launch replaying a disk recording; local disks where they mean nothing)', function () {
   this.timeout(240_000);
   const dir = mkdtempSync(join(tmpdir(), 'lockstep-dap-disk-'));
   const guest = join(dir, 'diskguest.bin');
@@ -76,5 +76,19 @@ describe('debug adapter: replaying a disk recording (launch attribute log)', fun
     } finally {
       await adapter.stop();
     }
+  });
+
+  it('a local disk where it means nothing (mode "single", mode "checkpoint") is refused in one line', async () => {
+    const disk = join(dir, 'refused.img');
+    writeFileSync(disk, Buffer.alloc(64 * 1024));
+    const adapter = await Adapter.start();
+    try {
+      const launch = (mode: string) => adapter.dc.launchRequest({ guest, mode, disks: [{ file: disk, mode: 'local' }] } as never);
+      await assert.rejects(launch('single'), /^Error: launch attribute 'disks': 'mode' "local" is for an FT pair .*; mode "single" reads and writes FILE itself$/);
+      await assert.rejects(launch('checkpoint'), /^Error: launch attribute 'disks': 'mode' "local" is for mode "ft": a checkpoint backup runs no guest/);
+    } finally {
+      await adapter.stop();
+    }
+    assert.ok(!existsSync(`${disk}.lock`) && !existsSync(`${disk}.host-1`), 'nothing locked or copied');
   });
 });

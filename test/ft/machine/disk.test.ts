@@ -143,13 +143,16 @@ describe('the guest\'s IDE disk (src/ft/machine/disk.ts)', () => {
       await refused(['--disk', odd], /its size, 1000 bytes, is not a whole number of 512-byte sectors/, odd);
     });
 
-    it('the same FILE twice, a bad --disk-mode', async () => {
+    it('the same FILE twice, a bad --disk-mode, local where it means nothing', async () => {
       const path = freshDisk('twice.img');
       await refused(['--disk', path, '--disk', join(dir, '.', 'twice.img')], /--disk .* is given twice: the same file cannot be two disks/, path);
       await refused(['--disk', path, '--disk-mode', 'mirrored'], /--disk-mode: expected shared or local, got 'mirrored'/, path);
       const remus = /--disk-mode local is for --mode replay: a checkpoint backup runs no guest to write its copy/;
       await refused(['--disk', path, '--disk-mode', 'local', '--mode', 'checkpoint'], remus, path, 'ft');
+      const single = /--disk-mode local is for lockstep ft \(each host its own copy, FILE\.host-N\): lockstep run has one host/;
+      await refused(['--disk', path, '--disk-mode', 'local'], single, path);
       assert.ok(!existsSync(`${path}.host-1`), 'no copy made');
+      assert.ok(!existsSync(`${path}.lock`), 'no lock left');
     });
 
     it('a FILE another run holds (its lock names a live process)', async () => {
