@@ -4,7 +4,7 @@
 // Times are the recording's guest time (the clock the guest read): a file keeps no wall-clock times.
 import { entryNote, outputNote } from '../ft/debug';
 import type { LogEntry, LogMeta } from '../ft/log';
-import { INSTRUCTIONS_PER_MS } from '../ft/machine';
+import { instructionsPerMsOf } from '../ft/commands';
 import type { CustomEvent } from './runtime';
 import type { ChannelEventBody, EntryView, FailoverEventBody } from './protocol';
 
@@ -22,7 +22,10 @@ type Control = Extract<LogEntry, { kind: 'control' }>;
  * host clock the last clock reading logged at or before it, from the first one.
  */
 export function recordingClock(meta: LogMeta, entries: readonly LogEntry[]): (at: number) => number {
-  if (meta.clock === 'virtual') return (at) => at / INSTRUCTIONS_PER_MS;
+  if (meta.clock === 'virtual') {
+    const rate = instructionsPerMsOf(meta);
+    return (at) => at / rate;
+  }
   const readings = entries.filter((e) => e.kind === 'nondet' && e.source === 'clock') as { at: number; value: number }[];
   const zero = readings[0]?.value ?? 0;
   return (at) => {

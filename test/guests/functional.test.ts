@@ -3,13 +3,11 @@
 // independently (spin's checksum, lock's expiry ticks), so a wrong build or a wrong emulation fails.
 import { strict as assert } from 'node:assert';
 import { arpFrame, describeFrame, internetChecksum, parseFrame, parseIp, udpFrame, type UdpDatagram } from '../../src/ft/workload';
-import { GUEST_MAC, loadImage, Machine, Recorder } from '../../src/ft/machine';
+import { GUEST_MAC, INSTRUCTIONS_PER_MS, loadImage, Machine, Recorder } from '../../src/ft/machine';
 import { InputScript, runGuest, RunResult } from '../../src/ft/commands';
 import { spinChecksum } from '../support/guests';
 
 const EPOCH = 10_000_000;
-/** Virtual clock: 1 instruction = 1 ns of guest time. */
-const INSTRUCTIONS_PER_MS = 1_000_000;
 
 interface GuestRun { lines: string[]; result: RunResult }
 

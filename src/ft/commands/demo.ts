@@ -5,7 +5,7 @@
 // printed as it changes, and `kills` primaries die one after another, each once the one before's
 // backup has been cloned (the second time the former spare is the backup).
 import { checkKvHistory, CheckResult, KvHistory, runKvWorkload, SerialWatch } from '../workload';
-import { Cluster, ClusterSummary, type ClusterOptions, type GuestConfig, type ViewChange } from '../cluster';
+import { Cluster, ClusterSummary, type ClusterOptions, type GuestConfig, type HostLauncher, type ViewChange } from '../cluster';
 import { DEFAULT_CHECKPOINT_MS, type CheckpointSummary, type ReplicationMode } from '../checkpoint';
 
 /** The guests whose server speaks the kv protocol: the kv guest and the linux guest's kvd. */
@@ -34,6 +34,8 @@ export interface DemoOptions {
   /** Primaries killed one after another (default 1). */
   kills?: number;
   print: (line: string) => void;
+  /** How the host processes start (default: this process's own script, `lockstep host`). */
+  launcher?: HostLauncher;
 }
 
 /** One kill of the primary: how long until a backup went live, and until the new primary had a backup again. */
@@ -54,8 +56,6 @@ export const describeView = (view: ViewChange): string =>
   `view ${view.number}: primary ${view.primary ?? 'none'}, backup ${view.backups.join(', ') || 'none'}`;
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
-  const { print } = options;
-  const guest = options.machine?.guest ?? 'kv';
   const hosts = options.hosts ?? 2;
   const cluster = new Cluster({
     ...(options.machine ?? { guest: 'kv', clock: 'virtual', jit: true, epochLength: DEMO_EPOCH_LENGTH }),
@@ -63,8 +63,22 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     mode: options.mode,
     checkpoint: options.mode === 'checkpoint' ? { intervalMs: DEFAULT_CHECKPOINT_MS, compress: true } : undefined,
     hosts,
+    launcher: options.launcher,
     ...((hosts > 2 || options.views) && { views: { ...DEMO_VIEWS, ...options.views } }),
   });
+  try {
+    return await demoOn(cluster, options);
+  } catch (error) {
+    // Whatever went wrong, no host process outlives the demo.
+    cluster.destroy();
+    throw error;
+  }
+}
+
+async function demoOn(cluster: Cluster, options: DemoOptions): Promise<DemoResult> {
+  const { print } = options;
+  const guest = options.machine?.guest ?? 'kv';
+  const hosts = options.hosts ?? 2;
   cluster.on('view', (view) => print(describeView(view)));
   await cluster.start();
   // Listening from the start: kvd's "kv ready" is released once, to the clients connected then.
@@ -72,7 +86,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const spares = hosts > 2 ? `, ${hosts - 2} idle spare(s)` : '';
   print(`${cluster.summary().guest} guest under FT (${options.mode ?? 'replay'} mode): primary ${cluster.hostIn('primary')?.id}, backup ${cluster.hostIn('backup')?.id}${spares}; service at ${cluster.service.host}:${cluster.service.port}`);
   if (serial) {
-    print('waiting for Linux to boot and kvd to say "kv ready" (about 4.2 G instructions)');
+    print('waiting for Linux to boot and kvd to say "kv ready" (about 3.9 G instructions)');
     try {
       await serial.until('kv ready', LINUX_BOOT_WAIT_MS);
     } finally {

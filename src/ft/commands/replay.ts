@@ -3,7 +3,8 @@
 // logged epoch hash against the replay's.
 import { existsSync } from 'node:fs';
 import {
-  BootRole, BootSpec, checkBootFiles, CLI_OPTION_NAMES, DiskFile, DiskOverlay, FIRST_HASHED_DEVICES, HASHED_DEVICES,
+  BootRole, BootSpec, checkBootFiles, CLI_OPTION_NAMES, DiskFile, DiskOverlay, FIRST_HASHED_DEVICES,
+  FIRST_INSTRUCTIONS_PER_MS, HASHED_DEVICES,
   HashedDevice, isBuiltin, LINUX_GUEST, loadImage, RecordedEvent, resolveSpec, type ResolvedSettings,
 } from '../machine';
 import { isComplete, LogMeta, readLogFile, type EndHow, type EpochEntry, type LogEntry } from '../log';
@@ -36,6 +37,14 @@ export function hashedDevicesOf(meta: LogMeta): readonly HashedDevice[] {
   const unknown = named.filter((d) => !known.includes(d));
   if (unknown.length) throw new ReplayError(`the log's epoch hashes cover devices this Lockstep does not hash: ${unknown.map((d) => JSON.stringify(d)).join(', ')}`);
   return named as HashedDevice[];
+}
+
+/** The virtual clock's rate a log was recorded at: what its meta says, or, in files from before it said, the first. */
+export function instructionsPerMsOf(meta: LogMeta): number {
+  const rate: unknown = meta.instructionsPerMs;
+  if (rate === undefined) return FIRST_INSTRUCTIONS_PER_MS;
+  if (!Number.isSafeInteger(rate) || (rate as number) <= 0) throw new ReplayError(`the log's metadata field instructionsPerMs is not a positive whole number: ${JSON.stringify(rate)}`);
+  return rate as number;
 }
 
 /**
@@ -74,7 +83,7 @@ export function machineFor(meta: LogMeta, given: ReplayFiles = {}, names = CLI_O
   }, names);
   // A log from before boot files were recorded has the image's hash alone.
   if (meta.bootFiles) checkBootFiles(meta.bootFiles, files, names);
-  return settings;
+  return { ...settings, instructionsPerMs: instructionsPerMsOf(meta) };
 }
 
 /** Throws unless `guest` loads and is the image the log was recorded with (checked by SHA-256). */

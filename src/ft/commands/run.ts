@@ -36,6 +36,7 @@ export interface RunOptions {
   fromSnapshot?: string;
   bios?: MachineOptions['bios'];
   hashedDevices?: MachineOptions['hashedDevices'];
+  instructionsPerMs?: MachineOptions['instructionsPerMs'];
   /** Seeds the guest's random values (RDRAND, v86's get_rand_int); without it they come from the host. */
   seed?: number;
   /** Replay these recorded events instead of taking values from the host (input is then ignored). */
@@ -83,6 +84,7 @@ export async function runGuest(options: RunOptions): Promise<RunResult> {
     epochLength: options.epochLength,
     bios: options.bios,
     hashedDevices: options.hashedDevices,
+    instructionsPerMs: options.instructionsPerMs,
     nondet,
     disk: options.disk && { size: options.disk.size, mode: options.disk.mode, read: readerOf(options.disk.file) },
   };

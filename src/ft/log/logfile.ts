@@ -24,6 +24,8 @@ export interface LogMeta {
   imageSha256: string;
   memorySize: number;
   clock: 'virtual' | 'host';
+  /** The virtual clock's instructions per ms of guest time (files without it: FIRST_INSTRUCTIONS_PER_MS). */
+  instructionsPerMs?: number;
   jit: boolean;
   /** Instructions per epoch. */
   epochLength: number;
@@ -52,12 +54,13 @@ export interface LogMeta {
 
 /** The header fields that say what machine a log was recorded on: its settings, and the files it booted from. */
 export function logMetaOf(settings: ResolvedSettings, bootFiles: BootFile[]): LogMeta {
-  const { image, memoryMiB, clock, jit, epochLength, cmdline, hashedDevices } = settings;
+  const { image, memoryMiB, clock, instructionsPerMs, jit, epochLength, cmdline, hashedDevices } = settings;
   return {
     guest: image.name,
     imageSha256: image.sha256,
     memorySize: memoryMiB * 1024 * 1024,
     clock,
+    instructionsPerMs,
     jit,
     epochLength,
     cmdline: cmdline ?? '',

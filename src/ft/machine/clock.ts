@@ -7,8 +7,16 @@
 // (by at least MIN_TICK_MS): v86's RDTSC extrapolates with hidden state when two readings are equal.
 import type { Nondeterminism } from './nondet';
 
-/** Nominal speed that maps instruction counts to guest time: 1 instruction = 1 ns. */
-export const INSTRUCTIONS_PER_MS = 1_000_000;
+/**
+ * Nominal speed that maps instruction counts to guest time: 350 instructions a microsecond, about
+ * the speed v86 runs Linux at here (322 MIPS Lockstep, 373 plain). A guest's busy waits (udelay, a
+ * driver polling a device for so many ms) then cost about as many instructions, and as much time, as
+ * under plain v86: at 1 ns an instruction (FIRST_INSTRUCTIONS_PER_MS) Linux's boot ran 0.58 G more
+ * instructions, in isapnp's and the ATA probe's delays (docs/machine.md).
+ */
+export const INSTRUCTIONS_PER_MS = 350_000;
+/** The rate of logs recorded before the rate was in their header. */
+export const FIRST_INSTRUCTIONS_PER_MS = 1_000_000;
 export const MIN_TICK_MS = 2e-6;
 /** Smallest idle skip, so a masked timer that is always "due" cannot stall the count. */
 const MIN_IDLE_MS = 0.001;
@@ -19,9 +27,9 @@ const MAX_IDLE_MS = 1;
  * Instructions a halted guest's idle time counts as: up to its next timer, `idleMs` away. While a
  * disk read is pending, the least: the read completes at the end of this slice, the guest waits for it.
  */
-export function idleSkip(idleMs: number, readPending: boolean): number {
+export function idleSkip(idleMs: number, readPending: boolean, instructionsPerMs: number): number {
   const ms = readPending ? MIN_IDLE_MS : idleMs;
-  return Math.round(Math.min(Math.max(ms, MIN_IDLE_MS), MAX_IDLE_MS) * INSTRUCTIONS_PER_MS);
+  return Math.round(Math.min(Math.max(ms, MIN_IDLE_MS), MAX_IDLE_MS) * instructionsPerMs);
 }
 
 export type ClockMode = 'virtual' | 'host';
@@ -59,8 +67,12 @@ export abstract class Clock {
 
 /** Time derived from the instruction count: nothing about time needs logging. */
 export class VirtualClock extends Clock {
+  constructor(private readonly instructionsPerMs: number) {
+    super();
+  }
+
   latch(instructions: number): void {
-    this.base = instructions / INSTRUCTIONS_PER_MS;
+    this.base = instructions / this.instructionsPerMs;
   }
 }
 
@@ -79,6 +91,6 @@ export class HostClock extends Clock {
 }
 
 /** `nondet` is a getter: a machine can switch between recording and replaying. */
-export function createClock(mode: ClockMode, nondet: () => Nondeterminism): Clock {
-  return mode === 'virtual' ? new VirtualClock() : new HostClock(nondet);
+export function createClock(mode: ClockMode, nondet: () => Nondeterminism, instructionsPerMs: number): Clock {
+  return mode === 'virtual' ? new VirtualClock(instructionsPerMs) : new HostClock(nondet);
 }

@@ -14,7 +14,7 @@
 // Inside a slice it can also step single instructions (stepTo), given the SliceRecord a whole-slice
 // run emitted for it, to stop at any exact count (see stepping.ts and docs/debugging.md).
 import { V86 as V86Class } from 'v86';
-import { Clock, createClock, idleSkip } from './clock';
+import { Clock, createClock, FIRST_INSTRUCTIONS_PER_MS, idleSkip } from './clock';
 import { OwnedPorts, deliverInput, restorePciState, useGuestMac, withdrawStaleCascade } from './devices';
 import { Nondeterminism } from './nondet';
 import { componentHashes } from './components';
@@ -74,7 +74,7 @@ export class Machine {
   private constructor(options: MachineOptions) {
     this.options = withDefaults(options);
     this.nondet = options.nondet;
-    this.clock = createClock(this.options.clock, () => this.nondet);
+    this.clock = createClock(this.options.clock, () => this.nondet, this.options.instructionsPerMs);
     this.epochs = firstEpoch(this.options.epochLength);
     this.disk = options.disk && new AttachedDisk(options.disk);
     // The guest's Date: RTC power-on time plus its clock.
@@ -306,7 +306,7 @@ export class Machine {
       this.idle(1);
       return;
     }
-    this.idle(idleSkip(this.idleMs, this.disk?.guest.hasPendingReads ?? false));
+    this.idle(idleSkip(this.idleMs, this.disk?.guest.hasPendingReads ?? false, this.options.instructionsPerMs));
     this.clock.latch(this.count);
   }
 
@@ -465,6 +465,7 @@ export class Machine {
       memoryMiB: this.options.memoryMiB,
       jit: this.options.jit,
       clockMode: this.options.clock,
+      instructionsPerMs: this.options.instructionsPerMs,
       epochLength: this.options.epochLength,
       count: this.count,
       counter: this.lastCounter,
@@ -494,6 +495,7 @@ export class Machine {
       memoryMiB: header.memoryMiB,
       jit: header.jit,
       clock: header.clockMode,
+      instructionsPerMs: header.instructionsPerMs ?? FIRST_INSTRUCTIONS_PER_MS,
       epochLength: header.epochLength,
     });
     await loadHasher();

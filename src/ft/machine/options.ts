@@ -1,7 +1,7 @@
 // A machine's options: their defaults, their checks, and the v86 settings they become.
 import { attachBiosImage, BiosFiles, checkBiosGiven, checkInitrdFits } from './bios';
 import { BootFile, BootRole, BootSpec, CLI_OPTION_NAMES, loadBoot } from './bootfiles';
-import type { ClockMode } from './clock';
+import { INSTRUCTIONS_PER_MS, type ClockMode } from './clock';
 import { DiskOptions, GuestDisk } from './disk';
 import { SECTOR_SIZE } from '../log';
 import type { GuestImage } from './image';
@@ -27,6 +27,8 @@ export interface MachineOptions {
   disk?: DiskOptions;
   /** The devices in the state hash: all of HASHED_DEVICES, unless a log recorded with fewer is checked. */
   hashedDevices?: readonly v86.HashedDevice[];
+  /** The virtual clock's rate: INSTRUCTIONS_PER_MS, unless a log recorded at another is replayed. */
+  instructionsPerMs?: number;
 }
 
 /** A machine's options but its source of nondeterminism. */
@@ -72,6 +74,7 @@ export function withDefaults<T extends Settings>(options: T): T & ResolvedSettin
     clock: options.clock ?? 'virtual',
     epochLength: options.epochLength ?? DEFAULT_EPOCH_LENGTH,
     hashedDevices: options.hashedDevices ?? v86.HASHED_DEVICES,
+    instructionsPerMs: options.instructionsPerMs ?? INSTRUCTIONS_PER_MS,
   };
 }
 

@@ -7,7 +7,7 @@
 // every epoch.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
-import type { ClockMode, ClockState } from './clock';
+import { FIRST_INSTRUCTIONS_PER_MS, type ClockMode, type ClockState } from './clock';
 import type { GuestImage } from './image';
 import type { EpochSchedule } from './epochschedule';
 
@@ -26,6 +26,8 @@ export interface SnapshotHeader {
   memoryMiB: number;
   jit: boolean;
   clockMode: ClockMode;
+  /** The virtual clock's rate (absent from snapshots of older versions: FIRST_INSTRUCTIONS_PER_MS). */
+  instructionsPerMs?: number;
   epochLength: number;
   count: number;
   counter: number;
@@ -88,13 +90,14 @@ export function checkCompatible(header: SnapshotHeader, image: GuestImage, diskS
 /** Restoring into a running machine also needs its settings to match (a new machine takes the snapshot's). */
 export function checkSettings(
   header: SnapshotHeader,
-  machine: { memoryMiB: number; jit: boolean; epochLength: number; clock: ClockMode },
+  machine: { memoryMiB: number; jit: boolean; epochLength: number; clock: ClockMode; instructionsPerMs: number },
 ): void {
   const settings: [string, unknown, unknown][] = [
     ['memory', header.memoryMiB, machine.memoryMiB],
     ['jit', header.jit, machine.jit],
     ['epoch length', header.epochLength, machine.epochLength],
     ['clock', header.clockMode, machine.clock],
+    ['clock rate (instructions per ms)', header.instructionsPerMs ?? FIRST_INSTRUCTIONS_PER_MS, machine.instructionsPerMs],
   ];
   const mismatch = settings.find(([, snapshot, ours]) => snapshot !== ours);
   if (mismatch) throw new SnapshotError(`snapshot has ${mismatch[0]} ${mismatch[1]}, this machine ${mismatch[2]}`);

@@ -19,7 +19,7 @@ import {
   type LogMeta,
   type NondetEntry,
 } from '../../../src/ft/log';
-import { FIRST_HASHED_DEVICES, HASHED_DEVICES, loadImage } from '../../../src/ft/machine';
+import { FIRST_HASHED_DEVICES, FIRST_INSTRUCTIONS_PER_MS, HASHED_DEVICES, INSTRUCTIONS_PER_MS, loadImage } from '../../../src/ft/machine';
 import { ReplayError, replayLogFile, runGuest } from '../../../src/ft/commands';
 import { shortRun, TEST_EPOCH } from '../../support/guests';
 import { bytes } from '../samples';
@@ -29,6 +29,7 @@ const META: LogMeta = {
   imageSha256: 'ab'.repeat(32),
   memorySize: 64 << 20,
   clock: 'virtual',
+  instructionsPerMs: INSTRUCTIONS_PER_MS,
   jit: true,
   epochLength: 10_000_000,
   cmdline: 'console=ttyS0',
@@ -446,6 +447,23 @@ describe('log files', () => {
       assert.equal(claimsAll.epochMismatches.length, old.epochs.length, 'checked with the card, every epoch differs');
       await assert.rejects(replayLogFile(await writeLog(entries, { ...meta, hashedDevices: ['net', 'gpu'] })), (e: Error) => e instanceof ReplayError && /does not hash: "gpu"/.test(e.message));
       await assert.rejects(replayLogFile(await writeLog(entries, { ...meta, hashedDevices: 'net' as unknown as string[] })), (e: Error) => e instanceof ReplayError && /hashedDevices is not a list of device names: "net"/.test(e.message));
+    });
+
+    it('a file from before the clock rate was in the header (no instructionsPerMs) replays at 1 instruction a ns', async () => {
+      const old = await runGuest(shortRun('ticker', { instructionsPerMs: FIRST_INSTRUCTIONS_PER_MS }));
+      const now = await runGuest(shortRun('ticker'));
+      assert.notDeepEqual(old.epochHashes, now.epochHashes, 'the guest sees another time at the same counts');
+      const image = loadImage('ticker');
+      const { instructionsPerMs: _now, ...before } = META;
+      const meta: LogMeta = { ...before, guest: 'ticker', hashedDevices: [...HASHED_DEVICES], imageSha256: image.sha256, memorySize: 32 << 20, epochLength: TEST_EPOCH, cmdline: shortRun('ticker').cmdline! };
+      const entries = logOf(old);
+      const replay = await replayLogFile(await writeLog(entries, meta));
+      assert.deepEqual(replay.epochMismatches, []);
+      assert.equal(replay.epochsMatched, old.epochs.length);
+      const atNow = { ...meta, instructionsPerMs: INSTRUCTIONS_PER_MS };
+      const claimsNow = await replayLogFile(await writeLog(entries, atNow));
+      assert.ok(claimsNow.epochMismatches.length > 0, 'replayed at the current rate, the epochs differ');
+      await assert.rejects(replayLogFile(await writeLog(entries, { ...meta, instructionsPerMs: -3 })), (e: Error) => e instanceof ReplayError && /instructionsPerMs is not a positive whole number: -3/.test(e.message));
     });
   });
 });

@@ -184,7 +184,7 @@ describe("the RTC's alarm", () => {
 // interrupts the guest hashes land elsewhere.
 describe("the JIT's hash keys are part of an epoch's canonical form (guests/scatter)", () => {
   const scatter = (extra: Partial<RunOptions> = {}): RunOptions => ({
-    image: loadImage(join(imagesDir(), 'scatter.elf')), epochLength: TEST_EPOCH, cmdline: 'hz=1000 ticks=30', maxInstructions: 200_000_000, ...extra,
+    image: loadImage(join(imagesDir(), 'scatter.elf')), epochLength: TEST_EPOCH, cmdline: 'hz=1000 ticks=90', maxInstructions: 200_000_000, ...extra,
   });
 
   it('a clone restored into a fresh v86 at several epochs continues identically', async () => {
