@@ -11,7 +11,7 @@ import { describeDiskIo } from './diskio';
 export type InputDevice = 'serial' | 'keyboard' | 'net' | 'disk';
 export type NondetSource = 'clock' | 'random' | 'rtc';
 export type OutputDevice = 'serial' | 'net' | 'disk';
-export type ControlOp = 'go-live' | 'shutdown' | 'clone' | 'start' | 'checkpoint' | 'release';
+export type ControlOp = 'go-live' | 'shutdown' | 'clone' | 'start' | 'checkpoint' | 'release' | 'protect';
 /** How a recording ended: its writer closed it, or `lockstep join` recovered it after its run was killed. */
 export type EndHow = 'closed' | 'killed';
 export type Role = 'primary' | 'backup';

@@ -59,6 +59,11 @@ export class Backup {
   private readonly divergences = new Map<number, Divergence>();
   /** Disk writes received that the primary has not said it released (shared mode): re-issued at go-live. */
   private unreleasedWrites: OutputEntry[] = [];
+  /**
+   * A clone may go live only once it has the primary's `protect` entry: a primary alone released outputs while the
+   * checkpoint travelled, and that entry follows every one of them in the log.
+   */
+  private protecting: boolean;
   private checkpoint: Uint8Array[] | undefined;
   private checkpointChunks = 0;
   private running = true;
@@ -73,6 +78,7 @@ export class Backup {
   corruptFrames = 0;
 
   constructor(private readonly host: HostContext) {
+    this.protecting = !host.config.clone;
     this.detector = new Detector(host.config.detector);
     this.detector.on('heartbeat', () => this.send({ kind: 'heartbeat', seq: this.expected - 1, at: this.instructions, role: 'backup' }));
     // Under a view service the backup goes live when a view names it primary, not on its own suspicion.
@@ -166,6 +172,7 @@ export class Backup {
     this.host.record(entry);
     if (entry.kind === 'input' || entry.kind === 'nondet') this.replayer.push(entry);
     else if (entry.kind === 'output' && entry.device === 'disk') this.unreleasedWrites.push(entry);
+    else if (entry.kind === 'control' && entry.op === 'protect') this.protecting = true;
     else if (entry.kind === 'epoch') {
       this.primaryEpochs.set(entry.epoch, { at: entry.at, hash: entry.hash });
       this.compareEpoch(entry.epoch);
@@ -361,6 +368,7 @@ export class Backup {
     this.ackThread?.stop();
     const machine = this.machine;
     if (!machine) return this.host.halt(`the primary is gone before this backup had a machine (${reason})`);
+    if (!this.protecting) return this.host.halt(`the primary is gone before it protected its outputs with this clone (${reason})`);
     this.host.takeMachineBack();
     if (!this.replayAll(machine)) return;
     const claim = this.host.claim();

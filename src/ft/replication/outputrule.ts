@@ -35,6 +35,11 @@ export class OutputRule {
     private readonly shownUpTo: () => number = () => Infinity,
   ) {}
 
+  /** Outputs wait for a backup's acks (false while there is none to wait for). */
+  get isProtecting(): boolean {
+    return this.protecting;
+  }
+
   /** Outputs waiting for an acknowledgement. */
   get holding(): number {
     return this.held.length;

@@ -60,6 +60,11 @@ export class Primary {
   private guestBase = 0;
   private lastBeatSeq = 0;
   private awaitingFirstAck = false;
+  /**
+   * A clone of this primary, alone until then, has not acknowledged anything yet: outputs go out unprotected and the
+   * log is not kept for resending (the clone is cloned again should it ask).
+   */
+  private cloningAlone = false;
   /** The last output released, and the last the backup was told of (it re-issues disk writes after it). */
   private releasedSeq = 0;
   private releasedSent = 0;
@@ -235,7 +240,7 @@ export class Primary {
     const logged = { ...entry, seq: ++this.seq } as LogEntry;
     this.host.record(logged);
     if (this.checkpoints) return logged;
-    if (this.backup || this.protectedFromStart) this.unacked.push(logged);
+    if ((this.backup && !this.cloningAlone) || this.protectedFromStart) this.unacked.push(logged);
     if (this.backup) this.sendToBackup(logged);
     return logged;
   }
@@ -244,7 +249,7 @@ export class Primary {
    * Where the log changes hands (go-live) or a new backup starts from (clone): what a reader of the log needs to
    * see.
    */
-  private logControl(op: 'go-live' | 'clone' | 'checkpoint' | 'release', detail: Record<string, unknown>): void {
+  private logControl(op: 'go-live' | 'clone' | 'protect' | 'checkpoint' | 'release', detail: Record<string, unknown>): void {
     this.log({ kind: 'control', at: this.machine.instructions, op, detail: JSON.stringify(detail) });
   }
 
@@ -345,10 +350,7 @@ export class Primary {
 
   private acknowledge(channel: Channel, seq: number, at: number): void {
     if (channel !== this.backup) return;
-    if (this.awaitingFirstAck) {
-      this.awaitingFirstAck = false;
-      this.detector.start();
-    }
+    if (this.awaitingFirstAck) this.cloneAttached(seq);
     this.backupAt = at;
     if (seq <= this.acked) return;
     this.acked = seq;
@@ -357,6 +359,21 @@ export class Primary {
     const firstKept = this.unacked.findIndex((e) => e.seq > seq);
     this.unacked = firstKept < 0 ? [] : this.unacked.slice(firstKept);
     this.wakeup.wake();
+  }
+
+  /**
+   * A clone's first ack: it has its checkpoint. Outputs wait for its acks from here on, and the `protect` entry tells
+   * it so: it may go live once it has that entry, and with it every entry of an output released unprotected before.
+   */
+  private cloneAttached(seq: number): void {
+    this.awaitingFirstAck = false;
+    this.detector.start();
+    if (this.cloningAlone) {
+      this.cloningAlone = false;
+      this.acked = seq;
+      this.outputRule.protect(seq);
+    }
+    this.logControl('protect', { acked: seq });
   }
 
   /** A (re)connected backup asks for the log from `seq` on; seq 0 asks to be cloned. */
@@ -373,6 +390,7 @@ export class Primary {
     const fresh = this.backup !== channel;
     this.backup = channel;
     this.protectedFromStart = false;
+    this.cloningAlone = false;
     this.outputRule.protect(this.acked);
     this.detector.start();
     // Go-back-N with a window: the backup asks again (a gap, or a heartbeat ahead of it) for the rest.
@@ -416,7 +434,10 @@ export class Primary {
     this.backup = channel;
     this.acked = this.seq;
     this.unacked = [];
-    this.outputRule.protect(this.seq);
+    // Alone (after a failover), it stays unprotected while the checkpoint travels, as VM-FT's primary runs while no
+    // backup exists: a large or slow transfer would otherwise hold every output, then pause the guest (maxUnacked).
+    this.cloningAlone = !this.outputRule.isProtecting;
+    if (!this.cloningAlone) this.outputRule.protect(this.seq);
     // Restoring takes the new backup a while; it is watched from its first ack on.
     this.awaitingFirstAck = true;
     this.host.report({ type: 'backup-attached', id: this.host.config.id, at: this.machine.instructions, cloned: true });
@@ -451,6 +472,7 @@ export class Primary {
     if (!claim.won) return this.host.halt(`lost the arbiter to ${claim.holder} (${reason})`);
     this.backup.destroy();
     this.backup = undefined;
+    this.cloningAlone = false;
     this.detector.start();
     this.unacked = [];
     this.outputRule.unprotect();
@@ -464,7 +486,7 @@ export class Primary {
     if (this.finishing || this.host.debuggerHolds()) return false;
     if (this.protectedFromStart && !this.backup) return false;
     if (this.checkpoints) return !this.backup || this.checkpoints.mayRun;
-    return this.seq - this.acked <= this.host.config.maxUnacked || !this.backup;
+    return this.seq - this.acked <= this.host.config.maxUnacked || !this.backup || this.cloningAlone;
   }
 
   private async loop(): Promise<void> {
