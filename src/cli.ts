@@ -1,7 +1,7 @@
 // The `lockstep` command line. Each command parses its options here and calls into src/ft/.
 import { parseArgs, ParseArgsConfig } from 'node:util';
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
-import { BUILTIN_GUESTS, DEFAULT_EPOCH_LENGTH, DiskFile, DiskMode, openLockedDisk, resolveSpec, type MachineSpec } from './ft/machine';
+import { BUILTIN_GUESTS, DEFAULT_EPOCH_LENGTH, DiskFile, DiskMode, markStartup, openLockedDisk, resolveSpec, type MachineSpec } from './ft/machine';
 import { DEMO_EPOCH_LENGTH, DEMO_GUESTS, DemoGuest, describeDemo, InputScript, replayLogFile, runDemo, runGuest } from './ft/commands';
 import { DEFAULT_DETECTOR, type ServiceAddress } from './ft/replication';
 import { asError, isUserError, writeProblem } from './ft/files';
@@ -520,6 +520,7 @@ async function dap(args: string[]): Promise<void> {
 const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { run, ft, host, client, demo, replay, join, dap };
 
 export async function main(argv: string[]): Promise<number> {
+  markStartup('modules');
   const [command, ...args] = argv;
   const help = ['--help', '-h', 'help'];
   // `lockstep ft --help` too; after `--` a "--help" is a positional, not a request for help.
