@@ -35,12 +35,14 @@ const HEX32 = /^[0-9a-f]{32}$/;
 /** Every start-up phase reported, in the order a run passes them, on the clock that starts with the process. */
 function assertStartupPhases(startup: StartupTimes): void {
   assert.ok(Math.abs(startup.timeOrigin - Date.now()) < 3_600_000, `timeOrigin ${startup.timeOrigin} is a time of today`);
-  let previous = 0;
-  for (const phase of STARTUP_PHASES) {
-    const end = startup.phases[phase];
-    assert.ok(typeof end === 'number' && Number.isFinite(end), `start-up phase ${phase}: ${end}`);
-    assert.ok(end >= previous, `${phase} ended at ${end} ms, before the phase before it (${previous} ms)`);
-    previous = end;
+  for (const [clock, marks] of [['wall', startup.phases], ['cpu', startup.cpuMs]] as const) {
+    let previous = 0;
+    for (const phase of STARTUP_PHASES) {
+      const end = marks[phase];
+      assert.ok(typeof end === 'number' && Number.isFinite(end), `start-up phase ${phase} (${clock}): ${end}`);
+      assert.ok(end >= previous, `${phase} ended at ${end} ms (${clock}), before the phase before it (${previous} ms)`);
+      previous = end;
+    }
   }
 }
 
