@@ -12,11 +12,13 @@ import { logBytesBenchmark } from './logbytes';
 import { machineBenchmark } from './machine';
 import { recordBenchmark } from './record';
 import { remusBenchmark } from './remus';
+import { startupBenchmark } from './startup';
 import { tapBenchmark } from './tap';
 import { viewsBenchmark } from './views';
 
 export const BENCHMARKS: BenchmarkModule[] = [
   machineBenchmark, // npm run bench:machine (group "machine")
+  startupBenchmark, // group "machine": whole `lockstep run` processes, start-up by phase (needs dist/cli.js)
   epochBenchmark,
   jitBenchmark,
   recordBenchmark, // group "qemu": needs qemu-system-i386, skipped (saying how to install) without it

@@ -25,8 +25,17 @@ for (const image of readdirSync('guests/images').filter((name) => !TEST_ONLY.has
 
 // etcd3 (the etcd coordinator's client, loaded only when one opens) reads its .proto files from its own package.
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, logLevel: 'warning', external: ['etcd3'] };
-// The backup's ack thread (src/ft/channel/ackthread.ts) runs in a worker of its own, loaded from beside the CLI.
-if (wanted('cli')) await build({ ...common, entryPoints: { cli: 'src/cli.ts', ackthread: 'src/ft/channel/ackthread.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } });
+// The backup's ack thread (src/ft/channel/ackthread.ts) runs in a worker of its own, loaded from beside the CLI;
+// so is the debug adapter (`lockstep dap` only): with its disassembler it is half the code, which every other
+// command would read and compile at start-up for nothing (not in the .vsix: the extension runs its adapter inline).
+if (wanted('cli')) {
+  await build({
+    ...common,
+    entryPoints: { cli: 'src/cli.ts', ackthread: 'src/ft/channel/ackthread.ts', dap: 'src/adapter/server.ts' },
+    outdir: 'dist',
+    banner: { js: '#!/usr/bin/env node' },
+  });
+}
 // The extension host provides `vscode`; everything else, the adapter and the FT core included, is bundled.
 // Minified: the telemetry SDK alone is over 1 MB of readable source, and the .vsix should stay small.
 if (wanted('extension')) await build({ ...common, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist', external: ['vscode', 'etcd3'], minify: true });

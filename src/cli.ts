@@ -1,7 +1,8 @@
 // The `lockstep` command line. Each command parses its options here and calls into src/ft/.
 import { parseArgs, ParseArgsConfig } from 'node:util';
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
-import { BUILTIN_GUESTS, DEFAULT_EPOCH_LENGTH, DiskFile, DiskMode, openLockedDisk, resolveSpec, type MachineSpec } from './ft/machine';
+import { extname, join as joinPath } from 'node:path';
+import { BUILTIN_GUESTS, DEFAULT_EPOCH_LENGTH, DiskFile, DiskMode, markStartup, openLockedDisk, resolveSpec, type MachineSpec } from './ft/machine';
 import { DEMO_EPOCH_LENGTH, DEMO_GUESTS, DemoGuest, describeDemo, InputScript, replayLogFile, runDemo, runGuest } from './ft/commands';
 import { DEFAULT_DETECTOR, type ServiceAddress } from './ft/replication';
 import { asError, isUserError, writeProblem } from './ft/files';
@@ -510,10 +511,21 @@ async function join(args: string[]): Promise<void> {
   if (result.kept.length || result.damaged.length) process.exitCode = 1;
 }
 
-/** Loaded only here: hosts and other commands do without the adapter and its disassembler. */
+type AdapterServer = typeof import('./adapter/server');
+
+/**
+ * The adapter and its disassembler (iced-x86: half of the CLI's code) are a bundle of their own beside the CLI's,
+ * dist/dap.js (scripts/build.mjs): every other command starts without reading and compiling them. The path is
+ * one esbuild cannot follow, so the adapter stays out of dist/cli.js.
+ */
+function loadAdapter(): Promise<AdapterServer> {
+  const entry = extname(__filename) === '.ts' ? './adapter/server' : joinPath(__dirname, 'dap.js');
+  return import(entry) as Promise<AdapterServer>;
+}
+
 async function dap(args: string[]): Promise<void> {
   const { values } = parse(args, { port: { type: 'string' } });
-  const { runStdio, serveTcp, serverPort } = await import('./adapter/server');
+  const { runStdio, serveTcp, serverPort } = await loadAdapter();
   const port = integerOption('port', values.port as string | undefined, 0, 65535);
   if (port === undefined) runStdio();
   else process.stderr.write(`lockstep dap: listening on 127.0.0.1:${serverPort(await serveTcp(port))}\n`);
@@ -523,6 +535,7 @@ async function dap(args: string[]): Promise<void> {
 const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { run, ft, host, client, demo, replay, join, dap };
 
 export async function main(argv: string[]): Promise<number> {
+  markStartup('modules');
   const [command, ...args] = argv;
   const help = ['--help', '-h', 'help'];
   // `lockstep ft --help` too; after `--` a "--help" is a positional, not a request for help.

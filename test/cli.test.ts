@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeEntry, encodeFileHeader, LogWriter } from '../src/ft/log';
+import { STARTUP_PHASES, type StartupTimes } from '../src/ft/machine';
 import { SEABIOS, VGABIOS, skipWithoutBios } from './support/bios';
 import { spinChecksum } from './support/guests';
 
@@ -30,6 +31,20 @@ async function ok(args: string[]): Promise<string> {
 }
 
 const HEX32 = /^[0-9a-f]{32}$/;
+
+/** Every start-up phase reported, in the order a run passes them, on the clock that starts with the process. */
+function assertStartupPhases(startup: StartupTimes): void {
+  assert.ok(Math.abs(startup.timeOrigin - Date.now()) < 3_600_000, `timeOrigin ${startup.timeOrigin} is a time of today`);
+  for (const [clock, marks] of [['wall', startup.phases], ['cpu', startup.cpuMs]] as const) {
+    let previous = 0;
+    for (const phase of STARTUP_PHASES) {
+      const end = marks[phase];
+      assert.ok(typeof end === 'number' && Number.isFinite(end), `start-up phase ${phase} (${clock}): ${end}`);
+      assert.ok(end >= previous, `${phase} ended at ${end} ms (${clock}), before the phase before it (${previous} ms)`);
+      previous = end;
+    }
+  }
+}
 
 describe('lockstep run (CLI)', function () {
   this.timeout(120_000);
@@ -104,6 +119,7 @@ describe('lockstep run (CLI)', function () {
       assert.equal(a.serial, plain, 'serial is what the run prints without --json');
       assert.ok(typeof a.wallMs === 'number' && a.wallMs > 0 && Number.isFinite(a.wallMs), `wallMs ${a.wallMs}`);
       assert.ok(typeof a.mips === 'number' && a.mips > 0 && Number.isFinite(a.mips), `mips ${a.mips}`);
+      assertStartupPhases(a.startup);
       for (const field of ['instructions', 'end', 'stateHash', 'epochHashes', 'serial']) assert.deepEqual(b[field], a[field], `${field} differs between two runs`);
     });
 

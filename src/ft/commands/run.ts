@@ -9,11 +9,14 @@ import {
   GuestImage,
   Machine,
   MachineOptions,
+  markStartup,
   Nondeterminism,
   readSnapshotFile,
   RecordedEvent,
   Recorder,
   Replayer,
+  startupTimes,
+  StartupTimes,
   writeSnapshotFile,
 } from '../machine';
 import { InputScript } from './inputscript';
@@ -67,9 +70,12 @@ export interface RunResult {
   snapshotAt?: number;
   recorded: RecordedEvent[];
   disk?: DiskCounts;
+  /** When each start-up phase of this process ended (the first machine's). */
+  startup: StartupTimes;
 }
 
 export async function runGuest(options: RunOptions): Promise<RunResult> {
+  markStartup('image');
   const recorded: RecordedEvent[] = [];
   const seeded = options.seed === undefined ? undefined : new SeededRandom(options.seed);
   const recorder = new Recorder((event) => recorded.push(event), { random: seeded && (() => seeded.nextInt32()) });
@@ -126,6 +132,7 @@ export async function runGuest(options: RunOptions): Promise<RunResult> {
     : await Machine.create(machineOptions);
   attach(machine);
   const startCount = machine.instructions;
+  markStartup('firstInstruction');
   while (!machine.isEnded && machine.instructions < limit) {
     const data = input?.due(machine.instructions, machine.serialInputPending === 0);
     if (data) recorder.queue('serial', data);
@@ -162,6 +169,7 @@ export async function runGuest(options: RunOptions): Promise<RunResult> {
     snapshotAt,
     recorded,
     disk,
+    startup: startupTimes(),
   };
   machine.destroy();
   return result;

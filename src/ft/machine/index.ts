@@ -13,6 +13,8 @@ export * from './tsc';
 export * from './interpreter';
 export * from './jitmodules';
 export * from './v86wasm';
+export { STARTUP_PHASES, markStartup, startupTimes } from './startup';
+export type { StartupPhase, StartupTimes } from './startup';
 export * from './v86types';
 export * from './image';
 export { biosProblem } from './bios';

@@ -24,6 +24,7 @@ import { MachineListeners, type Epoch, type MachineEvents, type RunEnd } from '.
 import { GuestOutput } from './guestoutput';
 import { afterEpoch, epochDue, firstEpoch, type EpochSchedule } from './epochschedule';
 import { hashBytes, loadHasher, pageHashes, stateHash } from './hash';
+import { markStartup } from './startup';
 import { Interpreter } from './interpreter';
 import { onJitExit, type JitExit } from './jitexit';
 import { CanonicalJit } from './jitkeys';
@@ -89,6 +90,7 @@ export class Machine {
   static async create(options: MachineOptions): Promise<Machine> {
     validate(withDefaults(options));
     await loadHasher();
+    markStartup('hasher');
     const machine = new Machine(options);
     await machine.start();
     return machine;
@@ -120,6 +122,7 @@ export class Machine {
       const emulator = new V86(settings);
       emulator.add_listener('emulator-loaded', () => resolve(emulator));
     });
+    markStartup('emulator');
     this.cpu = this.emulator.v86.cpu;
     v86.checkV86Internals(this.cpu);
     this.interpreter = new Interpreter(this.cpu.wasm_memory, this.cpu, this.hooks.exports!);

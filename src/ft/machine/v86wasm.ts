@@ -10,6 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { markStartup } from './startup';
 
 export const STEP_EXPORT = 'lockstep_interpreter_run';
 const INTERPRETER_RUN_SUFFIX = 'gen11interpreter3run';
@@ -265,11 +266,13 @@ export function v86WasmPath(): string {
 export function v86Module(): CompiledV86 {
   if (!compiled) {
     const patched = patchV86Wasm(readFileSync(v86WasmPath()));
+    markStartup('wasmPatched');
     compiled = {
       module: new WebAssembly.Module(patched.bytes as Uint8Array<ArrayBuffer>),
       tscStatics: patched.tscStatics,
       hashKeys: patched.hashKeys,
     };
+    markStartup('wasmCompiled');
   }
   return compiled;
 }
