@@ -39,6 +39,8 @@ interface FtRun {
   lostBackup: boolean;
   /** The primary's main thread, then the backup's. */
   threads: ThreadTimes[];
+  /** How long the line "end" was held (the primary's last Output Rule delay): the ack path's share of `seconds`. */
+  endHeldMs: number;
 }
 
 interface Mark { at: number; sched: ReturnType<typeof schedStat>[] }
@@ -156,7 +158,9 @@ async function ft(ctx: BenchContext, guest: string, mode: DiskMode): Promise<FtR
     const primary = (await cluster.statsOf('primary'))!;
     const delays = mode === 'shared' ? primary.disk!.durableDelaysMs! : primary.outputDelaysMs;
     const threads = marks.threads();
-    return { seconds, wholeSeconds, bytesRead: primary.disk!.bytesRead, delayMs: median(delays), lostBackup, threads };
+    const endHeldMs = primary.outputDelaysMs.at(-1)!;
+    const bytesRead = primary.disk!.bytesRead;
+    return { seconds, wholeSeconds, bytesRead, delayMs: median(delays), lostBackup, threads, endHeldMs };
   });
   // The recording is complete once the cluster has stopped (withCluster stops it).
   return { ...run, logBytes: statSync(record).size };
@@ -167,6 +171,13 @@ function threadsNote(single: ThreadTimes[], ft: ThreadTimes[][]): string {
   const ms = (values: number[]) => Math.round(median(values));
   const of = (times: ThreadTimes[]) => `${ms(times.map((t) => t.runMs))} on a CPU + ${ms(times.map((t) => t.waitMs))} waiting for one + ${ms(times.map((t) => t.asleepMs))} asleep`;
   return `Main threads from "go" to "end" (/proc/<pid>/schedstat), medians in ms: single host ${of(single)}; FT primary ${of(ft.map((t) => t[0]))} (asleep: waiting for nothing the guest needs, flow control or pacing); backup ${of(ft.map((t) => t[1]))}.`;
+}
+
+/** The Output Rule's share of FT's time: the line "end" waits for its ack and the writes before it to be durable. */
+function heldNote(ft: FtRun[]): string {
+  const held = median(ft.map((r) => r.endHeldMs));
+  const share = median(ft.map((r) => r.endHeldMs / (r.seconds * 1000)));
+  return `The line "end" was held ${held.toFixed(1)} ms (median; the primary's last Output Rule delay, ack and earlier writes durable), ${(share * 100).toFixed(1)}% of FT's time from "go" to "end": the rounds before it never wait for an ack.`;
 }
 
 export const diskBenchmark: BenchmarkModule = {
@@ -212,7 +223,7 @@ export const diskBenchmark: BenchmarkModule = {
         baseline: runs.map((r) => rounds / r.single.seconds),
         baselineLabel: 'the guest alone (lockstep run --disk)',
         target: '>= 0.8',
-        note: `Both sides from the guest's line "go" (after ${warmup} untimed rounds: V8 has compiled the emulator's code) to its line "end" as it reaches the reader: the FT pair's once released (everything before it acknowledged, every write durable), the single host's as printed (each write fdatasync'ed before the next slice). The guest never waits for an ack or an fdatasync (a write completes at once in the guest, a read at the end of its slice): the primary runs as fast as its CPU lets it, and the backup executes the guest again, so the pair needs about twice the CPU of one host: the ratio nears 1 only with two cores free for it; with less (other load; Linux's autogroup scheduler shares one session's CPU among its processes) it falls towards 0.5. ${threadsNote(runs.map((r) => r.single.thread), runs.map((r) => r[mode].threads))}${lost(mode)}`,
+        note: `Both sides from the guest's line "go" (after ${warmup} untimed rounds: V8 has compiled the emulator's code) to its line "end" as it reaches the reader: the FT pair's once released (everything before it acknowledged, every write durable), the single host's as printed (each write fdatasync'ed before the next slice). The guest never waits for an ack or an fdatasync (a write completes at once in the guest, a read at the end of its slice): the primary runs as fast as its CPU lets it, and the backup executes the guest again, so the pair needs about twice the CPU of one host: the ratio nears 1 only with two cores free for it; with less (other load; Linux's autogroup scheduler shares one session's CPU among its processes) it falls towards 0.5. ${threadsNote(runs.map((r) => r.single.thread), runs.map((r) => r[mode].threads))} ${heldNote(runs.map((r) => r[mode]))}${lost(mode)}`,
       }));
     }
     return rows;
