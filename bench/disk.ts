@@ -14,7 +14,7 @@ import { runGuest } from '../src/ft/commands';
 import { DiskFile, DiskMode, loadImage } from '../src/ft/machine';
 import { diskGuest } from '../test/support/rawguest';
 import { BenchContext, BenchmarkModule, RowInput, compareRow, median } from './harness';
-import { hostLauncher, nextEvent, sleep, withCluster } from './lib/ft';
+import { hostLauncher, hostPids, nextEvent, schedStat, sleep, withCluster } from './lib/ft';
 
 const DISK_BYTES = 1024 * 1024;
 const EPOCH = 2_000_000;
@@ -22,6 +22,11 @@ const EPOCH = 2_000_000;
 const SPIN = 20_000;
 /** Rounds before the line "go": untimed. */
 const WARMUP_ROUNDS = 100;
+
+/** Where a main thread's wall time between "go" and "end" went (/proc/<pid>/schedstat), in ms. */
+interface ThreadTimes { runMs: number; waitMs: number; asleepMs: number }
+
+interface SingleRun { seconds: number; fsyncMs: number; thread: ThreadTimes }
 
 interface FtRun {
   /** From "go" to "end". */
@@ -32,21 +37,32 @@ interface FtRun {
   bytesRead: number;
   delayMs: number;
   lostBackup: boolean;
+  /** The primary's main thread, then the backup's. */
+  threads: ThreadTimes[];
+  /** How long the line "end" was held (the primary's last Output Rule delay): the ack path's share of `seconds`. */
+  endHeldMs: number;
 }
 
-/** When the guest's lines "go" and "end" arrived, fed with its serial output as it comes. */
+interface Mark { at: number; sched: ReturnType<typeof schedStat>[] }
+
+/**
+ * When the guest's lines "go" and "end" arrived, fed with its serial output as it comes, and where the main
+ * threads of `pids` spent the time between.
+ */
 class Marks {
   private text = '\n';
-  private go: number | undefined;
-  private end: number | undefined;
+  private go: Mark | undefined;
+  private end: Mark | undefined;
   private onEnd: (() => void) | undefined;
+
+  constructor(private readonly pids: number[]) {}
 
   take(chunk: string): void {
     this.text += chunk;
-    const now = performance.now();
-    if (this.go === undefined && this.text.includes('\ngo\n')) this.go = now;
+    const mark = () => ({ at: performance.now(), sched: this.pids.map(schedStat) });
+    if (this.go === undefined && this.text.includes('\ngo\n')) this.go = mark();
     if (this.end === undefined && this.text.includes('\nend\n')) {
-      this.end = now;
+      this.end = mark();
       this.onEnd?.();
     }
   }
@@ -62,7 +78,17 @@ class Marks {
   /** Seconds from "go" to "end". */
   seconds(side: string): number {
     if (this.go === undefined || this.end === undefined) throw new Error(`${side}: the guest's lines "go" and "end" were not both seen`);
-    return (this.end - this.go) / 1000;
+    return (this.end.at - this.go.at) / 1000;
+  }
+
+  /** Each thread's time on a CPU, runnable but waiting for one, and asleep, from "go" to "end". */
+  threads(): ThreadTimes[] {
+    const [go, end] = [this.go!, this.end!];
+    return this.pids.map((_, i) => {
+      const runMs = end.sched[i].runMs - go.sched[i].runMs;
+      const waitMs = end.sched[i].waitMs - go.sched[i].waitMs;
+      return { runMs, waitMs, asleepMs: end.at - go.at - runMs - waitMs };
+    });
   }
 }
 
@@ -73,9 +99,9 @@ function freshDisk(ctx: BenchContext, name: string): string {
 }
 
 /** The guest alone, on one host (each write durable before the next slice): "go" to "end", and its fsync times. */
-async function single(ctx: BenchContext, guest: string): Promise<{ seconds: number; fsyncMs: number }> {
+async function single(ctx: BenchContext, guest: string): Promise<SingleRun> {
   const file = DiskFile.open(freshDisk(ctx, 'single.img'));
-  const marks = new Marks();
+  const marks = new Marks([process.pid]);
   try {
     const run = await runGuest({
       image: loadImage(guest), epochLength: EPOCH, memoryMiB: 16, disk: { size: file.size, mode: 'shared', file },
@@ -88,7 +114,7 @@ async function single(ctx: BenchContext, guest: string): Promise<{ seconds: numb
       file.write((1 + (i % 8)) * 512, new Uint8Array(512).fill(i));
       return performance.now() - started;
     });
-    return { seconds: marks.seconds('single host'), fsyncMs: median(times) };
+    return { seconds: marks.seconds('single host'), fsyncMs: median(times), thread: marks.threads()[0] };
   } finally {
     file.close();
   }
@@ -118,7 +144,7 @@ async function ft(ctx: BenchContext, guest: string, mode: DiskMode): Promise<FtR
     await cluster.start();
     const started = performance.now();
     // Connected before the warm-up rounds are through (the service sends a line only to clients it has then).
-    const marks = new Marks();
+    const marks = new Marks(hostPids(launcher));
     const socket = connect(cluster.service);
     socket.on('data', (chunk: Buffer) => marks.take(chunk.toString('latin1')));
     socket.on('error', () => socket.destroy());
@@ -131,10 +157,27 @@ async function ft(ctx: BenchContext, guest: string, mode: DiskMode): Promise<FtR
     const seconds = marks.seconds(`FT ${mode} disk`);
     const primary = (await cluster.statsOf('primary'))!;
     const delays = mode === 'shared' ? primary.disk!.durableDelaysMs! : primary.outputDelaysMs;
-    return { seconds, wholeSeconds, bytesRead: primary.disk!.bytesRead, delayMs: median(delays), lostBackup };
+    const threads = marks.threads();
+    const endHeldMs = primary.outputDelaysMs.at(-1)!;
+    const bytesRead = primary.disk!.bytesRead;
+    return { seconds, wholeSeconds, bytesRead, delayMs: median(delays), lostBackup, threads, endHeldMs };
   });
   // The recording is complete once the cluster has stopped (withCluster stops it).
   return { ...run, logBytes: statSync(record).size };
+}
+
+/** Where the main threads' time between "go" and "end" went, medians in ms: what bounds each side. */
+function threadsNote(single: ThreadTimes[], ft: ThreadTimes[][]): string {
+  const ms = (values: number[]) => Math.round(median(values));
+  const of = (times: ThreadTimes[]) => `${ms(times.map((t) => t.runMs))} on a CPU + ${ms(times.map((t) => t.waitMs))} waiting for one + ${ms(times.map((t) => t.asleepMs))} asleep`;
+  return `Main threads from "go" to "end" (/proc/<pid>/schedstat), medians in ms: single host ${of(single)}; FT primary ${of(ft.map((t) => t[0]))} (asleep: waiting for nothing the guest needs, flow control or pacing); backup ${of(ft.map((t) => t[1]))}.`;
+}
+
+/** The Output Rule's share of FT's time: the line "end" waits for its ack and the writes before it to be durable. */
+function heldNote(ft: FtRun[]): string {
+  const held = median(ft.map((r) => r.endHeldMs));
+  const share = median(ft.map((r) => r.endHeldMs / (r.seconds * 1000)));
+  return `The line "end" was held ${held.toFixed(1)} ms (median; the primary's last Output Rule delay, ack and earlier writes durable), ${(share * 100).toFixed(1)}% of FT's time from "go" to "end": the rounds before it never wait for an ack.`;
 }
 
 export const diskBenchmark: BenchmarkModule = {
@@ -144,8 +187,9 @@ export const diskBenchmark: BenchmarkModule = {
   run: async (ctx) => {
     const rounds = ctx.pick(200, 4);
     const guest = join(ctx.tmpDir, 'diskguest.bin');
-    writeFileSync(guest, diskGuest(rounds, SPIN, ctx.pick(WARMUP_ROUNDS, 2)));
-    const runs: { single: Awaited<ReturnType<typeof single>>; shared: FtRun; local: FtRun }[] = [];
+    const warmup = ctx.pick(WARMUP_ROUNDS, 2);
+    writeFileSync(guest, diskGuest(rounds, SPIN, warmup));
+    const runs: { single: SingleRun; shared: FtRun; local: FtRun }[] = [];
     for (let pair = 0; pair < ctx.pick(3, 1); pair++) {
       ctx.log(`disk: pair ${pair + 1}`);
       runs.push({ single: await single(ctx, guest), shared: await ft(ctx, guest, 'shared'), local: await ft(ctx, guest, 'local') });
@@ -179,7 +223,7 @@ export const diskBenchmark: BenchmarkModule = {
         baseline: runs.map((r) => rounds / r.single.seconds),
         baselineLabel: 'the guest alone (lockstep run --disk)',
         target: '>= 0.8',
-        note: `Both sides from the guest's line "go" (after ${WARMUP_ROUNDS} untimed rounds: V8 has compiled the emulator's code) to its line "end" as it reaches the reader: the FT pair's once released (everything before it acknowledged, every write durable), the single host's as printed (each write fdatasync'ed before the next slice). The guest never waits for an ack or an fdatasync (a write completes at once in the guest, a read at the end of its slice): the primary runs as fast as its CPU lets it, and the backup executes the guest again, so the pair needs about twice the CPU of one host: the ratio nears 1 only with two cores free for it; with less (other load; Linux's autogroup scheduler shares one session's CPU among its processes) it falls towards 0.5.${lost(mode)}`,
+        note: `Both sides from the guest's line "go" (after ${warmup} untimed rounds: V8 has compiled the emulator's code) to its line "end" as it reaches the reader: the FT pair's once released (everything before it acknowledged, every write durable), the single host's as printed (each write fdatasync'ed before the next slice). The guest never waits for an ack or an fdatasync (a write completes at once in the guest, a read at the end of its slice): the primary runs as fast as its CPU lets it, and the backup executes the guest again, so the pair needs about twice the CPU of one host: the ratio nears 1 only with two cores free for it; with less (other load; Linux's autogroup scheduler shares one session's CPU among its processes) it falls towards 0.5. ${threadsNote(runs.map((r) => r.single.thread), runs.map((r) => r[mode].threads))} ${heldNote(runs.map((r) => r[mode]))}${lost(mode)}`,
       }));
     }
     return rows;

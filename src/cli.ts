@@ -9,6 +9,7 @@ import { asError, isUserError, writeProblem } from './ft/files';
 import {
   Cluster,
   type ClusterOptions,
+  describeChannel,
   parseFault,
   runHostAgent,
   runHostProcess,
@@ -342,7 +343,7 @@ async function runCluster(
   const summary = await cluster.stop();
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
-    say(`${summary.failovers.length} failover(s), ${summary.entriesSent} entries and ${summary.bytesSent} bytes on the channel`);
+    say(`${summary.failovers.length} failover(s); ${describeChannel(summary)}`);
     say(Cluster.describeEnd(summary.end));
   }
 }

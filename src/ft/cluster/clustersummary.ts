@@ -92,6 +92,16 @@ export function checkpointsOf(records: Iterable<HostRecord>): CheckpointStats[] 
   return [...records].flatMap((record) => (record.stats?.checkpoints ? [record.stats.checkpoints] : []));
 }
 
+/**
+ * What went to the backups, in a phrase: log entries under deterministic replay; under checkpoint replication
+ * (which sends the primary's state, not its inputs: no log entries at all) the checkpoints.
+ */
+export function describeChannel(summary: Pick<ClusterSummary, 'mode' | 'checkpoints' | 'entriesSent' | 'bytesSent'>): string {
+  if (summary.mode !== 'checkpoint') return `logging channel: ${summary.entriesSent} entries, ${summary.bytesSent} bytes`;
+  const { count = 0, full = 0 } = summary.checkpoints ?? {};
+  return `checkpoint channel: ${count} checkpoints (${full} full), ${summary.bytesSent} bytes (the primary's state, no log entries)`;
+}
+
 /** The end in a line: where each ended, and whether in the same state. */
 export function describeEnd(end: ClusterEnd): string {
   const { primary, backup, same } = end;

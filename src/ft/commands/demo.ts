@@ -5,7 +5,9 @@
 // printed as it changes, and `kills` primaries die one after another, each once the one before's
 // backup has been cloned (the second time the former spare is the backup).
 import { checkKvHistory, CheckResult, KvHistory, runKvWorkload, SerialWatch } from '../workload';
-import { Cluster, ClusterSummary, type ClusterOptions, type GuestConfig, type HostLauncher, type ViewChange } from '../cluster';
+import {
+  Cluster, ClusterSummary, describeChannel, type ClusterOptions, type GuestConfig, type HostLauncher, type ViewChange,
+} from '../cluster';
 import { DEFAULT_CHECKPOINT_MS, type CheckpointSummary, type ReplicationMode } from '../checkpoint';
 
 /** The guests whose server speaks the kv protocol: the kv guest and the linux guest's kvd. */
@@ -179,7 +181,7 @@ export function describeDemo(result: DemoResult): string[] {
     ...describeKills(result.kills, result.killsWanted),
     ...(summary.views ? [`views: ${summary.views.length}, the last ${describeView(summary.views.at(-1)!)}`] : []),
     `client: ${history.reconnects} reconnects, ${history.duplicateReplies} duplicate replies dropped, latency p50 ${p(0.5)} ms, p99 ${p(0.99)} ms`,
-    `logging channel: ${summary.entriesSent} entries, ${summary.bytesSent} bytes; Output Rule released ${summary.outputsReleased} outputs`,
+    `${describeChannel(summary)}; Output Rule released ${summary.outputsReleased} outputs`,
     `end: ${Cluster.describeEnd(summary.end)}`,
     ...(summary.checkpoints ? [describeCheckpoints(summary.checkpoints)] : []),
     ...check.problems.map((problem) => `problem: ${problem}`),

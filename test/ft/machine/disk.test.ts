@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,6 +141,21 @@ describe('the guest\'s IDE disk (src/ft/machine/disk.ts)', () => {
       const odd = join(badDir, 'odd.img');
       writeFileSync(odd, Buffer.alloc(1000));
       await refused(['--disk', odd], /its size, 1000 bytes, is not a whole number of 512-byte sectors/, odd);
+    });
+
+    it('an unwritable FILE (immutable: chattr +i, which binds root too)', async function () {
+      const path = freshDisk('immutable.img');
+      if (spawnSync('chattr', ['+i', path]).status !== 0) {
+        console.log('      (skipped: chattr +i needs root and a file system with the immutable flag)');
+        return this.skip();
+      }
+      try {
+        await refused(['--disk', path], /--disk .*immutable\.img: it cannot be written \(permission denied\)/, path);
+        await refused(['--disk', path], /cannot be written/, path, 'ft');
+        assert.ok(!existsSync(`${path}.lock`), 'no lock left');
+      } finally {
+        spawnSync('chattr', ['-i', path]);
+      }
     });
 
     it('the same FILE twice, a bad --disk-mode, local where it means nothing', async () => {
