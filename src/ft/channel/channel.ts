@@ -206,6 +206,14 @@ export class Channel extends EventEmitter<ChannelEvents> implements LogChannel {
   }
 
   /**
+   * Hands the frames sent this turn to the OS now rather than when the turn ends (coalesce.ts): what follows in the
+   * turn (a slice's end, an epoch's hashing) then runs while they travel. Frames a delay fault queues stay queued.
+   */
+  flush(): void {
+    if (this.socket.writableCorked > 0) this.socket.uncork();
+  }
+
+  /**
    * Resolves once the frames written so far (not those a delay fault still queues) have left this
    * process, handed to the OS: a host about to be killed on purpose waits for it.
    */

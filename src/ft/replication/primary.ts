@@ -256,6 +256,8 @@ export class Primary {
   private sendToBackup(frame: Frame): void {
     if (!this.backup || this.backup.isClosed) return;
     this.backup.send(frame);
+    // An output waits for this entry's ack: its round trip starts now, not after the rest of the batch.
+    if (frame.kind === 'output') this.backup.flush();
     if (frame.kind !== 'heartbeat') this.entriesSent++;
   }
 

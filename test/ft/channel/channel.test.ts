@@ -271,6 +271,17 @@ describe('logging channel (real TCP on 127.0.0.1)', function () {
     });
   });
 
+  it('flush() hands the frames sent this turn to the OS at once; without it they wait for the end of the turn', async () => {
+    const { primary, backup } = await pair();
+    primary.send(entry(1));
+    assert.ok(primary.pendingBytes > 0, 'held until the turn ends (coalesce.ts)');
+    primary.flush();
+    assert.equal(primary.pendingBytes, 0);
+    primary.send(entry(2));
+    assert.ok(primary.pendingBytes > 0, 'a send after the flush is held again');
+    assert.deepEqual((await take(backup, 2)).map((f) => (f as LogEntry).seq), [1, 2]);
+  });
+
   describe('closing', () => {
     it('ends the iterator after an orderly close, with queued frames and a bye delivered', async () => {
       const { primary, backup } = await pair();
