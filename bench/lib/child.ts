@@ -42,6 +42,8 @@ export interface ChildRun {
   mips: number;
   /** CPU time (user + system) of this process in that time, ms. */
   cpuMs: number;
+  /** CPU time (user + system) of this whole process, start-up included, to the end of the awaited line, ms. */
+  processCpuMs: number;
   /** The main thread's time on a CPU and waiting for one in that time (/proc/self/schedstat), ms; NaN elsewhere. */
   runMs: number;
   waitMs: number;
@@ -127,10 +129,12 @@ function run(args: ChildArgs): void {
     done = true;
     const ms = performance.now() - started;
     const instructions = (counter(e) - startCount) >>> 0;
+    const whole = process.cpuUsage();
     const cpu = process.cpuUsage(startCpu);
     const sched = schedstat();
     const result: ChildRun = {
       ms, instructions, mips: instructions / ms / 1000, cpuMs: (cpu.user + cpu.system) / 1000,
+      processCpuMs: (whole.user + whole.system) / 1000,
       runMs: (sched[0] - startSched[0]) / 1e6, waitMs: (sched[1] - startSched[1]) / 1e6,
       serial, maxRssKiB: process.resourceUsage().maxRSS,
     };

@@ -303,8 +303,12 @@ function hosts(pid: number): number[] {
   return out;
 }
 
-function startAdapter(args: string[]): { child: ChildProcess; stderr: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'dap', ...args], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
+/** `lockstep dap` from source, or from the build (dist/cli.js, which loads the adapter from dist/dap.js). */
+interface Adapter { child: ChildProcess; stderr: () => string; exited: Promise<number | null> }
+
+function startAdapter(args: string[], fromBuild = false): Adapter {
+  const cli = fromBuild ? [join(REPO, 'dist', 'cli.js')] : ['--import', 'tsx', 'src/cli.ts'];
+  const child = spawn(process.execPath, [...cli, 'dap', ...args], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -346,6 +350,30 @@ describe('debug adapter behind the framing guard (real adapter)', function () {
       await throughGarbage(client, { guest: 'spin', mode: 'single', stopOnEntry: true });
       assert.match(adapter.stderr(), /^lockstep dap: skipped a DAP message of 7 bytes: not JSON \(/m);
       assert.match(adapter.stderr(), /^lockstep dap: skipped a DAP message: its Content-Length "abc" is not a byte count$/m);
+      assert.equal((await client.request('disconnect')).success, true);
+      assert.equal(await adapter.exited, 0);
+    } finally {
+      adapter.child.kill();
+    }
+  });
+
+  it('from the build: dist/cli.js loads the adapter from dist/dap.js, and its disassembler works', async () => {
+    const adapter = startAdapter([], true);
+    try {
+      const client = new RawClient(adapter.child.stdin!, adapter.child.stdout!);
+      await throughGarbage(client, { guest: 'spin', mode: 'single', stopOnEntry: true });
+      const threads = (await client.request('threads')) as Message & { body: { threads: { id: number }[] } };
+      const trace = (await client.request('stackTrace', { threadId: threads.body.threads[0].id })) as Message & {
+        body: { stackFrames: { instructionPointerReference?: string }[] };
+      };
+      const memoryReference = trace.body.stackFrames[0].instructionPointerReference;
+      assert.ok(memoryReference, 'the top frame has an instruction pointer reference');
+      const listing = (await client.request('disassemble', { memoryReference, instructionCount: 4 })) as Message & {
+        body?: { instructions: { instruction: string }[] };
+      };
+      assert.equal(listing.success, true, listing.message);
+      assert.equal(listing.body!.instructions.length, 4);
+      assert.ok(listing.body!.instructions.every((i) => i.instruction.length > 0), JSON.stringify(listing.body));
       assert.equal((await client.request('disconnect')).success, true);
       assert.equal(await adapter.exited, 0);
     } finally {
