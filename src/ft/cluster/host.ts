@@ -131,15 +131,27 @@ export class Host implements HostContext {
         this.viewSeen = this.namedIn = view.number;
         return this.act(view.number, () => this.follow(action.primary));
     }
-    this.viewSeen = view.number;
     if (named) this.namedIn = view.number;
+    this.saw(view.number);
+  }
+
+  /**
+   * A view acted on is acknowledged at once, not at the next interval: until its primary has, the service can
+   * replace no one, and a primary that dies meanwhile blocks it for good (the lab's rule).
+   */
+  private saw(viewNumber: number): void {
+    const news = viewNumber !== this.viewSeen;
+    this.viewSeen = viewNumber;
+    if (news) this.ping();
   }
 
   /** Carries out a view's action; the view counts as seen once it is done (a failed one halts the host). */
   private act(viewNumber: number, action: () => Promise<void>): void {
     this.acting = true;
     action().then(() => {
-      if (!this.halted) this.viewSeen = this.namedIn = viewNumber;
+      if (this.halted) return;
+      this.namedIn = viewNumber;
+      this.saw(viewNumber);
     }, (error: Error) => this.halt(`could not act on view ${viewNumber}: ${error.message}`)).finally(() => { this.acting = false; });
   }
 

@@ -33,6 +33,8 @@ export interface DemoOptions {
   views?: ClusterOptions['views'];
   /** Primaries killed one after another (default 1). */
   kills?: number;
+  /** Host diagnostics and every role change on stderr (what a failover that never completes needs). */
+  verbose?: boolean;
   print: (line: string) => void;
 }
 
@@ -64,8 +66,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     checkpoint: options.mode === 'checkpoint' ? { intervalMs: DEFAULT_CHECKPOINT_MS, compress: true } : undefined,
     hosts,
     ...((hosts > 2 || options.views) && { views: { ...DEMO_VIEWS, ...options.views } }),
+    verbose: options.verbose,
   });
   cluster.on('view', (view) => print(describeView(view)));
+  if (options.verbose) {
+    cluster.on('role-change', (c) => process.stderr.write(`lockstep: ${c.atMs} ms: ${c.host} is ${c.role} (generation ${c.generation}): ${c.reason}\n`));
+    cluster.on('view', (v) => process.stderr.write(`lockstep: ${v.atMs} ms: ${describeView(v)}\n`));
+  }
   await cluster.start();
   // Listening from the start: kvd's "kv ready" is released once, to the clients connected then.
   const serial = guest === 'linux' ? await SerialWatch.open(cluster.service) : undefined;
