@@ -142,6 +142,7 @@ export class Primary {
       epoch: (epoch) => { if (this.makingEpoch || !this.host.isHistory(epoch.at)) this.reachEpoch(epoch); },
     });
     if (takeover) {
+      this.service.midLine = takeover.serialMidLine ?? false;
       this.recorder.queueLogged(takeover.leftoverInputs);
       const reissued = this.reissue(takeover.reissue);
       this.logControl('go-live', { host: this.host.config.id, reason: takeover.reason, ...reissued });
