@@ -432,6 +432,7 @@ async function demo(args: string[]): Promise<void> {
     kills: { type: 'string', default: '1' },
     'detect-timeout': { type: 'string' },
     json: { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
   });
   if (positionals.length) throw new UsageError(`demo takes no arguments, got ${positionals.map((p) => `'${p}'`).join(' ')}`);
   const guest = values.guest as DemoGuest;
@@ -444,7 +445,7 @@ async function demo(args: string[]): Promise<void> {
   const { mode } = replicationOptions(values);
   const {
     mode: _mode, hosts: _hosts, kills: _kills, json: _json, 'ping-interval': _ping, 'dead-pings': _dead,
-    coordinator: _coordinator, 'detect-timeout': _timeout, ...machineValues
+    coordinator: _coordinator, 'detect-timeout': _timeout, verbose: _verbose, ...machineValues
   } = values;
   // The kv guest's epochs are short, for clones every half second; Linux's hash 256 MiB each.
   const epoch = String(guest === 'linux' ? DEFAULT_EPOCH_LENGTH : DEMO_EPOCH_LENGTH);
@@ -455,7 +456,7 @@ async function demo(args: string[]): Promise<void> {
     ?? (guest === 'linux' ? 1000 : 300);
   const result = await runDemo({
     machine, ops, killAfterOps: Math.floor(ops / (kills + 2)), seed, clients: 4, detectTimeoutMs, mode, hosts, views,
-    kills, print,
+    kills, verbose: values.verbose as boolean, print,
   });
   const { check, kills: done, summary } = result;
   if (values.json) process.stdout.write(`${JSON.stringify({ check, kills: done, ...summary })}\n`);

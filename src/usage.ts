@@ -57,11 +57,12 @@ commands:
                         join a recording whose \`lockstep ft\` was killed before it could
                         (FILE and its hosts' FILE.host-N files) into FILE
   demo [--guest kv|linux] [--mode replay|checkpoint] [--ops N] [--seed S] [--kills K] [--detect-timeout MS] [--json]
-       [--hosts N [--ping-interval MS] [--dead-pings N] [--coordinator C]] [machine options as ft]
+       [--verbose] [--hosts N [--ping-interval MS] [--dead-pings N] [--coordinator C]] [machine options as ft]
                         kv under FT with a client; the primary is killed mid-run (npm start);
                         --guest linux: the same on the linux guest's kvd (npm run build:linux);
                         --hosts past 2: a view service and idle spares, each view printed as it changes;
-                        --kills K: the primary is killed K times, each once its successor has a backup
+                        --kills K: the primary is killed K times, each once its successor has a backup;
+                        --verbose: the hosts' diagnostics and every role change on stderr
   dap [--port N]        the debug adapter (Debug Adapter Protocol) on stdio, or on 127.0.0.1:N
 
 faults (--fault KIND@WHEN, repeatable):

@@ -46,6 +46,8 @@ export class Host implements HostContext {
   private namedIn = 0;
   /** A view's action under way (going live, being cloned): later answers wait for it. */
   private acting = false;
+  /** The serial output logged so far ends inside a line (as a backup received it): a go-live carries it on. */
+  private serialMidLine = false;
 
   /** A spare that a view makes a backup gets a new configuration (clone from the view's primary). */
   constructor(public config: HostConfig, private readonly send: (report: HostReport) => void) {
@@ -131,15 +133,27 @@ export class Host implements HostContext {
         this.viewSeen = this.namedIn = view.number;
         return this.act(view.number, () => this.follow(action.primary));
     }
-    this.viewSeen = view.number;
     if (named) this.namedIn = view.number;
+    this.saw(view.number);
+  }
+
+  /**
+   * A view acted on is acknowledged at once, not at the next interval: until its primary has, the service can
+   * replace no one, and a primary that dies meanwhile blocks it for good (the lab's rule).
+   */
+  private saw(viewNumber: number): void {
+    const news = viewNumber !== this.viewSeen;
+    this.viewSeen = viewNumber;
+    if (news) this.ping();
   }
 
   /** Carries out a view's action; the view counts as seen once it is done (a failed one halts the host). */
   private act(viewNumber: number, action: () => Promise<void>): void {
     this.acting = true;
     action().then(() => {
-      if (!this.halted) this.viewSeen = this.namedIn = viewNumber;
+      if (this.halted) return;
+      this.namedIn = viewNumber;
+      this.saw(viewNumber);
     }, (error: Error) => this.halt(`could not act on view ${viewNumber}: ${error.message}`)).finally(() => { this.acting = false; });
   }
 
@@ -191,7 +205,7 @@ export class Host implements HostContext {
     // Under a debugger the machine takes values through its timeline, which records them.
     if (this.debugger) this.debugger.useSource(primary.recorder);
     else machine.useNondeterminism(primary.recorder);
-    await primary.start(machine, takeover);
+    await primary.start(machine, { ...takeover, serialMidLine: this.serialMidLine });
     // The log it took over; what it may have logged since starting is the new generation's.
     this.newGeneration('primary', takeover.reason, primary.channelPort, lastSeq);
   }
@@ -261,6 +275,9 @@ export class Host implements HostContext {
   }
 
   record(entry: LogEntry): void {
+    if (entry.kind === 'output' && entry.device === 'serial' && entry.data.length) {
+      this.serialMidLine = entry.data[entry.data.length - 1] !== 0x0a;
+    }
     if (this.segment) this.segment.unwritten.push(entry);
     else this.writer?.append(entry);
     this.debugger?.noteEntry(entry);

@@ -35,6 +35,8 @@ export interface DemoOptions {
   views?: ClusterOptions['views'];
   /** Primaries killed one after another (default 1). */
   kills?: number;
+  /** Host diagnostics and every role change on stderr (what a failover that never completes needs). */
+  verbose?: boolean;
   print: (line: string) => void;
   /** How the host processes start (default: this process's own script, `lockstep host`). */
   launcher?: HostLauncher;
@@ -67,6 +69,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     hosts,
     launcher: options.launcher,
     ...((hosts > 2 || options.views) && { views: { ...DEMO_VIEWS, ...options.views } }),
+    verbose: options.verbose,
   });
   try {
     return await demoOn(cluster, options);
@@ -82,6 +85,10 @@ async function demoOn(cluster: Cluster, options: DemoOptions): Promise<DemoResul
   const guest = options.machine?.guest ?? 'kv';
   const hosts = options.hosts ?? 2;
   cluster.on('view', (view) => print(describeView(view)));
+  if (options.verbose) {
+    cluster.on('role-change', (c) => process.stderr.write(`lockstep: ${c.atMs} ms: ${c.host} is ${c.role} (generation ${c.generation}): ${c.reason}\n`));
+    cluster.on('view', (v) => process.stderr.write(`lockstep: ${v.atMs} ms: ${describeView(v)}\n`));
+  }
   await cluster.start();
   // Listening from the start: kvd's "kv ready" is released once, to the clients connected then.
   const serial = guest === 'linux' ? await SerialWatch.open(cluster.service) : undefined;

@@ -14,6 +14,8 @@ export interface Takeover {
   leftoverInputs: InputEvent[];
   /** Disk writes (output markers) it never saw released: the new primary writes them again. */
   reissue: OutputEntry[];
+  /** The guest's serial output, as logged so far, ends inside a line: the new primary's clients start at the next. */
+  serialMidLine?: boolean;
 }
 
 export interface HostContext {

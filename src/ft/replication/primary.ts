@@ -149,6 +149,7 @@ export class Primary {
     if (takeover) {
       // Local mode: the writes this host made as the backup are durable before any output of this primary goes.
       if (this.localDisk) this.afterEarlierReleases(() => this.localDisk!.drained());
+      this.service.midLine = takeover.serialMidLine ?? false;
       this.recorder.queueLogged(takeover.leftoverInputs);
       const reissued = this.reissue(takeover.reissue);
       this.logControl('go-live', { host: this.host.config.id, reason: takeover.reason, ...reissued });

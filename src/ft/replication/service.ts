@@ -1,7 +1,8 @@
 // The service endpoint: clients talk to "the service", not to a host. The live primary owns one
 // address, on TCP and UDP. TCP is the guest's serial port: whole request lines from any client go to
 // it (a line is never interleaved with another client's), and every released serial output goes to
-// every client, which keep the replies addressed to them (kv replies start with the client id). UDP
+// every client, which keep the replies addressed to them (kv replies start with the client id); a
+// client that connects mid-line gets the output from the next line on. UDP
 // is the guest's network card: each datagram is one Ethernet frame (as QEMU's `-netdev dgram` sends
 // them), and the service is the switch port the card is plugged into: it learns which peer each
 // source MAC came from and sends each released frame there, or to every peer when it is broadcast or
@@ -31,6 +32,13 @@ export class Service {
   private server: Server | undefined;
   private udp: UdpSocket | undefined;
   private readonly clients = new Set<Socket>();
+  /**
+   * Clients that connected while the released serial output stood mid-line: they get it from the next line on.
+   * Each client reads replies as lines, and the tail of another client's reply can parse (`12 5 OK` as `2 5 OK`).
+   */
+  private readonly joining = new Set<Socket>();
+  /** The serial output released so far ends inside a line (set by a new primary whose guest's output did). */
+  midLine = false;
   /** Peers by "address port", least recently heard from first; and which peer each source MAC is behind. */
   private readonly peers = new Map<string, RemoteInfo>();
   private readonly stations = new Map<string, string>();
@@ -133,7 +141,7 @@ export class Service {
 
   private accept(socket: Socket): void {
     socket.setNoDelay(true);
-    this.clients.add(socket);
+    (this.midLine ? this.joining : this.clients).add(socket);
     let pending = Buffer.alloc(0);
     socket.on('data', (chunk) => {
       pending = Buffer.concat([pending, chunk]);
@@ -144,16 +152,24 @@ export class Service {
       if (pending.length > MAX_LINE) socket.destroy(new Error(`request line longer than ${MAX_LINE} bytes`));
     });
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => this.clients.delete(socket));
+    socket.on('close', () => {
+      this.clients.delete(socket);
+      this.joining.delete(socket);
+    });
   }
 
-  /** Sends released serial output to every client. */
+  /** Sends released serial output to every client, each from the start of a line. */
   broadcast(data: Uint8Array): void {
-    for (const client of this.clients) {
-      // One ack often releases several replies: each client gets them in one write.
-      coalesceThisTurn(client);
-      client.write(data);
+    for (const client of this.clients) send(client, data);
+    const lineEnd = data.indexOf(0x0a);
+    if (lineEnd >= 0) {
+      for (const client of this.joining) {
+        this.clients.add(client);
+        if (lineEnd + 1 < data.length) send(client, data.subarray(lineEnd + 1));
+      }
+      this.joining.clear();
     }
+    if (data.length) this.midLine = data[data.length - 1] !== 0x0a;
   }
 
   /** The port it listens on (the one asked for, or the one the OS chose for port 0). */
@@ -163,7 +179,7 @@ export class Service {
   }
 
   get clientCount(): number {
-    return this.clients.size;
+    return this.clients.size + this.joining.size;
   }
 
   /** Idempotent: a halted primary is stopped again when the cluster stops (closing a closed UDP socket throws). */
@@ -172,6 +188,12 @@ export class Service {
     this.closed = true;
     this.server?.close();
     this.udp?.close();
-    for (const client of this.clients) client.destroy();
+    for (const client of [...this.clients, ...this.joining]) client.destroy();
   }
+}
+
+function send(client: Socket, data: Uint8Array): void {
+  // One ack often releases several replies: each client gets them in one write.
+  coalesceThisTurn(client);
+  client.write(data);
 }

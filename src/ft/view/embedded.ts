@@ -14,6 +14,9 @@ export class EmbeddedCoordinator extends EventEmitter<CoordinatorEvents> impleme
   private timer: NodeJS.Timeout | undefined;
   private saved = '';
   private lastView: View;
+  /** Since when the rules have wanted a view they cannot make, and whether that was said. */
+  private stuckSince: number | undefined;
+  private stuckSaid = false;
 
   constructor(readonly options: ViewServiceOptions, private readonly store: ViewStore) {
     super();
@@ -88,7 +91,23 @@ export class EmbeddedCoordinator extends EventEmitter<CoordinatorEvents> impleme
       last = now;
       this.service?.tick(now);
       this.settle();
+      this.sayIfStuck(now);
     }, this.options.pingIntervalMs);
+  }
+
+  /** Stuck as long as it takes to declare a server dead: says why, once (a primary dead unacknowledged: for good). */
+  private sayIfStuck(now: number): void {
+    const stuck = this.service?.stuck;
+    if (!stuck) {
+      this.stuckSince = undefined;
+      this.stuckSaid = false;
+      return;
+    }
+    this.stuckSince ??= now;
+    if (this.stuckSaid || now - this.stuckSince < this.options.deadPings * this.options.pingIntervalMs) return;
+    this.stuckSaid = true;
+    const { number, primary } = this.service!.view;
+    this.emit('problem', `view ${number} (primary ${primary}) cannot change: ${stuck}`);
   }
 
   /** Saves what changed, and tells of a new view. */

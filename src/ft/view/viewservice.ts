@@ -100,9 +100,13 @@ export class ViewService {
     return [...this.servers.keys()].filter((server) => this.isLive(server) && !this.inView(server));
   }
 
-  /** Whether a backup of the view could take over now: live, and initialised in its role. */
+  /**
+   * Whether a backup of the view could take over now: live, and initialised in its role, in a view its
+   * primary has acknowledged (a primary that dies before it acknowledges blocks every change for good).
+   */
   get canPromote(): boolean {
-    return this.current.backups.some((server) => this.isLive(server) && this.isInitialised(server));
+    const ready = (server: string) => this.isLive(server) && this.isInitialised(server);
+    return this.acknowledged && this.current.backups.some(ready);
   }
 
   /** A server's ping at `nowMs`; answers with the view it should act on. */

@@ -1,8 +1,9 @@
-// The service's UDP side on real sockets: one Ethernet frame per datagram, switched by MAC.
+// The service on real sockets: its UDP side (one Ethernet frame per datagram, switched by MAC) and the serial
+// output its TCP clients get (each from a line's start).
 import { strict as assert } from 'node:assert';
 import { createSocket, Socket } from 'node:dgram';
 import { once } from 'node:events';
-import { connect } from 'node:net';
+import { connect, type Socket as TcpSocket } from 'node:net';
 import { BROADCAST_MAC } from '../../../src/ft/workload';
 import { Service } from '../../../src/ft/replication';
 
@@ -31,7 +32,62 @@ async function peer(): Promise<{ socket: Socket; next: () => Promise<Uint8Array>
   };
 }
 
+/** A TCP client of the service, connected (and accepted: counted by the service) before it returns. */
+async function serialClient(service: Service): Promise<{ socket: TcpSocket; text: () => string }> {
+  const before = service.clientCount;
+  const socket = connect(service.port!, '127.0.0.1');
+  let text = '';
+  socket.on('data', (chunk: Buffer) => { text += chunk.toString('latin1'); });
+  await once(socket, 'connect');
+  while (service.clientCount === before) await new Promise((resolve) => setImmediate(resolve));
+  return { socket, text: () => text };
+}
+
 describe('the service endpoint (src/ft/replication/service.ts)', () => {
+  it('starts a client that connects mid-line at the next line: another client\'s tail never reaches it', async () => {
+    const service = new Service({ host: '127.0.0.1', port: 0 }, { line: () => undefined, frame: () => undefined });
+    await service.open();
+    const clients: TcpSocket[] = [];
+    try {
+      const early = await serialClient(service);
+      service.broadcast(Buffer.from('1'));
+      const late = await serialClient(service); // between the '1' and the '2 5 OK' of client 12's reply
+      service.broadcast(Buffer.from('2 5 OK\n3 1 '));
+      const later = await serialClient(service);
+      service.broadcast(Buffer.from('OK\n'));
+      const atStart = await serialClient(service); // at a line boundary: from the next byte on
+      service.broadcast(Buffer.from('4 2 OK\n'));
+      clients.push(early.socket, late.socket, later.socket, atStart.socket);
+      // At least as many bytes as expected: a client given another's tail has more.
+      const got = async (client: typeof early, expected: string) => {
+        while (client.text().length < expected.length) await once(client.socket, 'data');
+        assert.equal(client.text(), expected);
+      };
+      await got(early, '12 5 OK\n3 1 OK\n4 2 OK\n');
+      await got(late, '3 1 OK\n4 2 OK\n');
+      await got(later, '4 2 OK\n');
+      await got(atStart, '4 2 OK\n');
+    } finally {
+      clients.forEach((c) => c.destroy());
+      service.close();
+    }
+  });
+
+  it('a new primary whose guest stood mid-line (midLine) starts even its first client at the next line', async () => {
+    const service = new Service({ host: '127.0.0.1', port: 0 }, { line: () => undefined, frame: () => undefined });
+    service.midLine = true;
+    await service.open();
+    const first = await serialClient(service);
+    try {
+      service.broadcast(Buffer.from('2 5 OK\n3 1 OK\n'));
+      while (first.text().length < '3 1 OK\n'.length) await once(first.socket, 'data');
+      assert.equal(first.text(), '3 1 OK\n');
+    } finally {
+      first.socket.destroy();
+      service.close();
+    }
+  });
+
   it('takes Ethernet frames on the TCP port number over UDP and sends each released frame to the peer behind its MAC', async () => {
     const received: Uint8Array[] = [];
     let arrived: () => void = () => undefined;

@@ -46,6 +46,23 @@ describe('the view service (src/ft/view/viewservice.ts), by the lab\'s rules (se
     assert.equal(vs.canPromote, false, 'dead backups are promoted by no one');
   });
 
+  it('could promote no one while the primary has not acknowledged the view (its death then blocks every change)', () => {
+    const { vs, ping, advance } = service();
+    ping('s1', 0);
+    ping('s1', 1);
+    ping('s2', 0);
+    ping('s2', 2, true);
+    assert.equal(vs.canPromote, false, 's2 initialised in view 2, which s1 has not acknowledged');
+    ping('s1', 2);
+    assert.equal(vs.canPromote, true);
+    ping('s3', 0);
+    advance(DEAD_AFTER - INTERVAL);
+    ping('s2', 2, true);
+    ping('s3', 0);
+    advance(INTERVAL);
+    assert.equal(vs.view.primary, 's2', 'acknowledged: s1 dead, s2 promoted');
+  });
+
   it('adds an idle server as backup only after the primary acknowledged view 1', () => {
     const { ping } = service();
     ping('s1', 0);
