@@ -2,8 +2,9 @@
 // bench/results.json. Options:
 //   --smoke        every benchmark once on tiny inputs (what test/bench/smoke.test.ts runs); writes
 //                  results only with --out
-//   --only A,B     only the benchmarks with these names or groups (e.g. `machine`); prints, writes
-//                  nothing unless --out is given, so the committed results always come from a full run
+//   --only A,B     only the benchmarks with these names or groups (e.g. `machine`); `=NAME` names one
+//                  benchmark alone, not the group of that name (`=ft`: bench/ft.ts without remus, disk, views);
+//                  prints, writes nothing unless --out is given, so the committed results always come from a full run
 //   --out DIR      where results.md/results.json go (default: bench/ for a full run)
 //   --merge        with --only: replace those benchmarks' rows in bench/results.json (and results.md), noting
 //                  when and under what load they were measured again; every other row stays as the full run left it
@@ -74,7 +75,7 @@ async function main(): Promise<number> {
   const smoke = values.smoke!;
   const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean);
   const selected = only
-    ? BENCHMARKS.filter((b) => only.includes(b.name) || b.groups.some((g) => only.includes(g)))
+    ? BENCHMARKS.filter((b) => only.includes(`=${b.name}`) || only.includes(b.name) || b.groups.some((g) => only.includes(g)))
     : BENCHMARKS;
   if (only && !selected.length) {
     process.stderr.write(`bench: no benchmark named or grouped ${only.join(', ')} (try --list)\n`);

@@ -502,6 +502,7 @@ export class Machine {
       epochLength: header.epochLength,
     });
     await loadHasher();
+    markStartup('hasher');
     await machine.start();
     machine.load(header, state, ram);
     return machine;
