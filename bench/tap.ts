@@ -146,7 +146,7 @@ async function comparisonRows(ctx: BenchContext): Promise<RowInput[]> {
     compareRow({
       name: DOWNLOAD_ROW,
       unit: 'MB/s', value: ftRounds.map((r) => r.mbps), baseline: single.map((r) => r.mbps), baselineLabel: 'single host', target: '>= 0.8',
-      note: `${how} curl's size_download / time_total. Every frame in (the client's ACKs) is a logged net input delivered at a boundary, every frame out waits for the backup's ack (Output Rule): the guest's TCP sees that wait as round-trip time.`,
+      note: `${how} curl's size_download / time_total. Every frame in (the client's ACKs) is a logged net input delivered at a boundary, every frame out waits for the backup's ack (Output Rule): the guest's TCP sees that wait as round-trip time. The guest runs while it serves (it is not idle), so an ack that arrives during a slice waits for the slice's end (docs/ft.md, the Output Rule: a per-stage trace).`,
     }),
     ...PERCENTILES.map((p) => compareRow({
       name: latencyRow(p),
