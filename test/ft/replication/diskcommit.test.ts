@@ -8,7 +8,7 @@ import { DiskFile } from '../../../src/ft/machine';
 import { GroupCommit } from '../../../src/ft/replication/groupcommit';
 import { LocalDisk, localDiskPath, SharedDisk } from '../../../src/ft/replication';
 
-describe('disk writes made durable by a group commit (src/ft/replication/groupcommit.ts)', () => {
+describe('a host\'s disk: the group commit (groupcommit.ts), a local copy, the shared disk', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lockstep-commit-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
