@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DiskFile } from '../../../src/ft/machine';
 import { GroupCommit } from '../../../src/ft/replication/groupcommit';
-import { LocalDisk, localDiskPath } from '../../../src/ft/replication';
+import { LocalDisk, localDiskPath, SharedDisk } from '../../../src/ft/replication';
 
-describe('disk writes made durable by a group commit (src/ft/replication/groupcommit.ts)', () => {
+describe('a host\'s disk: the group commit (groupcommit.ts), a local copy, the shared disk', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lockstep-commit-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -68,5 +68,27 @@ describe('disk writes made durable by a group commit (src/ft/replication/groupco
     await copy.close();
     assert.deepEqual(new Uint8Array(readFileSync(localDiskPath(path, 'host-1'))).subarray(3 * 512, 4 * 512), data);
     assert.deepEqual(readFileSync(path), Buffer.alloc(64 * 512), 'FILE itself untouched');
+  });
+
+  it('shared: a read of a sector whose write is still held returns the held data; FILE gets it once released', async () => {
+    const path = join(dir, 'shared.img');
+    writeFileSync(path, Buffer.alloc(64 * 512));
+    const disk = new SharedDisk(DiskFile.open(path));
+    const [first, second] = [new Uint8Array(1024).fill(1), new Uint8Array(512).fill(2)];
+    disk.hold({ offset: 4 * 512, data: first });
+    disk.hold({ offset: 5 * 512, data: second });
+    const read = disk.read(3 * 512, 4 * 512);
+    assert.deepEqual([...read].filter((_, i) => i % 512 === 0), [0, 1, 2, 0], 'sector 4 from the first write, 5 from the later one');
+    assert.equal(readFileSync(path)[4 * 512], 0, 'nothing on FILE while held');
+    assert.equal(disk.holding, 2);
+    await disk.releaseOldest();
+    assert.equal(readFileSync(path)[4 * 512], 1, 'released: on FILE');
+    assert.equal(readFileSync(path)[5 * 512], 1, 'the later write, still held, is not');
+    assert.equal(disk.read(5 * 512, 512)[0], 2, 'and reads still see it');
+    await disk.releaseOldest();
+    assert.equal(disk.holding, 0);
+    assert.equal(disk.counts.writes, 2);
+    await disk.drained();
+    disk.file.close();
   });
 });
