@@ -35,7 +35,7 @@ async function linuxTimeline(source: Nondeterminism): Promise<Timeline> {
 function runUntilPrinted(timeline: Timeline, line: string): number {
   let output = '';
   let at: number | undefined;
-  const stop = timeline.machine.observe({
+  const stop = timeline.observe({
     output: (data, end) => {
       output += Buffer.from(data).toString('latin1');
       if (at === undefined && output.includes(`${line}\r\n`)) at = end;

@@ -22,10 +22,17 @@ import { lastAtOrBefore } from './sorted';
 
 /** Bytes of snapshots a debugged machine may keep (the timeline thins them beyond this). */
 const SNAPSHOT_BYTES = 512 * 1024 * 1024;
-/** Whole-step instructions per turn of the event loop (about 70 ms at 700 MIPS). */
-const RUN_SLICE = 50_000_000;
-/** Single-instruction scanning per turn (about 150 ms at 25 MIPS). */
-const SCAN_SLICE = 4_000_000;
+/**
+ * The longest a movement holds the event loop before it takes a turn, so that a host answers heartbeats
+ * and acks meanwhile (at 50 M instructions a turn, a loaded machine's turns took over a second, and the
+ * detector took a live host for dead). Turns are taken between whole slices or stretches: where the
+ * machine is never depends on them.
+ */
+const TURN_MS = 50;
+/** Whole-step instructions between looks at the time (about 15 ms at 300 MIPS). */
+const RUN_SLICE = 5_000_000;
+/** Single-instruction scanning between looks at the time (about 40 ms at 25 MIPS). */
+const SCAN_SLICE = 1_000_000;
 /** Largest read in one operation. */
 const MAX_READ = 16 * 1024 * 1024;
 /**
@@ -92,11 +99,7 @@ export class MachineDebugger {
       available: () => this.available(),
       snapshotBytes: SNAPSHOT_BYTES,
     });
-    machine.observe({
-      epoch: (epoch) => {
-        if (!this.isHistory(epoch.at)) this.epochs.push({ index: epoch.index, at: epoch.at, hash: epoch.hash });
-      },
-    });
+    this.timeline.observe({ epoch: ({ index, at, hash }) => this.epochs.push({ index, at, hash }) });
   }
 
   /** Machine events at `at` repeat recorded history (a revisit), rather than make new history. */
@@ -133,14 +136,14 @@ export class MachineDebugger {
       case 'pause':
         return this.stateResult();
       case 'resume':
-        timeline.returnToFrontier();
+        await this.drive(timeline.returningToFrontier());
         return this.stateResult();
       case 'runTo':
         return this.moved(await this.runTo(count('instruction', op.at), op.logged, token));
       case 'step':
-        return this.moved(timeline.stepInstruction());
+        return this.moved(await this.move(timeline.steppingInstruction(), token));
       case 'stepBack':
-        return this.moved(timeline.stepBack());
+        return this.moved(await this.move(timeline.steppingBack(), token));
       case 'continue':
         if (op.watches?.length) {
           return this.moved(await this.watchForward(watches(op.watches), addresses(op.breakpoints), token));
@@ -197,7 +200,12 @@ export class MachineDebugger {
     if (logged && logged.at > (this.logged?.at ?? -1)) this.logged = logged;
     if (at > this.timeline.frontier) await this.advance(at, token);
     if (this.cancelled(token)) return this.here();
-    return this.timeline.runTo(at);
+    return this.move(this.timeline.moving(at), token);
+  }
+
+  /** A timeline movement, driven with turns (see TURN_MS); paused, it stops where it got to. */
+  private async move(run: Generator<number, Stop, void>, token: number): Promise<Stop> {
+    return (await this.drive(run, token))?.value ?? this.here();
   }
 
   /**
@@ -207,13 +215,18 @@ export class MachineDebugger {
   private async advance(target: number, token: number): Promise<void> {
     const machine = this.machine;
     const deadline = performance.now() + (this.env.logWaitMs ?? 0);
-    this.timeline.returnToFrontier();
+    if (!(await this.drive(this.timeline.returningToFrontier(), token))) return;
+    let turnStarted = performance.now();
     while (!this.cancelled(token) && !machine.isEnded && machine.instructions < target) {
       const limit = Math.min(target, machine.instructions + RUN_SLICE, this.available());
-      if (limit > machine.instructions) machine.run(limit);
+      const before = machine.instructions;
+      if (limit > before) machine.run(limit);
       else if (performance.now() < deadline) await sleep(20);
       else return;
+      // A run that got nowhere (a halted guest waiting for host time) takes its turn at once.
+      if (machine.instructions > before && performance.now() - turnStarted < TURN_MS) continue;
       await turn();
+      turnStarted = performance.now();
     }
   }
 
@@ -236,15 +249,21 @@ export class MachineDebugger {
    * slice per turn, and left where it got to when paused.
    */
   private reverseContinue(breakpoints: number[], token: number): Promise<Stop> {
-    return this.drive(this.timeline.reverseRun({ breakpoints }, SCAN_SLICE), token);
+    return this.move(this.timeline.reverseRun({ breakpoints }, SCAN_SLICE), token);
   }
 
-  /** Drives a reverse run a slice per turn; paused, it is left where it got to. */
-  private async drive(run: Generator<number, Stop, void>, token: number): Promise<Stop> {
+  /**
+   * Runs a timeline generator to its end, taking a turn of the event loop whenever TURN_MS have passed
+   * since the last; its end, or nothing when a pause (an operation's `token` gone stale) cut it short.
+   */
+  private async drive<T>(run: Generator<number, T, void>, token?: number): Promise<{ value: T } | undefined> {
+    let turnStarted = performance.now();
     for (let next = run.next(); ; next = run.next()) {
-      if (next.done) return next.value;
+      if (next.done) return next;
+      if (performance.now() - turnStarted < TURN_MS) continue;
       await turn();
-      if (this.cancelled(token)) return this.here();
+      if (token !== undefined && this.cancelled(token)) return undefined;
+      turnStarted = performance.now();
     }
   }
 
@@ -275,7 +294,7 @@ export class MachineDebugger {
     const hit = breakpoints.length ? await this.reverseContinue(breakpoints, token) : undefined;
     if (this.cancelled(token)) return this.here();
     if (hit) this.timeline.runTo(from);
-    const written = await this.drive(this.timeline.reverseWatchRun(this.watchReader(watched), RUN_SLICE), token);
+    const written = await this.move(this.timeline.reverseWatchRun(this.watchReader(watched), RUN_SLICE), token);
     if (this.cancelled(token)) return written;
     if (!hit || hit.reason !== 'breakpoint' || written.reason === 'watch' && written.at >= hit.at) return written;
     this.timeline.runTo(from);

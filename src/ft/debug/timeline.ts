@@ -9,7 +9,7 @@
 // from there to n. Whole slices are exactly the recorded run (the replay checks every slice and epoch
 // hash against the recording); single instructions leave the machine stepped, a state to look at:
 // anything that continues restores a snapshot and runs unperturbed, so no stop leaves a trace.
-import { Machine, SliceRecord } from '../machine';
+import { Machine, MachineEvents, SliceRecord } from '../machine';
 import { Nondeterminism, RecordedEvent, Replayer } from '../machine';
 import { encodeDiskIo } from '../log';
 import { SliceTrace, TimelineDivergence } from './slicetrace';
@@ -183,6 +183,23 @@ export class Timeline {
     return this.trace.records();
   }
 
+  /**
+   * Listens to what the machine makes of new history only. Every revisit of the past replays it and
+   * the machine tells its own listeners (`machine.observe`) again; these hear each output, frame,
+   * disk write and epoch once, when the run first reaches it. Returns how to stop listening.
+   */
+  observe(events: Pick<MachineEvents, 'output' | 'frame' | 'diskWrite' | 'epoch'>): () => void {
+    // The slice's events come before the slice itself reaches the trace: new ones are past its end.
+    const isNew = (at: number) => at > this.trace.end;
+    const { output, frame, diskWrite, epoch } = events;
+    return this.machine.observe({
+      output: output && ((data, at) => { if (isNew(at)) output(data, at); }),
+      frame: frame && ((data, at) => { if (isNew(at)) frame(data, at); }),
+      diskWrite: diskWrite && ((write, at) => { if (isNew(at)) diskWrite(write, at); }),
+      epoch: epoch && ((e) => { if (isNew(e.at)) epoch(e); }),
+    });
+  }
+
   /** Stops listening to the machine (it stays where it is). */
   dispose(): void {
     this.stopObserving();
@@ -194,25 +211,43 @@ export class Timeline {
    * Past the frontier the machine runs on from the source, recording.
    */
   runTo(n: number): Stop {
+    return drain(this.moving(n));
+  }
+
+  /**
+   * `runTo` as a generator: it yields the count after every whole slice it replays (a revisit can
+   * replay an epoch's worth), so that a driver can take turns; its return value is the stop.
+   */
+  *moving(n: number): Generator<number, Stop, void> {
     if (n > this.trace.end) this.extend(n);
     const target = Math.max(this.start, Math.min(n, this.trace.end));
-    this.moveTo(target);
+    yield* this.movingTo(target);
     return this.stopHere(n);
   }
 
   /** Executes the next instruction (an idle skip, when the guest is halted). */
   stepInstruction(): Stop {
+    return drain(this.steppingInstruction());
+  }
+
+  /** `stepInstruction` as a generator, yielding as `moving` does. */
+  *steppingInstruction(): Generator<number, Stop, void> {
     const from = this.position;
     if (from === this.trace.end) this.extend(from + 1);
-    const stop = this.runTo(this.nextPosition(from));
-    return stop.at === from && stop.reason === 'sti' ? this.runTo(from + 2) : stop;
+    const stop = yield* this.moving(this.nextPosition(from));
+    return stop.at === from && stop.reason === 'sti' ? yield* this.moving(from + 2) : stop;
   }
 
   /** Goes back one instruction (to where the guest halted, from the end of an idle skip). */
   stepBack(): Stop {
+    return drain(this.steppingBack());
+  }
+
+  /** `stepBack` as a generator, yielding as `moving` does. */
+  *steppingBack(): Generator<number, Stop, void> {
     const from = this.position;
     if (from <= this.start) return { ...this.stopHere(from), reason: 'start' };
-    return this.runTo(this.previousPosition(from));
+    return yield* this.moving(this.previousPosition(from));
   }
 
   /**
@@ -239,11 +274,7 @@ export class Timeline {
    * one go: `reverseRun` driven to its end.
    */
   reverseContinue(options: BreakOptions): Stop {
-    const run = this.reverseRun(options);
-    for (;;) {
-      const next = run.next();
-      if (next.done) return next.value;
-    }
+    return drain(this.reverseRun(options));
   }
 
   /**
@@ -310,21 +341,28 @@ export class Timeline {
 
   /** Puts the machine at `target` (a count within the trace it can stop at, or just below). */
   private moveTo(target: number): void {
+    drain(this.movingTo(target));
+  }
+
+  private *movingTo(target: number): Generator<number, void, void> {
     const machine = this.machine;
     const here = machine.instructions;
-    const stepOn = (machine.isStepped || this.offRecord) && here <= target && target - here <= STEP_ON_LIMIT;
-    if (!stepOn) this.reachSteppingBase(this.trace.boundaryAtOrBefore(target));
+    // Stepping on across a change (changeAtFrontier) would miss it: only its snapshot has it.
+    const crossesChange = this.snapshots.some((s) => s.epoch === 'change' && s.at > here && s.at <= target);
+    const near = here <= target && target - here <= STEP_ON_LIMIT;
+    const stepOn = (machine.isStepped || this.offRecord) && near && !crossesChange;
+    if (!stepOn) yield* this.reachingSteppingBase(this.trace.boundaryAtOrBefore(target));
     this.stepForward(target);
   }
 
   /** Brings the machine to `boundary` to step on from there: from the stepping base when it is there. */
-  private reachSteppingBase(boundary: number): void {
+  private *reachingSteppingBase(boundary: number): Generator<number, void, void> {
     if (this.steppingBase?.at === boundary) {
       this.restore(this.steppingBase);
       this.offRecord = true;
       return;
     }
-    if (this.reachBoundary(boundary) < STEPPING_BASE_AFTER) return;
+    if ((yield* this.reachingBoundary(boundary)) < STEPPING_BASE_AFTER) return;
     const events = this.isLive ? this.events.length : this.events.length - this.replayer!.buffered;
     this.steppingBase = { at: boundary, events, state: this.machine.snapshot() };
     this.offRecord = true;
@@ -371,6 +409,11 @@ export class Timeline {
    * how many instructions it replayed.
    */
   private reachBoundary(boundary: number): number {
+    return drain(this.reachingBoundary(boundary));
+  }
+
+  /** `reachBoundary`, yielding the count after every whole slice. */
+  private *reachingBoundary(boundary: number): Generator<number, number, void> {
     const machine = this.machine;
     // The first snapshot is at the start, at or before any boundary.
     const snapshot = this.snapshots[Math.max(0, lastAtOrBefore(this.snapshots, boundary, (s) => s.at))];
@@ -378,7 +421,7 @@ export class Timeline {
       && machine.instructions <= boundary && machine.instructions >= snapshot.at;
     if (!onTheWay) this.restore(snapshot);
     const from = machine.instructions;
-    this.runWhole(boundary);
+    yield* this.wholeSlices(boundary);
     if (machine.instructions !== boundary) {
       throw new TimelineDivergence(`replaying whole steps reached ${machine.instructions}, not the recorded boundary ${boundary}`);
     }
@@ -405,8 +448,16 @@ export class Timeline {
    * for a halted guest on the host clock): a replay has its times, and a live run takes them as they come.
    */
   private runWhole(limit: number): void {
+    drain(this.wholeSlices(limit));
+  }
+
+  /** `runWhole`, yielding the count after every slice. */
+  private *wholeSlices(limit: number): Generator<number, void, void> {
     const machine = this.machine;
-    while (!machine.isEnded && machine.instructions < limit) machine.runSlice();
+    while (!machine.isEnded && machine.instructions < limit) {
+      machine.runSlice();
+      yield machine.instructions;
+    }
   }
 
   /** Records on from `end` towards `until` (to the next epoch boundary), then returns to `end`. */
@@ -424,8 +475,13 @@ export class Timeline {
    * this first.
    */
   returnToFrontier(): void {
+    drain(this.returningToFrontier());
+  }
+
+  /** `returnToFrontier`, yielding the count after every whole slice it replays. */
+  *returningToFrontier(): Generator<number, void, void> {
     if (this.isLive && !this.offRecord && !this.machine.isStepped) return;
-    this.reachBoundary(this.trace.end);
+    yield* this.reachingBoundary(this.trace.end);
     if (this.replayer!.buffered) {
       throw new TimelineDivergence(`the replay reached the frontier at ${this.trace.end} with ${this.replayer!.buffered} recorded events not taken`);
     }
@@ -583,6 +639,14 @@ export class Timeline {
     this.snapshotStride *= 2;
     const kept = this.snapshots.filter((s, i) => i === 0 || s.epoch === 'change' || s.epoch % this.snapshotStride === 0);
     this.snapshots.splice(0, Infinity, ...kept);
+  }
+}
+
+/** Runs a generator to its end, in one go. */
+function drain<T>(run: Generator<number, T, void>): T {
+  for (;;) {
+    const next = run.next();
+    if (next.done) return next.value;
   }
 }
 

@@ -174,7 +174,10 @@ export class Machine {
     this.listeners.on(events);
   }
 
-  /** Listens as well, beside `on`'s listeners and other observers; returns how to stop. */
+  /**
+   * Listens as well, beside `on`'s listeners and other observers; returns how to stop. A debugger's
+   * revisits replay the past and tell these again: Timeline.observe hears new history only.
+   */
   observe(events: MachineEvents): () => void {
     return this.listeners.observe(events);
   }
