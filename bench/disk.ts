@@ -7,7 +7,7 @@
 // timed alike on every side: from the guest's line "go" (after warm-up rounds, so V8 has compiled the
 // emulator's code) to its line "end", as they reach the reader: on an FT pair once released, so
 // everything before "end" is acknowledged and every write before it durable.
-import { connect } from 'node:net';
+import { Socket, connect } from 'node:net';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runGuest } from '../src/ft/commands';
@@ -55,11 +55,12 @@ class Marks {
   private end: Mark | undefined;
   private onEnd: (() => void) | undefined;
 
-  constructor(private readonly pids: number[]) {}
+  /** `pids`: the processes whose main threads are watched, asked at each mark. */
+  constructor(private readonly pids: () => number[]) {}
 
   take(chunk: string): void {
     this.text += chunk;
-    const mark = () => ({ at: performance.now(), sched: this.pids.map(schedStat) });
+    const mark = () => ({ at: performance.now(), sched: this.pids().map(schedStat) });
     if (this.go === undefined && this.text.includes('\ngo\n')) this.go = mark();
     if (this.end === undefined && this.text.includes('\nend\n')) {
       this.end = mark();
@@ -84,7 +85,7 @@ class Marks {
   /** Each thread's time on a CPU, runnable but waiting for one, and asleep, from "go" to "end". */
   threads(): ThreadTimes[] {
     const [go, end] = [this.go!, this.end!];
-    return this.pids.map((_, i) => {
+    return go.sched.map((_, i) => {
       const runMs = end.sched[i].runMs - go.sched[i].runMs;
       const waitMs = end.sched[i].waitMs - go.sched[i].waitMs;
       return { runMs, waitMs, asleepMs: end.at - go.at - runMs - waitMs };
@@ -101,7 +102,7 @@ function freshDisk(ctx: BenchContext, name: string): string {
 /** The guest alone, on one host (each write durable before the next slice): "go" to "end", and its fsync times. */
 async function single(ctx: BenchContext, guest: string): Promise<SingleRun> {
   const file = DiskFile.open(freshDisk(ctx, 'single.img'));
-  const marks = new Marks([process.pid]);
+  const marks = new Marks(() => [process.pid]);
   try {
     const run = await runGuest({
       image: loadImage(guest), epochLength: EPOCH, memoryMiB: 16, disk: { size: file.size, mode: 'shared', file },
@@ -141,17 +142,22 @@ async function ft(ctx: BenchContext, guest: string, mode: DiskMode): Promise<FtR
     let diverged: string | undefined;
     cluster.on('divergence', (d) => { diverged ??= d.parts.join('; ') || `epoch ${d.epoch}`; });
     const ended = nextEvent(cluster, 'guest-ended', 280_000);
+    // The service sends a line only to the clients it has then: connected as soon as the primary says where it is,
+    // before its backup is even started (the guest runs only once the backup is attached).
+    const marks = new Marks(() => hostPids(launcher));
+    let socket: Socket | undefined;
+    cluster.on('report', (report) => {
+      if (report.type !== 'ready' || socket) return;
+      socket = connect({ host: cluster.service.host, port: report.servicePort! });
+      socket.on('data', (chunk: Buffer) => marks.take(chunk.toString('latin1')));
+      socket.on('error', () => socket!.destroy());
+    });
     await cluster.start();
     const started = performance.now();
-    // Connected before the warm-up rounds are through (the service sends a line only to clients it has then).
-    const marks = new Marks(hostPids(launcher));
-    const socket = connect(cluster.service);
-    socket.on('data', (chunk: Buffer) => marks.take(chunk.toString('latin1')));
-    socket.on('error', () => socket.destroy());
     await ended;
     // The primary reports the end once "end" is released; the line may still be on its way here.
     await Promise.race([marks.ended(), sleep(10_000)]);
-    socket.destroy();
+    socket?.destroy();
     if (diverged) throw new Error(`the ${mode}-disk backup diverged: ${diverged}`);
     const wholeSeconds = (performance.now() - started) / 1000;
     const seconds = marks.seconds(`FT ${mode} disk`);
