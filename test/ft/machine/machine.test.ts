@@ -67,12 +67,13 @@ describe('deterministic machine', function () {
 
     it('restored from a snapshot file in a fresh process (ticker)', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'lockstep-snap-'));
-      const unstopped = await runGuest(shortRun('ticker'));
+      const run = shortRun('ticker');
+      const unstopped = await runGuest(run);
       const at = unstopped.epochs[3].at;
       const snapshot = join(dir, 'ticker.snap');
       const cli = (args: string[]) =>
         JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'run', 'ticker', '--json',
-          '--cmdline', 'hz=1000 ticks=250 every=50', '--epoch', String(TEST_EPOCH), ...args]).toString());
+          '--cmdline', String(run.cmdline), '--epoch', String(TEST_EPOCH), ...args]).toString());
       const writer = cli(['--snapshot-at', String(at), '--snapshot-file', snapshot]);
       assert.deepEqual(writer.epochHashes, unstopped.epochHashes, 'taking a snapshot perturbs nothing');
       const restored = cli(['--from-snapshot', snapshot]);
