@@ -79,10 +79,10 @@ describe('lockstep run (CLI)', function () {
     });
 
     it('lock, with timed input: a lease expires in guest time', async () => {
-      // hz=100: ticks every ~10 ms = 3.5 M instructions (350 a µs); each line lands mid-tick. Granted in
-      // tick 2, a 25 ms lease lasts ceil(2.5) = 3 ticks: it expires at tick 5. Client 8's 10 ms lease,
-      // granted in tick 6, expires at tick 7.
-      const input = file('lock.txt', '@8750000 7 1 ACQUIRE door 25\n@15750000 8 1 ACQUIRE door 10\n\n@22750000 8 2 ACQUIRE door 10\n@29750000 0 0 SHUTDOWN\n');
+      // hz=100: ticks every ~10 ms = 10 M instructions; each line lands mid-tick. Granted in tick 2,
+      // a 25 ms lease lasts ceil(2.5) = 3 ticks: it expires at tick 5. Client 8's 10 ms lease, granted
+      // in tick 6, expires at tick 7.
+      const input = file('lock.txt', '@25000000 7 1 ACQUIRE door 25\n@45000000 8 1 ACQUIRE door 10\n\n@65000000 8 2 ACQUIRE door 10\n@85000000 0 0 SHUTDOWN\n');
       assert.equal(
         await ok(['run', 'lock', '--cmdline', 'hz=100', '--input', input]),
         ['lock ready hz=100', '7 1 GRANTED door', '8 1 BUSY door 7', 'EXPIRED door 7 tick=5', '8 2 GRANTED door', 'EXPIRED door 8 tick=7', 'lock bye', ''].join('\n'),

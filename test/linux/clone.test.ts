@@ -12,7 +12,7 @@ const EPOCH = 100_000_000;
 const END = 3_600_000_000;
 /**
  * Epoch indices to clone at: kernel boot (0.3–2.9 G), then /init in user space (from about 3.0 G; kvd is ready at
- * about 3.86 G).
+ * about 4.24 G).
  */
 const PICKS = [3, 9, 17, 25, 31, 33];
 /** Epochs each clone runs on for. */
