@@ -34,7 +34,7 @@ async function boot(ctx: BenchContext): Promise<RowInput> {
     baselineLabel: PLAIN,
     ratioOf: (value, baseline) => baseline / value,
     target: '>= 0.97',
-    note: `Ratio: plain time / Lockstep time (higher is better). About ${(lockstep[0].instructions / 1e9).toFixed(2)} G instructions. Lockstep: a Recorder, JIT on, epochs every ${EPOCH / 1e6} M instructions (JIT flush + 256 MiB of page hashes each). Same files, command line and memory on both sides. Plain v86 waits for its timers in real time while the guest halts; Lockstep's virtual clock skips them, and runs at 350 instructions a µs, so the kernel's busy waits (udelay) run about as many instructions as on plain v86 (at 1 a ns they ran 0.58 G more: docs/machine.md).`,
+    note: `Ratio: plain time / Lockstep time (higher is better). About ${(lockstep[0].instructions / 1e9).toFixed(2)} G instructions. Lockstep: a Recorder, JIT on, epochs every ${EPOCH / 1e6} M instructions (JIT flush + 256 MiB of page hashes each). Same files, command line and memory on both sides. Plain v86 waits for its timers in real time while the guest halts; Lockstep's virtual clock skips them. Its rate, 1 instruction a ns, makes the kernel's busy waits (udelay) run 0.58 G more instructions than on plain v86 (docs/machine.md).`,
   });
 }
 
