@@ -644,7 +644,7 @@ describe('debug adapter (DAP, real hosts)', function () {
       const adapter = await Adapter.start();
       try {
         const end = adapter.nextStop();
-        await adapter.launch({ guest: 'ticker', cmdline: 'hz=1000 ticks=750 every=50', epochLength: 10_000_000, memory: 16, record: log });
+        await adapter.launch({ guest: 'ticker', cmdline: 'hz=1000 ticks=250 every=50', epochLength: 10_000_000, memory: 16, record: log });
         const stop = await end;
         assert.equal(stop.reason, 'end');
         live = await adapter.epochs(1);

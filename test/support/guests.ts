@@ -26,8 +26,7 @@ export function shortRun(guest: TestGuest, extra: Partial<RunOptions> = {}): Run
     spin: { cmdline: 'iterations=3000000 hz=1000' },
     kv: { input: InputScript.parse(Buffer.from(KV_SCRIPT)) },
     lock: { input: InputScript.parse(Buffer.from(LOCK_SCRIPT)), cmdline: 'hz=1000' },
-    // 750 ms of guest time: 750 M instructions at 1 a ns.
-    ticker: { cmdline: 'hz=1000 ticks=750 every=150' },
+    ticker: { cmdline: 'hz=1000 ticks=250 every=50' },
   };
   return { ...base, ...perGuest[guest], ...extra };
 }
