@@ -29,13 +29,12 @@ import {
   mergeResults,
   renderMarkdown,
   rowProblem,
-  skippedRow,
   targetMeasure,
   targetText,
   writeResults,
 } from './harness';
 import { QEMU, qemuBinary, REPO } from './lib/processes';
-import { BENCHMARKS, PLANNED } from './registry';
+import { BENCHMARKS } from './registry';
 
 function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
@@ -113,11 +112,6 @@ async function main(): Promise<number> {
     }
     for (const row of produced) rows.push(finishRow(row, bench.name, new Date().toISOString(), label));
     log(`== ${bench.name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  }
-  if (!only) {
-    for (const planned of PLANNED) {
-      rows.push(finishRow(skippedRow(planned.name, planned.unit, `not measured yet: ${planned.how}`, planned.target), planned.bench, started.toISOString(), label));
-    }
   }
   machine.loadAtEnd = loadavg().map((l) => Math.round(l * 100) / 100);
   const results: Results = {

@@ -1,6 +1,6 @@
 // Every benchmark, in the order `npm run bench` runs them. To add one: write bench/<name>.ts exporting a
 // BenchmarkModule (see bench/harness.ts: alternate(), compareRow(), runProcess() for whole processes
-// with peak memory), list it here, and drop its entries from PLANNED.
+// with peak memory) and list it here.
 import { BenchmarkModule } from './harness';
 import { debugBenchmark } from './debug';
 import { diskBenchmark } from './disk';
@@ -32,16 +32,3 @@ export const BENCHMARKS: BenchmarkModule[] = [
   linuxBenchmark, // npm run bench:linux (group "linux"): needs npm run build:linux, skipped without it
 ];
 
-/**
- * Rows that belong in the results but whose benchmark is not written yet. Each shows up in
- * bench/results.md as a skipped row naming the file that should produce it, so the gap stays
- * visible. Whoever writes the benchmark removes its entries here.
- */
-export interface PlannedRow { bench: string; name: string; unit: string; target: string | null; how: string }
-
-export const PLANNED: PlannedRow[] = [
-  {
-    bench: 'linux', name: 'linux FT pair vs two plain v86 at once, boot to kvd ready', unit: 's', target: '>= 0.9',
-    how: 'bench/linux.ts: lockstep ft linux (two host processes) against two plain v86 processes started together',
-  },
-];
