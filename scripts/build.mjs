@@ -27,7 +27,8 @@ for (const image of readdirSync('guests/images').filter((name) => !TEST_ONLY.has
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, logLevel: 'warning', external: ['etcd3'] };
 // The backup's ack thread (src/ft/channel/ackthread.ts) runs in a worker of its own, loaded from beside the CLI;
 // so is the debug adapter (`lockstep dap` only): with its disassembler it is half the code, which every other
-// command would read and compile at start-up for nothing (not in the .vsix: the extension runs its adapter inline).
+// command would read and compile at start-up for nothing (the .vsix ships it for the CLI it ships; the extension
+// itself runs its adapter inline).
 if (wanted('cli')) {
   await build({
     ...common,

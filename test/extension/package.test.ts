@@ -13,7 +13,7 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 /** What the .vsix may contain: the manifest and docs, the bundles and what they load beside them. */
 const ALLOWED = [
   'package.json', 'README.md', 'LICENSE', 'media/icon.png', 'docs/images/panel-failover.png',
-  'dist/extension.js', 'dist/cli.js', 'dist/ackthread.js', 'dist/v86.wasm', 'dist/iced_x86_bg.wasm',
+  'dist/extension.js', 'dist/cli.js', 'dist/ackthread.js', 'dist/dap.js', 'dist/v86.wasm', 'dist/iced_x86_bg.wasm',
   'dist/guests/bootsector.img', 'dist/guests/kv.elf', 'dist/guests/lock.elf', 'dist/guests/spin.elf', 'dist/guests/ticker.elf',
   'dist/panel/panel.js', 'dist/panel/panel.css', 'dist/panel/codicon.ttf',
   'syntaxes/ftlog.tmLanguage.json', 'syntaxes/ftlog.language-configuration.json',
