@@ -220,23 +220,20 @@ describe('lockstep run (CLI)', function () {
       ['demo: --mode checkpoint with spares', () => ['demo', '--hosts', '3', '--mode', 'checkpoint'], /--mode checkpoint is not supported under a view service/],
     ];
 
-    // Independent processes: run them two at a time (this machine has 2 cores).
-    let results: Promise<CliResult[]> | undefined;
-    const all = () => {
-      results ??= (async () => {
-        const out: CliResult[] = [];
-        for (let i = 0; i < cases.length; i += 2) {
-          const pair = cases.slice(i, i + 2);
-          out.push(...(await Promise.all(pair.map(([, args]) => lockstep(args())))));
-        }
-        return out;
-      })();
-      return results;
+    // Independent processes, run in two lanes (this machine has 2 cores), started by the first test. Each test
+    // waits for its own case only, so its timeout covers one command, not all of them.
+    let results: Promise<CliResult>[] | undefined;
+    const resultOf = (index: number) => {
+      results ??= cases.reduce<Promise<CliResult>[]>((lanes, [, args], i) => {
+        lanes.push((lanes[i - 2] ?? Promise.resolve()).then(() => lockstep(args())));
+        return lanes;
+      }, []);
+      return results[index];
     };
 
     cases.forEach(([what, , message], index) => {
       it(what, async () => {
-        const result = (await all())[index];
+        const result = await resultOf(index);
         assert.equal(result.status, 2, `exit status (stderr: ${result.stderr})`);
         assert.equal(result.stdout, '');
         assert.match(result.stderr, /^lockstep: [^\n]+\n$/, `one line on stderr, got: ${result.stderr}`);
