@@ -257,20 +257,26 @@ export class FtRuntime extends Runtime {
   }
 
   private channel(): ChannelEventBody {
-    const hosts: HostView[] = [...this.cluster.hosts.values()].map((h) => ({
-      id: h.id,
-      role: h.role,
-      generation: h.generation,
-      instructions: h.stats?.instructions ?? 0,
-      ...(h.stats?.debuggerAt === undefined ? {} : { debuggerAt: h.stats.debuggerAt }),
-      ...(h.stats?.cloning ? { cloning: h.stats.cloning } : {}),
-      ...(h.stats ? {} : { starting: true as const }),
-    }));
+    const hosts: HostView[] = [...this.cluster.hosts.values()].map((h) => {
+      // A spare has generation 0; made backup by a view, it takes its primary's once it follows (its stats say).
+      const generation = Math.max(h.generation, h.stats?.generation ?? 0);
+      const joining = h.role === 'backup' && generation === 0;
+      return {
+        id: h.id,
+        role: h.role,
+        generation,
+        instructions: h.stats?.instructions ?? 0,
+        ...(h.stats?.debuggerAt === undefined ? {} : { debuggerAt: h.stats.debuggerAt }),
+        ...(h.stats?.cloning ? { cloning: h.stats.cloning } : {}),
+        ...(h.stats && !joining ? {} : { starting: true as const }),
+      };
+    });
     const primary = this.statsOf('primary');
     const backup = this.statsOf('backup');
     // Live progress on both sides; the stats of the two hosts come at slightly different times, so a
-    // backup that caught up may look ahead for a moment: no lag then.
-    const lag = primary && backup && !backup.cloning ? Math.max(0, primary.instructions - backup.instructions) : 0;
+    // backup that caught up may look ahead for a moment: no lag then. None either for a backup not yet following.
+    const following = backup && primary && !backup.cloning && backup.generation > 0;
+    const lag = following ? Math.max(0, primary.instructions - backup.instructions) : 0;
     return {
       time: this.time,
       hosts,

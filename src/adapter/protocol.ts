@@ -26,6 +26,7 @@ export const ENTRY_KINDS: readonly EntryView['kind'][] = ['input', 'nondet', 'ep
 export interface HostView {
   id: string;
   role: 'primary' | 'backup' | 'spare' | 'halted' | 'dead' | 'stopped';
+  /** 0 for an idle spare (launch `hosts`), and for a spare made backup until it follows its primary. */
   generation: number;
   /** How far the host has run live (under the debugger: its recorded frontier). */
   instructions: number;
@@ -33,7 +34,7 @@ export interface HostView {
   debuggerAt?: number;
   /** A new backup receiving its checkpoint: chunks received of how many (0 before the first). */
   cloning?: { received: number; total: number };
-  /** The host process has not reported yet (just started): `instructions` says nothing. */
+  /** Not reported yet (just started, or a spare not yet following as backup): `instructions` says nothing. */
   starting?: true;
 }
 
