@@ -361,6 +361,9 @@ describe('debug adapter (DAP, real hosts)', function () {
         await assert.rejects(adapter.dc.launchRequest(args as never), message, JSON.stringify(args));
       }
       await assert.rejects(adapter.dc.launchRequest({ log: __filename } as never), /'log': .*not a Lockstep log/);
+      // Nothing serves etcd on port 1 here: the launch says so (src/ft/view/etcd.ts) before any host starts.
+      const unreachable = { guest: 'kv', hosts: 3, coordinator: 'etcd://127.0.0.1:1' };
+      await assert.rejects(adapter.dc.launchRequest(unreachable as never), /^Error: --coordinator etcd:\/\/127\.0\.0\.1:1: cannot reach etcd \(/);
     });
 
     it('disks: the pair gets the disk (its reads in the panel\'s channel events); FILE is locked until the session ends', async () => {
