@@ -112,7 +112,8 @@ export class FtRuntime extends Runtime {
 
   /**
    * Kills the primary and resolves with the host that went live in its place. Refused while no backup
-   * is attached: killing the primary then would lose the guest, not fail it over.
+   * is attached, or the view service could not promote it: killing the primary then would lose the
+   * guest, not fail it over.
    */
   async failover(): Promise<string> {
     if (!this.cluster.redundant) throw new Error(this.whyNotRedundant());
