@@ -1,15 +1,19 @@
 // A live FT pair under the debugger: a Cluster whose hosts keep timelines of their machines
-// (ClusterOptions.debug) and start held. Threads are hosts (thread N is host-N); their names follow
-// the roles, which change on failover. Events from the cluster become DAP stops (divergence, the
-// guest's end, a failover while stopped) and the panel's custom events.
+// (ClusterOptions.debug) and start held. Threads are hosts with a machine (thread N is host-N); their
+// names follow the roles, which change on failover. An idle spare (launch `hosts` past 2) has no machine
+// to show: it is no thread until a view makes it a backup; `lockstep/views` lists it. Events from the
+// cluster become DAP stops (divergence, the guest's end, a failover while stopped) and the panel's
+// custom events.
 import { Cluster, Failover, HostLauncher, RoleChange } from '../ft/cluster';
+import type { View } from '../ft/view';
 import type { Divergence, HostReport, HostStats } from '../ft/cluster';
 import { FAULT_KIND_NAMES, faultArgument, type FaultKind } from '../ft/cluster';
 import { count } from './format';
 import type { LaunchConfig, LaunchDisk } from './launch';
 import { openLockedDisk, type DiskIdentity, type DiskMode } from '../ft/machine';
 import { DEFAULT_DETECTOR } from '../ft/replication';
-import type { ChannelEventBody, CheckpointsView, DiskView, HostView } from './protocol';
+import type { ChannelEventBody, CheckpointsView, DiskView, HostView, ViewRecord } from './protocol';
+import { describeCauses, ViewHistory } from './viewHistory';
 import { DivergenceView, Runtime, entryView } from './runtime';
 import { HostRequests, HostTarget, Target } from './targets';
 
@@ -28,6 +32,7 @@ export class FtRuntime extends Runtime {
   private timer: NodeJS.Timeout | undefined;
   private readonly divergences = new Map<number, Divergence>();
   private releaseDisk: (() => void) | undefined;
+  private readonly viewHistory = new ViewHistory();
 
   constructor(private readonly config: LiveConfig, private readonly launcher?: HostLauncher) {
     super();
@@ -38,7 +43,12 @@ export class FtRuntime extends Runtime {
     const disk = this.claimDisk(disks?.[0]);
     this.cluster = new Cluster({ ...machine, disk, launcher: this.launcher, debug: { hold: true } });
     this.requests = new HostRequests(this.cluster);
-    this.cluster.on('role-change', (change) => this.onRoleChange(change));
+    this.cluster.on('role-change', (change) => {
+      this.viewHistory.noteRole(change);
+      this.onRoleChange(change);
+    });
+    this.cluster.on('view', (view) => this.onView(view));
+    this.cluster.on('coordinator-problem', (line) => this.emit('output', 'console', `view service: ${line}\n`));
     this.cluster.on('failover', (failover) => void this.onFailover(failover));
     this.cluster.on('divergence', (divergence) => void this.onDivergence(divergence));
     this.cluster.on('guest-ended', () => { if (this.freeRunning) void this.pause('end', 'the guest halted for good'); });
@@ -50,7 +60,10 @@ export class FtRuntime extends Runtime {
       this.releaseDisk?.();
       throw error;
     }
-    this.timer = setInterval(() => this.emit('custom', { event: 'lockstep/channel', body: this.channel() }), CHANNEL_EVENT_MS);
+    this.timer = setInterval(() => {
+      this.emit('custom', { event: 'lockstep/channel', body: this.channel() });
+      this.observeViews();
+    }, CHANNEL_EVENT_MS);
   }
 
   /** The session's disk, locked until it ends (as `lockstep ft --disk` holds it); the hosts open FILE themselves. */
@@ -99,15 +112,11 @@ export class FtRuntime extends Runtime {
 
   /**
    * Kills the primary and resolves with the host that went live in its place. Refused while no backup
-   * is attached: killing the primary then would lose the guest, not fail it over.
+   * is attached, or the view service could not promote it: killing the primary then would lose the
+   * guest, not fail it over.
    */
   async failover(): Promise<string> {
-    if (!this.cluster.backupAttached) {
-      const backup = this.cluster.hostIn('backup')?.id;
-      throw new Error(backup
-        ? `${backup} is not attached yet (it is cloned from the primary at the primary's next epoch boundary, which a stopped primary does not reach): continue first, then fail over`
-        : 'there is no backup to fail over to');
-    }
+    if (!this.cluster.redundant) throw new Error(this.whyNotRedundant());
     const waitMs = (this.config.detector ?? DEFAULT_DETECTOR).timeoutMs + FAILOVER_WAIT_MS;
     const failedOver = new Promise<Failover>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no host went live within ${waitMs} ms`)), waitMs);
@@ -115,6 +124,20 @@ export class FtRuntime extends Runtime {
     });
     if (!this.cluster.kill('primary')) throw new Error('there is no primary to fail');
     return (await failedOver).newPrimary;
+  }
+
+  /** Why killing the primary now would lose the guest rather than fail it over. */
+  private whyNotRedundant(): string {
+    const backup = this.cluster.hostIn('backup')?.id;
+    if (!backup) return 'there is no backup to fail over to';
+    if (!this.cluster.backupAttached) {
+      return `${backup} is not attached yet (it is cloned from the primary at the primary's next epoch boundary, which a stopped primary does not reach): continue first, then fail over`;
+    }
+    const coordinator = this.cluster.coordinator!;
+    const why = coordinator.acked
+      ? `${backup} has not told it that its clone is complete`
+      : `the primary has not acknowledged view ${coordinator.view.number}`;
+    return `the view service cannot promote ${backup} yet (${why}): continue first, then fail over`;
   }
 
   injectFault(kind: FaultKind, value?: number): void {
@@ -143,6 +166,12 @@ export class FtRuntime extends Runtime {
   // ---- cluster events ----
 
   private onRoleChange(change: RoleChange): void {
+    this.updateThreads(change);
+    if (change.reason !== 'started') this.emit('output', 'console', `${change.host} is ${change.role} (generation ${change.generation}): ${change.reason}\n`);
+  }
+
+  /** Threads are the hosts with a machine: an idle spare becomes one when a view makes it a backup. */
+  private updateThreads(change: RoleChange): void {
     const threadId = Number(change.host.slice('host-'.length));
     const known = this.targets.get(threadId);
     if (change.role === 'dead' || change.role === 'stopped') {
@@ -151,6 +180,7 @@ export class FtRuntime extends Runtime {
       this.requests.failHost(change.host, `${change.host} is ${change.role}: ${change.reason}`);
       this.emit('thread', 'exited', threadId);
     } else if (!known) {
+      if (change.role === 'spare') return;
       const target = new HostTarget(change.host, threadId, change.role, change.generation, this.requests);
       this.targets.set(threadId, target);
       // Hosts start held: a new one joins a running session.
@@ -161,7 +191,28 @@ export class FtRuntime extends Runtime {
       known.generation = change.generation;
       this.emit('thread', 'started', threadId);
     }
-    if (change.reason !== 'started') this.emit('output', 'console', `${change.host} is ${change.role} (generation ${change.generation}): ${change.reason}\n`);
+  }
+
+  /** A view decided: sent with the one before it when that now counts as acknowledged. */
+  private onView(view: View): void {
+    const records = this.viewHistory.decided(view, this.time);
+    // The spares as of this view; the new record goes out below whatever changed.
+    this.viewHistory.observe(this.cluster.coordinator!);
+    for (const record of records) this.sendView(record);
+    const { number, primary, backups, causes } = records.at(-1)!;
+    this.emit('output', 'console', `view ${number}: primary ${primary ?? 'none'}, backup ${backups.join(', ') || 'none'} (${describeCauses(causes)})\n`);
+  }
+
+  /** The latest view once its primary acknowledges it, or when the idle spares change. */
+  private observeViews(): void {
+    const coordinator = this.cluster.coordinator;
+    if (!coordinator) return;
+    const changed = this.viewHistory.observe(coordinator);
+    if (changed) this.sendView(changed);
+  }
+
+  private sendView(record: ViewRecord): void {
+    this.emit('custom', { event: 'lockstep/views', body: { view: { ...record }, spares: this.viewHistory.spares, time: this.time } });
   }
 
   private async onFailover(failover: Failover): Promise<void> {
@@ -207,20 +258,26 @@ export class FtRuntime extends Runtime {
   }
 
   private channel(): ChannelEventBody {
-    const hosts: HostView[] = [...this.cluster.hosts.values()].map((h) => ({
-      id: h.id,
-      role: h.role,
-      generation: h.generation,
-      instructions: h.stats?.instructions ?? 0,
-      ...(h.stats?.debuggerAt === undefined ? {} : { debuggerAt: h.stats.debuggerAt }),
-      ...(h.stats?.cloning ? { cloning: h.stats.cloning } : {}),
-      ...(h.stats ? {} : { starting: true as const }),
-    }));
+    const hosts: HostView[] = [...this.cluster.hosts.values()].map((h) => {
+      // A spare has generation 0; made backup by a view, it takes its primary's once it follows (its stats say).
+      const generation = Math.max(h.generation, h.stats?.generation ?? 0);
+      const joining = h.role === 'backup' && generation === 0;
+      return {
+        id: h.id,
+        role: h.role,
+        generation,
+        instructions: h.stats?.instructions ?? 0,
+        ...(h.stats?.debuggerAt === undefined ? {} : { debuggerAt: h.stats.debuggerAt }),
+        ...(h.stats?.cloning ? { cloning: h.stats.cloning } : {}),
+        ...(h.stats && !joining ? {} : { starting: true as const }),
+      };
+    });
     const primary = this.statsOf('primary');
     const backup = this.statsOf('backup');
     // Live progress on both sides; the stats of the two hosts come at slightly different times, so a
-    // backup that caught up may look ahead for a moment: no lag then.
-    const lag = primary && backup && !backup.cloning ? Math.max(0, primary.instructions - backup.instructions) : 0;
+    // backup that caught up may look ahead for a moment: no lag then. None either for a backup not yet following.
+    const following = backup && primary && !backup.cloning && backup.generation > 0;
+    const lag = following ? Math.max(0, primary.instructions - backup.instructions) : 0;
     return {
       time: this.time,
       hosts,

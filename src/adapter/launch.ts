@@ -7,7 +7,8 @@ import { writeProblem } from '../ft/files';
 import { BootRole, BUILTIN_GUESTS, diskProblem, LINUX_GUEST, resolveSpec, type DiskMode, type MachineSpec } from '../ft/machine';
 import { DEFAULT_EPOCH_LENGTH } from '../ft/machine';
 import { count } from './format';
-import { DEFAULT_TAP_ADDRESS, type TapOptions } from '../ft/cluster';
+import { DEFAULT_TAP_ADDRESS, type ClusterOptions, type TapOptions } from '../ft/cluster';
+import { DEFAULT_VIEW_SERVICE, parseCoordinator } from '../ft/view';
 import { DEFAULT_CHECKPOINT_MS, type CheckpointPolicy, type ReplicationMode } from '../ft/checkpoint';
 import { DEFAULT_DETECTOR, type DetectorOptions } from '../ft/replication';
 import launchSchema from './launchSchema.json';
@@ -31,6 +32,9 @@ export type LaunchConfig =
     checkpoint?: CheckpointPolicy;
     /** An FT pair's failure detector (`detectTimeout`, `heartbeat`), as `lockstep ft` takes it. */
     detector?: DetectorOptions;
+    /** Host processes (`hosts`); with a view service (`views`), past 2 the others are idle spares. */
+    hosts?: number;
+    views?: ClusterOptions['views'];
   } & MachineSpec & Start)
   | ({ kind: 'replay'; log: string; image?: string } & Omit<MachineSpec, 'guest'> & Start);
 
@@ -68,8 +72,11 @@ const CHECKPOINT_ATTRIBUTES = ['checkpointMs', 'checkpointInstructions', 'checkp
 /** Attributes that describe a live run, which a log replay takes from its file instead. */
 const LIVE_ONLY = [
   'guest', 'mode', 'clock', 'jit', 'epochLength', 'memory', 'cmdline', 'record', 'tap', 'tapAddress', 'disks',
-  'detectTimeout', 'heartbeat', ...CHECKPOINT_ATTRIBUTES,
+  'detectTimeout', 'heartbeat', 'hosts', 'coordinator', ...CHECKPOINT_ATTRIBUTES,
 ];
+
+/** What a view service cannot run with yet (as `lockstep ft --hosts` refuses them). */
+const NOT_UNDER_VIEWS = ['record', 'disks', 'tap'] as const;
 
 function fail(name: string, problem: string): never {
   throw new LaunchError(`launch attribute '${name}': ${problem}`);
@@ -167,8 +174,37 @@ export function parseLaunch(args: unknown): LaunchConfig {
     ...(disks && { disks }),
     ...replication(a),
     ...detection(a, kind),
+    ...viewService(a),
     ...start,
   };
+}
+
+/**
+ * `hosts` and `coordinator`, as `lockstep ft --hosts N --coordinator C`: past 2 hosts, or with a coordinator
+ * named, a view service decides the roles. It declares a host dead after `detectTimeout` without its
+ * pings: a debugger movement keeps a host as busy for the view service as for its peer.
+ */
+function viewService(a: Record<string, unknown>): { hosts?: number; views?: ClusterOptions['views'] } {
+  if (a.coordinator !== undefined && a.hosts === undefined) fail('coordinator', "goes with 'hosts' (the hosts whose roles the view service decides)");
+  if (a.hosts === undefined) return {};
+  if (a.mode === 'single' || a.mode === 'checkpoint') fail('hosts', `goes with mode "ft" (a view service over replaying backups), not mode "${a.mode}"`);
+  const hosts = a.hosts as number;
+  const coordinator = a.coordinator === undefined ? undefined : coordinatorOf(a.coordinator as string);
+  if (hosts === 2 && !coordinator) return { hosts };
+  const clash = NOT_UNDER_VIEWS.find((name) => a[name] !== undefined);
+  if (clash) fail(clash, "is not supported under a view service ('hosts' past 2, or 'coordinator') yet");
+  const silentMs = (a.detectTimeout as number | undefined) ?? DEFAULT_DETECTOR.timeoutMs;
+  const deadPings = Math.max(2, Math.ceil(silentMs / DEFAULT_VIEW_SERVICE.pingIntervalMs));
+  return { hosts, views: { deadPings, ...(coordinator && { coordinator }) } };
+}
+
+/** `coordinator`: embedded or etcd://HOST:PORT[,…], said as the attribute's problem. */
+function coordinatorOf(text: string): NonNullable<NonNullable<ClusterOptions['views']>['coordinator']> {
+  try {
+    return parseCoordinator(text);
+  } catch (error) {
+    return fail('coordinator', (error as Error).message.replace(/^--coordinator: /, ''));
+  }
 }
 
 /** `detectTimeout` and `heartbeat`: an FT pair's failure detector, the heartbeat the shorter. */

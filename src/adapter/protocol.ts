@@ -26,6 +26,7 @@ export const ENTRY_KINDS: readonly EntryView['kind'][] = ['input', 'nondet', 'ep
 export interface HostView {
   id: string;
   role: 'primary' | 'backup' | 'spare' | 'halted' | 'dead' | 'stopped';
+  /** 0 for an idle spare (launch `hosts`), and for a spare made backup until it follows its primary. */
   generation: number;
   /** How far the host has run live (under the debugger: its recorded frontier). */
   instructions: number;
@@ -33,7 +34,7 @@ export interface HostView {
   debuggerAt?: number;
   /** A new backup receiving its checkpoint: chunks received of how many (0 before the first). */
   cloning?: { received: number; total: number };
-  /** The host process has not reported yet (just started): `instructions` says nothing. */
+  /** Not reported yet (just started, or a spare not yet following as backup): `instructions` says nothing. */
   starting?: true;
 }
 
@@ -119,12 +120,48 @@ export interface FailoverEventBody {
   lastSeq?: number;
 }
 
+/** Why a view differs from the one before (the first view has only `first`). */
+export type ViewCause =
+  /** The first host to ping the view service is made primary. */
+  | { kind: 'first'; host: string }
+  /** The primary was gone: its backup `host` (the most advanced initialised one) was promoted. */
+  | { kind: 'failover'; from: string; host: string }
+  /** `host` was made a backup: an idle spare (cloned from the primary), or the pair's first backup. */
+  | { kind: 'backup'; host: string; spare: boolean }
+  /** `host`, a backup, was gone and left the view. */
+  | { kind: 'backup-lost'; host: string };
+
+/** One view of the view service (seed 003), as the panel's view history lists it. */
+export interface ViewRecord {
+  number: number;
+  primary?: string;
+  backups: string[];
+  /** Its primary has acknowledged it (the view service changes the view only after that). */
+  acked: boolean;
+  /** ms since the session started, when the view was decided. */
+  time: number;
+  causes: ViewCause[];
+}
+
+/**
+ * `lockstep/views` (under a view service only): a view as it is decided and again once its primary
+ * acknowledges it, with the hosts that are idle spares then; also when only the spares change.
+ */
+export interface ViewsEventBody {
+  view: ViewRecord;
+  /** Live hosts in no role of the view, as the view service sees them (it makes one a backup when one is missing). */
+  spares: string[];
+  /** ms since the session started. */
+  time: number;
+}
+
 export interface LockstepEvents {
   'lockstep/channel': ChannelEventBody;
   'lockstep/entries': EntriesEventBody;
   'lockstep/output': OutputEventBody;
   'lockstep/divergence': DivergenceEventBody;
   'lockstep/failover': FailoverEventBody;
+  'lockstep/views': ViewsEventBody;
 }
 
 /** Custom requests: arguments and response bodies. */

@@ -18,7 +18,7 @@ export function sessionMode(configuration: vscode.DebugConfiguration): SessionMo
 const EVENT_HISTORY_LIMIT = 20_000;
 
 const LOCKSTEP_EVENTS: ReadonlySet<string> = new Set<keyof LockstepEvents>([
-  'lockstep/channel', 'lockstep/entries', 'lockstep/output', 'lockstep/divergence', 'lockstep/failover',
+  'lockstep/channel', 'lockstep/entries', 'lockstep/output', 'lockstep/divergence', 'lockstep/failover', 'lockstep/views',
 ]);
 
 export interface SessionEvent { session: vscode.DebugSession; message: PanelInboundMessage }

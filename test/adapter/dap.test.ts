@@ -316,6 +316,16 @@ describe('debug adapter (DAP, real hosts)', function () {
         [{ guest: 'spin', heartbeat: 2000 }, /'heartbeat': 2000 ms must be shorter than 'detectTimeout' \(1000 ms\)/],
         [{ guest: 'spin', mode: 'single', detectTimeout: 5000 }, /'detectTimeout': goes with an FT pair/],
         [{ log: __filename, heartbeat: 100 }, /'heartbeat': does not apply to a log replay/],
+        [{ guest: 'kv', hosts: 1 }, /'hosts': expected a whole number from 2 to 64, got 1/],
+        [{ guest: 'kv', hosts: '3' }, /'hosts': expected a whole number from 2 to 64, got "3"/],
+        [{ guest: 'kv', coordinator: 'embedded' }, /'coordinator': goes with 'hosts'/],
+        [{ guest: 'kv', hosts: 3, coordinator: 'zookeeper://x:1' }, /'coordinator': expected embedded or etcd:\/\/HOST:PORT\[,HOST:PORT...\], got 'zookeeper:\/\/x:1'$/],
+        [{ guest: 'kv', hosts: 3, coordinator: 'etcd://127.0.0.1' }, /'coordinator': '127.0.0.1' in 'etcd:\/\/127.0.0.1' is not HOST:PORT$/],
+        [{ guest: 'kv', hosts: 3, mode: 'checkpoint' }, /'hosts': goes with mode "ft" \(a view service over replaying backups\), not mode "checkpoint"/],
+        [{ guest: 'kv', hosts: 3, mode: 'single' }, /'hosts': goes with mode "ft"/],
+        [{ guest: 'kv', hosts: 3, record: '/tmp/x.ftlog' }, /'record': is not supported under a view service/],
+        [{ guest: 'kv', hosts: 2, coordinator: 'embedded', tap: 'tap0' }, /'tap': is not supported under a view service/],
+        [{ log: __filename, hosts: 3 }, /'hosts': does not apply to a log replay/],
         [{ guest: 'spin', stopOnEntry: 1 }, /'stopOnEntry': expected true or false/],
         [{ guest: 'spin', colour: 'red' }, /'colour': unknown attribute/],
         [{ guest: 'spin', mode: 'single', record: '/tmp/x.ftlog' }, /'record': records an FT pair's log/],
@@ -351,6 +361,9 @@ describe('debug adapter (DAP, real hosts)', function () {
         await assert.rejects(adapter.dc.launchRequest(args as never), message, JSON.stringify(args));
       }
       await assert.rejects(adapter.dc.launchRequest({ log: __filename } as never), /'log': .*not a Lockstep log/);
+      // Nothing serves etcd on port 1 here: the launch says so (src/ft/view/etcd.ts) before any host starts.
+      const unreachable = { guest: 'kv', hosts: 3, coordinator: 'etcd://127.0.0.1:1' };
+      await assert.rejects(adapter.dc.launchRequest(unreachable as never), /^Error: --coordinator etcd:\/\/127\.0\.0\.1:1: cannot reach etcd \(/);
     });
 
     it('disks: the pair gets the disk (its reads in the panel\'s channel events); FILE is locked until the session ends', async () => {

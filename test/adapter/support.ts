@@ -21,7 +21,8 @@ export class Adapter {
     const runtime = `${netns ? `ip netns exec ${netns} ` : ''}"${process.execPath}" --import tsx src/cli.ts`;
     this.dc = new DebugClient(runtime, 'dap', 'lockstep', { shell: true, cwd: REPO }, !!process.env.LOCKSTEP_DAP_STDERR);
     this.dc.defaultTimeout = EVENT_TIMEOUT_MS;
-    for (const event of ['lockstep/channel', 'lockstep/entries', 'lockstep/output', 'lockstep/divergence', 'lockstep/failover']) {
+    const events = ['lockstep/channel', 'lockstep/entries', 'lockstep/output', 'lockstep/divergence', 'lockstep/failover', 'lockstep/views'];
+    for (const event of events) {
       this.dc.on(event, (e: DebugProtocol.Event) => {
         this.events.set(event, [...(this.events.get(event) ?? []), e.body]);
       });

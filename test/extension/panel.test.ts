@@ -7,7 +7,8 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { ENTRY_KINDS, type EntryView, type HostView, type PanelInboundMessage } from '../../src/adapter/protocol';
+import { ENTRY_KINDS, type EntryView, type HostView, type PanelInboundMessage, type ViewRecord, type ViewsEventBody } from '../../src/adapter/protocol';
+import { describeCauses } from '../../src/adapter/viewHistory';
 import { isPanelMessage, panelCsp, panelHtml } from '../../src/extension/panel/html';
 import { MAX_ENTRIES, PanelModel } from '../../src/extension/panel/model';
 import * as fmt from '../../src/extension/panel/format';
@@ -19,6 +20,13 @@ const messages = recording.messages;
 const rewound = (JSON.parse(readFileSync(join(FIXTURES, 'panel-rewound.json'), 'utf8')) as typeof recording).messages;
 /** The same recording in checkpoint mode (fixtures/panel-checkpoint-events.json). */
 const checkpointed = (JSON.parse(readFileSync(join(FIXTURES, 'panel-checkpoint-events.json'), 'utf8')) as typeof recording).messages;
+/** Three hosts under the view service: views 1 → 2 → 3, a failover, a spare made backup (panel-views-events.json). */
+const viewed = (JSON.parse(readFileSync(join(FIXTURES, 'panel-views-events.json'), 'utf8')) as typeof recording).messages;
+const viewEvents = (list: PanelInboundMessage[]): ViewsEventBody[] =>
+  list.flatMap((m) => (m.type === 'event' && m.event === 'lockstep/views' ? [m.body] : []));
+/** What the view table should show after `list`: each view as its latest event has it, by number. */
+const latestViews = (list: PanelInboundMessage[]): ViewRecord[] =>
+  [...new Map(viewEvents(list).map((e) => [e.view.number, e.view])).values()].sort((a, b) => a.number - b.number);
 const recordedEntries: EntryView[] = messages.flatMap((m) => (m.type === 'event' && m.event === 'lockstep/entries' ? m.body.entries : []));
 
 describe('logging-channel panel: model and host side', () => {
@@ -78,6 +86,18 @@ describe('logging-channel panel: model and host side', () => {
     model.showKind('nondet', true);
     assert.equal(model.rowCount, model.entries.length);
     assert.equal(model.entryAt(12_345), 12_345);
+  });
+
+  it('keeps each view as its latest event has it, and the spares of the latest (a recorded session with three hosts)', () => {
+    const model = new PanelModel();
+    for (const message of viewed) model.apply(message);
+    const expected = latestViews(viewed);
+    assert.deepEqual(model.views, expected);
+    assert.deepEqual(expected.map((v) => v.number), [1, 2, 3]);
+    assert.deepEqual(model.spares, viewEvents(viewed).at(-1)!.spares);
+    // A new session starts with no views.
+    model.apply({ type: 'session', state: 'started' });
+    assert.deepEqual([model.views, model.spares], [[], []]);
   });
 
   it('charts live progress apart from the debugger, lag never below zero, a clone apart from the log', () => {
@@ -247,6 +267,44 @@ describe('logging-channel panel (webview in headless Chromium)', function () {
       if (upTo === holding + 1) assert.match(held!, /^#[\d,]+: \d+/);
       await page.screenshot({ path: join(ARTIFACTS, upTo === holding + 1 ? 'panel-checkpoint-held.png' : 'panel-checkpoint.png') });
     }
+  });
+
+  it('shows the view history and the idle spares of a recorded session with three hosts; no views without a view service', async () => {
+    const plain = await openPanel('dark');
+    await send(plain, messages);
+    assert.ok(await plain.locator('.views-section').isHidden(), 'a pair without a view service has no views');
+    /** The view table's rows, cell by cell, and the spares line. */
+    const shown = async (page: Page) => {
+      const count = Number(await page.locator('#views').getAttribute('aria-rowcount')) - 1;
+      const rows = [];
+      for (let i = 0; i < count; i++) rows.push(await page.locator(`#views-row-${i} .grid-cell`).allTextContents());
+      return { rows, spares: await page.locator('.views-section .spares').textContent() };
+    };
+    const expected = (list: PanelInboundMessage[]) => ({
+      rows: latestViews(list).map((v) => [
+        String(v.number), v.primary ?? '–', v.backups.join(', ') || '–', v.acked ? 'acked' : 'not yet', fmt.sessionTime(v.time),
+        describeCauses(v.causes),
+      ]),
+      spares: viewEvents(list).at(-1)!.spares.length ? `Idle spares: ${viewEvents(list).at(-1)!.spares.join(', ')}` : 'No idle spare',
+    });
+    // Partway: view 3 decided, and its primary has not acknowledged it yet.
+    const third = viewed.findIndex((m) => m.type === 'event' && m.event === 'lockstep/views' && m.body.view.number === 3);
+    const page = await openPanel('dark');
+    await send(page, viewed.slice(0, third + 1));
+    const partway = await shown(page);
+    assert.deepEqual(partway, expected(viewed.slice(0, third + 1)));
+    assert.equal(partway.rows[2][3], 'not yet');
+    await send(page, viewed.slice(third + 1));
+    const whole = await shown(page);
+    assert.deepEqual(whole, expected(viewed));
+    assert.deepEqual(whole.rows.map((r) => [r[0], r[1], r[2], r[3], r[5]]), [
+      ['1', 'host-1', '–', 'acked', 'host-1 pinged first: primary'],
+      ['2', 'host-1', 'host-2', 'acked', 'host-2 made backup'],
+      ['3', 'host-2', 'host-3', 'acked', 'failover: host-1 gone, backup host-2 promoted; spare host-3 made backup'],
+    ]);
+    assert.equal(whole.spares, 'Idle spares: host-4');
+    assert.equal(await page.locator('.host.role-spare .host-id').allTextContents().then((ids) => ids.join()), 'host-4');
+    await page.screenshot({ path: join(ARTIFACTS, 'panel-views.png') });
   });
 
   it('shows where the debugger looks apart from the live progress, and a clone as cloning', async () => {

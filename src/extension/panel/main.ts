@@ -2,7 +2,11 @@
 // extension ({ type: 'event', event, body }, see PanelInboundMessage), keeps them in a PanelModel,
 // and renders at most once per animation frame however fast events come. Controls post
 // PanelMessages back. No `vscode` import: this runs in the webview's page.
-import { ENTRY_KINDS, type ChannelEventBody, type DiskView, type HostView, type PanelInboundMessage, type PanelMessage } from '../../adapter/protocol';
+import {
+  ENTRY_KINDS, type ChannelEventBody, type DiskView, type HostView, type PanelInboundMessage, type PanelMessage,
+  type ViewRecord,
+} from '../../adapter/protocol';
+import { describeCauses } from '../../adapter/viewHistory';
 // The file, not src/ft/cluster's index: it imports nothing, so it can be in a browser bundle.
 import { FAULT_KINDS, type FaultKind, type FaultTarget } from '../../ft/cluster/faults';
 import { Marker, TimeChart } from './charts';
@@ -285,6 +289,33 @@ const outputsCount = el('span', 'badge', '0');
 outputsHead.append(outputsCount);
 outputsSection.append(outputsHead, outputsGrid.element);
 
+// The view service's views (launch attribute `hosts`) and its idle spares; hidden in a session without one.
+const VIEW_ACK: Record<'acked' | 'pending', [string, string]> = { acked: ['pass', 'acked'], pending: ['circle-large', 'not yet'] };
+const viewAck = (v: ViewRecord) => (v.acked ? 'acked' : 'pending');
+const viewsGrid = new VirtualGrid<ViewRecord>({
+  id: 'views',
+  label: 'Views of the view service',
+  emptyText: 'No view yet.',
+  row: (i) => model.views[i],
+  rowClass: (v) => `view-${viewAck(v)}`,
+  rowLabel: (v) => `View ${v.number}: primary ${v.primary ?? 'none'}, backup ${v.backups.join(', ') || 'none'}, `
+    + `${v.acked ? 'acknowledged' : 'not acknowledged yet'}, at ${fmt.sessionTime(v.time)}: ${describeCauses(v.causes)}`,
+  columns: [
+    { title: 'View', className: 'col-view num', render: (c, v) => { c.textContent = String(v.number); } },
+    { title: 'Primary', className: 'col-primary', render: (c, v) => { c.textContent = v.primary ?? '–'; } },
+    { title: 'Backup', className: 'col-backups', render: (c, v) => { c.textContent = v.backups.join(', ') || '–'; } },
+    { title: 'Acked', className: 'col-acked', render: (c, v) => stateCell(c, VIEW_ACK[viewAck(v)], `ack-${viewAck(v)}`) },
+    { title: 'When', className: 'col-when num', render: (c, v) => { c.textContent = fmt.sessionTime(v.time); } },
+    { title: 'Cause', className: 'col-text', render: (c, v) => { c.textContent = describeCauses(v.causes); c.title = c.textContent; } },
+  ],
+});
+const { section: viewsSection, head: viewsHead } = titledSection('views', 'Views');
+const viewsCount = el('span', 'badge', '0');
+const sparesNote = el('span', 'section-note spares');
+viewsHead.append(viewsCount, sparesNote);
+viewsSection.append(viewsHead, viewsGrid.element);
+viewsSection.hidden = true;
+
 // Timeline.
 const { section: timelineSection, head: timelineHead } = titledSection('timeline', 'Timeline');
 const timelineList = el('ol', 'timeline');
@@ -296,7 +327,7 @@ const side = el('div', 'side');
 side.append(outputsSection, timelineSection);
 const body = el('div', 'body');
 body.append(entriesSection, side);
-root.append(header, banner, status, charts, body);
+root.append(header, banner, status, charts, viewsSection, body);
 
 // ---- rendering ----
 
@@ -321,6 +352,15 @@ function render(): void {
   if (dirty.channel || dirty.timeline || dirty.divergence) renderCharts();
   if (dirty.timeline) renderTimeline();
   if (dirty.divergence) renderBanner();
+  if (dirty.views) renderViews();
+}
+
+function renderViews(): void {
+  viewsSection.hidden = !model.views.length;
+  viewsGrid.update(model.views.length);
+  viewsCount.textContent = fmt.count(model.views.length);
+  sparesNote.textContent = model.spares.length ? `Idle spares: ${model.spares.join(', ')}` : 'No idle spare';
+  sparesNote.title = 'Live hosts in no role of the current view: the view service makes one the backup when the view lacks one';
 }
 
 function renderEntries(): void {
@@ -355,12 +395,15 @@ function renderStatus(): void {
     const progress = hostProgress(h);
     const looking = h.debuggerAt !== undefined && h.debuggerAt !== h.instructions && !h.cloning && !h.starting;
     const badge = el('span', `role-badge role-${h.role}`, h.role);
-    const generation = el('span', 'host-gen', `gen ${h.generation}`);
-    item.append(icon(ROLE_ICON[h.role]), el('span', 'host-id', h.id), badge, generation, el('span', 'host-instr num', progress));
+    item.append(icon(ROLE_ICON[h.role]), el('span', 'host-id', h.id), badge);
+    // An idle spare belongs to no generation and runs no machine yet.
+    if (h.role !== 'spare') item.append(el('span', 'host-gen', `gen ${h.generation}`), el('span', 'host-instr num', progress));
     if (looking) item.append(el('span', 'host-debugger num', `debugger at ${fmt.count(h.debuggerAt!)}`));
     const debuggerText = looking ? `; the debugger shows instruction ${fmt.count(h.debuggerAt!)}` : '';
     const run = h.cloning || h.starting ? progress : `${progress} instructions run`;
-    item.title = `${h.id}: ${h.role}, generation ${h.generation}, ${run}${debuggerText}`;
+    item.title = h.role === 'spare'
+      ? `${h.id}: an idle spare, with no machine until the view service makes it the backup`
+      : `${h.id}: ${h.role}, generation ${h.generation}, ${run}${debuggerText}`;
     return item;
   }));
   if (!channel) {

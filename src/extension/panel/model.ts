@@ -5,7 +5,7 @@
 import {
   ENTRY_KINDS, type ChannelEventBody, type DivergenceEventBody, type EntryView, type FailoverEventBody, type HostView,
   type OutputEventBody,
-  type PanelInboundMessage,
+  type PanelInboundMessage, type ViewRecord, type ViewsEventBody,
 } from '../../adapter/protocol';
 
 export type AckState = 'acked' | 'pending' | 'lost';
@@ -75,9 +75,13 @@ export interface Dirty {
   timeline: boolean;
   divergence: boolean;
   session: boolean;
+  views: boolean;
 }
 const clean = (): Dirty => ({
-  entries: false, outputs: false, channel: false, timeline: false, divergence: false, session: false,
+  entries: false, outputs: false, channel: false, timeline: false, divergence: false, session: false, views: false,
+});
+const allDirty = (): Dirty => ({
+  entries: true, outputs: true, channel: true, timeline: true, divergence: true, session: true, views: true,
 });
 
 export class PanelModel {
@@ -90,6 +94,10 @@ export class PanelModel {
   timeline: TimelineItem[] = [];
   divergences: DivergenceEventBody[] = [];
   failovers: FailoverEventBody[] = [];
+  /** Under a view service: every view, in order of number, as last reported (acknowledged or not yet). */
+  views: ViewRecord[] = [];
+  /** Hosts the view service sees as idle spares, as of the latest views event. */
+  spares: string[] = [];
   channel: ChannelEventBody | undefined;
   series: Series = emptySeries();
   sessionName: string | undefined;
@@ -100,7 +108,7 @@ export class PanelModel {
   widest = { seq: 0, at: 0 };
   /** The kinds of entry the table shows. */
   readonly shownKinds = new Set(ENTRY_KINDS);
-  dirty: Dirty = { entries: true, outputs: true, channel: true, timeline: true, divergence: true, session: true };
+  dirty: Dirty = allDirty();
 
   /** Entries before this index have their final ack state. */
   private pendingFrom = 0;
@@ -132,6 +140,7 @@ export class PanelModel {
       case 'lockstep/output': return this.onOutput(message.body);
       case 'lockstep/divergence': return this.onDivergence(message.body);
       case 'lockstep/failover': return this.onFailover(message.body);
+      case 'lockstep/views': return this.onViews(message.body);
     }
   }
 
@@ -202,6 +211,8 @@ export class PanelModel {
     this.timeline = [];
     this.divergences = [];
     this.failovers = [];
+    this.views = [];
+    this.spares = [];
     this.channel = undefined;
     this.series = emptySeries();
     this.generation = 1;
@@ -211,7 +222,7 @@ export class PanelModel {
     this.outputIndex.clear();
     this.roles.clear();
     this.lastBytes = undefined;
-    this.dirty = { entries: true, outputs: true, channel: true, timeline: true, divergence: true, session: true };
+    this.dirty = allDirty();
   }
 
   /** In time order: events can arrive a little out of it (a divergence is found after the fact). */
@@ -274,7 +285,10 @@ export class PanelModel {
       if (before === h.role || first) continue;
       if (h.role === 'dead') this.note({ time: body.time, kind: 'died', text: `${h.id} died (was ${before ?? 'unknown'})`, instruction: h.instructions });
       else if (h.role === 'halted') this.note({ time: body.time, kind: 'halted', text: `${h.id} halted (lost the arbiter)`, instruction: h.instructions });
-      else if (h.role === 'backup' && before === undefined) this.note({ time: body.time, kind: 'attached', text: `${h.id} joined as the backup (generation ${h.generation})` });
+      else if (h.role === 'backup' && (before === undefined || before === 'spare')) {
+        const text = before === 'spare' ? `${h.id}, an idle spare, was made the backup` : `${h.id} joined as the backup (generation ${h.generation})`;
+        this.note({ time: body.time, kind: 'attached', text });
+      }
     }
   }
 
@@ -338,6 +352,17 @@ export class PanelModel {
     const pages = body.pages.length ? `${body.pages.length} page${body.pages.length === 1 ? '' : 's'}` : 'state';
     this.note({ time: body.time ?? this.now, kind: 'divergence', text: `Divergence at epoch ${body.epoch}: ${pages} differ`, instruction: body.at });
     this.dirty.divergence = true;
+  }
+
+  /** A view as it was decided or acknowledged: it replaces the row of the same number. */
+  private onViews(body: ViewsEventBody): void {
+    const view = body.view;
+    let i = this.views.length;
+    while (i > 0 && this.views[i - 1].number > view.number) i--;
+    const same = this.views[i - 1]?.number === view.number;
+    this.views.splice(same ? i - 1 : i, same ? 1 : 0, view);
+    this.spares = body.spares;
+    this.dirty.views = true;
   }
 
   private onFailover(body: FailoverEventBody): void {

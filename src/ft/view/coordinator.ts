@@ -14,6 +14,8 @@ export interface Coordinator extends EventEmitter<CoordinatorEvents> {
   readonly options: ViewServiceOptions;
   /** The view hosts act on. */
   readonly view: View;
+  /** Whether the view's primary has acknowledged it (until then the view cannot change). */
+  readonly acked: boolean;
   /** Live servers in no role of the view. */
   readonly idle: string[];
   /** Whether a backup of the view could take over now. */

@@ -34,6 +34,11 @@ export class EmbeddedCoordinator extends EventEmitter<CoordinatorEvents> impleme
     return this.service !== undefined;
   }
 
+  /** False while stopped: a stopped service hears no acknowledgement. */
+  get acked(): boolean {
+    return this.service?.acked ?? false;
+  }
+
   /** Live servers in no role of the view. */
   get idle(): string[] {
     return this.service?.idle ?? [];

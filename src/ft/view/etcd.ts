@@ -55,6 +55,10 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> implements 
     return this.service.view;
   }
 
+  get acked(): boolean {
+    return this.service.acked;
+  }
+
   get idle(): string[] {
     return this.service.idle;
   }
