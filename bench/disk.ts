@@ -219,7 +219,7 @@ export const diskBenchmark: BenchmarkModule = {
       value: runs.map((r) => r.shared.delayMs),
       baseline: runs.map((r) => r.single.fsyncMs),
       baselineLabel: 'single host: a sector written and fdatasync\'ed',
-      note: 'FT: median delay from the guest\'s write to durable on FILE (held until the backup acks, then written and fdatasync\'ed off the guest\'s thread), HostStats disk.durableDelaysMs of the primary, 200 writes per run. Single: the same write and fdatasync, timed in the bench process on the same file system.' + lost('shared'),
+      note: 'FT: median delay from the guest\'s write to durable on FILE (held until the backup acks, then written and fdatasync\'ed off the guest\'s thread), HostStats disk.durableDelaysMs of the primary, its latest 200 writes of the run. Single: the same write and fdatasync, timed in the bench process on the same file system.' + lost('shared'),
     }));
     for (const mode of ['shared', 'local'] as const) {
       rows.push(compareRow({

@@ -36,7 +36,13 @@ export type LaunchConfig =
     hosts?: number;
     views?: ClusterOptions['views'];
   } & MachineSpec & Start)
-  | ({ kind: 'replay'; log: string; image?: string } & Omit<MachineSpec, 'guest'> & Start);
+  | ({
+    kind: 'replay';
+    log: string;
+    image?: string;
+    /** Where a local-mode recording's disk is now, as it was when the run started (`disks: [{ file }]`). */
+    disk?: string;
+  } & Omit<MachineSpec, 'guest'> & Start);
 
 /** The attributes that name boot files, as errors about them call them. */
 export const BOOT_ATTRIBUTES: Record<BootRole, string> = {
@@ -71,7 +77,7 @@ const CHECKPOINT_ATTRIBUTES = ['checkpointMs', 'checkpointInstructions', 'checkp
 
 /** Attributes that describe a live run, which a log replay takes from its file instead. */
 const LIVE_ONLY = [
-  'guest', 'mode', 'clock', 'jit', 'epochLength', 'memory', 'cmdline', 'record', 'tap', 'tapAddress', 'disks',
+  'guest', 'mode', 'clock', 'jit', 'epochLength', 'memory', 'cmdline', 'record', 'tap', 'tapAddress',
   'detectTimeout', 'heartbeat', 'hosts', 'coordinator', ...CHECKPOINT_ATTRIBUTES,
 ];
 
@@ -282,5 +288,23 @@ function parseReplay(a: Record<string, unknown>, start: Start, at: (path: string
   for (const [name, path] of [['bios', files.bios], ['vgaBios', files.vgaBios], ['initrd', files.initrd]] as const) {
     if (path !== undefined) checkReadable(name, path);
   }
-  return { kind: 'replay', log, image, ...files, ...start };
+  const disk = a.disks === undefined ? undefined : replayDisk(a.disks as unknown[], at);
+  return { kind: 'replay', log, image, ...files, ...(disk !== undefined && { disk }), ...start };
+}
+
+/**
+ * `disks` in a log replay: where the disk a local-mode recording started with is now, `[{ "file": PATH }]`
+ * (its mode is the log's; its hash is checked against the log's header when the replay starts).
+ */
+function replayDisk(disks: unknown[], at: (path: string) => string): string {
+  if (disks.length !== 1) fail('disks', `a log replay takes the one disk its recording started with, got ${disks.length}`);
+  const [disk] = disks;
+  if (typeof disk !== 'object' || disk === null || Array.isArray(disk)) fail('disks', `expected { "file": PATH }, got ${JSON.stringify(disk)}`);
+  const { file, ...rest } = disk as Record<string, unknown>;
+  const other = Object.keys(rest)[0];
+  if (other === 'mode') fail('disks', '\'mode\' does not apply to a log replay: the log says how its disk was shared');
+  if (other !== undefined) fail('disks', `unknown key '${other}' (a log replay's disk takes 'file' alone)`);
+  if (typeof file !== 'string' || !file.trim()) fail('disks', `'file' must be the path of a disk image, got ${JSON.stringify(file)}`);
+  checkReadable('disks', at(file));
+  return at(file);
 }

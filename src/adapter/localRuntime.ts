@@ -50,7 +50,7 @@ export class LocalRuntime extends Runtime {
       const hint = imagePath ? '' : ` (the log was recorded with '${meta.guest}': give its image in 'image')`;
       throw new LaunchError(`launch attribute '${imagePath ? 'image' : 'log'}': ${message}${hint}`);
     }
-    const disk = this.replayDisk(meta, path);
+    const disk = this.replayDisk(meta, path, config.disk);
     const overlay = disk?.file;
     const replayer = new Replayer();
     for (const entry of entries) if (entry.kind === 'input' || entry.kind === 'nondet') replayer.push(eventOf(entry));
@@ -81,15 +81,15 @@ export class LocalRuntime extends Runtime {
 
   /**
    * The disk a recording was made with, as `lockstep replay` builds it: shared mode, reads from the log alone;
-   * local mode, FILE as the header names it (its hash checked), never written.
+   * local mode, FILE as the header names it or where `disks` says it is now (its hash checked), never written.
    */
-  private replayDisk(meta: LogMeta, path: string): ReplayDisk | undefined {
+  private replayDisk(meta: LogMeta, path: string, given: string | undefined): ReplayDisk | undefined {
     try {
-      const { disk, close } = recordedDisk(meta, undefined, 'put it back there');
+      const { disk, close } = recordedDisk(meta, given, 'put it back there, or say where it is now in \'disks\'');
       this.releaseDisk = close;
       return disk;
     } catch (e) {
-      throw new LaunchError(`launch attribute 'log': ${path}: ${(e as Error).message}`);
+      throw new LaunchError(`launch attribute '${given === undefined ? 'log' : 'disks'}': ${path}: ${(e as Error).message}`);
     }
   }
 

@@ -355,7 +355,9 @@ describe('debug adapter (DAP, real hosts)', function () {
         [{ guest: 'spin', disks: [{ file: __filename }] }, /'disks': .*dap\.test\.ts: its size, \d+ bytes, is not a whole number of 512-byte sectors/],
         [{ guest: 'spin', disks: [{ file: DISK, mode: 'mirrored' }] }, /'disks': 'mode' must be "shared" or "local", got "mirrored"/],
         [{ guest: 'spin', disks: [{ path: DISK }] }, /'disks': unknown key 'path'/],
-        [{ log: __filename, disks: [{ file: DISK }] }, /'disks': does not apply to a log replay/],
+        [{ log: __filename, disks: [{ file: DISK, mode: 'local' }] }, /'disks': 'mode' does not apply to a log replay: the log says/],
+        [{ log: __filename, disks: [{ file: '/no/such/disk.img' }] }, /'disks': cannot read \/no\/such\/disk\.img: no such file/],
+        [{ log: __filename, disks: [] }, /'disks': a log replay takes the one disk its recording started with, got 0/],
       ];
       for (const [args, message] of bad) {
         await assert.rejects(adapter.dc.launchRequest(args as never), message, JSON.stringify(args));

@@ -1,6 +1,7 @@
 // A debugger launch that replays a disk recording (src/adapter/localRuntime.ts): a shared-mode log
 // carries its reads' data, so it replays without FILE; a local-mode log carries only their completions,
-// so the replay reads FILE as it was at the start (it never writes it) and lays the guest's writes over it.
+// so the replay reads FILE as it was at the start (it never writes it), where the header says or where `disks`
+// says it is now, and lays the guest's writes over it.
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,12 +35,12 @@ describe('debug adapter: disks (a log launch replaying a disk recording; local d
    * Replays `log` halfway, goes back across the guest's writes to the start, then on to the end: the epochs as
    * recorded (a revisited read sees what it saw the first time, a read past the furthest point what is written).
    */
-  async function replays(log: string, live: Epochs): Promise<void> {
+  async function replays(log: string, live: Epochs, disks?: { file: string }[]): Promise<void> {
     const adapter = await Adapter.start();
     try {
       const half = live[Math.floor(live.length / 2)].at;
       const stop = adapter.nextStop();
-      await adapter.launch({ log, stopAt: half });
+      await adapter.launch({ log, stopAt: half, ...(disks && { disks }) });
       assert.equal((await stop).reason, 'goto');
       assert.ok(await adapter.runTo(1, 1000) <= 1000);
       assert.equal((await adapter.stopAfter(() => adapter.dc.continueRequest({ threadId: 1 }))).reason, 'end');
@@ -50,13 +51,22 @@ describe('debug adapter: disks (a log launch replaying a disk recording; local d
     }
   }
 
-  it('shared: the replay reads from the log alone (FILE moved away) to the recorded epoch hashes', async () => {
+  it('shared: the replay reads from the log alone (FILE moved away) to the recorded epoch hashes; a disk given is refused', async () => {
     const [disk, log] = [join(dir, 'shared.img'), join(dir, 'shared.ftlog')];
     writeFileSync(disk, Buffer.alloc(64 * 1024));
     const live = await record(disk, 'shared', log);
     assert.ok(live.length >= 3, `${live.length} epochs`);
     renameSync(disk, `${disk}.moved`);
     await replays(log, live);
+    const adapter = await Adapter.start();
+    try {
+      await assert.rejects(
+        adapter.dc.launchRequest({ log, disks: [{ file: `${disk}.moved` }] } as never),
+        /^Error: launch attribute 'disks': .*shared\.ftlog: .*shared\.img\.moved is given as its disk, but the log was recorded with a shared-mode disk: its reads are in the log, so the replay needs no disk file$/,
+      );
+    } finally {
+      await adapter.stop();
+    }
   });
 
   it('local: the replay reads FILE as it was at the start and never writes it; without FILE, one line says so', async () => {
@@ -66,16 +76,24 @@ describe('debug adapter: disks (a log launch replaying a disk recording; local d
     const before = readFileSync(disk);
     await replays(log, live);
     assert.ok(readFileSync(disk).equals(before), 'FILE unchanged');
-    renameSync(disk, `${disk}.moved`);
+    const moved = `${disk}.moved`;
+    renameSync(disk, moved);
     const adapter = await Adapter.start();
     try {
       await assert.rejects(
         adapter.dc.launchRequest({ log } as never),
-        /^Error: launch attribute 'log': .*local\.ftlog: the log was recorded with a local-mode disk, .*local\.img, which is not here: .* put it back there$/,
+        /^Error: launch attribute 'log': .*local\.ftlog: the log was recorded with a local-mode disk, .*local\.img, which is not here: .* put it back there, or say where it is now in 'disks'$/,
+      );
+      // FILE.host-1 holds the primary's writes: the same size, another hash.
+      await assert.rejects(
+        adapter.dc.launchRequest({ log, disks: [{ file: `${disk}.host-1` }] } as never),
+        /^Error: launch attribute 'disks': .*local\.ftlog: .*local\.img\.host-1 is not the disk this log's run started with: sha256 [0-9a-f]{64} here, [0-9a-f]{64} in the log/,
       );
     } finally {
       await adapter.stop();
     }
+    await replays(log, live, [{ file: moved }]);
+    assert.ok(readFileSync(moved).equals(before), 'FILE unchanged where it was moved to');
   });
 
   it('a local disk where it means nothing (mode "single", mode "checkpoint") is refused in one line', async () => {

@@ -70,3 +70,40 @@ export function diskGuest(rounds: number, spinFor = 0, warmup?: number): Uint8Ar
     : [...span(0, warmup), ...COM1, ...text('go\n'), ...span(warmup, rounds), ...COM1, ...text('end\n')];
   return multibootImage([0xfc, ...body, ...EXIT(0), ...HALT]);
 }
+
+// ---- a BIOS boot sector (16-bit real mode) on the IDE primary slave, by PIO ----
+
+const port16 = (p: number) => [0xba, p & 0xff, p >> 8]; // mov dx, p
+const outByte16 = (p: number, byte: number) => [...port16(p), ...out(byte)];
+/** An ATA command for one sector at `lba` of the primary slave (drive select 0xF0), then waits for DRQ. */
+const slaveAta = (lba: number, command: number) => [
+  ...outByte16(0x1f6, 0xf0 | ((lba >>> 24) & 0x0f)), ...outByte16(0x1f2, 1),
+  ...outByte16(0x1f3, lba & 0xff), ...outByte16(0x1f4, (lba >>> 8) & 0xff), ...outByte16(0x1f5, (lba >>> 16) & 0xff),
+  ...outByte16(0x1f7, command), 0xec, 0xa8, 0x08, 0x74, 0xfb,
+];
+/** The sector buffer at 0x8000: off the code's 4 KiB page (0x7C00), above the stack (below 0x6000). */
+const SECTOR_WORDS16 = [0xb9, 0x00, 0x01, ...port16(0x1f0)]; // mov cx, 256; mov dx, 0x1f0
+// mov di, 0x8000; rep insw  /  mov si, 0x8000; rep outsw
+const slaveRead = (lba: number) => [...slaveAta(lba, 0x20), 0xbf, 0x00, 0x80, ...SECTOR_WORDS16, 0xf3, 0x6d];
+const slaveWrite = (lba: number) => [...slaveAta(lba, 0x30), 0xbe, 0x00, 0x80, ...SECTOR_WORDS16, 0xf3, 0x6f];
+
+/**
+ * A boot sector (a disk image the BIOS boots from the primary master) that reads sector 1 of the primary slave,
+ * prints its first 16 bytes and a newline, adds one to its first byte, writes it back to sector 1 and to
+ * sector 2, and halts (cli; hlt).
+ */
+export function slaveDiskBootSector(): Uint8Array {
+  const code = [
+    // cli; ds = es = ss = 0; sp = 0x6000; cld
+    0xfa, 0x31, 0xc0, 0x8e, 0xd8, 0x8e, 0xc0, 0x8e, 0xd0, 0xbc, 0x00, 0x60, 0xfc,
+    ...slaveRead(1),
+    // mov si, 0x8000; mov cx, 16; rep outsb to COM1; "\n"
+    0xbe, 0x00, 0x80, 0xb9, 0x10, 0x00, ...port16(0x3f8), 0xf3, 0x6e, ...out(0x0a),
+    0xfe, 0x06, 0x00, 0x80, // inc byte [0x8000]
+    ...slaveWrite(1), ...slaveWrite(2), ...HALT,
+  ];
+  const sector = new Uint8Array(512);
+  sector.set(code);
+  sector.set([0x55, 0xaa], 510);
+  return sector;
+}

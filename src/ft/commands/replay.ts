@@ -114,6 +114,10 @@ export function recordedDisk(
   howToGive = 'give it with --disk FILE',
 ): { disk?: ReplayDisk; close: () => void } {
   const none = () => undefined;
+  if (given !== undefined && meta.disk?.mode !== 'local') {
+    const what = meta.disk ? 'a shared-mode disk: its reads are in the log' : 'no disk';
+    throw new ReplayError(`${given} is given as its disk, but the log was recorded with ${what}, so the replay needs no disk file`);
+  }
   if (!meta.disk) return { close: none };
   const { mode, size, sha256, path } = meta.disk;
   if (mode === 'shared') return { disk: { size, mode }, close: none };

@@ -116,7 +116,10 @@ export function v86Settings(
     // Without it v86 restores neither the NE2000's MAC nor its card memory from a snapshot.
     preserve_mac_from_state_image: true,
   };
-  if (disk) {
+  if (disk && image.kind === 'disk') {
+    // A disk-image guest is the primary master, which the BIOS boots: the disk is the primary slave (v86's hdb).
+    settings.hdb = disk;
+  } else if (disk) {
     settings.hda = disk;
     // v86 boots from a hard disk first when it has one: keep the boot order of a machine without.
     settings.boot_order = NO_DISK_BOOT_ORDER;

@@ -257,8 +257,10 @@ export class Primary {
   private sendToBackup(frame: Frame): void {
     if (!this.backup || this.backup.isClosed) return;
     this.backup.send(frame);
-    // An output waits for this entry's ack: its round trip starts now, not after the rest of the batch.
-    if (frame.kind === 'output') this.backup.flush();
+    // An output waits for this entry's ack: its round trip starts now, not after the rest of the batch. A disk
+    // write is awaited by no one but the outputs after it, which flush it with theirs: it leaves at the turn's end,
+    // without a write syscall (and a wake-up of the backup) of its own (docs/ft.md, "Disks").
+    if (frame.kind === 'output' && frame.device !== 'disk') this.backup.flush();
     if (frame.kind !== 'heartbeat') this.entriesSent++;
   }
 

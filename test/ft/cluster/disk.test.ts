@@ -105,6 +105,9 @@ describe('a shared disk under FT (src/ft/replication/shareddisk.ts)', function (
     const { meta } = await readLogFile(record);
     assert.equal(meta.disk?.size, DISK_BYTES);
     assert.equal(meta.disk?.mode, 'shared');
+    // A disk given anyway is a mistake about the recording: one line says so.
+    const given = await cli(['replay', record, guest, '--disk', `${path}.away`]).then(() => 'not refused', (e: { stderr: string }) => e.stderr);
+    assert.match(given, /^lockstep: .*plain\.img\.away is given as its disk, but the log was recorded with a shared-mode disk: its reads are in the log, so the replay needs no disk file\n$/);
   });
 
   it('one block written on the backup\'s side alone (debugger) is named by the divergence, and FILE is not written', async () => {

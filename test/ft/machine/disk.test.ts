@@ -7,7 +7,8 @@ import { promisify } from 'node:util';
 import { runGuest } from '../../../src/ft/commands';
 import { DiskFile, lockDisk, loadImage, Machine, RecordedEvent, Recorder, Replayer } from '../../../src/ft/machine';
 import { decodeDiskIo, SECTOR_SIZE } from '../../../src/ft/log';
-import { diskGuest } from '../../support/rawguest';
+import { SEABIOS, VGABIOS, skipWithoutBios } from '../../support/bios';
+import { diskGuest, slaveDiskBootSector } from '../../support/rawguest';
 
 const dir = mkdtempSync(join(tmpdir(), 'lockstep-disk-'));
 const cli = (args: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args]);
@@ -107,6 +108,25 @@ describe('the guest\'s IDE disk (src/ft/machine/disk.ts)', () => {
     const blocks = [...after[0].disk!.keys()].filter((b) => after[0].disk![b] !== after[1].disk![b]);
     assert.deepEqual(blocks, [5]);
     machines.forEach((machine) => machine.destroy());
+  });
+
+  it('a disk-image guest (the primary master, which the BIOS boots) has the disk as the primary slave; its recording replays', async function () {
+    skipWithoutBios(this);
+    const path = freshDisk('slave.img');
+    const bootSector = join(dir, 'bootsector.img');
+    writeFileSync(bootSector, slaveDiskBootSector());
+    const bios = { bios: readFileSync(SEABIOS), vgaBios: readFileSync(VGABIOS) };
+    const settings = { image: loadImage(bootSector), bios, seed: 1, epochLength: 1_000_000 };
+    const recorded = await runOn(path, settings);
+    assert.equal(recorded.end, 'halted');
+    assert.equal(recorded.serial.slice(-17), 'hello-disk-12345\n', 'the boot sector read sector 1 of the slave');
+    assert.deepEqual(recorded.disk, { reads: 1, bytesRead: 512, writes: 2, bytesWritten: 1024 });
+    const bytes = readFileSync(path);
+    assert.deepEqual([1, 2].map((n) => bytes.subarray(n * 512, n * 512 + 16).toString('latin1')), ['iello-disk-12345', 'iello-disk-12345']);
+    const replayed = await runGuest({ ...settings, replay: recorded.recorded, disk: { size: DISK_BYTES, mode: 'shared' } });
+    assert.ok(recorded.epochHashes.length >= 3, `the run spans epochs (${recorded.epochHashes.length})`);
+    assert.deepEqual(replayed.epochHashes, recorded.epochHashes);
+    assert.equal(replayed.serial, recorded.serial);
   });
 
   it('a read larger than a log entry carries is logged in pieces and replayed whole', () => {
