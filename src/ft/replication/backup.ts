@@ -99,6 +99,14 @@ export class Backup {
     return this.expected - 1;
   }
 
+  /**
+   * It could go live: it has its machine (booted, or its clone restored) and, a clone, the primary's `protect` entry
+   * (what a view service must know before it counts this backup initialised: goLive refuses a clone without it).
+   */
+  get initialised(): boolean {
+    return this.machine !== undefined && this.protecting;
+  }
+
   /** How far the primary is known to have logged everything: the backup may replay that far. */
   get replayableTo(): number {
     return this.progress;
