@@ -58,9 +58,9 @@ export class BackupSet {
     return this.members.some((m) => m.restoring && !m.channel.isClosed);
   }
 
-  /** Some counted backup can still acknowledge (its channel open). */
-  get anyOpen(): boolean {
-    return this.members.some((m) => !m.restoring && !m.channel.isClosed);
+  /** Some connected backup, a clone restoring included, has not acknowledged `seq` yet. */
+  behind(seq: number): boolean {
+    return this.members.some((m) => !m.channel.isClosed && m.acked < seq);
   }
 
   /** Whether a backup other than `channel` is connected. */

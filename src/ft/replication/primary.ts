@@ -555,7 +555,7 @@ export class Primary {
     this.takeCheckpoint();
     // (Checkpoint mode logs the releases this ack brings: they come after it.)
     const last = this.seq;
-    while (this.backups.anyOpen && this.acked < last) await this.sleep(10);
+    while (this.backups.behind(last)) await this.sleep(10);
     await this.releasing;
     this.host.report({ type: 'guest-ended', id: this.host.config.id, at: this.machine.instructions });
     while (this.running) {
@@ -566,15 +566,15 @@ export class Primary {
   }
 
   /**
-   * Runs the guest no further (the loop is between batches whenever this runs) and waits until the
-   * backup has acknowledged every entry; a heartbeat tells it that everything up to here is logged.
+   * Runs the guest no further (the loop is between batches whenever this runs) and waits until every backup
+   * (a clone still restoring too) has acknowledged every entry; a heartbeat tells them everything up to here is logged.
    */
   async finish(): Promise<void> {
     this.finishing = true;
     // A checkpoint backup receives no log to catch up on: it holds its last checkpoint, not this end.
     if (this.checkpoints) return;
     this.heartbeat();
-    while (this.backups.anyOpen && this.acked < this.seq) await this.sleep(10);
+    while (this.backups.behind(this.seq)) await this.sleep(10);
     await this.releasing;
   }
 
