@@ -148,14 +148,17 @@ export class BackupSet {
     return true;
   }
 
-  /** The backup has received every entry up to `seq`; true if it was a clone's first ack (it counts from now). */
-  acknowledge(channel: Channel, seq: number): boolean {
+  /**
+   * The backup has received every entry up to `seq`. A clone's first ack (it counts from now) returns the seq its
+   * checkpoint was taken at; any other, undefined.
+   */
+  acknowledge(channel: Channel, seq: number): number | undefined {
     const member = this.memberOf(channel);
-    if (!member) return false;
-    const first = member.restoring;
+    if (!member) return undefined;
+    const clonedAt = member.restoring ? member.acked : undefined;
     member.restoring = false;
     member.acked = Math.max(member.acked, seq);
-    return first;
+    return clonedAt;
   }
 
   /**

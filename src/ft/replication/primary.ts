@@ -343,7 +343,7 @@ export class Primary {
     if (this.backups.heard(channel, at)) this.detector.heard();
     switch (frame.kind) {
       case 'ack':
-        if (this.backups.acknowledge(channel, frame.seq)) this.cloneAttached(frame.seq);
+        this.cloneAttached(frame.seq, this.backups.acknowledge(channel, frame.seq));
         return this.advance();
       case 'heartbeat': return;
       case 'resend-from': return this.resendFrom(channel, frame.seq);
@@ -379,14 +379,16 @@ export class Primary {
    * A clone's first ack: it has its checkpoint. Outputs wait for its acks from here on, and the `protect` entry tells
    * it so: it may go live once it has that entry, and with it every entry of an output released unprotected before.
    */
-  private cloneAttached(seq: number): void {
+  private cloneAttached(seq: number, clonedAt: number | undefined): void {
+    if (clonedAt === undefined) return;
     this.detector.start();
     if (this.cloningAlone) {
       this.cloningAlone = false;
       this.acked = seq;
       this.outputRule.protect(seq);
     }
-    this.logControl('protect', { acked: seq });
+    // Naming the clone by its checkpoint's seq: with several backups, each takes only its own as its `protect`.
+    this.logControl('protect', { acked: seq, clonedAt });
   }
 
   /** A (re)connected backup asks for the log from `seq` on; seq 0 asks to be cloned. */

@@ -76,7 +76,16 @@ describe('a cloned backup is initialised only with the primary\'s protect entry 
     assert.ok(!reports.some((r) => r.type === 'role' || r.type === 'halted'), 'it neither went live nor halted: it waits');
     assert.ok(pings.slice(restored).every((p) => p.viewNumber === 0), 'it has not acted on the view');
 
-    backup!.send({ kind: 'control', seq: CLONE_SEQ + 1, at, op: 'protect', detail: JSON.stringify({ acked: CLONE_SEQ }) });
-    await until(() => pings.at(-1)!.initialised, 'a ping saying initialised once protect is in');
+    const protect = (seq: number, clonedAt: number) => {
+      backup!.send({ kind: 'control', seq, at, op: 'protect', detail: JSON.stringify({ acked: seq - 1, clonedAt }) });
+    };
+    // Another clone's protect (its checkpoint taken at another seq) says nothing about this one.
+    protect(CLONE_SEQ + 1, CLONE_SEQ - 20);
+    await until(() => acks.includes(CLONE_SEQ + 1), 'the other clone\'s protect acknowledged');
+    const afterOther = pings.length;
+    await until(() => pings.length >= afterOther + 3, 'three more pings');
+    assert.ok(pings.slice(afterOther).every((p) => !p.initialised), 'another clone\'s protect: still not initialised');
+    protect(CLONE_SEQ + 2, CLONE_SEQ);
+    await until(() => pings.at(-1)!.initialised, 'a ping saying initialised once its own protect is in');
   });
 });
