@@ -14,7 +14,7 @@ import { recordBenchmark } from './record';
 import { remusBenchmark } from './remus';
 import { startupBenchmark } from './startup';
 import { tapBenchmark } from './tap';
-import { viewsBenchmark } from './views';
+import { backupsBenchmark, viewsBenchmark } from './views';
 
 export const BENCHMARKS: BenchmarkModule[] = [
   machineBenchmark, // npm run bench:machine (group "machine")
@@ -27,6 +27,7 @@ export const BENCHMARKS: BenchmarkModule[] = [
   remusBenchmark, // group "remus" (also "ft"): replay vs checkpoint replication, same workloads
   diskBenchmark, // npm run bench -- --only disk (group "ft"): disks under FT, shared and local, vs a single host
   viewsBenchmark, // --only views (group "ft"): failover per coordinator; etcd skipped without etcd-server
+  backupsBenchmark, // --only =backups (groups "ft", "views"): Output Rule delay with 1 vs 2 backups
   debugBenchmark, // npm run bench:debug (group "debug"): the debug adapter on an FT pair
   tapBenchmark, // npm run bench -- --only tap: curl through a tap to the linux guest (root, linux guest built)
   linuxBenchmark, // npm run bench:linux (group "linux"): needs npm run build:linux, skipped without it

@@ -6,16 +6,19 @@
 // 2 s) for etcd. Trials alternate the coordinators, setting by setting. Then a spare brought up as
 // backup (state transfer): three hosts, the backup SIGKILLed; from the view that names the spare to
 // the first moment the service could promote it (cloned, restored, said so, the view acknowledged),
-// and the clone's size.
+// and the clone's size. A module of its own (`backups`): the Output Rule's delay with one backup and
+// with two (`--backups 2`), trial by trial in one run.
 import { rmSync } from 'node:fs';
-import { failover, ftSetup, type FailoverRun, withoutFailover } from './ft';
+import { loadavg } from 'node:os';
+import { failover, FailoverDuringRun, ftSetup, type FailoverRun, withoutFailover } from './ft';
 import {
   BenchmarkModule, RowInput, collectGarbage, compareRow, formatNumber, median, skippedRow, valueRow,
 } from './harness';
-import { buildChildProgram, clusterOptions, sleep, withCluster } from './lib/ft';
+import { buildChildProgram, clusterOptions, hostLauncher, quantile, sleep, withCluster } from './lib/ft';
 import type { Setup } from './ft';
 import { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB } from '../src/ft/machine';
 import { parseCoordinator, type CoordinatorSpec } from '../src/ft/view';
+import { runKvWorkload } from '../src/ft/workload';
 import { EtcdMember, etcdMissing } from '../test/support/etcd';
 
 /** The pair's own detector: long, so only the view service decides. */
@@ -134,5 +137,82 @@ export const viewsBenchmark: BenchmarkModule = {
       }
     }
     return [...rows, ...spareRows(spares)];
+  },
+};
+
+interface DelayRun { p50: number; p99: number; outputs: number }
+
+/** 5 s to be dead: a view change during the workload (a spurious failover at load 20) spoils the trial. */
+const DELAY_VIEWS = { pingIntervalMs: 200, deadPings: 25 };
+
+/**
+ * The Output Rule's delays (ms) over a kv workload with `backups` backups, once each is cloned and initialised
+ * (`backups` + 1 hosts, the embedded view service).
+ */
+async function outputRuleDelays(tmpDir: string, backups: number, ops: number): Promise<DelayRun> {
+  const detector = { timeoutMs: DETECT_TIMEOUT_MS, heartbeatMs: 50 };
+  const views = { ...DELAY_VIEWS, backups };
+  const options = clusterOptions('kv', hostLauncher().launcher, tmpDir, { hosts: backups + 1, views, detector });
+  return withCluster(options, async (cluster) => {
+    const initialised = new Set<string>();
+    cluster.on('report', (r) => { if (r.type === 'ping' && r.ping.initialised) initialised.add(r.id); });
+    await cluster.start();
+    const full = () => {
+      const view = cluster.views.at(-1);
+      return view !== undefined && view.backups.length === backups && view.backups.every((b) => initialised.has(b));
+    };
+    while (!full()) await sleep(10);
+    const viewsBefore = cluster.views.length;
+    const before = (await cluster.statsOf('primary'))!.outputsReleased;
+    await runKvWorkload({ service: cluster.service, ops, seed: 1, clients: 4 });
+    // A new primary releases unprotected until its backups are cloned: not this row's figure.
+    if (cluster.views.length !== viewsBefore) throw new FailoverDuringRun(`view ${cluster.views.at(-1)!.number}`);
+    const stats = (await cluster.statsOf('primary'))!;
+    const delays = stats.outputDelaysMs.slice(before - stats.outputsReleased);
+    return { p50: quantile(delays, 0.5), p99: quantile(delays, 0.99), outputs: delays.length };
+  });
+}
+
+export const backupsBenchmark: BenchmarkModule = {
+  name: 'backups',
+  groups: ['ft', 'views'],
+  description: 'view service: Output Rule delay with 1 vs 2 backups (--backups), trial by trial',
+  run: async (ctx) => {
+    const trials = ctx.pick(5, 1);
+    const ops = ctx.pick(400, 20);
+    const runs: { one: DelayRun; two: DelayRun }[] = [];
+    const load = [loadavg()[0]];
+    let discarded = 0;
+    const measure = async (backups: number): Promise<DelayRun> => {
+      for (;;) {
+        collectGarbage();
+        try {
+          return await outputRuleDelays(ctx.tmpDir, backups, ops);
+        } catch (error) {
+          if (!(error instanceof FailoverDuringRun) || ++discarded > 3) throw error;
+          ctx.log(`Output Rule, ${backups} backup(s): discarded, ${error.message}; running it again`);
+        }
+      }
+    };
+    for (let trial = 0; trial < trials; trial++) {
+      const one = await measure(1);
+      const two = await measure(2);
+      ctx.log(`Output Rule, trial ${trial + 1}/${trials}: 1 backup p50 ${one.p50.toFixed(2)} p99 ${one.p99.toFixed(2)} ms ` +
+        `(${one.outputs} outputs); 2 backups p50 ${two.p50.toFixed(2)} p99 ${two.p99.toFixed(2)} ms (${two.outputs})`);
+      runs.push({ one, two });
+      load.push(loadavg()[0]);
+    }
+    const note = `kv guest, ${ops} ops from 4 clients per trial, ${DEFAULT_MEMORY_MIB} MiB; 2 or 3 host processes ` +
+      '(embedded view service), the outputs released during the workload, once every backup was cloned and initialised. ' +
+      `Each trial runs 1 backup then 2; ${discarded} run(s) discarded for a view change during the workload. Load average (1 min) across the run: ${load.map((l) => l.toFixed(1)).join(', ')} ` +
+      '(2 cores shared with other work).';
+    return (['p50', 'p99'] as const).map((q) => compareRow({
+      name: `view service: Output Rule delay, ${q}, 2 backups (--backups 2) vs 1`,
+      unit: 'ms',
+      value: runs.map((r) => r.two[q]),
+      baseline: runs.map((r) => r.one[q]),
+      baselineLabel: '1 backup',
+      note,
+    }));
   },
 };

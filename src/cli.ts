@@ -255,6 +255,7 @@ async function ft(args: string[]): Promise<void> {
     coordinator: { type: 'string' },
     'ping-interval': { type: 'string' },
     'dead-pings': { type: 'string' },
+    backups: { type: 'string' },
     tap: { type: 'string' },
     'tap-address': { type: 'string' },
     ...REPLICATION_OPTIONS,
@@ -348,17 +349,25 @@ async function runCluster(
   }
 }
 
-/** --hosts, --coordinator, --ping-interval, --dead-pings: whether a view service decides the roles, and how. */
+/**
+ * --hosts, --coordinator, --ping-interval, --dead-pings, --backups: whether a view service decides the roles, and
+ * how.
+ */
 function viewOptions(values: Record<string, unknown>): Pick<ClusterOptions, 'hosts' | 'views'> {
   const hosts = integerOption('hosts', values.hosts as string | undefined, 2, 64);
   const given = values.coordinator as string | undefined;
   const coordinator = given === undefined ? undefined : coordinatorOption(given);
   const pingIntervalMs = integerOption('ping-interval', values['ping-interval'] as string | undefined, 10, 60_000);
   const deadPings = integerOption('dead-pings', values['dead-pings'] as string | undefined, 2, 1000);
-  const tuned = pingIntervalMs !== undefined || deadPings !== undefined;
+  const backups = integerOption('backups', values.backups as string | undefined, 1, 63);
+  if (backups !== undefined && backups + 1 > (hosts ?? 2)) {
+    throw new UsageError(`--backups ${backups} needs --hosts ${backups + 1} or more (a primary and ${backups} backup(s)), got --hosts ${hosts ?? 2}`);
+  }
+  const tuned = pingIntervalMs !== undefined || deadPings !== undefined || backups !== undefined;
   const wanted = (hosts ?? 2) > 2 || coordinator !== undefined || tuned;
   if (!wanted) return { hosts };
-  return { hosts, views: { ...(pingIntervalMs && { pingIntervalMs }), ...(deadPings && { deadPings }), coordinator } };
+  const tuning = { ...(pingIntervalMs && { pingIntervalMs }), ...(deadPings && { deadPings }) };
+  return { hosts, views: { ...tuning, ...(backups && { backups }), coordinator } };
 }
 
 function coordinatorOption(text: string): CoordinatorSpec {
@@ -428,6 +437,7 @@ async function demo(args: string[]): Promise<void> {
     hosts: { type: 'string' },
     'ping-interval': { type: 'string' },
     'dead-pings': { type: 'string' },
+    backups: { type: 'string' },
     coordinator: { type: 'string' },
     kills: { type: 'string', default: '1' },
     'detect-timeout': { type: 'string' },
@@ -444,7 +454,7 @@ async function demo(args: string[]): Promise<void> {
   const print = values.json ? () => undefined : (line: string) => process.stdout.write(`${line}\n`);
   const { mode } = replicationOptions(values);
   const {
-    mode: _mode, hosts: _hosts, kills: _kills, json: _json, 'ping-interval': _ping, 'dead-pings': _dead,
+    mode: _mode, hosts: _hosts, kills: _kills, json: _json, 'ping-interval': _ping, 'dead-pings': _dead, backups: _backups,
     coordinator: _coordinator, 'detect-timeout': _timeout, verbose: _verbose, ...machineValues
   } = values;
   // The kv guest's epochs are short, for clones every half second; Linux's hash 256 MiB each.

@@ -43,6 +43,7 @@ commands:
       --checkpoint-ms N (default ${DEFAULT_CHECKPOINT_MS}) | --checkpoint-instructions N (the epoch length)   --checkpoint-compress
       --hosts N (past 2: idle spares, and a view service decides the roles)   --coordinator embedded|etcd://HOST:PORT[,…]
       --ping-interval MS   --dead-pings N (the view service's; default 100 ms, 5)
+      --backups K (default 1; needs --hosts K+1 or more): K replaying backups, outputs wait for every live one
   host --listen HOST:PORT --token T
                         serve one host of a cluster on another machine (lockstep ft --agent ...)
   client kv --connect HOST:PORT [--ops N] [--seed S] [--clients C] [--first-client ID]
@@ -57,7 +58,8 @@ commands:
                         join a recording whose \`lockstep ft\` was killed before it could
                         (FILE and its hosts' FILE.host-N files) into FILE
   demo [--guest kv|linux] [--mode replay|checkpoint] [--ops N] [--seed S] [--kills K] [--detect-timeout MS] [--json]
-       [--verbose] [--hosts N [--ping-interval MS] [--dead-pings N] [--coordinator C]] [machine options as ft]
+       [--verbose] [--hosts N [--ping-interval MS] [--dead-pings N] [--backups K] [--coordinator C]]
+       [machine options as ft]
                         kv under FT with a client; the primary is killed mid-run (npm start);
                         --guest linux: the same on the linux guest's kvd (npm run build:linux);
                         --hosts past 2: a view service and idle spares, each view printed as it changes;

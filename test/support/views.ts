@@ -1,6 +1,7 @@
 // The view service's scenarios in a real cluster, run on each coordinator (test/ft/view/views.test.ts,
 // test/ft/view/etcd.test.ts).
 import { strict as assert } from 'node:assert';
+import { once } from 'node:events';
 import type { Cluster, ClusterSummary, ViewChange } from '../../src/ft/cluster';
 import { checkKvHistory, runKvWorkload, type KvHistory } from '../../src/ft/workload';
 import { lastRole, until } from './cluster';
@@ -15,6 +16,23 @@ export async function backupInitialised(cluster: Cluster, backup: string): Promi
     const stats = await cluster.statsOf('backup');
     return stats?.id === backup && stats.cloning === undefined && stats.instructions > 0;
   }, `${backup} to be cloned`);
+}
+
+/**
+ * A primary killed before it acknowledged its view (the cluster not started): never counted redundant, and the
+ * coordinator says, in one line, that the service is stuck.
+ */
+export async function stuckWithoutAcknowledgement(cluster: Cluster): Promise<void> {
+  // Cut before any host hears of view 2: host-1 can never acknowledge it.
+  cluster.on('view', (v) => { if (v.number === 2) cluster.cutFromViewService('host-1', true); });
+  await cluster.start();
+  await backupInitialised(cluster, 'host-2');
+  await new Promise((r) => setTimeout(r, VIEWS.pingIntervalMs * 3));
+  assert.equal(cluster.redundant, false, 'host-2 is initialised in view 2, which host-1 never acknowledged');
+  const problem = once(cluster, 'coordinator-problem');
+  cluster.kill('primary');
+  assert.match(String((await problem)[0]), /^view 2 \(primary host-1\) cannot change: primary has not acknowledged the view$/);
+  assert.deepEqual(cluster.views.map(shape), ['1: host-1 []', '2: host-1 [host-2]'], 'the lab\'s rule: no view after it');
 }
 
 /** Kills the primary while kv clients run, and waits for the view that promotes `next`. */

@@ -56,7 +56,7 @@ export interface ClusterOptions extends GuestConfig {
   /** Host processes (default 2, the pair without a view service): past 2, the rest are idle spares. */
   hosts?: number;
   /** A view service decides the roles (src/ft/view): on past 2 hosts, or when asked for; embedded by default. */
-  views?: Partial<Pick<ViewServiceOptions, 'pingIntervalMs' | 'deadPings'>> & { coordinator?: CoordinatorSpec };
+  views?: Partial<ViewServiceOptions> & { coordinator?: CoordinatorSpec };
 }
 
 interface HostHandle extends HostRecord {
@@ -89,6 +89,9 @@ export const DEFAULT_MAX_LAG = 500_000_000;
 export function selfLauncher(): HostLauncher {
   return { script: process.argv[1], execArgv: process.execArgv };
 }
+
+/** What a host under a view service is told of it. */
+const hostViews = ({ pingIntervalMs, backups }: ViewServiceOptions) => ({ pingIntervalMs, backups });
 
 /** A host could not start, for a reason its message gives (bad input, a busy port): not a bug. */
 export class HostError extends Error {
@@ -245,7 +248,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       waitForBackupMs: 30_000,
       maxInstructions: o.maxInstructions,
       debug: o.debug,
-      ...(this.coordinator && { views: { pingIntervalMs: this.coordinator.options.pingIntervalMs } }),
+      ...(this.coordinator && { views: hostViews(this.coordinator.options) }),
       tapBridge: this.tapBridge?.address,
       tap: o.agents && o.tap,
       mode: o.mode,

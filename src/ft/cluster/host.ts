@@ -44,6 +44,8 @@ export class Host implements HostContext {
   /** Under a view service: the newest view acted on (what pings carry), and the newest that gave a role. */
   private viewSeen = 0;
   private namedIn = 0;
+  /** The newest view number this host has heard of, acted on or not. */
+  private viewHeard = 0;
   /** A view's action under way (going live, being cloned): later answers wait for it. */
   private acting = false;
   /** The serial output logged so far ends inside a line (as a backup received it): a go-live carries it on. */
@@ -99,16 +101,19 @@ export class Host implements HostContext {
     setInterval(() => this.ping(), views.pingIntervalMs).unref();
   }
 
-  private ping(): void {
-    const position = this.machine?.instructions ?? this.backup?.instructions ?? 0;
-    this.report({ type: 'ping', id: this.config.id, ping: { server: this.config.id, viewNumber: this.viewSeen, initialised: this.initialised, position } });
+  /** Its position is how far its log goes (the view service promotes the most advanced backup). */
+  private ping(left = false): void {
+    const position = this.primary?.lastSeq ?? this.backup?.receivedSeq ?? 0;
+    const ping = { server: this.config.id, viewNumber: this.viewSeen, initialised: this.initialised, position };
+    this.report({ type: 'ping', id: this.config.id, ping: left ? { ...ping, left } : ping });
   }
 
   private get initialised(): boolean {
-    return !this.halted && this.backup?.machine !== undefined;
+    return !this.halted && this.backup?.initialised === true;
   }
 
   private onView(message: ViewMessage): void {
+    this.viewHeard = Math.max(this.viewHeard, message.view.number);
     if (this.acting) return;
     const { view } = message;
     const role = this.halted ? 'none' : this.primary ? 'primary' : this.backup ? 'backup' : 'none';
@@ -364,6 +369,19 @@ export class Host implements HostContext {
     this.primary?.stop();
     this.backup?.stop();
     this.checkpointBackup?.stop();
+    this.leaveViews();
+  }
+
+  /**
+   * A halted host has lost its role's state: it says it has left, acknowledging the newest view it heard of (which it
+   * will never act on: a view naming it primary that it failed to go live in blocks the service no more), and from
+   * then on pings as a restarted server (view 0, the lab's rule), so it can come back as an idle spare.
+   */
+  private leaveViews(): void {
+    if (!this.config.views) return;
+    this.viewSeen = this.viewHeard;
+    this.ping(true);
+    this.viewSeen = 0;
   }
 
   command(command: HostCommand): void {

@@ -53,8 +53,11 @@ export interface HostConfig extends GuestConfig {
   maxInstructions?: number;
   /** Under a debugger: keep a Timeline of the machine and answer `debug` commands (debugger.ts). */
   debug?: HostDebugConfig;
-  /** Under a view service (src/ft/view): ping it every interval and act on its views, not on suspicion. */
-  views?: { pingIntervalMs: number };
+  /**
+   * Under a view service (src/ft/view): ping it every interval and act on its views, not on suspicion; a primary
+   * keeps up to `backups` backups (`--backups`).
+   */
+  views?: { pingIntervalMs: number; backups: number };
   /** An idle spare: no role until a view names it backup (then it is cloned from the view's primary). */
   spare?: boolean;
   /** Deterministic replay (VM-FT, the default) or checkpoint replication (Remus), and its checkpoints. */

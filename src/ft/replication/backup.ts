@@ -64,6 +64,8 @@ export class Backup {
    * checkpoint travelled, and that entry follows every one of them in the log.
    */
   private protecting: boolean;
+  /** A clone: the seq its checkpoint was taken at. */
+  private clonedAt: number | undefined;
   private checkpoint: Uint8Array[] | undefined;
   private checkpointChunks = 0;
   private running = true;
@@ -97,6 +99,14 @@ export class Backup {
 
   get receivedSeq(): number {
     return this.expected - 1;
+  }
+
+  /**
+   * It could go live: it has its machine (booted, or its clone restored) and, a clone, the primary's `protect` entry
+   * (what a view service must know before it counts this backup initialised: goLive refuses a clone without it).
+   */
+  get initialised(): boolean {
+    return this.machine !== undefined && this.protecting;
   }
 
   /** How far the primary is known to have logged everything: the backup may replay that far. */
@@ -172,7 +182,7 @@ export class Backup {
     this.host.record(entry);
     if (entry.kind === 'input' || entry.kind === 'nondet') this.replayer.push(entry);
     else if (entry.kind === 'output' && entry.device === 'disk') this.unreleasedWrites.push(entry);
-    else if (entry.kind === 'control' && entry.op === 'protect') this.protecting = true;
+    else if (entry.kind === 'control' && entry.op === 'protect') this.protecting ||= this.isOwn(entry.detail);
     else if (entry.kind === 'epoch') {
       this.primaryEpochs.set(entry.epoch, { at: entry.at, hash: entry.hash });
       this.compareEpoch(entry.epoch);
@@ -195,6 +205,15 @@ export class Backup {
     this.send({ kind: 'resend-from', seq: this.expected, at: this.instructions });
   }
 
+  /**
+   * A `protect` entry for this clone: it names the seq of the clone's checkpoint (one logged for another clone of the
+   * same primary does not say the primary counts this one). An entry without it (an older primary's) counts.
+   */
+  private isOwn(detail: string): boolean {
+    const { clonedAt } = JSON.parse(detail) as { clonedAt?: number };
+    return clonedAt === undefined || clonedAt === this.clonedAt;
+  }
+
   private released(seq: number): void {
     const first = this.unreleasedWrites.findIndex((write) => write.seq > seq);
     this.unreleasedWrites = first < 0 ? [] : this.unreleasedWrites.slice(first);
@@ -209,6 +228,7 @@ export class Backup {
   private receiveCheckpoint(seq: number, at: number, index: number, total: number, data: Uint8Array): void {
     if (this.machine) return;
     if (index === 0) {
+      this.clonedAt = seq;
       this.checkpoint = [];
       this.checkpointChunks = total;
       this.expected = seq + 1;

@@ -1,9 +1,11 @@
 // The primary (VM-FT §2): runs the guest live, records every input and nondeterministic value with
-// its instruction count, streams the log to the backup, and holds each output until the backup has
-// acknowledged it (the Output Rule, outputrule.ts). It also serves the service endpoint, clones a
-// new backup from a checkpoint on request, and claims the arbiter when its backup goes silent.
+// its instruction count, streams the log to its backups (backupset.ts; one unless `--backups K`), and
+// holds each output until every counted backup has acknowledged it (the Output Rule, outputrule.ts). It
+// also serves the service endpoint, clones a new backup from a checkpoint on request, and claims the
+// arbiter when its backup goes silent.
 import { Channel, ChannelServer, CHECKPOINT_CHUNK, checkpointChunks, listenChannel, sendCheckpointChunks } from '../channel';
 import type { Checkpointer } from '../checkpoint';
+import { BackupSet } from './backupset';
 import { Detector } from './detector';
 import { HostContext, Takeover } from './hostcontext';
 import { decodeDiskIo, diskPieces, encodeDiskIo, type Frame, type InputDevice, type LogEntry, type OutputDevice, type OutputEntry } from '../log';
@@ -13,6 +15,7 @@ import { SharedDisk } from './shareddisk';
 import type { LocalDisk } from './localdisk';
 import { Service } from './service';
 import { Wakeup } from './wakeup';
+import { Pacer } from './pacer';
 
 const BATCH_INSTRUCTIONS = 1_000_000;
 /**
@@ -20,10 +23,7 @@ const BATCH_INSTRUCTIONS = 1_000_000;
  * interpreter speed), and the heartbeat timer only runs between batches.
  */
 const BATCH_MS = 50;
-const RESEND_WINDOW = 1024;
 const KEPT_PAGE_EPOCHS = 8;
-/** Guest time may fall behind wall time while busy; an idle guest catches up at most this much. */
-const MAX_CATCH_UP_MS = 100;
 
 type Unlogged = LogEntry extends infer E ? (E extends LogEntry ? Omit<E, 'seq'> : never) : never;
 
@@ -38,11 +38,10 @@ export class Primary {
   readonly outputRule: OutputRule;
   private machine!: Machine;
   private seq: number;
-  private unacked: LogEntry[] = [];
-  private backup: Channel | undefined;
+  private readonly backups = new BackupSet();
   private cloneRequests: Channel[] = [];
+  /** Acknowledged by every counted backup (what the Output Rule has been told). */
   private acked: number;
-  private backupAt = 0;
   private server: ChannelServer | undefined;
   private service: Service;
   private readonly detector: Detector;
@@ -56,10 +55,7 @@ export class Primary {
   private protectedFromStart: boolean;
   private readonly wakeup = new Wakeup();
   private slowMs = 0;
-  private wallBase = 0;
-  private guestBase = 0;
   private lastBeatSeq = 0;
-  private awaitingFirstAck = false;
   /**
    * A clone of this primary, alone until then, has not acknowledged anything yet: outputs go out unprotected and the
    * log is not kept for resending (the clone is cloned again should it ask).
@@ -98,7 +94,10 @@ export class Primary {
       frame: (frame) => this.receiveInput('net', frame),
     });
     this.detector = new Detector(host.config.detector);
-    this.detector.on('heartbeat', () => this.heartbeat());
+    this.detector.on('heartbeat', () => {
+      this.heartbeat();
+      this.dropDead();
+    });
     this.detector.on('suspect', (silentMs) => void this.backupSilent(`no word from the backup for ${Math.round(silentMs)} ms`));
   }
 
@@ -128,7 +127,7 @@ export class Primary {
   }
 
   get backupInstructions(): number | undefined {
-    return this.backup ? this.backupAt : undefined;
+    return this.backups.slowestAt;
   }
 
   /**
@@ -241,8 +240,8 @@ export class Primary {
     const logged = { ...entry, seq: ++this.seq } as LogEntry;
     this.host.record(logged);
     if (this.checkpoints) return logged;
-    if ((this.backup && !this.cloningAlone) || this.protectedFromStart) this.unacked.push(logged);
-    if (this.backup) this.sendToBackup(logged);
+    if ((!this.backups.isEmpty && !this.cloningAlone) || this.protectedFromStart) this.backups.keep(logged);
+    this.sendToBackup(logged);
     return logged;
   }
 
@@ -255,13 +254,7 @@ export class Primary {
   }
 
   private sendToBackup(frame: Frame): void {
-    if (!this.backup || this.backup.isClosed) return;
-    this.backup.send(frame);
-    // An output waits for this entry's ack: its round trip starts now, not after the rest of the batch. A disk
-    // write is awaited by no one but the outputs after it, which flush it with theirs: it leaves at the turn's end,
-    // without a write syscall (and a wake-up of the backup) of its own (docs/ft.md, "Disks").
-    if (frame.kind === 'output' && frame.device !== 'disk') this.backup.flush();
-    if (frame.kind !== 'heartbeat') this.entriesSent++;
+    if (this.backups.send(frame) && frame.kind !== 'heartbeat') this.entriesSent++;
   }
 
   /**
@@ -291,7 +284,7 @@ export class Primary {
 
   /** Remus: the changes since the last checkpoint (all of it for a new backup), logged, then sent in chunks. */
   private takeCheckpoint(hashes?: BigUint64Array): void {
-    const channel = this.backup;
+    const channel = this.backups.first;
     if (!this.checkpoints || !channel || channel.isClosed) return;
     const captured = this.checkpoints.capture(this.machine, hashes);
     const { index, full, dirtyPages: pages, bytes } = captured;
@@ -321,14 +314,13 @@ export class Primary {
 
   /** Remus: a backup (new, or reconnected and so behind) starts from a full checkpoint, at the next epoch. */
   private attachForCheckpoints(channel: Channel): void {
-    if (this.backup && this.backup !== channel) this.backup.destroy();
     const cloned = !this.protectedFromStart;
-    this.backup = channel;
+    this.backups.keepOnly(channel);
+    if (this.backups.isEmpty) this.backups.add(channel, this.acked, false);
     this.protectedFromStart = false;
     this.outputRule.protect(this.acked);
     this.checkpoints!.restart();
     // No grace for a first ack: this backup restores nothing, and its heartbeats go on while it receives.
-    this.awaitingFirstAck = false;
     this.detector.start();
     this.host.report({ type: 'backup-attached', id: this.host.config.id, at: this.machine.instructions, cloned });
     this.wakeup.wake();
@@ -339,76 +331,96 @@ export class Primary {
   private accept(channel: Channel): void {
     this.host.configureChannel(channel);
     channel.on('message', (frame) => this.fromBackup(channel, frame));
-    channel.on('close', () => { if (this.backup === channel) this.host.say('backup channel closed; waiting for it to reconnect'); });
+    channel.on('close', () => {
+      if (!this.backups.has(channel)) return;
+      this.host.say('backup channel closed; waiting for it to reconnect');
+      this.dropDead();
+    });
   }
 
   private fromBackup(channel: Channel, frame: Frame): void {
-    if (channel === this.backup) this.detector.heard();
+    const at = frame.kind === 'ack' || frame.kind === 'heartbeat' ? frame.at : undefined;
+    if (this.backups.heard(channel, at)) this.detector.heard();
     switch (frame.kind) {
-      case 'ack': return this.acknowledge(channel, frame.seq, frame.at);
-      case 'heartbeat': if (channel === this.backup) this.backupAt = frame.at; return;
+      case 'ack':
+        this.cloneAttached(frame.seq, this.backups.acknowledge(channel, frame.seq));
+        return this.advance();
+      case 'heartbeat': return;
       case 'resend-from': return this.resendFrom(channel, frame.seq);
       case 'pages': return this.sendPages(channel, frame.epoch);
       default: return;
     }
   }
 
-  private acknowledge(channel: Channel, seq: number, at: number): void {
-    if (channel !== this.backup) return;
-    if (this.awaitingFirstAck) this.cloneAttached(seq);
-    this.backupAt = at;
-    if (seq <= this.acked) return;
+  /** What every counted backup has acknowledged goes to the Output Rule; what every backup has is resent no more. */
+  private advance(): void {
+    this.backups.trimKept();
+    const seq = this.backups.ackedByAll;
+    if (seq === undefined || seq <= this.acked) return;
     this.acked = seq;
     this.outputRule.acknowledge(seq);
     this.checkpoints?.acknowledged(seq);
-    const firstKept = this.unacked.findIndex((e) => e.seq > seq);
-    this.unacked = firstKept < 0 ? [] : this.unacked.slice(firstKept);
     this.wakeup.wake();
+  }
+
+  /**
+   * A backup the primary declares dead counts no more: its channel closed, or silent past the detector's timeout,
+   * while another is alive (docs/ft.md, "More than one backup"). The last one goes by the pair's rules.
+   */
+  private dropDead(): void {
+    for (const channel of this.backups.dead(this.host.config.detector.timeoutMs)) {
+      this.host.say(`a backup is dead (its channel ${channel.isClosed ? 'closed' : 'silent'}); outputs wait for the others only`);
+      this.backups.remove(channel);
+    }
+    this.advance();
   }
 
   /**
    * A clone's first ack: it has its checkpoint. Outputs wait for its acks from here on, and the `protect` entry tells
    * it so: it may go live once it has that entry, and with it every entry of an output released unprotected before.
    */
-  private cloneAttached(seq: number): void {
-    this.awaitingFirstAck = false;
+  private cloneAttached(seq: number, clonedAt: number | undefined): void {
+    if (clonedAt === undefined) return;
     this.detector.start();
     if (this.cloningAlone) {
       this.cloningAlone = false;
       this.acked = seq;
       this.outputRule.protect(seq);
     }
-    this.logControl('protect', { acked: seq });
+    // Naming the clone by its checkpoint's seq: with several backups, each takes only its own as its `protect`.
+    this.logControl('protect', { acked: seq, clonedAt });
   }
 
   /** A (re)connected backup asks for the log from `seq` on; seq 0 asks to be cloned. */
   private resendFrom(channel: Channel, seq: number): void {
     if (this.checkpoints) return this.attachForCheckpoints(channel);
-    const oldest = this.unacked[0]?.seq ?? this.seq + 1;
-    const noOtherBackup = this.backup === undefined || this.backup === channel || this.backup.isClosed;
-    const canResume = seq >= 1 && seq >= oldest && seq <= this.seq + 1 && noOtherBackup;
+    const oldest = this.backups.oldestKept(this.seq + 1);
+    // A second backup connecting beside an open one is cloned: only a reconnecting one resumes.
+    const known = this.backups.has(channel);
+    const canResume = seq >= 1 && seq >= oldest && seq <= this.seq + 1 && (known || !this.backups.othersOpen(channel));
     if (!canResume) {
       this.host.say(`backup asks for seq ${seq}; cloning it at the next epoch`);
       this.cloneRequests.push(channel);
       return;
     }
-    const fresh = this.backup !== channel;
-    this.backup = channel;
+    if (!known) {
+      this.backups.removeClosed();
+      this.backups.add(channel, seq - 1, false);
+    }
     this.protectedFromStart = false;
     this.cloningAlone = false;
     this.outputRule.protect(this.acked);
     this.detector.start();
-    // Go-back-N with a window: the backup asks again (a gap, or a heartbeat ahead of it) for the rest.
-    for (const entry of this.unacked) if (entry.seq >= seq && entry.seq < seq + RESEND_WINDOW) this.sendToBackup(entry);
-    if (fresh) this.host.report({ type: 'backup-attached', id: this.host.config.id, at: this.machine.instructions, cloned: false });
+    this.entriesSent += this.backups.resend(channel, seq);
+    if (!known) this.host.report({ type: 'backup-attached', id: this.host.config.id, at: this.machine.instructions, cloned: false });
     this.wakeup.wake();
   }
 
   /** No backup came: run unprotected rather than never (reported, so nobody mistakes it for FT). */
   private runAloneIfNoBackup(): void {
-    if (this.backup || !this.protectedFromStart) return;
+    if (!this.backups.isEmpty || !this.protectedFromStart) return;
     this.protectedFromStart = false;
-    this.unacked = [];
+    this.backups.forgetKept();
     this.outputRule.unprotect();
     this.host.report({ type: 'backup-lost', id: this.host.config.id, at: this.machine.instructions, reason: `no backup attached within ${this.host.config.waitForBackupMs} ms; running unprotected` });
     this.wakeup.wake();
@@ -435,17 +447,24 @@ export class Primary {
     // A recording that joins the new backup's segment on needs this host's log up to here in its file.
     this.host.flushRecording();
     sendCheckpointChunks(channel, this.seq, this.machine.instructions, bytes);
-    this.backup?.destroy();
-    this.backup = channel;
+    // Room for it: closed ones go, and past the number wanted the oldest (of a pair: the one it replaces).
+    this.backups.makeRoom(this.host.config.views?.backups ?? 1);
+    // Restoring takes the new backup a while; it is counted and watched from its first ack on.
+    this.backups.add(channel, this.seq, true);
+    if (!this.backups.anyCounted) this.cloneWithoutOthers();
+    this.host.report({ type: 'backup-attached', id: this.host.config.id, at: this.machine.instructions, cloned: true });
+  }
+
+  /**
+   * No other backup counts: outputs from here on wait for the clone's acks. Alone (after a failover) it stays
+   * unprotected while the checkpoint travels, as VM-FT's primary runs while no backup exists: a large or slow
+   * transfer would otherwise hold every output, then pause the guest (maxUnacked).
+   */
+  private cloneWithoutOthers(): void {
     this.acked = this.seq;
-    this.unacked = [];
-    // Alone (after a failover), it stays unprotected while the checkpoint travels, as VM-FT's primary runs while no
-    // backup exists: a large or slow transfer would otherwise hold every output, then pause the guest (maxUnacked).
+    this.backups.forgetKept();
     this.cloningAlone = !this.outputRule.isProtecting;
     if (!this.cloningAlone) this.outputRule.protect(this.seq);
-    // Restoring takes the new backup a while; it is watched from its first ack on.
-    this.awaitingFirstAck = true;
-    this.host.report({ type: 'backup-attached', id: this.host.config.id, at: this.machine.instructions, cloned: true });
   }
 
   private sendPages(channel: Channel, epoch: number): void {
@@ -463,7 +482,7 @@ export class Primary {
    */
   private backupSilent(reason: string): void {
     // A backup still restoring is given time, unless its channel is gone too (it died before its first ack).
-    if (!this.backup || (this.awaitingFirstAck && !this.backup.isClosed)) return this.detector.start();
+    if (this.backups.isEmpty || this.backups.anyRestoring) return this.detector.start();
     if (!this.host.config.views) return this.dropBackup(reason);
     const holder = this.host.claimedBy();
     if (holder) return this.host.halt(`lost the arbiter to ${holder} (${reason})`);
@@ -472,14 +491,13 @@ export class Primary {
 
   /** Runs on without the backup, once the arbiter says it may (the backup cannot go live after this). */
   dropBackup(reason: string): void {
-    if (!this.backup) return;
+    if (this.backups.isEmpty) return;
     const claim = this.host.claim();
     if (!claim.won) return this.host.halt(`lost the arbiter to ${claim.holder} (${reason})`);
-    this.backup.destroy();
-    this.backup = undefined;
+    this.backups.keepOnly();
     this.cloningAlone = false;
     this.detector.start();
-    this.unacked = [];
+    this.backups.forgetKept();
     this.outputRule.unprotect();
     this.host.report({ type: 'backup-lost', id: this.host.config.id, at: this.machine.instructions, reason });
     this.host.newGeneration('primary', reason, this.channelPort);
@@ -489,13 +507,13 @@ export class Primary {
 
   private mayRun(): boolean {
     if (this.finishing || this.host.debuggerHolds()) return false;
-    if (this.protectedFromStart && !this.backup) return false;
-    if (this.checkpoints) return !this.backup || this.checkpoints.mayRun;
-    return this.seq - this.acked <= this.host.config.maxUnacked || !this.backup || this.cloningAlone;
+    if (this.protectedFromStart && this.backups.isEmpty) return false;
+    if (this.checkpoints) return this.backups.isEmpty || this.checkpoints.mayRun;
+    return this.seq - this.acked <= this.host.config.maxUnacked || this.backups.isEmpty || this.cloningAlone;
   }
 
   private async loop(): Promise<void> {
-    this.resetPacing();
+    const pacer = new Pacer(this.machine, this.wakeup);
     while (this.running) {
       if (!this.mayRun()) {
         await this.sleep(20);
@@ -509,11 +527,12 @@ export class Primary {
       const waiting = () => this.outputRule.holding > 0 || this.releasesPending > 0;
       this.machine.run(limit, () => waiting() || performance.now() > deadline);
       this.host.afterBatch(this.machine);
-      if (this.checkpoints?.wantsEpoch && this.backup && !this.machine.isEnded) this.epochForCheckpoint();
+      if (this.checkpoints?.wantsEpoch && !this.backups.isEmpty && !this.machine.isEnded) this.epochForCheckpoint();
       if (this.seq !== this.lastBeatSeq) this.heartbeat();
-      if (this.backup && this.machine.instructions - this.backupAt > this.host.config.maxLag) await this.sleep(1);
+      const lag = this.machine.instructions - (this.backups.slowestAt ?? Infinity);
+      if (lag > this.host.config.maxLag) await this.sleep(1);
       if (this.slowMs) await this.sleep(this.slowMs);
-      await this.pace();
+      await pacer.pace(this.recorder.hasPending);
     }
   }
 
@@ -524,24 +543,6 @@ export class Primary {
       this.machine.epochNow();
     } finally {
       this.makingEpoch = false;
-    }
-  }
-
-  private resetPacing(): void {
-    this.wallBase = performance.now();
-    this.guestBase = this.machine.guestTimeMs;
-  }
-
-  /** An idle guest's time follows wall time, so leases and timeouts mean what they say. */
-  private async pace(): Promise<void> {
-    const ahead = this.machine.guestTimeMs - this.guestBase - (performance.now() - this.wallBase);
-    if (ahead < -MAX_CATCH_UP_MS) this.resetPacing();
-    if (this.machine.waitsForHostTime && !this.recorder.hasPending) {
-      await this.sleep(Math.min(this.machine.idleHint, 10));
-    } else if (this.machine.isHalted && !this.recorder.hasPending && ahead > 0) {
-      await this.sleep(Math.min(ahead, 10));
-    } else {
-      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
@@ -556,7 +557,7 @@ export class Primary {
     this.takeCheckpoint();
     // (Checkpoint mode logs the releases this ack brings: they come after it.)
     const last = this.seq;
-    while (this.backup && !this.backup.isClosed && this.acked < last) await this.sleep(10);
+    while (this.backups.behind(last)) await this.sleep(10);
     await this.releasing;
     this.host.report({ type: 'guest-ended', id: this.host.config.id, at: this.machine.instructions });
     while (this.running) {
@@ -567,15 +568,15 @@ export class Primary {
   }
 
   /**
-   * Runs the guest no further (the loop is between batches whenever this runs) and waits until the
-   * backup has acknowledged every entry; a heartbeat tells it that everything up to here is logged.
+   * Runs the guest no further (the loop is between batches whenever this runs) and waits until every backup
+   * (a clone still restoring too) has acknowledged every entry; a heartbeat tells them everything up to here is logged.
    */
   async finish(): Promise<void> {
     this.finishing = true;
     // A checkpoint backup receives no log to catch up on: it holds its last checkpoint, not this end.
     if (this.checkpoints) return;
     this.heartbeat();
-    while (this.backup && !this.backup.isClosed && this.acked < this.seq) await this.sleep(10);
+    while (this.backups.behind(this.seq)) await this.sleep(10);
     await this.releasing;
   }
 
@@ -584,14 +585,14 @@ export class Primary {
   }
 
   get backupChannel(): Channel | undefined {
-    return this.backup;
+    return this.backups.first;
   }
 
   stop(): void {
     this.running = false;
     this.detector.stop();
     this.service.close();
-    void this.backup?.close('primary stopping');
+    this.backups.closeAll('primary stopping');
     void this.server?.close();
     this.wakeup.wake();
   }

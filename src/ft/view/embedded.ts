@@ -8,20 +8,20 @@ import { EventEmitter } from 'node:events';
 import { ViewService, type Ping, type View, type ViewServiceOptions } from './viewservice';
 import type { ViewStore } from './viewstore';
 import type { Coordinator, CoordinatorEvents } from './coordinator';
+import { StuckReport } from './stuckreport';
 
 export class EmbeddedCoordinator extends EventEmitter<CoordinatorEvents> implements Coordinator {
   private service: ViewService | undefined;
   private timer: NodeJS.Timeout | undefined;
   private saved = '';
   private lastView: View;
-  /** Since when the rules have wanted a view they cannot make, and whether that was said. */
-  private stuckSince: number | undefined;
-  private stuckSaid = false;
+  private readonly stuckReport: StuckReport;
 
   constructor(readonly options: ViewServiceOptions, private readonly store: ViewStore) {
     super();
     this.service = new ViewService(options);
     this.lastView = this.service.view;
+    this.stuckReport = new StuckReport(options);
     this.startTicking();
   }
 
@@ -96,23 +96,9 @@ export class EmbeddedCoordinator extends EventEmitter<CoordinatorEvents> impleme
       last = now;
       this.service?.tick(now);
       this.settle();
-      this.sayIfStuck(now);
+      const line = this.service && this.stuckReport.check(this.service.stuck, this.service.view, now);
+      if (line) this.emit('problem', line);
     }, this.options.pingIntervalMs);
-  }
-
-  /** Stuck as long as it takes to declare a server dead: says why, once (a primary dead unacknowledged: for good). */
-  private sayIfStuck(now: number): void {
-    const stuck = this.service?.stuck;
-    if (!stuck) {
-      this.stuckSince = undefined;
-      this.stuckSaid = false;
-      return;
-    }
-    this.stuckSince ??= now;
-    if (this.stuckSaid || now - this.stuckSince < this.options.deadPings * this.options.pingIntervalMs) return;
-    this.stuckSaid = true;
-    const { number, primary } = this.service!.view;
-    this.emit('problem', `view ${number} (primary ${primary}) cannot change: ${stuck}`);
   }
 
   /** Saves what changed, and tells of a new view. */

@@ -14,6 +14,7 @@ import { EventEmitter } from 'node:events';
 import type { Etcd3, Lease, Watcher } from 'etcd3';
 import { CoordinatorError, type Coordinator, type CoordinatorEvents } from './coordinator';
 import { ViewService, type Ping, type View, type ViewServiceOptions } from './viewservice';
+import { StuckReport } from './stuckreport';
 
 /** etcd refuses leases shorter than about 1.5 s (its election timeout's share): 2 s is the least asked for. */
 const MIN_TTL_S = 2;
@@ -39,6 +40,8 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> implements 
   private readonly leases = new Map<string, Lease>();
   private readonly ttlS: number;
   private watcher: Watcher | undefined;
+  /** Checks every ping interval whether the service is stuck (a line, as the embedded coordinator's). */
+  private stuckTimer: NodeJS.Timeout | undefined;
   private proposing = false;
   /** The problem being reported (one line per outage, and one when it is over). */
   private failing: string | undefined;
@@ -91,6 +94,11 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> implements 
     }
     this.watcher.on('delete', (kv) => this.service.expire(kv.key.toString().slice(this.key('servers/').length)));
     this.watcher.on('error', (error) => this.problem(`etcd watch failed: ${said(error)}`));
+    const report = new StuckReport(this.options);
+    this.stuckTimer = setInterval(() => {
+      const line = report.check(this.service.stuck, this.service.view, performance.now());
+      if (line) this.emit('problem', line);
+    }, this.options.pingIntervalMs);
   }
 
   ping(ping: Ping): View | undefined {
@@ -101,6 +109,7 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> implements 
 
   close(): void {
     this.closed = true;
+    clearInterval(this.stuckTimer);
     this.service.propose = () => undefined;
     void this.watcher?.cancel().catch(() => undefined);
     // Leases are let go, not revoked: a server's key outlives this process by one TTL at most.

@@ -5,3 +5,4 @@ export * from './embedded';
 export * from './viewaction';
 export * from './coordinator';
 export * from './etcd';
+export * from './stuckreport';

@@ -2,7 +2,8 @@
 // backup. Servers ping it; it keeps a sequence of views (number, primary, backups) and changes the
 // view only by these rules:
 // - a server is dead after `deadPings` ping intervals without a ping, live again after one ping;
-// - a primary that pings with view 0 has restarted and lost its state: it is dead at once;
+// - a primary that pings with view 0 has restarted and lost its state: it is dead at once; so is a server
+//   that says it has left (halted in its role), whose ping also acknowledges the view it carries;
 // - the view changes only after the current primary has acknowledged it (pinged with its number),
 //   so a primary never misses a view and no two views are decided while one is unseen;
 // - only a backup of the current view may become primary (it alone has the state), and only one that
@@ -24,8 +25,13 @@ export interface Ping {
   viewNumber: number;
   /** A backup whose state transfer (clone) is complete. */
   initialised: boolean;
-  /** How far the server's machine has come (instructions): picks the most advanced backup. */
+  /** How far the server's log goes (its last seq received or logged): picks the most advanced backup. */
   position: number;
+  /**
+   * The server has stopped in its role for good (halted: it failed to go live, lost the arbiter, diverged): it is
+   * dead at once, and acknowledges `viewNumber`, which it will never act on. Its later pings carry view 0.
+   */
+  left?: boolean;
 }
 
 export interface ViewServiceOptions {
@@ -114,7 +120,7 @@ export class ViewService {
     const known = this.servers.get(ping.server);
     const restarted = ping.viewNumber === 0 && known !== undefined && this.inView(ping.server);
     this.servers.set(ping.server, {
-      lastPingMs: nowMs, initialised: ping.initialised, position: ping.position, dead: restarted,
+      lastPingMs: nowMs, initialised: ping.initialised, position: ping.position, dead: restarted || ping.left === true,
       seenView: ping.viewNumber,
     });
     if (this.current.number === 0) {

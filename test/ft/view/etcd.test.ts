@@ -7,7 +7,7 @@ import { parseCoordinator } from '../../../src/ft/view';
 import { checkKvHistory, runKvWorkload } from '../../../src/ft/workload';
 import { clusterOptions, until } from '../../support/cluster';
 import { EtcdMember, etcdMissing } from '../../support/etcd';
-import { shape, twoKills, VIEWS } from '../../support/views';
+import { shape, stuckWithoutAcknowledgement, twoKills, VIEWS } from '../../support/views';
 
 describe('the etcd coordinator (src/ft/view/etcd.ts; a real etcd member, real processes)', function () {
   this.timeout(240_000);
@@ -49,6 +49,10 @@ describe('the etcd coordinator (src/ft/view/etcd.ts; a real etcd member, real pr
     } finally {
       client.close();
     }
+  });
+
+  it('a primary killed before it acknowledged its view: the coordinator says the service is stuck, as embedded does', async () => {
+    await stuckWithoutAcknowledgement(threeHosts());
   });
 
   it('etcd killed: the coordinator says so, a primary killed meanwhile is not replaced (no split brain); etcd back, its backup is', async () => {

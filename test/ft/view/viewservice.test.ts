@@ -133,6 +133,20 @@ describe('the view service (src/ft/view/viewservice.ts), by the lab\'s rules (se
     assert.deepEqual(shape(vs.view), { number: 4, primary: 's2', backups: ['s1'] }, 'it comes back as a spare');
   });
 
+  it('takes a server that says it left (halted) for dead at once, its view acknowledged: a failed go-live blocks nothing', () => {
+    const { vs, run, advance } = service(2);
+    run(INTERVAL * 4, { s1: {}, s2: { initialised: true, position: 30 }, s3: { initialised: true, position: 10 } });
+    run(DEAD_AFTER + INTERVAL, { s2: { initialised: true, position: 30 }, s3: { initialised: true, position: 10 } });
+    assert.deepEqual(shape(vs.view), { number: 3, primary: 's2', backups: ['s3'] });
+    // s2 failed to go live: it never acknowledged view 3 (the service is stuck), then says it left.
+    advance(INTERVAL);
+    assert.equal(vs.stuck, undefined, 'nothing to change while s2 lives');
+    vs.ping({ server: 's2', viewNumber: 3, initialised: false, position: 30, left: true }, DEAD_AFTER * 3);
+    assert.deepEqual(shape(vs.view), { number: 4, primary: 's3', backups: [] });
+    vs.ping({ server: 's2', viewNumber: 0, initialised: false, position: 0 }, DEAD_AFTER * 3);
+    assert.deepEqual(vs.idle, ['s2'], 'pinging on after it left, it is an idle spare');
+  });
+
   it('lets a server cut off and back again rejoin as an idle spare, never as primary', () => {
     const { vs, run } = service();
     run(INTERVAL * 3, { s1: {}, s2: { initialised: true }, s3: {} });
