@@ -3,7 +3,7 @@ import { parseArgs, ParseArgsConfig } from 'node:util';
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { extname, join as joinPath } from 'node:path';
 import { BUILTIN_GUESTS, DEFAULT_EPOCH_LENGTH, DiskFile, DiskMode, markStartup, openLockedDisk, resolveSpec, type MachineSpec } from './ft/machine';
-import { DEMO_EPOCH_LENGTH, DEMO_GUESTS, DemoGuest, describeDemo, InputScript, replayLogFile, runDemo, runGuest } from './ft/commands';
+import { DEMO_DETECT_TIMEOUT_MS, DEMO_EPOCH_LENGTH, DEMO_GUESTS, DemoGuest, describeDemo, InputScript, replayLogFile, runDemo, runGuest } from './ft/commands';
 import { DEFAULT_DETECTOR, type ServiceAddress } from './ft/replication';
 import { asError, isUserError, writeProblem } from './ft/files';
 import {
@@ -451,9 +451,8 @@ async function demo(args: string[]): Promise<void> {
   const epoch = String(guest === 'linux' ? DEFAULT_EPOCH_LENGTH : DEMO_EPOCH_LENGTH);
   const machine = checkedSpec(guest, { epoch, ...machineValues });
   const seed = integerOption('seed', values.seed as string, 0)!;
-  // Linux's epochs hash 256 MiB (about 0.1-0.25 s): a 300 ms timeout would leave no margin.
   const detectTimeoutMs = integerOption('detect-timeout', values['detect-timeout'] as string | undefined, 10, 600_000)
-    ?? (guest === 'linux' ? 1000 : 300);
+    ?? DEMO_DETECT_TIMEOUT_MS[guest];
   const result = await runDemo({
     machine, ops, killAfterOps: Math.floor(ops / (kills + 2)), seed, clients: 4, detectTimeoutMs, mode, hosts, views,
     kills, verbose: values.verbose as boolean, print,
