@@ -11,7 +11,8 @@
 // anything that continues restores a snapshot and runs unperturbed, so no stop leaves a trace.
 import { Machine, MachineEvents, SliceRecord } from '../machine';
 import { Nondeterminism, RecordedEvent, Replayer } from '../machine';
-import { encodeDiskIo } from '../log';
+import { drain } from './drain';
+import { EventRecord } from './eventrecord';
 import { SliceTrace, TimelineDivergence } from './slicetrace';
 import { Snapshot, Snapshots } from './snapshots';
 import { Trail, TRAIL_LENGTH } from './trail';
@@ -75,7 +76,7 @@ export interface BreakOptions {
 export class Timeline {
   private readonly trace: SliceTrace;
   private readonly snapshots: Snapshots;
-  private readonly events: RecordedEvent[] = [];
+  private readonly events = new EventRecord();
   private readonly epochHashes = new Map<number, string>();
   private readonly live: Nondeterminism;
   /** The machine takes values from the source (it is at the frontier, extending the recording). */
@@ -103,7 +104,7 @@ export class Timeline {
     const start = machine.instructions;
     this.trace = new SliceTrace(start);
     this.snapshots = new Snapshots(options.snapshotBytes);
-    this.live = this.tap(options.source ?? new Replayer());
+    this.live = this.events.tap(options.source ?? new Replayer());
     machine.useNondeterminism(this.live);
     this.stopObserving = machine.observe({
       slice: (slice) => this.onSlice(slice),
@@ -141,7 +142,7 @@ export class Timeline {
 
   /** Nondeterministic events the machine took since the start, in order. */
   get recorded(): readonly RecordedEvent[] {
-    return this.events;
+    return this.events.all;
   }
 
   get snapshotCount(): number {
@@ -414,8 +415,7 @@ export class Timeline {
   private restore(snapshot: Omit<Snapshot, 'epoch'>): void {
     this.offRecord = false;
     this.machine.restoreFrom(snapshot.state);
-    this.replayer = new Replayer();
-    for (let i = snapshot.events; i < this.events.length; i++) this.replayer.push(this.events[i]);
+    this.replayer = this.events.replayerFrom(snapshot.events);
     this.machine.useNondeterminism(this.replayer);
     this.isLive = false;
   }
@@ -562,31 +562,6 @@ export class Timeline {
 
   // ---- recording ----
 
-  /** The source, with every value it hands out appended to the recording. */
-  private tap(source: Nondeterminism): Nondeterminism {
-    const take = (at: number, kind: 'clock' | 'random' | 'rtc', value: number) => {
-      this.events.push({ kind: 'nondet', at, source: kind, value });
-      return value;
-    };
-    return {
-      clock: (at) => take(at, 'clock', source.clock(at)),
-      random: (at) => take(at, 'random', source.random(at)),
-      rtc: (at) => take(at, 'rtc', source.rtc(at)),
-      inputsAt: (at) => {
-        const inputs = source.inputsAt(at);
-        this.events.push(...inputs);
-        return inputs;
-      },
-      // Kept with its data even when the log has none (local mode): going back must not read a disk
-      // the guest has written since.
-      diskRead: (at, request, own) => {
-        const data = source.diskRead(at, request, own);
-        this.events.push({ kind: 'input', at, device: 'disk', data: encodeDiskIo(request.offset, request.length, data) });
-        return data;
-      },
-    };
-  }
-
   private onSlice(step: SliceRecord): void {
     if (this.isLive) {
       this.trace.push(step);
@@ -612,14 +587,6 @@ export class Timeline {
 
   private addSnapshot(epoch: number, at: number): void {
     this.snapshots.addEpoch({ at, epoch, events: this.events.length, state: this.machine.snapshot() });
-  }
-}
-
-/** Runs a generator to its end, in one go. */
-function drain<T>(run: Generator<number, T, void>): T {
-  for (;;) {
-    const next = run.next();
-    if (next.done) return next.value;
   }
 }
 

@@ -4,6 +4,7 @@
 // instruction. A change no instruction made (at a slice's end: timers, interrupts, a device) stops
 // at that end.
 import type { Machine } from '../machine';
+import { drain } from './drain';
 import type { SliceTrace } from './slicetrace';
 import type { Stop } from './timeline';
 
@@ -60,11 +61,7 @@ export class Watching {
 
   /** A data breakpoint backwards, in one go: `reverseWatchRun` driven to its end. */
   reverseWatching(watch: () => string): Stop {
-    const run = this.reverseWatchRun(watch);
-    for (;;) {
-      const next = run.next();
-      if (next.done) return next.value;
-    }
+    return drain(this.reverseWatchRun(watch));
   }
 
   /**
