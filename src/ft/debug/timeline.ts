@@ -119,7 +119,7 @@ export class Timeline {
       isOnRecord: () => this.isOnRecord,
       runTo: (n) => this.runTo(n),
       stopHere: (requested) => this.stopHere(requested),
-      extendFrom: (end, until) => this.extendFrom(end, until),
+      extend: (n) => this.extend(n),
       reachBoundary: (boundary) => this.reachBoundary(boundary),
       moveTo: (target) => this.moveTo(target),
       stepForward: (target, stopBefore) => this.stepForward(target, stopBefore),
@@ -289,12 +289,14 @@ export class Timeline {
     return this.runTo(this.start);
   }
 
-  /**
-   * A data breakpoint forwards: runs on to right after the first instruction that changes what
-   * `watch` reads, or to `until` (see watch.ts).
-   */
+  /** A data breakpoint forwards, in one go (see watch.ts). */
   continueWatching(watch: () => string, until = Number.MAX_SAFE_INTEGER): Stop {
     return this.watching.continueWatching(watch, until);
+  }
+
+  /** A data breakpoint forwards, yielding after every slice (see watch.ts). */
+  continueWatchRun(watch: () => string, until = Number.MAX_SAFE_INTEGER): Generator<number, Stop, void> {
+    return this.watching.continueWatchRun(watch, until);
   }
 
   /** A data breakpoint backwards, in one go (see watch.ts). */
