@@ -377,7 +377,6 @@ export class Primary {
       this.outputRule.protect(seq);
     }
     this.logControl('protect', { acked: seq });
-    this.host.report({ type: 'backup-attached', id: this.host.config.id, at: this.machine.instructions, cloned: true });
   }
 
   /** A (re)connected backup asks for the log from `seq` on; seq 0 asks to be cloned. */
@@ -442,9 +441,9 @@ export class Primary {
     // backup exists: a large or slow transfer would otherwise hold every output, then pause the guest (maxUnacked).
     this.cloningAlone = !this.outputRule.isProtecting;
     if (!this.cloningAlone) this.outputRule.protect(this.seq);
-    // Restoring takes the new backup a while (seconds for 256 MiB); it is watched, and reported attached, from its
-    // first ack on: killing this primary before then leaves a backup with no machine to go live with.
+    // Restoring takes the new backup a while; it is watched from its first ack on.
     this.awaitingFirstAck = true;
+    this.host.report({ type: 'backup-attached', id: this.host.config.id, at: this.machine.instructions, cloned: true });
   }
 
   private sendPages(channel: Channel, epoch: number): void {
