@@ -173,10 +173,19 @@ class KillSchedule {
     return waiting && performance.now() - (last?.at ?? this.startedAt) < KILL_WAIT_MS;
   }
 
-  /** Waits (a minute at most: a Linux clone copies 256 MiB) for the last kill's new primary to have a backup again. */
+  /**
+   * Waits (a minute at most) for the last kill's new primary to have a backup again, its clone restored: the
+   * primary says attached when it sends the checkpoint, and a Linux clone then restores 256 MiB for seconds.
+   */
   async restored(): Promise<void> {
     const last = this.done.at(-1);
-    while (last && last.redundancyRestoredMs === undefined && performance.now() - last.at < KILL_WAIT_MS) {
+    if (!last) return;
+    const restored = async () => {
+      if (last.redundancyRestoredMs === undefined) return false;
+      const backup = await this.cluster.statsOf('backup');
+      return !!backup && !backup.cloning && backup.instructions > 0;
+    };
+    while (!(await restored()) && performance.now() - last.at < KILL_WAIT_MS) {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
