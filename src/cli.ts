@@ -2,8 +2,8 @@
 import { parseArgs, ParseArgsConfig } from 'node:util';
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { extname, join as joinPath } from 'node:path';
-import { BUILTIN_GUESTS, DEFAULT_EPOCH_LENGTH, DiskFile, DiskMode, markStartup, openLockedDisk, resolveSpec, type MachineSpec } from './ft/machine';
-import { DEMO_EPOCH_LENGTH, DEMO_GUESTS, DemoGuest, describeDemo, InputScript, replayLogFile, runDemo, runGuest } from './ft/commands';
+import { BUILTIN_GUESTS, DEFAULT_EPOCH_LENGTH, MAX_CLOCK_RATE_PER_US, DiskFile, DiskMode, markStartup, openLockedDisk, resolveSpec, type MachineSpec } from './ft/machine';
+import { DEMO_DETECT_TIMEOUT_MS, DEMO_EPOCH_LENGTH, DEMO_GUESTS, DemoGuest, describeDemo, InputScript, replayLogFile, runDemo, runGuest } from './ft/commands';
 import { DEFAULT_DETECTOR, type ServiceAddress } from './ft/replication';
 import { asError, isUserError, writeProblem } from './ft/files';
 import {
@@ -92,6 +92,7 @@ const BOOT_FILE_OPTIONS = {
 const MACHINE_OPTIONS = {
   ...BOOT_FILE_OPTIONS,
   clock: { type: 'string', default: 'virtual' },
+  'clock-rate': { type: 'string' },
   'no-jit': { type: 'boolean', default: false },
   memory: { type: 'string' },
   epoch: { type: 'string' },
@@ -102,6 +103,12 @@ function bootFiles(values: Values): Pick<MachineSpec, 'bios' | 'vgaBios' | 'init
   return { bios: values.bios as string | undefined, vgaBios: values['vga-bios'] as string | undefined, initrd: values.initrd as string | undefined };
 }
 
+/** --clock-rate N: the virtual clock's rate in instructions per µs, as the machine takes it (per ms). */
+function clockRate(text: string | undefined): number | undefined {
+  const perMicrosecond = integerOption('clock-rate', text, 1, MAX_CLOCK_RATE_PER_US);
+  return perMicrosecond === undefined ? undefined : perMicrosecond * 1000;
+}
+
 /** MACHINE_OPTIONS' values as the spec of a machine booting `guest`; memory and cmdline unset take the guest's own. */
 function machineSpec(guest: string, values: Values): MachineSpec & Required<Pick<MachineSpec, 'clock' | 'jit' | 'epochLength'>> {
   const clock = values.clock as string;
@@ -110,6 +117,7 @@ function machineSpec(guest: string, values: Values): MachineSpec & Required<Pick
     guest,
     ...bootFiles(values),
     clock,
+    instructionsPerMs: clockRate(values['clock-rate'] as string | undefined),
     jit: !values['no-jit'],
     memoryMiB: integerOption('memory', values.memory as string | undefined, 4, 2048),
     epochLength: integerOption('epoch', values.epoch as string | undefined, 100_000) ?? DEFAULT_EPOCH_LENGTH,
@@ -461,9 +469,8 @@ async function demo(args: string[]): Promise<void> {
   const epoch = String(guest === 'linux' ? DEFAULT_EPOCH_LENGTH : DEMO_EPOCH_LENGTH);
   const machine = checkedSpec(guest, { epoch, ...machineValues });
   const seed = integerOption('seed', values.seed as string, 0)!;
-  // Linux's epochs hash 256 MiB (about 0.1-0.25 s): a 300 ms timeout would leave no margin.
   const detectTimeoutMs = integerOption('detect-timeout', values['detect-timeout'] as string | undefined, 10, 600_000)
-    ?? (guest === 'linux' ? 1000 : 300);
+    ?? DEMO_DETECT_TIMEOUT_MS[guest];
   const result = await runDemo({
     machine, ops, killAfterOps: Math.floor(ops / (kills + 2)), seed, clients: 4, detectTimeoutMs, mode, hosts, views,
     kills, verbose: values.verbose as boolean, print,

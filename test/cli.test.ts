@@ -94,6 +94,13 @@ describe('lockstep run (CLI)', function () {
       assert.match(out, /^ticker tick=50 hash=[0-9a-f]{8}\nticker tick=100 hash=([0-9a-f]{8})\nticker done hash=\1\n$/);
     });
 
+    it('ticker at --clock-rate 500 (instructions a µs): its 100 ms of ticks take about half the instructions', async () => {
+      const ticks = ['run', 'ticker', '--cmdline', 'hz=1000 ticks=100 every=50', '--json'];
+      const nominal = JSON.parse(await ok(ticks)).instructions;
+      const half = JSON.parse(await ok([...ticks, '--clock-rate', '500'])).instructions;
+      assert.ok(half > 0.4 * nominal && half < 0.6 * nominal, `${half} instructions at 500 a µs, ${nominal} at 1000`);
+    });
+
     it('stops at --max-instructions and says so on stderr', async () => {
       const result = await lockstep(['run', 'kv', '--max-instructions', '2000000']);
       assert.equal(result.status, 0);
@@ -180,6 +187,7 @@ describe('lockstep run (CLI)', function () {
       ['ft: a detection timeout of 0', () => ['ft', 'kv', '--detect-timeout', '0'], /--detect-timeout: expected a whole number from 10/],
       ['ft: heartbeats no more often than the timeout', () => ['ft', 'kv', '--heartbeat', '500', '--detect-timeout', '500'], /--heartbeat 500 ms must be shorter than the detection timeout \(--detect-timeout, 500 ms\)/],
       ['demo: an argument', () => ['demo', 'now'], /demo takes no arguments, got 'now'/],
+      ['run: a clock rate of 0', () => ['run', 'kv', '--clock-rate', '0'], /--clock-rate: expected a whole number from 1 to 100000, got '0'/],
       ['ft: --agent without a token', () => ['ft', 'kv', '--agent', '127.0.0.1:1'], /--agent needs --agent-token T/],
       ['ft: --agent-token without --agent', () => ['ft', 'kv', '--agent-token', 'x'], /--agent-token is for --agent HOST:PORT/],
       ['client: no --connect', () => ['client', 'kv'], /client: --connect HOST:PORT is required/],

@@ -77,7 +77,7 @@ const CHECKPOINT_ATTRIBUTES = ['checkpointMs', 'checkpointInstructions', 'checkp
 
 /** Attributes that describe a live run, which a log replay takes from its file instead. */
 const LIVE_ONLY = [
-  'guest', 'mode', 'clock', 'jit', 'epochLength', 'memory', 'cmdline', 'record', 'tap', 'tapAddress',
+  'guest', 'mode', 'clock', 'clockRate', 'jit', 'epochLength', 'memory', 'cmdline', 'record', 'tap', 'tapAddress',
   'detectTimeout', 'heartbeat', 'hosts', 'coordinator', ...CHECKPOINT_ATTRIBUTES,
 ];
 
@@ -151,7 +151,9 @@ export function parseLaunch(args: unknown): LaunchConfig {
   const named = (BUILTIN_GUESTS as readonly string[]).includes(a.guest as string) || a.guest === LINUX_GUEST;
   const guest = named ? (a.guest as string) : at(a.guest as string);
   const memoryMiB = a.memory as number | undefined;
-  const machine: MachineSpec = { guest, ...bootAttributes(a, at), memoryMiB, cmdline: a.cmdline as string | undefined };
+  const instructionsPerMs = a.clockRate === undefined ? undefined : (a.clockRate as number) * 1000;
+  const cmdline = a.cmdline as string | undefined;
+  const machine: MachineSpec = { guest, ...bootAttributes(a, at), memoryMiB, cmdline, instructionsPerMs };
   checkMachine(machine);
   const mode = (a.mode as 'ft' | 'checkpoint' | 'single' | undefined) ?? 'ft';
   const kind = mode === 'single' ? 'single' : 'ft';

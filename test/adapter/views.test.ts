@@ -2,11 +2,14 @@
 // source VS Code can open (so it selects the frame), the disassembly above the current instruction
 // decodes in step with true instruction boundaries, the same at every stop, and the labels read well.
 import { strict as assert } from 'node:assert';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { ChannelEventBody } from '../../src/adapter/protocol';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { serveTcp, serverPort } from '../../src/adapter/server';
 import { Adapter, channelEvent } from './support';
+import { until } from '../support/cluster';
 
 /** kv's multiboot entry: `cli`, right after the multiboot header. */
 const ENTRY = 0x0010000c;
@@ -206,6 +209,52 @@ describe('data breakpoints (DAP, real hosts, spin)', function () {
     assert.equal(await repl('.unwatch'), '1 data breakpoint dropped');
     assert.equal(await repl('.watch'), 'no data breakpoints (.watch EXPR sets one)');
     await assert.rejects(adapter.dc.evaluateRequest({ expression: '.watch nosuch', context: 'repl', frameId: 1 }), /nosuch/);
+  });
+});
+
+describe('a data breakpoint on the idle kv guest at 350 instructions a µs (launch attribute clockRate)', function () {
+  this.timeout(120_000);
+  let adapter: Adapter;
+  let client: Socket;
+  let received = '';
+  before(async () => {
+    adapter = await Adapter.start();
+    await adapter.launch({ guest: 'kv', clockRate: 350, stopOnEntry: true });
+    const service = await adapter.dc.customRequest('lockstep/service', {});
+    const { address } = service.body as { address: { host: string; port: number } };
+    client = connect(address.port, address.host);
+    client.on('data', (chunk) => { received += chunk.toString('latin1'); });
+    await once(client, 'connect');
+  });
+  after(async () => {
+    client?.destroy();
+    await adapter?.stop();
+  });
+
+  it('stops right after kv stores a value typed while it idles (it never stopped: the search looped in an idle skip)', async () => {
+    await adapter.dc.continueRequest({ threadId: 1 });
+    client.write('1 1 PUT a 1\n');
+    await until(async () => received.includes('1 1 OK'), 'kv to store a');
+    await adapter.stopAfter(() => adapter.dc.pauseRequest({ threadId: 1 }));
+    // kv's entry for a (client, seq, key, ...), found in the primary's memory.
+    const memory = await adapter.read(1, 0x100000, 0x100000);
+    const entry = 0x100000 + memory.indexOf(Buffer.concat([Buffer.from([1, 0, 0, 0, 1, 0, 0, 0]), Buffer.from('a')]));
+    assert.ok(entry >= 0x100000, 'kv\'s entry for a is in memory');
+    const { dataId } = await dataBreakpointInfo(adapter, { name: `0x${entry.toString(16)}`, asAddress: true, bytes: 64 });
+    await adapter.dc.send('setDataBreakpoints', { breakpoints: [{ dataId, accessType: 'write' }] });
+    const before = await adapter.read(1, entry, 64);
+    const from = await adapter.instructions(1);
+    const stopped = adapter.nextStop();
+    await adapter.dc.continueRequest({ threadId: 1 });
+    // The search runs on through kv's idle time (the debugger's turns every few M instructions) before the input.
+    await channelEvent(adapter, (c) => c.hosts.some((h) => h.id === 'host-1' && h.instructions > from + 20_000_000));
+    client.write('2 2 PUT a 2\n');
+    assert.equal((await stopped).reason, 'data breakpoint');
+    assert.notDeepEqual(await adapter.read(1, entry, 64), before);
+    assert.doesNotMatch(received, /2 2 OK/, 'kv has not answered: its reply comes after the store');
+    const at = await adapter.instructions(1);
+    assert.equal(await adapter.instructions(2), at, 'the backup stopped at the same count');
+    await adapter.dc.send('setDataBreakpoints', { breakpoints: [] });
   });
 });
 

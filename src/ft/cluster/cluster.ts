@@ -232,6 +232,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       initrd: o.initrd,
       cmdline: o.cmdline,
       clock: o.clock,
+      instructionsPerMs: o.instructionsPerMs,
       jit: o.jit,
       memoryMiB: o.memoryMiB,
       epochLength: o.mode === 'checkpoint' ? o.checkpoint?.instructions ?? o.epochLength : o.epochLength,

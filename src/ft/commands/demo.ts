@@ -17,6 +17,13 @@ export type DemoGuest = (typeof DEMO_GUESTS)[number];
 /** Epochs of the kv demo's machine unless --epoch says otherwise: a checkpoint to clone from every half second. */
 export const DEMO_EPOCH_LENGTH = 50_000_000;
 
+/**
+ * The pair's detection timeout unless --detect-timeout says otherwise. Linux's host is silent while it hashes
+ * 256 MiB at every epoch (0.1-0.25 s) and for a whole clone's snapshot (about 0.6 s on a quiet machine, several
+ * times that on a loaded one): at 1 s a loaded machine faked a failure, and the clone made after it faked the next.
+ */
+export const DEMO_DETECT_TIMEOUT_MS: Record<DemoGuest, number> = { kv: 300, linux: 4000 };
+
 /** The demo's view service: pings every 100 ms, dead after 1 s without one (a loaded machine's pauses are longer). */
 const DEMO_VIEWS = { pingIntervalMs: 100, deadPings: 10 };
 
@@ -95,7 +102,7 @@ async function demoOn(cluster: Cluster, options: DemoOptions): Promise<DemoResul
   const spares = hosts > 2 ? `, ${hosts - 2} idle spare(s)` : '';
   print(`${cluster.summary().guest} guest under FT (${options.mode ?? 'replay'} mode): primary ${cluster.hostIn('primary')?.id}, backup ${cluster.hostIn('backup')?.id}${spares}; service at ${cluster.service.host}:${cluster.service.port}`);
   if (serial) {
-    print('waiting for Linux to boot and kvd to say "kv ready" (about 3.9 G instructions)');
+    print('waiting for Linux to boot and kvd to say "kv ready" (about 4.2 G instructions)');
     try {
       await serial.until('kv ready', LINUX_BOOT_WAIT_MS);
     } finally {
@@ -166,10 +173,19 @@ class KillSchedule {
     return waiting && performance.now() - (last?.at ?? this.startedAt) < KILL_WAIT_MS;
   }
 
-  /** Waits (30 s at most) for the last kill's new primary to have a backup again. */
+  /**
+   * Waits (a minute at most) for the last kill's new primary to have a backup again, its clone restored: the
+   * primary says attached when it sends the checkpoint, and a Linux clone then restores 256 MiB for seconds.
+   */
   async restored(): Promise<void> {
     const last = this.done.at(-1);
-    while (last && last.redundancyRestoredMs === undefined && performance.now() - last.at < 30_000) {
+    if (!last) return;
+    const restored = async () => {
+      if (last.redundancyRestoredMs === undefined) return false;
+      const backup = await this.cluster.statsOf('backup');
+      return !!backup && !backup.cloning && backup.instructions > 0;
+    };
+    while (!(await restored()) && performance.now() - last.at < KILL_WAIT_MS) {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -201,7 +217,8 @@ function describeKills(kills: DemoKill[], wanted: number): string[] {
     ? [`killed ${kills.length} of ${wanted} times: the workload ended first (no backup could take over at a kill's turn)`]
     : [];
   if (!kills.length) return [...short, 'failover: none (the primary was never killed)'];
-  return [...short, ...kills.map((kill, i) => `failover${kills.length > 1 ? ` ${i + 1}` : ''}: ${kill.failoverMs?.toFixed(0) ?? 'none'} ms from the kill to the backup going live; redundancy restored after ${kill.redundancyRestoredMs?.toFixed(0) ?? 'never'} ms`)];
+  const restored = (ms?: number) => (ms === undefined ? 'redundancy not restored' : `redundancy restored after ${ms.toFixed(0)} ms`);
+  return [...short, ...kills.map((kill, i) => `failover${kills.length > 1 ? ` ${i + 1}` : ''}: ${kill.failoverMs?.toFixed(0) ?? 'none'} ms from the kill to the backup going live; ${restored(kill.redundancyRestoredMs)}`)];
 }
 
 function describeCheckpoints(c: CheckpointSummary): string {

@@ -11,20 +11,19 @@
 // anything that continues restores a snapshot and runs unperturbed, so no stop leaves a trace.
 import { Machine, MachineEvents, SliceRecord } from '../machine';
 import { Nondeterminism, RecordedEvent, Replayer } from '../machine';
-import { encodeDiskIo } from '../log';
+import { drain } from './drain';
+import { EventRecord } from './eventrecord';
 import { SliceTrace, TimelineDivergence } from './slicetrace';
-import { lastAtOrBefore } from './sorted';
+import { Snapshot, Snapshots } from './snapshots';
+import { Trail, TRAIL_LENGTH } from './trail';
 import { FIRST_LOOK_BACK, Watching } from './watch';
 
 export { TimelineDivergence };
-
-export const DEFAULT_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
+export { DEFAULT_SNAPSHOT_BYTES } from './snapshots';
 /** Closer than this, a stepped machine steps on rather than restoring and replaying. */
 const STEP_ON_LIMIT = 500_000;
 /** A boundary reached by replaying at least this much is kept as the stepping base (see moveTo). */
 const STEPPING_BASE_AFTER = 5_000_000;
-/** Instructions before the position whose EIPs are kept (see `trail`). */
-const TRAIL_LENGTH = 64;
 
 export interface TimelineOptions {
   /**
@@ -74,18 +73,10 @@ export interface BreakOptions {
   stopBefore?: (eip: number) => boolean;
 }
 
-/**
- * The machine's state at a recorded boundary (`machine.snapshot()`), and how many recorded events were
- * taken before it. A snapshot taken after a change (`changeAtFrontier`) has no epoch: it is never
- * thinned, since replaying to a later count from an earlier snapshot would undo the change.
- */
-interface Snapshot { at: number; epoch: number | 'change'; events: number; state: Uint8Array }
-
 export class Timeline {
   private readonly trace: SliceTrace;
-  private readonly snapshots: Snapshot[] = [];
-  private snapshotStride = 1;
-  private readonly events: RecordedEvent[] = [];
+  private readonly snapshots: Snapshots;
+  private readonly events = new EventRecord();
   private readonly epochHashes = new Map<number, string>();
   private readonly live: Nondeterminism;
   /** The machine takes values from the source (it is at the frontier, extending the recording). */
@@ -100,9 +91,7 @@ export class Timeline {
   /** The machine's JIT cache was emptied off an epoch boundary: it must not run whole steps. */
   private offRecord = false;
   private readonly stopObserving: () => void;
-  /** EIPs of instructions stepped, oldest first, leading up to count `trailEnd` (see `trail`). */
-  private trailEips: number[] = [];
-  private trailEnd = -1;
+  private readonly stepped = new Trail();
   private readonly watching: Watching;
 
   /**
@@ -114,7 +103,8 @@ export class Timeline {
     if (machine.isStepped) throw new RangeError('a timeline starts from a machine at a whole-step boundary');
     const start = machine.instructions;
     this.trace = new SliceTrace(start);
-    this.live = this.tap(options.source ?? new Replayer());
+    this.snapshots = new Snapshots(options.snapshotBytes);
+    this.live = this.events.tap(options.source ?? new Replayer());
     machine.useNondeterminism(this.live);
     this.stopObserving = machine.observe({
       slice: (slice) => this.onSlice(slice),
@@ -129,7 +119,7 @@ export class Timeline {
       isOnRecord: () => this.isOnRecord,
       runTo: (n) => this.runTo(n),
       stopHere: (requested) => this.stopHere(requested),
-      extendFrom: (end, until) => this.extendFrom(end, until),
+      extend: (n) => this.extend(n),
       reachBoundary: (boundary) => this.reachBoundary(boundary),
       moveTo: (target) => this.moveTo(target),
       stepForward: (target, stopBefore) => this.stepForward(target, stopBefore),
@@ -152,15 +142,15 @@ export class Timeline {
 
   /** Nondeterministic events the machine took since the start, in order. */
   get recorded(): readonly RecordedEvent[] {
-    return this.events;
+    return this.events.all;
   }
 
   get snapshotCount(): number {
-    return this.snapshots.length;
+    return this.snapshots.count;
   }
 
   get snapshotBytes(): number {
-    return this.snapshots.reduce((sum, s) => sum + s.state.length, 0);
+    return this.snapshots.bytes;
   }
 
   /** The recorded step that starts at or contains count `n` (none at or past the frontier). */
@@ -171,11 +161,10 @@ export class Timeline {
   /**
    * The EIPs of up to 64 instructions executed right before the position, oldest first, and the
    * current one's: true instruction boundaries, which a disassembler cannot tell going backwards.
-   * Known when the position was reached by single steps (empty at a boundary reached whole). The
-   * history is deterministic, so a trail to a count stays true however that count is revisited.
+   * Known when the position was reached by single steps (empty at a boundary reached whole): see trail.ts.
    */
   get trail(): number[] {
-    return this.trailEnd === this.position ? this.trailEips.slice(-TRAIL_LENGTH - 1) : [];
+    return this.stepped.to(this.position);
   }
 
   /** Every recorded step, in order. */
@@ -300,12 +289,14 @@ export class Timeline {
     return this.runTo(this.start);
   }
 
-  /**
-   * A data breakpoint forwards: runs on to right after the first instruction that changes what
-   * `watch` reads, or to `until` (see watch.ts).
-   */
+  /** A data breakpoint forwards, in one go (see watch.ts). */
   continueWatching(watch: () => string, until = Number.MAX_SAFE_INTEGER): Stop {
     return this.watching.continueWatching(watch, until);
+  }
+
+  /** A data breakpoint forwards, yielding after every slice (see watch.ts). */
+  continueWatchRun(watch: () => string, until = Number.MAX_SAFE_INTEGER): Generator<number, Stop, void> {
+    return this.watching.continueWatchRun(watch, until);
   }
 
   /** A data breakpoint backwards, in one go (see watch.ts). */
@@ -332,9 +323,8 @@ export class Timeline {
     this.returnToFrontier();
     change();
     const at = this.trace.end;
-    if (this.snapshots.at(-1)?.at === at) this.snapshots.pop();
     if (this.steppingBase && this.steppingBase.at >= at) this.steppingBase = undefined;
-    this.snapshots.push({ at, epoch: 'change', events: this.events.length, state: this.machine.snapshot() });
+    this.snapshots.addChange({ at, epoch: 'change', events: this.events.length, state: this.machine.snapshot() });
   }
 
   // ---- moving ----
@@ -348,7 +338,7 @@ export class Timeline {
     const machine = this.machine;
     const here = machine.instructions;
     // Stepping on across a change (changeAtFrontier) would miss it: only its snapshot has it.
-    const crossesChange = this.snapshots.some((s) => s.epoch === 'change' && s.at > here && s.at <= target);
+    const crossesChange = this.snapshots.hasChangeIn(here, target);
     const near = here <= target && target - here <= STEP_ON_LIMIT;
     const stepOn = (machine.isStepped || this.offRecord) && near && !crossesChange;
     if (!stepOn) yield* this.reachingSteppingBase(this.trace.boundaryAtOrBefore(target));
@@ -374,19 +364,16 @@ export class Timeline {
    */
   private stepForward(target: number, stopBefore?: (eip: number) => boolean): boolean {
     const machine = this.machine;
-    if (this.trailEnd !== machine.instructions) this.trailEips = [];
+    this.stepped.stepFrom(machine.instructions);
     if (!stopBefore && machine.instructions < target - TRAIL_LENGTH) {
       this.stepSlices(target - TRAIL_LENGTH);
-      this.trailEips = [];
+      this.stepped.restart();
     }
-    const eips = this.trailEips;
-    const note = (eip: number) => {
-      if (eips.length >= 4 * TRAIL_LENGTH) eips.splice(0, eips.length - TRAIL_LENGTH);
-      if (eips.at(-1) !== eip) eips.push(eip);
+    const hit = this.stepSlices(target, (eip) => {
+      this.stepped.note(eip);
       return stopBefore?.(eip) ?? false;
-    };
-    const hit = this.stepSlices(target, note);
-    this.trailEnd = machine.instructions;
+    });
+    this.stepped.endAt(machine.instructions);
     return hit;
   }
 
@@ -415,8 +402,7 @@ export class Timeline {
   /** `reachBoundary`, yielding the count after every whole slice. */
   private *reachingBoundary(boundary: number): Generator<number, number, void> {
     const machine = this.machine;
-    // The first snapshot is at the start, at or before any boundary.
-    const snapshot = this.snapshots[Math.max(0, lastAtOrBefore(this.snapshots, boundary, (s) => s.at))];
+    const snapshot = this.snapshots.atOrBefore(boundary);
     const onTheWay = !machine.isStepped && !this.offRecord
       && machine.instructions <= boundary && machine.instructions >= snapshot.at;
     if (!onTheWay) this.restore(snapshot);
@@ -431,8 +417,7 @@ export class Timeline {
   private restore(snapshot: Omit<Snapshot, 'epoch'>): void {
     this.offRecord = false;
     this.machine.restoreFrom(snapshot.state);
-    this.replayer = new Replayer();
-    for (let i = snapshot.events; i < this.events.length; i++) this.replayer.push(this.events[i]);
+    this.replayer = this.events.replayerFrom(snapshot.events);
     this.machine.useNondeterminism(this.replayer);
     this.isLive = false;
   }
@@ -579,31 +564,6 @@ export class Timeline {
 
   // ---- recording ----
 
-  /** The source, with every value it hands out appended to the recording. */
-  private tap(source: Nondeterminism): Nondeterminism {
-    const take = (at: number, kind: 'clock' | 'random' | 'rtc', value: number) => {
-      this.events.push({ kind: 'nondet', at, source: kind, value });
-      return value;
-    };
-    return {
-      clock: (at) => take(at, 'clock', source.clock(at)),
-      random: (at) => take(at, 'random', source.random(at)),
-      rtc: (at) => take(at, 'rtc', source.rtc(at)),
-      inputsAt: (at) => {
-        const inputs = source.inputsAt(at);
-        this.events.push(...inputs);
-        return inputs;
-      },
-      // Kept with its data even when the log has none (local mode): going back must not read a disk
-      // the guest has written since.
-      diskRead: (at, request, own) => {
-        const data = source.diskRead(at, request, own);
-        this.events.push({ kind: 'input', at, device: 'disk', data: encodeDiskIo(request.offset, request.length, data) });
-        return data;
-      },
-    };
-  }
-
   private onSlice(step: SliceRecord): void {
     if (this.isLive) {
       this.trace.push(step);
@@ -624,29 +584,11 @@ export class Timeline {
       return;
     }
     this.epochHashes.set(at, hash);
-    if (index % this.snapshotStride === 0) this.addSnapshot(index, at);
+    if (this.snapshots.wants(index)) this.addSnapshot(index, at);
   }
 
   private addSnapshot(epoch: number, at: number): void {
-    this.snapshots.push({ at, epoch, events: this.events.length, state: this.machine.snapshot() });
-    const budget = this.options.snapshotBytes ?? DEFAULT_SNAPSHOT_BYTES;
-    const thinnable = () => this.snapshots.length > 2 && this.snapshots.some((s, i) => i > 0 && s.epoch !== 'change');
-    while (this.snapshotBytes > budget && thinnable()) this.thinSnapshots();
-  }
-
-  /** Keeps every other snapshot (by epoch index), the first one and those after changes. */
-  private thinSnapshots(): void {
-    this.snapshotStride *= 2;
-    const kept = this.snapshots.filter((s, i) => i === 0 || s.epoch === 'change' || s.epoch % this.snapshotStride === 0);
-    this.snapshots.splice(0, Infinity, ...kept);
-  }
-}
-
-/** Runs a generator to its end, in one go. */
-function drain<T>(run: Generator<number, T, void>): T {
-  for (;;) {
-    const next = run.next();
-    if (next.done) return next.value;
+    this.snapshots.addEpoch({ at, epoch, events: this.events.length, state: this.machine.snapshot() });
   }
 }
 

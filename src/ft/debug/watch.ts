@@ -3,7 +3,8 @@
 // their ends; only a slice where it changed is stepped, one instruction at a time, to find the
 // instruction. A change no instruction made (at a slice's end: timers, interrupts, a device) stops
 // at that end.
-import type { Machine } from '../machine';
+import type { Machine, SliceRecord } from '../machine';
+import { drain } from './drain';
 import type { SliceTrace } from './slicetrace';
 import type { Stop } from './timeline';
 
@@ -20,7 +21,8 @@ export interface WatchedTimeline {
   isOnRecord(): boolean;
   runTo(n: number): Stop;
   stopHere(requested: number): Stop;
-  extendFrom(end: number, until: number): boolean;
+  /** Records on from the source, whole slices, until the count reaches `n` (as far as the source allows). */
+  extend(n: number): void;
   reachBoundary(boundary: number): number;
   moveTo(target: number): void;
   stepForward(target: number, stopBefore?: (eip: number) => boolean): boolean;
@@ -29,42 +31,62 @@ export interface WatchedTimeline {
 export class Watching {
   constructor(private readonly timeline: WatchedTimeline) {}
 
+  /** A data breakpoint forwards, in one go: `continueWatchRun` driven to its end. */
+  continueWatching(watch: () => string, until = Number.MAX_SAFE_INTEGER): Stop {
+    return drain(this.continueWatchRun(watch, until));
+  }
+
   /**
    * A data breakpoint forwards: runs on to right after the first instruction that changes what
-   * `watch` reads (memory, as a debugger fingerprints it), or to `until`. Whole slices are run and
-   * compared at their ends; only a slice where it changed is stepped, one instruction at a time, to
-   * find the instruction. A change no instruction made (at a slice's end: timers, interrupts, a
-   * device) stops at that end.
+   * `watch` reads (memory, as a debugger fingerprints it), or to `until` (where runTo stops for it).
+   * Whole slices are run and compared at their ends, at the frontier as they are recorded; only a
+   * slice where it changed is stepped, one instruction at a time, to find the instruction. A change
+   * no instruction made (at a slice's end: timers, interrupts, a device) stops at that end. Yields
+   * the count after every slice, so that a driver can take turns or stop driving it (a pause).
    */
-  continueWatching(watch: () => string, until = Number.MAX_SAFE_INTEGER): Stop {
+  *continueWatchRun(watch: () => string, until = Number.MAX_SAFE_INTEGER): Generator<number, Stop, void> {
     const { timeline } = this;
     const reference = watch();
     for (;;) {
-      const from = this.timeline.position();
-      if (from >= until) return this.timeline.stopHere(until);
-      const step = this.timeline.trace.sliceAt(from);
-      if (!step) {
-        // At the frontier: record on (an epoch at most), then look at it from where it was.
-        if (timeline.machine.isEnded || !timeline.extendFrom(timeline.trace.end, until)) return timeline.runTo(until);
-        continue;
-      }
+      const from = timeline.position();
+      if (from >= until) return timeline.stopHere(until);
+      const recorded = timeline.trace.sliceAt(from);
+      const step = recorded ?? this.recordSlice(from);
+      if (!step) return timeline.runTo(until);
       const end = Math.min(step.to, until);
-      if (from === step.from && end === step.to && this.timeline.isOnRecord()) this.timeline.reachBoundary(end);
-      else this.timeline.moveTo(end);
-      if (watch() === reference) continue;
-      this.timeline.moveTo(from);
-      this.timeline.stepForward(end, () => watch() !== reference);
-      return { ...this.timeline.stopHere(this.timeline.position()), reason: 'watch' };
+      // A slice just recorded left the machine at its end, unless that is past `until`.
+      if (recorded || end < step.to) this.replayTo(from, step, end);
+      if (watch() !== reference) {
+        timeline.moveTo(from);
+        timeline.stepForward(end, () => watch() !== reference);
+        return { ...timeline.stopHere(timeline.position()), reason: 'watch' };
+      }
+      // `until` inside an idle skip (or an STI's shadow) is not reached: the machine stops short, as runTo does.
+      if (timeline.position() < end) return timeline.stopHere(until);
+      yield end;
     }
+  }
+
+  /**
+   * At the frontier: records the next slice from the source, the machine at its end, and returns it
+   * (none when the guest ended or the source has no more). One slice at a time: looking at slices
+   * recorded an epoch ahead meant replaying from the epoch's snapshot, more of it for every stretch.
+   */
+  private recordSlice(from: number): SliceRecord | undefined {
+    if (this.timeline.machine.isEnded) return undefined;
+    this.timeline.extend(from + 1);
+    return this.timeline.trace.sliceAt(from);
+  }
+
+  /** From `from`, the start of `step`, to `end` within it: the recorded slice whole when that is all. */
+  private replayTo(from: number, step: SliceRecord, end: number): void {
+    if (from === step.from && end === step.to && this.timeline.isOnRecord()) this.timeline.reachBoundary(end);
+    else this.timeline.moveTo(end);
   }
 
   /** A data breakpoint backwards, in one go: `reverseWatchRun` driven to its end. */
   reverseWatching(watch: () => string): Stop {
-    const run = this.reverseWatchRun(watch);
-    for (;;) {
-      const next = run.next();
-      if (next.done) return next.value;
-    }
+    return drain(this.reverseWatchRun(watch));
   }
 
   /**

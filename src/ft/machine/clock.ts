@@ -10,13 +10,14 @@ import type { Nondeterminism } from './nondet';
 /** The rate of logs recorded before the rate was in their header: 1 instruction a ns. */
 export const FIRST_INSTRUCTIONS_PER_MS = 1_000_000;
 /**
- * Nominal speed that maps instruction counts to guest time. A guest's busy waits (udelay, a driver
- * polling a device for so many ms) cost this many instructions a ms: at 350 a µs, about v86's speed on
- * Linux here, Linux's boot runs 0.38 G fewer instructions (docs/machine.md), but with that rate the
- * VS Code test's data breakpoint on the idle kv guest did not stop within 60 s (cause not found yet),
- * so the default stays at the first rate.
+ * Nominal speed that maps instruction counts to guest time (the default; `--clock-rate`, launch attribute
+ * `clockRate`). A guest's busy waits (udelay, a driver polling a device for so many ms) cost this many
+ * instructions a ms: at 350 a µs, about v86's speed on Linux here, Linux's boot runs 0.38 G fewer
+ * instructions but no faster (docs/machine.md).
  */
 export const INSTRUCTIONS_PER_MS = FIRST_INSTRUCTIONS_PER_MS;
+/** The highest rate `--clock-rate` and the launch attribute `clockRate` take, in instructions per µs. */
+export const MAX_CLOCK_RATE_PER_US = 100_000;
 export const MIN_TICK_MS = 2e-6;
 /** Smallest idle skip, so a masked timer that is always "due" cannot stall the count. */
 const MIN_IDLE_MS = 0.001;

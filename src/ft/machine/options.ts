@@ -48,6 +48,8 @@ export interface MachineSpec extends BootSpec {
   clock?: ClockMode;
   jit?: boolean;
   epochLength?: number;
+  /** The virtual clock's rate (`--clock-rate`, launch attribute `clockRate`, given per µs). */
+  instructionsPerMs?: number;
 }
 
 /** A spec's files read and its defaults resolved (as withDefaults does): the settings, and the boot files' records. */
@@ -56,8 +58,8 @@ export function resolveSpec(
   names: Record<BootRole, string> = CLI_OPTION_NAMES,
 ): { settings: ResolvedSettings; files: BootFile[] } {
   const { image, bios, files } = loadBoot(spec, names);
-  const { cmdline, memoryMiB, clock, jit, epochLength } = spec;
-  const settings = withDefaults({ image, bios, cmdline, memoryMiB, clock, jit, epochLength });
+  const { cmdline, memoryMiB, clock, jit, epochLength, instructionsPerMs } = spec;
+  const settings = withDefaults({ image, bios, cmdline, memoryMiB, clock, jit, epochLength, instructionsPerMs });
   validate(settings);
   return { settings, files };
 }

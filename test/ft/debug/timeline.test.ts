@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { FlowControl } from 'iced-x86';
 import { Decoded, decodeAt } from '../../support/decode';
-import { hashBytes, Machine, pageHashes, RecordedEvent, Recorder, Replayer, StepDivergence } from '../../../src/ft/machine';
+import { hashBytes, loadImage, Machine, pageHashes, RecordedEvent, Recorder, Replayer, StepDivergence } from '../../../src/ft/machine';
 import { RunResult, runGuest } from '../../../src/ft/commands';
 import { Stop, Timeline, TimelineDivergence, TimelineOptions } from '../../../src/ft/debug';
 import { TEST_EPOCH, TestGuest, shortRun } from '../../support/guests';
@@ -440,6 +440,44 @@ describe('timeline: data breakpoints', function () {
       checked++;
     }
     assert.ok(checked >= 2, `${checked} writes checked`);
+  });
+
+  it('idle kv at the frontier: a count inside an idle skip ends the search where runTo stops; a write stops it', async () => {
+    // At 350 instructions a µs an idle skip is 350,000: a debugger's stretch of 5 M ended inside one, and the
+    // search looped for ever short of it (the VS Code test's data breakpoint on kv never stopped).
+    const recorder = new Recorder(() => undefined);
+    const machine = await Machine.create({ image: loadImage('kv'), epochLength: TEST_EPOCH, nondet: recorder, instructionsPerMs: 350_000 });
+    let serial = '';
+    machine.on({ output: (data) => { serial += Buffer.from(data).toString('latin1'); } });
+    const timeline = new Timeline(machine, { source: recorder });
+    const recordUntil = (text: string) => {
+      while (!serial.includes(text)) timeline.runTo(timeline.frontier + 100_000);
+    };
+    recordUntil('kv ready');
+    recorder.queue('serial', Buffer.from('1 1 PUT a 1\n'));
+    recordUntil('1 1 OK');
+    // kv's entry for a (client, seq, key, ...): watched from here on.
+    const memory = Buffer.from(machine.memory.buffer, machine.memory.byteOffset, machine.memory.length);
+    const entry = memory.indexOf(Buffer.concat([Buffer.from([1, 0, 0, 0, 1, 0, 0, 0]), Buffer.from('a'), Buffer.alloc(31)]));
+    assert.ok(entry >= 0, 'kv\'s entry for a is in memory');
+    const read = () => Buffer.from(machine.readPhysical(entry, 128)).toString('hex');
+    const idle = [...timeline.slices()].at(-1)!;
+    assert.ok(idle.idle > 1, 'kv idles, waiting for input');
+    const until = timeline.position + 5_000_000;
+    const stop = timeline.continueWatching(read, until);
+    assert.deepEqual([stop.reason, stop.requested, stop.halted], ['halted', until, true]);
+    const slice = timeline.sliceAt(stop.at)!;
+    assert.ok(stop.at < until && stop.at === slice.to - slice.idle, `halted at ${stop.at}, in the idle skip to ${slice.to}`);
+    // Input at the frontier: kv stores it, and the search stops right after the instruction that wrote.
+    const before = read();
+    timeline.returnToFrontier();
+    recorder.queue('serial', Buffer.from('2 2 PUT a 2\n'));
+    const written = timeline.continueWatching(read);
+    assert.equal(written.reason, 'watch');
+    assert.notEqual(read(), before);
+    timeline.runTo(written.at - 1);
+    assert.equal(read(), before, `the instruction before ${written.at} had not written yet`);
+    machine.destroy();
   });
 });
 
