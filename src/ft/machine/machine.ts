@@ -409,6 +409,11 @@ export class Machine {
     return this.pages.pageHashes(this.memory);
   }
 
+  /** Pages of the last page hashes known to be zeros without being read (never mapped, residentpages.ts). */
+  get unreadPages(): number {
+    return this.pages.unread;
+  }
+
   // ---- single instructions ----
 
   /**
@@ -584,6 +589,7 @@ export class Machine {
   }
 
   destroy(): void {
+    this.pages.close();
     this.emulator.destroy();
   }
 }

@@ -2,8 +2,10 @@
 // wasm on npm) owns its memory and copies each input into it before hashing: at an epoch that is a copy
 // of all of guest RAM and one call through its JS wrapper per page. This module is the same function
 // (xxHash64, seed 0, so every page hash keeps its value and meaning in logs, snapshots and checkpoints)
-// for one length, 4096 bytes, written out here as wasm that imports the memory it reads.
+// for one length, 4096 bytes, written out here as wasm that imports the memory it reads. Pages the OS
+// never gave memory to are zeros and not read at all (residentpages.ts).
 import { PAGE_SIZE } from './hash';
+import { ResidentPages } from './residentpages';
 
 const P1 = 0x9e3779b185ebca87n;
 const P2 = 0xc2b2ae3d27d4eb4fn;
@@ -122,14 +124,30 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
 
 let compiled: WebAssembly.Module | undefined;
 
+function pageFunction(memory: WebAssembly.Memory): (address: number) => bigint {
+  compiled ??= new WebAssembly.Module(moduleBytes());
+  return new WebAssembly.Instance(compiled, { m: { memory } }).exports.page as (address: number) => bigint;
+}
+
+let zeroHash: bigint | undefined;
+
+/** The hash of a page of zeros (as the array stores it). */
+function zeroPageHash(): bigint {
+  zeroHash ??= BigInt.asUintN(64, pageFunction(new WebAssembly.Memory({ initial: 1 }))(0));
+  return zeroHash;
+}
+
 /** Hashes 4 KiB pages of one wasm memory in place. */
 export class PageHasher {
   private readonly page: (address: number) => bigint;
+  private resident: ResidentPages | undefined;
+  /** The buffer `resident` was found for: the memory is found again if it grew (a new buffer). */
+  private residentFor: ArrayBuffer | undefined;
+  /** Pages of the last pageHashes() known to be zeros without reading them. */
+  unread = 0;
 
   constructor(private readonly memory: WebAssembly.Memory) {
-    compiled ??= new WebAssembly.Module(moduleBytes());
-    const instance = new WebAssembly.Instance(compiled, { m: { memory } });
-    this.page = instance.exports.page as (address: number) => bigint;
+    this.page = pageFunction(memory);
   }
 
   /** One xxHash64 per 4 KiB page of `ram`, a view into this hasher's memory whose length is a multiple of 4 KiB. */
@@ -138,10 +156,34 @@ export class PageHasher {
       throw new RangeError(`page hashes in place need whole pages of this wasm memory (got ${ram.length} bytes)`);
     }
     const pages = new BigUint64Array(ram.length / PAGE_SIZE);
+    const mayBeNonZero = this.residentPages()?.mayBeNonZero(ram.byteOffset, ram.length);
+    const zero = zeroPageHash();
+    this.unread = 0;
     // The wasm returns a signed i64; the array stores it modulo 2^64, which is xxHash64's unsigned value.
     for (let page = 0, address = ram.byteOffset; page < pages.length; page++, address += PAGE_SIZE) {
-      pages[page] = this.page(address);
+      if (mayBeNonZero?.[page] === 0) {
+        pages[page] = zero;
+        this.unread++;
+      } else {
+        pages[page] = this.page(address);
+      }
     }
     return pages;
+  }
+
+  private residentPages(): ResidentPages | undefined {
+    if (this.residentFor !== this.memory.buffer) {
+      this.close();
+      this.resident = ResidentPages.of(this.memory);
+      this.residentFor = this.memory.buffer;
+    }
+    return this.resident;
+  }
+
+  /** Closes the page map (hashing still works: it finds it again). */
+  close(): void {
+    this.resident?.close();
+    this.resident = undefined;
+    this.residentFor = undefined;
   }
 }

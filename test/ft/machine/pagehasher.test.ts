@@ -1,10 +1,11 @@
 import { strict as assert } from 'node:assert';
-import { loadHasher, loadImage, Machine, PAGE_SIZE, pageHashes, Recorder, xxHash64 } from '../../../src/ft/machine';
+import { differingPages, loadHasher, loadImage, Machine, PAGE_SIZE, pageHashes, Recorder, xxHash64 } from '../../../src/ft/machine';
 import { PageHasher } from '../../../src/ft/machine/pagehasher';
 import { SeededRandom } from '../../../src/ft/random';
 import { TEST_EPOCH } from '../../support/guests';
 
 const WASM_PAGE = 65536;
+const spin = () => ({ image: loadImage('spin'), cmdline: 'iterations=100000000', nondet: new Recorder(() => {}), epochLength: TEST_EPOCH });
 
 describe('page hashes read in place (pagehasher.ts)', () => {
   before(loadHasher);
@@ -32,15 +33,37 @@ describe('page hashes read in place (pagehasher.ts)', () => {
     assert.throws(() => hasher.pageHashes(new Uint8Array(new WebAssembly.Memory({ initial: 1 }).buffer, 0, 100)), /got 100 bytes/);
   });
 
-  it("a machine's epoch pages are the hashes of its RAM there", async () => {
-    const epochs: { pages: BigUint64Array; copied: BigUint64Array }[] = [];
-    const machine = await Machine.create({ image: loadImage('spin'), cmdline: 'iterations=100000000', nondet: new Recorder(() => {}), epochLength: TEST_EPOCH });
+  for (const jit of [true, false]) {
+    it(`a machine's epoch pages are the hashes of its RAM there, pages never mapped unread (JIT ${jit ? 'on' : 'off'})`, async () => {
+      const epochs: { pages: BigUint64Array; copied: BigUint64Array; unread: number }[] = [];
+      const machine = await Machine.create({ ...spin(), jit });
+      try {
+        // Unread pages are counted before the copy reads every page.
+        machine.on({
+          epoch: ({ pages }) => {
+            epochs.push({ pages, unread: machine.unreadPages, copied: pageHashes(machine.memory.slice()) });
+          },
+        });
+        machine.run(3 * TEST_EPOCH);
+        assert.ok(epochs.length >= 2, `epochs reached: ${epochs.length}`);
+        for (const { pages, copied } of epochs) assert.deepEqual(pages, copied);
+        if (process.platform === 'linux') assert.ok(epochs[0].unread > machine.memory.length / PAGE_SIZE / 2, `pages unread: ${epochs[0].unread}`);
+      } finally {
+        machine.destroy();
+      }
+    });
+  }
+
+  it('a write from outside the guest (as a device DMA) to a page never mapped shows in its hash', async () => {
+    const machine = await Machine.create(spin());
     try {
-      machine.on({ epoch: (epoch) => epochs.push({ pages: epoch.pages, copied: pageHashes(machine.memory.slice()) }) });
-      machine.run(3 * TEST_EPOCH);
-      assert.ok(epochs.length >= 2, `epochs reached: ${epochs.length}`);
-      for (const { pages, copied } of epochs) assert.deepEqual(pages, copied);
-      assert.deepEqual(machine.pageHashes(), pageHashes(machine.memory.slice()));
+      machine.run(TEST_EPOCH);
+      const last = machine.memory.length / PAGE_SIZE - 1;
+      const before = machine.pageHashes();
+      machine.writePhysical(last * PAGE_SIZE + 100, new Uint8Array([0x5a]));
+      const after = machine.pageHashes();
+      assert.deepEqual(differingPages(before, after), [last]);
+      assert.deepEqual(after, pageHashes(machine.memory.slice()));
     } finally {
       machine.destroy();
     }
