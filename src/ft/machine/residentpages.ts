@@ -43,7 +43,12 @@ export class ResidentPages {
     } catch {
       return undefined;
     }
-    const start = ResidentPages.locate(fd, memory);
+    let start: number | undefined;
+    try {
+      start = ResidentPages.locate(fd, memory);
+    } catch {
+      start = undefined; // a /proc that reads otherwise than expected: every page is read
+    }
     if (start === undefined) {
       closeSync(fd);
       return undefined;
