@@ -68,7 +68,7 @@ async function hashing(ctx: BenchContext, memoryMiB: number): Promise<RowInput[]
         value: hash,
         baseline: copied,
         baselineLabel: 'xxhash-wasm h64Raw per page',
-        note: 'The same xxHash64 values. In place: wasm that imports v86\'s memory and hashes each page where it is (pagehasher.ts).',
+        note: 'The same xxHash64 values. In place: wasm that imports v86\'s memory and hashes each page where it is (pagehasher.ts). Hashing alone: the copies read every page, so none is left unmapped to skip.',
       }),
       compareRow({
         name: `epoch work at ${memoryMiB} MiB (JIT flush + page hashes + CPU/device hash) vs the epoch after it`,
