@@ -10,7 +10,7 @@
 //  - failover: SIGKILL of the primary to the first reply from the new primary, both modes.
 import { Checkpointer, dirtyByHash, ShadowRegion, type CheckpointPolicy } from '../src/ft/checkpoint';
 import type { ClusterOptions } from '../src/ft/cluster';
-import { loadImage, Machine, pageHashes, Recorder } from '../src/ft/machine';
+import { loadImage, Machine, Recorder } from '../src/ft/machine';
 import { BenchContext, BenchmarkModule, RowInput, collectGarbage, compareRow, formatNumber, median, valueRow } from './harness';
 import { buildChildProgram, clusterOptions, hostPids, quantile, withCluster } from './lib/ft';
 import {
@@ -228,13 +228,13 @@ async function dirtyDetection(runs: number): Promise<RowInput> {
   const machine = await spinMachine();
   const shadow = new ShadowRegion();
   shadow.commit(machine.memory, []);
-  let previous = pageHashes(machine.memory);
+  let previous = machine.pageHashes();
   const byHash: number[] = [];
   const byCopy: number[] = [];
   for (let run = 0; run < runs; run++) {
     machine.run(machine.instructions + 10_000_000);
     let t = performance.now();
-    const hashes = pageHashes(machine.memory);
+    const hashes = machine.pageHashes();
     dirtyByHash(previous, hashes);
     byHash.push(performance.now() - t);
     previous = hashes;

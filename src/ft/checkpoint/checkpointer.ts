@@ -7,7 +7,6 @@
 // The guest is paused only while the checkpoint is captured and encoded; sending it and waiting for
 // the ack overlap the next epoch, whose outputs the Output Rule holds meanwhile.
 import type { Machine } from '../machine';
-import { pageHashes } from '../machine';
 import { encodeCheckpoint, stateRegion, type PageDelta, type RegionDelta } from './checkpointcodec';
 import { dirtyByHash, nonZeroPages, pageOf, ShadowRegion } from './dirtypages';
 import { xorRleEncode } from './xorrle';
@@ -108,7 +107,7 @@ export class Checkpointer {
   }
 
   /** Captures the machine at this boundary; `hashes`: its RAM page hashes if an epoch just computed them. */
-  capture(machine: Machine, hashes: BigUint64Array = pageHashes(machine.memory)): Captured {
+  capture(machine: Machine, hashes: BigUint64Array = machine.pageHashes()): Captured {
     const started = performance.now();
     const full = this.fullWanted;
     const ramPages = full ? nonZeroPages(hashes) : dirtyByHash(this.lastHashes, hashes);

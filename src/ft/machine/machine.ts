@@ -23,17 +23,18 @@ import { AttachedDisk } from './attacheddisk';
 import { MachineListeners, type Epoch, type MachineEvents, type RunEnd } from './machineevents';
 import { GuestOutput } from './guestoutput';
 import { afterEpoch, epochDue, firstEpoch, type EpochSchedule } from './epochschedule';
-import { hashBytes, loadHasher, pageHashes, stateHash } from './hash';
+import { hashBytes, loadHasher, stateHash } from './hash';
+import { PageHasher } from './pagehasher';
 import { markStartup } from './startup';
 import { Interpreter } from './interpreter';
 import { onJitExit, type JitExit } from './jitexit';
 import { CanonicalJit } from './jitkeys';
 import { MachineOptions, ResolvedOptions, v86Settings, validate, withDefaults } from './options';
-import { SnapshotError, SnapshotHeader, UNSAVED_CPU_FIELDS, checkCompatible, checkSettings, decodeSnapshot, encodeSnapshot } from './snapshot';
+import { SnapshotHeader, checkCompatible, checkSettings, decodeSnapshot, encodeSnapshot } from './snapshot';
 import { InstructionStop, SliceRecord, SliceStepper, SteppedMachine } from './stepping';
-import { withoutRam } from './ramless';
 import { TscState } from './tsc';
 import { V86Hooks } from './v86hooks';
+import { V86State } from './v86state';
 import * as v86 from './v86types';
 
 export class Machine {
@@ -45,6 +46,7 @@ export class Machine {
   private readonly hooks: V86Hooks;
   private tsc!: TscState;
   private jit!: CanonicalJit;
+  private pages!: PageHasher;
   private count = 0;
   private idleInstructions = 0;
   private ports!: OwnedPorts;
@@ -58,7 +60,7 @@ export class Machine {
   private lastEpoch: Epoch | undefined;
   private readonly listeners = new MachineListeners();
   private interpreter!: Interpreter;
-  private unsavedViews!: Int32Array[];
+  private v86State!: V86State;
   /** Timer counts of the slice in progress: its SliceRecord's. */
   private sliceTimers: number[] = [];
   /** Where compiled code left by exit_jit in the slice in progress: its SliceRecord's. */
@@ -126,9 +128,10 @@ export class Machine {
     this.cpu = this.emulator.v86.cpu;
     v86.checkV86Internals(this.cpu);
     this.interpreter = new Interpreter(this.cpu.wasm_memory, this.cpu, this.hooks.exports!);
-    this.unsavedViews = UNSAVED_CPU_FIELDS.map((field) => this.cpu[field]);
     this.tsc = new TscState(this.cpu.wasm_memory);
     this.jit = new CanonicalJit(this.cpu);
+    this.v86State = new V86State(this.emulator, { clock: this.clock, tsc: this.tsc, hooks: this.hooks, jit: this.jit });
+    this.pages = new PageHasher(this.cpu.wasm_memory);
     onJitExit(this.cpu, (exit) => {
       const at = this.count + ((this.cpu.instruction_counter[0] - this.lastCounter) >>> 0);
       this.sliceExits.push({ at, ...exit });
@@ -357,7 +360,7 @@ export class Machine {
 
   private reachEpoch(): void {
     this.jit.apply();
-    const pages = pageHashes(this.memory);
+    const pages = this.pageHashes();
     this.epochs = afterEpoch(this.epochs, this.options.epochLength, this.executedInstructions, this.count);
     const epoch: Epoch = {
       index: this.epochs.index,
@@ -398,7 +401,17 @@ export class Machine {
   /** The full state hash now (canonicalizes first, as an epoch does). */
   currentHash(): string {
     this.jit.apply();
-    return stateHash(pageHashes(this.memory), this.cpuAndDeviceHash());
+    return stateHash(this.pageHashes(), this.cpuAndDeviceHash());
+  }
+
+  /** xxHash64 of every 4 KiB page of guest RAM, read in place (pagehasher.ts). */
+  pageHashes(): BigUint64Array {
+    return this.pages.pageHashes(this.memory);
+  }
+
+  /** Pages of the last page hashes known to be zeros without being read (never mapped, residentpages.ts). */
+  get unreadPages(): number {
+    return this.pages.unread;
   }
 
   // ---- single instructions ----
@@ -459,13 +472,7 @@ export class Machine {
   snapshot({ ram = true }: { ram?: boolean } = {}): Uint8Array {
     if (this.stepped) throw new Error(`instructions were stepped singly since the last restore (now at ${this.instructions}): snapshots are taken at whole-slice boundaries`);
     this.jit.apply();
-    // save_state reads the TSC: undo that reading so taking a snapshot changes nothing.
-    const clock = this.clock.state;
-    const tsc = this.tsc.read();
-    const save = () => new Uint8Array(this.emulator.v86.save_state());
-    const state = this.hooks.activate(() => (ram ? save() : withoutRam(this.cpu, save)));
-    this.clock.state = clock;
-    this.tsc.write(tsc);
+    const { state, clock, tsc, unsaved } = this.v86State.save(ram);
     return encodeSnapshot({
       image: this.options.image.sha256,
       memoryMiB: this.options.memoryMiB,
@@ -485,7 +492,7 @@ export class Machine {
       serialInput: [...this.serialInput],
       diskSize: this.disk?.byteLength,
       tsc,
-      unsaved: this.unsavedViews.map((view) => view[0]),
+      unsaved,
     }, state);
   }
 
@@ -524,21 +531,7 @@ export class Machine {
   }
 
   private load(header: SnapshotHeader, state: Uint8Array, ram?: Uint8Array): void {
-    this.cpu.instruction_counter[0] = header.counter;
-    this.clock.state = header.clock;
-    const restore = () => this.emulator.v86.restore_state(v86.arrayBuffer(state));
-    try {
-      this.hooks.activate(() => (ram ? withoutRam(this.cpu, restore, ram) : restore()));
-    } catch (error) {
-      throw new SnapshotError(`damaged snapshot: v86 could not restore the ${state.length} bytes of machine state after the header: ${(error as Error).message || (error as Error).name}`);
-    }
-    UNSAVED_CPU_FIELDS.forEach((field, i) => {
-      this.cpu[field] = this.unsavedViews[i];
-      if (header.unsaved) this.unsavedViews[i][0] = header.unsaved[i];
-    });
-    this.clock.state = header.clock;
-    this.cpu.instruction_counter[0] = header.counter;
-    this.jit.apply();
+    this.v86State.restore(state, header, ram);
     this.count = header.count;
     this.lastCounter = header.counter;
     this.rtcStart = header.rtcStart;
@@ -551,7 +544,6 @@ export class Machine {
     this.ended = header.ended;
     this.idleMs = header.idleMs;
     this.serialInput.splice(0, Infinity, ...header.serialInput);
-    this.tsc.write(header.tsc);
     this.stepper = undefined;
     this.stepped = false;
   }
@@ -597,6 +589,7 @@ export class Machine {
   }
 
   destroy(): void {
+    this.pages.close();
     this.emulator.destroy();
   }
 }
