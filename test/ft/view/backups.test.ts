@@ -59,8 +59,10 @@ describe('--backups 2: the log fans out to two backups (real processes)', functi
     const primary = (await cluster.statsOf('primary'))!;
     const delays = primary.outputDelaysMs.slice(before - primary.outputsReleased);
     assert.ok(delays.length >= 12, `${delays.length} outputs released during the workload`);
-    // An output is released on host-3's ack, which left host-3 no sooner than ACK_DELAY_MS after the output was held.
-    assert.ok(Math.min(...delays) >= ACK_DELAY_MS - 2, `release delays (ms): ${delays.map(Math.round).join(', ')}`);
+    // An output is released on host-3's ack, which waits ACK_DELAY_MS on its way; host-2's take a few ms. The
+    // bound is half the delay, not all of it: a full run once measured 397 ms, a few ms short of the fault's 400,
+    // and what this test tells apart is waiting for host-3 or not.
+    assert.ok(Math.min(...delays) >= ACK_DELAY_MS / 2, `release delays (ms): ${delays.map(Math.round).join(', ')}`);
     await until(async () => ((await cluster.statsOf('backup'))?.seq ?? 0) >= primary.seq, 'host-2 to receive the log');
     assert.equal((await cluster.statsOf('backup'))!.id, 'host-2');
     assert.deepEqual(checkKvHistory(history).problems, []);
