@@ -415,7 +415,7 @@ function withRange(median: number | null, min?: number, max?: number): string {
 /** One sentence on rows measured again after the full run. */
 export function remeasuredText(r: Remeasure): string {
   return `Rows of ${r.benches.map((b) => `\`${b}\``).join(', ')} measured again on ${r.date.slice(0, 10)} (${r.date}) by ` +
-    `\`npm run bench -- --only ${r.benches.join(',')} --merge\`, load average at start ${r.loadAtStart.join(' / ')}, ` +
+    `\`npm run bench -- --only ${r.benches.map((b) => `=${b}`).join(',')} --merge\`, load average at start ${r.loadAtStart.join(' / ')}, ` +
     `at end ${r.loadAtEnd.join(' / ')}.`;
 }
 
