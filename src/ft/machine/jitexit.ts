@@ -10,6 +10,7 @@
 // countBeforeExit swaps the two in each module v86 generates (same bytes, other order), so that the
 // machine's exit_jit hook reads the count the exit ends at.
 import type { Cpu } from './v86types';
+import { uleb128 } from './leb128';
 
 /** One exit of compiled code by exit_jit, as a whole-slice run took it. */
 export interface JitExit {
@@ -56,7 +57,7 @@ const IMPORT_SECTION = 2;
 export function countBeforeExit(bytes: Uint8Array): Uint8Array {
   const exitJit = functionImportIndex(bytes, 'exit_jit');
   if (exitJit === undefined) return bytes;
-  const call = [CALL, ...leb(exitJit)];
+  const call = [CALL, ...uleb128(exitJit)];
   const found = occurrences(bytes, call).map((at) => ({ at, update: counterUpdateLength(bytes, at + call.length) }));
   const exits = found.filter((f) => f.update > 0);
   if (exits.length !== 1) throw new Error(`v86 JIT module: ${exits.length} exit_jit paths followed by the counter update, expected 1 (did the v86 version change?)`);
@@ -140,16 +141,6 @@ function readLeb(bytes: Uint8Array, at: number): { value: number; length: number
     length++;
   } while (byte & 0x80 && length < 5);
   return { value, length };
-}
-
-function leb(value: number): number[] {
-  const out: number[] = [];
-  do {
-    const byte = value & 0x7f;
-    value >>>= 7;
-    out.push(value ? byte | 0x80 : byte);
-  } while (value);
-  return out;
 }
 
 function matches(bytes: Uint8Array, at: number, expected: number[]): boolean {

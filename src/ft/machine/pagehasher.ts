@@ -6,6 +6,7 @@
 // never gave memory to are zeros and not read at all (residentpages.ts).
 import { PAGE_SIZE } from './hash';
 import { ResidentPages } from './residentpages';
+import { uleb128 } from './leb128';
 
 const P1 = 0x9e3779b185ebca87n;
 const P2 = 0xc2b2ae3d27d4eb4fn;
@@ -37,16 +38,6 @@ const END_PTR = 1;
 const LANES = [2, 3, 4, 5];
 const H = 6;
 
-function uleb(value: number): number[] {
-  const out: number[] = [];
-  do {
-    const byte = value & 0x7f;
-    value >>>= 7;
-    out.push(value ? byte | 0x80 : byte);
-  } while (value);
-  return out;
-}
-
 function sleb64(value: bigint): number[] {
   let rest = BigInt.asIntN(64, value);
   const out: number[] = [];
@@ -68,7 +59,7 @@ function round(): number[] {
 }
 
 function laneRound(lane: number, offset: number): number[] {
-  return [LOCAL_GET, LANES[lane], LOCAL_GET, PTR, I64_LOAD, 3, ...uleb(offset), ...round(), LOCAL_SET, LANES[lane]];
+  return [LOCAL_GET, LANES[lane], LOCAL_GET, PTR, I64_LOAD, 3, ...uleb128(offset), ...round(), LOCAL_SET, LANES[lane]];
 }
 
 function merge(lane: number): number[] {
@@ -92,7 +83,7 @@ function body(): number[] {
   const avalanche = [...shiftXor(33n), LOCAL_GET, H, ...i64(P2), I64_MUL, LOCAL_SET, H,
     ...shiftXor(29n), LOCAL_GET, H, ...i64(P3), I64_MUL, LOCAL_SET, H, ...shiftXor(32n)];
   const code = [
-    LOCAL_GET, PTR, I32_CONST, ...uleb(PAGE_SIZE), I32_ADD, LOCAL_SET, END_PTR,
+    LOCAL_GET, PTR, I32_CONST, ...uleb128(PAGE_SIZE), I32_ADD, LOCAL_SET, END_PTR,
     ...start, ...stripes, ...converge, LOCAL_SET, H,
     ...[0, 1, 2, 3].flatMap(merge),
     LOCAL_GET, H, ...i64(BigInt(PAGE_SIZE)), I64_ADD, LOCAL_SET, H,
@@ -103,7 +94,7 @@ function body(): number[] {
 }
 
 function section(id: number, content: number[]): number[] {
-  return [id, ...uleb(content.length), ...content];
+  return [id, ...uleb128(content.length), ...content];
 }
 
 function name(text: string): number[] {
@@ -118,7 +109,7 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
     ...section(2, [1, ...name('m'), ...name('memory'), 0x02, 0x00, 0x00]), // memory, at least 0 pages
     ...section(3, [1, 0]),
     ...section(7, [1, ...name('page'), 0x00, 0]),
-    ...section(10, [1, ...uleb(code.length), ...code]),
+    ...section(10, [1, ...uleb128(code.length), ...code]),
   ]);
 }
 

@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { markStartup } from './startup';
+import { uleb128 } from './leb128';
 
 export const STEP_EXPORT = 'lockstep_interpreter_run';
 const INTERPRETER_RUN_SUFFIX = 'gen11interpreter3run';
@@ -50,17 +51,6 @@ function f64Bytes(value: number): Uint8Array {
   const bytes = new Uint8Array(8);
   new DataView(bytes.buffer).setFloat64(0, value, true);
   return bytes;
-}
-
-function leb(value: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = value & 0x7f;
-    value >>>= 7;
-    if (value) byte |= 0x80;
-    out.push(byte);
-  } while (value);
-  return out;
 }
 
 export function sections(bytes: Uint8Array): Section[] {
@@ -157,13 +147,13 @@ function withExport(bytes: Uint8Array, exportSection: Section, name: string, fun
   const count = reader.u32();
   const entries = bytes.subarray(reader.pos, exportSection.end);
   const nameBytes = Buffer.from(name, 'utf8');
-  const added = [...leb(nameBytes.length), ...nameBytes, 0x00, ...leb(functionIndex)];
-  const payload = Buffer.concat([Buffer.from(leb(count + 1)), entries, Buffer.from(added)]);
+  const added = [...uleb128(nameBytes.length), ...nameBytes, 0x00, ...uleb128(functionIndex)];
+  const payload = Buffer.concat([Buffer.from(uleb128(count + 1)), entries, Buffer.from(added)]);
   let headerStart = exportSection.start - 1;
   while (bytes[headerStart] !== 7) headerStart--;
   return Buffer.concat([
     bytes.subarray(0, headerStart),
-    Buffer.from([7, ...leb(payload.length)]),
+    Buffer.from([7, ...uleb128(payload.length)]),
     payload,
     bytes.subarray(exportSection.end),
   ]);
