@@ -11,7 +11,7 @@ import { runGuest, replayLogFile } from '../../src/ft/commands';
 import { readLogFile } from '../../src/ft/log';
 import { linuxGuestDir, loadImage, type RecordedEvent } from '../../src/ft/machine';
 import { checkKvHistory, runKvWorkload, SerialWatch, type KvTransport } from '../../src/ft/workload';
-import { SOURCE_LAUNCHER, until } from '../support/cluster';
+import { clusterStory, SOURCE_LAUNCHER, until } from '../support/cluster';
 
 /** How long Linux may take to boot and start kvd (about 4.2 G instructions, under a minute on a quiet machine). */
 const BOOT_WAIT_MS = 600_000;
@@ -123,7 +123,7 @@ describe('linux under ft (npm run build:linux)', function () {
       await until(async () => ((await cluster.statsOf('primary'))?.outputsReleased ?? 0) >= 6, 'kvd to answer', 300_000);
       const killedAt = (await cluster.statsOf('primary'))!.instructions;
       cluster.command('primary', { type: 'kill-at', at: killedAt + 20_000_000 });
-      const check = checkKvHistory(await history);
+      const check = checkKvHistory(await history.catch((error: Error) => { throw new Error(`${error.message}\n${clusterStory(cluster)}`); }));
       assert.ok(check.ok, check.problems.join('; '));
       assert.ok(check.acknowledged >= 40, `${check.acknowledged} operations acknowledged`);
       await failover;

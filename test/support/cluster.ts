@@ -40,6 +40,18 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   return port;
 }
 
+/**
+ * What a cluster went through, for a failing test's message: its failovers and divergences, and each host's roles
+ * and last lines on stderr (a workload that timed out says nothing of why the service stopped answering).
+ */
+export function clusterStory(cluster: Cluster): string {
+  const hosts = [...cluster.hosts.values()].map(({ id, roles, stderr }) => {
+    const path = roles.map((r) => `${r.role}@${r.atMs}ms (${r.reason})`).join(' -> ');
+    return `${id}: ${path}; stderr: ${stderr.slice(-8).join(' | ') || 'none'}`;
+  });
+  return [`failovers ${JSON.stringify(cluster.failovers)}`, `divergences ${JSON.stringify(cluster.divergences)}`, ...hosts].join('\n');
+}
+
 /** A host's last role in a summary, its stop with the cluster left out. */
 export function lastRole(summary: ClusterSummary, host: string): string | undefined {
   return summary.hosts[host].roles.filter((r) => r.role !== 'stopped').at(-1)?.role;
