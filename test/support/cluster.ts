@@ -41,15 +41,19 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 }
 
 /**
- * What a cluster went through, for a failing test's message: its failovers and divergences, and each host's roles
- * and last lines on stderr (a workload that timed out says nothing of why the service stopped answering).
+ * What a cluster went through, for a failing test's message: its failovers and divergences, and each host's roles,
+ * latest statistics and last lines on stderr (a workload that timed out says nothing of why the service stopped
+ * answering).
  */
 export function clusterStory(cluster: Cluster): string {
-  const hosts = [...cluster.hosts.values()].map(({ id, roles, stderr }) => {
+  const hosts = [...cluster.hosts.values()].map(({ id, roles, stderr, stats }) => {
     const path = roles.map((r) => `${r.role}@${r.atMs}ms (${r.reason})`).join(' -> ');
-    return `${id}: ${path}; stderr: ${stderr.slice(-8).join(' | ') || 'none'}`;
+    const { instructions, seq, acked, outputsHeld, outputsReleased, framesIn, framesOut } = stats ?? {};
+    const counts = JSON.stringify({ instructions, seq, acked, outputsHeld, outputsReleased, framesIn, framesOut });
+    return `${id}: ${path}; last stats ${counts}; stderr: ${stderr.slice(-8).join(' | ') || 'none'}`;
   });
-  return [`failovers ${JSON.stringify(cluster.failovers)}`, `divergences ${JSON.stringify(cluster.divergences)}`, ...hosts].join('\n');
+  const { failovers, divergences } = cluster;
+  return [`failovers ${JSON.stringify(failovers)}`, `divergences ${JSON.stringify(divergences)}`, ...hosts].join('\n');
 }
 
 /** A host's last role in a summary, its stop with the cluster left out. */
