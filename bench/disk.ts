@@ -3,10 +3,10 @@
 // against the guest's disk read rate, shared vs local (VM-FT: logging bandwidth follows disk reads
 // plus network input; a local disk logs only completions); how long a write waits before it is
 // durable, FT vs a single host; and the workload's throughput, FT vs a single host. Each pair runs a
-// single host, an FT pair on a shared disk and one on local disks, one after the other. Throughput is
-// timed alike on every side: from the guest's line "go" (after warm-up rounds, so V8 has compiled the
-// emulator's code) to its line "end", as they reach the reader: on an FT pair once released, so
-// everything before "end" is acknowledged and every write before it durable.
+// single host, an FT pair on a shared disk and one on local disks, one after the other, each host a
+// fresh process. Throughput is timed alike on every side: from the guest's line "go" (after warm-up
+// rounds, so V8 has optimized the emulator's code) to its line "end", as they reach the reader: on an
+// FT pair once released, so everything before "end" is acknowledged and every write before it durable.
 import { spawn } from 'node:child_process';
 import { Socket, connect } from 'node:net';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
