@@ -15,7 +15,6 @@ import { DiskFile, DiskMode } from '../src/ft/machine';
 import { diskGuest } from '../test/support/rawguest';
 import { BenchContext, BenchmarkModule, RowInput, compareRow, median } from './harness';
 import { SchedStat, hostLauncher, hostPids, nextEvent, processSchedStat, sleep, withCluster } from './lib/ft';
-import { CLI } from './lib/processes';
 
 const DISK_BYTES = 1024 * 1024;
 const EPOCH = 2_000_000;
@@ -140,7 +139,9 @@ function freshDisk(ctx: BenchContext, name: string): string {
  */
 async function single(ctx: BenchContext, guest: string): Promise<SingleRun> {
   const path = freshDisk(ctx, 'single.img');
-  const args = [CLI, 'run', guest, '--disk', path, '--memory', '16', '--epoch', String(EPOCH)];
+  // The CLI the FT hosts run (dist/cli.js, or the source under tsx when it is not built).
+  const { script, execArgv } = hostLauncher().launcher;
+  const args = [...execArgv, script, 'run', guest, '--disk', path, '--memory', '16', '--epoch', String(EPOCH)];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const marks = new Marks(() => [child.pid!]);
   let stderr = '';
