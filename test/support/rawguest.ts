@@ -60,7 +60,7 @@ const INCREMENT_FIRST_BYTE = [0xfe, 0x05, ...u32(BUFFER)]; // inc byte [BUFFER]
 /** Spins about 3 × `n` instructions (mov ecx, n; loop $), so a run spans epochs. */
 const spin = (n: number) => (n ? [0xb9, ...u32(n), 0xe2, 0xfe] : []);
 
-/** Runs `body` for the rounds ebx = from .. to - 1 (inc ebx; cmp ebx, to; jb back): nothing when to <= from. */
+/** Runs `body` for the rounds ebx = from .. to - 1 (mov ebx, from; body; inc ebx; cmp ebx, to; jb back), if any. */
 function rounds(from: number, to: number, body: number[]): number[] {
   if (to <= from) return [];
   const tail = [0x43, 0x81, 0xfb, ...u32(to)];
