@@ -3,30 +3,42 @@
 // against the guest's disk read rate, shared vs local (VM-FT: logging bandwidth follows disk reads
 // plus network input; a local disk logs only completions); how long a write waits before it is
 // durable, FT vs a single host; and the workload's throughput, FT vs a single host. Each pair runs a
-// single host, an FT pair on a shared disk and one on local disks, one after the other. Throughput is
-// timed alike on every side: from the guest's line "go" (after warm-up rounds, so V8 has compiled the
-// emulator's code) to its line "end", as they reach the reader: on an FT pair once released, so
-// everything before "end" is acknowledged and every write before it durable.
+// single host, an FT pair on a shared disk and one on local disks, one after the other, each host a
+// fresh process. Throughput is timed alike on every side: from the guest's line "go" (after warm-up
+// rounds, so V8 has optimized the emulator's code) to its line "end", as they reach the reader: on an
+// FT pair once released, so everything before "end" is acknowledged and every write before it durable.
+import { spawn } from 'node:child_process';
 import { Socket, connect } from 'node:net';
-import { statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runGuest } from '../src/ft/commands';
-import { DiskFile, DiskMode, loadImage } from '../src/ft/machine';
+import { DiskFile, DiskMode } from '../src/ft/machine';
 import { diskGuest } from '../test/support/rawguest';
 import { BenchContext, BenchmarkModule, RowInput, compareRow, median } from './harness';
-import { hostLauncher, hostPids, nextEvent, schedStat, sleep, withCluster } from './lib/ft';
+import { SchedStat, hostLauncher, hostPids, nextEvent, processSchedStat, sleep, withCluster } from './lib/ft';
 
 const DISK_BYTES = 1024 * 1024;
 const EPOCH = 2_000_000;
 /** Instructions spun between disk commands (about 3 per loop). */
 const SPIN = 20_000;
-/** Rounds before the line "go": untimed. */
-const WARMUP_ROUNDS = 100;
+/**
+ * Rounds before the line "go": untimed. V8 compiles v86's hot wasm functions again with TurboFan, on its
+ * own threads, as they get hot: after 100 rounds a fresh process still compiled about a second of it
+ * after "go"; after 400, 5 ms (--trace-wasm-compilation-times).
+ */
+const WARMUP_ROUNDS = 500;
 
-/** Where a main thread's wall time between "go" and "end" went (/proc/<pid>/schedstat), in ms. */
-interface ThreadTimes { runMs: number; waitMs: number; asleepMs: number }
+/** Where a process's threads' time between "go" and "end" went (/proc/<pid>/task/<tid>/schedstat), in ms. */
+interface ThreadTimes {
+  /** The main thread (the guest's): on a CPU, runnable but waiting for one, asleep. */
+  runMs: number; waitMs: number; asleepMs: number;
+  /** Its other threads summed (V8's compiler and GC threads, libuv's pool, the backup's ack thread). */
+  othersRunMs: number; othersWaitMs: number;
+}
 
-interface SingleRun { seconds: number; fsyncMs: number; thread: ThreadTimes }
+/** The machine's CPUs between "go" and "end" (/proc/stat), in ms of CPU time, and its load then. */
+interface MachineTimes { busyMs: number; load: number }
+
+interface SingleRun { seconds: number; fsyncMs: number; thread: ThreadTimes; machine: MachineTimes }
 
 interface FtRun {
   /** From "go" to "end". */
@@ -37,17 +49,26 @@ interface FtRun {
   bytesRead: number;
   delayMs: number;
   lostBackup: boolean;
-  /** The primary's main thread, then the backup's. */
+  /** The primary's threads, the backup's, then the cluster's (this process). */
   threads: ThreadTimes[];
+  machine: MachineTimes;
   /** How long the line "end" was held (the primary's last Output Rule delay): the ack path's share of `seconds`. */
   endHeldMs: number;
 }
 
-interface Mark { at: number; sched: ReturnType<typeof schedStat>[] }
+/** All CPUs' busy time so far (user, nice, system, irq, softirq, steal: all but idle and iowait), in ms. */
+function machineBusyMs(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+  const busy = fields.reduce((sum, n) => sum + n, 0) - fields[3] - fields[4];
+  // In USER_HZ ticks (100 a second on Linux).
+  return busy * 10;
+}
+
+interface Mark { at: number; sched: ReturnType<typeof processSchedStat>[]; busyMs: number; load: number }
 
 /**
- * When the guest's lines "go" and "end" arrived, fed with its serial output as it comes, and where the main
- * threads of `pids` spent the time between.
+ * When the guest's lines "go" and "end" arrived, fed with its serial output as it comes, and where the
+ * threads of `pids` and the machine's CPUs spent the time between.
  */
 class Marks {
   private text = '\n';
@@ -55,12 +76,15 @@ class Marks {
   private end: Mark | undefined;
   private onEnd: (() => void) | undefined;
 
-  /** `pids`: the processes whose main threads are watched, asked at each mark. */
+  /** `pids`: the processes whose threads are watched, asked at each mark. */
   constructor(private readonly pids: () => number[]) {}
 
   take(chunk: string): void {
     this.text += chunk;
-    const mark = () => ({ at: performance.now(), sched: this.pids().map(schedStat) });
+    const mark = () => ({
+      at: performance.now(), sched: this.pids().map(processSchedStat), busyMs: machineBusyMs(),
+      load: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
+    });
     if (this.go === undefined && this.text.includes('\ngo\n')) this.go = mark();
     if (this.end === undefined && this.text.includes('\nend\n')) {
       this.end = mark();
@@ -82,14 +106,23 @@ class Marks {
     return (this.end.at - this.go.at) / 1000;
   }
 
-  /** Each thread's time on a CPU, runnable but waiting for one, and asleep, from "go" to "end". */
+  /** Each process's threads from "go" to "end". */
   threads(): ThreadTimes[] {
     const [go, end] = [this.go!, this.end!];
-    return go.sched.map((_, i) => {
-      const runMs = end.sched[i].runMs - go.sched[i].runMs;
-      const waitMs = end.sched[i].waitMs - go.sched[i].waitMs;
-      return { runMs, waitMs, asleepMs: end.at - go.at - runMs - waitMs };
+    const spent = (from: SchedStat, to: SchedStat) => ({
+      runMs: to.runMs - from.runMs, waitMs: to.waitMs - from.waitMs,
     });
+    return go.sched.map((_, i) => {
+      const main = spent(go.sched[i].main, end.sched[i].main);
+      const others = spent(go.sched[i].others, end.sched[i].others);
+      const asleepMs = end.at - go.at - main.runMs - main.waitMs;
+      return { ...main, asleepMs, othersRunMs: others.runMs, othersWaitMs: others.waitMs };
+    });
+  }
+
+  /** The machine's CPU time from "go" to "end" (ours and everyone else's), and its load average at "end". */
+  machine(): MachineTimes {
+    return { busyMs: this.end!.busyMs - this.go!.busyMs, load: this.end!.load };
   }
 }
 
@@ -99,23 +132,32 @@ function freshDisk(ctx: BenchContext, name: string): string {
   return path;
 }
 
-/** The guest alone, on one host (each write durable before the next slice): "go" to "end", and its fsync times. */
+/**
+ * The guest alone, on one host (each write durable before the next slice): `lockstep run --disk`, a fresh
+ * process as each FT host is (a process that ran the guest before has V8's optimized code already), "go"
+ * to "end" as its output reaches this process, and its fsync times.
+ */
 async function single(ctx: BenchContext, guest: string): Promise<SingleRun> {
-  const file = DiskFile.open(freshDisk(ctx, 'single.img'));
-  const marks = new Marks(() => [process.pid]);
+  const path = freshDisk(ctx, 'single.img');
+  // The CLI the FT hosts run (dist/cli.js, or the source under tsx when it is not built).
+  const { script, execArgv } = hostLauncher().launcher;
+  const args = [...execArgv, script, 'run', guest, '--disk', path, '--memory', '16', '--epoch', String(EPOCH)];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const marks = new Marks(() => [child.pid!]);
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => marks.take(chunk.toString('latin1')));
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`the disk guest did not finish alone (lockstep run exited with ${code}): ${stderr.trim()}`);
+  // What a single host's write waits for before it is durable: one sector, fdatasync'ed, as the run wrote them.
+  const file = DiskFile.open(path);
   try {
-    const run = await runGuest({
-      image: loadImage(guest), epochLength: EPOCH, memoryMiB: 16, disk: { size: file.size, mode: 'shared', file },
-      onSerial: (data) => marks.take(Buffer.from(data).toString('latin1')),
-    });
-    if (run.end !== 'exited') throw new Error(`the disk guest did not finish alone: ${run.end}`);
-    // What a single host's write waits for before it is durable: one sector, fdatasync'ed, as the run wrote them.
     const times = Array.from({ length: 50 }, (_, i) => {
       const started = performance.now();
       file.write((1 + (i % 8)) * 512, new Uint8Array(512).fill(i));
       return performance.now() - started;
     });
-    return { seconds: marks.seconds('single host'), fsyncMs: median(times), thread: marks.threads()[0] };
+    return { seconds: marks.seconds('single host'), fsyncMs: median(times), thread: marks.threads()[0], machine: marks.machine() };
   } finally {
     file.close();
   }
@@ -144,7 +186,7 @@ async function ft(ctx: BenchContext, guest: string, mode: DiskMode): Promise<FtR
     const ended = nextEvent(cluster, 'guest-ended', 280_000);
     // The service sends a line only to the clients it has then: connected as soon as the primary says where it is,
     // before its backup is even started (the guest runs only once the backup is attached).
-    const marks = new Marks(() => hostPids(launcher));
+    const marks = new Marks(() => [...hostPids(launcher), process.pid]);
     let socket: Socket | undefined;
     cluster.on('report', (report) => {
       if (report.type !== 'ready' || socket) return;
@@ -166,17 +208,29 @@ async function ft(ctx: BenchContext, guest: string, mode: DiskMode): Promise<FtR
     const threads = marks.threads();
     const endHeldMs = primary.outputDelaysMs.at(-1)!;
     const bytesRead = primary.disk!.bytesRead;
-    return { seconds, wholeSeconds, bytesRead, delayMs: median(delays), lostBackup, threads, endHeldMs };
+    const machine = marks.machine();
+    return { seconds, wholeSeconds, bytesRead, delayMs: median(delays), lostBackup, threads, machine, endHeldMs };
   });
   // The recording is complete once the cluster has stopped (withCluster stops it).
   return { ...run, logBytes: statSync(record).size };
 }
 
-/** Where the main threads' time between "go" and "end" went, medians in ms: what bounds each side. */
-function threadsNote(single: ThreadTimes[], ft: ThreadTimes[][]): string {
+/**
+ * Where the threads' time between "go" and "end" went, medians in ms, and the machine's CPU time beside
+ * it: what bounds each side (a thread waiting for a CPU that the others' processes hold, or ours).
+ */
+function threadsNote(single: SingleRun[], ft: FtRun[]): string {
   const ms = (values: number[]) => Math.round(median(values));
-  const of = (times: ThreadTimes[]) => `${ms(times.map((t) => t.runMs))} on a CPU + ${ms(times.map((t) => t.waitMs))} waiting for one + ${ms(times.map((t) => t.asleepMs))} asleep`;
-  return `Main threads from "go" to "end" (/proc/<pid>/schedstat), medians in ms: single host ${of(single)}; FT primary ${of(ft.map((t) => t[0]))} (asleep: waiting for nothing the guest needs, flow control or pacing); backup ${of(ft.map((t) => t[1]))}.`;
+  const of = (times: ThreadTimes[]) => `main thread ${ms(times.map((t) => t.runMs))} on a CPU + ${ms(times.map((t) => t.waitMs))} waiting for one + ${ms(times.map((t) => t.asleepMs))} asleep, its other threads ${ms(times.map((t) => t.othersRunMs))} on a CPU + ${ms(times.map((t) => t.othersWaitMs))} waiting`;
+  const cluster = (times: ThreadTimes[]) => ms(times.map((t) => t.runMs + t.othersRunMs));
+  // Everything but our processes: the other tenants of the machine's 2 cores.
+  const ours = (threads: ThreadTimes[]) => threads.reduce((sum, t) => sum + t.runMs + t.othersRunMs, 0);
+  const machine = (runs: (SingleRun | FtRun)[], threads: ThreadTimes[][]) => {
+    const wall = ms(runs.map((r) => r.seconds * 1000));
+    const others = ms(runs.map((r, i) => r.machine.busyMs - ours(threads[i])));
+    return `${wall} ms wall, the machine's CPUs busy ${ms(runs.map((r) => r.machine.busyMs))} ms, ${others} of it not ours, load ${median(runs.map((r) => r.machine.load)).toFixed(1)}`;
+  };
+  return `Threads from "go" to "end" (/proc/<pid>/task/*/schedstat), medians in ms: single host ${of(single.map((r) => r.thread))} (${machine(single, single.map((r) => [r.thread]))}); FT primary ${of(ft.map((r) => r.threads[0]))}; backup ${of(ft.map((r) => r.threads[1]))}; the cluster (the bench process) ${cluster(ft.map((r) => r.threads[2]))} on a CPU (${machine(ft, ft.map((r) => r.threads))}).`;
 }
 
 /** The Output Rule's share of FT's time: the line "end" waits for its ack and the writes before it to be durable. */
@@ -229,7 +283,7 @@ export const diskBenchmark: BenchmarkModule = {
         baseline: runs.map((r) => rounds / r.single.seconds),
         baselineLabel: 'the guest alone (lockstep run --disk)',
         target: '>= 0.8',
-        note: `Both sides from the guest's line "go" (after ${warmup} untimed rounds: V8 has compiled the emulator's code) to its line "end" as it reaches the reader: the FT pair's once released (everything before it acknowledged, every write durable), the single host's as printed (each write fdatasync'ed before the next slice). The guest never waits for an ack or an fdatasync (a write completes at once in the guest, a read at the end of its slice): the primary runs as fast as its CPU lets it, and the backup executes the guest again, so the pair needs about twice the CPU of one host: the ratio nears 1 only with two cores free for it; with less (other load; Linux's autogroup scheduler shares one session's CPU among its processes) it falls towards 0.5. ${threadsNote(runs.map((r) => r.single.thread), runs.map((r) => r[mode].threads))} ${heldNote(runs.map((r) => r[mode]))}${lost(mode)}`,
+        note: `Both sides are fresh processes (the single host \`lockstep run --disk\`, each FT host \`lockstep host\`), timed from the guest's line "go" (after ${warmup} untimed rounds: V8 has compiled v86's hot wasm with TurboFan on its own threads; after 100, a fresh process still spent about a second of CPU on it after "go") to its line "end" as it reaches the reader: the FT pair's once released (everything before it acknowledged, every write durable), the single host's as printed (each write fdatasync'ed on its main thread before the next slice). The guest never waits for an ack or an fdatasync (a write completes at once in the guest, a read at the end of its slice): the primary runs as fast as its CPU lets it, and the backup executes the guest again, so the pair needs about twice the CPU of one host. With a core free for each host the ratio nears the single host's main-thread CPU over the primary's; on these 2 cores the machine's other tenants take what the note says is not ours, and Linux's autogroup scheduler gives each session one share of what is left (the bench's session holds the pair's two hosts and the cluster, as it held the single host alone), so under load the ratio falls towards 0.5. ${threadsNote(runs.map((r) => r.single), runs.map((r) => r[mode]))} ${heldNote(runs.map((r) => r[mode]))}${lost(mode)}`,
       }));
     }
     return rows;

@@ -118,17 +118,49 @@ export function cpuTimeMs(pid: number | undefined): number {
 
 const CLOCK_TICKS = 100;
 
-/**
- * A live process's main thread so far: time on a CPU and time runnable but waiting for one
- * (/proc/<pid>/schedstat, ns → ms); NaNs when unknown. Wall time minus both is time asleep.
- */
-export function schedStat(pid: number | undefined): { runMs: number; waitMs: number } {
+/** Time on a CPU and runnable but waiting for one, ms. */
+export interface SchedStat { runMs: number; waitMs: number }
+
+/** /proc/<pid>/schedstat or /proc/<pid>/task/<tid>/schedstat (ns → ms); NaNs when unknown. */
+function readSchedStat(path: string): SchedStat {
   try {
-    const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+    const [run, wait] = readFileSync(path, 'utf8').trim().split(' ').map(Number);
     return { runMs: run / 1e6, waitMs: wait / 1e6 };
   } catch {
     return { runMs: NaN, waitMs: NaN };
   }
+}
+
+/**
+ * A live process's main thread so far: time on a CPU and time runnable but waiting for one
+ * (/proc/<pid>/schedstat); NaNs when unknown. Wall time minus both is time asleep.
+ */
+export function schedStat(pid: number | undefined): SchedStat {
+  return readSchedStat(`/proc/${pid}/schedstat`);
+}
+
+/**
+ * Every thread of a live process so far, as schedStat gives the main thread's: the main thread (whose
+ * id is the process's) apart from all the others summed (V8's compiler and GC threads, libuv's pool,
+ * worker threads). A thread that ended is not counted.
+ */
+export function processSchedStat(pid: number): { main: SchedStat; others: SchedStat } {
+  const others = { runMs: 0, waitMs: 0 };
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`).filter((tid) => tid !== String(pid));
+  } catch {
+    // Gone: NaNs below.
+  }
+  for (const tid of tids) {
+    const thread = readSchedStat(`/proc/${pid}/task/${tid}/schedstat`);
+    // A thread that ended between the listing and the read counts nothing.
+    if (Number.isFinite(thread.runMs)) {
+      others.runMs += thread.runMs;
+      others.waitMs += thread.waitMs;
+    }
+  }
+  return { main: schedStat(pid), others };
 }
 
 /**

@@ -37,37 +37,53 @@ export function exitGuest(code: number): Uint8Array {
 const u32 = (value: number) => [value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, value >>> 24];
 const port = (p: number) => [0x66, 0xba, p & 0xff, p >> 8]; // mov dx, p
 const outByte = (p: number, byte: number) => [...port(p), ...out(byte)];
-/** Sends an ATA command for one sector at `lba`, then waits for DRQ (in al, dx; test al, 8; jz back). */
-const ata = (lba: number, command: number) => [
-  ...outByte(0x1f6, 0xe0 | ((lba >>> 24) & 0x0f)), ...outByte(0x1f2, 1),
-  ...outByte(0x1f3, lba & 0xff), ...outByte(0x1f4, (lba >>> 8) & 0xff), ...outByte(0x1f5, (lba >>> 16) & 0xff),
+/** Where a command's LBA comes from (into eax): a constant, or the round number (ebx) plus `plus`. */
+const fixedLba = (lba: number) => [0xb8, ...u32(lba)]; // mov eax, lba
+const roundLba = (plus: number) => [0x8d, 0x43, plus]; // lea eax, [ebx + plus]
+const SHR_EAX_8 = [0xc1, 0xe8, 0x08];
+/**
+ * Sends an ATA command for one sector at the LBA `lba` loads (below 2^24: LBA bits 24-27 are 0), then waits
+ * for DRQ (in al, dx; test al, 8; jz back).
+ */
+const ata = (lba: number[], command: number) => [
+  ...outByte(0x1f6, 0xe0), ...outByte(0x1f2, 1),
+  ...lba, ...port(0x1f3), 0xee, ...SHR_EAX_8, ...port(0x1f4), 0xee, ...SHR_EAX_8, ...port(0x1f5), 0xee,
   ...outByte(0x1f7, command), 0xec, 0xa8, 0x08, 0x74, 0xfb,
 ];
 const BUFFER = 0x200000;
 const SECTOR_WORDS = [0xb9, ...u32(256), ...port(0x1f0)]; // mov ecx, 256; mov dx, 0x1f0
 // mov edi, BUFFER; rep insw  /  mov esi, BUFFER; rep outsw
-const readSector = (lba: number) => [...ata(lba, 0x20), 0xbf, ...u32(BUFFER), ...SECTOR_WORDS, 0xf3, 0x66, 0x6d];
-const writeSector = (lba: number) => [...ata(lba, 0x30), 0xbe, ...u32(BUFFER), ...SECTOR_WORDS, 0xf3, 0x66, 0x6f];
+const readSector = (lba: number[]) => [...ata(lba, 0x20), 0xbf, ...u32(BUFFER), ...SECTOR_WORDS, 0xf3, 0x66, 0x6d];
+const writeSector = (lba: number[]) => [...ata(lba, 0x30), 0xbe, ...u32(BUFFER), ...SECTOR_WORDS, 0xf3, 0x66, 0x6f];
 const printBuffer = (bytes: number) => [0xbe, ...u32(BUFFER), 0xb9, ...u32(bytes), ...COM1, 0xf3, 0x6e]; // rep outsb
 const INCREMENT_FIRST_BYTE = [0xfe, 0x05, ...u32(BUFFER)]; // inc byte [BUFFER]
 /** Spins about 3 × `n` instructions (mov ecx, n; loop $), so a run spans epochs. */
 const spin = (n: number) => (n ? [0xb9, ...u32(n), 0xe2, 0xfe] : []);
 
+/** Runs `body` for the rounds ebx = from .. to - 1 (mov ebx, from; body; inc ebx; cmp ebx, to; jb back), if any. */
+function rounds(from: number, to: number, body: number[]): number[] {
+  if (to <= from) return [];
+  const tail = [0x43, 0x81, 0xfb, ...u32(to)];
+  const back = -(body.length + tail.length + 6);
+  return [0xbb, ...u32(from), ...body, ...tail, 0x0f, 0x82, ...u32(back >>> 0)];
+}
+
 /**
- * For each of `rounds`: reads sector 1, prints its first 16 bytes, adds one to its first byte and
+ * For each of `count` rounds: reads sector 1, prints its first 16 bytes, adds one to its first byte and
  * writes it back (and to sector 2 + round), spinning `spinFor` loops between disk commands. Then
  * exits with 0. With `warmup`, that many rounds come first, then the line "go", and after the last
  * round the line "end": a benchmark times the rounds between them, the emulator's code compiled.
+ * The rounds are a loop (the round number in ebx), as a program's hot code is: one page of code, so
+ * the JIT compiles it again at each epoch to the same wasm, which it has compiled before (jitmodules.ts).
  */
-export function diskGuest(rounds: number, spinFor = 0, warmup?: number): Uint8Array {
-  const round = (r: number) => [
-    ...readSector(1), ...printBuffer(16), ...out(0x0a), ...INCREMENT_FIRST_BYTE, ...spin(spinFor),
-    ...writeSector(1), ...spin(spinFor), ...writeSector(2 + r), ...spin(spinFor),
+export function diskGuest(count: number, spinFor = 0, warmup?: number): Uint8Array {
+  const round = [
+    ...readSector(fixedLba(1)), ...printBuffer(16), ...out(0x0a), ...INCREMENT_FIRST_BYTE, ...spin(spinFor),
+    ...writeSector(fixedLba(1)), ...spin(spinFor), ...writeSector(roundLba(2)), ...spin(spinFor),
   ];
-  const span = (from: number, count: number) => Array.from({ length: count }, (_, r) => round(from + r)).flat();
   const body = warmup === undefined
-    ? span(0, rounds)
-    : [...span(0, warmup), ...COM1, ...text('go\n'), ...span(warmup, rounds), ...COM1, ...text('end\n')];
+    ? rounds(0, count, round)
+    : [...rounds(0, warmup, round), ...COM1, ...text('go\n'), ...rounds(warmup, warmup + count, round), ...COM1, ...text('end\n')];
   return multibootImage([0xfc, ...body, ...EXIT(0), ...HALT]);
 }
 
