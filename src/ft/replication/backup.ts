@@ -226,7 +226,7 @@ export class Backup {
   }
 
   private receiveCheckpoint(seq: number, at: number, index: number, total: number, data: Uint8Array): void {
-    if (this.machine) return;
+    if (this.machine) return this.refuseClone(index);
     if (index === 0) {
       this.clonedAt = seq;
       this.checkpoint = [];
@@ -240,6 +240,16 @@ export class Backup {
     if (this.checkpoint.length !== total) return;
     const snapshot = this.takeLocalDisk(Buffer.concat(this.checkpoint));
     if (snapshot) void this.restore(snapshot);
+  }
+
+  /**
+   * A checkpoint for a backup that has a machine: the primary cannot resume its log (it went on without it, having
+   * declared it dead), and a machine is not replaced in place. Asking again would only get it cloned at every epoch:
+   * it halts, its channel closes, and the primary's loss of its backup brings a fresh clone.
+   */
+  private refuseClone(index: number): void {
+    if (index !== 0) return;
+    this.host.halt(`the primary cannot resume this backup's log from seq ${this.expected} (it sent a checkpoint): a backup with a machine is not cloned in place`);
   }
 
   /** Local mode: the primary's disk copy follows the snapshot (its last `size` bytes); it becomes this host's copy. */

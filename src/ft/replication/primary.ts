@@ -6,6 +6,7 @@
 import { Channel, ChannelServer, CHECKPOINT_CHUNK, checkpointChunks, listenChannel, sendCheckpointChunks } from '../channel';
 import type { Checkpointer } from '../checkpoint';
 import { BackupSet } from './backupset';
+import { CloneQueue } from './clonequeue';
 import { Detector } from './detector';
 import { HostContext, Takeover } from './hostcontext';
 import { decodeDiskIo, diskPieces, encodeDiskIo, type Frame, type InputDevice, type LogEntry, type OutputDevice, type OutputEntry } from '../log';
@@ -39,7 +40,7 @@ export class Primary {
   private machine!: Machine;
   private seq: number;
   private readonly backups = new BackupSet();
-  private cloneRequests: Channel[] = [];
+  private readonly cloneRequests = new CloneQueue();
   /** Acknowledged by every counted backup (what the Output Rule has been told). */
   private acked: number;
   private server: ChannelServer | undefined;
@@ -269,7 +270,7 @@ export class Primary {
       this.releasedSent = this.releasedSeq;
       this.sendToBackup({ kind: 'released', seq: this.releasedSeq, at: beat.at });
     }
-    for (const waiting of this.cloneRequests) if (!waiting.isClosed) waiting.send(beat);
+    this.cloneRequests.send(beat);
   }
 
   private reachEpoch(epoch: Epoch): void {
@@ -277,7 +278,7 @@ export class Primary {
     this.pageHashes.set(epoch.index, epoch);
     this.pageHashes.delete(epoch.index - KEPT_PAGE_EPOCHS);
     this.host.noteEpoch(epoch);
-    const channel = this.cloneRequests.shift();
+    const channel = this.cloneRequests.next();
     if (channel) this.cloneTo(channel);
     if (this.checkpoints?.due()) this.takeCheckpoint(epoch.pages);
   }
@@ -399,8 +400,7 @@ export class Primary {
     const known = this.backups.has(channel);
     const canResume = seq >= 1 && seq >= oldest && seq <= this.seq + 1 && (known || !this.backups.othersOpen(channel));
     if (!canResume) {
-      this.host.say(`backup asks for seq ${seq}; cloning it at the next epoch`);
-      this.cloneRequests.push(channel);
+      if (this.cloneRequests.add(channel)) this.host.say(`backup asks for seq ${seq}; cloning it at the next epoch`);
       return;
     }
     if (!known) {
@@ -429,7 +429,7 @@ export class Primary {
   /** A backup asked to be cloned but no epoch boundary will come: the guest has ended. */
   private cloneIfIdle(): void {
     if (!this.machine.isEnded) return;
-    for (const channel of this.cloneRequests.splice(0)) this.cloneTo(channel);
+    for (const channel of this.cloneRequests.takeAll()) this.cloneTo(channel);
   }
 
   /**
