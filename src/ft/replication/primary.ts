@@ -55,6 +55,8 @@ export class Primary {
   private protectedFromStart: boolean;
   private readonly wakeup = new Wakeup();
   private slowMs = 0;
+  /** A backup gone live: when it last heard from the old primary (its guest catches up the time since). */
+  private silentSince: number | undefined;
   private lastBeatSeq = 0;
   /**
    * A clone of this primary, alone until then, has not acknowledged anything yet: outputs go out unprotected and the
@@ -149,9 +151,11 @@ export class Primary {
       // Local mode: the writes this host made as the backup are durable before any output of this primary goes.
       if (this.localDisk) this.afterEarlierReleases(() => this.localDisk!.drained());
       this.service.midLine = takeover.serialMidLine ?? false;
+      this.silentSince = takeover.silentSince;
       this.recorder.queueLogged(takeover.leftoverInputs);
       const reissued = this.reissue(takeover.reissue);
-      this.logControl('go-live', { host: this.host.config.id, reason: takeover.reason, ...reissued });
+      const resent = takeover.resend?.length ? { resentFrames: takeover.resend.length } : undefined;
+      this.logControl('go-live', { host: this.host.config.id, reason: takeover.reason, ...reissued, ...resent });
       // `lockstep join` follows the hosts whose files have this entry: hand it to the OS now.
       this.host.flushRecording();
     }
@@ -160,6 +164,8 @@ export class Primary {
     await this.service.open();
     const service = { host: this.host.config.service.host, port: this.service.port! };
     this.service.tapBridge = await this.host.bridgeTap(service);
+    // Before the guest runs on: the receiver fills its gap at once rather than after its sender's retransmission timer.
+    for (const frame of takeover?.resend ?? []) this.service.sendFrame(frame.data);
     this.detector.start();
     if (!this.protectedFromStart) this.outputRule.unprotect();
     else setTimeout(() => this.runAloneIfNoBackup(), this.host.config.waitForBackupMs).unref();
@@ -265,7 +271,8 @@ export class Primary {
     this.lastBeatSeq = this.seq;
     const beat = { kind: 'heartbeat', seq: this.seq, at: this.machine?.instructions ?? 0, role: 'primary' } as const;
     this.sendToBackup(beat);
-    if (this.disk && this.releasedSeq > this.releasedSent) {
+    // With frames too: a backup going live sends again those it did not hear released.
+    if ((this.disk || this.service.framesOut > 0) && this.releasedSeq > this.releasedSent) {
       this.releasedSent = this.releasedSeq;
       this.sendToBackup({ kind: 'released', seq: this.releasedSeq, at: beat.at });
     }
@@ -513,7 +520,8 @@ export class Primary {
   }
 
   private async loop(): Promise<void> {
-    const pacer = new Pacer(this.machine, this.wakeup);
+    const missed = this.silentSince === undefined ? 0 : performance.now() - this.silentSince;
+    const pacer = new Pacer(this.machine, this.wakeup, missed);
     while (this.running) {
       if (!this.mayRun()) {
         await this.sleep(20);
