@@ -17,6 +17,11 @@ import { Service } from './service';
 import { Wakeup } from './wakeup';
 import { Pacer } from './pacer';
 
+/**
+ * Inputs waiting for the next boundary past which the service drops frames: a guest that does not run (its
+ * backup never acknowledges) would otherwise have them pile up without end. A NIC's ring is a few hundred.
+ */
+const MAX_WAITING_INPUTS = 1024;
 const BATCH_INSTRUCTIONS = 1_000_000;
 /**
  * A batch also ends after this much wall time: a slice can be slow (a BIOS or an early kernel at
@@ -94,6 +99,7 @@ export class Primary {
     this.service = new Service(host.config.service, {
       line: (line) => this.receiveInput('serial', line),
       frame: (frame) => this.receiveInput('net', frame),
+      full: () => this.recorder.pendingCount >= MAX_WAITING_INPUTS,
     });
     this.detector = new Detector(host.config.detector);
     this.detector.on('heartbeat', () => {
@@ -113,6 +119,10 @@ export class Primary {
 
   get datagramsRefused(): number {
     return this.service.datagramsRefused;
+  }
+
+  get framesDiscarded(): number {
+    return this.service.framesDiscarded;
   }
 
   /** Ethernet frames the service took in for the guest, and released frames it sent out. */
