@@ -270,7 +270,8 @@ export class Primary {
   }
 
   private sendToBackup(frame: Frame): void {
-    if (this.backups.send(frame) && frame.kind !== 'heartbeat') this.entriesSent++;
+    // Log entries only: not the liveness and release notices that go with heartbeats.
+    if (this.backups.send(frame) && frame.kind !== 'heartbeat' && frame.kind !== 'released') this.entriesSent++;
   }
 
   /**
