@@ -166,7 +166,7 @@ async function stallRow(ctx: BenchContext): Promise<RowInput> {
     ctx.log(`tap: stall ${stallMs.toFixed(0)} ms`);
     return valueRow({
       name: STALL_ROW, unit: 'ms', value: [stallMs], target,
-      note: `A boot of its own (\`lockstep ft linux --tap tap0 --detect-timeout ${DETECT_TIMEOUT_MS}\`), one failover. The stall is detection (${DETECT_TIMEOUT_MS} ms) + go-live + the guest's TCP retransmission timer (its RTO, backed off while the primary was gone) + the client's.`,
+      note: `A boot of its own (\`lockstep ft linux --tap tap0 --detect-timeout ${DETECT_TIMEOUT_MS}\`), one failover. The stall is detection (${DETECT_TIMEOUT_MS} ms from the last word heard, checked every heartbeat) + go-live (replay what was received, arbiter, bind) + the first frames out: the new primary sends again, at go-live, the frames it never heard released (the segments the old primary died holding), so no guest timer is waited for (docs/ft.md, "What the old primary may not have sent").`,
     });
   } catch (error) {
     ctx.log(`tap: ${notMeasured(error)}`);

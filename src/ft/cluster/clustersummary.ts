@@ -43,6 +43,8 @@ export interface ClusterSummary {
   outputsReleased: number;
   /** Datagrams the service's UDP side refused (not Ethernet frames), over every primary. */
   datagramsRefused: number;
+  /** Frames the service dropped because the guest's queue was full (a guest that did not run), over every primary. */
+  framesDiscarded: number;
   /** Ethernet frames the service took in for the guest, and released frames it sent out, over every primary. */
   framesIn: number;
   framesOut: number;
@@ -64,13 +66,13 @@ export interface HostRecord {
 }
 
 type HostTotals = Pick<ClusterSummary, 'hosts' | 'epochHashes' | 'entriesSent' | 'bytesSent' | 'outputsHeld' |
-  'outputsReleased' | 'datagramsRefused' | 'framesIn' | 'framesOut'>;
+  'outputsReleased' | 'datagramsRefused' | 'framesDiscarded' | 'framesIn' | 'framesOut'>;
 
 /** Every host's roles, stats and epoch hashes, and their figures added up. */
 export function summarizeHosts(records: Iterable<HostRecord>): HostTotals {
   const totals: HostTotals = {
     hosts: {}, epochHashes: {}, entriesSent: 0, bytesSent: 0, outputsHeld: 0, outputsReleased: 0, datagramsRefused: 0,
-    framesIn: 0, framesOut: 0,
+    framesDiscarded: 0, framesIn: 0, framesOut: 0,
   };
   for (const { id, roles, stats, epochs } of records) {
     totals.hosts[id] = { roles, stats };
@@ -81,6 +83,7 @@ export function summarizeHosts(records: Iterable<HostRecord>): HostTotals {
     totals.outputsHeld += stats?.outputsHeld ?? 0;
     totals.outputsReleased += stats?.outputsReleased ?? 0;
     totals.datagramsRefused += stats?.datagramsRefused ?? 0;
+    totals.framesDiscarded += stats?.framesDiscarded ?? 0;
     totals.framesIn += stats?.framesIn ?? 0;
     totals.framesOut += stats?.framesOut ?? 0;
   }

@@ -456,6 +456,7 @@ export class Host implements HostContext {
       outputsHeld: rule?.holding ?? 0,
       outputsReleased: rule?.released ?? 0,
       datagramsRefused: this.primary?.datagramsRefused ?? 0,
+      framesDiscarded: this.primary?.framesDiscarded ?? 0,
       framesIn: this.primary?.frames.in ?? 0,
       framesOut: this.primary?.frames.out ?? 0,
       ...(this.disk && { disk: this.sharedDiskStats(this.disk) }),

@@ -89,6 +89,8 @@ export interface HostStats {
   disk?: DiskCounts & { held: number; reissued: number; bytesCloned?: number; durableDelaysMs?: number[] };
   /** Primary: datagrams on the service's UDP side that were not Ethernet frames, refused. */
   datagramsRefused: number;
+  /** Primary: frames the service dropped because the guest's queue of waiting inputs was full. */
+  framesDiscarded: number;
   /** Primary: Ethernet frames the service took in for the guest (net inputs), and released frames it sent out. */
   framesIn: number;
   framesOut: number;

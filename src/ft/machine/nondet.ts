@@ -64,6 +64,11 @@ export class Recorder implements Nondeterminism {
     return this.pending.length + this.logged.length > 0;
   }
 
+  /** Inputs from the outside world waiting for the next boundary. */
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+
   /** Host time in whole microseconds: what a clock run in the log carries in a few bytes (codec.ts). */
   clock(at: number): number {
     return this.take(at, 'clock', Math.round((performance.now() - this.started) * CLOCK_UNITS_PER_MS) / CLOCK_UNITS_PER_MS);

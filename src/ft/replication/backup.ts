@@ -59,6 +59,8 @@ export class Backup {
   private readonly divergences = new Map<number, Divergence>();
   /** Disk writes received that the primary has not said it released (shared mode): re-issued at go-live. */
   private unreleasedWrites: OutputEntry[] = [];
+  /** Frames received that the primary has not said it released: sent again at go-live. */
+  private unreleasedFrames: OutputEntry[] = [];
   /**
    * A clone may go live only once it has the primary's `protect` entry: a primary alone released outputs while the
    * checkpoint travelled, and that entry follows every one of them in the log.
@@ -182,6 +184,7 @@ export class Backup {
     this.host.record(entry);
     if (entry.kind === 'input' || entry.kind === 'nondet') this.replayer.push(entry);
     else if (entry.kind === 'output' && entry.device === 'disk') this.unreleasedWrites.push(entry);
+    else if (entry.kind === 'output' && entry.device === 'net') this.unreleasedFrames.push(entry);
     else if (entry.kind === 'control' && entry.op === 'protect') this.protecting ||= this.isOwn(entry.detail);
     else if (entry.kind === 'epoch') {
       this.primaryEpochs.set(entry.epoch, { at: entry.at, hash: entry.hash });
@@ -215,8 +218,8 @@ export class Backup {
   }
 
   private released(seq: number): void {
-    const first = this.unreleasedWrites.findIndex((write) => write.seq > seq);
-    this.unreleasedWrites = first < 0 ? [] : this.unreleasedWrites.slice(first);
+    this.unreleasedWrites = after(this.unreleasedWrites, seq);
+    this.unreleasedFrames = after(this.unreleasedFrames, seq);
   }
 
   private primaryProgress(seq: number, at: number): void {
@@ -391,6 +394,7 @@ export class Backup {
   async goLive(reason: string): Promise<void> {
     if (this.goingLive) return;
     this.goingLive = true;
+    const silentSince = performance.now() - this.detector.silentMs;
     this.detector.stop();
     // Everything the primary saw acknowledged must be replayed before going live.
     this.ackThread?.fence();
@@ -404,7 +408,8 @@ export class Backup {
     const claim = this.host.claim();
     if (!claim.won) return this.host.halt(`lost the arbiter to ${claim.holder} (${reason})`);
     const leftoverInputs = this.leftoverInputs(machine.instructions);
-    const takeover = { reason, leftoverInputs, reissue: this.unreleasedWrites };
+    const resend = this.unreleasedFrames;
+    const takeover = { reason, leftoverInputs, reissue: this.unreleasedWrites, resend, silentSince };
     await this.host.becomePrimary(machine, this.expected - 1, takeover);
   }
 
@@ -437,4 +442,10 @@ export class Backup {
     void this.channel?.close('backup stopping').finally(() => this.ackThread?.stop());
     this.wakeup.wake();
   }
+}
+
+/** The outputs of `outputs` (in seq order) after seq `seq`. */
+function after(outputs: OutputEntry[], seq: number): OutputEntry[] {
+  const first = outputs.findIndex((output) => output.seq > seq);
+  return first < 0 ? [] : outputs.slice(first);
 }

@@ -14,8 +14,15 @@ export interface Takeover {
   leftoverInputs: InputEvent[];
   /** Disk writes (output markers) it never saw released: the new primary writes them again. */
   reissue: OutputEntry[];
+  /**
+   * Frames (net output markers) it never saw released: the old primary may not have sent them, so the new
+   * primary sends them again, and a receiver's TCP drops the ones it had (VM-FT's argument).
+   */
+  resend?: OutputEntry[];
   /** The guest's serial output, as logged so far, ends inside a line: the new primary's clients start at the next. */
   serialMidLine?: boolean;
+  /** When (performance.now()) this host last heard from the old primary: its guest catches up the time since. */
+  silentSince?: number;
 }
 
 export interface HostContext {

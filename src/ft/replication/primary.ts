@@ -18,6 +18,11 @@ import { Service } from './service';
 import { Wakeup } from './wakeup';
 import { Pacer } from './pacer';
 
+/**
+ * Inputs waiting for the next boundary past which the service drops frames: a guest that does not run (its
+ * backup never acknowledges) would otherwise have them pile up without end. A NIC's ring is a few hundred.
+ */
+const MAX_WAITING_INPUTS = 1024;
 const BATCH_INSTRUCTIONS = 1_000_000;
 /**
  * A batch also ends after this much wall time: a slice can be slow (a BIOS or an early kernel at
@@ -56,6 +61,8 @@ export class Primary {
   private protectedFromStart: boolean;
   private readonly wakeup = new Wakeup();
   private slowMs = 0;
+  /** A backup gone live: when it last heard from the old primary (its guest catches up the time since). */
+  private silentSince: number | undefined;
   private lastBeatSeq = 0;
   /**
    * A clone of this primary, alone until then, has not acknowledged anything yet: outputs go out unprotected and the
@@ -93,6 +100,7 @@ export class Primary {
     this.service = new Service(host.config.service, {
       line: (line) => this.receiveInput('serial', line),
       frame: (frame) => this.receiveInput('net', frame),
+      full: () => this.recorder.pendingCount >= MAX_WAITING_INPUTS,
     });
     this.detector = new Detector(host.config.detector);
     this.detector.on('heartbeat', () => {
@@ -112,6 +120,10 @@ export class Primary {
 
   get datagramsRefused(): number {
     return this.service.datagramsRefused;
+  }
+
+  get framesDiscarded(): number {
+    return this.service.framesDiscarded;
   }
 
   /** Ethernet frames the service took in for the guest, and released frames it sent out. */
@@ -150,9 +162,11 @@ export class Primary {
       // Local mode: the writes this host made as the backup are durable before any output of this primary goes.
       if (this.localDisk) this.afterEarlierReleases(() => this.localDisk!.drained());
       this.service.midLine = takeover.serialMidLine ?? false;
+      this.silentSince = takeover.silentSince;
       this.recorder.queueLogged(takeover.leftoverInputs);
       const reissued = this.reissue(takeover.reissue);
-      this.logControl('go-live', { host: this.host.config.id, reason: takeover.reason, ...reissued });
+      const resent = takeover.resend?.length ? { resentFrames: takeover.resend.length } : undefined;
+      this.logControl('go-live', { host: this.host.config.id, reason: takeover.reason, ...reissued, ...resent });
       // `lockstep join` follows the hosts whose files have this entry: hand it to the OS now.
       this.host.flushRecording();
     }
@@ -161,6 +175,8 @@ export class Primary {
     await this.service.open();
     const service = { host: this.host.config.service.host, port: this.service.port! };
     this.service.tapBridge = await this.host.bridgeTap(service);
+    // Before the guest runs on: the receiver fills its gap at once rather than after its sender's retransmission timer.
+    for (const frame of takeover?.resend ?? []) this.service.sendFrame(frame.data);
     this.detector.start();
     if (!this.protectedFromStart) this.outputRule.unprotect();
     else setTimeout(() => this.runAloneIfNoBackup(), this.host.config.waitForBackupMs).unref();
@@ -255,7 +271,8 @@ export class Primary {
   }
 
   private sendToBackup(frame: Frame): void {
-    if (this.backups.send(frame) && frame.kind !== 'heartbeat') this.entriesSent++;
+    // Log entries only: not the liveness and release notices that go with heartbeats.
+    if (this.backups.send(frame) && frame.kind !== 'heartbeat' && frame.kind !== 'released') this.entriesSent++;
   }
 
   /**
@@ -266,7 +283,8 @@ export class Primary {
     this.lastBeatSeq = this.seq;
     const beat = { kind: 'heartbeat', seq: this.seq, at: this.machine?.instructions ?? 0, role: 'primary' } as const;
     this.sendToBackup(beat);
-    if (this.disk && this.releasedSeq > this.releasedSent) {
+    // With frames too: a backup going live sends again those it did not hear released.
+    if ((this.disk || this.service.framesOut > 0) && this.releasedSeq > this.releasedSent) {
       this.releasedSent = this.releasedSeq;
       this.sendToBackup({ kind: 'released', seq: this.releasedSeq, at: beat.at });
     }
@@ -513,7 +531,8 @@ export class Primary {
   }
 
   private async loop(): Promise<void> {
-    const pacer = new Pacer(this.machine, this.wakeup);
+    const missed = this.silentSince === undefined ? 0 : performance.now() - this.silentSince;
+    const pacer = new Pacer(this.machine, this.wakeup, missed);
     while (this.running) {
       if (!this.mayRun()) {
         await this.sleep(20);

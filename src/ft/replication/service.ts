@@ -9,7 +9,8 @@
 // its destination unknown. A tap bridge (`lockstep ft --tap`, src/ft/cluster/tapbridge.ts) is a peer
 // it knows from the start: a new primary's first frames (TCP retransmissions after a failover) must
 // reach the tap before the tap has sent this primary anything. After a failover the new primary binds
-// the same address once the old one has let go of it.
+// the same address once the old one has let go of it. Frames waiting for the guest are bounded: past
+// the bound (a guest that does not run) they are dropped and counted, as a switch drops them.
 import { createSocket, RemoteInfo, Socket as UdpSocket } from 'node:dgram';
 import { createServer, isIPv6, Server, Socket } from 'node:net';
 import { coalesceThisTurn } from '../channel';
@@ -26,6 +27,11 @@ const MAX_STATIONS = 1024;
 export interface ServiceHandlers {
   line: (line: Uint8Array) => void;
   frame: (frame: Uint8Array) => void;
+  /**
+   * Whether the guest's frames waiting for a boundary fill its queue (the guest does not run: its backup does
+   * not acknowledge): a frame that comes then is dropped and counted, as a switch drops at a full port.
+   */
+  full?: () => boolean;
 }
 
 export class Service {
@@ -48,6 +54,8 @@ export class Service {
   /** Frames taken in for the guest, and released frames sent out (to one peer or to every peer: one frame). */
   framesIn = 0;
   framesOut = 0;
+  /** Frames dropped because the guest's queue was full (ServiceHandlers.full). */
+  framesDiscarded = 0;
   /** The tap bridge, once the primary has it (before its guest runs). */
   tapBridge: ServiceAddress | undefined;
 
@@ -111,6 +119,10 @@ export class Service {
     this.peers.set(key, peer);
     if (this.peers.size > MAX_PEERS) this.forget(this.peers.keys().next().value!);
     this.learn(formatMac(datagram.subarray(6, 12)), key);
+    if (this.handlers.full?.()) {
+      this.framesDiscarded++;
+      return;
+    }
     this.framesIn++;
     this.handlers.frame(new Uint8Array(datagram));
   }

@@ -4,7 +4,9 @@
 // the bridge. Root only (a network namespace and a tap): skipped, saying why, otherwise.
 import { strict as assert } from 'node:assert';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FtProcess, NetNs, tapSkipReason } from '../../support/netns';
 
 describe('lockstep ft --tap (kv guest, UDP through a tap)', function () {
@@ -48,6 +50,17 @@ describe('lockstep ft --tap (kv guest, UDP through a tap)', function () {
     assert.ok(summary.framesOut >= 5, `frames out: ${summary.framesOut}`);
     const links = await ns!.run('ip', ['-o', 'link']);
     assert.ok(!links.stdout.includes('tap0'), 'the tap socat made went away with it');
+  });
+
+  it('a reply the killed primary held (the backup had it) is sent again by the new primary: the client never asks twice', async () => {
+    const record = join(mkdtempSync(join(tmpdir(), 'lockstep-tap-')), 'resend.ftlog');
+    const run = await ns!.run(process.execPath, ['--import', 'tsx', 'test/support/tapresend.ts', record]);
+    assert.equal(run.code, 0, run.stderr);
+    type Said = { asked: string; reply: string | null; goLive?: { host: string; resentFrames?: number } };
+    const { asked, reply, goLive } = JSON.parse(run.stdout) as Said;
+    assert.equal(goLive?.host, 'host-2', 'the backup went live');
+    assert.ok((goLive.resentFrames ?? 0) >= 1, `frames sent again: ${goLive.resentFrames}`);
+    assert.equal(reply, `${asked}VALUE v\n`);
   });
 
   const token = 'tap-agent-token';

@@ -127,6 +127,33 @@ describe('the service endpoint (src/ft/replication/service.ts)', () => {
     }
   });
 
+  it('drops and counts a frame that comes while the guest\'s queue is full, as a switch does, and takes the next', async () => {
+    const a = await peer();
+    const taken: number[] = [];
+    let full = true;
+    let arrived: () => void = () => undefined;
+    const service = new Service({ host: '127.0.0.1', port: 0 }, {
+      line: () => undefined,
+      frame: (f) => { taken.push(f[14]); arrived(); },
+      full: () => { arrived(); return full; },
+    });
+    await service.open();
+    try {
+      const reach = (n: number) => new Promise<void>((resolve) => {
+        arrived = resolve;
+        a.socket.send(frame(GUEST, MAC_A, n), service.port!, '127.0.0.1');
+      });
+      await reach(1);
+      full = false;
+      await reach(2);
+      assert.deepEqual(taken, [2]);
+      assert.deepEqual([service.framesDiscarded, service.framesIn], [1, 1]);
+    } finally {
+      service.close();
+      a.socket.close();
+    }
+  });
+
   it('sends frames to a tap bridge it was told of before the bridge sent any, once each, and counts frames', async () => {
     const [bridge, other] = [await peer(), await peer()];
     const address = bridge.socket.address();
