@@ -195,7 +195,7 @@ export class Host implements HostContext {
     prefault(this.machine.memory);
     this.machineReady(this.machine, primary.recorder);
     await primary.start(this.machine);
-    this.report({ type: 'ready', id: this.config.id, role: 'primary', channelPort: primary.channelPort, servicePort: primary.servicePort });
+    this.report({ type: 'ready', id: this.config.id, role: 'primary', channelPort: primary.channelPort, servicePort: primary.service.port });
   }
 
   async becomePrimary(machine: Machine, lastSeq: number, takeover: Takeover): Promise<void> {
@@ -455,10 +455,10 @@ export class Host implements HostContext {
       framesDropped: channel?.stats.framesDropped ?? 0,
       outputsHeld: rule?.holding ?? 0,
       outputsReleased: rule?.released ?? 0,
-      datagramsRefused: this.primary?.datagramsRefused ?? 0,
-      framesDiscarded: this.primary?.framesDiscarded ?? 0,
-      framesIn: this.primary?.frames.in ?? 0,
-      framesOut: this.primary?.frames.out ?? 0,
+      datagramsRefused: this.primary?.service.datagramsRefused ?? 0,
+      framesDiscarded: this.primary?.service.framesDiscarded ?? 0,
+      framesIn: this.primary?.service.framesIn ?? 0,
+      framesOut: this.primary?.service.framesOut ?? 0,
       ...(this.disk && { disk: this.sharedDiskStats(this.disk) }),
       ...(this.copy && { disk: { ...this.copy.counts, held: 0, reissued: 0 } }),
       outputDelaysMs: rule?.latestDelays(1000) ?? [],

@@ -49,7 +49,7 @@ export class Primary {
   /** Acknowledged by every counted backup (what the Output Rule has been told). */
   private acked: number;
   private server: ChannelServer | undefined;
-  private service: Service;
+  readonly service: Service;
   private readonly detector: Detector;
   private readonly pageHashes = new Map<number, Epoch>();
   private running = true;
@@ -114,23 +114,6 @@ export class Primary {
     return this.server?.port;
   }
 
-  get servicePort(): number | undefined {
-    return this.service.port;
-  }
-
-  get datagramsRefused(): number {
-    return this.service.datagramsRefused;
-  }
-
-  get framesDiscarded(): number {
-    return this.service.framesDiscarded;
-  }
-
-  /** Ethernet frames the service took in for the guest, and released frames it sent out. */
-  get frames(): { in: number; out: number } {
-    return { in: this.service.framesIn, out: this.service.framesOut };
-  }
-
   get lastSeq(): number {
     return this.seq;
   }
@@ -144,9 +127,8 @@ export class Primary {
   }
 
   /**
-   * Starts serving: the logging channel for backups, the service endpoint, and the guest. A backup
-   * going live passes `takeover`: why, the inputs logged for this boundary but not yet delivered, and
-   * the disk writes to re-issue.
+   * Starts serving: the logging channel for backups, the service endpoint, and the guest. A backup going live
+   * passes `takeover` (hostcontext.ts: why, the inputs, disk writes and frames it hands over).
    */
   async start(machine: Machine, takeover?: Takeover): Promise<void> {
     this.machine = machine;
