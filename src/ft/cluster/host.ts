@@ -192,7 +192,7 @@ export class Host implements HostContext {
       nondet: primary.recorder,
       disk: this.disk ? this.diskOptions(this.disk) : this.machineDisk(),
     });
-    prefault(this.machine.memory);
+    prefault(this.machine.memory, this.config.detector.timeoutMs);
     this.machineReady(this.machine, primary.recorder);
     await primary.start(this.machine);
     this.report({ type: 'ready', id: this.config.id, role: 'primary', channelPort: primary.channelPort, servicePort: primary.servicePort });
