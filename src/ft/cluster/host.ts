@@ -390,7 +390,7 @@ export class Host implements HostContext {
       case 'kill-mid-checkpoint': this.primary?.killMidCheckpoint(); return;
       case 'channel-fault': return this.channelFault(command.kind, command.value, command.seed);
       case 'slow': this.primary?.slow(command.msPerBatch); this.backup?.slow(command.msPerBatch); return;
-      case 'stats': this.report({ type: 'stats', stats: this.stats(command.brief) }); return;
+      case 'stats': this.report({ type: 'stats', stats: this.stats(command.brief), brief: !!command.brief }); return;
       case 'finish': void this.finish(command.at); return;
       case 'stop': void this.stop(); return;
       case 'view': return this.onView(command);
@@ -496,7 +496,7 @@ export class Host implements HostContext {
 
   async stop(): Promise<void> {
     this.debugger?.stop();
-    this.report({ type: 'stats', stats: this.stats() });
+    this.report({ type: 'stats', stats: this.stats(), brief: false });
     this.primary?.stop();
     this.backup?.stop();
     this.checkpointBackup?.stop();

@@ -163,7 +163,8 @@ export type HostReport =
   | { type: 'backup-attached'; id: string; at: number; cloned: boolean }
   | { type: 'backup-lost'; id: string; at: number; reason: string }
   | { type: 'divergence'; id: string; divergence: Divergence }
-  | { type: 'stats'; stats: HostStats }
+  /** `brief`: the answer to a brief request (HostCommand stats), so one who asked for the full stats can tell. */
+  | { type: 'stats'; stats: HostStats; brief: boolean }
   /**
    * A host that could not start. `explained`: the message says what was wrong (bad input, a busy port); else it
    * carries the stack of a bug.
