@@ -298,7 +298,7 @@ async function spin(setup: Setup): Promise<RowInput[]> {
       note: 'Lower is faster. FT: from spawning both host processes (node start-up, machine creation, the backup booting and attaching) to the guest-ended report; plain v86: from spawning its process to its checksum line.',
     }),
   ];
-  const pairNote = `Sum of the primary's and the backup's peak RSS (VmHWM from /proc/<pid>/status, read when the guest ended) vs the peak RSS of \`lockstep run spin\` (/usr/bin/time -v), same cmdline, 32 MiB guests. The \`lockstep ft\` supervisor process (no guest) is not counted. Plain v86 in its own process peaked at ${formatNumber(median(plain.map((r) => r.maxRssKiB / 1024)))} MiB.`;
+  const pairNote = `Sum of the primary's and the backup's peak RSS (VmHWM from /proc/<pid>/status, read when the guest ended) vs the peak RSS of \`lockstep run spin\` (/usr/bin/time -v), same cmdline, 32 MiB guests. The \`lockstep ft\` supervisor process (no guest) is not counted. The hosts map guest RAM up front only past 48 MiB at the default 1 s detection timeout (prefault.ts), so a 32 MiB guest's untouched pages stay unmapped as in \`lockstep run\`. Plain v86 in its own process peaked at ${formatNumber(median(plain.map((r) => r.maxRssKiB / 1024)))} MiB.`;
   if (!setup.built) rows.push(skippedRow(`${label}: peak memory, FT pair vs a single Lockstep machine`, 'MiB', CLI_MISSING, '<= 2.2'));
   else if (!pairKiB.every(Number.isFinite)) rows.push(skippedRow(`${label}: peak memory, FT pair vs a single Lockstep machine`, 'MiB', 'no /proc/<pid>/status here (Linux only)', '<= 2.2'));
   else if (!single.every(Number.isFinite)) rows.push(skippedRow(`${label}: peak memory, FT pair vs a single Lockstep machine`, 'MiB', TIME_INSTALL, '<= 2.2'));

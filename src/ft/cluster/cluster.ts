@@ -188,9 +188,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
   }
 
-  /** Keeps every host's latest stats, so a host that is killed still has figures in the summary. */
+  /**
+   * Keeps every host's latest stats, so a host that is killed still has figures in the summary. Brief:
+   * the delay lists are for statsOf's callers, and carrying them ten times a second cost the hosts CPU.
+   */
   private pollStats(): void {
-    for (const handle of this.hosts.values()) if (handle.link.alive) handle.link.send({ type: 'stats' });
+    for (const handle of this.hosts.values()) if (handle.link.alive) handle.link.send({ type: 'stats', brief: true });
   }
 
   /**
@@ -379,7 +382,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return this.options.agents?.[Number(handle.id.slice(5)) - 1]?.host ?? '127.0.0.1';
   }
 
-  private nextReport<T extends HostReport['type']>(handle: HostHandle, type: T): Promise<Extract<HostReport, { type: T }>> {
+  /** `accept`: which reports of that type count (a poll's brief stats may arrive first). */
+  private nextReport<T extends HostReport['type']>(
+    handle: HostHandle,
+    type: T,
+    accept: (report: Extract<HostReport, { type: T }>) => boolean = () => true,
+  ): Promise<Extract<HostReport, { type: T }>> {
     handle.awaited++;
     return new Promise((resolve, reject) => {
       const cleanup = () => {
@@ -389,6 +397,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       };
       const onMessage = (report: HostReport) => {
         if (report.type !== type && report.type !== 'error') return;
+        if (report.type === type && !accept(report as Extract<HostReport, { type: T }>)) return;
         cleanup();
         if (report.type === 'error') reject(report.explained ? new HostError(`${handle.id}: ${report.message}`) : new Error(`${handle.id}: ${report.message}`));
         else resolve(report as Extract<HostReport, { type: T }>);
@@ -480,7 +489,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   async statsOf(role: Role): Promise<HostStats | undefined> {
     const handle = this.hostIn(role);
     if (!handle) return undefined;
-    const reply = this.nextReport(handle, 'stats').catch(() => undefined);
+    const reply = this.nextReport(handle, 'stats', (r) => !r.brief).catch(() => undefined);
     handle.link.send({ type: 'stats' });
     return (await reply)?.stats;
   }
@@ -501,7 +510,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       .filter((h) => h.link.alive)
       .sort((a, b) => Number(a.role === 'primary') - Number(b.role === 'primary'));
     for (const handle of live) {
-      const final = this.nextReport(handle, 'stats').then((r) => { handle.stats = r.stats; }, () => undefined);
+      const final = this.nextReport(handle, 'stats', (r) => !r.brief).then((r) => { handle.stats = r.stats; }, () => undefined);
       handle.link.send({ type: 'stop' });
       await Promise.race([final.then(() => handle.exited), new Promise((r) => setTimeout(r, 5000))]);
       if (handle.link.alive) handle.link.kill();

@@ -192,7 +192,7 @@ export class Host implements HostContext {
       nondet: primary.recorder,
       disk: this.disk ? this.diskOptions(this.disk) : this.machineDisk(),
     });
-    prefault(this.machine.memory);
+    prefault(this.machine.memory, this.config.detector.timeoutMs);
     this.machineReady(this.machine, primary.recorder);
     await primary.start(this.machine);
     this.report({ type: 'ready', id: this.config.id, role: 'primary', channelPort: primary.channelPort, servicePort: primary.service.port });
@@ -390,7 +390,7 @@ export class Host implements HostContext {
       case 'kill-mid-checkpoint': this.primary?.killMidCheckpoint(); return;
       case 'channel-fault': return this.channelFault(command.kind, command.value, command.seed);
       case 'slow': this.primary?.slow(command.msPerBatch); this.backup?.slow(command.msPerBatch); return;
-      case 'stats': this.report({ type: 'stats', stats: this.stats() }); return;
+      case 'stats': this.report({ type: 'stats', stats: this.stats(command.brief), brief: !!command.brief }); return;
       case 'finish': void this.finish(command.at); return;
       case 'stop': void this.stop(); return;
       case 'view': return this.onView(command);
@@ -436,7 +436,8 @@ export class Host implements HostContext {
     channel.partition(this.partitioned);
   }
 
-  stats(): HostStats {
+  /** `brief`: without the latest delays (HostCommand stats). */
+  stats(brief = false): HostStats {
     const channel = this.primary?.backupChannel ?? this.backup?.logChannel ?? this.checkpointBackup?.logChannel;
     const rule = this.primary?.outputRule;
     return {
@@ -459,10 +460,10 @@ export class Host implements HostContext {
       framesDiscarded: this.primary?.service.framesDiscarded ?? 0,
       framesIn: this.primary?.service.framesIn ?? 0,
       framesOut: this.primary?.service.framesOut ?? 0,
-      ...(this.disk && { disk: this.sharedDiskStats(this.disk) }),
+      ...(this.disk && { disk: this.sharedDiskStats(this.disk, brief) }),
       ...(this.copy && { disk: { ...this.copy.counts, held: 0, reissued: 0 } }),
-      outputDelaysMs: rule?.latestDelays(1000) ?? [],
-      ackTurnaroundsMs: [...(this.backup?.ackTurnaroundsMs ?? [])],
+      outputDelaysMs: (!brief && rule?.latestDelays(1000)) || [],
+      ackTurnaroundsMs: brief ? [] : [...(this.backup?.ackTurnaroundsMs ?? [])],
       duplicatesDropped: this.backup?.duplicatesDropped ?? 0,
       gapsSeen: this.backup?.gapsSeen ?? 0,
       resendRequests: this.backup?.resendRequests ?? 0,
@@ -479,8 +480,8 @@ export class Host implements HostContext {
     };
   }
 
-  private sharedDiskStats(disk: SharedDisk): HostStats['disk'] {
-    return { ...disk.counts, held: disk.holding, durableDelaysMs: [...disk.durableDelaysMs] };
+  private sharedDiskStats(disk: SharedDisk, brief: boolean): HostStats['disk'] {
+    return { ...disk.counts, held: disk.holding, durableDelaysMs: brief ? [] : [...disk.durableDelaysMs] };
   }
 
   /** The primary stops at a boundary with its log delivered; the backup replays up to it (FinalState). */
@@ -496,7 +497,7 @@ export class Host implements HostContext {
 
   async stop(): Promise<void> {
     this.debugger?.stop();
-    this.report({ type: 'stats', stats: this.stats() });
+    this.report({ type: 'stats', stats: this.stats(), brief: false });
     this.primary?.stop();
     this.backup?.stop();
     this.checkpointBackup?.stop();

@@ -94,9 +94,9 @@ export interface HostStats {
   /** Primary: Ethernet frames the service took in for the guest (net inputs), and released frames it sent out. */
   framesIn: number;
   framesOut: number;
-  /** Primary: the latest outputs' Output Rule delays, produced to released (ms). */
+  /** Primary: the latest outputs' Output Rule delays, produced to released (ms); empty in brief stats. */
   outputDelaysMs: number[];
-  /** Backup: the latest output entries' turnarounds, arrival to the ack that covers them (ms). */
+  /** Backup: the latest output entries' turnarounds, arrival to the ack that covers them (ms); empty in brief stats. */
   ackTurnaroundsMs: number[];
   /** Frames the current channel did not send because of injected faults (drop, drop-entry). */
   framesDropped: number;
@@ -165,7 +165,8 @@ export type HostReport =
   | { type: 'backup-attached'; id: string; at: number; cloned: boolean }
   | { type: 'backup-lost'; id: string; at: number; reason: string }
   | { type: 'divergence'; id: string; divergence: Divergence }
-  | { type: 'stats'; stats: HostStats }
+  /** `brief`: the answer to a brief request (HostCommand stats), so one who asked for the full stats can tell. */
+  | { type: 'stats'; stats: HostStats; brief: boolean }
   /**
    * A host that could not start. `explained`: the message says what was wrong (bad input, a busy port); else it
    * carries the stack of a bug.
@@ -186,7 +187,11 @@ export type HostCommand =
   /** `value`: a probability, a delay in ms, or (drop-entry) the seq of the log entry whose next send is dropped. */
   | { type: 'channel-fault'; kind: ChannelFaultKind; value?: number; seed?: number }
   | { type: 'slow'; msPerBatch: number }
-  | { type: 'stats' }
+  /**
+   * `brief`: without the latest delays (outputDelaysMs, ackTurnaroundsMs, disk durableDelaysMs: empty), what
+   * the cluster's polls ten times a second ask for; the lists were most of each report's bytes and encoding.
+   */
+  | { type: 'stats'; brief?: boolean }
   /**
    * Before a stop: a primary stops running its guest and waits until its backup has every entry; a backup
    * replays to `at` (the primary's end) or until its guest ends. Both answer `final`.

@@ -25,7 +25,7 @@ export type { InstructionStop, SliceRecord } from './stepping';
 export { countBeforeExit } from './jitexit';
 export type { JitExit } from './jitexit';
 export { SnapshotError, readSnapshotFile, writeSnapshotFile } from './snapshot';
-export { prefault } from './prefault';
+export { needsPrefault, prefault } from './prefault';
 export { GuestDisk, DISK_BLOCK_SIZE } from './disk';
 export type { DiskCounts, DiskMode, DiskOptions, DiskReader, DiskSource, DiskStore, DiskWrite } from './disk';
 export { DiskOverlay } from './diskoverlay';

@@ -278,7 +278,7 @@ export class Backup {
   /** Guest RAM mapped before the primary watches this backup (prefault.ts). */
   private async prefaulted(creating: Promise<Machine>): Promise<Machine> {
     const machine = await creating;
-    prefault(machine.memory);
+    prefault(machine.memory, this.host.config.detector.timeoutMs);
     return machine;
   }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { SeededRandom } from '../../../src/ft/random';
 import { checkKvHistory, KvHistory, KvWorkloadOptions, runKvWorkload } from '../../../src/ft/workload';
 import { spawn } from 'node:child_process';
-import { Cluster, ClusterSummary, parseFault, RECENT_EPOCHS } from '../../../src/ft/cluster';
+import { Cluster, ClusterSummary, parseFault, RECENT_EPOCHS, type HostReport } from '../../../src/ft/cluster';
 import type { ClockMode } from '../../../src/ft/machine';
 import { describeEntry, readLogFile } from '../../../src/ft/log';
 import { replayLogFile } from '../../../src/ft/commands';
@@ -83,6 +83,23 @@ async function killDuringWorkload(
   return history;
 }
 
+/** The cluster's polls (ten a second) carry no delay lists; statsOf's answers carry the latest delays. */
+async function pollsAreBrief(cluster: Cluster): Promise<void> {
+  const polled = await new Promise<Extract<HostReport, { type: 'stats' }>>((resolve) => {
+    const onReport = (report: HostReport) => {
+      if (report.type !== 'stats') return;
+      cluster.off('report', onReport);
+      resolve(report);
+    };
+    cluster.on('report', onReport);
+  });
+  assert.equal(polled.brief, true);
+  assert.deepEqual([polled.stats.outputDelaysMs, polled.stats.ackTurnaroundsMs], [[], []], 'a polled report carries no delays');
+  const primary = (await cluster.statsOf('primary'))!;
+  // Replies that leave in one slice are one output: fewer delays than ops, but never none.
+  assert.ok(primary.outputDelaysMs.length > 0, 'statsOf carries the primary\'s latest delays');
+}
+
 /** A host's role before the cluster was stopped. */
 const SHORT_CMDLINE: Record<string, string | undefined> = { spin: 'iterations=4000000', ticker: 'hz=1000 ticks=300 every=100', lock: 'hz=1000' };
 
@@ -123,6 +140,7 @@ describe('FT pair (real processes, real TCP)', function () {
           const ended = new Promise<void>((resolve) => cluster.once('guest-ended', () => resolve()));
           await cluster.start();
           await exercise(guest, cluster);
+          if (guest === 'kv') await pollsAreBrief(cluster);
           await ended;
           await caughtUp(cluster);
           const summary = await cluster.stop();
