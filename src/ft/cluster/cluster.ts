@@ -477,9 +477,17 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   /** The current statistics of the live host in `role` (undefined if there is none, or it died meanwhile). */
-  async statsOf(role: Role): Promise<HostStats | undefined> {
-    const handle = this.hostIn(role);
-    if (!handle) return undefined;
+  statsOf(role: Role): Promise<HostStats | undefined> {
+    return this.statsFrom(this.hostIn(role));
+  }
+
+  /** The current statistics of host `id`, whatever its role (undefined if it died meanwhile). */
+  statsOfHost(id: string): Promise<HostStats | undefined> {
+    return this.statsFrom(this.hosts.get(id));
+  }
+
+  private async statsFrom(handle: HostHandle | undefined): Promise<HostStats | undefined> {
+    if (!handle?.link.alive) return undefined;
     const reply = this.nextReport(handle, 'stats').catch(() => undefined);
     handle.link.send({ type: 'stats' });
     return (await reply)?.stats;

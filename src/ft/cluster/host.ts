@@ -453,6 +453,7 @@ export class Host implements HostContext {
       bytesSent: channel?.stats.bytesSent ?? 0,
       bytesReceived: channel?.stats.bytesReceived ?? 0,
       framesDropped: channel?.stats.framesDropped ?? 0,
+      partitioned: channel?.partitioned ?? false,
       outputsHeld: rule?.holding ?? 0,
       outputsReleased: rule?.released ?? 0,
       datagramsRefused: this.primary?.datagramsRefused ?? 0,

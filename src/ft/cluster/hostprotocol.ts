@@ -98,6 +98,8 @@ export interface HostStats {
   ackTurnaroundsMs: number[];
   /** Frames the current channel did not send because of injected faults (drop, drop-entry). */
   framesDropped: number;
+  /** A partition fault is in effect on this host's end of the logging channel: nothing goes out or comes in. */
+  partitioned: boolean;
   duplicatesDropped: number;
   gapsSeen: number;
   /** Backup: resend-froms it sent for a gap, a first ask or an ask again (not those a reconnect sends). */
