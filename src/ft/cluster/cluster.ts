@@ -90,8 +90,12 @@ export function selfLauncher(): HostLauncher {
   return { script: process.argv[1], execArgv: process.execArgv };
 }
 
-/** What a host under a view service is told of it. */
-const hostViews = ({ pingIntervalMs, backups }: ViewServiceOptions) => ({ pingIntervalMs, backups });
+/** What a host under a view service is told of it: its rules, and etcd's endpoints when it reaches etcd itself. */
+function hostViews(coordinator: Coordinator): NonNullable<HostConfig['views']> {
+  const { pingIntervalMs, deadPings, backups } = coordinator.options;
+  const etcd = coordinator instanceof EtcdCoordinator ? { etcd: { endpoints: coordinator.endpoints, deadPings } } : {};
+  return { pingIntervalMs, backups, ...etcd };
+}
 
 /** A host could not start, for a reason its message gives (bad input, a busy port): not a bug. */
 export class HostError extends Error {
@@ -118,8 +122,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /** The view service, when views decide the roles. */
   readonly coordinator: Coordinator | undefined;
   readonly views: ViewChange[] = [];
-  /** Hosts whose pings the view service does not get, nor they its views (a partition from it). */
-  private readonly cutFromViews = new Set<string>();
+  /** Hosts cut off from the view service (a partition from it) from a view number on (0: at once). */
+  private readonly cutFromViews = new Map<string, number>();
   private tapBridge: TapBridge | undefined;
 
   constructor(readonly options: ClusterOptions) {
@@ -138,7 +142,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   private createCoordinator({ coordinator, ...tuning }: NonNullable<ClusterOptions['views']>): Coordinator {
     const views = { ...DEFAULT_VIEW_SERVICE, ...tuning };
-    if (coordinator?.kind === 'etcd') return new EtcdCoordinator(views, coordinator.endpoints, this.session);
+    if (coordinator?.kind === 'etcd') return new EtcdCoordinator(views, { endpoints: coordinator.endpoints, session: this.session });
     return new EmbeddedCoordinator(views, new ViewStore(join(this.arbiterDir, 'view-service.json')));
   }
 
@@ -167,7 +171,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (localTap) await this.openTap(localTap);
     this.armEntryDrops();
     const attached = new Promise<void>((resolve) => this.once('backup-attached', () => resolve()));
-    const backup = await this.spawn('backup', 1, { primary: { host: this.channelHost(primary), port: ready.channelPort! } });
+    const backup = await this.spawn('backup', 1, { primary: { host: this.channelHost(primary.id), port: ready.channelPort! } });
     await attached;
     await this.spawnSpares(backup);
     this.scheduleFaults();
@@ -249,7 +253,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       waitForBackupMs: 30_000,
       maxInstructions: o.maxInstructions,
       debug: o.debug,
-      ...(this.coordinator && { views: hostViews(this.coordinator.options) }),
+      ...(this.coordinator && { views: hostViews(this.coordinator) }),
+      channelHost: this.channelHost(id),
       tapBridge: this.tapBridge?.address,
       tap: o.agents && o.tap,
       mode: o.mode,
@@ -283,6 +288,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       if (this.coordinator && !this.stopping && this.options.restoreRedundancy !== false) void this.spawnSpare();
     });
     link.send({ type: 'config', config: this.hostConfig(id, role, generation, extra) });
+    if (this.cutFromViews.has(id)) this.cutHost(handle);
     return handle;
   }
 
@@ -340,21 +346,24 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.emit('failover', failover);
     if (this.coordinator) return; // the view service names the next backup
     if (this.options.restoreRedundancy !== false && !this.stopping && report.channelPort) {
-      void this.spawn('backup', report.generation, { primary: { host: this.channelHost(handle), port: report.channelPort }, clone: true });
+      void this.spawn('backup', report.generation, { primary: { host: this.channelHost(handle.id), port: report.channelPort }, clone: true });
     }
   }
 
   // ---- the view service ----
 
-  /** A host's ping reaches the view service (unless cut from it); its answer goes back to the host. */
+  /**
+   * A host's ping reaches the view service (unless cut from it); its answer goes back to the host. With etcd, hosts
+   * ping it themselves: their reports only say what they pinged.
+   */
   private onPing(handle: HostHandle, report: Extract<HostReport, { type: 'ping' }>): void {
-    if (this.cutFromViews.has(handle.id) || !handle.link.alive) return;
-    const view = this.coordinator?.ping(report.ping);
+    if (!this.coordinator?.relayed || this.isCut(handle.id) || !handle.link.alive) return;
+    const view = this.coordinator.ping(report.ping);
     if (!view) return;
     const primary = view.primary === undefined ? undefined : this.hosts.get(view.primary);
     const live = primary?.role === 'primary' && primary.channelPort !== undefined;
     if (!live) return handle.link.send({ type: 'view', view });
-    const address = { host: this.channelHost(primary), port: primary.channelPort!, generation: primary.generation };
+    const address = { host: this.channelHost(primary.id), port: primary.channelPort!, generation: primary.generation };
     handle.link.send({ type: 'view', view, primary: address });
   }
 
@@ -368,15 +377,30 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.emit('view', change);
   }
 
-  /** Cuts a host off from the view service (its pings are lost, it hears no view), or heals the cut. */
-  cutFromViewService(host: string, cut: boolean): void {
-    if (cut) this.cutFromViews.add(host);
+  /**
+   * Cuts a host off from the view service (its pings are lost, it hears no view) once a view numbered `fromView` or
+   * later is decided (at once by default), or heals the cut. The cut may be set before the host is started. With
+   * etcd, which hosts reach themselves, the host makes the cut: it stops pinging and acting on views.
+   */
+  cutFromViewService(host: string, cut: boolean, fromView = 0): void {
+    if (cut) this.cutFromViews.set(host, fromView);
     else this.cutFromViews.delete(host);
+    const handle = this.hosts.get(host);
+    if (handle) this.cutHost(handle);
+  }
+
+  private isCut(host: string): boolean {
+    return (this.cutFromViews.get(host) ?? Infinity) <= this.coordinator!.view.number;
+  }
+
+  private cutHost(handle: HostHandle): void {
+    if (!this.coordinator || this.coordinator.relayed) return;
+    handle.link.send({ type: 'views-cut', fromView: this.cutFromViews.get(handle.id) });
   }
 
   /** Where a host's logging channel can be reached: its agent's address, or this machine. */
-  private channelHost(handle: HostHandle): string {
-    return this.options.agents?.[Number(handle.id.slice(5)) - 1]?.host ?? '127.0.0.1';
+  private channelHost(id: string): string {
+    return this.options.agents?.[Number(id.slice(5)) - 1]?.host ?? '127.0.0.1';
   }
 
   private nextReport<T extends HostReport['type']>(handle: HostHandle, type: T): Promise<Extract<HostReport, { type: T }>> {

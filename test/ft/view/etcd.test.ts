@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { Etcd3 } from 'etcd3';
 import { Cluster } from '../../../src/ft/cluster';
-import { parseCoordinator } from '../../../src/ft/view';
+import { parseCoordinator, type EtcdCoordinator } from '../../../src/ft/view';
 import { checkKvHistory, runKvWorkload } from '../../../src/ft/workload';
 import { clusterOptions, until } from '../../support/cluster';
 import { EtcdMember, etcdMissing } from '../../support/etcd';
@@ -30,22 +30,32 @@ describe('the etcd coordinator (src/ft/view/etcd.ts; a real etcd member, real pr
     const views = { ...VIEWS, coordinator };
     const cluster = new Cluster(clusterOptions('kv', { hosts: 3, views, detector: { timeoutMs: 3000, heartbeatMs: 50 } }));
     clusters.push(cluster);
+    cluster.on('view', (v) => console.log('DEBUG view', shape(v), v.atMs));
+    cluster.on('role-change', (c) => console.log('DEBUG role', c.host, c.role, c.reason, c.atMs));
     return cluster;
   }
 
-  it('three hosts, two primary kills: views by the rules, each stored in etcd by number, no acknowledged op lost', async () => {
+  it('three hosts, two primary kills, each the decider\'s process: a new decider takes over, views by the rules, each stored once in etcd, no acknowledged op lost', async () => {
     const cluster = threeHosts();
+    const coordinator = cluster.coordinator as EtcdCoordinator;
+    // The decider as the cluster process observed it when each host died (its election lease outlives it by a TTL).
+    const deaths: string[] = [];
+    cluster.on('role-change', (c) => { if (c.role === 'dead') deaths.push(`${c.host} (decider ${coordinator.decider})`); });
     await cluster.start();
     const summary = await twoKills(cluster);
+    assert.deepEqual(deaths, ['host-1 (decider host-1)', 'host-2 (decider host-2)'], 'each kill struck the decider');
     const client = new Etcd3({ hosts: `http://${member!.endpoint}` });
     try {
-      const prefix = 'lockstep/';
-      const stored = await client.getAll().prefix(prefix).strings();
-      const [number] = Object.entries(stored).filter(([key]) => key.endsWith('/view-number')).map(([, value]) => value);
-      const [view] = Object.entries(stored).filter(([key]) => key.endsWith('/view')).map(([, value]) => JSON.parse(value));
+      const kvs = (await client.getAll().prefix('lockstep/').exec()).kvs;
+      const [number] = kvs.filter((kv) => kv.key.toString().endsWith('/view-number'));
+      const [view] = kvs.filter((kv) => kv.key.toString().endsWith('/view'));
       const last = summary.views!.at(-1)!;
-      assert.equal(Number(number), last.number, 'etcd holds the last view\'s number');
-      assert.deepEqual({ ...view }, { number: last.number, primary: last.primary, backups: last.backups });
+      assert.equal(Number(number.value.toString()), last.number, 'etcd holds the last view\'s number');
+      const { number: n, primary, backups } = last;
+      assert.deepEqual(JSON.parse(view.value.toString()), { number: n, primary, backups });
+      // A key's version counts its puts: every view was stored once, none lost, none made twice by two deciders.
+      assert.equal(Number(view.version), last.number, 'the view key was written once per view');
+      assert.equal(coordinator.decider, 'host-3', 'the third decider: host-1 and host-2 are dead');
     } finally {
       client.close();
     }
