@@ -9,16 +9,19 @@
 // - `view-number` and `view`: changed only together, by a transaction that compares `view-number`
 //   with the number the decider last knew (absent for the first view). A view is made only once that
 //   transaction succeeds: while etcd cannot be reached, hosts keep acting on the last stored view.
-// - `decider/…`: etcd's election (etcd3's Election, a lease of the same TTL) among the hosts: the one
-//   elected applies the rules and stores the views; when its process dies its lease expires and the
-//   next candidate is elected, which continues from the state in etcd (the transaction on the view
-//   number keeps two deciders from both making a view).
+// - `decider`: the host that applies the rules and stores the views, elected among the hosts: the
+//   key is created by a transaction (only if absent) on the host's own ping lease, so the role ends
+//   exactly when the host is declared dead. Every host that pings tries to take it while it is absent;
+//   the next one continues from the state in etcd (the transaction on the view number keeps two
+//   deciders, one of them about to lose its lease, from both making a view). etcd3's Election would
+//   do the same with a lease of its own, but its campaigns did not recover from an etcd restart here
+//   (etcd.test.ts: no decider after the member came back).
 // Every instance — each host's and the cluster process's, which only observes — follows the same
 // state through one watch of the prefix and runs the same rules (viewservice.ts); only the elected one
 // proposes. The etcd client is loaded when an etcd coordinator opens (the bundles leave it out: it
 // reads its .proto files from its own package).
 import { EventEmitter } from 'node:events';
-import type { Campaign, Election, ElectionObserver, Etcd3, IKeyValue, Lease, Watcher } from 'etcd3';
+import type { Etcd3, IKeyValue, Lease, Watcher } from 'etcd3';
 import { CoordinatorError, type Coordinator, type CoordinatorEvents } from './coordinator';
 import { ViewService, type Ping, type View, type ViewServiceOptions } from './viewservice';
 import type { ViewMessage } from './viewaction';
@@ -56,9 +59,8 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> implements 
   private readonly service: ViewService;
   private readonly ttlS: number;
   private watcher: Watcher | undefined;
-  private election: Election | undefined;
-  private campaign: Campaign | undefined;
-  private observer: ElectionObserver | undefined;
+  /** Who holds the decider key, as the watch last said. */
+  private deciderId: string | undefined;
   /** This host's lease, and its pings waiting to be put one after the other (never overtaken by an earlier one). */
   private lease: Lease | undefined;
   private unsent: Ping[] = [];
@@ -106,9 +108,13 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> implements 
     return this.service.stuck;
   }
 
-  /** The host elected decider, as this instance last heard (undefined: none, or not known yet). */
+  /** The host elected decider, as this instance last heard (undefined: none). */
   get decider(): string | undefined {
-    return this.observer?.leader();
+    return this.deciderId;
+  }
+
+  private get deciding(): boolean {
+    return this.place.candidate !== undefined && this.deciderId === this.place.candidate;
   }
 
   /** Reaches etcd (one line when it cannot), loads the session's state, follows it, and campaigns as a candidate. */
@@ -128,10 +134,6 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> implements 
       this.client.close();
       throw new CoordinatorError(`${where}: cannot reach etcd (${said(error as Error)})`, { cause: error });
     }
-    this.election = this.client.election(this.key('decider'), this.ttlS);
-    this.observer = await this.election.observe();
-    this.observer.on('error', (error) => this.problem(`etcd election watch failed: ${said(error)}`));
-    if (this.place.candidate) this.runCampaign(this.place.candidate);
     const report = new StuckReport(this.options);
     this.stuckTimer = setInterval(() => {
       const line = report.check(this.service.stuck, this.service.view, performance.now());
@@ -164,7 +166,6 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> implements 
     clearInterval(this.stuckTimer);
     this.service.propose = () => undefined;
     void this.watcher?.cancel().catch(() => undefined);
-    void this.observer?.cancel().catch(() => undefined);
     // Leases are let go, not revoked: a server's key and a decider's claim outlive this process by one TTL at most.
     this.lease?.release();
     this.client?.close();
@@ -195,6 +196,7 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> implements 
   private changed(kv: IKeyValue): void {
     const key = kv.key.toString();
     if (key === this.key('view')) return this.adopt(JSON.parse(kv.value.toString()) as View);
+    if (key === this.key('decider')) return this.elected(kv.value.toString());
     const server = this.serverOf(key);
     if (server === undefined) return;
     const ping = JSON.parse(kv.value.toString()) as Ping;
@@ -203,6 +205,7 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> implements 
   }
 
   private removed(kv: IKeyValue): void {
+    if (kv.key.toString() === this.key('decider')) return this.elected(undefined);
     const server = this.serverOf(kv.key.toString());
     if (server === undefined) return;
     this.pings.delete(server);
@@ -221,20 +224,18 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> implements 
     this.emit('view', view);
   }
 
-  /** Candidates wait their turn; the elected one proposes views until its campaign fails, then runs again. */
-  private runCampaign(candidate: string): void {
-    if (this.closed) return;
-    const campaign = this.election!.campaign(candidate);
-    this.campaign = campaign;
-    campaign.on('elected', () => {
-      if (this.campaign === campaign) this.service.propose = (view) => void this.storeView(view);
-    });
-    campaign.on('error', (error: Error) => {
-      if (this.campaign !== campaign) return;
-      this.service.propose = () => undefined;
-      this.problem(`etcd election failed: ${said(error)}`);
-      setTimeout(() => this.runCampaign(candidate), this.options.pingIntervalMs).unref();
-    });
+  /** Only the decider proposes the views the rules make; the others follow what it stores. */
+  private elected(decider: string | undefined): void {
+    this.deciderId = decider;
+    this.service.propose = this.deciding ? (view) => void this.storeView(view) : () => undefined;
+  }
+
+  /** A host that pings stands for the decider: it takes the key, on its ping lease, if no one holds it. */
+  private async stand(lease: Lease): Promise<void> {
+    if (this.deciderId !== undefined) return;
+    const key = this.key('decider');
+    const claim = this.client.put(key).value(this.place.candidate!).lease(await lease.grant());
+    await answerWithin(this.client.if(key, 'Create', '==', 0).then(claim).commit(), CALL_TIMEOUT_MS);
   }
 
   private async sendPings(): Promise<void> {
@@ -259,6 +260,7 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> implements 
       // keepaliveOnce rides a stream, which has no deadline: a stalled one would hold back every later ping.
       await answerWithin(Promise.resolve(lease.put(this.key(`servers/${ping.server}`)).value(JSON.stringify(ping))), CALL_TIMEOUT_MS);
       await answerWithin(lease.keepaliveOnce(), CALL_TIMEOUT_MS);
+      await this.stand(lease);
       this.recovered();
     } catch (error) {
       if (this.lease === lease) this.lease = undefined;

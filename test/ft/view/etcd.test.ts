@@ -30,8 +30,6 @@ describe('the etcd coordinator (src/ft/view/etcd.ts; a real etcd member, real pr
     const views = { ...VIEWS, coordinator };
     const cluster = new Cluster(clusterOptions('kv', { hosts: 3, views, detector: { timeoutMs: 3000, heartbeatMs: 50 } }));
     clusters.push(cluster);
-    cluster.on('view', (v) => console.log('DEBUG view', shape(v), v.atMs));
-    cluster.on('role-change', (c) => console.log('DEBUG role', c.host, c.role, c.reason, c.atMs));
     return cluster;
   }
 
