@@ -136,10 +136,14 @@ export class Host implements HostContext {
     this.etcd?.ping(ping);
   }
 
-  /** Not while going live: its generation and channel are the new primary's only once it is live. */
+  /**
+   * Not while going live: its generation and channel are the new primary's only once it is live. Nor once halted: a
+   * stopped primary's channel server has no address.
+   */
   private channelAddress(): PrimaryAddress | undefined {
+    if (this.halted || this.acting) return undefined;
     const port = this.primary?.channelPort;
-    if (port === undefined || this.halted || this.acting) return undefined;
+    if (port === undefined) return undefined;
     return { host: this.config.channelHost ?? '127.0.0.1', port, generation: this.generation };
   }
 

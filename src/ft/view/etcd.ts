@@ -117,7 +117,7 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> implements 
     return this.place.candidate !== undefined && this.deciderId === this.place.candidate;
   }
 
-  /** Reaches etcd (one line when it cannot), loads the session's state, follows it, and campaigns as a candidate. */
+  /** Reaches etcd (one line when it cannot), loads the session's state and follows it (hosts stand for decider). */
   async open(): Promise<void> {
     const where = `--coordinator etcd://${this.endpoints.join(',')}`;
     const etcd3 = await import('etcd3').catch((error: Error) => {
