@@ -18,16 +18,18 @@ import { isLogEntry, type Frame } from '../log';
 
 /**
  * Shared words, 8 bytes each: the fence (an Int32 in word 0), then Float64s: the main thread's
- * instruction count, bytes sent and received, frames dropped by injected faults, how many
- * turnarounds were noted, and a ring of the latest turnarounds.
+ * instruction count, bytes sent and received, frames dropped by injected faults, whether a partition
+ * is in effect on the channel (1: the thread has applied it), how many turnarounds were noted, and a
+ * ring of the latest turnarounds.
  */
 const FENCE = 0;
 const AT = 1;
 const BYTES_SENT = 2;
 const BYTES_RECEIVED = 3;
 const FRAMES_DROPPED = 4;
-const TURNAROUNDS_NOTED = 5;
-const RING = 6;
+const PARTITIONED = 5;
+const TURNAROUNDS_NOTED = 6;
+const RING = 7;
 const KEPT_TURNAROUNDS = 1000;
 const SHARED_BYTES = (RING + KEPT_TURNAROUNDS) * 8;
 
@@ -82,6 +84,11 @@ class ThreadChannel extends EventEmitter<{ message: [frame: Frame]; close: [erro
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** Applied by the thread, so true only once the partition is in effect there (a partition command is async). */
+  get partitioned(): boolean {
+    return this.shared.numbers[PARTITIONED] === 1;
   }
 
   get stats(): { bytesSent: number; bytesReceived: number; framesDropped: number } {
@@ -256,7 +263,7 @@ class Acknowledger {
       case 'connect': return void this.connect(command.options);
       case 'send': return this.connection?.send(command.frame);
       case 'faults': return channel?.setFaults(command.settings);
-      case 'partition': return channel?.partition(command.on);
+      case 'partition': return this.connection?.partition(command.on);
       case 'close': return void channel?.close(command.reason);
       case 'destroy': return channel?.destroy();
     }
@@ -291,6 +298,12 @@ class AckedConnection {
   ) {
     channel.on('message', (frame) => this.receive(frame));
     channel.on('close', (error) => this.report({ type: 'closed', connection: id, error: error && { name: error.name, message: error.message } }));
+    this.publishStats();
+  }
+
+  partition(on: boolean): void {
+    this.channel.partition(on);
+    this.publishStats();
   }
 
   /**
@@ -343,6 +356,7 @@ class AckedConnection {
     this.shared.numbers[BYTES_SENT] = bytesSent;
     this.shared.numbers[BYTES_RECEIVED] = bytesReceived;
     this.shared.numbers[FRAMES_DROPPED] = framesDropped;
+    this.shared.numbers[PARTITIONED] = Number(this.channel.partitioned);
   }
 
   private report(report: Report): void {

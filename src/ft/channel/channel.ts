@@ -45,6 +45,8 @@ export interface ChannelStats {
 export interface LogChannel {
   readonly isClosed: boolean;
   readonly stats: Readonly<Pick<ChannelStats, 'bytesSent' | 'bytesReceived' | 'framesDropped'>>;
+  /** Whether partition(true) is in effect on this end (a backup's channel applies it on its ack thread, later). */
+  readonly partitioned: boolean;
   send(frame: Frame): boolean;
   setFaults(settings: Partial<FaultSettings>): void;
   partition(on: boolean): void;

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { FinalState, GuestConfig, HostCommand, HostConfig, HostDebugConfig, HostReport, HostStats, Divergence } from './hostprotocol';
 import { DEFAULT_DETECTOR, DetectorOptions, type ServiceAddress } from '../replication';
 import type { Fault } from './faults';
+import { armEntryDrops, scheduleFaults, type FaultActions } from './faultschedule';
 import { joinLogFiles, refuseToRecordOver, segmentFile, type Role } from '../log';
 import { HostLauncher, HostLink, connectAgent, forkHost } from './hostlink';
 import {
@@ -90,8 +91,12 @@ export function selfLauncher(): HostLauncher {
   return { script: process.argv[1], execArgv: process.execArgv };
 }
 
-/** What a host under a view service is told of it. */
-const hostViews = ({ pingIntervalMs, backups }: ViewServiceOptions) => ({ pingIntervalMs, backups });
+/** What a host under a view service is told of it: its rules, and etcd's endpoints when it reaches etcd itself. */
+function hostViews(coordinator: Coordinator): NonNullable<HostConfig['views']> {
+  const { pingIntervalMs, deadPings, backups } = coordinator.options;
+  const etcd = coordinator instanceof EtcdCoordinator ? { etcd: { endpoints: coordinator.endpoints, deadPings } } : {};
+  return { pingIntervalMs, backups, ...etcd };
+}
 
 /** A host could not start, for a reason its message gives (bad input, a busy port): not a bug. */
 export class HostError extends Error {
@@ -118,8 +123,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /** The view service, when views decide the roles. */
   readonly coordinator: Coordinator | undefined;
   readonly views: ViewChange[] = [];
-  /** Hosts whose pings the view service does not get, nor they its views (a partition from it). */
-  private readonly cutFromViews = new Set<string>();
+  /** Hosts cut off from the view service (a partition from it) from a view number on (0: at once). */
+  private readonly cutFromViews = new Map<string, number>();
   private tapBridge: TapBridge | undefined;
 
   constructor(readonly options: ClusterOptions) {
@@ -138,7 +143,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   private createCoordinator({ coordinator, ...tuning }: NonNullable<ClusterOptions['views']>): Coordinator {
     const views = { ...DEFAULT_VIEW_SERVICE, ...tuning };
-    if (coordinator?.kind === 'etcd') return new EtcdCoordinator(views, coordinator.endpoints, this.session);
+    if (coordinator?.kind === 'etcd') return new EtcdCoordinator(views, { endpoints: coordinator.endpoints, session: this.session });
     return new EmbeddedCoordinator(views, new ViewStore(join(this.arbiterDir, 'view-service.json')));
   }
 
@@ -165,12 +170,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const ready = await this.nextReport(primary, 'ready');
     this.service = { ...this.service, port: ready.servicePort! };
     if (localTap) await this.openTap(localTap);
-    this.armEntryDrops();
+    armEntryDrops(this.options.faults ?? [], this.faultActions);
     const attached = new Promise<void>((resolve) => this.once('backup-attached', () => resolve()));
-    const backup = await this.spawn('backup', 1, { primary: { host: this.channelHost(primary), port: ready.channelPort! } });
+    const backup = await this.spawn('backup', 1, { primary: { host: this.channelHost(primary.id), port: ready.channelPort! } });
     await attached;
     await this.spawnSpares(backup);
-    this.scheduleFaults();
+    scheduleFaults(this.options.faults ?? [], this.faultActions);
     this.timers.push(setInterval(() => this.pollStats(), STATS_INTERVAL_MS));
   }
 
@@ -252,7 +257,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       waitForBackupMs: 30_000,
       maxInstructions: o.maxInstructions,
       debug: o.debug,
-      ...(this.coordinator && { views: hostViews(this.coordinator.options) }),
+      ...(this.coordinator && { views: hostViews(this.coordinator) }),
+      channelHost: this.channelHost(id),
       tapBridge: this.tapBridge?.address,
       tap: o.agents && o.tap,
       mode: o.mode,
@@ -286,6 +292,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       if (this.coordinator && !this.stopping && this.options.restoreRedundancy !== false) void this.spawnSpare();
     });
     link.send({ type: 'config', config: this.hostConfig(id, role, generation, extra) });
+    if (this.cutFromViews.has(id)) this.cutHost(handle);
     return handle;
   }
 
@@ -343,21 +350,24 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.emit('failover', failover);
     if (this.coordinator) return; // the view service names the next backup
     if (this.options.restoreRedundancy !== false && !this.stopping && report.channelPort) {
-      void this.spawn('backup', report.generation, { primary: { host: this.channelHost(handle), port: report.channelPort }, clone: true });
+      void this.spawn('backup', report.generation, { primary: { host: this.channelHost(handle.id), port: report.channelPort }, clone: true });
     }
   }
 
   // ---- the view service ----
 
-  /** A host's ping reaches the view service (unless cut from it); its answer goes back to the host. */
+  /**
+   * A host's ping reaches the view service (unless cut from it); its answer goes back to the host. With etcd, hosts
+   * ping it themselves: their reports only say what they pinged.
+   */
   private onPing(handle: HostHandle, report: Extract<HostReport, { type: 'ping' }>): void {
-    if (this.cutFromViews.has(handle.id) || !handle.link.alive) return;
-    const view = this.coordinator?.ping(report.ping);
+    if (!this.coordinator?.relayed || this.isCut(handle.id) || !handle.link.alive) return;
+    const view = this.coordinator.ping(report.ping);
     if (!view) return;
     const primary = view.primary === undefined ? undefined : this.hosts.get(view.primary);
     const live = primary?.role === 'primary' && primary.channelPort !== undefined;
     if (!live) return handle.link.send({ type: 'view', view });
-    const address = { host: this.channelHost(primary), port: primary.channelPort!, generation: primary.generation };
+    const address = { host: this.channelHost(primary.id), port: primary.channelPort!, generation: primary.generation };
     handle.link.send({ type: 'view', view, primary: address });
   }
 
@@ -371,15 +381,30 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.emit('view', change);
   }
 
-  /** Cuts a host off from the view service (its pings are lost, it hears no view), or heals the cut. */
-  cutFromViewService(host: string, cut: boolean): void {
-    if (cut) this.cutFromViews.add(host);
+  /**
+   * Cuts a host off from the view service (its pings are lost, it hears no view) once a view numbered `fromView` or
+   * later is decided (at once by default), or heals the cut. The cut may be set before the host is started. With
+   * etcd, which hosts reach themselves, the host makes the cut: it stops pinging and acting on views.
+   */
+  cutFromViewService(host: string, cut: boolean, fromView = 0): void {
+    if (cut) this.cutFromViews.set(host, fromView);
     else this.cutFromViews.delete(host);
+    const handle = this.hosts.get(host);
+    if (handle) this.cutHost(handle);
+  }
+
+  private isCut(host: string): boolean {
+    return (this.cutFromViews.get(host) ?? Infinity) <= this.coordinator!.view.number;
+  }
+
+  private cutHost(handle: HostHandle): void {
+    if (!this.coordinator || this.coordinator.relayed) return;
+    handle.link.send({ type: 'views-cut', fromView: this.cutFromViews.get(handle.id) });
   }
 
   /** Where a host's logging channel can be reached: its agent's address, or this machine. */
-  private channelHost(handle: HostHandle): string {
-    return this.options.agents?.[Number(handle.id.slice(5)) - 1]?.host ?? '127.0.0.1';
+  private channelHost(id: string): string {
+    return this.options.agents?.[Number(id.slice(5)) - 1]?.host ?? '127.0.0.1';
   }
 
   /** `accept`: which reports of that type count (a poll's brief stats may arrive first). */
@@ -433,62 +458,32 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return handle?.id;
   }
 
-  /**
-   * A drop-entry names an entry by its place in the log: armed before the backup is started, it is
-   * armed before any entry is sent (the primary sends none until its backup attaches), however small
-   * the seq. The backup never sends log entries: only the primary is armed.
-   */
-  private armEntryDrops(): void {
-    for (const fault of this.options.faults ?? []) {
-      if (fault.kind === 'drop-entry') this.command('primary', { type: 'channel-fault', kind: 'drop-entry', value: fault.seq });
-    }
-  }
-
-  private scheduleFaults(): void {
-    for (const fault of this.options.faults ?? []) {
-      switch (fault.kind) {
-        case 'kill-primary':
-        case 'kill-backup': {
-          const role = fault.kind === 'kill-primary' ? 'primary' : 'backup';
-          if ('instructions' in fault.when) this.command(role, { type: 'kill-at', at: fault.when.instructions });
-          else this.after(fault.when.ms, () => this.kill(role));
-          break;
-        }
-        case 'partition':
-        case 'heal':
-          this.after(fault.when.ms, () => this.channelFault(fault.kind as 'partition' | 'heal'));
-          break;
-        case 'drop':
-        case 'duplicate':
-        case 'corrupt':
-          this.channelFault(fault.kind, fault.rate);
-          break;
-        case 'delay':
-          this.channelFault('delay', fault.ms);
-          break;
-        case 'drop-entry':
-          break; // armed at start (armEntryDrops)
-        case 'slow-backup':
-          this.command('backup', { type: 'slow', msPerBatch: fault.ms });
-          break;
-        default:
-          fault satisfies never; // a new kind in FAULT_KINDS is scheduled here
-      }
-    }
-  }
-
   channelFault(kind: Extract<HostCommand, { type: 'channel-fault' }>['kind'], value?: number): void {
     for (const role of ['primary', 'backup'] as const) this.command(role, { type: 'channel-fault', kind, value, seed: 7 });
   }
 
-  private after(ms: number, action: () => void): void {
-    this.timers.push(setTimeout(action, ms));
+  /** What the fault schedule (faultschedule.ts) does to this cluster. */
+  private get faultActions(): FaultActions {
+    return {
+      command: (role, command) => this.command(role, command),
+      kill: (role) => this.kill(role),
+      channelFault: (kind, value) => this.channelFault(kind, value),
+      after: (ms, action) => this.timers.push(setTimeout(action, ms)),
+    };
   }
 
   /** The current statistics of the live host in `role` (undefined if there is none, or it died meanwhile). */
-  async statsOf(role: Role): Promise<HostStats | undefined> {
-    const handle = this.hostIn(role);
-    if (!handle) return undefined;
+  statsOf(role: Role): Promise<HostStats | undefined> {
+    return this.statsFrom(this.hostIn(role));
+  }
+
+  /** The current statistics of host `id`, whatever its role (undefined if it died meanwhile). */
+  statsOfHost(id: string): Promise<HostStats | undefined> {
+    return this.statsFrom(this.hosts.get(id));
+  }
+
+  private async statsFrom(handle: HostHandle | undefined): Promise<HostStats | undefined> {
+    if (!handle?.link.alive) return undefined;
     const reply = this.nextReport(handle, 'stats', (r) => !r.brief).catch(() => undefined);
     handle.link.send({ type: 'stats' });
     return (await reply)?.stats;

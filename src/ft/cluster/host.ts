@@ -11,7 +11,7 @@ import { DiskFile, DiskOptions, Epoch, Machine, prefault, resolveSpec, type Nond
 import { LogWriter, logMetaOf, type LogEntry, type Role } from '../log';
 import { CheckpointBackup, Checkpointer } from '../checkpoint';
 import { checkTap, TapBridge } from './tapbridge';
-import { actionFor, addressOf, type PrimaryAddress, type ViewMessage } from '../view';
+import { actionFor, addressOf, EtcdCoordinator, type Ping, type PrimaryAddress, type ViewMessage } from '../view';
 
 export class Host implements HostContext {
   private primary: Primary | undefined;
@@ -50,6 +50,10 @@ export class Host implements HostContext {
   private acting = false;
   /** The serial output logged so far ends inside a line (as a backup received it): a go-live carries it on. */
   private serialMidLine = false;
+  /** With etcd: this host's own view service client (its pings, the views, its candidacy for the decider). */
+  private etcd: EtcdCoordinator | undefined;
+  /** With etcd, cut off from the view service from this view number on (a test's partition): no ping, no view. */
+  private cutFrom = Infinity;
 
   /** A spare that a view makes a backup gets a new configuration (clone from the view's primary). */
   constructor(public config: HostConfig, private readonly send: (report: HostReport) => void) {
@@ -77,6 +81,7 @@ export class Host implements HostContext {
     if (this.config.record && !this.config.clone) {
       this.writer = await LogWriter.create(this.config.record, this.logMeta());
     }
+    await this.openEtcd();
     if (this.config.spare) return this.startPinging();
     if (this.config.role === 'primary') await this.startPrimary();
     else if (this.config.mode === 'checkpoint') {
@@ -94,18 +99,61 @@ export class Host implements HostContext {
 
   // ---- under a view service (src/ft/view) ----
 
+  /** With etcd, the host reaches the view service itself, and stands for the decider (etcd.ts). */
+  private async openEtcd(): Promise<void> {
+    const etcd = this.config.views?.etcd;
+    if (!etcd) return;
+    const { pingIntervalMs, backups } = this.config.views!;
+    const place = { endpoints: etcd.endpoints, session: this.config.session, candidate: this.config.id };
+    this.etcd = new EtcdCoordinator({ pingIntervalMs, backups, deadPings: etcd.deadPings }, place);
+    this.etcd.on('problem', (line) => this.say(`view service: ${line}`));
+    this.etcd.on('view', () => this.hear());
+    await this.etcd.open();
+  }
+
   private startPinging(): void {
     const views = this.config.views;
     if (!views) return;
     this.ping();
-    setInterval(() => this.ping(), views.pingIntervalMs).unref();
+    setInterval(() => {
+      this.ping();
+      this.hear();
+    }, views.pingIntervalMs).unref();
   }
 
-  /** Its position is how far its log goes (the view service promotes the most advanced backup). */
+  /**
+   * Its position is how far its log goes (the view service promotes the most advanced backup); a live primary's
+   * ping says where it takes backups. The cluster hears every ping; with etcd, etcd gets it from here.
+   */
   private ping(left = false): void {
+    if (this.cut) return;
     const position = this.primary?.lastSeq ?? this.backup?.receivedSeq ?? 0;
-    const ping = { server: this.config.id, viewNumber: this.viewSeen, initialised: this.initialised, position };
-    this.report({ type: 'ping', id: this.config.id, ping: left ? { ...ping, left } : ping });
+    const ping: Ping = { server: this.config.id, viewNumber: this.viewSeen, initialised: this.initialised, position };
+    if (left) ping.left = true;
+    const channel = this.channelAddress();
+    if (channel) ping.channel = channel;
+    this.report({ type: 'ping', id: this.config.id, ping });
+    this.etcd?.ping(ping);
+  }
+
+  /**
+   * Not while going live: its generation and channel are the new primary's only once it is live. Nor once halted: a
+   * stopped primary's channel server has no address.
+   */
+  private channelAddress(): PrimaryAddress | undefined {
+    if (this.halted || this.acting) return undefined;
+    const port = this.primary?.channelPort;
+    if (port === undefined) return undefined;
+    return { host: this.config.channelHost ?? '127.0.0.1', port, generation: this.generation };
+  }
+
+  /** With etcd: the view as this host follows it, acted on as the embedded service's answer to a ping would be. */
+  private hear(): void {
+    if (this.etcd && !this.cut && this.etcd.view.number > 0) this.onView(this.etcd.message);
+  }
+
+  private get cut(): boolean {
+    return this.etcd !== undefined && this.etcd.view.number >= this.cutFrom;
   }
 
   private get initialised(): boolean {
@@ -394,6 +442,7 @@ export class Host implements HostContext {
       case 'finish': void this.finish(command.at); return;
       case 'stop': void this.stop(); return;
       case 'view': return this.onView(command);
+      case 'views-cut': this.cutFrom = command.fromView ?? Infinity; return;
       case 'debug':
         if (this.debugger) this.debugger.command(command.request, command.op);
         else this.report({ type: 'debug-reply', id: this.config.id, request: command.request, error: `${this.config.id} was not started under a debugger` });
@@ -454,6 +503,7 @@ export class Host implements HostContext {
       bytesSent: channel?.stats.bytesSent ?? 0,
       bytesReceived: channel?.stats.bytesReceived ?? 0,
       framesDropped: channel?.stats.framesDropped ?? 0,
+      partitioned: channel?.partitioned ?? false,
       outputsHeld: rule?.holding ?? 0,
       outputsReleased: rule?.released ?? 0,
       datagramsRefused: this.primary?.service.datagramsRefused ?? 0,
@@ -497,6 +547,7 @@ export class Host implements HostContext {
 
   async stop(): Promise<void> {
     this.debugger?.stop();
+    this.etcd?.close();
     this.report({ type: 'stats', stats: this.stats(), brief: false });
     this.primary?.stop();
     this.backup?.stop();

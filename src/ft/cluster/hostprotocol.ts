@@ -57,7 +57,14 @@ export interface HostConfig extends GuestConfig {
    * Under a view service (src/ft/view): ping it every interval and act on its views, not on suspicion; a primary
    * keeps up to `backups` backups (`--backups`).
    */
-  views?: { pingIntervalMs: number; backups: number };
+  views?: {
+    pingIntervalMs: number;
+    backups: number;
+    /** `--coordinator etcd://…`: the host pings etcd and reads the views there itself (etcd.ts). */
+    etcd?: { endpoints: string[]; deadPings: number };
+  };
+  /** Where other hosts reach this host's logging channel (its agent's address, or 127.0.0.1): a primary pings it. */
+  channelHost?: string;
   /** An idle spare: no role until a view names it backup (then it is cloned from the view's primary). */
   spare?: boolean;
   /** Deterministic replay (VM-FT, the default) or checkpoint replication (Remus), and its checkpoints. */
@@ -100,6 +107,8 @@ export interface HostStats {
   ackTurnaroundsMs: number[];
   /** Frames the current channel did not send because of injected faults (drop, drop-entry). */
   framesDropped: number;
+  /** A partition fault is in effect on this host's end of the logging channel: nothing goes out or comes in. */
+  partitioned: boolean;
   duplicatesDropped: number;
   gapsSeen: number;
   /** Backup: resend-froms it sent for a gap, a first ask or an ask again (not those a reconnect sends). */
@@ -200,7 +209,9 @@ export type HostCommand =
   | { type: 'stop' }
   | { type: 'debug'; request: number; op: DebugOp }
   /** The view service's answer to a ping. */
-  | ({ type: 'view' } & ViewMessage);
+  | ({ type: 'view' } & ViewMessage)
+  /** With etcd: from view `fromView` on, the host hears no view and pings no more (cut off); none: healed. */
+  | { type: 'views-cut'; fromView?: number };
 
 /** cluster → host, all it sends: the configuration first, then commands. */
 export type HostMessage = { type: 'config'; config: HostConfig } | HostCommand;

@@ -1,6 +1,7 @@
-// Where the view service runs (`--coordinator`): inside the cluster process (embedded.ts) or on an etcd
-// cluster (etcd.ts). Both answer a host's ping with the view it should act on and tell of each new
-// view; the rules are the same (viewservice.ts).
+// Where the view service runs (`--coordinator`): inside the cluster process (embedded.ts), which the
+// cluster relays the hosts' pings to, or on an etcd cluster (etcd.ts), which each host reaches itself.
+// Both answer a host's ping with the view it should act on and tell of each new view; the rules are
+// the same (viewservice.ts).
 import type { EventEmitter } from 'node:events';
 import type { Ping, Stuck, View, ViewServiceOptions } from './viewservice';
 
@@ -12,6 +13,8 @@ export type CoordinatorEvents = {
 
 export interface Coordinator extends EventEmitter<CoordinatorEvents> {
   readonly options: ViewServiceOptions;
+  /** The cluster relays the hosts' pings to it and its answers back (embedded); etcd's hosts reach it themselves. */
+  readonly relayed: boolean;
   /** The view hosts act on. */
   readonly view: View;
   /** Whether the view's primary has acknowledged it (until then the view cannot change). */

@@ -16,6 +16,7 @@ export class EmbeddedCoordinator extends EventEmitter<CoordinatorEvents> impleme
   private saved = '';
   private lastView: View;
   private readonly stuckReport: StuckReport;
+  readonly relayed = true;
 
   constructor(readonly options: ViewServiceOptions, private readonly store: ViewStore) {
     super();

@@ -12,6 +12,7 @@
 // - a live idle server becomes a backup when the view has fewer than it wants.
 // A pure state machine, as etcd's raft is: time comes in with each call, nothing is done here but
 // deciding, so every rule is tested on its own (test/ft/view/viewservice.test.ts).
+import type { PrimaryAddress } from './viewaction';
 
 export interface View {
   number: number;
@@ -32,6 +33,8 @@ export interface Ping {
    * dead at once, and acknowledges `viewNumber`, which it will never act on. Its later pings carry view 0.
    */
   left?: boolean;
+  /** A primary's logging channel, where a spare made its backup is cloned from (etcd: hosts find it there). */
+  channel?: PrimaryAddress;
 }
 
 export interface ViewServiceOptions {

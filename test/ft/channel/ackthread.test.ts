@@ -76,6 +76,12 @@ describe('the backup\'s ack thread (a primary in another process, real TCP)', fu
     channel.send({ kind: 'heartbeat', seq: ENTRIES, at: 0, role: 'backup' });
     while (channel.stats.framesDropped === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     assert.equal(channel.stats.framesDropped, 1);
+    // A partition too: the main thread sees it in effect once the thread has applied it (HostStats.partitioned).
+    assert.equal(channel.partitioned, false);
+    channel.partition(true);
+    while (!channel.partitioned) await new Promise((resolve) => setTimeout(resolve, 5));
+    channel.partition(false);
+    while (channel.partitioned) await new Promise((resolve) => setTimeout(resolve, 5));
 
     const highest = nextLine(peer, /^highest ack (\d+)$/);
     await channel.close('test done');

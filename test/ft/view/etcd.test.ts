@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { Etcd3 } from 'etcd3';
 import { Cluster } from '../../../src/ft/cluster';
-import { parseCoordinator } from '../../../src/ft/view';
+import { parseCoordinator, type EtcdCoordinator } from '../../../src/ft/view';
 import { checkKvHistory, runKvWorkload } from '../../../src/ft/workload';
 import { clusterOptions, until } from '../../support/cluster';
 import { EtcdMember, etcdMissing } from '../../support/etcd';
@@ -33,19 +33,31 @@ describe('the etcd coordinator (src/ft/view/etcd.ts; a real etcd member, real pr
     return cluster;
   }
 
-  it('three hosts, two primary kills: views by the rules, each stored in etcd by number, no acknowledged op lost', async () => {
+  it('three hosts, two primary kills, the first the decider\'s process too: a new decider takes over, views by the rules, each stored once in etcd, no acknowledged op lost', async () => {
     const cluster = threeHosts();
+    const coordinator = cluster.coordinator as EtcdCoordinator;
+    // The decider as the cluster process observed it when each host died (its election lease outlives it by a TTL).
+    const deaths: string[] = [];
+    cluster.on('role-change', (c) => { if (c.role === 'dead') deaths.push(`${c.host} (decider ${coordinator.decider})`); });
     await cluster.start();
     const summary = await twoKills(cluster);
+    // host-1 pinged first, so it took the decider key: the first kill strikes the decider and the primary at once. The
+    // next decider is whichever live host claimed the key first (host-2 or host-3), so the second kill strikes the
+    // primary, and the decider too when that was host-2.
+    assert.equal(deaths[0], 'host-1 (decider host-1)');
+    assert.match(deaths[1], /^host-2 \(decider host-[23]\)$/);
     const client = new Etcd3({ hosts: `http://${member!.endpoint}` });
     try {
-      const prefix = 'lockstep/';
-      const stored = await client.getAll().prefix(prefix).strings();
-      const [number] = Object.entries(stored).filter(([key]) => key.endsWith('/view-number')).map(([, value]) => value);
-      const [view] = Object.entries(stored).filter(([key]) => key.endsWith('/view')).map(([, value]) => JSON.parse(value));
+      const kvs = (await client.getAll().prefix('lockstep/').exec()).kvs;
+      const [number] = kvs.filter((kv) => kv.key.toString().endsWith('/view-number'));
+      const [view] = kvs.filter((kv) => kv.key.toString().endsWith('/view'));
       const last = summary.views!.at(-1)!;
-      assert.equal(Number(number), last.number, 'etcd holds the last view\'s number');
-      assert.deepEqual({ ...view }, { number: last.number, primary: last.primary, backups: last.backups });
+      assert.equal(Number(number.value.toString()), last.number, 'etcd holds the last view\'s number');
+      const { number: n, primary, backups } = last;
+      assert.deepEqual(JSON.parse(view.value.toString()), { number: n, primary, backups });
+      // A key's version counts its puts: every view was stored once, none lost, none made twice by two deciders.
+      assert.equal(Number(view.version), last.number, 'the view key was written once per view');
+      assert.ok(['host-3', 'host-4', 'host-5'].includes(coordinator.decider!), `a live host decides: ${coordinator.decider}`);
     } finally {
       client.close();
     }
