@@ -377,9 +377,14 @@ export interface Remeasure { benches: string[]; date: string; loadAtStart: numbe
 
 /**
  * `previous` with the rows of the benchmarks in `fresh` replaced by fresh's (where the first of the old ones stood;
- * new benchmarks at the end), and the re-measurement noted.
+ * new benchmarks at the end), and the re-measurement noted. A benchmark that failed keeps its earlier rows: a
+ * failure measures nothing, and replacing them would lose what was measured.
  */
-export function mergeResults(previous: Results, fresh: Results, benches: string[]): Results {
+export function mergeResults(previous: Results, fresh: Results, asked: string[]): Results {
+  const failed = new Set(fresh.rows.filter((r) => r.error !== undefined).map((r) => r.bench));
+  const benches = asked.filter((b) => !failed.has(b));
+  if (!benches.length) return previous;
+  fresh = { ...fresh, rows: fresh.rows.filter((r) => benches.includes(r.bench)) };
   const rows: Row[] = [];
   const placed = new Set<string>();
   for (const row of previous.rows) {

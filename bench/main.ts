@@ -7,7 +7,8 @@
 //                  prints, writes nothing unless --out is given, so the committed results always come from a full run
 //   --out DIR      where results.md/results.json go (default: bench/ for a full run)
 //   --merge        with --only: replace those benchmarks' rows in bench/results.json (and results.md), noting
-//                  when and under what load they were measured again; every other row stays as the full run left it
+//                  when and under what load they were measured again; every other row stays as the full run left it,
+//                  and so do the rows of a benchmark that failed (a failure measures nothing)
 //   --no-install   never run scripts/install-bench-deps.sh (a full run as root does when QEMU is missing)
 //   --list         list the benchmarks and exit
 // Exit status 1 when a benchmark failed (threw): a skipped row (missing peer) is not a failure.
@@ -125,6 +126,8 @@ async function main(): Promise<number> {
   if (outDir) {
     const previous = join(outDir, 'results.json');
     const merged = values.merge ? mergeResults(JSON.parse(readFileSync(previous, 'utf8')) as Results, results, selected.map((b) => b.name)) : results;
+    const keptRows = values.merge ? [...new Set(rows.filter((r) => r.error !== undefined).map((r) => r.bench))] : [];
+    if (keptRows.length) log(`kept the earlier rows of ${keptRows.join(', ')} in bench/results.json: it failed`);
     const written = writeResults(merged, outDir);
     log(`wrote ${written.markdown} and ${written.json}`);
   }

@@ -23,4 +23,14 @@ describe('bench results merge', () => {
     const again = mergeResults(merged, results('2026-03-03T00:00:00.000Z', [['b', 'b1', 30]], 2), ['b']);
     assert.deepEqual(again.remeasured?.map((r) => r.benches), [['b', 'd'], ['b']], 'an earlier re-run of other benchmarks is kept');
   });
+
+  it('keeps the earlier rows of a benchmark that failed, and does not note it as measured again', () => {
+    const full = results('2026-01-01T00:00:00.000Z', [['a', 'a1', 1], ['b', 'b1', 2], ['c', 'c1', 4]], 1);
+    const fresh = results('2026-02-02T00:00:00.000Z', [['a', 'a1', 10]], 3);
+    const failure = finishRow({ name: 'b (failed)', unit: '', value: null, baseline: null, ratio: null, target: null, runs: 0, error: 'gave up' }, 'b', fresh.date, 'm');
+    const merged = mergeResults(full, { ...fresh, rows: [...fresh.rows, failure] }, ['a', 'b']);
+    assert.deepEqual(merged.rows.map((r) => [r.name, r.value]), [['a1', 10], ['b1', 2], ['c1', 4]]);
+    assert.deepEqual(merged.remeasured?.map((r) => r.benches), [['a']]);
+    assert.equal(mergeResults(full, { ...fresh, rows: [failure] }, ['b']), full, 'nothing measured: nothing changes');
+  });
 });
