@@ -15,8 +15,16 @@ export class Pacer {
   /** How far behind wall time the guest may be and still catch up. */
   private catchUpMs = MAX_CATCH_UP_MS;
 
-  /** `behindMs`: wall time the guest missed before this pacer starts (a go-live: the old primary's silence). */
-  constructor(private readonly machine: Machine, private readonly wakeup: Wakeup, behindMs = 0) {
+  /**
+   * `behindMs`: wall time the guest missed before this pacer starts (a go-live: the old primary's silence). `now`:
+   * the wall clock (a test's own, so that what it checks does not depend on how fast the machine runs it).
+   */
+  constructor(
+    private readonly machine: Machine,
+    private readonly wakeup: Wakeup,
+    behindMs = 0,
+    private readonly now: () => number = () => performance.now(),
+  ) {
     this.reset();
     this.wallBase -= behindMs;
     this.catchUpMs = MAX_CATCH_UP_MS + behindMs;
@@ -24,7 +32,7 @@ export class Pacer {
 
   /** Waits as long as the guest is ahead of wall time (`pending`: inputs wait to be delivered: no wait). */
   async pace(pending: boolean): Promise<void> {
-    const ahead = this.machine.guestTimeMs - this.guestBase - (performance.now() - this.wallBase);
+    const ahead = this.machine.guestTimeMs - this.guestBase - (this.now() - this.wallBase);
     if (ahead < -this.catchUpMs) this.reset();
     if (ahead >= -MAX_CATCH_UP_MS) this.catchUpMs = MAX_CATCH_UP_MS;
     if (this.machine.waitsForHostTime && !pending) {
@@ -37,7 +45,7 @@ export class Pacer {
   }
 
   private reset(): void {
-    this.wallBase = performance.now();
+    this.wallBase = this.now();
     this.guestBase = this.machine.guestTimeMs;
   }
 }
