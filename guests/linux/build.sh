@@ -32,9 +32,18 @@ say() { echo "build:linux: $*" >&2; }
 fail() { say "$*"; exit 1; }
 root() { [ "$(id -u)" -eq 0 ]; }
 
-for tool in apt-cache apt-get dpkg dpkg-deb cpio gzip gcc sha256sum tar; do
+for tool in apt-cache apt-get dpkg dpkg-deb; do
     command -v "$tool" >/dev/null || fail "needs $tool (a Debian or Ubuntu system with apt)"
 done
+# The rest are ordinary packages (the tool's own name), installed when missing as the test scripts do.
+missing=()
+for tool in cpio gzip gcc tar; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+    root || fail "needs ${missing[*]}: sudo apt-get install ${missing[*]}"
+    say "installing ${missing[*]}"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; } ||
+        fail "could not install ${missing[*]} with apt-get"
+fi
 
 update=0
 case "${1:-}" in

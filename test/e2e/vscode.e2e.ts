@@ -58,15 +58,15 @@ async function pick(page: Page, shortcut: string, query: string, listed: string,
   const input = page.locator('.quick-input-widget input');
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: listed }).first();
   const deadline = Date.now() + UI_TIMEOUT;
-  // The widget can close under the typing (an editor a debug event opens takes the focus): open it again, as a user
-  // would, until the deadline.
+  // The widget can close under the typing or before it is seen at all (a webview that loads, or an editor a debug
+  // event opens, takes the focus): open it again, as a user would, until the deadline.
   for (;;) {
     await page.keyboard.press('Escape');
     await page.keyboard.press(shortcut);
-    await input.waitFor({ timeout: UI_TIMEOUT });
-    const typed = await input.fill(query, { timeout: 5000 }).then(() => true, () => false);
+    const shown = await input.waitFor({ timeout: 5000 }).then(() => true, () => false);
+    const typed = shown && await input.fill(query, { timeout: 5000 }).then(() => true, () => false);
     if (typed && await row.waitFor({ timeout: 5000 }).then(() => true, () => false)) break;
-    if (Date.now() > deadline) throw new Error(missing);
+    if (Date.now() > deadline) throw new Error(`${missing} (the quick input was ${shown ? 'shown' : 'never shown'} at the last try)`);
   }
   await page.keyboard.press('Enter');
 }
@@ -499,6 +499,8 @@ describe('Lockstep in a real VS Code (code-server)', function () {
     // at 0 instructions with the whole count as its lag.
     await page.locator('.tab', { hasText: 'Lockstep: logging channel' }).first().click();
     const panel = panelFrame(page);
+    // The panel's webview takes the focus once it shows: let it, before the command palette is opened.
+    await panel.getByRole('list', { name: 'Hosts' }).waitFor({ timeout: UI_TIMEOUT });
     const samples: { backup: string; lag: string; primary: number }[] = [];
     let sampling = true;
     const sampler = (async () => {
