@@ -26,7 +26,7 @@ describe('a host\'s disk: the group commit (groupcommit.ts), a local copy, the s
     return { file, syncs: () => syncs };
   }
 
-  it('writes asked for in one turn share one fdatasync, those asked while it runs the next; they settle in the order asked', async () => {
+  it('writes asked for together share one fdatasync, those asked while it runs the next; they settle in the order asked', async () => {
     const { file, syncs } = countedFile('group.img');
     const commit = new GroupCommit(file);
     const settled: number[] = [];
@@ -35,9 +35,9 @@ describe('a host\'s disk: the group commit (groupcommit.ts), a local copy, the s
       return commit.sync().then(() => settled.push(i));
     };
     const writes = Array.from({ length: 50 }, (_, i) => write(i));
-    assert.equal(syncs(), 0, 'no fdatasync before the turn ends: later writes of this turn join it');
+    assert.equal(syncs(), 0, 'no fdatasync before the code asking has run to its end: its later writes join it');
     await new Promise(setImmediate);
-    assert.equal(syncs(), 1, 'the 50 writes of one turn share one fdatasync');
+    assert.equal(syncs(), 1, 'the 50 writes asked together share one fdatasync');
     // Asked while that one runs (its promise has not settled: libuv's pool answers in a later turn).
     writes.push(write(50), write(51));
     await Promise.all(writes);
