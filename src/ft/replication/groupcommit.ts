@@ -1,7 +1,9 @@
 // Making a disk file's writes durable off the guest's thread: a write goes into the kernel's cache at
 // once (DiskFile.writeUnsynced), and `sync` settles once an fdatasync in libuv's pool has run after it.
-// Writes made while one fdatasync runs share the next one (a group commit), so a stream of writes costs
-// about one fdatasync at a time, however many there are. Used by both disk modes (shareddisk.ts, localdisk.ts).
+// Writes made together (in one run of the caller's code: those one ack released, a backup's replay
+// batch) share one fdatasync, and writes made while one runs share the next (a group commit), so a
+// stream of writes costs about one fdatasync at a time, however many there are. Used by both disk modes
+// (shareddisk.ts, localdisk.ts).
 import type { DiskFile } from '../machine';
 
 interface Waiting { durable: () => void; failed: (error: Error) => void }
@@ -27,8 +29,13 @@ export class GroupCommit {
     while (this.syncing) await this.syncing;
   }
 
-  /** One fdatasync for everyone waiting when it starts, until nobody is left waiting. */
+  /**
+   * One fdatasync for everyone waiting when it starts, until nobody is left waiting. The first starts
+   * once the code that asked has run to its end (a microtask later), so the writes it makes next join
+   * it: each fdatasync costs about 0.3 ms of CPU (ext4, measured here).
+   */
   private async run(): Promise<void> {
+    await Promise.resolve();
     while (this.waiting.length) {
       const group = this.waiting.splice(0);
       try {

@@ -26,20 +26,32 @@ describe('a host\'s disk: the group commit (groupcommit.ts), a local copy, the s
     return { file, syncs: () => syncs };
   }
 
-  it('writes asked for while an fdatasync runs share the next one, and settle in the order asked', async () => {
+  it('writes asked for together share one fdatasync, those asked while it runs the next; they settle in the order asked', async () => {
     const { file, syncs } = countedFile('group.img');
     const commit = new GroupCommit(file);
     const settled: number[] = [];
-    const writes = Array.from({ length: 50 }, (_, i) => {
+    const write = (i: number) => {
       file.writeUnsynced(i * 512, new Uint8Array(512).fill(i + 1));
       return commit.sync().then(() => settled.push(i));
-    });
+    };
+    // Two more writes are asked as the first fdatasync starts: while it runs.
+    const counted = file.syncInBackground;
+    let during: Promise<number>[] = [];
+    file.syncInBackground = () => {
+      const running = counted();
+      if (syncs() === 1) during = [write(50), write(51)];
+      return running;
+    };
+    const writes = Array.from({ length: 50 }, (_, i) => write(i));
+    assert.equal(syncs(), 0, 'no fdatasync before the code asking has run to its end: its later writes join it');
+    await new Promise(setImmediate);
+    assert.equal(during.length, 2, 'the first fdatasync has started');
+    writes.push(...during);
     await Promise.all(writes);
     assert.deepEqual(settled, writes.map((_, i) => i));
-    assert.equal(syncs(), 2, 'the first write\'s fdatasync starts at once; the 49 asked while it ran share the next');
-    const later = [commit.sync(), commit.sync()];
-    await Promise.all(later);
-    assert.equal(syncs(), 4, 'writes asked once all is durable start again: one, then the other');
+    assert.equal(syncs(), 2, 'the 50 asked together shared one, the 2 asked while it ran the next');
+    await Promise.all([commit.sync(), commit.sync()]);
+    assert.equal(syncs(), 3, 'writes asked once all is durable start again, together');
     await commit.drained();
     file.close();
   });
