@@ -74,11 +74,12 @@ describe('the backup\'s ack thread (a primary in another process, real TCP)', fu
 
     peer.stdin.write('more 3\n');
     while (!frames.some((f) => 'seq' in f && f.seq === ENTRIES + 3)) await new Promise((resolve) => setTimeout(resolve, 5));
-    // Injected drops happen on the thread; the main thread reads their count (HostStats.framesDropped).
+    // Injected drops happen on the thread; the main thread reads their count (HostStats.framesDropped), which the
+    // thread's own heartbeats, dropped too, may have raised past this one.
     channel.setFaults({ dropRate: 1 });
     channel.send({ kind: 'heartbeat', seq: ENTRIES, at: 0, role: 'backup' });
     while (channel.stats.framesDropped === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-    assert.equal(channel.stats.framesDropped, 1);
+    channel.setFaults({ dropRate: 0 });
     // A partition too: the main thread sees it in effect once the thread has applied it (HostStats.partitioned).
     assert.equal(channel.partitioned, false);
     channel.partition(true);
