@@ -1,7 +1,8 @@
 // A primary in a process of its own, for test/ft/channel/ackthread.test.ts: it must see the backup's acks while
 // the test's main thread is blocked. Prints its port; once the backup asks for the log, sends
 // `ENTRIES` entries and writes `acked SEQ at AT` to the marker file when they are all acknowledged.
-// A line `more N` on stdin sends N more; when the backup hangs up it prints `highest ack SEQ`.
+// At the backup's first heartbeat it writes `heartbeat at AT` to MARKER.heartbeat. A line `more N` on stdin sends N
+// more; when the backup hangs up it prints `highest ack SEQ`.
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { listenChannel } from '../../src/ft/channel';
@@ -20,8 +21,10 @@ async function main(): Promise<void> {
   let sent = 0;
   let highest = 0;
   const send = (count: number) => { for (let i = 0; i < count; i++) channel.send(entry(++sent)); };
+  let heartbeats = 0;
   channel.on('message', (frame) => {
     if (frame.kind === 'resend-from' && sent === 0) send(ENTRIES);
+    if (frame.kind === 'heartbeat' && heartbeats++ === 0) writeFileSync(`${marker}.heartbeat`, `heartbeat at ${frame.at}\n`);
     if (frame.kind !== 'ack' || frame.seq <= highest) return;
     highest = frame.seq;
     if (highest === ENTRIES) writeFileSync(marker, `acked ${frame.seq} at ${frame.at}\n`);

@@ -157,13 +157,17 @@ export class AckThread {
   private stopped = false;
   private pendingConnect: { resolve: (channel: ThreadChannel) => void; reject: (error: Error) => void } | undefined;
 
-  /** `failed`: the thread died (a bug, not a network fault): the backup cannot ack any more. */
-  constructor(private readonly failed: (error: Error) => void) {
+  /**
+   * `heartbeatMs`: the thread heartbeats the primary that often (from the main thread each would cost a message to
+   * the thread, and the acks come from here anyway). `failed`: the thread died (a bug, not a network fault): the
+   * backup cannot ack any more.
+   */
+  constructor(heartbeatMs: number, private readonly failed: (error: Error) => void) {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     this.worker = new Worker(threadEntry(), {
       execArgv: threadExecArgv(),
-      workerData: { lockstepAckThread: { port: port2, shared: this.shared.buffer } },
+      workerData: { lockstepAckThread: { port: port2, shared: this.shared.buffer, heartbeatMs } },
       transferList: [port2],
     });
     this.worker.unref();
@@ -253,7 +257,11 @@ class Acknowledger {
   private connection: AckedConnection | undefined;
   private connections = 0;
 
-  constructor(private readonly port: MessagePort, private readonly shared: SharedWords) {
+  constructor(
+    private readonly port: MessagePort,
+    private readonly shared: SharedWords,
+    private readonly heartbeatMs: number,
+  ) {
     port.on('message', (command: Command) => this.command(command));
   }
 
@@ -273,7 +281,8 @@ class Acknowledger {
     this.connection?.channel.destroy();
     const id = ++this.connections;
     try {
-      this.connection = new AckedConnection(id, await connectChannel(options), this.port, this.shared);
+      const channel = await connectChannel(options);
+      this.connection = new AckedConnection(id, channel, this.port, this.shared, this.heartbeatMs);
       this.port.postMessage({ type: 'connected', connection: id } satisfies Report);
     } catch (error) {
       this.port.postMessage({ type: 'connect-failed', message: (error as Error).message } satisfies Report);
@@ -281,7 +290,10 @@ class Acknowledger {
   }
 }
 
-/** One connection: acknowledges every entry that arrives in order as soon as this turn of the loop ends. */
+/**
+ * One connection: acknowledges every entry that arrives in order as soon as this turn of the loop ends, and
+ * heartbeats once the main thread has asked for the log.
+ */
 class AckedConnection {
   /** The next seq wanted; 0 until the main thread asked for the log (or while it waits for a checkpoint). */
   private expected = 0;
@@ -289,15 +301,20 @@ class AckedConnection {
   private baseKnown = false;
   private ackScheduled = false;
   private outputsArrived: number[] = [];
+  private heartbeats: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly id: number,
     readonly channel: Channel,
     private readonly port: MessagePort,
     private readonly shared: SharedWords,
+    private readonly heartbeatMs: number,
   ) {
     channel.on('message', (frame) => this.receive(frame));
-    channel.on('close', (error) => this.report({ type: 'closed', connection: id, error: error && { name: error.name, message: error.message } }));
+    channel.on('close', (error) => {
+      clearInterval(this.heartbeats);
+      this.report({ type: 'closed', connection: id, error: error && { name: error.name, message: error.message } });
+    });
     this.publishStats();
   }
 
@@ -317,6 +334,7 @@ class AckedConnection {
       this.baseKnown = true;
       this.awaitingCheckpoint = frame.seq === 0;
       this.expected = frame.seq;
+      this.heartbeats = setInterval(() => this.heartbeat(), this.heartbeatMs);
     } else if (frame.kind === 'resend-from' && this.expected > frame.seq) {
       frame = { ...frame, seq: this.expected };
     }
@@ -351,6 +369,12 @@ class AckedConnection {
     });
   }
 
+  /** Says the backup is alive, however busy its main thread is (its acks say as much while entries flow). */
+  private heartbeat(): void {
+    this.channel.send({ kind: 'heartbeat', seq: Math.max(0, this.expected - 1), at: this.shared.numbers[AT], role: 'backup' });
+    this.publishStats();
+  }
+
   private publishStats(): void {
     const { bytesSent, bytesReceived, framesDropped } = this.channel.stats;
     this.shared.numbers[BYTES_SENT] = bytesSent;
@@ -365,6 +389,7 @@ class AckedConnection {
 }
 
 if (!isMainThread && workerData?.lockstepAckThread) {
-  const { port, shared } = workerData.lockstepAckThread as { port: MessagePort; shared: SharedArrayBuffer };
-  new Acknowledger(port, new SharedWords(shared));
+  type Data = { port: MessagePort; shared: SharedArrayBuffer; heartbeatMs: number };
+  const { port, shared, heartbeatMs } = workerData.lockstepAckThread as Data;
+  new Acknowledger(port, new SharedWords(shared), heartbeatMs);
 }

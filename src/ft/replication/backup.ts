@@ -2,7 +2,7 @@
 // recorded instruction count, never runs past what the primary is known to have logged, drops its
 // own outputs, compares epoch hashes (a mismatch is a divergence), and when the primary goes silent
 // it applies everything it received, claims the arbiter and goes live. Its ack thread (ackthread.ts)
-// acknowledges entries as they arrive, whatever the replay is doing.
+// acknowledges entries as they arrive and heartbeats the primary, whatever the replay is doing.
 import { AckThread, type LogChannel } from '../channel';
 import { Detector } from './detector';
 import {
@@ -84,7 +84,6 @@ export class Backup {
   constructor(private readonly host: HostContext) {
     this.protecting = !host.config.clone;
     this.detector = new Detector(host.config.detector);
-    this.detector.on('heartbeat', () => this.send({ kind: 'heartbeat', seq: this.expected - 1, at: this.instructions, role: 'backup' }));
     // Under a view service the backup goes live when a view names it primary, not on its own suspicion.
     this.detector.on('suspect', (silentMs) => { if (!host.config.views) void this.goLive(`no word from the primary for ${Math.round(silentMs)} ms`); });
   }
@@ -127,7 +126,7 @@ export class Backup {
 
   /** Boots the machine first (unless it is to be cloned): that takes a while, and no log is waiting yet. */
   async start(): Promise<void> {
-    this.ackThread = new AckThread((error) => this.host.halt(`the ack thread failed: ${error.stack ?? error.message}`));
+    this.ackThread = new AckThread(this.host.config.detector.heartbeatMs, (error) => this.host.halt(`the ack thread failed: ${error.stack ?? error.message}`));
     if (!this.host.config.clone) this.setMachine(await this.prefaulted(Machine.create(this.machineOptions())));
     await this.connect();
     this.detector.start();
