@@ -26,6 +26,9 @@ export class BackupSet {
   private lastCheck = performance.now();
   /** Entries not yet acknowledged by every backup, oldest first. */
   private kept: LogEntry[] = [];
+  /** The boundary whose first output marker was flushed, and whether outputs after it wait for the slice's end. */
+  private flushedAt: number | undefined;
+  private burstUnflushed = false;
 
   get size(): number {
     return this.members.length;
@@ -176,20 +179,32 @@ export class BackupSet {
   }
 
   /**
-   * Sends to every connected backup; false if none is. An output marker leaves at once: an output waits for its
-   * ack, so its round trip starts now. A disk write is awaited by no one but the outputs after it, which flush it
-   * with theirs: it leaves at the turn's end, without a write syscall (and a wake-up of the backup) of its own
-   * (docs/ft.md, "Disks").
+   * Sends to every connected backup; false if none is. A slice's first output marker leaves at once: an output
+   * waits for its ack, so its round trip starts now, before the rest of the slice's end (an epoch's hashing). The
+   * slice's other outputs (a burst of frames) leave together when it ends (endSlice): one write syscall and one
+   * wake-up of the backup for the burst, not one per frame. A disk write is awaited by no one but the outputs after
+   * it, which flush it with theirs: it leaves at the turn's end, without a write of its own (docs/ft.md, "Disks").
    */
   send(frame: Frame): boolean {
+    const output = frame.kind === 'output' && frame.device !== 'disk';
+    const first = output && frame.at !== this.flushedAt;
+    if (first) this.flushedAt = frame.at;
+    else if (output) this.burstUnflushed = true;
     let sent = false;
     for (const { channel } of this.members) {
       if (channel.isClosed) continue;
       channel.send(frame);
-      if (frame.kind === 'output' && frame.device !== 'disk') channel.flush();
+      if (first) channel.flush();
       sent = true;
     }
     return sent;
+  }
+
+  /** The slice has ended: the outputs it made after its first leave now, in one write per backup. */
+  endSlice(): void {
+    if (!this.burstUnflushed) return;
+    this.burstUnflushed = false;
+    for (const { channel } of this.members) if (!channel.isClosed) channel.flush();
   }
 
   private memberOf(channel: Channel): Member | undefined {

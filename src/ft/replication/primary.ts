@@ -139,6 +139,7 @@ export class Primary {
       frame: (frame, at) => this.produceOutput('net', frame, at),
       diskWrite: (write, at) => this.produceDiskWrite(write, at),
       epoch: (epoch) => { if (this.makingEpoch || !this.host.isHistory(epoch.at)) this.reachEpoch(epoch); },
+      slice: () => this.backups.endSlice(),
     });
     if (takeover) {
       // Local mode: the writes this host made as the backup are durable before any output of this primary goes.
@@ -346,7 +347,6 @@ export class Primary {
       case 'ack':
         this.cloneAttached(frame.seq, this.backups.acknowledge(channel, frame.seq));
         return this.advance();
-      case 'heartbeat': return;
       case 'resend-from': return this.resendFrom(channel, frame.seq);
       case 'pages': return this.sendPages(channel, frame.epoch);
       default: return;
