@@ -8,7 +8,7 @@ import { image, runLockstep } from './lib/guests';
 import { SPIN_CHECKSUM } from './machine';
 
 /** An epoch length no run here reaches: epochs off. */
-const NO_EPOCHS = 1e15;
+export const NO_EPOCHS = 1e15;
 
 function timed(f: () => void): number {
   const started = performance.now();

@@ -1,5 +1,6 @@
 // The linux guest (npm run build:linux): boot to kvd's ready line on a Lockstep Machine vs plain v86
-// on the same files (BIOS, bzImage, initrd, command line, 256 MiB), alternating in one process; the
+// on the same files (BIOS, bzImage, initrd, command line, 256 MiB), alternating in one process; with
+// epochs vs without (what they cost); the
 // FT pair (two host processes) vs two plain v86 processes started together, to the same line; the
 // debugger's runTo and stepBack inside it; the size of a booted Linux's snapshot and the time to
 // clone it (restore into a fresh v86). Skipped, saying how to build it, when the guest is not built.
@@ -10,8 +11,9 @@ import { Cluster } from '../src/ft/cluster';
 import { linuxGuestDir, loadImage, Machine, Recorder } from '../src/ft/machine';
 import { SerialWatch } from '../src/ft/workload';
 import { SeededRandom } from '../src/ft/random';
-import { BenchContext, BenchmarkModule, RowInput, alternate, compareRow, skippedRow, valueRow } from './harness';
+import { BenchContext, BenchmarkModule, RowInput, alternate, compareRow, formatNumber, median, skippedRow, valueRow } from './harness';
 import { runLockstep, runPlainV86 } from './lib/guests';
+import { NO_EPOCHS } from './epoch';
 import { buildChildProgram, clusterOptions, hostLauncher, runPlainV86Process } from './lib/ft';
 
 const KV_READY = /^kv ready/;
@@ -35,6 +37,33 @@ async function boot(ctx: BenchContext): Promise<RowInput> {
     ratioOf: (value, baseline) => baseline / value,
     target: '>= 0.97',
     note: `Ratio: plain time / Lockstep time (higher is better). About ${(lockstep[0].instructions / 1e9).toFixed(2)} G instructions. Lockstep: a Recorder, JIT on, epochs every ${EPOCH / 1e6} M instructions (JIT flush + 256 MiB of page hashes each). Same files, command line and memory on both sides. Plain v86 waits for its timers in real time while the guest halts; Lockstep's virtual clock skips them. Its rate, 1 instruction a ns, makes the kernel's busy waits (udelay) run 0.58 G more instructions than on plain v86 (docs/machine.md).`,
+  });
+}
+
+/** A Lockstep boot to kvd's ready line, with the process's CPU time over it (machine creation included). */
+async function timedBoot(epochLength: number): Promise<{ ms: number; cpuMs: number }> {
+  const { memoryMiB, cmdline } = loadImage('linux').boot!;
+  const before = process.cpuUsage();
+  const run = await runLockstep({ guest: 'linux', until: KV_READY, memoryMiB, cmdline, epochLength });
+  const used = process.cpuUsage(before);
+  return { ms: run.ms, cpuMs: (used.user + used.system) / 1000 };
+}
+
+/** What epochs cost a Linux boot: the default epochs against none, Lockstep machines alternated in one process. */
+async function epochCost(ctx: BenchContext): Promise<RowInput> {
+  const { a: epochs, b: none } = await alternate(ctx.pick(3, 1), () => timedBoot(EPOCH), () => timedBoot(NO_EPOCHS), {
+    log: ctx.log,
+    label: 'linux boot epochs|none',
+  });
+  const cpu = (runs: { cpuMs: number }[]) => formatNumber(median(runs.map((r) => r.cpuMs / 1000)));
+  return compareRow({
+    name: 'linux boot to kvd\'s ready line: epochs every 100 M instr. vs no epochs (Lockstep machine)',
+    unit: 's',
+    value: epochs.map((r) => r.ms / 1000),
+    baseline: none.map((r) => r.ms / 1000),
+    baselineLabel: 'Lockstep, no epochs',
+    ratioOf: (value, baseline) => baseline / value,
+    note: `Ratio: time without epochs / time with them (higher is better). The same instructions on both sides (the boot reaches the line at the same count). An epoch empties the JIT (its canonical form) and hashes 256 MiB and the devices; without epochs code stays compiled. CPU time of the process per boot, medians: ${cpu(epochs)} s with epochs, ${cpu(none)} s without (machine creation included). docs/machine.md, "What an epoch costs", splits it.`,
   });
 }
 
@@ -155,12 +184,12 @@ async function clone(ctx: BenchContext): Promise<RowInput[]> {
 export const linuxBenchmark: BenchmarkModule = {
   name: 'linux',
   groups: ['linux'],
-  description: 'the linux guest: boot vs plain v86, runTo/stepBack inside it, snapshot size and clone time',
+  description: 'the linux guest: boot vs plain v86, boot with epochs vs without, runTo/stepBack inside it, snapshot size and clone time',
   run: async (ctx) => {
     const why = ctx.smoke
       ? 'smoke mode: boots Linux (minutes); npm run bench:linux'
       : !existsSync(join(linuxGuestDir(), 'manifest.json')) && 'the linux guest is not built: run npm run build:linux';
     if (why) return [skippedRow('linux boot: Lockstep machine vs plain v86', 's', why, '>= 0.97')];
-    return [await boot(ctx), await ftPair(ctx), ...(await debug(ctx)), ...(await clone(ctx))];
+    return [await boot(ctx), await epochCost(ctx), await ftPair(ctx), ...(await debug(ctx)), ...(await clone(ctx))];
   },
 };
