@@ -2,7 +2,8 @@
 // the test's main thread is blocked. Prints its port; once the backup asks for the log, sends
 // `ENTRIES` entries and writes `acked SEQ at AT` to the marker file when they are all acknowledged.
 // At the backup's first heartbeat it writes `heartbeat at AT` to MARKER.heartbeat. A line `more N` on stdin sends N
-// more; when the backup hangs up it prints `highest ack SEQ`.
+// more; when the backup hangs up it prints `highest ack SEQ, heartbeats after more N` (N: those that arrived after
+// the first `more` line).
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { listenChannel } from '../../src/ft/channel';
@@ -22,19 +23,22 @@ async function main(): Promise<void> {
   let highest = 0;
   const send = (count: number) => { for (let i = 0; i < count; i++) channel.send(entry(++sent)); };
   let heartbeats = 0;
+  let heartbeatsAfterMore: number | undefined;
   channel.on('message', (frame) => {
     if (frame.kind === 'resend-from' && sent === 0) send(ENTRIES);
+    if (frame.kind === 'heartbeat' && heartbeatsAfterMore !== undefined) heartbeatsAfterMore++;
     if (frame.kind === 'heartbeat' && heartbeats++ === 0) writeFileSync(`${marker}.heartbeat`, `heartbeat at ${frame.at}\n`);
     if (frame.kind !== 'ack' || frame.seq <= highest) return;
     highest = frame.seq;
     if (highest === ENTRIES) writeFileSync(marker, `acked ${frame.seq} at ${frame.at}\n`);
   });
   channel.on('close', () => {
-    process.stdout.write(`highest ack ${highest}\n`);
+    process.stdout.write(`highest ack ${highest}, heartbeats after more ${heartbeatsAfterMore ?? 0}\n`);
     process.exit(0);
   });
   createInterface({ input: process.stdin }).on('line', (line) => {
     const more = /^more (\d+)$/.exec(line);
+    if (more) heartbeatsAfterMore ??= 0;
     if (more) send(Number(more[1]));
   });
 }

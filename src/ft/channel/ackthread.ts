@@ -369,8 +369,13 @@ class AckedConnection {
     });
   }
 
-  /** Says the backup is alive, however busy its main thread is (its acks say as much while entries flow). */
+  /**
+   * Says the backup is alive, however busy its main thread is (its acks say as much while entries flow). Not past
+   * the fence: a backup gone live is the primary's backup no more, and its heartbeats would keep the old primary from
+   * suspecting it.
+   */
   private heartbeat(): void {
+    if (Atomics.load(this.shared.flags, FENCE) !== 0) return;
     this.channel.send({ kind: 'heartbeat', seq: Math.max(0, this.expected - 1), at: this.shared.numbers[AT], role: 'backup' });
     this.publishStats();
   }
