@@ -32,7 +32,7 @@ say() { echo "build:linux: $*" >&2; }
 fail() { say "$*"; exit 1; }
 root() { [ "$(id -u)" -eq 0 ]; }
 
-for tool in apt-cache apt-get dpkg dpkg-deb; do
+for tool in apt-cache apt-get dpkg dpkg-deb sha256sum; do
     command -v "$tool" >/dev/null || fail "needs $tool (a Debian or Ubuntu system with apt)"
 done
 # The rest are ordinary packages (the tool's own name), installed when missing as the test scripts do.
