@@ -38,8 +38,9 @@ async function main(): Promise<void> {
   });
   createInterface({ input: process.stdin }).on('line', (line) => {
     const more = /^more (\d+)$/.exec(line);
-    if (more) heartbeatsAfterMore ??= 0;
-    if (more) send(Number(more[1]));
+    if (!more) return;
+    heartbeatsAfterMore ??= 0;
+    send(Number(more[1]));
   });
 }
 

@@ -5,7 +5,7 @@
 // is the network's, not the backup's replay.
 //
 // Why this loses no acknowledged output: the thread posts a frame to the main thread before it acks
-// it, and it acks only while the fence is down. To go live, the main thread raises the fence, then
+// it, and it acks (and heartbeats) only while the fence is down. To go live, the main thread raises the fence, then
 // drains the port synchronously (fence()); every entry the primary has seen acknowledged is then in
 // the main thread's hands before it replays to the end.
 import { EventEmitter } from 'node:events';
@@ -360,7 +360,7 @@ class AckedConnection {
     this.ackScheduled = true;
     process.nextTick(() => {
       this.ackScheduled = false;
-      if (Atomics.load(this.shared.flags, FENCE) !== 0) return;
+      if (this.fenced) return;
       const now = performance.now();
       for (const arrived of this.outputsArrived) this.shared.noteTurnaround(now - arrived);
       this.outputsArrived = [];
@@ -371,13 +371,18 @@ class AckedConnection {
 
   /**
    * Says the backup is alive, however busy its main thread is (its acks say as much while entries flow). Not past
-   * the fence: a backup gone live is the primary's backup no more, and its heartbeats would keep the old primary from
-   * suspecting it.
+   * the fence, as no ack: a backup going live speaks for itself no more as the primary's backup (go-live stops the
+   * thread right after; the fence is what the thread sees first).
    */
   private heartbeat(): void {
-    if (Atomics.load(this.shared.flags, FENCE) !== 0) return;
+    if (this.fenced) return;
     this.channel.send({ kind: 'heartbeat', seq: Math.max(0, this.expected - 1), at: this.shared.numbers[AT], role: 'backup' });
     this.publishStats();
+  }
+
+  /** Raised by the main thread to go live: nothing more leaves on the backup's behalf. */
+  private get fenced(): boolean {
+    return Atomics.load(this.shared.flags, FENCE) !== 0;
   }
 
   private publishStats(): void {
