@@ -1,7 +1,7 @@
 // Lockstep's single deterministic machine against plain v86 from npm: same image, same process,
 // alternating run by run. spin is CPU-bound (MIPS); ticker is timer-driven (wall time to its last line:
 // plain v86 waits for its timer ticks in real time, Lockstep's virtual clock skips idle time).
-import { DEFAULT_EPOCH_LENGTH } from '../src/ft/machine';
+import { DEFAULT_EPOCH_LENGTH, INSTRUCTIONS_PER_MS } from '../src/ft/machine';
 import { BenchContext, BenchmarkModule, RowInput, alternate, compareRow } from './harness';
 import { runLockstep, runPlainV86 } from './lib/guests';
 
@@ -48,7 +48,7 @@ async function ticker(ctx: BenchContext): Promise<RowInput> {
     value: lockstep.map((r) => r.ms / 1000),
     baseline: plain.map((r) => r.ms / 1000),
     baselineLabel: PLAIN,
-    note: `Lower is faster. ${ticks} PIT ticks = ${ticks / 1000} s of guest time. Plain v86 runs them in real time and, while the guest halts, waits for the next tick with setTimeout (at least 1 ms each in Node), so it takes longer than that; Lockstep's virtual clock (350 instr. a µs) skips halted time. The hashes differ by design (other clocks).`,
+    note: `Lower is faster. ${ticks} PIT ticks = ${ticks / 1000} s of guest time. Plain v86 runs them in real time and, while the guest halts, waits for the next tick with setTimeout (at least 1 ms each in Node), so it takes longer than that; Lockstep's virtual clock (${INSTRUCTIONS_PER_MS / 1000} instructions a µs, the default) skips halted time. The hashes differ by design (other clocks).`,
   });
 }
 
