@@ -3,13 +3,14 @@ import { parseArgs, ParseArgsConfig } from 'node:util';
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { extname, join as joinPath } from 'node:path';
 import { BUILTIN_GUESTS, DEFAULT_EPOCH_LENGTH, MAX_CLOCK_RATE_PER_US, DiskFile, DiskMode, markStartup, openLockedDisk, resolveSpec, type MachineSpec } from './ft/machine';
-import { DEMO_DETECT_TIMEOUT_MS, DEMO_EPOCH_LENGTH, DEMO_GUESTS, DemoGuest, describeDemo, InputScript, replayLogFile, runDemo, runGuest } from './ft/commands';
+import { DEMO_DETECT_TIMEOUT_MS, DEMO_EPOCH_LENGTH, DEMO_GUESTS, DemoGuest, describeDemo, describeView, InputScript, replayLogFile, runDemo, runGuest } from './ft/commands';
 import { DEFAULT_DETECTOR, type ServiceAddress } from './ft/replication';
 import { asError, isUserError, writeProblem } from './ft/files';
 import {
   Cluster,
   type ClusterOptions,
   describeChannel,
+  describeRoleChange,
   parseFault,
   runHostAgent,
   runHostProcess,
@@ -320,8 +321,8 @@ async function runCluster(
     ...replicationOptions(values),
   });
   const say = (line: string) => { if (!values.json) process.stderr.write(`lockstep: ${line}\n`); };
-  cluster.on('role-change', (c) => say(`${c.host}${c.pid ? ` (pid ${c.pid})` : ''} is ${c.role} (generation ${c.generation}): ${c.reason}`));
-  cluster.on('view', (v) => say(`view ${v.number}: primary ${v.primary ?? 'none'}, backup ${v.backups.join(', ') || 'none'}`));
+  cluster.on('role-change', (c) => say(describeRoleChange(c, true)));
+  cluster.on('view', (v) => say(describeView(v)));
   cluster.on('divergence', (d) => say(`DIVERGENCE at epoch ${d.epoch} (instruction ${d.at}): pages ${d.pages.join(', ') || '?'} ${d.parts.join(', ')}${d.blocks?.length ? ` disk blocks ${d.blocks.join(', ')}` : ''}`));
   await cluster.start();
   say(`service at ${cluster.service.host}:${cluster.service.port}${tap ? `, on tap ${tap.name} (${tap.address})` : ''}; press Ctrl-C to stop`);

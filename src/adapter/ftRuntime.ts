@@ -4,7 +4,7 @@
 // to show: it is no thread until a view makes it a backup; `lockstep/views` lists it. Events from the
 // cluster become DAP stops (divergence, the guest's end, a failover while stopped) and the panel's
 // custom events.
-import { Cluster, Failover, HostLauncher, RoleChange } from '../ft/cluster';
+import { Cluster, describeRoleChange, Failover, HostLauncher, RoleChange } from '../ft/cluster';
 import type { View } from '../ft/view';
 import type { Divergence, HostReport, HostStats } from '../ft/cluster';
 import { FAULT_KIND_NAMES, faultArgument, type FaultKind } from '../ft/cluster';
@@ -167,7 +167,7 @@ export class FtRuntime extends Runtime {
 
   private onRoleChange(change: RoleChange): void {
     this.updateThreads(change);
-    if (change.reason !== 'started') this.emit('output', 'console', `${change.host} is ${change.role} (generation ${change.generation}): ${change.reason}\n`);
+    if (change.reason !== 'started') this.emit('output', 'console', `${describeRoleChange(change)}\n`);
   }
 
   /** Threads are the hosts with a machine: an idle spare becomes one when a view makes it a backup. */

@@ -14,6 +14,10 @@ export interface ViewChange extends View { atMs: number }
 export interface RoleChange {
   host: string; role: Role | 'spare' | 'halted' | 'dead' | 'stopped'; generation: number; atMs: number; reason: string; pid?: number;
 }
+
+/** `host-2 (pid 7) is primary (generation 2): reason`; a host that never held a generation (a spare) shows none. */
+export const describeRoleChange = (c: RoleChange, withPid = false): string =>
+  `${c.host}${withPid && c.pid ? ` (pid ${c.pid})` : ''} is ${c.role}${c.generation ? ` (generation ${c.generation})` : ''}: ${c.reason}`;
 /** lastSeq: the log the new primary had; what the old one logged past it was lost with it. */
 export interface Failover { generation: number; newPrimary: string; atMs: number; reason: string; lastSeq: number }
 

@@ -6,7 +6,8 @@
 // backup has been cloned (the second time the former spare is the backup).
 import { checkKvHistory, CheckResult, KvHistory, runKvWorkload, SerialWatch } from '../workload';
 import {
-  Cluster, ClusterSummary, describeChannel, type ClusterOptions, type GuestConfig, type HostLauncher, type ViewChange,
+  Cluster, ClusterSummary, describeChannel, describeRoleChange, type ClusterOptions, type GuestConfig,
+  type HostLauncher, type ViewChange,
 } from '../cluster';
 import { DEFAULT_CHECKPOINT_MS, type CheckpointSummary, type ReplicationMode } from '../checkpoint';
 
@@ -93,7 +94,7 @@ async function demoOn(cluster: Cluster, options: DemoOptions): Promise<DemoResul
   const hosts = options.hosts ?? 2;
   cluster.on('view', (view) => print(describeView(view)));
   if (options.verbose) {
-    cluster.on('role-change', (c) => process.stderr.write(`lockstep: ${c.atMs} ms: ${c.host} is ${c.role} (generation ${c.generation}): ${c.reason}\n`));
+    cluster.on('role-change', (c) => process.stderr.write(`lockstep: ${c.atMs} ms: ${describeRoleChange(c)}\n`));
     cluster.on('view', (v) => process.stderr.write(`lockstep: ${v.atMs} ms: ${describeView(v)}\n`));
   }
   await cluster.start();
