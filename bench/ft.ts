@@ -379,7 +379,7 @@ export async function measuredWorkload(
   };
 }
 
-interface KvFtRun extends KvRun {
+export interface KvFtRun extends KvRun {
   /** Output Rule delays of this workload's replies (ms). */
   delays: number[];
   /** The backup's turnarounds for the same outputs: their entries' arrival to the ack (ms). */
@@ -425,7 +425,7 @@ export function latest<T>(values: T[], count: number): T[] {
   return count > 0 ? values.slice(-count) : [];
 }
 
-async function kvFt(setup: Setup, ops: number, seed: number, idleMs: number): Promise<KvFtRun> {
+export async function kvFt(setup: Setup, ops: number, seed: number, idleMs: number): Promise<KvFtRun> {
   return withCluster(clusterOptions('kv', setup.launcher, setup.ctx.tmpDir), async (cluster) => {
     await cluster.start();
     await warmUpWorkload(setup, cluster.service, seed);

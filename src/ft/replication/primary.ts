@@ -9,7 +9,7 @@ import { BackupSet } from './backupset';
 import { CloneQueue } from './clonequeue';
 import { Detector } from './detector';
 import { HostContext, Takeover } from './hostcontext';
-import { decodeDiskIo, diskPieces, encodeDiskIo, type Frame, type InputDevice, type LogEntry, type OutputDevice, type OutputEntry } from '../log';
+import { diskPieces, encodeDiskIo, type Frame, type InputDevice, type LogEntry, type OutputDevice, type OutputEntry } from '../log';
 import { DiskWrite, Epoch, Machine, RecordedEvent, Recorder } from '../machine';
 import { HeldOutput, OutputRule } from './outputrule';
 import { SharedDisk } from './shareddisk';
@@ -147,7 +147,8 @@ export class Primary {
       this.service.midLine = takeover.serialMidLine ?? false;
       this.silentSince = takeover.silentSince;
       this.recorder.queueLogged(takeover.leftoverInputs);
-      const reissued = this.reissue(takeover.reissue);
+      // Written again, in log order: the disk writes the old primary may not have written (the log says which).
+      const reissued = takeover.reissue.length ? this.disk!.reissue(takeover.reissue) : undefined;
       const resent = takeover.resend?.length ? { resentFrames: takeover.resend.length } : undefined;
       this.logControl('go-live', { host: this.host.config.id, reason: takeover.reason, ...reissued, ...resent });
       // `lockstep join` follows the hosts whose files have this entry: hand it to the OS now.
@@ -223,17 +224,6 @@ export class Primary {
       if (seq !== undefined) this.releasedSeq = seq;
       this.releasesPending--;
     }, (error: Error) => this.host.halt(`could not ${seq === undefined ? 'make a disk write durable' : `release output ${seq}`}: ${error.message}`));
-  }
-
-  /** Writes again, in log order, the disk writes the old primary may not have written: the log says how many. */
-  private reissue(writes: OutputEntry[]): { reissuedWrites: number; reissuedBytes: number } | undefined {
-    if (!writes.length) return undefined;
-    const decoded = writes.map((entry) => {
-      const { offset, data } = decodeDiskIo(entry.data);
-      return { offset, data: data! };
-    });
-    this.disk!.reissue(decoded);
-    return { reissuedWrites: decoded.length, reissuedBytes: decoded.reduce((sum, w) => sum + w.data.length, 0) };
   }
 
   private log(entry: Unlogged): LogEntry {

@@ -7,7 +7,7 @@
 // The backup never opens FILE; at go-live the new primary re-issues every write it had not seen released
 // (they are idempotent in log order).
 import type { DiskCounts, DiskFile, DiskWrite } from '../machine';
-import { SECTOR_SIZE } from '../log';
+import { decodeDiskIo, SECTOR_SIZE, type OutputEntry } from '../log';
 import { GroupCommit } from './groupcommit';
 
 /**
@@ -80,10 +80,16 @@ export class SharedDisk {
     return this.commit.drained();
   }
 
-  /** A new primary writes again what its predecessor may not have written, in log order. */
-  reissue(writes: DiskWrite[]): void {
-    for (const write of writes) this.file.write(write.offset, write.data);
-    this.counts.reissued += writes.length;
+  /** A new primary writes again what its predecessor may not have written (their output markers), in log order. */
+  reissue(markers: OutputEntry[]): { reissuedWrites: number; reissuedBytes: number } {
+    let bytes = 0;
+    for (const marker of markers) {
+      const { offset, data } = decodeDiskIo(marker.data);
+      this.file.write(offset, data!);
+      bytes += data!.length;
+    }
+    this.counts.reissued += markers.length;
+    return { reissuedWrites: markers.length, reissuedBytes: bytes };
   }
 
   private written(write: Held): void {
