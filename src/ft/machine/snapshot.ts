@@ -47,9 +47,9 @@ export interface SnapshotHeader {
   diskSize?: number;
   /** UNSAVED_CPU_FIELDS, in order (absent from snapshots of older versions). */
   unsaved?: number[];
-  /** The length of v86's state, which the JIT's state follows. */
+  /** The length of v86's state, which comes last. */
   stateBytes: number;
-  /** The JIT's state (jitstate.ts) but its bytes: the pages', then each module's, after v86's state. */
+  /** The JIT's state (jitstate.ts) but its bytes: the pages', then each module's, before v86's state. */
   jitState: Omit<SavedJit, 'pageBytes' | 'modules'> & { moduleBytes: number[] };
 }
 
@@ -59,7 +59,10 @@ export class SnapshotError extends Error {
 
 type HeaderFields = Omit<SnapshotHeader, 'format' | 'stateBytes' | 'jitState'>;
 
-/** The header as JSON after the magic and its length (u32 little-endian), then v86's state, then the JIT's. */
+/**
+ * The header as JSON after the magic and its length (u32 little-endian), then the JIT's state, then v86's
+ * (last: its bytes keep their offsets from the end, which checkpoints compare page by page).
+ */
 export function encodeSnapshot(header: HeaderFields, state: Uint8Array, jit: SavedJit): Uint8Array {
   const { pageBytes, modules, ...jitState } = jit;
   const full: SnapshotHeader = {
@@ -71,7 +74,7 @@ export function encodeSnapshot(header: HeaderFields, state: Uint8Array, jit: Sav
   const json = Buffer.from(JSON.stringify(full), 'utf8');
   const length = Buffer.alloc(4);
   length.writeUInt32LE(json.length);
-  return Buffer.concat([SNAPSHOT_MAGIC, length, json, state, pageBytes, ...modules]);
+  return Buffer.concat([SNAPSHOT_MAGIC, length, json, pageBytes, ...modules, state]);
 }
 
 export interface DecodedSnapshot { header: SnapshotHeader; state: Uint8Array; jit: SavedJit }
@@ -95,16 +98,17 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
   return { header, ...splitTail(header, buffer.subarray(12 + length)) };
 }
 
-/** v86's state and the JIT's, as the header measures them. */
+/** The JIT's state and v86's, as the header measures them. */
 function splitTail(header: SnapshotHeader, tail: Buffer): { state: Uint8Array; jit: SavedJit } {
   const { stateBytes, jitState: { moduleBytes, ...jitState } } = header;
-  const pagesEnd = stateBytes + jitState.pages.length * 4096;
-  const expected = moduleBytes.reduce((sum, n) => sum + n, pagesEnd);
-  if (tail.length !== expected) throw new SnapshotError(`damaged snapshot: its header accounts for ${expected} bytes after it, there are ${tail.length}`);
+  const pagesEnd = jitState.pages.length * 4096;
+  const modulesEnd = moduleBytes.reduce((sum, n) => sum + n, pagesEnd);
+  if (tail.length !== modulesEnd + stateBytes) {
+    throw new SnapshotError(`damaged snapshot: its header accounts for ${modulesEnd + stateBytes} bytes after it, there are ${tail.length}`);
+  }
   let at = pagesEnd;
   const modules = moduleBytes.map((n) => tail.subarray(at, (at += n)));
-  const pageBytes = tail.subarray(stateBytes, pagesEnd);
-  return { state: tail.subarray(0, stateBytes), jit: { ...jitState, pageBytes, modules } };
+  return { state: tail.subarray(modulesEnd), jit: { ...jitState, pageBytes: tail.subarray(0, pagesEnd), modules } };
 }
 
 /** A snapshot restores only into a machine of the same guest image. */
