@@ -1,6 +1,6 @@
 // What an epoch costs: hashing guest memory page by page in place (src/ft/machine/pagehasher.ts) at 32 and
 // 64 MiB against one epoch of execution and against xxhash-wasm's hashing of the same pages (a copy each),
-// the whole epoch work (JIT flush + page hashes + CPU/device hash) against the epoch after it, and end to
+// the whole epoch work (page hashes + CPU/device hash) against the epoch after it, and end to
 // end: spin with the default epoch length against spin with no epochs.
 import { DEFAULT_EPOCH_LENGTH, Machine, pageHashes, Recorder } from '../src/ft/machine';
 import { BenchContext, BenchmarkModule, RowInput, alternate, collectGarbage, compareRow } from './harness';
@@ -71,12 +71,12 @@ async function hashing(ctx: BenchContext, memoryMiB: number): Promise<RowInput[]
         note: 'The same xxHash64 values. In place: wasm that imports v86\'s memory and hashes each page where it is (pagehasher.ts). Hashing alone: the copies read every page, so none is left unmapped to skip.',
       }),
       compareRow({
-        name: `epoch work at ${memoryMiB} MiB (JIT flush + page hashes + CPU/device hash) vs the epoch after it`,
+        name: `epoch work at ${memoryMiB} MiB (page hashes + CPU/device hash) vs the epoch after it`,
         unit: 'ms',
         value: work,
         baseline: execAfterWork,
-        baselineLabel: 'next epoch, JIT recompiling',
-        note: 'Machine.currentHash(), what an epoch boundary does; the epoch after it pays for recompiling the flushed JIT code.',
+        baselineLabel: 'next epoch',
+        note: 'Machine.currentHash(), what an epoch boundary does (the JIT\'s code is kept across it: snapshots carry the JIT\'s state).',
       }),
     ];
   } finally {
@@ -99,7 +99,7 @@ async function endToEnd(ctx: BenchContext): Promise<RowInput> {
     value: withEpochs.map((r) => r.mips),
     baseline: without.map((r) => r.mips),
     baselineLabel: 'Lockstep, no epochs',
-    note: 'End-to-end cost of epochs on a Lockstep machine (32 MiB): flush, hashes and recompiling.',
+    note: 'End-to-end cost of epochs on a Lockstep machine (32 MiB): their hashes (the JIT\'s code is kept across them).',
   });
 }
 

@@ -699,7 +699,7 @@ async function kv(setup: Setup): Promise<RowInput[]> {
       name: "kv: the backup's share of the Output Rule delay (an output entry's arrival to its ack), p99",
       unit: 'ms',
       value: ft.map((r) => quantile(r.turnarounds, 0.99)),
-      note: `HostStats.ackTurnaroundsMs of the backup for the same outputs as the rows above (p50 ${formatNumber(median(ft.map((r) => quantile(r.turnarounds, 0.5))))} ms). The backup acks from a thread of its own (src/ft/channel/ackthread.ts), so its replay and epochs are not in this figure's way. The rest of the delay is transit both ways and the primary getting to the ack: on 2 cores shared by both hosts' threads and the ${KV_CLIENTS} clients, mostly waiting for a CPU (the bystander round trips above wait as long), and the primary's epochs (JIT flush and 32 MiB of page hashes on its main thread).`,
+      note: `HostStats.ackTurnaroundsMs of the backup for the same outputs as the rows above (p50 ${formatNumber(median(ft.map((r) => quantile(r.turnarounds, 0.5))))} ms). The backup acks from a thread of its own (src/ft/channel/ackthread.ts), so its replay and epochs are not in this figure's way. The rest of the delay is transit both ways and the primary getting to the ack: on 2 cores shared by both hosts' threads and the ${KV_CLIENTS} clients, mostly waiting for a CPU (the bystander round trips above wait as long), and the primary's epochs (32 MiB of page hashes on its main thread).`,
     }),
     compareRow({
       name: 'kv, one client: Output Rule delay added to a reply, p99, vs a loopback round trip during the same workload',

@@ -36,7 +36,7 @@ async function boot(ctx: BenchContext): Promise<RowInput> {
     baselineLabel: PLAIN,
     ratioOf: (value, baseline) => baseline / value,
     target: '>= 0.97',
-    note: `Ratio: plain time / Lockstep time (higher is better). About ${(lockstep[0].instructions / 1e9).toFixed(2)} G instructions. Lockstep: a Recorder, JIT on, epochs every ${EPOCH / 1e6} M instructions (JIT flush + 256 MiB of page hashes each). Same files, command line and memory on both sides. Plain v86 waits for its timers in real time while the guest halts; Lockstep's virtual clock skips them. Its rate, 1 instruction a ns, makes the kernel's busy waits (udelay) run 0.58 G more instructions than on plain v86 (docs/machine.md).`,
+    note: `Ratio: plain time / Lockstep time (higher is better). About ${(lockstep[0].instructions / 1e9).toFixed(2)} G instructions. Lockstep: a Recorder, JIT on, epochs every ${EPOCH / 1e6} M instructions (256 MiB of page hashes each; the JIT's code is kept across them). Same files, command line and memory on both sides. Plain v86 waits for its timers in real time while the guest halts; Lockstep's virtual clock skips them. Its rate, 1 instruction a ns, makes the kernel's busy waits (udelay) run 0.58 G more instructions than on plain v86 (docs/machine.md).`,
   });
 }
 
@@ -63,7 +63,7 @@ async function epochCost(ctx: BenchContext): Promise<RowInput> {
     baseline: none.map((r) => r.ms / 1000),
     baselineLabel: 'Lockstep, no epochs',
     ratioOf: (value, baseline) => baseline / value,
-    note: `Ratio: time without epochs / time with them (higher is better). The same instructions on both sides (the boot reaches the line at the same count). An epoch empties the JIT (its canonical form) and hashes 256 MiB and the devices; without epochs code stays compiled. CPU time of the process per boot, medians: ${cpu(epochs)} s with epochs, ${cpu(none)} s without (machine creation included). docs/machine.md, "What an epoch costs", splits it.`,
+    note: `Ratio: time without epochs / time with them (higher is better). The same instructions on both sides (the boot reaches the line at the same count). An epoch hashes 256 MiB and the devices; the JIT's code stays compiled across it (snapshots carry the JIT's state). CPU time of the process per boot, medians: ${cpu(epochs)} s with epochs, ${cpu(none)} s without (machine creation included). docs/machine.md, "What an epoch costs", splits it.`,
   });
 }
 

@@ -180,7 +180,7 @@ function spinRows(workload: SpinWorkload, ms: number, cp: SpinSide[], replay: Sp
   return [
     compareRow({
       name: `${what}: the primary's speed`, unit: 'MIPS', value: pick(cp, (s) => s.mips), baseline: pick(replay, (s) => s.mips), baselineLabel: 'replay',
-      note: `${figures}. From the backup's attach to the guest's end. Each checkpoint is a forced epoch (JIT flush, page hashes), a snapshot without RAM and the changed pages; the replay backup needs a core of its own to follow.`,
+      note: `${figures}. From the backup's attach to the guest's end. Each checkpoint is a forced epoch (page hashes), a snapshot without RAM and the changed pages; the replay backup needs a core of its own to follow.`,
     }),
     compareRow({ name: `${what}: channel bytes/s primary → backup`, unit: 'B/s', value: pick(cp, (s) => s.bytesPerS), baseline: pick(replay, (s) => s.bytesPerS), baselineLabel: 'replay' }),
   ];

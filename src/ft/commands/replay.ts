@@ -58,6 +58,7 @@ export type ReplayFiles = { image?: string; disk?: string } & Omit<BootSpec, 'gu
  * (or where `given` says), each checked against the header's hash. `names`: how the options are called, for errors.
  */
 export function machineFor(meta: LogMeta, given: ReplayFiles = {}, names = CLI_OPTION_NAMES): ResolvedSettings {
+  checkJitKept(meta);
   const recorded = meta.bootFiles ?? [];
   const givenPaths: Record<BootRole, string | undefined> = { image: given.image, bios: given.bios, 'vga-bios': given.vgaBios, initrd: given.initrd };
   const pathOf = (role: BootRole): string | undefined => {
@@ -84,6 +85,13 @@ export function machineFor(meta: LogMeta, given: ReplayFiles = {}, names = CLI_O
   // A log from before boot files were recorded has the image's hash alone.
   if (meta.bootFiles) checkBootFiles(meta.bootFiles, files, names);
   return { ...settings, instructionsPerMs: instructionsPerMsOf(meta) };
+}
+
+/** A recording made with the JIT on when epochs emptied its cache ran other slices than a replay now would. */
+function checkJitKept(meta: LogMeta): void {
+  if (meta.jit && meta.jitKept !== true) {
+    throw new ReplayError("the log was recorded with the JIT on by an older Lockstep, whose epochs emptied the JIT's cache (no jitKept in its header): this one keeps the JIT's code across epochs, so its slices would end elsewhere; replay it with the Lockstep that recorded it");
+  }
 }
 
 /** Throws unless `guest` loads and is the image the log was recorded with (checked by SHA-256). */

@@ -1,6 +1,6 @@
 // The timeline's snapshots: machine states at recorded boundaries that a revisit restores and replays
-// from (rr's checkpoints of its ReplayTimeline). They are taken at epoch boundaries, where the JIT
-// cache is canonical, and after a debugger's change at the frontier. Within a byte budget: past it,
+// from (rr's checkpoints of its ReplayTimeline). They are taken at epoch boundaries and after a
+// debugger's change at the frontier. Within a byte budget: past it,
 // every other epoch's snapshot is dropped, so a revisit replays further but the memory stays bounded.
 import { lastAtOrBefore } from './sorted';
 

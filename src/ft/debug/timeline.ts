@@ -84,20 +84,20 @@ export class Timeline {
   private replayer: Replayer | undefined;
   /**
    * The boundary single steps last started from, kept so that stepping back within its step costs a
-   * restore rather than a replay. Its snapshot emptied the JIT cache off an epoch boundary, so it is a
-   * base for single steps only: whole steps from it would not be the recorded run.
+   * restore rather than a replay. A base for single steps only: that rule dates from when a snapshot
+   * emptied the JIT cache (whole steps from it were not the recorded run); snapshots now carry the
+   * JIT's state, so it is conservative.
    */
   private steppingBase: Omit<Snapshot, 'epoch'> | undefined;
-  /** The machine's JIT cache was emptied off an epoch boundary: it must not run whole steps. */
+  /** The machine is at or from the stepping base: it does not run whole steps (above). */
   private offRecord = false;
   private readonly stopObserving: () => void;
   private readonly stepped = new Trail();
   private readonly watching: Watching;
 
   /**
-   * Records `machine` from where it is on. Its first snapshot empties the JIT cache, which changes
-   * nothing only where the cache is canonical anyway: start at instruction 0, at an epoch boundary,
-   * or right after restoring a snapshot.
+   * Records `machine` from where it is on (any whole-step boundary: a snapshot carries the JIT's
+   * state, so taking the first one changes nothing).
    */
   constructor(readonly machine: Machine, private readonly options: TimelineOptions = {}) {
     if (machine.isStepped) throw new RangeError('a timeline starts from a machine at a whole-step boundary');

@@ -41,6 +41,11 @@ export interface LogMeta {
   session?: string;
   /** The devices its epoch hashes cover (files without it: FIRST_HASHED_DEVICES). */
   hashedDevices?: string[];
+  /**
+   * Written by every recorder whose epochs keep the JIT's code (snapshots carry the JIT's state). A file
+   * without it was recorded when every epoch emptied the JIT's cache: with the JIT on, it is refused.
+   */
+  jitKept?: boolean;
   /** Every file the machine booted from, by path and content (files without it: imageSha256 alone). */
   bootFiles?: BootFile[];
   /**
@@ -62,6 +67,7 @@ export function logMetaOf(settings: ResolvedSettings, bootFiles: BootFile[]): Lo
     clock,
     instructionsPerMs,
     jit,
+    jitKept: true,
     epochLength,
     cmdline: cmdline ?? '',
     hashedDevices: [...hashedDevices],

@@ -6,8 +6,8 @@
 //    by v86hooks.ts), and v86's devices are fixed where they would differ (devices.ts);
 //  - JIT compilation is synchronous, so compiled code lands at a point fixed by the guest (and the
 //    same wasm is compiled once per process, jitmodules.ts);
-//  - at every epoch boundary the JIT cache is emptied and its tables' hash keys reset (jitkeys.ts), so
-//    a machine restored there (snapshot.ts) starts from the same JIT state as the original.
+//  - a snapshot carries the JIT's state (jitstate.ts), so a machine restored from it (snapshot.ts)
+//    compiles what the original compiles, and epochs keep compiled code.
 // Idle time counts as instructions at the nominal rate (like QEMU's icount, clock.ts idleSkip): a
 // halted guest still advances the count, so every slice moves it forward and no two boundaries share
 // a name. Epochs come as epochschedule.ts says; output leaves at slice ends (guestoutput.ts).
@@ -28,9 +28,9 @@ import { PageHasher } from './pagehasher';
 import { markStartup } from './startup';
 import { Interpreter } from './interpreter';
 import { onJitExit, type JitExit } from './jitexit';
-import { CanonicalJit } from './jitkeys';
+import { JitState } from './jitstate';
 import { MachineOptions, ResolvedOptions, v86Settings, validate, withDefaults } from './options';
-import { SnapshotHeader, checkCompatible, checkSettings, decodeSnapshot, encodeSnapshot } from './snapshot';
+import { DecodedSnapshot, checkCompatible, checkSettings, decodeSnapshot, encodeSnapshot } from './snapshot';
 import { InstructionStop, SliceRecord, SliceStepper, SteppedMachine } from './stepping';
 import { TscState } from './tsc';
 import { V86Hooks } from './v86hooks';
@@ -45,7 +45,6 @@ export class Machine {
   private cpu!: v86.Cpu;
   private readonly hooks: V86Hooks;
   private tsc!: TscState;
-  private jit!: CanonicalJit;
   private pages!: PageHasher;
   private count = 0;
   private idleInstructions = 0;
@@ -129,8 +128,8 @@ export class Machine {
     v86.checkV86Internals(this.cpu);
     this.interpreter = new Interpreter(this.cpu.wasm_memory, this.cpu, this.hooks.exports!);
     this.tsc = new TscState(this.cpu.wasm_memory);
-    this.jit = new CanonicalJit(this.cpu);
-    this.v86State = new V86State(this.emulator, { clock: this.clock, tsc: this.tsc, hooks: this.hooks, jit: this.jit });
+    const jit = new JitState(this.cpu);
+    this.v86State = new V86State(this.emulator, { clock: this.clock, tsc: this.tsc, hooks: this.hooks, jit });
     this.pages = new PageHasher(this.cpu.wasm_memory);
     onJitExit(this.cpu, (exit) => {
       const at = this.count + ((this.cpu.instruction_counter[0] - this.lastCounter) >>> 0);
@@ -359,7 +358,6 @@ export class Machine {
   }
 
   private reachEpoch(): void {
-    this.jit.apply();
     const pages = this.pageHashes();
     this.epochs = afterEpoch(this.epochs, this.options.epochLength, this.executedInstructions, this.count);
     const epoch: Epoch = {
@@ -375,7 +373,7 @@ export class Machine {
 
   /**
    * An epoch here and now, at a boundary the caller picked rather than every E instructions (checkpoint
-   * replication's time-based checkpoints): the JIT is made canonical and the state hashed as at any epoch.
+   * replication's time-based checkpoints): the state is hashed as at any epoch.
    */
   epochNow(): void {
     if (this.stepped) throw new Error(`instructions were stepped singly since the last restore (now at ${this.instructions}): epochs are at whole-slice boundaries`);
@@ -398,9 +396,8 @@ export class Machine {
     return hashBytes(new BigUint64Array(Object.values(this.componentHashes())));
   }
 
-  /** The full state hash now (canonicalizes first, as an epoch does). */
+  /** The full state hash now, as an epoch computes it. */
   currentHash(): string {
-    this.jit.apply();
     return stateHash(this.pageHashes(), this.cpuAndDeviceHash());
   }
 
@@ -465,14 +462,13 @@ export class Machine {
 
   /**
    * A complete snapshot: v86's own state plus what v86 keeps outside it (the instruction count, the
-   * clock, the RTC start). Taken at an epoch boundary it restores into a machine that computes exactly
-   * what this one computes from here; taken elsewhere it canonicalizes the JIT first. Without `ram`
+   * clock, the RTC start, the JIT's state). Taken at any boundary it restores into a machine that
+   * computes exactly what this one computes from here. Without `ram`
    * it leaves guest RAM out (checkpoint replication sends RAM's changed pages instead).
    */
   snapshot({ ram = true }: { ram?: boolean } = {}): Uint8Array {
     if (this.stepped) throw new Error(`instructions were stepped singly since the last restore (now at ${this.instructions}): snapshots are taken at whole-slice boundaries`);
-    this.jit.apply();
-    const { state, clock, tsc, unsaved } = this.v86State.save(ram);
+    const { state, clock, tsc, unsaved, jit } = this.v86State.save(ram);
     return encodeSnapshot({
       image: this.options.image.sha256,
       memoryMiB: this.options.memoryMiB,
@@ -493,7 +489,7 @@ export class Machine {
       diskSize: this.disk?.byteLength,
       tsc,
       unsaved,
-    }, state);
+    }, state, jit);
   }
 
   /**
@@ -501,7 +497,8 @@ export class Machine {
    * RAM of a snapshot taken without it.
    */
   static async restore(snapshot: Uint8Array, options: MachineOptions, ram?: Uint8Array): Promise<Machine> {
-    const { header, state } = decodeSnapshot(snapshot);
+    const decoded = decodeSnapshot(snapshot);
+    const { header } = decoded;
     checkCompatible(header, options.image, options.disk?.size);
     const machine = new Machine({
       ...options,
@@ -514,7 +511,7 @@ export class Machine {
     await loadHasher();
     markStartup('hasher');
     await machine.start();
-    machine.load(header, state, ram);
+    machine.load(decoded, ram);
     return machine;
   }
 
@@ -523,15 +520,15 @@ export class Machine {
    * snapshots.
    */
   restoreFrom(snapshot: Uint8Array): void {
-    const { header, state } = decodeSnapshot(snapshot);
-    checkCompatible(header, this.options.image, this.disk?.byteLength);
-    checkSettings(header, this.options);
+    const decoded = decodeSnapshot(snapshot);
+    checkCompatible(decoded.header, this.options.image, this.disk?.byteLength);
+    checkSettings(decoded.header, this.options);
     this.disk?.guest.reset();
-    this.load(header, state);
+    this.load(decoded);
   }
 
-  private load(header: SnapshotHeader, state: Uint8Array, ram?: Uint8Array): void {
-    this.v86State.restore(state, header, ram);
+  private load({ header, state, jit }: DecodedSnapshot, ram?: Uint8Array): void {
+    this.v86State.restore(state, jit, header, ram);
     this.count = header.count;
     this.lastCounter = header.counter;
     this.rtcStart = header.rtcStart;

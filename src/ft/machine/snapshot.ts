@@ -10,8 +10,10 @@ import { crc32 } from 'node:zlib';
 import { FIRST_INSTRUCTIONS_PER_MS, type ClockMode, type ClockState } from './clock';
 import type { GuestImage } from './image';
 import type { EpochSchedule } from './epochschedule';
+import type { SavedJit } from './jitstate';
 
-const SNAPSHOT_FORMAT = 'lockstep-snapshot-1';
+/** 2: the JIT's state after v86's (snapshots of format 1 were taken with the JIT's cache emptied, and are refused). */
+const SNAPSHOT_FORMAT = 'lockstep-snapshot-2';
 const SNAPSHOT_MAGIC = Buffer.from('LSSNAP\n\0', 'latin1');
 /**
  * CPU fields that v86's save_state stores as its view objects instead of their values, so that
@@ -45,21 +47,39 @@ export interface SnapshotHeader {
   diskSize?: number;
   /** UNSAVED_CPU_FIELDS, in order (absent from snapshots of older versions). */
   unsaved?: number[];
+  /** The length of v86's state, which comes last. */
+  stateBytes: number;
+  /** The JIT's state (jitstate.ts) but its bytes: the pages', then each module's, before v86's state. */
+  jitState: Omit<SavedJit, 'pageBytes' | 'modules'> & { moduleBytes: number[] };
 }
 
 export class SnapshotError extends Error {
   override name = 'SnapshotError';
 }
 
-/** The header as JSON after the magic and its length (u32 little-endian), then v86's state. */
-export function encodeSnapshot(header: Omit<SnapshotHeader, 'format'>, state: Uint8Array): Uint8Array {
-  const json = Buffer.from(JSON.stringify({ format: SNAPSHOT_FORMAT, ...header }), 'utf8');
+type HeaderFields = Omit<SnapshotHeader, 'format' | 'stateBytes' | 'jitState'>;
+
+/**
+ * The header as JSON after the magic and its length (u32 little-endian), then the JIT's state, then v86's
+ * (last: its bytes keep their offsets from the end, which checkpoints compare page by page).
+ */
+export function encodeSnapshot(header: HeaderFields, state: Uint8Array, jit: SavedJit): Uint8Array {
+  const { pageBytes, modules, ...jitState } = jit;
+  const full: SnapshotHeader = {
+    format: SNAPSHOT_FORMAT,
+    ...header,
+    stateBytes: state.length,
+    jitState: { ...jitState, moduleBytes: modules.map((module) => module.length) },
+  };
+  const json = Buffer.from(JSON.stringify(full), 'utf8');
   const length = Buffer.alloc(4);
   length.writeUInt32LE(json.length);
-  return Buffer.concat([SNAPSHOT_MAGIC, length, json, state]);
+  return Buffer.concat([SNAPSHOT_MAGIC, length, json, pageBytes, ...modules, state]);
 }
 
-export function decodeSnapshot(bytes: Uint8Array): { header: SnapshotHeader; state: Uint8Array } {
+export interface DecodedSnapshot { header: SnapshotHeader; state: Uint8Array; jit: SavedJit }
+
+export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buffer.length < 12 || !buffer.subarray(0, 8).equals(SNAPSHOT_MAGIC)) {
     throw new SnapshotError('not a Lockstep snapshot (bad magic at offset 0)');
@@ -72,8 +92,23 @@ export function decodeSnapshot(bytes: Uint8Array): { header: SnapshotHeader; sta
   } catch (error) {
     throw new SnapshotError(`damaged snapshot header at offset 12: ${(error as Error).message}`);
   }
-  if (header.format !== SNAPSHOT_FORMAT) throw new SnapshotError(`unsupported snapshot format '${header.format}'`);
-  return { header, state: buffer.subarray(12 + length) };
+  if (header.format !== SNAPSHOT_FORMAT) {
+    throw new SnapshotError(`unsupported snapshot format '${header.format}' (this Lockstep reads '${SNAPSHOT_FORMAT}', which carries the JIT's state: take the snapshot again)`);
+  }
+  return { header, ...splitTail(header, buffer.subarray(12 + length)) };
+}
+
+/** The JIT's state and v86's, as the header measures them. */
+function splitTail(header: SnapshotHeader, tail: Buffer): { state: Uint8Array; jit: SavedJit } {
+  const { stateBytes, jitState: { moduleBytes, ...jitState } } = header;
+  const pagesEnd = jitState.pages.length * 4096;
+  const modulesEnd = moduleBytes.reduce((sum, n) => sum + n, pagesEnd);
+  if (tail.length !== modulesEnd + stateBytes) {
+    throw new SnapshotError(`damaged snapshot: its header accounts for ${modulesEnd + stateBytes} bytes after it, there are ${tail.length}`);
+  }
+  let at = pagesEnd;
+  const modules = moduleBytes.map((n) => tail.subarray(at, (at += n)));
+  return { state: tail.subarray(modulesEnd), jit: { ...jitState, pageBytes: tail.subarray(0, pagesEnd), modules } };
 }
 
 /** A snapshot restores only into a machine of the same guest image. */

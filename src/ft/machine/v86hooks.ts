@@ -39,8 +39,7 @@ function instantiateAtSliceEnd(bytes: BufferSource, imports?: WebAssembly.Import
   const view = ArrayBuffer.isView(bytes)
     ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     : new Uint8Array(bytes);
-  const module = jitModules.compile(countBeforeExit(view));
-  const result = { module, instance: new WebAssembly.Instance(module, imports) };
+  const result = jitModules.instantiate(countBeforeExit(view), imports ?? {});
   const deferred = {
     then(onResult: (r: typeof result) => unknown) { active!.compiled.push(() => onResult(result)); return deferred; },
     catch() { return deferred; },

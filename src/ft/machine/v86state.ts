@@ -2,10 +2,10 @@
 // every machine: taking it changes nothing (save_state reads the TSC, which moves the latched clock and
 // the TSC's statics: both are undone), and putting it back sets what restore_state leaves alone or gets
 // wrong (the 32-bit counter before and after, the clock, the CPU fields v86 saves as views, the TSC's
-// statics; then the JIT's canonical form). The machine's own bookkeeping is the snapshot header's
-// business (machine.ts, snapshot.ts).
+// statics), and the JIT's state, which v86 does not save and its restore empties (jitstate.ts). The
+// machine's own bookkeeping is the snapshot header's business (machine.ts, snapshot.ts).
 import type { Clock, ClockState } from './clock';
-import type { CanonicalJit } from './jitkeys';
+import type { JitState, SavedJit } from './jitstate';
 import { withoutRam } from './ramless';
 import { SnapshotError, UNSAVED_CPU_FIELDS } from './snapshot';
 import type { TscState } from './tsc';
@@ -18,6 +18,7 @@ export interface SavedV86 {
   clock: ClockState;
   tsc: string[];
   unsaved: number[];
+  jit: SavedJit;
 }
 
 /** What restore needs besides v86's state (fields of a snapshot header). */
@@ -35,7 +36,7 @@ export class V86State {
 
   constructor(
     private readonly emulator: v86.Emulator,
-    private readonly parts: { clock: Clock; tsc: TscState; hooks: V86Hooks; jit: CanonicalJit },
+    private readonly parts: { clock: Clock; tsc: TscState; hooks: V86Hooks; jit: JitState },
   ) {
     this.unsavedViews = UNSAVED_CPU_FIELDS.map((field) => this.cpu[field]);
   }
@@ -46,18 +47,20 @@ export class V86State {
 
   /** Saves v86's state (without guest RAM when `ram` is false) and undoes the TSC reading saving makes. */
   save(ram: boolean): SavedV86 {
-    const { clock, tsc, hooks } = this.parts;
+    const { clock, tsc, hooks, jit } = this.parts;
     const clockState = clock.state;
     const tscState = tsc.read();
     const save = () => new Uint8Array(this.emulator.v86.save_state());
     const state = hooks.activate(() => (ram ? save() : withoutRam(this.cpu, save)));
     clock.state = clockState;
     tsc.write(tscState);
-    return { state, clock: clockState, tsc: tscState, unsaved: this.unsavedViews.map((view) => view[0]) };
+    // After the TSC's statics are undone: the JIT's memory holds them too.
+    const unsaved = this.unsavedViews.map((view) => view[0]);
+    return { state, clock: clockState, tsc: tscState, unsaved, jit: jit.save() };
   }
 
-  /** Restores `state` (into RAM, or with RAM from `ram` for a state saved without it), then makes the JIT canonical. */
-  restore(state: Uint8Array, extras: V86Extras, ram?: Uint8Array): void {
+  /** Restores `state` (into RAM, or with RAM from `ram` for a state saved without it), then the JIT's state. */
+  restore(state: Uint8Array, saved: SavedJit, extras: V86Extras, ram?: Uint8Array): void {
     const { clock, tsc, hooks, jit } = this.parts;
     this.cpu.instruction_counter[0] = extras.counter;
     clock.state = extras.clock;
@@ -71,9 +74,9 @@ export class V86State {
       this.cpu[field] = this.unsavedViews[i];
       if (extras.unsaved) this.unsavedViews[i][0] = extras.unsaved[i];
     });
+    jit.restore(saved);
     clock.state = extras.clock;
     this.cpu.instruction_counter[0] = extras.counter;
-    jit.apply();
     tsc.write(extras.tsc);
   }
 }

@@ -57,7 +57,10 @@ export interface Cpu {
   mem8: Uint8Array;
   main_loop(): number;
   handle_irqs(): void;
-  jit_clear_cache(): void;
+  /** Empties v86's wasm table of JIT code (jitstate.ts fills it again on a restore). */
+  jit_clear_all_funcs(): void;
+  /** v86's wasm table: JIT code from index 1024. */
+  wm: { wasm_table: WebAssembly.Table };
   write_blob(bytes: Uint8Array, address: number): void;
   get_eflags(): number;
   wasm_memory: WebAssembly.Memory;
@@ -132,8 +135,9 @@ export function readRegisters(cpu: Cpu): Registers {
 export function checkV86Internals(cpu: Cpu): void {
   const missing = [
     ...[...CPU_STATE_FIELDS, ...STEPPING_FIELDS].filter((f) => cpu[f] === undefined),
-    ...['main_loop', 'handle_irqs', 'jit_clear_cache', 'get_eflags', 'get_state_pic', 'write_blob', 'get_pic_addr_master', 'device_lower_irq'].filter((f) => typeof cpu[f] !== 'function'),
+    ...['main_loop', 'handle_irqs', 'jit_clear_all_funcs', 'get_eflags', 'get_state_pic', 'write_blob', 'get_pic_addr_master', 'device_lower_irq'].filter((f) => typeof cpu[f] !== 'function'),
     ...(typeof cpu.jit_imports?.exit_jit === 'function' ? [] : ['jit_imports.exit_jit']),
+    ...(cpu.wm?.wasm_table instanceof WebAssembly.Table ? [] : ['wm.wasm_table']),
     ...HASHED_DEVICES.filter((d) => !(d in cpu.devices)).map((d) => `devices.${d}`),
   ];
   if (missing.length) throw new Error(`v86 internals moved (is v86 still 0.5.462?): missing cpu.${missing.join(', cpu.')}`);

@@ -5,7 +5,7 @@
 //  2. The interpreter's per-instruction dispatch (gen::interpreter::run) is exported, for exact
 //     single steps (v86 has no single-step of its own).
 // It also finds, without changing them, the wasm statics that Lockstep reads and writes itself: the
-// TSC's (tsc.ts) and the hash keys of v86's JIT tables (jitkeys.ts).
+// TSC's (tsc.ts).
 // All of it relies on v86 0.5.462's internals; if an upgrade moves them, these functions throw and say what moved.
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -187,38 +187,7 @@ function tscStaticAddresses(bytes: Uint8Array, body: Section): number[] {
   return found;
 }
 
-const I32_STORE8 = 0x3a;
-const LOCAL_GET = 0x20;
-/** Rust std's per-thread RandomState keys: their lazy initializer is the one function that stores both. */
-const RANDOM_STATE_KEYS_INIT = (name: string) => name.includes('11RandomState3new4KEYS') && name.includes('10initialize');
-
-/** Where Rust's RandomState keys (two u64) and their "initialized" byte live in v86's memory. */
-export interface HashKeyStatics { keys: [number, number]; initialized: number }
-
-/**
- * Parses the initializer of Rust std's thread-local RandomState keys (`RandomState::new::KEYS`): it
- * stores the two 64-bit keys with `i32.const 0; local.get; i64.store` and then its state byte with
- * `i32.const 0; i32.const 1; i32.store8`.
- */
-function hashKeyAddresses(bytes: Uint8Array, body: Section): HashKeyStatics {
-  const keys: number[] = [];
-  const flags: number[] = [];
-  for (let i = body.start; i + 6 < body.end; i++) {
-    if (bytes[i] !== I32_CONST_0[0] || bytes[i + 1] !== I32_CONST_0[1]) continue;
-    if (bytes[i + 2] === LOCAL_GET && bytes[i + 3] < 0x80 && bytes[i + 4] === I64_STORE && bytes[i + 5] === ALIGN_8) {
-      keys.push(new Reader(bytes, i + 6).u32());
-    } else if (bytes[i + 2] === 0x41 && bytes[i + 3] === 0x01 && bytes[i + 4] === I32_STORE8 && bytes[i + 5] === 0x00) {
-      flags.push(new Reader(bytes, i + 6).u32());
-    }
-  }
-  keys.sort((a, b) => a - b);
-  if (keys.length !== 2 || keys[1] !== keys[0] + 8 || flags.length !== 1 || flags[0] !== keys[1] + 8) {
-    throw new Error(`v86.wasm: the RandomState keys' initializer no longer looks as expected (key stores at ${keys.join(', ') || 'none'}, state byte at ${flags.join(', ') || 'none'})`);
-  }
-  return { keys: [keys[0], keys[1]], initialized: flags[0] };
-}
-
-export interface PatchedV86 { bytes: Uint8Array; tscStatics: number[]; hashKeys: HashKeyStatics }
+export interface PatchedV86 { bytes: Uint8Array; tscStatics: number[] }
 
 /** The patched v86.wasm bytes: one slice per main_loop() call and an exported interpreter step. */
 export function patchV86Wasm(original: Uint8Array): PatchedV86 {
@@ -235,13 +204,11 @@ export function patchV86Wasm(original: Uint8Array): PatchedV86 {
   const interpreterRun = findFunction(names, (n) => n.endsWith(INTERPRETER_RUN_SUFFIX), 'gen::interpreter::run');
   const readTsc = findFunction(names, (n) => n === 'read_tsc', 'read_tsc');
   const tscStatics = tscStaticAddresses(bytes, functionBody(bytes, section(10), readTsc - imported));
-  const keysInit = findFunction(names, RANDOM_STATE_KEYS_INIT, "RandomState::new's KEYS initializer");
-  const hashKeys = hashKeyAddresses(bytes, functionBody(bytes, section(10), keysInit - imported));
   patchTimePerFrame(bytes, functionBody(bytes, section(10), mainLoop - imported));
-  return { bytes: withExport(bytes, section(7), STEP_EXPORT, interpreterRun), tscStatics, hashKeys };
+  return { bytes: withExport(bytes, section(7), STEP_EXPORT, interpreterRun), tscStatics };
 }
 
-interface CompiledV86 { module: WebAssembly.Module; tscStatics: number[]; hashKeys: HashKeyStatics }
+interface CompiledV86 { module: WebAssembly.Module; tscStatics: number[] }
 
 let compiled: CompiledV86 | undefined;
 
@@ -252,7 +219,7 @@ export function v86WasmPath(): string {
   return join(dirname(createRequire(__filename).resolve('v86/package.json')), 'build', 'v86.wasm');
 }
 
-/** The patched module, compiled once per process, and where its TSC statics and hash keys live. */
+/** The patched module, compiled once per process, and where its TSC statics live. */
 export function v86Module(): CompiledV86 {
   if (!compiled) {
     const patched = patchV86Wasm(readFileSync(v86WasmPath()));
@@ -260,7 +227,6 @@ export function v86Module(): CompiledV86 {
     compiled = {
       module: new WebAssembly.Module(patched.bytes as Uint8Array<ArrayBuffer>),
       tscStatics: patched.tscStatics,
-      hashKeys: patched.hashKeys,
     };
     markStartup('wasmCompiled');
   }

@@ -31,6 +31,7 @@ const META: LogMeta = {
   clock: 'virtual',
   instructionsPerMs: INSTRUCTIONS_PER_MS,
   jit: true,
+  jitKept: true,
   epochLength: 10_000_000,
   cmdline: 'console=ttyS0',
   createdAt: '2025-01-02T03:04:05.000Z',
@@ -447,6 +448,20 @@ describe('log files', () => {
       assert.equal(claimsAll.epochMismatches.length, old.epochs.length, 'checked with the card, every epoch differs');
       await assert.rejects(replayLogFile(await writeLog(entries, { ...meta, hashedDevices: ['net', 'gpu'] })), (e: Error) => e instanceof ReplayError && /does not hash: "gpu"/.test(e.message));
       await assert.rejects(replayLogFile(await writeLog(entries, { ...meta, hashedDevices: 'net' as unknown as string[] })), (e: Error) => e instanceof ReplayError && /hashedDevices is not a list of device names: "net"/.test(e.message));
+    });
+
+    it('a JIT-on file from when epochs emptied the JIT cache (no jitKept) is refused in one line; JIT off it replays', async () => {
+      const run = await runGuest(shortRun('ticker', { jit: false }));
+      const image = loadImage('ticker');
+      const { jitKept: _now, ...before } = META;
+      const meta: LogMeta = { ...before, guest: 'ticker', hashedDevices: [...HASHED_DEVICES], imageSha256: image.sha256, memorySize: 32 << 20, epochLength: TEST_EPOCH, cmdline: shortRun('ticker').cmdline! };
+      await assert.rejects(
+        replayLogFile(await writeLog(logOf(run), meta)),
+        (e: Error) => e instanceof ReplayError && /^the log was recorded with the JIT on by an older Lockstep, whose epochs emptied the JIT's cache \(no jitKept in its header\)[^\n]*$/.test(e.message),
+      );
+      const jitOff = await replayLogFile(await writeLog(logOf(run), { ...meta, jit: false }));
+      assert.deepEqual(jitOff.epochMismatches, []);
+      assert.equal(jitOff.epochsMatched, run.epochs.length);
     });
 
     it('a file from before the clock rate was in the header (no instructionsPerMs) replays at 1 instruction a ns', async () => {

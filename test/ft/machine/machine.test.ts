@@ -180,10 +180,10 @@ describe("the RTC's alarm", () => {
 
 // scatter's hot loop calls eight functions, each on a page of its own; v86 puts at most three pages in
 // one module, and which callees join the loop's depends on the order of a Rust HashSet, whose keys
-// move with every set v86 makes (see src/ft/jitkeys.ts). Unless the epoch's canonical form resets
-// them, a clone compiles other modules than the original, its slices end elsewhere and the timer
-// interrupts the guest hashes land elsewhere.
-describe("the JIT's hash keys are part of an epoch's canonical form (guests/scatter)", () => {
+// move with every set v86 makes (docs/machine.md, "The JIT"). Unless a snapshot carries them (in the
+// JIT's state, src/ft/machine/jitstate.ts), a clone compiles other modules than the original, its
+// slices end elsewhere and the timer interrupts the guest hashes land elsewhere.
+describe("the JIT's hash keys are carried by snapshots (guests/scatter)", () => {
   const scatter = (extra: Partial<RunOptions> = {}): RunOptions => ({
     image: loadImage(join(imagesDir(), 'scatter.elf')), epochLength: TEST_EPOCH, cmdline: 'hz=1000 ticks=90', maxInstructions: 200_000_000, ...extra,
   });
