@@ -449,6 +449,20 @@ describe('debug adapter (DAP, real hosts)', function () {
       return match ? { index: Number(match[1].replace(/,/g, '')), at: Number(match[2].replace(/,/g, '')) } : undefined;
     }
 
+    /**
+     * The backup's checkpoint with its count, registers and memory, read while it held that one checkpoint: one the
+     * primary sent before it paused may still land in between (the reads are separate requests), and is waited for.
+     */
+    async function backupAtItsCheckpoint() {
+      for (;;) {
+        const shown = (await checkpointShown())!;
+        const backup = { at: await adapter.instructions(2), registers: await adapter.scope(2, 'Registers'), memory: await adapter.read(2, 0x100000, 64 * 1024) };
+        if ((await checkpointShown())?.index !== shown.index) continue;
+        assert.equal(backup.at, shown.at, 'the backup is at its checkpoint\'s count');
+        return { shown, backup };
+      }
+    }
+
     it('before its first checkpoint, the backup thread says it waits for one: a frame and scopes, no request failing', async () => {
       // Stopped on entry, the primary reaches no epoch's end, where it takes the backup's first (full) checkpoint.
       assert.equal((await adapter.threads())[2], 'backup (host-2)');
@@ -464,11 +478,9 @@ describe('debug adapter (DAP, real hosts)', function () {
       await until(async () => ((await checkpointShown())?.index ?? 0) >= 3, 'the backup to show its third checkpoint');
       const paused = await adapter.stopAfter(() => adapter.dc.pauseRequest({ threadId: 1 }));
       assert.equal(paused?.reason, 'pause');
-      const shown = (await checkpointShown())!;
+      const { shown, backup } = await backupAtItsCheckpoint();
       assert.ok(shown.at > 0 && shown.at <= (await adapter.instructions(1)), `checkpoint at ${shown.at}`);
-      assert.equal(await adapter.instructions(2), shown.at, 'the backup is at its checkpoint\'s count');
       assert.match((await adapter.scope(2, 'Clock')).guest, /checkpoint replication's backup holds a checkpoint/);
-      const backup = { registers: await adapter.scope(2, 'Registers'), memory: await adapter.read(2, 0x100000, 64 * 1024) };
       // The primary's own recording takes it back to that count (time travel works in either mode).
       await adapter.runTo(1, shown.at);
       assert.equal(await adapter.instructions(1), shown.at);
