@@ -16,10 +16,15 @@ import { Cluster, type ClusterOptions } from '../../src/ft/cluster';
 import { readLogFile } from '../../src/ft/log';
 import { DiskFile, DiskMode, linuxGuestDir, loadImage } from '../../src/ft/machine';
 import { checkKvHistory, runKvWorkload, SerialWatch } from '../../src/ft/workload';
-import { clusterOptions } from '../support/cluster';
+import { clusterOptions, within, withStory } from '../support/cluster';
 
 /** How long Linux may take to boot and start kvd (about 4.2 G instructions, under a minute on a quiet machine). */
 const BOOT_WAIT_MS = 600_000;
+/**
+ * How long kvd may take to say its last line after SHUTDOWN, and the guest to end after it (it unmounts the disk and
+ * powers off): seconds each on a loaded machine.
+ */
+const SHUTDOWN_WAIT_MS = 120_000;
 
 const hasTools = spawnSync('mke2fs', ['-V']).status === 0 && spawnSync('debugfs', ['-V']).status === 0;
 
@@ -52,7 +57,8 @@ describe('linux guest: kvd\'s journal on a disk under FT', function () {
     void failover.then(() => (failedOver = true));
     cluster.command('primary', { type: 'kill-at', at: start + 300_000_000 });
     const continueWhile = () => !failedOver;
-    const history = await runKvWorkload({ service: cluster.service, ops: 40, seed: 7, clients: 2, continueWhile });
+    const workload = runKvWorkload({ service: cluster.service, ops: 40, seed: 7, clients: 2, continueWhile });
+    const history = await workload.catch(withStory(cluster));
     await failover;
     const check = checkKvHistory(history);
     assert.deepEqual(check.problems, []);
@@ -178,7 +184,7 @@ function linuxDiskCluster(mode: DiskMode, record?: (disk: string) => string) {
 async function shutDown(cluster: Cluster, serial: SerialWatch): Promise<void> {
   const ended = new Promise<void>((resolve) => cluster.once('guest-ended', () => resolve()));
   const client = connect(cluster.service, () => client.end('0 0 SHUTDOWN\n'));
-  await serial.until('kv bye', BOOT_WAIT_MS);
+  await serial.until('kv bye', SHUTDOWN_WAIT_MS).catch(withStory(cluster));
   serial.close();
-  await ended;
+  await within(ended, SHUTDOWN_WAIT_MS, 'guest-ended event after "kv bye" (the guest unmounts the disk, powers off)', cluster);
 }
