@@ -76,15 +76,22 @@ export async function within<T>(promise: Promise<T>, timeoutMs: number, what: st
 
 /**
  * For a failed wait: its error again, followed by the cluster's story with every live host's statistics asked for
- * twice, a second apart (whose guest still runs, what each holds).
+ * twice, a second apart (whose guest still runs, what each holds). A host that does not answer within 5 s (its
+ * main thread stuck) is said to, rather than waited for.
  */
 export function withStory(cluster: Cluster): (error: Error) => Promise<never> {
+  const statsNow = (id: string) => Promise.race([
+    cluster.statsOfHost(id),
+    new Promise<undefined>((resolve) => setTimeout(resolve, 5000)),
+  ]);
   return async (error) => {
     const ids = [...cluster.hosts.keys()];
-    const before = await Promise.all(ids.map((id) => cluster.statsOfHost(id)));
+    const before = await Promise.all(ids.map(statsNow));
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const after = await Promise.all(ids.map((id) => cluster.statsOfHost(id)));
-    const ran = ids.map((id, i) => `${id} ran ${after[i] && before[i] ? after[i]!.instructions - before[i]!.instructions : '-'} instructions in that second`);
+    const after = await Promise.all(ids.map(statsNow));
+    const ran = ids.map((id, i) => (after[i] && before[i]
+      ? `${id} ran ${after[i]!.instructions - before[i]!.instructions} instructions in that second`
+      : `${id}: no statistics (gone, or no answer within 5 s)`));
     throw new Error(`${error.message}\n${clusterStory(cluster)}\n${ran.join('; ')}`);
   };
 }
