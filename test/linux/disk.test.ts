@@ -8,7 +8,6 @@
 import { strict as assert } from 'node:assert';
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, renameSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,10 +15,15 @@ import { Cluster, type ClusterOptions } from '../../src/ft/cluster';
 import { readLogFile } from '../../src/ft/log';
 import { DiskFile, DiskMode, linuxGuestDir, loadImage } from '../../src/ft/machine';
 import { checkKvHistory, runKvWorkload, SerialWatch } from '../../src/ft/workload';
-import { clusterOptions } from '../support/cluster';
+import { clusterOptions, within, withStory } from '../support/cluster';
 
 /** How long Linux may take to boot and start kvd (about 4.2 G instructions, under a minute on a quiet machine). */
 const BOOT_WAIT_MS = 600_000;
+/**
+ * How long kvd may take to say its last line after SHUTDOWN, and the guest to end after it (it unmounts the disk and
+ * powers off): seconds each on a loaded machine.
+ */
+const SHUTDOWN_WAIT_MS = 120_000;
 
 const hasTools = spawnSync('mke2fs', ['-V']).status === 0 && spawnSync('debugfs', ['-V']).status === 0;
 
@@ -44,20 +48,20 @@ describe('linux guest: kvd\'s journal on a disk under FT', function () {
     const { cluster, path, identity } = linuxDiskCluster(mode);
     clusters.push(cluster);
     await cluster.start();
-    const serial = await SerialWatch.open(cluster.service);
-    await serial.until('kv ready', BOOT_WAIT_MS);
+    await kvReady(cluster);
     const start = (await cluster.statsOf('primary'))!.instructions;
     let failedOver = false;
     const failover = new Promise<void>((resolve) => cluster.once('failover', () => resolve()));
     void failover.then(() => (failedOver = true));
     cluster.command('primary', { type: 'kill-at', at: start + 300_000_000 });
     const continueWhile = () => !failedOver;
-    const history = await runKvWorkload({ service: cluster.service, ops: 40, seed: 7, clients: 2, continueWhile });
+    const workload = runKvWorkload({ service: cluster.service, ops: 40, seed: 7, clients: 2, continueWhile });
+    const history = await workload.catch(withStory(cluster));
     await failover;
     const check = checkKvHistory(history);
     assert.deepEqual(check.problems, []);
     assert.ok(history.reconnects > 0, 'the kill came during the writes');
-    await shutDown(cluster, serial);
+    await shutDown(cluster);
     const summary = await cluster.stop();
     assert.equal(summary.failovers.length, 1);
     const live = mode === 'shared' ? path : `${path}.host-2`;
@@ -122,12 +126,11 @@ describe('linux guest: a recording of kvd\'s disk workload replays (lockstep rep
     const { cluster, path } = linuxDiskCluster(mode, (disk) => join(disk, '..', 'kv.ftlog'));
     clusters.push(cluster);
     await cluster.start();
-    const watch = await SerialWatch.open(cluster.service);
-    await watch.until('kv ready', BOOT_WAIT_MS);
+    await kvReady(cluster);
     const history = await runKvWorkload({ service: cluster.service, ops: 30, seed: 11, clients: 2 });
     assert.deepEqual(checkKvHistory(history).problems, []);
     assert.ok(history.ops.filter((op) => op.op !== 'GET' && op.reply === 'OK').length > 5, 'kvd acknowledged writes');
-    await shutDown(cluster, watch);
+    await shutDown(cluster);
     const summary = await cluster.stop();
     assert.deepEqual([summary.failovers, summary.divergences], [[], []]);
     const hashes = summary.epochHashes['host-1'];
@@ -174,11 +177,29 @@ function linuxDiskCluster(mode: DiskMode, record?: (disk: string) => string) {
   return { cluster: new Cluster(clusterOptions('linux', options)), path, identity };
 }
 
-/** Asks kvd to shut down and waits for its last line and the guest's end. */
-async function shutDown(cluster: Cluster, serial: SerialWatch): Promise<void> {
+/** Waits for kvd's "kv ready" on a watch opened right after the cluster started (before kvd can print it). */
+async function kvReady(cluster: Cluster): Promise<void> {
+  const watch = await SerialWatch.open(cluster.service);
+  try {
+    await watch.until('kv ready', BOOT_WAIT_MS);
+  } finally {
+    watch.close();
+  }
+}
+
+/**
+ * Asks kvd to shut down and waits for its last line and the guest's end. The request goes on a watch of its own,
+ * connected before it leaves: the watch opened at the start, reconnecting after the failover, missed the line when
+ * the new primary answered before it was back (SerialWatch), and the guest ended while the test waited.
+ */
+async function shutDown(cluster: Cluster): Promise<void> {
   const ended = new Promise<void>((resolve) => cluster.once('guest-ended', () => resolve()));
-  const client = connect(cluster.service, () => client.end('0 0 SHUTDOWN\n'));
-  await serial.until('kv bye', BOOT_WAIT_MS);
-  serial.close();
-  await ended;
+  const asking = await SerialWatch.open(cluster.service);
+  try {
+    asking.send('0 0 SHUTDOWN\n');
+    await asking.until('kv bye', SHUTDOWN_WAIT_MS).catch(withStory(cluster));
+  } finally {
+    asking.close();
+  }
+  await within(ended, SHUTDOWN_WAIT_MS, 'guest-ended event after "kv bye" (the guest unmounts the disk, powers off)', cluster);
 }

@@ -48,12 +48,52 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 export function clusterStory(cluster: Cluster): string {
   const hosts = [...cluster.hosts.values()].map(({ id, roles, stderr, stats }) => {
     const path = roles.map((r) => `${r.role}@${r.atMs}ms (${r.reason})`).join(' -> ');
-    const { instructions, seq, acked, outputsHeld, outputsReleased, framesIn, framesOut } = stats ?? {};
-    const counts = JSON.stringify({ instructions, seq, acked, outputsHeld, outputsReleased, framesIn, framesOut });
+    const { instructions, seq, acked, outputsHeld, outputsReleased, framesIn, framesOut, disk } = stats ?? {};
+    const counts = JSON.stringify({
+      instructions, seq, acked, outputsHeld, outputsReleased, framesIn, framesOut, diskHeld: disk?.held,
+    });
     return `${id}: ${path}; last stats ${counts}; stderr: ${stderr.slice(-8).join(' | ') || 'none'}`;
   });
   const { failovers, divergences } = cluster;
   return [`failovers ${JSON.stringify(failovers)}`, `divergences ${JSON.stringify(divergences)}`, ...hosts].join('\n');
+}
+
+/**
+ * `promise`, or after `timeoutMs` an error naming what was waited for; either failure comes with the cluster's story
+ * told from fresh statistics (withStory): a wait that would hang says where, and in what state the hosts were.
+ */
+export async function within<T>(promise: Promise<T>, timeoutMs: number, what: string, cluster: Cluster): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no ${what} within ${timeoutMs / 1000} s`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, late]).catch(withStory(cluster));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * For a failed wait: its error again, followed by the cluster's story with every live host's statistics asked for
+ * twice, a second apart (whose guest still runs, what each holds). A host that does not answer within 5 s (its
+ * main thread stuck) is said to, rather than waited for.
+ */
+export function withStory(cluster: Cluster): (error: Error) => Promise<never> {
+  const statsNow = (id: string) => Promise.race([
+    cluster.statsOfHost(id),
+    new Promise<undefined>((resolve) => setTimeout(resolve, 5000)),
+  ]);
+  return async (error) => {
+    const ids = [...cluster.hosts.keys()];
+    const before = await Promise.all(ids.map(statsNow));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const after = await Promise.all(ids.map(statsNow));
+    const ran = ids.map((id, i) => (after[i] && before[i]
+      ? `${id} ran ${after[i]!.instructions - before[i]!.instructions} instructions in that second`
+      : `${id}: no statistics (gone, or no answer within 5 s)`));
+    throw new Error(`${error.message}\n${clusterStory(cluster)}\n${ran.join('; ')}`);
+  };
 }
 
 /** A host's last role in a summary, its stop with the cluster left out. */

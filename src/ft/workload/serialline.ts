@@ -2,7 +2,10 @@
 // "kv ready": the event itself, not the instruction count it came at in one build of the guest. It
 // listens on the service's TCP side, which sends every released serial output to every client, so
 // it sees what is released once it is connected: open it before the guest can print the line
-// (right after the cluster started). After a failover it connects again, to the new primary.
+// (right after the cluster started). After a failover it connects again, to the new primary, and
+// sees nothing the new primary released before that: a new primary may answer a request before a
+// watch is back. So the answer to a request is awaited on the watch that sent it (`send`): it was
+// connected when the request left, so the answer is released to it.
 import { Socket, connect } from 'node:net';
 import type { ServiceAddress } from '../replication';
 import { LineReader } from './lines';
@@ -46,6 +49,17 @@ export class SerialWatch {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Sends `line` (with its newline) to the guest's serial port on this watch's connection, so that `until` sees
+   * what the guest answers. Throws while the watch is not connected (reconnecting after a failover).
+   */
+  send(line: string): void {
+    if (!this.socket || this.socket.connecting || this.socket.destroyed) {
+      throw new Error(`the watch is not connected to the service at ${this.service.host}:${this.service.port}: open a new one to send "${line.trim()}"`);
+    }
+    this.socket.write(line);
   }
 
   close(): void {

@@ -25,4 +25,27 @@ describe('waiting for a line on the guest\'s serial port (src/ft/workload/serial
       watch.close();
     }
   });
+
+  it('after a failover, sees the answer to a request sent on it, however soon the new primary answers', async () => {
+    const pair = new Cluster(clusterOptions('kv', { restoreRedundancy: false }));
+    try {
+      await pair.start();
+      const start = (await pair.statsOf('primary'))!.instructions;
+      const failover = new Promise<void>((resolve) => pair.once('failover', () => resolve()));
+      pair.command('primary', { type: 'kill-at', at: start + 1_000_000 });
+      await failover;
+      // At once, as disk.test.ts (linux) asks: the new primary answers within milliseconds, while a watch opened
+      // before the kill may still be waiting to reconnect (it would never see "kv bye").
+      const asking = await SerialWatch.open(pair.service);
+      try {
+        asking.send('0 0 SHUTDOWN\n');
+        await asking.until('kv bye', 60_000);
+      } finally {
+        asking.close();
+      }
+      assert.throws(() => asking.send('0 0 SHUTDOWN\n'), /^Error: the watch is not connected to the service at 127\.0\.0\.1:\d+: open a new one to send "0 0 SHUTDOWN"$/);
+    } finally {
+      pair.destroy();
+    }
+  });
 });
