@@ -59,7 +59,7 @@ describe('lockstep run (CLI)', function () {
     return path;
   };
   /** An empty recording and a host file of the same run beside it, as a killed `lockstep ft` leaves them. */
-  const earlierMeta = { guest: 'kv', imageSha256: '0'.repeat(64), memorySize: 1 << 25, clock: 'virtual' as const, jit: true, epochLength: 1000, cmdline: '', createdAt: new Date(0).toISOString() };
+  const earlierMeta = { guest: 'kv', imageSha256: '0'.repeat(64), memorySize: 1 << 25, clock: 'virtual' as const, jit: true, jitKept: true, epochLength: 1000, cmdline: '', createdAt: new Date(0).toISOString() };
   const earlierRun = () => {
     const header = encodeFileHeader({ ...earlierMeta, session: 'earlier' });
     file('earlier.ftlog.host-2', header);
