@@ -3,17 +3,17 @@
 // What v86's JIT holds decides where compiled blocks end, so where slices end and interrupts land. It
 // lives in two places beside what v86's own snapshot holds: v86's wasm memory outside guest RAM (Rust's
 // heap and statics: compiled pages, entry points, hotness counters, the table index allocator, the
-// hash keys of the JIT's tables (jitkeys.ts), the TLB) and the wasm table, which holds a function of a
+// hash keys of the JIT's tables (docs/machine.md, "The JIT"), the TLB) and the wasm table, which holds a function of a
 // compiled module for each index in use. Taking the state reads both: the memory's pages that are not
 // zeros, verbatim, and each used index's wasm (jitmodules.ts remembers it). Putting it back, after v86's
 // restore_state (which empties the cache and the TLB), writes the memory back and instantiates the
 // modules into the table again: the machine then holds exactly the JIT state it was taken with, whatever
 // its own history, so a clone and a machine restored in place compile what the original compiles.
 // Nothing is pending at a boundary: compiled code is installed at the end of the slice that asked for it.
+import { PAGE_SIZE } from './hash';
 import { jitModules } from './jitmodules';
 import type * as v86 from './v86types';
 
-const PAGE = 4096;
 /** Where v86 puts its JIT code in the wasm table (`jit_clear_all_funcs`: 900 from 1024). */
 const TABLE_FIRST = 1024;
 const TABLE_SIZE = 900;
@@ -36,15 +36,15 @@ export interface SavedJit {
 export type JitCpu = Pick<v86.Cpu, 'wasm_memory' | 'mem8' | 'jit_imports' | 'devices' | 'wm' | 'jit_clear_all_funcs'>;
 
 export class JitState {
-  private static readonly zeros = new Uint8Array(PAGE);
+  private static readonly zeros = new Uint8Array(PAGE_SIZE);
 
   constructor(private readonly cpu: JitCpu) {}
 
   save(): SavedJit {
     const memory = this.bytes();
     const pages = this.pagesOutsideMachine(memory.length).filter((page) => !this.isZero(memory, page));
-    const pageBytes = new Uint8Array(pages.length * PAGE);
-    pages.forEach((page, i) => pageBytes.set(memory.subarray(page * PAGE, (page + 1) * PAGE), i * PAGE));
+    const pageBytes = new Uint8Array(pages.length * PAGE_SIZE);
+    pages.forEach((page, i) => pageBytes.set(memory.subarray(page * PAGE_SIZE, (page + 1) * PAGE_SIZE), i * PAGE_SIZE));
     const table: number[] = [];
     const modules: Uint8Array[] = [];
     for (let index = TABLE_FIRST; index < TABLE_FIRST + TABLE_SIZE; index++) {
@@ -65,8 +65,8 @@ export class JitState {
     const carried = new Map(saved.pages.map((page, i) => [page, i]));
     for (const page of this.pagesOutsideMachine(saved.memoryBytes)) {
       const i = carried.get(page);
-      if (i !== undefined) memory.set(saved.pageBytes.subarray(i * PAGE, (i + 1) * PAGE), page * PAGE);
-      else if (!this.isZero(memory, page)) memory.fill(0, page * PAGE, (page + 1) * PAGE);
+      if (i !== undefined) memory.set(saved.pageBytes.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE), page * PAGE_SIZE);
+      else if (!this.isZero(memory, page)) memory.fill(0, page * PAGE_SIZE, (page + 1) * PAGE_SIZE);
     }
     this.cpu.jit_clear_all_funcs();
     const imports = { e: this.cpu.jit_imports } as unknown as WebAssembly.Imports;
@@ -93,17 +93,17 @@ export class JitState {
     const held = [this.cpu.mem8, this.cpu.devices.vga?.svga_memory as Uint8Array | undefined]
       .filter((region): region is Uint8Array => region !== undefined && region.length > 0)
       .map((region) => {
-        if (region.byteOffset % PAGE || region.length % PAGE) throw new Error(`v86 keeps ${region.length} bytes at ${region.byteOffset} in its wasm memory, not in whole 4 KiB pages`);
-        return [region.byteOffset / PAGE, (region.byteOffset + region.length) / PAGE];
+        if (region.byteOffset % PAGE_SIZE || region.length % PAGE_SIZE) throw new Error(`v86 keeps ${region.length} bytes at ${region.byteOffset} in its wasm memory, not in whole 4 KiB pages`);
+        return [region.byteOffset / PAGE_SIZE, (region.byteOffset + region.length) / PAGE_SIZE];
       });
     const pages: number[] = [];
-    for (let page = 0; page < bytes / PAGE; page++) {
+    for (let page = 0; page < bytes / PAGE_SIZE; page++) {
       if (!held.some(([from, to]) => page >= from && page < to)) pages.push(page);
     }
     return pages;
   }
 
   private isZero(memory: Uint8Array, page: number): boolean {
-    return Buffer.compare(memory.subarray(page * PAGE, (page + 1) * PAGE), JitState.zeros) === 0;
+    return Buffer.compare(memory.subarray(page * PAGE_SIZE, (page + 1) * PAGE_SIZE), JitState.zeros) === 0;
   }
 }

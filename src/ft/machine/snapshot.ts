@@ -8,6 +8,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { FIRST_INSTRUCTIONS_PER_MS, type ClockMode, type ClockState } from './clock';
+import { PAGE_SIZE } from './hash';
 import type { GuestImage } from './image';
 import type { EpochSchedule } from './epochschedule';
 import type { SavedJit } from './jitstate';
@@ -101,7 +102,7 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
 /** The JIT's state and v86's, as the header measures them. */
 function splitTail(header: SnapshotHeader, tail: Buffer): { state: Uint8Array; jit: SavedJit } {
   const { stateBytes, jitState: { moduleBytes, ...jitState } } = header;
-  const pagesEnd = jitState.pages.length * 4096;
+  const pagesEnd = jitState.pages.length * PAGE_SIZE;
   const modulesEnd = moduleBytes.reduce((sum, n) => sum + n, pagesEnd);
   if (tail.length !== modulesEnd + stateBytes) {
     throw new SnapshotError(`damaged snapshot: its header accounts for ${modulesEnd + stateBytes} bytes after it, there are ${tail.length}`);
