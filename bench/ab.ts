@@ -44,6 +44,7 @@ async function main(): Promise<void> {
   const [baseCli, roundsArg] = process.argv.slice(2);
   if (!baseCli || !existsSync(baseCli)) throw new Error(`usage: bench/ab.ts OLD_DIST_CLI [rounds] (no file ${baseCli ?? ''})`);
   const rounds = Number(roundsArg ?? 4);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`bench/ab.ts: rounds must be a whole number from 1, got '${roundsArg}'`);
   const log = (message: string) => process.stderr.write(`[ab] ${message}\n`);
   const tmpDir = join(REPO, 'bench', 'tmp');
   mkdirSync(tmpDir, { recursive: true });
