@@ -1,7 +1,7 @@
 // The backup's acknowledger (VM-FT §2.2: the backup acknowledges each log entry as it receives it).
 // A worker thread owns the logging channel's socket. It acknowledges every in-order entry the moment
 // it arrives and hands every frame to the main thread, which replays them. So an ack never waits for
-// a replay batch or an epoch (JIT flush and page hashes) on the main thread: the Output Rule's delay
+// a replay batch or an epoch (page and device hashes) on the main thread: the Output Rule's delay
 // is the network's, not the backup's replay.
 //
 // Why this loses no acknowledged output: the thread posts a frame to the main thread before it acks
