@@ -103,6 +103,14 @@ export class HostError extends Error {
   override name = 'HostError';
 }
 
+/** A host that exited while something waited for it, with the last lines it wrote. */
+function exitedBefore(handle: HostHandle, what: string, code: number | null, signal: string | null): Error {
+  const why = handle.stderr.slice(-5).join(' | ') || signal || `exit code ${code}`;
+  // Its stderr may hold a crash's stack: not a reason to call it bad input.
+  const Kind = handle.stderr.length ? Error : HostError;
+  return new Kind(`${handle.id} exited before it was ${what}: ${why}`);
+}
+
 export class Cluster extends EventEmitter<ClusterEvents> {
   readonly hosts = new Map<string, HostHandle>();
   readonly failovers: Failover[] = [];
@@ -171,9 +179,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.service = { ...this.service, port: ready.servicePort! };
     if (localTap) await this.openTap(localTap);
     armEntryDrops(this.options.faults ?? [], this.faultActions);
-    const attached = new Promise<void>((resolve) => this.once('backup-attached', () => resolve()));
+    const attached = this.nextReport(primary, 'backup-attached');
     const backup = await this.spawn('backup', 1, { primary: { host: this.channelHost(primary.id), port: ready.channelPort! } });
-    await attached;
+    // Either host gone before the attach ends the wait (the primary: nextReport refuses); nothing else would.
+    await Promise.race([attached, this.exitOf(backup, 'attached')]);
     await this.spawnSpares(backup);
     scheduleFaults(this.options.faults ?? [], this.faultActions);
     this.timers.push(setInterval(() => this.pollStats(), STATS_INTERVAL_MS));
@@ -429,13 +438,16 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       };
       const onExit = (code: number | null, signal: string | null) => {
         cleanup();
-        const why = handle.stderr.slice(-5).join(' | ') || signal || `exit code ${code}`;
-        // Its stderr may hold a crash's stack: not a reason to call it bad input.
-        reject(handle.stderr.length ? new Error(`${handle.id} exited before it was ${type}: ${why}`) : new HostError(`${handle.id} exited before it was ${type}: ${why}`));
+        reject(exitedBefore(handle, type, code, signal));
       };
       handle.link.on('message', onMessage);
       handle.link.once('exit', onExit);
     });
+  }
+
+  /** Rejects when the host's process exits, saying it did so before `what`. */
+  private exitOf(handle: HostHandle, what: string): Promise<never> {
+    return new Promise((_, reject) => handle.link.once('exit', (code, signal) => reject(exitedBefore(handle, what, code, signal))));
   }
 
   /** Whether any host process is still running: with none, nothing can run the guest again. */

@@ -352,6 +352,21 @@ describe('FT pair (real processes, real TCP)', function () {
     }
   });
 
+  describe('a host killed before the backup attaches ends the start with its name, not a wait without end', () => {
+    for (const victim of ['backup', 'primary'] as const) {
+      it(`the ${victim} killed while the backup boots`, async () => {
+        const cluster = track(new Cluster(clusterOptions('kv')));
+        const pids = new Map<string, number>();
+        cluster.on('role-change', (change) => {
+          if (change.reason === 'started' && change.pid) pids.set(change.role, change.pid);
+          if (change.role === 'backup' && change.reason === 'started') process.kill(pids.get(victim)!, 'SIGKILL');
+        });
+        const host = victim === 'primary' ? 'host-1' : 'host-2';
+        await assert.rejects(cluster.start(), new RegExp(`${host} exited before it was (backup-)?attached: SIGKILL`));
+      });
+    }
+  });
+
   describe('kv over the network card (UDP frames through the service)', () => {
     it('frames are net inputs and outputs in the log; the backup keeps the same epoch hashes and the recording replays', async () => {
       const record = join(mkdtempSync(join(tmpdir(), 'lockstep-rec-')), 'kv.ftlog');
