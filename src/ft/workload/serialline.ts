@@ -13,6 +13,7 @@ import { LineReader } from './lines';
 /** How much of the output a timeout shows. */
 const SHOWN_TAIL = 200;
 const RECONNECT_MS = 50;
+const OPEN_TIMEOUT_MS = 60_000;
 
 export class SerialWatch {
   private socket: Socket | undefined;
@@ -23,10 +24,22 @@ export class SerialWatch {
 
   private constructor(private readonly service: ServiceAddress) {}
 
-  /** A watch connected to the service (it resolves once the first connection is made). */
-  static open(service: ServiceAddress): Promise<SerialWatch> {
+  /**
+   * A watch connected to the service (it resolves once the first connection is made; it tries again every
+   * RECONNECT_MS while nothing listens, e.g. during a failover, and gives up after `timeoutMs`).
+   */
+  static open(service: ServiceAddress, timeoutMs = OPEN_TIMEOUT_MS): Promise<SerialWatch> {
     const watch = new SerialWatch(service);
-    return new Promise((resolve) => watch.connect(() => resolve(watch)));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        watch.close();
+        reject(new Error(`no service at ${service.host}:${service.port} took a connection within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      watch.connect(() => {
+        clearTimeout(timer);
+        resolve(watch);
+      });
+    });
   }
 
   /**

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { connect } from 'node:net';
+import { AddressInfo, connect, createServer } from 'node:net';
 import { Cluster } from '../../../src/ft/cluster';
 import { SerialWatch } from '../../../src/ft/workload';
 import { clusterOptions } from '../../support/cluster';
@@ -24,6 +24,14 @@ describe('waiting for a line on the guest\'s serial port (src/ft/workload/serial
     } finally {
       watch.close();
     }
+  });
+
+  it('gives up opening after its timeout when nothing listens, naming the address', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    await new Promise((resolve) => server.close(resolve));
+    await assert.rejects(SerialWatch.open({ host: '127.0.0.1', port }, 300), new RegExp(`no service at 127.0.0.1:${port} took a connection within 0.3 s`));
   });
 
   it('after a failover, sees the answer to a request sent on it, however soon the new primary answers', async () => {
