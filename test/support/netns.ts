@@ -107,20 +107,31 @@ export class FtProcess {
     return hosts.sort((a, b) => started(a) - started(b));
   }
 
-  /** Stops it as Ctrl-C does and returns its --json summary. */
+  /** Stops it as Ctrl-C does and returns its --json summary; fails, saying so, if it needs SIGKILL after 60 s. */
   async stop(): Promise<{ code: number | null; summary: FtSummary }> {
-    this.process.kill('SIGINT');
-    const code = await this.ended;
-    return { code, summary: JSON.parse(this.stdout) as FtSummary };
+    if (await this.interrupt(60_000)) {
+      throw new Error(`lockstep ft did not end within 60 s of SIGINT (killed); its stderr ends: ${this.stderr.slice(-500)}`);
+    }
+    return { code: await this.ended, summary: JSON.parse(this.stdout) as FtSummary };
   }
 
   /** Ends it, as Ctrl-C does (its hosts and socat end with it), or by SIGKILL if that takes over 20 s. */
   async end(): Promise<void> {
     if (this.process.exitCode !== null || this.process.signalCode !== null) return;
+    await this.interrupt(20_000);
+  }
+
+  /** SIGINT, then SIGKILL if it has not exited after `graceMs`; says whether it took the SIGKILL. */
+  private async interrupt(graceMs: number): Promise<boolean> {
+    let killed = false;
     this.process.kill('SIGINT');
-    const timer = setTimeout(() => this.process.kill('SIGKILL'), 20_000);
+    const timer = setTimeout(() => {
+      killed = true;
+      this.process.kill('SIGKILL');
+    }, graceMs);
     await this.ended;
     clearTimeout(timer);
+    return killed;
   }
 }
 
