@@ -17,6 +17,12 @@ const FILE_BYTES = 4_194_306;
 const DETECT_TIMEOUT_MS = 5000;
 const ROUNDS = 3;
 const REQUESTS = 40;
+/**
+ * Connections made before the FT rounds, unmeasured: the guest's first hundred or so cost its kernel about 8 M
+ * instructions each, the later ones about 0.6 M (traced: docs/ft.md, "Where a request's time goes"), and the single
+ * host's rounds come after the FT rounds, so without this FT alone would pay for it.
+ */
+const WARM_UP_REQUESTS = 160;
 /** The primary is killed once this much of the stall download has arrived. */
 const KILL_AFTER = 1 << 20;
 /** No curl may wait for ever (a guest that stopped answering): the bench fails saying so. */
@@ -97,6 +103,14 @@ async function withFt<T>(extra: string[], use: FtUse<T>): Promise<T> {
   }
 }
 
+/** The guest's first connections, unmeasured (WARM_UP_REQUESTS), and one download. */
+async function warmUp(ns: NetNs): Promise<void> {
+  const urls = Array.from({ length: WARM_UP_REQUESTS }, () => ['-o', '/dev/null', `http://${GUEST}/big.txt`]).flat();
+  const requests = await ns.run('curl', ['-sS', '--max-time', CURL_MAX_S, '-r', '0-99', ...urls]);
+  if (requests.code !== 0) throw new Error(`warm-up requests: curl exit ${requests.code}: ${requests.stderr.trim()}`);
+  await round(ns);
+}
+
 async function rounds(ctx: BenchContext, ns: NetNs, label: string): Promise<Round[]> {
   const done: Round[] = [];
   for (let i = 0; i < ROUNDS; i++) done.push(await round(ns));
@@ -107,6 +121,7 @@ async function rounds(ctx: BenchContext, ns: NetNs, label: string): Promise<Roun
 /** FT rounds, then the backup is SIGKILLed and the same primary, alone, runs the single host's rounds. */
 function ftThenSingle(ctx: BenchContext): Promise<{ ft: Round[]; single: Round[] }> {
   return withFt(['--no-restore'], async (ns, ft, failovers) => {
+    await warmUp(ns);
     const pair = await rounds(ctx, ns, 'FT');
     if (failovers()) throw new Error(`a spurious failover during the FT rounds: ${ft.stderr}`);
     process.kill(ft.hostPids()[1], 'SIGKILL');
@@ -140,8 +155,9 @@ async function comparisonRows(ctx: BenchContext): Promise<RowInput[]> {
   }
   const { ft: ftRounds, single } = measured;
   const how = `curl in a network namespace, \`lockstep ft linux --tap tap0 --no-restore --detect-timeout ${DETECT_TIMEOUT_MS}\`; ` +
-    'FT rounds first, then the single host (the same primary after its backup was SIGKILLed, no new backup): ' +
-    'sequential, not alternated (one Linux boot); ratio per round i.';
+    `${WARM_UP_REQUESTS} connections and a round first, unmeasured (the guest's first connections cost it about 8 M ` +
+    'instructions each, later ones 0.6 M); then the FT rounds, then the single host (the same primary after its ' +
+    'backup was SIGKILLed, no new backup): sequential, not alternated (one Linux boot); ratio per round i.';
   return [
     compareRow({
       name: DOWNLOAD_ROW,

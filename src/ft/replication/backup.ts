@@ -36,7 +36,7 @@ const KEPT_EPOCHS = 16;
  * completions, one entry each, and the backup's slice ending there takes them all; the entries after them
  * (outputs, the epoch, the heartbeat after the batch) say the primary is past them.
  */
-function passesBoundary(entry: LogEntry): boolean {
+export function passesBoundary(entry: LogEntry): boolean {
   if (entry.kind === 'nondet') return false;
   return !((entry.kind === 'input' || entry.kind === 'output') && entry.device === 'disk');
 }

@@ -5,6 +5,7 @@
 // arbiter when its backup goes silent.
 import { Channel, ChannelServer, CHECKPOINT_CHUNK, checkpointChunks, listenChannel, sendCheckpointChunks } from '../channel';
 import type { Checkpointer } from '../checkpoint';
+import { passesBoundary } from './backup';
 import { BackupSet } from './backupset';
 import { CloneQueue } from './clonequeue';
 import { Detector } from './detector';
@@ -18,16 +19,12 @@ import { Service } from './service';
 import { Wakeup } from './wakeup';
 import { Pacer } from './pacer';
 
-/**
- * Inputs waiting for the next boundary past which the service drops frames: a guest that does not run (its
- * backup never acknowledges) would otherwise have them pile up without end. A NIC's ring is a few hundred.
- */
+/** Inputs waiting for the next boundary past which the service drops frames: a guest that does not run (its backup
+ * never acknowledges) would otherwise have them pile up without end. A NIC's ring is a few hundred. */
 const MAX_WAITING_INPUTS = 1024;
 const BATCH_INSTRUCTIONS = 1_000_000;
-/**
- * A batch also ends after this much wall time: a slice can be slow (a BIOS or an early kernel at
- * interpreter speed), and the heartbeat timer only runs between batches.
- */
+/** A batch also ends after this much wall time: a slice can be slow (a BIOS or an early kernel at interpreter
+ * speed), and the heartbeat timer only runs between batches. */
 const BATCH_MS = 50;
 const KEPT_PAGE_EPOCHS = 8;
 
@@ -64,6 +61,8 @@ export class Primary {
   /** A backup gone live: when it last heard from the old primary (its guest catches up the time since). */
   private silentSince: number | undefined;
   private lastBeatSeq = 0;
+  /** The newest entry whose arrival tells the backup the primary has reached its count (backup.ts, passesBoundary). */
+  private lastPassing: LogEntry | undefined;
   /**
    * A clone of this primary, alone until then, has not acknowledged anything yet: outputs go out unprotected and the
    * log is not kept for resending (the clone is cloned again should it ask).
@@ -228,6 +227,7 @@ export class Primary {
 
   private log(entry: Unlogged): LogEntry {
     const logged = { ...entry, seq: ++this.seq } as LogEntry;
+    if (passesBoundary(logged)) this.lastPassing = logged;
     this.host.record(logged);
     if (this.checkpoints) return logged;
     if ((!this.backups.isEmpty && !this.cloningAlone) || this.protectedFromStart) this.backups.keep(logged);
@@ -249,19 +249,28 @@ export class Primary {
   }
 
   /**
-   * To the backup, and to backups waiting to be cloned: this primary is alive, and has logged
-   * everything up to the boundary it is at (so the backup may replay that far).
+   * To the backup, and to backups waiting to be cloned: this primary is alive, and has logged everything up to the
+   * boundary it is at (so the backup may replay that far). `beat` false: the last entry said so (lastEntryEnds).
    */
-  private heartbeat(): void {
+  private heartbeat(beat = true): void {
     this.lastBeatSeq = this.seq;
-    const beat = { kind: 'heartbeat', seq: this.seq, at: this.machine?.instructions ?? 0, role: 'primary' } as const;
-    this.sendToBackup(beat);
+    const frame = { kind: 'heartbeat', seq: this.seq, at: this.machine?.instructions ?? 0, role: 'primary' } as const;
+    if (beat) this.cloneRequests.send(frame);
+    if (beat) this.sendToBackup(frame);
     // With frames too: a backup going live sends again those it did not hear released.
     if ((this.disk || this.service.framesOut > 0) && this.releasedSeq > this.releasedSent) {
       this.releasedSent = this.releasedSeq;
-      this.sendToBackup({ kind: 'released', seq: this.releasedSeq, at: beat.at });
+      this.sendToBackup({ kind: 'released', seq: this.releasedSeq, at: frame.at });
     }
-    this.cloneRequests.send(beat);
+  }
+
+  /**
+   * The last entry passes the boundary the batch ended at (an output or epoch at its last slice's end): the backup
+   * may replay that far with no heartbeat, so a reply costs it one frame and one wake-up, not two. (Checkpoint mode
+   * sends no entries.)
+   */
+  private get lastEntryEnds(): boolean {
+    return !this.checkpoints && this.lastPassing?.seq === this.seq && this.lastPassing.at === this.machine.instructions;
   }
 
   private reachEpoch(epoch: Epoch): void {
@@ -519,7 +528,7 @@ export class Primary {
       this.machine.run(limit, () => waiting() || performance.now() > deadline);
       this.host.afterBatch(this.machine);
       if (this.checkpoints?.wantsEpoch && !this.backups.isEmpty && !this.machine.isEnded) this.epochForCheckpoint();
-      if (this.seq !== this.lastBeatSeq) this.heartbeat();
+      if (this.seq !== this.lastBeatSeq) this.heartbeat(!this.lastEntryEnds);
       const lag = this.machine.instructions - (this.backups.slowestAt ?? Infinity);
       if (lag > this.host.config.maxLag) await this.sleep(1);
       if (this.slowMs) await this.sleep(this.slowMs);
