@@ -255,8 +255,10 @@ export class Primary {
   private heartbeat(beat = true): void {
     this.lastBeatSeq = this.seq;
     const frame = { kind: 'heartbeat', seq: this.seq, at: this.machine?.instructions ?? 0, role: 'primary' } as const;
-    if (beat) this.cloneRequests.send(frame);
-    if (beat) this.sendToBackup(frame);
+    if (beat) {
+      this.cloneRequests.send(frame);
+      this.sendToBackup(frame);
+    }
     // With frames too: a backup going live sends again those it did not hear released.
     if ((this.disk || this.service.framesOut > 0) && this.releasedSeq > this.releasedSent) {
       this.releasedSent = this.releasedSeq;
@@ -264,11 +266,8 @@ export class Primary {
     }
   }
 
-  /**
-   * The last entry passes the boundary the batch ended at (an output or epoch at its last slice's end): the backup
-   * may replay that far with no heartbeat, so a reply costs it one frame and one wake-up, not two. (Checkpoint mode
-   * sends no entries.)
-   */
+  /** The last entry passes the batch's end (an output or epoch there): the backup may replay that far unbeaten,
+   * so a reply costs it one frame and one wake-up, not two. (Checkpoint mode sends no entries.) */
   private get lastEntryEnds(): boolean {
     return !this.checkpoints && this.lastPassing?.seq === this.seq && this.lastPassing.at === this.machine.instructions;
   }
