@@ -266,8 +266,8 @@ export class Primary {
     }
   }
 
-  /** The last entry passes the batch's end (an output or epoch there): the backup may replay that far unbeaten,
-   * so a reply costs it one frame and one wake-up, not two. (Checkpoint mode sends no entries.) */
+  /** The last entry passes the batch's end (an output or epoch there): the backup may replay that far without a
+   * heartbeat, so a reply costs it one frame and one wake-up, not two. (Checkpoint mode sends no entries.) */
   private get lastEntryEnds(): boolean {
     return !this.checkpoints && this.lastPassing?.seq === this.seq && this.lastPassing.at === this.machine.instructions;
   }
