@@ -5,7 +5,7 @@
 import { rmSync } from 'node:fs';
 import { STARTUP_PHASES, type StartupPhase, type StartupTimes } from '../src/ft/machine';
 import { BenchContext, BenchmarkModule, RowInput, alternate, compareRow, median, runProcess, valueRow } from './harness';
-import { buildChildProgram, runPlainV86Process } from './lib/ft';
+import { buildChildProgram, runPlainV86Process, type PlainProcessRun } from './lib/ft';
 import { CLI } from './lib/processes';
 import { SPIN_CHECKSUM } from './machine';
 
@@ -80,15 +80,50 @@ async function runCli(cmdline: string, nodeOptions: string[] = []): Promise<CliR
   };
 }
 
+/** Plain v86 twice in a round: with V8's own tiers (as users run it) and with Lockstep's (jittier.ts). */
+async function plainBoth(program: string, cmdline: string): Promise<{ v8: PlainProcessRun; liftoff: PlainProcessRun }> {
+  const v8 = await runPlainV86Process(program, 'spin', cmdline, SPIN_CHECKSUM);
+  const liftoff = await runPlainV86Process(program, 'spin', cmdline, SPIN_CHECKSUM, undefined, 'liftoff');
+  return { v8, liftoff };
+}
+
+/** `lockstep run` against one plain v86 baseline: wall MIPS from spawn to the end, and instructions per CPU second. */
+interface Baseline { name: string; label: string; note: string }
+
+function versusPlain(lockstep: CliRun[], plain: PlainProcessRun[], against: Baseline): RowInput[] {
+  const label = `spin (${(lockstep[0].instructions / 1e6).toFixed(0)} M instr.)`;
+  return [
+    compareRow({
+      name: `${label}: \`lockstep run\` vs ${against.name}, whole process (spawn to the end, start-up included)`,
+      unit: 'MIPS',
+      value: lockstep.map((run) => run.instructions / run.wallMs / 1000),
+      baseline: plain.map((run) => run.instructions / run.spawnToLineMs / 1000),
+      baselineLabel: against.label,
+      target: '>= 0.97',
+      note: `\`node dist/cli.js run spin --json\` from spawn to exit (Recorder, JIT, epochs every 100 M instructions) vs plain v86 (\`new V86({ multiboot, autostart: true })\`, bench/lib/child.ts bundled into plain JavaScript) from spawn to its checksum line; instructions over that time. ${against.note}`,
+    }),
+    ...(lockstep.every((run) => Number.isFinite(run.cpuMs)) ? [compareRow({
+      name: `${label}: \`lockstep run\` vs ${against.name}, whole process, instructions per CPU second`,
+      unit: 'M instr./CPU-s',
+      value: lockstep.map((run) => run.instructions / run.cpuMs / 1000),
+      baseline: plain.map((run) => run.instructions / run.processCpuMs / 1000),
+      baselineLabel: against.label,
+      target: '>= 0.97',
+      note: 'The row above on CPU time, which other work on this shared machine changes much less than wall time: Lockstep\'s user + system time from /usr/bin/time -v (all threads, start-up and exit included) vs plain v86\'s process.cpuUsage() at its checksum line (all threads, from its start).',
+    })] : []),
+  ];
+}
+
 async function wholeProcess(ctx: BenchContext, program: string): Promise<RowInput[]> {
   const iterations = ctx.pick(150_000_000, 100_000);
   const cmdline = `iterations=${iterations}`;
-  const { a: lockstep, b: plain } = await alternate(
+  const { a: lockstep, b: plainRuns } = await alternate(
     ctx.pick(5, 1),
     () => runCli(cmdline),
-    () => runPlainV86Process(program, 'spin', cmdline, SPIN_CHECKSUM),
+    () => plainBoth(program, cmdline),
     { warmup: ctx.pick(1, 0), log: ctx.log, label: 'spin whole process lockstep|plain' },
   );
+  const plain = plainRuns.map((runs) => runs.v8);
   lockstep.forEach((run, i) => {
     if (run.serial !== plain[i].serial) throw new Error(`spin printed ${run.serial} on Lockstep, ${plain[i].serial} on plain v86`);
   });
@@ -97,24 +132,12 @@ async function wholeProcess(ctx: BenchContext, program: string): Promise<RowInpu
   // spawn-to-line time is its start-up.
   const plainStartup = plain.map((run) => run.spawnToLineMs - run.ms);
   return [
-    compareRow({
-      name: `${label}: \`lockstep run\` vs plain v86, whole process (spawn to the end, start-up included)`,
-      unit: 'MIPS',
-      value: lockstep.map((run) => run.instructions / run.wallMs / 1000),
-      baseline: plain.map((run) => run.instructions / run.spawnToLineMs / 1000),
-      baselineLabel: PLAIN,
-      target: '>= 0.97',
-      note: '`node dist/cli.js run spin --json` from spawn to exit (Recorder, JIT, epochs every 100 M instructions) vs plain v86 (`new V86({ multiboot, autostart: true })`, bench/lib/child.ts bundled into plain JavaScript) from spawn to its checksum line; instructions over that time. The whole-process figure is what a user waits for; the next rows split its start-up.',
+    ...versusPlain(lockstep, plain, { name: 'plain v86', label: PLAIN, note: 'The whole-process figure is what a user waits for; the next rows split its start-up.' }),
+    ...versusPlain(lockstep, plainRuns.map((runs) => runs.liftoff), {
+      name: 'plain v86 with the JIT\'s modules in Liftoff alone',
+      label: `${PLAIN}, JIT's modules in Liftoff alone`,
+      note: 'The same plain v86 under Lockstep\'s V8 setting (src/ft/machine/jittier.ts: v86.wasm with V8\'s tiers, the JIT\'s modules in Liftoff alone), run in the same rounds as the row against plain v86 with V8\'s own tiers: the two rows part what the setting does from what Lockstep does.',
     }),
-    ...(lockstep.every((run) => Number.isFinite(run.cpuMs)) ? [compareRow({
-      name: `${label}: \`lockstep run\` vs plain v86, whole process, instructions per CPU second`,
-      unit: 'M instr./CPU-s',
-      value: lockstep.map((run) => run.instructions / run.cpuMs / 1000),
-      baseline: plain.map((run) => run.instructions / run.processCpuMs / 1000),
-      baselineLabel: PLAIN,
-      target: '>= 0.97',
-      note: 'The row above on CPU time, which other work on this shared machine changes much less than wall time: Lockstep\'s user + system time from /usr/bin/time -v (all threads, start-up and exit included) vs plain v86\'s process.cpuUsage() at its checksum line (all threads, from its start).',
-    })] : []),
     compareRow({
       name: `${label}: start-up to the first guest instruction, \`lockstep run\` vs plain v86`,
       unit: 'ms',

@@ -1,7 +1,8 @@
 // Small programs that the FT benchmarks run as processes of their own, so that their baselines are
 // processes like the FT hosts are. bench/lib/ft.ts bundles this file with esbuild into plain
 // JavaScript (no tsx, so no loader start-up cost in "with start-up" figures) and runs it as
-// `node child.cjs '<json args>'`. Imports only Node and v86, nothing of Lockstep.
+// `node child.cjs '<json args>'`. Imports only Node, v86 and, for the jitTier option, the two V8 flag
+// switches Lockstep compiles its JIT's modules with (src/ft/machine/jittier.ts): nothing of Lockstep's machine.
 //
 //   run    plain v86 from npm, started the ordinary way (`new V86({ multiboot, autostart: true })`),
 //          runs a guest to a serial line, prints one JSON line (ChildRun) and exits.
@@ -14,6 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { Socket, connect, createServer } from 'node:net';
 import { V86 } from 'v86';
+import { liftoffFromNowOn, type JitTier } from '../../src/ft/machine/jittier';
 
 export interface ChildArgs {
   mode: 'run' | 'serve' | 'echo' | 'ping';
@@ -32,6 +34,8 @@ export interface ChildArgs {
   port?: number;
   gapMs?: number;
   count?: number;
+  /** run: 'liftoff' compiles the JIT's modules in Liftoff alone from emulator-started (v86.wasm compiled by then). */
+  jitTier?: JitTier;
 }
 
 export interface ChildRun {
@@ -114,6 +118,7 @@ function run(args: ChildArgs): void {
   let lineStart = 0;
   let done = false;
   e.add_listener('emulator-started', () => {
+    if (args.jitTier === 'liftoff') liftoffFromNowOn();
     started = performance.now();
     startCount = counter(e);
     startCpu = process.cpuUsage();

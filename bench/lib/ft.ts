@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { Socket, connect } from 'node:net';
 import { join } from 'node:path';
 import { Cluster, ClusterOptions, HostLauncher } from '../../src/ft/cluster';
-import { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB, v86WasmPath } from '../../src/ft/machine';
+import { DEFAULT_EPOCH_LENGTH, DEFAULT_MEMORY_MIB, v86WasmPath, type JitTier } from '../../src/ft/machine';
 import type { ServiceAddress } from '../../src/ft/replication';
 import type { ChildArgs, ChildRun } from './child';
 import { image, type BenchGuest } from './guests';
@@ -212,8 +212,9 @@ export function runPlainV86Process(
   cmdline: string,
   until: RegExp,
   timeoutMs = 300_000,
+  jitTier?: JitTier,
 ): Promise<PlainProcessRun> {
-  const args = childArgs(guest, { mode: 'run', cmdline, until: until.source });
+  const args = childArgs(guest, { mode: 'run', cmdline, until: until.source, jitTier });
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, [program, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -11,6 +11,7 @@ import {
   Recorder,
   v86WasmPath,
 } from '../../src/ft/machine';
+import { liftoffFromNowOn, v8TiersFromNowOn, type JitTier } from '../../src/ft/machine/jittier';
 import { InputScript } from '../../src/ft/commands';
 
 export interface GuestRun {
@@ -88,6 +89,11 @@ export interface PlainOptions {
   memoryMiB?: number;
   jit?: boolean;
   timeoutMs?: number;
+  /**
+   * 'liftoff': the JIT's modules in Liftoff alone, as Lockstep compiles them (src/ft/machine/jittier.ts):
+   * from emulator-started, when v86.wasm is compiled, to the end of the run. Default: V8's own tiers.
+   */
+  jitTier?: JitTier;
 }
 
 /**
@@ -127,6 +133,7 @@ export async function runPlainV86(options: PlainOptions): Promise<GuestRun> {
         reject(new Error(`plain v86 ${options.guest}: no ${options.until} after ${options.timeoutMs} ms; output: ${JSON.stringify(serial.slice(-200))}`));
       }, options.timeoutMs ?? 300_000);
       emulator.add_listener('emulator-started', () => {
+        if (options.jitTier === 'liftoff') liftoffFromNowOn();
         started = performance.now();
         startCounter = emulator.v86.cpu.instruction_counter[0];
       });
@@ -151,6 +158,7 @@ export async function runPlainV86(options: PlainOptions): Promise<GuestRun> {
     });
   } finally {
     G.microtick = saved;
+    if (options.jitTier === 'liftoff') v8TiersFromNowOn();
   }
 }
 

@@ -7,6 +7,8 @@ import {
   DiskStore,
   Epoch,
   GuestImage,
+  jitTier,
+  JitTier,
   Machine,
   MachineOptions,
   markStartup,
@@ -72,6 +74,8 @@ export interface RunResult {
   disk?: DiskCounts;
   /** When each start-up phase of this process ended (the first machine's). */
   startup: StartupTimes;
+  /** Which of V8's compilers compiled the JIT's code in this process (jittier.ts). */
+  jitTier: JitTier;
 }
 
 export async function runGuest(options: RunOptions): Promise<RunResult> {
@@ -170,6 +174,7 @@ export async function runGuest(options: RunOptions): Promise<RunResult> {
     recorded,
     disk,
     startup: startupTimes(),
+    jitTier: jitTier(),
   };
   machine.destroy();
   return result;

@@ -10,6 +10,7 @@ export * from './clock';
 export * from './nondet';
 export * from './hash';
 export * from './tsc';
+export { jitTier, jitTierFor, type JitTier } from './jittier';
 export * from './interpreter';
 export * from './jitmodules';
 export * from './v86wasm';

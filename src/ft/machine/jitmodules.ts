@@ -6,6 +6,7 @@
 // out the one compiled before changes nothing the guest can see: the code still lands at the end of
 // the slice that asked for it (machine.ts).
 import { hashBytes } from './hash';
+import { compileJitModule } from './jittier';
 
 /** Wasm bytes kept (with their compiled code) before the cache starts over: the kv guest keeps about 130 KiB. */
 const DEFAULT_BUDGET_BYTES = 4 * 1024 * 1024;
@@ -36,7 +37,7 @@ export class JitModules {
       return kept;
     }
     const copy = bytes.slice();
-    const compiled = { bytes: copy, module: new WebAssembly.Module(copy as Uint8Array<ArrayBuffer>) };
+    const compiled = { bytes: copy, module: compileJitModule(copy as Uint8Array<ArrayBuffer>) };
     if (!kept) this.keep(key, compiled);
     return compiled;
   }
