@@ -1,7 +1,8 @@
 // A/B of two builds on the kv workload under FT (bench/ft.ts kvFt), alternated round by round in one run:
 // A is another checkout's built CLI, B this one's dist/cli.js. For a change to the hosts whose old
 // behaviour has no switch: build the old commit elsewhere (git archive | tar -x, npm run build there).
-//   node --expose-gc --import tsx bench/ab.ts /path/to/old/dist/cli.js [rounds]
+// For a Node or V8 flag, give the same build twice and the flags A's hosts run with after the rounds.
+//   node --expose-gc --import tsx bench/ab.ts /path/to/old/dist/cli.js [rounds] [A's node flags…]
 // Prints per round and the medians: Output Rule p50/p99 over the loopback round trip during the workload,
 // the hosts' CPU per operation, ops/s.
 import { existsSync, mkdirSync } from 'node:fs';
@@ -41,7 +42,7 @@ function line(name: string, f: Figures): string {
 }
 
 async function main(): Promise<void> {
-  const [baseCli, roundsArg] = process.argv.slice(2);
+  const [baseCli, roundsArg, ...aFlags] = process.argv.slice(2);
   if (!baseCli || !existsSync(baseCli)) throw new Error(`usage: bench/ab.ts OLD_DIST_CLI [rounds] (no file ${baseCli ?? ''})`);
   const rounds = Number(roundsArg ?? 4);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`bench/ab.ts: rounds must be a whole number from 1, got '${roundsArg}'`);
@@ -50,9 +51,9 @@ async function main(): Promise<void> {
   mkdirSync(tmpDir, { recursive: true });
   const ctx = { smoke: false, tmpDir, log, pick: <T>(full: T) => full };
   const b = ftSetup(ctx, buildChildProgram(tmpDir));
-  const a = { ...b, launcher: { script: baseCli, execArgv: [] } };
+  const a = { ...b, launcher: { script: baseCli, execArgv: aFlags } };
   const results: { a: Figures[]; b: Figures[] } = { a: [], b: [] };
-  log(`load ${loadavg().map((l) => l.toFixed(1)).join(' ')}; A ${baseCli}, B ${b.launcher.script}`);
+  log(`load ${loadavg().map((l) => l.toFixed(1)).join(' ')}; A ${[...aFlags, baseCli].join(' ')}, B ${b.launcher.script}`);
   for (let i = 0; i <= rounds; i++) {
     // Round 0 warms up; the order within a round alternates.
     const order = i % 2 ? (['b', 'a'] as const) : (['a', 'b'] as const);
