@@ -20,17 +20,17 @@ import { SchedStat, hostLauncher, hostPids, nextEvent, processSchedStat, sleep, 
 const DISK_BYTES = 1024 * 1024;
 const EPOCH = 2_000_000;
 /** Instructions spun between disk commands (about 3 per loop). */
-const SPIN = 20_000;
+export const SPIN = 20_000;
 /**
  * Rounds before the line "go": untimed. V8 compiles v86's hot wasm functions again with TurboFan, on its
  * own threads, as they get hot: after 100 rounds a fresh process still compiled about a second of it
  * after "go"; after 400, 5 ms (--trace-wasm-compilation-times).
  */
-const WARMUP_ROUNDS = 500;
-const TIMED_ROUNDS = 1000;
+export const WARMUP_ROUNDS = 500;
+export const TIMED_ROUNDS = 1000;
 
 /** Where a process's threads' time between "go" and "end" went (/proc/<pid>/task/<tid>/schedstat), in ms. */
-interface ThreadTimes {
+export interface ThreadTimes {
   /** The main thread (the guest's): on a CPU, runnable but waiting for one, asleep. */
   runMs: number; waitMs: number; asleepMs: number;
   /** Its other threads summed (V8's compiler and GC threads, libuv's pool, the backup's ack thread). */
@@ -42,13 +42,15 @@ interface MachineTimes { busyMs: number; load: number }
 
 interface SingleRun { seconds: number; fsyncMs: number; thread: ThreadTimes; machine: MachineTimes }
 
-interface FtRun {
+export interface FtRun {
   /** From "go" to "end". */
   seconds: number;
   /** From the pair's start to the guest's end: the log's rate is over the whole run. */
   wholeSeconds: number;
   logBytes: number;
   bytesRead: number;
+  /** fdatasyncs the primary and the backup made on their disk (a shared-mode backup has none to make). */
+  syncs: [number, number];
   delayMs: number;
   lostBackup: boolean;
   /** The primary's threads, the backup's, then the cluster's (this process). */
@@ -165,14 +167,18 @@ async function single(ctx: BenchContext, guest: string): Promise<SingleRun> {
   }
 }
 
-/** An FT pair, recorded: "go" to "end" as released by the primary, and the whole run (the backup acknowledged all). */
-async function ft(ctx: BenchContext, guest: string, mode: DiskMode): Promise<FtRun> {
+/**
+ * An FT pair, recorded: "go" to "end" as released by the primary, and the whole run (the backup acknowledged all).
+ * `launcher`: the hosts' CLI (another build's for an A/B, bench/abdisk.ts).
+ */
+export async function ft(
+  ctx: BenchContext, guest: string, mode: DiskMode, launcher = hostLauncher().launcher,
+): Promise<FtRun> {
   const path = freshDisk(ctx, `${mode}.img`);
   const record = join(ctx.tmpDir, `disk-${mode}.ftlog`);
   const file = DiskFile.open(path);
   const identity = file.identity();
   file.close();
-  const { launcher } = hostLauncher();
   const options = {
     guest, clock: 'virtual' as const, jit: true, memoryMiB: 16, epochLength: EPOCH, launcher, record,
     disk: { ...identity, mode }, detector: { timeoutMs: 15_000, heartbeatMs: 50 },
@@ -210,8 +216,11 @@ async function ft(ctx: BenchContext, guest: string, mode: DiskMode): Promise<FtR
     const threads = marks.threads();
     const endHeldMs = primary.outputDelaysMs.at(-1)!;
     const bytesRead = primary.disk!.bytesRead;
+    const backupSyncs = (await cluster.statsOf('backup'))?.disk?.syncs ?? 0;
+    const syncs: [number, number] = [primary.disk!.syncs, backupSyncs];
     const machine = marks.machine();
-    return { seconds, wholeSeconds, bytesRead, delayMs: median(delays), lostBackup, threads, machine, endHeldMs };
+    const delayMs = median(delays);
+    return { seconds, wholeSeconds, bytesRead, syncs, delayMs, lostBackup, threads, machine, endHeldMs };
   });
   // The recording is complete once the cluster has stopped (withCluster stops it).
   return { ...run, logBytes: statSync(record).size };
@@ -284,7 +293,7 @@ export const diskBenchmark: BenchmarkModule = {
       value: runs.map((r) => rate(r[mode])),
       baseline: runs.map((r) => readRate(r[mode])),
       baselineLabel: 'disk bytes read per second',
-      note: `The whole .ftlog (header, epochs, output markers, reads) over the FT run's wall time. Log bytes per run: ${median(runs.map((r) => r[mode].logBytes))}.${lost(mode)}`,
+      note: `The whole .ftlog (header, epochs, output markers, reads) over the FT run's wall time. Log bytes per run: ${median(runs.map((r) => r[mode].logBytes))}. fdatasyncs per run (${2 * (rounds + warmup)} writes): primary ${median(runs.map((r) => r[mode].syncs[0]))}, backup ${median(runs.map((r) => r[mode].syncs[1]))} (a backup makes its copy durable only when it goes live).${lost(mode)}`,
     }));
     rows.push(compareRow({
       name: `${label}: write latency until durable, FT shared disk vs single host`,

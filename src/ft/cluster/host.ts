@@ -511,7 +511,7 @@ export class Host implements HostContext {
       framesIn: this.primary?.service.framesIn ?? 0,
       framesOut: this.primary?.service.framesOut ?? 0,
       ...(this.disk && { disk: this.sharedDiskStats(this.disk, brief) }),
-      ...(this.copy && { disk: { ...this.copy.counts, held: 0, reissued: 0 } }),
+      ...(this.copy && { disk: { ...this.copy.counts, syncs: this.copy.syncs, held: 0, reissued: 0 } }),
       outputDelaysMs: (!brief && rule?.latestDelays(1000)) || [],
       ackTurnaroundsMs: brief ? [] : [...(this.backup?.ackTurnaroundsMs ?? [])],
       duplicatesDropped: this.backup?.duplicatesDropped ?? 0,
@@ -531,7 +531,8 @@ export class Host implements HostContext {
   }
 
   private sharedDiskStats(disk: SharedDisk, brief: boolean): HostStats['disk'] {
-    return { ...disk.counts, held: disk.holding, durableDelaysMs: brief ? [] : [...disk.durableDelaysMs] };
+    const durableDelaysMs = brief ? [] : [...disk.durableDelaysMs];
+    return { ...disk.counts, syncs: disk.syncs, held: disk.holding, durableDelaysMs };
   }
 
   /** The primary stops at a boundary with its log delivered; the backup replays up to it (FinalState). */

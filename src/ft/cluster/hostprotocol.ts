@@ -92,8 +92,11 @@ export interface HostStats {
    * The guest's disk as this host served it. Shared mode (its primary): reads and writes on FILE, writes
    * held (not durable on FILE yet) and re-issued, and the latest writes' delays from the guest's write to
    * durable on FILE (ms). Local mode (either role): reads and writes on its copy, and bytes of it sent to clones.
+   * Both: the fdatasyncs made (`syncs`; a local-mode backup makes none until it goes live).
    */
-  disk?: DiskCounts & { held: number; reissued: number; bytesCloned?: number; durableDelaysMs?: number[] };
+  disk?: DiskCounts & {
+    held: number; reissued: number; syncs: number; bytesCloned?: number; durableDelaysMs?: number[];
+  };
   /** Primary: datagrams on the service's UDP side that were not Ethernet frames, refused. */
   datagramsRefused: number;
   /** Primary: frames the service dropped because the guest's queue of waiting inputs was full. */

@@ -283,10 +283,11 @@ export class Backup {
 
   private setMachine(machine: Machine): void {
     this.machine = machine;
-    // Local mode: the guest's writes, replayed, go to this host's copy (history a debugger revisits is made already).
+    // Local mode: the guest's writes, replayed, go to this host's copy (history a debugger revisits is made already),
+    // into the kernel's cache: they are made durable at go-live (localdisk.ts).
     const local = this.host.localDisk();
     const onCopy = (write: DiskWrite, at: number) => {
-      if (!this.host.isHistory(at)) local!.write(write).catch((error: Error) => this.host.halt(`could not make a disk write durable: ${error.message}`));
+      if (!this.host.isHistory(at)) local!.writeUnsynced(write);
     };
     if (local) machine.on({ diskWrite: onCopy });
     // A debugger revisiting history repeats epochs: only new ones are compared.

@@ -13,6 +13,8 @@ export class GroupCommit {
   private waiting: Waiting[] = [];
   /** The fdatasyncs running, while callers wait for them. */
   private syncing: Promise<void> | undefined;
+  /** fdatasyncs started so far (0.15-0.3 ms of CPU each here): the hosts' statistics show them. */
+  syncs = 0;
 
   constructor(private readonly file: DiskFile) {}
 
@@ -39,6 +41,7 @@ export class GroupCommit {
     while (this.waiting.length) {
       const group = this.waiting.splice(0);
       try {
+        this.syncs++;
         await this.file.syncInBackground();
       } catch (error) {
         for (const { failed } of group) failed(error as Error);

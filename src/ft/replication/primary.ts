@@ -141,8 +141,8 @@ export class Primary {
       slice: () => this.backups.endSlice(),
     });
     if (takeover) {
-      // Local mode: the writes this host made as the backup are durable before any output of this primary goes.
-      if (this.localDisk) this.afterEarlierReleases(() => this.localDisk!.drained());
+      // Local mode: the writes this host made as the backup, unsynced, are durable before this primary's first output.
+      if (this.localDisk) this.afterEarlierReleases(() => this.localDisk!.durable());
       this.service.midLine = takeover.serialMidLine ?? false;
       this.silentSince = takeover.silentSince;
       this.recorder.queueLogged(takeover.leftoverInputs);

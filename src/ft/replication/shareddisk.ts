@@ -36,6 +36,11 @@ export class SharedDisk {
     this.commit = new GroupCommit(file);
   }
 
+  /** fdatasyncs made on FILE so far. */
+  get syncs(): number {
+    return this.commit.syncs;
+  }
+
   /** Writes the guest made that are not durable on FILE yet. */
   get holding(): number {
     return this.unwritten;

@@ -227,6 +227,8 @@ describe('local disks under FT (src/ft/replication/localdisk.ts)', function () {
     for (const stats of [primary, backup]) {
       assert.deepEqual([stats.disk!.reads, stats.disk!.writes, stats.disk!.held], [ROUNDS, 2 * ROUNDS, 0]);
     }
+    assert.ok(primary.disk!.syncs > 0, 'the primary makes its writes durable as it goes');
+    assert.equal(backup.disk!.syncs, 0, 'the backup makes none durable until it goes live');
     const [p, b] = Object.values(summary.epochHashes);
     assert.ok(p.length >= 5);
     assert.deepEqual(b, p);

@@ -82,6 +82,27 @@ describe('a host\'s disk: the group commit (groupcommit.ts), a local copy, the s
     assert.deepEqual(readFileSync(path), Buffer.alloc(64 * 512), 'FILE itself untouched');
   });
 
+  it('local mode, a backup\'s writes: on the copy at once, no fdatasync until durable() (go-live), then one for them all', async () => {
+    const path = join(dir, 'backup.img');
+    writeFileSync(path, Buffer.alloc(64 * 512));
+    const copy = LocalDisk.create(path, 'host-2');
+    const sync = copy.file.syncInBackground.bind(copy.file);
+    let syncs = 0;
+    copy.file.syncInBackground = () => {
+      syncs++;
+      return sync();
+    };
+    for (let i = 0; i < 10; i++) copy.writeUnsynced({ offset: i * 512, data: new Uint8Array(512).fill(i + 1) });
+    assert.equal(copy.read(9 * 512, 512)[0], 10, 'read back');
+    await new Promise(setImmediate);
+    assert.deepEqual([syncs, copy.syncs], [0, 0], 'replayed writes start no fdatasync');
+    await copy.durable();
+    assert.deepEqual([syncs, copy.syncs], [1, 1], 'going live: one fdatasync for all of them');
+    assert.equal(copy.counts.writes, 10);
+    await copy.close();
+    assert.equal(readFileSync(localDiskPath(path, 'host-2'))[9 * 512], 10);
+  });
+
   it('shared: a read of a sector whose write is still held returns the held data; FILE gets it once released', async () => {
     const path = join(dir, 'shared.img');
     writeFileSync(path, Buffer.alloc(64 * 512));
