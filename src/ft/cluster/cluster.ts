@@ -18,13 +18,15 @@ import {
   type View, type ViewServiceOptions,
 } from '../view';
 import { checkTap, TapBridge, type TapOptions } from './tapbridge';
+import { exitOf, nextReport, type HostHandle } from './hosthandle';
 import { summarizeCheckpoints, type CheckpointPolicy, type ReplicationMode } from '../checkpoint';
 import {
-  checkpointsOf, describeEnd, summarizeHosts, type ClusterEnd, type ClusterSummary, type Failover, type HostRecord,
+  checkpointsOf, describeEnd, summarizeHosts, type ClusterEnd, type ClusterSummary, type Failover,
   type RoleChange, type ViewChange,
 } from './clustersummary';
 
 export type { HostLauncher } from './hostlink';
+export { HostError } from './hosthandle';
 
 const STATS_INTERVAL_MS = 100;
 /** How long a stop waits for a host to finish (a backup replaying what it lags by: seconds, even for Linux). */
@@ -60,17 +62,6 @@ export interface ClusterOptions extends GuestConfig {
   views?: Partial<ViewServiceOptions> & { coordinator?: CoordinatorSpec };
 }
 
-interface HostHandle extends HostRecord {
-  link: HostLink;
-  role: RoleChange['role'];
-  generation: number;
-  channelPort?: number;
-  stderr: string[];
-  exited: Promise<void>;
-  /** Reports someone awaits (nextReport): an error then reaches the caller, not stderr. */
-  awaited: number;
-}
-
 type ClusterEvents = {
   report: [report: HostReport];
   'role-change': [change: RoleChange];
@@ -96,19 +87,6 @@ function hostViews(coordinator: Coordinator): NonNullable<HostConfig['views']> {
   const { pingIntervalMs, deadPings, backups } = coordinator.options;
   const etcd = coordinator instanceof EtcdCoordinator ? { etcd: { endpoints: coordinator.endpoints, deadPings } } : {};
   return { pingIntervalMs, backups, ...etcd };
-}
-
-/** A host could not start, for a reason its message gives (bad input, a busy port): not a bug. */
-export class HostError extends Error {
-  override name = 'HostError';
-}
-
-/** A host that exited while something waited for it, with the last lines it wrote. */
-function exitedBefore(handle: HostHandle, what: string, code: number | null, signal: string | null): Error {
-  const why = handle.stderr.slice(-5).join(' | ') || signal || `exit code ${code}`;
-  // Its stderr may hold a crash's stack: not a reason to call it bad input.
-  const Kind = handle.stderr.length ? Error : HostError;
-  return new Kind(`${handle.id} exited before it was ${what}: ${why}`);
 }
 
 export class Cluster extends EventEmitter<ClusterEvents> {
@@ -175,14 +153,14 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (localTap) checkTap(localTap);
     await this.coordinator?.open();
     const primary = await this.spawn('primary', 1, {});
-    const ready = await this.nextReport(primary, 'ready');
+    const ready = await nextReport(primary, 'ready');
     this.service = { ...this.service, port: ready.servicePort! };
     if (localTap) await this.openTap(localTap);
     armEntryDrops(this.options.faults ?? [], this.faultActions);
-    const attached = this.nextReport(primary, 'backup-attached');
+    const attached = nextReport(primary, 'backup-attached');
     const backup = await this.spawn('backup', 1, { primary: { host: this.channelHost(primary.id), port: ready.channelPort! } });
     // Either host gone before the attach ends the wait (the primary: nextReport refuses); nothing else would.
-    await Promise.race([attached, this.exitOf(backup, 'attached')]);
+    await Promise.race([attached, exitOf(backup, 'attached')]);
     await this.spawnSpares(backup);
     scheduleFaults(this.options.faults ?? [], this.faultActions);
     this.timers.push(setInterval(() => this.pollStats(), STATS_INTERVAL_MS));
@@ -416,40 +394,6 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return this.options.agents?.[Number(id.slice(5)) - 1]?.host ?? '127.0.0.1';
   }
 
-  /** `accept`: which reports of that type count (a poll's brief stats may arrive first). */
-  private nextReport<T extends HostReport['type']>(
-    handle: HostHandle,
-    type: T,
-    accept: (report: Extract<HostReport, { type: T }>) => boolean = () => true,
-  ): Promise<Extract<HostReport, { type: T }>> {
-    handle.awaited++;
-    return new Promise((resolve, reject) => {
-      const cleanup = () => {
-        handle.awaited--;
-        handle.link.off('message', onMessage);
-        handle.link.off('exit', onExit);
-      };
-      const onMessage = (report: HostReport) => {
-        if (report.type !== type && report.type !== 'error') return;
-        if (report.type === type && !accept(report as Extract<HostReport, { type: T }>)) return;
-        cleanup();
-        if (report.type === 'error') reject(report.explained ? new HostError(`${handle.id}: ${report.message}`) : new Error(`${handle.id}: ${report.message}`));
-        else resolve(report as Extract<HostReport, { type: T }>);
-      };
-      const onExit = (code: number | null, signal: string | null) => {
-        cleanup();
-        reject(exitedBefore(handle, type, code, signal));
-      };
-      handle.link.on('message', onMessage);
-      handle.link.once('exit', onExit);
-    });
-  }
-
-  /** Rejects when the host's process exits, saying it did so before `what`. */
-  private exitOf(handle: HostHandle, what: string): Promise<never> {
-    return new Promise((_, reject) => handle.link.once('exit', (code, signal) => reject(exitedBefore(handle, what, code, signal))));
-  }
-
   /** Whether any host process is still running: with none, nothing can run the guest again. */
   get anyHostAlive(): boolean {
     return [...this.hosts.values()].some((h) => h.link.alive);
@@ -496,7 +440,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   private async statsFrom(handle: HostHandle | undefined): Promise<HostStats | undefined> {
     if (!handle?.link.alive) return undefined;
-    const reply = this.nextReport(handle, 'stats', (r) => !r.brief).catch(() => undefined);
+    const reply = nextReport(handle, 'stats', (r) => !r.brief).catch(() => undefined);
     handle.link.send({ type: 'stats' });
     return (await reply)?.stats;
   }
@@ -517,7 +461,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       .filter((h) => h.link.alive)
       .sort((a, b) => Number(a.role === 'primary') - Number(b.role === 'primary'));
     for (const handle of live) {
-      const final = this.nextReport(handle, 'stats', (r) => !r.brief).then((r) => { handle.stats = r.stats; }, () => undefined);
+      const final = nextReport(handle, 'stats', (r) => !r.brief).then((r) => { handle.stats = r.stats; }, () => undefined);
       handle.link.send({ type: 'stop' });
       await Promise.race([final.then(() => handle.exited), new Promise((r) => setTimeout(r, 5000))]);
       if (handle.link.alive) handle.link.kill();
@@ -541,7 +485,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   private async finalOf(handle: HostHandle, at?: number): Promise<FinalState | undefined> {
-    const reply = this.nextReport(handle, 'final').then((r) => r.end, () => undefined);
+    const reply = nextReport(handle, 'final').then((r) => r.end, () => undefined);
     handle.link.send({ type: 'finish', at });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<undefined>((resolve) => {
