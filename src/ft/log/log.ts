@@ -80,6 +80,18 @@ export interface EndEntry extends EntryBase {
 export type LogEntry = InputEntry | NondetEntry | EpochEntry | OutputEntry | ControlEntry | EndEntry;
 export type EntryKind = LogEntry['kind'];
 
+/**
+ * Whether receiving `entry` says the primary has logged everything the slice ending at `entry.at` needs.
+ * Not a nondeterministic value: it can be read mid-slice (v86 runs its timers when the guest halts), so its
+ * count is no boundary. Not a disk entry: the end of a slice logs its disk writes, then its reads'
+ * completions, one entry each, and the backup's slice ending there takes them all; the entries after them
+ * (outputs, the epoch, the heartbeat after the batch) say the primary is past them.
+ */
+export function passesBoundary(entry: LogEntry): boolean {
+  if (entry.kind === 'nondet') return false;
+  return !((entry.kind === 'input' || entry.kind === 'output') && entry.device === 'disk');
+}
+
 // Channel-only messages: never part of the log, never written to a file.
 
 /** Handshake, step 1: "here is my nonce". */

@@ -19,7 +19,7 @@ import {
 } from '../machine';
 import { HostContext } from './hostcontext';
 import { connectToPrimary } from './primarylink';
-import type { Frame, LogEntry, OutputEntry } from '../log';
+import { passesBoundary, type Frame, type LogEntry, type OutputEntry } from '../log';
 import type { Divergence } from '../cluster';
 import { Wakeup } from './wakeup';
 
@@ -28,18 +28,6 @@ const BATCH_INSTRUCTIONS = 250_000;
 /** A batch of slow slices ends early: heartbeats go out between batches (see BATCH_MS in primary.ts). */
 const BATCH_MS = 50;
 const KEPT_EPOCHS = 16;
-
-/**
- * Whether receiving `entry` says the primary has logged everything the slice ending at `entry.at` needs.
- * Not a nondeterministic value: it can be read mid-slice (v86 runs its timers when the guest halts), so its
- * count is no boundary. Not a disk entry: the end of a slice logs its disk writes, then its reads'
- * completions, one entry each, and the backup's slice ending there takes them all; the entries after them
- * (outputs, the epoch, the heartbeat after the batch) say the primary is past them.
- */
-export function passesBoundary(entry: LogEntry): boolean {
-  if (entry.kind === 'nondet') return false;
-  return !((entry.kind === 'input' || entry.kind === 'output') && entry.device === 'disk');
-}
 
 export class Backup {
   machine: Machine | undefined;

@@ -5,12 +5,11 @@
 // arbiter when its backup goes silent.
 import { Channel, ChannelServer, CHECKPOINT_CHUNK, checkpointChunks, listenChannel, sendCheckpointChunks } from '../channel';
 import type { Checkpointer } from '../checkpoint';
-import { passesBoundary } from './backup';
 import { BackupSet } from './backupset';
 import { CloneQueue } from './clonequeue';
 import { Detector } from './detector';
 import { HostContext, Takeover } from './hostcontext';
-import { diskPieces, encodeDiskIo, type Frame, type InputDevice, type LogEntry, type OutputDevice, type OutputEntry } from '../log';
+import { diskPieces, encodeDiskIo, passesBoundary, type Frame, type InputDevice, type LogEntry, type OutputDevice, type OutputEntry } from '../log';
 import { DiskWrite, Epoch, Machine, RecordedEvent, Recorder } from '../machine';
 import { HeldOutput, OutputRule } from './outputrule';
 import { SharedDisk } from './shareddisk';
@@ -61,7 +60,7 @@ export class Primary {
   /** A backup gone live: when it last heard from the old primary (its guest catches up the time since). */
   private silentSince: number | undefined;
   private lastBeatSeq = 0;
-  /** The newest entry whose arrival tells the backup the primary has reached its count (backup.ts, passesBoundary). */
+  /** The newest entry whose arrival tells the backup the primary has reached its count (log.ts, passesBoundary). */
   private lastPassing: LogEntry | undefined;
   /**
    * A clone of this primary, alone until then, has not acknowledged anything yet: outputs go out unprotected and the
